@@ -1,0 +1,56 @@
+/*
+ * Shared between server.c and the route handlers.
+ */
+#pragma once
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "api/api.h"
+
+#define REQ_MAX_PARAMS 4
+
+struct req {
+    struct api *api;
+    struct MHD_Connection *conn;
+    const char *method; /* owned by MHD for the request's life */
+    char *path;
+    char *params[REQ_MAX_PARAMS]; /* path placeholders, in order */
+    int nparams;
+    GString *body;
+    bool too_large;
+    json_object *body_json; /* parsed body for routes that want one */
+    struct store_token token;
+    bool authed;
+
+    /* reply */
+    unsigned status;
+    json_object *resp;
+    bool problem;
+    const char *raw; /* static bytes to send instead of resp */
+    size_t raw_len;
+    const char *raw_type;
+    char *allow;
+};
+
+struct route {
+    const char *method;
+    const char *pattern; /* "/api/v1/vms/{}/actions/{}" */
+    int min_role;        /* -1: no auth; else api_role_rank() needed */
+    bool wants_body;
+    void (*handler)(struct req *r);
+};
+
+extern const struct route api_routes[]; /* terminated by a NULL pattern */
+extern const char *const api_role_names[];
+
+/* Matches PATH against PATTERN ("{}" matches one non-empty segment); on a
+ * match fills PARAMS (g_strdup'd) and *NPARAMS. */
+bool route_match(const char *pattern, const char *path, char **params, int *nparams);
+
+void req_problem(struct req *r, unsigned status, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+void req_json(struct req *r, unsigned status, json_object *o);
+void req_from_error(struct req *r, const GError *err);
+const char *req_arg(struct req *r, const char *key);
+struct store *req_store(struct req *r);
+struct virt_manager *req_virt(struct req *r);

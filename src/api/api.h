@@ -1,0 +1,48 @@
+/*
+ * api: kanrid's HTTP server (REST API v1), on libmicrohttpd with one thread
+ * per connection, so a request blocked in a slow hypervisor call never
+ * holds up another.  See docs/api.md for the contract.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "store/store.h"
+#include "virt/virt.h"
+
+#define API_MAX_BODY   (1024 * 1024)
+#define API_JSON_DEPTH 32
+
+struct api;
+
+struct api_options {
+    const char *listen_host;
+    int listen_port;
+    struct store *store;
+    struct virt_manager *virt;
+};
+
+/* Starts listening.  NULL with *error when the address cannot be bound. */
+struct api *api_start(const struct api_options *opts, GError **error);
+/* Port actually bound (useful with port 0). */
+int api_port(const struct api *a);
+void api_stop(struct api *a);
+
+/* Pure helpers, exposed for unit tests. */
+
+/* HTTP status for a VIRT_ERROR code. */
+unsigned api_status_for_virt_error(int code);
+
+/* Role ranks: viewer < operator < admin; "guest" tokens rank 0 (ingest
+ * only).  -1 for unknown role names. */
+int api_role_rank(const char *role);
+
+/* Parses a request body as a JSON object within API_JSON_DEPTH; an empty
+ * body gives an empty object.  NULL with *ret_detail (g_free) naming the
+ * problem. */
+struct json_object *api_parse_body(const char *data, size_t len, char **ret_detail);
+
+/* When a message starts with "field: ", returns a copy of the field name
+ * (g_free); else NULL. */
+char *api_field_of_message(const char *msg);

@@ -1,0 +1,421 @@
+/*
+ * Route table and handlers of REST API v1 (docs/api.md).
+ */
+#include "config.h"
+
+#include "api/api-private.h"
+
+#include "basic/util.h"
+#include "web/assets.h"
+
+#include <string.h>
+
+const char *const api_role_names[] = {"a guest token", "viewer", "operator", "admin"};
+
+bool route_match(const char *pattern, const char *path, char **params, int *nparams)
+{
+    g_auto(GStrv) pp = g_strsplit(pattern, "/", -1);
+    g_auto(GStrv) sp = g_strsplit(path, "/", -1);
+    int n = 0;
+    guint i;
+    if (g_strv_length(pp) != g_strv_length(sp))
+        return false;
+    for (i = 0; pp[i]; i++) {
+        if (g_str_equal(pp[i], "{}")) {
+            if (!*sp[i] || n >= REQ_MAX_PARAMS)
+                return false;
+        } else if (!g_str_equal(pp[i], sp[i])) {
+            return false;
+        }
+    }
+    for (int k = 0; k < *nparams; k++)
+        g_clear_pointer(&params[k], g_free);
+    for (i = 0; pp[i]; i++) {
+        if (g_str_equal(pp[i], "{}"))
+            params[n++] = g_strdup(sp[i]);
+    }
+    *nparams = n;
+    return true;
+}
+
+/* ---- helpers ---- */
+
+static bool arg_limit(struct req *r, int *ret)
+{
+    const char *s = req_arg(r, "limit");
+    uint64_t n = 100;
+    if (s && (!parse_u64(s, &n) || n < 1 || n > 1000)) {
+        req_problem(r, 400, "limit: expected an integer from 1 to 1000, got '%s'", s);
+        return false;
+    }
+    *ret = (int)n;
+    return true;
+}
+
+static void reply_query(struct req *r, json_object *o, GError *err)
+{
+    if (!o) {
+        g_warning("query %s: %s", r->path, err ? err->message : "failed");
+        req_problem(r, 500, "the store failed to answer: %s", err ? err->message : "unknown");
+        return;
+    }
+    req_json(r, 200, o);
+}
+
+/* Resolves a VM reference; on failure the reply is already set. */
+static bool resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret)
+{
+    struct store *st = req_store(r);
+    g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
+    g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
+    g_autoptr(GError) err = NULL;
+    if (st->ops->vm_resolve(st, ref, refs, &err) < 0) {
+        req_problem(r, 500, "the store failed to answer: %s", err->message);
+        return false;
+    }
+    if (refs->len == 0) {
+        req_problem(r, 404, "no VM named '%s' (use a UUID, a name, or HOST:NAME from GET /api/v1/vms)",
+                    ref);
+        return false;
+    }
+    if (refs->len > 1) {
+        g_autoptr(GString) hosts = g_string_new(NULL);
+        for (guint i = 0; i < refs->len; i++) {
+            struct store_vm_ref *v = &g_array_index(refs, struct store_vm_ref, i);
+            g_string_append_printf(hosts, "%s%s:%s", i ? ", " : "", v->host, v->name);
+        }
+        req_problem(r, 409, "'%s' matches VMs on several hosts; name one as HOST:NAME (%s)", ref,
+                    hosts->str);
+        return false;
+    }
+    struct store_vm_ref *v = &g_array_index(refs, struct store_vm_ref, 0);
+    *ret = *v;
+    memset(v, 0, sizeof(*v)); /* ownership moved to *ret */
+    return true;
+}
+
+static json_object *first_of(json_object *o, const char *key)
+{
+    json_object *arr = NULL;
+    if (!o || !json_object_object_get_ex(o, key, &arr) || json_object_array_length(arr) == 0)
+        return NULL;
+    return json_object_get(json_object_array_get_idx(arr, 0));
+}
+
+static json_object *vm_object(struct req *r, int64_t domain_id, bool with_xml)
+{
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    json_object *all = st->ops->vms_query(st, NULL, domain_id, with_xml, &err);
+    json_object *vm = first_of(all, "vms");
+    json_object_put(all);
+    return vm;
+}
+
+static struct virt_actor actor_of(struct req *r)
+{
+    return (struct virt_actor){.name = r->token.name, .token_id = r->token.id};
+}
+
+/* ---- handlers ---- */
+
+static void h_healthz(struct req *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string("ok"));
+    json_object_object_add(o, "version", json_object_new_string(KANRI_VERSION));
+    req_json(r, 200, o);
+}
+
+static void h_openapi(struct req *r)
+{
+    const struct web_asset *a = web_asset_find("openapi.json");
+    if (!a) {
+        req_problem(r, 404, "openapi.json is not built into this kanrid");
+        return;
+    }
+    r->raw = (const char *)a->data;
+    r->raw_len = a->size;
+    r->raw_type = "application/json";
+}
+
+static void h_hosts(struct req *r)
+{
+    g_autoptr(GError) err = NULL;
+    reply_query(r, req_store(r)->ops->hosts_query(req_store(r), NULL, &err), err);
+}
+
+static void h_host(struct req *r)
+{
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    json_object *all = st->ops->hosts_query(st, r->params[0], &err);
+    json_object *host = first_of(all, "hosts");
+    json_object_put(all);
+    if (!host) {
+        req_problem(r, 404, "no host '%s' (see GET /api/v1/hosts)", r->params[0]);
+        return;
+    }
+    const char *name = json_object_get_string(json_object_object_get(host, "name"));
+    json_object *pools = st->ops->pools_query(st, name, NULL);
+    json_object *nets = st->ops->networks_query(st, name, NULL);
+    json_object_object_add(host, "pools", json_object_get(json_object_object_get(pools, "pools")));
+    json_object_object_add(host, "networks",
+                           json_object_get(json_object_object_get(nets, "networks")));
+    json_object_put(pools);
+    json_object_put(nets);
+    req_json(r, 200, host);
+}
+
+static void h_vms(struct req *r)
+{
+    g_autoptr(GError) err = NULL;
+    reply_query(r, req_store(r)->ops->vms_query(req_store(r), req_arg(r, "host"), 0, false, &err),
+                err);
+}
+
+static void h_vm(struct req *r)
+{
+    g_auto(store_vm_ref_t) v = {0};
+    if (!resolve_vm(r, r->params[0], &v))
+        return;
+    json_object *vm = vm_object(r, v.domain_id, true);
+    if (!vm) {
+        req_problem(r, 404, "VM '%s' disappeared", r->params[0]);
+        return;
+    }
+    req_json(r, 200, vm);
+}
+
+static void h_vm_snapshots(struct req *r)
+{
+    g_auto(store_vm_ref_t) v = {0};
+    if (!resolve_vm(r, r->params[0], &v))
+        return;
+    g_autoptr(GError) err = NULL;
+    json_object *o = virt_snapshots(req_virt(r), v.host_id, v.uuid, &err);
+    if (!o) {
+        req_from_error(r, err);
+        return;
+    }
+    req_json(r, 200, o);
+}
+
+static void h_vm_action(struct req *r)
+{
+    const char *action = r->params[1];
+    if (!virt_action_known(action)) {
+        req_problem(r, 404,
+                    "unknown action '%s' (start, shutdown, reboot, destroy, suspend, resume, "
+                    "setmem, setvcpus, snapshot-create, snapshot-revert, snapshot-delete, migrate, "
+                    "undefine)",
+                    action);
+        return;
+    }
+    g_auto(store_vm_ref_t) v = {0};
+    if (!resolve_vm(r, r->params[0], &v))
+        return;
+    struct virt_actor who = actor_of(r);
+    int64_t audit_id = 0;
+    g_autoptr(GError) err = NULL;
+    json_object *o = virt_action(req_virt(r), v.host_id, v.uuid, action, r->body_json, &who,
+                                 &audit_id, &err);
+    if (!o) {
+        req_from_error(r, err);
+        if (audit_id)
+            json_object_object_add(r->resp, "audit_id", json_object_new_int64(audit_id));
+        return;
+    }
+    if (!json_object_object_get_ex(o, "host", NULL)) {
+        json_object *vm = vm_object(r, v.domain_id, false);
+        bool removed = vm && json_object_get_boolean(json_object_object_get(vm, "removed"));
+        if (vm && !removed)
+            json_object_object_add(o, "vm", vm);
+        else
+            json_object_put(vm);
+    }
+    req_json(r, 200, o);
+}
+
+static void h_vm_define(struct req *r)
+{
+    json_object *host = NULL, *xml = NULL;
+    if (!json_object_object_get_ex(r->body_json, "host", &host) ||
+        !json_object_is_type(host, json_type_string)) {
+        req_problem(r, 400, "host: required, the name of the host to define the VM on");
+        return;
+    }
+    if (!json_object_object_get_ex(r->body_json, "xml", &xml) ||
+        !json_object_is_type(xml, json_type_string) || !*json_object_get_string(xml)) {
+        req_problem(r, 400, "xml: required, the domain XML");
+        return;
+    }
+    struct store *st = req_store(r);
+    json_object *all = st->ops->hosts_query(st, json_object_get_string(host), NULL);
+    json_object *h = first_of(all, "hosts");
+    json_object_put(all);
+    if (!h) {
+        req_problem(r, 400, "host: no host '%s'", json_object_get_string(host));
+        return;
+    }
+    int64_t host_id = json_object_get_int64(json_object_object_get(h, "id"));
+    json_object_put(h);
+    struct virt_actor who = actor_of(r);
+    int64_t audit_id = 0;
+    g_autoptr(GError) err = NULL;
+    json_object *o = virt_define(req_virt(r), host_id, json_object_get_string(xml), &who,
+                                 &audit_id, &err);
+    if (!o) {
+        req_from_error(r, err);
+        if (audit_id)
+            json_object_object_add(r->resp, "audit_id", json_object_new_int64(audit_id));
+        return;
+    }
+    g_autofree char *ref = g_strdup_printf("%s:%s", json_object_get_string(host),
+                                           json_object_get_string(json_object_object_get(o, "uuid")));
+    g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
+    g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
+    if (st->ops->vm_resolve(st, ref, refs, NULL) == 0 && refs->len == 1) {
+        json_object *vm = vm_object(r, g_array_index(refs, struct store_vm_ref, 0).domain_id, false);
+        if (vm)
+            json_object_object_add(o, "vm", vm);
+    }
+    req_json(r, 201, o);
+}
+
+static void h_pools(struct req *r)
+{
+    g_autoptr(GError) err = NULL;
+    reply_query(r, req_store(r)->ops->pools_query(req_store(r), req_arg(r, "host"), &err), err);
+}
+
+static void h_networks(struct req *r)
+{
+    g_autoptr(GError) err = NULL;
+    reply_query(r, req_store(r)->ops->networks_query(req_store(r), req_arg(r, "host"), &err), err);
+}
+
+static void h_changes(struct req *r)
+{
+    int limit;
+    if (!arg_limit(r, &limit))
+        return;
+    int64_t domain_id = 0;
+    const char *vm = req_arg(r, "vm");
+    g_auto(store_vm_ref_t) v = {0};
+    if (vm) {
+        if (!resolve_vm(r, vm, &v))
+            return;
+        domain_id = v.domain_id;
+    }
+    g_autoptr(GError) err = NULL;
+    reply_query(r, req_store(r)->ops->changes_query(req_store(r), domain_id, limit, &err), err);
+}
+
+static void h_audit(struct req *r)
+{
+    int limit;
+    if (!arg_limit(r, &limit))
+        return;
+    const char *vm = req_arg(r, "vm");
+    g_auto(store_vm_ref_t) v = {0};
+    if (vm && !resolve_vm(r, vm, &v))
+        return;
+    g_autoptr(GError) err = NULL;
+    reply_query(r, req_store(r)->ops->audit_query(req_store(r), vm ? v.uuid : NULL, limit, &err),
+                err);
+}
+
+static void h_tokens(struct req *r)
+{
+    g_autoptr(GError) err = NULL;
+    reply_query(r, req_store(r)->ops->tokens_query(req_store(r), &err), err);
+}
+
+static void h_token_create(struct req *r)
+{
+    json_object *name = NULL, *role = NULL;
+    if (!json_object_object_get_ex(r->body_json, "name", &name) ||
+        !json_object_is_type(name, json_type_string)) {
+        req_problem(r, 400, "name: required, a label for the token");
+        return;
+    }
+    const char *n = json_object_get_string(name);
+    if (!*n || strlen(n) > 64 || !g_utf8_validate(n, -1, NULL)) {
+        req_problem(r, 400, "name: must be 1 to 64 characters");
+        return;
+    }
+    if (!json_object_object_get_ex(r->body_json, "role", &role) ||
+        !json_object_is_type(role, json_type_string) ||
+        api_role_rank(json_object_get_string(role)) < 1) {
+        req_problem(r, 400, "role: required, one of viewer, operator, admin");
+        return;
+    }
+    g_autofree char *token = token_generate();
+    g_autofree char *hash = sha256_hex(token);
+    int64_t id = 0;
+    g_autoptr(GError) err = NULL;
+    struct store *st = req_store(r);
+    if (st->ops->token_create(st, n, json_object_get_string(role), hash, NULL, &id, &err) < 0) {
+        req_problem(r, 500, "the store failed: %s", err->message);
+        return;
+    }
+    int64_t audit_id;
+    if (st->ops->audit_begin(st, r->token.name, r->token.id, "token-create", n, NULL, NULL,
+                             json_object_to_json_string_ext(r->body_json, JSON_C_TO_STRING_PLAIN),
+                             &audit_id, NULL) == 0)
+        st->ops->audit_end(st, audit_id, true, NULL, NULL);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_int64(id));
+    json_object_object_add(o, "name", json_object_new_string(n));
+    json_object_object_add(o, "role", json_object_new_string(json_object_get_string(role)));
+    json_object_object_add(o, "token", json_object_new_string(token));
+    g_autofree char *now = time_format_rfc3339(now_usec());
+    json_object_object_add(o, "created_at", json_object_new_string(now));
+    req_json(r, 201, o);
+}
+
+static void h_token_revoke(struct req *r)
+{
+    uint64_t id;
+    if (!parse_u64(r->params[0], &id) || id > G_MAXINT64) {
+        req_problem(r, 404, "no token with id '%s' (ids are integers)", r->params[0]);
+        return;
+    }
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    int64_t audit_id = 0;
+    st->ops->audit_begin(st, r->token.name, r->token.id, "token-revoke", r->params[0], NULL, NULL,
+                         "{}", &audit_id, NULL);
+    int rc = st->ops->token_revoke(st, (int64_t)id, &err);
+    if (audit_id)
+        st->ops->audit_end(st, audit_id, rc == 0, rc == 0 ? NULL : err->message, NULL);
+    if (rc < 0) {
+        req_from_error(r, err);
+        return;
+    }
+    req_json(r, 204, NULL);
+}
+
+/* Order matters only for 405 "Allow" lists: all methods of a path are
+ * collected before falling through. */
+const struct route api_routes[] = {
+    {"GET", "/api/v1/healthz", -1, false, h_healthz},
+    {"GET", "/healthz", -1, false, h_healthz},
+    {"GET", "/api/v1/openapi.json", -1, false, h_openapi},
+    {"GET", "/api/v1/hosts", 1, false, h_hosts},
+    {"GET", "/api/v1/hosts/{}", 1, false, h_host},
+    {"GET", "/api/v1/vms", 1, false, h_vms},
+    {"POST", "/api/v1/vms", 2, true, h_vm_define},
+    {"GET", "/api/v1/vms/{}", 1, false, h_vm},
+    {"GET", "/api/v1/vms/{}/snapshots", 1, false, h_vm_snapshots},
+    {"POST", "/api/v1/vms/{}/actions/{}", 2, true, h_vm_action},
+    {"GET", "/api/v1/pools", 1, false, h_pools},
+    {"GET", "/api/v1/networks", 1, false, h_networks},
+    {"GET", "/api/v1/changes", 1, false, h_changes},
+    {"GET", "/api/v1/audit", 1, false, h_audit},
+    {"GET", "/api/v1/tokens", 3, false, h_tokens},
+    {"POST", "/api/v1/tokens", 3, true, h_token_create},
+    {"DELETE", "/api/v1/tokens/{}", 3, false, h_token_revoke},
+    {NULL, NULL, 0, false, NULL},
+};

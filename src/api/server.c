@@ -1,0 +1,398 @@
+/*
+ * HTTP front end: request accumulation, authentication, routing, problem
+ * responses.  Handlers live in routes.c.
+ */
+#include "config.h"
+
+#include "api/api-private.h"
+
+#include "basic/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static G_DEFINE_QUARK(kanri-api-error-quark, api_error)
+
+struct api {
+    struct MHD_Daemon *mhd;
+    struct store *store;
+    struct virt_manager *virt;
+    int port;
+};
+
+unsigned api_status_for_virt_error(int code)
+{
+    switch (code) {
+    case VIRT_ERR_INVALID:
+        return 400;
+    case VIRT_ERR_NOT_FOUND:
+        return 404;
+    case VIRT_ERR_STATE:
+        return 409;
+    case VIRT_ERR_UNSUPPORTED:
+        return 501;
+    case VIRT_ERR_HYPERVISOR:
+        return 502;
+    case VIRT_ERR_UNAVAILABLE:
+        return 503;
+    case VIRT_ERR_TIMEOUT:
+        return 504;
+    default:
+        return 500;
+    }
+}
+
+int api_role_rank(const char *role)
+{
+    static const char *const roles[] = {"guest", "viewer", "operator", "admin"};
+    for (size_t i = 0; role && i < G_N_ELEMENTS(roles); i++) {
+        if (g_str_equal(role, roles[i]))
+            return (int)i;
+    }
+    return -1;
+}
+
+char *api_field_of_message(const char *msg)
+{
+    const char *p = msg;
+    while (*p && (g_ascii_isalnum(*p) || *p == '_' || *p == '.'))
+        p++;
+    if (p == msg || p[0] != ':' || p[1] != ' ')
+        return NULL;
+    return g_strndup(msg, (gsize)(p - msg));
+}
+
+json_object *api_parse_body(const char *data, size_t len, char **ret_detail)
+{
+    if (len == 0)
+        return json_object_new_object();
+    if (!g_utf8_validate(data, (gssize)len, NULL)) {
+        *ret_detail = g_strdup("body: not valid UTF-8");
+        return NULL;
+    }
+    json_tokener *tok = json_tokener_new_ex(API_JSON_DEPTH);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *o = json_tokener_parse_ex(tok, data, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (!o || jerr != json_tokener_success) {
+        json_object_put(o);
+        if (jerr == json_tokener_continue)
+            *ret_detail = g_strdup("body: truncated JSON");
+        else if (jerr == json_tokener_error_depth)
+            *ret_detail = g_strdup_printf("body: JSON nested deeper than %d levels", API_JSON_DEPTH);
+        else
+            *ret_detail = g_strdup_printf("body: malformed JSON at byte %zu: %s", used,
+                                          json_tokener_error_desc(jerr));
+        return NULL;
+    }
+    for (size_t i = used; i < len; i++) {
+        if (!g_ascii_isspace(data[i])) {
+            json_object_put(o);
+            *ret_detail = g_strdup_printf("body: unexpected data after the JSON value at byte %zu", i);
+            return NULL;
+        }
+    }
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        *ret_detail = g_strdup("body: expected a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+static const char *status_title(unsigned status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+    }
+}
+
+void req_problem(struct req *r, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *detail = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "type", json_object_new_string("about:blank"));
+    json_object_object_add(o, "title", json_object_new_string(status_title(status)));
+    json_object_object_add(o, "status", json_object_new_int((int)status));
+    json_object_object_add(o, "detail", json_object_new_string(detail));
+    g_autofree char *field = status == 400 ? api_field_of_message(detail) : NULL;
+    if (field)
+        json_object_object_add(o, "field", json_object_new_string(field));
+    json_object_put(r->resp);
+    r->resp = o;
+    r->status = status;
+    r->problem = true;
+}
+
+void req_json(struct req *r, unsigned status, json_object *o)
+{
+    json_object_put(r->resp);
+    r->resp = o;
+    r->status = status;
+    r->problem = false;
+}
+
+void req_from_error(struct req *r, const GError *err)
+{
+    unsigned status = 500;
+    if (err->domain == VIRT_ERROR)
+        status = api_status_for_virt_error(err->code);
+    else if (err->domain == STORE_ERROR && err->code == STORE_ERROR_NOT_FOUND)
+        status = 404;
+    req_problem(r, status, "%s", err->message);
+}
+
+const char *req_arg(struct req *r, const char *key)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static void authenticate(struct req *r)
+{
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || g_ascii_strncasecmp(h, "Bearer ", 7) != 0 || !h[7])
+        return;
+    const char *tok = h + 7;
+    if (strlen(tok) > 256)
+        return;
+    g_autofree char *hash = sha256_hex(tok);
+    g_autoptr(GError) err = NULL;
+    if (r->api->store->ops->token_lookup(r->api->store, hash, &r->token, &err) == 0)
+        r->authed = true;
+    else if (!g_error_matches(err, STORE_ERROR, STORE_ERROR_NOT_FOUND))
+        g_warning("token lookup: %s", err->message);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
+{
+    struct MHD_Response *resp;
+    const char *ctype = "application/json";
+    if (r->raw) {
+        resp = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw, MHD_RESPMEM_PERSISTENT);
+        ctype = r->raw_type;
+    } else if (r->resp) {
+        const char *text = json_object_to_json_string_ext(r->resp, JSON_C_TO_STRING_PLAIN |
+                                                                       JSON_C_TO_STRING_NOSLASHESCAPE);
+        size_t len = strlen(text);
+        char *copy = g_malloc(len + 1);
+        memcpy(copy, text, len);
+        copy[len] = '\n';
+        resp = MHD_create_response_from_buffer_with_free_callback(len + 1, copy, g_free);
+        if (r->problem)
+            ctype = "application/problem+json";
+    } else {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->status == 401)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"kanri\"");
+    if (r->allow)
+        MHD_add_response_header(resp, "Allow", r->allow);
+    enum MHD_Result ret = MHD_queue_response(conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void dispatch(struct req *r)
+{
+    const struct route *route = NULL;
+    bool path_matched = false;
+    g_autoptr(GString) allow = g_string_new(NULL);
+
+    for (const struct route *rt = api_routes; rt->pattern; rt++) {
+        if (!route_match(rt->pattern, r->path, r->params, &r->nparams))
+            continue;
+        path_matched = true;
+        g_string_append_printf(allow, "%s%s", allow->len ? ", " : "", rt->method);
+        if (g_str_equal(rt->method, r->method)) {
+            route = rt;
+            break;
+        }
+    }
+    if (!route) {
+        if (path_matched) {
+            r->allow = g_strdup(allow->str);
+            req_problem(r, 405, "%s is not allowed on %s (allowed: %s)", r->method, r->path,
+                        allow->str);
+        } else {
+            req_problem(r, 404, "no such endpoint: %s (see /api/v1/openapi.json)", r->path);
+        }
+        return;
+    }
+    if (r->too_large) {
+        req_problem(r, 413, "body: larger than the limit of %d bytes", API_MAX_BODY);
+        return;
+    }
+    if (route->min_role >= 0) {
+        authenticate(r);
+        if (!r->authed) {
+            req_problem(r, 401,
+                        "missing or invalid token: send 'Authorization: Bearer TOKEN' "
+                        "(the admin token is in the state directory's admin.token)");
+            return;
+        }
+        int rank = api_role_rank(r->token.role);
+        if (rank < route->min_role || (rank == 0 && route->min_role != 0)) {
+            req_problem(r, 403, "token '%s' has role '%s'; this needs %s", r->token.name,
+                        r->token.role, api_role_names[route->min_role]);
+            return;
+        }
+    }
+    if (route->wants_body) {
+        g_autofree char *detail = NULL;
+        r->body_json = api_parse_body(r->body ? r->body->str : "", r->body ? r->body->len : 0,
+                                      &detail);
+        if (!r->body_json) {
+            req_problem(r, 400, "%s", detail);
+            return;
+        }
+    }
+    route->handler(r);
+}
+
+static void req_free(struct req *r)
+{
+    if (!r)
+        return;
+    if (r->body)
+        g_string_free(r->body, TRUE);
+    json_object_put(r->body_json);
+    json_object_put(r->resp);
+    for (int i = 0; i < r->nparams; i++)
+        g_free(r->params[i]);
+    store_token_clear(&r->token);
+    g_free(r->path);
+    g_free(r->allow);
+    g_free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    req_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct api *a = cls;
+    struct req *r = *con_cls;
+
+    if (!r) {
+        r = g_new0(struct req, 1);
+        r->api = a;
+        r->conn = conn;
+        r->method = method;
+        r->path = g_strdup(url);
+        r->status = 200;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        uint64_t n;
+        /* Refuse a declared oversize body before reading any of it. */
+        if (cl && parse_u64(cl, &n) && n > API_MAX_BODY)
+            r->too_large = true;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->too_large) {
+            if (!r->body)
+                r->body = g_string_new(NULL);
+            if (r->body->len + *upload_data_size > API_MAX_BODY)
+                r->too_large = true;
+            else
+                g_string_append_len(r->body, upload_data, (gssize)*upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    dispatch(r);
+    return send_reply(conn, r);
+}
+
+struct api *api_start(const struct api_options *opts, GError **error)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    g_autofree char *port = g_strdup_printf("%d", opts->listen_port);
+    int rc = getaddrinfo(opts->listen_host, port, &hints, &ai);
+    if (rc != 0) {
+        g_set_error(error, api_error_quark(), 0,
+                    "listen address '%s' is not a numeric IP address: %s", opts->listen_host,
+                    gai_strerror(rc));
+        return NULL;
+    }
+    struct api *a = g_new0(struct api, 1);
+    a->store = opts->store;
+    a->virt = opts->virt;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    a->mhd = MHD_start_daemon(flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a,
+                              MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                              MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!a->mhd) {
+        g_set_error(error, api_error_quark(), 0,
+                    "cannot listen on %s:%d (address in use, or not permitted)",
+                    opts->listen_host, opts->listen_port);
+        g_free(a);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    a->port = info ? info->port : opts->listen_port;
+    return a;
+}
+
+int api_port(const struct api *a)
+{
+    return a->port;
+}
+
+void api_stop(struct api *a)
+{
+    if (!a)
+        return;
+    MHD_stop_daemon(a->mhd);
+    g_free(a);
+}
+
+struct store *req_store(struct req *r)
+{
+    return r->api->store;
+}
+
+struct virt_manager *req_virt(struct req *r)
+{
+    return r->api->virt;
+}

@@ -1,0 +1,445 @@
+#include "config.h"
+
+#include "basic/conf.h"
+
+#include "basic/util.h"
+
+#include <errno.h>
+#include <string.h>
+
+enum conf_type { T_STRING, T_INT, T_LISTEN, T_ENUM };
+
+struct conf_field {
+    const char *key;
+    enum conf_type type;
+    int min, max;            /* T_INT */
+    const char *const *enums; /* T_ENUM, NULL-terminated */
+};
+
+static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
+static const char *const backends[] = {"sqlite", NULL};
+
+static const struct conf_field manager_fields[] = {
+    {"listen", T_LISTEN, 0, 0, NULL},
+    {"state_dir", T_STRING, 0, 0, NULL},
+    {"resync_interval", T_INT, 5, 86400, NULL},
+    {"log_level", T_ENUM, 0, 0, log_levels},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const struct conf_field store_fields[] = {
+    {"backend", T_ENUM, 0, 0, backends},
+    {"path", T_STRING, 0, 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static const struct conf_field hypervisor_fields[] = {
+    {"uri", T_STRING, 0, 0, NULL},
+    {"keepalive_interval", T_INT, 0, 3600, NULL},
+    {"keepalive_count", T_INT, 1, 100, NULL},
+    {"reconnect_min", T_INT, 1, 3600, NULL},
+    {"reconnect_max", T_INT, 1, 86400, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static void hypervisor_free(gpointer p)
+{
+    struct conf_hypervisor *h = p;
+    if (!h)
+        return;
+    g_free(h->name);
+    g_free(h->uri);
+    g_free(h);
+}
+
+struct conf *conf_new(void)
+{
+    struct conf *c = g_new0(struct conf, 1);
+    c->listen_host = g_strdup("127.0.0.1");
+    c->listen_port = CONF_DEFAULT_PORT;
+    c->resync_interval = 60;
+    c->log_level = g_strdup("info");
+    c->store_backend = g_strdup("sqlite");
+    c->hypervisors = g_ptr_array_new_with_free_func(hypervisor_free);
+    return c;
+}
+
+void conf_free(struct conf *c)
+{
+    if (!c)
+        return;
+    g_free(c->listen_host);
+    g_free(c->state_dir);
+    g_free(c->log_level);
+    g_free(c->store_backend);
+    g_free(c->store_path);
+    g_ptr_array_unref(c->hypervisors);
+    g_free(c);
+}
+
+bool conf_parse_listen(const char *s, char **ret_host, int *ret_port)
+{
+    const char *colon;
+    g_autofree char *host = NULL;
+
+    if (!s)
+        return false;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':')
+            return false;
+        host = g_strndup(s + 1, (gsize)(end - s - 1));
+        colon = end + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return false;
+        host = colon == s ? g_strdup("127.0.0.1") : g_strndup(s, (gsize)(colon - s));
+        if (strchr(host, ':'))
+            return false; /* bare IPv6 needs brackets */
+    }
+    uint64_t port;
+    if (!parse_u64(colon + 1, &port) || port > 65535)
+        return false;
+    if (!*host)
+        return false;
+    *ret_host = g_steal_pointer(&host);
+    *ret_port = (int)port;
+    return true;
+}
+
+char *conf_name_from_uri(const char *uri)
+{
+    /* driver[+transport]://[user@]host[:port]/path[?query] */
+    const char *sep = strstr(uri, "://");
+    if (!sep)
+        return g_strdup(uri);
+    g_autofree char *driver = g_strndup(uri, (gsize)(sep - uri));
+    char *plus = strchr(driver, '+');
+    if (plus)
+        *plus = '\0';
+    const char *rest = sep + 3;
+    const char *slash = strchr(rest, '/');
+    g_autofree char *authority = slash ? g_strndup(rest, (gsize)(slash - rest)) : g_strdup(rest);
+    g_autofree char *path = g_strdup(slash ? slash : "");
+    char *q = strchr(path, '?');
+    if (q)
+        *q = '\0';
+    const char *at = strrchr(authority, '@');
+    const char *host = at ? at + 1 : authority;
+    if (*host) {
+        g_autofree char *h = g_strdup(host);
+        char *port = strrchr(h, ':');
+        if (port && !strchr(h, ']'))
+            *port = '\0';
+        return g_strdup(h);
+    }
+    if (g_str_equal(path, "/system") || g_str_equal(path, "/session") || !*path ||
+        g_str_equal(path, "/"))
+        return g_strdup_printf("%s%s", g_str_equal(driver, "qemu") ? "local" : driver,
+                               g_str_equal(path, "/session") ? "-session" : "");
+    g_autofree char *base = g_path_get_basename(path);
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base)
+        *dot = '\0';
+    if (g_str_equal(base, "default"))
+        return g_strdup_printf("%s-default", driver);
+    return g_strdup(base);
+}
+
+static bool name_taken(struct conf *c, const char *name)
+{
+    for (guint i = 0; i < c->hypervisors->len; i++) {
+        struct conf_hypervisor *h = g_ptr_array_index(c->hypervisors, i);
+        if (g_str_equal(h->name, name))
+            return true;
+    }
+    return false;
+}
+
+static struct conf_hypervisor *hypervisor_new(const char *name)
+{
+    struct conf_hypervisor *h = g_new0(struct conf_hypervisor, 1);
+    h->name = g_strdup(name);
+    h->keepalive_interval = 5;
+    h->keepalive_count = 3;
+    h->reconnect_min = 1;
+    h->reconnect_max = 60;
+    return h;
+}
+
+struct conf_hypervisor *conf_add_uri(struct conf *c, const char *uri)
+{
+    g_autofree char *base = conf_name_from_uri(uri);
+    g_autofree char *name = g_strdup(base);
+    for (int n = 2; name_taken(c, name); n++) {
+        g_free(name);
+        name = g_strdup_printf("%s-%d", base, n);
+    }
+    struct conf_hypervisor *h = hypervisor_new(name);
+    h->uri = g_strdup(uri);
+    g_ptr_array_add(c->hypervisors, h);
+    return h;
+}
+
+/* Line numbers of groups and keys, found by a scan of our own because
+ * GKeyFile does not report them.  Key: "group\nkey". */
+struct line_index {
+    GHashTable *lines; /* char* -> GINT_TO_POINTER(line) */
+};
+
+static void add_error(GPtrArray *errors, unsigned *count, const char *label, int line,
+                      const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+
+static void add_error(GPtrArray *errors, unsigned *count, const char *label, int line,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_ptr_array_add(errors, g_strdup_printf("%s:%d: %s", label, line, msg));
+    (*count)++;
+}
+
+static int line_of(GHashTable *lines, const char *group, const char *key)
+{
+    g_autofree char *k = g_strdup_printf("%s\n%s", group, key ? key : "");
+    return GPOINTER_TO_INT(g_hash_table_lookup(lines, k));
+}
+
+static void scan_lines(const char *data, size_t len, GHashTable *lines)
+{
+    g_autofree char *copy = g_strndup(data, len);
+    g_auto(GStrv) v = g_strsplit(copy, "\n", -1);
+    g_autofree char *group = g_strdup("");
+    for (int i = 0; v[i]; i++) {
+        char *l = g_strstrip(v[i]);
+        if (!*l || *l == '#' || *l == ';')
+            continue;
+        if (*l == '[') {
+            char *end = strchr(l, ']');
+            g_free(group);
+            group = end ? g_strndup(l + 1, (gsize)(end - l - 1)) : g_strdup(l + 1);
+            g_hash_table_insert(lines, g_strdup_printf("%s\n", group), GINT_TO_POINTER(i + 1));
+            continue;
+        }
+        char *eq = strchr(l, '=');
+        if (!eq)
+            continue;
+        g_autofree char *key = g_strndup(l, (gsize)(eq - l));
+        g_strstrip(key);
+        g_hash_table_insert(lines, g_strdup_printf("%s\n%s", group, key), GINT_TO_POINTER(i + 1));
+    }
+}
+
+/* GKeyFile says only "line X is bad" in its own words; find the first line it
+ * cannot take so the message points at it. */
+static int first_bad_line(const char *data, size_t len)
+{
+    g_autofree char *copy = g_strndup(data, len);
+    g_auto(GStrv) v = g_strsplit(copy, "\n", -1);
+    bool in_group = false;
+    for (int i = 0; v[i]; i++) {
+        char *l = g_strstrip(v[i]);
+        if (!*l || *l == '#' || *l == ';')
+            continue;
+        if (*l == '[') {
+            if (l[strlen(l) - 1] != ']')
+                return i + 1;
+            in_group = true;
+            continue;
+        }
+        if (!strchr(l, '=') || !in_group)
+            return i + 1;
+    }
+    return 0;
+}
+
+static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
+                        const char *group, const struct conf_field *fields,
+                        struct conf_hypervisor *hv, GPtrArray *errors, unsigned *count)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+    for (int i = 0; keys && keys[i]; i++) {
+        const char *key = keys[i];
+        int line = line_of(lines, group, key);
+        const struct conf_field *f = NULL;
+        for (const struct conf_field *p = fields; p->key; p++) {
+            if (g_str_equal(p->key, key))
+                f = p;
+        }
+        if (!f) {
+            g_autoptr(GString) known = g_string_new(NULL);
+            for (const struct conf_field *p = fields; p->key; p++)
+                g_string_append_printf(known, "%s%s", known->len ? ", " : "", p->key);
+            add_error(errors, count, label, line, "unknown key '%s' in [%s] (known: %s)", key,
+                      group, known->str);
+            continue;
+        }
+        g_autofree char *raw = g_key_file_get_value(kf, group, key, NULL);
+        g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
+        switch (f->type) {
+        case T_STRING:
+            if (!*val) {
+                add_error(errors, count, label, line, "%s: must not be empty", key);
+                continue;
+            }
+            break;
+        case T_INT: {
+            uint64_t n;
+            if (!parse_u64(val, &n) || n < (uint64_t)f->min || n > (uint64_t)f->max) {
+                add_error(errors, count, label, line, "%s: expected an integer from %d to %d, got '%s'",
+                          key, f->min, f->max, val);
+                continue;
+            }
+            break;
+        }
+        case T_LISTEN: {
+            g_autofree char *h = NULL;
+            int port;
+            if (!conf_parse_listen(val, &h, &port)) {
+                add_error(errors, count, label, line,
+                          "%s: expected ADDR:PORT (e.g. 127.0.0.1:8470), got '%s'", key, val);
+                continue;
+            }
+            g_free(c->listen_host);
+            c->listen_host = g_steal_pointer(&h);
+            c->listen_port = port;
+            continue;
+        }
+        case T_ENUM: {
+            bool ok = false;
+            for (const char *const *e = f->enums; *e; e++)
+                ok |= g_str_equal(*e, val);
+            if (!ok) {
+                g_autofree char *choices = g_strjoinv("|", (char **)f->enums);
+                add_error(errors, count, label, line, "%s: expected one of %s, got '%s'", key,
+                          choices, val);
+                continue;
+            }
+            break;
+        }
+        }
+        /* Store the validated value. */
+        if (hv) {
+            int n = atoi(val);
+            if (g_str_equal(key, "uri")) {
+                g_free(hv->uri);
+                hv->uri = g_strdup(val);
+            } else if (g_str_equal(key, "keepalive_interval"))
+                hv->keepalive_interval = n;
+            else if (g_str_equal(key, "keepalive_count"))
+                hv->keepalive_count = n;
+            else if (g_str_equal(key, "reconnect_min"))
+                hv->reconnect_min = n;
+            else if (g_str_equal(key, "reconnect_max"))
+                hv->reconnect_max = n;
+        } else if (g_str_equal(group, "manager")) {
+            if (g_str_equal(key, "state_dir")) {
+                g_free(c->state_dir);
+                c->state_dir = g_strdup(val);
+            } else if (g_str_equal(key, "resync_interval"))
+                c->resync_interval = atoi(val);
+            else if (g_str_equal(key, "log_level")) {
+                g_free(c->log_level);
+                c->log_level = g_strdup(val);
+            }
+        } else if (g_str_equal(group, "store")) {
+            if (g_str_equal(key, "backend")) {
+                g_free(c->store_backend);
+                c->store_backend = g_strdup(val);
+            } else if (g_str_equal(key, "path")) {
+                g_free(c->store_path);
+                c->store_path = g_strdup(val);
+            }
+        }
+    }
+}
+
+unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char *label,
+                        GPtrArray *errors)
+{
+    unsigned count = 0;
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+
+    if (len > CONF_MAX_BYTES) {
+        add_error(errors, &count, label, 0, "file is larger than %d bytes", CONF_MAX_BYTES);
+        return count;
+    }
+    if (!g_utf8_validate(data, (gssize)len, NULL)) {
+        add_error(errors, &count, label, 0, "file is not valid UTF-8");
+        return count;
+    }
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &err)) {
+        int line = first_bad_line(data, len);
+        add_error(errors, &count, label, line, "syntax error: %s", err->message);
+        return count;
+    }
+    g_autoptr(GHashTable) lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    scan_lines(data, len, lines);
+
+    gsize ngroups = 0;
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, &ngroups);
+    for (gsize i = 0; i < ngroups; i++) {
+        const char *g = groups[i];
+        int gline = line_of(lines, g, NULL);
+        if (g_str_equal(g, "manager")) {
+            check_group(c, kf, lines, label, g, manager_fields, NULL, errors, &count);
+        } else if (g_str_equal(g, "store")) {
+            check_group(c, kf, lines, label, g, store_fields, NULL, errors, &count);
+        } else if (g_str_has_prefix(g, "hypervisor:")) {
+            const char *name = g + strlen("hypervisor:");
+            bool valid = *name && strlen(name) <= 64;
+            for (const char *p = name; *p; p++)
+                valid &= g_ascii_isalnum(*p) || *p == '-' || *p == '_' || *p == '.';
+            if (!valid) {
+                add_error(errors, &count, label, gline,
+                          "[%s]: a host name is 1-64 characters of letters, digits, '-', '_', '.'",
+                          g);
+                continue;
+            }
+            if (name_taken(c, name)) {
+                add_error(errors, &count, label, gline, "[%s]: duplicate host name", g);
+                continue;
+            }
+            if (c->hypervisors->len >= CONF_MAX_HYPERVISORS) {
+                add_error(errors, &count, label, gline, "more than %d hypervisors",
+                          CONF_MAX_HYPERVISORS);
+                continue;
+            }
+            struct conf_hypervisor *hv = hypervisor_new(name);
+            hv->line = gline;
+            check_group(c, kf, lines, label, g, hypervisor_fields, hv, errors, &count);
+            if (!hv->uri) {
+                add_error(errors, &count, label, gline, "[%s]: missing required key 'uri'", g);
+                hypervisor_free(hv);
+                continue;
+            }
+            if (hv->reconnect_min > hv->reconnect_max) {
+                add_error(errors, &count, label, gline,
+                          "[%s]: reconnect_min (%d) is larger than reconnect_max (%d)", g,
+                          hv->reconnect_min, hv->reconnect_max);
+            }
+            g_ptr_array_add(c->hypervisors, hv);
+        } else {
+            add_error(errors, &count, label, gline,
+                      "unknown group [%s] (known: [manager], [store], [hypervisor:NAME])", g);
+        }
+    }
+    return count;
+}
+
+int conf_load_file(struct conf *c, const char *path, GPtrArray *errors)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_autoptr(GError) err = NULL;
+
+    if (!g_file_get_contents(path, &data, &len, &err)) {
+        g_ptr_array_add(errors, g_strdup_printf("%s:0: cannot read: %s", path, err->message));
+        return err->domain == G_FILE_ERROR && err->code == G_FILE_ERROR_NOENT ? -ENOENT : -EIO;
+    }
+    return (int)conf_load_data(c, data, len, path, errors);
+}

@@ -1,0 +1,64 @@
+/*
+ * conf: kanrid's configuration (kanri.conf(5)), a GKeyFile INI file.
+ *
+ * conf_load_data() checks every group and key against a table of expected
+ * fields and collects *all* problems as "LABEL:LINE: message" strings instead
+ * of stopping at the first, so `kanrid --check-config` can report them in one
+ * go.  Values that fail validation keep their defaults.
+ *
+ * Ownership: struct conf owns every string and the hypervisor array.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+
+#define CONF_DEFAULT_PORT 8470
+#define CONF_MAX_HYPERVISORS 1024
+#define CONF_MAX_BYTES (1024 * 1024)
+
+struct conf_hypervisor {
+    char *name; /* from [hypervisor:NAME]; unique; the host's name in kanri */
+    char *uri;
+    int keepalive_interval; /* seconds, 0 disables keepalive */
+    int keepalive_count;
+    int reconnect_min; /* seconds */
+    int reconnect_max; /* seconds */
+    int line;          /* line of the group header, for messages; 0 for --connect */
+};
+
+struct conf {
+    char *listen_host; /* default 127.0.0.1 */
+    int listen_port;   /* default CONF_DEFAULT_PORT */
+    char *state_dir;   /* NULL: the caller picks the default */
+    int resync_interval; /* seconds between full inventory resyncs */
+    char *log_level;   /* error | warning | info | debug */
+    char *store_backend; /* "sqlite" */
+    char *store_path;  /* NULL: STATE_DIR/kanri.db */
+    GPtrArray *hypervisors; /* of struct conf_hypervisor *, owned */
+};
+
+struct conf *conf_new(void);
+void conf_free(struct conf *c);
+typedef struct conf conf;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(conf, conf_free)
+
+/* Parses DATA (named LABEL in messages) into C.  Appends one message per
+ * problem to ERRORS (g_free'd strings) and returns how many it added. */
+unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char *label,
+                        GPtrArray *errors);
+
+/* Reads PATH and calls conf_load_data().  Returns the number of problems, or
+ * -errno when the file cannot be read (a message is appended as well). */
+int conf_load_file(struct conf *c, const char *path, GPtrArray *errors);
+
+/* "ADDR:PORT", "[v6]:PORT" or ":PORT".  False on anything else. */
+bool conf_parse_listen(const char *s, char **ret_host, int *ret_port);
+
+/* Adds a connection given on the command line; its name is derived from the
+ * URI (host part, "local" for qemu:///system, else the driver and path) and
+ * made unique.  Returns the new entry. */
+struct conf_hypervisor *conf_add_uri(struct conf *c, const char *uri);
+
+/* Derives a host name from a libvirt URI (see conf_add_uri). g_free. */
+char *conf_name_from_uri(const char *uri);

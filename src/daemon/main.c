@@ -1,0 +1,283 @@
+/*
+ * kanrid: the kanri manager daemon.
+ */
+#include "config.h"
+
+#include "api/api.h"
+#include "basic/conf.h"
+#include "basic/util.h"
+#include "store/store.h"
+#include "virt/virt.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/kanri/kanri.conf"
+
+static GLogLevelFlags max_level = G_LOG_LEVEL_INFO;
+
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                   gpointer data)
+{
+    const char *msg = NULL;
+    for (gsize i = 0; i < n; i++) {
+        if (g_str_equal(fields[i].key, "MESSAGE"))
+            msg = fields[i].value;
+    }
+    GLogLevelFlags l = level & G_LOG_LEVEL_MASK;
+    /* Lower numeric value is more severe in GLib. */
+    if (l > max_level)
+        return G_LOG_WRITER_HANDLED;
+    const char *tag = l & G_LOG_LEVEL_ERROR      ? "error"
+                      : l & G_LOG_LEVEL_CRITICAL ? "critical"
+                      : l & G_LOG_LEVEL_WARNING  ? "warning"
+                      : l & G_LOG_LEVEL_MESSAGE  ? "notice"
+                      : l & G_LOG_LEVEL_INFO     ? "info"
+                                                 : "debug";
+    fprintf(stderr, "kanrid: %s: %s\n", tag, msg ? msg : "");
+    return G_LOG_WRITER_HANDLED;
+}
+
+static void set_log_level(const char *name)
+{
+    if (g_str_equal(name, "error"))
+        max_level = G_LOG_LEVEL_CRITICAL;
+    else if (g_str_equal(name, "warning"))
+        max_level = G_LOG_LEVEL_WARNING;
+    else if (g_str_equal(name, "debug"))
+        max_level = G_LOG_LEVEL_DEBUG;
+    else
+        max_level = G_LOG_LEVEL_INFO;
+}
+
+static char *default_state_dir(void)
+{
+    if (geteuid() == 0)
+        return g_strdup("/var/lib/kanri");
+    return g_build_filename(g_get_user_state_dir(), "kanri", NULL);
+}
+
+/* The local hypervisor: qemu:///system when a libvirt daemon answers,
+ * otherwise libvirt's built-in test driver so a first run shows something. */
+static char *pick_default_uri(void)
+{
+    virConnectPtr c = virConnectOpenReadOnly("qemu:///system");
+    if (c) {
+        virConnectClose(c);
+        return g_strdup("qemu:///system");
+    }
+    g_message("no libvirt daemon answers on qemu:///system (%s); using test:///default",
+              virGetLastErrorMessage());
+    virResetLastError();
+    return g_strdup("test:///default");
+}
+
+/* Makes sure an admin token exists and STATE_DIR/admin.token holds it. */
+static int ensure_admin_token(struct store *st, const char *state_dir, GError **error)
+{
+    g_autofree char *path = g_build_filename(state_dir, "admin.token", NULL);
+    g_autofree char *existing = NULL;
+    if (g_file_get_contents(path, &existing, NULL, NULL)) {
+        g_strstrip(existing);
+        g_autofree char *hash = sha256_hex(existing);
+        struct store_token t = {0};
+        if (st->ops->token_lookup(st, hash, &t, NULL) == 0) {
+            store_token_clear(&t);
+            g_message("admin token: %s", path);
+            return 0;
+        }
+        g_message("%s holds no valid token (revoked, or another database); writing a new one",
+                  path);
+    }
+    g_autofree char *token = token_generate();
+    g_autofree char *hash = sha256_hex(token);
+    g_autofree char *name = g_strdup_printf("admin-%" G_GINT64_FORMAT, now_usec() / USEC_PER_SEC);
+    if (st->ops->token_create(st, name, "admin", hash, NULL, NULL, error) < 0)
+        return -EIO;
+    g_autofree char *text = g_strdup_printf("%s\n", token);
+    int r = file_write_atomic(path, text, strlen(text), 0600);
+    if (r < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-r), "writing %s: %s", path,
+                    g_strerror(-r));
+        return r;
+    }
+    g_message("created admin token '%s' in %s (mode 0600)", name, path);
+    return 0;
+}
+
+static gboolean on_signal(gpointer data)
+{
+    g_main_loop_quit(data);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_hup(gpointer data)
+{
+    g_message("SIGHUP: full inventory resync of every host");
+    virt_manager_resync_all(data);
+    return G_SOURCE_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *config = NULL, *listen = NULL, *db = NULL, *state_dir = NULL;
+    g_auto(GStrv) connects = NULL;
+    gboolean check_config = FALSE, version = FALSE;
+    GOptionEntry entries[] = {
+        {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+         "Configuration file (default " DEFAULT_CONFIG " when it exists)", "FILE"},
+        {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
+         "Address to serve the API on (default 127.0.0.1:8470)", "ADDR:PORT"},
+        {"db", 0, 0, G_OPTION_ARG_FILENAME, &db, "SQLite database (default STATE_DIR/kanri.db)",
+         "PATH"},
+        {"connect", 0, 0, G_OPTION_ARG_STRING_ARRAY, &connects,
+         "Manage this libvirt URI (repeatable; adds to the configuration file's hypervisors)",
+         "URI"},
+        {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+         "State directory (default /var/lib/kanri as root, else $XDG_STATE_HOME/kanri)", "DIR"},
+        {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+         "Validate the configuration, print every error as FILE:LINE: message, and exit", NULL},
+        {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- the kanri manager daemon");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx, "See kanrid(8) and kanri.conf(5).");
+    g_autoptr(GError) err = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "kanrid: %s (see kanrid --help)\n", err->message);
+        return 2;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "kanrid: unexpected argument '%s' (see kanrid --help)\n", argv[1]);
+        return 2;
+    }
+    if (version) {
+        printf("kanrid %s\n", KANRI_VERSION);
+        return 0;
+    }
+    g_log_set_writer_func(log_writer, NULL, NULL);
+
+    g_autoptr(conf) c = conf_new();
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    const char *config_path = config;
+    if (!config_path && g_file_test(DEFAULT_CONFIG, G_FILE_TEST_EXISTS))
+        config_path = DEFAULT_CONFIG;
+    if (config_path)
+        conf_load_file(c, config_path, errors);
+    if (listen) {
+        g_autofree char *h = NULL;
+        int port;
+        if (!conf_parse_listen(listen, &h, &port)) {
+            g_ptr_array_add(errors, g_strdup_printf("--listen: expected ADDR:PORT, got '%s'", listen));
+        } else {
+            g_free(c->listen_host);
+            c->listen_host = g_steal_pointer(&h);
+            c->listen_port = port;
+        }
+    }
+    for (int i = 0; connects && connects[i]; i++) {
+        if (!strstr(connects[i], ":"))
+            g_ptr_array_add(errors,
+                            g_strdup_printf("--connect: '%s' is not a libvirt URI (e.g. qemu:///system)",
+                                            connects[i]));
+        else
+            conf_add_uri(c, connects[i]);
+    }
+    if (check_config) {
+        for (guint i = 0; i < errors->len; i++)
+            fprintf(stderr, "%s\n", (char *)g_ptr_array_index(errors, i));
+        if (errors->len)
+            return 1;
+        printf("%s: OK (%u hypervisor%s)\n", config_path ? config_path : "(no file)",
+               c->hypervisors->len, c->hypervisors->len == 1 ? "" : "s");
+        return 0;
+    }
+    if (errors->len) {
+        for (guint i = 0; i < errors->len; i++)
+            fprintf(stderr, "kanrid: %s\n", (char *)g_ptr_array_index(errors, i));
+        fprintf(stderr, "kanrid: configuration has %u error%s; not starting\n", errors->len,
+                errors->len == 1 ? "" : "s");
+        return 1;
+    }
+    set_log_level(c->log_level);
+
+    if (!state_dir)
+        state_dir = c->state_dir ? g_strdup(c->state_dir) : default_state_dir();
+    if (g_mkdir_with_parents(state_dir, 0700) < 0) {
+        fprintf(stderr, "kanrid: cannot create state directory %s: %s\n", state_dir,
+                g_strerror(errno));
+        return 1;
+    }
+    if (!db)
+        db = c->store_path ? g_strdup(c->store_path) : g_build_filename(state_dir, "kanri.db", NULL);
+
+    struct store *st = store_sqlite_open(db, &err);
+    if (!st) {
+        fprintf(stderr, "kanrid: %s\n", err->message);
+        return 1;
+    }
+    g_message("store: SQLite %s", db);
+    if (ensure_admin_token(st, state_dir, &err) < 0) {
+        fprintf(stderr, "kanrid: %s\n", err->message);
+        store_close(st);
+        return 1;
+    }
+    if (virt_event_loop_start(&err) < 0) {
+        fprintf(stderr, "kanrid: %s\n", err->message);
+        store_close(st);
+        return 1;
+    }
+    if (c->hypervisors->len == 0) {
+        g_autofree char *uri = pick_default_uri();
+        conf_add_uri(c, uri);
+    }
+
+    struct virt_manager *vm = virt_manager_new(st, c->resync_interval);
+    struct api_options ao = {.listen_host = c->listen_host, .listen_port = c->listen_port,
+                             .store = st, .virt = vm};
+    struct api *api = api_start(&ao, &err);
+    if (!api) {
+        fprintf(stderr, "kanrid: %s\n", err->message);
+        virt_manager_free(vm);
+        store_close(st);
+        return 1;
+    }
+    for (guint i = 0; i < c->hypervisors->len; i++) {
+        struct conf_hypervisor *hv = g_ptr_array_index(c->hypervisors, i);
+        if (virt_manager_add(vm, hv, &err) < 0) {
+            fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
+            api_stop(api);
+            virt_manager_free(vm);
+            store_close(st);
+            return 1;
+        }
+        g_message("host %s: %s", hv->name, hv->uri);
+    }
+    bool v6 = strchr(c->listen_host, ':') != NULL;
+    g_message("listening on http://%s%s%s:%d/ (API under /api/v1)", v6 ? "[" : "", c->listen_host,
+              v6 ? "]" : "", api_port(api));
+
+    g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGINT, on_signal, loop);
+    g_unix_signal_add(SIGTERM, on_signal, loop);
+    g_unix_signal_add(SIGHUP, on_hup, vm);
+    g_main_loop_run(loop);
+
+    g_message("stopping");
+    api_stop(api);
+    bool stopped = virt_manager_stop(vm, 10);
+    if (stopped) {
+        virt_manager_free(vm);
+        store_close(st);
+    } else {
+        g_warning("a hypervisor call is still hanging; exiting without waiting for it");
+    }
+    return 0;
+}

@@ -1,0 +1,195 @@
+/*
+ * store: kanri's inventory, configuration history, audit trail and tokens.
+ *
+ * A backend is a table of function pointers (struct store_ops) chosen at
+ * start-up; `struct store` is the common head every backend embeds first.
+ * The SQLite backend (sqlite.c) is the embedded default.
+ *
+ * Threading: every operation may be called from any thread; backends
+ * serialise writes internally and let reads run beside them.
+ *
+ * Errors: functions returning int give 0 or -errno style codes (-ENOENT for
+ * "no such row", -EIO for a database failure) and fill *error when given.
+ * Query functions that return json_object give a new reference the caller
+ * owns (json_object_put), or NULL with *error set.
+ *
+ * Times are int64 microseconds since the epoch; the JSON the query
+ * functions build uses the shapes documented in docs/api.md.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STORE_ERROR (store_error_quark())
+GQuark store_error_quark(void);
+enum { STORE_ERROR_IO, STORE_ERROR_NOT_FOUND, STORE_ERROR_SCHEMA };
+
+struct store;
+
+/* Everything kanri knows about one hypervisor connection.  Strings may be
+ * NULL when unknown. */
+struct store_host {
+    int64_t id;
+    char *name;
+    char *uri;
+    char *state;  /* connected | connecting | unreachable */
+    char *reason; /* why unreachable */
+    char *driver;
+    char *hv_version;
+    char *libvirt_version;
+    char *hostname;
+    char *cpu_model;
+    int cpus;
+    int mhz;
+    uint64_t memory_bytes;
+    int numa_cells;
+    int64_t last_seen;
+    int64_t connected_since; /* set by host_set_state(), ignored by host_update() */
+};
+
+/* One domain as the inventory sync sees it.  disks and nics are JSON array
+ * texts in the docs/api.md shapes. */
+struct store_domain {
+    char *uuid;
+    char *name;
+    char *state;
+    char *state_reason;
+    bool persistent;
+    bool autostart;
+    unsigned vcpus;
+    unsigned max_vcpus;
+    uint64_t memory_bytes;
+    uint64_t max_memory_bytes;
+    char *os_type;
+    char *domain_type;
+    char *disks_json;
+    char *nics_json;
+    bool has_agent;
+    char *balloon_model;
+    char *xml; /* inactive-and-active domain XML as libvirt reports it */
+};
+
+void store_domain_clear(struct store_domain *d);
+
+/* Who caused a configuration change. */
+struct store_cause {
+    const char *cause; /* action | external | created | removed */
+    const char *actor; /* token name for "action", else NULL */
+    int64_t audit_id;  /* for "action", else 0 */
+};
+
+struct store_pool {
+    char *name;
+    char *uuid;
+    char *state;
+    uint64_t capacity;
+    uint64_t allocation;
+    uint64_t available;
+};
+
+struct store_network {
+    char *name;
+    char *uuid;
+    bool active;
+    char *bridge;
+};
+
+struct store_token {
+    int64_t id;
+    char *name;
+    char *role; /* viewer | operator | admin | guest */
+    char *machine_uuid; /* guest tokens: the one machine it may write */
+};
+
+void store_token_clear(struct store_token *t);
+
+/* A VM reference resolved from a path component. */
+struct store_vm_ref {
+    int64_t domain_id;
+    int64_t host_id;
+    char *uuid;
+    char *name;
+    char *host;
+};
+
+void store_vm_ref_clear(struct store_vm_ref *r);
+typedef struct store_vm_ref store_vm_ref_t;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(store_vm_ref_t, store_vm_ref_clear)
+
+struct store_ops {
+    const char *name;
+    void (*close)(struct store *st);
+
+    /* Hosts */
+    int (*host_ensure)(struct store *st, const char *name, const char *uri, int64_t *ret_id,
+                       GError **error);
+    int (*host_update)(struct store *st, const struct store_host *h, GError **error);
+    int (*host_set_state)(struct store *st, int64_t host_id, const char *state,
+                          const char *reason, GError **error);
+
+    /* Domains.  domain_sync() upserts the live row and, when the XML differs
+     * from the newest stored version, stores a new version and a change
+     * record with a unified diff, attributed to CAUSE.  *ret_changed tells
+     * whether a new version was stored. */
+    int (*domain_sync)(struct store *st, int64_t host_id, const struct store_domain *d,
+                       const struct store_cause *cause, bool *ret_changed, GError **error);
+    /* Marks every non-removed domain of HOST_ID whose UUID is not in
+     * PRESENT (NULL-terminated) as removed, with a "removed" change. */
+    int (*domain_prune)(struct store *st, int64_t host_id, const char *const *present,
+                        const struct store_cause *cause, GError **error);
+    int (*domain_set_state)(struct store *st, int64_t host_id, const char *uuid,
+                            const char *state, const char *reason, GError **error);
+
+    int (*pools_replace)(struct store *st, int64_t host_id, const struct store_pool *pools,
+                         size_t n, GError **error);
+    int (*networks_replace)(struct store *st, int64_t host_id,
+                            const struct store_network *nets, size_t n, GError **error);
+
+    /* Audit */
+    int (*audit_begin)(struct store *st, const char *actor, int64_t token_id, const char *action,
+                       const char *target, const char *target_uuid, const char *host,
+                       const char *params_json, int64_t *ret_id, GError **error);
+    int (*audit_end)(struct store *st, int64_t id, bool ok, const char *error_text,
+                     GError **error);
+
+    /* Tokens */
+    int (*token_create)(struct store *st, const char *name, const char *role,
+                        const char *hash, const char *machine_uuid, int64_t *ret_id,
+                        GError **error);
+    /* -ENOENT for unknown or revoked tokens. */
+    int (*token_lookup)(struct store *st, const char *hash, struct store_token *ret,
+                        GError **error);
+    int (*token_revoke)(struct store *st, int64_t id, GError **error);
+    int (*token_count)(struct store *st, int64_t *ret_count, GError **error);
+
+    /* Queries (new json_object references; see docs/api.md) */
+    json_object *(*hosts_query)(struct store *st, const char *name_or_id, GError **error);
+    json_object *(*vms_query)(struct store *st, const char *host, int64_t domain_id,
+                              bool with_xml, GError **error);
+    json_object *(*pools_query)(struct store *st, const char *host, GError **error);
+    json_object *(*networks_query)(struct store *st, const char *host, GError **error);
+    json_object *(*changes_query)(struct store *st, int64_t domain_id, int limit,
+                                  GError **error);
+    json_object *(*audit_query)(struct store *st, const char *target_uuid, int limit,
+                                GError **error);
+    json_object *(*tokens_query)(struct store *st, GError **error);
+
+    /* Resolves "UUID", "NAME", "HOST:NAME" or "HOST:UUID" to live (not
+     * removed) domains; fills RET (of struct store_vm_ref, caller frees
+     * with store_vm_ref_clear) with every match. */
+    int (*vm_resolve)(struct store *st, const char *ref, GArray *ret, GError **error);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* Opens the SQLite backend at PATH (created when missing), runs schema
+ * migrations and marks audit entries left "running" by a previous process
+ * as interrupted. */
+struct store *store_sqlite_open(const char *path, GError **error);
+
+void store_close(struct store *st);
