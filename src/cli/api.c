@@ -1,0 +1,409 @@
+/*
+ * api: the kanri tool's connection to kanrid's REST API, and the helpers
+ * commands use to read its JSON and print it; see cli.h.
+ */
+#include "config.h"
+
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* JSON from the server is bounded in size by the HTTP layer and in nesting
+ * here; kanri's replies nest a few levels at most. */
+#define JSON_MAX_DEPTH 64
+/* An admin.token file holds one line of ~50 characters. */
+#define TOKEN_FILE_MAX 4096
+
+static struct {
+    struct http_url url;
+    char *url_text;
+    char *token;
+    char *token_file; /* where the local admin token was looked for, if it was */
+    guint timeout;
+} api;
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "kanri: %s\n", msg);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "kanri: %s\nTry '%s --help' for more information.\n", msg, cli_command_name());
+    return CLI_EXIT_USAGE;
+}
+
+/* ---- set-up ---------------------------------------------------------- */
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = g_getenv(name);
+
+    return v && *v ? v : NULL;
+}
+
+/* The state directory kanrid uses for the same user (see kanrid(8)). */
+static char *local_state_dir(void)
+{
+    const char *dir = env_nonempty("KANRI_STATE_DIR");
+
+    if (dir)
+        return g_strdup(dir);
+    if (geteuid() == 0)
+        return g_strdup("/var/lib/kanri");
+    dir = env_nonempty("XDG_STATE_HOME");
+    /* The XDG spec says to ignore relative paths in these variables. */
+    if (dir && g_path_is_absolute(dir))
+        return g_build_filename(dir, "kanri", NULL);
+    return g_build_filename(g_get_home_dir(), ".local", "state", "kanri", NULL);
+}
+
+static char *read_token_file(const char *path)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &text, &len, NULL))
+        return NULL;
+    if (len > TOKEN_FILE_MAX || memchr(text, '\0', len))
+        return NULL;
+    g_strchomp(text);
+    if (!*text)
+        return NULL;
+    return g_steal_pointer(&text);
+}
+
+int api_setup(void)
+{
+    g_autoptr(GError) err = NULL;
+    const char *url = cli_opts.url ? cli_opts.url : env_nonempty("KANRI_URL");
+
+    api.url_text = g_strdup(url ? url : CLI_DEFAULT_URL);
+    if (!http_url_parse(api.url_text, &api.url, &err)) {
+        if (!cli_opts.url && url)
+            return cli_usage_error("KANRI_URL: %s", err->message);
+        return cli_usage_error("%s", err->message);
+    }
+
+    if (cli_opts.token) {
+        api.token = g_strdup(cli_opts.token);
+    } else if (env_nonempty("KANRI_TOKEN")) {
+        api.token = g_strdup(env_nonempty("KANRI_TOKEN"));
+    } else {
+        g_autofree char *dir = local_state_dir();
+        api.token_file = g_build_filename(dir, "admin.token", NULL);
+        api.token = read_token_file(api.token_file);
+    }
+    if (api.token) {
+        /* Tolerate a token pasted with its newline (KANRI_TOKEN=$(cat file)). */
+        g_strstrip(api.token);
+        for (const char *c = api.token; *c; c++) {
+            if (!g_ascii_isgraph(*c))
+                return cli_usage_error("the token may hold only printable ASCII characters");
+        }
+        if (!*api.token)
+            g_clear_pointer(&api.token, g_free);
+    }
+
+    if (cli_opts.timeout < 1 || cli_opts.timeout > 86400)
+        return cli_usage_error("--timeout must be from 1 to 86400 seconds");
+    api.timeout = (guint)cli_opts.timeout;
+    return CLI_EXIT_OK;
+}
+
+void api_extend_timeout(guint seconds)
+{
+    api.timeout = MAX(api.timeout, seconds);
+}
+
+/* ---- requests -------------------------------------------------------- */
+
+static struct json_object *parse_json(const char *text, size_t len, const char **ret_why)
+{
+    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+    struct json_object *obj = NULL;
+
+    if (!tok) {
+        *ret_why = "out of memory";
+        return NULL;
+    }
+    if (len > (size_t)G_MAXINT) {
+        *ret_why = "too large";
+        json_tokener_free(tok);
+        return NULL;
+    }
+    obj = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    if (!obj || jerr != json_tokener_success) {
+        *ret_why = jerr == json_tokener_continue ? "unexpected end of data"
+                                                 : json_tokener_error_desc(jerr);
+        json_object_put(obj);
+        obj = NULL;
+    } else if ((size_t)json_tokener_get_parse_end(tok) < len) {
+        /* Only whitespace may follow the value. */
+        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
+            if (!g_ascii_isspace(text[i])) {
+                *ret_why = "trailing data after the JSON value";
+                json_object_put(obj);
+                obj = NULL;
+                break;
+            }
+        }
+    }
+    json_tokener_free(tok);
+    return obj;
+}
+
+/* The server's own words for what went wrong, from problem+json when it is
+ * there, else from the status line. */
+static void print_problem(const struct http_response *resp)
+{
+    const char *why = NULL;
+    struct json_object *problem = parse_json(resp->body, resp->body_len, &why);
+    const char *title = NULL;
+    const char *detail = NULL;
+
+    if (problem && json_object_is_type(problem, json_type_object)) {
+        title = jstr(problem, "title");
+        detail = jstr(problem, "detail");
+    }
+    g_autofree char *fallback = NULL;
+    if (!title || !*title) {
+        fallback = resp->reason && *resp->reason
+                       ? g_strdup_printf("HTTP %d %s", resp->status, resp->reason)
+                       : g_strdup_printf("HTTP %d", resp->status);
+        title = fallback;
+    }
+    g_autofree char *clean_title = text_sanitize(title);
+    if (detail && *detail) {
+        g_autofree char *clean_detail = text_sanitize(detail);
+        cli_error("%s: %s", clean_title, clean_detail);
+    } else {
+        cli_error("%s", clean_title);
+    }
+    json_object_put(problem);
+
+    if (resp->status == 401 && !api.token) {
+        if (api.token_file)
+            cli_error("no token given: use --token or KANRI_TOKEN (no readable %s)",
+                      api.token_file);
+        else
+            cli_error("no token given: use --token or KANRI_TOKEN");
+    }
+}
+
+int api_request(const char *method, const char *path, struct json_object *body,
+                struct json_object **ret)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *full_path = g_strconcat("/api/v1", path, NULL);
+    const char *text = NULL;
+
+    if (ret)
+        *ret = NULL;
+    if (body)
+        text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
+    struct http_request req = {
+        .method = method,
+        .path = full_path,
+        .token = api.token,
+        .content_type = text ? "application/json" : NULL,
+        .body = text,
+        .body_len = text ? strlen(text) : 0,
+    };
+
+    g_autoptr(http_response) resp =
+        http_perform(&api.url, &req, api.timeout, HTTP_DEFAULT_MAX_BODY, &err);
+    if (!resp) {
+        int code = cli_exit_code_for_error(err);
+        if (code == CLI_EXIT_UNREACHABLE)
+            cli_error("cannot reach %s: %s", api.url_text, err->message);
+        else
+            cli_error("%s: %s", api.url_text, err->message);
+        return code;
+    }
+
+    int code = cli_exit_code_for_status(resp->status);
+    if (code != CLI_EXIT_OK) {
+        print_problem(resp);
+        return code;
+    }
+    if (resp->body_len == 0)
+        return CLI_EXIT_OK;
+
+    const char *why = NULL;
+    struct json_object *obj = parse_json(resp->body, resp->body_len, &why);
+    if (!obj) {
+        cli_error("%s sent a reply that is not valid JSON (%s)", api.url_text, why);
+        return CLI_EXIT_SERVER;
+    }
+    if (ret)
+        *ret = obj;
+    else
+        json_object_put(obj);
+    return CLI_EXIT_OK;
+}
+
+void print_json(struct json_object *obj)
+{
+    if (!obj)
+        return;
+    puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* ---- JSON accessors --------------------------------------------------- */
+
+static struct json_object *jget(struct json_object *obj, const char *key)
+{
+    struct json_object *v = NULL;
+
+    if (!obj || !json_object_is_type(obj, json_type_object))
+        return NULL;
+    if (!json_object_object_get_ex(obj, key, &v))
+        return NULL;
+    return v;
+}
+
+const char *jstr(struct json_object *obj, const char *key)
+{
+    struct json_object *v = jget(obj, key);
+
+    if (!v)
+        return NULL;
+    /* Numbers and booleans print as their JSON text, which is what a
+     * table wants if the server sends an id as a number or vice versa. */
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+    case json_type_int:
+    case json_type_double:
+    case json_type_boolean:
+        return json_object_get_string(v);
+    default:
+        return NULL;
+    }
+}
+
+bool jint(struct json_object *obj, const char *key, gint64 *ret)
+{
+    struct json_object *v = jget(obj, key);
+
+    if (!v || !json_object_is_type(v, json_type_int))
+        return false;
+    *ret = json_object_get_int64(v);
+    return true;
+}
+
+bool jbool(struct json_object *obj, const char *key, bool *ret)
+{
+    struct json_object *v = jget(obj, key);
+
+    if (!v || !json_object_is_type(v, json_type_boolean))
+        return false;
+    *ret = json_object_get_boolean(v);
+    return true;
+}
+
+struct json_object *jarray(struct json_object *obj, const char *key)
+{
+    struct json_object *v = jget(obj, key);
+
+    return v && json_object_is_type(v, json_type_array) ? v : NULL;
+}
+
+struct json_object *jobject(struct json_object *obj, const char *key)
+{
+    struct json_object *v = jget(obj, key);
+
+    return v && json_object_is_type(v, json_type_object) ? v : NULL;
+}
+
+void cell_int(struct table *t, struct json_object *obj, const char *key)
+{
+    gint64 v;
+
+    if (jint(obj, key, &v))
+        table_addf(t, "%" G_GINT64_FORMAT, v);
+    else
+        table_add(t, jstr(obj, key));
+}
+
+void cell_size(struct table *t, struct json_object *obj, const char *key)
+{
+    gint64 v;
+
+    if (jint(obj, key, &v) && v >= 0) {
+        g_autofree char *s = size_format((guint64)v);
+        table_add(t, s);
+    } else {
+        table_add(t, NULL);
+    }
+}
+
+void cell_bool(struct table *t, struct json_object *obj, const char *key)
+{
+    bool v;
+
+    table_add(t, jbool(obj, key, &v) ? (v ? "yes" : "no") : NULL);
+}
+
+/* ---- key/value output ------------------------------------------------- */
+
+struct kv {
+    GPtrArray *labels;
+    GPtrArray *values;
+};
+
+struct kv *kv_new(void)
+{
+    struct kv *kv = g_new0(struct kv, 1);
+
+    kv->labels = g_ptr_array_new_with_free_func(g_free);
+    kv->values = g_ptr_array_new_with_free_func(g_free);
+    return kv;
+}
+
+void kv_add(struct kv *kv, const char *label, const char *value)
+{
+    g_ptr_array_add(kv->labels, g_strconcat(label, ":", NULL));
+    g_ptr_array_add(kv->values, text_sanitize(value));
+}
+
+void kv_addf(struct kv *kv, const char *label, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_autofree char *s = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    kv_add(kv, label, s);
+}
+
+void kv_print_free(struct kv *kv)
+{
+    size_t width = 0;
+
+    for (guint i = 0; i < kv->labels->len; i++)
+        width = MAX(width, text_width(g_ptr_array_index(kv->labels, i)));
+    for (guint i = 0; i < kv->labels->len; i++) {
+        const char *label = g_ptr_array_index(kv->labels, i);
+        printf("%-*s %s\n", (int)width + 1, label, (const char *)g_ptr_array_index(kv->values, i));
+    }
+    g_ptr_array_unref(kv->labels);
+    g_ptr_array_unref(kv->values);
+    g_free(kv);
+}

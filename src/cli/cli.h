@@ -1,0 +1,134 @@
+/*
+ * cli: what the kanri command-line tool's parts share — the parsed
+ * options, the connection to kanrid's REST API and small JSON and output
+ * helpers.  The tool is one short-lived process, so these are globals set
+ * once by main() before any command runs.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "cli/format.h"
+#include "cli/http.h"
+
+/* json-c's json_object is a plain struct typedef; json_object_put drops a
+ * reference (its result only says whether the object was freed). */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+#define CLI_DEFAULT_URL     "http://127.0.0.1:8470"
+#define CLI_DEFAULT_TIMEOUT 30
+
+/* Every option of every level; GOptionEntry tables point into this.
+ * Integers default to -1 meaning "not given". */
+struct cli_options {
+    /* global */
+    char *url;
+    char *token;
+    gint timeout;
+    gboolean json;
+    gboolean version;
+    /* per verb */
+    char *host;
+    char *vm;
+    gint limit;
+    gboolean diff;
+    gboolean force;
+    gint shutdown_timeout;
+    gboolean config;
+    gboolean offline;
+    gboolean xml;
+    char *description;
+    char *role;
+    /* positional arguments, in order, including the noun and verb words */
+    char **args;
+};
+
+extern struct cli_options cli_opts;
+
+struct cli_verb;
+
+/* The command being run, for messages ("kanri vm setmem"). */
+extern const struct cli_verb *cli_current;
+const char *cli_command_name(void);
+
+/* Prints "kanri: <msg>" and the hint to --help for the current command to
+ * stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* Prints "kanri: <msg>" to stderr. */
+void cli_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* Resolves URL, token and timeout from options, environment and the local
+ * admin token file.  Returns CLI_EXIT_OK or an exit code after printing. */
+int api_setup(void);
+
+/* Lets one request wait at least this long (a graceful shutdown can take
+ * its whole timeout before the server answers). */
+void api_extend_timeout(guint seconds);
+
+/* Sends METHOD /api/v1<path> (path already escaped) with an optional JSON
+ * body.  On 2xx stores the parsed reply in *ret (NULL for an empty 204) and
+ * returns CLI_EXIT_OK; otherwise prints the error (the problem+json's title
+ * and detail) and returns the exit code. */
+int api_request(const char *method, const char *path, struct json_object *body,
+                struct json_object **ret);
+
+/* Prints obj pretty-printed (the --json output). */
+void print_json(struct json_object *obj);
+
+/* JSON accessors that never fail: a missing key, JSON null or wrong type
+ * gives NULL / false. */
+const char *jstr(struct json_object *obj, const char *key);
+bool jint(struct json_object *obj, const char *key, gint64 *ret);
+bool jbool(struct json_object *obj, const char *key, bool *ret);
+struct json_object *jarray(struct json_object *obj, const char *key);
+struct json_object *jobject(struct json_object *obj, const char *key);
+
+/* Table cell helpers: "-" when the value is missing. */
+void cell_int(struct table *t, struct json_object *obj, const char *key);
+void cell_size(struct table *t, struct json_object *obj, const char *key);
+void cell_bool(struct table *t, struct json_object *obj, const char *key);
+
+/* "Label:  value" lines with the values aligned, like virsh dominfo. */
+struct kv;
+struct kv *kv_new(void);
+void kv_add(struct kv *kv, const char *label, const char *value);
+void kv_addf(struct kv *kv, const char *label, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+void kv_print_free(struct kv *kv);
+
+/* The verbs; args are the positional arguments after the verb. */
+int cmd_host_list(const struct cli_verb *v, char **args, guint n);
+int cmd_host_show(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_list(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_show(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_action(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_shutdown(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_setmem(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_setvcpus(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_migrate(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_define(const struct cli_verb *v, char **args, guint n);
+int cmd_snapshot_list(const struct cli_verb *v, char **args, guint n);
+int cmd_snapshot_create(const struct cli_verb *v, char **args, guint n);
+int cmd_snapshot_revert(const struct cli_verb *v, char **args, guint n);
+int cmd_snapshot_delete(const struct cli_verb *v, char **args, guint n);
+int cmd_changes(const struct cli_verb *v, char **args, guint n);
+int cmd_audit(const struct cli_verb *v, char **args, guint n);
+int cmd_token_create(const struct cli_verb *v, char **args, guint n);
+int cmd_token_list(const struct cli_verb *v, char **args, guint n);
+int cmd_token_revoke(const struct cli_verb *v, char **args, guint n);
+int cmd_pool_list(const struct cli_verb *v, char **args, guint n);
+int cmd_network_list(const struct cli_verb *v, char **args, guint n);
+
+struct cli_verb {
+    const char *noun;
+    const char *name; /* NULL for a noun that is a command by itself ("changes") */
+    const char *args; /* positional arguments for the usage line */
+    guint min_args;
+    guint max_args;
+    const char *summary;
+    const char *description; /* more help text after the options, or NULL */
+    const GOptionEntry *entries;
+    int (*run)(const struct cli_verb *v, char **args, guint n);
+};

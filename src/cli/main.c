@@ -1,0 +1,448 @@
+/*
+ * kanri: the command-line client of kanrid.  Command words, options and
+ * help for every level; the commands themselves are in commands.c.
+ *
+ * The command line is "kanri [GLOBAL...] NOUN [VERB] [ARGS...] [OPTIONS...]";
+ * options may come anywhere.  The noun and verb are found first, then one
+ * GOptionContext holding that verb's options and the global ones parses the
+ * whole line, so "--help" at each level shows what that level accepts.
+ */
+#include "config.h"
+
+#include "cli/cli.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cli_options cli_opts = {
+    .timeout = CLI_DEFAULT_TIMEOUT,
+    .limit = -1,
+    .shutdown_timeout = -1,
+};
+
+const struct cli_verb *cli_current;
+static const char *current_noun;
+
+/* String options are G_OPTION_ARG_FILENAME so that names reach the server
+ * byte for byte: GLib would otherwise convert them from the locale's
+ * charset, and fail on a VM name that is not valid in it. */
+static const GOptionEntry global_entries[] = {
+    {"url", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.url,
+     "Manager URL (default: $KANRI_URL, else " CLI_DEFAULT_URL ")", "URL"},
+    {"token", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.token,
+     "API token (default: $KANRI_TOKEN, else the local admin token)", "TOKEN"},
+    {"timeout", 0, 0, G_OPTION_ARG_INT, &cli_opts.timeout,
+     "Connect and read timeout in seconds (default 30)", "SECONDS"},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &cli_opts.json, "Print the server's JSON reply", NULL},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &cli_opts.version, "Print the version and exit", NULL},
+    {NULL},
+};
+
+static const GOptionEntry remaining_entry[] = {
+    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli_opts.args, NULL, NULL},
+    {NULL},
+};
+
+static const GOptionEntry host_filter_entries[] = {
+    {"host", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.host, "Only those on this host", "HOST"},
+    {NULL},
+};
+
+static const GOptionEntry vm_show_entries[] = {
+    {"xml", 0, 0, G_OPTION_ARG_NONE, &cli_opts.xml, "Print the domain XML instead", NULL},
+    {NULL},
+};
+
+static const GOptionEntry shutdown_entries[] = {
+    {"timeout", 0, 0, G_OPTION_ARG_INT, &cli_opts.shutdown_timeout,
+     "Seconds to wait for the guest to power off (1-3600, default 60)", "SECONDS"},
+    {"force", 0, 0, G_OPTION_ARG_NONE, &cli_opts.force,
+     "Destroy the VM if it has not shut down in time", NULL},
+    {NULL},
+};
+
+static const GOptionEntry config_entries[] = {
+    {"config", 0, 0, G_OPTION_ARG_NONE, &cli_opts.config,
+     "Also change the persistent configuration", NULL},
+    {NULL},
+};
+
+static const GOptionEntry migrate_entries[] = {
+    {"offline", 0, 0, G_OPTION_ARG_NONE, &cli_opts.offline,
+     "Migrate without keeping the VM running (not live)", NULL},
+    {NULL},
+};
+
+static const GOptionEntry snapshot_create_entries[] = {
+    {"description", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.description,
+     "Description stored with the snapshot", "TEXT"},
+    {NULL},
+};
+
+static const GOptionEntry changes_entries[] = {
+    {"limit", 0, 0, G_OPTION_ARG_INT, &cli_opts.limit, "Show at most N changes (default 100)", "N"},
+    {"diff", 0, 0, G_OPTION_ARG_NONE, &cli_opts.diff, "Print each change's unified diff", NULL},
+    {NULL},
+};
+
+static const GOptionEntry audit_entries[] = {
+    {"vm", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.vm, "Only entries about this VM", "VM"},
+    {"limit", 0, 0, G_OPTION_ARG_INT, &cli_opts.limit, "Show at most N entries", "N"},
+    {NULL},
+};
+
+static const GOptionEntry token_create_entries[] = {
+    {"role", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.role,
+     "The token's role: viewer, operator or admin (required)", "ROLE"},
+    {NULL},
+};
+
+static const char *const nouns[][2] = {
+    {"host", "hypervisor hosts"},      {"vm", "virtual machines (domains)"},
+    {"snapshot", "VM snapshots"},      {"changes", "configuration change history"},
+    {"audit", "audit log of actions"}, {"token", "API tokens (admin)"},
+    {"pool", "storage pools"},         {"network", "virtual networks"},
+};
+
+#define VM_NAMING "VM is a name, a UUID, or HOST:NAME when the name exists on several hosts."
+
+static const struct cli_verb verbs[] = {
+    {"host", "list", "", 0, 0, "List the hypervisor hosts and their connection state.", NULL, NULL,
+     cmd_host_list},
+    {"host", "show", "HOST", 1, 1, "Show one host, with its storage pools and networks.",
+     "HOST is a host name or id.", NULL, cmd_host_show},
+    {"vm", "list", "", 0, 0, "List virtual machines.", NULL, host_filter_entries, cmd_vm_list},
+    {"vm", "show", "VM", 1, 1, "Show one virtual machine, its disks and interfaces.", VM_NAMING,
+     vm_show_entries, cmd_vm_show},
+    {"vm", "start", "VM", 1, 1, "Start a defined VM.", VM_NAMING, NULL, cmd_vm_action},
+    {"vm", "shutdown", "VM", 1, 1, "Shut a VM down gracefully (ACPI power button).",
+     VM_NAMING "\nThe command waits until the VM is off; without --force it fails with "
+               "exit status 1 when the timeout passes first. The connection timeout is "
+               "extended to cover the shutdown timeout.",
+     shutdown_entries, cmd_vm_shutdown},
+    {"vm", "reboot", "VM", 1, 1, "Reboot a VM.", VM_NAMING, NULL, cmd_vm_action},
+    {"vm", "destroy", "VM", 1, 1, "Power a VM off immediately (like pulling the plug).", VM_NAMING,
+     NULL, cmd_vm_action},
+    {"vm", "suspend", "VM", 1, 1, "Pause a running VM.", VM_NAMING, NULL, cmd_vm_action},
+    {"vm", "resume", "VM", 1, 1, "Resume a paused VM.", VM_NAMING, NULL, cmd_vm_action},
+    {"vm", "undefine", "VM", 1, 1, "Remove a shut-off VM's definition.", VM_NAMING, NULL,
+     cmd_vm_action},
+    {"vm", "setmem", "VM SIZE", 2, 2, "Change a VM's current memory (balloon).",
+     VM_NAMING "\nSIZE is an integer with an optional unit: K/KiB, M/MiB, G/GiB, T/TiB "
+               "(powers of 1024), KB, MB, GB, TB (powers of 1000), B (bytes); a plain "
+               "number is MiB. Examples: 512M, 1G, 524288K, 768.",
+     config_entries, cmd_vm_setmem},
+    {"vm", "setvcpus", "VM N", 2, 2, "Change the number of a VM's virtual CPUs.", VM_NAMING,
+     config_entries, cmd_vm_setvcpus},
+    {"vm", "migrate", "VM HOST", 2, 2, "Migrate a VM to another host (live by default).", VM_NAMING,
+     migrate_entries, cmd_vm_migrate},
+    {"vm", "define", "HOST FILE.xml", 2, 2, "Define a VM on HOST from a libvirt domain XML file.",
+     "FILE.xml may be '-' for standard input; at most 1 MiB.", NULL, cmd_vm_define},
+    {"snapshot", "list", "VM", 1, 1, "List a VM's snapshots.", VM_NAMING, NULL, cmd_snapshot_list},
+    {"snapshot", "create", "VM [NAME]", 1, 2, "Create a snapshot.",
+     VM_NAMING "\nWithout NAME the server generates one.", snapshot_create_entries,
+     cmd_snapshot_create},
+    {"snapshot", "revert", "VM NAME", 2, 2, "Revert a VM to a snapshot.", VM_NAMING, NULL,
+     cmd_snapshot_revert},
+    {"snapshot", "delete", "VM NAME", 2, 2, "Delete a snapshot.", VM_NAMING, NULL,
+     cmd_snapshot_delete},
+    {"changes", NULL, "[VM]", 0, 1, "Show configuration changes, newest first.",
+     VM_NAMING "\nEach row is one new version of a VM's domain XML: when it was seen, the "
+               "versions, the cause (action, external, created, removed), who did it and "
+               "how many lines were added and removed.",
+     changes_entries, cmd_changes},
+    {"audit", NULL, "", 0, 0, "Show the audit log of actions, newest first.", NULL, audit_entries,
+     cmd_audit},
+    {"token", "create", "NAME", 1, 1, "Create an API token.",
+     "The token is printed once on standard output and cannot be shown again.",
+     token_create_entries, cmd_token_create},
+    {"token", "list", "", 0, 0, "List API tokens.", NULL, NULL, cmd_token_list},
+    {"token", "revoke", "ID", 1, 1, "Revoke an API token.", NULL, NULL, cmd_token_revoke},
+    {"pool", "list", "", 0, 0, "List storage pools.", NULL, host_filter_entries, cmd_pool_list},
+    {"network", "list", "", 0, 0, "List virtual networks.", NULL, host_filter_entries,
+     cmd_network_list},
+};
+
+const char *cli_command_name(void)
+{
+    static char buf[64];
+
+    if (cli_current && cli_current->name)
+        g_snprintf(buf, sizeof(buf), "kanri %s %s", cli_current->noun, cli_current->name);
+    else if (cli_current)
+        g_snprintf(buf, sizeof(buf), "kanri %s", cli_current->noun);
+    else if (current_noun)
+        g_snprintf(buf, sizeof(buf), "kanri %s", current_noun);
+    else
+        g_snprintf(buf, sizeof(buf), "kanri");
+    return buf;
+}
+
+static bool noun_known(const char *noun)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(nouns); i++) {
+        if (strcmp(nouns[i][0], noun) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const struct cli_verb *find_verb(const char *noun, const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++) {
+        const struct cli_verb *v = &verbs[i];
+        if (strcmp(v->noun, noun) != 0)
+            continue;
+        if (!v->name || (name && strcmp(v->name, name) == 0))
+            return v;
+    }
+    return NULL;
+}
+
+static bool noun_has_verbs(const char *noun)
+{
+    const struct cli_verb *v = find_verb(noun, NULL);
+
+    return !v || v->name != NULL;
+}
+
+/* "  vm setmem VM SIZE        Change ..." lines for the commands of noun
+ * (or of all nouns when noun is NULL). */
+static void append_command_list(GString *out, const char *noun)
+{
+    size_t width = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++) {
+            const struct cli_verb *v = &verbs[i];
+            if (noun && strcmp(v->noun, noun) != 0)
+                continue;
+            g_autofree char *words = g_strjoin(" ", v->noun, v->name ? v->name : v->args,
+                                               v->name ? v->args : NULL, NULL);
+            g_strchomp(words);
+            if (pass == 0)
+                width = MAX(width, strlen(words));
+            else
+                g_string_append_printf(out, "  %-*s  %s\n", (int)width, words, v->summary);
+        }
+    }
+}
+
+static const char top_description[] =
+    "Run 'kanri COMMAND --help' for the options of one command.\n"
+    "\n"
+    "Environment:\n"
+    "  KANRI_URL        manager URL, if --url is not given\n"
+    "  KANRI_TOKEN      API token, if --token is not given\n"
+    "  KANRI_STATE_DIR  where to find the local admin.token otherwise\n"
+    "\n"
+    "Exit status: 0 success, 1 the server reported an error, 2 usage error,\n"
+    "3 cannot reach the server, 4 not authenticated or not allowed, 5 not found.\n"
+    "See kanri(1).";
+
+static GOptionContext *context_new(const char *params, const char *summary, const char *description,
+                                   const GOptionEntry *verb_entries)
+{
+    GOptionContext *ctx = g_option_context_new(params);
+    GArray *entries = g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
+
+    g_option_context_set_summary(ctx, summary);
+    if (description)
+        g_option_context_set_description(ctx, description);
+
+    for (const GOptionEntry *e = verb_entries; e && e->long_name; e++)
+        g_array_append_val(entries, *e);
+    /* A verb's own option wins over a global one of the same name:
+     * "vm shutdown --timeout" is the shutdown's grace time. */
+    for (const GOptionEntry *g = global_entries; g->long_name; g++) {
+        bool shadowed = false;
+        for (const GOptionEntry *e = verb_entries; e && e->long_name; e++)
+            shadowed = shadowed || strcmp(e->long_name, g->long_name) == 0;
+        if (!shadowed)
+            g_array_append_val(entries, *g);
+    }
+    g_array_append_val(entries, remaining_entry[0]);
+    /* GLib copies the entries into the context's main group. */
+    g_option_context_add_main_entries(ctx, (const GOptionEntry *)(void *)entries->data, NULL);
+    g_array_free(entries, TRUE);
+    return ctx;
+}
+
+static int parse(GOptionContext *ctx, int *argc, char ***argv)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!g_option_context_parse(ctx, argc, argv, &err))
+        return cli_usage_error("%s", err->message);
+    if (cli_opts.version) {
+        printf("kanri %s\n", KANRI_VERSION);
+        exit(CLI_EXIT_OK);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Options that take a separate argument; the first scan for the noun and
+ * verb has to skip their values. */
+static bool takes_value(const char *arg)
+{
+    static const char *const names[] = {"--url", "--token", "--timeout",     "--host",
+                                        "--vm",  "--limit", "--description", "--role"};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (strcmp(arg, names[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void find_words(int argc, char **argv, const char **ret_noun, const char **ret_verb)
+{
+    bool options_done = false;
+
+    *ret_noun = *ret_verb = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && strcmp(a, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        if (!options_done && a[0] == '-' && a[1] != '\0') {
+            if (takes_value(a))
+                i++;
+            continue;
+        }
+        if (!*ret_noun) {
+            *ret_noun = a;
+        } else {
+            *ret_verb = a;
+            return;
+        }
+    }
+}
+
+static int run_top(int *argc, char ***argv)
+{
+    g_autoptr(GString) desc = g_string_new("Commands:\n");
+
+    append_command_list(desc, NULL);
+    g_string_append_printf(desc, "\n%s", top_description);
+    g_autoptr(GOptionContext) ctx =
+        context_new("COMMAND [ARGS…]",
+                    "Manage virtual machines on every host through the kanri manager (kanrid).",
+                    desc->str, NULL);
+    int r = parse(ctx, argc, argv);
+    if (r != CLI_EXIT_OK)
+        return r;
+    return cli_usage_error("no command given");
+}
+
+static int run_noun(const char *noun, int *argc, char ***argv)
+{
+    g_autoptr(GString) desc = g_string_new("Commands:\n");
+    const char *summary = "";
+
+    for (size_t i = 0; i < G_N_ELEMENTS(nouns); i++) {
+        if (strcmp(nouns[i][0], noun) == 0)
+            summary = nouns[i][1];
+    }
+    append_command_list(desc, noun);
+    g_string_append_printf(desc, "\nRun 'kanri %s COMMAND --help' for the options of one command.",
+                           noun);
+    g_autofree char *params = g_strdup_printf("%s COMMAND [ARGS…]", noun);
+    g_autofree char *sum = g_strdup_printf("Commands for %s.", summary);
+    g_autoptr(GOptionContext) ctx = context_new(params, sum, desc->str, NULL);
+    int r = parse(ctx, argc, argv);
+    if (r != CLI_EXIT_OK)
+        return r;
+    return cli_usage_error("%s: no command given", noun);
+}
+
+/* GLib prints the description as it is; wrap it to fit a terminal. */
+static char *wrap(const char *text, size_t width)
+{
+    GString *out = g_string_new(NULL);
+    g_auto(GStrv) paragraphs = g_strsplit(text, "\n", -1);
+
+    for (char **para = paragraphs; *para; para++) {
+        g_auto(GStrv) words = g_strsplit(*para, " ", -1);
+        size_t col = 0;
+        if (para != paragraphs)
+            g_string_append_c(out, '\n');
+        for (char **w = words; *w; w++) {
+            size_t len = strlen(*w);
+            if (!len)
+                continue;
+            if (col > 0 && col + 1 + len > width) {
+                g_string_append_c(out, '\n');
+                col = 0;
+            } else if (col > 0) {
+                g_string_append_c(out, ' ');
+                col++;
+            }
+            g_string_append(out, *w);
+            col += len;
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+static int run_verb(const struct cli_verb *v, int *argc, char ***argv)
+{
+    g_autofree char *params =
+        g_strjoin(" ", v->noun, v->name ? v->name : v->args, v->name ? v->args : NULL, NULL);
+    g_strchomp(params);
+    g_autofree char *desc = v->description ? wrap(v->description, 78) : NULL;
+    g_autoptr(GOptionContext) ctx = context_new(params, v->summary, desc, v->entries);
+    int r = parse(ctx, argc, argv);
+    if (r != CLI_EXIT_OK)
+        return r;
+
+    /* The positional words are the noun, the verb, then the arguments. */
+    guint skip = v->name ? 2 : 1;
+    guint total = cli_opts.args ? g_strv_length(cli_opts.args) : 0;
+    if (total < skip || strcmp(cli_opts.args[0], v->noun) != 0)
+        return cli_usage_error("put options after the command words");
+    guint n = total - skip;
+    if (n < v->min_args || n > v->max_args) {
+        if (!*v->args)
+            return cli_usage_error("unexpected argument '%s'", cli_opts.args[skip]);
+        return cli_usage_error("expected %s", v->args);
+    }
+
+    r = api_setup();
+    if (r != CLI_EXIT_OK)
+        return r;
+    return v->run(v, cli_opts.args + skip, n);
+}
+
+int main(int argc, char **argv)
+{
+    const char *noun = NULL;
+    const char *verb = NULL;
+
+    setlocale(LC_ALL, "");
+    g_set_prgname("kanri");
+
+    find_words(argc, argv, &noun, &verb);
+    if (!noun)
+        return run_top(&argc, &argv);
+    if (!noun_known(noun)) {
+        g_autofree char *clean = text_sanitize(noun);
+        return cli_usage_error("unknown command '%s'", clean);
+    }
+    current_noun = noun;
+    if (noun_has_verbs(noun)) {
+        if (!verb)
+            return run_noun(noun, &argc, &argv);
+        cli_current = find_verb(noun, verb);
+        if (!cli_current) {
+            g_autofree char *clean = text_sanitize(verb);
+            return cli_usage_error("%s: unknown command '%s'", noun, clean);
+        }
+    } else {
+        cli_current = find_verb(noun, NULL);
+    }
+    return run_verb(cli_current, &argc, &argv);
+}
