@@ -76,6 +76,25 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
     "  hash TEXT NOT NULL UNIQUE, machine_uuid TEXT, created_at INTEGER NOT NULL,"
     "  last_used INTEGER, revoked_at INTEGER);",
+    /* 2: guest-view history, one wide row per machine, source and sample */
+    "CREATE TABLE guest_samples ("
+    "  id INTEGER PRIMARY KEY, machine_uuid TEXT NOT NULL, source TEXT NOT NULL,"
+    "  t INTEGER NOT NULL, received INTEGER NOT NULL, seq INTEGER,"
+    "  cpu_count INTEGER, cpu_user_ns INTEGER, cpu_nice_ns INTEGER, cpu_system_ns INTEGER,"
+    "  cpu_idle_ns INTEGER, cpu_iowait_ns INTEGER, cpu_irq_ns INTEGER, cpu_softirq_ns INTEGER,"
+    "  cpu_steal_ns INTEGER, mem_total INTEGER, mem_free INTEGER, mem_available INTEGER,"
+    "  mem_cached INTEGER, mem_buffers INTEGER, swap_total INTEGER, swap_free INTEGER,"
+    "  swap_in_pages INTEGER, swap_out_pages INTEGER, major_faults INTEGER,"
+    "  minor_faults INTEGER, load1_milli INTEGER, load5_milli INTEGER, load15_milli INTEGER,"
+    "  fs_total INTEGER, fs_used INTEGER, fs_avail INTEGER, disk_read_bytes INTEGER,"
+    "  disk_write_bytes INTEGER, disk_reads INTEGER, disk_writes INTEGER,"
+    "  net_rx_bytes INTEGER, net_tx_bytes INTEGER, net_rx_packets INTEGER,"
+    "  net_tx_packets INTEGER, filesystems TEXT, disks TEXT, nics TEXT, extra TEXT);"
+    "CREATE UNIQUE INDEX guest_samples_seq ON guest_samples(machine_uuid, source, seq)"
+    "  WHERE seq IS NOT NULL;"
+    "CREATE UNIQUE INDEX guest_samples_time ON guest_samples(machine_uuid, source, t)"
+    "  WHERE seq IS NULL;"
+    "CREATE INDEX guest_samples_machine_t ON guest_samples(machine_uuid, t);",
 };
 
 static void set_db_error(GError **error, sqlite3 *db, const char *what)
@@ -101,6 +120,7 @@ static int exec_sql(sqlite3 *db, const char *sql, GError **error)
  *   u  uint64_t (stored as int64; sizes never reach 2^63)
  *   b  bool (passed as int)
  *   I  int64_t, where 0 binds NULL (optional references)
+ *   U  uint64_t, where SAMPLE_ABSENT binds NULL (optional figures)
  */
 static sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...)
 {
@@ -132,6 +152,14 @@ static sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const ch
         case 'b':
             sqlite3_bind_int(stmt, idx, va_arg(ap, int) ? 1 : 0);
             break;
+        case 'U': {
+            uint64_t v = va_arg(ap, uint64_t);
+            if (v == SAMPLE_ABSENT || v > (uint64_t)INT64_MAX)
+                sqlite3_bind_null(stmt, idx);
+            else
+                sqlite3_bind_int64(stmt, idx, (sqlite3_int64)v);
+            break;
+        }
         case 'I': {
             int64_t v = va_arg(ap, int64_t);
             if (v)
@@ -792,6 +820,39 @@ static json_object *sq_tokens_query(struct store *st, GError **error)
     return wrap("tokens", arr);
 }
 
+/* ---- guest-view samples ---- */
+
+static int sq_guest_sample_insert(struct store *st, const struct guest_sample *g,
+                                  bool *ret_duplicate, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    sqlite3_stmt *q = prep(
+        s->w, error,
+        "INSERT OR IGNORE INTO guest_samples(machine_uuid, source, t, received, seq, cpu_count,"
+        " cpu_user_ns, cpu_nice_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns, cpu_irq_ns,"
+        " cpu_softirq_ns, cpu_steal_ns, mem_total, mem_free, mem_available, mem_cached,"
+        " mem_buffers, swap_total, swap_free, swap_in_pages, swap_out_pages, major_faults,"
+        " minor_faults, load1_milli, load5_milli, load15_milli, fs_total, fs_used, fs_avail,"
+        " disk_read_bytes, disk_write_bytes, disk_reads, disk_writes, net_rx_bytes,"
+        " net_tx_bytes, net_rx_packets, net_tx_packets, filesystems, disks, nics, extra)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+        " ?,?,?,?)",
+        "ssiiUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUssss", g->machine_uuid, g->source, g->time_us,
+        g->received_us, g->seq, g->cpu_count, g->cpu_user_ns, g->cpu_nice_ns, g->cpu_system_ns,
+        g->cpu_idle_ns, g->cpu_iowait_ns, g->cpu_irq_ns, g->cpu_softirq_ns, g->cpu_steal_ns,
+        g->mem_total, g->mem_free, g->mem_available, g->mem_cached, g->mem_buffers,
+        g->swap_total, g->swap_free, g->swap_in_pages, g->swap_out_pages, g->major_faults,
+        g->minor_faults, g->load1_milli, g->load5_milli, g->load15_milli, g->fs_total,
+        g->fs_used, g->fs_avail, g->disk_read_bytes, g->disk_write_bytes, g->disk_reads,
+        g->disk_writes, g->net_rx_bytes, g->net_tx_bytes, g->net_rx_packets, g->net_tx_packets,
+        g->filesystems_json, g->disks_json, g->nics_json, g->extra_json);
+    int r = step_done(s->w, q, error);
+    if (r == 0 && ret_duplicate)
+        *ret_duplicate = sqlite3_changes(s->w) == 0;
+    return r;
+}
+
 static int sq_vm_resolve(struct store *st, const char *ref, GArray *ret, GError **error)
 {
     struct store_sqlite *s = SQ(st);
@@ -868,6 +929,7 @@ static const struct store_ops sqlite_ops = {
     .changes_query = sq_changes_query,
     .audit_query = sq_audit_query,
     .tokens_query = sq_tokens_query,
+    .guest_sample_insert = sq_guest_sample_insert,
     .vm_resolve = sq_vm_resolve,
 };
 
@@ -969,6 +1031,29 @@ void store_domain_clear(struct store_domain *d)
     g_free(d->balloon_model);
     g_free(d->xml);
     memset(d, 0, sizeof(*d));
+}
+
+void guest_sample_init(struct guest_sample *g)
+{
+    memset(g, 0xff, sizeof(*g)); /* every uint64 becomes SAMPLE_ABSENT */
+    g->machine_uuid = NULL;
+    g->source = NULL;
+    g->time_us = 0;
+    g->received_us = 0;
+    g->filesystems_json = NULL;
+    g->disks_json = NULL;
+    g->nics_json = NULL;
+    g->extra_json = NULL;
+}
+
+void guest_sample_clear(struct guest_sample *g)
+{
+    g_free(g->machine_uuid);
+    g_free(g->filesystems_json);
+    g_free(g->disks_json);
+    g_free(g->nics_json);
+    g_free(g->extra_json);
+    guest_sample_init(g);
 }
 
 void store_token_clear(struct store_token *t)

@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/samples.h"
+
 #define STORE_ERROR (store_error_quark())
 GQuark store_error_quark(void);
 enum { STORE_ERROR_IO, STORE_ERROR_NOT_FOUND, STORE_ERROR_SCHEMA };
@@ -176,6 +178,12 @@ struct store_ops {
     json_object *(*audit_query)(struct store *st, const char *target_uuid, int limit,
                                 GError **error);
     json_object *(*tokens_query)(struct store *st, GError **error);
+
+    /* Guest-view history (samples.h).  Idempotent: a sample with the same
+     * (machine_uuid, source, seq) — or, without seq, the same time — is
+     * not stored twice and sets *ret_duplicate. */
+    int (*guest_sample_insert)(struct store *st, const struct guest_sample *s,
+                               bool *ret_duplicate, GError **error);
 
     /* Resolves "UUID", "NAME", "HOST:NAME" or "HOST:UUID" to live (not
      * removed) domains; fills RET (of struct store_vm_ref, caller frees
