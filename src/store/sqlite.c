@@ -595,6 +595,17 @@ static int sq_audit_end(struct store *st, int64_t id, bool ok, const char *error
                      error);
 }
 
+static int sq_audit_set_target(struct store *st, int64_t id, const char *target,
+                               const char *target_uuid, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    return step_done(s->w,
+                     prep(s->w, error, "UPDATE audit SET target = ?, target_uuid = ? WHERE id = ?",
+                          "ssi", target, target_uuid, id),
+                     error);
+}
+
 /* ---- tokens ---- */
 
 static int sq_token_create(struct store *st, const char *name, const char *role,
@@ -918,6 +929,7 @@ static const struct store_ops sqlite_ops = {
     .networks_replace = sq_networks_replace,
     .audit_begin = sq_audit_begin,
     .audit_end = sq_audit_end,
+    .audit_set_target = sq_audit_set_target,
     .token_create = sq_token_create,
     .token_lookup = sq_token_lookup,
     .token_revoke = sq_token_revoke,

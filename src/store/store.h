@@ -156,6 +156,9 @@ struct store_ops {
                        const char *params_json, int64_t *ret_id, GError **error);
     int (*audit_end)(struct store *st, int64_t id, bool ok, const char *error_text,
                      GError **error);
+    /* Names the target once it is known (define: libvirt assigns the UUID). */
+    int (*audit_set_target)(struct store *st, int64_t id, const char *target,
+                            const char *target_uuid, GError **error);
 
     /* Tokens */
     int (*token_create)(struct store *st, const char *name, const char *role,

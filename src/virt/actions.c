@@ -565,12 +565,16 @@ json_object *virt_define(struct virt_manager *m, int64_t host_id, const char *xm
     *ret_audit_id = audit_id;
     json_object *reply = NULL;
     if (conn) {
+        virt_inflight_set(m, host_id, VIRT_INFLIGHT_DEFINE, who->name, audit_id);
         virDomainPtr dom = virDomainDefineXML(conn, xml);
         if (!dom) {
             fail_libvirt(&err, "define");
         } else {
             char uuid[VIR_UUID_STRING_BUFLEN];
             virDomainGetUUIDString(dom, uuid);
+            g_autofree char *lower_uuid = g_ascii_strdown(uuid, -1);
+            m->store->ops->audit_set_target(m->store, audit_id, virDomainGetName(dom), lower_uuid,
+                                            NULL);
             struct store_cause c = {.cause = "action", .actor = who->name, .audit_id = audit_id};
             g_autoptr(GError) serr = NULL;
             if (virt_sync_domain(vc, dom, &c, &serr) < 0)
@@ -578,10 +582,10 @@ json_object *virt_define(struct virt_manager *m, int64_t host_id, const char *xm
             reply = json_object_new_object();
             json_object_object_add(reply, "result", json_object_new_string("ok"));
             json_object_object_add(reply, "audit_id", json_object_new_int64(audit_id));
-            g_autofree char *lower = g_ascii_strdown(uuid, -1);
-            json_object_object_add(reply, "uuid", json_object_new_string(lower));
+            json_object_object_add(reply, "uuid", json_object_new_string(lower_uuid));
             virDomainFree(dom);
         }
+        virt_inflight_clear(m, host_id, VIRT_INFLIGHT_DEFINE);
         virConnectClose(conn);
     }
     audit_finish(m, audit_id, err);

@@ -303,8 +303,14 @@ int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct store_
         c = *cause;
     } else {
         g_autofree char *key = inflight_key(vc->host_id, d.uuid);
+        g_autofree char *define_key = inflight_key(vc->host_id, VIRT_INFLIGHT_DEFINE);
         g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
         struct inflight *f = g_hash_table_lookup(m->inflight, key);
+        /* A define's UUID is unknown until libvirt answers, and its event may
+         * arrive first: while a define runs on this host, what appears there
+         * is its doing. */
+        if (!f)
+            f = g_hash_table_lookup(m->inflight, define_key);
         if (f) {
             actor = g_strdup(f->actor);
             c = (struct store_cause){.cause = "action", .actor = actor, .audit_id = f->audit_id};

@@ -61,6 +61,9 @@ int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct store_
 int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
                           const struct store_cause *cause, GError **error);
 
+/* Pseudo-UUID marking a define in flight on a host. */
+#define VIRT_INFLIGHT_DEFINE "define"
+
 void virt_inflight_set(struct virt_manager *m, int64_t host_id, const char *uuid,
                        const char *actor, int64_t audit_id);
 void virt_inflight_clear(struct virt_manager *m, int64_t host_id, const char *uuid);

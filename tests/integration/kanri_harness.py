@@ -1,0 +1,196 @@
+"""Helpers for end-to-end tests: start a real kanrid on a temporary state
+directory and talk to it over HTTP (stdlib only)."""
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+BUILD = os.environ.get("KANRI_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+KANRID = os.path.join(BUILD, "src", "daemon", "kanrid")
+KANRI = os.path.join(BUILD, "src", "cli", "kanri")
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def json(self):
+        return json.loads(self.body) if self.body else None
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:300]!r}>"
+
+
+class Kanrid:
+    """A kanrid process.  Its log is collected so tests can read it."""
+
+    def __init__(self, args=(), state_dir=None, config=None, env=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="kanri-test-")
+        self.state_dir = state_dir or os.path.join(self.tmp.name, "state")
+        cmd = [KANRID, "--state-dir", self.state_dir, "--listen", "127.0.0.1:0"]
+        if config is not None:
+            path = os.path.join(self.tmp.name, "kanri.conf")
+            with open(path, "w") as f:
+                f.write(config)
+            cmd += ["--config", path]
+        cmd += list(args)
+        self.log_lines = []
+        self._log_lock = threading.Lock()
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     text=True, env=env)
+        self.port = None
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        deadline = time.time() + 20
+        while self.port is None and time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("kanrid exited early:\n" + self.log)
+            time.sleep(0.05)
+        if self.port is None:
+            self.stop()
+            raise RuntimeError("kanrid did not start listening:\n" + self.log)
+        self.url = f"http://127.0.0.1:{self.port}"
+        with open(os.path.join(self.state_dir, "admin.token")) as f:
+            self.token = f.read().strip()
+
+    def _read_log(self):
+        for line in self.proc.stderr:
+            with self._log_lock:
+                self.log_lines.append(line)
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
+            if m:
+                self.port = int(m.group(1))
+
+    @property
+    def log(self):
+        with self._log_lock:
+            return "".join(self.log_lines)
+
+    def request(self, method, path, body=None, token="admin", raw=None, headers=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if token == "admin":
+            token = self.token
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return Response(r.status, dict(r.headers), r.read().decode())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, dict(e.headers), e.read().decode())
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def wait_for(self, predicate, timeout=15, interval=0.05, what="condition"):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}\n--- kanrid log ---\n{self.log}")
+
+    def vms(self, host=None):
+        q = f"?host={host}" if host else ""
+        return {v["name"]: v for v in self.get("/api/v1/vms" + q).json["vms"]}
+
+    def hosts(self):
+        return {h["name"]: h for h in self.get("/api/v1/hosts").json["hosts"]}
+
+    def wait_connected(self, names, timeout=30):
+        def ok():
+            h = self.hosts()
+            return all(n in h and h[n]["state"] == "connected" for n in names) and h
+        return self.wait_for(ok, timeout=timeout, what=f"hosts {names} connected")
+
+    def cli(self, *args, token="admin", check=False, env_extra=None):
+        env = dict(os.environ)
+        env["KANRI_URL"] = self.url
+        env["KANRI_TOKEN"] = self.token if token == "admin" else (token or "")
+        env.update(env_extra or {})
+        p = subprocess.run([KANRI, *args], capture_output=True, text=True, env=env, timeout=180)
+        if check and p.returncode != 0:
+            raise AssertionError(f"kanri {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+        return p
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def node_xml(prefix, n_running, n_shutoff, memory_kib=524288, vcpus=2):
+    """A libvirt test-driver node file: several domains, a pool, a network."""
+    doms = []
+    for i in range(n_running + n_shutoff):
+        state = "running" if i < n_running else "shutoff"
+        uuid = "%08x-0000-4000-8000-%012x" % (abs(hash(prefix)) % (1 << 32), i + 1)
+        doms.append(f"""
+  <domain type='test'>
+    <name>{prefix}-vm{i}</name>
+    <uuid>{uuid}</uuid>
+    <memory unit='KiB'>{memory_kib}</memory>
+    <currentMemory unit='KiB'>{memory_kib}</currentMemory>
+    <vcpu placement='static'>{vcpus}</vcpu>
+    <os><type arch='x86_64'>hvm</type></os>
+    <devices>
+      <disk type='file' device='disk'>
+        <source file='/guest/{prefix}-vm{i}.img'/>
+        <target dev='vda' bus='virtio'/>
+      </disk>
+      <interface type='network'>
+        <mac address='52:54:00:{i // 256:02x}:{i % 256:02x}:01'/>
+        <source network='default'/>
+        <model type='virtio'/>
+      </interface>
+      <memballoon model='virtio'/>
+    </devices>
+    <test:runstate xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>{'1' if state == 'running' else '5'}</test:runstate>
+  </domain>""")
+    return f"""<node>
+  <cpu>
+    <mhz>2000</mhz><model>i686</model><active>4</active>
+    <nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads>
+  </cpu>
+  <memory>8388608</memory>
+  {''.join(doms)}
+  <network>
+    <name>default</name>
+    <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
+    <bridge name='virbr0'/>
+    <forward/>
+    <ip address='192.168.122.1' netmask='255.255.255.0'/>
+  </network>
+  <pool type='dir'>
+    <name>{prefix}-pool</name>
+    <uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>
+    <capacity>107374182400</capacity>
+    <allocation>0</allocation>
+    <available>107374182400</available>
+    <target><path>/guest-images</path></target>
+  </pool>
+</node>
+"""
