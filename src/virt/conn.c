@@ -510,6 +510,12 @@ static void on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, v
     on_domain_event(conn, dom, opaque);
 }
 
+static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+                        void *opaque)
+{
+    on_domain_event(conn, dom, opaque);
+}
+
 static void on_close(virConnectPtr conn, int reason, void *opaque)
 {
     post(opaque, MSG_CLOSED, NULL);
@@ -526,6 +532,7 @@ static void register_events(struct virt_conn *vc, virConnectPtr conn)
         {VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(on_device)},
         {VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(on_device)},
         {VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(on_domain_event)},
+        {VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_metadata)},
     };
     vc->n_event_ids = 0;
     for (size_t i = 0; i < G_N_ELEMENTS(events); i++) {
