@@ -249,12 +249,35 @@ static int act_setmem(struct action_ctx *ctx, GError **error)
                     has_bytes ? "memory_bytes" : "memory_mib", kib, maxkib);
         return -EINVAL;
     }
+    int64_t wait;
+    if (!param_int(ctx, "wait", 0, 600, false, 10, &wait, error))
+        return -EINVAL;
     unsigned flags;
     if (modify_flags(ctx, config, &flags, error) < 0)
         return -EBUSY;
-    return virDomainSetMemoryFlags(ctx->dom, (unsigned long)kib, flags) < 0
-               ? fail_libvirt(error, "setmem")
-               : 0;
+    if (virDomainSetMemoryFlags(ctx->dom, (unsigned long)kib, flags) < 0)
+        return fail_libvirt(error, "setmem");
+    if (!(flags & VIR_DOMAIN_AFFECT_LIVE))
+        return 0;
+    /* A live balloon moves only as fast as the guest's driver gives memory
+     * back.  Wait (bounded) so the reply says where it got, and so the
+     * configuration change it causes is attributed to this action. */
+    int64_t deadline = mono_usec() + wait * USEC_PER_SEC;
+    virDomainInfo info = {0};
+    bool reached = false;
+    for (;;) {
+        if (virDomainGetInfo(ctx->dom, &info) < 0)
+            break;
+        uint64_t diff = info.memory > kib ? info.memory - kib : kib - info.memory;
+        reached = diff <= MAX(kib / 100, 4096);
+        if (reached || mono_usec() >= deadline)
+            break;
+        g_usleep(200 * 1000);
+    }
+    json_object_object_add(ctx->reply, "actual_bytes",
+                           json_object_new_int64((int64_t)info.memory * 1024));
+    json_object_object_add(ctx->reply, "reached", json_object_new_boolean(reached));
+    return 0;
 }
 
 static int act_setvcpus(struct action_ctx *ctx, GError **error)
