@@ -1,0 +1,3 @@
+title
++++ new rule
+end
