@@ -1,0 +1,37 @@
+/*
+ * http: the smallest HTTP/1.1 client kanri-guestd needs: one POST per
+ * connection ("Connection: close"), plain TCP, every step under one
+ * deadline.  Only "http://host[:port]/path" URLs are accepted; TLS is left
+ * to a local terminator (see kanri-guestd(8)).
+ */
+#pragma once
+
+#include <stddef.h>
+
+struct http_url {
+    char host[256]; /* without brackets for IPv6 literals */
+    char port[8];
+    char path[1024];
+    char authority[300]; /* Host header value */
+};
+
+/* Returns 0, or -EINVAL with a reason in err. */
+int http_url_parse(const char *url, struct http_url *ret, char *err, size_t errsz);
+
+/*
+ * POSTs body as application/json with "Authorization: Bearer token" (token
+ * may be NULL or "").  Returns the HTTP status (100..599) or -errno for a
+ * connection failure, -ETIMEDOUT when timeout_ms passed, -EPROTO for a reply
+ * that is not HTTP.  err receives a short description of failures.
+ */
+int http_post(const struct http_url *u, const char *token, const char *body, size_t len,
+              int timeout_ms, char *err, size_t errsz);
+
+enum push_outcome {
+    PUSH_OK,       /* 2xx */
+    PUSH_RETRY,    /* network error, timeout, 5xx, 3xx, 408, 1xx: keep and retry */
+    PUSH_BACKOFF,  /* 429: keep, and wait longer before retrying */
+    PUSH_REJECTED, /* any other 4xx: the document itself is refused */
+};
+
+enum push_outcome http_classify(int status_or_errno);
