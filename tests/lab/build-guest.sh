@@ -216,7 +216,8 @@ done
 # Copy an ELF plus the libraries (and loader) ldd reports.
 copy_libs() {
 	local bin=$1 lib
-	ldd "$bin" 2>/dev/null | awk '
+	# A static binary makes ldd fail ("not a dynamic executable"): no libraries.
+	{ ldd "$bin" 2>/dev/null || true; } | awk '
 		/=> \// { print $3; next }
 		/^[[:space:]]*\// { print $1 }' | while read -r lib; do
 		[ -e "$ROOT$lib" ] && continue
