@@ -72,5 +72,19 @@ check: test-deps build
 	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -p no:cacheprovider -v \
 	    tests/integration tests/lab
 
+# Runs every fuzz target under libFuzzer (clang, ASan, UBSan) for
+# FUZZ_SECONDS each, starting from the committed corpora.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(call install_missing,clang libclang-rt-14-dev)
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
+	ninja -C build-fuzz $(addprefix fuzz/fuzz-,http conf apibody domxml guestdoc)
+	for t in http conf apibody domxml guestdoc; do \
+	    mkdir -p build-fuzz/corpus-$$t && \
+	    build-fuzz/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	        build-fuzz/corpus-$$t fuzz/corpus/$$t || exit 1; \
+	done
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz
