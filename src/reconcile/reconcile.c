@@ -1,0 +1,1248 @@
+/*
+ * The reconciliation engine.  The sections below run in the order of
+ * docs/reconciliation.md: choosing the guest views, then CPU, memory, disk,
+ * network and agent health, then the findings' hysteresis.  Each section
+ * fills its resources (H, G, R) and evaluates its rules; reconcile_run()
+ * ties them together.
+ */
+#include "config.h"
+
+#include "reconcile/reconcile-private.h"
+
+#include <json-c/json.h>
+#include <string.h>
+
+#define KIB 1024.0
+#define MIB (1024.0 * KIB)
+#define GIB (1024.0 * MIB)
+#define TIB (1024.0 * GIB)
+
+/* Detail JSON from the samples is bounded like any outside input. */
+#define DETAIL_MAX_BYTES (256 * 1024)
+#define DETAIL_MAX_DEPTH 6
+#define DETAIL_MAX_ITEMS 1024
+
+static const char *const resource_names[RC_N] = {
+    [RC_CPU_BUSY] = "cpu.busy",   [RC_CPU_WAIT] = "cpu.wait",   [RC_CPU_DEMAND] = "cpu.demand",
+    [RC_MEM_TOTAL] = "mem.total", [RC_MEM_USED] = "mem.used",   [RC_MEM_SWAP] = "mem.swap",
+    [RC_DISK_USED] = "disk.used", [RC_DISK_FREE] = "disk.free", [RC_DISK_IO] = "disk.io",
+    [RC_NET_RX] = "net.rx",       [RC_NET_TX] = "net.tx",
+};
+
+const char *reconcile_resource_name(enum reconcile_resource r)
+{
+    return (unsigned)r < RC_N ? resource_names[r] : "?";
+}
+
+const char *reconcile_resource_unit(enum reconcile_resource r)
+{
+    switch (r) {
+    case RC_CPU_BUSY:
+    case RC_CPU_WAIT:
+    case RC_CPU_DEMAND:
+        return "%";
+    case RC_MEM_SWAP:
+    case RC_DISK_IO:
+    case RC_NET_RX:
+    case RC_NET_TX:
+        return "B/s";
+    default:
+        return "B";
+    }
+}
+
+/* ---- helpers ---- */
+
+/* One guest source as this round sees it. */
+struct gview {
+    const char *name;
+    const struct guest_sample *cur, *prev;
+    int64_t age_us; /* -1 without a current sample */
+    bool fresh;
+    double dt_s; /* between prev and cur on the source's clock; NaN: no rates */
+    bool reset;  /* a cumulative counter went backwards: the guest rebooted */
+};
+
+struct ctx {
+    const struct reconcile_input *in;
+    const struct reconcile_config *cfg;
+    struct reconcile_result *res;
+    struct reconcile_eval ev[RR_N];
+    GPtrArray *scratch; /* strings formatted for messages, freed at the end */
+
+    /* host side */
+    const struct host_sample *host;
+    bool host_fresh;
+    double host_dt_s;  /* NaN: no host rates this round */
+    char *host_norate; /* why not, when host_dt_s is NaN (owned) */
+    int64_t host_age_us;
+
+    struct gview qga, balloon, guestd;
+};
+
+static bool has(uint64_t v)
+{
+    return v != SAMPLE_ABSENT;
+}
+
+static double num(uint64_t v)
+{
+    return has(v) ? (double)v : RECONCILE_ABSENT;
+}
+
+/* Growth of a cumulative counter per second; NaN when either end is absent,
+ * the counter went backwards, or there is no interval. */
+static double rate(uint64_t cur, uint64_t prev, double dt_s)
+{
+    if (!has(cur) || !has(prev) || cur < prev || !reconcile_present(dt_s) || dt_s <= 0)
+        return RECONCILE_ABSENT;
+    return (double)(cur - prev) / dt_s;
+}
+
+static double delta(uint64_t cur, uint64_t prev)
+{
+    if (!has(cur) || !has(prev) || cur < prev)
+        return RECONCILE_ABSENT;
+    return (double)(cur - prev);
+}
+
+/* Formats a byte count for messages ("1.5 GiB"); the text lives until the
+ * end of the round. */
+static const char *B(struct ctx *c, double v)
+{
+    char *s;
+    double a = fabs(v);
+    const char *sign = v < 0 ? "-" : "";
+    if (!reconcile_present(v))
+        s = g_strdup("?");
+    else if (a < KIB)
+        s = g_strdup_printf("%s%.0f B", sign, a);
+    else if (a < MIB)
+        s = g_strdup_printf("%s%.1f KiB", sign, a / KIB);
+    else if (a < GIB)
+        s = g_strdup_printf("%s%.1f MiB", sign, a / MIB);
+    else if (a < TIB)
+        s = g_strdup_printf("%s%.1f GiB", sign, a / GIB);
+    else
+        s = g_strdup_printf("%s%.1f TiB", sign, a / TIB);
+    g_ptr_array_add(c->scratch, s);
+    return s;
+}
+
+/* A duration for messages ("3 h 20 min", "45 s"). */
+static const char *D(struct ctx *c, double seconds)
+{
+    char *s;
+    if (!reconcile_present(seconds))
+        s = g_strdup("?");
+    else if (seconds < 120)
+        s = g_strdup_printf("%.0f s", seconds);
+    else if (seconds < 7200)
+        s = g_strdup_printf("%.0f min", seconds / 60);
+    else if (seconds < 3 * 86400)
+        s = g_strdup_printf("%.0f h %.0f min", floor(seconds / 3600),
+                            floor(fmod(seconds, 3600) / 60));
+    else
+        s = g_strdup_printf("%.1f d", seconds / 86400);
+    g_ptr_array_add(c->scratch, s);
+    return s;
+}
+
+static void eval_set(struct ctx *c, enum reconcile_rule r, double measure, bool critical,
+                     char *message)
+{
+    const struct reconcile_rule_conf *rc = &c->cfg->rule[r];
+    struct reconcile_eval *e = &c->ev[r];
+    g_free(e->message);
+    e->measure = measure;
+    e->critical = critical;
+    e->message = message;
+    if (measure >= rc->open_at)
+        e->cls = RC_CLASS_ABOVE;
+    else if (measure < rc->close_at)
+        e->cls = RC_CLASS_BELOW;
+    else
+        e->cls = RC_CLASS_BETWEEN;
+}
+
+G_GNUC_PRINTF(3, 4)
+static void eval_unknown(struct ctx *c, enum reconcile_rule r, const char *fmt, ...)
+{
+    struct reconcile_eval *e = &c->ev[r];
+    va_list ap;
+    va_start(ap, fmt);
+    g_free(e->message);
+    e->message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    e->cls = RC_CLASS_UNKNOWN;
+    e->measure = RECONCILE_ABSENT;
+}
+
+G_GNUC_PRINTF(8, 9)
+static void set_value(struct ctx *c, enum reconcile_resource res, double h, double g, double r,
+                      const char *prov, const struct gview *gv, const char *fmt, ...)
+{
+    struct reconcile_value *v = &c->res->values[res];
+    va_list ap;
+    va_start(ap, fmt);
+    v->h = h;
+    v->g = g;
+    v->r = reconcile_present(r) ? r : RECONCILE_ABSENT;
+    v->provenance = reconcile_present(r) ? prov : "none";
+    v->g_source = gv ? gv->name : NULL;
+    g_free(v->reason);
+    v->reason = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    v->h_age_us = reconcile_present(h) ? c->host_age_us : -1;
+    v->g_age_us = gv && reconcile_present(g) ? gv->age_us : -1;
+}
+
+/* ---- 0. the sides: which samples are usable ---- */
+
+static void host_setup(struct ctx *c)
+{
+    const struct host_sample *h = c->in->host, *p = c->in->host_prev;
+    c->host = h;
+    c->host_dt_s = RECONCILE_ABSENT;
+    c->host_age_us = h ? MAX(c->in->now_us - h->time_us, 0) : -1;
+    c->host_fresh = h && c->host_age_us < c->cfg->host_stale_us;
+    if (!h) {
+        c->host_norate = g_strdup("no host sample");
+        return;
+    }
+    if (!c->host_fresh) {
+        c->host_norate =
+            g_strdup_printf("host sample is %s old (limit %s)", D(c, (double)c->host_age_us / 1e6),
+                            D(c, (double)c->cfg->host_stale_us / 1e6));
+        return;
+    }
+    if (!p) {
+        c->host_norate = g_strdup("only one host sample so far");
+        return;
+    }
+    /* Counters restart with the QEMU process: only samples of one
+     * incarnation (same dom_id) are differenced. */
+    if (h->dom_id < 0 || p->dom_id != h->dom_id) {
+        c->host_norate = g_strdup_printf("domain restarted (dom_id %" G_GINT64_FORMAT
+                                         " -> %" G_GINT64_FORMAT "): counters start again",
+                                         p->dom_id, h->dom_id);
+        return;
+    }
+    double dt = (double)(h->time_us - p->time_us) / 1e6;
+    if (h->time_us - p->time_us < c->cfg->min_interval_us) {
+        c->host_norate = g_strdup_printf("host samples only %.1f s apart", dt);
+        return;
+    }
+    c->host_dt_s = dt;
+}
+
+/* Counters that only grow within one boot of the guest. */
+static bool guest_went_back(const struct guest_sample *a, const struct guest_sample *b)
+{
+    const uint64_t pairs[][2] = {
+        {a->cpu_user_ns, b->cpu_user_ns},           {a->cpu_system_ns, b->cpu_system_ns},
+        {a->cpu_idle_ns, b->cpu_idle_ns},           {a->disk_read_bytes, b->disk_read_bytes},
+        {a->disk_write_bytes, b->disk_write_bytes}, {a->net_rx_bytes, b->net_rx_bytes},
+        {a->net_tx_bytes, b->net_tx_bytes},         {a->swap_in_pages, b->swap_in_pages},
+        {a->swap_out_pages, b->swap_out_pages},     {a->major_faults, b->major_faults},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(pairs); i++) {
+        if (has(pairs[i][0]) && has(pairs[i][1]) && pairs[i][0] < pairs[i][1])
+            return true;
+    }
+    return false;
+}
+
+static void gview_setup(struct ctx *c, struct gview *v, const char *name,
+                        const struct reconcile_guest *g)
+{
+    const int64_t now = c->in->now_us;
+    memset(v, 0, sizeof(*v));
+    v->name = name;
+    v->cur = g->cur;
+    v->prev = g->prev;
+    v->age_us = -1;
+    v->dt_s = RECONCILE_ABSENT;
+    if (!v->cur)
+        return;
+    int64_t stale;
+    int64_t t_cur, t_prev = 0;
+    if (g_str_equal(name, "balloon")) {
+        /* balloon.last-update is stamped by QEMU on the host's clock when
+         * the guest's statistics arrive: it is the age of the figures. */
+        v->age_us = now - v->cur->time_us;
+        stale = c->cfg->balloon_stale_us;
+        t_cur = v->cur->time_us;
+        t_prev = v->prev ? v->prev->time_us : 0;
+    } else if (g_str_equal(name, "qga")) {
+        /* Polled synchronously: kanrid's receive time is when the figures
+         * were read, on a clock we trust; the guest's own time_us is what
+         * the clock rules check. */
+        v->age_us = now - v->cur->received_us;
+        stale = c->cfg->guest_stale_us;
+        t_cur = v->cur->received_us;
+        t_prev = v->prev ? v->prev->received_us : 0;
+    } else {
+        /* kanri-guestd pushes, may queue and backfill: the figures are as
+         * old as the earlier of taking (guest clock) and receipt.  Rates use
+         * the guest's own stamps, which a delivery delay does not distort. */
+        int64_t taken =
+            v->cur->time_us > 0 ? MIN(v->cur->time_us, v->cur->received_us) : v->cur->received_us;
+        v->age_us = now - taken;
+        stale = c->cfg->guest_stale_us;
+        t_cur = v->cur->time_us;
+        t_prev = v->prev ? v->prev->time_us : 0;
+    }
+    v->age_us = MAX(v->age_us, 0);
+    v->fresh = v->age_us < stale;
+    if (v->prev) {
+        v->reset = guest_went_back(v->cur, v->prev);
+        if (!v->reset && t_cur - t_prev >= c->cfg->min_interval_us)
+            v->dt_s = (double)(t_cur - t_prev) / 1e6;
+    }
+}
+
+typedef bool (*gview_has)(const struct guest_sample *s);
+
+/*
+ * The guest view for one resource: the first of VIEWS (in preference
+ * order) that is fresh and carries the figure, else the first that carries
+ * it at all (shown with its age, not used for R), else NULL.
+ */
+static struct gview *pick(struct gview *const *views, size_t n, gview_has want)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (views[i]->cur && views[i]->fresh && want(views[i]->cur))
+            return views[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (views[i]->cur && want(views[i]->cur))
+            return views[i];
+    }
+    return NULL;
+}
+
+/* Why a guest figure is not usable for R: "no guest sample" etc. */
+static const char *gwhy(struct ctx *c, const struct gview *gv, const char *what)
+{
+    char *s;
+    if (!gv)
+        s = g_strdup_printf("no guest source reports %s", what);
+    else if (!gv->fresh)
+        s = g_strdup_printf("guest view (%s) is %s old", gv->name, D(c, (double)gv->age_us / 1e6));
+    else if (gv->reset)
+        s = g_strdup_printf("guest counters went backwards (%s): the guest rebooted", gv->name);
+    else
+        s = g_strdup_printf("guest view (%s) has one sample of this boot so far", gv->name);
+    g_ptr_array_add(c->scratch, s);
+    return s;
+}
+
+static const char *hwhy(struct ctx *c)
+{
+    char *s;
+    if (!c->host)
+        s = g_strdup("no host sample");
+    else if (!c->host_fresh)
+        s = g_strdup_printf("host sample is %s old", D(c, (double)c->host_age_us / 1e6));
+    else
+        s = g_strdup(c->host_norate ? c->host_norate : "host counters missing or reset");
+    g_ptr_array_add(c->scratch, s);
+    return s;
+}
+
+/* ---- 1. CPU ---- */
+
+static bool has_cpu(const struct guest_sample *s)
+{
+    return has(s->cpu_user_ns) && has(s->cpu_idle_ns) && has(s->cpu_system_ns);
+}
+
+/* Guest busy and steal in percent of its own accounted time between two
+ * samples: the ratio needs no clock, so a slow guest clock does not bend it. */
+static bool guest_cpu_pct(const struct gview *gv, double *ret_busy, double *ret_steal)
+{
+    if (!gv || !gv->prev || gv->reset || !has_cpu(gv->prev))
+        return false;
+    const struct guest_sample *a = gv->cur, *b = gv->prev;
+    const uint64_t cur[] = {a->cpu_user_ns,   a->cpu_nice_ns, a->cpu_system_ns,  a->cpu_idle_ns,
+                            a->cpu_iowait_ns, a->cpu_irq_ns,  a->cpu_softirq_ns, a->cpu_steal_ns};
+    const uint64_t prv[] = {b->cpu_user_ns,   b->cpu_nice_ns, b->cpu_system_ns,  b->cpu_idle_ns,
+                            b->cpu_iowait_ns, b->cpu_irq_ns,  b->cpu_softirq_ns, b->cpu_steal_ns};
+    double d[G_N_ELEMENTS(cur)];
+    double total = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(cur); i++) {
+        /* An optional field the agent never reports counts as zero; one it
+         * reported on only one side cannot be differenced. */
+        if (!has(cur[i]) && !has(prv[i]))
+            d[i] = 0;
+        else
+            d[i] = delta(cur[i], prv[i]);
+        if (!reconcile_present(d[i]))
+            return false;
+        total += d[i];
+    }
+    if (total <= 0)
+        return false;
+    double idle = d[3] + d[4], steal = d[7];
+    *ret_busy = 100.0 * (total - idle - steal) / total;
+    *ret_steal = 100.0 * steal / total;
+    return true;
+}
+
+static void section_cpu(struct ctx *c)
+{
+    struct gview *order[] = {&c->guestd, &c->qga};
+    struct gview *gv = pick(order, G_N_ELEMENTS(order), has_cpu);
+    const struct host_sample *h = c->host, *hp = c->in->host_prev;
+    double g_busy = RECONCILE_ABSENT, g_steal = RECONCILE_ABSENT;
+    double h_busy = RECONCILE_ABSENT, h_wait = RECONCILE_ABSENT;
+    const char *h_src = "vcpu.N.time";
+
+    bool g_ok = guest_cpu_pct(gv, &g_busy, &g_steal);
+    bool g_use = g_ok && gv->fresh;
+    /* The unit is the allocated vCPUs (the host's count).  A guest with
+     * vCPUs offline reports percentages of its online CPUs; convert. */
+    g_autofree char *basis = g_strdup("");
+    if (g_ok && has(gv->cur->cpu_count) && h && has(h->vcpu_count) && h->vcpu_count > 0 &&
+        gv->cur->cpu_count != h->vcpu_count) {
+        double scale = (double)gv->cur->cpu_count / (double)h->vcpu_count;
+        g_busy *= scale;
+        g_steal *= scale;
+        g_free(basis);
+        basis = g_strdup_printf("; converted from %" G_GUINT64_FORMAT
+                                " online CPUs to %" G_GUINT64_FORMAT " allocated vCPUs",
+                                gv->cur->cpu_count, h->vcpu_count);
+    }
+    /* Per vCPU: the sums over vCPUs divided by the count, which must not
+     * have changed between the samples (hot-plug). */
+    if (reconcile_present(c->host_dt_s) && has(h->vcpu_count) && h->vcpu_count > 0 &&
+        h->vcpu_count == hp->vcpu_count) {
+        double n = (double)h->vcpu_count;
+        h_busy = 100.0 * rate(h->vcpu_time_ns, hp->vcpu_time_ns, c->host_dt_s) / 1e9 / n;
+        if (!reconcile_present(h_busy)) {
+            /* cpu.time also counts QEMU's emulator and I/O threads; it is
+             * the host's figure when per-vCPU times are missing, named so. */
+            h_busy = 100.0 * rate(h->cpu_time_ns, hp->cpu_time_ns, c->host_dt_s) / 1e9 / n;
+            h_src = "cpu.time";
+        }
+        h_wait = 100.0 * rate(h->vcpu_delay_ns, hp->vcpu_delay_ns, c->host_dt_s) / 1e9 / n;
+    }
+    bool h_ok = reconcile_present(h_busy);
+
+    /* cpu.busy: the guest tells its work from its idle loop; host vCPU time
+     * also counts halt-polling and emulation. */
+    if (g_use)
+        set_value(c, RC_CPU_BUSY, h_busy, g_busy, g_busy, "guest", gv,
+                  "guest's own accounting (busy = all but idle, iowait and steal)%s", basis);
+    else
+        set_value(c, RC_CPU_BUSY, h_busy, g_busy, RECONCILE_ABSENT, "none", gv,
+                  "%s; host vCPU time is not a substitute", gwhy(c, gv, "CPU times"));
+
+    /* cpu.wait: the host's scheduler measures the wait directly. */
+    if (reconcile_present(h_wait))
+        set_value(c, RC_CPU_WAIT, h_wait, g_steal, h_wait, "host", gv,
+                  "host run-queue wait of the vCPU threads (vcpu.N.delay)");
+    else
+        set_value(c, RC_CPU_WAIT, h_wait, g_steal, RECONCILE_ABSENT, "none", gv, "%s",
+                  h_ok ? "host reports no vcpu.N.delay" : hwhy(c));
+
+    /* cpu.demand: what the guest would have used had it never waited. */
+    double h_dem = h_ok && reconcile_present(h_wait) ? h_busy + h_wait : RECONCILE_ABSENT;
+    double g_dem = g_ok ? g_busy + g_steal : RECONCILE_ABSENT;
+    if (g_use && reconcile_present(h_wait)) {
+        double r = g_busy + h_wait;
+        set_value(c, RC_CPU_DEMAND, h_dem, g_dem, MIN(r, 100.0), "guest+host-delay", gv,
+                  "guest busy %.1f %% + host-measured wait %.1f %%%s%s", g_busy, h_wait,
+                  r > 100.0 ? " (capped at 100 %)" : "", basis);
+    } else {
+        set_value(c, RC_CPU_DEMAND, h_dem, g_dem, RECONCILE_ABSENT, "none", gv, "%s",
+                  !g_use ? gwhy(c, gv, "CPU times")
+                  : h_ok ? "host reports no vcpu.N.delay"
+                         : hwhy(c));
+    }
+
+    /* Rule: cpu-busy-mismatch */
+    if (g_use && h_ok)
+        eval_set(c, RR_CPU_BUSY_MISMATCH, fabs(h_busy - g_busy), false,
+                 g_strdup_printf("host: vCPU threads ran %.1f %% of %" G_GUINT64_FORMAT
+                                 " vCPUs (%s); guest (%s): busy %.1f %%; %.1f points apart "
+                                 "(halt-polling, emulation overhead or guest accounting)",
+                                 h_busy, h->vcpu_count, h_src, gv->name, g_busy,
+                                 fabs(h_busy - g_busy)));
+    else
+        eval_unknown(c, RR_CPU_BUSY_MISMATCH, "%s", !g_use ? gwhy(c, gv, "CPU times") : hwhy(c));
+
+    /* Rule: steal-invisible-to-guest */
+    if (g_use && reconcile_present(h_wait)) {
+        double gap = h_wait - g_steal;
+        eval_set(c, RR_STEAL_INVISIBLE, gap, false,
+                 g_strdup_printf("host measured %.1f %% vCPU wait (vcpu.N.delay), the guest (%s) "
+                                 "reports %.1f %% steal: CPU demand is %.1f points above what "
+                                 "the guest shows (busy %.1f %% + wait %.1f %% = %.1f %%)",
+                                 h_wait, gv->name, g_steal, gap, g_busy, h_wait,
+                                 MIN(g_busy + h_wait, 100.0)));
+    } else {
+        eval_unknown(c, RR_STEAL_INVISIBLE, "%s",
+                     !g_use ? gwhy(c, gv, "CPU times")
+                     : h_ok ? "host reports no vcpu.N.delay"
+                            : hwhy(c));
+    }
+
+    /* Rule: vcpu-count-mismatch (current samples only: no rate needed) */
+    if (gv && gv->fresh && has(gv->cur->cpu_count) && c->host_fresh && has(h->vcpu_count)) {
+        double diff = fabs((double)h->vcpu_count - (double)gv->cur->cpu_count);
+        eval_set(c, RR_VCPU_COUNT_MISMATCH, diff, false,
+                 g_strdup_printf("host runs %" G_GUINT64_FORMAT " vCPUs, the guest (%s) counts "
+                                 "%" G_GUINT64_FORMAT " CPUs (offline or not hot-plugged in the "
+                                 "guest): its percentages are converted to the allocated vCPUs",
+                                 h->vcpu_count, gv->name, gv->cur->cpu_count));
+    } else {
+        eval_unknown(c, RR_VCPU_COUNT_MISMATCH, "vCPU count missing on one side");
+    }
+
+    /* Rule: guest-clock-rate.  qga first: its time is read synchronously
+     * with kanrid's receive stamp, so delivery delays do not count. */
+    struct gview *clk = NULL;
+    struct gview *corder[] = {&c->qga, &c->guestd};
+    for (size_t i = 0; i < G_N_ELEMENTS(corder) && !clk; i++) {
+        struct gview *v = corder[i];
+        if (v->cur && v->fresh && v->prev && v->cur->time_us > 0 && v->prev->time_us > 0 &&
+            v->cur->received_us - v->prev->received_us >= c->cfg->min_interval_us)
+            clk = v;
+    }
+    if (clk) {
+        double dr = (double)(clk->cur->received_us - clk->prev->received_us) / 1e6;
+        double dg = (double)(clk->cur->time_us - clk->prev->time_us) / 1e6;
+        double pct = 100.0 * (dg - dr) / dr;
+        if (dg <= 0 || fabs(pct) > 50)
+            /* No clock drifts by half: the clock was stepped (NTP, a
+             * resume, an operator).  The step is not a rate; the skew rule
+             * sees where the clock ended up. */
+            eval_unknown(c, RR_GUEST_CLOCK_RATE,
+                         "guest clock (%s) stepped by %.1f s between samples", clk->name, dg - dr);
+        else
+            eval_set(
+                c, RR_GUEST_CLOCK_RATE, fabs(pct), false,
+                g_strdup_printf("guest clock (%s) advanced %.1f s while kanrid's advanced %.1f s: "
+                                "%.1f %% %s; guest rates on its own clock are off by as much",
+                                clk->name, dg, dr, fabs(pct), pct < 0 ? "slow" : "fast"));
+    } else {
+        eval_unknown(c, RR_GUEST_CLOCK_RATE, "no two timed guest samples");
+    }
+}
+
+/* ---- 2. memory ---- */
+
+static bool has_mem(const struct guest_sample *s)
+{
+    return has(s->mem_total);
+}
+
+/* Guest memory used, caches excluded: total - available (MemAvailable, or
+ * the balloon's "usable"), else total - free - cache - buffers. */
+static double guest_mem_used(const struct guest_sample *s)
+{
+    if (!has(s->mem_total))
+        return RECONCILE_ABSENT;
+    if (has(s->mem_available))
+        return s->mem_total >= s->mem_available ? (double)(s->mem_total - s->mem_available) : 0;
+    if (has(s->mem_free) && has(s->mem_cached)) {
+        double used = (double)s->mem_total - (double)s->mem_free - (double)s->mem_cached -
+                      (has(s->mem_buffers) ? (double)s->mem_buffers : 0);
+        return MAX(used, 0);
+    }
+    return RECONCILE_ABSENT;
+}
+
+/*
+ * Looks KEY up in a sample's small JSON object (extra_json): *ret_present
+ * says whether it is there at all, the return value is its non-negative
+ * integer value or SAMPLE_ABSENT.
+ */
+static uint64_t json_member(const char *json, const char *key, bool *ret_present)
+{
+    *ret_present = false;
+    if (!json || strlen(json) > DETAIL_MAX_BYTES)
+        return SAMPLE_ABSENT;
+    json_tokener *tok = json_tokener_new_ex(DETAIL_MAX_DEPTH);
+    json_object *o = json_tokener_parse_ex(tok, json, (int)strlen(json));
+    bool ok = json_tokener_get_error(tok) == json_tokener_success;
+    json_tokener_free(tok);
+    uint64_t ret = SAMPLE_ABSENT;
+    json_object *v = NULL;
+    if (ok && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v)) {
+        *ret_present = v != NULL;
+        if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0)
+            ret = (uint64_t)json_object_get_int64(v);
+    }
+    json_object_put(o);
+    return ret;
+}
+
+static uint64_t json_u64(const char *json, const char *key)
+{
+    bool present;
+    return json_member(json, key, &present);
+}
+
+/* Swap traffic in bytes between two samples of one source: kanri-guestd
+ * counts pages (pswpin/pswpout), the balloon driver KiB (in extra_json). */
+static bool swap_bytes(const struct ctx *c, const struct guest_sample *s, uint64_t *ret_in,
+                       uint64_t *ret_out)
+{
+    if (has(s->swap_in_pages) && has(s->swap_out_pages)) {
+        *ret_in = s->swap_in_pages * c->cfg->page_size;
+        *ret_out = s->swap_out_pages * c->cfg->page_size;
+        return true;
+    }
+    uint64_t in = json_u64(s->extra_json, "swap_in"), out = json_u64(s->extra_json, "swap_out");
+    if (has(in) && has(out) && in < UINT64_MAX / 1024 && out < UINT64_MAX / 1024) {
+        *ret_in = in * 1024;
+        *ret_out = out * 1024;
+        return true;
+    }
+    return false;
+}
+
+static bool has_swap(const struct guest_sample *s)
+{
+    return (has(s->swap_in_pages) && has(s->swap_out_pages)) ||
+           has(json_u64(s->extra_json, "swap_in"));
+}
+
+static bool has_used(const struct guest_sample *s)
+{
+    return reconcile_present(guest_mem_used(s));
+}
+
+/* Says, source by source, why no guest memory figure is usable. */
+static char *mem_unavailable_why(struct ctx *c)
+{
+    GString *s = g_string_new(NULL);
+    const struct gview *vs[] = {&c->balloon, &c->guestd};
+    for (size_t i = 0; i < G_N_ELEMENTS(vs); i++) {
+        const struct gview *v = vs[i];
+        if (i)
+            g_string_append(s, "; ");
+        g_string_append_printf(s, "%s: ", v->name);
+        if (!v->cur)
+            g_string_append(s, i == 0 ? "no statistics (no balloon driver, or no stats period)"
+                                      : "no sample");
+        else if (!v->fresh)
+            g_string_append_printf(
+                s, "last update %s ago (limit %s)", D(c, (double)v->age_us / 1e6),
+                D(c, (double)(i == 0 ? c->cfg->balloon_stale_us : c->cfg->guest_stale_us) / 1e6));
+        else
+            g_string_append(s, "no usable/available figure");
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void section_memory(struct ctx *c)
+{
+    struct gview *order[] = {&c->guestd, &c->balloon};
+    struct gview *gv = pick(order, G_N_ELEMENTS(order), has_mem);
+    struct gview *gu = pick(order, G_N_ELEMENTS(order), has_used);
+    const struct host_sample *h = c->host;
+    double h_cur = h ? num(h->balloon_current) : RECONCILE_ABSENT;
+    double h_max = h ? num(h->balloon_maximum) : RECONCILE_ABSENT;
+    double h_rss = h ? num(h->balloon_rss) : RECONCILE_ABSENT;
+    double g_total = gv ? num(gv->cur->mem_total) : RECONCILE_ABSENT;
+    double g_used = gu ? guest_mem_used(gu->cur) : RECONCILE_ABSENT;
+    bool g_total_ok = gv && gv->fresh;
+    bool g_used_ok = gu && gu->fresh;
+    bool h_ok = c->host_fresh;
+
+    /* mem.total: what backs the guest is the balloon's current size; the
+     * guest's own total may still count ballooned-out pages. */
+    if (h_ok && reconcile_present(h_cur))
+        set_value(c, RC_MEM_TOTAL, h_cur, g_total, h_cur, "host", gv,
+                  "balloon current size (maximum %s): the memory that backs the guest",
+                  B(c, h_max));
+    else
+        set_value(c, RC_MEM_TOTAL, h_cur, g_total, RECONCILE_ABSENT, "none", gv,
+                  "%s; the guest's total is not a substitute",
+                  h_ok ? "host reports no balloon.current" : hwhy(c));
+
+    /* mem.used: only the guest knows what is cache. */
+    g_autofree char *why = mem_unavailable_why(c);
+    if (g_used_ok)
+        set_value(c, RC_MEM_USED, h_rss, g_used, g_used, "guest", gu,
+                  "guest total minus available (caches excluded)");
+    else
+        set_value(c, RC_MEM_USED, h_rss, g_used, RECONCILE_ABSENT, "none", gu,
+                  "no usable guest memory view (%s); host RSS is not a substitute", why);
+
+    /* mem.swap */
+    struct gview *gs = pick(order, G_N_ELEMENTS(order), has_swap);
+    double g_swap = RECONCILE_ABSENT, g_in = RECONCILE_ABSENT, g_out = RECONCILE_ABSENT;
+    uint64_t ci, co, pi, po;
+    if (gs && gs->prev && !gs->reset && swap_bytes(c, gs->cur, &ci, &co) &&
+        swap_bytes(c, gs->prev, &pi, &po)) {
+        g_in = rate(ci, pi, gs->dt_s);
+        g_out = rate(co, po, gs->dt_s);
+        if (reconcile_present(g_in) && reconcile_present(g_out))
+            g_swap = g_in + g_out;
+    }
+    bool g_swap_ok = gs && gs->fresh && reconcile_present(g_swap);
+    if (g_swap_ok)
+        set_value(c, RC_MEM_SWAP, RECONCILE_ABSENT, g_swap, g_swap, "guest", gs,
+                  "guest swap-in %s/s + swap-out %s/s", B(c, g_in), B(c, g_out));
+    else
+        set_value(c, RC_MEM_SWAP, RECONCILE_ABSENT, g_swap, RECONCILE_ABSENT, "none", gs, "%s",
+                  gwhy(c, gs, "swap counters"));
+
+    /* Rule: guest-memory-overstated */
+    if (g_total_ok && h_ok && reconcile_present(h_cur) && h_cur > 0) {
+        double over = g_total - h_cur;
+        eval_set(c, RR_MEM_OVERSTATED, 100.0 * over / h_cur, false,
+                 g_strdup_printf("the guest (%s) counts %s of memory, the balloon backs %s "
+                                 "(maximum %s): the guest believes it has %s (%.1f %%) more than "
+                                 "backs it",
+                                 gv->name, B(c, g_total), B(c, h_cur), B(c, h_max), B(c, over),
+                                 100.0 * over / h_cur));
+    } else {
+        eval_unknown(c, RR_MEM_OVERSTATED, "%s",
+                     !g_total_ok ? gwhy(c, gv, "memory") : "no balloon.current");
+    }
+
+    /* Rules: host-rss-overstates-guest-use / host-rss-below-guest-use */
+    if (g_used_ok && h_ok && reconcile_present(h_rss) && reconcile_present(h_cur) && h_cur > 0) {
+        double over = h_rss - g_used;
+        double cache = has(gu->cur->mem_cached) ? (double)gu->cur->mem_cached : RECONCILE_ABSENT;
+        eval_set(c, RR_RSS_OVER_USED, 100.0 * over / h_cur, false,
+                 g_strdup_printf("host RSS %s, the guest (%s) uses %s excluding caches%s%s%s: "
+                                 "the host counts %s (%.1f %% of %s) of guest page cache or "
+                                 "touched-then-freed memory as used",
+                                 B(c, h_rss), gu->name, B(c, g_used),
+                                 reconcile_present(cache) ? " (cache " : "",
+                                 reconcile_present(cache) ? B(c, cache) : "",
+                                 reconcile_present(cache) ? ")" : "", B(c, over),
+                                 100.0 * over / h_cur, B(c, h_cur)));
+        eval_set(c, RR_RSS_UNDER_USED, -100.0 * over / h_cur, false,
+                 g_strdup_printf("the guest (%s) uses %s excluding caches but the host holds "
+                                 "only %s resident: %s (%.1f %% of %s) of guest memory is "
+                                 "swapped out or shared on the host",
+                                 gu->name, B(c, g_used), B(c, h_rss), B(c, -over),
+                                 -100.0 * over / h_cur, B(c, h_cur)));
+    } else {
+        const char *w = !g_used_ok ? "no usable guest memory view" : "no balloon.rss";
+        eval_unknown(c, RR_RSS_OVER_USED, "%s", w);
+        eval_unknown(c, RR_RSS_UNDER_USED, "%s", w);
+    }
+
+    /* Rule: balloon-induced-swapping */
+    if (g_swap_ok && h_ok && reconcile_present(h_cur) && reconcile_present(h_max) && h_max > 0) {
+        double held = MAX(h_max - h_cur, 0);
+        double pct = 100.0 * held / h_max;
+        if (pct >= c->cfg->balloon_inflated_pct)
+            eval_set(c, RR_BALLOON_SWAPPING, g_swap, false,
+                     g_strdup_printf("the balloon holds %s (%.1f %%) of %s and the guest (%s) "
+                                     "swaps %s/s (in %s/s, out %s/s)",
+                                     B(c, held), pct, B(c, h_max), gs->name, B(c, g_swap),
+                                     B(c, g_in), B(c, g_out)));
+        else
+            eval_set(c, RR_BALLOON_SWAPPING, 0, false,
+                     g_strdup_printf("the balloon holds only %.1f %% of %s (under %.1f %%): "
+                                     "swapping of %s/s is not balloon-induced",
+                                     pct, B(c, h_max), c->cfg->balloon_inflated_pct, B(c, g_swap)));
+    } else {
+        eval_unknown(c, RR_BALLOON_SWAPPING, "%s",
+                     !g_swap_ok ? gwhy(c, gs, "swap counters") : "no balloon size on the host");
+    }
+
+    /* Rule: guest-memory-view-unavailable (always evaluated) */
+    if (g_used_ok)
+        eval_set(c, RR_MEM_VIEW_UNAVAILABLE, 0, false,
+                 g_strdup_printf("guest memory view from %s", gu->name));
+    else
+        eval_set(c, RR_MEM_VIEW_UNAVAILABLE, 1, false,
+                 g_strdup_printf("no usable guest memory view (%s): memory used is unknown; host "
+                                 "RSS%s%s%s counts guest caches and is not a substitute",
+                                 why, reconcile_present(h_rss) ? " (" : "",
+                                 reconcile_present(h_rss) ? B(c, h_rss) : "",
+                                 reconcile_present(h_rss) ? ")" : ""));
+}
+
+/* ---- 3. disk ---- */
+
+static bool has_fs(const struct guest_sample *s)
+{
+    return has(s->fs_total) && has(s->fs_used) && has(s->fs_avail);
+}
+
+static bool has_dio(const struct guest_sample *s)
+{
+    return has(s->disk_read_bytes) && has(s->disk_write_bytes);
+}
+
+struct hdisk {
+    const char *name; /* borrowed from the parsed JSON */
+    double alloc, cap;
+    const struct reconcile_pool *pool;
+    const char *pool_name;
+};
+
+/* Per-disk host figures from blocks_json; false when missing or malformed. */
+static bool host_disks(struct ctx *c, json_object **ret_root, GArray *out)
+{
+    const char *js = c->host ? c->host->blocks_json : NULL;
+    *ret_root = NULL;
+    if (!js || strlen(js) > DETAIL_MAX_BYTES)
+        return false;
+    json_tokener *tok = json_tokener_new_ex(DETAIL_MAX_DEPTH);
+    json_object *root = json_tokener_parse_ex(tok, js, (int)strlen(js));
+    bool ok = json_tokener_get_error(tok) == json_tokener_success &&
+              json_object_is_type(root, json_type_array) &&
+              json_object_array_length(root) <= DETAIL_MAX_ITEMS;
+    json_tokener_free(tok);
+    for (size_t i = 0; ok && i < json_object_array_length(root); i++) {
+        json_object *o = json_object_array_get_idx(root, i), *v;
+        struct hdisk d = {.alloc = RECONCILE_ABSENT, .cap = RECONCILE_ABSENT};
+        if (!json_object_is_type(o, json_type_object)) {
+            ok = false;
+            break;
+        }
+        if (json_object_object_get_ex(o, "name", &v) && json_object_is_type(v, json_type_string))
+            d.name = json_object_get_string(v);
+        if (json_object_object_get_ex(o, "allocation_bytes", &v) &&
+            json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0)
+            d.alloc = (double)json_object_get_int64(v);
+        if (json_object_object_get_ex(o, "capacity_bytes", &v) &&
+            json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0)
+            d.cap = (double)json_object_get_int64(v);
+        for (size_t k = 0; d.name && k < c->in->n_disks; k++) {
+            const struct reconcile_disk *m = &c->in->disks[k];
+            if (m->name && g_str_equal(m->name, d.name))
+                d.pool_name = m->pool;
+        }
+        for (size_t k = 0; d.pool_name && k < c->in->n_pools; k++) {
+            const struct reconcile_pool *p = &c->in->pools[k];
+            if (p->name && p->cur && g_str_equal(p->name, d.pool_name))
+                d.pool = p;
+        }
+        g_array_append_val(out, d);
+    }
+    if (!ok) {
+        json_object_put(root);
+        g_array_set_size(out, 0);
+        return false;
+    }
+    *ret_root = root;
+    return true;
+}
+
+/* Bytes per second the pool's free space shrinks; NaN without two samples,
+ * 0 when it does not shrink. */
+static double pool_fill_rate(const struct reconcile_pool *p)
+{
+    if (!p->prev || !p->cur || p->cur->time_us <= p->prev->time_us)
+        return RECONCILE_ABSENT;
+    double dt = (double)(p->cur->time_us - p->prev->time_us) / 1e6;
+    if (!has(p->cur->available) || !has(p->prev->available))
+        return RECONCILE_ABSENT;
+    double d = (double)p->prev->available - (double)p->cur->available;
+    return MAX(d, 0) / dt;
+}
+
+static void section_disk(struct ctx *c)
+{
+    struct gview *order[] = {&c->guestd, &c->qga};
+    struct gview *gf = pick(order, G_N_ELEMENTS(order), has_fs);
+    struct gview *gi = pick(order, G_N_ELEMENTS(order), has_dio);
+    const struct host_sample *h = c->host, *hp = c->in->host_prev;
+    bool h_ok = c->host_fresh;
+    double h_alloc = h ? num(h->block_allocation) : RECONCILE_ABSENT;
+    double h_cap = h ? num(h->block_capacity) : RECONCILE_ABSENT;
+    double g_used = gf ? num(gf->cur->fs_used) : RECONCILE_ABSENT;
+    double g_avail = gf ? num(gf->cur->fs_avail) : RECONCILE_ABSENT;
+    bool g_ok = gf && gf->fresh;
+
+    /* disk.used: the guest knows which blocks hold data; the host's
+     * allocation also holds blocks freed in the guest and never discarded. */
+    if (g_ok)
+        set_value(c, RC_DISK_USED, h_alloc, g_used, g_used, "guest", gf,
+                  "used space of the guest's filesystems");
+    else
+        set_value(c, RC_DISK_USED, h_alloc, g_used, RECONCILE_ABSENT, "none", gf,
+                  "%s; image allocation is not a substitute", gwhy(c, gf, "filesystems"));
+
+    /* disk.free and thin-pool-overcommit: per pool, the most the guest can
+     * grow its images by (its free space, at most the images' room) against
+     * what the pool still has.  Conservative: new writes are assumed to land
+     * on unallocated blocks, not on blocks freed and never discarded. */
+    g_autoptr(GArray) disks = g_array_new(FALSE, TRUE, sizeof(struct hdisk));
+    json_object *root = NULL;
+    bool per_disk = h_ok && host_disks(c, &root, disks);
+    double backed_room = 0, short_sum = 0, worst = -INFINITY, worst_ttf = INFINITY;
+    bool any_pool = false, crit = false;
+    g_autoptr(GString) detail = g_string_new(NULL);
+    g_autoptr(GString) unpooled = g_string_new(NULL);
+    g_autoptr(GHashTable) done = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (guint i = 0; per_disk && i < disks->len; i++) {
+        struct hdisk *d = &g_array_index(disks, struct hdisk, i);
+        double room = reconcile_present(d->alloc) && reconcile_present(d->cap)
+                          ? MAX(d->cap - d->alloc, 0)
+                          : RECONCILE_ABSENT;
+        if (!d->pool) {
+            /* Not in a pool we know: its room counts as backed, and the
+             * reason says so rather than silently assuming it. */
+            if (reconcile_present(room) && room > 0) {
+                backed_room += room;
+                g_string_append_printf(unpooled, "%s%s (%s)", unpooled->len ? ", " : "",
+                                       d->name ? d->name : "?", B(c, room));
+            }
+            continue;
+        }
+        if (g_hash_table_contains(done, d->pool))
+            continue;
+        g_hash_table_add(done, (gpointer)d->pool);
+        /* Sum the room of every disk of this VM in this pool. */
+        double pool_room = 0;
+        for (guint k = i; k < disks->len; k++) {
+            struct hdisk *e = &g_array_index(disks, struct hdisk, k);
+            if (e->pool == d->pool && reconcile_present(e->alloc) && reconcile_present(e->cap))
+                pool_room += MAX(e->cap - e->alloc, 0);
+        }
+        const struct pool_sample *ps = d->pool->cur;
+        if (!has(ps->available))
+            continue;
+        any_pool = true;
+        double avail = (double)ps->available;
+        backed_room += MIN(pool_room, avail);
+        if (!reconcile_present(g_avail))
+            continue;
+        double demand = MIN(g_avail, pool_room);
+        double shortfall = demand - avail;
+        worst = MAX(worst, shortfall);
+        double fill = pool_fill_rate(d->pool);
+        double ttf = reconcile_present(fill) && fill > 0 ? avail / fill : INFINITY;
+        if (shortfall > 0) {
+            short_sum += shortfall;
+            worst_ttf = MIN(worst_ttf, ttf);
+            if (ttf * 1e6 <= (double)c->cfg->pool_full_crit_us)
+                crit = true;
+            g_string_append_printf(detail,
+                                   "%spool %s has %s free of %s, the guest can still "
+                                   "write %s into it: %s unbacked",
+                                   detail->len ? "; " : "", d->pool->name, B(c, avail),
+                                   B(c, num(ps->capacity)), B(c, demand), B(c, shortfall));
+            if (!reconcile_present(fill))
+                g_string_append(detail, ", fill rate unknown (one pool sample)");
+            else if (fill <= 0)
+                g_string_append(detail, ", not filling");
+            else
+                g_string_append_printf(detail, ", filling at %s/s: full in %s", B(c, fill),
+                                       D(c, ttf));
+        }
+    }
+    json_object_put(root);
+
+    double h_free = per_disk ? backed_room : RECONCILE_ABSENT;
+    if (g_ok && per_disk) {
+        double r = MAX(g_avail - short_sum, 0);
+        set_value(
+            c, RC_DISK_FREE, h_free, g_avail, r, "guest+host-backing", gf, "guest free space%s%s%s",
+            short_sum > 0 ? " less what its pools cannot back" : ", all of it backed by its pools",
+            unpooled->len ? "; not in a known pool (room assumed backed): " : "", unpooled->str);
+    } else {
+        set_value(c, RC_DISK_FREE, h_free, g_avail, RECONCILE_ABSENT, "none", gf, "%s",
+                  !g_ok   ? gwhy(c, gf, "filesystems")
+                  : !h_ok ? hwhy(c)
+                          : "host reports no per-disk allocation/capacity (blocks_json)");
+    }
+
+    /* Rule: thin-pool-overcommit */
+    if (g_ok && per_disk && any_pool) {
+        char *msg;
+        if (short_sum > 0)
+            msg = g_strdup_printf("the guest (%s) believes it has %s free; %s", gf->name,
+                                  B(c, g_avail), detail->str);
+        else
+            msg = g_strdup_printf("the guest's %s free space is backed by its pools "
+                                  "(%s of headroom in the tightest)",
+                                  B(c, g_avail), B(c, -worst));
+        eval_set(c, RR_THIN_POOL_OVERCOMMIT, short_sum > 0 ? short_sum : worst, crit, msg);
+    } else {
+        eval_unknown(c, RR_THIN_POOL_OVERCOMMIT, "%s",
+                     !g_ok       ? gwhy(c, gf, "filesystems")
+                     : !per_disk ? "no per-disk host figures"
+                                 : "no disk of this VM is in a pool with a sample");
+    }
+
+    /* Rule: trim-debt */
+    if (g_ok && h_ok && reconcile_present(h_alloc) && reconcile_present(h_cap) && h_cap > 0) {
+        double debt = h_alloc - g_used;
+        eval_set(c, RR_TRIM_DEBT, 100.0 * debt / h_cap, false,
+                 g_strdup_printf("images hold %s allocated, the guest (%s) uses %s: %s (%.1f %% "
+                                 "of %s) freed in the guest but never discarded (no fstrim, or "
+                                 "no discard='unmap' on the disk)",
+                                 B(c, h_alloc), gf->name, B(c, g_used), B(c, debt),
+                                 100.0 * debt / h_cap, B(c, h_cap)));
+    } else {
+        eval_unknown(c, RR_TRIM_DEBT, "%s",
+                     !g_ok ? gwhy(c, gf, "filesystems") : "no image allocation on the host");
+    }
+
+    /* disk.io: the host counts what reached the images, on its own clock. */
+    double h_io = RECONCILE_ABSENT, g_io = RECONCILE_ABSENT;
+    if (reconcile_present(c->host_dt_s) && h->block_count == hp->block_count)
+        h_io = rate(h->block_rd_bytes, hp->block_rd_bytes, c->host_dt_s) +
+               rate(h->block_wr_bytes, hp->block_wr_bytes, c->host_dt_s);
+    if (gi && gi->prev && !gi->reset)
+        g_io = rate(gi->cur->disk_read_bytes, gi->prev->disk_read_bytes, gi->dt_s) +
+               rate(gi->cur->disk_write_bytes, gi->prev->disk_write_bytes, gi->dt_s);
+    bool g_io_ok = gi && gi->fresh && reconcile_present(g_io);
+    if (reconcile_present(h_io))
+        set_value(c, RC_DISK_IO, h_io, g_io, h_io, "host", gi,
+                  "bytes read and written at the images (block.N.rd/wr.bytes)");
+    else
+        set_value(c, RC_DISK_IO, h_io, g_io, RECONCILE_ABSENT, "none", gi, "%s%s",
+                  !reconcile_present(c->host_dt_s)    ? hwhy(c)
+                  : h->block_count != hp->block_count ? "block device set changed (hot-plug)"
+                                                      : "host block counters missing or reset",
+                  "; guest counters are not a substitute");
+
+    /* Rule: disk-io-mismatch */
+    if (reconcile_present(h_io) && g_io_ok) {
+        double top = MAX(h_io, g_io);
+        double pct = top >= c->cfg->disk_io_floor ? 100.0 * fabs(h_io - g_io) / top : 0;
+        eval_set(c, RR_DISK_IO_MISMATCH, pct, false,
+                 g_strdup_printf("host: %s/s reached the images; guest (%s): %s/s on its disks "
+                                 "(%.1f %% apart%s)",
+                                 B(c, h_io), gi->name, B(c, g_io),
+                                 100.0 * fabs(h_io - g_io) / MAX(top, 1),
+                                 top < c->cfg->disk_io_floor ? ", under the floor" : ""));
+    } else {
+        eval_unknown(c, RR_DISK_IO_MISMATCH, "%s",
+                     !g_io_ok ? gwhy(c, gi, "disk counters") : hwhy(c));
+    }
+}
+
+/* ---- 4. network ---- */
+
+static bool has_net(const struct guest_sample *s)
+{
+    return has(s->net_rx_bytes) && has(s->net_tx_bytes);
+}
+
+static void section_network(struct ctx *c)
+{
+    struct gview *order[] = {&c->guestd, &c->qga};
+    struct gview *gv = pick(order, G_N_ELEMENTS(order), has_net);
+    const struct host_sample *h = c->host, *hp = c->in->host_prev;
+    double h_rx = RECONCILE_ABSENT, h_tx = RECONCILE_ABSENT;
+    double g_rx = RECONCILE_ABSENT, g_tx = RECONCILE_ABSENT;
+    /* libvirt reports tap counters from the guest's side (host tx is
+     * guest rx), so the two compare directly. */
+    if (reconcile_present(c->host_dt_s) && h->net_count == hp->net_count) {
+        h_rx = rate(h->net_rx_bytes, hp->net_rx_bytes, c->host_dt_s);
+        h_tx = rate(h->net_tx_bytes, hp->net_tx_bytes, c->host_dt_s);
+    }
+    if (gv && gv->prev && !gv->reset) {
+        g_rx = rate(gv->cur->net_rx_bytes, gv->prev->net_rx_bytes, gv->dt_s);
+        g_tx = rate(gv->cur->net_tx_bytes, gv->prev->net_tx_bytes, gv->dt_s);
+    }
+    const char *hw = !reconcile_present(c->host_dt_s) ? hwhy(c)
+                     : h->net_count != hp->net_count  ? "interface set changed (hot-plug)"
+                                                      : "host interface counters missing or reset";
+    double hv[] = {h_rx, h_tx}, gvv[] = {g_rx, g_tx};
+    enum reconcile_resource rs[] = {RC_NET_RX, RC_NET_TX};
+    for (int k = 0; k < 2; k++) {
+        if (reconcile_present(hv[k]))
+            set_value(c, rs[k], hv[k], gvv[k], hv[k], "host", gv,
+                      "tap device counters on the host (net.N.%s.bytes)", k ? "tx" : "rx");
+        else
+            set_value(c, rs[k], hv[k], gvv[k], RECONCILE_ABSENT, "none", gv,
+                      "%s; guest counters are not a substitute", hw);
+    }
+
+    /* Rule: net-io-mismatch: the larger of the rx and tx gaps */
+    bool g_ok = gv && gv->fresh && reconcile_present(g_rx) && reconcile_present(g_tx);
+    if (g_ok && reconcile_present(h_rx) && reconcile_present(h_tx)) {
+        double worst = 0;
+        for (int k = 0; k < 2; k++) {
+            double top = MAX(hv[k], gvv[k]);
+            if (top >= c->cfg->net_io_floor)
+                worst = MAX(worst, 100.0 * fabs(hv[k] - gvv[k]) / top);
+        }
+        eval_set(c, RR_NET_IO_MISMATCH, worst, false,
+                 g_strdup_printf("host taps: rx %s/s, tx %s/s; guest (%s) interfaces: rx %s/s, "
+                                 "tx %s/s (%.1f %% apart; guest-internal bridges, or drops at the "
+                                 "tap)",
+                                 B(c, h_rx), B(c, h_tx), gv->name, B(c, g_rx), B(c, g_tx), worst));
+    } else {
+        eval_unknown(c, RR_NET_IO_MISMATCH, "%s", !g_ok ? gwhy(c, gv, "interface counters") : hw);
+    }
+}
+
+/* ---- 5. agent health ---- */
+
+static void section_agent(struct ctx *c)
+{
+    struct gview *qga = &c->qga, *gd = &c->guestd;
+
+    /* Rule: guest-view-missing */
+    if (!qga->cur && !gd->cur)
+        eval_set(c, RR_GUEST_VIEW_MISSING, 1, false,
+                 g_strdup("no guest view: no qemu-guest-agent sample and no kanri-guestd "
+                          "sample; guest CPU, disk use and clock are unknown"));
+    else
+        eval_set(c, RR_GUEST_VIEW_MISSING, 0, false,
+                 g_strdup_printf("guest view from %s", qga->cur ? "qga" : "kanri-guestd"));
+
+    /* Rule: guest-view-stale: the freshest agent view's age */
+    struct gview *fresh = NULL;
+    if (qga->cur && (!gd->cur || qga->age_us <= gd->age_us))
+        fresh = qga;
+    else if (gd->cur)
+        fresh = gd;
+    if (fresh)
+        eval_set(c, RR_GUEST_VIEW_STALE, (double)fresh->age_us / 1e6, false,
+                 g_strdup_printf("newest guest view (%s) is %s old", fresh->name,
+                                 D(c, (double)fresh->age_us / 1e6)));
+    else
+        eval_unknown(c, RR_GUEST_VIEW_STALE, "no guest view");
+
+    /* Rule: guest-clock-skew.  qga's time is read while kanrid waits, so
+     * the offset is the skew (plus the call's latency).  kanri-guestd's may
+     * have travelled a while: only a guest clock ahead of kanrid is proof. */
+    double off = RECONCILE_ABSENT;
+    struct gview *sv = NULL;
+    if (qga->cur && qga->fresh && qga->cur->time_us > 0) {
+        sv = qga;
+        off = (double)(qga->cur->time_us - qga->cur->received_us) / 1e6;
+    } else if (gd->cur && gd->fresh && gd->cur->time_us > 0) {
+        sv = gd;
+        off = MAX((double)(gd->cur->time_us - gd->cur->received_us) / 1e6, 0);
+    }
+    if (sv)
+        eval_set(c, RR_GUEST_CLOCK_SKEW, fabs(off), false,
+                 g_strdup_printf("guest clock (%s) is %.1f s %s kanrid's", sv->name, fabs(off),
+                                 off < 0 ? "behind" : "ahead of"));
+    else
+        eval_unknown(c, RR_GUEST_CLOCK_SKEW, "no fresh timed guest view");
+
+    /* Rule: guest-agent-incomplete: commands or figures the agent lacks */
+    if ((qga->cur && qga->fresh) || (gd->cur && gd->fresh)) {
+        g_autoptr(GString) s = g_string_new(NULL);
+        int missing = 0;
+        if (qga->cur && qga->fresh) {
+            const struct guest_sample *q = qga->cur;
+            const char *what[] = {
+                !has(q->cpu_count) ? "guest-get-cpustats (guest CPU busy unknown)" : NULL,
+                !has(q->disk_reads) ? "guest-get-diskstats (guest disk I/O unknown)" : NULL,
+                !has(q->fs_total) ? "guest-get-fsinfo (guest disk use unknown)" : NULL,
+            };
+            for (size_t i = 0; i < G_N_ELEMENTS(what); i++) {
+                if (!what[i])
+                    continue;
+                g_string_append_printf(s, "%sqemu-guest-agent lacks %s", missing ? "; " : "",
+                                       what[i]);
+                missing++;
+            }
+        }
+        if (gd->cur && gd->fresh) {
+            const struct guest_sample *g = gd->cur;
+            bool has_version;
+            json_member(g->extra_json, "agent_version", &has_version);
+            const char *what[] = {
+                !has(g->cpu_user_ns) ? "CPU times" : NULL,
+                !has(g->mem_total) ? "memory" : NULL,
+                !has(g->fs_total) ? "filesystems" : NULL,
+                !has_version ? "its version" : NULL,
+            };
+            for (size_t i = 0; i < G_N_ELEMENTS(what); i++) {
+                if (!what[i])
+                    continue;
+                g_string_append_printf(s, "%skanri-guestd sends no %s", missing ? "; " : "",
+                                       what[i]);
+                missing++;
+            }
+        }
+        if (!missing)
+            g_string_append(s, "the guest agents report every figure kanri uses");
+        eval_set(c, RR_GUEST_AGENT_INCOMPLETE, missing, false, g_strdup(s->str));
+    } else {
+        eval_unknown(c, RR_GUEST_AGENT_INCOMPLETE, "no fresh guest agent view");
+    }
+}
+
+/* ---- 6. findings ---- */
+
+static const struct reconcile_track *prev_track(const struct reconcile_state *st,
+                                                enum reconcile_rule r)
+{
+    for (guint i = 0; st && i < st->tracks->len; i++) {
+        const struct reconcile_track *t = g_ptr_array_index(st->tracks, i);
+        if (t->rule == r)
+            return t;
+    }
+    return NULL;
+}
+
+static void findings(struct ctx *c)
+{
+    for (int r = 0; r < RR_N; r++) {
+        struct reconcile_track *t;
+        struct reconcile_finding *f;
+        reconcile_track_step((enum reconcile_rule)r, &c->cfg->rule[r],
+                             prev_track(c->in->state, (enum reconcile_rule)r), &c->ev[r],
+                             c->in->now_us, &t, &f);
+        if (t)
+            g_ptr_array_add(c->res->state->tracks, t);
+        if (f)
+            g_ptr_array_add(c->res->findings, f);
+    }
+}
+
+struct reconcile_result *reconcile_run(const struct reconcile_input *in)
+{
+    struct reconcile_config defaults;
+    struct ctx c = {.in = in, .cfg = in->config};
+    if (!c.cfg) {
+        reconcile_config_init(&defaults);
+        c.cfg = &defaults;
+    }
+    c.scratch = g_ptr_array_new_with_free_func(g_free);
+    c.res = g_new0(struct reconcile_result, 1);
+    c.res->findings = g_ptr_array_new_with_free_func((GDestroyNotify)reconcile_finding_free);
+    c.res->state = reconcile_state_new();
+    for (int i = 0; i < RC_N; i++)
+        set_value(&c, (enum reconcile_resource)i, RECONCILE_ABSENT, RECONCILE_ABSENT,
+                  RECONCILE_ABSENT, "none", NULL, "not computed");
+    for (int i = 0; i < RR_N; i++)
+        c.ev[i].cls = RC_CLASS_UNKNOWN;
+
+    host_setup(&c);
+    c.host_age_us = c.host ? c.host_age_us : -1;
+    gview_setup(&c, &c.qga, "qga", &in->qga);
+    gview_setup(&c, &c.balloon, "balloon", &in->balloon);
+    gview_setup(&c, &c.guestd, "kanri-guestd", &in->guestd);
+
+    section_cpu(&c);
+    section_memory(&c);
+    section_disk(&c);
+    section_network(&c);
+    section_agent(&c);
+    findings(&c);
+
+    for (int i = 0; i < RR_N; i++)
+        g_free(c.ev[i].message);
+    g_free(c.host_norate);
+    g_ptr_array_unref(c.scratch);
+    return c.res;
+}
+
+void reconcile_result_free(struct reconcile_result *res)
+{
+    if (!res)
+        return;
+    for (int i = 0; i < RC_N; i++)
+        g_free(res->values[i].reason);
+    if (res->findings)
+        g_ptr_array_unref(res->findings);
+    reconcile_state_free(res->state);
+    g_free(res);
+}
