@@ -30,7 +30,9 @@ struct req {
     const char *raw; /* static bytes to send instead of resp */
     size_t raw_len;
     const char *raw_type;
+    char *raw_owned; /* g_malloc'd bytes to send (raw_len long) instead of resp; freed */
     char *allow;
+    char *retry_after; /* seconds, with 429 */
 };
 
 struct route {
@@ -41,12 +43,22 @@ struct route {
     void (*handler)(struct req *r);
 };
 
-extern const struct route api_routes[]; /* terminated by a NULL pattern */
+extern const struct route api_routes[];        /* terminated by a NULL pattern */
+extern const struct route api_ingest_routes[]; /* agents and ingest (routes-ingest.c) */
+extern int api_ingest_rejected;                 /* guest documents refused, for /metrics */
 extern const char *const api_role_names[];
 
 /* Matches PATH against PATTERN ("{}" matches one non-empty segment); on a
  * match fills PARAMS (g_strdup'd) and *NPARAMS. */
 bool route_match(const char *pattern, const char *path, char **params, int *nparams);
+
+/* routes-metrics.c: sample history and GET /metrics */
+void h_vm_metrics(struct req *r);
+void h_host_metrics(struct req *r);
+void h_pool_metrics(struct req *r);
+void h_prometheus(struct req *r);
+/* Resolves a VM reference (routes.c); on failure the reply is already set. */
+bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 
 void req_problem(struct req *r, unsigned status, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 void req_json(struct req *r, unsigned status, json_object *o);

@@ -22,7 +22,7 @@ bool route_match(const char *pattern, const char *path, char **params, int *npar
         return false;
     for (i = 0; pp[i]; i++) {
         if (g_str_equal(pp[i], "{}")) {
-            if (!*sp[i] || n >= REQ_MAX_PARAMS)
+            if (!*sp[i] || ++n > REQ_MAX_PARAMS)
                 return false;
         } else if (!g_str_equal(pp[i], sp[i])) {
             return false;
@@ -30,6 +30,7 @@ bool route_match(const char *pattern, const char *path, char **params, int *npar
     }
     for (int k = 0; k < *nparams; k++)
         g_clear_pointer(&params[k], g_free);
+    n = 0;
     for (i = 0; pp[i]; i++) {
         if (g_str_equal(pp[i], "{}"))
             params[n++] = g_strdup(sp[i]);
@@ -63,6 +64,13 @@ static void reply_query(struct req *r, json_object *o, GError *err)
 }
 
 /* Resolves a VM reference; on failure the reply is already set. */
+static bool resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
+
+bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret)
+{
+    return resolve_vm(r, ref, ret);
+}
+
 static bool resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret)
 {
     struct store *st = req_store(r);
@@ -409,6 +417,10 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/vms", 2, true, h_vm_define},
     {"GET", "/api/v1/vms/{}", 1, false, h_vm},
     {"GET", "/api/v1/vms/{}/snapshots", 1, false, h_vm_snapshots},
+    {"GET", "/api/v1/vms/{}/metrics", 1, false, h_vm_metrics},
+    {"GET", "/api/v1/hosts/{}/metrics", 1, false, h_host_metrics},
+    {"GET", "/api/v1/pools/{}/metrics", 1, false, h_pool_metrics},
+    {"GET", "/metrics", 1, false, h_prometheus},
     {"POST", "/api/v1/vms/{}/actions/{}", 2, true, h_vm_action},
     {"GET", "/api/v1/pools", 1, false, h_pools},
     {"GET", "/api/v1/networks", 1, false, h_networks},

@@ -65,6 +65,46 @@ char *api_field_of_message(const char *msg)
     return g_strndup(msg, (gsize)(p - msg));
 }
 
+/* json-c's strict mode still takes single-quoted strings and the words NaN
+ * and Infinity (any case), which are not JSON.  Outside double-quoted
+ * strings a JSON text holds only structure, numbers and true/false/null, so
+ * every run of letters there must be one of those words or an exponent. */
+static bool json_strictly_valid(const char *data, size_t len, size_t *ret_bad)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '\'') {
+            *ret_bad = i;
+            return false;
+        } else if (g_ascii_isalpha(c)) {
+            size_t j = i;
+            while (j < len && g_ascii_isalpha(data[j]))
+                j++;
+            size_t n = j - i;
+            bool word = (n == 4 && (!strncmp(data + i, "true", 4) || !strncmp(data + i, "null", 4))) ||
+                        (n == 5 && !strncmp(data + i, "false", 5));
+            bool exponent = n == 1 && (c == 'e' || c == 'E') && i > 0 &&
+                            g_ascii_isdigit(data[i - 1]);
+            if (!word && !exponent) {
+                *ret_bad = i;
+                return false;
+            }
+            i = j - 1;
+        }
+    }
+    return true;
+}
+
 json_object *api_parse_body(const char *data, size_t len, char **ret_detail)
 {
     if (len == 0)
@@ -78,7 +118,21 @@ json_object *api_parse_body(const char *data, size_t len, char **ret_detail)
     json_object *o = json_tokener_parse_ex(tok, data, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
+    if (!o && jerr == json_tokener_continue) {
+        /* A number or literal at the very end ("1", "true") is complete only
+         * once the tokener sees the end of input: tell it. */
+        o = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_success)
+            used = len;
+        else if (o == NULL && jerr != json_tokener_continue)
+            jerr = json_tokener_continue;
+    }
     json_tokener_free(tok);
+    if (!o && jerr == json_tokener_success) {
+        *ret_detail = g_strdup("body: expected a JSON object");
+        return NULL; /* the body was JSON null */
+    }
     if (!o || jerr != json_tokener_success) {
         json_object_put(o);
         if (jerr == json_tokener_continue)
@@ -100,6 +154,14 @@ json_object *api_parse_body(const char *data, size_t len, char **ret_detail)
     if (!json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         *ret_detail = g_strdup("body: expected a JSON object");
+        return NULL;
+    }
+    size_t bad;
+    if (!json_strictly_valid(data, len, &bad)) {
+        json_object_put(o);
+        *ret_detail = g_strdup_printf("body: malformed JSON at byte %zu: not JSON (single quotes, "
+                                      "NaN or Infinity)",
+                                      bad);
         return NULL;
     }
     return o;
@@ -188,7 +250,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
 {
     struct MHD_Response *resp;
     const char *ctype = "application/json";
-    if (r->raw) {
+    if (r->raw_owned) {
+        resp = MHD_create_response_from_buffer_with_free_callback(r->raw_len, r->raw_owned, g_free);
+        r->raw_owned = NULL; /* MHD frees it with the response */
+        ctype = r->raw_type;
+    } else if (r->raw) {
         resp = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw, MHD_RESPMEM_PERSISTENT);
         ctype = r->raw_type;
     } else if (r->resp) {
@@ -211,6 +277,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"kanri\"");
     if (r->allow)
         MHD_add_response_header(resp, "Allow", r->allow);
+    if (r->retry_after)
+        MHD_add_response_header(resp, "Retry-After", r->retry_after);
     enum MHD_Result ret = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -222,14 +290,17 @@ static void dispatch(struct req *r)
     bool path_matched = false;
     g_autoptr(GString) allow = g_string_new(NULL);
 
-    for (const struct route *rt = api_routes; rt->pattern; rt++) {
-        if (!route_match(rt->pattern, r->path, r->params, &r->nparams))
-            continue;
-        path_matched = true;
-        g_string_append_printf(allow, "%s%s", allow->len ? ", " : "", rt->method);
-        if (g_str_equal(rt->method, r->method)) {
-            route = rt;
-            break;
+    static const struct route *const tables[] = {api_routes, api_ingest_routes};
+    for (size_t t = 0; t < G_N_ELEMENTS(tables) && !route; t++) {
+        for (const struct route *rt = tables[t]; rt->pattern; rt++) {
+            if (!route_match(rt->pattern, r->path, r->params, &r->nparams))
+                continue;
+            path_matched = true;
+            g_string_append_printf(allow, "%s%s", allow->len ? ", " : "", rt->method);
+            if (g_str_equal(rt->method, r->method)) {
+                route = rt;
+                break;
+            }
         }
     }
     if (!route) {
@@ -286,6 +357,8 @@ static void req_free(struct req *r)
     store_token_clear(&r->token);
     g_free(r->path);
     g_free(r->allow);
+    g_free(r->raw_owned);
+    g_free(r->retry_after);
     g_free(r);
 }
 

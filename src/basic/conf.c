@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-enum conf_type { T_STRING, T_INT, T_LISTEN, T_ENUM };
+enum conf_type { T_STRING, T_INT, T_LISTEN, T_ENUM, T_DURATION };
 
 struct conf_field {
     const char *key;
@@ -24,6 +24,14 @@ static const struct conf_field manager_fields[] = {
     {"state_dir", T_STRING, 0, 0, NULL},
     {"resync_interval", T_INT, 5, 86400, NULL},
     {"log_level", T_ENUM, 0, 0, log_levels},
+    {"collect_interval", T_INT, 0, 3600, NULL},
+    {"collect_budget_ms", T_INT, 0, 3600000, NULL},
+    {"collect_connections", T_INT, 1, 16, NULL},
+    {"balloon_period", T_INT, 0, 3600, NULL},
+    {"agent_timeout", T_INT, 1, 60, NULL},
+    {"retention_raw", T_DURATION, 0, 0, NULL},
+    {"retention_5m", T_DURATION, 0, 0, NULL},
+    {"retention_1h", T_DURATION, 0, 0, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -60,6 +68,13 @@ struct conf *conf_new(void)
     c->resync_interval = 60;
     c->log_level = g_strdup("info");
     c->store_backend = g_strdup("sqlite");
+    c->collect_interval = 10;
+    c->collect_connections = 4;
+    c->balloon_period = 10;
+    c->agent_timeout = 2;
+    c->retention_raw = 2 * 86400 * USEC_PER_SEC;
+    c->retention_5m = 90 * 86400 * USEC_PER_SEC;
+    c->retention_1h = 5 * 365 * 86400 * USEC_PER_SEC;
     c->hypervisors = g_ptr_array_new_with_free_func(hypervisor_free);
     return c;
 }
@@ -125,14 +140,30 @@ char *conf_name_from_uri(const char *uri)
     char *q = strchr(path, '?');
     if (q)
         *q = '\0';
+    char *aq = strchr(authority, '?');
+    if (aq)
+        *aq = '\0';
     const char *at = strrchr(authority, '@');
     const char *host = at ? at + 1 : authority;
     if (*host) {
-        g_autofree char *h = g_strdup(host);
-        char *port = strrchr(h, ':');
-        if (port && !strchr(h, ']'))
-            *port = '\0';
-        return g_strdup(h);
+        g_autofree char *h = NULL;
+        if (host[0] == '[') {
+            /* [v6]:port: keep the address, drop brackets and port. */
+            const char *close = strchr(host, ']');
+            h = g_strndup(host + 1, close ? (gsize)(close - host - 1) : strlen(host + 1));
+        } else {
+            h = g_strdup(host);
+            char *port = strrchr(h, ':');
+            if (port)
+                *port = '\0';
+        }
+        /* Host names appear in HOST:NAME references and [hypervisor:NAME]
+         * groups: keep them to letters, digits, '.', '_' and '-'. */
+        for (char *p = h; *p; p++) {
+            if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+                *p = '-';
+        }
+        return g_steal_pointer(&h);
     }
     if (g_str_equal(path, "/system") || g_str_equal(path, "/session") || !*path ||
         g_str_equal(path, "/"))
@@ -208,28 +239,55 @@ static int line_of(GHashTable *lines, const char *group, const char *key)
     return GPOINTER_TO_INT(g_hash_table_lookup(lines, k));
 }
 
-static void scan_lines(const char *data, size_t len, GHashTable *lines)
+/* Records the line of every group and key, and reports repeats: GKeyFile
+ * silently merges a repeated group and keeps the last of repeated keys, so
+ * two [hypervisor:a] groups would quietly become one host. */
+static void scan_lines(const char *data, size_t len, GHashTable *lines, const char *label,
+                       GPtrArray *errors, unsigned *count)
 {
     g_autofree char *copy = g_strndup(data, len);
     g_auto(GStrv) v = g_strsplit(copy, "\n", -1);
     g_autofree char *group = g_strdup("");
+    bool group_repeated = false;
     for (int i = 0; v[i]; i++) {
         char *l = g_strstrip(v[i]);
-        if (!*l || *l == '#' || *l == ';')
+        g_autofree char *k = NULL;
+        if (!*l || *l == '#')
             continue;
         if (*l == '[') {
             char *end = strchr(l, ']');
             g_free(group);
             group = end ? g_strndup(l + 1, (gsize)(end - l - 1)) : g_strdup(l + 1);
-            g_hash_table_insert(lines, g_strdup_printf("%s\n", group), GINT_TO_POINTER(i + 1));
+            k = g_strdup_printf("%s\n", group);
+            group_repeated = g_hash_table_contains(lines, k);
+        } else if (group_repeated) {
+            continue; /* the repeated group is the error; its keys are not */
+        } else {
+            char *eq = strchr(l, '=');
+            if (!eq)
+                continue;
+            g_autofree char *key = g_strndup(l, (gsize)(eq - l));
+            g_strstrip(key);
+            k = g_strdup_printf("%s\n%s", group, key);
+        }
+        int first = GPOINTER_TO_INT(g_hash_table_lookup(lines, k));
+        if (first) {
+            const char *nl = strchr(k, '\n');
+            if (nl[1]) {
+                add_error(errors, count, label, i + 1, "%s: duplicate key in [%s] (first at line %d)",
+                          nl + 1, group, first);
+                /* Which copy GKeyFile keeps is its choice: check neither. */
+                g_hash_table_insert(lines, g_strconcat(k, "\n(duplicate)", NULL), GINT_TO_POINTER(1));
+            }
+            else if (g_str_has_prefix(group, "hypervisor:"))
+                add_error(errors, count, label, i + 1, "[%s]: duplicate host name (first at line %d)",
+                          group, first);
+            else
+                add_error(errors, count, label, i + 1, "[%s]: repeated group (first at line %d)",
+                          group, first);
             continue;
         }
-        char *eq = strchr(l, '=');
-        if (!eq)
-            continue;
-        g_autofree char *key = g_strndup(l, (gsize)(eq - l));
-        g_strstrip(key);
-        g_hash_table_insert(lines, g_strdup_printf("%s\n%s", group, key), GINT_TO_POINTER(i + 1));
+        g_hash_table_insert(lines, g_steal_pointer(&k), GINT_TO_POINTER(i + 1));
     }
 }
 
@@ -242,7 +300,7 @@ static int first_bad_line(const char *data, size_t len)
     bool in_group = false;
     for (int i = 0; v[i]; i++) {
         char *l = g_strstrip(v[i]);
-        if (!*l || *l == '#' || *l == ';')
+        if (!*l || *l == '#')
             continue;
         if (*l == '[') {
             if (l[strlen(l) - 1] != ']')
@@ -250,10 +308,15 @@ static int first_bad_line(const char *data, size_t len)
             in_group = true;
             continue;
         }
-        if (!strchr(l, '=') || !in_group)
+        if (!strchr(l, '=') || *l == '=' || !in_group)
             return i + 1;
     }
     return 0;
+}
+
+static int n_of(const char *val)
+{
+    return atoi(val);
 }
 
 static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
@@ -261,8 +324,13 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
                         struct conf_hypervisor *hv, GPtrArray *errors, unsigned *count)
 {
     g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     for (int i = 0; keys && keys[i]; i++) {
         const char *key = keys[i];
+        /* A repeated key is listed once per copy; scan_lines() reported it. */
+        g_autofree char *dup = g_strdup_printf("%s\n%s\n(duplicate)", group, key);
+        if (!g_hash_table_add(seen, (gpointer)key) || g_hash_table_contains(lines, dup))
+            continue;
         int line = line_of(lines, group, key);
         const struct conf_field *f = NULL;
         for (const struct conf_field *p = fields; p->key; p++) {
@@ -308,6 +376,17 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
             c->listen_port = port;
             continue;
         }
+        case T_DURATION: {
+            int64_t us;
+            if (!g_str_equal(val, "forever") && !duration_parse(val, &us)) {
+                add_error(errors, count, label, line,
+                          "%s: expected a duration such as 48h, 90d or 1825d, or 'forever', "
+                          "got '%s'",
+                          key, val);
+                continue;
+            }
+            break;
+        }
         case T_ENUM: {
             bool ok = false;
             for (const char *const *e = f->enums; *e; e++)
@@ -344,6 +423,26 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
             else if (g_str_equal(key, "log_level")) {
                 g_free(c->log_level);
                 c->log_level = g_strdup(val);
+            } else if (g_str_equal(key, "collect_interval"))
+                c->collect_interval = n_of(val);
+            else if (g_str_equal(key, "collect_budget_ms"))
+                c->collect_budget_ms = n_of(val);
+            else if (g_str_equal(key, "collect_connections"))
+                c->collect_connections = n_of(val);
+            else if (g_str_equal(key, "balloon_period"))
+                c->balloon_period = n_of(val);
+            else if (g_str_equal(key, "agent_timeout"))
+                c->agent_timeout = n_of(val);
+            else if (g_str_has_prefix(key, "retention_")) {
+                int64_t us = 0;
+                if (!g_str_equal(val, "forever"))
+                    duration_parse(val, &us);
+                if (g_str_equal(key, "retention_raw"))
+                    c->retention_raw = us;
+                else if (g_str_equal(key, "retention_5m"))
+                    c->retention_5m = us;
+                else
+                    c->retention_1h = us;
             }
         } else if (g_str_equal(group, "store")) {
             if (g_str_equal(key, "backend")) {
@@ -378,7 +477,7 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
         return count;
     }
     g_autoptr(GHashTable) lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    scan_lines(data, len, lines);
+    scan_lines(data, len, lines, label, errors, &count);
 
     gsize ngroups = 0;
     g_auto(GStrv) groups = g_key_file_get_groups(kf, &ngroups);

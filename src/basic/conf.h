@@ -36,6 +36,16 @@ struct conf {
     char *store_backend; /* "sqlite" */
     char *store_path;  /* NULL: STATE_DIR/kanri.db */
     GPtrArray *hypervisors; /* of struct conf_hypervisor *, owned */
+
+    /* Monitoring (docs/monitoring.md) */
+    int collect_interval;    /* seconds between collection rounds; 0 disables collection */
+    int collect_budget_ms;   /* 0: 80 % of the interval */
+    int collect_connections; /* stats connections per host */
+    int balloon_period;      /* seconds; 0: do not set it on domains */
+    int agent_timeout;       /* seconds per guest-agent command */
+    int64_t retention_raw;   /* microseconds; 0 keeps forever */
+    int64_t retention_5m;
+    int64_t retention_1h;
 };
 
 struct conf *conf_new(void);

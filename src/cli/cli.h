@@ -41,6 +41,8 @@ struct cli_options {
     gboolean xml;
     char *description;
     char *role;
+    char *since; /* vm stats --since */
+    char *name; /* agent enroll --name */
     /* positional arguments, in order, including the noun and verb words */
     char **args;
 };
@@ -119,7 +121,10 @@ int cmd_token_create(const struct cli_verb *v, char **args, guint n);
 int cmd_token_list(const struct cli_verb *v, char **args, guint n);
 int cmd_token_revoke(const struct cli_verb *v, char **args, guint n);
 int cmd_pool_list(const struct cli_verb *v, char **args, guint n);
+int cmd_agent_enroll(const struct cli_verb *v, char **args, guint n);
+int cmd_agent_list(const struct cli_verb *v, char **args, guint n);
 int cmd_network_list(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_stats(const struct cli_verb *v, char **args, guint n);
 
 struct cli_verb {
     const char *noun;

@@ -99,11 +99,24 @@ static const GOptionEntry token_create_entries[] = {
     {NULL},
 };
 
+static const GOptionEntry agent_enroll_entries[] = {
+    {"name", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.name,
+     "A label for the agent (default: the VM's name, or the UUID)", "NAME"},
+    {NULL},
+};
+
+static const GOptionEntry stats_entries[] = {
+    {"since", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.since,
+     "How far back: a duration (30m, 1h, 7d) or a time (RFC 3339); default 1h", "WHEN"},
+    {NULL},
+};
+
 static const char *const nouns[][2] = {
     {"host", "hypervisor hosts"},      {"vm", "virtual machines (domains)"},
     {"snapshot", "VM snapshots"},      {"changes", "configuration change history"},
     {"audit", "audit log of actions"}, {"token", "API tokens (admin)"},
     {"pool", "storage pools"},         {"network", "virtual networks"},
+    {"agent", "guest agents (kanri-guestd)"},
 };
 
 #define VM_NAMING "VM is a name, a UUID, or HOST:NAME when the name exists on several hosts."
@@ -138,6 +151,10 @@ static const struct cli_verb verbs[] = {
      config_entries, cmd_vm_setvcpus},
     {"vm", "migrate", "VM HOST", 2, 2, "Migrate a VM to another host (live by default).", VM_NAMING,
      migrate_entries, cmd_vm_migrate},
+    {"vm", "stats", "VM", 1, 1, "Show a VM's host view and guest view side by side.",
+     VM_NAMING " Host view: what the hypervisor measures; guest view: what the guest reports "
+               "(qemu-guest-agent, balloon driver, kanri-guestd). A view without figures says why.",
+     stats_entries, cmd_vm_stats},
     {"vm", "define", "HOST FILE.xml", 2, 2, "Define a VM on HOST from a libvirt domain XML file.",
      "FILE.xml may be '-' for standard input; at most 1 MiB.", NULL, cmd_vm_define},
     {"snapshot", "list", "VM", 1, 1, "List a VM's snapshots.", VM_NAMING, NULL, cmd_snapshot_list},
@@ -163,6 +180,14 @@ static const struct cli_verb verbs[] = {
     {"pool", "list", "", 0, 0, "List storage pools.", NULL, host_filter_entries, cmd_pool_list},
     {"network", "list", "", 0, 0, "List virtual networks.", NULL, host_filter_entries,
      cmd_network_list},
+    {"agent", "enroll", "VM|UUID", 1, 1, "Enroll a guest agent and print its token.",
+     "VM is a VM name or HOST:NAME; a UUID enrolls any machine (a physical server, a foreign "
+     "VM) by the id its kanri-guestd reports. The token is printed once on standard output; "
+     "it can write only that machine's samples. Enrolling again replaces the token.",
+     agent_enroll_entries, cmd_agent_enroll},
+    {"agent", "list", "", 0, 0,
+     "List guest agents: last contact, version, lag, spool backlog, rejected documents.", NULL,
+     NULL, cmd_agent_list},
 };
 
 const char *cli_command_name(void)
@@ -288,7 +313,8 @@ static int parse(GOptionContext *ctx, int *argc, char ***argv)
 static bool takes_value(const char *arg)
 {
     static const char *const names[] = {"--url", "--token", "--timeout",     "--host",
-                                        "--vm",  "--limit", "--description", "--role"};
+                                        "--vm",  "--limit", "--description", "--role",
+                                        "--since"};
 
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         if (strcmp(arg, names[i]) == 0)

@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *config = NULL, *listen = NULL, *db = NULL, *state_dir = NULL;
     g_auto(GStrv) connects = NULL;
-    gboolean check_config = FALSE, version = FALSE;
+    gboolean check_config = FALSE, version = FALSE, foreground = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
          "Configuration file (default " DEFAULT_CONFIG " when it exists)", "FILE"},
@@ -143,6 +143,8 @@ int main(int argc, char **argv)
          "State directory (default /var/lib/kanri as root, else $XDG_STATE_HOME/kanri)", "DIR"},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
          "Validate the configuration, print every error as FILE:LINE: message, and exit", NULL},
+        {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+         "Stay in the foreground (always the case; accepted for service managers)", NULL},
         {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -240,6 +242,16 @@ int main(int argc, char **argv)
     }
 
     struct virt_manager *vm = virt_manager_new(st, c->resync_interval);
+    struct virt_collect_conf cc = {
+        .enabled = c->collect_interval > 0,
+        .interval_s = c->collect_interval,
+        .budget_ms = c->collect_budget_ms,
+        .connections = c->collect_connections,
+        .balloon_period_s = c->balloon_period,
+        .agent_timeout_s = c->agent_timeout,
+        .retention = {c->retention_raw, c->retention_5m, c->retention_1h},
+    };
+    virt_manager_set_collect(vm, &cc);
     struct api_options ao = {.listen_host = c->listen_host, .listen_port = c->listen_port,
                              .store = st, .virt = vm};
     struct api *api = api_start(&ao, &err);

@@ -58,3 +58,69 @@ struct guest_sample {
 /* Sets every numeric field to SAMPLE_ABSENT and pointers to NULL. */
 void guest_sample_init(struct guest_sample *s);
 void guest_sample_clear(struct guest_sample *s); /* frees owned strings */
+
+/*
+ * Host view of one domain in one collection round, from libvirt's bulk
+ * statistics (virDomainListGetStats).  time_us is kanrid's clock when the
+ * round started.  Sums over vCPUs, disks and interfaces are kept as
+ * columns; the per-item figures are JSON text (arrays of objects).
+ *
+ * dom_id and the item counts form the "incarnation": counters are only
+ * differenced between samples of the same incarnation, so a restart (new
+ * dom_id) or a hot-plugged disk never shows up as a burst.
+ */
+struct host_sample {
+    int64_t host_id;
+    char *uuid;
+    int64_t time_us;
+    int64_t dom_id; /* libvirt's domain id, -1 when not running */
+    int state;      /* virDomainState */
+    int state_reason;
+
+    /* CPU, cumulative ns (cpu.time; vcpu.N.* summed) */
+    uint64_t cpu_time_ns, cpu_user_ns, cpu_system_ns;
+    uint64_t vcpu_count, vcpu_time_ns, vcpu_wait_ns, vcpu_delay_ns;
+
+    /* Balloon as the host sees it, bytes: current size, maximum, and the
+     * QEMU process's resident set.  The guest-reported balloon figures are
+     * a guest-view sample (source "balloon"), not part of this row. */
+    uint64_t balloon_current, balloon_maximum, balloon_rss;
+
+    /* Block devices (cumulative bytes and requests; sizes in bytes) */
+    uint64_t block_count, block_rd_bytes, block_wr_bytes, block_rd_reqs, block_wr_reqs;
+    uint64_t block_allocation, block_capacity, block_physical;
+
+    /* Interfaces (cumulative) */
+    uint64_t net_count, net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts;
+    uint64_t net_rx_drop, net_tx_drop, net_rx_errs, net_tx_errs;
+
+    char *vcpus_json;  /* [{"id":0,"state":1,"time_ns":..,"wait_ns":..,"delay_ns":..}] */
+    char *blocks_json; /* [{"name":"vda","path":..,"rd_bytes":..,...}] */
+    char *nics_json;   /* [{"name":"vnet0","rx_bytes":..,...}] */
+};
+
+void host_sample_init(struct host_sample *s);
+void host_sample_clear(struct host_sample *s);
+
+/* Host figures of one round (virNodeGetCPUStats / virNodeGetMemoryStats)
+ * and the round's own health. */
+struct node_sample {
+    int64_t host_id;
+    int64_t time_us;
+    uint64_t cpu_user_ns, cpu_kernel_ns, cpu_idle_ns, cpu_iowait_ns; /* cumulative */
+    uint64_t mem_total, mem_free, mem_buffers, mem_cached;            /* bytes */
+    uint64_t domains_running;
+    uint64_t round_us;          /* wall time of the round */
+    uint64_t domains_collected; /* domains with a host sample this round */
+    uint64_t domains_missed;    /* running domains without one (cut, failed) */
+    bool round_cut;             /* the round hit its budget */
+};
+
+void node_sample_init(struct node_sample *s);
+
+struct pool_sample {
+    int64_t host_id;
+    char *name;
+    int64_t time_us;
+    uint64_t capacity, allocation, available; /* bytes */
+};

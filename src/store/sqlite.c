@@ -20,15 +20,7 @@
 
 G_DEFINE_QUARK(kanri-store-error-quark, store_error)
 
-struct store_sqlite {
-    struct store base;
-    sqlite3 *w;
-    sqlite3 *r;
-    GMutex wlock;
-    GMutex rlock;
-};
-
-#define SQ(st) ((struct store_sqlite *)(st))
+#include "store/sqlite-private.h"
 
 /* Schema migrations, applied in order; PRAGMA user_version records how many
  * ran.  Never edit a released step: append a new one. */
@@ -95,14 +87,25 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX guest_samples_time ON guest_samples(machine_uuid, source, t)"
     "  WHERE seq IS NULL;"
     "CREATE INDEX guest_samples_machine_t ON guest_samples(machine_uuid, t);",
+    /* 3: host-view history, tiers, view availability (sqlite-private.h) */
+    SQLITE_MIGRATION_HOST_VIEW,
+    /* 4: enrolled guest agents (kanri-guestd) and their health */
+    "CREATE TABLE agents ("
+    "  machine_uuid TEXT PRIMARY KEY, name TEXT NOT NULL, token_id INTEGER,"
+    "  enrolled_at INTEGER NOT NULL, last_contact INTEGER, agent_name TEXT,"
+    "  agent_version TEXT, hostname TEXT, id_source TEXT, last_seq INTEGER,"
+    "  last_sample_time INTEGER, lag_us INTEGER, spool_backlog INTEGER,"
+    "  spool_dropped INTEGER, accepted INTEGER NOT NULL DEFAULT 0,"
+    "  duplicates INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT, last_error_at INTEGER);",
 };
 
-static void set_db_error(GError **error, sqlite3 *db, const char *what)
+void set_db_error(GError **error, sqlite3 *db, const char *what)
 {
     g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "%s: %s", what, sqlite3_errmsg(db));
 }
 
-static int exec_sql(sqlite3 *db, const char *sql, GError **error)
+int exec_sql(sqlite3 *db, const char *sql, GError **error)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -122,7 +125,7 @@ static int exec_sql(sqlite3 *db, const char *sql, GError **error)
  *   I  int64_t, where 0 binds NULL (optional references)
  *   U  uint64_t, where SAMPLE_ABSENT binds NULL (optional figures)
  */
-static sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...)
+sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *stmt = NULL;
     va_list ap;
@@ -177,7 +180,7 @@ static sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const ch
 }
 
 /* Steps a statement that returns no rows, then finalizes it. */
-static int step_done(sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+int step_done(sqlite3 *db, sqlite3_stmt *stmt, GError **error)
 {
     if (!stmt)
         return -EIO;
@@ -190,7 +193,7 @@ static int step_done(sqlite3 *db, sqlite3_stmt *stmt, GError **error)
     return 0;
 }
 
-static char *col_text(sqlite3_stmt *stmt, int i)
+char *col_text(sqlite3_stmt *stmt, int i)
 {
     const unsigned char *t = sqlite3_column_text(stmt, i);
     return t ? g_strdup((const char *)t) : NULL;
@@ -202,7 +205,7 @@ static char *col_text(sqlite3_stmt *stmt, int i)
  * boolean, "j:" JSON text → parsed JSON.  Without a hint, SQLite's own type
  * decides (integer, real, text, NULL).
  */
-static json_object *row_to_json(sqlite3_stmt *stmt)
+json_object *row_to_json(sqlite3_stmt *stmt)
 {
     json_object *o = json_object_new_object();
     int n = sqlite3_column_count(stmt);
@@ -237,7 +240,7 @@ static json_object *row_to_json(sqlite3_stmt *stmt)
 }
 
 /* Runs a prepared query and collects its rows as an array. */
-static json_object *rows_to_array(sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+json_object *rows_to_array(sqlite3 *db, sqlite3_stmt *stmt, GError **error)
 {
     if (!stmt)
         return NULL;
@@ -263,12 +266,12 @@ static json_object *wrap(const char *key, json_object *arr)
     return o;
 }
 
-static int begin(sqlite3 *db, GError **error)
+int begin(sqlite3 *db, GError **error)
 {
     return exec_sql(db, "BEGIN IMMEDIATE", error);
 }
 
-static int commit_or_rollback(sqlite3 *db, int r, GError **error)
+int commit_or_rollback(sqlite3 *db, int r, GError **error)
 {
     if (r < 0) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -408,6 +411,16 @@ static int domain_sync_locked(struct store_sqlite *s, int64_t host_id,
         return r;
 
     bool changed = d->xml && (!old_xml || !g_str_equal(old_xml, d->xml));
+    if (!changed && was_removed) {
+        /* Back with the same definition: the history must not end on
+         * "removed" while the domain lives again. */
+        struct store_cause c = *cause;
+        if (!g_str_equal(c.cause, "action"))
+            c.cause = "created";
+        r = add_change(db, domain_id, version, version, now, &c, "", error);
+        if (r < 0)
+            return r;
+    }
     if (changed) {
         int64_t next = version + 1;
         g_autofree char *la = g_strdup_printf("version %" G_GINT64_FORMAT, version);
@@ -943,6 +956,16 @@ static const struct store_ops sqlite_ops = {
     .tokens_query = sq_tokens_query,
     .guest_sample_insert = sq_guest_sample_insert,
     .vm_resolve = sq_vm_resolve,
+    /* sqlite-samples.c */
+    .host_round_insert = sq_host_round_insert,
+    .view_status_set = sq_view_status_set,
+    .view_status_query = sq_view_status_query,
+    .samples_maintain = sq_samples_maintain,
+    .series_query = sq_series_query,
+    /* sqlite-agents.c */
+    .agent_enroll = sq_agent_enroll,
+    .agent_contact = sq_agent_contact,
+    .agents_query = sq_agents_query,
 };
 
 static int migrate(sqlite3 *db, GError **error)

@@ -121,6 +121,42 @@ void store_vm_ref_clear(struct store_vm_ref *r);
 typedef struct store_vm_ref store_vm_ref_t;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(store_vm_ref_t, store_vm_ref_clear)
 
+struct store_retention {
+    int64_t raw_us; /* 0: forever */
+    int64_t m5_us;
+    int64_t h1_us;
+};
+
+struct store_maint_stats {
+    unsigned buckets_5m; /* 5-minute buckets (re)computed */
+    unsigned buckets_1h;
+    unsigned rows_deleted;
+};
+
+struct series_kind;
+
+struct store_series_query {
+    const struct series_kind *kind;
+    const char *entity;    /* "UUID", "UUID/SOURCE", "HOST_ID", "HOST_ID/POOL" (series.h) */
+    const int *metrics;    /* indices into kind->metrics */
+    size_t n_metrics;
+    int64_t from_us, to_us; /* [from, to) */
+    int64_t step_us;       /* 0: every stored point */
+    const char *tier;      /* "raw" | "5m" | "1h", or NULL to choose by step */
+};
+
+/* What one ingest request tells about an agent (agent_contact). */
+struct store_agent_contact {
+    const char *machine_uuid;
+    int64_t received_us;
+    const char *error_text; /* set: the document was rejected (counted, reason kept) */
+    bool duplicate;         /* the sample was already stored */
+    const char *agent_name, *agent_version, *hostname, *id_source;
+    uint64_t seq; /* SAMPLE_ABSENT when unknown */
+    int64_t sample_time_us;
+    uint64_t spool_backlog, spool_dropped;
+};
+
 struct store_ops {
     const char *name;
     void (*close)(struct store *st);
@@ -192,6 +228,51 @@ struct store_ops {
      * removed) domains; fills RET (of struct store_vm_ref, caller frees
      * with store_vm_ref_clear) with every match. */
     int (*vm_resolve)(struct store *st, const char *ref, GArray *ret, GError **error);
+
+    /* ---- Host view and sample history (docs/monitoring.md) ---- */
+
+    /* Stores one collection round of a host in one transaction: N domain
+     * samples, the host's own sample (NODE, may be NULL) and NPOOLS pool
+     * samples. */
+    int (*host_round_insert)(struct store *st, const struct host_sample *samples, size_t n,
+                             const struct node_sample *node, const struct pool_sample *pools,
+                             size_t npools, GError **error);
+
+    /* Records whether PART ("guest-memory", "guest-agent", "host") of
+     * domain UUID's figures is available, and why not.  `since` moves only
+     * when availability flips; *ret_changed tells whether availability or
+     * reason changed. */
+    int (*view_status_set)(struct store *st, int64_t host_id, const char *uuid, const char *part,
+                           bool available, const char *reason, bool *ret_changed,
+                           GError **error);
+    /* {"uuid": {"part": {"available": b, "reason": s, "since": t, "updated": t}}}
+     * for UUID, or every domain when NULL. */
+    json_object *(*view_status_query)(struct store *st, const char *uuid, GError **error);
+
+    /* Incremental downsampling raw -> 5 min -> 1 h of rows stored up to
+     * NOW_US - SETTLE_US, then deletes what is older than each tier's
+     * retention (0 keeps forever).  Safe to call often: each call only
+     * processes rows that arrived since the previous one. */
+    int (*samples_maintain)(struct store *st, const struct store_retention *retention,
+                            int64_t now_us, int64_t settle_us, struct store_maint_stats *ret_stats,
+                            GError **error);
+
+    /* History of one entity; see struct store_series_query.  Returns
+     * {"tier": "raw|5m|1h", "step_s": N, "series": [{"metric", "unit",
+     * "type": "gauge|rate", "points": [{"t": RFC 3339, "v": number}]}]}. */
+    json_object *(*series_query)(struct store *st, const struct store_series_query *q,
+                                 GError **error);
+
+    /* ---- Guest agents (kanri-guestd) ---- */
+
+    /* Creates a "guest" token bound to MACHINE_UUID (revoking that
+     * machine's older ones) and the agent's row. */
+    int (*agent_enroll)(struct store *st, const char *machine_uuid, const char *name,
+                        const char *token_hash, int64_t *ret_token_id, GError **error);
+    /* Records one ingest request: accepted, duplicate or rejected. */
+    int (*agent_contact)(struct store *st, const struct store_agent_contact *c,
+                         GError **error);
+    json_object *(*agents_query)(struct store *st, GError **error);
 };
 
 struct store {

@@ -10,6 +10,8 @@
 
 #include "virt/virt-private.h"
 
+#include "virt/collect.h"
+
 #include "basic/util.h"
 #include "virt/domxml.h"
 
@@ -720,9 +722,12 @@ int virt_manager_add(struct virt_manager *m, const struct conf_hypervisor *hv, G
     g_mutex_init(&vc->lock);
     g_autofree char *tname = g_strdup_printf("conn-%s", hv->name);
     vc->thread = g_thread_new(tname, worker, vc);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
+    g_mutex_lock(&m->lock);
     g_ptr_array_add(m->conns, vc);
     m->running++;
+    collect_maint_start(m); /* issue 5: history maintenance, once per manager */
+    g_mutex_unlock(&m->lock);
+    collect_start(vc); /* issue 5: host- and guest-view collector of this connection */
     return 0;
 }
 
@@ -738,8 +743,11 @@ bool virt_manager_stop(struct virt_manager *m, int timeout_sec)
     if (!m)
         return true;
     g_mutex_lock(&m->lock);
-    for (guint i = 0; i < m->conns->len; i++)
+    for (guint i = 0; i < m->conns->len; i++) {
         post(g_ptr_array_index(m->conns, i), MSG_QUIT, NULL);
+        collect_request_stop(g_ptr_array_index(m->conns, i)); /* issue 5 */
+    }
+    collect_maint_stop(m);
     int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_sec * USEC_PER_SEC;
     while (m->running > 0 && g_cond_wait_until(&m->exited, &m->lock, deadline))
         ;
@@ -757,6 +765,7 @@ void virt_manager_free(struct virt_manager *m)
      * memory is then deliberately left alone since it may still run. */
     if (!virt_manager_stop(m, 10))
         return;
+    virt_collect_free_all(m); /* issue 5 */
     for (guint i = 0; i < m->conns->len; i++) {
         struct virt_conn *vc = g_ptr_array_index(m->conns, i);
         g_thread_join(vc->thread);

@@ -28,6 +28,8 @@ struct virt_conn {
     enum conn_state state;
     int event_ids[8];
     int n_event_ids;
+
+    struct collector *collector; /* collect.c: host and guest view */
 };
 
 struct virt_manager {
@@ -38,7 +40,14 @@ struct virt_manager {
     GHashTable *inflight; /* "host_id/uuid" -> struct inflight *: actions running */
     int running;          /* workers not yet exited */
     GCond exited;         /* signalled when a worker exits */
+
+    struct virt_collect_conf collect; /* collect.c; set before the first add */
+    struct maint *maint;              /* collect.c: history maintenance thread */
 };
+
+/* Joins and frees every collector and the maintenance thread (collect.c);
+ * only after virt_manager_stop() saw them all exit. */
+void virt_collect_free_all(struct virt_manager *m);
 
 /* A configuration change seen while an action runs on the same domain is
  * the action's doing, not an external change. */

@@ -34,6 +34,24 @@ bool virt_manager_stop(struct virt_manager *m, int timeout_sec);
 /* Stops every worker (waits up to 10 s) and frees.  Accepts NULL. */
 void virt_manager_free(struct virt_manager *m);
 
+/* Host- and guest-view collection (docs/monitoring.md). */
+struct virt_collect_conf {
+    bool enabled;
+    int interval_s;       /* round period */
+    int budget_ms;        /* a round's stats calls are cut after this; 0: 80 % of the interval */
+    int connections;      /* stats connections per host, for large hosts */
+    int balloon_period_s; /* balloon statistics period to set; 0: leave domains alone */
+    int agent_timeout_s;  /* per guest-agent command */
+    struct store_retention retention;
+};
+
+/* Sets the collection configuration; call before the first virt_manager_add. */
+void virt_manager_set_collect(struct virt_manager *m, const struct virt_collect_conf *c);
+
+/* Appends the current host- and guest-view figures of every VM and host,
+ * and kanrid's collection health, in Prometheus text format. */
+void virt_metrics_prometheus(struct virt_manager *m, GString *out);
+
 /* Adds a connection and starts its worker. */
 int virt_manager_add(struct virt_manager *m, const struct conf_hypervisor *hv, GError **error);
 

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""bench/collect: what one collection round costs kanrid, per host and per
+domain, on libvirt test-driver hosts of 1 to 10 000 domains and on the real
+lab guests, with and without one guest frozen (SIGSTOP on its QEMU); and the
+same connections collected by Debian's collectd (virt plugin) and
+prometheus-libvirt-exporter, with the ratios.  Standard library only;
+loopback only.  Run through bench/collect/run.sh."""
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def out(line=""):
+    print(line, flush=True)
+
+
+def prom_value(text, name, labels=""):
+    m = re.search(re.escape(name) + r"\{[^}]*" + re.escape(labels) + r"[^}]*\} (\S+)", text)
+    return float(m.group(1)) if m else None
+
+
+class Run:
+    """kanrid collecting one URI; measures rounds through its own API."""
+
+    def __init__(self, build, uri, interval, host):
+        os.environ["KANRI_BUILD_DIR"] = build
+        import kanri_harness
+        self.host = host
+        self.interval = interval
+        self.k = kanri_harness.Kanrid(
+            args=["--connect", uri],
+            config=f"[manager]\ncollect_interval = {interval}\nballoon_period = 0\n"
+                   "resync_interval = 3600\n")
+
+    def rounds(self, since):
+        r = self.k.get(f"/api/v1/hosts/{self.host}/metrics?metric=round_us,domains_collected,"
+                       f"domains_missed,domains_running&from={since}")
+        s = {x["metric"]: x["points"] for x in r.json["series"]}
+        return s
+
+    def wait_rounds(self, n, timeout):
+        t0 = time.time()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            s = self.rounds(int(t0))
+            if len(s["round_us"]) >= n:
+                return s
+            time.sleep(0.5)
+        return self.rounds(int(t0))
+
+    def measure(self, n_rounds, timeout):
+        c0 = cpu_seconds(self.k.proc.pid)
+        m0 = self.k.get("/metrics").body
+        s = self.wait_rounds(n_rounds, timeout)
+        c1 = cpu_seconds(self.k.proc.pid)
+        m1 = self.k.get("/metrics").body
+        rounds = [p["v"] / 1000 for p in s["round_us"]]
+        got = len(rounds)
+        ws = (prom_value(m1, "kanri_store_write_seconds_sum") or 0) - \
+             (prom_value(m0, "kanri_store_write_seconds_sum") or 0)
+        wc = (prom_value(m1, "kanri_store_write_seconds_count") or 0) - \
+             (prom_value(m0, "kanri_store_write_seconds_count") or 0)
+        cut = (prom_value(m1, "kanri_collect_rounds_cut_total") or 0) - \
+              (prom_value(m0, "kanri_collect_rounds_cut_total") or 0)
+        return {
+            "rounds": got,
+            "round_ms_median": statistics.median(rounds) if rounds else None,
+            "round_ms_max": max(rounds) if rounds else None,
+            "collected": [p["v"] for p in s["domains_collected"]],
+            "missed": [p["v"] for p in s["domains_missed"]],
+            "running": s["domains_running"][-1]["v"] if s["domains_running"] else None,
+            "store_ms_per_round": 1000 * ws / wc if wc else None,
+            "cpu_ms_per_round": 1000 * (c1 - c0) / max(got, 1),
+            "cut": cut,
+        }
+
+    def stop(self):
+        self.k.stop()
+
+
+def fmt_result(label, n, r):
+    per = r["round_ms_median"] * 1000 / n if r["round_ms_median"] is not None and n else None
+    out(f"{label:<34} {n:>6} domains: round {r['round_ms_median']:.1f} ms median "
+        f"(max {r['round_ms_max']:.1f}), {per:.1f} us/domain, "
+        f"kanrid CPU {r['cpu_ms_per_round']:.1f} ms/round, store {r['store_ms_per_round'] or 0:.1f} ms/round, "
+        f"collected {int(min(r['collected'] or [0]))}-{int(max(r['collected'] or [0]))}, "
+        f"cut rounds {int(r['cut'])}" if per is not None else f"{label}: no rounds")
+
+
+# ---- the other tools --------------------------------------------------------
+
+
+def exporter_scrapes(uri, n, port=19177, timeout=120):
+    """prometheus-libvirt-exporter: wall time of N scrapes (one scrape = one
+    round of its libvirt calls)."""
+    p = subprocess.Popen(["prometheus-libvirt-exporter", f"--web.listen-address=127.0.0.1:{port}",
+                          f"--libvirt.uri={uri}"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        times, ok = [], 0
+        c0 = cpu_seconds(p.pid)
+        for _ in range(n):
+            t0 = time.monotonic()
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                              timeout=timeout).read().decode()
+                ok += 'libvirt_up 1' in body
+            except OSError:
+                pass
+            times.append((time.monotonic() - t0) * 1000)
+        cpu = (cpu_seconds(p.pid) - c0) * 1000 / n
+        return {"scrape_ms_median": statistics.median(times), "scrape_ms_max": max(times),
+                "ok": ok, "cpu_ms_per_scrape": cpu}
+    finally:
+        p.terminate()
+        p.wait()
+
+
+def collectd_run(uri, seconds, interval=2):
+    """collectd with the virt plugin on URI for SECONDS: CPU per interval and
+    how many values it wrote per domain (rounds it completed)."""
+    d = tempfile.mkdtemp(prefix="kanri-collectd-")
+    conf = os.path.join(d, "collectd.conf")
+    with open(conf, "w") as f:
+        f.write(f"""Interval {interval}
+BaseDir "{d}"
+PIDFile "{d}/collectd.pid"
+PluginDir "/usr/lib/collectd"
+LoadPlugin virt
+LoadPlugin csv
+<Plugin virt>
+  Connection "{uri}"
+  RefreshInterval 60
+  HostnameFormat name
+</Plugin>
+<Plugin csv>
+  DataDir "{d}/csv"
+</Plugin>
+""")
+    p = subprocess.Popen(["collectd", "-f", "-C", conf], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(interval)  # let it start and read the domain list
+        c0 = cpu_seconds(p.pid)
+        time.sleep(seconds)
+        c1 = cpu_seconds(p.pid)
+    finally:
+        p.terminate()
+        p.wait()
+    rows = {}
+    for root, _, files in os.walk(os.path.join(d, "csv")):
+        for fn in files:
+            if fn.startswith("virt_cpu_total"):
+                with open(os.path.join(root, fn)) as fh:
+                    rows[root] = sum(1 for _ in fh) - 1
+    subprocess.run(["rm", "-rf", d])
+    return {"cpu_ms_per_interval": (c1 - c0) * 1000 / (seconds / interval),
+            "rounds_seen_per_domain": statistics.median(rows.values()) if rows else 0,
+            "domains": len(rows), "expected_rounds": seconds / interval}
+
+
+# ---- main -------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.environ.get("KANRI_BUILD_DIR", os.path.join(ROOT, "build")))
+    ap.add_argument("--sizes", default="1,100,1000,10000")
+    ap.add_argument("--lab", type=int, default=3, help="real lab guests (0: skip)")
+    ap.add_argument("--compare", type=int, default=1, help="run collectd and the exporter too")
+    a = ap.parse_args()
+    import kanri_harness
+
+    out(f"# bench/collect  {time.strftime('%Y-%m-%d %H:%M:%S')}  {os.cpu_count()} CPUs, "
+        f"libvirt {subprocess.run(['virsh', '--version'], capture_output=True, text=True).stdout.strip()}")
+    out("# kanrid rounds measured through its own history (round_us, domains_collected)")
+    tmp = tempfile.mkdtemp(prefix="kanri-bench-")
+    for n in [int(x) for x in a.sizes.split(",")]:
+        node = os.path.join(tmp, f"node{n}.xml")
+        with open(node, "w") as f:
+            f.write(kanri_harness.node_xml(f"b{n}", n_running=n, n_shutoff=0, memory_kib=65536))
+        interval = 2 if n <= 1000 else 10
+        run = Run(a.build, "test://" + node, interval, f"node{n}")
+        try:
+            run.k.wait_connected([f"node{n}"], timeout=600)
+            # Measure once the inventory sync (its own thread, sharing the
+            # two CPUs) has stored every domain.
+            run.k.wait_for(lambda: run.k.hosts()[f"node{n}"]["domains_total"] >= n,
+                           timeout=1800, interval=1, what="inventory")
+            run.wait_rounds(2, 120)
+            r = run.measure(4, 6 * interval + 120)
+            fmt_result(f"kanrid test driver (interval {interval} s)", n, r)
+        finally:
+            run.stop()
+        if a.compare and n in (100, 1000):
+            e = exporter_scrapes("test://" + node, 4)
+            out(f"{'prometheus-libvirt-exporter':<34} {n:>6} domains: scrape {e['scrape_ms_median']:.1f} ms "
+                f"median, CPU {e['cpu_ms_per_scrape']:.1f} ms/scrape; ratio to kanrid round "
+                f"{e['scrape_ms_median'] / r['round_ms_median']:.1f}x wall, "
+                f"{e['cpu_ms_per_scrape'] / max(r['cpu_ms_per_round'], 0.01):.1f}x CPU")
+            c = collectd_run("test://" + node, 10)
+            out(f"{'collectd virt plugin':<34} {n:>6} domains: CPU {c['cpu_ms_per_interval']:.1f} ms/interval, "
+                f"{c['domains']} domains, {c['rounds_seen_per_domain']} of {c['expected_rounds']:.0f} "
+                f"rounds per domain; ratio to kanrid {c['cpu_ms_per_interval'] / max(r['cpu_ms_per_round'], 0.01):.1f}x CPU")
+
+    if a.lab:
+        import labvm
+        prefix = f"kanri-lab-bench-{os.getpid()}-"
+        names = [f"{prefix}{i}" for i in range(a.lab)]
+        try:
+            for nm in names:
+                labvm.define_guest(nm, memory_mib=192, vcpus=1)
+                labvm.start(nm)
+            for nm in names:
+                labvm.wait_agent(nm, timeout=240)
+            total = len(labvm.list_domains(prefix=""))
+            run = Run(a.build, "qemu:///system", 2, "local")
+            try:
+                run.k.wait_connected(["local"])
+                run.wait_rounds(2, 60)
+                r = run.measure(5, 60)
+                n_run = int(r["running"] or a.lab)
+                fmt_result("kanrid lab (qemu:///system, 2 s)", n_run, r)
+                if a.compare:
+                    e = exporter_scrapes("qemu:///system", 5)
+                    out(f"{'prometheus-libvirt-exporter lab':<34} {n_run:>6} domains: scrape "
+                        f"{e['scrape_ms_median']:.1f} ms median; ratio to kanrid round "
+                        f"{e['scrape_ms_median'] / r['round_ms_median']:.1f}x wall, "
+                        f"{e['cpu_ms_per_scrape'] / max(r['cpu_ms_per_round'], 0.01):.1f}x CPU")
+                    c = collectd_run("qemu:///system", 10)
+                    out(f"{'collectd virt plugin lab':<34} {n_run:>6} domains: CPU "
+                        f"{c['cpu_ms_per_interval']:.1f} ms/interval, {c['rounds_seen_per_domain']} of "
+                        f"{c['expected_rounds']:.0f} rounds per domain; ratio to kanrid "
+                        f"{c['cpu_ms_per_interval'] / max(r['cpu_ms_per_round'], 0.01):.1f}x CPU")
+                # One guest frozen: SIGSTOP on its QEMU.
+                with open(f"/run/libvirt/qemu/{names[0]}.pid") as f:
+                    qpid = int(f.read().strip())
+                os.kill(qpid, signal.SIGSTOP)
+                try:
+                    r2 = run.measure(5, 60)
+                    fmt_result("kanrid lab, one QEMU frozen", n_run, r2)
+                    out(f"{'':<34} missed per round: {[int(x) for x in r2['missed']]}")
+                    if a.compare:
+                        e2 = exporter_scrapes("qemu:///system", 2, timeout=90)
+                        out(f"{'exporter, one QEMU frozen':<34} {n_run:>6} domains: scrape "
+                            f"{e2['scrape_ms_median']:.0f} ms median (max {e2['scrape_ms_max']:.0f}), "
+                            f"{e2['ok']} of 2 scrapes complete")
+                        c2 = collectd_run("qemu:///system", 10)
+                        out(f"{'collectd, one QEMU frozen':<34} {n_run:>6} domains: "
+                            f"{c2['rounds_seen_per_domain']} of {c2['expected_rounds']:.0f} rounds per domain "
+                            f"({c2['domains']} domains wrote values)")
+                finally:
+                    os.kill(qpid, signal.SIGCONT)
+            finally:
+                run.stop()
+        finally:
+            labvm.cleanup_all(prefix=prefix)
+    subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+/*
+ * SQLite backend: enrolled guest agents (kanri-guestd) and their health.
+ */
+#include "config.h"
+
+#include "store/sqlite-private.h"
+
+#include "basic/util.h"
+
+int sq_agent_enroll(struct store *st, const char *machine_uuid, const char *name,
+                    const char *token_hash, int64_t *ret_token_id, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    int64_t now = now_usec();
+    int r = begin(s->w, error);
+    if (r < 0)
+        return r;
+    /* Re-enrolling rotates the credential: the machine's older tokens stop
+     * working in the same transaction that creates the new one. */
+    r = step_done(s->w,
+                  prep(s->w, error,
+                       "UPDATE tokens SET revoked_at = ? WHERE machine_uuid = ? AND role = 'guest'"
+                       " AND revoked_at IS NULL",
+                       "is", now, machine_uuid),
+                  error);
+    int64_t token_id = 0;
+    if (r == 0) {
+        r = step_done(s->w,
+                      prep(s->w, error,
+                           "INSERT INTO tokens(name, role, hash, machine_uuid, created_at)"
+                           " VALUES (?, 'guest', ?, ?, ?)",
+                           "sssi", name, token_hash, machine_uuid, now),
+                      error);
+        token_id = sqlite3_last_insert_rowid(s->w);
+    }
+    if (r == 0)
+        r = step_done(s->w,
+                      prep(s->w, error,
+                           "INSERT INTO agents(machine_uuid, name, token_id, enrolled_at)"
+                           " VALUES (?, ?, ?, ?) ON CONFLICT(machine_uuid) DO UPDATE SET"
+                           " name = excluded.name, token_id = excluded.token_id,"
+                           " enrolled_at = excluded.enrolled_at",
+                           "ssii", machine_uuid, name, token_id, now),
+                      error);
+    r = commit_or_rollback(s->w, r, error);
+    if (r == 0 && ret_token_id)
+        *ret_token_id = token_id;
+    return r;
+}
+
+int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    if (c->error_text)
+        return step_done(s->w,
+                         prep(s->w, error,
+                              "UPDATE agents SET rejected = rejected + 1, last_error = ?,"
+                              " last_error_at = ?, last_contact = ? WHERE machine_uuid = ?",
+                              "siis", c->error_text, c->received_us, c->received_us,
+                              c->machine_uuid),
+                         error);
+    /* Identity, lag and backlog follow the newest sample seen; a backfilled
+     * older one only counts. */
+    return step_done(
+        s->w,
+        prep(s->w, error,
+             "UPDATE agents SET last_contact = ?1,"
+             " accepted = accepted + (CASE WHEN ?2 THEN 0 ELSE 1 END),"
+             " duplicates = duplicates + (CASE WHEN ?2 THEN 1 ELSE 0 END),"
+             " agent_name = ?3, agent_version = ?4, hostname = ?5, id_source = ?6,"
+             " spool_backlog = ?7, spool_dropped = ?8,"
+             " lag_us = CASE WHEN last_sample_time IS NULL OR ?9 >= last_sample_time"
+             "   THEN ?1 - ?9 ELSE lag_us END,"
+             " last_seq = max(coalesce(last_seq, 0), coalesce(?10, 0)),"
+             " last_sample_time = max(coalesce(last_sample_time, 0), ?9)"
+             " WHERE machine_uuid = ?11",
+             "ibssssUUiUs", c->received_us, c->duplicate, c->agent_name, c->agent_version,
+             c->hostname, c->id_source, c->spool_backlog, c->spool_dropped, c->sample_time_us,
+             c->seq, c->machine_uuid),
+        error);
+}
+
+json_object *sq_agents_query(struct store *st, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    json_object *arr = rows_to_array(
+        s->r,
+        prep(s->r, error,
+             "SELECT a.machine_uuid, a.name,"
+             " (SELECT d.name FROM domains d WHERE d.uuid = a.machine_uuid AND d.removed = 0"
+             "   ORDER BY d.updated_at DESC LIMIT 1) AS vm,"
+             " (SELECT h.name FROM domains d JOIN hosts h ON h.id = d.host_id"
+             "   WHERE d.uuid = a.machine_uuid AND d.removed = 0"
+             "   ORDER BY d.updated_at DESC LIMIT 1) AS host,"
+             " a.hostname, a.agent_name, a.agent_version, a.id_source,"
+             " a.enrolled_at AS \"t:enrolled_at\", a.last_contact AS \"t:last_contact\","
+             " a.last_sample_time AS \"t:last_sample_time\", a.last_seq,"
+             " CAST(a.lag_us AS REAL) / 1000000.0 AS lag_seconds,"
+             " a.spool_backlog, a.spool_dropped, a.accepted, a.duplicates, a.rejected,"
+             " a.last_error, a.last_error_at AS \"t:last_error_at\""
+             " FROM agents a ORDER BY a.name",
+             NULL),
+        error);
+    if (!arr)
+        return NULL;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "agents", arr);
+    return o;
+}

@@ -1,0 +1,94 @@
+/*
+ * Shared between the SQLite backend's files: sqlite.c (inventory, audit,
+ * tokens, guest samples) and sqlite-samples.c (host view, tiers, history
+ * queries).  Not for use outside src/store.
+ */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct store_sqlite {
+    struct store base;
+    sqlite3 *w; /* every write, under wlock */
+    sqlite3 *r; /* queries, under rlock */
+    GMutex wlock;
+    GMutex rlock;
+};
+
+#define SQ(st) ((struct store_sqlite *)(st))
+
+void set_db_error(GError **error, sqlite3 *db, const char *what);
+int exec_sql(sqlite3 *db, const char *sql, GError **error);
+/* Prepares SQL and binds FMT-described arguments (see sqlite.c). */
+sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...);
+int step_done(sqlite3 *db, sqlite3_stmt *stmt, GError **error);
+char *col_text(sqlite3_stmt *stmt, int i);
+json_object *row_to_json(sqlite3_stmt *stmt);
+json_object *rows_to_array(sqlite3 *db, sqlite3_stmt *stmt, GError **error);
+int begin(sqlite3 *db, GError **error);
+int commit_or_rollback(sqlite3 *db, int r, GError **error);
+
+/*
+ * Migration 3: host-view history, tiers, view availability.
+ *
+ * host_samples, node_samples and pool_samples are wide raw rows (columns
+ * as in struct host_sample / node_sample / pool_sample).  samples_5m and
+ * samples_1h hold one row per kind, entity and bucket with the bucket's
+ * aggregates as JSON (series.h), so tiers need no migration when a metric
+ * is added.  samples_progress is the downsampler's watermark per kind.
+ */
+#define SQLITE_MIGRATION_HOST_VIEW                                                                 \
+    "CREATE TABLE host_samples ("                                                                  \
+    "  id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, uuid TEXT NOT NULL,"                      \
+    "  t INTEGER NOT NULL, dom_id INTEGER, state INTEGER, state_reason INTEGER,"                   \
+    "  cpu_time_ns INTEGER, cpu_user_ns INTEGER, cpu_system_ns INTEGER, vcpu_count INTEGER,"       \
+    "  vcpu_time_ns INTEGER, vcpu_wait_ns INTEGER, vcpu_delay_ns INTEGER,"                         \
+    "  balloon_current INTEGER, balloon_maximum INTEGER, balloon_rss INTEGER,"                     \
+    "  block_count INTEGER, block_rd_bytes INTEGER, block_wr_bytes INTEGER,"                       \
+    "  block_rd_reqs INTEGER, block_wr_reqs INTEGER, block_allocation INTEGER,"                    \
+    "  block_capacity INTEGER, block_physical INTEGER, net_count INTEGER,"                         \
+    "  net_rx_bytes INTEGER, net_tx_bytes INTEGER, net_rx_pkts INTEGER, net_tx_pkts INTEGER,"      \
+    "  net_rx_drop INTEGER, net_tx_drop INTEGER, net_rx_errs INTEGER, net_tx_errs INTEGER,"        \
+    "  vcpus TEXT, blocks TEXT, nics TEXT);"                                                       \
+    "CREATE INDEX host_samples_uuid_t ON host_samples(uuid, t);"                                   \
+    "CREATE INDEX host_samples_t ON host_samples(t);"                                              \
+    "CREATE TABLE node_samples ("                                                                  \
+    "  host_id INTEGER NOT NULL, t INTEGER NOT NULL, cpu_user_ns INTEGER,"                         \
+    "  cpu_kernel_ns INTEGER, cpu_idle_ns INTEGER, cpu_iowait_ns INTEGER, mem_total INTEGER,"      \
+    "  mem_free INTEGER, mem_buffers INTEGER, mem_cached INTEGER, domains_running INTEGER,"        \
+    "  round_us INTEGER, domains_collected INTEGER, domains_missed INTEGER,"                       \
+    "  round_cut INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (host_id, t));"                           \
+    "CREATE INDEX node_samples_t ON node_samples(t);"                                              \
+    "CREATE TABLE pool_samples ("                                                                  \
+    "  host_id INTEGER NOT NULL, name TEXT NOT NULL, t INTEGER NOT NULL, capacity INTEGER,"        \
+    "  allocation INTEGER, available INTEGER, PRIMARY KEY (host_id, name, t));"                    \
+    "CREATE INDEX pool_samples_t ON pool_samples(t);"                                              \
+    "CREATE INDEX guest_samples_received ON guest_samples(received);"                              \
+    "CREATE TABLE samples_5m (kind TEXT NOT NULL, entity TEXT NOT NULL, t INTEGER NOT NULL,"       \
+    "  data TEXT NOT NULL, PRIMARY KEY (kind, entity, t)) WITHOUT ROWID;"                          \
+    "CREATE INDEX samples_5m_t ON samples_5m(t);"                                                  \
+    "CREATE TABLE samples_1h (kind TEXT NOT NULL, entity TEXT NOT NULL, t INTEGER NOT NULL,"       \
+    "  data TEXT NOT NULL, PRIMARY KEY (kind, entity, t)) WITHOUT ROWID;"                          \
+    "CREATE INDEX samples_1h_t ON samples_1h(t);"                                                  \
+    "CREATE TABLE samples_progress (kind TEXT PRIMARY KEY, watermark INTEGER NOT NULL);"           \
+    "CREATE TABLE view_status ("                                                                   \
+    "  uuid TEXT NOT NULL, part TEXT NOT NULL, host_id INTEGER, available INTEGER NOT NULL,"       \
+    "  reason TEXT, since INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (uuid, part));"
+
+int sq_host_round_insert(struct store *st, const struct host_sample *samples, size_t n,
+                         const struct node_sample *node, const struct pool_sample *pools,
+                         size_t npools, GError **error);
+int sq_view_status_set(struct store *st, int64_t host_id, const char *uuid, const char *part,
+                       bool available, const char *reason, bool *ret_changed, GError **error);
+json_object *sq_view_status_query(struct store *st, const char *uuid, GError **error);
+int sq_samples_maintain(struct store *st, const struct store_retention *retention, int64_t now_us,
+                        int64_t settle_us, struct store_maint_stats *ret_stats, GError **error);
+json_object *sq_series_query(struct store *st, const struct store_series_query *q, GError **error);
+
+/* sqlite-agents.c */
+int sq_agent_enroll(struct store *st, const char *machine_uuid, const char *name,
+                    const char *token_hash, int64_t *ret_token_id, GError **error);
+int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GError **error);
+json_object *sq_agents_query(struct store *st, GError **error);

@@ -1,0 +1,218 @@
+"""kanri-guestd -> kanrid: enrolment, the ingest endpoint's security and
+bounds, idempotency, rate limiting, and the agent's spool surviving a
+manager outage with every sample arriving exactly once."""
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from kanri_harness import BUILD
+
+GUESTD = os.path.join(BUILD, "src", "guest", "kanri-guestd")
+DATA = os.path.join(os.path.dirname(__file__), "..", "data", "guest")
+BUSY_ROOT = os.path.join(DATA, "busy", "root")
+BUSY_UUID = "4c4c4544-0042-3910-8052-b7c04f4a4d32"  # its SMBIOS product_uuid, lower-cased
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def one_doc(root=BUSY_ROOT, state=None):
+    args = [GUESTD, "--once", "--root", root]
+    if state:
+        args += ["--state-dir", state]
+    p = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)
+
+
+def enroll(k, machine, name=None):
+    body = {"machine": machine}
+    if name:
+        body["name"] = name
+    r = k.post("/api/v1/agents", body)
+    assert r.status == 201, r
+    return r.json["token"]
+
+
+def ingest(k, token, doc=None, raw=None):
+    data = raw if raw is not None else json.dumps(doc).encode()
+    return k.request("POST", "/api/v1/ingest/guest", raw=data, token=token)
+
+
+def guest_rows(k, machine):
+    db = sqlite3.connect(f"file:{k.state_dir}/kanri.db?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT seq, source, t, cpu_steal_ns, mem_total FROM guest_samples"
+                          " WHERE machine_uuid = ? ORDER BY seq", (machine,)).fetchall()
+    finally:
+        db.close()
+
+
+def agent(k, machine):
+    return next(a for a in k.get("/api/v1/agents").json["agents"] if a["machine_uuid"] == machine)
+
+
+@pytest.fixture
+def k(kanrid_factory):
+    kd = kanrid_factory(args=["--connect", "test:///default"])
+    kd.wait_connected(["test-default"])
+    return kd
+
+
+def test_enrol_and_ingest_bound_to_the_machine(k):
+    doc = one_doc()
+    assert doc["machine_id"] == BUSY_UUID and doc["id_source"] == "smbios"
+    token = enroll(k, BUSY_UUID, name="busy-box")
+    r = ingest(k, token, doc)
+    assert r.status == 200 and r.json == {"accepted": True, "duplicate": False, "seq": doc["seq"]}
+    rows = guest_rows(k, BUSY_UUID)
+    assert len(rows) == 1 and rows[0][1] == "kanri-guestd"
+    # CPU ticks (USER_HZ) become nanoseconds; memory stays bytes.
+    assert rows[0][3] == doc["cpu"]["total"]["steal"] * 10_000_000
+    assert rows[0][4] == doc["memory"]["total_bytes"]
+    a = agent(k, BUSY_UUID)
+    assert a["name"] == "busy-box" and a["vm"] is None  # standalone: no libvirt domain
+    assert a["agent_name"] == "kanri-guestd" and a["accepted"] == 1 and a["rejected"] == 0
+
+    # Same sample again, and an older one after a newer one: stored once each.
+    assert ingest(k, token, doc).json["duplicate"] is True
+    newer = dict(doc, seq=doc["seq"] + 5, time=doc["time"] + 50)
+    older = dict(doc, seq=doc["seq"] + 2, time=doc["time"] + 20)
+    assert ingest(k, token, newer).status == 200
+    assert ingest(k, token, older).status == 200
+    assert [r[0] for r in guest_rows(k, BUSY_UUID)] == [doc["seq"], doc["seq"] + 2, doc["seq"] + 5]
+    a = agent(k, BUSY_UUID)
+    assert a["accepted"] == 3 and a["duplicates"] == 1 and a["last_seq"] == doc["seq"] + 5
+
+
+def test_a_vm_agent_binds_to_its_domain(k):
+    uuid = k.vms()["test"]["uuid"]
+    token = enroll(k, "test")
+    doc = dict(one_doc(), machine_id=uuid)
+    assert ingest(k, token, doc).status == 200
+    a = agent(k, uuid)
+    assert a["vm"] == "test" and a["host"] == "test-default"
+
+
+def test_token_for_machine_a_cannot_write_machine_b(k):
+    token_a = enroll(k, "11111111-2222-4333-8444-555555555555")
+    doc_b = one_doc()
+    r = ingest(k, token_a, doc_b)
+    assert r.status == 403 and BUSY_UUID in r.json["detail"]
+    assert guest_rows(k, BUSY_UUID) == []
+    # Viewer, operator and admin tokens may not ingest at all.
+    assert ingest(k, k.token, doc_b).status == 403
+    viewer = k.post("/api/v1/tokens", {"name": "v", "role": "viewer"}).json["token"]
+    assert ingest(k, viewer, doc_b).status == 403
+    # And a guest token can do nothing else.
+    assert k.get("/api/v1/vms", token=token_a).status == 403
+    assert k.post("/api/v1/agents", {"machine": "test"}, token=token_a).status == 403
+    assert ingest(k, None, doc_b).status == 401
+
+
+def test_reenrolling_rotates_the_token(k):
+    old = enroll(k, BUSY_UUID)
+    new = enroll(k, BUSY_UUID)
+    doc = one_doc()
+    assert ingest(k, old, doc).status == 401
+    assert ingest(k, new, doc).status == 200
+
+
+def test_hostile_bodies_are_rejected_and_counted(k):
+    token = enroll(k, BUSY_UUID)
+    good = one_doc()
+    text = json.dumps(good).encode()
+    cases = [
+        (b"x" * (300 * 1024), 413),                      # over the parser's 256 KiB
+        (b"x" * (1024 * 1024 + 10), 413),                # over the server's 1 MiB
+        (b"[" * 5000 + b"]" * 5000, 400),                # deep nesting
+        (text.replace(b'"kanri-guestd"', b'"kanri-\xff"'), 400),  # not UTF-8
+        (text[: len(text) // 2], 400),                   # truncated
+        (b"", 400),
+        (json.dumps(dict(good, seq=-1)).encode(), 400),  # negative counter
+        (json.dumps(dict(good, memory={"total_bytes": "lots"})).encode(), 400),
+    ]
+    for body, status in cases:
+        r = ingest(k, token, raw=body)
+        assert r.status == status, (body[:60], r)
+        assert r.headers["Content-Type"] == "application/problem+json"
+    r = ingest(k, token, raw=json.dumps(dict(good, memory={"total_bytes": "lots"})).encode())
+    assert r.json["detail"].startswith("memory.total_bytes")
+    a = agent(k, BUSY_UUID)
+    # Oversized bodies the server refuses before reading are not agent faults it can see.
+    assert a["rejected"] >= 7 and a["accepted"] == 0 and a["last_error"]
+    assert guest_rows(k, BUSY_UUID) == []
+    assert ingest(k, token, good).status == 200
+    assert k.get("/api/v1/healthz", token=None).status == 200
+
+
+def test_rate_limit(k):
+    token = enroll(k, BUSY_UUID)
+    doc = one_doc()
+    statuses = []
+    for i in range(260):
+        r = ingest(k, token, dict(doc, seq=i, time=doc["time"] + i))
+        statuses.append(r.status)
+        if r.status == 429:
+            assert int(r.headers["Retry-After"]) >= 1
+            break
+    assert statuses[-1] == 429 and statuses.count(200) >= 200
+
+
+def test_cli_agent_enroll_and_list(k):
+    p = k.cli("agent", "enroll", BUSY_UUID, "--name", "rack7")
+    assert p.returncode == 0, p.stderr
+    token = p.stdout.strip()
+    assert token.startswith("kanri_") and "shown only this once" in p.stderr
+    assert ingest(k, token, one_doc()).status == 200
+    p = k.cli("agent", "list")
+    assert p.returncode == 0 and "rack7" in p.stdout and "standalone" in p.stdout
+    assert k.cli("agent", "enroll", "no-such-vm").returncode == 1
+
+
+def test_spooled_samples_arrive_exactly_once_after_an_outage(kanrid_factory, tmp_path):
+    port = free_port()
+    state = str(tmp_path / "kanri")
+    k = kanrid_factory(args=["--listen", f"127.0.0.1:{port}", "--connect", "test:///default"],
+                       state_dir=state)
+    token_file = tmp_path / "token"
+    token_file.write_text(enroll(k, BUSY_UUID) + "\n")
+    agent_state = tmp_path / "agent"
+    proc = subprocess.Popen([GUESTD, "--url", f"http://127.0.0.1:{port}/api/v1/ingest/guest",
+                             "--token-file", str(token_file), "--interval", "1",
+                             "--state-dir", str(agent_state), "--root", BUSY_ROOT],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        k.wait_for(lambda: len(guest_rows(k, BUSY_UUID)) >= 3, timeout=30, what="3 samples")
+        k.stop()
+        time.sleep(6)  # the agent spools while the manager is away
+        k2 = kanrid_factory(args=["--listen", f"127.0.0.1:{port}", "--connect", "test:///default"],
+                            state_dir=state)
+        seen_backlog = []
+
+        def drained():
+            a = agent(k2, BUSY_UUID)
+            seen_backlog.append(a["spool_backlog"])
+            rows = guest_rows(k2, BUSY_UUID)
+            return len(rows) >= 12 and a["spool_backlog"] == 0 and rows
+        rows = k2.wait_for(drained, timeout=60, what="spool drained")
+        seqs = [r[0] for r in rows]
+        # No gap and nothing twice: every sample taken arrived exactly once.
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+        assert max(seen_backlog) >= 0
+        a = agent(k2, BUSY_UUID)
+        assert a["duplicates"] == 0 and a["spool_dropped"] == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

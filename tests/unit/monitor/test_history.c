@@ -1,0 +1,251 @@
+/*
+ * Sample history in the SQLite store: raw rows -> 5-minute -> hourly tiers
+ * (incremental), rates across a restart and a gap of missed rounds,
+ * retention, the availability table, and guest-view series per source.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "store/series.h"
+#include "store/store.h"
+
+#define S  G_GINT64_CONSTANT(1000000)
+#define VM "11111111-2222-3333-4444-555555555555"
+
+static int64_t base; /* an hour boundary */
+
+struct fixture {
+    char *dir;
+    struct store *st;
+    int64_t host_id;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = g_new0(struct fixture, 1);
+    f->dir = g_dir_make_tmp("kanri-history-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(f->dir, "kanri.db", NULL);
+    g_autoptr(GError) err = NULL;
+    f->st = store_sqlite_open(path, &err);
+    assert_non_null(f->st);
+    assert_int_equal(f->st->ops->host_ensure(f->st, "h1", "test:///default", &f->host_id, NULL), 0);
+    base = 1700000000 * S / (3600 * S) * (3600 * S);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->st);
+    g_autofree char *db = g_build_filename(f->dir, "kanri.db", NULL);
+    g_autofree char *wal = g_strconcat(db, "-wal", NULL);
+    g_autofree char *shm = g_strconcat(db, "-shm", NULL);
+    g_unlink(db);
+    g_unlink(wal);
+    g_unlink(shm);
+    g_rmdir(f->dir);
+    g_free(f->dir);
+    g_free(f);
+    return 0;
+}
+
+/* One VM, 10 s rounds for two hours: 50 ms of CPU per second (5 %),
+ * restarted at round 100 (new dom_id, counter from zero), and no rounds
+ * from 200 to 229 (kanrid down for 5 minutes). */
+static void insert_rounds(struct fixture *f, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (i >= 200 && i < 230)
+            continue;
+        struct host_sample h;
+        host_sample_init(&h);
+        h.host_id = f->host_id;
+        h.uuid = g_strdup(VM);
+        h.time_us = base + i * 10 * S;
+        h.dom_id = i < 100 ? 1 : 2;
+        h.state = 1;
+        h.cpu_time_ns = (uint64_t)(i < 100 ? i : i - 100) * 500000000ULL + 7;
+        h.vcpu_count = 1;
+        h.balloon_current = 256ULL << 20;
+        struct node_sample n;
+        node_sample_init(&n);
+        n.host_id = f->host_id;
+        n.time_us = h.time_us;
+        n.cpu_idle_ns = (uint64_t)i * 10000000000ULL;
+        n.domains_running = 1;
+        struct pool_sample p = {f->host_id, (char *)"default", h.time_us, 100, 40, 60};
+        g_autoptr(GError) err = NULL;
+        assert_int_equal(f->st->ops->host_round_insert(f->st, &h, 1, &n, &p, 1, &err), 0);
+        host_sample_clear(&h);
+    }
+}
+
+static json_object *series(struct fixture *f, const struct series_kind *kind, const char *entity,
+                           const char *metric, int64_t from, int64_t to, int64_t step,
+                           const char *tier)
+{
+    int mi = series_metric_find(kind, metric);
+    assert_true(mi >= 0);
+    struct store_series_query q = {kind, entity, &mi, 1, from, to, step, tier};
+    g_autoptr(GError) err = NULL;
+    json_object *o = f->st->ops->series_query(f->st, &q, &err);
+    assert_non_null(o);
+    json_object *s = json_object_array_get_idx(json_object_object_get(o, "series"), 0);
+    json_object *pts = json_object_get(json_object_object_get(s, "points"));
+    json_object_put(o);
+    return pts;
+}
+
+static double pv(json_object *pts, size_t i)
+{
+    return json_object_get_double(json_object_object_get(json_object_array_get_idx(pts, i), "v"));
+}
+
+static void test_rates_tiers_retention(void **state)
+{
+    struct fixture *f = *state;
+    insert_rounds(f, 0, 720);
+
+    /* Raw: one rate per round except the first, the restart and nothing
+     * invented inside the gap; the rate across the gap is the average. */
+    json_object *raw =
+        series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7200 * S, 0, NULL);
+    size_t n = json_object_array_length(raw);
+    assert_int_equal(n, 720 - 30 - 2);
+    for (size_t i = 0; i < n; i++)
+        assert_true(pv(raw, i) > 4.99e7 && pv(raw, i) < 5.01e7);
+    json_object_put(raw);
+
+    struct store_retention keep = {0, 0, 0};
+    struct store_maint_stats ms;
+    g_autoptr(GError) err = NULL;
+    int64_t now = base + 7200 * S + 60 * S;
+    assert_int_equal(f->st->ops->samples_maintain(f->st, &keep, now, 20 * S, &ms, &err), 0);
+    /* 24 five-minute buckets for each of the VM, the host and the pool. */
+    assert_int_equal(ms.buckets_5m, 3 * 24);
+    assert_int_equal(ms.buckets_1h, 3 * 2);
+
+    json_object *m5 = series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7200 * S, 0, "5m");
+    assert_int_equal(json_object_array_length(m5), 24);
+    for (size_t i = 0; i < 24; i++)
+        assert_true(pv(m5, i) > 4.99e7 && pv(m5, i) < 5.01e7);
+    json_object_put(m5);
+    json_object *h1 =
+        series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7200 * S, 3600 * S, NULL);
+    assert_int_equal(json_object_array_length(h1), 2);
+    assert_true(pv(h1, 0) > 4.99e7 && pv(h1, 0) < 5.01e7);
+    json_object_put(h1);
+    json_object *mem =
+        series(f, &series_vm_host, VM, "balloon_current", base, base + 7200 * S, 0, "1h");
+    assert_int_equal(json_object_array_length(mem), 2);
+    assert_true(pv(mem, 1) == (double)(256 << 20));
+    json_object_put(mem);
+    json_object *pool =
+        series(f, &series_pool, "1/default", "available", base, base + 7200 * S, 0, "5m");
+    assert_int_equal(json_object_array_length(pool), 24);
+    json_object_put(pool);
+
+    /* Incremental: a second pass with nothing new does nothing; new rows
+     * give only their own buckets. */
+    assert_int_equal(f->st->ops->samples_maintain(f->st, &keep, now, 20 * S, &ms, &err), 0);
+    assert_int_equal(ms.buckets_5m, 0);
+    insert_rounds(f, 720, 750);
+    assert_int_equal(
+        f->st->ops->samples_maintain(f->st, &keep, base + 7500 * S + 60 * S, 20 * S, &ms, &err), 0);
+    assert_int_equal(ms.buckets_5m, 3 * 1);
+
+    /* Retention: raw rows older than 30 minutes go, tiers stay. */
+    struct store_retention short_raw = {1800 * S, 0, 0};
+    assert_int_equal(f->st->ops->samples_maintain(f->st, &short_raw, base + 7500 * S + 60 * S,
+                                                  20 * S, &ms, &err),
+                     0);
+    assert_true(ms.rows_deleted > 0);
+    raw = series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7600 * S, 0, "raw");
+    assert_true(json_object_array_length(raw) < 200);
+    json_object_put(raw);
+    m5 = series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7600 * S, 0, "5m");
+    assert_int_equal(json_object_array_length(m5), 25);
+    json_object_put(m5);
+}
+
+static void test_view_status(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    bool changed;
+    assert_int_equal(st->ops->view_status_set(st, f->host_id, VM, "guest-memory", false,
+                                              "no balloon", &changed, NULL),
+                     0);
+    assert_true(changed);
+    assert_int_equal(st->ops->view_status_set(st, f->host_id, VM, "guest-memory", false,
+                                              "no balloon", &changed, NULL),
+                     0);
+    assert_false(changed);
+    assert_int_equal(
+        st->ops->view_status_set(st, f->host_id, VM, "guest-memory", true, NULL, &changed, NULL),
+        0);
+    assert_true(changed);
+    json_object *o = st->ops->view_status_query(st, VM, NULL);
+    json_object *e = json_object_object_get(json_object_object_get(o, VM), "guest-memory");
+    assert_true(json_object_get_boolean(json_object_object_get(e, "available")));
+    assert_null(json_object_object_get(e, "reason"));
+    json_object_put(o);
+}
+
+static void test_guest_series(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    /* A qga CPU counter and a balloon gauge: separate series of one VM.
+     * The guest's clock runs 1 h behind kanrid's; that must not matter. */
+    for (int i = 0; i < 60; i++) {
+        struct guest_sample g;
+        guest_sample_init(&g);
+        g.machine_uuid = g_strdup(VM);
+        g.source = i % 2 ? "qga" : "balloon";
+        g.time_us = base + i * 10 * S - 3600 * S;
+        g.received_us = base + i * 10 * S;
+        if (i % 2)
+            g.cpu_steal_ns = (uint64_t)i * 1000000000ULL;
+        else
+            g.mem_available = 100ULL << 20;
+        assert_int_equal(st->ops->guest_sample_insert(st, &g, NULL, NULL), 0);
+        guest_sample_clear(&g);
+    }
+    json_object *steal =
+        series(f, &series_vm_guest, VM "/qga", "cpu_steal_ns", base - 3600 * S, base, 0, NULL);
+    assert_int_equal(json_object_array_length(steal), 29);
+    assert_true(pv(steal, 0) > 0.99e8 && pv(steal, 0) < 1.01e8);
+    json_object_put(steal);
+    json_object *none =
+        series(f, &series_vm_guest, VM "/balloon", "cpu_steal_ns", base - 3600 * S, base, 0, NULL);
+    assert_int_equal(json_object_array_length(none), 0);
+    json_object_put(none);
+    struct store_retention keep = {0, 0, 0};
+    struct store_maint_stats ms;
+    assert_int_equal(st->ops->samples_maintain(st, &keep, base + 3600 * S, 20 * S, &ms, NULL), 0);
+    assert_int_equal(ms.buckets_5m, 4); /* 2 sources x 2 buckets of the guest's clock */
+    json_object *m5 =
+        series(f, &series_vm_guest, VM "/balloon", "mem_available", base - 3600 * S, base, 0, "5m");
+    assert_int_equal(json_object_array_length(m5), 2);
+    assert_true(pv(m5, 0) == (double)(100 << 20));
+    json_object_put(m5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rates_tiers_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_series, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
