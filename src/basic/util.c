@@ -133,8 +133,10 @@ char *sha256_hex(const char *s)
 
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
-    g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    /* A unique name created with O_EXCL: no two writers share it, and a
+     * planted symlink is never followed. */
+    g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path);
+    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, (int)mode);
     if (fd < 0)
         return -errno;
     size_t off = 0;

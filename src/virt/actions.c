@@ -98,7 +98,9 @@ static bool param_string(struct action_ctx *ctx, const char *key, bool required,
 
 static int fail_libvirt(GError **error, const char *what)
 {
-    g_set_error(error, VIRT_ERROR, virt_err_from_libvirt(), "%s: %s", what, virt_last_error());
+    /* Not "WHAT: ..." — that form names a request field in a 400. */
+    g_set_error(error, VIRT_ERROR, virt_err_from_libvirt(), "%s failed: %s", what,
+                virt_last_error());
     return -EIO;
 }
 
@@ -226,8 +228,9 @@ static int act_setmem(struct action_ctx *ctx, GError **error)
     int64_t bytes = 0, mib = 0;
     bool config;
     json_object *v;
-    bool has_bytes = ctx->params && json_object_object_get_ex(ctx->params, "memory_bytes", &v);
-    bool has_mib = ctx->params && json_object_object_get_ex(ctx->params, "memory_mib", &v);
+    bool has_bytes =
+        ctx->params && json_object_object_get_ex(ctx->params, "memory_bytes", &v) && v;
+    bool has_mib = ctx->params && json_object_object_get_ex(ctx->params, "memory_mib", &v) && v;
     if (has_bytes == has_mib) {
         g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
                     "memory_bytes: give exactly one of memory_bytes or memory_mib");
@@ -274,8 +277,9 @@ static int act_setmem(struct action_ctx *ctx, GError **error)
             break;
         g_usleep(200 * 1000);
     }
-    json_object_object_add(ctx->reply, "actual_bytes",
-                           json_object_new_int64((int64_t)info.memory * 1024));
+    if (info.memory)
+        json_object_object_add(ctx->reply, "actual_bytes",
+                               json_object_new_int64((int64_t)info.memory * 1024));
     json_object_object_add(ctx->reply, "reached", json_object_new_boolean(reached));
     return 0;
 }
@@ -450,24 +454,50 @@ static int act_undefine(struct action_ctx *ctx, GError **error)
     return 0;
 }
 
+/* Each action with the parameters it takes: anything else in the body is
+ * refused, so a typo ("timout") cannot silently fall back to a default. */
 static const struct {
     const char *name;
     action_fn fn;
+    const char *const params[5];
 } actions[] = {
-    {"start", act_start},
-    {"shutdown", act_shutdown},
-    {"reboot", act_reboot},
-    {"destroy", act_destroy},
-    {"suspend", act_suspend},
-    {"resume", act_resume},
-    {"setmem", act_setmem},
-    {"setvcpus", act_setvcpus},
-    {"snapshot-create", act_snapshot_create},
-    {"snapshot-revert", act_snapshot_revert},
-    {"snapshot-delete", act_snapshot_delete},
-    {"migrate", act_migrate},
-    {"undefine", act_undefine},
+    {"start", act_start, {NULL}},
+    {"shutdown", act_shutdown, {"timeout", "force", NULL}},
+    {"reboot", act_reboot, {NULL}},
+    {"destroy", act_destroy, {NULL}},
+    {"suspend", act_suspend, {NULL}},
+    {"resume", act_resume, {NULL}},
+    {"setmem", act_setmem, {"memory_bytes", "memory_mib", "config", "wait", NULL}},
+    {"setvcpus", act_setvcpus, {"vcpus", "config", NULL}},
+    {"snapshot-create", act_snapshot_create, {"name", "description", NULL}},
+    {"snapshot-revert", act_snapshot_revert, {"name", NULL}},
+    {"snapshot-delete", act_snapshot_delete, {"name", NULL}},
+    {"migrate", act_migrate, {"to_host", "live", NULL}},
+    {"undefine", act_undefine, {NULL}},
 };
+
+static bool params_known(size_t action, json_object *params, GError **error)
+{
+    if (!params)
+        return true;
+    json_object_object_foreach(params, key, val)
+    {
+        bool ok = false;
+        for (const char *const *p = actions[action].params; *p; p++)
+            ok |= g_str_equal(*p, key);
+        if (!ok) {
+            g_autoptr(GString) known = g_string_new(NULL);
+            for (const char *const *p = actions[action].params; *p; p++)
+                g_string_append_printf(known, "%s%s", known->len ? ", " : "", *p);
+            g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
+                        "%s: unknown parameter of %s (it takes: %s)", key, actions[action].name,
+                        known->len ? known->str : "none");
+            return false;
+        }
+        (void)val;
+    }
+    return true;
+}
 
 bool virt_action_known(const char *action)
 {
@@ -493,9 +523,12 @@ json_object *virt_action(struct virt_manager *m, int64_t host_id, const char *uu
                          int64_t *ret_audit_id, GError **error)
 {
     action_fn fn = NULL;
+    size_t idx = 0;
     for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
-        if (g_str_equal(actions[i].name, action))
+        if (g_str_equal(actions[i].name, action)) {
             fn = actions[i].fn;
+            idx = i;
+        }
     }
     if (!fn) {
         g_set_error(error, VIRT_ERROR, VIRT_ERR_NOT_FOUND, "unknown action '%s'", action);
@@ -534,6 +567,8 @@ json_object *virt_action(struct virt_manager *m, int64_t host_id, const char *uu
         return NULL;
     }
     *ret_audit_id = audit_id;
+    if (!err)
+        params_known(idx, params, &err);
     if (!err) {
         virt_inflight_set(m, host_id, uuid, who->name, audit_id);
         ctx.reply = json_object_new_object();

@@ -1,0 +1,634 @@
+/*
+ * conf: kanrid's configuration file (kanri.conf(5)).  Every message is
+ * checked whole, with its "LABEL:LINE: " prefix, because --check-config
+ * prints them as they are and editors jump to FILE:LINE.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "basic/conf.h"
+
+#define LABEL "t.conf"
+
+/* Loads TEXT into a fresh conf; *ret_errors gets the messages. */
+static struct conf *load(const char *text, GPtrArray **ret_errors, unsigned *ret_count)
+{
+    struct conf *c = conf_new();
+    GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+    unsigned n = conf_load_data(c, text, strlen(text), LABEL, errors);
+    assert_int_equal(n, errors->len);
+    *ret_errors = errors;
+    if (ret_count)
+        *ret_count = n;
+    return c;
+}
+
+/* Asserts that TEXT gives exactly the one message EXPECTED. */
+static void expect_one(const char *text, const char *expected)
+{
+    GPtrArray *errors;
+    g_autoptr(conf) c = load(text, &errors, NULL);
+    if (errors->len != 1 || !g_str_equal(g_ptr_array_index(errors, 0), expected)) {
+        for (guint i = 0; i < errors->len; i++)
+            print_error("got: %s\n", (const char *)g_ptr_array_index(errors, i));
+        print_error("expected: %s\n", expected);
+        fail();
+    }
+    g_ptr_array_unref(errors);
+}
+
+static struct conf_hypervisor *hv(struct conf *c, guint i)
+{
+    assert_true(i < c->hypervisors->len);
+    return g_ptr_array_index(c->hypervisors, i);
+}
+
+/* ---- defaults and valid files ---- */
+
+static void test_defaults(void **state)
+{
+    g_autoptr(conf) c = conf_new();
+    assert_string_equal(c->listen_host, "127.0.0.1");
+    assert_int_equal(c->listen_port, CONF_DEFAULT_PORT);
+    assert_int_equal(c->listen_port, 8470);
+    assert_null(c->state_dir);
+    assert_int_equal(c->resync_interval, 60);
+    assert_string_equal(c->log_level, "info");
+    assert_string_equal(c->store_backend, "sqlite");
+    assert_null(c->store_path);
+    assert_int_equal(c->hypervisors->len, 0);
+    conf_free(NULL);
+}
+
+static void test_empty_and_comments(void **state)
+{
+    GPtrArray *errors;
+    g_autoptr(conf) c = load("", &errors, NULL);
+    assert_int_equal(errors->len, 0);
+    g_ptr_array_unref(errors);
+    g_autoptr(conf) c2 = load("# a comment\n   # another\n\n   \n", &errors, NULL);
+    assert_int_equal(errors->len, 0);
+    assert_int_equal(c2->resync_interval, 60);
+    g_ptr_array_unref(errors);
+}
+
+static void test_valid_file(void **state)
+{
+    const char *text = "# kanri.conf\n"                       /* 1 */
+                       "[manager]\n"                          /* 2 */
+                       "listen = 0.0.0.0:9000\n"              /* 3 */
+                       "state_dir = /var/lib/kanri-test\n"    /* 4 */
+                       "resync_interval = 5\n"                /* 5 */
+                       "log_level = debug\n"                  /* 6 */
+                       "\n"                                   /* 7 */
+                       "[store]\n"                            /* 8 */
+                       "backend = sqlite\n"                   /* 9 */
+                       "path = /tmp/k.db\n"                   /* 10 */
+                       "\n"                                   /* 11 */
+                       "[hypervisor:node1]\n"                 /* 12 */
+                       "uri = qemu+ssh://root@node1/system\n" /* 13 */
+                       "keepalive_interval = 0\n"             /* 14 */
+                       "keepalive_count = 100\n"              /* 15 */
+                       "reconnect_min = 2\n"                  /* 16 */
+                       "reconnect_max = 2\n"                  /* 17 */
+                       "\n"                                   /* 18 */
+                       "[hypervisor:local]\n"                 /* 19 */
+                       "uri = qemu:///system\n";              /* 20 */
+    GPtrArray *errors;
+    g_autoptr(conf) c = load(text, &errors, NULL);
+    assert_int_equal(errors->len, 0);
+    g_ptr_array_unref(errors);
+    assert_string_equal(c->listen_host, "0.0.0.0");
+    assert_int_equal(c->listen_port, 9000);
+    assert_string_equal(c->state_dir, "/var/lib/kanri-test");
+    assert_int_equal(c->resync_interval, 5);
+    assert_string_equal(c->log_level, "debug");
+    assert_string_equal(c->store_backend, "sqlite");
+    assert_string_equal(c->store_path, "/tmp/k.db");
+    assert_int_equal(c->hypervisors->len, 2);
+    assert_string_equal(hv(c, 0)->name, "node1");
+    assert_string_equal(hv(c, 0)->uri, "qemu+ssh://root@node1/system");
+    assert_int_equal(hv(c, 0)->keepalive_interval, 0);
+    assert_int_equal(hv(c, 0)->keepalive_count, 100);
+    assert_int_equal(hv(c, 0)->reconnect_min, 2);
+    assert_int_equal(hv(c, 0)->reconnect_max, 2);
+    assert_int_equal(hv(c, 0)->line, 12);
+    /* Unset keys keep their defaults. */
+    assert_string_equal(hv(c, 1)->name, "local");
+    assert_int_equal(hv(c, 1)->keepalive_interval, 5);
+    assert_int_equal(hv(c, 1)->keepalive_count, 3);
+    assert_int_equal(hv(c, 1)->reconnect_min, 1);
+    assert_int_equal(hv(c, 1)->reconnect_max, 60);
+    assert_int_equal(hv(c, 1)->line, 19);
+}
+
+static void test_values_are_trimmed_and_ipv6_listen(void **state)
+{
+    GPtrArray *errors;
+    g_autoptr(conf) c =
+        load("[manager]\nlisten=[::1]:8471\nresync_interval =   86400  \n", &errors, NULL);
+    assert_int_equal(errors->len, 0);
+    g_ptr_array_unref(errors);
+    assert_string_equal(c->listen_host, "::1");
+    assert_int_equal(c->listen_port, 8471);
+    assert_int_equal(c->resync_interval, 86400);
+}
+
+static void test_hypervisor_name_characters(void **state)
+{
+    GPtrArray *errors;
+    g_autoptr(conf) c = load("[hypervisor:a-b_c.9]\nuri=test:///default\n", &errors, NULL);
+    assert_int_equal(errors->len, 0);
+    assert_string_equal(hv(c, 0)->name, "a-b_c.9");
+    g_ptr_array_unref(errors);
+
+    g_autofree char *name64 = g_strnfill(64, 'x');
+    g_autofree char *ok = g_strdup_printf("[hypervisor:%s]\nuri=test:///default\n", name64);
+    g_autoptr(conf) c2 = load(ok, &errors, NULL);
+    assert_int_equal(errors->len, 0);
+    g_ptr_array_unref(errors);
+
+    g_autofree char *bad = g_strdup_printf("[hypervisor:%sx]\nuri=test:///default\n", name64);
+    g_autofree char *msg = g_strdup_printf(
+        LABEL ":1: [hypervisor:%sx]: a host name is 1-64 characters of letters, digits, "
+              "'-', '_', '.'",
+        name64);
+    expect_one(bad, msg);
+    expect_one("[hypervisor:]\nuri=test:///default\n",
+               LABEL ":1: [hypervisor:]: a host name is 1-64 characters of letters, digits, "
+                     "'-', '_', '.'");
+    expect_one("\n[hypervisor:a/b]\nuri=test:///default\n",
+               LABEL ":2: [hypervisor:a/b]: a host name is 1-64 characters of letters, "
+                     "digits, '-', '_', '.'");
+}
+
+/* ---- every error, with its line ---- */
+
+static void test_unknown_key(void **state)
+{
+    expect_one("[manager]\nlisten = 127.0.0.1:1\nbogus = 1\n",
+               LABEL ":3: unknown key 'bogus' in [manager] (known: listen, state_dir, "
+                     "resync_interval, log_level, collect_interval, collect_budget_ms, "
+                     "collect_connections, balloon_period, agent_timeout, retention_raw, "
+                     "retention_5m, retention_1h)");
+    expect_one("[store]\n\n\nbackend = sqlite\ndriver = x\n",
+               LABEL ":5: unknown key 'driver' in [store] (known: backend, path)");
+    expect_one("[hypervisor:h]\nuri = test:///default\nkeepalive = 3\n",
+               LABEL ":3: unknown key 'keepalive' in [hypervisor:h] (known: uri, "
+                     "keepalive_interval, keepalive_count, reconnect_min, reconnect_max)");
+}
+
+static void test_unknown_group(void **state)
+{
+    expect_one("[manager]\n\n[managr]\nlisten = 1.2.3.4:5\n",
+               LABEL ":3: unknown group [managr] (known: [manager], [store], "
+                     "[hypervisor:NAME])");
+    expect_one("[hypervisor]\nuri = x\n",
+               LABEL ":1: unknown group [hypervisor] (known: [manager], [store], "
+                     "[hypervisor:NAME])");
+}
+
+static void test_int_ranges(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+    } cases[] = {
+        {"[manager]\nresync_interval = 4\n",
+         LABEL ":2: resync_interval: expected an integer from 5 to 86400, got '4'"},
+        {"[manager]\nresync_interval = 86401\n",
+         LABEL ":2: resync_interval: expected an integer from 5 to 86400, got '86401'"},
+        {"[manager]\nresync_interval = -1\n",
+         LABEL ":2: resync_interval: expected an integer from 5 to 86400, got '-1'"},
+        {"[manager]\nresync_interval = 1m\n",
+         LABEL ":2: resync_interval: expected an integer from 5 to 86400, got '1m'"},
+        {"[manager]\nresync_interval =\n",
+         LABEL ":2: resync_interval: expected an integer from 5 to 86400, got ''"},
+        {"[manager]\nresync_interval = 18446744073709551621\n",
+         LABEL ":2: resync_interval: expected an integer from 5 to 86400, got "
+               "'18446744073709551621'"},
+        {"[hypervisor:h]\nuri = test:///default\nkeepalive_interval = 3601\n",
+         LABEL ":3: keepalive_interval: expected an integer from 0 to 3600, got '3601'"},
+        {"[hypervisor:h]\nuri = test:///default\nkeepalive_count = 0\n",
+         LABEL ":3: keepalive_count: expected an integer from 1 to 100, got '0'"},
+        {"[hypervisor:h]\nuri = test:///default\nreconnect_min = 0\n",
+         LABEL ":3: reconnect_min: expected an integer from 1 to 3600, got '0'"},
+        {"[hypervisor:h]\nuri = test:///default\nreconnect_max = 86401\n",
+         LABEL ":3: reconnect_max: expected an integer from 1 to 86400, got '86401'"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++)
+        expect_one(cases[i].text, cases[i].msg);
+
+    /* A rejected value keeps the default. */
+    GPtrArray *errors;
+    g_autoptr(conf) c = load("[manager]\nresync_interval = 4\n", &errors, NULL);
+    assert_int_equal(c->resync_interval, 60);
+    g_ptr_array_unref(errors);
+}
+
+static void test_bad_enum(void **state)
+{
+    expect_one("[manager]\nlog_level = loud\n",
+               LABEL ":2: log_level: expected one of error|warning|info|debug, got 'loud'");
+    expect_one("[manager]\nlog_level = INFO\n",
+               LABEL ":2: log_level: expected one of error|warning|info|debug, got 'INFO'");
+    expect_one("[store]\nbackend = postgres\n",
+               LABEL ":2: backend: expected one of sqlite, got 'postgres'");
+    GPtrArray *errors;
+    g_autoptr(conf) c = load("[manager]\nlog_level = loud\n", &errors, NULL);
+    assert_string_equal(c->log_level, "info");
+    g_ptr_array_unref(errors);
+}
+
+static void test_bad_listen(void **state)
+{
+    static const char *const bad[] = {
+        "localhost", "8470", "::1:8470", "1.2.3.4:", "1.2.3.4:65536", "[::1]8470", "[::1"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *text = g_strdup_printf("[manager]\nlisten = %s\n", bad[i]);
+        g_autofree char *msg = g_strdup_printf(
+            LABEL ":2: listen: expected ADDR:PORT (e.g. 127.0.0.1:8470), got '%s'", bad[i]);
+        expect_one(text, msg);
+    }
+    GPtrArray *errors;
+    g_autoptr(conf) c = load("[manager]\nlisten = nonsense\n", &errors, NULL);
+    assert_string_equal(c->listen_host, "127.0.0.1");
+    assert_int_equal(c->listen_port, 8470);
+    g_ptr_array_unref(errors);
+}
+
+static void test_empty_strings(void **state)
+{
+    expect_one("[manager]\nstate_dir =\n", LABEL ":2: state_dir: must not be empty");
+    expect_one("[store]\npath =   \n", LABEL ":2: path: must not be empty");
+}
+
+static void test_duplicate_host(void **state)
+{
+    /* A host given with --connect, then again in the file. */
+    g_autoptr(conf) c = conf_new();
+    conf_add_uri(c, "qemu+ssh://node1/system");
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    const char *text = "[manager]\n\n[hypervisor:node1]\nuri = qemu:///system\n";
+    assert_int_equal(conf_load_data(c, text, strlen(text), LABEL, errors), 1);
+    assert_string_equal(g_ptr_array_index(errors, 0),
+                        LABEL ":3: [hypervisor:node1]: duplicate host name");
+    assert_int_equal(c->hypervisors->len, 1);
+    assert_string_equal(hv(c, 0)->uri, "qemu+ssh://node1/system");
+
+    /* The same file loaded twice (e.g. a conf.d fragment repeated). */
+    g_ptr_array_set_size(errors, 0);
+    g_autoptr(conf) c2 = conf_new();
+    const char *t2 = "[hypervisor:a]\nuri = test:///default\n";
+    assert_int_equal(conf_load_data(c2, t2, strlen(t2), LABEL, errors), 0);
+    assert_int_equal(conf_load_data(c2, t2, strlen(t2), "other.conf", errors), 1);
+    assert_string_equal(g_ptr_array_index(errors, 0),
+                        "other.conf:1: [hypervisor:a]: duplicate host name");
+}
+
+/*
+ * Regression test (this was a bug): GKeyFile merges repeated groups, so two
+ * [hypervisor:a] groups in one file are silently one host, the later keys
+ * winning, instead of a "duplicate host name" error.  
+ */
+static void test_duplicate_group_in_one_file(void **state)
+{
+    expect_one("[hypervisor:a]\nuri = test:///default\n\n[hypervisor:a]\nuri = qemu:///system\n",
+               LABEL ":4: [hypervisor:a]: duplicate host name (first at line 1)");
+}
+
+static void test_missing_uri(void **state)
+{
+    expect_one("[manager]\n[hypervisor:h]\nkeepalive_count = 3\n",
+               LABEL ":2: [hypervisor:h]: missing required key 'uri'");
+    GPtrArray *errors;
+    g_autoptr(conf) c = load("[hypervisor:h]\nkeepalive_count = 3\n", &errors, NULL);
+    assert_int_equal(c->hypervisors->len, 0);
+    g_ptr_array_unref(errors);
+
+    /* An empty uri is reported as such, and the host is still missing it. */
+    g_autoptr(conf) c2 = load("[hypervisor:h]\nuri =\n", &errors, NULL);
+    assert_int_equal(errors->len, 2);
+    assert_string_equal(g_ptr_array_index(errors, 0), LABEL ":2: uri: must not be empty");
+    assert_string_equal(g_ptr_array_index(errors, 1),
+                        LABEL ":1: [hypervisor:h]: missing required key 'uri'");
+    assert_int_equal(c2->hypervisors->len, 0);
+    g_ptr_array_unref(errors);
+}
+
+static void test_reconnect_order(void **state)
+{
+    expect_one("\n\n[hypervisor:h]\nuri = test:///default\nreconnect_min = 10\n"
+               "reconnect_max = 5\n",
+               LABEL ":3: [hypervisor:h]: reconnect_min (10) is larger than reconnect_max (5)");
+    /* Against the default maximum (60) too. */
+    expect_one("[hypervisor:h]\nuri = test:///default\nreconnect_min = 61\n",
+               LABEL ":1: [hypervisor:h]: reconnect_min (61) is larger than reconnect_max (60)");
+}
+
+static void expect_syntax_error(const char *text, int line)
+{
+    GPtrArray *errors;
+    g_autoptr(conf) c = load(text, &errors, NULL);
+    assert_int_equal(errors->len, 1);
+    g_autofree char *prefix = g_strdup_printf(LABEL ":%d: syntax error: ", line);
+    const char *msg = g_ptr_array_index(errors, 0);
+    if (!g_str_has_prefix(msg, prefix)) {
+        print_error("got '%s', expected a message starting '%s'\n", msg, prefix);
+        fail();
+    }
+    g_ptr_array_unref(errors);
+}
+
+static void test_syntax_errors(void **state)
+{
+    expect_syntax_error("[manager]\nlisten = 127.0.0.1:1\nthis is not a key\n", 3);
+    expect_syntax_error("listen = 127.0.0.1:1\n[manager]\n", 1);
+    expect_syntax_error("# comment\n\n[manager\nlisten = 1.2.3.4:5\n", 3);
+    expect_syntax_error("[manager]\n# ok\n\n\n\nlisten\n", 6);
+}
+
+/*
+ * Regression tests (these were bugs): the line finder disagrees with GKeyFile, so some
+ * syntax errors point at the wrong line: ';' lines count as comments
+ * (GKeyFile refuses them; the message says line 0), and "= value" (empty
+ * key) passes the finder, which then blames a later line.  Repeated keys
+ * are kept by GKeyFile, the last one winning, and each copy is checked, so
+ * a bad repeated value is reported twice and a repeat is never called
+ * out.
+ */
+static void test_syntax_errors_known_bugs(void **state)
+{
+    expect_syntax_error("# a comment\n; another\n", 2);
+    expect_syntax_error("[manager]\n# ok\n\n\n\n= value\nx\n", 6);
+    GPtrArray *errors;
+    g_autoptr(conf) c = load("[manager]\nlisten = 1.2.3.4:5\nlisten = nonsense\n", &errors, NULL);
+    assert_int_equal(errors->len, 1);
+    assert_non_null(strstr(g_ptr_array_index(errors, 0), "duplicate"));
+    g_ptr_array_unref(errors);
+}
+
+static void test_not_utf8(void **state)
+{
+    expect_one("[manager]\nstate_dir = /tmp/\xff\xfe\n", LABEL ":0: file is not valid UTF-8");
+}
+
+static void test_oversized(void **state)
+{
+    /* Exactly at the limit is fine; one byte more is refused. */
+    g_autofree char *at = g_strnfill(CONF_MAX_BYTES, '\n');
+    at[0] = '#';
+    g_autoptr(conf) c = conf_new();
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    assert_int_equal(conf_load_data(c, at, CONF_MAX_BYTES, LABEL, errors), 0);
+
+    g_autofree char *over = g_strnfill(CONF_MAX_BYTES + 1, '\n');
+    assert_int_equal(conf_load_data(c, over, CONF_MAX_BYTES + 1, LABEL, errors), 1);
+    assert_string_equal(g_ptr_array_index(errors, 0),
+                        LABEL ":0: file is larger than 1048576 bytes");
+}
+
+static void test_all_errors_collected(void **state)
+{
+    const char *text = "[manager]\n"             /* 1 */
+                       "listen = nowhere\n"      /* 2 */
+                       "resync_interval = 0\n"   /* 3 */
+                       "log_level = chatty\n"    /* 4 */
+                       "colour = blue\n"         /* 5 */
+                       "[hypervisor:a]\n"        /* 6 */
+                       "uri = test:///default\n" /* 7 */
+                       "reconnect_min = 9\n"     /* 8 */
+                       "reconnect_max = 3\n"     /* 9 */
+                       "[hypervisor:b]\n"        /* 10 */
+                       "[elsewhere]\n";          /* 11 */
+    GPtrArray *errors;
+    unsigned n;
+    g_autoptr(conf) c = load(text, &errors, &n);
+    static const char *const want[] = {
+        LABEL ":2: listen: expected ADDR:PORT (e.g. 127.0.0.1:8470), got 'nowhere'",
+        LABEL ":3: resync_interval: expected an integer from 5 to 86400, got '0'",
+        LABEL ":4: log_level: expected one of error|warning|info|debug, got 'chatty'",
+        LABEL ":5: unknown key 'colour' in [manager] (known: listen, state_dir, "
+              "resync_interval, log_level, collect_interval, collect_budget_ms, "
+              "collect_connections, balloon_period, agent_timeout, retention_raw, "
+              "retention_5m, retention_1h)",
+        LABEL ":6: [hypervisor:a]: reconnect_min (9) is larger than reconnect_max (3)",
+        LABEL ":10: [hypervisor:b]: missing required key 'uri'",
+        LABEL ":11: unknown group [elsewhere] (known: [manager], [store], [hypervisor:NAME])",
+    };
+    assert_int_equal(n, G_N_ELEMENTS(want));
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
+        assert_string_equal(g_ptr_array_index(errors, i), want[i]);
+    /* The host with an ordering problem is still added (reported, kept). */
+    assert_int_equal(c->hypervisors->len, 1);
+    g_ptr_array_unref(errors);
+}
+
+static void test_load_file(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("kanri-conf-XXXXXX", NULL);
+    assert_non_null(dir);
+    g_autofree char *path = g_build_filename(dir, "kanri.conf", NULL);
+    g_autoptr(conf) c = conf_new();
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+
+    assert_int_equal(conf_load_file(c, path, errors), -ENOENT);
+    assert_int_equal(errors->len, 1);
+    g_autofree char *prefix = g_strdup_printf("%s:0: cannot read: ", path);
+    assert_true(g_str_has_prefix(g_ptr_array_index(errors, 0), prefix));
+
+    assert_true(g_file_set_contents(path, "[manager]\nlog_level = x\n", -1, NULL));
+    g_ptr_array_set_size(errors, 0);
+    assert_int_equal(conf_load_file(c, path, errors), 1);
+    g_autofree char *msg =
+        g_strdup_printf("%s:2: log_level: expected one of error|warning|info|debug, got 'x'", path);
+    assert_string_equal(g_ptr_array_index(errors, 0), msg);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
+/* ---- conf_parse_listen ---- */
+
+static void test_parse_listen(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *host;
+        int port;
+    } good[] = {
+        {"127.0.0.1:8470", "127.0.0.1", 8470}, {"0.0.0.0:0", "0.0.0.0", 0},
+        {":8471", "127.0.0.1", 8471},          {"[::1]:80", "::1", 80},
+        {"[::]:65535", "::", 65535},           {"[fe80::1%eth0]:1", "fe80::1%eth0", 1},
+        {"node1:443", "node1", 443},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *host = NULL;
+        int port = -1;
+        if (!conf_parse_listen(good[i].in, &host, &port)) {
+            print_error("'%s' refused\n", good[i].in);
+            fail();
+        }
+        assert_string_equal(host, good[i].host);
+        assert_int_equal(port, good[i].port);
+    }
+    static const char *const bad[] = {
+        "",           "8470",       "127.0.0.1",  "127.0.0.1:", "127.0.0.1:65536",
+        "1.2.3.4:-1", "1.2.3.4:+1", "1.2.3.4: 1", "1.2.3.4:1x", "::1:80",
+        "[::1]80",    "[::1]",      "[::1",       "[]:80",      "1.2.3.4:99999999999999999999999",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        char *host = (char *)"untouched";
+        int port = -7;
+        if (conf_parse_listen(bad[i], &host, &port)) {
+            print_error("'%s' accepted\n", bad[i]);
+            fail();
+        }
+        /* Outputs are only written on success. */
+        assert_string_equal(host, "untouched");
+        assert_int_equal(port, -7);
+    }
+    char *host = NULL;
+    int port = 0;
+    assert_false(conf_parse_listen(NULL, &host, &port));
+}
+
+/* ---- names from URIs ---- */
+
+static void test_name_from_uri(void **state)
+{
+    static const struct {
+        const char *uri;
+        const char *name;
+    } cases[] = {
+        {"qemu:///system", "local"},
+        {"qemu:///session", "local-session"},
+        {"qemu+ssh://root@node1/system", "node1"},
+        {"qemu+ssh://node1/system", "node1"},
+        {"qemu+tls://node2.example.com/system", "node2.example.com"},
+        {"qemu+ssh://root@node1:2222/system?keyfile=/root/.ssh/id", "node1"},
+        {"xen+ssh://h:2222/", "h"},
+        {"xen+ssh://admin@h:2222/system", "h"},
+        {"xen:///system", "xen"},
+        {"xen:///", "xen"},
+        {"lxc:///", "lxc"},
+        {"lxc:///system", "lxc"},
+        {"bhyve:///system", "bhyve"},
+        {"ch:///session", "ch-session"},
+        {"test:///default", "test-default"},
+        {"test:///tmp/fleet.xml", "fleet"},
+        {"test:///tmp/fleet", "fleet"},
+        {"test:///tmp/node.a.xml", "node.a"},
+        {"test:///tmp/.hidden", ".hidden"},
+        {"test:///default?x=1", "test-default"},
+        {"esx://esx1.example.com/?no_verify=1", "esx1.example.com"},
+        {"esx://root@esx1.example.com/", "esx1.example.com"},
+        {"qemu:///system?socket=/run/x.sock", "local"},
+        {"plain-name", "plain-name"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *name = conf_name_from_uri(cases[i].uri);
+        if (!g_str_equal(name, cases[i].name)) {
+            print_error("%s: got '%s', expected '%s'\n", cases[i].uri, name, cases[i].name);
+            fail();
+        }
+    }
+}
+
+/*
+ * Regression tests (these were bugs): a query string without a path stays in the host
+ * name, and IPv6 literals keep their brackets and port; such names are
+ * not valid [hypervisor:NAME] names and break HOST:NAME references (the
+ * colon).
+ */
+static void test_name_from_uri_known_bugs(void **state)
+{
+    static const struct {
+        const char *uri;
+        const char *name;
+    } cases[] = {
+        {"esx://esx1?no_verify=1", "esx1"},
+        {"qemu+ssh://[fe80::1]/system", "fe80--1"},
+        {"qemu+ssh://root@[fe80::1]:2222/system", "fe80--1"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *name = conf_name_from_uri(cases[i].uri);
+        assert_string_equal(name, cases[i].name);
+    }
+}
+
+static void test_add_uri_unique(void **state)
+{
+    g_autoptr(conf) c = conf_new();
+    struct conf_hypervisor *a = conf_add_uri(c, "test:///default");
+    struct conf_hypervisor *b = conf_add_uri(c, "test:///default");
+    struct conf_hypervisor *d = conf_add_uri(c, "test:///other/default.xml");
+    struct conf_hypervisor *e = conf_add_uri(c, "qemu:///system");
+    assert_string_equal(a->name, "test-default");
+    assert_string_equal(b->name, "test-default-2");
+    assert_string_equal(d->name, "test-default-3");
+    assert_string_equal(e->name, "local");
+    assert_string_equal(b->uri, "test:///default");
+    assert_int_equal(c->hypervisors->len, 4);
+    assert_ptr_equal(hv(c, 3), e);
+    /* Defaults as for a configured host, and no line. */
+    assert_int_equal(e->keepalive_interval, 5);
+    assert_int_equal(e->keepalive_count, 3);
+    assert_int_equal(e->reconnect_min, 1);
+    assert_int_equal(e->reconnect_max, 60);
+    assert_int_equal(e->line, 0);
+
+    /* A configured "local" makes --connect qemu:///system "local-2". */
+    g_autoptr(conf) c2 = conf_new();
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    const char *text = "[hypervisor:local]\nuri = qemu+ssh://elsewhere/system\n";
+    assert_int_equal(conf_load_data(c2, text, strlen(text), LABEL, errors), 0);
+    assert_string_equal(conf_add_uri(c2, "qemu:///system")->name, "local-2");
+    /* And a configured "x-2" is skipped over. */
+    const char *t2 = "[hypervisor:fleet-2]\nuri = test:///a\n";
+    assert_int_equal(conf_load_data(c2, t2, strlen(t2), LABEL, errors), 0);
+    assert_string_equal(conf_add_uri(c2, "test:///tmp/fleet.xml")->name, "fleet");
+    assert_string_equal(conf_add_uri(c2, "test:///srv/fleet.xml")->name, "fleet-3");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_empty_and_comments),
+        cmocka_unit_test(test_valid_file),
+        cmocka_unit_test(test_values_are_trimmed_and_ipv6_listen),
+        cmocka_unit_test(test_hypervisor_name_characters),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_unknown_group),
+        cmocka_unit_test(test_int_ranges),
+        cmocka_unit_test(test_bad_enum),
+        cmocka_unit_test(test_bad_listen),
+        cmocka_unit_test(test_empty_strings),
+        cmocka_unit_test(test_duplicate_host),
+        cmocka_unit_test(test_duplicate_group_in_one_file),
+        cmocka_unit_test(test_missing_uri),
+        cmocka_unit_test(test_reconnect_order),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_syntax_errors_known_bugs),
+        cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_oversized),
+        cmocka_unit_test(test_all_errors_collected),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_parse_listen),
+        cmocka_unit_test(test_name_from_uri),
+        cmocka_unit_test(test_name_from_uri_known_bugs),
+        cmocka_unit_test(test_add_uri_unique),
+    };
+    return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
+}
