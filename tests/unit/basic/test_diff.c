@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "../golden.h"
+
 #include "basic/diff.h"
 
 static const char *data_dir;
@@ -148,7 +150,7 @@ static void test_golden(void **state)
     g_autofree char *path_out = g_strconcat(base, ".out", NULL);
     g_autofree char *label_a = g_strconcat(name, ".a", NULL);
     g_autofree char *label_b = g_strconcat(name, ".b", NULL);
-    g_autofree char *a = NULL, *b = NULL, *golden = NULL;
+    g_autofree char *a = NULL, *b = NULL;
     g_autoptr(GError) err = NULL;
 
     if (!g_file_get_contents(path_a, &a, NULL, &err) ||
@@ -163,17 +165,7 @@ static void test_golden(void **state)
         fail();
     }
 
-    if (g_strcmp0(g_getenv("KANRI_REGEN_GOLDEN"), "1") == 0) {
-        if (!g_file_set_contents(path_out, diff, -1, &err))
-            fail_msg("%s", err->message);
-        return;
-    }
-    if (!g_file_get_contents(path_out, &golden, NULL, &err))
-        fail_msg("%s (run with KANRI_REGEN_GOLDEN=1 to create it)", err->message);
-    if (strcmp(golden, diff) != 0) {
-        print_error("--- %s (expected)\n%s--- got\n%s", path_out, golden, diff);
-        fail();
-    }
+    golden_check(path_out, diff);
 }
 
 /* Random texts over a few distinct lines make many equally short diffs

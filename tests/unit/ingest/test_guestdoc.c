@@ -14,6 +14,8 @@
 #include <cmocka.h>
 #include <glib.h>
 
+#include "../golden.h"
+
 #include "ingest/guestdoc.h"
 
 #define DATA TEST_DATA_DIR
@@ -44,23 +46,6 @@ static char *parse_to_text(const char *body, size_t len)
     }
     assert_null(err);
     return guestdoc_to_text(doc);
-}
-
-static void check_golden(const char *out_path, const char *text)
-{
-    const char *regen = g_getenv("KANRI_REGEN_GOLDEN");
-    if (regen && strcmp(regen, "1") == 0) {
-        assert_true(g_file_set_contents(out_path, text, -1, NULL));
-        return;
-    }
-    g_autofree char *want = NULL;
-    if (!g_file_get_contents(out_path, &want, NULL, NULL))
-        fail_msg("golden file %s missing (run with KANRI_REGEN_GOLDEN=1)", out_path);
-    if (strcmp(want, text) != 0) {
-        g_autofree char *got = g_strconcat(out_path, ".got", NULL);
-        g_file_set_contents(got, text, -1, NULL);
-        fail_msg("output differs from %s; see diff -u %s %s", out_path, out_path, got);
-    }
 }
 
 static GPtrArray *list_dir(const char *dir, const char *suffix)
@@ -94,7 +79,7 @@ static void test_golden(void **state)
         bool is_err = g_str_has_prefix(name, "err_");
         if (is_err != g_str_has_prefix(text, "error"))
             fail_msg("%s: unexpected result: %.200s", name, text);
-        check_golden(out, text);
+        golden_check(out, text);
     }
 }
 

@@ -21,6 +21,8 @@
 #include <cmocka.h>
 #include <glib.h>
 
+#include "../golden.h"
+
 #include "store/series.h"
 #include "virt/collect.h"
 
@@ -65,23 +67,6 @@ void guest_sample_clear(struct guest_sample *g)
     g_free(g->nics_json);
     g_free(g->extra_json);
     guest_sample_init(g);
-}
-
-static void check_golden(const char *out_path, const char *text)
-{
-    const char *regen = g_getenv("KANRI_REGEN_GOLDEN");
-    if (regen && strcmp(regen, "1") == 0) {
-        assert_true(g_file_set_contents(out_path, text, -1, NULL));
-        return;
-    }
-    g_autofree char *want = NULL;
-    if (!g_file_get_contents(out_path, &want, NULL, NULL))
-        fail_msg("golden file %s missing (run with KANRI_REGEN_GOLDEN=1)", out_path);
-    if (strcmp(want, text) != 0) {
-        g_autofree char *got = g_strconcat(out_path, ".got", NULL);
-        g_file_set_contents(got, text, -1, NULL);
-        fail_msg("output differs from %s; see diff -u %s %s", out_path, out_path, got);
-    }
 }
 
 static GPtrArray *list_dir(const char *prefix)
@@ -369,7 +354,7 @@ static void run_golden(const char *prefix, char *(*fn)(const char *))
         g_autofree char *text = NULL;
         assert_true(g_file_get_contents(in, &text, NULL, NULL));
         g_autofree char *got = fn(text);
-        check_golden(outp, got);
+        golden_check(outp, got);
     }
 }
 

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "../golden.h"
+
 #include "virt/domxml.h"
 
 static const char *data_dir;
@@ -162,18 +164,7 @@ static void test_golden(void **state)
 
     g_autofree char *stem = g_strndup(path, strlen(path) - strlen(".xml"));
     g_autofree char *golden_path = g_strconcat(stem, ".out", NULL);
-    if (g_strcmp0(g_getenv("KANRI_REGEN_GOLDEN"), "1") == 0) {
-        if (!g_file_set_contents(golden_path, out->str, (gssize)out->len, &err))
-            fail_msg("%s", err->message);
-        return;
-    }
-    g_autofree char *golden = NULL;
-    if (!g_file_get_contents(golden_path, &golden, NULL, &err))
-        fail_msg("%s (run with KANRI_REGEN_GOLDEN=1 to create it)", err->message);
-    if (strcmp(golden, out->str) != 0) {
-        print_error("--- %s (expected)\n%s--- got\n%s", golden_path, golden, out->str);
-        fail();
-    }
+    golden_check(golden_path, out->str);
 }
 
 /* Bounds that would need megabyte-sized data files are tested in code. */

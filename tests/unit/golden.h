@@ -1,0 +1,29 @@
+/*
+ * golden.h: the golden-file check shared by the unit tests.  Include after
+ * <cmocka.h> and <glib.h>.
+ *
+ * golden_check() compares ACTUAL with the file OUT_PATH.  With
+ * KANRI_REGEN_GOLDEN=1 it rewrites the file instead (review the diff before
+ * committing).  On a mismatch it writes OUT_PATH.got beside it and fails
+ * with the diff(1) command to see why.
+ */
+#pragma once
+
+#include <glib.h>
+#include <string.h>
+
+static inline void golden_check(const char *out_path, const char *actual)
+{
+    if (g_strcmp0(g_getenv("KANRI_REGEN_GOLDEN"), "1") == 0) {
+        assert_true(g_file_set_contents(out_path, actual, -1, NULL));
+        return;
+    }
+    g_autofree char *want = NULL;
+    if (!g_file_get_contents(out_path, &want, NULL, NULL))
+        fail_msg("golden file %s missing (run with KANRI_REGEN_GOLDEN=1)", out_path);
+    if (strcmp(want, actual) != 0) {
+        g_autofree char *got = g_strconcat(out_path, ".got", NULL);
+        g_file_set_contents(got, actual, -1, NULL);
+        fail_msg("output differs from %s; see diff -u %s %s", out_path, out_path, got);
+    }
+}
