@@ -60,16 +60,16 @@ unit: build
 	meson test -C $(BUILD) --print-errorlogs
 
 integration: build
-	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration
 
 lab: build
 	bash tests/lab/setup-host.sh
-	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/lab
+	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/lab
 
 check: test-deps build
 	bash tests/lab/setup-host.sh
 	meson test -C $(BUILD) --print-errorlogs
-	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -p no:cacheprovider -v \
+	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -v \
 	    tests/integration tests/lab
 
 # Runs every fuzz target under libFuzzer (clang, ASan, UBSan) for
