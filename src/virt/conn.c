@@ -197,6 +197,28 @@ void virt_inflight_clear(struct virt_manager *m, int64_t host_id, const char *uu
     g_hash_table_remove(m->inflight, key);
 }
 
+/* The cause of what a sync sees on domain UUID: the action in flight on it
+ * (or a define in flight on its host), else "external".  *ret_actor owns
+ * the actor string the cause points to. */
+static struct store_cause inflight_cause(struct virt_conn *vc, const char *uuid,
+                                         char **ret_actor)
+{
+    struct virt_manager *m = vc->mgr;
+    g_autofree char *key = inflight_key(vc->host_id, uuid);
+    g_autofree char *define_key = inflight_key(vc->host_id, VIRT_INFLIGHT_DEFINE);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
+    struct inflight *f = g_hash_table_lookup(m->inflight, key);
+    /* A define's UUID is unknown until libvirt answers, and its event may
+     * arrive first: while a define runs on this host, what appears there is
+     * its doing. */
+    if (!f)
+        f = g_hash_table_lookup(m->inflight, define_key);
+    if (!f)
+        return (struct store_cause){.cause = "external"};
+    *ret_actor = g_strdup(f->actor);
+    return (struct store_cause){.cause = "action", .actor = *ret_actor, .audit_id = f->audit_id};
+}
+
 /* ---- inventory ---- */
 
 static json_object *disks_to_json(virDomainPtr dom, const struct domxml_domain *x)
@@ -299,25 +321,8 @@ int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct store_
     d.has_agent = x->has_guest_agent;
     d.balloon_model = g_strdup(x->balloon_model);
 
-    struct store_cause c = {.cause = "external"};
     g_autofree char *actor = NULL;
-    if (cause) {
-        c = *cause;
-    } else {
-        g_autofree char *key = inflight_key(vc->host_id, d.uuid);
-        g_autofree char *define_key = inflight_key(vc->host_id, VIRT_INFLIGHT_DEFINE);
-        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
-        struct inflight *f = g_hash_table_lookup(m->inflight, key);
-        /* A define's UUID is unknown until libvirt answers, and its event may
-         * arrive first: while a define runs on this host, what appears there
-         * is its doing. */
-        if (!f)
-            f = g_hash_table_lookup(m->inflight, define_key);
-        if (f) {
-            actor = g_strdup(f->actor);
-            c = (struct store_cause){.cause = "action", .actor = actor, .audit_id = f->audit_id};
-        }
-    }
+    struct store_cause c = cause ? *cause : inflight_cause(vc, d.uuid, &actor);
     r = m->store->ops->domain_sync(m->store, vc->host_id, &d, &c, NULL, error);
     store_domain_clear(&d);
     return r;
@@ -341,7 +346,9 @@ int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
         if (virDomainGetUUIDString(doms[i], uuid) == 0)
             g_ptr_array_add(present, g_ascii_strdown(uuid, -1));
         /* One bad domain (e.g. XML over a bound) must not hide the rest. */
-        if (virt_sync_domain(vc, doms[i], cause, &err) < 0) {
+        /* CAUSE is for the domains that disappeared; each one still here is
+         * attributed on its own (an action in flight on it, or external). */
+        if (virt_sync_domain(vc, doms[i], NULL, &err) < 0) {
             g_warning("host %s: %s", vc->name, err->message);
             if (err->domain == STORE_ERROR)
                 r = -EIO;
@@ -602,9 +609,12 @@ static void handle_domain_msg(struct virt_conn *vc, virConnectPtr conn, const ch
     virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
     g_autoptr(GError) err = NULL;
     if (!dom) {
-        /* Undefined (or a transient domain that stopped): prune it. */
+        /* Undefined (or a transient domain that stopped): prune it, as the
+         * doing of an action in flight on it (undefine, migrate) if any. */
         virResetLastError();
-        if (virt_sync_all_domains(vc, conn, NULL, &err) < 0)
+        g_autofree char *actor = NULL;
+        struct store_cause c = inflight_cause(vc, uuid, &actor);
+        if (virt_sync_all_domains(vc, conn, &c, &err) < 0)
             g_warning("host %s: %s", vc->name, err->message);
         return;
     }

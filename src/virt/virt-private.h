@@ -66,7 +66,8 @@ virConnectPtr virt_conn_ref(struct virt_manager *m, int64_t host_id, struct virt
 int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct store_cause *cause,
                      GError **error);
 
-/* Full resync of domains of VC on CONN; prunes domains that disappeared. */
+/* Full resync of domains of VC on CONN; prunes domains that disappeared,
+ * attributing their removal to CAUSE (NULL: external). */
 int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
                           const struct store_cause *cause, GError **error);
 
