@@ -64,10 +64,17 @@ def virsh(*args, check=True, timeout=120):
     With check=False return (returncode, stdout, stderr) instead of raising.
     """
     cmd = ["virsh", "-q", "-c", URI] + [str(a) for a in args]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        raise LabError(f"{' '.join(cmd)}: timed out after {timeout}s") from e
+    for attempt in range(3):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise LabError(f"{' '.join(cmd)}: timed out after {timeout}s") from e
+        # A libvirtd restart (tests of kanri's reconnection do that) drops
+        # the connection mid-call: try again once the daemon is back.
+        if p.returncode == 0 or "Disconnected from" not in p.stderr and \
+                "Failed to connect socket" not in p.stderr:
+            break
+        time.sleep(2)
     if not check:
         return p.returncode, p.stdout, p.stderr
     if p.returncode != 0:
