@@ -15,7 +15,7 @@ BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-d
 # lab guests, pytest for the end-to-end tests.
 TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
              qemu-system-x86 qemu-utils qemu-guest-agent busybox-static cpio e2fsprogs \
-             socat sqlite3 kmod xz-utils zstd
+             socat sqlite3 kmod xz-utils zstd musl-tools
 
 .PHONY: all build deps test-deps run check unit integration lab clean fuzz
 

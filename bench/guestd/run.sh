@@ -1,7 +1,7 @@
 #!/bin/bash
 # Footprint of kanri-guestd next to the agents people run today, all on this
 # machine and over loopback only:
-#   kanri-guestd (dynamic and static)   pushes to a local HTTP sink every second
+#   kanri-guestd (dynamic, glibc static, musl static)   pushes to a local HTTP sink every second
 #   qemu-guest-agent                    queried on a unix socket (socat)
 #   zabbix-agent                        queried with the Zabbix passive protocol
 #   prometheus-node-exporter            scraped with curl
@@ -138,9 +138,11 @@ run_guestd() { # name binary
     kill $p; wait $p 2>/dev/null || true
 }
 run_guestd kanri-guestd "$guestd"
-if [ -x "$build/src/guest/kanri-guestd-static" ]; then
-    run_guestd kanri-guestd-static "$build/src/guest/kanri-guestd-static"
-fi
+for variant in static musl; do
+    if [ -x "$build/src/guest/kanri-guestd-$variant" ]; then
+        run_guestd "kanri-guestd-$variant" "$build/src/guest/kanri-guestd-$variant"
+    fi
+done
 bench_line=$("$guestd" --bench 2000 | tr '\n' ' ')
 
 # --- qemu-guest-agent ---
