@@ -127,6 +127,17 @@ int sampler_read_file(struct sampler *s, const char *rel, struct sample *out)
     return truncated ? 1 : 0;
 }
 
+/* Reads a source every Linux has: its absence is worth a note, unlike an
+ * optional one's (PSI, cgroup files). */
+static bool read_required(struct sampler *s, const char *src, struct sample *out)
+{
+    int r = sampler_read_file(s, src, out);
+    if (r == -ENOENT)
+        sample_note(out, src, "missing");
+    return r >= 0;
+}
+
+
 bool parse_u64_strict(const char *s, size_t n, uint64_t *ret)
 {
     if (n == 0 || n > 20)
@@ -228,12 +239,8 @@ static bool parse_cpu_times(char **tok, size_t n, struct cpu_times *t)
 void read_stat(struct sampler *s, struct sample *out)
 {
     const char *src = "/proc/stat";
-    int r = sampler_read_file(s, src, out);
-    if (r < 0) {
-        if (r == -ENOENT)
-            sample_note(out, src, "missing");
+    if (!read_required(s, src, out))
         return;
-    }
     unsigned bad = 0, over = 0;
     bool have_total = false;
     char *cur = s->file.data, *line;
@@ -325,12 +332,8 @@ static const char *const mem_keys[MEM_N_FIELDS] = {
 void read_meminfo(struct sampler *s, struct sample *out)
 {
     const char *src = "/proc/meminfo";
-    int r = sampler_read_file(s, src, out);
-    if (r < 0) {
-        if (r == -ENOENT)
-            sample_note(out, src, "missing");
+    if (!read_required(s, src, out))
         return;
-    }
     unsigned bad = 0;
     char *cur = s->file.data, *line;
     while ((line = next_line(&cur))) {
@@ -384,12 +387,8 @@ static const char *const vm_keys[VM_N_FIELDS] = {
 void read_vmstat(struct sampler *s, struct sample *out)
 {
     const char *src = "/proc/vmstat";
-    int r = sampler_read_file(s, src, out);
-    if (r < 0) {
-        if (r == -ENOENT)
-            sample_note(out, src, "missing");
+    if (!read_required(s, src, out))
         return;
-    }
     unsigned bad = 0;
     char *cur = s->file.data, *line;
     while ((line = next_line(&cur))) {
@@ -493,12 +492,8 @@ static bool parse_load(const char *tok, double *ret)
 void read_loadavg(struct sampler *s, struct sample *out)
 {
     const char *src = "/proc/loadavg";
-    int r = sampler_read_file(s, src, out);
-    if (r < 0) {
-        if (r == -ENOENT)
-            sample_note(out, src, "missing");
+    if (!read_required(s, src, out))
         return;
-    }
     char *cur = s->file.data;
     char *line = next_line(&cur);
     char *tok[6];
@@ -554,12 +549,8 @@ static bool disk_is_whole(struct sampler *s, const char *name, bool have_sysbloc
 void read_diskstats(struct sampler *s, struct sample *out)
 {
     const char *src = "/proc/diskstats";
-    int r = sampler_read_file(s, src, out);
-    if (r < 0) {
-        if (r == -ENOENT)
-            sample_note(out, src, "missing");
+    if (!read_required(s, src, out))
         return;
-    }
     char sysblock[PATH_MAX];
     struct stat st;
     bool have_sysblock = join_path(s, "/sys/block", sysblock, sizeof(sysblock)) &&
@@ -609,12 +600,8 @@ void read_diskstats(struct sampler *s, struct sample *out)
 void read_netdev(struct sampler *s, struct sample *out)
 {
     const char *src = "/proc/net/dev";
-    int r = sampler_read_file(s, src, out);
-    if (r < 0) {
-        if (r == -ENOENT)
-            sample_note(out, src, "missing");
+    if (!read_required(s, src, out))
         return;
-    }
     unsigned bad = 0, over = 0;
     char *cur = s->file.data, *line;
     while ((line = next_line(&cur))) {
@@ -756,12 +743,8 @@ static bool mul_ok(uint64_t a, uint64_t b, uint64_t *ret)
 void read_filesystems(struct sampler *s, struct sample *out)
 {
     const char *src = "/proc/self/mountinfo";
-    int r = sampler_read_file(s, src, out);
-    if (r < 0) {
-        if (r == -ENOENT)
-            sample_note(out, src, "missing");
+    if (!read_required(s, src, out))
         return;
-    }
     unsigned bad = 0, over = 0, failed = 0;
     /* Bind mounts show one device several times: report it once. */
     char seen[SAMPLE_MAX_FS][24];
