@@ -57,6 +57,8 @@ void h_vm_metrics(struct req *r);
 void h_host_metrics(struct req *r);
 void h_pool_metrics(struct req *r);
 void h_prometheus(struct req *r);
+void h_vm_reconciled(struct req *r);
+void h_findings(struct req *r);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 

@@ -7,6 +7,7 @@
 #include "api/api-private.h"
 
 #include "basic/util.h"
+#include "reconcile/reconcile.h"
 #include "store/series.h"
 
 #include <string.h>
@@ -29,6 +30,9 @@ static const char *const default_guest[] = {"cpu_user_ns",
                                             "disk_write_bytes",
                                             NULL};
 static const char *const guest_sources[] = {"qga", "balloon", "kanri-guestd", NULL};
+static const char *const default_reconciled[] = {"cpu_busy",  "cpu_wait",  "cpu_demand",
+                                                 "mem_total", "mem_used",  "disk_used",
+                                                 "disk_free", "disk_io",   NULL};
 
 /* A time argument: RFC 3339, epoch seconds, or a duration meaning that
  * long before now ("1h"). */
@@ -160,12 +164,15 @@ void h_vm_metrics(struct req *r)
     const char *view = req_arg(r, "view");
     if (!view)
         view = "host";
-    if (!g_str_equal(view, "host") && !g_str_equal(view, "guest")) {
-        req_problem(r, 400, "view: expected host or guest, got '%s' (the two are never mixed)",
+    if (!g_str_equal(view, "host") && !g_str_equal(view, "guest") &&
+        !g_str_equal(view, "reconciled")) {
+        req_problem(r, 400,
+                    "view: expected host, guest or reconciled, got '%s' (views are never mixed)",
                     view);
         return;
     }
     bool guest = g_str_equal(view, "guest");
+    bool rec = g_str_equal(view, "reconciled");
     const char *source = req_arg(r, "source");
     if (source && (!guest || !g_strv_contains(guest_sources, source))) {
         req_problem(r, 400, "source: with view=guest, one of qga, balloon, kanri-guestd");
@@ -174,8 +181,11 @@ void h_vm_metrics(struct req *r)
     struct range rg;
     if (!parse_range(r, &rg))
         return;
-    const struct series_kind *kind = guest ? &series_vm_guest : &series_vm_host;
-    g_autoptr(GArray) metrics = parse_metrics(r, kind, guest ? default_guest : default_host);
+    const struct series_kind *kind = rec     ? &series_vm_reconciled
+                                     : guest ? &series_vm_guest
+                                             : &series_vm_host;
+    g_autoptr(GArray) metrics =
+        parse_metrics(r, kind, rec ? default_reconciled : guest ? default_guest : default_host);
     if (!metrics)
         return;
     g_auto(store_vm_ref_t) v = {0};
@@ -193,7 +203,7 @@ void h_vm_metrics(struct req *r)
     json_object *sources = json_object_new_array();
     g_autofree char *lower = g_ascii_strdown(v.uuid, -1);
     for (size_t i = 0; guest_sources[i] || !guest; i++) {
-        const char *src = guest ? guest_sources[i] : "libvirt";
+        const char *src = guest ? guest_sources[i] : rec ? "kanri" : "libvirt";
         if (source && !g_str_equal(source, src))
             continue;
         g_autofree char *entity = guest ? g_strdup_printf("%s/%s", lower, src) : g_strdup(lower);
@@ -321,4 +331,73 @@ void h_prometheus(struct req *r)
     r->raw_owned = g_string_free(out, FALSE);
     r->raw_type = "text/plain; version=0.0.4; charset=utf-8";
     r->status = 200;
+}
+
+/* GET /api/v1/vms/{id}/reconciled: the newest round of the engine. */
+void h_vm_reconciled(struct req *r)
+{
+    g_auto(store_vm_ref_t) v = {0};
+    if (!api_resolve_vm(r, r->params[0], &v))
+        return;
+    g_autofree char *lower = g_ascii_strdown(v.uuid, -1);
+    g_autoptr(GError) err = NULL;
+    struct store *st = req_store(r);
+    json_object *o = st->ops->reconciled_query(st, lower, &err);
+    if (!o) {
+        if (err && err->domain == STORE_ERROR && err->code == STORE_ERROR_NOT_FOUND)
+            req_problem(r, 404,
+                        "VM '%s' has not been reconciled yet (it needs a host sample: is it "
+                        "running and is collection on?)",
+                        v.name);
+        else
+            req_from_error(r, err);
+        return;
+    }
+    json_object *vm = json_object_new_object();
+    json_object_object_add(vm, "uuid", json_object_new_string(v.uuid));
+    json_object_object_add(vm, "name", json_object_new_string(v.name));
+    json_object_object_add(vm, "host", json_object_new_string(v.host));
+    json_object_object_add(o, "vm", vm);
+    req_json(r, 200, o);
+}
+
+/* GET /api/v1/findings?state=&rule=&vm=&limit= */
+void h_findings(struct req *r)
+{
+    const char *state = req_arg(r, "state"), *rule = req_arg(r, "rule");
+    const char *vmref = req_arg(r, "vm"), *limit = req_arg(r, "limit");
+    if (state && !g_str_equal(state, "open") && !g_str_equal(state, "closed") &&
+        !g_str_equal(state, "all")) {
+        req_problem(r, 400, "state: expected open, closed or all, got '%s'", state);
+        return;
+    }
+    if (rule) {
+        bool known = false;
+        for (int i = 0; i < RR_N; i++)
+            known |= g_str_equal(rule, reconcile_rule_name(i));
+        if (!known) {
+            req_problem(r, 400, "rule: unknown rule '%s' (see docs/reconciliation.md)", rule);
+            return;
+        }
+    }
+    int64_t n = 100;
+    if (limit && (!g_ascii_string_to_signed(limit, 10, 1, 1000, &n, NULL))) {
+        req_problem(r, 400, "limit: expected an integer from 1 to 1000, got '%s'", limit);
+        return;
+    }
+    g_autofree char *uuid = NULL;
+    if (vmref) {
+        g_auto(store_vm_ref_t) v = {0};
+        if (!api_resolve_vm(r, vmref, &v))
+            return;
+        uuid = g_ascii_strdown(v.uuid, -1);
+    }
+    g_autoptr(GError) err = NULL;
+    struct store *st = req_store(r);
+    json_object *o = st->ops->findings_query(st, state, rule, uuid, (int)n, &err);
+    if (!o) {
+        req_from_error(r, err);
+        return;
+    }
+    req_json(r, 200, o);
 }

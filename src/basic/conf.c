@@ -76,6 +76,7 @@ struct conf *conf_new(void)
     c->retention_5m = 90 * 86400 * USEC_PER_SEC;
     c->retention_1h = 5 * 365 * 86400 * USEC_PER_SEC;
     c->hypervisors = g_ptr_array_new_with_free_func(hypervisor_free);
+    reconcile_config_init(&c->reconcile);
     return c;
 }
 
@@ -456,6 +457,27 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
     }
 }
 
+/* [reconcile]: the engine owns the names and ranges of its options, so it
+ * validates them; a bad value keeps the default, as elsewhere. */
+static void check_reconcile(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
+                            GPtrArray *errors, unsigned *count)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, "reconcile", NULL, NULL);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (size_t i = 0; keys && keys[i]; i++) {
+        const char *key = keys[i];
+        g_autofree char *dup = g_strdup_printf("reconcile\n%s\n(duplicate)", key);
+        if (!g_hash_table_add(seen, (gpointer)key) || g_hash_table_contains(lines, dup))
+            continue;
+        int line = line_of(lines, "reconcile", key);
+        g_autofree char *raw = g_key_file_get_value(kf, "reconcile", key, NULL);
+        g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
+        g_autoptr(GError) err = NULL;
+        if (!reconcile_config_set(&c->reconcile, key, val, &err))
+            add_error(errors, count, label, line, "[reconcile] %s", err->message);
+    }
+}
+
 unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char *label,
                         GPtrArray *errors)
 {
@@ -488,6 +510,8 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             check_group(c, kf, lines, label, g, manager_fields, NULL, errors, &count);
         } else if (g_str_equal(g, "store")) {
             check_group(c, kf, lines, label, g, store_fields, NULL, errors, &count);
+        } else if (g_str_equal(g, "reconcile")) {
+            check_reconcile(c, kf, lines, label, errors, &count);
         } else if (g_str_has_prefix(g, "hypervisor:")) {
             const char *name = g + strlen("hypervisor:");
             bool valid = *name && strlen(name) <= 64;
@@ -524,7 +548,7 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             g_ptr_array_add(c->hypervisors, hv);
         } else {
             add_error(errors, &count, label, gline,
-                      "unknown group [%s] (known: [manager], [store], [hypervisor:NAME])", g);
+                      "unknown group [%s] (known: [manager], [store], [reconcile], [hypervisor:NAME])", g);
         }
     }
     return count;

@@ -13,6 +13,8 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "reconcile/reconcile.h"
+
 #define CONF_DEFAULT_PORT 8470
 #define CONF_MAX_HYPERVISORS 1024
 #define CONF_MAX_BYTES (1024 * 1024)
@@ -46,6 +48,10 @@ struct conf {
     int64_t retention_raw;   /* microseconds; 0 keeps forever */
     int64_t retention_5m;
     int64_t retention_1h;
+
+    /* [reconcile]: the engine's tolerances and windows, "RULE.OPTION = value"
+     * or a global option, each checked by reconcile_config_set(). */
+    struct reconcile_config reconcile;
 };
 
 struct conf *conf_new(void);

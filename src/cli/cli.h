@@ -43,6 +43,8 @@ struct cli_options {
     char *role;
     char *since; /* vm stats --since */
     char *name; /* agent enroll --name */
+    gboolean open_only; /* findings --open */
+    char *rule;         /* findings --rule */
     /* positional arguments, in order, including the noun and verb words */
     char **args;
 };
@@ -116,6 +118,11 @@ int cmd_snapshot_create(const struct cli_verb *v, char **args, guint n);
 int cmd_snapshot_revert(const struct cli_verb *v, char **args, guint n);
 int cmd_snapshot_delete(const struct cli_verb *v, char **args, guint n);
 int cmd_changes(const struct cli_verb *v, char **args, guint n);
+/* commands-reconcile.c */
+int cmd_findings(const struct cli_verb *v, char **args, guint n);
+/* Prints the "Reconciled" section of `vm show` for VM (a note when there
+ * is none; the server's message goes to stderr). */
+void cli_print_reconciled(const char *vm);
 int cmd_audit(const struct cli_verb *v, char **args, guint n);
 int cmd_token_create(const struct cli_verb *v, char **args, guint n);
 int cmd_token_list(const struct cli_verb *v, char **args, guint n);

@@ -375,6 +375,7 @@ int cmd_vm_show(const struct cli_verb *v, char **args, guint n)
         printf("\nInterfaces:\n");
         print_table(t);
     }
+    cli_print_reconciled(args[0]);
     return CLI_EXIT_OK;
 }
 

@@ -105,6 +105,16 @@ static const GOptionEntry agent_enroll_entries[] = {
     {NULL},
 };
 
+static const GOptionEntry findings_entries[] = {
+    {"open", 0, 0, G_OPTION_ARG_NONE, &cli_opts.open_only, "Only findings open now", NULL},
+    {"vm", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.vm, "Only findings about this VM", "VM"},
+    {"rule", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.rule,
+     "Only findings of this rule (docs/reconciliation.md)", "RULE"},
+    {"limit", 0, 0, G_OPTION_ARG_INT, &cli_opts.limit, "Show at most N findings (default 100)",
+     "N"},
+    {NULL},
+};
+
 static const GOptionEntry stats_entries[] = {
     {"since", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.since,
      "How far back: a duration (30m, 1h, 7d) or a time (RFC 3339); default 1h", "WHEN"},
@@ -117,6 +127,7 @@ static const char *const nouns[][2] = {
     {"audit", "audit log of actions"}, {"token", "API tokens (admin)"},
     {"pool", "storage pools"},         {"network", "virtual networks"},
     {"agent", "guest agents (kanri-guestd)"},
+    {"findings", "reconciliation findings (host and guest views disagree)"},
 };
 
 #define VM_NAMING "VM is a name, a UUID, or HOST:NAME when the name exists on several hosts."
@@ -172,6 +183,11 @@ static const struct cli_verb verbs[] = {
      changes_entries, cmd_changes},
     {"audit", NULL, "", 0, 0, "Show the audit log of actions, newest first.", NULL, audit_entries,
      cmd_audit},
+    {"findings", NULL, "", 0, 0, "Show reconciliation findings, newest first.",
+     "A finding is raised when a VM's host view and guest view disagree beyond a rule's "
+     "tolerance (steal the guest cannot see, memory the balloon took, thin storage the pool "
+     "cannot back, a missing or stale agent). Open ones are still true now.",
+     findings_entries, cmd_findings},
     {"token", "create", "NAME", 1, 1, "Create an API token.",
      "The token is printed once on standard output and cannot be shown again.",
      token_create_entries, cmd_token_create},

@@ -250,6 +250,8 @@ int main(int argc, char **argv)
         .balloon_period_s = c->balloon_period,
         .agent_timeout_s = c->agent_timeout,
         .retention = {c->retention_raw, c->retention_5m, c->retention_1h},
+        .reconcile_enabled = true,
+        .reconcile = c->reconcile,
     };
     virt_manager_set_collect(vm, &cc);
     struct api_options ao = {.listen_host = c->listen_host, .listen_port = c->listen_port,

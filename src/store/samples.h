@@ -124,3 +124,23 @@ struct pool_sample {
     int64_t time_us;
     uint64_t capacity, allocation, available; /* bytes */
 };
+
+/*
+ * Reconciled view of one domain in one round (docs/reconciliation.md): the
+ * R column only, as history; H, G, provenance and reasons of the newest
+ * round are kept beside it (store_ops.reconciled_put).  R is never
+ * negative, so it fits the same unsigned wide row as the other views.
+ * CPU figures are in thousandths of a percent of the allocated vCPUs
+ * (served as percent); rates are bytes per second, as gauges.
+ */
+struct reconciled_sample {
+    int64_t host_id;
+    char *uuid;
+    int64_t time_us;
+    uint64_t cpu_busy, cpu_wait, cpu_demand; /* milli-percent */
+    uint64_t mem_total, mem_used, mem_swap;  /* bytes, bytes, bytes/s */
+    uint64_t disk_used, disk_free, disk_io;  /* bytes, bytes, bytes/s */
+    uint64_t net_rx, net_tx;                 /* bytes/s */
+};
+
+void reconciled_sample_init(struct reconciled_sample *s);

@@ -180,8 +180,51 @@ const struct series_kind series_pool = {
     G_N_ELEMENTS(pool_metrics),
 };
 
+#define MS(st, field, unit, prom, scale, help, served)                                             \
+    {                                                                                              \
+#field, false, unit, offsetof(struct st, field), prom, scale, help, served                \
+    }
+
+static const struct series_metric vm_reconciled_metrics[] = {
+    MS(reconciled_sample, cpu_busy, "%", "cpu_busy_ratio", 1e-5,
+       "Reconciled CPU busy share of the allocated vCPUs", 1e-3),
+    MS(reconciled_sample, cpu_wait, "%", "cpu_wait_ratio", 1e-5,
+       "Reconciled CPU wait (runnable, not running) share of the allocated vCPUs", 1e-3),
+    MS(reconciled_sample, cpu_demand, "%", "cpu_demand_ratio", 1e-5,
+       "Reconciled CPU demand (busy + wait) share of the allocated vCPUs", 1e-3),
+    MS(reconciled_sample, mem_total, "bytes", "memory_total_bytes", 1,
+       "Memory the guest has", 1),
+    MS(reconciled_sample, mem_used, "bytes", "memory_used_bytes", 1,
+       "Memory in use, caches excluded", 1),
+    MS(reconciled_sample, mem_swap, "bytes/s", "swap_bytes_per_second", 1,
+       "Swap traffic, in + out", 1),
+    MS(reconciled_sample, disk_used, "bytes", "disk_used_bytes", 1,
+       "Disk space in use", 1),
+    MS(reconciled_sample, disk_free, "bytes", "disk_free_bytes", 1,
+       "Disk space the guest may still write and the storage can back", 1),
+    MS(reconciled_sample, disk_io, "bytes/s", "disk_io_bytes_per_second", 1,
+       "Disk I/O, read + written", 1),
+    MS(reconciled_sample, net_rx, "bytes/s", "net_receive_bytes_per_second", 1,
+       "Bytes received by the guest", 1),
+    MS(reconciled_sample, net_tx, "bytes/s", "net_transmit_bytes_per_second", 1,
+       "Bytes sent by the guest", 1),
+};
+
+const struct series_kind series_vm_reconciled = {
+    "vm-reconciled",
+    "reconciled_samples",
+    "t",
+    "t",
+    "uuid",
+    "uuid = ?1",
+    0,
+    "'0'",
+    vm_reconciled_metrics,
+    G_N_ELEMENTS(vm_reconciled_metrics),
+};
+
 const struct series_kind *const series_kinds[] = {&series_vm_host, &series_vm_guest, &series_host,
-                                                  &series_pool, NULL};
+                                                  &series_pool,    &series_vm_reconciled, NULL};
 
 G_STATIC_ASSERT(G_N_ELEMENTS(vm_host_metrics) <= SERIES_MAX_METRICS);
 G_STATIC_ASSERT(G_N_ELEMENTS(vm_guest_metrics) <= SERIES_MAX_METRICS);

@@ -10,6 +10,8 @@
  *               one series per source: qga | balloon | kanri-guestd)
  *   "host"      a hypervisor host          (struct node_sample, table node_samples)
  *   "pool"      a storage pool             (struct pool_sample, table pool_samples)
+ *   "vm-reconciled"  reconciled view of a domain (struct reconciled_sample,
+ *               table reconciled_samples; gauges only)
  *
  * A metric is a gauge (read as it is) or a counter (cumulative; read as a
  * per-second rate).  A rate exists between two samples of the same
@@ -44,6 +46,9 @@ struct series_metric {
     const char *prom;  /* Prometheus family after "kanri_<entity>_", NULL: not exported */
     double prom_scale; /* stored unit -> Prometheus base unit */
     const char *help;
+    /* Stored unit -> served unit of the history API (0 means 1): the
+     * reconciled CPU shares are stored in milli-percent. */
+    double scale;
 };
 
 struct series_kind {
@@ -65,6 +70,7 @@ extern const struct series_kind series_vm_host;
 extern const struct series_kind series_vm_guest;
 extern const struct series_kind series_host;
 extern const struct series_kind series_pool;
+extern const struct series_kind series_vm_reconciled;
 
 /* NULL-terminated list of every kind. */
 extern const struct series_kind *const series_kinds[];

@@ -92,3 +92,17 @@ int sq_agent_enroll(struct store *st, const char *machine_uuid, const char *name
                     const char *token_hash, int64_t *ret_token_id, GError **error);
 int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GError **error);
 json_object *sq_agents_query(struct store *st, GError **error);
+
+/* sqlite-reconcile.c */
+int sq_host_samples_recent(struct store *st, const char *uuid, unsigned n, GArray *ret,
+                           GError **error);
+int sq_guest_samples_recent(struct store *st, const char *uuid, const char *source, unsigned n,
+                            GArray *ret, GError **error);
+int sq_pool_samples_recent(struct store *st, int64_t host_id, const char *name, unsigned n,
+                           GArray *ret, GError **error);
+int sq_reconcile_ctx_get(struct store *st, int64_t host_id, const char *uuid,
+                         struct store_reconcile_ctx *ret, GError **error);
+int sq_reconciled_put(struct store *st, const struct store_reconciled *r, GError **error);
+json_object *sq_reconciled_query(struct store *st, const char *uuid, GError **error);
+json_object *sq_findings_query(struct store *st, const char *state, const char *rule,
+                               const char *uuid, int limit, GError **error);

@@ -572,6 +572,8 @@ json_object *sq_series_query(struct store *st, const struct store_series_query *
         for (size_t i = 0; i < q->n_metrics; i++) {
             const struct series_metric *m = &kind->metrics[q->metrics[i]];
             g_autoptr(GArray) res = series_resample(pts[i], q->step_us);
+            for (guint k = 0; m->scale != 0 && k < res->len; k++)
+                g_array_index(res, struct series_point, k).v *= m->scale;
             json_object *e = json_object_new_object();
             json_object_object_add(e, "metric", json_object_new_string(m->name));
             g_autofree char *unit =

@@ -14,6 +14,7 @@
 #include "basic/util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <string.h>
@@ -98,6 +99,24 @@ static const char *const migrations[] = {
     "  spool_dropped INTEGER, accepted INTEGER NOT NULL DEFAULT 0,"
     "  duplicates INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT, last_error_at INTEGER);",
+    /* 5: reconciliation: R history, the current view and engine state, findings */
+    "ALTER TABLE pools ADD COLUMN target_path TEXT;"
+    "CREATE TABLE reconciled_samples ("
+    "  host_id INTEGER NOT NULL, uuid TEXT NOT NULL, t INTEGER NOT NULL,"
+    "  cpu_busy INTEGER, cpu_wait INTEGER, cpu_demand INTEGER, mem_total INTEGER,"
+    "  mem_used INTEGER, mem_swap INTEGER, disk_used INTEGER, disk_free INTEGER,"
+    "  disk_io INTEGER, net_rx INTEGER, net_tx INTEGER, PRIMARY KEY (uuid, t));"
+    "CREATE INDEX reconciled_samples_t ON reconciled_samples(t);"
+    "CREATE TABLE reconcile_current ("
+    "  uuid TEXT PRIMARY KEY, host_id INTEGER NOT NULL, t INTEGER NOT NULL,"
+    "  view TEXT NOT NULL, state TEXT);"
+    "CREATE TABLE findings ("
+    "  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL, host_id INTEGER NOT NULL,"
+    "  rule TEXT NOT NULL, severity TEXT NOT NULL, state TEXT NOT NULL,"
+    "  since INTEGER, opened INTEGER NOT NULL, closed INTEGER, updated INTEGER NOT NULL,"
+    "  measure REAL, message TEXT);"
+    "CREATE INDEX findings_uuid_rule ON findings(uuid, rule, state);"
+    "CREATE INDEX findings_state ON findings(state, id);",
 };
 
 void set_db_error(GError **error, sqlite3 *db, const char *what)
@@ -155,6 +174,14 @@ sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt
         case 'b':
             sqlite3_bind_int(stmt, idx, va_arg(ap, int) ? 1 : 0);
             break;
+        case 'd': {
+            double v = va_arg(ap, double);
+            if (isfinite(v))
+                sqlite3_bind_double(stmt, idx, v);
+            else
+                sqlite3_bind_null(stmt, idx);
+            break;
+        }
         case 'U': {
             uint64_t v = va_arg(ap, uint64_t);
             if (v == SAMPLE_ABSENT || v > (uint64_t)INT64_MAX)
@@ -544,9 +571,9 @@ static int sq_pools_replace(struct store *st, int64_t host_id, const struct stor
         r = step_done(s->w,
                       prep(s->w, error,
                            "INSERT INTO pools(host_id, name, uuid, state, capacity, allocation,"
-                           " available, updated_at) VALUES (?,?,?,?,?,?,?,?)",
-                           "isssuuui", host_id, p->name, p->uuid, p->state, p->capacity,
-                           p->allocation, p->available, now),
+                           " available, updated_at, target_path) VALUES (?,?,?,?,?,?,?,?,?)",
+                           "isssuuuis", host_id, p->name, p->uuid, p->state, p->capacity,
+                           p->allocation, p->available, now, p->target_path),
                       error);
     }
     return commit_or_rollback(s->w, r, error);
@@ -771,7 +798,8 @@ static json_object *sq_pools_query(struct store *st, const char *host, GError **
         prep(s->r, error,
              "SELECT h.name AS host, p.host_id, p.name, p.uuid, p.state,"
              " p.capacity AS capacity_bytes, p.allocation AS allocation_bytes,"
-             " p.available AS available_bytes, p.updated_at AS \"t:updated_at\""
+             " p.available AS available_bytes, p.target_path,"
+             " p.updated_at AS \"t:updated_at\""
              " FROM pools p JOIN hosts h ON h.id = p.host_id"
              " WHERE ?1 IS NULL OR h.name = ?1 ORDER BY h.id, p.name",
              "s", host),
@@ -966,6 +994,14 @@ static const struct store_ops sqlite_ops = {
     .agent_enroll = sq_agent_enroll,
     .agent_contact = sq_agent_contact,
     .agents_query = sq_agents_query,
+    /* sqlite-reconcile.c */
+    .host_samples_recent = sq_host_samples_recent,
+    .guest_samples_recent = sq_guest_samples_recent,
+    .pool_samples_recent = sq_pool_samples_recent,
+    .reconcile_ctx_get = sq_reconcile_ctx_get,
+    .reconciled_put = sq_reconciled_put,
+    .reconciled_query = sq_reconciled_query,
+    .findings_query = sq_findings_query,
 };
 
 static int migrate(sqlite3 *db, GError **error)

@@ -90,6 +90,7 @@ struct store_pool {
     uint64_t capacity;
     uint64_t allocation;
     uint64_t available;
+    char *target_path; /* directory or device the pool's volumes live in; NULL unknown */
 };
 
 struct store_network {
@@ -155,6 +156,35 @@ struct store_agent_contact {
     uint64_t seq; /* SAMPLE_ABSENT when unknown */
     int64_t sample_time_us;
     uint64_t spool_backlog, spool_dropped;
+};
+
+/* What the reconciliation of one domain needs besides samples
+ * (reconcile_ctx_get; store_reconcile_ctx_clear frees it). */
+struct store_reconcile_ctx {
+    char *disks_json; /* the domain's disks from the inventory, NULL when unknown */
+    char *state_json; /* the engine state persisted last round, NULL on the first */
+    GArray *pools;    /* struct store_pool of the host: name and target_path set */
+};
+
+void store_reconcile_ctx_clear(struct store_reconcile_ctx *c);
+
+/* One finding as the engine reported it this round (reconciled_put). */
+struct store_finding_update {
+    const char *rule;     /* "steal-invisible-to-guest", ... */
+    const char *severity; /* info | warning | critical */
+    const char *state;    /* opening | open | closing | closed (the engine's) */
+    int64_t since_us, changed_us;
+    double measure;
+    const char *message;
+};
+
+/* One round's reconciliation of one domain. */
+struct store_reconciled {
+    const struct reconciled_sample *sample; /* R, kept as history ("vm-reconciled") */
+    const char *view_json;  /* H, G, R, provenance, reason, ages: docs/api.md "resources" */
+    const char *state_json; /* the engine state to hand back next round */
+    const struct store_finding_update *findings;
+    size_t n_findings;
 };
 
 struct store_ops {
@@ -273,6 +303,34 @@ struct store_ops {
     int (*agent_contact)(struct store *st, const struct store_agent_contact *c,
                          GError **error);
     json_object *(*agents_query)(struct store *st, GError **error);
+
+    /* ---- Reconciliation (docs/reconciliation.md) ---- */
+
+    /* The newest N samples, newest first, appended to RET (of the sample
+     * struct; the caller clears each).  Guest samples are ordered by their
+     * own time, whichever way they arrived. */
+    int (*host_samples_recent)(struct store *st, const char *uuid, unsigned n, GArray *ret,
+                               GError **error);
+    int (*guest_samples_recent)(struct store *st, const char *uuid, const char *source,
+                                unsigned n, GArray *ret, GError **error);
+    int (*pool_samples_recent)(struct store *st, int64_t host_id, const char *name, unsigned n,
+                               GArray *ret, GError **error);
+    int (*reconcile_ctx_get)(struct store *st, int64_t host_id, const char *uuid,
+                             struct store_reconcile_ctx *ret, GError **error);
+    /* Stores a round in one transaction: the R history row, the current
+     * view and state, and the findings' lifecycle: a finding the engine
+     * reports open gets a row (state "open") unless one is open already;
+     * "closed" closes it; an open row of a rule the engine no longer
+     * reports at all is closed too (its state was lost or the rule was
+     * disabled), so no row stays open forever. */
+    int (*reconciled_put)(struct store *st, const struct store_reconciled *r, GError **error);
+    /* {"time", "age_s", "resources": [...], "findings": [open ones]} of UUID,
+     * NULL with STORE_ERROR_NOT_FOUND when it was never reconciled. */
+    json_object *(*reconciled_query)(struct store *st, const char *uuid, GError **error);
+    /* {"findings": [...]} newest first; STATE open | closed | all (NULL: all),
+     * RULE and UUID NULL for any. */
+    json_object *(*findings_query)(struct store *st, const char *state, const char *rule,
+                                   const char *uuid, int limit, GError **error);
 };
 
 struct store {

@@ -30,6 +30,7 @@
 #include "basic/util.h"
 #include "store/series.h"
 #include "virt/domxml.h"
+#include "virt/reconcile-run.h"
 #include "virt/virt-private.h"
 
 #include <errno.h>
@@ -73,9 +74,10 @@ struct dom {
     bool no_cpustats, no_diskstats;
 
     /* latest figures, for GET /metrics */
-    bool have_host, have_qga, have_balloon;
+    bool have_host, have_qga, have_balloon, have_rec;
     struct host_sample host;
     struct guest_sample qga, balloon;
+    struct virt_reconciled rec;
 };
 
 struct collector {
@@ -129,6 +131,7 @@ static void dom_free(gpointer p)
     host_sample_clear(&d->host);
     guest_sample_clear(&d->qga);
     guest_sample_clear(&d->balloon);
+    virt_reconciled_clear(&d->rec);
     g_free(d);
 }
 
@@ -1018,6 +1021,22 @@ static void round_run(struct collector *c)
     }
     double store_s = (double)(mono_usec() - s0) / 1e6;
 
+    /* Reconcile every domain that has a new host sample, now that this
+     * round's host and balloon figures are in the store. */
+    g_autoptr(GArray) recs = g_array_new(FALSE, TRUE, sizeof(struct virt_reconciled));
+    for (guint i = 0; c->cfg.reconcile_enabled && i < hs->len; i++) {
+        const struct host_sample *h = &g_array_index(hs, struct host_sample, i);
+        struct virt_reconciled rv = {0};
+        g_autoptr(GError) e3 = NULL;
+        if (virt_reconcile_domain(st, &c->cfg.reconcile, vc->host_id, h->uuid, now_usec(), &rv,
+                                  &e3) < 0) {
+            g_warning("host %s: reconciling %s: %s", vc->name, h->uuid,
+                      e3 ? e3->message : "failed");
+            continue;
+        }
+        g_array_append_val(recs, rv);
+    }
+
     /* Keep the newest figures for /metrics; the samples move there. */
     g_mutex_lock(&c->lock);
     for (guint i = 0; i < r->jobs->len; i++) {
@@ -1041,6 +1060,17 @@ static void round_run(struct collector *c)
                 d->have_balloon = true;
             }
         }
+    }
+    for (guint i = 0; i < recs->len; i++) {
+        struct virt_reconciled *rv = &g_array_index(recs, struct virt_reconciled, i);
+        struct dom *d = g_hash_table_lookup(c->doms, rv->sample.uuid);
+        if (!d) {
+            virt_reconciled_clear(rv);
+            continue;
+        }
+        virt_reconciled_clear(&d->rec);
+        d->rec = *rv;
+        d->have_rec = true;
     }
     c->rounds++;
     c->rounds_cut += cut;
@@ -1430,6 +1460,20 @@ void virt_metrics_prometheus(struct virt_manager *m, GString *out)
                 g_autofree char *l =
                     g_strdup_printf("%s,view=\"guest\",source=\"balloon\"", vl->str);
                 prom_sample(&p, "vm", &series_vm_guest, &d->balloon, l);
+            }
+            if (d->have_rec) {
+                g_autofree char *l = g_strdup_printf("%s,view=\"reconciled\"", vl->str);
+                prom_sample(&p, "vm", &series_vm_reconciled, &d->rec.sample, l);
+                for (guint fi = 0; d->rec.open_findings && fi < d->rec.open_findings->len; fi++) {
+                    g_auto(GStrv) rs = g_strsplit(g_ptr_array_index(d->rec.open_findings, fi),
+                                                  "\t", 2);
+                    g_autofree char *fl =
+                        g_strdup_printf("%s,view=\"reconciled\",rule=\"%s\",severity=\"%s\"",
+                                        vl->str, rs[0], rs[1] ? rs[1] : "");
+                    prom_value(prom_family(&p, "kanri_vm_finding_open", "gauge",
+                                           "1 for each reconciliation finding open on the VM"),
+                               "kanri_vm_finding_open", fl, 1);
+                }
             }
             const char *parts[] = {"memory", "agent"};
             bool known[] = {d->bstatus_known, d->astatus_known};

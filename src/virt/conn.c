@@ -433,6 +433,11 @@ static void sync_pools_networks(struct virt_conn *vc, virConnectPtr conn)
                 p.allocation = info.allocation;
                 p.available = info.available;
             }
+            /* The target path maps a disk's image to its pool for the
+             * reconciliation (thin-pool-overcommit); a pool without one
+             * (iSCSI, RBD) simply backs no file disk. */
+            g_autofree char *pxml = virStoragePoolGetXMLDesc(pools[i], 0);
+            p.target_path = pxml ? domxml_pool_target_path(pxml, NULL) : NULL;
             g_array_append_val(arr, p);
             virStoragePoolFree(pools[i]);
         }
@@ -446,6 +451,7 @@ static void sync_pools_networks(struct virt_conn *vc, virConnectPtr conn)
             g_free(p->name);
             g_free(p->uuid);
             g_free(p->state);
+            g_free(p->target_path);
         }
     }
 

@@ -952,3 +952,65 @@ struct domxml_snapshot *domxml_snapshot_parse(const char *xml, GError **error)
         g_clear_pointer(&s->parent, g_free);
     return g_steal_pointer(&s);
 }
+
+/* ---- storage pool: only the target path ---- */
+
+struct pool_ps {
+    int depth;
+    bool in_target;
+    bool in_path;
+    GString *path;
+};
+
+static void pool_start(GMarkupParseContext *ctx, const char *name, const char **an,
+                       const char **av, gpointer data, GError **error)
+{
+    struct pool_ps *p = data;
+    if (++p->depth > DOMXML_MAX_DEPTH) {
+        g_set_error(error, DOMXML_ERROR, 0, "pool XML nested too deeply");
+        return;
+    }
+    if (p->depth == 2 && g_str_equal(name, "target"))
+        p->in_target = true;
+    else if (p->depth == 3 && p->in_target && g_str_equal(name, "path"))
+        p->in_path = true;
+}
+
+static void pool_end(GMarkupParseContext *ctx, const char *name, gpointer data, GError **error)
+{
+    struct pool_ps *p = data;
+    if (p->depth == 3)
+        p->in_path = false;
+    if (p->depth == 2)
+        p->in_target = false;
+    p->depth--;
+}
+
+static void pool_text(GMarkupParseContext *ctx, const char *text, gsize len, gpointer data,
+                      GError **error)
+{
+    struct pool_ps *p = data;
+    if (p->in_path && p->path->len + len < 4096)
+        g_string_append_len(p->path, text, (gssize)len);
+}
+
+char *domxml_pool_target_path(const char *xml, GError **error)
+{
+    static const GMarkupParser pool_parser = {pool_start, pool_end, pool_text, NULL, NULL};
+    if (!xml || strlen(xml) > DOMXML_MAX_BYTES) {
+        g_set_error(error, DOMXML_ERROR, 0, "pool XML missing or too large");
+        return NULL;
+    }
+    struct pool_ps p = {.path = g_string_new(NULL)};
+    GMarkupParseContext *ctx = g_markup_parse_context_new(&pool_parser, 0, &p, NULL);
+    bool ok = g_markup_parse_context_parse(ctx, xml, (gssize)strlen(xml), error) &&
+              g_markup_parse_context_end_parse(ctx, error);
+    g_markup_parse_context_free(ctx);
+    g_strstrip(p.path->str);
+    p.path->len = strlen(p.path->str);
+    if (ok && p.path->len == 0) {
+        g_set_error(error, DOMXML_ERROR, 0, "pool has no target path");
+        ok = false;
+    }
+    return g_string_free(p.path, !ok);
+}

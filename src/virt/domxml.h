@@ -95,3 +95,8 @@ struct domxml_snapshot *domxml_snapshot_parse(const char *xml, GError **error);
 void domxml_snapshot_free(struct domxml_snapshot *s);
 typedef struct domxml_snapshot domxml_snapshot;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(domxml_snapshot, domxml_snapshot_free)
+
+/* The target path of a storage pool (<pool><target><path>), the directory
+ * or device its volumes live in.  NULL with *error when the XML is bad or
+ * has none.  g_free. */
+char *domxml_pool_target_path(const char *xml, GError **error);

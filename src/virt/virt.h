@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "basic/conf.h"
+#include "reconcile/reconcile.h"
 #include "store/store.h"
 
 struct virt_manager;
@@ -43,6 +44,10 @@ struct virt_collect_conf {
     int balloon_period_s; /* balloon statistics period to set; 0: leave domains alone */
     int agent_timeout_s;  /* per guest-agent command */
     struct store_retention retention;
+    /* The reconciliation engine's tolerances (kanri.conf [reconcile]);
+     * reconcile_enabled false leaves the engine out of the rounds. */
+    bool reconcile_enabled;
+    struct reconcile_config reconcile;
 };
 
 /* Sets the collection configuration; call before the first virt_manager_add. */

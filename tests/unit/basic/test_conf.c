@@ -193,10 +193,10 @@ static void test_unknown_group(void **state)
 {
     expect_one("[manager]\n\n[managr]\nlisten = 1.2.3.4:5\n",
                LABEL ":3: unknown group [managr] (known: [manager], [store], "
-                     "[hypervisor:NAME])");
+                     "[reconcile], [hypervisor:NAME])");
     expect_one("[hypervisor]\nuri = x\n",
                LABEL ":1: unknown group [hypervisor] (known: [manager], [store], "
-                     "[hypervisor:NAME])");
+                     "[reconcile], [hypervisor:NAME])");
 }
 
 static void test_int_ranges(void **state)
@@ -425,7 +425,7 @@ static void test_all_errors_collected(void **state)
               "retention_5m, retention_1h)",
         LABEL ":6: [hypervisor:a]: reconnect_min (9) is larger than reconnect_max (3)",
         LABEL ":10: [hypervisor:b]: missing required key 'uri'",
-        LABEL ":11: unknown group [elsewhere] (known: [manager], [store], [hypervisor:NAME])",
+        LABEL ":11: unknown group [elsewhere] (known: [manager], [store], [reconcile], [hypervisor:NAME])",
     };
     assert_int_equal(n, G_N_ELEMENTS(want));
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++)

@@ -1041,11 +1041,12 @@ static void test_query_shapes(void **state)
                                             "capacity_bytes",
                                             "allocation_bytes",
                                             "available_bytes",
+                                            "target_path",
                                             "updated_at",
                                             NULL};
     o = OPS(f)->pools_query(f->st, NULL, NULL);
     json_object *p = only_item(o, "pools");
-    expect_shape(p, pool_keys, "sisssiiit");
+    expect_shape(p, pool_keys, "sisssiiiSt");
     assert_int_equal(int_of(p, "available_bytes"), 60);
     json_object_put(o);
 
