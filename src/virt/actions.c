@@ -22,6 +22,9 @@ struct action_ctx {
     json_object *params; /* borrowed, may be NULL */
     json_object *reply;  /* extra reply fields */
     bool removed;        /* the domain no longer exists here afterwards */
+    const char *uuid;    /* the domain's, lower case */
+    const struct virt_actor *who;
+    int64_t audit_id;
 };
 
 typedef int (*action_fn)(struct action_ctx *ctx, GError **error);
@@ -411,18 +414,25 @@ static int act_migrate(struct action_ctx *ctx, GError **error)
         flags |= VIR_MIGRATE_LIVE;
     else
         flags |= VIR_MIGRATE_OFFLINE;
+    /* The destination's lifecycle event arrives before virDomainMigrate3()
+     * returns: mark the domain in flight there too, so its first sighting
+     * on the new host is this action's doing. */
+    virt_inflight_set(ctx->m, dst->host_id, ctx->uuid, ctx->who->name, ctx->audit_id);
     virDomainPtr nd = virDomainMigrate3(ctx->dom, dconn, NULL, 0, flags);
     int r = 0;
     if (!nd) {
         r = fail_libvirt(error, "migrate");
     } else {
         g_autoptr(GError) err = NULL;
-        if (virt_sync_domain(dst, nd, &(struct store_cause){.cause = "created"}, &err) < 0)
+        struct store_cause c = {.cause = "action", .actor = ctx->who->name,
+                                .audit_id = ctx->audit_id};
+        if (virt_sync_domain(dst, nd, &c, &err) < 0)
             g_warning("migrate: syncing the destination: %s", err->message);
         virDomainFree(nd);
         ctx->removed = true;
         json_object_object_add(ctx->reply, "host", json_object_new_string(dst->name));
     }
+    virt_inflight_clear(ctx->m, dst->host_id, ctx->uuid);
     virConnectClose(dconn);
     return r;
 }
@@ -535,7 +545,7 @@ json_object *virt_action(struct virt_manager *m, int64_t host_id, const char *uu
         return NULL;
     }
 
-    struct action_ctx ctx = {.m = m, .params = params};
+    struct action_ctx ctx = {.m = m, .params = params, .uuid = uuid, .who = who};
     const char *params_text =
         params ? json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN) : "{}";
     g_autoptr(GError) err = NULL;
@@ -567,6 +577,7 @@ json_object *virt_action(struct virt_manager *m, int64_t host_id, const char *uu
         return NULL;
     }
     *ret_audit_id = audit_id;
+    ctx.audit_id = audit_id;
     if (!err)
         params_known(idx, params, &err);
     if (!err) {
