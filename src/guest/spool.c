@@ -119,7 +119,8 @@ int spool_open(struct spool *sp, const char *dir, const struct spool_limits *lim
             break; /* someone filled the directory; the rest waits */
     }
     closedir(d);
-    qsort(sp->v + sp->head, sp->n, sizeof(*sp->v), cmp_entry);
+    if (sp->n) /* an empty spool has no array yet, and qsort wants one */
+        qsort(sp->v + sp->head, sp->n, sizeof(*sp->v), cmp_entry);
     return 0;
 }
 

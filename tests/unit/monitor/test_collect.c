@@ -437,8 +437,10 @@ static void test_hostile(void **state)
     for (int i = 0; i < 2000; i++) {
         char buf[64];
         size_t n = (size_t)g_rand_int_range(rnd, 0, sizeof(buf));
-        for (size_t k = 0; k < n; k++)
-            buf[k] = "{}[]\":,0123456789-eE.truefalsnul \\"[g_rand_int_range(rnd, 0, 36)];
+        for (size_t k = 0; k < n; k++) {
+            static const char alphabet[] = "{}[]\":,0123456789-eE.truefalsnul \\";
+            buf[k] = alphabet[g_rand_int_range(rnd, 0, (gint32)(sizeof(alphabet) - 1))];
+        }
         g_autoptr(GError) err = NULL;
         json_object *ret = qga_parse_reply(buf, n, &err);
         if (ret) {
