@@ -231,7 +231,7 @@ const char *reconcile_resource_unit(enum reconcile_resource r); /* "%", "B", "B/
  * Provenance vocabulary (static strings):
  *   "guest"              R is the guest's figure
  *   "host"               R is the host's figure
- *   "guest+host-delay"   guest busy plus the host-measured vCPU wait
+ *   "host-run+wait"      the vCPU threads' run plus run-queue wait (CPU demand)
  *   "guest+host-backing" guest free space capped by what the storage backs
  *   "none"               R could not be computed; reason says why
  */

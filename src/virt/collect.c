@@ -324,6 +324,11 @@ static void run_node(struct stats_job *j)
     j->pools = g_array_new(FALSE, TRUE, sizeof(struct pool_sample));
     for (int i = 0; i < np; i++) {
         virStoragePoolInfo info;
+        /* libvirt reports a pool's figures as of its last refresh: without
+         * one, a dir pool filled by a thin image's growth would look as
+         * empty as when it was started.  A refresh that fails (a job on a
+         * volume) still leaves the last figures. */
+        virStoragePoolRefresh(pools[i], 0);
         if (virStoragePoolGetInfo(pools[i], &info) == 0) {
             struct pool_sample p = {
                 .host_id = j->round->host_id,

@@ -49,7 +49,7 @@ def test_reconciled_view_every_round_with_provenance(k):
     assert list(res) == ["cpu.busy", "cpu.wait", "cpu.demand", "mem.total", "mem.used",
                          "mem.swap", "disk.used", "disk.free", "disk.io", "net.rx", "net.tx"]
     for e in o["resources"]:
-        assert e["provenance"] in ("guest", "host", "guest+host-delay", "guest+host-backing",
+        assert e["provenance"] in ("guest", "host", "host-run+wait", "guest+host-backing",
                                    "none")
         assert e["reason"]
     # No guest view on the test driver: guest figures are absent and R of a
