@@ -63,50 +63,40 @@ int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GErr
                          error);
     /* Identity, lag and backlog follow the newest sample seen; a backfilled
      * older one only counts. */
-    return step_done(
-        s->w,
-        prep(s->w, error,
-             "UPDATE agents SET last_contact = ?1,"
-             " accepted = accepted + (CASE WHEN ?2 THEN 0 ELSE 1 END),"
-             " duplicates = duplicates + (CASE WHEN ?2 THEN 1 ELSE 0 END),"
-             " agent_name = ?3, agent_version = ?4, hostname = ?5, id_source = ?6,"
-             " spool_backlog = ?7, spool_dropped = ?8,"
-             " lag_us = CASE WHEN last_sample_time IS NULL OR ?9 >= last_sample_time"
-             "   THEN ?1 - ?9 ELSE lag_us END,"
-             " last_seq = max(coalesce(last_seq, 0), coalesce(?10, 0)),"
-             " last_sample_time = max(coalesce(last_sample_time, 0), ?9)"
-             " WHERE machine_uuid = ?11",
-             "ibssssUUiUs", c->received_us, c->duplicate, c->agent_name, c->agent_version,
-             c->hostname, c->id_source, c->spool_backlog, c->spool_dropped, c->sample_time_us,
-             c->seq, c->machine_uuid),
-        error);
+    return step_done(s->w,
+                     prep(s->w, error,
+                          "UPDATE agents SET last_contact = ?1,"
+                          " accepted = accepted + (CASE WHEN ?2 THEN 0 ELSE 1 END),"
+                          " duplicates = duplicates + (CASE WHEN ?2 THEN 1 ELSE 0 END),"
+                          " agent_name = ?3, agent_version = ?4, hostname = ?5, id_source = ?6,"
+                          " spool_backlog = ?7, spool_dropped = ?8,"
+                          " lag_us = CASE WHEN last_sample_time IS NULL OR ?9 >= last_sample_time"
+                          "   THEN ?1 - ?9 ELSE lag_us END,"
+                          " last_seq = max(coalesce(last_seq, 0), coalesce(?10, 0)),"
+                          " last_sample_time = max(coalesce(last_sample_time, 0), ?9)"
+                          " WHERE machine_uuid = ?11",
+                          "ibssssUUiUs", c->received_us, c->duplicate, c->agent_name,
+                          c->agent_version, c->hostname, c->id_source, c->spool_backlog,
+                          c->spool_dropped, c->sample_time_us, c->seq, c->machine_uuid),
+                     error);
 }
 
 json_object *sq_agents_query(struct store *st, GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    json_object *arr = rows_to_array(
-        s->r,
-        prep(s->r, error,
-             "SELECT a.machine_uuid, a.name,"
-             " (SELECT d.name FROM domains d WHERE d.uuid = a.machine_uuid AND d.removed = 0"
-             "   ORDER BY d.updated_at DESC LIMIT 1) AS vm,"
-             " (SELECT h.name FROM domains d JOIN hosts h ON h.id = d.host_id"
-             "   WHERE d.uuid = a.machine_uuid AND d.removed = 0"
-             "   ORDER BY d.updated_at DESC LIMIT 1) AS host,"
-             " a.hostname, a.agent_name, a.agent_version, a.id_source,"
-             " a.enrolled_at AS \"t:enrolled_at\", a.last_contact AS \"t:last_contact\","
-             " a.last_sample_time AS \"t:last_sample_time\", a.last_seq,"
-             " CAST(a.lag_us AS REAL) / 1000000.0 AS lag_seconds,"
-             " a.spool_backlog, a.spool_dropped, a.accepted, a.duplicates, a.rejected,"
-             " a.last_error, a.last_error_at AS \"t:last_error_at\""
-             " FROM agents a ORDER BY a.name",
-             NULL),
-        error);
-    if (!arr)
-        return NULL;
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "agents", arr);
-    return o;
+    return list_query(
+        SQ(st), "agents", error,
+        "SELECT a.machine_uuid, a.name,"
+        " (SELECT d.name FROM domains d WHERE d.uuid = a.machine_uuid AND d.removed = 0"
+        "   ORDER BY d.updated_at DESC LIMIT 1) AS vm,"
+        " (SELECT h.name FROM domains d JOIN hosts h ON h.id = d.host_id"
+        "   WHERE d.uuid = a.machine_uuid AND d.removed = 0"
+        "   ORDER BY d.updated_at DESC LIMIT 1) AS host,"
+        " a.hostname, a.agent_name, a.agent_version, a.id_source,"
+        " a.enrolled_at AS \"t:enrolled_at\", a.last_contact AS \"t:last_contact\","
+        " a.last_sample_time AS \"t:last_sample_time\", a.last_seq,"
+        " CAST(a.lag_us AS REAL) / 1000000.0 AS lag_seconds,"
+        " a.spool_backlog, a.spool_dropped, a.accepted, a.duplicates, a.rejected,"
+        " a.last_error, a.last_error_at AS \"t:last_error_at\""
+        " FROM agents a ORDER BY a.name",
+        NULL);
 }

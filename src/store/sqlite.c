@@ -144,16 +144,15 @@ int exec_sql(sqlite3 *db, const char *sql, GError **error)
  *   I  int64_t, where 0 binds NULL (optional references)
  *   U  uint64_t, where SAMPLE_ABSENT binds NULL (optional figures)
  */
-sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...)
+static sqlite3_stmt *vprep(sqlite3 *db, GError **error, const char *sql, const char *fmt,
+                           va_list ap)
 {
     sqlite3_stmt *stmt = NULL;
-    va_list ap;
 
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         set_db_error(error, db, "prepare");
         return NULL;
     }
-    va_start(ap, fmt);
     for (int i = 0; fmt && fmt[i]; i++) {
         int idx = i + 1;
         switch (fmt[i]) {
@@ -202,6 +201,14 @@ sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt
             g_assert_not_reached();
         }
     }
+    return stmt;
+}
+
+sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *stmt = vprep(db, error, sql, fmt, ap);
     va_end(ap);
     return stmt;
 }
@@ -291,6 +298,17 @@ static json_object *wrap(const char *key, json_object *arr)
     json_object *o = json_object_new_object();
     json_object_object_add(o, key, arr);
     return o;
+}
+
+json_object *list_query(struct store_sqlite *s, const char *key, GError **error,
+                        const char *sql, const char *fmt, ...)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *stmt = vprep(s->r, error, sql, fmt, ap);
+    va_end(ap);
+    return wrap(key, rows_to_array(s->r, stmt, error));
 }
 
 int begin(sqlite3 *db, GError **error)
@@ -749,16 +767,10 @@ static int sq_token_count(struct store *st, int64_t *ret_count, GError **error)
 
 static json_object *sq_hosts_query(struct store *st, const char *name_or_id, GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    json_object *arr = rows_to_array(
-        s->r,
-        prep(s->r, error,
-             "SELECT " HOST_COLUMNS " FROM hosts h"
-             " WHERE ?1 IS NULL OR h.name = ?1 OR CAST(h.id AS TEXT) = ?1 ORDER BY h.id",
-             "s", name_or_id),
-        error);
-    return wrap("hosts", arr);
+    return list_query(SQ(st), "hosts", error,
+                      "SELECT " HOST_COLUMNS " FROM hosts h"
+                      " WHERE ?1 IS NULL OR h.name = ?1 OR CAST(h.id AS TEXT) = ?1 ORDER BY h.id",
+                      "s", name_or_id);
 }
 
 #define VM_COLUMNS                                                                                 \
@@ -771,105 +783,71 @@ static json_object *sq_hosts_query(struct store *st, const char *name_or_id, GEr
 static json_object *sq_vms_query(struct store *st, const char *host, int64_t domain_id,
                                  bool with_xml, GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    json_object *arr = rows_to_array(
-        s->r,
-        prep(s->r, error,
-             with_xml ? "SELECT " VM_COLUMNS ", v.xml FROM domains d JOIN hosts h ON h.id = d.host_id"
-                        " LEFT JOIN config_versions v ON v.domain_id = d.id"
-                        "  AND v.version = d.config_version"
-                        " WHERE (?1 IS NULL OR h.name = ?1) AND (?2 = 0 OR d.id = ?2)"
-                        "  AND (?2 != 0 OR d.removed = 0) ORDER BY h.id, d.name"
-                      : "SELECT " VM_COLUMNS " FROM domains d JOIN hosts h ON h.id = d.host_id"
-                        " WHERE (?1 IS NULL OR h.name = ?1) AND (?2 = 0 OR d.id = ?2)"
-                        "  AND (?2 != 0 OR d.removed = 0) ORDER BY h.id, d.name",
-             "si", host, domain_id),
-        error);
-    return wrap("vms", arr);
+    return list_query(SQ(st), "vms", error,
+                      with_xml ? "SELECT " VM_COLUMNS ", v.xml FROM domains d"
+                                 " JOIN hosts h ON h.id = d.host_id"
+                                 " LEFT JOIN config_versions v ON v.domain_id = d.id"
+                                 "  AND v.version = d.config_version"
+                                 " WHERE (?1 IS NULL OR h.name = ?1) AND (?2 = 0 OR d.id = ?2)"
+                                 "  AND (?2 != 0 OR d.removed = 0) ORDER BY h.id, d.name"
+                               : "SELECT " VM_COLUMNS " FROM domains d"
+                                 " JOIN hosts h ON h.id = d.host_id"
+                                 " WHERE (?1 IS NULL OR h.name = ?1) AND (?2 = 0 OR d.id = ?2)"
+                                 "  AND (?2 != 0 OR d.removed = 0) ORDER BY h.id, d.name",
+                      "si", host, domain_id);
 }
 
 static json_object *sq_pools_query(struct store *st, const char *host, GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    json_object *arr = rows_to_array(
-        s->r,
-        prep(s->r, error,
-             "SELECT h.name AS host, p.host_id, p.name, p.uuid, p.state,"
-             " p.capacity AS capacity_bytes, p.allocation AS allocation_bytes,"
-             " p.available AS available_bytes, p.target_path,"
-             " p.updated_at AS \"t:updated_at\""
-             " FROM pools p JOIN hosts h ON h.id = p.host_id"
-             " WHERE ?1 IS NULL OR h.name = ?1 ORDER BY h.id, p.name",
-             "s", host),
-        error);
-    return wrap("pools", arr);
+    return list_query(SQ(st), "pools", error,
+                      "SELECT h.name AS host, p.host_id, p.name, p.uuid, p.state,"
+                      " p.capacity AS capacity_bytes, p.allocation AS allocation_bytes,"
+                      " p.available AS available_bytes, p.target_path,"
+                      " p.updated_at AS \"t:updated_at\""
+                      " FROM pools p JOIN hosts h ON h.id = p.host_id"
+                      " WHERE ?1 IS NULL OR h.name = ?1 ORDER BY h.id, p.name",
+                      "s", host);
 }
 
 static json_object *sq_networks_query(struct store *st, const char *host, GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    json_object *arr = rows_to_array(
-        s->r,
-        prep(s->r, error,
-             "SELECT h.name AS host, n.host_id, n.name, n.uuid, n.active AS \"b:active\","
-             " n.bridge, n.updated_at AS \"t:updated_at\""
-             " FROM networks n JOIN hosts h ON h.id = n.host_id"
-             " WHERE ?1 IS NULL OR h.name = ?1 ORDER BY h.id, n.name",
-             "s", host),
-        error);
-    return wrap("networks", arr);
+    return list_query(SQ(st), "networks", error,
+                      "SELECT h.name AS host, n.host_id, n.name, n.uuid, n.active AS \"b:active\","
+                      " n.bridge, n.updated_at AS \"t:updated_at\""
+                      " FROM networks n JOIN hosts h ON h.id = n.host_id"
+                      " WHERE ?1 IS NULL OR h.name = ?1 ORDER BY h.id, n.name",
+                      "s", host);
 }
 
 static json_object *sq_changes_query(struct store *st, int64_t domain_id, int limit,
                                      GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    json_object *arr = rows_to_array(
-        s->r,
-        prep(s->r, error,
-             "SELECT c.id, d.uuid AS vm_uuid, d.name AS vm_name, h.name AS host,"
-             " c.from_version, c.to_version, c.seen_at AS \"t:seen_at\", c.cause, c.actor,"
-             " c.audit_id, c.diff"
-             " FROM changes c JOIN domains d ON d.id = c.domain_id JOIN hosts h ON h.id = d.host_id"
-             " WHERE ?1 = 0 OR c.domain_id = ?1 ORDER BY c.id DESC LIMIT ?2",
-             "ii", domain_id, (int64_t)limit),
-        error);
-    return wrap("changes", arr);
+    return list_query(SQ(st), "changes", error,
+                      "SELECT c.id, d.uuid AS vm_uuid, d.name AS vm_name, h.name AS host,"
+                      " c.from_version, c.to_version, c.seen_at AS \"t:seen_at\", c.cause, c.actor,"
+                      " c.audit_id, c.diff"
+                      " FROM changes c JOIN domains d ON d.id = c.domain_id JOIN hosts h ON h.id = d.host_id"
+                      " WHERE ?1 = 0 OR c.domain_id = ?1 ORDER BY c.id DESC LIMIT ?2",
+                      "ii", domain_id, (int64_t)limit);
 }
 
 static json_object *sq_audit_query(struct store *st, const char *target_uuid, int limit,
                                    GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    json_object *arr = rows_to_array(
-        s->r,
-        prep(s->r, error,
-             "SELECT id, actor, action, target, target_uuid, host, params AS \"j:params\","
-             " started_at AS \"t:started_at\", ended_at AS \"t:ended_at\", result, error"
-             " FROM audit WHERE ?1 IS NULL OR target_uuid = ?1 ORDER BY id DESC LIMIT ?2",
-             "si", target_uuid, (int64_t)limit),
-        error);
-    return wrap("audit", arr);
+    return list_query(SQ(st), "audit", error,
+                      "SELECT id, actor, action, target, target_uuid, host, params AS \"j:params\","
+                      " started_at AS \"t:started_at\", ended_at AS \"t:ended_at\", result, error"
+                      " FROM audit WHERE ?1 IS NULL OR target_uuid = ?1 ORDER BY id DESC LIMIT ?2",
+                      "si", target_uuid, (int64_t)limit);
 }
 
 static json_object *sq_tokens_query(struct store *st, GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    json_object *arr =
-        rows_to_array(s->r,
-                      prep(s->r, error,
-                           "SELECT id, name, role, machine_uuid, created_at AS \"t:created_at\","
-                           " last_used AS \"t:last_used\" FROM tokens WHERE revoked_at IS NULL"
-                           " ORDER BY id",
-                           NULL),
-                      error);
-    return wrap("tokens", arr);
+    return list_query(SQ(st), "tokens", error,
+                      "SELECT id, name, role, machine_uuid, created_at AS \"t:created_at\","
+                      " last_used AS \"t:last_used\" FROM tokens WHERE revoked_at IS NULL"
+                      " ORDER BY id",
+                      NULL);
 }
 
 /* ---- guest-view samples ---- */
