@@ -45,7 +45,7 @@ struct route {
 
 extern const struct route api_routes[];        /* terminated by a NULL pattern */
 extern const struct route api_ingest_routes[]; /* agents and ingest (routes-ingest.c) */
-extern int api_ingest_rejected;                 /* guest documents refused, for /metrics */
+extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern const char *const api_role_names[];
 
 /* Matches PATH against PATTERN ("{}" matches one non-empty segment); on a

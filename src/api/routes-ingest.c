@@ -40,7 +40,8 @@ static bool rate_allow(const char *machine, double *ret_retry_after)
         b->last_us = now;
         g_hash_table_insert(buckets, g_strdup(machine), b);
     }
-    b->tokens = MIN(INGEST_BURST, b->tokens + (double)(now - b->last_us) / 1e6 * INGEST_RATE_PER_SEC);
+    b->tokens =
+        MIN(INGEST_BURST, b->tokens + (double)(now - b->last_us) / 1e6 * INGEST_RATE_PER_SEC);
     b->last_us = now;
     if (b->tokens < 1.0) {
         *ret_retry_after = (1.0 - b->tokens) / INGEST_RATE_PER_SEC;
@@ -68,8 +69,8 @@ static void add_u64(json_object *o, const char *key, uint64_t v)
 {
     if (v == GUESTDOC_ABSENT)
         return;
-    json_object_object_add(o, key, v == GUESTDOC_UNLIMITED ? NULL
-                                                            : json_object_new_int64((int64_t)v));
+    json_object_object_add(o, key,
+                           v == GUESTDOC_UNLIMITED ? NULL : json_object_new_int64((int64_t)v));
 }
 
 static char *take_json(json_object *o)
@@ -151,7 +152,8 @@ static void doc_to_sample(const struct guestdoc *d, struct guest_sample *g)
         json_object_object_add(o, "device", json_object_new_string(f->device));
         json_object_object_add(o, "readonly", json_object_new_boolean(f->readonly));
         add_u64(o, "total_bytes", f->total_bytes);
-        add_u64(o, "used_bytes", f->total_bytes >= f->free_bytes ? f->total_bytes - f->free_bytes : 0);
+        add_u64(o, "used_bytes",
+                f->total_bytes >= f->free_bytes ? f->total_bytes - f->free_bytes : 0);
         add_u64(o, "avail_bytes", f->avail_bytes);
         add_u64(o, "files", f->files);
         add_u64(o, "files_free", f->files_free);
@@ -259,8 +261,8 @@ static void doc_to_sample(const struct guestdoc *d, struct guest_sample *g)
 static void note_rejection(struct req *r, const char *machine, const char *why)
 {
     struct store *st = req_store(r);
-    struct store_agent_contact c = {.machine_uuid = machine, .received_us = now_usec(),
-                                    .error_text = why};
+    struct store_agent_contact c = {
+        .machine_uuid = machine, .received_us = now_usec(), .error_text = why};
     st->ops->agent_contact(st, &c, NULL);
     g_atomic_int_inc(&api_ingest_rejected);
 }

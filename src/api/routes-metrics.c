@@ -30,9 +30,9 @@ static const char *const default_guest[] = {"cpu_user_ns",
                                             "disk_write_bytes",
                                             NULL};
 static const char *const guest_sources[] = {"qga", "balloon", "kanri-guestd", NULL};
-static const char *const default_reconciled[] = {"cpu_busy",  "cpu_wait",  "cpu_demand",
-                                                 "mem_total", "mem_used",  "disk_used",
-                                                 "disk_free", "disk_io",   NULL};
+static const char *const default_reconciled[] = {"cpu_busy",  "cpu_wait", "cpu_demand",
+                                                 "mem_total", "mem_used", "disk_used",
+                                                 "disk_free", "disk_io",  NULL};
 
 /* A time argument: RFC 3339, epoch seconds, or a duration meaning that
  * long before now ("1h"). */
@@ -184,8 +184,10 @@ void h_vm_metrics(struct req *r)
     const struct series_kind *kind = rec     ? &series_vm_reconciled
                                      : guest ? &series_vm_guest
                                              : &series_vm_host;
-    g_autoptr(GArray) metrics =
-        parse_metrics(r, kind, rec ? default_reconciled : guest ? default_guest : default_host);
+    g_autoptr(GArray) metrics = parse_metrics(r, kind,
+                                              rec     ? default_reconciled
+                                              : guest ? default_guest
+                                                      : default_host);
     if (!metrics)
         return;
     g_auto(store_vm_ref_t) v = {0};

@@ -82,7 +82,8 @@ static bool resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret)
         return false;
     }
     if (refs->len == 0) {
-        req_problem(r, 404, "no VM named '%s' (use a UUID, a name, or HOST:NAME from GET /api/v1/vms)",
+        req_problem(r, 404,
+                    "no VM named '%s' (use a UUID, a name, or HOST:NAME from GET /api/v1/vms)",
                     ref);
         return false;
     }
@@ -226,8 +227,8 @@ static void h_vm_action(struct req *r)
     struct virt_actor who = actor_of(r);
     int64_t audit_id = 0;
     g_autoptr(GError) err = NULL;
-    json_object *o = virt_action(req_virt(r), v.host_id, v.uuid, action, r->body_json, &who,
-                                 &audit_id, &err);
+    json_object *o =
+        virt_action(req_virt(r), v.host_id, v.uuid, action, r->body_json, &who, &audit_id, &err);
     if (!o) {
         req_from_error(r, err);
         if (audit_id)
@@ -271,20 +272,22 @@ static void h_vm_define(struct req *r)
     struct virt_actor who = actor_of(r);
     int64_t audit_id = 0;
     g_autoptr(GError) err = NULL;
-    json_object *o = virt_define(req_virt(r), host_id, json_object_get_string(xml), &who,
-                                 &audit_id, &err);
+    json_object *o =
+        virt_define(req_virt(r), host_id, json_object_get_string(xml), &who, &audit_id, &err);
     if (!o) {
         req_from_error(r, err);
         if (audit_id)
             json_object_object_add(r->resp, "audit_id", json_object_new_int64(audit_id));
         return;
     }
-    g_autofree char *ref = g_strdup_printf("%s:%s", json_object_get_string(host),
-                                           json_object_get_string(json_object_object_get(o, "uuid")));
+    g_autofree char *ref =
+        g_strdup_printf("%s:%s", json_object_get_string(host),
+                        json_object_get_string(json_object_object_get(o, "uuid")));
     g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
     g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
     if (st->ops->vm_resolve(st, ref, refs, NULL) == 0 && refs->len == 1) {
-        json_object *vm = vm_object(r, g_array_index(refs, struct store_vm_ref, 0).domain_id, false);
+        json_object *vm =
+            vm_object(r, g_array_index(refs, struct store_vm_ref, 0).domain_id, false);
         if (vm)
             json_object_object_add(o, "vm", vm);
     }

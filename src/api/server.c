@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static G_DEFINE_QUARK(kanri-api-error-quark, api_error)
+/* clang-format off: a macro defining a function, with no semicolon after */
+static G_DEFINE_QUARK(kanri_api_error_quark, api_error)
+/* clang-format on */
 
 struct api {
     struct MHD_Daemon *mhd;
@@ -91,10 +93,11 @@ static bool json_strictly_valid(const char *data, size_t len, size_t *ret_bad)
             while (j < len && g_ascii_isalpha(data[j]))
                 j++;
             size_t n = j - i;
-            bool word = (n == 4 && (!strncmp(data + i, "true", 4) || !strncmp(data + i, "null", 4))) ||
-                        (n == 5 && !strncmp(data + i, "false", 5));
-            bool exponent = n == 1 && (c == 'e' || c == 'E') && i > 0 &&
-                            g_ascii_isdigit(data[i - 1]);
+            bool word =
+                (n == 4 && (!strncmp(data + i, "true", 4) || !strncmp(data + i, "null", 4))) ||
+                (n == 5 && !strncmp(data + i, "false", 5));
+            bool exponent =
+                n == 1 && (c == 'e' || c == 'E') && i > 0 && g_ascii_isdigit(data[i - 1]);
             if (!word && !exponent) {
                 *ret_bad = i;
                 return false;
@@ -138,7 +141,8 @@ json_object *api_parse_body(const char *data, size_t len, char **ret_detail)
         if (jerr == json_tokener_continue)
             *ret_detail = g_strdup("body: truncated JSON");
         else if (jerr == json_tokener_error_depth)
-            *ret_detail = g_strdup_printf("body: JSON nested deeper than %d levels", API_JSON_DEPTH);
+            *ret_detail =
+                g_strdup_printf("body: JSON nested deeper than %d levels", API_JSON_DEPTH);
         else
             *ret_detail = g_strdup_printf("body: malformed JSON at byte %zu: %s", used,
                                           json_tokener_error_desc(jerr));
@@ -147,7 +151,8 @@ json_object *api_parse_body(const char *data, size_t len, char **ret_detail)
     for (size_t i = used; i < len; i++) {
         if (!g_ascii_isspace(data[i])) {
             json_object_put(o);
-            *ret_detail = g_strdup_printf("body: unexpected data after the JSON value at byte %zu", i);
+            *ret_detail =
+                g_strdup_printf("body: unexpected data after the JSON value at byte %zu", i);
             return NULL;
         }
     }
@@ -170,20 +175,34 @@ json_object *api_parse_body(const char *data, size_t len, char **ret_detail)
 static const char *status_title(unsigned status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Error";
     }
 }
 
@@ -258,8 +277,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
         resp = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw, MHD_RESPMEM_PERSISTENT);
         ctype = r->raw_type;
     } else if (r->resp) {
-        const char *text = json_object_to_json_string_ext(r->resp, JSON_C_TO_STRING_PLAIN |
-                                                                       JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *text = json_object_to_json_string_ext(
+            r->resp, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         size_t len = strlen(text);
         char *copy = g_malloc(len + 1);
         memcpy(copy, text, len);
@@ -334,8 +353,8 @@ static void dispatch(struct req *r)
     }
     if (route->wants_body) {
         g_autofree char *detail = NULL;
-        r->body_json = api_parse_body(r->body ? r->body->str : "", r->body ? r->body->len : 0,
-                                      &detail);
+        r->body_json =
+            api_parse_body(r->body ? r->body->str : "", r->body ? r->body->len : 0, &detail);
         if (!r->body_json) {
             req_problem(r, 400, "%s", detail);
             return;
@@ -370,9 +389,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct api *a = cls;
     struct req *r = *con_cls;
@@ -410,7 +428,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 struct api *api_start(const struct api_options *opts, GError **error)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
     struct addrinfo *ai = NULL;
     g_autofree char *port = g_strdup_printf("%d", opts->listen_port);
@@ -424,21 +443,19 @@ struct api *api_start(const struct api_options *opts, GError **error)
     struct api *a = g_new0(struct api, 1);
     a->store = opts->store;
     a->virt = opts->virt;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     a->mhd = MHD_start_daemon(flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a,
-                              MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-                              MHD_OPTION_END);
+                              MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, a, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->mhd) {
         g_set_error(error, api_error_quark(), 0,
-                    "cannot listen on %s:%d (address in use, or not permitted)",
-                    opts->listen_host, opts->listen_port);
+                    "cannot listen on %s:%d (address in use, or not permitted)", opts->listen_host,
+                    opts->listen_port);
         g_free(a);
         return NULL;
     }

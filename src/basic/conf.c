@@ -12,7 +12,7 @@ enum conf_type { T_STRING, T_INT, T_LISTEN, T_ENUM, T_DURATION };
 struct conf_field {
     const char *key;
     enum conf_type type;
-    int min, max;            /* T_INT */
+    int min, max;             /* T_INT */
     const char *const *enums; /* T_ENUM, NULL-terminated */
 };
 
@@ -275,14 +275,14 @@ static void scan_lines(const char *data, size_t len, GHashTable *lines, const ch
         if (first) {
             const char *nl = strchr(k, '\n');
             if (nl[1]) {
-                add_error(errors, count, label, i + 1, "%s: duplicate key in [%s] (first at line %d)",
-                          nl + 1, group, first);
+                add_error(errors, count, label, i + 1,
+                          "%s: duplicate key in [%s] (first at line %d)", nl + 1, group, first);
                 /* Which copy GKeyFile keeps is its choice: check neither. */
-                g_hash_table_insert(lines, g_strconcat(k, "\n(duplicate)", NULL), GINT_TO_POINTER(1));
-            }
-            else if (g_str_has_prefix(group, "hypervisor:"))
-                add_error(errors, count, label, i + 1, "[%s]: duplicate host name (first at line %d)",
-                          group, first);
+                g_hash_table_insert(lines, g_strconcat(k, "\n(duplicate)", NULL),
+                                    GINT_TO_POINTER(1));
+            } else if (g_str_has_prefix(group, "hypervisor:"))
+                add_error(errors, count, label, i + 1,
+                          "[%s]: duplicate host name (first at line %d)", group, first);
             else
                 add_error(errors, count, label, i + 1, "[%s]: repeated group (first at line %d)",
                           group, first);
@@ -358,8 +358,9 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
         case T_INT: {
             uint64_t n;
             if (!parse_u64(val, &n) || n < (uint64_t)f->min || n > (uint64_t)f->max) {
-                add_error(errors, count, label, line, "%s: expected an integer from %d to %d, got '%s'",
-                          key, f->min, f->max, val);
+                add_error(errors, count, label, line,
+                          "%s: expected an integer from %d to %d, got '%s'", key, f->min, f->max,
+                          val);
                 continue;
             }
             break;
@@ -547,8 +548,10 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             }
             g_ptr_array_add(c->hypervisors, hv);
         } else {
-            add_error(errors, &count, label, gline,
-                      "unknown group [%s] (known: [manager], [store], [reconcile], [hypervisor:NAME])", g);
+            add_error(
+                errors, &count, label, gline,
+                "unknown group [%s] (known: [manager], [store], [reconcile], [hypervisor:NAME])",
+                g);
         }
     }
     return count;

@@ -15,9 +15,9 @@
 
 #include "reconcile/reconcile.h"
 
-#define CONF_DEFAULT_PORT 8470
+#define CONF_DEFAULT_PORT    8470
 #define CONF_MAX_HYPERVISORS 1024
-#define CONF_MAX_BYTES (1024 * 1024)
+#define CONF_MAX_BYTES       (1024 * 1024)
 
 struct conf_hypervisor {
     char *name; /* from [hypervisor:NAME]; unique; the host's name in kanri */
@@ -30,13 +30,13 @@ struct conf_hypervisor {
 };
 
 struct conf {
-    char *listen_host; /* default 127.0.0.1 */
-    int listen_port;   /* default CONF_DEFAULT_PORT */
-    char *state_dir;   /* NULL: the caller picks the default */
-    int resync_interval; /* seconds between full inventory resyncs */
-    char *log_level;   /* error | warning | info | debug */
-    char *store_backend; /* "sqlite" */
-    char *store_path;  /* NULL: STATE_DIR/kanri.db */
+    char *listen_host;      /* default 127.0.0.1 */
+    int listen_port;        /* default CONF_DEFAULT_PORT */
+    char *state_dir;        /* NULL: the caller picks the default */
+    int resync_interval;    /* seconds between full inventory resyncs */
+    char *log_level;        /* error | warning | info | debug */
+    char *store_backend;    /* "sqlite" */
+    char *store_path;       /* NULL: STATE_DIR/kanri.db */
     GPtrArray *hypervisors; /* of struct conf_hypervisor *, owned */
 
     /* Monitoring (docs/monitoring.md) */

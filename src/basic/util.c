@@ -44,11 +44,8 @@ bool duration_parse(const char *s, int64_t *ret_usec)
         char suffix;
         int64_t usec;
     } units[] = {
-        {'s', USEC_PER_SEC},
-        {'m', 60 * USEC_PER_SEC},
-        {'h', 3600 * USEC_PER_SEC},
-        {'d', 86400 * USEC_PER_SEC},
-        {'w', 7 * 86400 * USEC_PER_SEC},
+        {'s', USEC_PER_SEC},         {'m', 60 * USEC_PER_SEC},        {'h', 3600 * USEC_PER_SEC},
+        {'d', 86400 * USEC_PER_SEC}, {'w', 7 * 86400 * USEC_PER_SEC},
     };
     if (!s || !*s)
         return false;

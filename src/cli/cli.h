@@ -41,8 +41,8 @@ struct cli_options {
     gboolean xml;
     char *description;
     char *role;
-    char *since; /* vm stats --since */
-    char *name; /* agent enroll --name */
+    char *since;        /* vm stats --since */
+    char *name;         /* agent enroll --name */
     gboolean open_only; /* findings --open */
     char *rule;         /* findings --rule */
     /* positional arguments, in order, including the noun and verb words */

@@ -56,9 +56,9 @@ int cmd_agent_list(const struct cli_verb *v, char **args, guint n)
         cli_error("the server's reply has no 'agents' list");
         return CLI_EXIT_SERVER;
     }
-    static const char *const cols[] = {"Name",    "Machine", "Bound to", "Version", "Last contact",
-                                       "Lag",     "Backlog", "Dropped",  "Accepted", "Rejected",
-                                       "Last error"};
+    static const char *const cols[] = {"Name",         "Machine",  "Bound to",  "Version",
+                                       "Last contact", "Lag",      "Backlog",   "Dropped",
+                                       "Accepted",     "Rejected", "Last error"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
     for (guint c = 5; c <= 9; c++)
         table_align_right(t, c);
@@ -66,9 +66,9 @@ int cmd_agent_list(const struct cli_verb *v, char **args, guint n)
         struct json_object *a = json_object_array_get_idx(agents, i);
         table_add(t, jstr(a, "name"));
         table_add(t, jstr(a, "machine_uuid"));
-        g_autofree char *bound = jstr(a, "vm") ? g_strdup_printf("%s:%s", jstr(a, "host"),
-                                                                 jstr(a, "vm"))
-                                               : g_strdup("standalone");
+        g_autofree char *bound = jstr(a, "vm")
+                                     ? g_strdup_printf("%s:%s", jstr(a, "host"), jstr(a, "vm"))
+                                     : g_strdup("standalone");
         table_add(t, bound);
         table_add(t, jstr(a, "agent_version"));
         table_add(t, jstr(a, "last_contact") ? jstr(a, "last_contact") : "never");

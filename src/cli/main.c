@@ -122,10 +122,14 @@ static const GOptionEntry stats_entries[] = {
 };
 
 static const char *const nouns[][2] = {
-    {"host", "hypervisor hosts"},      {"vm", "virtual machines (domains)"},
-    {"snapshot", "VM snapshots"},      {"changes", "configuration change history"},
-    {"audit", "audit log of actions"}, {"token", "API tokens (admin)"},
-    {"pool", "storage pools"},         {"network", "virtual networks"},
+    {"host", "hypervisor hosts"},
+    {"vm", "virtual machines (domains)"},
+    {"snapshot", "VM snapshots"},
+    {"changes", "configuration change history"},
+    {"audit", "audit log of actions"},
+    {"token", "API tokens (admin)"},
+    {"pool", "storage pools"},
+    {"network", "virtual networks"},
     {"agent", "guest agents (kanri-guestd)"},
     {"findings", "reconciliation findings (host and guest views disagree)"},
 };
@@ -328,9 +332,8 @@ static int parse(GOptionContext *ctx, int *argc, char ***argv)
  * verb has to skip their values. */
 static bool takes_value(const char *arg)
 {
-    static const char *const names[] = {"--url", "--token", "--timeout",     "--host",
-                                        "--vm",  "--limit", "--description", "--role",
-                                        "--since"};
+    static const char *const names[] = {"--url",   "--token",       "--timeout", "--host", "--vm",
+                                        "--limit", "--description", "--role",    "--since"};
 
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         if (strcmp(arg, names[i]) == 0)

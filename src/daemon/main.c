@@ -177,7 +177,8 @@ int main(int argc, char **argv)
         g_autofree char *h = NULL;
         int port;
         if (!conf_parse_listen(listen, &h, &port)) {
-            g_ptr_array_add(errors, g_strdup_printf("--listen: expected ADDR:PORT, got '%s'", listen));
+            g_ptr_array_add(errors,
+                            g_strdup_printf("--listen: expected ADDR:PORT, got '%s'", listen));
         } else {
             g_free(c->listen_host);
             c->listen_host = g_steal_pointer(&h);
@@ -186,9 +187,10 @@ int main(int argc, char **argv)
     }
     for (int i = 0; connects && connects[i]; i++) {
         if (!strstr(connects[i], ":"))
-            g_ptr_array_add(errors,
-                            g_strdup_printf("--connect: '%s' is not a libvirt URI (e.g. qemu:///system)",
-                                            connects[i]));
+            g_ptr_array_add(
+                errors,
+                g_strdup_printf("--connect: '%s' is not a libvirt URI (e.g. qemu:///system)",
+                                connects[i]));
         else
             conf_add_uri(c, connects[i]);
     }
@@ -218,7 +220,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!db)
-        db = c->store_path ? g_strdup(c->store_path) : g_build_filename(state_dir, "kanri.db", NULL);
+        db =
+            c->store_path ? g_strdup(c->store_path) : g_build_filename(state_dir, "kanri.db", NULL);
 
     struct store *st = store_sqlite_open(db, &err);
     if (!st) {
@@ -254,8 +257,8 @@ int main(int argc, char **argv)
         .reconcile = c->reconcile,
     };
     virt_manager_set_collect(vm, &cc);
-    struct api_options ao = {.listen_host = c->listen_host, .listen_port = c->listen_port,
-                             .store = st, .virt = vm};
+    struct api_options ao = {
+        .listen_host = c->listen_host, .listen_port = c->listen_port, .store = st, .virt = vm};
     struct api *api = api_start(&ao, &err);
     if (!api) {
         fprintf(stderr, "kanrid: %s\n", err->message);

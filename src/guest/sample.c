@@ -137,7 +137,6 @@ static bool read_required(struct sampler *s, const char *src, struct sample *out
     return r >= 0;
 }
 
-
 bool parse_u64_strict(const char *s, size_t n, uint64_t *ret)
 {
     if (n == 0 || n > 20)

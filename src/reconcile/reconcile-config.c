@@ -115,7 +115,7 @@ void reconcile_config_init(struct reconcile_config *cfg)
     cfg->page_size = 4096;
 }
 
-G_DEFINE_QUARK(kanri - reconcile - config - error - quark, reconcile_config_error)
+G_DEFINE_QUARK(kanri_reconcile_config_error_quark, reconcile_config_error)
 
 static bool parse_double(const char *s, double *ret)
 {

@@ -183,7 +183,7 @@ char *reconcile_state_to_json(const struct reconcile_state *st)
     return s;
 }
 
-G_DEFINE_QUARK(kanri - reconcile - state - error - quark, reconcile_state_error)
+G_DEFINE_QUARK(kanri_reconcile_state_error_quark, reconcile_state_error)
 
 static int name_index(const char *s, const char *(*name)(int), int n)
 {

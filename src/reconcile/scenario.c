@@ -15,7 +15,7 @@
 
 #define MAX_STRING 256
 
-G_DEFINE_QUARK(kanri - reconcile - scenario - error - quark, scenario_error)
+G_DEFINE_QUARK(kanri_reconcile_scenario_error_quark, scenario_error)
 #define SCENARIO_ERROR (scenario_error_quark())
 
 enum { SIDE_HOST, SIDE_QGA, SIDE_BALLOON, SIDE_GUESTD, SIDE_N };

@@ -23,8 +23,8 @@
 #define SAMPLE_ABSENT UINT64_MAX
 
 struct guest_sample {
-    char *machine_uuid; /* lower-case UUID: the libvirt domain's, or kanri-guestd's own id */
-    const char *source; /* "qga" | "balloon" | "kanri-guestd" */
+    char *machine_uuid;  /* lower-case UUID: the libvirt domain's, or kanri-guestd's own id */
+    const char *source;  /* "qga" | "balloon" | "kanri-guestd" */
     int64_t time_us;     /* when the guest took it (its clock; balloon.last-update for balloon) */
     int64_t received_us; /* when kanrid received it (kanrid's clock) */
     uint64_t seq;        /* the agent's sequence number, SAMPLE_ABSENT when none */
@@ -108,7 +108,7 @@ struct node_sample {
     int64_t host_id;
     int64_t time_us;
     uint64_t cpu_user_ns, cpu_kernel_ns, cpu_idle_ns, cpu_iowait_ns; /* cumulative */
-    uint64_t mem_total, mem_free, mem_buffers, mem_cached;            /* bytes */
+    uint64_t mem_total, mem_free, mem_buffers, mem_cached;           /* bytes */
     uint64_t domains_running;
     uint64_t round_us;          /* wall time of the round */
     uint64_t domains_collected; /* domains with a host sample this round */

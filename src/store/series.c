@@ -182,7 +182,7 @@ const struct series_kind series_pool = {
 
 #define MS(st, field, unit, prom, scale, help, served)                                             \
     {                                                                                              \
-#field, false, unit, offsetof(struct st, field), prom, scale, help, served                \
+#field, false, unit, offsetof(struct st, field), prom, scale, help, served                 \
     }
 
 static const struct series_metric vm_reconciled_metrics[] = {
@@ -192,14 +192,12 @@ static const struct series_metric vm_reconciled_metrics[] = {
        "Reconciled CPU wait (runnable, not running) share of the allocated vCPUs", 1e-3),
     MS(reconciled_sample, cpu_demand, "%", "cpu_demand_ratio", 1e-5,
        "Reconciled CPU demand (busy + wait) share of the allocated vCPUs", 1e-3),
-    MS(reconciled_sample, mem_total, "bytes", "memory_total_bytes", 1,
-       "Memory the guest has", 1),
+    MS(reconciled_sample, mem_total, "bytes", "memory_total_bytes", 1, "Memory the guest has", 1),
     MS(reconciled_sample, mem_used, "bytes", "memory_used_bytes", 1,
        "Memory in use, caches excluded", 1),
-    MS(reconciled_sample, mem_swap, "bytes/s", "swap_bytes_per_second", 1,
-       "Swap traffic, in + out", 1),
-    MS(reconciled_sample, disk_used, "bytes", "disk_used_bytes", 1,
-       "Disk space in use", 1),
+    MS(reconciled_sample, mem_swap, "bytes/s", "swap_bytes_per_second", 1, "Swap traffic, in + out",
+       1),
+    MS(reconciled_sample, disk_used, "bytes", "disk_used_bytes", 1, "Disk space in use", 1),
     MS(reconciled_sample, disk_free, "bytes", "disk_free_bytes", 1,
        "Disk space the guest may still write and the storage can back", 1),
     MS(reconciled_sample, disk_io, "bytes/s", "disk_io_bytes_per_second", 1,
@@ -223,8 +221,8 @@ const struct series_kind series_vm_reconciled = {
     G_N_ELEMENTS(vm_reconciled_metrics),
 };
 
-const struct series_kind *const series_kinds[] = {&series_vm_host, &series_vm_guest, &series_host,
-                                                  &series_pool,    &series_vm_reconciled, NULL};
+const struct series_kind *const series_kinds[] = {
+    &series_vm_host, &series_vm_guest, &series_host, &series_pool, &series_vm_reconciled, NULL};
 
 G_STATIC_ASSERT(G_N_ELEMENTS(vm_host_metrics) <= SERIES_MAX_METRICS);
 G_STATIC_ASSERT(G_N_ELEMENTS(vm_guest_metrics) <= SERIES_MAX_METRICS);

@@ -29,8 +29,8 @@ json_object *row_to_json(sqlite3_stmt *stmt);
 json_object *rows_to_array(sqlite3 *db, sqlite3_stmt *stmt, GError **error);
 /* Runs a query on the read connection and returns {"KEY": [rows...]}, the
  * shape of every list the API serves (NULL with *error on failure). */
-json_object *list_query(struct store_sqlite *s, const char *key, GError **error,
-                        const char *sql, const char *fmt, ...);
+json_object *list_query(struct store_sqlite *s, const char *key, GError **error, const char *sql,
+                        const char *fmt, ...);
 int begin(sqlite3 *db, GError **error);
 int commit_or_rollback(sqlite3 *db, int r, GError **error);
 

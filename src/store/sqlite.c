@@ -19,7 +19,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-G_DEFINE_QUARK(kanri-store-error-quark, store_error)
+G_DEFINE_QUARK(kanri_store_error_quark, store_error)
 
 #include "store/sqlite-private.h"
 
@@ -300,8 +300,8 @@ static json_object *wrap(const char *key, json_object *arr)
     return o;
 }
 
-json_object *list_query(struct store_sqlite *s, const char *key, GError **error,
-                        const char *sql, const char *fmt, ...)
+json_object *list_query(struct store_sqlite *s, const char *key, GError **error, const char *sql,
+                        const char *fmt, ...)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
     va_list ap;
@@ -359,16 +359,16 @@ static int sq_host_update(struct store *st, const struct store_host *h, GError *
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(
-        s->w,
-        prep(s->w, error,
-             "UPDATE hosts SET state = ?, reason = ?, driver = ?, hv_version = ?,"
-             " libvirt_version = ?, hostname = ?, cpu_model = ?, cpus = ?, mhz = ?,"
-             " memory_bytes = ?, numa_cells = ?, last_seen = ? WHERE id = ?",
-             "sssssssiiuiii", h->state, h->reason, h->driver, h->hv_version, h->libvirt_version,
-             h->hostname, h->cpu_model, (int64_t)h->cpus, (int64_t)h->mhz, h->memory_bytes,
-             (int64_t)h->numa_cells, h->last_seen, h->id),
-        error);
+    return step_done(s->w,
+                     prep(s->w, error,
+                          "UPDATE hosts SET state = ?, reason = ?, driver = ?, hv_version = ?,"
+                          " libvirt_version = ?, hostname = ?, cpu_model = ?, cpus = ?, mhz = ?,"
+                          " memory_bytes = ?, numa_cells = ?, last_seen = ? WHERE id = ?",
+                          "sssssssiiuiii", h->state, h->reason, h->driver, h->hv_version,
+                          h->libvirt_version, h->hostname, h->cpu_model, (int64_t)h->cpus,
+                          (int64_t)h->mhz, h->memory_bytes, (int64_t)h->numa_cells, h->last_seen,
+                          h->id),
+                     error);
 }
 
 static int sq_host_set_state(struct store *st, int64_t host_id, const char *state,
@@ -399,9 +399,8 @@ static int add_change(sqlite3 *db, int64_t domain_id, int64_t from, int64_t to, 
                      error);
 }
 
-static int domain_sync_locked(struct store_sqlite *s, int64_t host_id,
-                              const struct store_domain *d, const struct store_cause *cause,
-                              bool *ret_changed, GError **error)
+static int domain_sync_locked(struct store_sqlite *s, int64_t host_id, const struct store_domain *d,
+                              const struct store_cause *cause, bool *ret_changed, GError **error)
 {
     sqlite3 *db = s->w;
     int64_t now = now_usec();
@@ -447,9 +446,9 @@ static int domain_sync_locked(struct store_sqlite *s, int64_t host_id,
              " autostart = ?, vcpus = ?, max_vcpus = ?, memory_bytes = ?, max_memory_bytes = ?,"
              " os_type = ?, domain_type = ?, disks = ?, nics = ?, has_agent = ?,"
              " balloon_model = ?, updated_at = ?, removed = 0 WHERE id = ?",
-             "sssbbiiuussssbsii", d->name, d->state, d->state_reason, d->persistent,
-             d->autostart, (int64_t)d->vcpus, (int64_t)d->max_vcpus, d->memory_bytes,
-             d->max_memory_bytes, d->os_type, d->domain_type, d->disks_json ? d->disks_json : "[]",
+             "sssbbiiuussssbsii", d->name, d->state, d->state_reason, d->persistent, d->autostart,
+             (int64_t)d->vcpus, (int64_t)d->max_vcpus, d->memory_bytes, d->max_memory_bytes,
+             d->os_type, d->domain_type, d->disks_json ? d->disks_json : "[]",
              d->nics_json ? d->nics_json : "[]", d->has_agent, d->balloon_model, now, domain_id),
         error);
     if (r < 0)
@@ -597,8 +596,8 @@ static int sq_pools_replace(struct store *st, int64_t host_id, const struct stor
     return commit_or_rollback(s->w, r, error);
 }
 
-static int sq_networks_replace(struct store *st, int64_t host_id,
-                               const struct store_network *nets, size_t n, GError **error)
+static int sq_networks_replace(struct store *st, int64_t host_id, const struct store_network *nets,
+                               size_t n, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
@@ -622,10 +621,9 @@ static int sq_networks_replace(struct store *st, int64_t host_id,
 
 /* ---- audit ---- */
 
-static int sq_audit_begin(struct store *st, const char *actor, int64_t token_id,
-                          const char *action, const char *target, const char *target_uuid,
-                          const char *host, const char *params_json, int64_t *ret_id,
-                          GError **error)
+static int sq_audit_begin(struct store *st, const char *actor, int64_t token_id, const char *action,
+                          const char *target, const char *target_uuid, const char *host,
+                          const char *params_json, int64_t *ret_id, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
@@ -666,9 +664,8 @@ static int sq_audit_set_target(struct store *st, int64_t id, const char *target,
 
 /* ---- tokens ---- */
 
-static int sq_token_create(struct store *st, const char *name, const char *role,
-                           const char *hash, const char *machine_uuid, int64_t *ret_id,
-                           GError **error)
+static int sq_token_create(struct store *st, const char *name, const char *role, const char *hash,
+                           const char *machine_uuid, int64_t *ret_id, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
@@ -715,8 +712,8 @@ static int sq_token_lookup(struct store *st, const char *hash, struct store_toke
         /* last_used is informative; a failure to record it must not deny access. */
         g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
         step_done(s->w,
-                  prep(s->w, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii",
-                       now_usec(), ret->id),
+                  prep(s->w, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now_usec(),
+                       ret->id),
                   NULL);
     }
     return r;
@@ -732,7 +729,8 @@ static int sq_token_revoke(struct store *st, int64_t id, GError **error)
                            "ii", now_usec(), id),
                       error);
     if (r == 0 && sqlite3_changes(s->w) == 0) {
-        g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no active token with id %" G_GINT64_FORMAT, id);
+        g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND,
+                    "no active token with id %" G_GINT64_FORMAT, id);
         return -ENOENT;
     }
     return r;
@@ -742,7 +740,8 @@ static int sq_token_count(struct store *st, int64_t *ret_count, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error, "SELECT count(*) FROM tokens WHERE revoked_at IS NULL", NULL);
+    sqlite3_stmt *q =
+        prep(s->r, error, "SELECT count(*) FROM tokens WHERE revoked_at IS NULL", NULL);
     if (!q)
         return -EIO;
     int r = sqlite3_step(q) == SQLITE_ROW ? 0 : -EIO;
@@ -757,12 +756,12 @@ static int sq_token_count(struct store *st, int64_t *ret_count, GError **error)
 /* ---- queries ---- */
 
 #define HOST_COLUMNS                                                                               \
-    "h.id, h.name, h.uri, h.state, h.reason, h.driver, h.hv_version, h.libvirt_version,"          \
-    " h.hostname, h.cpu_model, h.cpus, h.mhz, h.memory_bytes, h.numa_cells,"                     \
-    " (SELECT count(*) FROM domains d WHERE d.host_id = h.id AND d.removed = 0)"                 \
+    "h.id, h.name, h.uri, h.state, h.reason, h.driver, h.hv_version, h.libvirt_version,"           \
+    " h.hostname, h.cpu_model, h.cpus, h.mhz, h.memory_bytes, h.numa_cells,"                       \
+    " (SELECT count(*) FROM domains d WHERE d.host_id = h.id AND d.removed = 0)"                   \
     "   AS domains_total,"                                                                         \
-    " (SELECT count(*) FROM domains d WHERE d.host_id = h.id AND d.removed = 0"                   \
-    "   AND d.state = 'running') AS domains_running,"                                             \
+    " (SELECT count(*) FROM domains d WHERE d.host_id = h.id AND d.removed = 0"                    \
+    "   AND d.state = 'running') AS domains_running,"                                              \
     " h.last_seen AS \"t:last_seen\", h.connected_since AS \"t:connected_since\""
 
 static json_object *sq_hosts_query(struct store *st, const char *name_or_id, GError **error)
@@ -774,10 +773,10 @@ static json_object *sq_hosts_query(struct store *st, const char *name_or_id, GEr
 }
 
 #define VM_COLUMNS                                                                                 \
-    "d.uuid, d.name, h.name AS host, d.host_id, d.state, d.state_reason,"                        \
-    " d.persistent AS \"b:persistent\", d.autostart AS \"b:autostart\", d.vcpus, d.max_vcpus,"   \
-    " d.memory_bytes, d.max_memory_bytes, d.os_type, d.domain_type, d.disks AS \"j:disks\","     \
-    " d.nics AS \"j:nics\", d.has_agent AS \"b:has_agent\", d.balloon_model,"                    \
+    "d.uuid, d.name, h.name AS host, d.host_id, d.state, d.state_reason,"                          \
+    " d.persistent AS \"b:persistent\", d.autostart AS \"b:autostart\", d.vcpus, d.max_vcpus,"     \
+    " d.memory_bytes, d.max_memory_bytes, d.os_type, d.domain_type, d.disks AS \"j:disks\","       \
+    " d.nics AS \"j:nics\", d.has_agent AS \"b:has_agent\", d.balloon_model,"                      \
     " d.config_version, d.updated_at AS \"t:updated_at\", d.removed AS \"b:removed\""
 
 static json_object *sq_vms_query(struct store *st, const char *host, int64_t domain_id,
@@ -819,16 +818,16 @@ static json_object *sq_networks_query(struct store *st, const char *host, GError
                       "s", host);
 }
 
-static json_object *sq_changes_query(struct store *st, int64_t domain_id, int limit,
-                                     GError **error)
+static json_object *sq_changes_query(struct store *st, int64_t domain_id, int limit, GError **error)
 {
-    return list_query(SQ(st), "changes", error,
-                      "SELECT c.id, d.uuid AS vm_uuid, d.name AS vm_name, h.name AS host,"
-                      " c.from_version, c.to_version, c.seen_at AS \"t:seen_at\", c.cause, c.actor,"
-                      " c.audit_id, c.diff"
-                      " FROM changes c JOIN domains d ON d.id = c.domain_id JOIN hosts h ON h.id = d.host_id"
-                      " WHERE ?1 = 0 OR c.domain_id = ?1 ORDER BY c.id DESC LIMIT ?2",
-                      "ii", domain_id, (int64_t)limit);
+    return list_query(
+        SQ(st), "changes", error,
+        "SELECT c.id, d.uuid AS vm_uuid, d.name AS vm_name, h.name AS host,"
+        " c.from_version, c.to_version, c.seen_at AS \"t:seen_at\", c.cause, c.actor,"
+        " c.audit_id, c.diff"
+        " FROM changes c JOIN domains d ON d.id = c.domain_id JOIN hosts h ON h.id = d.host_id"
+        " WHERE ?1 = 0 OR c.domain_id = ?1 ORDER BY c.id DESC LIMIT ?2",
+        "ii", domain_id, (int64_t)limit);
 }
 
 static json_object *sq_audit_query(struct store *st, const char *target_uuid, int limit,
@@ -871,12 +870,12 @@ static int sq_guest_sample_insert(struct store *st, const struct guest_sample *g
         "ssiiUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUssss", g->machine_uuid, g->source, g->time_us,
         g->received_us, g->seq, g->cpu_count, g->cpu_user_ns, g->cpu_nice_ns, g->cpu_system_ns,
         g->cpu_idle_ns, g->cpu_iowait_ns, g->cpu_irq_ns, g->cpu_softirq_ns, g->cpu_steal_ns,
-        g->mem_total, g->mem_free, g->mem_available, g->mem_cached, g->mem_buffers,
-        g->swap_total, g->swap_free, g->swap_in_pages, g->swap_out_pages, g->major_faults,
-        g->minor_faults, g->load1_milli, g->load5_milli, g->load15_milli, g->fs_total,
-        g->fs_used, g->fs_avail, g->disk_read_bytes, g->disk_write_bytes, g->disk_reads,
-        g->disk_writes, g->net_rx_bytes, g->net_tx_bytes, g->net_rx_packets, g->net_tx_packets,
-        g->filesystems_json, g->disks_json, g->nics_json, g->extra_json);
+        g->mem_total, g->mem_free, g->mem_available, g->mem_cached, g->mem_buffers, g->swap_total,
+        g->swap_free, g->swap_in_pages, g->swap_out_pages, g->major_faults, g->minor_faults,
+        g->load1_milli, g->load5_milli, g->load15_milli, g->fs_total, g->fs_used, g->fs_avail,
+        g->disk_read_bytes, g->disk_write_bytes, g->disk_reads, g->disk_writes, g->net_rx_bytes,
+        g->net_tx_bytes, g->net_rx_packets, g->net_tx_packets, g->filesystems_json, g->disks_json,
+        g->nics_json, g->extra_json);
     int r = step_done(s->w, q, error);
     if (r == 0 && ret_duplicate)
         *ret_duplicate = sqlite3_changes(s->w) == 0;
@@ -1002,9 +1001,8 @@ static int migrate(sqlite3 *db, GError **error)
     for (int v = version; v < known; v++) {
         /* Each step and its version bump commit together, so a crash leaves
          * either the old or the new schema, never half of one. */
-        g_autofree char *sql =
-            g_strdup_printf("BEGIN IMMEDIATE; %s; PRAGMA user_version = %d; COMMIT;",
-                            migrations[v], v + 1);
+        g_autofree char *sql = g_strdup_printf(
+            "BEGIN IMMEDIATE; %s; PRAGMA user_version = %d; COMMIT;", migrations[v], v + 1);
         if (exec_sql(db, sql, error) < 0) {
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             g_prefix_error(error, "schema migration %d: ", v + 1);
@@ -1040,8 +1038,9 @@ struct store *store_sqlite_open(const char *path, GError **error)
     s->w = open_one(path, false, error);
     if (!s->w)
         return NULL;
-    if (exec_sql(s->w, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                       " PRAGMA foreign_keys = ON;",
+    if (exec_sql(s->w,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                 " PRAGMA foreign_keys = ON;",
                  error) < 0 ||
         migrate(s->w, error) < 0) {
         sqlite3_close_v2(s->w);

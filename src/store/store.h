@@ -103,7 +103,7 @@ struct store_network {
 struct store_token {
     int64_t id;
     char *name;
-    char *role; /* viewer | operator | admin | guest */
+    char *role;         /* viewer | operator | admin | guest */
     char *machine_uuid; /* guest tokens: the one machine it may write */
 };
 
@@ -138,12 +138,12 @@ struct series_kind;
 
 struct store_series_query {
     const struct series_kind *kind;
-    const char *entity;    /* "UUID", "UUID/SOURCE", "HOST_ID", "HOST_ID/POOL" (series.h) */
-    const int *metrics;    /* indices into kind->metrics */
+    const char *entity; /* "UUID", "UUID/SOURCE", "HOST_ID", "HOST_ID/POOL" (series.h) */
+    const int *metrics; /* indices into kind->metrics */
     size_t n_metrics;
     int64_t from_us, to_us; /* [from, to) */
-    int64_t step_us;       /* 0: every stored point */
-    const char *tier;      /* "raw" | "5m" | "1h", or NULL to choose by step */
+    int64_t step_us;        /* 0: every stored point */
+    const char *tier;       /* "raw" | "5m" | "1h", or NULL to choose by step */
 };
 
 /* What one ingest request tells about an agent (agent_contact). */
@@ -195,8 +195,8 @@ struct store_ops {
     int (*host_ensure)(struct store *st, const char *name, const char *uri, int64_t *ret_id,
                        GError **error);
     int (*host_update)(struct store *st, const struct store_host *h, GError **error);
-    int (*host_set_state)(struct store *st, int64_t host_id, const char *state,
-                          const char *reason, GError **error);
+    int (*host_set_state)(struct store *st, int64_t host_id, const char *state, const char *reason,
+                          GError **error);
 
     /* Domains.  domain_sync() upserts the live row and, when the XML differs
      * from the newest stored version, stores a new version and a change
@@ -208,28 +208,26 @@ struct store_ops {
      * PRESENT (NULL-terminated) as removed, with a "removed" change. */
     int (*domain_prune)(struct store *st, int64_t host_id, const char *const *present,
                         const struct store_cause *cause, GError **error);
-    int (*domain_set_state)(struct store *st, int64_t host_id, const char *uuid,
-                            const char *state, const char *reason, GError **error);
+    int (*domain_set_state)(struct store *st, int64_t host_id, const char *uuid, const char *state,
+                            const char *reason, GError **error);
 
     int (*pools_replace)(struct store *st, int64_t host_id, const struct store_pool *pools,
                          size_t n, GError **error);
-    int (*networks_replace)(struct store *st, int64_t host_id,
-                            const struct store_network *nets, size_t n, GError **error);
+    int (*networks_replace)(struct store *st, int64_t host_id, const struct store_network *nets,
+                            size_t n, GError **error);
 
     /* Audit */
     int (*audit_begin)(struct store *st, const char *actor, int64_t token_id, const char *action,
                        const char *target, const char *target_uuid, const char *host,
                        const char *params_json, int64_t *ret_id, GError **error);
-    int (*audit_end)(struct store *st, int64_t id, bool ok, const char *error_text,
-                     GError **error);
+    int (*audit_end)(struct store *st, int64_t id, bool ok, const char *error_text, GError **error);
     /* Names the target once it is known (define: libvirt assigns the UUID). */
     int (*audit_set_target)(struct store *st, int64_t id, const char *target,
                             const char *target_uuid, GError **error);
 
     /* Tokens */
-    int (*token_create)(struct store *st, const char *name, const char *role,
-                        const char *hash, const char *machine_uuid, int64_t *ret_id,
-                        GError **error);
+    int (*token_create)(struct store *st, const char *name, const char *role, const char *hash,
+                        const char *machine_uuid, int64_t *ret_id, GError **error);
     /* -ENOENT for unknown or revoked tokens. */
     int (*token_lookup)(struct store *st, const char *hash, struct store_token *ret,
                         GError **error);
@@ -238,12 +236,11 @@ struct store_ops {
 
     /* Queries (new json_object references; see docs/api.md) */
     json_object *(*hosts_query)(struct store *st, const char *name_or_id, GError **error);
-    json_object *(*vms_query)(struct store *st, const char *host, int64_t domain_id,
-                              bool with_xml, GError **error);
+    json_object *(*vms_query)(struct store *st, const char *host, int64_t domain_id, bool with_xml,
+                              GError **error);
     json_object *(*pools_query)(struct store *st, const char *host, GError **error);
     json_object *(*networks_query)(struct store *st, const char *host, GError **error);
-    json_object *(*changes_query)(struct store *st, int64_t domain_id, int limit,
-                                  GError **error);
+    json_object *(*changes_query)(struct store *st, int64_t domain_id, int limit, GError **error);
     json_object *(*audit_query)(struct store *st, const char *target_uuid, int limit,
                                 GError **error);
     json_object *(*tokens_query)(struct store *st, GError **error);
@@ -251,8 +248,8 @@ struct store_ops {
     /* Guest-view history (samples.h).  Idempotent: a sample with the same
      * (machine_uuid, source, seq) — or, without seq, the same time — is
      * not stored twice and sets *ret_duplicate. */
-    int (*guest_sample_insert)(struct store *st, const struct guest_sample *s,
-                               bool *ret_duplicate, GError **error);
+    int (*guest_sample_insert)(struct store *st, const struct guest_sample *s, bool *ret_duplicate,
+                               GError **error);
 
     /* Resolves "UUID", "NAME", "HOST:NAME" or "HOST:UUID" to live (not
      * removed) domains; fills RET (of struct store_vm_ref, caller frees
@@ -273,8 +270,7 @@ struct store_ops {
      * when availability flips; *ret_changed tells whether availability or
      * reason changed. */
     int (*view_status_set)(struct store *st, int64_t host_id, const char *uuid, const char *part,
-                           bool available, const char *reason, bool *ret_changed,
-                           GError **error);
+                           bool available, const char *reason, bool *ret_changed, GError **error);
     /* {"uuid": {"part": {"available": b, "reason": s, "since": t, "updated": t}}}
      * for UUID, or every domain when NULL. */
     json_object *(*view_status_query)(struct store *st, const char *uuid, GError **error);
@@ -300,8 +296,7 @@ struct store_ops {
     int (*agent_enroll)(struct store *st, const char *machine_uuid, const char *name,
                         const char *token_hash, int64_t *ret_token_id, GError **error);
     /* Records one ingest request: accepted, duplicate or rejected. */
-    int (*agent_contact)(struct store *st, const struct store_agent_contact *c,
-                         GError **error);
+    int (*agent_contact)(struct store *st, const struct store_agent_contact *c, GError **error);
     json_object *(*agents_query)(struct store *st, GError **error);
 
     /* ---- Reconciliation (docs/reconciliation.md) ---- */
@@ -311,8 +306,8 @@ struct store_ops {
      * own time, whichever way they arrived. */
     int (*host_samples_recent)(struct store *st, const char *uuid, unsigned n, GArray *ret,
                                GError **error);
-    int (*guest_samples_recent)(struct store *st, const char *uuid, const char *source,
-                                unsigned n, GArray *ret, GError **error);
+    int (*guest_samples_recent)(struct store *st, const char *uuid, const char *source, unsigned n,
+                                GArray *ret, GError **error);
     int (*pool_samples_recent)(struct store *st, int64_t host_id, const char *name, unsigned n,
                                GArray *ret, GError **error);
     int (*reconcile_ctx_get)(struct store *st, int64_t host_id, const char *uuid,

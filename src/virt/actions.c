@@ -57,8 +57,7 @@ static bool param_int(struct action_ctx *ctx, const char *key, int64_t min, int6
     return true;
 }
 
-static bool param_bool(struct action_ctx *ctx, const char *key, bool def, bool *ret,
-                       GError **error)
+static bool param_bool(struct action_ctx *ctx, const char *key, bool def, bool *ret, GError **error)
 {
     json_object *v = NULL;
     if (!ctx->params || !json_object_object_get_ex(ctx->params, key, &v) || !v) {
@@ -231,19 +230,18 @@ static int act_setmem(struct action_ctx *ctx, GError **error)
     int64_t bytes = 0, mib = 0;
     bool config;
     json_object *v;
-    bool has_bytes =
-        ctx->params && json_object_object_get_ex(ctx->params, "memory_bytes", &v) && v;
+    bool has_bytes = ctx->params && json_object_object_get_ex(ctx->params, "memory_bytes", &v) && v;
     bool has_mib = ctx->params && json_object_object_get_ex(ctx->params, "memory_mib", &v) && v;
     if (has_bytes == has_mib) {
         g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
                     "memory_bytes: give exactly one of memory_bytes or memory_mib");
         return -EINVAL;
     }
-    if (has_bytes && !param_int(ctx, "memory_bytes", 1024 * 1024, G_MAXINT64 / 2, true, 0, &bytes,
-                                error))
+    if (has_bytes &&
+        !param_int(ctx, "memory_bytes", 1024 * 1024, G_MAXINT64 / 2, true, 0, &bytes, error))
         return -EINVAL;
-    if (has_mib && !param_int(ctx, "memory_mib", 1, G_MAXINT64 / (2 * 1048576), true, 0, &mib,
-                              error))
+    if (has_mib &&
+        !param_int(ctx, "memory_mib", 1, G_MAXINT64 / (2 * 1048576), true, 0, &mib, error))
         return -EINVAL;
     if (!param_bool(ctx, "config", false, &config, error))
         return -EINVAL;
@@ -402,9 +400,8 @@ static int act_migrate(struct action_ctx *ctx, GError **error)
                     "to_host: the domain is already on host '%s'", to);
         return -EINVAL;
     }
-    if (live &&
-        require_state(ctx, is_active_state(dom_state(ctx->dom)), "running (or use live=false)",
-                      error))
+    if (live && require_state(ctx, is_active_state(dom_state(ctx->dom)),
+                              "running (or use live=false)", error))
         return -EBUSY;
     virConnectPtr dconn = virt_conn_ref(ctx->m, dst->host_id, NULL, error);
     if (!dconn)
@@ -424,8 +421,8 @@ static int act_migrate(struct action_ctx *ctx, GError **error)
         r = fail_libvirt(error, "migrate");
     } else {
         g_autoptr(GError) err = NULL;
-        struct store_cause c = {.cause = "action", .actor = ctx->who->name,
-                                .audit_id = ctx->audit_id};
+        struct store_cause c = {
+            .cause = "action", .actor = ctx->who->name, .audit_id = ctx->audit_id};
         if (virt_sync_domain(dst, nd, &c, &err) < 0)
             g_warning("migrate: syncing the destination: %s", err->message);
         virDomainFree(nd);
@@ -586,9 +583,8 @@ json_object *virt_action(struct virt_manager *m, int64_t host_id, const char *uu
         if (fn(&ctx, &err) == 0) {
             struct store_cause c = {.cause = "action", .actor = who->name, .audit_id = audit_id};
             g_autoptr(GError) serr = NULL;
-            int r = ctx.removed
-                        ? virt_sync_all_domains(ctx.vc, ctx.conn, &c, &serr)
-                        : virt_sync_domain(ctx.vc, ctx.dom, &c, &serr);
+            int r = ctx.removed ? virt_sync_all_domains(ctx.vc, ctx.conn, &c, &serr)
+                                : virt_sync_domain(ctx.vc, ctx.dom, &c, &serr);
             if (r < 0)
                 g_warning("after %s: inventory sync: %s", action, serr->message);
         }
@@ -693,12 +689,14 @@ json_object *virt_snapshots(struct virt_manager *m, int64_t host_id, const char 
                                    s && s->state ? json_object_new_string(s->state) : NULL);
             g_autofree char *created =
                 s ? time_format_rfc3339(s->creation_time * USEC_PER_SEC) : NULL;
-            json_object_object_add(o, "created_at", created ? json_object_new_string(created) : NULL);
-            json_object_object_add(o, "current",
-                                   json_object_new_boolean(virDomainSnapshotIsCurrent(snaps[i], 0) == 1));
-            json_object_object_add(o, "description", s && s->description
-                                                         ? json_object_new_string(s->description)
-                                                         : NULL);
+            json_object_object_add(o, "created_at",
+                                   created ? json_object_new_string(created) : NULL);
+            json_object_object_add(
+                o, "current",
+                json_object_new_boolean(virDomainSnapshotIsCurrent(snaps[i], 0) == 1));
+            json_object_object_add(o, "description",
+                                   s && s->description ? json_object_new_string(s->description)
+                                                       : NULL);
             json_object_object_add(o, "parent",
                                    s && s->parent ? json_object_new_string(s->parent) : NULL);
             json_object_array_add(arr, o);

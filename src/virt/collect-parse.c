@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-G_DEFINE_QUARK(kanri - collect - error - quark, collect_error)
+G_DEFINE_QUARK(kanri_collect_error_quark, collect_error)
 
 #define KIB 1024ULL
 

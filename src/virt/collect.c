@@ -1470,8 +1470,8 @@ void virt_metrics_prometheus(struct virt_manager *m, GString *out)
                 g_autofree char *l = g_strdup_printf("%s,view=\"reconciled\"", vl->str);
                 prom_sample(&p, "vm", &series_vm_reconciled, &d->rec.sample, l);
                 for (guint fi = 0; d->rec.open_findings && fi < d->rec.open_findings->len; fi++) {
-                    g_auto(GStrv) rs = g_strsplit(g_ptr_array_index(d->rec.open_findings, fi),
-                                                  "\t", 2);
+                    g_auto(GStrv) rs =
+                        g_strsplit(g_ptr_array_index(d->rec.open_findings, fi), "\t", 2);
                     g_autofree char *fl =
                         g_strdup_printf("%s,view=\"reconciled\",rule=\"%s\",severity=\"%s\"",
                                         vl->str, rs[0], rs[1] ? rs[1] : "");

@@ -18,7 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
-G_DEFINE_QUARK(kanri-virt-error-quark, virt_error)
+G_DEFINE_QUARK(kanri_virt_error_quark, virt_error)
 
 enum msg_type { MSG_RESYNC, MSG_DOMAIN, MSG_CLOSED, MSG_QUIT };
 
@@ -63,8 +63,8 @@ int virt_event_loop_start(GError **error)
     static gsize started = 0;
     if (g_once_init_enter(&started)) {
         if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
-            g_set_error(error, VIRT_ERROR, VIRT_ERR_INTERNAL, "cannot start libvirt's event loop: %s",
-                        virt_last_error());
+            g_set_error(error, VIRT_ERROR, VIRT_ERR_INTERNAL,
+                        "cannot start libvirt's event loop: %s", virt_last_error());
             g_once_init_leave(&started, 2);
             return -EIO;
         }
@@ -140,23 +140,27 @@ const char *virt_state_reason(int state, int reason)
     /* The reasons an operator acts on; the rest read as "unknown". */
     switch (state) {
     case VIR_DOMAIN_RUNNING: {
-        static const char *const r[] = {"unknown", "booted", "migrated", "restored",
-                                        "from-snapshot", "unpaused", "migration-canceled",
-                                        "save-canceled", "wakeup", "crashed", "postcopy",
-                                        "postcopy-failed"};
+        static const char *const r[] = {
+            "unknown",       "booted",   "migrated",           "restored",
+            "from-snapshot", "unpaused", "migration-canceled", "save-canceled",
+            "wakeup",        "crashed",  "postcopy",           "postcopy-failed"};
         return reason >= 0 && reason < (int)G_N_ELEMENTS(r) ? r[reason] : "unknown";
     }
     case VIR_DOMAIN_PAUSED: {
-        static const char *const r[] = {"unknown", "user", "migration", "save", "dump",
-                                        "ioerror", "watchdog", "from-snapshot",
-                                        "shutting-down", "snapshot", "crashed", "starting-up",
-                                        "postcopy", "postcopy-failed", "api-error"};
+        static const char *const r[] = {"unknown",       "user",
+                                        "migration",     "save",
+                                        "dump",          "ioerror",
+                                        "watchdog",      "from-snapshot",
+                                        "shutting-down", "snapshot",
+                                        "crashed",       "starting-up",
+                                        "postcopy",      "postcopy-failed",
+                                        "api-error"};
         return reason >= 0 && reason < (int)G_N_ELEMENTS(r) ? r[reason] : "unknown";
     }
     case VIR_DOMAIN_SHUTOFF: {
-        static const char *const r[] = {"unknown", "shutdown", "destroyed", "crashed",
-                                        "migrated", "saved", "failed", "from-snapshot",
-                                        "daemon"};
+        static const char *const r[] = {"unknown", "shutdown",      "destroyed",
+                                        "crashed", "migrated",      "saved",
+                                        "failed",  "from-snapshot", "daemon"};
         return reason >= 0 && reason < (int)G_N_ELEMENTS(r) ? r[reason] : "unknown";
     }
     case VIR_DOMAIN_CRASHED:
@@ -180,8 +184,8 @@ static void inflight_free(gpointer p)
     g_free(f);
 }
 
-void virt_inflight_set(struct virt_manager *m, int64_t host_id, const char *uuid,
-                       const char *actor, int64_t audit_id)
+void virt_inflight_set(struct virt_manager *m, int64_t host_id, const char *uuid, const char *actor,
+                       int64_t audit_id)
 {
     struct inflight *f = g_new0(struct inflight, 1);
     f->actor = g_strdup(actor);
@@ -200,8 +204,7 @@ void virt_inflight_clear(struct virt_manager *m, int64_t host_id, const char *uu
 /* The cause of what a sync sees on domain UUID: the action in flight on it
  * (or a define in flight on its host), else "external".  *ret_actor owns
  * the actor string the cause points to. */
-static struct store_cause inflight_cause(struct virt_conn *vc, const char *uuid,
-                                         char **ret_actor)
+static struct store_cause inflight_cause(struct virt_conn *vc, const char *uuid, char **ret_actor)
 {
     struct virt_manager *m = vc->mgr;
     g_autofree char *key = inflight_key(vc->host_id, uuid);
@@ -236,10 +239,12 @@ static json_object *disks_to_json(virDomainPtr dom, const struct domxml_domain *
         /* Sizes are best effort: an empty cdrom or an unreachable network
          * disk has none, and that is not an inventory failure. */
         if (d->source && virDomainGetBlockInfo(dom, d->target, &bi, 0) == 0) {
-            json_object_object_add(o, "capacity_bytes", json_object_new_int64((int64_t)bi.capacity));
+            json_object_object_add(o, "capacity_bytes",
+                                   json_object_new_int64((int64_t)bi.capacity));
             json_object_object_add(o, "allocation_bytes",
                                    json_object_new_int64((int64_t)bi.allocation));
-            json_object_object_add(o, "physical_bytes", json_object_new_int64((int64_t)bi.physical));
+            json_object_object_add(o, "physical_bytes",
+                                   json_object_new_int64((int64_t)bi.physical));
         } else {
             json_object_object_add(o, "capacity_bytes", NULL);
             json_object_object_add(o, "allocation_bytes", NULL);
@@ -328,8 +333,8 @@ int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct store_
     return r;
 }
 
-int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
-                          const struct store_cause *cause, GError **error)
+int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn, const struct store_cause *cause,
+                          GError **error)
 {
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(conn, &doms, 0);
@@ -425,10 +430,10 @@ static void sync_pools_networks(struct virt_conn *vc, virConnectPtr conn)
             if (virStoragePoolGetUUIDString(pools[i], uuid) == 0)
                 p.uuid = g_strdup(uuid);
             if (virStoragePoolGetInfo(pools[i], &info) == 0) {
-                static const char *const states[] = {"inactive", "building", "running",
-                                                     "degraded", "inaccessible"};
+                static const char *const states[] = {"inactive", "building", "running", "degraded",
+                                                     "inaccessible"};
                 p.state = g_strdup((size_t)info.state < G_N_ELEMENTS(states) ? states[info.state]
-                                                                      : "unknown");
+                                                                             : "unknown");
                 p.capacity = info.capacity;
                 p.allocation = info.allocation;
                 p.available = info.available;
@@ -477,8 +482,8 @@ static void sync_pools_networks(struct virt_conn *vc, virConnectPtr conn)
         /* The bridge lookup fails for networks without one; that is not an error. */
         virResetLastError();
         g_autoptr(GError) err = NULL;
-        if (st->ops->networks_replace(st, vc->host_id, (struct store_network *)arr->data,
-                                      arr->len, &err) < 0)
+        if (st->ops->networks_replace(st, vc->host_id, (struct store_network *)arr->data, arr->len,
+                                      &err) < 0)
             g_warning("host %s: storing networks: %s", vc->name, err->message);
         for (guint i = 0; i < arr->len; i++) {
             struct store_network *p = &g_array_index(arr, struct store_network, i);

@@ -962,8 +962,8 @@ struct pool_ps {
     GString *path;
 };
 
-static void pool_start(GMarkupParseContext *ctx, const char *name, const char **an,
-                       const char **av, gpointer data, GError **error)
+static void pool_start(GMarkupParseContext *ctx, const char *name, const char **an, const char **av,
+                       gpointer data, GError **error)
 {
     struct pool_ps *p = data;
     if (++p->depth > DOMXML_MAX_DEPTH) {

@@ -48,19 +48,20 @@ struct domxml_nic {
 };
 
 struct domxml_domain {
-    char *name;             /* required */
-    char *uuid;             /* required, canonical lower-case 8-4-4-4-12 */
-    char *domain_type;      /* <domain type=>: qemu | kvm | test | lxc | xen ... */
-    char *os_type;          /* <os><type>: hvm | exe | xen | linux ... or NULL */
-    unsigned vcpus;         /* <vcpu current=> or, without it, <vcpu> */
-    unsigned max_vcpus;     /* <vcpu> */
-    uint64_t memory_bytes;  /* <currentMemory> (falls back to <memory>) in bytes */
-    uint64_t max_memory_bytes; /* <memory> in bytes; unit= honoured (b, KiB, MiB, GiB, TiB, k, M, G...) */
-    GPtrArray *disks;       /* of struct domxml_disk *, owned */
-    GPtrArray *nics;        /* of struct domxml_nic *, owned */
-    char *balloon_model;    /* <memballoon model=>, NULL when the element is absent */
-    int balloon_stats_period; /* <memballoon><stats period=>, -1 when not set */
-    bool has_guest_agent;   /* a <channel> with target name org.qemu.guest_agent.0 */
+    char *name;                /* required */
+    char *uuid;                /* required, canonical lower-case 8-4-4-4-12 */
+    char *domain_type;         /* <domain type=>: qemu | kvm | test | lxc | xen ... */
+    char *os_type;             /* <os><type>: hvm | exe | xen | linux ... or NULL */
+    unsigned vcpus;            /* <vcpu current=> or, without it, <vcpu> */
+    unsigned max_vcpus;        /* <vcpu> */
+    uint64_t memory_bytes;     /* <currentMemory> (falls back to <memory>) in bytes */
+    uint64_t max_memory_bytes; /* <memory> in bytes; unit= honoured (b, KiB, MiB, GiB, TiB, k, M,
+                                  G...) */
+    GPtrArray *disks;          /* of struct domxml_disk *, owned */
+    GPtrArray *nics;           /* of struct domxml_nic *, owned */
+    char *balloon_model;       /* <memballoon model=>, NULL when the element is absent */
+    int balloon_stats_period;  /* <memballoon><stats period=>, -1 when not set */
+    bool has_guest_agent;      /* a <channel> with target name org.qemu.guest_agent.0 */
 };
 
 struct domxml_domain *domxml_domain_parse(const char *xml, GError **error);
@@ -71,9 +72,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(domxml_domain, domxml_domain_free)
 
 /* From virConnectGetCapabilities(). */
 struct domxml_caps {
-    char *host_uuid;   /* <host><uuid>, or NULL */
-    char *arch;        /* <host><cpu><arch> */
-    char *cpu_model;   /* <host><cpu><model>, or NULL */
+    char *host_uuid;     /* <host><uuid>, or NULL */
+    char *arch;          /* <host><cpu><arch> */
+    char *cpu_model;     /* <host><cpu><model>, or NULL */
     unsigned numa_cells; /* number of <cell> under <topology><cells>; 0 when not reported */
 };
 
@@ -85,9 +86,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(domxml_caps, domxml_caps_free)
 /* Snapshot XML (virDomainSnapshotGetXMLDesc): the fields kanri lists. */
 struct domxml_snapshot {
     char *name;
-    char *description; /* or NULL */
-    char *state;       /* <state>: running | shutoff | paused ... */
-    char *parent;      /* <parent><name>, or NULL */
+    char *description;     /* or NULL */
+    char *state;           /* <state>: running | shutoff | paused ... */
+    char *parent;          /* <parent><name>, or NULL */
     int64_t creation_time; /* <creationTime>, seconds since the epoch; 0 when absent */
 };
 

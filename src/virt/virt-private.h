@@ -68,14 +68,14 @@ int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct store_
 
 /* Full resync of domains of VC on CONN; prunes domains that disappeared,
  * attributing their removal to CAUSE (NULL: external). */
-int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
-                          const struct store_cause *cause, GError **error);
+int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn, const struct store_cause *cause,
+                          GError **error);
 
 /* Pseudo-UUID marking a define in flight on a host. */
 #define VIRT_INFLIGHT_DEFINE "define"
 
-void virt_inflight_set(struct virt_manager *m, int64_t host_id, const char *uuid,
-                       const char *actor, int64_t audit_id);
+void virt_inflight_set(struct virt_manager *m, int64_t host_id, const char *uuid, const char *actor,
+                       int64_t audit_id);
 void virt_inflight_clear(struct virt_manager *m, int64_t host_id, const char *uuid);
 
 /* Maps the calling thread's last libvirt error to enum virt_err. */

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 struct web_asset {
-    const char *name; /* path relative to the asset root, e.g. "openapi.json" */
+    const char *name;          /* path relative to the asset root, e.g. "openapi.json" */
     const unsigned char *data; /* NUL-terminated for convenience; size excludes it */
     size_t size;
 };
