@@ -65,6 +65,20 @@ static uint64_t opt(uint64_t v)
     return v == GUESTDOC_ABSENT || v == GUESTDOC_UNLIMITED ? SAMPLE_ABSENT : v;
 }
 
+/* Sums and conversions saturate instead of wrapping: the parser bounds
+ * each figure to 2^63-1, but 64 of them, or a sector count times 512, can
+ * still overflow, and a wrapped total would look small and plausible. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return b > GUESTDOC_MAX_VALUE - MIN(a, GUESTDOC_MAX_VALUE) ? GUESTDOC_MAX_VALUE : a + b;
+}
+
+/* /proc/diskstats counts 512-byte sectors whatever the device's own size. */
+static uint64_t sectors_bytes(uint64_t sectors)
+{
+    return sectors > GUESTDOC_MAX_VALUE / 512 ? GUESTDOC_MAX_VALUE : sectors * 512;
+}
+
 static void add_u64(json_object *o, const char *key, uint64_t v)
 {
     if (v == GUESTDOC_ABSENT)
@@ -158,9 +172,9 @@ static void doc_to_sample(const struct guestdoc *d, struct guest_sample *g)
         add_u64(o, "files", f->files);
         add_u64(o, "files_free", f->files_free);
         json_object_array_add(fss, o);
-        fs_total += f->total_bytes;
-        fs_free += f->free_bytes;
-        fs_avail += f->avail_bytes;
+        fs_total = sat_add(fs_total, f->total_bytes);
+        fs_free = sat_add(fs_free, f->free_bytes);
+        fs_avail = sat_add(fs_avail, f->avail_bytes);
     }
     if (d->n_filesystems) {
         g->fs_total = fs_total;
@@ -176,15 +190,15 @@ static void doc_to_sample(const struct guestdoc *d, struct guest_sample *g)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(k->name));
         add_u64(o, "reads", k->reads);
-        add_u64(o, "read_bytes", k->read_sectors * 512);
+        add_u64(o, "read_bytes", sectors_bytes(k->read_sectors));
         add_u64(o, "writes", k->writes);
-        add_u64(o, "write_bytes", k->write_sectors * 512);
+        add_u64(o, "write_bytes", sectors_bytes(k->write_sectors));
         add_u64(o, "io_ms", k->io_ms);
         json_object_array_add(disks, o);
-        rb += k->read_sectors * 512;
-        wb += k->write_sectors * 512;
-        rn += k->reads;
-        wn += k->writes;
+        rb = sat_add(rb, sectors_bytes(k->read_sectors));
+        wb = sat_add(wb, sectors_bytes(k->write_sectors));
+        rn = sat_add(rn, k->reads);
+        wn = sat_add(wn, k->writes);
     }
     if (d->n_disks) {
         g->disk_read_bytes = rb;
@@ -209,10 +223,10 @@ static void doc_to_sample(const struct guestdoc *d, struct guest_sample *g)
         add_u64(o, "rx_drop", n->rx_drop);
         add_u64(o, "tx_drop", n->tx_drop);
         json_object_array_add(nics, o);
-        rxb += n->rx_bytes;
-        txb += n->tx_bytes;
-        rxp += n->rx_packets;
-        txp += n->tx_packets;
+        rxb = sat_add(rxb, n->rx_bytes);
+        txb = sat_add(txb, n->tx_bytes);
+        rxp = sat_add(rxp, n->rx_packets);
+        txp = sat_add(txp, n->tx_packets);
     }
     if (d->n_nics) {
         g->net_rx_bytes = rxb;
