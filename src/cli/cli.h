@@ -79,6 +79,17 @@ void api_extend_timeout(guint seconds);
 int api_request(const char *method, const char *path, struct json_object *body,
                 struct json_object **ret);
 
+/* Runs a GET that returns {"KEY": [...]}; sets *ret_list (borrowed from
+ * *ret_reply).  Returns CLI_EXIT_OK, an exit code, or -1 when --json has
+ * printed the reply already; cli_done() turns that into CLI_EXIT_OK. */
+int cli_get_list(const char *path, const char *key, struct json_object **ret_reply,
+                 struct json_object **ret_list);
+int cli_done(int r);
+
+/* Prints a secret the server shows only once: the reply under --json, else
+ * the note (FMT) on stderr and the reply's "token" alone on stdout. */
+int cli_print_token(struct json_object *reply, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
 /* Prints obj pretty-printed (the --json output). */
 void print_json(struct json_object *obj);
 

@@ -19,43 +19,21 @@ int cmd_agent_enroll(const struct cli_verb *v, char **args, guint n)
     int r = api_request("POST", "/agents", body, &reply);
     if (r != CLI_EXIT_OK)
         return r;
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
-    const char *token = jstr(reply, "token");
-    if (!token) {
-        cli_error("the server's reply has no token");
-        return CLI_EXIT_SERVER;
-    }
     g_autofree char *name = text_sanitize(jstr(reply, "name") ? jstr(reply, "name") : args[0]);
     g_autofree char *uuid = text_sanitize(jstr(reply, "machine_uuid"));
-    g_autofree char *clean = text_sanitize(token);
-    /* Only the token on stdout, so it can go straight into the agent's
-     * token file: kanri agent enroll web1 > /etc/kanri/guestd.token */
-    fprintf(stderr,
-            "Agent '%s' (machine %s) enrolled; its token is shown only this once "
-            "(enrolling again replaces it):\n",
-            name, uuid);
-    printf("%s\n", clean);
-    return CLI_EXIT_OK;
+    return cli_print_token(reply,
+                           "Agent '%s' (machine %s) enrolled; its token is shown only this once "
+                           "(enrolling again replaces it):",
+                           name, uuid);
 }
 
 int cmd_agent_list(const struct cli_verb *v, char **args, guint n)
 {
     g_autoptr(json_object) reply = NULL;
-    int r = api_request("GET", "/agents", NULL, &reply);
+    struct json_object *agents = NULL;
+    int r = cli_get_list("/agents", "agents", &reply, &agents);
     if (r != CLI_EXIT_OK)
-        return r;
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
-    struct json_object *agents = jarray(reply, "agents");
-    if (!agents) {
-        cli_error("the server's reply has no 'agents' list");
-        return CLI_EXIT_SERVER;
-    }
+        return cli_done(r);
     static const char *const cols[] = {"Name",         "Machine",  "Bound to",  "Version",
                                        "Last contact", "Lag",      "Backlog",   "Dropped",
                                        "Accepted",     "Rejected", "Last error"};

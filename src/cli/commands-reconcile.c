@@ -138,18 +138,10 @@ int cmd_findings(const struct cli_verb *v, char **args, guint n)
     }
     if (cli_opts.limit > 0)
         g_string_append_printf(path, "&limit=%d", cli_opts.limit);
-    int r = api_request("GET", path->str, NULL, &reply);
+    struct json_object *list = NULL;
+    int r = cli_get_list(path->str, "findings", &reply, &list);
     if (r != CLI_EXIT_OK)
-        return r;
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
-    struct json_object *list = jarray(reply, "findings");
-    if (!list) {
-        cli_error("the server's reply has no 'findings' list");
-        return CLI_EXIT_SERVER;
-    }
+        return cli_done(r);
     static const char *const cols[] = {"Id",    "VM",     "Rule",   "Severity",
                                        "State", "Opened", "Closed", "Message"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);

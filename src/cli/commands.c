@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,8 +43,8 @@ static int get_and_print(const char *path, struct json_object **ret)
 
 /* Runs a GET that returns {"<key>": [...]}; sets *ret_list (borrowed from
  * *ret_reply) or returns an exit code.  Returns -1 when --json printed it. */
-static int get_list(const char *path, const char *key, struct json_object **ret_reply,
-                    struct json_object **ret_list)
+int cli_get_list(const char *path, const char *key, struct json_object **ret_reply,
+                 struct json_object **ret_list)
 {
     int r = get_and_print(path, ret_reply);
 
@@ -57,7 +58,7 @@ static int get_list(const char *path, const char *key, struct json_object **ret_
     return CLI_EXIT_OK;
 }
 
-static int done(int r)
+int cli_done(int r)
 {
     return r < 0 ? CLI_EXIT_OK : r;
 }
@@ -128,10 +129,10 @@ int cmd_host_list(const struct cli_verb *v, char **args, guint n)
 {
     g_autoptr(json_object) reply = NULL;
     struct json_object *hosts = NULL;
-    int r = get_list("/hosts", "hosts", &reply, &hosts);
+    int r = cli_get_list("/hosts", "hosts", &reply, &hosts);
 
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     static const char *const cols[] = {"Id",   "Name",   "State", "Driver",
                                        "CPUs", "Memory", "VMs",   "URI"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
@@ -206,7 +207,7 @@ int cmd_host_show(const struct cli_verb *v, char **args, guint n)
     gint64 a, b;
 
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     struct kv *kv = kv_new();
     kv_add(kv, "Name", jstr(h, "name"));
     kv_add(kv, "Id", jstr(h, "id"));
@@ -262,9 +263,9 @@ int cmd_vm_list(const struct cli_verb *v, char **args, guint n)
 
     if (cli_opts.host)
         query_add(path, "host", cli_opts.host);
-    int r = get_list(path->str, "vms", &reply, &vms);
+    int r = cli_get_list(path->str, "vms", &reply, &vms);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
 
     static const char *const cols[] = {"Name", "Host", "State", "vCPUs", "Memory", "UUID"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
@@ -304,7 +305,7 @@ int cmd_vm_show(const struct cli_verb *v, char **args, guint n)
     bool flag;
 
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     if (cli_opts.xml) {
         const char *xml = jstr(vm, "xml");
         if (!xml) {
@@ -394,7 +395,7 @@ int cmd_vm_action(const struct cli_verb *v, char **args, guint n)
     }
     int r = post_action(args[0], v->name, NULL, &reply);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     return confirm(reply, args[0], word);
 }
 
@@ -418,7 +419,7 @@ int cmd_vm_shutdown(const struct cli_verb *v, char **args, guint n)
 
     int r = post_action(args[0], "shutdown", params, &reply);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     if (jbool(reply, "forced", &forced) && forced)
         return confirm(reply, args[0], "did not shut down in time and was destroyed");
     return confirm(reply, args[0], "shut down");
@@ -441,7 +442,7 @@ int cmd_vm_setmem(const struct cli_verb *v, char **args, guint n)
         json_object_object_add(params, "config", json_object_new_boolean(1));
     int r = post_action(args[0], "setmem", params, &reply);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     g_autofree char *size = size_format(bytes);
     g_autofree char *what =
         g_strdup_printf("memory set to %s%s", size, cli_opts.config ? " (live and config)" : "");
@@ -482,7 +483,7 @@ int cmd_vm_setvcpus(const struct cli_verb *v, char **args, guint n)
         json_object_object_add(params, "config", json_object_new_boolean(1));
     int r = post_action(args[0], "setvcpus", params, &reply);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     g_autofree char *what = g_strdup_printf("vCPUs set to %" G_GINT64_FORMAT "%s", count,
                                             cli_opts.config ? " (live and config)" : "");
     return confirm(reply, args[0], what);
@@ -497,7 +498,7 @@ int cmd_vm_migrate(const struct cli_verb *v, char **args, guint n)
     json_object_object_add(params, "live", json_object_new_boolean(!cli_opts.offline));
     int r = post_action(args[0], "migrate", params, &reply);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     g_autofree char *host = text_sanitize(args[1]);
     g_autofree char *what = g_strdup_printf("migrated to host '%s'", host);
     return confirm(reply, args[0], what);
@@ -578,10 +579,10 @@ int cmd_snapshot_list(const struct cli_verb *v, char **args, guint n)
     g_autoptr(json_object) reply = NULL;
     struct json_object *snaps = NULL;
     g_autofree char *path = vm_path(args[0], "/snapshots");
-    int r = get_list(path, "snapshots", &reply, &snaps);
+    int r = cli_get_list(path, "snapshots", &reply, &snaps);
 
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     static const char *const cols[] = {"Name",    "Created", "State",
                                        "Current", "Parent",  "Description"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
@@ -610,7 +611,7 @@ int cmd_snapshot_create(const struct cli_verb *v, char **args, guint n)
         json_object_object_add(params, "description", json_object_new_string(cli_opts.description));
     int r = post_action(args[0], "snapshot-create", params, &reply);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
 
     /* A generated name comes back as "snapshot": {"name"} or "name". */
     const char *snap = jstr(jobject(reply, "snapshot"), "name");
@@ -637,7 +638,7 @@ static int snapshot_named_action(const char *action, char **args, bool revert)
     json_object_object_add(params, "name", json_object_new_string(args[1]));
     int r = post_action(args[0], action, params, &reply);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     g_autofree char *vm = display_name(reply, args[0]);
     g_autofree char *snap = text_sanitize(args[1]);
     g_autofree char *audit = audit_suffix(reply);
@@ -716,9 +717,9 @@ int cmd_changes(const struct cli_verb *v, char **args, guint n)
     if (cli_opts.limit > 0)
         g_string_append_printf(path, "%climit=%d", strchr(path->str, '?') ? '&' : '?',
                                cli_opts.limit);
-    r = get_list(path->str, "changes", &reply, &changes);
+    r = cli_get_list(path->str, "changes", &reply, &changes);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
 
     if (cli_opts.diff) {
         for (size_t i = 0; i < json_object_array_length(changes); i++)
@@ -768,9 +769,9 @@ int cmd_audit(const struct cli_verb *v, char **args, guint n)
     if (cli_opts.limit > 0)
         g_string_append_printf(path, "%climit=%d", strchr(path->str, '?') ? '&' : '?',
                                cli_opts.limit);
-    r = get_list(path->str, "audit", &reply, &entries);
+    r = cli_get_list(path->str, "audit", &reply, &entries);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
 
     static const char *const cols[] = {"Id",   "Started", "Actor",  "Action", "Target",
                                        "Host", "Result",  "Params", "Error"};
@@ -816,32 +817,20 @@ int cmd_token_create(const struct cli_verb *v, char **args, guint n)
     int r = api_request("POST", "/tokens", body, &reply);
     if (r != CLI_EXIT_OK)
         return r;
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
-    const char *token = jstr(reply, "token");
-    if (!token) {
-        cli_error("the server's reply has no token");
-        return CLI_EXIT_SERVER;
-    }
     g_autofree char *name = text_sanitize(jstr(reply, "name") ? jstr(reply, "name") : args[0]);
-    g_autofree char *clean = text_sanitize(token);
-    /* The token alone goes to stdout so that T=$(kanri token create ...) works. */
-    fprintf(stderr, "Token '%s' created (id %s, role %s); it is shown only this once:\n", name,
-            jstr(reply, "id") ? jstr(reply, "id") : "-", cli_opts.role);
-    printf("%s\n", clean);
-    return CLI_EXIT_OK;
+    return cli_print_token(reply,
+                           "Token '%s' created (id %s, role %s); it is shown only this once:", name,
+                           jstr(reply, "id") ? jstr(reply, "id") : "-", cli_opts.role);
 }
 
 int cmd_token_list(const struct cli_verb *v, char **args, guint n)
 {
     g_autoptr(json_object) reply = NULL;
     struct json_object *tokens = NULL;
-    int r = get_list("/tokens", "tokens", &reply, &tokens);
+    int r = cli_get_list("/tokens", "tokens", &reply, &tokens);
 
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     static const char *const cols[] = {"Id", "Name", "Role", "Created", "Last used"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
     table_align_right(t, 0);
@@ -885,9 +874,9 @@ int cmd_pool_list(const struct cli_verb *v, char **args, guint n)
 
     if (cli_opts.host)
         query_add(path, "host", cli_opts.host);
-    int r = get_list(path->str, "pools", &reply, &pools);
+    int r = cli_get_list(path->str, "pools", &reply, &pools);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     print_pools(pools, true);
     return CLI_EXIT_OK;
 }
@@ -900,9 +889,32 @@ int cmd_network_list(const struct cli_verb *v, char **args, guint n)
 
     if (cli_opts.host)
         query_add(path, "host", cli_opts.host);
-    int r = get_list(path->str, "networks", &reply, &nets);
+    int r = cli_get_list(path->str, "networks", &reply, &nets);
     if (r != CLI_EXIT_OK)
-        return done(r);
+        return cli_done(r);
     print_networks(nets, true);
+    return CLI_EXIT_OK;
+}
+
+int cli_print_token(struct json_object *reply, const char *fmt, ...)
+{
+    if (cli_opts.json) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    const char *token = jstr(reply, "token");
+    if (!token) {
+        cli_error("the server's reply has no token");
+        return CLI_EXIT_SERVER;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *note = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_autofree char *clean = text_sanitize(token);
+    /* The token alone goes to stdout, so that T=$(kanri token create ...) or
+     * kanri agent enroll web1 > /etc/kanri/guestd.token works. */
+    fprintf(stderr, "%s\n", note);
+    printf("%s\n", clean);
     return CLI_EXIT_OK;
 }
