@@ -10,11 +10,19 @@
 #pragma once
 
 #include <glib.h>
+#include <stdbool.h>
 #include <string.h>
+
+/* True only for KANRI_REGEN_GOLDEN=1: "0", "" or "no" must not rewrite
+ * the files a test is meant to check. */
+static inline bool golden_regen(void)
+{
+    return g_strcmp0(g_getenv("KANRI_REGEN_GOLDEN"), "1") == 0;
+}
 
 static inline void golden_check(const char *out_path, const char *actual)
 {
-    if (g_strcmp0(g_getenv("KANRI_REGEN_GOLDEN"), "1") == 0) {
+    if (golden_regen()) {
         assert_true(g_file_set_contents(out_path, actual, -1, NULL));
         return;
     }

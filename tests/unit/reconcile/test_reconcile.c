@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <glib.h>
+
+#include "../golden.h"
 
 #include "reconcile/reconcile.h"
 #include "reconcile/scenario.h"
@@ -24,7 +27,7 @@ static void test_golden(void **unused)
 {
     g_autoptr(GDir) dir = g_dir_open(data_dir, 0, NULL);
     assert_non_null(dir);
-    bool regen = g_getenv("KANRI_REGEN_GOLDEN") != NULL;
+    bool regen = golden_regen();
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     const char *name;
     while ((name = g_dir_read_name(dir))) {
