@@ -1,5 +1,7 @@
 /*
- * samples: the two views of a machine's figures, as stored history.
+ * model/sample: the two views of a machine's figures, as every layer
+ * passes them around (drivers produce them, the engine keeps the latest,
+ * reconcile reads them, the store keeps their history).
  *
  * Host view: what the management OS measures of a domain (libvirt bulk
  * stats).  Guest view: what the guest reports of itself, from the stock
@@ -17,6 +19,7 @@
  */
 #pragma once
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,9 +58,19 @@ struct guest_sample {
     char *extra_json; /* source-specific: pressure, cgroup, agent version, spool... */
 };
 
-/* Sets every numeric field to SAMPLE_ABSENT and pointers to NULL. */
+/* Sets every numeric field to SAMPLE_ABSENT, times to 0 and pointers to
+ * NULL.  source points at a static string (guest_source_static()). */
 void guest_sample_init(struct guest_sample *s);
-void guest_sample_clear(struct guest_sample *s); /* frees owned strings */
+/* Frees the owned strings and initialises again. */
+void guest_sample_clear(struct guest_sample *s);
+/* Deep copy into DST (which is overwritten, not cleared). */
+void guest_sample_copy(struct guest_sample *dst, const struct guest_sample *src);
+/* Moves SRC into DST (clearing DST first); SRC is left initialised. */
+void guest_sample_move(struct guest_sample *dst, struct guest_sample *src);
+
+/* The static string for a guest source name ("qga", "balloon",
+ * "kanri-guestd"), or NULL when S is none of them. */
+const char *guest_source_static(const char *s);
 
 /*
  * Host view of one domain in one collection round, from libvirt's bulk
@@ -99,8 +112,11 @@ struct host_sample {
     char *nics_json;   /* [{"name":"vnet0","rx_bytes":..,...}] */
 };
 
+/* Every figure SAMPLE_ABSENT, dom_id -1, state 0, strings NULL. */
 void host_sample_init(struct host_sample *s);
-void host_sample_clear(struct host_sample *s);
+void host_sample_clear(struct host_sample *s); /* frees, then initialises */
+void host_sample_copy(struct host_sample *dst, const struct host_sample *src);
+void host_sample_move(struct host_sample *dst, struct host_sample *src);
 
 /* Host figures of one round (virNodeGetCPUStats / virNodeGetMemoryStats)
  * and the round's own health. */
@@ -116,6 +132,7 @@ struct node_sample {
     bool round_cut;             /* the round hit its budget */
 };
 
+/* Every figure SAMPLE_ABSENT; round_cut false.  No owned pointers. */
 void node_sample_init(struct node_sample *s);
 
 struct pool_sample {
@@ -124,6 +141,10 @@ struct pool_sample {
     int64_t time_us;
     uint64_t capacity, allocation, available; /* bytes */
 };
+
+void pool_sample_init(struct pool_sample *s);
+void pool_sample_clear(struct pool_sample *s); /* frees name, then initialises */
+void pool_sample_copy(struct pool_sample *dst, const struct pool_sample *src);
 
 /*
  * Reconciled view of one domain in one round (docs/reconciliation.md): the
@@ -144,3 +165,4 @@ struct reconciled_sample {
 };
 
 void reconciled_sample_init(struct reconciled_sample *s);
+void reconciled_sample_clear(struct reconciled_sample *s); /* frees uuid, initialises */

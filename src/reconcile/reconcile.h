@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/samples.h"
+#include "model/sample.h"
 
 #define RECONCILE_ABSENT ((double)NAN)
 

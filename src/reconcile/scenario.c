@@ -45,50 +45,19 @@ struct reconcile_scenario {
     GPtrArray *rounds; /* struct sround * */
 };
 
-/* ---- samples without the store: the same "absent" convention ---- */
-
+/* A scenario's VM is running domain 1 of host 1 unless the round says
+ * otherwise. */
 static void host_init(struct host_sample *h)
 {
-    memset(h, 0xff, sizeof(*h)); /* every uint64 becomes SAMPLE_ABSENT */
+    host_sample_init(h);
     h->host_id = 1;
-    h->uuid = NULL;
-    h->time_us = 0;
     h->dom_id = 1;
     h->state = 1;
-    h->state_reason = 0;
-    h->vcpus_json = h->blocks_json = h->nics_json = NULL;
-}
-
-static void host_clear(struct host_sample *h)
-{
-    g_free(h->uuid);
-    g_free(h->vcpus_json);
-    g_free(h->blocks_json);
-    g_free(h->nics_json);
-}
-
-static void guest_init(struct guest_sample *g)
-{
-    memset(g, 0xff, sizeof(*g));
-    g->machine_uuid = NULL;
-    g->source = NULL;
-    g->time_us = 0;
-    g->received_us = 0;
-    g->filesystems_json = g->disks_json = g->nics_json = g->extra_json = NULL;
-}
-
-static void guest_clear(struct guest_sample *g)
-{
-    g_free(g->machine_uuid);
-    g_free(g->filesystems_json);
-    g_free(g->disks_json);
-    g_free(g->nics_json);
-    g_free(g->extra_json);
 }
 
 static void pool_clear(gpointer p)
 {
-    g_free(((struct pool_sample *)p)->name);
+    pool_sample_clear(p);
 }
 
 static void sround_free(gpointer p)
@@ -97,9 +66,9 @@ static void sround_free(gpointer p)
     if (!r)
         return;
     g_free(r->note);
-    host_clear(&r->host);
+    host_sample_clear(&r->host);
     for (int i = SIDE_QGA; i < SIDE_N; i++)
-        guest_clear(&r->guest[i]);
+        guest_sample_clear(&r->guest[i]);
     if (r->pools)
         g_array_unref(r->pools);
     g_free(r);
@@ -391,7 +360,7 @@ static bool parse_host(json_object *o, double now_s, struct host_sample *h, cons
 static bool parse_guest(json_object *o, double now_s, int side, struct guest_sample *g,
                         const char *path, GError **error)
 {
-    guest_init(g);
+    guest_sample_init(g);
     g->machine_uuid = g_strdup("00000000-0000-0000-0000-000000000001");
     g->source = guest_sources[side];
     g->received_us = (int64_t)(now_s * 1e6 + 0.5);
@@ -482,7 +451,7 @@ static bool parse_round(json_object *o, double prev_now, struct sround *r, const
     g_array_set_clear_func(r->pools, pool_clear);
     host_init(&r->host);
     for (int i = SIDE_QGA; i < SIDE_N; i++)
-        guest_init(&r->guest[i]);
+        guest_sample_init(&r->guest[i]);
     json_object_object_foreach(o, key, val)
     {
         g_autofree char *fpath = g_strdup_printf("%s.%s", path, key);

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/samples.h"
+#include "model/sample.h"
 
 #define SERIES_MAX_METRICS 48
 #define SERIES_TIER_5M     (300 * G_GINT64_CONSTANT(1000000))

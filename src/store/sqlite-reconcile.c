@@ -17,14 +17,6 @@
 
 #define FINDINGS_MAX_LIMIT 1000
 
-void reconciled_sample_init(struct reconciled_sample *s)
-{
-    memset(s, 0xff, sizeof(*s)); /* every uint64 becomes SAMPLE_ABSENT */
-    s->host_id = 0;
-    s->uuid = NULL;
-    s->time_us = 0;
-}
-
 void store_reconcile_ctx_clear(struct store_reconcile_ctx *c)
 {
     g_free(c->disks_json);
@@ -108,17 +100,6 @@ int sq_host_samples_recent(struct store *st, const char *uuid, unsigned n, GArra
     return finish_read(s->r, q, rc, error);
 }
 
-/* guest_sample.source points at a static string. */
-static const char *static_source(const char *s)
-{
-    static const char *const known[] = {"qga", "balloon", "kanri-guestd"};
-    for (size_t i = 0; i < G_N_ELEMENTS(known); i++) {
-        if (g_strcmp0(s, known[i]) == 0)
-            return known[i];
-    }
-    return "unknown";
-}
-
 int sq_guest_samples_recent(struct store *st, const char *uuid, const char *source, unsigned n,
                             GArray *ret, GError **error)
 {
@@ -138,7 +119,9 @@ int sq_guest_samples_recent(struct store *st, const char *uuid, const char *sour
         struct guest_sample g;
         guest_sample_init(&g);
         g.machine_uuid = col_text(q, 0);
-        g.source = static_source((const char *)sqlite3_column_text(q, 1));
+        g.source = guest_source_static((const char *)sqlite3_column_text(q, 1));
+        if (!g.source)
+            g.source = "unknown";
         g.time_us = sqlite3_column_int64(q, 2);
         g.received_us = sqlite3_column_int64(q, 3);
         g.seq = col_u(q, 4);

@@ -590,34 +590,3 @@ json_object *sq_series_query(struct store *st, const struct store_series_query *
         g_array_unref(pts[i]);
     return o;
 }
-
-/* ---- sample structs ---- */
-
-void host_sample_init(struct host_sample *v)
-{
-    memset(v, 0xff, sizeof(*v)); /* every uint64 becomes SAMPLE_ABSENT */
-    v->host_id = 0;
-    v->uuid = NULL;
-    v->time_us = 0;
-    v->dom_id = -1;
-    v->state = 0;
-    v->state_reason = 0;
-    v->vcpus_json = v->blocks_json = v->nics_json = NULL;
-}
-
-void host_sample_clear(struct host_sample *v)
-{
-    g_free(v->uuid);
-    g_free(v->vcpus_json);
-    g_free(v->blocks_json);
-    g_free(v->nics_json);
-    host_sample_init(v);
-}
-
-void node_sample_init(struct node_sample *v)
-{
-    memset(v, 0xff, sizeof(*v));
-    v->host_id = 0;
-    v->time_us = 0;
-    v->round_cut = false;
-}

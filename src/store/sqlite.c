@@ -1081,29 +1081,6 @@ void store_domain_clear(struct store_domain *d)
     memset(d, 0, sizeof(*d));
 }
 
-void guest_sample_init(struct guest_sample *g)
-{
-    memset(g, 0xff, sizeof(*g)); /* every uint64 becomes SAMPLE_ABSENT */
-    g->machine_uuid = NULL;
-    g->source = NULL;
-    g->time_us = 0;
-    g->received_us = 0;
-    g->filesystems_json = NULL;
-    g->disks_json = NULL;
-    g->nics_json = NULL;
-    g->extra_json = NULL;
-}
-
-void guest_sample_clear(struct guest_sample *g)
-{
-    g_free(g->machine_uuid);
-    g_free(g->filesystems_json);
-    g_free(g->disks_json);
-    g_free(g->nics_json);
-    g_free(g->extra_json);
-    guest_sample_init(g);
-}
-
 void store_token_clear(struct store_token *t)
 {
     g_free(t->name);

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/samples.h"
+#include "model/sample.h"
 
 #define STORE_ERROR (store_error_quark())
 GQuark store_error_quark(void);

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/samples.h"
+#include "model/sample.h"
 
 #define COLLECT_ERROR (collect_error_quark())
 GQuark collect_error_quark(void);

@@ -28,47 +28,6 @@
 
 #define DATA TEST_DATA_DIR "/collect"
 
-/* store/sqlite-samples.c and sqlite.c define these; the test links only
- * the pure files, so it brings its own. */
-void host_sample_init(struct host_sample *v)
-{
-    memset(v, 0xff, sizeof(*v));
-    v->host_id = 0;
-    v->uuid = NULL;
-    v->time_us = 0;
-    v->dom_id = -1;
-    v->state = v->state_reason = 0;
-    v->vcpus_json = v->blocks_json = v->nics_json = NULL;
-}
-
-void host_sample_clear(struct host_sample *v)
-{
-    g_free(v->uuid);
-    g_free(v->vcpus_json);
-    g_free(v->blocks_json);
-    g_free(v->nics_json);
-    host_sample_init(v);
-}
-
-void guest_sample_init(struct guest_sample *g)
-{
-    memset(g, 0xff, sizeof(*g));
-    g->machine_uuid = NULL;
-    g->source = NULL;
-    g->time_us = g->received_us = 0;
-    g->filesystems_json = g->disks_json = g->nics_json = g->extra_json = NULL;
-}
-
-void guest_sample_clear(struct guest_sample *g)
-{
-    g_free(g->machine_uuid);
-    g_free(g->filesystems_json);
-    g_free(g->disks_json);
-    g_free(g->nics_json);
-    g_free(g->extra_json);
-    guest_sample_init(g);
-}
-
 static GPtrArray *list_dir(const char *prefix)
 {
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
