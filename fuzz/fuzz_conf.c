@@ -4,7 +4,7 @@
  */
 #include <stdint.h>
 
-#include "basic/conf.h"
+#include "daemon/conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -67,4 +67,21 @@ void req_json(struct req *r, unsigned status, json_object *o);
 void req_from_error(struct req *r, const GError *err);
 const char *req_arg(struct req *r, const char *key);
 struct store *req_store(struct req *r);
-struct virt_manager *req_virt(struct req *r);
+struct engine *req_engine(struct req *r);
+/* Replies with a query's rows as {"<list>": [...]}, or a 500 when the
+ * store failed (LIST NULL, ERR set); takes LIST. */
+void req_rows(struct req *r, struct rows *list, const GError *err);
+
+/* rows-json.c: the model to JSON at the API edge */
+json_object *api_row_json(const struct row_desc *d, const void *row);
+json_object *api_rows_array(const struct rows *r);
+json_object *api_rows_json(const struct rows *r);
+json_object *api_view_json(const struct vm_view *v, int64_t now_us);
+struct store_series_result;
+struct series_kind;
+json_object *api_series_json(const struct series_kind *kind, const struct store_series_result *r);
+json_object *api_action_result_json(const struct action_result *res, int64_t audit_id);
+/* A request body checked against the action's parameter table; false with
+ * *ret_detail ("field: problem", g_free) when it does not fit. */
+bool api_action_request(enum action_kind kind, json_object *params, struct action_request *ret,
+                        char **ret_detail);

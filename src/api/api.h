@@ -8,8 +8,8 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "engine/engine.h"
 #include "store/store.h"
-#include "virt/virt.h"
 
 #define API_MAX_BODY   (1024 * 1024)
 #define API_JSON_DEPTH 32
@@ -20,7 +20,7 @@ struct api_options {
     const char *listen_host;
     int listen_port;
     struct store *store;
-    struct virt_manager *virt;
+    struct engine *engine;
 };
 
 /* Starts listening.  NULL with *error when the address cannot be bound. */
@@ -31,8 +31,8 @@ void api_stop(struct api *a);
 
 /* Pure helpers, exposed for unit tests. */
 
-/* HTTP status for a VIRT_ERROR code. */
-unsigned api_status_for_virt_error(int code);
+/* HTTP status for a DRIVER_ERROR code. */
+unsigned api_status_for_driver_error(int code);
 
 /* Role ranks: viewer < operator < admin; "guest" tokens rank 0 (ingest
  * only).  -1 for unknown role names. */

@@ -323,7 +323,7 @@ static void h_ingest_guest(struct req *r)
     doc_to_sample(doc, &g);
     struct store *st = req_store(r);
     bool duplicate = false;
-    if (st->ops->guest_sample_insert(st, &g, &duplicate, &err) < 0) {
+    if (engine_ingest(req_engine(r), &g, &duplicate, &err) < 0) {
         guest_sample_clear(&g);
         g_warning("ingest from %s: %s", machine, err->message);
         req_problem(r, 503, "could not store the sample (%s); the agent should retry",
@@ -374,6 +374,14 @@ static void h_agent_enroll(struct req *r)
         g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
         g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
         st->ops->vm_resolve(st, machine, refs, NULL);
+        g_autofree char *why = NULL;
+        int retry = 1;
+        if (refs->len == 0 && !engine_ready(req_engine(r), &why, &retry)) {
+            r->retry_after = g_strdup_printf("%d", retry);
+            req_problem(r, 503, "machine: no VM named '%s' yet: kanrid is %s; retry in %d s",
+                        machine, why, retry);
+            return;
+        }
         if (refs->len == 0) {
             req_problem(r, 400, "machine: no VM named '%s'; give a VM name or the machine's UUID",
                         machine);
@@ -426,12 +434,7 @@ static void h_agent_enroll(struct req *r)
 static void h_agents(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    json_object *o = req_store(r)->ops->agents_query(req_store(r), &err);
-    if (!o) {
-        req_problem(r, 500, "the store failed to answer: %s", err->message);
-        return;
-    }
-    req_json(r, 200, o);
+    req_rows(r, req_store(r)->ops->agents_query(req_store(r), &err), err);
 }
 
 const struct route api_ingest_routes[] = {

@@ -143,12 +143,13 @@ static json_object *query(struct req *r, const struct series_kind *kind, const c
         .tier = rg->tier,
     };
     g_autoptr(GError) err = NULL;
-    json_object *o = st->ops->series_query(st, &q, &err);
-    if (!o) {
+    g_autoptr(store_series_result) res = st->ops->series_query(st, &q, &err);
+    if (!res) {
         g_warning("query %s: %s", r->path, err ? err->message : "failed");
         req_problem(r, 500, "the store failed to answer: %s", err ? err->message : "unknown");
+        return NULL;
     }
-    return o;
+    return api_series_json(kind, res);
 }
 
 static void add_range(json_object *o, const struct range *rg)
@@ -223,13 +224,16 @@ void h_vm_metrics(struct req *r)
     json_object_object_add(o, "sources", sources);
     /* Whether each part of the view is available now, and why not: a view
      * without figures is said to be so, never filled from the other. */
-    json_object *all = req_store(r)->ops->view_status_query(req_store(r), lower, NULL);
-    json_object *mine = NULL;
-    if (all && json_object_object_get_ex(all, lower, &mine))
-        json_object_object_add(o, "availability", json_object_get(mine));
-    else
-        json_object_object_add(o, "availability", json_object_new_object());
-    json_object_put(all);
+    g_autoptr(rows) status = req_store(r)->ops->view_status_query(req_store(r), lower, NULL);
+    json_object *avail = json_object_new_object();
+    for (guint i = 0; status && i < rows_len(status); i++) {
+        const struct view_status_row *vs = rows_get(status, i);
+        json_object *e = api_row_json(status->desc, vs);
+        json_object_object_del(e, "uuid");
+        json_object_object_del(e, "part");
+        json_object_object_add(avail, vs->part, e);
+    }
+    json_object_object_add(o, "availability", avail);
     req_json(r, 200, o);
 }
 
@@ -237,16 +241,6 @@ static const char *const default_node[] = {
     "cpu_user_ns", "cpu_kernel_ns",   "cpu_idle_ns", "cpu_iowait_ns",  "mem_total",
     "mem_free",    "domains_running", "round_us",    "domains_missed", NULL};
 static const char *const default_pool[] = {"capacity", "allocation", "available", NULL};
-
-static json_object *host_by_ref(struct req *r, const char *ref)
-{
-    json_object *all = req_store(r)->ops->hosts_query(req_store(r), ref, NULL);
-    json_object *arr = NULL, *h = NULL;
-    if (all && json_object_object_get_ex(all, "hosts", &arr) && json_object_array_length(arr) == 1)
-        h = json_object_get(json_object_array_get_idx(arr, 0));
-    json_object_put(all);
-    return h;
-}
 
 void h_host_metrics(struct req *r)
 {
@@ -256,22 +250,19 @@ void h_host_metrics(struct req *r)
     g_autoptr(GArray) metrics = parse_metrics(r, &series_host, default_node);
     if (!metrics)
         return;
-    json_object *h = host_by_ref(r, r->params[0]);
-    if (!h) {
+    int64_t id = 0;
+    g_autofree char *name = NULL;
+    if (req_store(r)->ops->host_lookup(req_store(r), r->params[0], &id, &name, NULL) < 0) {
         req_problem(r, 404, "no host '%s' (see GET /api/v1/hosts)", r->params[0]);
         return;
     }
-    int64_t id = json_object_get_int64(json_object_object_get(h, "id"));
     g_autofree char *entity = g_strdup_printf("%" G_GINT64_FORMAT, id);
     json_object *o = query(r, &series_host, entity, metrics, &rg);
-    if (!o) {
-        json_object_put(h);
+    if (!o)
         return;
-    }
-    json_object_object_add(o, "host", json_object_get(json_object_object_get(h, "name")));
+    json_object_object_add(o, "host", json_object_new_string(name));
     json_object_object_add(o, "view", json_object_new_string("host"));
     add_range(o, &rg);
-    json_object_put(h);
     req_json(r, 200, o);
 }
 
@@ -288,16 +279,14 @@ void h_pool_metrics(struct req *r)
     const char *colon = strchr(ref, ':');
     g_autofree char *host = colon ? g_strndup(ref, (gsize)(colon - ref)) : NULL;
     const char *pool = colon ? colon + 1 : ref;
-    json_object *all = req_store(r)->ops->pools_query(req_store(r), host, NULL);
-    json_object *arr = NULL, *found = NULL;
+    g_autoptr(rows) all = req_store(r)->ops->pools_query(req_store(r), host, NULL);
+    const struct pool_row *found = NULL;
     int matches = 0;
-    if (all && json_object_object_get_ex(all, "pools", &arr)) {
-        for (size_t i = 0; i < json_object_array_length(arr); i++) {
-            json_object *p = json_object_array_get_idx(arr, i);
-            if (g_strcmp0(json_object_get_string(json_object_object_get(p, "name")), pool) == 0) {
-                found = p;
-                matches++;
-            }
+    for (guint i = 0; all && i < rows_len(all); i++) {
+        const struct pool_row *p = rows_get(all, i);
+        if (g_strcmp0(p->name, pool) == 0) {
+            found = p;
+            matches++;
         }
     }
     if (matches != 1) {
@@ -305,26 +294,23 @@ void h_pool_metrics(struct req *r)
             req_problem(r, 409, "pool '%s' exists on several hosts; name it as HOST:POOL", pool);
         else
             req_problem(r, 404, "no pool '%s' (see GET /api/v1/pools)", ref);
-        json_object_put(all);
         return;
     }
-    int64_t host_id = json_object_get_int64(json_object_object_get(found, "host_id"));
-    g_autofree char *entity = g_strdup_printf("%" G_GINT64_FORMAT "/%s", host_id, pool);
+    g_autofree char *entity = g_strdup_printf("%" G_GINT64_FORMAT "/%s", found->host_id, pool);
     json_object *o = query(r, &series_pool, entity, metrics, &rg);
     if (o) {
-        json_object_object_add(o, "host", json_object_get(json_object_object_get(found, "host")));
+        json_object_object_add(o, "host", json_object_new_string(found->host));
         json_object_object_add(o, "pool", json_object_new_string(pool));
         json_object_object_add(o, "view", json_object_new_string("host"));
         add_range(o, &rg);
         req_json(r, 200, o);
     }
-    json_object_put(all);
 }
 
 void h_prometheus(struct req *r)
 {
     GString *out = g_string_sized_new(64 * 1024);
-    virt_metrics_prometheus(req_virt(r), out);
+    engine_metrics_prometheus(req_engine(r), out);
     g_string_append(out, "# HELP kanri_ingest_rejected_total Guest documents refused at ingest\n"
                          "# TYPE kanri_ingest_rejected_total counter\n");
     g_string_append_printf(out, "kanri_ingest_rejected_total %d\n",
@@ -344,8 +330,10 @@ void h_vm_reconciled(struct req *r)
     g_autofree char *lower = g_ascii_strdown(v.uuid, -1);
     g_autoptr(GError) err = NULL;
     struct store *st = req_store(r);
-    json_object *o = st->ops->reconciled_query(st, lower, &err);
-    if (!o) {
+    /* The engine's latest round; a VM not running since kanrid started
+     * shows the view kept when it last ran, with its age. */
+    g_autoptr(vm_view) view = engine_view(req_engine(r), lower);
+    if (!view && st->ops->view_get(st, lower, &view, &err) < 0) {
         if (err && err->domain == STORE_ERROR && err->code == STORE_ERROR_NOT_FOUND)
             req_problem(r, 404,
                         "VM '%s' has not been reconciled yet (it needs a host sample: is it "
@@ -355,6 +343,17 @@ void h_vm_reconciled(struct req *r)
             req_from_error(r, err);
         return;
     }
+    g_autoptr(rows) open = st->ops->findings_query(st, "open", NULL, lower, 1000, &err);
+    if (!open) {
+        req_from_error(r, err);
+        return;
+    }
+    json_object *o = api_view_json(view, now_usec());
+    /* Oldest first, as the engine reports them. */
+    json_object *fs = json_object_new_array();
+    for (guint i = rows_len(open); i-- > 0;)
+        json_object_array_add(fs, api_row_json(open->desc, rows_get(open, i)));
+    json_object_object_add(o, "findings", fs);
     json_object *vm = json_object_new_object();
     json_object_object_add(vm, "uuid", json_object_new_string(v.uuid));
     json_object_object_add(vm, "name", json_object_new_string(v.name));
@@ -396,10 +395,5 @@ void h_findings(struct req *r)
     }
     g_autoptr(GError) err = NULL;
     struct store *st = req_store(r);
-    json_object *o = st->ops->findings_query(st, state, rule, uuid, (int)n, &err);
-    if (!o) {
-        req_from_error(r, err);
-        return;
-    }
-    req_json(r, 200, o);
+    req_rows(r, st->ops->findings_query(st, state, rule, uuid, (int)n, &err), err);
 }

@@ -53,22 +53,26 @@ static bool arg_limit(struct req *r, int *ret)
     return true;
 }
 
-static void reply_query(struct req *r, json_object *o, GError *err)
-{
-    if (!o) {
-        g_warning("query %s: %s", r->path, err ? err->message : "failed");
-        req_problem(r, 500, "the store failed to answer: %s", err ? err->message : "unknown");
-        return;
-    }
-    req_json(r, 200, o);
-}
-
 /* Resolves a VM reference; on failure the reply is already set. */
 static bool resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret)
 {
     return resolve_vm(r, ref, ret);
+}
+
+/* 503 with Retry-After while a host's first inventory sync runs: a name
+ * unknown now may be a VM not loaded yet, never "no such VM". */
+static bool still_loading(struct req *r, const char *what)
+{
+    g_autofree char *why = NULL;
+    int retry = 1;
+    if (engine_ready(req_engine(r), &why, &retry))
+        return false;
+    g_free(r->retry_after);
+    r->retry_after = g_strdup_printf("%d", retry);
+    req_problem(r, 503, "%s: kanrid is %s; retry in %d s", what, why, retry);
+    return true;
 }
 
 static bool resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret)
@@ -82,6 +86,9 @@ static bool resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret)
         return false;
     }
     if (refs->len == 0) {
+        g_autofree char *what = g_strdup_printf("no VM named '%s' yet", ref);
+        if (still_loading(r, what))
+            return false;
         req_problem(r, 404,
                     "no VM named '%s' (use a UUID, a name, or HOST:NAME from GET /api/v1/vms)",
                     ref);
@@ -103,27 +110,18 @@ static bool resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret)
     return true;
 }
 
-static json_object *first_of(json_object *o, const char *key)
-{
-    json_object *arr = NULL;
-    if (!o || !json_object_object_get_ex(o, key, &arr) || json_object_array_length(arr) == 0)
-        return NULL;
-    return json_object_get(json_object_array_get_idx(arr, 0));
-}
-
 static json_object *vm_object(struct req *r, int64_t domain_id, bool with_xml)
 {
     struct store *st = req_store(r);
-    g_autoptr(GError) err = NULL;
-    json_object *all = st->ops->vms_query(st, NULL, domain_id, with_xml, &err);
-    json_object *vm = first_of(all, "vms");
-    json_object_put(all);
-    return vm;
+    g_autoptr(rows) all = st->ops->vms_query(st, NULL, domain_id, with_xml, NULL);
+    if (!all || rows_len(all) == 0)
+        return NULL;
+    return api_row_json(all->desc, rows_get(all, 0));
 }
 
-static struct virt_actor actor_of(struct req *r)
+static struct actor actor_of(struct req *r)
 {
-    return (struct virt_actor){.name = r->token.name, .token_id = r->token.id};
+    return (struct actor){.name = r->token.name, .token_id = r->token.id};
 }
 
 /* ---- handlers ---- */
@@ -133,6 +131,23 @@ static void h_healthz(struct req *r)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string("ok"));
     json_object_object_add(o, "version", json_object_new_string(KANRI_VERSION));
+    req_json(r, 200, o);
+}
+
+/* Ready when every host has synced its inventory since start-up or is
+ * unreachable: what a service manager, a load balancer or a test waits on. */
+static void h_readyz(struct req *r)
+{
+    g_autofree char *why = NULL;
+    int retry = 1;
+    if (!engine_ready(req_engine(r), &why, &retry)) {
+        g_free(r->retry_after);
+        r->retry_after = g_strdup_printf("%d", retry);
+        req_problem(r, 503, "not ready: %s", why);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string("ready"));
     req_json(r, 200, o);
 }
 
@@ -151,36 +166,36 @@ static void h_openapi(struct req *r)
 static void h_hosts(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    reply_query(r, req_store(r)->ops->hosts_query(req_store(r), NULL, &err), err);
+    req_rows(r, req_store(r)->ops->hosts_query(req_store(r), NULL, &err), err);
 }
 
 static void h_host(struct req *r)
 {
     struct store *st = req_store(r);
     g_autoptr(GError) err = NULL;
-    json_object *all = st->ops->hosts_query(st, r->params[0], &err);
-    json_object *host = first_of(all, "hosts");
-    json_object_put(all);
-    if (!host) {
+    g_autoptr(rows) all = st->ops->hosts_query(st, r->params[0], &err);
+    if (!all) {
+        req_rows(r, NULL, err);
+        return;
+    }
+    if (rows_len(all) == 0) {
         req_problem(r, 404, "no host '%s' (see GET /api/v1/hosts)", r->params[0]);
         return;
     }
-    const char *name = json_object_get_string(json_object_object_get(host, "name"));
-    json_object *pools = st->ops->pools_query(st, name, NULL);
-    json_object *nets = st->ops->networks_query(st, name, NULL);
-    json_object_object_add(host, "pools", json_object_get(json_object_object_get(pools, "pools")));
-    json_object_object_add(host, "networks",
-                           json_object_get(json_object_object_get(nets, "networks")));
-    json_object_put(pools);
-    json_object_put(nets);
+    const struct host_row *h = rows_get(all, 0);
+    json_object *host = api_row_json(all->desc, h);
+    g_autoptr(rows) pools = st->ops->pools_query(st, h->name, NULL);
+    g_autoptr(rows) nets = st->ops->networks_query(st, h->name, NULL);
+    json_object_object_add(host, "pools", pools ? api_rows_array(pools) : NULL);
+    json_object_object_add(host, "networks", nets ? api_rows_array(nets) : NULL);
     req_json(r, 200, host);
 }
 
 static void h_vms(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    reply_query(r, req_store(r)->ops->vms_query(req_store(r), req_arg(r, "host"), 0, false, &err),
-                err);
+    req_rows(r, req_store(r)->ops->vms_query(req_store(r), req_arg(r, "host"), 0, false, &err),
+             err);
 }
 
 static void h_vm(struct req *r)
@@ -202,40 +217,55 @@ static void h_vm_snapshots(struct req *r)
     if (!resolve_vm(r, r->params[0], &v))
         return;
     g_autoptr(GError) err = NULL;
-    json_object *o = virt_snapshots(req_virt(r), v.host_id, v.uuid, &err);
-    if (!o) {
+    g_autoptr(rows) snaps = engine_snapshots(req_engine(r), v.host_id, v.uuid, &err);
+    if (!snaps) {
         req_from_error(r, err);
         return;
     }
-    req_json(r, 200, o);
+    req_json(r, 200, api_rows_json(snaps));
 }
 
 static void h_vm_action(struct req *r)
 {
-    const char *action = r->params[1];
-    if (!virt_action_known(action)) {
-        req_problem(r, 404,
-                    "unknown action '%s' (start, shutdown, reboot, destroy, suspend, resume, "
-                    "setmem, setvcpus, snapshot-create, snapshot-revert, snapshot-delete, migrate, "
-                    "undefine)",
-                    action);
+    enum action_kind kind;
+    if (!action_lookup(r->params[1], &kind)) {
+        req_problem(r, 404, "unknown action '%s' (%s)", r->params[1], action_api_names());
         return;
     }
     g_auto(store_vm_ref_t) v = {0};
     if (!resolve_vm(r, r->params[0], &v))
         return;
-    struct virt_actor who = actor_of(r);
+    struct action_request req;
+    g_autofree char *detail = NULL;
+    bool ok = api_action_request(kind, r->body_json, &req, &detail);
+    struct actor who = actor_of(r);
+    struct action_result res;
+    action_result_init(&res);
     int64_t audit_id = 0;
     g_autoptr(GError) err = NULL;
-    json_object *o =
-        virt_action(req_virt(r), v.host_id, v.uuid, action, r->body_json, &who, &audit_id, &err);
-    if (!o) {
+    const char *params = json_object_to_json_string_ext(r->body_json, JSON_C_TO_STRING_PLAIN);
+    if (!ok) {
+        /* Refusals count too: the audit trail shows attempts, not only
+         * successes. */
+        g_set_error(&err, DRIVER_ERROR, DRIVER_ERR_INVALID, "%s", detail);
+        struct store *st = req_store(r);
+        if (st->ops->audit_begin(st, who.name, who.token_id, r->params[1], v.name, v.uuid, v.host,
+                                 params, &audit_id, NULL) == 0)
+            st->ops->audit_end(st, audit_id, false, detail, NULL);
+    } else {
+        engine_action(req_engine(r), v.host_id, v.uuid, v.name, &req, params, &who, &res, &audit_id,
+                      &err);
+    }
+    action_request_clear(&req);
+    if (err) {
         req_from_error(r, err);
         if (audit_id)
             json_object_object_add(r->resp, "audit_id", json_object_new_int64(audit_id));
+        action_result_clear(&res);
         return;
     }
-    if (!json_object_object_get_ex(o, "host", NULL)) {
+    json_object *o = api_action_result_json(&res, audit_id);
+    if (!res.host) {
         json_object *vm = vm_object(r, v.domain_id, false);
         bool removed = vm && json_object_get_boolean(json_object_object_get(vm, "removed"));
         if (vm && !removed)
@@ -243,7 +273,14 @@ static void h_vm_action(struct req *r)
         else
             json_object_put(vm);
     }
+    action_result_clear(&res);
     req_json(r, 200, o);
+}
+
+static int64_t host_id_of(struct req *r, const char *name)
+{
+    int64_t id = 0;
+    return req_store(r)->ops->host_lookup(req_store(r), name, &id, NULL, NULL) == 0 ? id : 0;
 }
 
 static void h_vm_define(struct req *r)
@@ -259,32 +296,30 @@ static void h_vm_define(struct req *r)
         req_problem(r, 400, "xml: required, the domain XML");
         return;
     }
-    struct store *st = req_store(r);
-    json_object *all = st->ops->hosts_query(st, json_object_get_string(host), NULL);
-    json_object *h = first_of(all, "hosts");
-    json_object_put(all);
-    if (!h) {
+    int64_t host_id = host_id_of(r, json_object_get_string(host));
+    if (!host_id) {
         req_problem(r, 400, "host: no host '%s'", json_object_get_string(host));
         return;
     }
-    int64_t host_id = json_object_get_int64(json_object_object_get(h, "id"));
-    json_object_put(h);
-    struct virt_actor who = actor_of(r);
+    struct actor who = actor_of(r);
     int64_t audit_id = 0;
     g_autoptr(GError) err = NULL;
-    json_object *o =
-        virt_define(req_virt(r), host_id, json_object_get_string(xml), &who, &audit_id, &err);
-    if (!o) {
+    g_autofree char *uuid = NULL;
+    if (engine_define(req_engine(r), host_id, json_object_get_string(xml), &who, &uuid, &audit_id,
+                      &err) < 0) {
         req_from_error(r, err);
         if (audit_id)
             json_object_object_add(r->resp, "audit_id", json_object_new_int64(audit_id));
         return;
     }
-    g_autofree char *ref =
-        g_strdup_printf("%s:%s", json_object_get_string(host),
-                        json_object_get_string(json_object_object_get(o, "uuid")));
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "result", json_object_new_string("ok"));
+    json_object_object_add(o, "audit_id", json_object_new_int64(audit_id));
+    json_object_object_add(o, "uuid", json_object_new_string(uuid));
+    g_autofree char *ref = g_strdup_printf("%s:%s", json_object_get_string(host), uuid);
     g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
     g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
+    struct store *st = req_store(r);
     if (st->ops->vm_resolve(st, ref, refs, NULL) == 0 && refs->len == 1) {
         json_object *vm =
             vm_object(r, g_array_index(refs, struct store_vm_ref, 0).domain_id, false);
@@ -297,13 +332,13 @@ static void h_vm_define(struct req *r)
 static void h_pools(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    reply_query(r, req_store(r)->ops->pools_query(req_store(r), req_arg(r, "host"), &err), err);
+    req_rows(r, req_store(r)->ops->pools_query(req_store(r), req_arg(r, "host"), &err), err);
 }
 
 static void h_networks(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    reply_query(r, req_store(r)->ops->networks_query(req_store(r), req_arg(r, "host"), &err), err);
+    req_rows(r, req_store(r)->ops->networks_query(req_store(r), req_arg(r, "host"), &err), err);
 }
 
 static void h_changes(struct req *r)
@@ -320,7 +355,7 @@ static void h_changes(struct req *r)
         domain_id = v.domain_id;
     }
     g_autoptr(GError) err = NULL;
-    reply_query(r, req_store(r)->ops->changes_query(req_store(r), domain_id, limit, &err), err);
+    req_rows(r, req_store(r)->ops->changes_query(req_store(r), domain_id, limit, &err), err);
 }
 
 static void h_audit(struct req *r)
@@ -333,14 +368,13 @@ static void h_audit(struct req *r)
     if (vm && !resolve_vm(r, vm, &v))
         return;
     g_autoptr(GError) err = NULL;
-    reply_query(r, req_store(r)->ops->audit_query(req_store(r), vm ? v.uuid : NULL, limit, &err),
-                err);
+    req_rows(r, req_store(r)->ops->audit_query(req_store(r), vm ? v.uuid : NULL, limit, &err), err);
 }
 
 static void h_tokens(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    reply_query(r, req_store(r)->ops->tokens_query(req_store(r), &err), err);
+    req_rows(r, req_store(r)->ops->tokens_query(req_store(r), &err), err);
 }
 
 static void h_token_create(struct req *r)
@@ -413,6 +447,8 @@ static void h_token_revoke(struct req *r)
 const struct route api_routes[] = {
     {"GET", "/api/v1/healthz", -1, false, h_healthz},
     {"GET", "/healthz", -1, false, h_healthz},
+    {"GET", "/api/v1/readyz", -1, false, h_readyz},
+    {"GET", "/readyz", -1, false, h_readyz},
     {"GET", "/api/v1/openapi.json", -1, false, h_openapi},
     {"GET", "/api/v1/hosts", 1, false, h_hosts},
     {"GET", "/api/v1/hosts/{}", 1, false, h_host},

@@ -14,33 +14,34 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* clang-format off: a macro defining a function, with no semicolon after */
-static G_DEFINE_QUARK(kanri_api_error_quark, api_error)
-/* clang-format on */
+static GQuark api_error_quark(void)
+{
+    return g_quark_from_static_string("kanri-api-error-quark");
+}
 
 struct api {
     struct MHD_Daemon *mhd;
     struct store *store;
-    struct virt_manager *virt;
+    struct engine *engine;
     int port;
 };
 
-unsigned api_status_for_virt_error(int code)
+unsigned api_status_for_driver_error(int code)
 {
     switch (code) {
-    case VIRT_ERR_INVALID:
+    case DRIVER_ERR_INVALID:
         return 400;
-    case VIRT_ERR_NOT_FOUND:
+    case DRIVER_ERR_NOT_FOUND:
         return 404;
-    case VIRT_ERR_STATE:
+    case DRIVER_ERR_STATE:
         return 409;
-    case VIRT_ERR_UNSUPPORTED:
+    case DRIVER_ERR_UNSUPPORTED:
         return 501;
-    case VIRT_ERR_HYPERVISOR:
+    case DRIVER_ERR_HYPERVISOR:
         return 502;
-    case VIRT_ERR_UNAVAILABLE:
+    case DRIVER_ERR_UNAVAILABLE:
         return 503;
-    case VIRT_ERR_TIMEOUT:
+    case DRIVER_ERR_TIMEOUT:
         return 504;
     default:
         return 500;
@@ -237,8 +238,8 @@ void req_json(struct req *r, unsigned status, json_object *o)
 void req_from_error(struct req *r, const GError *err)
 {
     unsigned status = 500;
-    if (err->domain == VIRT_ERROR)
-        status = api_status_for_virt_error(err->code);
+    if (err->domain == DRIVER_ERROR)
+        status = api_status_for_driver_error(err->code);
     else if (err->domain == STORE_ERROR && err->code == STORE_ERROR_NOT_FOUND)
         status = 404;
     req_problem(r, status, "%s", err->message);
@@ -442,7 +443,7 @@ struct api *api_start(const struct api_options *opts, GError **error)
     }
     struct api *a = g_new0(struct api, 1);
     a->store = opts->store;
-    a->virt = opts->virt;
+    a->engine = opts->engine;
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
@@ -482,7 +483,18 @@ struct store *req_store(struct req *r)
     return r->api->store;
 }
 
-struct virt_manager *req_virt(struct req *r)
+struct engine *req_engine(struct req *r)
 {
-    return r->api->virt;
+    return r->api->engine;
+}
+
+void req_rows(struct req *r, struct rows *list, const GError *err)
+{
+    if (!list) {
+        g_warning("query %s: %s", r->path, err ? err->message : "failed");
+        req_problem(r, 500, "the store failed to answer: %s", err ? err->message : "unknown");
+        return;
+    }
+    req_json(r, 200, api_rows_json(list));
+    rows_free(list);
 }

@@ -4,8 +4,9 @@
 #include "config.h"
 
 #include "api/api.h"
-#include "basic/conf.h"
 #include "basic/util.h"
+#include "daemon/conf.h"
+#include "engine/engine.h"
 #include "store/store.h"
 #include "virt/virt.h"
 
@@ -120,7 +121,7 @@ static gboolean on_signal(gpointer data)
 static gboolean on_hup(gpointer data)
 {
     g_message("SIGHUP: full inventory resync of every host");
-    virt_manager_resync_all(data);
+    engine_resync_all(data);
     return G_SOURCE_CONTINUE;
 }
 
@@ -244,35 +245,54 @@ int main(int argc, char **argv)
         conf_add_uri(c, uri);
     }
 
-    struct virt_manager *vm = virt_manager_new(st, c->resync_interval);
-    struct virt_collect_conf cc = {
-        .enabled = c->collect_interval > 0,
+    struct engine_conf ec;
+    engine_conf_init(&ec);
+    ec.collect = c->collect_interval > 0;
+    ec.interval_s = MAX(c->collect_interval, 1);
+    ec.retention = (struct store_retention){c->retention_raw, c->retention_5m, c->retention_1h};
+    ec.reconcile = c->reconcile_enabled;
+    ec.reconcile_conf = c->reconcile;
+    ec.balloon_period_s = c->collect_interval > 0 ? c->balloon_period : 0;
+    struct engine *eng = engine_new(st, &ec);
+    struct virt_conf vconf = {
+        .resync_interval_s = c->resync_interval,
+        .collect = c->collect_interval > 0,
         .interval_s = c->collect_interval,
         .budget_ms = c->collect_budget_ms,
         .connections = c->collect_connections,
-        .balloon_period_s = c->balloon_period,
         .agent_timeout_s = c->agent_timeout,
-        .retention = {c->retention_raw, c->retention_5m, c->retention_1h},
-        .reconcile_enabled = true,
-        .reconcile = c->reconcile,
+        .refresh_pools = c->refresh_pools,
     };
-    virt_manager_set_collect(vm, &cc);
+    struct driver *virt = virt_driver_new(&vconf, engine_sink(eng));
     struct api_options ao = {
-        .listen_host = c->listen_host, .listen_port = c->listen_port, .store = st, .virt = vm};
+        .listen_host = c->listen_host, .listen_port = c->listen_port, .store = st, .engine = eng};
     struct api *api = api_start(&ao, &err);
     if (!api) {
         fprintf(stderr, "kanrid: %s\n", err->message);
-        virt_manager_free(vm);
+        virt->ops->free(virt);
+        engine_free(eng);
         store_close(st);
         return 1;
     }
+    engine_start(eng);
     for (guint i = 0; i < c->hypervisors->len; i++) {
         struct conf_hypervisor *hv = g_ptr_array_index(c->hypervisors, i);
-        if (virt_manager_add(vm, hv, &err) < 0) {
+        struct driver_host_conf hc = {
+            .name = hv->name,
+            .uri = hv->uri,
+            .keepalive_interval = hv->keepalive_interval,
+            .keepalive_count = hv->keepalive_count,
+            .reconnect_min = hv->reconnect_min,
+            .reconnect_max = hv->reconnect_max,
+        };
+        if (engine_host_add(eng, virt, &hc, &err) < 0) {
             fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
             api_stop(api);
-            virt_manager_free(vm);
-            store_close(st);
+            if (engine_stop(eng, 10)) {
+                virt->ops->free(virt);
+                engine_free(eng);
+                store_close(st);
+            }
             return 1;
         }
         g_message("host %s: %s", hv->name, hv->uri);
@@ -284,14 +304,14 @@ int main(int argc, char **argv)
     g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
     g_unix_signal_add(SIGINT, on_signal, loop);
     g_unix_signal_add(SIGTERM, on_signal, loop);
-    g_unix_signal_add(SIGHUP, on_hup, vm);
+    g_unix_signal_add(SIGHUP, on_hup, eng);
     g_main_loop_run(loop);
 
     g_message("stopping");
     api_stop(api);
-    bool stopped = virt_manager_stop(vm, 10);
-    if (stopped) {
-        virt_manager_free(vm);
+    if (engine_stop(eng, 10)) {
+        virt->ops->free(virt);
+        engine_free(eng);
         store_close(st);
     } else {
         g_warning("a hypervisor call is still hanging; exiting without waiting for it");

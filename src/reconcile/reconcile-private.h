@@ -34,5 +34,3 @@ void reconcile_track_step(enum reconcile_rule rule, const struct reconcile_rule_
                           const struct reconcile_track *prev, const struct reconcile_eval *ev,
                           int64_t now_us, struct reconcile_track **ret_track,
                           struct reconcile_finding **ret_finding);
-
-void reconcile_finding_free(struct reconcile_finding *f);

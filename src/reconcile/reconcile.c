@@ -65,6 +65,7 @@ struct gview {
 
 struct ctx {
     const struct reconcile_input *in;
+    bool quiet; /* in->quiet: no text is formatted */
     const struct reconcile_config *cfg;
     struct reconcile_result *res;
     struct reconcile_eval ev[RR_N];
@@ -106,11 +107,17 @@ static double delta(uint64_t cur, uint64_t prev)
     return (double)(cur - prev);
 }
 
+/* The message of an evaluation, or NULL when the round is quiet: the
+ * arguments' own formatting (B(), D(), gwhy()) is skipped then as well. */
+#define TXT(c, ...) ((c)->quiet ? NULL : g_strdup_printf(__VA_ARGS__))
+
 /* Formats a byte count for messages ("1.5 GiB"); the text lives until the
  * end of the round. */
 static const char *B(struct ctx *c, double v)
 {
     char *s;
+    if (c->quiet)
+        return "";
     double a = fabs(v);
     const char *sign = v < 0 ? "-" : "";
     if (!reconcile_present(v))
@@ -133,6 +140,8 @@ static const char *B(struct ctx *c, double v)
 static const char *D(struct ctx *c, double seconds)
 {
     char *s;
+    if (c->quiet)
+        return "";
     if (!reconcile_present(seconds))
         s = g_strdup("?");
     else if (seconds < 120)
@@ -169,11 +178,14 @@ G_GNUC_PRINTF(3, 4)
 static void eval_unknown(struct ctx *c, enum reconcile_rule r, const char *fmt, ...)
 {
     struct reconcile_eval *e = &c->ev[r];
-    va_list ap;
-    va_start(ap, fmt);
     g_free(e->message);
-    e->message = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
+    e->message = NULL;
+    if (!c->quiet) {
+        va_list ap;
+        va_start(ap, fmt);
+        e->message = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+    }
     e->cls = RC_CLASS_UNKNOWN;
     e->measure = RECONCILE_ABSENT;
 }
@@ -183,16 +195,19 @@ static void set_value(struct ctx *c, enum reconcile_resource res, double h, doub
                       const char *prov, const struct gview *gv, const char *fmt, ...)
 {
     struct reconcile_value *v = &c->res->values[res];
-    va_list ap;
-    va_start(ap, fmt);
     v->h = h;
     v->g = g;
     v->r = reconcile_present(r) ? r : RECONCILE_ABSENT;
     v->provenance = reconcile_present(r) ? prov : "none";
     v->g_source = gv ? gv->name : NULL;
     g_free(v->reason);
-    v->reason = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
+    v->reason = NULL;
+    if (!c->quiet) {
+        va_list ap;
+        va_start(ap, fmt);
+        v->reason = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+    }
     v->h_age_us = reconcile_present(h) ? c->host_age_us : -1;
     v->g_age_us = gv && reconcile_present(g) ? gv->age_us : -1;
 }
@@ -326,6 +341,8 @@ static struct gview *pick(struct gview *const *views, size_t n, gview_has want)
 static const char *gwhy(struct ctx *c, const struct gview *gv, const char *what)
 {
     char *s;
+    if (c->quiet)
+        return "";
     if (!gv)
         s = g_strdup_printf("no guest source reports %s", what);
     else if (!gv->fresh)
@@ -341,6 +358,8 @@ static const char *gwhy(struct ctx *c, const struct gview *gv, const char *what)
 static const char *hwhy(struct ctx *c)
 {
     char *s;
+    if (c->quiet)
+        return "";
     if (!c->host)
         s = g_strdup("no host sample");
     else if (!c->host_fresh)
@@ -470,11 +489,11 @@ static void section_cpu(struct ctx *c)
     /* Rule: cpu-busy-mismatch */
     if (g_use && h_ok)
         eval_set(c, RR_CPU_BUSY_MISMATCH, fabs(h_busy - g_busy), false,
-                 g_strdup_printf("host: vCPU threads ran %.1f %% of %" G_GUINT64_FORMAT
-                                 " vCPUs (%s); guest (%s): busy %.1f %%; %.1f points apart "
-                                 "(halt-polling, emulation overhead or guest accounting)",
-                                 h_busy, h->vcpu_count, h_src, gv->name, g_busy,
-                                 fabs(h_busy - g_busy)));
+                 TXT(c,
+                     "host: vCPU threads ran %.1f %% of %" G_GUINT64_FORMAT
+                     " vCPUs (%s); guest (%s): busy %.1f %%; %.1f points apart "
+                     "(halt-polling, emulation overhead or guest accounting)",
+                     h_busy, h->vcpu_count, h_src, gv->name, g_busy, fabs(h_busy - g_busy)));
     else
         eval_unknown(c, RR_CPU_BUSY_MISMATCH, "%s", !g_use ? gwhy(c, gv, "CPU times") : hwhy(c));
 
@@ -482,11 +501,12 @@ static void section_cpu(struct ctx *c)
     if (g_use && reconcile_present(h_wait)) {
         double gap = h_wait - g_steal;
         eval_set(c, RR_STEAL_INVISIBLE, gap, false,
-                 g_strdup_printf("host measured %.1f %% vCPU wait (vcpu.N.delay), the guest (%s) "
-                                 "reports %.1f %% steal: %.1f points of waiting are invisible "
-                                 "to the guest (CPU demand, run + wait: %.1f %%)",
-                                 h_wait, gv->name, g_steal, gap,
-                                 reconcile_present(h_dem) ? MIN(h_dem, 100.0) : 0.0));
+                 TXT(c,
+                     "host measured %.1f %% vCPU wait (vcpu.N.delay), the guest (%s) "
+                     "reports %.1f %% steal: %.1f points of waiting are invisible "
+                     "to the guest (CPU demand, run + wait: %.1f %%)",
+                     h_wait, gv->name, g_steal, gap,
+                     reconcile_present(h_dem) ? MIN(h_dem, 100.0) : 0.0));
     } else {
         eval_unknown(c, RR_STEAL_INVISIBLE, "%s",
                      !g_use ? gwhy(c, gv, "CPU times")
@@ -498,10 +518,11 @@ static void section_cpu(struct ctx *c)
     if (gv && gv->fresh && has(gv->cur->cpu_count) && c->host_fresh && has(h->vcpu_count)) {
         double diff = fabs((double)h->vcpu_count - (double)gv->cur->cpu_count);
         eval_set(c, RR_VCPU_COUNT_MISMATCH, diff, false,
-                 g_strdup_printf("host runs %" G_GUINT64_FORMAT " vCPUs, the guest (%s) counts "
-                                 "%" G_GUINT64_FORMAT " CPUs (offline or not hot-plugged in the "
-                                 "guest): its percentages are converted to the allocated vCPUs",
-                                 h->vcpu_count, gv->name, gv->cur->cpu_count));
+                 TXT(c,
+                     "host runs %" G_GUINT64_FORMAT " vCPUs, the guest (%s) counts "
+                     "%" G_GUINT64_FORMAT " CPUs (offline or not hot-plugged in the "
+                     "guest): its percentages are converted to the allocated vCPUs",
+                     h->vcpu_count, gv->name, gv->cur->cpu_count));
     } else {
         eval_unknown(c, RR_VCPU_COUNT_MISMATCH, "vCPU count missing on one side");
     }
@@ -527,11 +548,11 @@ static void section_cpu(struct ctx *c)
             eval_unknown(c, RR_GUEST_CLOCK_RATE,
                          "guest clock (%s) stepped by %.1f s between samples", clk->name, dg - dr);
         else
-            eval_set(
-                c, RR_GUEST_CLOCK_RATE, fabs(pct), false,
-                g_strdup_printf("guest clock (%s) advanced %.1f s while kanrid's advanced %.1f s: "
-                                "%.1f %% %s; guest rates on its own clock are off by as much",
-                                clk->name, dg, dr, fabs(pct), pct < 0 ? "slow" : "fast"));
+            eval_set(c, RR_GUEST_CLOCK_RATE, fabs(pct), false,
+                     TXT(c,
+                         "guest clock (%s) advanced %.1f s while kanrid's advanced %.1f s: "
+                         "%.1f %% %s; guest rates on its own clock are off by as much",
+                         clk->name, dg, dr, fabs(pct), pct < 0 ? "slow" : "fast"));
     } else {
         eval_unknown(c, RR_GUEST_CLOCK_RATE, "no two timed guest samples");
     }
@@ -624,6 +645,8 @@ static bool has_used(const struct guest_sample *s)
 /* Says, source by source, why no guest memory figure is usable. */
 static char *mem_unavailable_why(struct ctx *c)
 {
+    if (c->quiet)
+        return NULL;
     GString *s = g_string_new(NULL);
     const struct gview *vs[] = {&c->balloon, &c->guestd};
     for (size_t i = 0; i < G_N_ELEMENTS(vs); i++) {
@@ -702,11 +725,12 @@ static void section_memory(struct ctx *c)
     if (g_total_ok && h_ok && reconcile_present(h_cur) && h_cur > 0) {
         double over = g_total - h_cur;
         eval_set(c, RR_MEM_OVERSTATED, 100.0 * over / h_cur, false,
-                 g_strdup_printf("the guest (%s) counts %s of memory, the balloon backs %s "
-                                 "(maximum %s): the guest believes it has %s (%.1f %%) more than "
-                                 "backs it",
-                                 gv->name, B(c, g_total), B(c, h_cur), B(c, h_max), B(c, over),
-                                 100.0 * over / h_cur));
+                 TXT(c,
+                     "the guest (%s) counts %s of memory, the balloon backs %s "
+                     "(maximum %s): the guest believes it has %s (%.1f %%) more than "
+                     "backs it",
+                     gv->name, B(c, g_total), B(c, h_cur), B(c, h_max), B(c, over),
+                     100.0 * over / h_cur));
     } else {
         eval_unknown(c, RR_MEM_OVERSTATED, "%s",
                      !g_total_ok ? gwhy(c, gv, "memory") : "no balloon.current");
@@ -716,21 +740,22 @@ static void section_memory(struct ctx *c)
     if (g_used_ok && h_ok && reconcile_present(h_rss) && reconcile_present(h_cur) && h_cur > 0) {
         double over = h_rss - g_used;
         double cache = has(gu->cur->mem_cached) ? (double)gu->cur->mem_cached : RECONCILE_ABSENT;
-        eval_set(c, RR_RSS_OVER_USED, 100.0 * over / h_cur, false,
-                 g_strdup_printf("host RSS %s, the guest (%s) uses %s excluding caches%s%s%s: "
-                                 "the host counts %s (%.1f %% of %s) of guest page cache or "
-                                 "touched-then-freed memory as used",
-                                 B(c, h_rss), gu->name, B(c, g_used),
-                                 reconcile_present(cache) ? " (cache " : "",
-                                 reconcile_present(cache) ? B(c, cache) : "",
-                                 reconcile_present(cache) ? ")" : "", B(c, over),
-                                 100.0 * over / h_cur, B(c, h_cur)));
+        eval_set(
+            c, RR_RSS_OVER_USED, 100.0 * over / h_cur, false,
+            TXT(c,
+                "host RSS %s, the guest (%s) uses %s excluding caches%s%s%s: "
+                "the host counts %s (%.1f %% of %s) of guest page cache or "
+                "touched-then-freed memory as used",
+                B(c, h_rss), gu->name, B(c, g_used), reconcile_present(cache) ? " (cache " : "",
+                reconcile_present(cache) ? B(c, cache) : "", reconcile_present(cache) ? ")" : "",
+                B(c, over), 100.0 * over / h_cur, B(c, h_cur)));
         eval_set(c, RR_RSS_UNDER_USED, -100.0 * over / h_cur, false,
-                 g_strdup_printf("the guest (%s) uses %s excluding caches but the host holds "
-                                 "only %s resident: %s (%.1f %% of %s) of guest memory is "
-                                 "swapped out or shared on the host",
-                                 gu->name, B(c, g_used), B(c, h_rss), B(c, -over),
-                                 -100.0 * over / h_cur, B(c, h_cur)));
+                 TXT(c,
+                     "the guest (%s) uses %s excluding caches but the host holds "
+                     "only %s resident: %s (%.1f %% of %s) of guest memory is "
+                     "swapped out or shared on the host",
+                     gu->name, B(c, g_used), B(c, h_rss), B(c, -over), -100.0 * over / h_cur,
+                     B(c, h_cur)));
     } else {
         const char *w = !g_used_ok ? "no usable guest memory view" : "no balloon.rss";
         eval_unknown(c, RR_RSS_OVER_USED, "%s", w);
@@ -743,15 +768,17 @@ static void section_memory(struct ctx *c)
         double pct = 100.0 * held / h_max;
         if (pct >= c->cfg->balloon_inflated_pct)
             eval_set(c, RR_BALLOON_SWAPPING, g_swap, false,
-                     g_strdup_printf("the balloon holds %s (%.1f %%) of %s and the guest (%s) "
-                                     "swaps %s/s (in %s/s, out %s/s)",
-                                     B(c, held), pct, B(c, h_max), gs->name, B(c, g_swap),
-                                     B(c, g_in), B(c, g_out)));
+                     TXT(c,
+                         "the balloon holds %s (%.1f %%) of %s and the guest (%s) "
+                         "swaps %s/s (in %s/s, out %s/s)",
+                         B(c, held), pct, B(c, h_max), gs->name, B(c, g_swap), B(c, g_in),
+                         B(c, g_out)));
         else
             eval_set(c, RR_BALLOON_SWAPPING, 0, false,
-                     g_strdup_printf("the balloon holds only %.1f %% of %s (under %.1f %%): "
-                                     "swapping of %s/s is not balloon-induced",
-                                     pct, B(c, h_max), c->cfg->balloon_inflated_pct, B(c, g_swap)));
+                     TXT(c,
+                         "the balloon holds only %.1f %% of %s (under %.1f %%): "
+                         "swapping of %s/s is not balloon-induced",
+                         pct, B(c, h_max), c->cfg->balloon_inflated_pct, B(c, g_swap)));
     } else {
         eval_unknown(c, RR_BALLOON_SWAPPING, "%s",
                      !g_swap_ok ? gwhy(c, gs, "swap counters") : "no balloon size on the host");
@@ -760,14 +787,15 @@ static void section_memory(struct ctx *c)
     /* Rule: guest-memory-view-unavailable (always evaluated) */
     if (g_used_ok)
         eval_set(c, RR_MEM_VIEW_UNAVAILABLE, 0, false,
-                 g_strdup_printf("guest memory view from %s", gu->name));
+                 TXT(c, "guest memory view from %s", gu->name));
     else
         eval_set(c, RR_MEM_VIEW_UNAVAILABLE, 1, false,
-                 g_strdup_printf("no usable guest memory view (%s): memory used is unknown; host "
-                                 "RSS%s%s%s counts guest caches and is not a substitute",
-                                 why, reconcile_present(h_rss) ? " (" : "",
-                                 reconcile_present(h_rss) ? B(c, h_rss) : "",
-                                 reconcile_present(h_rss) ? ")" : ""));
+                 TXT(c,
+                     "no usable guest memory view (%s): memory used is unknown; host "
+                     "RSS%s%s%s counts guest caches and is not a substitute",
+                     why, reconcile_present(h_rss) ? " (" : "",
+                     reconcile_present(h_rss) ? B(c, h_rss) : "",
+                     reconcile_present(h_rss) ? ")" : ""));
 }
 
 /* ---- 3. disk ---- */
@@ -962,12 +990,13 @@ static void section_disk(struct ctx *c)
     if (g_ok && per_disk && any_pool) {
         char *msg;
         if (short_sum > 0)
-            msg = g_strdup_printf("the guest (%s) believes it has %s free; %s", gf->name,
-                                  B(c, g_avail), detail->str);
+            msg = TXT(c, "the guest (%s) believes it has %s free; %s", gf->name, B(c, g_avail),
+                      detail->str);
         else
-            msg = g_strdup_printf("the guest's %s free space is backed by its pools "
-                                  "(%s of headroom in the tightest)",
-                                  B(c, g_avail), B(c, -worst));
+            msg = TXT(c,
+                      "the guest's %s free space is backed by its pools "
+                      "(%s of headroom in the tightest)",
+                      B(c, g_avail), B(c, -worst));
         eval_set(c, RR_THIN_POOL_OVERCOMMIT, short_sum > 0 ? short_sum : worst, crit, msg);
     } else {
         eval_unknown(c, RR_THIN_POOL_OVERCOMMIT, "%s",
@@ -980,11 +1009,12 @@ static void section_disk(struct ctx *c)
     if (g_ok && h_ok && reconcile_present(h_alloc) && reconcile_present(h_cap) && h_cap > 0) {
         double debt = h_alloc - g_used;
         eval_set(c, RR_TRIM_DEBT, 100.0 * debt / h_cap, false,
-                 g_strdup_printf("images hold %s allocated, the guest (%s) uses %s: %s (%.1f %% "
-                                 "of %s) freed in the guest but never discarded (no fstrim, or "
-                                 "no discard='unmap' on the disk)",
-                                 B(c, h_alloc), gf->name, B(c, g_used), B(c, debt),
-                                 100.0 * debt / h_cap, B(c, h_cap)));
+                 TXT(c,
+                     "images hold %s allocated, the guest (%s) uses %s: %s (%.1f %% "
+                     "of %s) freed in the guest but never discarded (no fstrim, or "
+                     "no discard='unmap' on the disk)",
+                     B(c, h_alloc), gf->name, B(c, g_used), B(c, debt), 100.0 * debt / h_cap,
+                     B(c, h_cap)));
     } else {
         eval_unknown(c, RR_TRIM_DEBT, "%s",
                      !g_ok ? gwhy(c, gf, "filesystems") : "no image allocation on the host");
@@ -1014,11 +1044,11 @@ static void section_disk(struct ctx *c)
         double top = MAX(h_io, g_io);
         double pct = top >= c->cfg->disk_io_floor ? 100.0 * fabs(h_io - g_io) / top : 0;
         eval_set(c, RR_DISK_IO_MISMATCH, pct, false,
-                 g_strdup_printf("host: %s/s reached the images; guest (%s): %s/s on its disks "
-                                 "(%.1f %% apart%s)",
-                                 B(c, h_io), gi->name, B(c, g_io),
-                                 100.0 * fabs(h_io - g_io) / MAX(top, 1),
-                                 top < c->cfg->disk_io_floor ? ", under the floor" : ""));
+                 TXT(c,
+                     "host: %s/s reached the images; guest (%s): %s/s on its disks "
+                     "(%.1f %% apart%s)",
+                     B(c, h_io), gi->name, B(c, g_io), 100.0 * fabs(h_io - g_io) / MAX(top, 1),
+                     top < c->cfg->disk_io_floor ? ", under the floor" : ""));
     } else {
         eval_unknown(c, RR_DISK_IO_MISMATCH, "%s",
                      !g_io_ok ? gwhy(c, gi, "disk counters") : hwhy(c));
@@ -1073,10 +1103,11 @@ static void section_network(struct ctx *c)
                 worst = MAX(worst, 100.0 * fabs(hv[k] - gvv[k]) / top);
         }
         eval_set(c, RR_NET_IO_MISMATCH, worst, false,
-                 g_strdup_printf("host taps: rx %s/s, tx %s/s; guest (%s) interfaces: rx %s/s, "
-                                 "tx %s/s (%.1f %% apart; guest-internal bridges, or drops at the "
-                                 "tap)",
-                                 B(c, h_rx), B(c, h_tx), gv->name, B(c, g_rx), B(c, g_tx), worst));
+                 TXT(c,
+                     "host taps: rx %s/s, tx %s/s; guest (%s) interfaces: rx %s/s, "
+                     "tx %s/s (%.1f %% apart; guest-internal bridges, or drops at the "
+                     "tap)",
+                     B(c, h_rx), B(c, h_tx), gv->name, B(c, g_rx), B(c, g_tx), worst));
     } else {
         eval_unknown(c, RR_NET_IO_MISMATCH, "%s", !g_ok ? gwhy(c, gv, "interface counters") : hw);
     }
@@ -1091,11 +1122,12 @@ static void section_agent(struct ctx *c)
     /* Rule: guest-view-missing */
     if (!qga->cur && !gd->cur)
         eval_set(c, RR_GUEST_VIEW_MISSING, 1, false,
-                 g_strdup("no guest view: no qemu-guest-agent sample and no kanri-guestd "
-                          "sample; guest CPU, disk use and clock are unknown"));
+                 TXT(c, "%s",
+                     "no guest view: no qemu-guest-agent sample and no kanri-guestd "
+                     "sample; guest CPU, disk use and clock are unknown"));
     else
         eval_set(c, RR_GUEST_VIEW_MISSING, 0, false,
-                 g_strdup_printf("guest view from %s", qga->cur ? "qga" : "kanri-guestd"));
+                 TXT(c, "guest view from %s", qga->cur ? "qga" : "kanri-guestd"));
 
     /* Rule: guest-view-stale: the freshest agent view's age */
     struct gview *fresh = NULL;
@@ -1105,8 +1137,8 @@ static void section_agent(struct ctx *c)
         fresh = gd;
     if (fresh)
         eval_set(c, RR_GUEST_VIEW_STALE, (double)fresh->age_us / 1e6, false,
-                 g_strdup_printf("newest guest view (%s) is %s old", fresh->name,
-                                 D(c, (double)fresh->age_us / 1e6)));
+                 TXT(c, "newest guest view (%s) is %s old", fresh->name,
+                     D(c, (double)fresh->age_us / 1e6)));
     else
         eval_unknown(c, RR_GUEST_VIEW_STALE, "no guest view");
 
@@ -1124,8 +1156,8 @@ static void section_agent(struct ctx *c)
     }
     if (sv)
         eval_set(c, RR_GUEST_CLOCK_SKEW, fabs(off), false,
-                 g_strdup_printf("guest clock (%s) is %.1f s %s kanrid's", sv->name, fabs(off),
-                                 off < 0 ? "behind" : "ahead of"));
+                 TXT(c, "guest clock (%s) is %.1f s %s kanrid's", sv->name, fabs(off),
+                     off < 0 ? "behind" : "ahead of"));
     else
         eval_unknown(c, RR_GUEST_CLOCK_SKEW, "no fresh timed guest view");
 
@@ -1168,7 +1200,7 @@ static void section_agent(struct ctx *c)
         }
         if (!missing)
             g_string_append(s, "the guest agents report every figure kanri uses");
-        eval_set(c, RR_GUEST_AGENT_INCOMPLETE, missing, false, g_strdup(s->str));
+        eval_set(c, RR_GUEST_AGENT_INCOMPLETE, missing, false, c->quiet ? NULL : g_strdup(s->str));
     } else {
         eval_unknown(c, RR_GUEST_AGENT_INCOMPLETE, "no fresh guest agent view");
     }
@@ -1205,7 +1237,7 @@ static void findings(struct ctx *c)
 struct reconcile_result *reconcile_run(const struct reconcile_input *in)
 {
     struct reconcile_config defaults;
-    struct ctx c = {.in = in, .cfg = in->config};
+    struct ctx c = {.in = in, .cfg = in->config, .quiet = in->quiet};
     if (!c.cfg) {
         reconcile_config_init(&defaults);
         c.cfg = &defaults;

@@ -204,6 +204,12 @@ struct reconcile_input {
     size_t n_pools;
     const struct reconcile_config *config; /* NULL: defaults */
     const struct reconcile_state *state;   /* NULL: first round */
+    /* Formats no reason and no message (they are NULL): values,
+     * provenance, findings' states and measures are exactly those of the
+     * same input with text.  For callers that need the words only now and
+     * then (the engine at 10 000 VMs a round); they run again with text
+     * when they do. */
+    bool quiet;
 };
 
 /* ---- output ---- */
@@ -254,6 +260,8 @@ struct reconcile_finding {
     double measure;
     char *message; /* owned */
 };
+
+void reconcile_finding_free(struct reconcile_finding *f);
 
 struct reconcile_result {
     struct reconcile_value values[RC_N];

@@ -81,22 +81,21 @@ int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GErr
                      error);
 }
 
-json_object *sq_agents_query(struct store *st, GError **error)
+struct rows *sq_agents_query(struct store *st, GError **error)
 {
-    return list_query(
-        SQ(st), "agents", error,
+    return query_rows(
+        SQ(st), &agent_row_desc, error,
         "SELECT a.machine_uuid, a.name,"
         " (SELECT d.name FROM domains d WHERE d.uuid = a.machine_uuid AND d.removed = 0"
         "   ORDER BY d.updated_at DESC LIMIT 1) AS vm,"
         " (SELECT h.name FROM domains d JOIN hosts h ON h.id = d.host_id"
         "   WHERE d.uuid = a.machine_uuid AND d.removed = 0"
         "   ORDER BY d.updated_at DESC LIMIT 1) AS host,"
-        " a.hostname, a.agent_name, a.agent_version, a.id_source,"
-        " a.enrolled_at AS \"t:enrolled_at\", a.last_contact AS \"t:last_contact\","
-        " a.last_sample_time AS \"t:last_sample_time\", a.last_seq,"
+        " a.hostname, a.agent_name, a.agent_version, a.id_source, a.enrolled_at,"
+        " a.last_contact, a.last_sample_time, a.last_seq,"
         " CAST(a.lag_us AS REAL) / 1000000.0 AS lag_seconds,"
         " a.spool_backlog, a.spool_dropped, a.accepted, a.duplicates, a.rejected,"
-        " a.last_error, a.last_error_at AS \"t:last_error_at\""
+        " a.last_error, a.last_error_at"
         " FROM agents a ORDER BY a.name",
         NULL);
 }

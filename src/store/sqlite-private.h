@@ -25,12 +25,12 @@ int exec_sql(sqlite3 *db, const char *sql, GError **error);
 sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...);
 int step_done(sqlite3 *db, sqlite3_stmt *stmt, GError **error);
 char *col_text(sqlite3_stmt *stmt, int i);
-json_object *row_to_json(sqlite3_stmt *stmt);
-json_object *rows_to_array(sqlite3 *db, sqlite3_stmt *stmt, GError **error);
-/* Runs a query on the read connection and returns {"KEY": [rows...]}, the
- * shape of every list the API serves (NULL with *error on failure). */
-json_object *list_query(struct store_sqlite *s, const char *key, GError **error, const char *sql,
-                        const char *fmt, ...);
+/* Reads every row of STMT (then finalizes it) into RET, matching column
+ * names to the fields of RET's row table. */
+int read_rows(sqlite3 *db, sqlite3_stmt *stmt, struct rows *ret, GError **error);
+/* Runs a query on the read connection and returns its rows of D. */
+struct rows *query_rows(struct store_sqlite *s, const struct row_desc *d, GError **error,
+                        const char *sql, const char *fmt, ...);
 int begin(sqlite3 *db, GError **error);
 int commit_or_rollback(sqlite3 *db, int r, GError **error);
 
@@ -81,32 +81,33 @@ int commit_or_rollback(sqlite3 *db, int r, GError **error);
     "  uuid TEXT NOT NULL, part TEXT NOT NULL, host_id INTEGER, available INTEGER NOT NULL,"       \
     "  reason TEXT, since INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (uuid, part));"
 
-int sq_host_round_insert(struct store *st, const struct host_sample *samples, size_t n,
-                         const struct node_sample *node, const struct pool_sample *pools,
-                         size_t npools, GError **error);
-int sq_view_status_set(struct store *st, int64_t host_id, const char *uuid, const char *part,
-                       bool available, const char *reason, bool *ret_changed, GError **error);
-json_object *sq_view_status_query(struct store *st, const char *uuid, GError **error);
+/* sqlite-samples.c */
+int sq_round_write(struct store *st, const struct store_round *w, GError **error);
+int sq_samples_recent(struct store *st, enum store_recent_kind kind, const char *key,
+                      const char *source, int64_t host_id, unsigned n, GArray *ret, GError **error);
+struct rows *sq_view_status_query(struct store *st, const char *uuid, GError **error);
 int sq_samples_maintain(struct store *st, const struct store_retention *retention, int64_t now_us,
                         int64_t settle_us, struct store_maint_stats *ret_stats, GError **error);
-json_object *sq_series_query(struct store *st, const struct store_series_query *q, GError **error);
+struct store_series_result *sq_series_query(struct store *st, const struct store_series_query *q,
+                                            GError **error);
+int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool *ret_duplicate,
+                           GError **error);
+/* Steps a reused statement, then resets it and clears its bindings. */
+int step_reset(sqlite3 *db, sqlite3_stmt *q, GError **error);
 
 /* sqlite-agents.c */
 int sq_agent_enroll(struct store *st, const char *machine_uuid, const char *name,
                     const char *token_hash, int64_t *ret_token_id, GError **error);
 int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GError **error);
-json_object *sq_agents_query(struct store *st, GError **error);
+struct rows *sq_agents_query(struct store *st, GError **error);
 
-/* sqlite-reconcile.c */
-int sq_host_samples_recent(struct store *st, const char *uuid, unsigned n, GArray *ret,
-                           GError **error);
-int sq_guest_samples_recent(struct store *st, const char *uuid, const char *source, unsigned n,
-                            GArray *ret, GError **error);
-int sq_pool_samples_recent(struct store *st, int64_t host_id, const char *name, unsigned n,
-                           GArray *ret, GError **error);
-int sq_reconcile_ctx_get(struct store *st, int64_t host_id, const char *uuid,
-                         struct store_reconcile_ctx *ret, GError **error);
-int sq_reconciled_put(struct store *st, const struct store_reconciled *r, GError **error);
-json_object *sq_reconciled_query(struct store *st, const char *uuid, GError **error);
-json_object *sq_findings_query(struct store *st, const char *state, const char *rule,
+/* sqlite-reconcile.c: findings, engine states, kept views */
+struct rows *sq_findings_query(struct store *st, const char *state, const char *rule,
                                const char *uuid, int limit, GError **error);
+struct rows *sq_findings_open(struct store *st, int64_t host_id, GError **error);
+int sq_states_load(struct store *st, int64_t host_id, GHashTable *ret, GError **error);
+int sq_view_get(struct store *st, const char *uuid, struct vm_view **ret, GError **error);
+/* Within a round's transaction. */
+int findings_write(sqlite3 *db, const struct finding_write *f, size_t n, GError **error);
+int states_write(sqlite3 *db, const struct store_state_write *w, size_t n, GError **error);
+int views_write(sqlite3 *db, const struct vm_view *const *v, size_t n, GError **error);

@@ -1,7 +1,9 @@
 /*
- * SQLite backend, part two: host-view rows, availability of each view,
- * incremental downsampling into tiers, retention and history queries.
- * The arithmetic is in series.c; this file only moves rows.
+ * SQLite backend, part two: a round's rows (host view, host figures,
+ * pools, guest samples, reconciled values, findings, states, availability)
+ * in one transaction; the engine's warm start; incremental downsampling
+ * into tiers, retention and history queries.  The arithmetic is in
+ * series.c; this file only moves rows.
  */
 #include "config.h"
 
@@ -13,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* Entity-buckets recomputed per write transaction: the collectors' inserts
+/* Entity-buckets recomputed per write transaction: the rounds' writes
  * wait for the write lock meanwhile, so keep each hold short. */
 #define MAINT_BATCH 200
 
@@ -41,7 +43,7 @@ static uint64_t col_u(sqlite3_stmt *q, int i)
     return v < 0 ? SAMPLE_ABSENT : (uint64_t)v;
 }
 
-static int step_reset(sqlite3 *db, sqlite3_stmt *q, GError **error)
+int step_reset(sqlite3 *db, sqlite3_stmt *q, GError **error)
 {
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
@@ -53,9 +55,10 @@ static int step_reset(sqlite3 *db, sqlite3_stmt *q, GError **error)
     return 0;
 }
 
-/* ---- host round ---- */
+/* ---- a round ---- */
 
-static int insert_host_samples(sqlite3 *db, const struct host_sample *v, size_t n, GError **error)
+static int insert_host_samples(sqlite3 *db, const struct host_sample *const *v, size_t n,
+                               GError **error)
 {
     sqlite3_stmt *q =
         prep(db, error,
@@ -71,7 +74,7 @@ static int insert_host_samples(sqlite3 *db, const struct host_sample *v, size_t 
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
-        const struct host_sample *s = &v[i];
+        const struct host_sample *s = v[i];
         int k = 1;
         sqlite3_bind_int64(q, k++, s->host_id);
         bind_s(q, k++, s->uuid);
@@ -99,112 +102,322 @@ static int insert_host_samples(sqlite3 *db, const struct host_sample *v, size_t 
     return r;
 }
 
-int sq_host_round_insert(struct store *st, const struct host_sample *samples, size_t n,
-                         const struct node_sample *node, const struct pool_sample *pools,
-                         size_t npools, GError **error)
+/* Guest samples are keyed by (machine, source, seq) or, without seq,
+ * (machine, source, time): a repeat is ignored, so a backfill or a second
+ * look at the same balloon report never counts twice. */
+static sqlite3_stmt *guest_insert_prepare(sqlite3 *db, GError **error)
+{
+    return prep(db, error,
+                "INSERT OR IGNORE INTO guest_samples(machine_uuid, source, t, received, seq,"
+                " cpu_count, cpu_user_ns, cpu_nice_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns,"
+                " cpu_irq_ns, cpu_softirq_ns, cpu_steal_ns, mem_total, mem_free, mem_available,"
+                " mem_cached, mem_buffers, swap_total, swap_free, swap_in_pages, swap_out_pages,"
+                " major_faults, minor_faults, load1_milli, load5_milli, load15_milli, fs_total,"
+                " fs_used, fs_avail, disk_read_bytes, disk_write_bytes, disk_reads, disk_writes,"
+                " net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets, filesystems,"
+                " disks, nics, extra)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                " ?,?,?,?,?,?,?,?)",
+                NULL);
+}
+
+static int guest_insert(sqlite3 *db, sqlite3_stmt *q, const struct guest_sample *g, GError **error)
+{
+    int k = 1;
+    bind_s(q, k++, g->machine_uuid);
+    bind_s(q, k++, g->source);
+    sqlite3_bind_int64(q, k++, g->time_us);
+    sqlite3_bind_int64(q, k++, g->received_us);
+    bind_u(q, k++, g->seq);
+    const uint64_t u[] = {
+        g->cpu_count,      g->cpu_user_ns,    g->cpu_nice_ns,     g->cpu_system_ns,
+        g->cpu_idle_ns,    g->cpu_iowait_ns,  g->cpu_irq_ns,      g->cpu_softirq_ns,
+        g->cpu_steal_ns,   g->mem_total,      g->mem_free,        g->mem_available,
+        g->mem_cached,     g->mem_buffers,    g->swap_total,      g->swap_free,
+        g->swap_in_pages,  g->swap_out_pages, g->major_faults,    g->minor_faults,
+        g->load1_milli,    g->load5_milli,    g->load15_milli,    g->fs_total,
+        g->fs_used,        g->fs_avail,       g->disk_read_bytes, g->disk_write_bytes,
+        g->disk_reads,     g->disk_writes,    g->net_rx_bytes,    g->net_tx_bytes,
+        g->net_rx_packets, g->net_tx_packets,
+    };
+    for (size_t j = 0; j < G_N_ELEMENTS(u); j++)
+        bind_u(q, k++, u[j]);
+    bind_s(q, k++, g->filesystems_json);
+    bind_s(q, k++, g->disks_json);
+    bind_s(q, k++, g->nics_json);
+    bind_s(q, k++, g->extra_json);
+    return step_reset(db, q, error);
+}
+
+int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool *ret_duplicate,
+                           GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    sqlite3_stmt *q = guest_insert_prepare(s->w, error);
+    if (!q)
+        return -EIO;
+    int r = guest_insert(s->w, q, g, error);
+    sqlite3_finalize(q);
+    if (r == 0 && ret_duplicate)
+        *ret_duplicate = sqlite3_changes(s->w) == 0;
+    return r;
+}
+
+static int insert_node(sqlite3 *db, const struct node_sample *node, GError **error)
+{
+    return step_done(
+        db,
+        prep(db, error,
+             "INSERT OR REPLACE INTO node_samples(host_id, t, cpu_user_ns, cpu_kernel_ns,"
+             " cpu_idle_ns, cpu_iowait_ns, mem_total, mem_free, mem_buffers, mem_cached,"
+             " domains_running, round_us, domains_collected, domains_missed, round_cut)"
+             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             "iiUUUUUUUUUUUUb", node->host_id, node->time_us, node->cpu_user_ns,
+             node->cpu_kernel_ns, node->cpu_idle_ns, node->cpu_iowait_ns, node->mem_total,
+             node->mem_free, node->mem_buffers, node->mem_cached, node->domains_running,
+             node->round_us, node->domains_collected, node->domains_missed, (int)node->round_cut),
+        error);
+}
+
+static int insert_pools(sqlite3 *db, const struct pool_sample *const *pools, size_t n,
+                        GError **error)
+{
+    if (n == 0)
+        return 0;
+    sqlite3_stmt *q = prep(db, error,
+                           "INSERT OR REPLACE INTO pool_samples(host_id, name, t, capacity,"
+                           " allocation, available) VALUES (?,?,?,?,?,?)",
+                           NULL);
+    if (!q)
+        return -EIO;
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const struct pool_sample *p = pools[i];
+        sqlite3_bind_int64(q, 1, p->host_id);
+        bind_s(q, 2, p->name);
+        sqlite3_bind_int64(q, 3, p->time_us);
+        bind_u(q, 4, p->capacity);
+        bind_u(q, 5, p->allocation);
+        bind_u(q, 6, p->available);
+        r = step_reset(db, q, error);
+    }
+    sqlite3_finalize(q);
+    return r;
+}
+
+static int insert_guests(sqlite3 *db, const struct guest_sample *const *g, size_t n, GError **error)
+{
+    if (n == 0)
+        return 0;
+    sqlite3_stmt *q = guest_insert_prepare(db, error);
+    if (!q)
+        return -EIO;
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = guest_insert(db, q, g[i], error);
+    sqlite3_finalize(q);
+    return r;
+}
+
+static int insert_reconciled(sqlite3 *db, const struct reconciled_sample *v, size_t n,
+                             GError **error)
+{
+    if (n == 0)
+        return 0;
+    sqlite3_stmt *q = prep(db, error,
+                           "INSERT OR REPLACE INTO reconciled_samples(host_id, uuid, t, cpu_busy,"
+                           " cpu_wait, cpu_demand, mem_total, mem_used, mem_swap, disk_used,"
+                           " disk_free, disk_io, net_rx, net_tx)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           NULL);
+    if (!q)
+        return -EIO;
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const struct reconciled_sample *x = &v[i];
+        int k = 1;
+        sqlite3_bind_int64(q, k++, x->host_id);
+        bind_s(q, k++, x->uuid);
+        sqlite3_bind_int64(q, k++, x->time_us);
+        const uint64_t u[] = {x->cpu_busy, x->cpu_wait, x->cpu_demand, x->mem_total,
+                              x->mem_used, x->mem_swap, x->disk_used,  x->disk_free,
+                              x->disk_io,  x->net_rx,   x->net_tx};
+        for (size_t j = 0; j < G_N_ELEMENTS(u); j++)
+            bind_u(q, k++, u[j]);
+        r = step_reset(db, q, error);
+    }
+    sqlite3_finalize(q);
+    return r;
+}
+
+static int status_write(sqlite3 *db, const struct store_view_status_write *w, size_t n,
+                        GError **error)
+{
+    if (n == 0)
+        return 0;
+    sqlite3_stmt *q =
+        prep(db, error,
+             "INSERT OR REPLACE INTO view_status(uuid, part, host_id, available, reason, since,"
+             " updated) VALUES (?,?,?,?,?,?,?)",
+             NULL);
+    if (!q)
+        return -EIO;
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        bind_s(q, 1, w[i].uuid);
+        bind_s(q, 2, w[i].part);
+        sqlite3_bind_int64(q, 3, w[i].host_id);
+        sqlite3_bind_int(q, 4, w[i].available);
+        bind_s(q, 5, w[i].available ? NULL : w[i].reason);
+        sqlite3_bind_int64(q, 6, w[i].since_us);
+        sqlite3_bind_int64(q, 7, w[i].updated_us);
+        r = step_reset(db, q, error);
+    }
+    sqlite3_finalize(q);
+    return r;
+}
+
+int sq_round_write(struct store *st, const struct store_round *w, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     int r = begin(s->w, error);
     if (r < 0)
         return r;
-    r = insert_host_samples(s->w, samples, n, error);
-    if (r == 0 && node) {
-        sqlite3_stmt *q = prep(
-            s->w, error,
-            "INSERT OR REPLACE INTO node_samples(host_id, t, cpu_user_ns, cpu_kernel_ns,"
-            " cpu_idle_ns, cpu_iowait_ns, mem_total, mem_free, mem_buffers, mem_cached,"
-            " domains_running, round_us, domains_collected, domains_missed, round_cut)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            "iiUUUUUUUUUUUUb", node->host_id, node->time_us, node->cpu_user_ns, node->cpu_kernel_ns,
-            node->cpu_idle_ns, node->cpu_iowait_ns, node->mem_total, node->mem_free,
-            node->mem_buffers, node->mem_cached, node->domains_running, node->round_us,
-            node->domains_collected, node->domains_missed, (int)node->round_cut);
-        r = step_done(s->w, q, error);
-    }
-    for (size_t i = 0; i < npools && r == 0; i++) {
-        const struct pool_sample *p = &pools[i];
-        r = step_done(s->w,
-                      prep(s->w, error,
-                           "INSERT OR REPLACE INTO pool_samples(host_id, name, t, capacity,"
-                           " allocation, available) VALUES (?,?,?,?,?,?)",
-                           "isiUUU", p->host_id, p->name, p->time_us, p->capacity, p->allocation,
-                           p->available),
-                      error);
-    }
+    if (w->n_hosts)
+        r = insert_host_samples(s->w, w->hosts, w->n_hosts, error);
+    if (r == 0 && w->node)
+        r = insert_node(s->w, w->node, error);
+    if (r == 0)
+        r = insert_pools(s->w, w->pools, w->n_pools, error);
+    if (r == 0)
+        r = insert_guests(s->w, w->guests, w->n_guests, error);
+    if (r == 0)
+        r = insert_reconciled(s->w, w->reconciled, w->n_reconciled, error);
+    if (r == 0)
+        r = findings_write(s->w, w->findings, w->n_findings, error);
+    if (r == 0)
+        r = states_write(s->w, w->states, w->n_states, error);
+    if (r == 0)
+        r = views_write(s->w, w->views, w->n_views, error);
+    if (r == 0)
+        r = status_write(s->w, w->status, w->n_status, error);
     return commit_or_rollback(s->w, r, error);
+}
+
+/* ---- the engine's warm start ---- */
+
+/* The metric columns of KIND after FIXED leading columns, written into the
+ * sample struct through the kind's field offsets: one reader for every
+ * wide row, so a metric added to series.c is read back without a change
+ * here. */
+static void read_metrics(const struct series_kind *kind, sqlite3_stmt *q, int first, void *sample)
+{
+    for (size_t i = 0; i < kind->n_metrics; i++)
+        *(uint64_t *)((char *)sample + kind->metrics[i].offset) = col_u(q, first + (int)i);
+}
+
+static char *metric_cols(const struct series_kind *kind)
+{
+    GString *s = g_string_new(NULL);
+    for (size_t i = 0; i < kind->n_metrics; i++)
+        g_string_append_printf(s, ", %s", kind->metrics[i].name);
+    return g_string_free(s, FALSE);
+}
+
+int sq_samples_recent(struct store *st, enum store_recent_kind kind, const char *key,
+                      const char *source, int64_t host_id, unsigned n, GArray *ret, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autofree char *sql = NULL;
+    switch (kind) {
+    case STORE_RECENT_HOST: {
+        g_autofree char *cols = metric_cols(&series_vm_host);
+        sql = g_strdup_printf("SELECT host_id, uuid, t, dom_id, state, state_reason, vcpus,"
+                              " blocks, nics%s FROM host_samples WHERE uuid = ?1"
+                              " ORDER BY t DESC LIMIT ?4",
+                              cols);
+        break;
+    }
+    case STORE_RECENT_GUEST: {
+        g_autofree char *cols = metric_cols(&series_vm_guest);
+        /* Ordered by the guest's own time, as the engine orders them:
+         * a backfilled older sample is history, not the latest. */
+        sql = g_strdup_printf("SELECT machine_uuid, source, t, received, seq, filesystems,"
+                              " disks, nics, extra%s FROM guest_samples"
+                              " WHERE machine_uuid = ?1 AND source = ?2"
+                              " ORDER BY t DESC LIMIT ?4",
+                              cols);
+        break;
+    }
+    case STORE_RECENT_POOL:
+        sql = g_strdup("SELECT t, capacity, allocation, available FROM pool_samples"
+                       " WHERE name = ?1 AND host_id = ?3 ORDER BY t DESC LIMIT ?4");
+        break;
+    }
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    sqlite3_stmt *q = prep(s->r, error, sql, "ssii", key, source, host_id, (int64_t)n);
+    if (!q)
+        return -EIO;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (kind == STORE_RECENT_HOST) {
+            struct host_sample h;
+            host_sample_init(&h);
+            h.host_id = sqlite3_column_int64(q, 0);
+            h.uuid = col_text(q, 1);
+            h.time_us = sqlite3_column_int64(q, 2);
+            h.dom_id = sqlite3_column_type(q, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 3);
+            h.state = sqlite3_column_int(q, 4);
+            h.state_reason = sqlite3_column_int(q, 5);
+            h.vcpus_json = col_text(q, 6);
+            h.blocks_json = col_text(q, 7);
+            h.nics_json = col_text(q, 8);
+            read_metrics(&series_vm_host, q, 9, &h);
+            g_array_append_val(ret, h);
+        } else if (kind == STORE_RECENT_GUEST) {
+            struct guest_sample g;
+            guest_sample_init(&g);
+            g.machine_uuid = col_text(q, 0);
+            g.source = guest_source_static((const char *)sqlite3_column_text(q, 1));
+            g.time_us = sqlite3_column_int64(q, 2);
+            g.received_us = sqlite3_column_int64(q, 3);
+            g.seq = col_u(q, 4);
+            g.filesystems_json = col_text(q, 5);
+            g.disks_json = col_text(q, 6);
+            g.nics_json = col_text(q, 7);
+            g.extra_json = col_text(q, 8);
+            read_metrics(&series_vm_guest, q, 9, &g);
+            g_array_append_val(ret, g);
+        } else {
+            struct pool_sample p;
+            pool_sample_init(&p);
+            p.host_id = host_id;
+            p.name = g_strdup(key);
+            p.time_us = sqlite3_column_int64(q, 0);
+            p.capacity = col_u(q, 1);
+            p.allocation = col_u(q, 2);
+            p.available = col_u(q, 3);
+            g_array_append_val(ret, p);
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        set_db_error(error, s->r, "read samples");
+        return -EIO;
+    }
+    return 0;
 }
 
 /* ---- availability of each view ---- */
 
-int sq_view_status_set(struct store *st, int64_t host_id, const char *uuid, const char *part,
-                       bool available, const char *reason, bool *ret_changed, GError **error)
+struct rows *sq_view_status_query(struct store *st, const char *uuid, GError **error)
 {
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int64_t now = now_usec();
-    bool changed = true, flipped = true;
-    sqlite3_stmt *q =
-        prep(s->w, error, "SELECT available, reason FROM view_status WHERE uuid = ? AND part = ?",
-             "ss", uuid, part);
-    if (!q)
-        return -EIO;
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        const char *old = (const char *)sqlite3_column_text(q, 1);
-        flipped = (sqlite3_column_int(q, 0) != 0) != available;
-        changed = flipped || g_strcmp0(old, available ? NULL : reason) != 0;
-    }
-    sqlite3_finalize(q);
-    int r = step_done(
-        s->w,
-        prep(s->w, error,
-             "INSERT INTO view_status(uuid, part, host_id, available, reason, since, updated)"
-             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT(uuid, part) DO UPDATE SET"
-             " host_id = ?3, available = ?4, reason = ?5, updated = ?6,"
-             " since = CASE WHEN ?7 THEN ?6 ELSE since END",
-             "ssibsib", uuid, part, host_id, available, available ? NULL : reason, now, flipped),
-        error);
-    if (r == 0 && ret_changed)
-        *ret_changed = changed;
-    return r;
-}
-
-json_object *sq_view_status_query(struct store *st, const char *uuid, GError **error)
-{
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT uuid, part, available, reason, since, updated FROM view_status"
-                           " WHERE ?1 IS NULL OR uuid = ?1 ORDER BY uuid, part",
-                           "s", uuid);
-    if (!q)
-        return NULL;
-    json_object *o = json_object_new_object();
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *u = (const char *)sqlite3_column_text(q, 0);
-        json_object *per = NULL;
-        if (!json_object_object_get_ex(o, u, &per)) {
-            per = json_object_new_object();
-            json_object_object_add(o, u, per);
-        }
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "available", json_object_new_boolean(sqlite3_column_int(q, 2)));
-        const char *reason = (const char *)sqlite3_column_text(q, 3);
-        json_object_object_add(e, "reason", reason ? json_object_new_string(reason) : NULL);
-        g_autofree char *since = time_format_rfc3339(sqlite3_column_int64(q, 4));
-        g_autofree char *updated = time_format_rfc3339(sqlite3_column_int64(q, 5));
-        json_object_object_add(e, "since", since ? json_object_new_string(since) : NULL);
-        json_object_object_add(e, "updated", updated ? json_object_new_string(updated) : NULL);
-        json_object_object_add(per, (const char *)sqlite3_column_text(q, 1), e);
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        set_db_error(error, s->r, "view status");
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
+    return query_rows(SQ(st), &view_status_row_desc, error,
+                      "SELECT uuid, part, available, reason, since, updated FROM view_status"
+                      " WHERE ?1 IS NULL OR uuid = ?1 ORDER BY uuid, part",
+                      "s", uuid);
 }
 
 /* ---- reading rows of one entity ---- */
@@ -250,8 +463,8 @@ static void read_row(const struct series_kind *kind, sqlite3_stmt *q, struct ser
 
 /* Rows of ENTITY in [FROM, TO), preceded by the last row before FROM (so
  * the first counter in the range has a predecessor). */
-static int read_rows(sqlite3 *db, const struct series_kind *kind, const char *entity, int64_t from,
-                     int64_t to, GArray *ret, GError **error)
+static int read_series_rows(sqlite3 *db, const struct series_kind *kind, const char *entity,
+                            int64_t from, int64_t to, GArray *ret, GError **error)
 {
     for (int pass = 0; pass < 2; pass++) {
         g_autofree char *sql = select_rows_sql(kind, pass == 0);
@@ -308,12 +521,12 @@ static int upsert_tier(sqlite3 *db, const char *table, const struct series_kind 
 static int compute_5m(sqlite3 *db, const struct series_kind *kind, const struct bucket_key *b,
                       GError **error)
 {
-    g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(struct series_row));
-    int r = read_rows(db, kind, b->entity, b->t, b->t + SERIES_TIER_5M, rows, error);
+    g_autoptr(GArray) srows = g_array_new(FALSE, FALSE, sizeof(struct series_row));
+    int r = read_series_rows(db, kind, b->entity, b->t, b->t + SERIES_TIER_5M, srows, error);
     if (r < 0)
         return r;
     struct series_agg aggs[SERIES_MAX_METRICS];
-    series_bucket(kind, (struct series_row *)rows->data, rows->len, b->t, b->t + SERIES_TIER_5M,
+    series_bucket(kind, (struct series_row *)srows->data, srows->len, b->t, b->t + SERIES_TIER_5M,
                   aggs);
     return upsert_tier(db, "samples_5m", kind, b->entity, b->t, aggs, error);
 }
@@ -497,21 +710,19 @@ static const char *choose_tier(const struct store_series_query *q)
     return "raw";
 }
 
-static json_object *points_json(const GArray *pts)
+void store_series_result_free(struct store_series_result *r)
 {
-    json_object *arr = json_object_new_array_ext((int)pts->len);
-    for (guint i = 0; i < pts->len; i++) {
-        const struct series_point *p = &g_array_index(pts, struct series_point, i);
-        json_object *o = json_object_new_object();
-        g_autofree char *t = time_format_rfc3339(p->t);
-        json_object_object_add(o, "t", json_object_new_string(t ? t : ""));
-        json_object_object_add(o, "v", json_object_new_double(p->v));
-        json_object_array_add(arr, o);
-    }
-    return arr;
+    if (!r)
+        return;
+    for (guint i = 0; r->lines && i < r->lines->len; i++)
+        g_array_unref(g_array_index(r->lines, struct store_series_line, i).points);
+    if (r->lines)
+        g_array_unref(r->lines);
+    g_free(r);
 }
 
-json_object *sq_series_query(struct store *st, const struct store_series_query *q, GError **error)
+struct store_series_result *sq_series_query(struct store *st, const struct store_series_query *q,
+                                            GError **error)
 {
     struct store_sqlite *s = SQ(st);
     const struct series_kind *kind = q->kind;
@@ -524,12 +735,12 @@ json_object *sq_series_query(struct store *st, const struct store_series_query *
     {
         g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
         if (g_str_equal(tier, "raw")) {
-            g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(struct series_row));
-            r = read_rows(s->r, kind, q->entity, q->from_us, q->to_us, rows, error);
+            g_autoptr(GArray) srows = g_array_new(FALSE, FALSE, sizeof(struct series_row));
+            r = read_series_rows(s->r, kind, q->entity, q->from_us, q->to_us, srows, error);
             for (size_t i = 0; i < q->n_metrics && r == 0; i++) {
                 g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(struct series_point));
-                series_points(kind, (size_t)q->metrics[i], (struct series_row *)rows->data,
-                              rows->len, all);
+                series_points(kind, (size_t)q->metrics[i], (struct series_row *)srows->data,
+                              srows->len, all);
                 for (guint k = 0; k < all->len; k++) {
                     struct series_point *p = &g_array_index(all, struct series_point, k);
                     if (p->t >= q->from_us)
@@ -563,30 +774,24 @@ json_object *sq_series_query(struct store *st, const struct store_series_query *
         }
     }
 
-    json_object *o = NULL;
+    struct store_series_result *res = NULL;
     if (r == 0) {
-        o = json_object_new_object();
-        json_object_object_add(o, "tier", json_object_new_string(tier));
-        json_object_object_add(o, "step_s", json_object_new_int64(q->step_us / USEC_PER_SEC));
-        json_object *series = json_object_new_array();
+        res = g_new0(struct store_series_result, 1);
+        res->tier = g_str_equal(tier, "raw") ? "raw" : g_str_equal(tier, "5m") ? "5m" : "1h";
+        res->step_us = q->step_us;
+        res->lines = g_array_new(FALSE, FALSE, sizeof(struct store_series_line));
         for (size_t i = 0; i < q->n_metrics; i++) {
             const struct series_metric *m = &kind->metrics[q->metrics[i]];
-            g_autoptr(GArray) res = series_resample(pts[i], q->step_us);
-            for (guint k = 0; m->scale != 0 && k < res->len; k++)
-                g_array_index(res, struct series_point, k).v *= m->scale;
-            json_object *e = json_object_new_object();
-            json_object_object_add(e, "metric", json_object_new_string(m->name));
-            g_autofree char *unit =
-                m->counter ? g_strdup_printf("%s/s", m->unit) : g_strdup(m->unit);
-            json_object_object_add(e, "unit", json_object_new_string(unit));
-            json_object_object_add(e, "type",
-                                   json_object_new_string(m->counter ? "rate" : "gauge"));
-            json_object_object_add(e, "points", points_json(res));
-            json_object_array_add(series, e);
+            struct store_series_line line = {
+                .metric = q->metrics[i],
+                .points = series_resample(pts[i], q->step_us),
+            };
+            for (guint k = 0; m->scale != 0 && k < line.points->len; k++)
+                g_array_index(line.points, struct series_point, k).v *= m->scale;
+            g_array_append_val(res->lines, line);
         }
-        json_object_object_add(o, "series", series);
     }
     for (size_t i = 0; i < q->n_metrics; i++)
         g_array_unref(pts[i]);
-    return o;
+    return res;
 }

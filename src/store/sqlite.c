@@ -10,10 +10,10 @@
 
 #include "store/store.h"
 
-#include "basic/diff.h"
 #include "basic/util.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -117,6 +117,31 @@ static const char *const migrations[] = {
     "  measure REAL, message TEXT);"
     "CREATE INDEX findings_uuid_rule ON findings(uuid, rule, state);"
     "CREATE INDEX findings_state ON findings(state, id);",
+    /* 6: the engine (issue 8): when a host's inventory last synced in full,
+     * and the engine state apart from the kept view (written only when it
+     * changes, the view only when a VM leaves or kanrid stops). */
+    "ALTER TABLE hosts ADD COLUMN inventory_synced_at INTEGER;"
+    "CREATE TABLE reconcile_state ("
+    "  uuid TEXT PRIMARY KEY, host_id INTEGER NOT NULL, t INTEGER NOT NULL, state TEXT);"
+    "INSERT INTO reconcile_state(uuid, host_id, t, state)"
+    "  SELECT uuid, host_id, t, state FROM reconcile_current WHERE state IS NOT NULL;"
+    /* The host list counts each host's domains: from this index alone, not
+     * 10 000 row reads per host per request. */
+    "CREATE INDEX domains_host_state ON domains(host_id, removed, state);",
+    /* 7: reconciled rows are small and keyed by (uuid, t): one b-tree
+     * clustered on the key instead of a table plus its key's index halves
+     * what a 10 000-VM round writes for them. */
+    "CREATE TABLE reconciled_samples_new ("
+    "  host_id INTEGER NOT NULL, uuid TEXT NOT NULL, t INTEGER NOT NULL,"
+    "  cpu_busy INTEGER, cpu_wait INTEGER, cpu_demand INTEGER, mem_total INTEGER,"
+    "  mem_used INTEGER, mem_swap INTEGER, disk_used INTEGER, disk_free INTEGER,"
+    "  disk_io INTEGER, net_rx INTEGER, net_tx INTEGER, PRIMARY KEY (uuid, t)) WITHOUT ROWID;"
+    "INSERT INTO reconciled_samples_new SELECT host_id, uuid, t, cpu_busy, cpu_wait,"
+    "  cpu_demand, mem_total, mem_used, mem_swap, disk_used, disk_free, disk_io, net_rx,"
+    "  net_tx FROM reconciled_samples;"
+    "DROP TABLE reconciled_samples;"
+    "ALTER TABLE reconciled_samples_new RENAME TO reconciled_samples;"
+    "CREATE INDEX reconciled_samples_t ON reconciled_samples(t);",
 };
 
 void set_db_error(GError **error, sqlite3 *db, const char *what)
@@ -234,81 +259,74 @@ char *col_text(sqlite3_stmt *stmt, int i)
 }
 
 /*
- * Turns the current row into a JSON object.  A column's alias may carry a
- * type hint before a colon: "t:" epoch-µs → RFC 3339 string, "b:" 0/1 →
- * boolean, "j:" JSON text → parsed JSON.  Without a hint, SQLite's own type
- * decides (integer, real, text, NULL).
+ * Typed rows: each result column is matched by name to a field of the
+ * row's table (model/row.h), once per statement; columns without a field
+ * are ignored, so a query may select helpers the row does not keep.
  */
-json_object *row_to_json(sqlite3_stmt *stmt)
+static const struct row_field **column_fields(sqlite3_stmt *stmt, const struct row_desc *d)
 {
-    json_object *o = json_object_new_object();
     int n = sqlite3_column_count(stmt);
-    for (int i = 0; i < n; i++) {
-        const char *name = sqlite3_column_name(stmt, i);
-        char hint = 0;
-        if (name[0] && name[1] == ':') {
-            hint = name[0];
-            name += 2;
-        }
-        int type = sqlite3_column_type(stmt, i);
-        json_object *v = NULL;
-        if (type == SQLITE_NULL) {
-            v = NULL;
-        } else if (hint == 't') {
-            g_autofree char *s = time_format_rfc3339(sqlite3_column_int64(stmt, i));
-            v = s ? json_object_new_string(s) : NULL;
-        } else if (hint == 'b') {
-            v = json_object_new_boolean(sqlite3_column_int64(stmt, i) != 0);
-        } else if (hint == 'j') {
-            v = json_tokener_parse((const char *)sqlite3_column_text(stmt, i));
-        } else if (type == SQLITE_INTEGER) {
-            v = json_object_new_int64(sqlite3_column_int64(stmt, i));
-        } else if (type == SQLITE_FLOAT) {
-            v = json_object_new_double(sqlite3_column_double(stmt, i));
-        } else {
-            v = json_object_new_string((const char *)sqlite3_column_text(stmt, i));
-        }
-        json_object_object_add(o, name, v);
-    }
-    return o;
+    const struct row_field **map = g_new0(const struct row_field *, (gsize)n + 1);
+    for (int i = 0; i < n; i++)
+        map[i] = row_field_find(d, sqlite3_column_name(stmt, i));
+    return map;
 }
 
-/* Runs a prepared query and collects its rows as an array. */
-json_object *rows_to_array(sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+static void fill_row(sqlite3_stmt *stmt, const struct row_field **map, void *row)
+{
+    for (int i = 0; i < sqlite3_column_count(stmt); i++) {
+        const struct row_field *f = map[i];
+        if (!f || sqlite3_column_type(stmt, i) == SQLITE_NULL)
+            continue;
+        char *p = (char *)row + f->offset;
+        switch (f->type) {
+        case ROW_STR:
+        case ROW_JSON:
+            g_free(*(char **)p);
+            *(char **)p = col_text(stmt, i);
+            break;
+        case ROW_INT:
+        case ROW_TIME:
+            *(int64_t *)p = sqlite3_column_int64(stmt, i);
+            break;
+        case ROW_BOOL:
+            *(bool *)p = sqlite3_column_int64(stmt, i) != 0;
+            break;
+        case ROW_REAL:
+            *(double *)p = sqlite3_column_double(stmt, i);
+            break;
+        }
+    }
+}
+
+int read_rows(sqlite3 *db, sqlite3_stmt *stmt, struct rows *ret, GError **error)
 {
     if (!stmt)
-        return NULL;
-    json_object *arr = json_object_new_array();
+        return -EIO;
+    g_autofree const struct row_field **map = column_fields(stmt, ret->desc);
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-        json_object_array_add(arr, row_to_json(stmt));
+        fill_row(stmt, map, rows_add(ret));
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE) {
         set_db_error(error, db, "query");
-        json_object_put(arr);
-        return NULL;
+        return -EIO;
     }
-    return arr;
+    return 0;
 }
 
-static json_object *wrap(const char *key, json_object *arr)
-{
-    if (!arr)
-        return NULL;
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, key, arr);
-    return o;
-}
-
-json_object *list_query(struct store_sqlite *s, const char *key, GError **error, const char *sql,
-                        const char *fmt, ...)
+struct rows *query_rows(struct store_sqlite *s, const struct row_desc *d, GError **error,
+                        const char *sql, const char *fmt, ...)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
     va_list ap;
     va_start(ap, fmt);
     sqlite3_stmt *stmt = vprep(s->r, error, sql, fmt, ap);
     va_end(ap);
-    return wrap(key, rows_to_array(s->r, stmt, error));
+    g_autoptr(rows) ret = rows_new(d);
+    if (read_rows(s->r, stmt, ret, error) < 0)
+        return NULL;
+    return g_steal_pointer(&ret);
 }
 
 int begin(sqlite3 *db, GError **error)
@@ -333,12 +351,13 @@ static int sq_host_ensure(struct store *st, const char *name, const char *uri, i
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     /* A host keeps its id (and so its history) across restarts by name; the
-     * URI may change in the configuration. */
+     * URI may change in the configuration.  Until its driver says more, it
+     * is connecting, whatever a previous process left. */
     int r = step_done(s->w,
                       prep(s->w, error,
                            "INSERT INTO hosts(name, uri) VALUES (?, ?) "
                            "ON CONFLICT(name) DO UPDATE SET uri = excluded.uri, "
-                           "state = 'connecting', reason = NULL",
+                           "state = 'connecting', reason = NULL, connected_since = NULL",
                            "ss", name, uri),
                       error);
     if (r < 0)
@@ -355,80 +374,217 @@ static int sq_host_ensure(struct store *st, const char *name, const char *uri, i
     return r;
 }
 
-static int sq_host_update(struct store *st, const struct store_host *h, GError **error)
+static int sq_host_lookup(struct store *st, const char *name_or_id, int64_t *ret_id,
+                          char **ret_name, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    sqlite3_stmt *q = prep(s->r, error,
+                           "SELECT id, name FROM hosts WHERE name = ?1 OR CAST(id AS TEXT) = ?1"
+                           " ORDER BY name = ?1 DESC LIMIT 1",
+                           "s", name_or_id);
+    if (!q)
+        return -EIO;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *ret_id = sqlite3_column_int64(q, 0);
+        if (ret_name)
+            *ret_name = col_text(q, 1);
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no host '%s'", name_or_id);
+        return -ENOENT;
+    }
+    set_db_error(error, s->r, "host lookup");
+    return -EIO;
+}
+
+static int sq_host_put_info(struct store *st, int64_t host_id, const struct host_info *h,
+                            int64_t now_us, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     return step_done(s->w,
                      prep(s->w, error,
-                          "UPDATE hosts SET state = ?, reason = ?, driver = ?, hv_version = ?,"
-                          " libvirt_version = ?, hostname = ?, cpu_model = ?, cpus = ?, mhz = ?,"
-                          " memory_bytes = ?, numa_cells = ?, last_seen = ? WHERE id = ?",
-                          "sssssssiiuiii", h->state, h->reason, h->driver, h->hv_version,
-                          h->libvirt_version, h->hostname, h->cpu_model, (int64_t)h->cpus,
-                          (int64_t)h->mhz, h->memory_bytes, (int64_t)h->numa_cells, h->last_seen,
-                          h->id),
+                          "UPDATE hosts SET driver = ?, hv_version = ?, libvirt_version = ?,"
+                          " hostname = ?, cpu_model = ?, cpus = ?, mhz = ?, memory_bytes = ?,"
+                          " numa_cells = ?, last_seen = ? WHERE id = ?",
+                          "sssssiiuiii", h->driver, h->hv_version, h->libvirt_version, h->hostname,
+                          h->cpu_model, (int64_t)h->cpus, (int64_t)h->mhz, h->memory_bytes,
+                          (int64_t)h->numa_cells, now_us, host_id),
                      error);
 }
 
-static int sq_host_set_state(struct store *st, int64_t host_id, const char *state,
-                             const char *reason, GError **error)
+static int sq_host_put_state(struct store *st, int64_t host_id, enum host_state state,
+                             const char *reason, int64_t now_us, int64_t synced_us, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    bool up = state == HOST_CONNECTED;
     return step_done(s->w,
                      prep(s->w, error,
-                          "UPDATE hosts SET state = ?, reason = ?,"
-                          " connected_since = CASE WHEN ? = 'connected' THEN ? ELSE NULL END"
-                          " WHERE id = ?",
-                          "sssii", state, reason, state, now_usec(), host_id),
+                          "UPDATE hosts SET state = ?1, reason = ?2,"
+                          " connected_since = CASE WHEN ?3 THEN coalesce(connected_since, ?4)"
+                          "   ELSE NULL END,"
+                          " last_seen = CASE WHEN ?3 THEN ?4 ELSE last_seen END,"
+                          " inventory_synced_at = CASE WHEN ?5 > 0 THEN ?5"
+                          "   ELSE inventory_synced_at END"
+                          " WHERE id = ?6",
+                          "ssbiii", host_state_name(state), reason, up, now_us, synced_us, host_id),
                      error);
 }
 
 /* ---- domains ---- */
 
-static int add_change(sqlite3 *db, int64_t domain_id, int64_t from, int64_t to, int64_t when,
-                      const struct store_cause *cause, const char *diff, GError **error)
+void store_domain_ref_clear(struct store_domain_ref *r)
+{
+    g_free(r->uuid);
+    g_free(r->name);
+    g_free(r->xml);
+    memset(r, 0, sizeof(*r));
+}
+
+static int sq_domains_load(struct store *st, int64_t host_id, GArray *ret, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    sqlite3_stmt *q = prep(s->r, error,
+                           "SELECT d.id, d.uuid, d.name, d.removed, d.config_version, v.xml"
+                           " FROM domains d LEFT JOIN config_versions v ON v.domain_id = d.id"
+                           "  AND v.version = d.config_version WHERE d.host_id = ?",
+                           "i", host_id);
+    if (!q)
+        return -EIO;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct store_domain_ref r = {
+            .domain_id = sqlite3_column_int64(q, 0),
+            .host_id = host_id,
+            .uuid = col_text(q, 1),
+            .name = col_text(q, 2),
+            .removed = sqlite3_column_int(q, 3) != 0,
+            .config_version = sqlite3_column_int64(q, 4),
+            .xml = col_text(q, 5),
+        };
+        g_array_append_val(ret, r);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        set_db_error(error, s->r, "loading domains");
+        return -EIO;
+    }
+    return 0;
+}
+
+static int sq_config_get(struct store *st, int64_t domain_id, int64_t version, char **ret_xml,
+                         GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    sqlite3_stmt *q =
+        prep(s->r, error, "SELECT xml FROM config_versions WHERE domain_id = ? AND version = ?",
+             "ii", domain_id, version);
+    if (!q)
+        return -EIO;
+    int rc = sqlite3_step(q);
+    *ret_xml = rc == SQLITE_ROW ? col_text(q, 0) : NULL;
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND,
+                    "no version %" G_GINT64_FORMAT " of domain %" G_GINT64_FORMAT, version,
+                    domain_id);
+        return -ENOENT;
+    }
+    set_db_error(error, s->r, "config version");
+    return -EIO;
+}
+
+static void add_size(json_object *o, const char *key, int64_t v)
+{
+    json_object_object_add(o, key, v == G_MININT64 ? NULL : json_object_new_int64(v));
+}
+
+static json_object *str_or_null(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+/* The disks and NICs columns keep their lists as JSON text in the shapes
+ * docs/api.md serves, so a VM row reads back in one piece. */
+static char *disks_text(const GPtrArray *disks)
+{
+    json_object *arr = json_object_new_array();
+    for (guint i = 0; i < disks->len; i++) {
+        const struct disk_info *d = g_ptr_array_index(disks, i);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "target", str_or_null(d->target));
+        json_object_object_add(o, "device", json_object_new_string(d->device ? d->device : "disk"));
+        json_object_object_add(o, "type", str_or_null(d->type));
+        json_object_object_add(o, "source", str_or_null(d->source));
+        json_object_object_add(o, "format", str_or_null(d->format));
+        add_size(o, "capacity_bytes", d->capacity);
+        add_size(o, "allocation_bytes", d->allocation);
+        add_size(o, "physical_bytes", d->physical);
+        json_object_array_add(arr, o);
+    }
+    char *t = g_strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+    json_object_put(arr);
+    return t;
+}
+
+static char *nics_text(const GPtrArray *nics)
+{
+    json_object *arr = json_object_new_array();
+    for (guint i = 0; i < nics->len; i++) {
+        const struct nic_info *n = g_ptr_array_index(nics, i);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "mac", str_or_null(n->mac));
+        json_object_object_add(o, "type", str_or_null(n->type));
+        json_object_object_add(o, "source", str_or_null(n->source));
+        json_object_object_add(o, "model", str_or_null(n->model));
+        json_object_object_add(o, "target", str_or_null(n->target));
+        json_object_array_add(arr, o);
+    }
+    char *t = g_strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+    json_object_put(arr);
+    return t;
+}
+
+static int add_change(sqlite3 *db, int64_t domain_id, const struct store_change *ch, int64_t when,
+                      GError **error)
 {
     return step_done(db,
                      prep(db, error,
                           "INSERT INTO changes(domain_id, from_version, to_version, seen_at,"
                           " cause, actor, audit_id, diff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          "iIiissIs", domain_id, from, to, when, cause->cause, cause->actor,
-                          cause->audit_id, diff),
+                          "iIiissIs", domain_id, ch->from_version, ch->to_version, when,
+                          ch->cause.cause, ch->cause.actor, ch->cause.audit_id,
+                          ch->diff ? ch->diff : ""),
                      error);
 }
 
-static int domain_sync_locked(struct store_sqlite *s, int64_t host_id, const struct store_domain *d,
-                              const struct store_cause *cause, bool *ret_changed, GError **error)
+static int domain_put_locked(sqlite3 *db, int64_t host_id, const struct domain_info *d,
+                             const struct store_change *ch, int64_t now, int64_t *ret_id,
+                             GError **error)
 {
-    sqlite3 *db = s->w;
-    int64_t now = now_usec();
-    int64_t domain_id = 0, version = 0;
-    bool was_removed = false;
-    g_autofree char *old_xml = NULL;
-
-    sqlite3_stmt *q = prep(db, error,
-                           "SELECT d.id, d.config_version, d.removed, v.xml FROM domains d"
-                           " LEFT JOIN config_versions v ON v.domain_id = d.id"
-                           "  AND v.version = d.config_version"
-                           " WHERE d.host_id = ? AND d.uuid = ?",
-                           "is", host_id, d->uuid);
+    int64_t domain_id = 0;
+    sqlite3_stmt *q = prep(db, error, "SELECT id FROM domains WHERE host_id = ? AND uuid = ?", "is",
+                           host_id, d->uuid);
     if (!q)
         return -EIO;
     int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW)
         domain_id = sqlite3_column_int64(q, 0);
-        version = sqlite3_column_int64(q, 1);
-        was_removed = sqlite3_column_int(q, 2) != 0;
-        old_xml = col_text(q, 3);
-    }
     sqlite3_finalize(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         set_db_error(error, db, "domain lookup");
         return -EIO;
     }
-
     if (!domain_id) {
         int r = step_done(db,
                           prep(db, error, "INSERT INTO domains(host_id, uuid, name) VALUES (?,?,?)",
@@ -438,7 +594,8 @@ static int domain_sync_locked(struct store_sqlite *s, int64_t host_id, const str
             return r;
         domain_id = sqlite3_last_insert_rowid(db);
     }
-
+    g_autofree char *disks = disks_text(d->disks);
+    g_autofree char *nics = nics_text(d->nics);
     int r = step_done(
         db,
         prep(db, error,
@@ -448,132 +605,63 @@ static int domain_sync_locked(struct store_sqlite *s, int64_t host_id, const str
              " balloon_model = ?, updated_at = ?, removed = 0 WHERE id = ?",
              "sssbbiiuussssbsii", d->name, d->state, d->state_reason, d->persistent, d->autostart,
              (int64_t)d->vcpus, (int64_t)d->max_vcpus, d->memory_bytes, d->max_memory_bytes,
-             d->os_type, d->domain_type, d->disks_json ? d->disks_json : "[]",
-             d->nics_json ? d->nics_json : "[]", d->has_agent, d->balloon_model, now, domain_id),
+             d->os_type, d->domain_type, disks, nics, d->has_agent, d->balloon_model, now,
+             domain_id),
         error);
-    if (r < 0)
-        return r;
-
-    bool changed = d->xml && (!old_xml || !g_str_equal(old_xml, d->xml));
-    if (!changed && was_removed) {
-        /* Back with the same definition: the history must not end on
-         * "removed" while the domain lives again. */
-        struct store_cause c = *cause;
-        if (!g_str_equal(c.cause, "action"))
-            c.cause = "created";
-        r = add_change(db, domain_id, version, version, now, &c, "", error);
-        if (r < 0)
-            return r;
-    }
-    if (changed) {
-        int64_t next = version + 1;
-        g_autofree char *la = g_strdup_printf("version %" G_GINT64_FORMAT, version);
-        g_autofree char *lb = g_strdup_printf("version %" G_GINT64_FORMAT, next);
-        g_autofree char *diff = diff_unified(old_xml ? old_xml : "", d->xml, la, lb);
+    if (r == 0 && ch && ch->new_xml) {
         r = step_done(db,
                       prep(db, error,
                            "INSERT INTO config_versions(domain_id, version, xml, seen_at)"
                            " VALUES (?, ?, ?, ?)",
-                           "iisi", domain_id, next, d->xml, now),
+                           "iisi", domain_id, ch->to_version, ch->new_xml, now),
                       error);
-        if (r < 0)
-            return r;
-        struct store_cause c = *cause;
-        /* A first sighting is a creation unless an action made it (define). */
-        if (!old_xml && !g_str_equal(c.cause, "action"))
-            c.cause = "created";
-        else if (was_removed && !g_str_equal(c.cause, "action"))
-            c.cause = "created";
-        r = add_change(db, domain_id, version, next, now, &c, diff, error);
-        if (r < 0)
-            return r;
-        r = step_done(db,
-                      prep(db, error, "UPDATE domains SET config_version = ? WHERE id = ?", "ii",
-                           next, domain_id),
-                      error);
-        if (r < 0)
-            return r;
+        if (r == 0)
+            r = step_done(db,
+                          prep(db, error, "UPDATE domains SET config_version = ? WHERE id = ?",
+                               "ii", ch->to_version, domain_id),
+                          error);
     }
-    if (ret_changed)
-        *ret_changed = changed;
-    return 0;
+    if (r == 0 && ch)
+        r = add_change(db, domain_id, ch, now, error);
+    if (r == 0 && ret_id)
+        *ret_id = domain_id;
+    return r;
 }
 
-static int sq_domain_sync(struct store *st, int64_t host_id, const struct store_domain *d,
-                          const struct store_cause *cause, bool *ret_changed, GError **error)
+static int sq_domain_put(struct store *st, int64_t host_id, const struct domain_info *d,
+                         const struct store_change *ch, int64_t now_us, int64_t *ret_domain_id,
+                         GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     int r = begin(s->w, error);
     if (r < 0)
         return r;
-    r = domain_sync_locked(s, host_id, d, cause, ret_changed, error);
+    r = domain_put_locked(s->w, host_id, d, ch, now_us, ret_domain_id, error);
     return commit_or_rollback(s->w, r, error);
 }
 
-static int sq_domain_prune(struct store *st, int64_t host_id, const char *const *present,
-                           const struct store_cause *cause, GError **error)
+static int sq_domain_remove(struct store *st, int64_t domain_id, const struct store_change *ch,
+                            int64_t now_us, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    g_autoptr(GHashTable) keep = g_hash_table_new(g_str_hash, g_str_equal);
-    for (size_t i = 0; present && present[i]; i++)
-        g_hash_table_add(keep, (gpointer)present[i]);
-
     int r = begin(s->w, error);
     if (r < 0)
         return r;
-    g_autoptr(GArray) gone = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    g_autoptr(GArray) vers = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    sqlite3_stmt *q = prep(s->w, error,
-                           "SELECT id, uuid, config_version FROM domains"
-                           " WHERE host_id = ? AND removed = 0",
-                           "i", host_id);
-    if (!q)
-        return commit_or_rollback(s->w, -EIO, error);
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        if (!g_hash_table_contains(keep, sqlite3_column_text(q, 1))) {
-            int64_t id = sqlite3_column_int64(q, 0), v = sqlite3_column_int64(q, 2);
-            g_array_append_val(gone, id);
-            g_array_append_val(vers, v);
-        }
-    }
-    sqlite3_finalize(q);
-    int64_t now = now_usec();
-    for (guint i = 0; i < gone->len && r == 0; i++) {
-        int64_t id = g_array_index(gone, int64_t, i);
-        struct store_cause c = *cause;
-        if (!g_str_equal(c.cause, "action"))
-            c.cause = "removed";
-        r = step_done(s->w,
-                      prep(s->w, error,
-                           "UPDATE domains SET removed = 1, state = 'removed', updated_at = ?"
-                           " WHERE id = ?",
-                           "ii", now, id),
-                      error);
-        if (r == 0) {
-            int64_t v = g_array_index(vers, int64_t, i);
-            r = add_change(s->w, id, v, v, now, &c, "", error);
-        }
-    }
+    r = step_done(s->w,
+                  prep(s->w, error,
+                       "UPDATE domains SET removed = 1, state = 'removed', updated_at = ?"
+                       " WHERE id = ?",
+                       "ii", now_us, domain_id),
+                  error);
+    if (r == 0)
+        r = add_change(s->w, domain_id, ch, now_us, error);
     return commit_or_rollback(s->w, r, error);
 }
 
-static int sq_domain_set_state(struct store *st, int64_t host_id, const char *uuid,
-                               const char *state, const char *reason, GError **error)
-{
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "UPDATE domains SET state = ?, state_reason = ?, updated_at = ?"
-                          " WHERE host_id = ? AND uuid = ?",
-                          "ssiis", state, reason, now_usec(), host_id, uuid),
-                     error);
-}
-
-static int sq_pools_replace(struct store *st, int64_t host_id, const struct store_pool *pools,
-                            size_t n, GError **error)
+static int sq_pools_replace(struct store *st, int64_t host_id, const GPtrArray *pools,
+                            int64_t now_us, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
@@ -582,22 +670,21 @@ static int sq_pools_replace(struct store *st, int64_t host_id, const struct stor
         return r;
     r = step_done(s->w, prep(s->w, error, "DELETE FROM pools WHERE host_id = ?", "i", host_id),
                   error);
-    int64_t now = now_usec();
-    for (size_t i = 0; i < n && r == 0; i++) {
-        const struct store_pool *p = &pools[i];
+    for (guint i = 0; i < pools->len && r == 0; i++) {
+        const struct pool_info *p = g_ptr_array_index(pools, i);
         r = step_done(s->w,
                       prep(s->w, error,
                            "INSERT INTO pools(host_id, name, uuid, state, capacity, allocation,"
                            " available, updated_at, target_path) VALUES (?,?,?,?,?,?,?,?,?)",
                            "isssuuuis", host_id, p->name, p->uuid, p->state, p->capacity,
-                           p->allocation, p->available, now, p->target_path),
+                           p->allocation, p->available, now_us, p->target_path),
                       error);
     }
     return commit_or_rollback(s->w, r, error);
 }
 
-static int sq_networks_replace(struct store *st, int64_t host_id, const struct store_network *nets,
-                               size_t n, GError **error)
+static int sq_networks_replace(struct store *st, int64_t host_id, const GPtrArray *nets,
+                               int64_t now_us, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
@@ -606,19 +693,17 @@ static int sq_networks_replace(struct store *st, int64_t host_id, const struct s
         return r;
     r = step_done(s->w, prep(s->w, error, "DELETE FROM networks WHERE host_id = ?", "i", host_id),
                   error);
-    int64_t now = now_usec();
-    for (size_t i = 0; i < n && r == 0; i++) {
-        const struct store_network *p = &nets[i];
+    for (guint i = 0; i < nets->len && r == 0; i++) {
+        const struct network_info *p = g_ptr_array_index(nets, i);
         r = step_done(s->w,
                       prep(s->w, error,
                            "INSERT INTO networks(host_id, name, uuid, active, bridge, updated_at)"
                            " VALUES (?,?,?,?,?,?)",
-                           "issbsi", host_id, p->name, p->uuid, p->active, p->bridge, now),
+                           "issbsi", host_id, p->name, p->uuid, p->active, p->bridge, now_us),
                       error);
     }
     return commit_or_rollback(s->w, r, error);
 }
-
 /* ---- audit ---- */
 
 static int sq_audit_begin(struct store *st, const char *actor, int64_t token_id, const char *action,
@@ -762,27 +847,26 @@ static int sq_token_count(struct store *st, int64_t *ret_count, GError **error)
     "   AS domains_total,"                                                                         \
     " (SELECT count(*) FROM domains d WHERE d.host_id = h.id AND d.removed = 0"                    \
     "   AND d.state = 'running') AS domains_running,"                                              \
-    " h.last_seen AS \"t:last_seen\", h.connected_since AS \"t:connected_since\""
+    " h.last_seen, h.connected_since, h.inventory_synced_at"
 
-static json_object *sq_hosts_query(struct store *st, const char *name_or_id, GError **error)
+static struct rows *sq_hosts_query(struct store *st, const char *name_or_id, GError **error)
 {
-    return list_query(SQ(st), "hosts", error,
+    return query_rows(SQ(st), &host_row_desc, error,
                       "SELECT " HOST_COLUMNS " FROM hosts h"
                       " WHERE ?1 IS NULL OR h.name = ?1 OR CAST(h.id AS TEXT) = ?1 ORDER BY h.id",
                       "s", name_or_id);
 }
 
 #define VM_COLUMNS                                                                                 \
-    "d.uuid, d.name, h.name AS host, d.host_id, d.state, d.state_reason,"                          \
-    " d.persistent AS \"b:persistent\", d.autostart AS \"b:autostart\", d.vcpus, d.max_vcpus,"     \
-    " d.memory_bytes, d.max_memory_bytes, d.os_type, d.domain_type, d.disks AS \"j:disks\","       \
-    " d.nics AS \"j:nics\", d.has_agent AS \"b:has_agent\", d.balloon_model,"                      \
-    " d.config_version, d.updated_at AS \"t:updated_at\", d.removed AS \"b:removed\""
+    "d.id AS domain_id, d.uuid, d.name, h.name AS host, d.host_id, d.state, d.state_reason,"       \
+    " d.persistent, d.autostart, d.vcpus, d.max_vcpus, d.memory_bytes, d.max_memory_bytes,"        \
+    " d.os_type, d.domain_type, d.disks, d.nics, d.has_agent, d.balloon_model,"                    \
+    " d.config_version, d.updated_at, d.removed"
 
-static json_object *sq_vms_query(struct store *st, const char *host, int64_t domain_id,
+static struct rows *sq_vms_query(struct store *st, const char *host, int64_t domain_id,
                                  bool with_xml, GError **error)
 {
-    return list_query(SQ(st), "vms", error,
+    return query_rows(SQ(st), &vm_row_desc, error,
                       with_xml ? "SELECT " VM_COLUMNS ", v.xml FROM domains d"
                                  " JOIN hosts h ON h.id = d.host_id"
                                  " LEFT JOIN config_versions v ON v.domain_id = d.id"
@@ -796,91 +880,56 @@ static json_object *sq_vms_query(struct store *st, const char *host, int64_t dom
                       "si", host, domain_id);
 }
 
-static json_object *sq_pools_query(struct store *st, const char *host, GError **error)
+static struct rows *sq_pools_query(struct store *st, const char *host, GError **error)
 {
-    return list_query(SQ(st), "pools", error,
+    return query_rows(SQ(st), &pool_row_desc, error,
                       "SELECT h.name AS host, p.host_id, p.name, p.uuid, p.state,"
                       " p.capacity AS capacity_bytes, p.allocation AS allocation_bytes,"
-                      " p.available AS available_bytes, p.target_path,"
-                      " p.updated_at AS \"t:updated_at\""
+                      " p.available AS available_bytes, p.target_path, p.updated_at"
                       " FROM pools p JOIN hosts h ON h.id = p.host_id"
                       " WHERE ?1 IS NULL OR h.name = ?1 ORDER BY h.id, p.name",
                       "s", host);
 }
 
-static json_object *sq_networks_query(struct store *st, const char *host, GError **error)
+static struct rows *sq_networks_query(struct store *st, const char *host, GError **error)
 {
-    return list_query(SQ(st), "networks", error,
-                      "SELECT h.name AS host, n.host_id, n.name, n.uuid, n.active AS \"b:active\","
-                      " n.bridge, n.updated_at AS \"t:updated_at\""
-                      " FROM networks n JOIN hosts h ON h.id = n.host_id"
+    return query_rows(SQ(st), &network_row_desc, error,
+                      "SELECT h.name AS host, n.host_id, n.name, n.uuid, n.active, n.bridge,"
+                      " n.updated_at FROM networks n JOIN hosts h ON h.id = n.host_id"
                       " WHERE ?1 IS NULL OR h.name = ?1 ORDER BY h.id, n.name",
                       "s", host);
 }
 
-static json_object *sq_changes_query(struct store *st, int64_t domain_id, int limit, GError **error)
+static struct rows *sq_changes_query(struct store *st, int64_t domain_id, int limit, GError **error)
 {
-    return list_query(
-        SQ(st), "changes", error,
+    return query_rows(
+        SQ(st), &change_row_desc, error,
         "SELECT c.id, d.uuid AS vm_uuid, d.name AS vm_name, h.name AS host,"
-        " c.from_version, c.to_version, c.seen_at AS \"t:seen_at\", c.cause, c.actor,"
-        " c.audit_id, c.diff"
+        " c.from_version, c.to_version, c.seen_at, c.cause, c.actor, c.audit_id, c.diff"
         " FROM changes c JOIN domains d ON d.id = c.domain_id JOIN hosts h ON h.id = d.host_id"
         " WHERE ?1 = 0 OR c.domain_id = ?1 ORDER BY c.id DESC LIMIT ?2",
         "ii", domain_id, (int64_t)limit);
 }
 
-static json_object *sq_audit_query(struct store *st, const char *target_uuid, int limit,
+static struct rows *sq_audit_query(struct store *st, const char *target_uuid, int limit,
                                    GError **error)
 {
-    return list_query(SQ(st), "audit", error,
-                      "SELECT id, actor, action, target, target_uuid, host, params AS \"j:params\","
-                      " started_at AS \"t:started_at\", ended_at AS \"t:ended_at\", result, error"
-                      " FROM audit WHERE ?1 IS NULL OR target_uuid = ?1 ORDER BY id DESC LIMIT ?2",
+    return query_rows(SQ(st), &audit_row_desc, error,
+                      "SELECT id, actor, action, target, target_uuid, host, params, started_at,"
+                      " ended_at, result, error FROM audit"
+                      " WHERE ?1 IS NULL OR target_uuid = ?1 ORDER BY id DESC LIMIT ?2",
                       "si", target_uuid, (int64_t)limit);
 }
 
-static json_object *sq_tokens_query(struct store *st, GError **error)
+static struct rows *sq_tokens_query(struct store *st, GError **error)
 {
-    return list_query(SQ(st), "tokens", error,
-                      "SELECT id, name, role, machine_uuid, created_at AS \"t:created_at\","
-                      " last_used AS \"t:last_used\" FROM tokens WHERE revoked_at IS NULL"
-                      " ORDER BY id",
+    return query_rows(SQ(st), &token_row_desc, error,
+                      "SELECT id, name, role, machine_uuid, created_at, last_used FROM tokens"
+                      " WHERE revoked_at IS NULL ORDER BY id",
                       NULL);
 }
 
 /* ---- guest-view samples ---- */
-
-static int sq_guest_sample_insert(struct store *st, const struct guest_sample *g,
-                                  bool *ret_duplicate, GError **error)
-{
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    sqlite3_stmt *q = prep(
-        s->w, error,
-        "INSERT OR IGNORE INTO guest_samples(machine_uuid, source, t, received, seq, cpu_count,"
-        " cpu_user_ns, cpu_nice_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns, cpu_irq_ns,"
-        " cpu_softirq_ns, cpu_steal_ns, mem_total, mem_free, mem_available, mem_cached,"
-        " mem_buffers, swap_total, swap_free, swap_in_pages, swap_out_pages, major_faults,"
-        " minor_faults, load1_milli, load5_milli, load15_milli, fs_total, fs_used, fs_avail,"
-        " disk_read_bytes, disk_write_bytes, disk_reads, disk_writes, net_rx_bytes,"
-        " net_tx_bytes, net_rx_packets, net_tx_packets, filesystems, disks, nics, extra)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        " ?,?,?,?)",
-        "ssiiUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUUssss", g->machine_uuid, g->source, g->time_us,
-        g->received_us, g->seq, g->cpu_count, g->cpu_user_ns, g->cpu_nice_ns, g->cpu_system_ns,
-        g->cpu_idle_ns, g->cpu_iowait_ns, g->cpu_irq_ns, g->cpu_softirq_ns, g->cpu_steal_ns,
-        g->mem_total, g->mem_free, g->mem_available, g->mem_cached, g->mem_buffers, g->swap_total,
-        g->swap_free, g->swap_in_pages, g->swap_out_pages, g->major_faults, g->minor_faults,
-        g->load1_milli, g->load5_milli, g->load15_milli, g->fs_total, g->fs_used, g->fs_avail,
-        g->disk_read_bytes, g->disk_write_bytes, g->disk_reads, g->disk_writes, g->net_rx_bytes,
-        g->net_tx_bytes, g->net_rx_packets, g->net_tx_packets, g->filesystems_json, g->disks_json,
-        g->nics_json, g->extra_json);
-    int r = step_done(s->w, q, error);
-    if (r == 0 && ret_duplicate)
-        *ret_duplicate = sqlite3_changes(s->w) == 0;
-    return r;
-}
 
 static int sq_vm_resolve(struct store *st, const char *ref, GArray *ret, GError **error)
 {
@@ -938,11 +987,13 @@ static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
     .host_ensure = sq_host_ensure,
-    .host_update = sq_host_update,
-    .host_set_state = sq_host_set_state,
-    .domain_sync = sq_domain_sync,
-    .domain_prune = sq_domain_prune,
-    .domain_set_state = sq_domain_set_state,
+    .host_lookup = sq_host_lookup,
+    .host_put_info = sq_host_put_info,
+    .host_put_state = sq_host_put_state,
+    .domains_load = sq_domains_load,
+    .config_get = sq_config_get,
+    .domain_put = sq_domain_put,
+    .domain_remove = sq_domain_remove,
     .pools_replace = sq_pools_replace,
     .networks_replace = sq_networks_replace,
     .audit_begin = sq_audit_begin,
@@ -959,26 +1010,23 @@ static const struct store_ops sqlite_ops = {
     .changes_query = sq_changes_query,
     .audit_query = sq_audit_query,
     .tokens_query = sq_tokens_query,
-    .guest_sample_insert = sq_guest_sample_insert,
     .vm_resolve = sq_vm_resolve,
+    .guest_sample_insert = sq_guest_sample_insert,
     /* sqlite-samples.c */
-    .host_round_insert = sq_host_round_insert,
-    .view_status_set = sq_view_status_set,
-    .view_status_query = sq_view_status_query,
+    .round_write = sq_round_write,
+    .samples_recent = sq_samples_recent,
     .samples_maintain = sq_samples_maintain,
     .series_query = sq_series_query,
+    .view_status_query = sq_view_status_query,
     /* sqlite-agents.c */
     .agent_enroll = sq_agent_enroll,
     .agent_contact = sq_agent_contact,
     .agents_query = sq_agents_query,
     /* sqlite-reconcile.c */
-    .host_samples_recent = sq_host_samples_recent,
-    .guest_samples_recent = sq_guest_samples_recent,
-    .pool_samples_recent = sq_pool_samples_recent,
-    .reconcile_ctx_get = sq_reconcile_ctx_get,
-    .reconciled_put = sq_reconciled_put,
-    .reconciled_query = sq_reconciled_query,
     .findings_query = sq_findings_query,
+    .findings_open = sq_findings_open,
+    .states_load = sq_states_load,
+    .view_get = sq_view_get,
 };
 
 static int migrate(sqlite3 *db, GError **error)
@@ -1038,9 +1086,13 @@ struct store *store_sqlite_open(const char *path, GError **error)
     s->w = open_one(path, false, error);
     if (!s->w)
         return NULL;
+    /* A round of 10 000 VMs touches a leaf page per VM in each history
+     * index; with SQLite's default 2 MiB cache the transaction spills
+     * pages to the file midway.  32 MiB keeps a large host's round in
+     * memory until it commits. */
     if (exec_sql(s->w,
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                 " PRAGMA foreign_keys = ON;",
+                 " PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;",
                  error) < 0 ||
         migrate(s->w, error) < 0) {
         sqlite3_close_v2(s->w);
@@ -1064,21 +1116,6 @@ void store_close(struct store *st)
 {
     if (st)
         st->ops->close(st);
-}
-
-void store_domain_clear(struct store_domain *d)
-{
-    g_free(d->uuid);
-    g_free(d->name);
-    g_free(d->state);
-    g_free(d->state_reason);
-    g_free(d->os_type);
-    g_free(d->domain_type);
-    g_free(d->disks_json);
-    g_free(d->nics_json);
-    g_free(d->balloon_model);
-    g_free(d->xml);
-    memset(d, 0, sizeof(*d));
 }
 
 void store_token_clear(struct store_token *t)

@@ -1,113 +1,69 @@
 /*
- * store: kanri's inventory, configuration history, audit trail and tokens.
+ * store: kanri's persistence — inventory, configuration history, audit
+ * trail, tokens, agents, sample history, findings.  Typed rows in and out
+ * (model/); the store decides nothing: what a change is, who caused it and
+ * when a finding opens or closes are decided above it (src/engine/,
+ * src/reconcile/), and the store writes what it is told.
  *
  * A backend is a table of function pointers (struct store_ops) chosen at
  * start-up; `struct store` is the common head every backend embeds first.
- * The SQLite backend (sqlite.c) is the embedded default.
+ * The SQLite backend (sqlite*.c) is the embedded default.
  *
  * Threading: every operation may be called from any thread; backends
  * serialise writes internally and let reads run beside them.
  *
  * Errors: functions returning int give 0 or -errno style codes (-ENOENT for
  * "no such row", -EIO for a database failure) and fill *error when given.
- * Query functions that return json_object give a new reference the caller
- * owns (json_object_put), or NULL with *error set.
+ * Query functions return a new struct rows (model/row.h) the caller frees,
+ * or NULL with *error set.
  *
- * Times are int64 microseconds since the epoch; the JSON the query
- * functions build uses the shapes documented in docs/api.md.
+ * Times are int64 microseconds since the epoch, given by the caller where a
+ * write records one, so that one round's rows share one clock.
  */
 #pragma once
 
 #include <glib.h>
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/finding.h"
+#include "model/inventory.h"
+#include "model/row.h"
 #include "model/sample.h"
+#include "model/view.h"
 
 #define STORE_ERROR (store_error_quark())
 GQuark store_error_quark(void);
 enum { STORE_ERROR_IO, STORE_ERROR_NOT_FOUND, STORE_ERROR_SCHEMA };
 
 struct store;
+struct series_kind;
 
-/* Everything kanri knows about one hypervisor connection.  Strings may be
- * NULL when unknown. */
-struct store_host {
-    int64_t id;
-    char *name;
-    char *uri;
-    char *state;  /* connected | connecting | unreachable */
-    char *reason; /* why unreachable */
-    char *driver;
-    char *hv_version;
-    char *libvirt_version;
-    char *hostname;
-    char *cpu_model;
-    int cpus;
-    int mhz;
-    uint64_t memory_bytes;
-    int numa_cells;
-    int64_t last_seen;
-    int64_t connected_since; /* set by host_set_state(), ignored by host_update() */
-};
+/* ---- inventory ---- */
 
-/* One domain as the inventory sync sees it.  disks and nics are JSON array
- * texts in the docs/api.md shapes. */
-struct store_domain {
+/* What the store keeps in memory-free form about one known domain, for the
+ * engine to start from (store_ops.domains_load). */
+struct store_domain_ref {
+    int64_t domain_id;
+    int64_t host_id;
     char *uuid;
     char *name;
-    char *state;
-    char *state_reason;
-    bool persistent;
-    bool autostart;
-    unsigned vcpus;
-    unsigned max_vcpus;
-    uint64_t memory_bytes;
-    uint64_t max_memory_bytes;
-    char *os_type;
-    char *domain_type;
-    char *disks_json;
-    char *nics_json;
-    bool has_agent;
-    char *balloon_model;
-    char *xml; /* inactive-and-active domain XML as libvirt reports it */
+    bool removed;
+    int64_t config_version;
+    char *xml; /* of config_version; NULL when none */
 };
 
-void store_domain_clear(struct store_domain *d);
+void store_domain_ref_clear(struct store_domain_ref *r);
 
-/* Who caused a configuration change. */
-struct store_cause {
-    const char *cause; /* action | external | created | removed */
-    const char *actor; /* token name for "action", else NULL */
-    int64_t audit_id;  /* for "action", else 0 */
+/* A configuration change to record with a domain write (domain_put,
+ * domain_remove).  new_xml set: the XML is stored as version to_version. */
+struct store_change {
+    int64_t from_version; /* 0: none */
+    int64_t to_version;
+    const char *new_xml;
+    const char *diff; /* unified diff, "" for none */
+    struct change_cause cause;
 };
-
-struct store_pool {
-    char *name;
-    char *uuid;
-    char *state;
-    uint64_t capacity;
-    uint64_t allocation;
-    uint64_t available;
-    char *target_path; /* directory or device the pool's volumes live in; NULL unknown */
-};
-
-struct store_network {
-    char *name;
-    char *uuid;
-    bool active;
-    char *bridge;
-};
-
-struct store_token {
-    int64_t id;
-    char *name;
-    char *role;         /* viewer | operator | admin | guest */
-    char *machine_uuid; /* guest tokens: the one machine it may write */
-};
-
-void store_token_clear(struct store_token *t);
 
 /* A VM reference resolved from a path component. */
 struct store_vm_ref {
@@ -122,6 +78,17 @@ void store_vm_ref_clear(struct store_vm_ref *r);
 typedef struct store_vm_ref store_vm_ref_t;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(store_vm_ref_t, store_vm_ref_clear)
 
+struct store_token {
+    int64_t id;
+    char *name;
+    char *role;         /* viewer | operator | admin | guest */
+    char *machine_uuid; /* guest tokens: the one machine it may write */
+};
+
+void store_token_clear(struct store_token *t);
+
+/* ---- history ---- */
+
 struct store_retention {
     int64_t raw_us; /* 0: forever */
     int64_t m5_us;
@@ -134,8 +101,6 @@ struct store_maint_stats {
     unsigned rows_deleted;
 };
 
-struct series_kind;
-
 struct store_series_query {
     const struct series_kind *kind;
     const char *entity; /* "UUID", "UUID/SOURCE", "HOST_ID", "HOST_ID/POOL" (series.h) */
@@ -145,6 +110,22 @@ struct store_series_query {
     int64_t step_us;        /* 0: every stored point */
     const char *tier;       /* "raw" | "5m" | "1h", or NULL to choose by step */
 };
+
+/* One metric's points (struct series_point, series.h) of a series query. */
+struct store_series_line {
+    int metric; /* index into the kind's metrics */
+    GArray *points;
+};
+
+struct store_series_result {
+    const char *tier; /* static */
+    int64_t step_us;
+    GArray *lines; /* struct store_series_line, in the query's order */
+};
+
+void store_series_result_free(struct store_series_result *r);
+typedef struct store_series_result store_series_result;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(store_series_result, store_series_result_free)
 
 /* What one ingest request tells about an agent (agent_contact). */
 struct store_agent_contact {
@@ -158,65 +139,91 @@ struct store_agent_contact {
     uint64_t spool_backlog, spool_dropped;
 };
 
-/* What the reconciliation of one domain needs besides samples
- * (reconcile_ctx_get; store_reconcile_ctx_clear frees it). */
-struct store_reconcile_ctx {
-    char *disks_json; /* the domain's disks from the inventory, NULL when unknown */
-    char *state_json; /* the engine state persisted last round, NULL on the first */
-    GArray *pools;    /* struct store_pool of the host: name and target_path set */
+/* ---- a round's writes ---- */
+
+/* The engine's state of one VM to keep across restarts (opaque text). */
+struct store_state_write {
+    const char *uuid;
+    int64_t host_id;
+    int64_t time_us;
+    const char *state; /* NULL: none */
 };
 
-void store_reconcile_ctx_clear(struct store_reconcile_ctx *c);
-
-/* One finding as the engine reported it this round (reconciled_put). */
-struct store_finding_update {
-    const char *rule;     /* "steal-invisible-to-guest", ... */
-    const char *severity; /* info | warning | critical */
-    const char *state;    /* opening | open | closing | closed (the engine's) */
-    int64_t since_us, changed_us;
-    double measure;
-    const char *message;
+struct store_view_status_write {
+    const char *uuid;
+    int64_t host_id;
+    const char *part;
+    bool available;
+    const char *reason; /* NULL when available */
+    int64_t since_us;   /* when availability last flipped */
+    int64_t updated_us;
 };
 
-/* One round's reconciliation of one domain. */
-struct store_reconciled {
-    const struct reconciled_sample *sample; /* R, kept as history ("vm-reconciled") */
-    const char *view_json;  /* H, G, R, provenance, reason, ages: docs/api.md "resources" */
-    const char *state_json; /* the engine state to hand back next round */
-    const struct store_finding_update *findings;
+/* Everything one round of one host writes, in one transaction.  Any array
+ * may be empty.  guests are inserted idempotently (as guest_sample_insert). */
+struct store_round {
+    const struct host_sample *const *hosts;
+    size_t n_hosts;
+    const struct node_sample *node; /* NULL: none */
+    const struct pool_sample *const *pools;
+    size_t n_pools;
+    const struct guest_sample *const *guests;
+    size_t n_guests;
+    const struct reconciled_sample *reconciled;
+    size_t n_reconciled;
+    const struct finding_write *findings; /* model/finding.h */
     size_t n_findings;
+    const struct store_state_write *states;
+    size_t n_states;
+    const struct vm_view *const *views; /* last views to keep */
+    size_t n_views;
+    const struct store_view_status_write *status;
+    size_t n_status;
 };
+
+/* The newest samples of one entity, newest first (samples_recent). */
+enum store_recent_kind { STORE_RECENT_HOST, STORE_RECENT_GUEST, STORE_RECENT_POOL };
 
 struct store_ops {
     const char *name;
     void (*close)(struct store *st);
 
-    /* Hosts */
+    /* ---- hosts ---- */
     int (*host_ensure)(struct store *st, const char *name, const char *uri, int64_t *ret_id,
                        GError **error);
-    int (*host_update)(struct store *st, const struct store_host *h, GError **error);
-    int (*host_set_state)(struct store *st, int64_t host_id, const char *state, const char *reason,
-                          GError **error);
+    /* The id and name of host NAME_OR_ID (a name, or an id as text);
+     * -ENOENT when none. */
+    int (*host_lookup)(struct store *st, const char *name_or_id, int64_t *ret_id, char **ret_name,
+                       GError **error);
+    int (*host_put_info)(struct store *st, int64_t host_id, const struct host_info *info,
+                         int64_t now_us, GError **error);
+    /* SYNCED_US > 0 also records the end of a full inventory sync. */
+    int (*host_put_state)(struct store *st, int64_t host_id, enum host_state state,
+                          const char *reason, int64_t now_us, int64_t synced_us, GError **error);
 
-    /* Domains.  domain_sync() upserts the live row and, when the XML differs
-     * from the newest stored version, stores a new version and a change
-     * record with a unified diff, attributed to CAUSE.  *ret_changed tells
-     * whether a new version was stored. */
-    int (*domain_sync)(struct store *st, int64_t host_id, const struct store_domain *d,
-                       const struct store_cause *cause, bool *ret_changed, GError **error);
-    /* Marks every non-removed domain of HOST_ID whose UUID is not in
-     * PRESENT (NULL-terminated) as removed, with a "removed" change. */
-    int (*domain_prune)(struct store *st, int64_t host_id, const char *const *present,
-                        const struct store_cause *cause, GError **error);
-    int (*domain_set_state)(struct store *st, int64_t host_id, const char *uuid, const char *state,
-                            const char *reason, GError **error);
+    /* ---- inventory ---- */
+    /* Every domain ever seen on HOST_ID (removed ones too), with its newest
+     * configuration version, into RET (struct store_domain_ref). */
+    int (*domains_load)(struct store *st, int64_t host_id, GArray *ret, GError **error);
+    /* The XML of version VERSION of a domain, into *ret_xml (g_free). */
+    int (*config_get)(struct store *st, int64_t domain_id, int64_t version, char **ret_xml,
+                      GError **error);
+    /* Upserts the live row of D on HOST_ID and, with CH, records the
+     * change (and the new version when ch->new_xml is set).  *ret_domain_id
+     * is the row's id. */
+    int (*domain_put)(struct store *st, int64_t host_id, const struct domain_info *d,
+                      const struct store_change *ch, int64_t now_us, int64_t *ret_domain_id,
+                      GError **error);
+    /* Marks a domain removed and records CH. */
+    int (*domain_remove)(struct store *st, int64_t domain_id, const struct store_change *ch,
+                         int64_t now_us, GError **error);
+    int (*pools_replace)(struct store *st, int64_t host_id, const GPtrArray *pools /* pool_info */,
+                         int64_t now_us, GError **error);
+    int (*networks_replace)(struct store *st, int64_t host_id,
+                            const GPtrArray *nets /* network_info */, int64_t now_us,
+                            GError **error);
 
-    int (*pools_replace)(struct store *st, int64_t host_id, const struct store_pool *pools,
-                         size_t n, GError **error);
-    int (*networks_replace)(struct store *st, int64_t host_id, const struct store_network *nets,
-                            size_t n, GError **error);
-
-    /* Audit */
+    /* ---- audit ---- */
     int (*audit_begin)(struct store *st, const char *actor, int64_t token_id, const char *action,
                        const char *target, const char *target_uuid, const char *host,
                        const char *params_json, int64_t *ret_id, GError **error);
@@ -225,7 +232,7 @@ struct store_ops {
     int (*audit_set_target)(struct store *st, int64_t id, const char *target,
                             const char *target_uuid, GError **error);
 
-    /* Tokens */
+    /* ---- tokens ---- */
     int (*token_create)(struct store *st, const char *name, const char *role, const char *hash,
                         const char *machine_uuid, int64_t *ret_id, GError **error);
     /* -ENOENT for unknown or revoked tokens. */
@@ -234,46 +241,51 @@ struct store_ops {
     int (*token_revoke)(struct store *st, int64_t id, GError **error);
     int (*token_count)(struct store *st, int64_t *ret_count, GError **error);
 
-    /* Queries (new json_object references; see docs/api.md) */
-    json_object *(*hosts_query)(struct store *st, const char *name_or_id, GError **error);
-    json_object *(*vms_query)(struct store *st, const char *host, int64_t domain_id, bool with_xml,
+    /* ---- queries (model/row.h) ---- */
+    /* NAME_OR_ID NULL: every host. */
+    struct rows *(*hosts_query)(struct store *st, const char *name_or_id, GError **error);
+    /* HOST NULL: every host; DOMAIN_ID 0: every live VM, else that one
+     * (removed or not), with its XML when WITH_XML. */
+    struct rows *(*vms_query)(struct store *st, const char *host, int64_t domain_id, bool with_xml,
                               GError **error);
-    json_object *(*pools_query)(struct store *st, const char *host, GError **error);
-    json_object *(*networks_query)(struct store *st, const char *host, GError **error);
-    json_object *(*changes_query)(struct store *st, int64_t domain_id, int limit, GError **error);
-    json_object *(*audit_query)(struct store *st, const char *target_uuid, int limit,
+    struct rows *(*pools_query)(struct store *st, const char *host, GError **error);
+    struct rows *(*networks_query)(struct store *st, const char *host, GError **error);
+    struct rows *(*changes_query)(struct store *st, int64_t domain_id, int limit, GError **error);
+    struct rows *(*audit_query)(struct store *st, const char *target_uuid, int limit,
                                 GError **error);
-    json_object *(*tokens_query)(struct store *st, GError **error);
-
-    /* Guest-view history (samples.h).  Idempotent: a sample with the same
-     * (machine_uuid, source, seq) — or, without seq, the same time — is
-     * not stored twice and sets *ret_duplicate. */
-    int (*guest_sample_insert)(struct store *st, const struct guest_sample *s, bool *ret_duplicate,
-                               GError **error);
-
+    struct rows *(*tokens_query)(struct store *st, GError **error);
+    struct rows *(*agents_query)(struct store *st, GError **error);
+    /* STATE open | closed | NULL (all); RULE and UUID NULL for any; newest first. */
+    struct rows *(*findings_query)(struct store *st, const char *state, const char *rule,
+                                   const char *uuid, int limit, GError **error);
+    /* UUID NULL: every VM's. */
+    struct rows *(*view_status_query)(struct store *st, const char *uuid, GError **error);
     /* Resolves "UUID", "NAME", "HOST:NAME" or "HOST:UUID" to live (not
      * removed) domains; fills RET (of struct store_vm_ref, caller frees
      * with store_vm_ref_clear) with every match. */
     int (*vm_resolve)(struct store *st, const char *ref, GArray *ret, GError **error);
+    /* The last view kept of UUID; -ENOENT when none. */
+    int (*view_get)(struct store *st, const char *uuid, struct vm_view **ret, GError **error);
 
-    /* ---- Host view and sample history (docs/monitoring.md) ---- */
-
-    /* Stores one collection round of a host in one transaction: N domain
-     * samples, the host's own sample (NODE, may be NULL) and NPOOLS pool
-     * samples. */
-    int (*host_round_insert)(struct store *st, const struct host_sample *samples, size_t n,
-                             const struct node_sample *node, const struct pool_sample *pools,
-                             size_t npools, GError **error);
-
-    /* Records whether PART ("guest-memory", "guest-agent", "host") of
-     * domain UUID's figures is available, and why not.  `since` moves only
-     * when availability flips; *ret_changed tells whether availability or
-     * reason changed. */
-    int (*view_status_set)(struct store *st, int64_t host_id, const char *uuid, const char *part,
-                           bool available, const char *reason, bool *ret_changed, GError **error);
-    /* {"uuid": {"part": {"available": b, "reason": s, "since": t, "updated": t}}}
-     * for UUID, or every domain when NULL. */
-    json_object *(*view_status_query)(struct store *st, const char *uuid, GError **error);
+    /* ---- samples ---- */
+    /* Guest-view sample pushed by an agent.  Idempotent: a sample with the
+     * same (machine_uuid, source, seq) — or, without seq, the same time —
+     * is not stored twice and sets *ret_duplicate. */
+    int (*guest_sample_insert)(struct store *st, const struct guest_sample *s, bool *ret_duplicate,
+                               GError **error);
+    /* One round's rows, in one transaction. */
+    int (*round_write)(struct store *st, const struct store_round *w, GError **error);
+    /* The newest N samples of one entity, newest first, appended to RET
+     * (of struct host_sample, guest_sample or pool_sample; the caller
+     * clears each).  KEY is the domain or machine UUID, HOST_ID/NAME for a
+     * pool; SOURCE the guest source.  For the engine's warm start only. */
+    int (*samples_recent)(struct store *st, enum store_recent_kind kind, const char *key,
+                          const char *source, int64_t host_id, unsigned n, GArray *ret,
+                          GError **error);
+    /* Open findings (rows of finding_row_desc) and persisted engine states
+     * (uuid -> text, into RET) of HOST_ID, for the engine's warm start. */
+    struct rows *(*findings_open)(struct store *st, int64_t host_id, GError **error);
+    int (*states_load)(struct store *st, int64_t host_id, GHashTable *ret, GError **error);
 
     /* Incremental downsampling raw -> 5 min -> 1 h of rows stored up to
      * NOW_US - SETTLE_US, then deletes what is older than each tier's
@@ -282,50 +294,17 @@ struct store_ops {
     int (*samples_maintain)(struct store *st, const struct store_retention *retention,
                             int64_t now_us, int64_t settle_us, struct store_maint_stats *ret_stats,
                             GError **error);
+    /* History of one entity; see struct store_series_query. */
+    struct store_series_result *(*series_query)(struct store *st,
+                                                const struct store_series_query *q, GError **error);
 
-    /* History of one entity; see struct store_series_query.  Returns
-     * {"tier": "raw|5m|1h", "step_s": N, "series": [{"metric", "unit",
-     * "type": "gauge|rate", "points": [{"t": RFC 3339, "v": number}]}]}. */
-    json_object *(*series_query)(struct store *st, const struct store_series_query *q,
-                                 GError **error);
-
-    /* ---- Guest agents (kanri-guestd) ---- */
-
+    /* ---- guest agents (kanri-guestd) ---- */
     /* Creates a "guest" token bound to MACHINE_UUID (revoking that
      * machine's older ones) and the agent's row. */
     int (*agent_enroll)(struct store *st, const char *machine_uuid, const char *name,
                         const char *token_hash, int64_t *ret_token_id, GError **error);
     /* Records one ingest request: accepted, duplicate or rejected. */
     int (*agent_contact)(struct store *st, const struct store_agent_contact *c, GError **error);
-    json_object *(*agents_query)(struct store *st, GError **error);
-
-    /* ---- Reconciliation (docs/reconciliation.md) ---- */
-
-    /* The newest N samples, newest first, appended to RET (of the sample
-     * struct; the caller clears each).  Guest samples are ordered by their
-     * own time, whichever way they arrived. */
-    int (*host_samples_recent)(struct store *st, const char *uuid, unsigned n, GArray *ret,
-                               GError **error);
-    int (*guest_samples_recent)(struct store *st, const char *uuid, const char *source, unsigned n,
-                                GArray *ret, GError **error);
-    int (*pool_samples_recent)(struct store *st, int64_t host_id, const char *name, unsigned n,
-                               GArray *ret, GError **error);
-    int (*reconcile_ctx_get)(struct store *st, int64_t host_id, const char *uuid,
-                             struct store_reconcile_ctx *ret, GError **error);
-    /* Stores a round in one transaction: the R history row, the current
-     * view and state, and the findings' lifecycle: a finding the engine
-     * reports open gets a row (state "open") unless one is open already;
-     * "closed" closes it; an open row of a rule the engine no longer
-     * reports at all is closed too (its state was lost or the rule was
-     * disabled), so no row stays open forever. */
-    int (*reconciled_put)(struct store *st, const struct store_reconciled *r, GError **error);
-    /* {"time", "age_s", "resources": [...], "findings": [open ones]} of UUID,
-     * NULL with STORE_ERROR_NOT_FOUND when it was never reconciled. */
-    json_object *(*reconciled_query)(struct store *st, const char *uuid, GError **error);
-    /* {"findings": [...]} newest first; STATE open | closed | all (NULL: all),
-     * RULE and UUID NULL for any. */
-    json_object *(*findings_query)(struct store *st, const char *state, const char *rule,
-                                   const char *uuid, int limit, GError **error);
 };
 
 struct store {

@@ -1,8 +1,11 @@
 /*
- * Lifecycle actions.  Each runs in the calling (API) thread on its own
- * reference to the host's connection, is recorded as an audit entry from
- * start to end, and marks the domain "in flight" so the configuration
- * change it causes is attributed to it rather than seen as external.
+ * Lifecycle actions of the libvirt driver.  Each runs in the calling
+ * thread (an API request, the engine's upkeep) on its own reference to the
+ * host's connection, then syncs the domain and reports it with the cause
+ * it was given.  The engine writes the audit entry and marks the domain in
+ * flight around the call (src/engine/actions.c); parameters arrive typed
+ * and bounded (model/action.h), so only rules that need the domain itself
+ * are checked here.
  */
 #include "config.h"
 
@@ -15,93 +18,22 @@
 #include <string.h>
 
 struct action_ctx {
-    struct virt_manager *m;
+    struct virt_driver *d;
     struct virt_conn *vc;
     virConnectPtr conn;
     virDomainPtr dom;
-    json_object *params; /* borrowed, may be NULL */
-    json_object *reply;  /* extra reply fields */
-    bool removed;        /* the domain no longer exists here afterwards */
-    const char *uuid;    /* the domain's, lower case */
-    const struct virt_actor *who;
-    int64_t audit_id;
+    const struct action_request *req;
+    struct action_result *res;
+    const char *uuid; /* the domain's, lower case */
+    const struct change_cause *cause;
 };
 
 typedef int (*action_fn)(struct action_ctx *ctx, GError **error);
 
-/* ---- parameter helpers: validate through expected types, name the field ---- */
-
-static bool param_int(struct action_ctx *ctx, const char *key, int64_t min, int64_t max,
-                      bool required, int64_t def, int64_t *ret, GError **error)
-{
-    json_object *v = NULL;
-    if (!ctx->params || !json_object_object_get_ex(ctx->params, key, &v) || !v) {
-        if (required) {
-            g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID, "%s: required", key);
-            return false;
-        }
-        *ret = def;
-        return true;
-    }
-    if (!json_object_is_type(v, json_type_int)) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID, "%s: expected an integer", key);
-        return false;
-    }
-    int64_t n = json_object_get_int64(v);
-    if (n < min || n > max) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
-                    "%s: must be from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, key, min, max);
-        return false;
-    }
-    *ret = n;
-    return true;
-}
-
-static bool param_bool(struct action_ctx *ctx, const char *key, bool def, bool *ret, GError **error)
-{
-    json_object *v = NULL;
-    if (!ctx->params || !json_object_object_get_ex(ctx->params, key, &v) || !v) {
-        *ret = def;
-        return true;
-    }
-    if (!json_object_is_type(v, json_type_boolean)) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID, "%s: expected true or false", key);
-        return false;
-    }
-    *ret = json_object_get_boolean(v);
-    return true;
-}
-
-static bool param_string(struct action_ctx *ctx, const char *key, bool required, size_t max_len,
-                         const char **ret, GError **error)
-{
-    json_object *v = NULL;
-    *ret = NULL;
-    if (!ctx->params || !json_object_object_get_ex(ctx->params, key, &v) || !v) {
-        if (required) {
-            g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID, "%s: required", key);
-            return false;
-        }
-        return true;
-    }
-    if (!json_object_is_type(v, json_type_string)) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID, "%s: expected a string", key);
-        return false;
-    }
-    const char *s = json_object_get_string(v);
-    if (!*s || strlen(s) > max_len) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID, "%s: must be 1 to %zu characters", key,
-                    max_len);
-        return false;
-    }
-    *ret = s;
-    return true;
-}
-
 static int fail_libvirt(GError **error, const char *what)
 {
     /* Not "WHAT: ..." — that form names a request field in a 400. */
-    g_set_error(error, VIRT_ERROR, virt_err_from_libvirt(), "%s failed: %s", what,
+    g_set_error(error, DRIVER_ERROR, virt_err_from_libvirt(), "%s failed: %s", what,
                 virt_last_error());
     return -EIO;
 }
@@ -126,7 +58,7 @@ static int require_state(struct action_ctx *ctx, bool ok, const char *needs, GEr
     if (ok)
         return 0;
     int s = dom_state(ctx->dom);
-    g_set_error(error, VIRT_ERROR, VIRT_ERR_STATE, "domain '%s' is %s; this action needs it %s",
+    g_set_error(error, DRIVER_ERROR, DRIVER_ERR_STATE, "domain '%s' is %s; this action needs it %s",
                 virDomainGetName(ctx->dom), virt_state_name(s), needs);
     return -EBUSY;
 }
@@ -143,11 +75,8 @@ static int act_start(struct action_ctx *ctx, GError **error)
 
 static int act_shutdown(struct action_ctx *ctx, GError **error)
 {
-    int64_t timeout;
-    bool force;
-    if (!param_int(ctx, "timeout", 1, 3600, false, 60, &timeout, error) ||
-        !param_bool(ctx, "force", false, &force, error))
-        return -EINVAL;
+    int64_t timeout = action_int(ctx->req, "timeout", 60);
+    bool force = action_bool(ctx->req, "force", false);
     int s = dom_state(ctx->dom);
     if (require_state(ctx, s == VIR_DOMAIN_RUNNING || s == VIR_DOMAIN_BLOCKED, "running", error))
         return -EBUSY;
@@ -161,7 +90,7 @@ static int act_shutdown(struct action_ctx *ctx, GError **error)
         g_usleep(100 * 1000);
     }
     if (!force) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_TIMEOUT,
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_TIMEOUT,
                     "the guest did not shut down within %" G_GINT64_FORMAT
                     " s (it may ignore ACPI); retry with force to destroy it after the timeout",
                     timeout);
@@ -169,7 +98,7 @@ static int act_shutdown(struct action_ctx *ctx, GError **error)
     }
     if (virDomainDestroy(ctx->dom) < 0)
         return fail_libvirt(error, "destroy after shutdown timeout");
-    json_object_object_add(ctx->reply, "forced", json_object_new_boolean(true));
+    ctx->res->forced = true;
     return 0;
 }
 
@@ -214,7 +143,7 @@ static int modify_flags(struct action_ctx *ctx, bool config, unsigned *ret, GErr
         flags |= VIR_DOMAIN_AFFECT_LIVE;
     if (config || !active) {
         if (!persistent) {
-            g_set_error(error, VIRT_ERROR, VIRT_ERR_STATE,
+            g_set_error(error, DRIVER_ERROR, DRIVER_ERR_STATE,
                         "domain '%s' is transient and not running: nothing to change",
                         virDomainGetName(ctx->dom));
             return -EBUSY;
@@ -227,35 +156,25 @@ static int modify_flags(struct action_ctx *ctx, bool config, unsigned *ret, GErr
 
 static int act_setmem(struct action_ctx *ctx, GError **error)
 {
-    int64_t bytes = 0, mib = 0;
-    bool config;
-    json_object *v;
-    bool has_bytes = ctx->params && json_object_object_get_ex(ctx->params, "memory_bytes", &v) && v;
-    bool has_mib = ctx->params && json_object_object_get_ex(ctx->params, "memory_mib", &v) && v;
+    const struct action_arg *ab = action_arg(ctx->req, "memory_bytes");
+    const struct action_arg *am = action_arg(ctx->req, "memory_mib");
+    bool has_bytes = ab && ab->set, has_mib = am && am->set;
     if (has_bytes == has_mib) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID,
                     "memory_bytes: give exactly one of memory_bytes or memory_mib");
         return -EINVAL;
     }
-    if (has_bytes &&
-        !param_int(ctx, "memory_bytes", 1024 * 1024, G_MAXINT64 / 2, true, 0, &bytes, error))
-        return -EINVAL;
-    if (has_mib &&
-        !param_int(ctx, "memory_mib", 1, G_MAXINT64 / (2 * 1048576), true, 0, &mib, error))
-        return -EINVAL;
-    if (!param_bool(ctx, "config", false, &config, error))
-        return -EINVAL;
+    int64_t bytes = has_bytes ? ab->i : 0, mib = has_mib ? am->i : 0;
+    bool config = action_bool(ctx->req, "config", false);
     uint64_t kib = has_bytes ? (uint64_t)bytes / 1024 : (uint64_t)mib * 1024;
     unsigned long maxkib = virDomainGetMaxMemory(ctx->dom);
     if (maxkib && kib > maxkib) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID,
                     "%s: %" G_GUINT64_FORMAT " KiB is above the domain's maximum of %lu KiB",
                     has_bytes ? "memory_bytes" : "memory_mib", kib, maxkib);
         return -EINVAL;
     }
-    int64_t wait;
-    if (!param_int(ctx, "wait", 0, 600, false, 10, &wait, error))
-        return -EINVAL;
+    int64_t wait = action_int(ctx->req, "wait", 10);
     unsigned flags;
     if (modify_flags(ctx, config, &flags, error) < 0)
         return -EBUSY;
@@ -279,19 +198,15 @@ static int act_setmem(struct action_ctx *ctx, GError **error)
         g_usleep(200 * 1000);
     }
     if (info.memory)
-        json_object_object_add(ctx->reply, "actual_bytes",
-                               json_object_new_int64((int64_t)info.memory * 1024));
-    json_object_object_add(ctx->reply, "reached", json_object_new_boolean(reached));
+        ctx->res->actual_bytes = (int64_t)info.memory * 1024;
+    ctx->res->reached = reached;
     return 0;
 }
 
 static int act_setvcpus(struct action_ctx *ctx, GError **error)
 {
-    int64_t n;
-    bool config;
-    if (!param_int(ctx, "vcpus", 1, 4096, true, 0, &n, error) ||
-        !param_bool(ctx, "config", false, &config, error))
-        return -EINVAL;
+    int64_t n = action_int(ctx->req, "vcpus", 1);
+    bool config = action_bool(ctx->req, "config", false);
     unsigned flags;
     if (modify_flags(ctx, config, &flags, error) < 0)
         return -EBUSY;
@@ -304,7 +219,7 @@ static bool snapshot_name_ok(const char *name, GError **error)
 {
     for (const char *p = name; *p; p++) {
         if (!g_ascii_isalnum(*p) && !strchr("-_.:@+", *p)) {
-            g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
+            g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID,
                         "name: use letters, digits and - _ . : @ + only");
             return false;
         }
@@ -314,10 +229,8 @@ static bool snapshot_name_ok(const char *name, GError **error)
 
 static int act_snapshot_create(struct action_ctx *ctx, GError **error)
 {
-    const char *name, *desc;
-    if (!param_string(ctx, "name", false, 128, &name, error) ||
-        !param_string(ctx, "description", false, 4096, &desc, error))
-        return -EINVAL;
+    const char *name = action_str(ctx->req, "name");
+    const char *desc = action_str(ctx->req, "description");
     if (name && !snapshot_name_ok(name, error))
         return -EINVAL;
     g_autoptr(GString) xml = g_string_new("<domainsnapshot>");
@@ -333,21 +246,22 @@ static int act_snapshot_create(struct action_ctx *ctx, GError **error)
     virDomainSnapshotPtr snap = virDomainSnapshotCreateXML(ctx->dom, xml->str, 0);
     if (!snap)
         return fail_libvirt(error, "snapshot-create");
-    json_object_object_add(ctx->reply, "snapshot",
-                           json_object_new_string(virDomainSnapshotGetName(snap)));
+    ctx->res->snapshot = g_strdup(virDomainSnapshotGetName(snap));
     virDomainSnapshotFree(snap);
     return 0;
 }
 
 static virDomainSnapshotPtr lookup_snapshot(struct action_ctx *ctx, GError **error)
 {
-    const char *name;
-    if (!param_string(ctx, "name", true, 128, &name, error))
+    const char *name = action_str(ctx->req, "name");
+    if (!name) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID, "name: required");
         return NULL;
+    }
     virDomainSnapshotPtr snap = virDomainSnapshotLookupByName(ctx->dom, name, 0);
     if (!snap)
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_NOT_FOUND, "name: domain '%s' has no snapshot '%s'",
-                    virDomainGetName(ctx->dom), name);
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND,
+                    "name: domain '%s' has no snapshot '%s'", virDomainGetName(ctx->dom), name);
     return snap;
 }
 
@@ -371,39 +285,28 @@ static int act_snapshot_delete(struct action_ctx *ctx, GError **error)
     return r;
 }
 
-static struct virt_conn *find_conn(struct virt_manager *m, const char *name_or_id)
-{
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
-    for (guint i = 0; i < m->conns->len; i++) {
-        struct virt_conn *c = g_ptr_array_index(m->conns, i);
-        g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, c->host_id);
-        if (g_str_equal(c->name, name_or_id) || g_str_equal(id, name_or_id))
-            return c;
-    }
-    return NULL;
-}
-
 static int act_migrate(struct action_ctx *ctx, GError **error)
 {
-    const char *to;
-    bool live;
-    if (!param_string(ctx, "to_host", true, 256, &to, error) ||
-        !param_bool(ctx, "live", true, &live, error))
+    const char *to = action_str(ctx->req, "to_host");
+    bool live = action_bool(ctx->req, "live", true);
+    if (!to) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID, "to_host: required");
         return -EINVAL;
-    struct virt_conn *dst = find_conn(ctx->m, to);
+    }
+    struct virt_conn *dst = virt_conn_find(ctx->d, to);
     if (!dst) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID, "to_host: no host named '%s'", to);
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID, "to_host: no host named '%s'", to);
         return -EINVAL;
     }
     if (dst == ctx->vc) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID,
                     "to_host: the domain is already on host '%s'", to);
         return -EINVAL;
     }
     if (live && require_state(ctx, is_active_state(dom_state(ctx->dom)),
                               "running (or use live=false)", error))
         return -EBUSY;
-    virConnectPtr dconn = virt_conn_ref(ctx->m, dst->host_id, NULL, error);
+    virConnectPtr dconn = virt_conn_ref(ctx->d, dst->host_id, NULL, error);
     if (!dconn)
         return -EIO;
     unsigned flags = VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
@@ -414,22 +317,21 @@ static int act_migrate(struct action_ctx *ctx, GError **error)
     /* The destination's lifecycle event arrives before virDomainMigrate3()
      * returns: mark the domain in flight there too, so its first sighting
      * on the new host is this action's doing. */
-    virt_inflight_set(ctx->m, dst->host_id, ctx->uuid, ctx->who->name, ctx->audit_id);
+    const struct driver_sink *sink = ctx->d->sink;
+    sink->inflight(sink->ctx, dst->host_id, ctx->uuid, ctx->cause);
     virDomainPtr nd = virDomainMigrate3(ctx->dom, dconn, NULL, 0, flags);
     int r = 0;
     if (!nd) {
         r = fail_libvirt(error, "migrate");
     } else {
         g_autoptr(GError) err = NULL;
-        struct store_cause c = {
-            .cause = "action", .actor = ctx->who->name, .audit_id = ctx->audit_id};
-        if (virt_sync_domain(dst, nd, &c, &err) < 0)
+        if (virt_sync_domain(dst, nd, ctx->cause, &err) < 0)
             g_warning("migrate: syncing the destination: %s", err->message);
         virDomainFree(nd);
-        ctx->removed = true;
-        json_object_object_add(ctx->reply, "host", json_object_new_string(dst->name));
+        ctx->res->removed = true;
+        ctx->res->host = g_strdup(dst->name);
     }
-    virt_inflight_clear(ctx->m, dst->host_id, ctx->uuid);
+    sink->inflight(sink->ctx, dst->host_id, ctx->uuid, NULL);
     virConnectClose(dconn);
     return r;
 }
@@ -451,224 +353,125 @@ static int act_undefine(struct action_ctx *ctx, GError **error)
     int rc = -1;
     for (size_t i = 0; i < G_N_ELEMENTS(flag_sets) && rc < 0; i++) {
         rc = virDomainUndefineFlags(ctx->dom, flag_sets[i]);
-        if (rc < 0 && virt_err_from_libvirt() != VIRT_ERR_UNSUPPORTED &&
-            virt_err_from_libvirt() != VIRT_ERR_INVALID)
+        if (rc < 0 && virt_err_from_libvirt() != DRIVER_ERR_UNSUPPORTED &&
+            virt_err_from_libvirt() != DRIVER_ERR_INVALID)
             break;
     }
     if (rc < 0)
         return fail_libvirt(error, "undefine");
-    ctx->removed = true;
+    ctx->res->removed = true;
     return 0;
 }
 
-/* Each action with the parameters it takes: anything else in the body is
- * refused, so a typo ("timout") cannot silently fall back to a default. */
-static const struct {
-    const char *name;
-    action_fn fn;
-    const char *const params[5];
-} actions[] = {
-    {"start", act_start, {NULL}},
-    {"shutdown", act_shutdown, {"timeout", "force", NULL}},
-    {"reboot", act_reboot, {NULL}},
-    {"destroy", act_destroy, {NULL}},
-    {"suspend", act_suspend, {NULL}},
-    {"resume", act_resume, {NULL}},
-    {"setmem", act_setmem, {"memory_bytes", "memory_mib", "config", "wait", NULL}},
-    {"setvcpus", act_setvcpus, {"vcpus", "config", NULL}},
-    {"snapshot-create", act_snapshot_create, {"name", "description", NULL}},
-    {"snapshot-revert", act_snapshot_revert, {"name", NULL}},
-    {"snapshot-delete", act_snapshot_delete, {"name", NULL}},
-    {"migrate", act_migrate, {"to_host", "live", NULL}},
-    {"undefine", act_undefine, {NULL}},
+/* kanrid's upkeep: the balloon statistics period the guest memory view
+ * needs (docs/monitoring.md). */
+static int act_set_balloon_period(struct action_ctx *ctx, GError **error)
+{
+    int period = (int)action_int(ctx->req, "period", 0);
+    return virDomainSetMemoryStatsPeriod(ctx->dom, period, VIR_DOMAIN_AFFECT_LIVE) < 0
+               ? fail_libvirt(error, "set-balloon-period")
+               : 0;
+}
+
+static const action_fn actions[ACTION_N] = {
+    [ACTION_START] = act_start,
+    [ACTION_SHUTDOWN] = act_shutdown,
+    [ACTION_REBOOT] = act_reboot,
+    [ACTION_DESTROY] = act_destroy,
+    [ACTION_SUSPEND] = act_suspend,
+    [ACTION_RESUME] = act_resume,
+    [ACTION_SETMEM] = act_setmem,
+    [ACTION_SETVCPUS] = act_setvcpus,
+    [ACTION_SNAPSHOT_CREATE] = act_snapshot_create,
+    [ACTION_SNAPSHOT_REVERT] = act_snapshot_revert,
+    [ACTION_SNAPSHOT_DELETE] = act_snapshot_delete,
+    [ACTION_MIGRATE] = act_migrate,
+    [ACTION_UNDEFINE] = act_undefine,
+    [ACTION_SET_BALLOON_PERIOD] = act_set_balloon_period,
 };
 
-static bool params_known(size_t action, json_object *params, GError **error)
+int virt_action(struct driver *base, int64_t host_id, const char *uuid,
+                const struct action_request *req, const struct change_cause *cause,
+                struct action_result *result, GError **error)
 {
-    if (!params)
-        return true;
-    json_object_object_foreach(params, key, val)
-    {
-        bool ok = false;
-        for (const char *const *p = actions[action].params; *p; p++)
-            ok |= g_str_equal(*p, key);
-        if (!ok) {
-            g_autoptr(GString) known = g_string_new(NULL);
-            for (const char *const *p = actions[action].params; *p; p++)
-                g_string_append_printf(known, "%s%s", known->len ? ", " : "", *p);
-            g_set_error(error, VIRT_ERROR, VIRT_ERR_INVALID,
-                        "%s: unknown parameter of %s (it takes: %s)", key, actions[action].name,
-                        known->len ? known->str : "none");
-            return false;
-        }
-        (void)val;
-    }
-    return true;
-}
-
-bool virt_action_known(const char *action)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
-        if (g_str_equal(actions[i].name, action))
-            return true;
-    }
-    return false;
-}
-
-/* Records the end of an audit entry; a store failure here is logged, the
- * action's own result stands. */
-static void audit_finish(struct virt_manager *m, int64_t audit_id, GError *action_error)
-{
-    g_autoptr(GError) err = NULL;
-    if (m->store->ops->audit_end(m->store, audit_id, action_error == NULL,
-                                 action_error ? action_error->message : NULL, &err) < 0)
-        g_warning("audit %" G_GINT64_FORMAT ": %s", audit_id, err->message);
-}
-
-json_object *virt_action(struct virt_manager *m, int64_t host_id, const char *uuid,
-                         const char *action, json_object *params, const struct virt_actor *who,
-                         int64_t *ret_audit_id, GError **error)
-{
-    action_fn fn = NULL;
-    size_t idx = 0;
-    for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
-        if (g_str_equal(actions[i].name, action)) {
-            fn = actions[i].fn;
-            idx = i;
-        }
-    }
+    struct virt_driver *d = (struct virt_driver *)base;
+    action_fn fn = (unsigned)req->kind < ACTION_N ? actions[req->kind] : NULL;
     if (!fn) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_NOT_FOUND, "unknown action '%s'", action);
-        return NULL;
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNSUPPORTED,
+                    "the libvirt driver has no action %d", (int)req->kind);
+        return -ENOTSUP;
     }
-
-    struct action_ctx ctx = {.m = m, .params = params, .uuid = uuid, .who = who};
-    const char *params_text =
-        params ? json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN) : "{}";
-    g_autoptr(GError) err = NULL;
-    g_autofree char *target = NULL, *hostname = NULL;
-
-    ctx.conn = virt_conn_ref(m, host_id, &ctx.vc, &err);
-    if (ctx.conn) {
-        ctx.dom = virDomainLookupByUUIDString(ctx.conn, uuid);
-        if (ctx.dom)
-            target = g_strdup(virDomainGetName(ctx.dom));
-        else
-            g_set_error(&err, VIRT_ERROR, VIRT_ERR_NOT_FOUND,
-                        "domain %s no longer exists on its host", uuid);
-        hostname = g_strdup(ctx.vc->name);
-    }
-
-    int64_t audit_id = 0;
-    /* Refusals count too: the audit trail shows attempts, not only successes. */
-    if (m->store->ops->audit_begin(m->store, who->name, who->token_id, action,
-                                   target ? target : uuid, uuid, hostname, params_text, &audit_id,
-                                   error) < 0) {
-        g_prefix_error(error, "audit: ");
-        (*error)->domain = VIRT_ERROR;
-        (*error)->code = VIRT_ERR_INTERNAL;
-        if (ctx.dom)
-            virDomainFree(ctx.dom);
-        if (ctx.conn)
-            virConnectClose(ctx.conn);
-        return NULL;
-    }
-    *ret_audit_id = audit_id;
-    ctx.audit_id = audit_id;
-    if (!err)
-        params_known(idx, params, &err);
-    if (!err) {
-        virt_inflight_set(m, host_id, uuid, who->name, audit_id);
-        ctx.reply = json_object_new_object();
-        if (fn(&ctx, &err) == 0) {
-            struct store_cause c = {.cause = "action", .actor = who->name, .audit_id = audit_id};
-            g_autoptr(GError) serr = NULL;
-            int r = ctx.removed ? virt_sync_all_domains(ctx.vc, ctx.conn, &c, &serr)
-                                : virt_sync_domain(ctx.vc, ctx.dom, &c, &serr);
-            if (r < 0)
-                g_warning("after %s: inventory sync: %s", action, serr->message);
-        }
-        virt_inflight_clear(m, host_id, uuid);
-    }
-    audit_finish(m, audit_id, err);
-    if (ctx.dom)
-        virDomainFree(ctx.dom);
-    if (ctx.conn)
+    struct action_ctx ctx = {.d = d, .req = req, .res = result, .uuid = uuid, .cause = cause};
+    ctx.conn = virt_conn_ref(d, host_id, &ctx.vc, error);
+    if (!ctx.conn)
+        return -EIO;
+    ctx.dom = virDomainLookupByUUIDString(ctx.conn, uuid);
+    if (!ctx.dom) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND,
+                    "domain %s no longer exists on its host", uuid);
+        virResetLastError();
         virConnectClose(ctx.conn);
-    if (err) {
-        json_object_put(ctx.reply);
-        g_propagate_error(error, g_steal_pointer(&err));
-        return NULL;
+        return -ENOENT;
     }
-    json_object_object_add(ctx.reply, "result", json_object_new_string("ok"));
-    json_object_object_add(ctx.reply, "audit_id", json_object_new_int64(audit_id));
-    return ctx.reply;
+    int r = fn(&ctx, error);
+    if (r == 0) {
+        g_autoptr(GError) serr = NULL;
+        int s = result->removed ? virt_sync_all_domains(ctx.vc, ctx.conn, cause, &serr)
+                                : virt_sync_domain(ctx.vc, ctx.dom, cause, &serr);
+        if (s < 0)
+            g_warning("after %s: inventory sync: %s", action_specs[req->kind].name, serr->message);
+    }
+    virResetLastError();
+    virDomainFree(ctx.dom);
+    virConnectClose(ctx.conn);
+    return r;
 }
 
-json_object *virt_define(struct virt_manager *m, int64_t host_id, const char *xml,
-                         const struct virt_actor *who, int64_t *ret_audit_id, GError **error)
+int virt_define(struct driver *base, int64_t host_id, const char *xml,
+                const struct change_cause *cause, char **ret_uuid, char **ret_name, GError **error)
 {
+    struct virt_driver *d = (struct virt_driver *)base;
     struct virt_conn *vc = NULL;
-    g_autoptr(GError) err = NULL;
     g_autoptr(domxml_domain) parsed = domxml_domain_parse(xml, NULL);
-    virConnectPtr conn = virt_conn_ref(m, host_id, &vc, &err);
-    json_object *params = json_object_new_object();
-    json_object_object_add(params, "xml_bytes", json_object_new_int64((int64_t)strlen(xml)));
-    int64_t audit_id = 0;
-    int r = m->store->ops->audit_begin(
-        m->store, who->name, who->token_id, "define", parsed ? parsed->name : NULL,
-        parsed ? parsed->uuid : NULL, vc ? vc->name : NULL,
-        json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN), &audit_id, error);
-    json_object_put(params);
-    if (r < 0) {
-        (*error)->domain = VIRT_ERROR;
-        (*error)->code = VIRT_ERR_INTERNAL;
-        if (conn)
-            virConnectClose(conn);
-        return NULL;
+    if (parsed) {
+        *ret_name = g_strdup(parsed->name);
+        *ret_uuid = g_strdup(parsed->uuid);
     }
-    *ret_audit_id = audit_id;
-    json_object *reply = NULL;
-    if (conn) {
-        virt_inflight_set(m, host_id, VIRT_INFLIGHT_DEFINE, who->name, audit_id);
-        virDomainPtr dom = virDomainDefineXML(conn, xml);
-        if (!dom) {
-            fail_libvirt(&err, "define");
-        } else {
-            char uuid[VIR_UUID_STRING_BUFLEN];
-            virDomainGetUUIDString(dom, uuid);
-            g_autofree char *lower_uuid = g_ascii_strdown(uuid, -1);
-            m->store->ops->audit_set_target(m->store, audit_id, virDomainGetName(dom), lower_uuid,
-                                            NULL);
-            struct store_cause c = {.cause = "action", .actor = who->name, .audit_id = audit_id};
-            g_autoptr(GError) serr = NULL;
-            if (virt_sync_domain(vc, dom, &c, &serr) < 0)
-                g_warning("after define: inventory sync: %s", serr->message);
-            reply = json_object_new_object();
-            json_object_object_add(reply, "result", json_object_new_string("ok"));
-            json_object_object_add(reply, "audit_id", json_object_new_int64(audit_id));
-            json_object_object_add(reply, "uuid", json_object_new_string(lower_uuid));
-            virDomainFree(dom);
-        }
-        virt_inflight_clear(m, host_id, VIRT_INFLIGHT_DEFINE);
-        virConnectClose(conn);
+    virConnectPtr conn = virt_conn_ref(d, host_id, &vc, error);
+    if (!conn)
+        return -EIO;
+    virDomainPtr dom = virDomainDefineXML(conn, xml);
+    int r = 0;
+    if (!dom) {
+        r = fail_libvirt(error, "define");
+    } else {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        virDomainGetUUIDString(dom, uuid);
+        g_free(*ret_uuid);
+        *ret_uuid = g_ascii_strdown(uuid, -1);
+        g_free(*ret_name);
+        *ret_name = g_strdup(virDomainGetName(dom));
+        g_autoptr(GError) serr = NULL;
+        if (virt_sync_domain(vc, dom, cause, &serr) < 0)
+            g_warning("after define: inventory sync: %s", serr->message);
+        virDomainFree(dom);
     }
-    audit_finish(m, audit_id, err);
-    if (err)
-        g_propagate_error(error, g_steal_pointer(&err));
-    return reply;
+    virResetLastError();
+    virConnectClose(conn);
+    return r;
 }
 
-json_object *virt_snapshots(struct virt_manager *m, int64_t host_id, const char *uuid,
-                            GError **error)
+struct rows *virt_snapshots(struct driver *base, int64_t host_id, const char *uuid, GError **error)
 {
-    virConnectPtr conn = virt_conn_ref(m, host_id, NULL, error);
+    struct virt_driver *d = (struct virt_driver *)base;
+    virConnectPtr conn = virt_conn_ref(d, host_id, NULL, error);
     if (!conn)
         return NULL;
-    json_object *res = NULL;
+    struct rows *res = NULL;
     virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
     if (!dom) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_NOT_FOUND, "domain %s no longer exists", uuid);
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND, "domain %s no longer exists", uuid);
+        virResetLastError();
         virConnectClose(conn);
         return NULL;
     }
@@ -677,35 +480,23 @@ json_object *virt_snapshots(struct virt_manager *m, int64_t host_id, const char 
     if (n < 0) {
         fail_libvirt(error, "listing snapshots");
     } else {
-        json_object *arr = json_object_new_array();
+        res = rows_new(&snapshot_row_desc);
         for (int i = 0; i < n; i++) {
             char *xml = virDomainSnapshotGetXMLDesc(snaps[i], 0);
             g_autoptr(domxml_snapshot) s = xml ? domxml_snapshot_parse(xml, NULL) : NULL;
             free(xml);
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "name",
-                                   json_object_new_string(virDomainSnapshotGetName(snaps[i])));
-            json_object_object_add(o, "state",
-                                   s && s->state ? json_object_new_string(s->state) : NULL);
-            g_autofree char *created =
-                s ? time_format_rfc3339(s->creation_time * USEC_PER_SEC) : NULL;
-            json_object_object_add(o, "created_at",
-                                   created ? json_object_new_string(created) : NULL);
-            json_object_object_add(
-                o, "current",
-                json_object_new_boolean(virDomainSnapshotIsCurrent(snaps[i], 0) == 1));
-            json_object_object_add(o, "description",
-                                   s && s->description ? json_object_new_string(s->description)
-                                                       : NULL);
-            json_object_object_add(o, "parent",
-                                   s && s->parent ? json_object_new_string(s->parent) : NULL);
-            json_object_array_add(arr, o);
+            struct snapshot_row *row = rows_add(res);
+            row->name = g_strdup(virDomainSnapshotGetName(snaps[i]));
+            row->state = g_strdup(s ? s->state : NULL);
+            row->created_at = s && s->creation_time > 0 ? s->creation_time * USEC_PER_SEC : 0;
+            row->current = virDomainSnapshotIsCurrent(snaps[i], 0) == 1;
+            row->description = g_strdup(s ? s->description : NULL);
+            row->parent = g_strdup(s ? s->parent : NULL);
             virDomainSnapshotFree(snaps[i]);
         }
         free(snaps);
-        res = json_object_new_object();
-        json_object_object_add(res, "snapshots", arr);
     }
+    virResetLastError();
     virDomainFree(dom);
     virConnectClose(conn);
     return res;

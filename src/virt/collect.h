@@ -1,8 +1,8 @@
 /*
- * collect: the host-view and guest-view collectors (collect.c) and the
- * pure transformations they use (collect-parse.c): libvirt bulk-stats
- * records and guest-agent replies in, samples out.  The pure half does no
- * I/O and no logging, so the unit tests feed it golden data.
+ * collect: the pure transformations of the libvirt driver's collectors
+ * (collect-parse.c): libvirt bulk-stats records and guest-agent replies
+ * in, samples out.  No I/O and no logging, so the unit tests feed it
+ * golden data; the collectors themselves are collect.c and guest.c.
  *
  * Agent replies are untrusted input from inside a guest: every parser here
  * bounds the size, depth and counts, checks every field's type and range,
@@ -87,20 +87,3 @@ bool qga_apply_diskstats(json_object *ret, struct guest_sample *s, GError **erro
  * nics_json, load (when libvirt offers it) and extra_json (os, hostname). */
 bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct guest_sample *s,
                              GError **error);
-
-/* ---- the collectors (collect.c) ---- */
-
-struct virt_conn;
-struct virt_manager;
-
-/* Starts VC's collector thread (its own libvirt connections to VC's URI). */
-void collect_start(struct virt_conn *vc);
-/* Asks VC's collector to stop; it leaves its thread as soon as the current
- * step allows and decrements the manager's running count. */
-void collect_request_stop(struct virt_conn *vc);
-/* Frees what collect_start() made; only after the thread exited. */
-void collect_free(struct virt_conn *vc);
-
-/* The manager's history maintenance thread (downsampling, retention). */
-void collect_maint_start(struct virt_manager *m);
-void collect_maint_stop(struct virt_manager *m);

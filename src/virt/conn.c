@@ -1,24 +1,22 @@
 /*
- * Connection workers and inventory sync.
+ * Connection workers, inventory sync and the driver's operations table.
  *
  * Each connection has a thread that owns the reconnect loop and every
  * inventory read.  libvirt delivers events on its own event-loop thread
  * (started by virt_event_loop_start()); callbacks only queue a message for
  * the worker, so a slow host never blocks event delivery for the others.
+ * Everything learned is reported to the engine's sink (model/driver.h);
+ * the host is reported connected only once a full inventory sync is done.
  */
 #include "config.h"
 
 #include "virt/virt-private.h"
-
-#include "virt/collect.h"
 
 #include "basic/util.h"
 #include "virt/domxml.h"
 
 #include <errno.h>
 #include <string.h>
-
-G_DEFINE_QUARK(kanri_virt_error_quark, virt_error)
 
 enum msg_type { MSG_RESYNC, MSG_DOMAIN, MSG_CLOSED, MSG_QUIT };
 
@@ -63,7 +61,7 @@ int virt_event_loop_start(GError **error)
     static gsize started = 0;
     if (g_once_init_enter(&started)) {
         if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
-            g_set_error(error, VIRT_ERROR, VIRT_ERR_INTERNAL,
+            g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INTERNAL,
                         "cannot start libvirt's event loop: %s", virt_last_error());
             g_once_init_leave(&started, 2);
             return -EIO;
@@ -73,6 +71,23 @@ int virt_event_loop_start(GError **error)
         g_once_init_leave(&started, 1);
     }
     return started == 1 ? 0 : -EIO;
+}
+
+bool virt_dom_uuid(virDomainPtr dom, char out[VIR_UUID_STRING_BUFLEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[VIR_UUID_BUFLEN];
+    if (virDomainGetUUID(dom, raw) < 0)
+        return false;
+    char *p = out;
+    for (int i = 0; i < VIR_UUID_BUFLEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[raw[i] >> 4];
+        *p++ = hex[raw[i] & 15];
+    }
+    *p = '\0';
+    return true;
 }
 
 const char *virt_last_error(void)
@@ -85,31 +100,31 @@ int virt_err_from_libvirt(void)
 {
     virErrorPtr e = virGetLastError();
     if (!e)
-        return VIRT_ERR_HYPERVISOR;
+        return DRIVER_ERR_HYPERVISOR;
     switch (e->code) {
     case VIR_ERR_NO_DOMAIN:
     case VIR_ERR_NO_DOMAIN_SNAPSHOT:
-        return VIRT_ERR_NOT_FOUND;
+        return DRIVER_ERR_NOT_FOUND;
     case VIR_ERR_OPERATION_INVALID:
-        return VIRT_ERR_STATE;
+        return DRIVER_ERR_STATE;
     case VIR_ERR_NO_SUPPORT:
     case VIR_ERR_OPERATION_UNSUPPORTED:
     case VIR_ERR_ARGUMENT_UNSUPPORTED:
-        return VIRT_ERR_UNSUPPORTED;
+        return DRIVER_ERR_UNSUPPORTED;
     case VIR_ERR_INVALID_ARG:
     case VIR_ERR_XML_ERROR:
     case VIR_ERR_XML_DETAIL:
     case VIR_ERR_CONFIG_UNSUPPORTED:
-        return VIRT_ERR_INVALID;
+        return DRIVER_ERR_INVALID;
     case VIR_ERR_OPERATION_TIMEOUT:
     case VIR_ERR_AGENT_UNRESPONSIVE:
-        return VIRT_ERR_TIMEOUT;
+        return DRIVER_ERR_TIMEOUT;
     case VIR_ERR_NO_CONNECT:
     case VIR_ERR_RPC:
     case VIR_ERR_SYSTEM_ERROR:
-        return VIRT_ERR_UNAVAILABLE;
+        return DRIVER_ERR_UNAVAILABLE;
     default:
-        return VIRT_ERR_HYPERVISOR;
+        return DRIVER_ERR_HYPERVISOR;
     }
 }
 
@@ -170,337 +185,297 @@ const char *virt_state_reason(int state, int reason)
     }
 }
 
-/* ---- in-flight actions ---- */
+/* ---- facts shared with the collector ---- */
 
-static char *inflight_key(int64_t host_id, const char *uuid)
+void dom_facts_clear(struct dom_facts *f)
 {
-    return g_strdup_printf("%" G_GINT64_FORMAT "/%s", host_id, uuid);
+    g_free(f->balloon_model);
+    memset(f, 0, sizeof(*f));
 }
 
-static void inflight_free(gpointer p)
+static void dom_facts_free(gpointer p)
 {
-    struct inflight *f = p;
-    g_free(f->actor);
-    g_free(f);
+    dom_facts_clear(p);
+    g_free(p);
 }
 
-void virt_inflight_set(struct virt_manager *m, int64_t host_id, const char *uuid, const char *actor,
-                       int64_t audit_id)
+bool virt_facts_get(struct virt_conn *vc, const char *uuid, struct dom_facts *ret)
 {
-    struct inflight *f = g_new0(struct inflight, 1);
-    f->actor = g_strdup(actor);
-    f->audit_id = audit_id;
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
-    g_hash_table_replace(m->inflight, inflight_key(host_id, uuid), f);
-}
-
-void virt_inflight_clear(struct virt_manager *m, int64_t host_id, const char *uuid)
-{
-    g_autofree char *key = inflight_key(host_id, uuid);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
-    g_hash_table_remove(m->inflight, key);
-}
-
-/* The cause of what a sync sees on domain UUID: the action in flight on it
- * (or a define in flight on its host), else "external".  *ret_actor owns
- * the actor string the cause points to. */
-static struct store_cause inflight_cause(struct virt_conn *vc, const char *uuid, char **ret_actor)
-{
-    struct virt_manager *m = vc->mgr;
-    g_autofree char *key = inflight_key(vc->host_id, uuid);
-    g_autofree char *define_key = inflight_key(vc->host_id, VIRT_INFLIGHT_DEFINE);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
-    struct inflight *f = g_hash_table_lookup(m->inflight, key);
-    /* A define's UUID is unknown until libvirt answers, and its event may
-     * arrive first: while a define runs on this host, what appears there is
-     * its doing. */
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&vc->lock);
+    const struct dom_facts *f = g_hash_table_lookup(vc->facts, uuid);
     if (!f)
-        f = g_hash_table_lookup(m->inflight, define_key);
-    if (!f)
-        return (struct store_cause){.cause = "external"};
-    *ret_actor = g_strdup(f->actor);
-    return (struct store_cause){.cause = "action", .actor = *ret_actor, .audit_id = f->audit_id};
+        return false;
+    *ret = *f;
+    ret->balloon_model = g_strdup(f->balloon_model);
+    return true;
+}
+
+static void facts_put(struct virt_conn *vc, const struct domain_info *d)
+{
+    struct dom_facts *f = g_new0(struct dom_facts, 1);
+    f->has_agent = d->has_agent;
+    f->balloon_model = g_strdup(d->balloon_model);
+    f->balloon_period = d->balloon_period;
+    f->test = g_strcmp0(d->domain_type, "test") == 0;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&vc->lock);
+    g_hash_table_replace(vc->facts, g_strdup(d->uuid), f);
 }
 
 /* ---- inventory ---- */
 
-static json_object *disks_to_json(virDomainPtr dom, const struct domxml_domain *x)
+static bool is_active_state(int s)
 {
-    json_object *arr = json_object_new_array();
+    return s == VIR_DOMAIN_RUNNING || s == VIR_DOMAIN_BLOCKED || s == VIR_DOMAIN_PAUSED ||
+           s == VIR_DOMAIN_SHUTDOWN || s == VIR_DOMAIN_PMSUSPENDED;
+}
+
+static void add_disks(struct domain_info *d, virDomainPtr dom, const struct domxml_domain *x)
+{
     for (guint i = 0; i < x->disks->len; i++) {
-        const struct domxml_disk *d = g_ptr_array_index(x->disks, i);
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "target", json_object_new_string(d->target));
-        json_object_object_add(o, "device", json_object_new_string(d->device ? d->device : "disk"));
-        json_object_object_add(o, "type", d->type ? json_object_new_string(d->type) : NULL);
-        json_object_object_add(o, "source", d->source ? json_object_new_string(d->source) : NULL);
-        json_object_object_add(o, "format", d->format ? json_object_new_string(d->format) : NULL);
+        const struct domxml_disk *xd = g_ptr_array_index(x->disks, i);
+        struct disk_info *di = g_new0(struct disk_info, 1);
+        di->target = g_strdup(xd->target);
+        di->device = g_strdup(xd->device ? xd->device : "disk");
+        di->type = g_strdup(xd->type);
+        di->source = g_strdup(xd->source);
+        di->format = g_strdup(xd->format);
+        di->capacity = di->allocation = di->physical = G_MININT64;
         virDomainBlockInfo bi;
         /* Sizes are best effort: an empty cdrom or an unreachable network
          * disk has none, and that is not an inventory failure. */
-        if (d->source && virDomainGetBlockInfo(dom, d->target, &bi, 0) == 0) {
-            json_object_object_add(o, "capacity_bytes",
-                                   json_object_new_int64((int64_t)bi.capacity));
-            json_object_object_add(o, "allocation_bytes",
-                                   json_object_new_int64((int64_t)bi.allocation));
-            json_object_object_add(o, "physical_bytes",
-                                   json_object_new_int64((int64_t)bi.physical));
-        } else {
-            json_object_object_add(o, "capacity_bytes", NULL);
-            json_object_object_add(o, "allocation_bytes", NULL);
-            json_object_object_add(o, "physical_bytes", NULL);
+        if (xd->source && virDomainGetBlockInfo(dom, xd->target, &bi, 0) == 0) {
+            di->capacity = (int64_t)bi.capacity;
+            di->allocation = (int64_t)bi.allocation;
+            di->physical = (int64_t)bi.physical;
         }
-        json_object_array_add(arr, o);
+        g_ptr_array_add(d->disks, di);
     }
-    return arr;
+    virResetLastError();
 }
 
-static json_object *nics_to_json(const struct domxml_domain *x)
+static void add_nics(struct domain_info *d, const struct domxml_domain *x)
 {
-    json_object *arr = json_object_new_array();
     for (guint i = 0; i < x->nics->len; i++) {
-        const struct domxml_nic *n = g_ptr_array_index(x->nics, i);
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "mac", n->mac ? json_object_new_string(n->mac) : NULL);
-        json_object_object_add(o, "type", n->type ? json_object_new_string(n->type) : NULL);
-        json_object_object_add(o, "source", n->source ? json_object_new_string(n->source) : NULL);
-        json_object_object_add(o, "model", n->model ? json_object_new_string(n->model) : NULL);
-        json_object_object_add(o, "target", n->target ? json_object_new_string(n->target) : NULL);
-        json_object_array_add(arr, o);
+        const struct domxml_nic *xn = g_ptr_array_index(x->nics, i);
+        struct nic_info *n = g_new0(struct nic_info, 1);
+        n->mac = g_strdup(xn->mac);
+        n->type = g_strdup(xn->type);
+        n->source = g_strdup(xn->source);
+        n->model = g_strdup(xn->model);
+        n->target = g_strdup(xn->target);
+        g_ptr_array_add(d->nics, n);
     }
-    return arr;
 }
 
-static char *json_take_string(json_object *o)
-{
-    char *s = g_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return s;
-}
-
-int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct store_cause *cause,
+int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct change_cause *cause,
                      GError **error)
 {
-    struct virt_manager *m = vc->mgr;
-    struct store_domain d = {0};
     char uuid[VIR_UUID_STRING_BUFLEN];
     int state = 0, reason = 0;
     virDomainInfo info;
-    int r = -EIO;
 
-    if (virDomainGetUUIDString(dom, uuid) < 0 || virDomainGetState(dom, &state, &reason, 0) < 0 ||
+    if (!virt_dom_uuid(dom, uuid) || virDomainGetState(dom, &state, &reason, 0) < 0 ||
         virDomainGetInfo(dom, &info) < 0) {
-        g_set_error(error, VIRT_ERROR, virt_err_from_libvirt(), "%s", virt_last_error());
+        g_set_error(error, DRIVER_ERROR, virt_err_from_libvirt(), "%s", virt_last_error());
         return -EIO;
     }
     char *xml = virDomainGetXMLDesc(dom, 0);
     if (!xml) {
-        g_set_error(error, VIRT_ERROR, virt_err_from_libvirt(), "%s", virt_last_error());
+        g_set_error(error, DRIVER_ERROR, virt_err_from_libvirt(), "%s", virt_last_error());
         return -EIO;
     }
-    d.xml = g_strdup(xml);
+    g_autoptr(domain_info) d = domain_info_new();
+    d->xml = g_strdup(xml);
     free(xml);
-    g_autoptr(domxml_domain) x = domxml_domain_parse(d.xml, error);
+    g_autoptr(domxml_domain) x = domxml_domain_parse(d->xml, error);
     if (!x) {
         g_prefix_error(error, "domain %s: ", uuid);
-        store_domain_clear(&d);
         return -EINVAL;
     }
-    d.uuid = g_ascii_strdown(uuid, -1);
-    d.name = g_strdup(virDomainGetName(dom));
-    d.state = g_strdup(virt_state_name(state));
-    d.state_reason = g_strdup(virt_state_reason(state, reason));
-    d.persistent = virDomainIsPersistent(dom) == 1;
+    d->uuid = g_strdup(uuid);
+    d->name = g_strdup(virDomainGetName(dom));
+    d->state = g_strdup(virt_state_name(state));
+    d->state_reason = g_strdup(virt_state_reason(state, reason));
+    d->running = is_active_state(state);
+    d->persistent = virDomainIsPersistent(dom) == 1;
     int autostart = 0;
-    d.autostart = d.persistent && virDomainGetAutostart(dom, &autostart) == 0 && autostart;
+    d->autostart = d->persistent && virDomainGetAutostart(dom, &autostart) == 0 && autostart;
     /* virDomainGetInfo has the live balloon and vCPU figures; the XML the
      * configured ones. */
-    d.vcpus = info.nrVirtCpu ? info.nrVirtCpu : x->vcpus;
-    d.max_vcpus = x->max_vcpus;
-    d.memory_bytes = (uint64_t)info.memory * 1024;
-    d.max_memory_bytes = (uint64_t)info.maxMem * 1024;
-    d.os_type = g_strdup(x->os_type);
-    d.domain_type = g_strdup(x->domain_type);
-    d.disks_json = json_take_string(disks_to_json(dom, x));
-    d.nics_json = json_take_string(nics_to_json(x));
-    d.has_agent = x->has_guest_agent;
-    d.balloon_model = g_strdup(x->balloon_model);
+    d->vcpus = info.nrVirtCpu ? info.nrVirtCpu : x->vcpus;
+    d->max_vcpus = x->max_vcpus;
+    d->memory_bytes = (uint64_t)info.memory * 1024;
+    d->max_memory_bytes = (uint64_t)info.maxMem * 1024;
+    d->os_type = g_strdup(x->os_type);
+    d->domain_type = g_strdup(x->domain_type);
+    add_disks(d, dom, x);
+    add_nics(d, x);
+    d->has_agent = x->has_guest_agent;
+    d->balloon_model = g_strdup(x->balloon_model);
+    d->balloon_period = MAX(x->balloon_stats_period, 0);
+    virResetLastError();
 
-    g_autofree char *actor = NULL;
-    struct store_cause c = cause ? *cause : inflight_cause(vc, d.uuid, &actor);
-    r = m->store->ops->domain_sync(m->store, vc->host_id, &d, &c, NULL, error);
-    store_domain_clear(&d);
-    return r;
+    facts_put(vc, d);
+    vc->drv->sink->domain(vc->drv->sink->ctx, vc->host_id, g_steal_pointer(&d), cause);
+    return 0;
 }
 
-int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn, const struct store_cause *cause,
-                          GError **error)
+int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
+                          const struct change_cause *cause, GError **error)
 {
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(conn, &doms, 0);
     if (n < 0) {
-        g_set_error(error, VIRT_ERROR, virt_err_from_libvirt(), "listing domains: %s",
+        g_set_error(error, DRIVER_ERROR, virt_err_from_libvirt(), "listing domains: %s",
                     virt_last_error());
         return -EIO;
     }
     g_autoptr(GPtrArray) present = g_ptr_array_new_with_free_func(g_free);
-    int r = 0;
     for (int i = 0; i < n; i++) {
         char uuid[VIR_UUID_STRING_BUFLEN];
         g_autoptr(GError) err = NULL;
-        if (virDomainGetUUIDString(doms[i], uuid) == 0)
-            g_ptr_array_add(present, g_ascii_strdown(uuid, -1));
-        /* One bad domain (e.g. XML over a bound) must not hide the rest. */
-        /* CAUSE is for the domains that disappeared; each one still here is
+        if (virt_dom_uuid(doms[i], uuid))
+            g_ptr_array_add(present, g_strdup(uuid));
+        /* One bad domain (e.g. XML over a bound) must not hide the rest.
+         * CAUSE is for the domains that disappeared; each one still here is
          * attributed on its own (an action in flight on it, or external). */
-        if (virt_sync_domain(vc, doms[i], NULL, &err) < 0) {
+        if (virt_sync_domain(vc, doms[i], NULL, &err) < 0)
             g_warning("host %s: %s", vc->name, err->message);
-            if (err->domain == STORE_ERROR)
-                r = -EIO;
-        }
         virDomainFree(doms[i]);
     }
     free(doms);
     g_ptr_array_add(present, NULL);
-    struct store_cause c = cause ? *cause : (struct store_cause){.cause = "external"};
-    struct virt_manager *m = vc->mgr;
-    if (m->store->ops->domain_prune(m->store, vc->host_id, (const char *const *)present->pdata, &c,
-                                    error) < 0)
-        return -EIO;
-    return r;
+    vc->drv->sink->domains_present(vc->drv->sink->ctx, vc->host_id,
+                                   (const char *const *)present->pdata, cause);
+    /* The collector forgets the facts of domains gone. */
+    g_autoptr(GHashTable) keep = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i + 1 < present->len; i++)
+        g_hash_table_add(keep, g_ptr_array_index(present, i));
+    g_mutex_lock(&vc->lock);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, vc->facts);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (!g_hash_table_contains(keep, k))
+            g_hash_table_iter_remove(&it);
+    }
+    g_mutex_unlock(&vc->lock);
+    return 0;
+}
+
+static char *version_text(unsigned long v)
+{
+    return g_strdup_printf("%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
 }
 
 static void sync_host(struct virt_conn *vc, virConnectPtr conn)
 {
-    struct store *st = vc->mgr->store;
-    struct store_host h = {.id = vc->host_id, .state = "connected"};
+    struct host_info *h = g_new0(struct host_info, 1);
     virNodeInfo ni;
     unsigned long hv = 0, lib = 0;
 
-    h.driver = g_strdup(virConnectGetType(conn));
+    h->driver = g_strdup(virConnectGetType(conn));
     if (virConnectGetVersion(conn, &hv) == 0 && hv)
-        h.hv_version = g_strdup_printf("%lu.%lu.%lu", hv / 1000000, (hv / 1000) % 1000, hv % 1000);
+        h->hv_version = version_text(hv);
     if (virConnectGetLibVersion(conn, &lib) == 0)
-        h.libvirt_version =
-            g_strdup_printf("%lu.%lu.%lu", lib / 1000000, (lib / 1000) % 1000, lib % 1000);
+        h->libvirt_version = version_text(lib);
     char *hn = virConnectGetHostname(conn);
-    h.hostname = g_strdup(hn);
+    h->hostname = g_strdup(hn);
     free(hn);
     if (virNodeGetInfo(conn, &ni) == 0) {
-        h.cpu_model = g_strdup(ni.model);
-        h.cpus = (int)ni.cpus;
-        h.mhz = (int)ni.mhz;
-        h.memory_bytes = (uint64_t)ni.memory * 1024;
-        h.numa_cells = (int)ni.nodes;
+        h->cpu_model = g_strdup(ni.model);
+        h->cpus = (int)ni.cpus;
+        h->mhz = (int)ni.mhz;
+        h->memory_bytes = (uint64_t)ni.memory * 1024;
+        h->numa_cells = (int)ni.nodes;
     }
     char *caps = virConnectGetCapabilities(conn);
     if (caps) {
         g_autoptr(domxml_caps) c = domxml_caps_parse(caps, NULL);
         if (c && c->numa_cells)
-            h.numa_cells = (int)c->numa_cells;
+            h->numa_cells = (int)c->numa_cells;
         if (c && c->cpu_model) {
-            g_free(h.cpu_model);
-            h.cpu_model = g_strdup(c->cpu_model);
+            g_free(h->cpu_model);
+            h->cpu_model = g_strdup(c->cpu_model);
         }
         free(caps);
     }
-    h.last_seen = now_usec();
-    g_autoptr(GError) err = NULL;
-    if (st->ops->host_update(st, &h, &err) < 0)
-        g_warning("host %s: storing host facts: %s", vc->name, err->message);
-    g_free(h.driver);
-    g_free(h.hv_version);
-    g_free(h.libvirt_version);
-    g_free(h.hostname);
-    g_free(h.cpu_model);
+    virResetLastError();
+    vc->drv->sink->host_info(vc->drv->sink->ctx, vc->host_id, h);
 }
 
 static void sync_pools_networks(struct virt_conn *vc, virConnectPtr conn)
 {
-    struct store *st = vc->mgr->store;
+    const struct driver_sink *sink = vc->drv->sink;
     virStoragePoolPtr *pools = NULL;
     int n = virConnectListAllStoragePools(conn, &pools, 0);
     if (n >= 0) {
-        g_autoptr(GArray) arr = g_array_sized_new(FALSE, TRUE, sizeof(struct store_pool), (guint)n);
+        GPtrArray *arr = g_ptr_array_new_with_free_func((GDestroyNotify)pool_info_free);
         for (int i = 0; i < n; i++) {
-            struct store_pool p = {0};
+            struct pool_info *p = g_new0(struct pool_info, 1);
             virStoragePoolInfo info;
             char uuid[VIR_UUID_STRING_BUFLEN];
-            p.name = g_strdup(virStoragePoolGetName(pools[i]));
+            p->name = g_strdup(virStoragePoolGetName(pools[i]));
             if (virStoragePoolGetUUIDString(pools[i], uuid) == 0)
-                p.uuid = g_strdup(uuid);
+                p->uuid = g_strdup(uuid);
             if (virStoragePoolGetInfo(pools[i], &info) == 0) {
                 static const char *const states[] = {"inactive", "building", "running", "degraded",
                                                      "inaccessible"};
-                p.state = g_strdup((size_t)info.state < G_N_ELEMENTS(states) ? states[info.state]
-                                                                             : "unknown");
-                p.capacity = info.capacity;
-                p.allocation = info.allocation;
-                p.available = info.available;
+                p->state = g_strdup((size_t)info.state < G_N_ELEMENTS(states) ? states[info.state]
+                                                                              : "unknown");
+                p->capacity = info.capacity;
+                p->allocation = info.allocation;
+                p->available = info.available;
             }
             /* The target path maps a disk's image to its pool for the
              * reconciliation (thin-pool-overcommit); a pool without one
              * (iSCSI, RBD) simply backs no file disk. */
             g_autofree char *pxml = virStoragePoolGetXMLDesc(pools[i], 0);
-            p.target_path = pxml ? domxml_pool_target_path(pxml, NULL) : NULL;
-            g_array_append_val(arr, p);
+            p->target_path = pxml ? domxml_pool_target_path(pxml, NULL) : NULL;
+            g_ptr_array_add(arr, p);
             virStoragePoolFree(pools[i]);
         }
         free(pools);
-        g_autoptr(GError) err = NULL;
-        if (st->ops->pools_replace(st, vc->host_id, (struct store_pool *)arr->data, arr->len,
-                                   &err) < 0)
-            g_warning("host %s: storing pools: %s", vc->name, err->message);
-        for (guint i = 0; i < arr->len; i++) {
-            struct store_pool *p = &g_array_index(arr, struct store_pool, i);
-            g_free(p->name);
-            g_free(p->uuid);
-            g_free(p->state);
-            g_free(p->target_path);
-        }
+        sink->pools(sink->ctx, vc->host_id, arr);
     }
 
     virNetworkPtr *nets = NULL;
     n = virConnectListAllNetworks(conn, &nets, 0);
     if (n >= 0) {
-        g_autoptr(GArray) arr =
-            g_array_sized_new(FALSE, TRUE, sizeof(struct store_network), (guint)n);
+        GPtrArray *arr = g_ptr_array_new_with_free_func((GDestroyNotify)network_info_free);
         for (int i = 0; i < n; i++) {
-            struct store_network p = {0};
+            struct network_info *p = g_new0(struct network_info, 1);
             char uuid[VIR_UUID_STRING_BUFLEN];
-            p.name = g_strdup(virNetworkGetName(nets[i]));
+            p->name = g_strdup(virNetworkGetName(nets[i]));
             if (virNetworkGetUUIDString(nets[i], uuid) == 0)
-                p.uuid = g_strdup(uuid);
-            p.active = virNetworkIsActive(nets[i]) == 1;
+                p->uuid = g_strdup(uuid);
+            p->active = virNetworkIsActive(nets[i]) == 1;
             char *br = virNetworkGetBridgeName(nets[i]);
-            p.bridge = g_strdup(br);
+            p->bridge = g_strdup(br);
             free(br);
-            g_array_append_val(arr, p);
+            g_ptr_array_add(arr, p);
             virNetworkFree(nets[i]);
         }
         free(nets);
-        /* The bridge lookup fails for networks without one; that is not an error. */
-        virResetLastError();
-        g_autoptr(GError) err = NULL;
-        if (st->ops->networks_replace(st, vc->host_id, (struct store_network *)arr->data, arr->len,
-                                      &err) < 0)
-            g_warning("host %s: storing networks: %s", vc->name, err->message);
-        for (guint i = 0; i < arr->len; i++) {
-            struct store_network *p = &g_array_index(arr, struct store_network, i);
-            g_free(p->name);
-            g_free(p->uuid);
-            g_free(p->bridge);
-        }
+        sink->networks(sink->ctx, vc->host_id, arr);
     }
+    /* The bridge lookup fails for networks without one; that is not an error. */
+    virResetLastError();
 }
 
-static void full_resync(struct virt_conn *vc, virConnectPtr conn)
+/* A full resync; true when the domain listing (the part readiness needs)
+ * succeeded. */
+static bool full_resync(struct virt_conn *vc, virConnectPtr conn)
 {
     g_autoptr(GError) err = NULL;
     sync_host(vc, conn);
     sync_pools_networks(vc, conn);
-    if (virt_sync_all_domains(vc, conn, NULL, &err) < 0)
+    if (virt_sync_all_domains(vc, conn, NULL, &err) < 0) {
         g_warning("host %s: resync: %s", vc->name, err->message);
+        return false;
+    }
+    vc->drv->sink->inventory_synced(vc->drv->sink->ctx, vc->host_id);
+    return true;
 }
 
 /* ---- events ---- */
@@ -509,7 +484,7 @@ static void on_domain_event(virConnectPtr conn, virDomainPtr dom, void *opaque)
 {
     struct virt_conn *vc = opaque;
     char uuid[VIR_UUID_STRING_BUFLEN];
-    if (virDomainGetUUIDString(dom, uuid) == 0)
+    if (virt_dom_uuid(dom, uuid))
         post(vc, MSG_DOMAIN, uuid);
 }
 
@@ -579,14 +554,13 @@ static void unregister_events(struct virt_conn *vc, virConnectPtr conn)
 
 static void set_state(struct virt_conn *vc, enum conn_state state, const char *reason)
 {
-    static const char *const names[] = {"connecting", "connected", "unreachable"};
-    g_autoptr(GError) err = NULL;
     g_mutex_lock(&vc->lock);
     vc->state = state;
     g_mutex_unlock(&vc->lock);
-    struct store *st = vc->mgr->store;
-    if (st->ops->host_set_state(st, vc->host_id, names[state], reason, &err) < 0)
-        g_warning("host %s: %s", vc->name, err->message);
+    if (state == CONN_CONNECTED)
+        return; /* reported by full_resync() once the inventory is in */
+    enum host_state hs = state == CONN_CONNECTING ? HOST_CONNECTING : HOST_UNREACHABLE;
+    vc->drv->sink->host_state(vc->drv->sink->ctx, vc->host_id, hs, reason);
 }
 
 static void disconnect(struct virt_conn *vc, const char *reason)
@@ -600,7 +574,6 @@ static void disconnect(struct virt_conn *vc, const char *reason)
         virConnectClose(conn);
     }
     set_state(vc, CONN_UNREACHABLE, reason);
-    g_message("host %s: unreachable: %s", vc->name, reason);
 }
 
 /* Waits up to TIMEOUT_US for a message; returns false on quit. */
@@ -620,12 +593,11 @@ static void handle_domain_msg(struct virt_conn *vc, virConnectPtr conn, const ch
     virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
     g_autoptr(GError) err = NULL;
     if (!dom) {
-        /* Undefined (or a transient domain that stopped): prune it, as the
-         * doing of an action in flight on it (undefine, migrate) if any. */
+        /* Undefined (or a transient domain that stopped): a full listing
+         * tells the engine it is gone; the engine attributes the removal
+         * to an action in flight on it (undefine, migrate) if any. */
         virResetLastError();
-        g_autofree char *actor = NULL;
-        struct store_cause c = inflight_cause(vc, uuid, &actor);
-        if (virt_sync_all_domains(vc, conn, &c, &err) < 0)
+        if (virt_sync_all_domains(vc, conn, NULL, &err) < 0)
             g_warning("host %s: %s", vc->name, err->message);
         return;
     }
@@ -639,18 +611,15 @@ static gpointer worker_loop(struct virt_conn *vc);
 static gpointer worker(gpointer data)
 {
     struct virt_conn *vc = data;
-    struct virt_manager *m = vc->mgr;
     worker_loop(vc);
-    g_mutex_lock(&m->lock);
-    m->running--;
-    g_cond_broadcast(&m->exited);
-    g_mutex_unlock(&m->lock);
+    virt_thread_exited(vc->drv);
     return NULL;
 }
 
 static gpointer worker_loop(struct virt_conn *vc)
 {
     int64_t backoff = (int64_t)vc->reconnect_min * USEC_PER_SEC;
+    int64_t resync_us = (int64_t)vc->drv->conf.resync_interval_s * USEC_PER_SEC;
     struct conn_msg *msg = NULL;
 
     for (;;) {
@@ -678,11 +647,12 @@ static gpointer worker_loop(struct virt_conn *vc)
         vc->conn = conn;
         g_mutex_unlock(&vc->lock);
         set_state(vc, CONN_CONNECTED, NULL);
-        g_message("host %s: connected to %s", vc->name, vc->uri);
 
-        full_resync(vc, conn);
-        int64_t next_resync = mono_usec() + (int64_t)vc->mgr->resync_interval_sec * USEC_PER_SEC;
-        bool alive = true;
+        /* Until a full listing succeeds the host stays "connecting": a
+         * client must not be told an existing VM does not exist. */
+        bool synced = full_resync(vc, conn);
+        int64_t next_resync = mono_usec() + (synced ? resync_us : backoff);
+        bool alive = virConnectIsAlive(conn) == 1;
         while (alive) {
             if (!wait_msg(vc, next_resync - mono_usec(), &msg)) {
                 g_mutex_lock(&vc->lock);
@@ -693,8 +663,8 @@ static gpointer worker_loop(struct virt_conn *vc)
                 return NULL;
             }
             if (!msg || msg->type == MSG_RESYNC) {
-                full_resync(vc, conn);
-                next_resync = mono_usec() + (int64_t)vc->mgr->resync_interval_sec * USEC_PER_SEC;
+                synced = full_resync(vc, conn);
+                next_resync = mono_usec() + (synced ? resync_us : backoff);
             } else if (msg->type == MSG_DOMAIN) {
                 handle_domain_msg(vc, conn, msg->uuid);
             }
@@ -711,118 +681,154 @@ static gpointer worker_loop(struct virt_conn *vc)
     }
 }
 
-/* ---- manager ---- */
+/* ---- the driver ---- */
 
-struct virt_manager *virt_manager_new(struct store *st, int resync_interval_sec)
+void virt_thread_started(struct virt_driver *d)
 {
-    struct virt_manager *m = g_new0(struct virt_manager, 1);
-    m->store = st;
-    m->resync_interval_sec = resync_interval_sec;
-    g_mutex_init(&m->lock);
-    g_cond_init(&m->exited);
-    m->conns = g_ptr_array_new();
-    m->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, inflight_free);
-    return m;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&d->lock);
+    d->running++;
 }
 
-int virt_manager_add(struct virt_manager *m, const struct conf_hypervisor *hv, GError **error)
+void virt_thread_exited(struct virt_driver *d)
 {
-    int64_t id;
-    if (m->store->ops->host_ensure(m->store, hv->name, hv->uri, &id, error) < 0)
-        return -EIO;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&d->lock);
+    d->running--;
+    g_cond_broadcast(&d->exited);
+}
+
+static int virt_host_add(struct driver *base, int64_t host_id, const struct driver_host_conf *hc,
+                         GError **error)
+{
+    struct virt_driver *d = (struct virt_driver *)base;
     struct virt_conn *vc = g_new0(struct virt_conn, 1);
-    vc->mgr = m;
-    vc->name = g_strdup(hv->name);
-    vc->uri = g_strdup(hv->uri);
-    vc->host_id = id;
-    vc->keepalive_interval = hv->keepalive_interval;
-    vc->keepalive_count = hv->keepalive_count;
-    vc->reconnect_min = hv->reconnect_min;
-    vc->reconnect_max = hv->reconnect_max;
+    vc->drv = d;
+    vc->name = g_strdup(hc->name);
+    vc->uri = g_strdup(hc->uri);
+    vc->host_id = host_id;
+    vc->keepalive_interval = hc->keepalive_interval;
+    vc->keepalive_count = hc->keepalive_count;
+    vc->reconnect_min = MAX(hc->reconnect_min, 1);
+    vc->reconnect_max = MAX(hc->reconnect_max, vc->reconnect_min);
     vc->queue = g_async_queue_new_full((GDestroyNotify)msg_free);
+    vc->facts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, dom_facts_free);
     g_mutex_init(&vc->lock);
-    g_autofree char *tname = g_strdup_printf("conn-%s", hv->name);
+    g_mutex_lock(&d->lock);
+    g_ptr_array_add(d->conns, vc);
+    g_mutex_unlock(&d->lock);
+    virt_thread_started(d);
+    g_autofree char *tname = g_strdup_printf("conn-%s", hc->name);
     vc->thread = g_thread_new(tname, worker, vc);
-    g_mutex_lock(&m->lock);
-    g_ptr_array_add(m->conns, vc);
-    m->running++;
-    collect_maint_start(m); /* issue 5: history maintenance, once per manager */
-    g_mutex_unlock(&m->lock);
-    collect_start(vc); /* issue 5: host- and guest-view collector of this connection */
+    collect_start(vc);
     return 0;
 }
 
-void virt_manager_resync_all(struct virt_manager *m)
+static void virt_resync_all(struct driver *base)
 {
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
-    for (guint i = 0; i < m->conns->len; i++)
-        post(g_ptr_array_index(m->conns, i), MSG_RESYNC, NULL);
+    struct virt_driver *d = (struct virt_driver *)base;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&d->lock);
+    for (guint i = 0; i < d->conns->len; i++)
+        post(g_ptr_array_index(d->conns, i), MSG_RESYNC, NULL);
 }
 
-bool virt_manager_stop(struct virt_manager *m, int timeout_sec)
+static bool virt_stop(struct driver *base, int timeout_s)
 {
-    if (!m)
-        return true;
-    g_mutex_lock(&m->lock);
-    for (guint i = 0; i < m->conns->len; i++) {
-        post(g_ptr_array_index(m->conns, i), MSG_QUIT, NULL);
-        collect_request_stop(g_ptr_array_index(m->conns, i)); /* issue 5 */
+    struct virt_driver *d = (struct virt_driver *)base;
+    g_mutex_lock(&d->lock);
+    for (guint i = 0; i < d->conns->len; i++) {
+        post(g_ptr_array_index(d->conns, i), MSG_QUIT, NULL);
+        collect_request_stop(g_ptr_array_index(d->conns, i));
     }
-    collect_maint_stop(m);
-    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_sec * USEC_PER_SEC;
-    while (m->running > 0 && g_cond_wait_until(&m->exited, &m->lock, deadline))
+    int64_t deadline = g_get_monotonic_time() + (int64_t)timeout_s * USEC_PER_SEC;
+    while (d->running > 0 && g_cond_wait_until(&d->exited, &d->lock, deadline))
         ;
-    bool all = m->running == 0;
-    g_mutex_unlock(&m->lock);
+    bool all = d->running == 0;
+    g_mutex_unlock(&d->lock);
     return all;
 }
 
-void virt_manager_free(struct virt_manager *m)
+static void virt_free(struct driver *base)
 {
-    if (!m)
+    struct virt_driver *d = (struct virt_driver *)base;
+    if (!d)
         return;
     /* A worker stuck in a hung libvirt call is not waited for beyond the
      * timeout: the process is exiting and the kernel reclaims it; its
      * memory is then deliberately left alone since it may still run. */
-    if (!virt_manager_stop(m, 10))
+    if (!virt_stop(base, 10))
         return;
-    virt_collect_free_all(m); /* issue 5 */
-    for (guint i = 0; i < m->conns->len; i++) {
-        struct virt_conn *vc = g_ptr_array_index(m->conns, i);
+    for (guint i = 0; i < d->conns->len; i++) {
+        struct virt_conn *vc = g_ptr_array_index(d->conns, i);
+        collect_free(vc);
         g_thread_join(vc->thread);
         g_async_queue_unref(vc->queue);
+        g_hash_table_unref(vc->facts);
         g_mutex_clear(&vc->lock);
         g_free(vc->name);
         g_free(vc->uri);
         g_free(vc);
     }
-    g_ptr_array_unref(m->conns);
-    g_hash_table_unref(m->inflight);
-    g_mutex_clear(&m->lock);
-    g_cond_clear(&m->exited);
-    g_free(m);
+    g_ptr_array_unref(d->conns);
+    g_mutex_clear(&d->lock);
+    g_cond_clear(&d->exited);
+    g_free(d);
 }
 
-virConnectPtr virt_conn_ref(struct virt_manager *m, int64_t host_id, struct virt_conn **ret_vc,
+static const struct driver_ops virt_ops = {
+    .name = "libvirt",
+    .host_add = virt_host_add,
+    .resync_all = virt_resync_all,
+    .stop = virt_stop,
+    .free = virt_free,
+    .action = virt_action,
+    .define = virt_define,
+    .snapshots = virt_snapshots,
+};
+
+struct driver *virt_driver_new(const struct virt_conf *conf, const struct driver_sink *sink)
+{
+    struct virt_driver *d = g_new0(struct virt_driver, 1);
+    d->base.ops = &virt_ops;
+    d->sink = sink;
+    d->conf = *conf;
+    d->conf.resync_interval_s = MAX(d->conf.resync_interval_s, 1);
+    g_mutex_init(&d->lock);
+    g_cond_init(&d->exited);
+    d->conns = g_ptr_array_new();
+    return &d->base;
+}
+
+struct virt_conn *virt_conn_find(struct virt_driver *d, const char *name_or_id)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&d->lock);
+    for (guint i = 0; i < d->conns->len; i++) {
+        struct virt_conn *c = g_ptr_array_index(d->conns, i);
+        g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, c->host_id);
+        if (g_str_equal(c->name, name_or_id) || g_str_equal(id, name_or_id))
+            return c;
+    }
+    return NULL;
+}
+
+virConnectPtr virt_conn_ref(struct virt_driver *d, int64_t host_id, struct virt_conn **ret_vc,
                             GError **error)
 {
     struct virt_conn *vc = NULL;
     {
-        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&m->lock);
-        for (guint i = 0; i < m->conns->len; i++) {
-            struct virt_conn *c = g_ptr_array_index(m->conns, i);
+        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&d->lock);
+        for (guint i = 0; i < d->conns->len; i++) {
+            struct virt_conn *c = g_ptr_array_index(d->conns, i);
             if (c->host_id == host_id)
                 vc = c;
         }
     }
     if (!vc) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_NOT_FOUND,
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND,
                     "host %" G_GINT64_FORMAT " is not configured in this kanrid", host_id);
         return NULL;
     }
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&vc->lock);
     if (!vc->conn) {
-        g_set_error(error, VIRT_ERROR, VIRT_ERR_UNAVAILABLE,
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE,
                     "host '%s' is not connected right now; see GET /api/v1/hosts/%s for why",
                     vc->name, vc->name);
         return NULL;

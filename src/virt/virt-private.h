@@ -1,5 +1,7 @@
 /*
- * Shared between conn.c (workers, inventory) and actions.c.
+ * Shared between the libvirt driver's files: conn.c (workers, inventory,
+ * the driver's operations), collect.c (statistics rounds), guest.c (agent
+ * polls) and actions.c.
  */
 #pragma once
 
@@ -10,8 +12,27 @@
 
 enum conn_state { CONN_CONNECTING, CONN_CONNECTED, CONN_UNREACHABLE };
 
+struct virt_driver {
+    struct driver base;
+    const struct driver_sink *sink;
+    struct virt_conf conf;
+    GMutex lock;      /* protects conns */
+    GPtrArray *conns; /* of struct virt_conn * */
+    int running;      /* threads not yet exited */
+    GCond exited;     /* signalled when one exits */
+};
+
+/* What the collector needs of a domain's definition, from the worker's
+ * inventory syncs (so it never reads the XML itself). */
+struct dom_facts {
+    bool has_agent;
+    char *balloon_model; /* "virtio", "none"; NULL: no <memballoon> */
+    int balloon_period;  /* seconds, 0: off */
+    bool test;           /* libvirt's test driver: no guest behind it */
+};
+
 struct virt_conn {
-    struct virt_manager *mgr;
+    struct virt_driver *drv;
     char *name;
     char *uri;
     int64_t host_id;
@@ -23,64 +44,61 @@ struct virt_conn {
     GThread *thread;
     GAsyncQueue *queue; /* of struct conn_msg * */
 
-    GMutex lock;        /* protects conn and state */
+    GMutex lock;        /* protects conn, state, facts */
     virConnectPtr conn; /* NULL while not connected */
     enum conn_state state;
+    GHashTable *facts; /* uuid -> struct dom_facts * */
     int event_ids[8];
     int n_event_ids;
 
-    struct collector *collector; /* collect.c: host and guest view */
-};
-
-struct virt_manager {
-    struct store *store;
-    int resync_interval_sec;
-    GMutex lock;          /* protects conns and inflight */
-    GPtrArray *conns;     /* of struct virt_conn * */
-    GHashTable *inflight; /* "host_id/uuid" -> struct inflight *: actions running */
-    int running;          /* workers not yet exited */
-    GCond exited;         /* signalled when a worker exits */
-
-    struct virt_collect_conf collect; /* collect.c; set before the first add */
-    struct maint *maint;              /* collect.c: history maintenance thread */
-};
-
-/* Joins and frees every collector and the maintenance thread (collect.c);
- * only after virt_manager_stop() saw them all exit. */
-void virt_collect_free_all(struct virt_manager *m);
-
-/* A configuration change seen while an action runs on the same domain is
- * the action's doing, not an external change. */
-struct inflight {
-    char *actor;
-    int64_t audit_id;
+    struct collector *collector; /* collect.c */
 };
 
 /* Returns a new reference to the live connection of HOST_ID, or NULL with
- * *error (VIRT_ERR_UNAVAILABLE / VIRT_ERR_NOT_FOUND). */
-virConnectPtr virt_conn_ref(struct virt_manager *m, int64_t host_id, struct virt_conn **ret_vc,
+ * *error (DRIVER_ERR_UNAVAILABLE / DRIVER_ERR_NOT_FOUND). */
+virConnectPtr virt_conn_ref(struct virt_driver *d, int64_t host_id, struct virt_conn **ret_vc,
                             GError **error);
+struct virt_conn *virt_conn_find(struct virt_driver *d, const char *name_or_id);
 
-/* Reads DOM and stores it (inventory row + config version), attributing a
- * change to CAUSE, or to an in-flight action when CAUSE is NULL. */
-int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct store_cause *cause,
+/* Reads DOM and reports it (inventory row + definition), with CAUSE or, when
+ * NULL, for the engine to attribute. */
+int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct change_cause *cause,
                      GError **error);
+/* Full resync of the domains of VC on CONN; those gone are reported
+ * removed by CAUSE (NULL: for the engine to attribute). */
+int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
+                          const struct change_cause *cause, GError **error);
 
-/* Full resync of domains of VC on CONN; prunes domains that disappeared,
- * attributing their removal to CAUSE (NULL: external). */
-int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn, const struct store_cause *cause,
-                          GError **error);
+/* A copy of the facts of UUID (false when not known yet).  Strings owned
+ * by the caller (dom_facts_clear). */
+bool virt_facts_get(struct virt_conn *vc, const char *uuid, struct dom_facts *ret);
+void dom_facts_clear(struct dom_facts *f);
 
-/* Pseudo-UUID marking a define in flight on a host. */
-#define VIRT_INFLIGHT_DEFINE "define"
+/* DOM's UUID in canonical lower-case form.  libvirt's own
+ * virDomainGetUUIDString() formats through snprintf, byte by byte: at
+ * 10 000 domains a round that is a tenth of kanrid's CPU. */
+bool virt_dom_uuid(virDomainPtr dom, char out[VIR_UUID_STRING_BUFLEN]);
 
-void virt_inflight_set(struct virt_manager *m, int64_t host_id, const char *uuid, const char *actor,
-                       int64_t audit_id);
-void virt_inflight_clear(struct virt_manager *m, int64_t host_id, const char *uuid);
-
-/* Maps the calling thread's last libvirt error to enum virt_err. */
+/* Maps the calling thread's last libvirt error to enum driver_err. */
 int virt_err_from_libvirt(void);
 const char *virt_last_error(void);
 
 const char *virt_state_name(int state);
 const char *virt_state_reason(int state, int reason);
+
+/* Counts a thread of the driver as started / exited. */
+void virt_thread_started(struct virt_driver *d);
+void virt_thread_exited(struct virt_driver *d);
+
+/* collect.c */
+void collect_start(struct virt_conn *vc);
+void collect_request_stop(struct virt_conn *vc);
+void collect_free(struct virt_conn *vc);
+
+/* actions.c: the driver's operations */
+int virt_action(struct driver *d, int64_t host_id, const char *uuid,
+                const struct action_request *req, const struct change_cause *cause,
+                struct action_result *result, GError **error);
+int virt_define(struct driver *d, int64_t host_id, const char *xml,
+                const struct change_cause *cause, char **ret_uuid, char **ret_name, GError **error);
+struct rows *virt_snapshots(struct driver *d, int64_t host_id, const char *uuid, GError **error);

@@ -33,7 +33,10 @@ class Response:
 class Kanrid:
     """A kanrid process.  Its log is collected so tests can read it."""
 
-    def __init__(self, args=(), state_dir=None, config=None, env=None):
+    def __init__(self, args=(), state_dir=None, config=None, env=None, ready=True):
+        """Starts kanrid and, unless READY is false, waits until GET /readyz
+        says every host has loaded its inventory (or is unreachable), so a
+        test never meets a VM that exists but is not known yet."""
         self.tmp = tempfile.TemporaryDirectory(prefix="kanri-test-")
         self.state_dir = state_dir or os.path.join(self.tmp.name, "state")
         cmd = [KANRID, "--state-dir", self.state_dir, "--listen", "127.0.0.1:0"]
@@ -61,6 +64,8 @@ class Kanrid:
         self.url = f"http://127.0.0.1:{self.port}"
         with open(os.path.join(self.state_dir, "admin.token")) as f:
             self.token = f.read().strip()
+        if ready:
+            self.wait_ready()
 
     def _read_log(self):
         for line in self.proc.stderr:
@@ -114,6 +119,11 @@ class Kanrid:
 
     def hosts(self):
         return {h["name"]: h for h in self.get("/api/v1/hosts").json["hosts"]}
+
+    def wait_ready(self, timeout=120):
+        """Waits for GET /readyz to answer 200."""
+        return self.wait_for(lambda: self.get("/readyz", token=None).status == 200,
+                             timeout=timeout, interval=0.05, what="GET /readyz 200")
 
     def wait_connected(self, names, timeout=30):
         def ok():

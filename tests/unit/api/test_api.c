@@ -280,28 +280,28 @@ static void test_field_of_message(void **state)
     }
 }
 
-/* ---- api_status_for_virt_error ---- */
+/* ---- api_status_for_driver_error ---- */
 
-static void test_status_for_virt_error(void **state)
+static void test_status_for_driver_error(void **state)
 {
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_INVALID), 400);
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_NOT_FOUND), 404);
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_STATE), 409);
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_UNSUPPORTED), 501);
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_HYPERVISOR), 502);
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_UNAVAILABLE), 503);
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_TIMEOUT), 504);
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_INTERNAL), 500);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_INVALID), 400);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_NOT_FOUND), 404);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_STATE), 409);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_UNSUPPORTED), 501);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_HYPERVISOR), 502);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_UNAVAILABLE), 503);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_TIMEOUT), 504);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_INTERNAL), 500);
     /* Not an error code at all, or one from the future: 500, never 2xx. */
-    assert_int_equal(api_status_for_virt_error(VIRT_OK), 500);
-    assert_int_equal(api_status_for_virt_error(VIRT_ERR_INTERNAL + 1), 500);
-    assert_int_equal(api_status_for_virt_error(-1), 500);
+    assert_int_equal(api_status_for_driver_error(0), 500);
+    assert_int_equal(api_status_for_driver_error(DRIVER_ERR_INTERNAL + 1), 500);
+    assert_int_equal(api_status_for_driver_error(-1), 500);
 
     /* Every code maps to an error status, and distinct categories stay
      * distinct (except the two that are both the server's fault). */
     g_autoptr(GHashTable) seen = g_hash_table_new(g_direct_hash, g_direct_equal);
-    for (int code = VIRT_ERR_INVALID; code <= VIRT_ERR_INTERNAL; code++) {
-        unsigned st = api_status_for_virt_error(code);
+    for (int code = DRIVER_ERR_INVALID; code <= DRIVER_ERR_INTERNAL; code++) {
+        unsigned st = api_status_for_driver_error(code);
         assert_true(st >= 400 && st <= 599);
         assert_false(g_hash_table_contains(seen, GUINT_TO_POINTER(st)));
         g_hash_table_add(seen, GUINT_TO_POINTER(st));
@@ -474,12 +474,15 @@ static void test_route_table(void **state)
     }
     assert_true(count >= 17);
 
-    /* Open routes: health and the OpenAPI document, nothing else. */
+    /* Open routes: health, readiness and the OpenAPI document, nothing
+     * else. */
     for (const struct route *r = api_routes; r->pattern; r++) {
         if (r->min_role < 0)
             assert_true(g_str_has_suffix(r->pattern, "/healthz") ||
+                        g_str_has_suffix(r->pattern, "/readyz") ||
                         g_str_equal(r->pattern, "/api/v1/openapi.json"));
     }
+    assert_int_equal(find_route("GET", "/readyz")->min_role, -1);
     assert_int_equal(find_route("GET", "/api/v1/openapi.json")->min_role, -1);
     assert_int_equal(find_route("GET", "/api/v1/healthz")->min_role, -1);
     assert_int_equal(find_route("GET", "/api/v1/vms")->min_role, api_role_rank("viewer"));
@@ -507,7 +510,7 @@ int main(void)
         cmocka_unit_test(test_body_depth),
         cmocka_unit_test(test_body_at_size_limit),
         cmocka_unit_test(test_field_of_message),
-        cmocka_unit_test(test_status_for_virt_error),
+        cmocka_unit_test(test_status_for_driver_error),
         cmocka_unit_test(test_role_rank),
         cmocka_unit_test(test_route_match),
         cmocka_unit_test(test_route_match_replaces_params),

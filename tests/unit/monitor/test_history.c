@@ -1,7 +1,7 @@
 /*
  * Sample history in the SQLite store: raw rows -> 5-minute -> hourly tiers
  * (incremental), rates across a restart and a gap of missed rounds,
- * retention, the availability table, and guest-view series per source.
+ * retention, the availability rows, and guest-view series per source.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,31 +82,37 @@ static void insert_rounds(struct fixture *f, int from, int to)
         n.cpu_idle_ns = (uint64_t)i * 10000000000ULL;
         n.domains_running = 1;
         struct pool_sample p = {f->host_id, (char *)"default", h.time_us, 100, 40, 60};
+        const struct host_sample *hs[] = {&h};
+        const struct pool_sample *ps[] = {&p};
+        struct store_round w = {.hosts = hs, .n_hosts = 1, .node = &n, .pools = ps, .n_pools = 1};
         g_autoptr(GError) err = NULL;
-        assert_int_equal(f->st->ops->host_round_insert(f->st, &h, 1, &n, &p, 1, &err), 0);
+        assert_int_equal(f->st->ops->round_write(f->st, &w, &err), 0);
         host_sample_clear(&h);
     }
 }
 
-static json_object *series(struct fixture *f, const struct series_kind *kind, const char *entity,
-                           const char *metric, int64_t from, int64_t to, int64_t step,
-                           const char *tier)
+/* The points of one metric (struct series_point), as the API serves them. */
+static GArray *series(struct fixture *f, const struct series_kind *kind, const char *entity,
+                      const char *metric, int64_t from, int64_t to, int64_t step, const char *tier)
 {
     int mi = series_metric_find(kind, metric);
     assert_true(mi >= 0);
     struct store_series_query q = {kind, entity, &mi, 1, from, to, step, tier};
     g_autoptr(GError) err = NULL;
-    json_object *o = f->st->ops->series_query(f->st, &q, &err);
-    assert_non_null(o);
-    json_object *s = json_object_array_get_idx(json_object_object_get(o, "series"), 0);
-    json_object *pts = json_object_get(json_object_object_get(s, "points"));
-    json_object_put(o);
-    return pts;
+    g_autoptr(store_series_result) r = f->st->ops->series_query(f->st, &q, &err);
+    assert_non_null(r);
+    assert_int_equal(r->lines->len, 1);
+    return g_array_ref(g_array_index(r->lines, struct store_series_line, 0).points);
 }
 
-static double pv(json_object *pts, size_t i)
+static double pv(GArray *pts, size_t i)
 {
-    return json_object_get_double(json_object_object_get(json_object_array_get_idx(pts, i), "v"));
+    return g_array_index(pts, struct series_point, i).v;
+}
+
+static size_t npts(GArray *pts)
+{
+    return pts->len;
 }
 
 static void test_rates_tiers_retention(void **state)
@@ -116,13 +122,12 @@ static void test_rates_tiers_retention(void **state)
 
     /* Raw: one rate per round except the first, the restart and nothing
      * invented inside the gap; the rate across the gap is the average. */
-    json_object *raw =
-        series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7200 * S, 0, NULL);
-    size_t n = json_object_array_length(raw);
+    GArray *raw = series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7200 * S, 0, NULL);
+    size_t n = npts(raw);
     assert_int_equal(n, 720 - 30 - 2);
     for (size_t i = 0; i < n; i++)
         assert_true(pv(raw, i) > 4.99e7 && pv(raw, i) < 5.01e7);
-    json_object_put(raw);
+    g_array_unref(raw);
 
     struct store_retention keep = {0, 0, 0};
     struct store_maint_stats ms;
@@ -133,25 +138,24 @@ static void test_rates_tiers_retention(void **state)
     assert_int_equal(ms.buckets_5m, 3 * 24);
     assert_int_equal(ms.buckets_1h, 3 * 2);
 
-    json_object *m5 = series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7200 * S, 0, "5m");
-    assert_int_equal(json_object_array_length(m5), 24);
+    GArray *m5 = series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7200 * S, 0, "5m");
+    assert_int_equal(npts(m5), 24);
     for (size_t i = 0; i < 24; i++)
         assert_true(pv(m5, i) > 4.99e7 && pv(m5, i) < 5.01e7);
-    json_object_put(m5);
-    json_object *h1 =
+    g_array_unref(m5);
+    GArray *h1 =
         series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7200 * S, 3600 * S, NULL);
-    assert_int_equal(json_object_array_length(h1), 2);
+    assert_int_equal(npts(h1), 2);
     assert_true(pv(h1, 0) > 4.99e7 && pv(h1, 0) < 5.01e7);
-    json_object_put(h1);
-    json_object *mem =
-        series(f, &series_vm_host, VM, "balloon_current", base, base + 7200 * S, 0, "1h");
-    assert_int_equal(json_object_array_length(mem), 2);
+    g_array_unref(h1);
+    GArray *mem = series(f, &series_vm_host, VM, "balloon_current", base, base + 7200 * S, 0, "1h");
+    assert_int_equal(npts(mem), 2);
     assert_true(pv(mem, 1) == (double)(256 << 20));
-    json_object_put(mem);
-    json_object *pool =
+    g_array_unref(mem);
+    GArray *pool =
         series(f, &series_pool, "1/default", "available", base, base + 7200 * S, 0, "5m");
-    assert_int_equal(json_object_array_length(pool), 24);
-    json_object_put(pool);
+    assert_int_equal(npts(pool), 24);
+    g_array_unref(pool);
 
     /* Incremental: a second pass with nothing new does nothing; new rows
      * give only their own buckets. */
@@ -169,35 +173,42 @@ static void test_rates_tiers_retention(void **state)
                      0);
     assert_true(ms.rows_deleted > 0);
     raw = series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7600 * S, 0, "raw");
-    assert_true(json_object_array_length(raw) < 200);
-    json_object_put(raw);
+    assert_true(npts(raw) < 200);
+    g_array_unref(raw);
     m5 = series(f, &series_vm_host, VM, "cpu_time_ns", base, base + 7600 * S, 0, "5m");
-    assert_int_equal(json_object_array_length(m5), 25);
-    json_object_put(m5);
+    assert_int_equal(npts(m5), 25);
+    g_array_unref(m5);
 }
 
 static void test_view_status(void **state)
 {
     struct fixture *f = *state;
     struct store *st = f->st;
-    bool changed;
-    assert_int_equal(st->ops->view_status_set(st, f->host_id, VM, "guest-memory", false,
-                                              "no balloon", &changed, NULL),
-                     0);
-    assert_true(changed);
-    assert_int_equal(st->ops->view_status_set(st, f->host_id, VM, "guest-memory", false,
-                                              "no balloon", &changed, NULL),
-                     0);
-    assert_false(changed);
-    assert_int_equal(
-        st->ops->view_status_set(st, f->host_id, VM, "guest-memory", true, NULL, &changed, NULL),
-        0);
-    assert_true(changed);
-    json_object *o = st->ops->view_status_query(st, VM, NULL);
-    json_object *e = json_object_object_get(json_object_object_get(o, VM), "guest-memory");
-    assert_true(json_object_get_boolean(json_object_object_get(e, "available")));
-    assert_null(json_object_object_get(e, "reason"));
-    json_object_put(o);
+    /* The engine decides when availability changed; the store keeps the
+     * row it is given, replacing the part's previous one. */
+    struct store_view_status_write w[] = {
+        {VM, f->host_id, "guest-memory", false, "no balloon", 10 * S, 10 * S},
+        {VM, f->host_id, "guest-agent", false, "no channel", 10 * S, 10 * S},
+    };
+    struct store_round r1 = {.status = w, .n_status = 2};
+    assert_int_equal(st->ops->round_write(st, &r1, NULL), 0);
+    struct store_view_status_write up = {VM,        f->host_id, "guest-memory", true,
+                                         "ignored", 20 * S,     20 * S};
+    struct store_round r2 = {.status = &up, .n_status = 1};
+    assert_int_equal(st->ops->round_write(st, &r2, NULL), 0);
+    g_autoptr(rows) rs = st->ops->view_status_query(st, VM, NULL);
+    assert_non_null(rs);
+    assert_int_equal(rows_len(rs), 2);
+    const struct view_status_row *agent = rows_get(rs, 0), *memory = rows_get(rs, 1);
+    assert_string_equal(agent->part, "guest-agent");
+    assert_false(agent->available);
+    assert_string_equal(agent->reason, "no channel");
+    assert_string_equal(memory->part, "guest-memory");
+    assert_true(memory->available);
+    assert_null(memory->reason); /* an available part has no reason */
+    assert_true(memory->since == 20 * S && memory->updated == 20 * S);
+    g_autoptr(rows) none = st->ops->view_status_query(st, "no-such-vm", NULL);
+    assert_int_equal(rows_len(none), 0);
 }
 
 static void test_guest_series(void **state)
@@ -220,24 +231,24 @@ static void test_guest_series(void **state)
         assert_int_equal(st->ops->guest_sample_insert(st, &g, NULL, NULL), 0);
         guest_sample_clear(&g);
     }
-    json_object *steal =
+    GArray *steal =
         series(f, &series_vm_guest, VM "/qga", "cpu_steal_ns", base - 3600 * S, base, 0, NULL);
-    assert_int_equal(json_object_array_length(steal), 29);
+    assert_int_equal(npts(steal), 29);
     assert_true(pv(steal, 0) > 0.99e8 && pv(steal, 0) < 1.01e8);
-    json_object_put(steal);
-    json_object *none =
+    g_array_unref(steal);
+    GArray *none =
         series(f, &series_vm_guest, VM "/balloon", "cpu_steal_ns", base - 3600 * S, base, 0, NULL);
-    assert_int_equal(json_object_array_length(none), 0);
-    json_object_put(none);
+    assert_int_equal(npts(none), 0);
+    g_array_unref(none);
     struct store_retention keep = {0, 0, 0};
     struct store_maint_stats ms;
     assert_int_equal(st->ops->samples_maintain(st, &keep, base + 3600 * S, 20 * S, &ms, NULL), 0);
     assert_int_equal(ms.buckets_5m, 4); /* 2 sources x 2 buckets of the guest's clock */
-    json_object *m5 =
+    GArray *m5 =
         series(f, &series_vm_guest, VM "/balloon", "mem_available", base - 3600 * S, base, 0, "5m");
-    assert_int_equal(json_object_array_length(m5), 2);
+    assert_int_equal(npts(m5), 2);
     assert_true(pv(m5, 0) == (double)(100 << 20));
-    json_object_put(m5);
+    g_array_unref(m5);
 }
 
 int main(void)

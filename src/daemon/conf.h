@@ -1,5 +1,7 @@
 /*
  * conf: kanrid's configuration (kanri.conf(5)), a GKeyFile INI file.
+ * kanrid's own: the libraries below the daemon take their settings as
+ * plain structs (engine_conf, virt_conf) filled from this.
  *
  * conf_load_data() checks every group and key against a table of expected
  * fields and collects *all* problems as "LABEL:LINE: message" strings instead
@@ -45,12 +47,14 @@ struct conf {
     int collect_connections; /* stats connections per host */
     int balloon_period;      /* seconds; 0: do not set it on domains */
     int agent_timeout;       /* seconds per guest-agent command */
+    bool refresh_pools;      /* rescan storage pools every round (virt_conf) */
     int64_t retention_raw;   /* microseconds; 0 keeps forever */
     int64_t retention_5m;
     int64_t retention_1h;
 
     /* [reconcile]: the engine's tolerances and windows, "RULE.OPTION = value"
      * or a global option, each checked by reconcile_config_set(). */
+    bool reconcile_enabled; /* the engine's reconciliation stage runs */
     struct reconcile_config reconcile;
 };
 

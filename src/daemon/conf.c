@@ -1,53 +1,70 @@
+/*
+ * kanrid's configuration file (conf.h, kanri.conf(5)).  One table per group
+ * names each key, its type and bounds, and where the value goes: the same
+ * table validates, stores and (in the error messages) lists the keys.
+ */
 #include "config.h"
 
-#include "basic/conf.h"
+#include "daemon/conf.h"
 
 #include "basic/util.h"
 
 #include <errno.h>
 #include <string.h>
 
-enum conf_type { T_STRING, T_INT, T_LISTEN, T_ENUM, T_DURATION };
+enum conf_type {
+    T_STRING,   /* char *, non-empty */
+    T_INT,      /* int within [min, max] */
+    T_BOOL,     /* bool: yes/no, true/false, 1/0 */
+    T_LISTEN,   /* ADDR:PORT into listen_host and listen_port */
+    T_ENUM,     /* char *, one of enums */
+    T_DURATION, /* int64_t microseconds; "forever" is 0 */
+};
 
 struct conf_field {
     const char *key;
     enum conf_type type;
     int min, max;             /* T_INT */
     const char *const *enums; /* T_ENUM, NULL-terminated */
+    size_t offset;            /* in struct conf, or struct conf_hypervisor for its group */
 };
+
+#define C(field) offsetof(struct conf, field)
+#define H(field) offsetof(struct conf_hypervisor, field)
 
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const backends[] = {"sqlite", NULL};
 
 static const struct conf_field manager_fields[] = {
-    {"listen", T_LISTEN, 0, 0, NULL},
-    {"state_dir", T_STRING, 0, 0, NULL},
-    {"resync_interval", T_INT, 5, 86400, NULL},
-    {"log_level", T_ENUM, 0, 0, log_levels},
-    {"collect_interval", T_INT, 0, 3600, NULL},
-    {"collect_budget_ms", T_INT, 0, 3600000, NULL},
-    {"collect_connections", T_INT, 1, 16, NULL},
-    {"balloon_period", T_INT, 0, 3600, NULL},
-    {"agent_timeout", T_INT, 1, 60, NULL},
-    {"retention_raw", T_DURATION, 0, 0, NULL},
-    {"retention_5m", T_DURATION, 0, 0, NULL},
-    {"retention_1h", T_DURATION, 0, 0, NULL},
-    {NULL, 0, 0, 0, NULL},
+    {"listen", T_LISTEN, 0, 0, NULL, 0},
+    {"state_dir", T_STRING, 0, 0, NULL, C(state_dir)},
+    {"resync_interval", T_INT, 5, 86400, NULL, C(resync_interval)},
+    {"log_level", T_ENUM, 0, 0, log_levels, C(log_level)},
+    {"collect_interval", T_INT, 0, 3600, NULL, C(collect_interval)},
+    {"collect_budget_ms", T_INT, 0, 3600000, NULL, C(collect_budget_ms)},
+    {"collect_connections", T_INT, 1, 16, NULL, C(collect_connections)},
+    {"balloon_period", T_INT, 0, 3600, NULL, C(balloon_period)},
+    {"agent_timeout", T_INT, 1, 60, NULL, C(agent_timeout)},
+    {"refresh_pools", T_BOOL, 0, 0, NULL, C(refresh_pools)},
+    {"retention_raw", T_DURATION, 0, 0, NULL, C(retention_raw)},
+    {"retention_5m", T_DURATION, 0, 0, NULL, C(retention_5m)},
+    {"retention_1h", T_DURATION, 0, 0, NULL, C(retention_1h)},
+    {NULL, 0, 0, 0, NULL, 0},
 };
 
 static const struct conf_field store_fields[] = {
-    {"backend", T_ENUM, 0, 0, backends},
-    {"path", T_STRING, 0, 0, NULL},
-    {NULL, 0, 0, 0, NULL},
+    {"backend", T_ENUM, 0, 0, backends, C(store_backend)},
+    {"path", T_STRING, 0, 0, NULL, C(store_path)},
+    {NULL, 0, 0, 0, NULL, 0},
 };
 
 static const struct conf_field hypervisor_fields[] = {
-    {"uri", T_STRING, 0, 0, NULL},
-    {"keepalive_interval", T_INT, 0, 3600, NULL},
-    {"keepalive_count", T_INT, 1, 100, NULL},
-    {"reconnect_min", T_INT, 1, 3600, NULL},
-    {"reconnect_max", T_INT, 1, 86400, NULL},
-    {NULL, 0, 0, 0, NULL},
+    {"uri", T_STRING, 0, 0, NULL, H(uri)},
+    {"keepalive_interval", T_INT, 0, 3600, NULL, H(keepalive_interval)},
+    {"keepalive_count", T_INT, 1, 100, NULL, H(keepalive_count)},
+    {"reconnect_min", T_INT, 1, 3600, NULL, H(reconnect_min)},
+    {"reconnect_max", T_INT, 1, 86400, NULL, H(reconnect_max)},
+    {NULL, 0, 0, 0, NULL, 0},
 };
 
 static void hypervisor_free(gpointer p)
@@ -72,6 +89,8 @@ struct conf *conf_new(void)
     c->collect_connections = 4;
     c->balloon_period = 10;
     c->agent_timeout = 2;
+    c->refresh_pools = true;
+    c->reconcile_enabled = true;
     c->retention_raw = 2 * 86400 * USEC_PER_SEC;
     c->retention_5m = 90 * 86400 * USEC_PER_SEC;
     c->retention_1h = 5 * 365 * 86400 * USEC_PER_SEC;
@@ -315,9 +334,17 @@ static int first_bad_line(const char *data, size_t len)
     return 0;
 }
 
-static int n_of(const char *val)
+static bool parse_bool(const char *val, bool *ret)
 {
-    return atoi(val);
+    static const char *const yes[] = {"yes", "true", "on", "1", NULL};
+    static const char *const no[] = {"no", "false", "off", "0", NULL};
+    if (g_strv_contains(yes, val))
+        *ret = true;
+    else if (g_strv_contains(no, val))
+        *ret = false;
+    else
+        return false;
+    return true;
 }
 
 static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
@@ -348,12 +375,17 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
         }
         g_autofree char *raw = g_key_file_get_value(kf, group, key, NULL);
         g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
+        /* Validated values go where the table says; bad ones keep their
+         * defaults. */
+        char *dst = (char *)(hv ? (void *)hv : (void *)c) + f->offset;
         switch (f->type) {
         case T_STRING:
             if (!*val) {
                 add_error(errors, count, label, line, "%s: must not be empty", key);
                 continue;
             }
+            g_free(*(char **)dst);
+            *(char **)dst = g_strdup(val);
             break;
         case T_INT: {
             uint64_t n;
@@ -363,8 +395,13 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
                           val);
                 continue;
             }
+            *(int *)dst = (int)n;
             break;
         }
+        case T_BOOL:
+            if (!parse_bool(val, (bool *)dst))
+                add_error(errors, count, label, line, "%s: expected yes or no, got '%s'", key, val);
+            break;
         case T_LISTEN: {
             g_autofree char *h = NULL;
             int port;
@@ -376,10 +413,10 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
             g_free(c->listen_host);
             c->listen_host = g_steal_pointer(&h);
             c->listen_port = port;
-            continue;
+            break;
         }
         case T_DURATION: {
-            int64_t us;
+            int64_t us = 0;
             if (!g_str_equal(val, "forever") && !duration_parse(val, &us)) {
                 add_error(errors, count, label, line,
                           "%s: expected a duration such as 48h, 90d or 1825d, or 'forever', "
@@ -387,6 +424,7 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
                           key, val);
                 continue;
             }
+            *(int64_t *)dst = us;
             break;
         }
         case T_ENUM: {
@@ -399,61 +437,10 @@ static void check_group(struct conf *c, GKeyFile *kf, GHashTable *lines, const c
                           choices, val);
                 continue;
             }
+            g_free(*(char **)dst);
+            *(char **)dst = g_strdup(val);
             break;
         }
-        }
-        /* Store the validated value. */
-        if (hv) {
-            int n = atoi(val);
-            if (g_str_equal(key, "uri")) {
-                g_free(hv->uri);
-                hv->uri = g_strdup(val);
-            } else if (g_str_equal(key, "keepalive_interval"))
-                hv->keepalive_interval = n;
-            else if (g_str_equal(key, "keepalive_count"))
-                hv->keepalive_count = n;
-            else if (g_str_equal(key, "reconnect_min"))
-                hv->reconnect_min = n;
-            else if (g_str_equal(key, "reconnect_max"))
-                hv->reconnect_max = n;
-        } else if (g_str_equal(group, "manager")) {
-            if (g_str_equal(key, "state_dir")) {
-                g_free(c->state_dir);
-                c->state_dir = g_strdup(val);
-            } else if (g_str_equal(key, "resync_interval"))
-                c->resync_interval = atoi(val);
-            else if (g_str_equal(key, "log_level")) {
-                g_free(c->log_level);
-                c->log_level = g_strdup(val);
-            } else if (g_str_equal(key, "collect_interval"))
-                c->collect_interval = n_of(val);
-            else if (g_str_equal(key, "collect_budget_ms"))
-                c->collect_budget_ms = n_of(val);
-            else if (g_str_equal(key, "collect_connections"))
-                c->collect_connections = n_of(val);
-            else if (g_str_equal(key, "balloon_period"))
-                c->balloon_period = n_of(val);
-            else if (g_str_equal(key, "agent_timeout"))
-                c->agent_timeout = n_of(val);
-            else if (g_str_has_prefix(key, "retention_")) {
-                int64_t us = 0;
-                if (!g_str_equal(val, "forever"))
-                    duration_parse(val, &us);
-                if (g_str_equal(key, "retention_raw"))
-                    c->retention_raw = us;
-                else if (g_str_equal(key, "retention_5m"))
-                    c->retention_5m = us;
-                else
-                    c->retention_1h = us;
-            }
-        } else if (g_str_equal(group, "store")) {
-            if (g_str_equal(key, "backend")) {
-                g_free(c->store_backend);
-                c->store_backend = g_strdup(val);
-            } else if (g_str_equal(key, "path")) {
-                g_free(c->store_path);
-                c->store_path = g_strdup(val);
-            }
         }
     }
 }
@@ -474,8 +461,15 @@ static void check_reconcile(struct conf *c, GKeyFile *kf, GHashTable *lines, con
         g_autofree char *raw = g_key_file_get_value(kf, "reconcile", key, NULL);
         g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
         g_autoptr(GError) err = NULL;
-        if (!reconcile_config_set(&c->reconcile, key, val, &err))
+        /* "enabled" is the stage's own switch, not one of the engine's
+         * tolerances. */
+        if (g_str_equal(key, "enabled")) {
+            if (!parse_bool(val, &c->reconcile_enabled))
+                add_error(errors, count, label, line,
+                          "[reconcile] enabled: expected yes or no, got '%s'", val);
+        } else if (!reconcile_config_set(&c->reconcile, key, val, &err)) {
             add_error(errors, count, label, line, "[reconcile] %s", err->message);
+        }
     }
 }
 

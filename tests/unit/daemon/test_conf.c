@@ -17,7 +17,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "basic/conf.h"
+#include "daemon/conf.h"
 
 #define LABEL "t.conf"
 
@@ -52,6 +52,30 @@ static struct conf_hypervisor *hv(struct conf *c, guint i)
 {
     assert_true(i < c->hypervisors->len);
     return g_ptr_array_index(c->hypervisors, i);
+}
+
+/* ---- switches ---- */
+
+static void test_switches(void **state)
+{
+    GPtrArray *errors;
+    g_autoptr(conf) c = load("", &errors, NULL);
+    g_ptr_array_unref(errors);
+    /* On unless turned off. */
+    assert_true(c->refresh_pools);
+    assert_true(c->reconcile_enabled);
+    g_autoptr(conf) off = load("[manager]\nrefresh_pools = no\n[reconcile]\nenabled = false\n"
+                               "cpu-busy-mismatch.open_at = 30\n",
+                               &errors, NULL);
+    assert_int_equal(errors->len, 0);
+    g_ptr_array_unref(errors);
+    assert_false(off->refresh_pools);
+    assert_false(off->reconcile_enabled);
+    assert_true(off->reconcile.rule[RR_CPU_BUSY_MISMATCH].open_at == 30);
+    expect_one("[manager]\nrefresh_pools = maybe\n",
+               LABEL ":2: refresh_pools: expected yes or no, got 'maybe'");
+    expect_one("[reconcile]\nenabled = 2\n",
+               LABEL ":2: [reconcile] enabled: expected yes or no, got '2'");
 }
 
 /* ---- defaults and valid files ---- */
@@ -177,11 +201,11 @@ static void test_hypervisor_name_characters(void **state)
 
 static void test_unknown_key(void **state)
 {
-    expect_one("[manager]\nlisten = 127.0.0.1:1\nbogus = 1\n",
-               LABEL ":3: unknown key 'bogus' in [manager] (known: listen, state_dir, "
-                     "resync_interval, log_level, collect_interval, collect_budget_ms, "
-                     "collect_connections, balloon_period, agent_timeout, retention_raw, "
-                     "retention_5m, retention_1h)");
+    expect_one("[manager]\nlisten = 127.0.0.1:1\nbogus = 1\n", LABEL
+               ":3: unknown key 'bogus' in [manager] (known: listen, state_dir, "
+               "resync_interval, log_level, collect_interval, collect_budget_ms, "
+               "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
+               "retention_5m, retention_1h)");
     expect_one("[store]\n\n\nbackend = sqlite\ndriver = x\n",
                LABEL ":5: unknown key 'driver' in [store] (known: backend, path)");
     expect_one("[hypervisor:h]\nuri = test:///default\nkeepalive = 3\n",
@@ -300,7 +324,7 @@ static void test_duplicate_host(void **state)
 /*
  * Regression test (this was a bug): GKeyFile merges repeated groups, so two
  * [hypervisor:a] groups in one file are silently one host, the later keys
- * winning, instead of a "duplicate host name" error.  
+ * winning, instead of a "duplicate host name" error.
  */
 static void test_duplicate_group_in_one_file(void **state)
 {
@@ -421,11 +445,12 @@ static void test_all_errors_collected(void **state)
         LABEL ":4: log_level: expected one of error|warning|info|debug, got 'chatty'",
         LABEL ":5: unknown key 'colour' in [manager] (known: listen, state_dir, "
               "resync_interval, log_level, collect_interval, collect_budget_ms, "
-              "collect_connections, balloon_period, agent_timeout, retention_raw, "
+              "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
               "retention_5m, retention_1h)",
         LABEL ":6: [hypervisor:a]: reconnect_min (9) is larger than reconnect_max (3)",
         LABEL ":10: [hypervisor:b]: missing required key 'uri'",
-        LABEL ":11: unknown group [elsewhere] (known: [manager], [store], [reconcile], [hypervisor:NAME])",
+        LABEL ":11: unknown group [elsewhere] (known: [manager], [store], [reconcile], "
+              "[hypervisor:NAME])",
     };
     assert_int_equal(n, G_N_ELEMENTS(want));
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
@@ -629,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_name_from_uri),
         cmocka_unit_test(test_name_from_uri_known_bugs),
         cmocka_unit_test(test_add_uri_unique),
+        cmocka_unit_test(test_switches),
     };
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }

@@ -1,0 +1,111 @@
+/*
+ * Actions through the engine: every one an audit entry from start to end
+ * (refusals too: an attempt is worth recording), with the domain marked in
+ * flight so the configuration change it causes is attributed to it, then
+ * performed by the host's driver.
+ */
+#include "config.h"
+
+#include "engine/engine-private.h"
+
+#include "basic/util.h"
+
+#include <errno.h>
+#include <string.h>
+
+static struct driver *driver_of(struct engine *e, int64_t host_id, char **ret_host_name,
+                                GError **error)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    struct ehost *h = engine_host_find(e, host_id);
+    if (!h) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND,
+                    "host %" G_GINT64_FORMAT " is not managed by this kanrid", host_id);
+        return NULL;
+    }
+    if (ret_host_name)
+        *ret_host_name = g_strdup(h->name);
+    return h->drv;
+}
+
+/* Records the end of an audit entry; a store failure here is logged, the
+ * action's own result stands. */
+static void audit_finish(struct engine *e, int64_t audit_id, const GError *action_error)
+{
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->audit_end(e->store, audit_id, action_error == NULL,
+                                 action_error ? action_error->message : NULL, &err) < 0)
+        g_warning("audit %" G_GINT64_FORMAT ": %s", audit_id, err->message);
+}
+
+static int audit_failed(GError **error)
+{
+    g_prefix_error(error, "audit: ");
+    (*error)->domain = DRIVER_ERROR;
+    (*error)->code = DRIVER_ERR_INTERNAL;
+    return -EIO;
+}
+
+int engine_action(struct engine *e, int64_t host_id, const char *uuid, const char *name,
+                  const struct action_request *req, const char *params_text,
+                  const struct actor *who, struct action_result *result, int64_t *ret_audit_id,
+                  GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *host = NULL;
+    struct driver *drv = driver_of(e, host_id, &host, &err);
+    int64_t audit_id = 0;
+    if (e->store->ops->audit_begin(e->store, who->name, who->token_id, action_specs[req->kind].name,
+                                   name ? name : uuid, uuid, host, params_text ? params_text : "{}",
+                                   &audit_id, error) < 0)
+        return audit_failed(error);
+    *ret_audit_id = audit_id;
+    if (drv) {
+        struct change_cause cause = {.cause = "action", .actor = who->name, .audit_id = audit_id};
+        engine_inflight_set(e, host_id, uuid, &cause);
+        drv->ops->action(drv, host_id, uuid, req, &cause, result, &err);
+        engine_inflight_set(e, host_id, uuid, NULL);
+    }
+    audit_finish(e, audit_id, err);
+    if (err) {
+        g_propagate_error(error, g_steal_pointer(&err));
+        return -EIO;
+    }
+    return 0;
+}
+
+int engine_define(struct engine *e, int64_t host_id, const char *xml, const struct actor *who,
+                  char **ret_uuid, int64_t *ret_audit_id, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *host = NULL;
+    struct driver *drv = driver_of(e, host_id, &host, &err);
+    g_autofree char *params = g_strdup_printf("{\"xml_bytes\":%zu}", strlen(xml));
+    int64_t audit_id = 0;
+    if (e->store->ops->audit_begin(e->store, who->name, who->token_id, "define", NULL, NULL, host,
+                                   params, &audit_id, error) < 0)
+        return audit_failed(error);
+    *ret_audit_id = audit_id;
+    g_autofree char *uuid = NULL, *name = NULL;
+    if (drv) {
+        struct change_cause cause = {.cause = "action", .actor = who->name, .audit_id = audit_id};
+        engine_inflight_set(e, host_id, DRIVER_INFLIGHT_DEFINE, &cause);
+        drv->ops->define(drv, host_id, xml, &cause, &uuid, &name, &err);
+        engine_inflight_set(e, host_id, DRIVER_INFLIGHT_DEFINE, NULL);
+        if (name || uuid)
+            e->store->ops->audit_set_target(e->store, audit_id, name, uuid, NULL);
+    }
+    audit_finish(e, audit_id, err);
+    if (err) {
+        g_propagate_error(error, g_steal_pointer(&err));
+        return -EIO;
+    }
+    *ret_uuid = g_steal_pointer(&uuid);
+    return 0;
+}
+
+struct rows *engine_snapshots(struct engine *e, int64_t host_id, const char *uuid, GError **error)
+{
+    struct driver *drv = driver_of(e, host_id, NULL, error);
+    return drv ? drv->ops->snapshots(drv, host_id, uuid, error) : NULL;
+}

@@ -1,0 +1,195 @@
+/*
+ * Shared between the engine's files.  Not for use outside src/engine.
+ *
+ * Locks, outermost first: host->inv_lock (one host's inventory syncs),
+ * then e->lock (the latest view: hosts' state, items, inventory records),
+ * then the store's own.  Nothing calls into a driver while holding
+ * e->lock.
+ */
+#pragma once
+
+#include "engine/engine.h"
+
+#include "model/finding.h"
+
+/* Guest sources, in the order reconcile_input takes them. */
+enum { GS_QGA, GS_BALLOON, GS_GUESTD, GS_N };
+
+/* Parts of a VM's views whose availability is tracked. */
+enum { PART_MEMORY, PART_AGENT, PART_N };
+extern const char *const engine_part_names[PART_N]; /* "guest-memory", "guest-agent" */
+
+/* What the engine knows of one domain on one host (its store row). */
+struct inv_dom {
+    char *uuid;
+    char *name;
+    int64_t domain_id;
+    int64_t version;
+    bool removed;
+    guint8 xml_sha[32]; /* of the newest stored version */
+    bool have_sha;
+    int64_t period_tried_us; /* last balloon-period upkeep asked for it */
+};
+
+struct disk_ref {
+    char *target; /* "vda" */
+    char *source; /* image path, NULL when none */
+};
+
+struct pool_ref {
+    char *name;
+    char *target_path;
+    bool have_cur, have_prev;
+    struct pool_sample cur, prev;
+};
+
+struct part_status {
+    bool known;
+    bool available;
+    char *reason;
+    int64_t since_us;
+};
+
+/* The latest view of one machine (a VM, or a machine only kanri-guestd
+ * reports on). */
+struct item {
+    char *uuid;
+    int64_t host_id;  /* the host it runs on now; 0: none known */
+    char *name;       /* for /metrics; NULL until the inventory names it */
+    GPtrArray *disks; /* struct disk_ref *: from the inventory; replaced, never changed */
+
+    /* The latest view: what the last round of its host reconciled.  It
+     * changes only in rounds, so the round's text can be formed later from
+     * the same input (engine_item_view). */
+    bool active;       /* in its host's latest round */
+    bool have_host[2]; /* [0] newest, [1] previous */
+    struct host_sample host[2];
+    bool have_guest[GS_N][2];
+    struct guest_sample guest[GS_N][2];
+    GPtrArray *round_disks; /* the disks the last round used (a reference) */
+    /* Guest samples that arrived since: the next round takes them. */
+    bool have_next[GS_N];
+    struct guest_sample next[GS_N];
+
+    struct part_status parts[PART_N];
+
+    struct reconcile_state *rstate;
+    struct reconcile_state *rstate_prev; /* the state the last round started from */
+    char *rstate_key;                    /* the persisted state's lasting part (engine_state_key) */
+    /* The latest reconciliation, NULL when none; run quietly (no words)
+     * unless someone needed them (result_text). */
+    struct reconcile_result *result;
+    bool result_text;
+    int64_t result_t_us;
+    int64_t view_kept_us;
+    GPtrArray *open; /* struct finding_open *: rows open in the store */
+};
+
+struct ehost {
+    int64_t id;
+    char *name;
+    struct driver *drv;
+    GMutex inv_lock;
+
+    /* under e->lock */
+    enum host_state state;
+    char *reason;
+    bool synced_once;  /* inventory synced since start-up */
+    int64_t synced_us; /* last full sync */
+    GHashTable *inv;   /* uuid -> struct inv_dom * */
+    GPtrArray *pools;  /* struct pool_ref * */
+    bool have_node;
+    struct node_sample node;
+    GPtrArray *pending_guests; /* struct guest_sample * to write with the next round */
+    GArray *pending_status;    /* struct store_view_status_write, strings owned */
+
+    /* health, under e->lock */
+    uint64_t rounds, rounds_cut, rounds_dropped;
+    bool collecting; /* the last round ran (not dropped) */
+    uint64_t agent_ok, agent_failed, agent_rejected;
+    double store_last_s, store_sum_s;
+    uint64_t store_writes;
+    double stages_last_s, stages_sum_s; /* the round's stages, store write excluded */
+};
+
+struct engine {
+    struct store *store;
+    struct engine_conf conf;
+    struct driver_sink sink;
+
+    GMutex lock;
+    GPtrArray *hosts;     /* struct ehost * */
+    GHashTable *items;    /* uuid -> struct item * */
+    GHashTable *inflight; /* "host_id/uuid" -> struct inflight * */
+
+    GThreadPool *upkeep; /* kanrid's own actions, one at a time */
+    struct maint *maint;
+    bool stopping;
+};
+
+/* An action in flight: a configuration change seen meanwhile is its doing. */
+struct inflight {
+    char *actor;
+    int64_t audit_id;
+};
+
+/* engine.c */
+void engine_disk_ref_free(gpointer p);                             /* struct disk_ref */
+struct ehost *engine_host_find(struct engine *e, int64_t host_id); /* under e->lock */
+struct item *engine_item_get(struct engine *e, const char *uuid);  /* under e->lock; creates */
+void engine_item_deactivate(struct engine *e, struct item *it, GPtrArray *ret_views);
+void engine_inflight_set(struct engine *e, int64_t host_id, const char *uuid,
+                         const struct change_cause *cause);
+/* The cause of what a sync sees on UUID: the action in flight on it (or a
+ * define on its host), else NULL.  *ret_actor owns the actor string. */
+bool engine_inflight_cause(struct engine *e, int64_t host_id, const char *uuid,
+                           struct change_cause *ret, char **ret_actor);
+
+GPtrArray *engine_pending_guests_new(void); /* of g_new'd struct guest_sample * */
+GArray *engine_pending_status_new(void);    /* of struct store_view_status_write */
+
+/* inventory.c: the sink's inventory half */
+void engine_sink_inventory(struct driver_sink *s);
+int engine_inventory_load(struct engine *e, struct ehost *h, GError **error);
+
+/* round.c: the sink's collection half, and the round pipeline */
+void engine_sink_rounds(struct driver_sink *s);
+void engine_item_clear_view(struct item *it);
+
+/* stage-reconcile.c */
+struct round_batch;
+void stage_reconcile(struct engine *e, struct ehost *h, GPtrArray *round_items,
+                     struct round_batch *b);
+/* The item's latest view with its words (ran again with text if the
+ * round ran quietly).  Under e->lock. */
+struct vm_view *engine_item_view(struct engine *e, struct item *it);
+/* Offers a guest sample (moved) to the item: kept for its next round, or
+ * taken at once by an item no round will come for.  Older ones are
+ * dropped: a backfill is history, not the latest.  Under e->lock. */
+void engine_item_offer_guest(struct item *it, int source, struct guest_sample *s);
+/* Takes the guest samples offered since the last round.  Under e->lock. */
+void engine_item_take_guests(struct item *it);
+/* R of a reconciliation as a history row (uuid, host and time unset). */
+void engine_reconciled_sample(const struct reconcile_result *res, struct reconciled_sample *ret);
+/* The part of a reconcile state that must survive a restart (the rest,
+ * measure and message, is rewritten every round). */
+char *engine_state_key(const struct reconcile_state *st);
+
+/* What a round writes, owned by the batch until written (round.c). */
+struct round_batch {
+    int64_t now_us;
+    GArray *reconciled; /* struct reconciled_sample */
+    GArray *findings;   /* struct finding_write */
+    GArray *states;     /* struct store_state_write, uuid/state owned */
+    GPtrArray *views;   /* struct vm_view * */
+};
+
+/* maintenance.c */
+struct maint;
+void engine_maint_start(struct engine *e);
+void engine_maint_stop(struct engine *e);
+void engine_maint_free(struct engine *e);
+
+/* actions.c: kanrid's upkeep */
+void engine_upkeep_balloon_period(struct engine *e, int64_t host_id, const char *uuid,
+                                  const char *name, int previous);

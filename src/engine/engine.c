@@ -1,0 +1,625 @@
+/*
+ * The engine: hosts, items, readiness, the latest view's accessors and the
+ * warm start.  See engine.h; the sink's inventory half is inventory.c, its
+ * collection half and the round pipeline round.c.
+ */
+#include "config.h"
+
+#include "engine/engine-private.h"
+
+#include "basic/util.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define UPKEEP_THREADS 1
+
+const char *const engine_part_names[PART_N] = {"guest-memory", "guest-agent"};
+
+void engine_conf_init(struct engine_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->collect = true;
+    c->interval_s = 10;
+    c->reconcile = true;
+    reconcile_config_init(&c->reconcile_conf);
+    c->balloon_period_s = 2;
+    c->finding_refresh_us = 60 * USEC_PER_SEC;
+    c->view_keep_us = 600 * USEC_PER_SEC;
+}
+
+/* ---- items ---- */
+
+void engine_disk_ref_free(gpointer p)
+{
+    struct disk_ref *d = p;
+    g_free(d->target);
+    g_free(d->source);
+    g_free(d);
+}
+
+void engine_item_offer_guest(struct item *it, int gs, struct guest_sample *s)
+{
+    const struct guest_sample *newest = it->have_next[gs]       ? &it->next[gs]
+                                        : it->have_guest[gs][0] ? &it->guest[gs][0]
+                                                                : NULL;
+    if (newest && s->time_us <= newest->time_us) {
+        guest_sample_clear(s);
+        return;
+    }
+    guest_sample_move(&it->next[gs], s);
+    it->have_next[gs] = true;
+    if (!it->active)
+        engine_item_take_guests(it);
+}
+
+void engine_item_take_guests(struct item *it)
+{
+    for (int gs = 0; gs < GS_N; gs++) {
+        if (!it->have_next[gs])
+            continue;
+        guest_sample_move(&it->guest[gs][1], &it->guest[gs][0]);
+        it->have_guest[gs][1] = it->have_guest[gs][0];
+        guest_sample_move(&it->guest[gs][0], &it->next[gs]);
+        it->have_guest[gs][0] = true;
+        it->have_next[gs] = false;
+    }
+}
+
+void engine_item_clear_view(struct item *it)
+{
+    for (int k = 0; k < 2; k++) {
+        host_sample_clear(&it->host[k]);
+        it->have_host[k] = false;
+        for (int s = 0; s < GS_N; s++) {
+            if (s == GS_GUESTD)
+                continue; /* pushed by the guest itself, not tied to this host's rounds */
+            guest_sample_clear(&it->guest[s][k]);
+            it->have_guest[s][k] = false;
+        }
+    }
+}
+
+static void item_free(gpointer p)
+{
+    struct item *it = p;
+    for (int k = 0; k < 2; k++) {
+        host_sample_clear(&it->host[k]);
+        for (int s = 0; s < GS_N; s++)
+            guest_sample_clear(&it->guest[s][k]);
+    }
+    for (int s = 0; s < GS_N; s++)
+        guest_sample_clear(&it->next[s]);
+    if (it->round_disks)
+        g_ptr_array_unref(it->round_disks);
+    reconcile_state_free(it->rstate_prev);
+    for (int i = 0; i < PART_N; i++)
+        g_free(it->parts[i].reason);
+    g_free(it->uuid);
+    g_free(it->name);
+    g_ptr_array_unref(it->disks);
+    reconcile_state_free(it->rstate);
+    g_free(it->rstate_key);
+    reconcile_result_free(it->result);
+    g_ptr_array_unref(it->open);
+    g_free(it);
+}
+
+struct item *engine_item_get(struct engine *e, const char *uuid)
+{
+    struct item *it = g_hash_table_lookup(e->items, uuid);
+    if (it)
+        return it;
+    it = g_new0(struct item, 1);
+    it->uuid = g_strdup(uuid);
+    it->disks = g_ptr_array_new_with_free_func(engine_disk_ref_free);
+    it->open = g_ptr_array_new_with_free_func((GDestroyNotify)finding_open_free);
+    for (int k = 0; k < 2; k++) {
+        host_sample_init(&it->host[k]);
+        for (int s = 0; s < GS_N; s++)
+            guest_sample_init(&it->guest[s][k]);
+    }
+    for (int s = 0; s < GS_N; s++)
+        guest_sample_init(&it->next[s]);
+    g_hash_table_insert(e->items, it->uuid, it);
+    return it;
+}
+
+/* An item that left its host's rounds (stopped, removed, migrated away):
+ * its last view is kept, and its figures are no longer current. */
+void engine_item_deactivate(struct engine *e, struct item *it, GPtrArray *ret_views)
+{
+    if (it->result && ret_views) {
+        struct vm_view *v = engine_item_view(e, it);
+        if (v)
+            g_ptr_array_add(ret_views, v);
+    }
+    reconcile_result_free(it->result);
+    it->result = NULL;
+    it->active = false;
+    engine_item_clear_view(it);
+}
+
+/* ---- hosts ---- */
+
+static void pool_ref_free(gpointer p)
+{
+    struct pool_ref *r = p;
+    if (!r)
+        return;
+    g_free(r->name);
+    g_free(r->target_path);
+    pool_sample_clear(&r->cur);
+    pool_sample_clear(&r->prev);
+    g_free(r);
+}
+
+static void inv_dom_free(gpointer p)
+{
+    struct inv_dom *d = p;
+    g_free(d->uuid);
+    g_free(d->name);
+    g_free(d);
+}
+
+static void status_write_clear(gpointer p)
+{
+    struct store_view_status_write *w = p;
+    g_free((char *)w->uuid);
+    g_free((char *)w->part);
+    g_free((char *)w->reason);
+}
+
+static void guest_sample_free(gpointer p)
+{
+    guest_sample_clear(p);
+    g_free(p);
+}
+
+GPtrArray *engine_pending_guests_new(void)
+{
+    return g_ptr_array_new_with_free_func(guest_sample_free);
+}
+
+GArray *engine_pending_status_new(void)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(struct store_view_status_write));
+    g_array_set_clear_func(a, status_write_clear);
+    return a;
+}
+
+static struct ehost *ehost_new(int64_t id, const char *name, struct driver *drv)
+{
+    struct ehost *h = g_new0(struct ehost, 1);
+    h->id = id;
+    h->name = g_strdup(name);
+    h->drv = drv;
+    g_mutex_init(&h->inv_lock);
+    h->state = HOST_CONNECTING;
+    h->inv = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, inv_dom_free);
+    h->pools = g_ptr_array_new_with_free_func(pool_ref_free);
+    node_sample_init(&h->node);
+    h->pending_guests = engine_pending_guests_new();
+    h->pending_status = engine_pending_status_new();
+    return h;
+}
+
+static void ehost_free(gpointer p)
+{
+    struct ehost *h = p;
+    g_free(h->name);
+    g_free(h->reason);
+    g_mutex_clear(&h->inv_lock);
+    g_hash_table_unref(h->inv);
+    g_ptr_array_unref(h->pools);
+    g_ptr_array_unref(h->pending_guests);
+    g_array_unref(h->pending_status);
+    g_free(h);
+}
+
+struct ehost *engine_host_find(struct engine *e, int64_t host_id)
+{
+    for (guint i = 0; i < e->hosts->len; i++) {
+        struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (h->id == host_id)
+            return h;
+    }
+    return NULL;
+}
+
+/* ---- in-flight actions ---- */
+
+static char *inflight_key(int64_t host_id, const char *uuid)
+{
+    return g_strdup_printf("%" G_GINT64_FORMAT "/%s", host_id, uuid);
+}
+
+static void inflight_free(gpointer p)
+{
+    struct inflight *f = p;
+    g_free(f->actor);
+    g_free(f);
+}
+
+void engine_inflight_set(struct engine *e, int64_t host_id, const char *uuid,
+                         const struct change_cause *cause)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    char *key = inflight_key(host_id, uuid);
+    if (!cause) {
+        g_hash_table_remove(e->inflight, key);
+        g_free(key);
+        return;
+    }
+    struct inflight *f = g_new0(struct inflight, 1);
+    f->actor = g_strdup(cause->actor);
+    f->audit_id = cause->audit_id;
+    g_hash_table_replace(e->inflight, key, f);
+}
+
+bool engine_inflight_cause(struct engine *e, int64_t host_id, const char *uuid,
+                           struct change_cause *ret, char **ret_actor)
+{
+    g_autofree char *key = inflight_key(host_id, uuid);
+    g_autofree char *define_key = inflight_key(host_id, DRIVER_INFLIGHT_DEFINE);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    struct inflight *f = g_hash_table_lookup(e->inflight, key);
+    /* A define's UUID is unknown until the hypervisor answers, and its
+     * event may arrive first: while a define runs on this host, what
+     * appears there is its doing. */
+    if (!f)
+        f = g_hash_table_lookup(e->inflight, define_key);
+    if (!f)
+        return false;
+    *ret_actor = g_strdup(f->actor);
+    *ret = (struct change_cause){.cause = "action", .actor = *ret_actor, .audit_id = f->audit_id};
+    return true;
+}
+
+/* ---- life ---- */
+
+static void upkeep_run(gpointer data, gpointer user);
+
+struct engine *engine_new(struct store *st, const struct engine_conf *conf)
+{
+    struct engine *e = g_new0(struct engine, 1);
+    e->store = st;
+    e->conf = *conf;
+    e->conf.interval_s = MAX(e->conf.interval_s, 1);
+    g_mutex_init(&e->lock);
+    e->hosts = g_ptr_array_new_with_free_func(ehost_free);
+    e->items = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, item_free);
+    e->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, inflight_free);
+    e->sink.ctx = e;
+    engine_sink_inventory(&e->sink);
+    engine_sink_rounds(&e->sink);
+    return e;
+}
+
+const struct driver_sink *engine_sink(struct engine *e)
+{
+    return &e->sink;
+}
+
+/* Guest sources as the store names them, by GS_ index. */
+static const char *const gs_names[GS_N] = {"qga", "balloon", "kanri-guestd"};
+
+/* The newest samples the store holds of the host's live domains, so the
+ * first round after a restart has a predecessor to take rates from. */
+static int warm_samples(struct engine *e, struct ehost *h, GError **error)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_autoptr(GPtrArray) live = g_ptr_array_new_with_free_func(g_free);
+    g_mutex_lock(&e->lock);
+    g_hash_table_iter_init(&it, h->inv);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (!((struct inv_dom *)v)->removed)
+            g_ptr_array_add(live, g_strdup(k));
+    }
+    g_mutex_unlock(&e->lock);
+    for (guint i = 0; i < live->len; i++) {
+        const char *uuid = g_ptr_array_index(live, i);
+        g_autoptr(GArray) hs = g_array_new(FALSE, TRUE, sizeof(struct host_sample));
+        if (e->store->ops->samples_recent(e->store, STORE_RECENT_HOST, uuid, NULL, 0, 1, hs,
+                                          error) < 0)
+            return -EIO;
+        GArray *gs[GS_N];
+        for (int s = 0; s < GS_N; s++) {
+            gs[s] = g_array_new(FALSE, TRUE, sizeof(struct guest_sample));
+            if (e->store->ops->samples_recent(e->store, STORE_RECENT_GUEST, uuid, gs_names[s], 0, 2,
+                                              gs[s], error) < 0) {
+                for (int t = 0; t <= s; t++)
+                    g_array_unref(gs[t]);
+                return -EIO;
+            }
+        }
+        g_mutex_lock(&e->lock);
+        struct item *itm = engine_item_get(e, uuid);
+        if (!itm->host_id)
+            itm->host_id = h->id;
+        /* The stored newest becomes the previous of the first new round. */
+        if (hs->len && !itm->have_host[0]) {
+            host_sample_move(&itm->host[0], &g_array_index(hs, struct host_sample, 0));
+            itm->have_host[0] = true;
+        }
+        for (int s = 0; s < GS_N; s++) {
+            for (guint n = 0; n < gs[s]->len && n < 2 && !itm->have_guest[s][n]; n++) {
+                guest_sample_move(&itm->guest[s][n], &g_array_index(gs[s], struct guest_sample, n));
+                itm->have_guest[s][n] = true;
+            }
+        }
+        g_mutex_unlock(&e->lock);
+        for (guint n = 0; n < hs->len; n++)
+            host_sample_clear(&g_array_index(hs, struct host_sample, n));
+        for (int s = 0; s < GS_N; s++) {
+            for (guint n = 0; n < gs[s]->len; n++)
+                guest_sample_clear(&g_array_index(gs[s], struct guest_sample, n));
+            g_array_unref(gs[s]);
+        }
+    }
+    return 0;
+}
+
+/* Open findings and engine states of the host's VMs. */
+static int warm_findings(struct engine *e, struct ehost *h, GError **error)
+{
+    g_autoptr(rows) open = e->store->ops->findings_open(e->store, h->id, error);
+    if (!open)
+        return -EIO;
+    g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (e->store->ops->states_load(e->store, h->id, states, error) < 0)
+        return -EIO;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    for (guint i = 0; i < rows_len(open); i++) {
+        const struct finding_row *r = rows_get(open, i);
+        struct item *it = engine_item_get(e, r->uuid);
+        struct finding_open *f = g_new0(struct finding_open, 1);
+        f->rule = g_strdup(r->rule);
+        f->severity = g_strdup(r->severity);
+        f->message = g_strdup(r->message ? r->message : "");
+        f->measure = r->measure;
+        f->updated_us = r->updated;
+        g_ptr_array_add(it->open, f);
+    }
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, states);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        /* A state that does not read back is dropped: findings start over,
+         * and the lifecycle closes rows the engine no longer reports. */
+        struct reconcile_state *st = reconcile_state_from_json(v, strlen(v), NULL);
+        if (!st)
+            continue;
+        struct item *itm = engine_item_get(e, k);
+        reconcile_state_free(itm->rstate);
+        itm->rstate = st;
+        g_free(itm->rstate_key);
+        itm->rstate_key = engine_state_key(st);
+    }
+    return 0;
+}
+
+int engine_host_add(struct engine *e, struct driver *drv, const struct driver_host_conf *hc,
+                    GError **error)
+{
+    int64_t id;
+    if (e->store->ops->host_ensure(e->store, hc->name, hc->uri, &id, error) < 0)
+        return -EIO;
+    struct ehost *h = ehost_new(id, hc->name, drv);
+    g_mutex_lock(&e->lock);
+    g_ptr_array_add(e->hosts, h);
+    g_mutex_unlock(&e->lock);
+    if (engine_inventory_load(e, h, error) < 0 || warm_findings(e, h, error) < 0 ||
+        warm_samples(e, h, error) < 0) {
+        g_prefix_error(error, "host %s: loading what the store knows: ", hc->name);
+        return -EIO;
+    }
+    return drv->ops->host_add(drv, id, hc, error);
+}
+
+void engine_start(struct engine *e)
+{
+    if (!e->upkeep)
+        e->upkeep = g_thread_pool_new(upkeep_run, e, UPKEEP_THREADS, FALSE, NULL);
+    engine_maint_start(e);
+}
+
+void engine_resync_all(struct engine *e)
+{
+    g_autoptr(GPtrArray) drivers = g_ptr_array_new();
+    g_mutex_lock(&e->lock);
+    for (guint i = 0; i < e->hosts->len; i++) {
+        struct driver *d = ((struct ehost *)g_ptr_array_index(e->hosts, i))->drv;
+        if (!g_ptr_array_find(drivers, d, NULL))
+            g_ptr_array_add(drivers, d);
+    }
+    g_mutex_unlock(&e->lock);
+    for (guint i = 0; i < drivers->len; i++) {
+        struct driver *d = g_ptr_array_index(drivers, i);
+        d->ops->resync_all(d);
+    }
+}
+
+/* Keeps the last view of every VM that has one, so it is still shown after
+ * kanrid restarts. */
+static void keep_views(struct engine *e)
+{
+    g_autoptr(GPtrArray) views = g_ptr_array_new_with_free_func((GDestroyNotify)vm_view_free);
+    g_mutex_lock(&e->lock);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, e->items);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        struct item *itm = v;
+        struct vm_view *view = itm->result ? engine_item_view(e, itm) : NULL;
+        if (view)
+            g_ptr_array_add(views, view);
+    }
+    g_mutex_unlock(&e->lock);
+    if (!views->len)
+        return;
+    struct store_round w = {.views = (const struct vm_view *const *)views->pdata,
+                            .n_views = views->len};
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->round_write(e->store, &w, &err) < 0)
+        g_warning("keeping the views of %u VMs: %s", views->len, err->message);
+}
+
+bool engine_stop(struct engine *e, int timeout_s)
+{
+    if (!e)
+        return true;
+    int64_t deadline = mono_usec() + (int64_t)timeout_s * USEC_PER_SEC;
+    g_mutex_lock(&e->lock);
+    e->stopping = true;
+    g_autoptr(GPtrArray) drivers = g_ptr_array_new();
+    for (guint i = 0; i < e->hosts->len; i++) {
+        struct driver *d = ((struct ehost *)g_ptr_array_index(e->hosts, i))->drv;
+        if (!g_ptr_array_find(drivers, d, NULL))
+            g_ptr_array_add(drivers, d);
+    }
+    g_mutex_unlock(&e->lock);
+    engine_maint_stop(e);
+    bool all = true;
+    for (guint i = 0; i < drivers->len; i++) {
+        struct driver *d = g_ptr_array_index(drivers, i);
+        int left = (int)MAX(1, (deadline - mono_usec()) / USEC_PER_SEC);
+        all &= d->ops->stop(d, left);
+    }
+    if (e->upkeep) {
+        /* Queued upkeep is dropped (the drivers are stopped); one running
+         * finishes its call first unless a driver hangs. */
+        g_thread_pool_free(e->upkeep, TRUE, all);
+        e->upkeep = NULL;
+    }
+    if (all) {
+        engine_maint_free(e);
+        keep_views(e);
+    }
+    return all;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    g_ptr_array_unref(e->hosts);
+    g_hash_table_unref(e->items);
+    g_hash_table_unref(e->inflight);
+    g_mutex_clear(&e->lock);
+    g_free(e);
+}
+
+/* ---- readiness ---- */
+
+static bool host_loading(const struct ehost *h)
+{
+    return !h->synced_once && h->state != HOST_UNREACHABLE;
+}
+
+bool engine_ready(struct engine *e, char **ret_why, int *ret_retry_after_s)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    g_autoptr(GString) why = g_string_new(NULL);
+    for (guint i = 0; i < e->hosts->len; i++) {
+        const struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (host_loading(h))
+            g_string_append_printf(why, "%s%s", why->len ? ", " : "", h->name);
+    }
+    if (!why->len)
+        return true;
+    if (ret_why)
+        *ret_why = g_strdup_printf("still loading the inventory of: %s", why->str);
+    if (ret_retry_after_s)
+        *ret_retry_after_s = 1;
+    return false;
+}
+
+bool engine_loading(struct engine *e, int64_t host_id)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    for (guint i = 0; i < e->hosts->len; i++) {
+        const struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if ((host_id < 0 || h->id == host_id) && host_loading(h))
+            return true;
+    }
+    return false;
+}
+
+/* ---- reading ---- */
+
+struct vm_view *engine_view(struct engine *e, const char *uuid)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    struct item *it = g_hash_table_lookup(e->items, uuid);
+    return it && it->result ? engine_item_view(e, it) : NULL;
+}
+
+int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_duplicate,
+                  GError **error)
+{
+    bool dup = false;
+    if (e->store->ops->guest_sample_insert(e->store, s, &dup, error) < 0)
+        return -EIO;
+    if (ret_duplicate)
+        *ret_duplicate = dup;
+    if (dup)
+        return 0;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    struct item *it = engine_item_get(e, s->machine_uuid);
+    struct guest_sample copy;
+    guest_sample_copy(&copy, s);
+    engine_item_offer_guest(it, GS_GUESTD, &copy);
+    return 0;
+}
+
+/* ---- upkeep ---- */
+
+struct upkeep_job {
+    int64_t host_id;
+    char *uuid;
+    char *name;
+    int previous;
+};
+
+void engine_upkeep_balloon_period(struct engine *e, int64_t host_id, const char *uuid,
+                                  const char *name, int previous)
+{
+    if (!e->upkeep)
+        return;
+    struct upkeep_job *j = g_new0(struct upkeep_job, 1);
+    j->host_id = host_id;
+    j->uuid = g_strdup(uuid);
+    j->name = g_strdup(name);
+    j->previous = previous;
+    g_thread_pool_push(e->upkeep, j, NULL);
+}
+
+static void upkeep_run(gpointer data, gpointer user)
+{
+    struct upkeep_job *j = data;
+    struct engine *e = user;
+    struct action_request req;
+    action_request_init(&req, ACTION_SET_BALLOON_PERIOD);
+    action_set_int(&req, "period", e->conf.balloon_period_s);
+    action_set_int(&req, "previous", j->previous);
+    g_autofree char *params = g_strdup_printf("{\"period\": %d, \"previous\": %d}",
+                                              e->conf.balloon_period_s, j->previous);
+    struct actor who = {.name = "kanrid", .token_id = 0};
+    struct action_result res;
+    action_result_init(&res);
+    int64_t audit_id = 0;
+    g_autoptr(GError) err = NULL;
+    if (engine_action(e, j->host_id, j->uuid, j->name, &req, params, &who, &res, &audit_id, &err) <
+        0)
+        g_warning("%s: cannot set the balloon statistics period: %s", j->name, err->message);
+    else
+        g_message("%s: balloon statistics period set to %d s (was %d)", j->name,
+                  e->conf.balloon_period_s, j->previous);
+    action_result_clear(&res);
+    action_request_clear(&req);
+    g_free(j->uuid);
+    g_free(j->name);
+    g_free(j);
+}

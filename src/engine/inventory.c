@@ -1,0 +1,400 @@
+/*
+ * The sink's inventory half: host state and facts, domains, pools and
+ * networks as the drivers sync them.  Who caused a configuration change is
+ * decided by attribution.c; the unified diff of a changed definition is
+ * computed here with no lock but the host's own inventory lock held, so it
+ * stalls neither the rounds nor other hosts.
+ */
+#include "config.h"
+
+#include "engine/engine-private.h"
+
+#include "basic/diff.h"
+#include "basic/util.h"
+#include "engine/attribution.h"
+
+#include <string.h>
+
+#define PERIOD_RETRY_US (60 * USEC_PER_SEC)
+
+static void xml_sha(const char *xml, guint8 out[32])
+{
+    g_autoptr(GChecksum) c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, (const guchar *)(xml ? xml : ""), -1);
+    gsize len = 32;
+    g_checksum_get_digest(c, out, &len);
+}
+
+static struct ehost *host_get(struct engine *e, int64_t host_id)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    return engine_host_find(e, host_id); /* hosts live as long as the engine */
+}
+
+int engine_inventory_load(struct engine *e, struct ehost *h, GError **error)
+{
+    g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_domain_ref));
+    g_array_set_clear_func(refs, (GDestroyNotify)store_domain_ref_clear);
+    if (e->store->ops->domains_load(e->store, h->id, refs, error) < 0)
+        return -1;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    for (guint i = 0; i < refs->len; i++) {
+        struct store_domain_ref *r = &g_array_index(refs, struct store_domain_ref, i);
+        struct inv_dom *d = g_new0(struct inv_dom, 1);
+        d->uuid = g_strdup(r->uuid);
+        d->name = g_strdup(r->name);
+        d->domain_id = r->domain_id;
+        d->version = r->config_version;
+        d->removed = r->removed;
+        if (r->xml) {
+            xml_sha(r->xml, d->xml_sha);
+            d->have_sha = true;
+        }
+        g_hash_table_replace(h->inv, d->uuid, d);
+        if (!d->removed) {
+            struct item *it = engine_item_get(e, d->uuid);
+            if (!it->name)
+                it->name = g_strdup(d->name);
+            if (!it->host_id)
+                it->host_id = h->id;
+        }
+    }
+    return 0;
+}
+
+/* ---- state and facts ---- */
+
+static void write_state(struct engine *e, struct ehost *h, enum host_state st, const char *reason,
+                        int64_t synced_us)
+{
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->host_put_state(e->store, h->id, st, reason, now_usec(), synced_us, &err) < 0)
+        g_warning("host %s: storing its state: %s", h->name, err->message);
+}
+
+static void sink_host_state(void *ctx, int64_t host_id, enum host_state st, const char *reason)
+{
+    struct engine *e = ctx;
+    struct ehost *h = host_get(e, host_id);
+    if (!h)
+        return;
+    g_mutex_lock(&e->lock);
+    bool changed = h->state != st || g_strcmp0(h->reason, reason) != 0;
+    h->state = st;
+    g_free(h->reason);
+    h->reason = g_strdup(reason);
+    g_mutex_unlock(&e->lock);
+    if (!changed)
+        return;
+    if (st == HOST_UNREACHABLE)
+        g_message("host %s: unreachable: %s", h->name, reason ? reason : "unknown");
+    write_state(e, h, st, reason, 0);
+}
+
+static void sink_inventory_synced(void *ctx, int64_t host_id)
+{
+    struct engine *e = ctx;
+    struct ehost *h = host_get(e, host_id);
+    if (!h)
+        return;
+    int64_t now = now_usec();
+    g_mutex_lock(&e->lock);
+    bool was = h->state == HOST_CONNECTED;
+    bool first = !h->synced_once;
+    /* Connected only now: until the inventory is complete a client asking
+     * for a VM by name must hear "still loading", never "no such VM". */
+    h->state = HOST_CONNECTED;
+    g_free(h->reason);
+    h->reason = NULL;
+    h->synced_once = true;
+    h->synced_us = now;
+    guint n = 0;
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, h->inv);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        n += !((struct inv_dom *)v)->removed;
+    g_mutex_unlock(&e->lock);
+    write_state(e, h, HOST_CONNECTED, NULL, now);
+    if (!was)
+        g_message("host %s: connected; inventory synced (%u domain%s)%s", h->name, n,
+                  n == 1 ? "" : "s", first ? "" : " after reconnecting");
+}
+
+static void sink_host_info(void *ctx, int64_t host_id, struct host_info *info)
+{
+    struct engine *e = ctx;
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->host_put_info(e->store, host_id, info, now_usec(), &err) < 0)
+        g_warning("host %" G_GINT64_FORMAT ": storing its facts: %s", host_id, err->message);
+    host_info_free(info);
+}
+
+/* ---- domains ---- */
+
+/* Copies what reconciliation needs of the inventory into the item, and
+ * asks for the balloon period kanrid needs when the domain lacks it. */
+static void update_item(struct engine *e, struct ehost *h, struct inv_dom *inv,
+                        const struct domain_info *d)
+{
+    struct item *it = engine_item_get(e, d->uuid);
+    g_free(it->name);
+    it->name = g_strdup(d->name);
+    if (d->running || !it->host_id)
+        it->host_id = h->id;
+    /* A new array: the last round may still hold the old one. */
+    g_ptr_array_unref(it->disks);
+    it->disks = g_ptr_array_new_with_free_func(engine_disk_ref_free);
+    for (guint i = 0; i < d->disks->len; i++) {
+        const struct disk_info *di = g_ptr_array_index(d->disks, i);
+        if (!di->target)
+            continue;
+        struct disk_ref *r = g_new0(struct disk_ref, 1);
+        r->target = g_strdup(di->target);
+        r->source = g_strdup(di->source);
+        g_ptr_array_add(it->disks, r);
+    }
+
+    int want = e->conf.balloon_period_s;
+    /* libvirt's test driver has no guest to report and keeps no period in
+     * its XML (it would be "set" again after every restart), so its
+     * domains are left alone. */
+    if (want > 0 && d->running && d->balloon_model &&
+        g_str_has_prefix(d->balloon_model, "virtio") && d->balloon_period != want &&
+        g_strcmp0(d->domain_type, "test") != 0) {
+        int64_t now = mono_usec();
+        if (inv->period_tried_us == 0 || now - inv->period_tried_us > PERIOD_RETRY_US) {
+            inv->period_tried_us = now;
+            engine_upkeep_balloon_period(e, h->id, d->uuid, d->name, d->balloon_period);
+        }
+    }
+}
+
+static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
+                        const struct change_cause *cause)
+{
+    struct engine *e = ctx;
+    g_autoptr(domain_info) d = d_moved;
+    struct ehost *h = host_get(e, host_id);
+    if (!h || !d->uuid)
+        return;
+    g_autoptr(GMutexLocker) inv_locker = g_mutex_locker_new(&h->inv_lock);
+
+    struct attribution_prior prior = {0};
+    int64_t version = 0, domain_id = 0;
+    guint8 old_sha[32] = {0};
+    bool have_sha = false;
+    g_mutex_lock(&e->lock);
+    struct inv_dom *inv = g_hash_table_lookup(h->inv, d->uuid);
+    if (inv) {
+        prior.known = true;
+        prior.removed = inv->removed;
+        version = inv->version;
+        domain_id = inv->domain_id;
+        have_sha = inv->have_sha;
+        memcpy(old_sha, inv->xml_sha, 32);
+    }
+    g_mutex_unlock(&e->lock);
+
+    guint8 sha[32];
+    xml_sha(d->xml, sha);
+    bool differs = d->xml && (!have_sha || memcmp(sha, old_sha, 32) != 0);
+    g_autofree char *actor = NULL;
+    struct change_cause c = {.cause = "external"};
+    if (cause)
+        c = *cause;
+    else
+        engine_inflight_cause(e, host_id, d->uuid, &c, &actor);
+    struct attribution a = attribution_seen(&prior, differs, g_strcmp0(c.cause, "action") == 0);
+
+    g_autofree char *old_xml = NULL, *diff = NULL;
+    struct store_change ch = {0};
+    g_autoptr(GError) err = NULL;
+    if (a.record) {
+        if (a.new_version && prior.known && version > 0 &&
+            e->store->ops->config_get(e->store, domain_id, version, &old_xml, &err) < 0) {
+            g_warning("host %s: domain %s: reading version %" G_GINT64_FORMAT ": %s", h->name,
+                      d->name, version, err->message);
+            g_clear_error(&err);
+        }
+        if (a.new_version) {
+            g_autofree char *la = g_strdup_printf("version %" G_GINT64_FORMAT, version);
+            g_autofree char *lb = g_strdup_printf("version %" G_GINT64_FORMAT, version + 1);
+            diff = diff_unified(old_xml ? old_xml : "", d->xml, la, lb);
+        }
+        ch.from_version = version;
+        ch.to_version = a.new_version ? version + 1 : version;
+        ch.new_xml = a.new_version ? d->xml : NULL;
+        ch.diff = diff ? diff : "";
+        ch.cause =
+            (struct change_cause){.cause = a.cause, .actor = c.actor, .audit_id = c.audit_id};
+        if (g_strcmp0(a.cause, "action") != 0) {
+            ch.cause.actor = NULL;
+            ch.cause.audit_id = 0;
+        }
+    }
+    if (e->store->ops->domain_put(e->store, host_id, d, a.record ? &ch : NULL, now_usec(),
+                                  &domain_id, &err) < 0) {
+        g_warning("host %s: storing domain %s: %s", h->name, d->name, err->message);
+        return;
+    }
+
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    inv = g_hash_table_lookup(h->inv, d->uuid);
+    if (!inv) {
+        inv = g_new0(struct inv_dom, 1);
+        inv->uuid = g_strdup(d->uuid);
+        g_hash_table_replace(h->inv, inv->uuid, inv);
+    }
+    g_free(inv->name);
+    inv->name = g_strdup(d->name);
+    inv->domain_id = domain_id;
+    inv->removed = false;
+    if (a.new_version) {
+        inv->version = version + 1;
+        memcpy(inv->xml_sha, sha, 32);
+        inv->have_sha = true;
+    }
+    update_item(e, h, inv, d);
+}
+
+static void sink_domains_present(void *ctx, int64_t host_id, const char *const *uuids,
+                                 const struct change_cause *cause)
+{
+    struct engine *e = ctx;
+    struct ehost *h = host_get(e, host_id);
+    if (!h)
+        return;
+    g_autoptr(GMutexLocker) inv_locker = g_mutex_locker_new(&h->inv_lock);
+    g_autoptr(GHashTable) present = g_hash_table_new(g_str_hash, g_str_equal);
+    for (size_t i = 0; uuids && uuids[i]; i++)
+        g_hash_table_add(present, (gpointer)uuids[i]);
+
+    struct gone {
+        char *uuid, *name;
+        int64_t domain_id, version;
+    };
+    g_autoptr(GArray) gone = g_array_new(FALSE, TRUE, sizeof(struct gone));
+    g_mutex_lock(&e->lock);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, h->inv);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        struct inv_dom *d = v;
+        if (d->removed || g_hash_table_contains(present, d->uuid))
+            continue;
+        struct gone g = {g_strdup(d->uuid), g_strdup(d->name), d->domain_id, d->version};
+        g_array_append_val(gone, g);
+    }
+    g_mutex_unlock(&e->lock);
+
+    g_autoptr(GPtrArray) views = g_ptr_array_new_with_free_func((GDestroyNotify)vm_view_free);
+    for (guint i = 0; i < gone->len; i++) {
+        struct gone *g = &g_array_index(gone, struct gone, i);
+        g_autofree char *actor = NULL;
+        struct change_cause c = {.cause = "external"};
+        if (cause)
+            c = *cause;
+        else
+            engine_inflight_cause(e, host_id, g->uuid, &c, &actor);
+        bool by_action = g_strcmp0(c.cause, "action") == 0;
+        struct attribution a = attribution_gone(by_action);
+        struct store_change ch = {
+            .from_version = g->version,
+            .to_version = g->version,
+            .diff = "",
+            .cause = {.cause = a.cause,
+                      .actor = by_action ? c.actor : NULL,
+                      .audit_id = by_action ? c.audit_id : 0},
+        };
+        g_autoptr(GError) err = NULL;
+        if (e->store->ops->domain_remove(e->store, g->domain_id, &ch, now_usec(), &err) < 0) {
+            g_warning("host %s: marking %s removed: %s", h->name, g->name, err->message);
+        } else {
+            g_mutex_lock(&e->lock);
+            struct inv_dom *d = g_hash_table_lookup(h->inv, g->uuid);
+            if (d)
+                d->removed = true;
+            struct item *itm = g_hash_table_lookup(e->items, g->uuid);
+            if (itm && itm->host_id == host_id)
+                engine_item_deactivate(e, itm, views);
+            g_mutex_unlock(&e->lock);
+        }
+        g_free(g->uuid);
+        g_free(g->name);
+    }
+    if (views->len) {
+        struct store_round w = {.views = (const struct vm_view *const *)views->pdata,
+                                .n_views = views->len};
+        g_autoptr(GError) err = NULL;
+        if (e->store->ops->round_write(e->store, &w, &err) < 0)
+            g_warning("host %s: keeping views: %s", h->name, err->message);
+    }
+}
+
+/* ---- pools and networks ---- */
+
+static void sink_pools(void *ctx, int64_t host_id, GPtrArray *pools)
+{
+    struct engine *e = ctx;
+    g_autoptr(GPtrArray) owned = pools;
+    struct ehost *h = host_get(e, host_id);
+    if (!h)
+        return;
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->pools_replace(e->store, host_id, pools, now_usec(), &err) < 0)
+        g_warning("host %s: storing pools: %s", h->name, err->message);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    /* Pool samples already held stay with their pool across a resync. */
+    g_autoptr(GPtrArray) next = g_ptr_array_new();
+    for (guint i = 0; i < pools->len; i++) {
+        const struct pool_info *p = g_ptr_array_index(pools, i);
+        struct pool_ref *ref = NULL;
+        for (guint j = 0; j < h->pools->len && !ref; j++) {
+            struct pool_ref *r = g_ptr_array_index(h->pools, j);
+            if (r && g_strcmp0(r->name, p->name) == 0) {
+                ref = r;
+                h->pools->pdata[j] = NULL;
+            }
+        }
+        if (!ref) {
+            ref = g_new0(struct pool_ref, 1);
+            ref->name = g_strdup(p->name);
+            pool_sample_init(&ref->cur);
+            pool_sample_init(&ref->prev);
+        }
+        g_free(ref->target_path);
+        ref->target_path = g_strdup(p->target_path);
+        g_ptr_array_add(next, ref);
+    }
+    g_ptr_array_set_size(h->pools, 0); /* the free function skips the NULLs taken */
+    for (guint i = 0; i < next->len; i++)
+        g_ptr_array_add(h->pools, g_ptr_array_index(next, i));
+}
+
+static void sink_networks(void *ctx, int64_t host_id, GPtrArray *nets)
+{
+    struct engine *e = ctx;
+    g_autoptr(GPtrArray) owned = nets;
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->networks_replace(e->store, host_id, nets, now_usec(), &err) < 0)
+        g_warning("host %" G_GINT64_FORMAT ": storing networks: %s", host_id, err->message);
+}
+
+static void sink_inflight(void *ctx, int64_t host_id, const char *uuid,
+                          const struct change_cause *cause)
+{
+    engine_inflight_set(ctx, host_id, uuid, cause);
+}
+
+void engine_sink_inventory(struct driver_sink *s)
+{
+    s->host_state = sink_host_state;
+    s->host_info = sink_host_info;
+    s->domain = sink_domain;
+    s->domains_present = sink_domains_present;
+    s->pools = sink_pools;
+    s->networks = sink_networks;
+    s->inventory_synced = sink_inventory_synced;
+    s->inflight = sink_inflight;
+}

@@ -1,0 +1,149 @@
+/*
+ * model/driver: the seam between the engine and the drivers that talk to
+ * hypervisors (src/virt/ for libvirt; the container driver next).
+ *
+ * A driver is a table of operations (struct driver_ops) chosen at start-up.
+ * It manages hosts, each on threads of its own, and reports everything it
+ * learns through a struct driver_sink that the engine implements:
+ * connection state, inventory, collection rounds, guest-view samples and
+ * the availability of each view.  The driver decides nothing about
+ * history, attribution or reconciliation; the engine decides nothing about
+ * hypervisors.  Both sides depend only on this header and the model types.
+ *
+ * Threading: sink functions may be called from any driver thread and
+ * return quickly (they never call back into the driver).  Driver
+ * operations may be called from any thread (API requests, the engine's
+ * upkeep thread).
+ *
+ * Ownership: arguments marked "moved" become the sink's; everything else
+ * is borrowed for the duration of the call.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/action.h"
+#include "model/inventory.h"
+#include "model/row.h"
+#include "model/sample.h"
+
+/* Errors of driver operations, mapped by the API to HTTP statuses. */
+#define DRIVER_ERROR (driver_error_quark())
+GQuark driver_error_quark(void);
+enum driver_err {
+    DRIVER_ERR_INVALID = 1, /* bad parameter (400) */
+    DRIVER_ERR_NOT_FOUND,   /* unknown domain, snapshot or host (404) */
+    DRIVER_ERR_STATE,       /* not valid in the current state (409) */
+    DRIVER_ERR_UNSUPPORTED, /* the hypervisor cannot do this (501) */
+    DRIVER_ERR_HYPERVISOR,  /* the hypervisor failed (502) */
+    DRIVER_ERR_UNAVAILABLE, /* the host is not connected (503) */
+    DRIVER_ERR_TIMEOUT,     /* e.g. graceful shutdown timed out (504) */
+    DRIVER_ERR_INTERNAL,    /* kanri itself failed (500) */
+};
+
+/* How to reach one host. */
+struct driver_host_conf {
+    const char *name;       /* the host's name in kanri */
+    const char *uri;        /* e.g. qemu+ssh://node1/system */
+    int keepalive_interval; /* seconds, 0 disables keepalive */
+    int keepalive_count;
+    int reconnect_min; /* seconds */
+    int reconnect_max;
+};
+
+/* ---- what a driver reports ---- */
+
+/* One collection round of one host.  The driver fills it and hands it to
+ * sink->round (moved). */
+struct round_report {
+    int64_t host_id;
+    int64_t t_us;      /* kanrid's clock when the round started */
+    GArray *hosts;     /* struct host_sample: domains collected this round */
+    GArray *balloons;  /* struct guest_sample, source "balloon": new guest reports only */
+    GPtrArray *active; /* char * uuids of the domains running this round */
+    GArray *pools;     /* struct pool_sample */
+    bool have_node;
+    struct node_sample node; /* the host's figures and the round's health */
+};
+
+struct round_report *round_report_new(int64_t host_id, int64_t t_us);
+void round_report_free(struct round_report *r);
+
+enum agent_poll_result { AGENT_POLL_OK, AGENT_POLL_FAILED, AGENT_POLL_REJECTED };
+
+struct driver_sink {
+    void *ctx;
+    void (*host_state)(void *ctx, int64_t host_id, enum host_state st, const char *reason);
+    void (*host_info)(void *ctx, int64_t host_id, struct host_info *info /* moved */);
+    /* A domain as synced.  CAUSE NULL: the engine attributes a change to
+     * the action in flight on it (inflight below), else to "external". */
+    void (*domain)(void *ctx, int64_t host_id, struct domain_info *d /* moved */,
+                   const struct change_cause *cause);
+    /* The complete list of the host's domains (NULL-terminated): any other
+     * the engine knows there has been removed, by CAUSE (NULL: in-flight
+     * action or external). */
+    void (*domains_present)(void *ctx, int64_t host_id, const char *const *uuids,
+                            const struct change_cause *cause);
+    void (*pools)(void *ctx, int64_t host_id, GPtrArray *pools /* of struct pool_info *, moved */);
+    void (*networks)(void *ctx, int64_t host_id,
+                     GPtrArray *nets /* of struct network_info *, moved */);
+    /* A full inventory sync finished: the host is connected from now on. */
+    void (*inventory_synced)(void *ctx, int64_t host_id);
+    /* Marks (CAUSE non-NULL) or unmarks an action in flight on a domain
+     * that did not start it, e.g. the destination of a migration; UUID
+     * "define" stands for any domain appearing on the host. */
+    void (*inflight)(void *ctx, int64_t host_id, const char *uuid,
+                     const struct change_cause *cause);
+
+    void (*round)(void *ctx, struct round_report *r /* moved */);
+    /* A round that could not run (host unreachable, previous round overran). */
+    void (*round_dropped)(void *ctx, int64_t host_id, unsigned count);
+    void (*guest_sample)(void *ctx, int64_t host_id, struct guest_sample *s /* moved */);
+    void (*agent_poll)(void *ctx, int64_t host_id, enum agent_poll_result r);
+    /* Whether PART ("guest-memory", "guest-agent") of a domain's view is
+     * available, and why not.  Called on every evaluation; the engine
+     * records changes. */
+    void (*view_status)(void *ctx, int64_t host_id, const char *uuid, const char *part,
+                        bool available, const char *reason);
+};
+
+/* A domain in flight on every host: a define's UUID is unknown until the
+ * hypervisor answers. */
+#define DRIVER_INFLIGHT_DEFINE "define"
+
+/* ---- what a driver does ---- */
+
+struct driver;
+
+struct driver_ops {
+    const char *name; /* "libvirt" */
+    /* Starts managing host HOST_ID (reported to the sink under that id). */
+    int (*host_add)(struct driver *d, int64_t host_id, const struct driver_host_conf *hc,
+                    GError **error);
+    /* Asks for a full inventory resync of every host now. */
+    void (*resync_all)(struct driver *d);
+    /* Asks every thread to stop and waits up to TIMEOUT_S; true when all
+     * stopped, after which free() is safe. */
+    bool (*stop)(struct driver *d, int timeout_s);
+    void (*free)(struct driver *d);
+
+    /* Performs REQ on domain UUID of HOST_ID, then syncs what it changed
+     * and reports it with CAUSE.  RESULT is initialised by the caller.
+     * The caller writes the audit entry. */
+    int (*action)(struct driver *d, int64_t host_id, const char *uuid,
+                  const struct action_request *req, const struct change_cause *cause,
+                  struct action_result *result, GError **error);
+    /* Defines a domain from XML.  *ret_name and *ret_uuid are set as soon
+     * as they are known (the name from the XML even when defining fails). */
+    int (*define)(struct driver *d, int64_t host_id, const char *xml,
+                  const struct change_cause *cause, char **ret_uuid, char **ret_name,
+                  GError **error);
+    /* The snapshots of a domain (rows of snapshot_row_desc). */
+    struct rows *(*snapshots)(struct driver *d, int64_t host_id, const char *uuid, GError **error);
+};
+
+struct driver {
+    const struct driver_ops *ops;
+};

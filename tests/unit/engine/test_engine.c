@@ -1,0 +1,457 @@
+/*
+ * The engine on a real SQLite store, fed through its sink the way a driver
+ * feeds it.  The driver here is scripted by the test (the seam of
+ * model/driver.h exists so that an engine can be driven by something other
+ * than libvirt); the end-to-end suites run the real libvirt driver.
+ *
+ * What users rely on: a host is ready only once its inventory synced;
+ * configuration changes are attributed (created, external, the action in
+ * flight, removed); a round is reconciled from memory and written in one
+ * go, states only when they change and findings as their lifecycle says;
+ * a VM that stops keeps its last view; an older pushed guest sample never
+ * replaces a newer one; /metrics shows the latest view.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "basic/util.h"
+#include "engine/engine.h"
+
+#define VM_A "aaaaaaaa-0000-4000-8000-000000000001"
+#define VM_B "bbbbbbbb-0000-4000-8000-000000000002"
+
+/* ---- a scripted driver ---- */
+
+struct script {
+    struct driver base;
+    const struct driver_sink *sink;
+    int hosts_added;
+    char *next_xml;            /* what the domain looks like after an action */
+    bool report_without_cause; /* as an event racing the action would */
+};
+
+static int s_host_add(struct driver *d, int64_t host_id, const struct driver_host_conf *hc,
+                      GError **error)
+{
+    ((struct script *)d)->hosts_added++;
+    return 0;
+}
+
+static void s_resync_all(struct driver *d)
+{
+}
+
+static bool s_stop(struct driver *d, int timeout_s)
+{
+    return true;
+}
+
+static void s_free(struct driver *d)
+{
+}
+
+static struct domain_info *dom_new(const char *uuid, const char *name, const char *xml,
+                                   bool running)
+{
+    struct domain_info *d = domain_info_new();
+    d->uuid = g_strdup(uuid);
+    d->name = g_strdup(name);
+    d->state = g_strdup(running ? "running" : "shutoff");
+    d->running = running;
+    d->domain_type = g_strdup("test");
+    d->vcpus = d->max_vcpus = 1;
+    d->xml = g_strdup(xml);
+    struct disk_info *di = g_new0(struct disk_info, 1);
+    di->target = g_strdup("vda");
+    di->source = g_strdup("/pool/a.img");
+    di->capacity = di->allocation = di->physical = G_MININT64;
+    g_ptr_array_add(d->disks, di);
+    return d;
+}
+
+static int s_action(struct driver *d, int64_t host_id, const char *uuid,
+                    const struct action_request *req, const struct change_cause *cause,
+                    struct action_result *result, GError **error)
+{
+    struct script *s = (struct script *)d;
+    s->sink->domain(s->sink->ctx, host_id, dom_new(uuid, "a", s->next_xml, true),
+                    s->report_without_cause ? NULL : cause);
+    return 0;
+}
+
+static int s_define(struct driver *d, int64_t host_id, const char *xml,
+                    const struct change_cause *cause, char **ret_uuid, char **ret_name,
+                    GError **error)
+{
+    g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNSUPPORTED, "not scripted");
+    return -1;
+}
+
+static struct rows *s_snapshots(struct driver *d, int64_t host_id, const char *uuid, GError **error)
+{
+    return rows_new(&snapshot_row_desc);
+}
+
+static const struct driver_ops script_ops = {
+    .name = "script",
+    .host_add = s_host_add,
+    .resync_all = s_resync_all,
+    .stop = s_stop,
+    .free = s_free,
+    .action = s_action,
+    .define = s_define,
+    .snapshots = s_snapshots,
+};
+
+/* ---- fixture ---- */
+
+struct fx {
+    char *dir;
+    struct store *st;
+    struct engine *e;
+    const struct driver_sink *sink;
+    struct script drv;
+    int64_t h1, h2;
+};
+
+static int64_t host_id_of(struct fx *f, const char *name)
+{
+    g_autoptr(rows) r = f->st->ops->hosts_query(f->st, name, NULL);
+    assert_int_equal(rows_len(r), 1);
+    return ((struct host_row *)rows_get(r, 0))->id;
+}
+
+static int setup(void **state)
+{
+    struct fx *f = g_new0(struct fx, 1);
+    f->dir = g_dir_make_tmp("kanri-engine-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(f->dir, "kanri.db", NULL);
+    f->st = store_sqlite_open(path, NULL);
+    assert_non_null(f->st);
+    struct engine_conf c;
+    engine_conf_init(&c);
+    c.view_keep_us = 3600 * USEC_PER_SEC;
+    f->e = engine_new(f->st, &c);
+    f->sink = engine_sink(f->e);
+    f->drv.base.ops = &script_ops;
+    f->drv.sink = f->sink;
+    struct driver_host_conf h1 = {.name = "h1", .uri = "script:///1"};
+    struct driver_host_conf h2 = {.name = "h2", .uri = "script:///2"};
+    assert_int_equal(engine_host_add(f->e, &f->drv.base, &h1, NULL), 0);
+    assert_int_equal(engine_host_add(f->e, &f->drv.base, &h2, NULL), 0);
+    assert_int_equal(f->drv.hosts_added, 2);
+    f->h1 = host_id_of(f, "h1");
+    f->h2 = host_id_of(f, "h2");
+    engine_start(f->e);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    assert_true(engine_stop(f->e, 5));
+    engine_free(f->e);
+    store_close(f->st);
+    g_autoptr(GDir) d = g_dir_open(f->dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(f->dir, name, NULL);
+        g_unlink(p);
+    }
+    g_rmdir(f->dir);
+    g_free(f->dir);
+    g_free(f->drv.next_xml);
+    g_free(f);
+    return 0;
+}
+
+static struct rows *changes_of(struct fx *f, const char *uuid)
+{
+    g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
+    g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
+    assert_int_equal(f->st->ops->vm_resolve(f->st, uuid, refs, NULL), 0);
+    assert_int_equal(refs->len, 1);
+    return f->st->ops->changes_query(f->st, g_array_index(refs, struct store_vm_ref, 0).domain_id,
+                                     100, NULL);
+}
+
+static const char *xml_v(int n)
+{
+    static char buf[4][128];
+    g_snprintf(buf[n & 3], sizeof(buf[0]),
+               "<domain type='test'>\n<name>a</name>\n<memory>%d</memory>\n</domain>\n", n);
+    return buf[n & 3];
+}
+
+/* ---- tests ---- */
+
+static void test_readiness(void **state)
+{
+    struct fx *f = *state;
+    g_autofree char *why = NULL;
+    int retry = 0;
+    assert_false(engine_ready(f->e, &why, &retry));
+    assert_non_null(strstr(why, "h1"));
+    assert_non_null(strstr(why, "h2"));
+    assert_true(retry >= 1);
+    assert_true(engine_loading(f->e, f->h1));
+
+    /* Connected is not enough: the inventory must be in. */
+    f->sink->host_state(f->sink->ctx, f->h1, HOST_CONNECTING, NULL);
+    f->sink->inventory_synced(f->sink->ctx, f->h1);
+    assert_false(engine_loading(f->e, f->h1));
+    assert_true(engine_loading(f->e, -1));
+    /* An unreachable host does not hold readiness back. */
+    f->sink->host_state(f->sink->ctx, f->h2, HOST_UNREACHABLE, "connection refused");
+    assert_true(engine_ready(f->e, NULL, NULL));
+
+    g_autoptr(rows) hosts = f->st->ops->hosts_query(f->st, NULL, NULL);
+    const struct host_row *a = rows_get(hosts, 0), *b = rows_get(hosts, 1);
+    assert_string_equal(a->state, "connected");
+    assert_true(a->inventory_synced_at > 0 && a->connected_since > 0);
+    assert_string_equal(b->state, "unreachable");
+    assert_string_equal(b->reason, "connection refused");
+    assert_true(b->inventory_synced_at == 0 && b->connected_since == 0);
+}
+
+static void test_attribution(void **state)
+{
+    struct fx *f = *state;
+    const struct driver_sink *s = f->sink;
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL);
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL); /* nothing new */
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(2), true), NULL);
+
+    /* An action: the change it causes is its own, also when the sync that
+     * sees it is an event racing it (no cause given). */
+    f->drv.next_xml = g_strdup(xml_v(3));
+    f->drv.report_without_cause = true;
+    struct action_request req;
+    action_request_init(&req, ACTION_SETVCPUS);
+    action_set_int(&req, "vcpus", 2);
+    struct action_result res;
+    action_result_init(&res);
+    struct actor who = {.name = "alice", .token_id = 7};
+    int64_t audit_id = 0;
+    assert_int_equal(
+        engine_action(f->e, f->h1, VM_A, "a", &req, "{\"vcpus\":2}", &who, &res, &audit_id, NULL),
+        0);
+    assert_true(audit_id > 0);
+    action_request_clear(&req);
+    action_result_clear(&res);
+    /* After it, the same kind of sync is external again. */
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(4), true), NULL);
+
+    const char *none[] = {NULL};
+    s->domains_present(s->ctx, f->h1, none, NULL);
+    g_autoptr(rows) live = f->st->ops->vms_query(f->st, "h1", 0, false, NULL);
+    assert_int_equal(rows_len(live), 0);
+    /* Back with the same definition: a change, no new version. */
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(4), true), NULL);
+
+    g_autoptr(rows) ch = changes_of(f, VM_A);
+    assert_int_equal(rows_len(ch), 6);
+    static const struct {
+        const char *cause;
+        int64_t from, to;
+        bool diff;
+    } want[] = {
+        /* newest first */
+        {"created", 4, 4, false}, {"removed", 4, 4, false}, {"external", 3, 4, true},
+        {"action", 2, 3, true},   {"external", 1, 2, true}, {"created", 0, 1, true},
+    };
+    for (guint i = 0; i < rows_len(ch); i++) {
+        const struct change_row *c = rows_get(ch, i);
+        assert_string_equal(c->cause, want[i].cause);
+        assert_true(c->to_version == want[i].to);
+        assert_true((c->from_version == ROW_INT_ABSENT ? 0 : c->from_version) == want[i].from);
+        assert_int_equal(*c->diff != '\0', want[i].diff);
+    }
+    const struct change_row *act = rows_get(ch, 3);
+    assert_string_equal(act->actor, "alice");
+    assert_true(act->audit_id == audit_id);
+    assert_non_null(
+        strstr(((const struct change_row *)rows_get(ch, 4))->diff, "+<memory>2</memory>"));
+    g_autoptr(rows) audit = f->st->ops->audit_query(f->st, VM_A, 10, NULL);
+    assert_int_equal(rows_len(audit), 1);
+    const struct audit_row *au = rows_get(audit, 0);
+    assert_string_equal(au->action, "setvcpus");
+    assert_string_equal(au->result, "ok");
+    assert_string_equal(au->actor, "alice");
+}
+
+/* A round of host H with running VMS (uuids), each with a host sample at
+ * T seconds whose CPU grew by 0.5 s a second. */
+static void round_of(struct fx *f, int64_t h, const char *const *vms, int64_t t)
+{
+    struct round_report *r = round_report_new(h, t);
+    for (size_t i = 0; vms[i]; i++) {
+        struct host_sample s;
+        host_sample_init(&s);
+        s.host_id = h;
+        s.uuid = g_strdup(vms[i]);
+        s.time_us = t;
+        s.dom_id = 1;
+        s.state = 1;
+        s.cpu_time_ns = (uint64_t)(t / 1000) / 2;
+        s.vcpu_count = 1;
+        s.vcpu_time_ns = s.cpu_time_ns;
+        s.vcpu_delay_ns = 0;
+        s.balloon_current = 512ULL << 20;
+        s.balloon_maximum = 512ULL << 20;
+        g_array_append_val(r->hosts, s);
+        g_ptr_array_add(r->active, g_strdup(vms[i]));
+    }
+    r->have_node = true;
+    r->node.domains_running = g_strv_length((char **)vms);
+    f->sink->round(f->sink->ctx, r);
+}
+
+/* Counts rows straight from the database file, as another reader would. */
+static int count_rows(struct fx *f, const char *sql)
+{
+    g_autofree char *path = g_build_filename(f->dir, "kanri.db", NULL);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_rounds(void **state)
+{
+    struct fx *f = *state;
+    const struct driver_sink *s = f->sink;
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL);
+    s->domain(s->ctx, f->h1, dom_new(VM_B, "b", xml_v(2), true), NULL);
+    const char *both[] = {VM_A, VM_B, NULL};
+    int64_t t0 = now_usec() - 40 * USEC_PER_SEC;
+    round_of(f, f->h1, both, t0);
+    int first_state_t = count_rows(f, "SELECT max(t) % 1000000000 FROM reconcile_state");
+    int first_update = count_rows(f, "SELECT max(updated) % 1000000000 FROM findings");
+    for (int i = 1; i < 4; i++)
+        round_of(f, f->h1, both, t0 + i * 10 * USEC_PER_SEC);
+
+    /* Every round: one R row per VM, one host row per VM, all written. */
+    assert_int_equal(count_rows(f, "SELECT count(*) FROM reconciled_samples"), 8);
+    assert_int_equal(count_rows(f, "SELECT count(*) FROM host_samples"), 8);
+    assert_int_equal(count_rows(f, "SELECT count(*) FROM node_samples"), 4);
+    /* No guest view at all: guest-view-missing opens once per VM and stays
+     * one row, however many rounds report it. */
+    g_autoptr(rows) open =
+        f->st->ops->findings_query(f->st, "open", "guest-view-missing", NULL, 100, NULL);
+    assert_int_equal(rows_len(open), 2);
+    /* Its row and its state were written when it opened, not every round
+     * after. */
+    assert_int_equal(count_rows(f, "SELECT count(*) FROM reconcile_state"), 2);
+    assert_int_equal(count_rows(f, "SELECT max(t) % 1000000000 FROM reconcile_state"),
+                     first_state_t);
+    assert_int_equal(count_rows(f, "SELECT max(updated) % 1000000000 FROM findings"), first_update);
+    g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    assert_int_equal(f->st->ops->states_load(f->st, f->h1, states, NULL), 0);
+    assert_int_equal(g_hash_table_size(states), 2);
+
+    /* The current view comes from memory; nothing kept yet. */
+    g_autoptr(vm_view) v = engine_view(f->e, VM_A);
+    assert_non_null(v);
+    assert_true(v->n_values >= 10);
+    assert_string_equal(v->values[0].resource, "cpu.busy");
+    /* The round ran quietly; the view still says why, in words. */
+    assert_non_null(v->values[0].reason);
+    assert_non_null(strstr(v->values[0].reason, "no guest source"));
+    struct vm_view *kept = NULL;
+    assert_int_equal(f->st->ops->view_get(f->st, VM_B, &kept, NULL), -ENOENT);
+
+    /* B stops: it leaves the round, its view is kept, its figures go. */
+    const char *only_a[] = {VM_A, NULL};
+    round_of(f, f->h1, only_a, t0 + 40 * USEC_PER_SEC);
+    assert_null(engine_view(f->e, VM_B));
+    assert_int_equal(f->st->ops->view_get(f->st, VM_B, &kept, NULL), 0);
+    assert_true(kept->n_values >= 10);
+    assert_true(kept->host_id == f->h1);
+    vm_view_free(kept);
+
+    g_autoptr(GString) prom = g_string_new(NULL);
+    engine_metrics_prometheus(f->e, prom);
+    assert_non_null(strstr(prom->str, "kanri_collect_rounds_total{host=\"h1\"} 5"));
+    assert_non_null(strstr(prom->str, "kanri_vm_balloon_current_bytes{host=\"h1\",vm=\"a\""));
+    assert_null(strstr(prom->str, "vm=\"b\""));
+    assert_non_null(strstr(prom->str, "rule=\"guest-view-missing\""));
+}
+
+static void test_view_status_changes_only(void **state)
+{
+    struct fx *f = *state;
+    const struct driver_sink *s = f->sink;
+    const char *a[] = {VM_A, NULL};
+    int64_t t0 = now_usec();
+    for (int i = 0; i < 3; i++) {
+        s->view_status(s->ctx, f->h1, VM_A, "guest-memory", false, "no stats yet");
+        round_of(f, f->h1, a, t0 + i * USEC_PER_SEC);
+    }
+    s->view_status(s->ctx, f->h1, VM_A, "guest-memory", true, NULL);
+    round_of(f, f->h1, a, t0 + 3 * USEC_PER_SEC);
+    g_autoptr(rows) st = f->st->ops->view_status_query(f->st, VM_A, NULL);
+    assert_int_equal(rows_len(st), 1);
+    const struct view_status_row *r = rows_get(st, 0);
+    assert_true(r->available);
+    assert_null(r->reason);
+    assert_true(r->since >= t0 - USEC_PER_SEC);
+}
+
+static void test_ingest_keeps_newest(void **state)
+{
+    struct fx *f = *state;
+    const char *a[] = {VM_A, NULL};
+    int64_t now = now_usec();
+    for (int i = 0; i < 2; i++) {
+        struct guest_sample g;
+        guest_sample_init(&g);
+        g.machine_uuid = g_strdup(VM_A);
+        g.source = "kanri-guestd";
+        /* The second arrives later but was taken earlier: a backfill. */
+        g.time_us = now - (i == 0 ? 1 : 600) * USEC_PER_SEC;
+        g.received_us = now;
+        g.seq = (uint64_t)(10 - i);
+        g.mem_total = i == 0 ? 1000 : 2000;
+        bool dup = true;
+        assert_int_equal(engine_ingest(f->e, &g, &dup, NULL), 0);
+        assert_false(dup);
+        assert_int_equal(engine_ingest(f->e, &g, &dup, NULL), 0);
+        assert_true(dup);
+        guest_sample_clear(&g);
+    }
+    round_of(f, f->h1, a, now);
+    g_autoptr(GString) prom = g_string_new(NULL);
+    engine_metrics_prometheus(f->e, prom);
+    assert_non_null(
+        strstr(prom->str, "source=\"kanri-guestd\"} 1000\n")); /* memory_total of the newest */
+    assert_null(strstr(prom->str, "source=\"kanri-guestd\"} 2000\n"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attribution, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_status_changes_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_keeps_newest, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
