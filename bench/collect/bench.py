@@ -3,8 +3,14 @@
 domain, on libvirt test-driver hosts of 1 to 10 000 domains and on the real
 lab guests, with and without one guest frozen (SIGSTOP on its QEMU); and the
 same connections collected by Debian's collectd (virt plugin) and
-prometheus-libvirt-exporter, with the ratios.  Standard library only;
-loopback only.  Run through bench/collect/run.sh."""
+prometheus-libvirt-exporter, with the ratios.
+
+Each test-driver size runs kanrid twice in this script: with the
+reconciliation stage off ("collection only": rounds collected and stored)
+and on (the whole pipeline), and prints the ratio of the two, so the cost
+of the engine's stages is measured against a baseline taken on the same
+machine in the same run.  Standard library only; loopback only.  Run
+through bench/collect/run.sh."""
 import argparse
 import json
 import os
@@ -43,7 +49,7 @@ def prom_value(text, name, labels=""):
 class Run:
     """kanrid collecting one URI; measures rounds through its own API."""
 
-    def __init__(self, build, uri, interval, host):
+    def __init__(self, build, uri, interval, host, reconcile=True):
         os.environ["KANRI_BUILD_DIR"] = build
         import kanri_harness
         self.host = host
@@ -51,7 +57,8 @@ class Run:
         self.k = kanri_harness.Kanrid(
             args=["--connect", uri],
             config=f"[manager]\ncollect_interval = {interval}\nballoon_period = 0\n"
-                   "resync_interval = 3600\n")
+                   f"resync_interval = 3600\n[reconcile]\nenabled = {'yes' if reconcile else 'no'}\n",
+            ready=False)
 
     def rounds(self, since):
         r = self.k.get(f"/api/v1/hosts/{self.host}/metrics?metric=round_us,domains_collected,"
@@ -195,6 +202,7 @@ def main():
     ap.add_argument("--sizes", default="1,100,1000,10000")
     ap.add_argument("--lab", type=int, default=3, help="real lab guests (0: skip)")
     ap.add_argument("--compare", type=int, default=1, help="run collectd and the exporter too")
+    ap.add_argument("--rounds", type=int, default=6, help="rounds measured per run")
     a = ap.parse_args()
     import kanri_harness
 
@@ -207,18 +215,23 @@ def main():
         with open(node, "w") as f:
             f.write(kanri_harness.node_xml(f"b{n}", n_running=n, n_shutoff=0, memory_kib=65536))
         interval = 2 if n <= 1000 else 10
-        run = Run(a.build, "test://" + node, interval, f"node{n}")
-        try:
-            run.k.wait_connected([f"node{n}"], timeout=600)
-            # Measure once the inventory sync (its own thread, sharing the
-            # two CPUs) has stored every domain.
-            run.k.wait_for(lambda: run.k.hosts()[f"node{n}"]["domains_total"] >= n,
-                           timeout=1800, interval=1, what="inventory")
-            run.wait_rounds(2, 120)
-            r = run.measure(4, 6 * interval + 120)
-            fmt_result(f"kanrid test driver (interval {interval} s)", n, r)
-        finally:
-            run.stop()
+        cpu = {}
+        for mode, rec in (("collection only", False), ("with reconciliation", True)):
+            run = Run(a.build, "test://" + node, interval, f"node{n}", reconcile=rec)
+            try:
+                # Measure once the inventory is in (the sync has its own
+                # thread, sharing the two CPUs): readiness says so.
+                run.k.wait_ready(timeout=1800)
+                run.wait_rounds(2, 120)
+                r = run.measure(a.rounds, (a.rounds + 2) * interval + 120)
+                fmt_result(f"kanrid {mode} ({interval} s)", n, r)
+                cpu[mode] = r["cpu_ms_per_round"]
+            finally:
+                run.stop()
+        base = cpu["collection only"]
+        out(f"{'':<34} {n:>6} domains: reconciliation costs "
+            f"{cpu['with reconciliation'] / max(base, 0.01):.2f}x the collection-only CPU "
+            f"({cpu['with reconciliation']:.1f} vs {base:.1f} ms/round)")
         if a.compare and n in (100, 1000):
             e = exporter_scrapes("test://" + node, 4)
             out(f"{'prometheus-libvirt-exporter':<34} {n:>6} domains: scrape {e['scrape_ms_median']:.1f} ms "
@@ -243,7 +256,7 @@ def main():
             total = len(labvm.list_domains(prefix=""))
             run = Run(a.build, "qemu:///system", 2, "local")
             try:
-                run.k.wait_connected(["local"])
+                run.k.wait_ready()
                 run.wait_rounds(2, 60)
                 r = run.measure(5, 60)
                 n_run = int(r["running"] or a.lab)
@@ -266,7 +279,8 @@ def main():
                 try:
                     r2 = run.measure(5, 60)
                     fmt_result("kanrid lab, one QEMU frozen", n_run, r2)
-                    out(f"{'':<34} missed per round: {[int(x) for x in r2['missed']]}")
+                    out(f"{'':<34} missed per round: {[int(x) for x in r2['missed']]} "
+                        f"(the frozen guest only: {all(int(x) == 1 for x in r2['missed'])})")
                     if a.compare:
                         e2 = exporter_scrapes("qemu:///system", 2, timeout=90)
                         out(f"{'exporter, one QEMU frozen':<34} {n_run:>6} domains: scrape "
