@@ -10,12 +10,14 @@ ARGS     ?=
 
 # Build dependencies (Debian package names).
 BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-dev \
-             libjson-c-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev python3
+             libjson-c-dev libmicrohttpd-dev libcurl4-gnutls-dev libsqlite3-dev libcmocka-dev \
+             python3
 # What the test suites need on top: a real libvirt daemon and QEMU for the
-# lab guests, pytest for the end-to-end tests.
+# lab guests, pytest for the end-to-end tests, openssl for the CLI's TLS test
+# certificates.
 TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
              qemu-system-x86 qemu-utils qemu-guest-agent busybox-static cpio e2fsprogs \
-             socat sqlite3 kmod xz-utils zstd musl-tools
+             socat sqlite3 kmod xz-utils zstd musl-tools openssl
 
 .PHONY: all build deps test-deps run check unit integration lab clean fuzz
 
@@ -79,8 +81,8 @@ fuzz: deps
 	$(call install_missing,clang libclang-rt-14-dev)
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true \
 	    -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
-	ninja -C build-fuzz $(addprefix fuzz/fuzz-,http conf apibody domxml guestdoc reconcile_input)
-	for t in http conf apibody domxml guestdoc reconcile_input; do \
+	ninja -C build-fuzz $(addprefix fuzz/fuzz-,conf apibody domxml guestdoc reconcile_input)
+	for t in conf apibody domxml guestdoc reconcile_input; do \
 	    mkdir -p build-fuzz/corpus-$$t && \
 	    build-fuzz/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	        build-fuzz/corpus-$$t fuzz/corpus/$$t || exit 1; \

@@ -23,6 +23,9 @@ static struct {
     char *token;
     char *token_file; /* where the local admin token was looked for, if it was */
     guint timeout;
+    char *cacert;
+    char *pin;
+    const char *pin_from; /* "--pin" or "KANRI_PIN", for messages */
 } api;
 
 void cli_error(const char *fmt, ...)
@@ -86,6 +89,52 @@ static char *read_token_file(const char *path)
     return g_steal_pointer(&text);
 }
 
+/* The option's value, else the environment's; *ret_name says which, for
+ * messages. */
+static const char *option_or_env(const char *opt, const char *opt_name, const char *env,
+                                 const char **ret_name)
+{
+    *ret_name = opt ? opt_name : env;
+    return opt ? opt : env_nonempty(env);
+}
+
+static int tls_setup(void)
+{
+    const char *cacert_from = NULL;
+    const char *pin_from = NULL;
+    const char *cacert = option_or_env(cli_opts.cacert, "--cacert", "KANRI_CACERT", &cacert_from);
+    const char *pin = option_or_env(cli_opts.pin, "--pin", "KANRI_PIN", &pin_from);
+    bool https = strcmp(api.url.scheme, "https") == 0;
+
+    /* Both only mean something for https; silently ignoring them would
+     * let an operator believe an http:// connection was authenticated. */
+    if (cacert && !https)
+        return cli_usage_error("%s applies only to https:// URLs, not %s", cacert_from,
+                               api.url_text);
+    if (pin && !https)
+        return cli_usage_error("%s applies only to https:// URLs, not %s", pin_from, api.url_text);
+    if (cacert) {
+        /* Checked here so that a typo is a usage error naming the file,
+         * not a TLS failure. */
+        g_autofree char *contents = NULL;
+        g_autoptr(GError) err = NULL;
+        if (!g_file_get_contents(cacert, &contents, NULL, &err))
+            return cli_usage_error("%s: %s", cacert_from, err->message);
+        if (!strstr(contents, "-----BEGIN CERTIFICATE-----"))
+            return cli_usage_error("%s: %s holds no PEM certificate", cacert_from, cacert);
+        api.cacert = g_strdup(cacert);
+    }
+    if (pin) {
+        if (!http_pin_valid(pin))
+            return cli_usage_error("%s must be sha256// followed by the base64 SHA-256 of the "
+                                   "server's public key (several separated by ';'); see kanri(1)",
+                                   pin_from);
+        api.pin = g_strdup(pin);
+        api.pin_from = pin_from;
+    }
+    return CLI_EXIT_OK;
+}
+
 int api_setup(void)
 {
     g_autoptr(GError) err = NULL;
@@ -121,7 +170,8 @@ int api_setup(void)
     if (cli_opts.timeout < 1 || cli_opts.timeout > 86400)
         return cli_usage_error("--timeout must be from 1 to 86400 seconds");
     api.timeout = (guint)cli_opts.timeout;
-    return CLI_EXIT_OK;
+
+    return tls_setup();
 }
 
 void api_extend_timeout(guint seconds)
@@ -205,6 +255,52 @@ static void print_problem(const struct http_response *resp)
     }
 }
 
+/* What failed, with the URL, and what to try where kanri can tell. */
+static void print_transfer_error(const GError *err)
+{
+    const char *url = api.url_text;
+
+    if (err->domain != HTTP_ERROR) {
+        cli_error("%s: %s", url, err->message);
+        return;
+    }
+    switch (err->code) {
+    case HTTP_ERROR_CONNECT:
+        cli_error("cannot connect to %s: %s; is kanrid running, and is the URL right?", url,
+                  err->message);
+        break;
+    case HTTP_ERROR_CERT:
+        if (api.cacert)
+            cli_error("cannot connect securely to %s: %s; is %s the CA (or the "
+                      "self-signed certificate) that issued the server's certificate, and "
+                      "does the certificate name the host in the URL?",
+                      url, err->message, api.cacert);
+        else
+            cli_error("cannot connect securely to %s: %s; give the CA certificate with "
+                      "--cacert FILE, or pin the server's key with --pin sha256//...",
+                      url, err->message);
+        break;
+    case HTTP_ERROR_PIN:
+        cli_error("cannot connect securely to %s: %s; the server is not the one %s names, "
+                  "or its key has changed",
+                  url, err->message, api.pin_from);
+        break;
+    case HTTP_ERROR_TLS:
+        cli_error("cannot connect securely to %s: %s; does the server speak https on "
+                  "this port?",
+                  url, err->message);
+        break;
+    case HTTP_ERROR_TIMEOUT:
+    case HTTP_ERROR_IO:
+    case HTTP_ERROR_TRUNCATED:
+        cli_error("cannot reach %s: %s", url, err->message);
+        break;
+    default:
+        cli_error("%s: %s", url, err->message);
+        break;
+    }
+}
+
 int api_request(const char *method, const char *path, struct json_object *body,
                 struct json_object **ret)
 {
@@ -226,15 +322,17 @@ int api_request(const char *method, const char *path, struct json_object *body,
         .body_len = text ? strlen(text) : 0,
     };
 
-    g_autoptr(http_response) resp =
-        http_perform(&api.url, &req, api.timeout, HTTP_DEFAULT_MAX_BODY, &err);
+    struct http_options opts = {
+        .timeout_s = api.timeout,
+        .max_body = HTTP_DEFAULT_MAX_BODY,
+        .cacert = api.cacert,
+        .pin = api.pin,
+    };
+
+    g_autoptr(http_response) resp = http_perform(&api.url, &req, &opts, &err);
     if (!resp) {
-        int code = cli_exit_code_for_error(err);
-        if (code == CLI_EXIT_UNREACHABLE)
-            cli_error("cannot reach %s: %s", api.url_text, err->message);
-        else
-            cli_error("%s: %s", api.url_text, err->message);
-        return code;
+        print_transfer_error(err);
+        return cli_exit_code_for_error(err);
     }
 
     int code = cli_exit_code_for_status(resp->status);

@@ -27,6 +27,8 @@ struct cli_options {
     char *url;
     char *token;
     gint timeout;
+    char *cacert; /* --cacert FILE */
+    char *pin;    /* --pin sha256//BASE64 */
     gboolean json;
     gboolean version;
     /* per verb */
@@ -64,8 +66,9 @@ int cli_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* Prints "kanri: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
-/* Resolves URL, token and timeout from options, environment and the local
- * admin token file.  Returns CLI_EXIT_OK or an exit code after printing. */
+/* Resolves URL, token, timeout, CA file and pinned key from options,
+ * environment and the local admin token file.  Returns CLI_EXIT_OK or an
+ * exit code after printing. */
 int api_setup(void);
 
 /* Lets one request wait at least this long (a graceful shutdown can take

@@ -28,6 +28,9 @@ int cli_exit_code_for_error(const GError *error)
     case HTTP_ERROR_TIMEOUT:
     case HTTP_ERROR_IO:
     case HTTP_ERROR_TRUNCATED:
+    case HTTP_ERROR_TLS:
+    case HTTP_ERROR_CERT:
+    case HTTP_ERROR_PIN:
         return CLI_EXIT_UNREACHABLE;
     default:
         return CLI_EXIT_SERVER;

@@ -14,7 +14,7 @@ enum cli_exit {
     CLI_EXIT_OK = 0,
     CLI_EXIT_SERVER = 1,      /* the server reported an error (or answered nonsense) */
     CLI_EXIT_USAGE = 2,       /* unknown verb or option, bad argument */
-    CLI_EXIT_UNREACHABLE = 3, /* cannot connect, timeout, connection lost */
+    CLI_EXIT_UNREACHABLE = 3, /* cannot connect, timeout, connection lost, TLS */
     CLI_EXIT_AUTH = 4,        /* 401 or 403 */
     CLI_EXIT_NOT_FOUND = 5,   /* 404 */
 };
@@ -24,7 +24,8 @@ enum cli_exit {
 int cli_exit_code_for_status(int status);
 
 /* Exit code for an error from http.h (HTTP_ERROR domain): URL problems are
- * usage errors, connection problems UNREACHABLE, bad responses SERVER. */
+ * usage errors, connection problems (TLS, an untrusted certificate or a
+ * wrong pinned key included) UNREACHABLE, bad responses SERVER. */
 int cli_exit_code_for_error(const GError *error);
 
 /* Parses a memory size: a decimal integer with an optional unit, case

@@ -1,11 +1,11 @@
 /*
- * http: a small HTTP/1.1 client; see http.h.
+ * http: the CLI's HTTP client on libcurl; see http.h.
  */
 #include "config.h"
 
 #include "cli/http.h"
 
-#include <errno.h>
+#include <curl/curl.h>
 #include <string.h>
 
 G_DEFINE_QUARK(kanri_http_error, http_error)
@@ -25,8 +25,10 @@ void http_url_clear(struct http_url *url)
 {
     if (!url)
         return;
+    g_clear_pointer(&url->scheme, g_free);
     g_clear_pointer(&url->host, g_free);
     g_clear_pointer(&url->prefix, g_free);
+    g_clear_pointer(&url->base, g_free);
     url->port = 0;
 }
 
@@ -47,23 +49,60 @@ static bool parse_port(const char *s, guint16 *ret)
     return true;
 }
 
+static void global_init(void)
+{
+    static gsize done;
+
+    /* Not thread-safe in older libcurls, hence once, before any handle. */
+    if (g_once_init_enter(&done)) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        g_once_init_leave(&done, 1);
+    }
+}
+
+/* libcurl parses the URL again when it performs a request; checking now
+ * makes a URL it would refuse a usage error at start-up rather than a
+ * failure later, and guarantees both parsers saw the same authority. */
+static bool curl_accepts(const char *url, GError **error)
+{
+    global_init();
+    CURLU *u = curl_url();
+    if (!u) {
+        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_URL, "out of memory");
+        return false;
+    }
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    curl_url_cleanup(u);
+    if (rc != CURLUE_OK) {
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_URL, "invalid URL '%s': %s", url,
+                    curl_url_strerror(rc));
+        return false;
+    }
+    return true;
+}
+
 bool http_url_parse(const char *url, struct http_url *ret, GError **error)
 {
     g_autofree char *authority = NULL;
     g_autofree char *host = NULL;
     g_autofree char *prefix = NULL;
     const char *port_str = NULL;
-    guint16 port = 80;
+    const char *scheme;
+    size_t skip;
+    guint16 port;
 
     memset(ret, 0, sizeof(*ret));
-    if (g_ascii_strncasecmp(url, "https://", 8) == 0) {
+    if (g_ascii_strncasecmp(url, "http://", 7) == 0) {
+        scheme = "http";
+        skip = 7;
+        port = 80;
+    } else if (g_ascii_strncasecmp(url, "https://", 8) == 0) {
+        scheme = "https";
+        skip = 8;
+        port = 443;
+    } else {
         g_set_error(error, HTTP_ERROR, HTTP_ERROR_URL,
-                    "invalid URL '%s': https is not supported yet, use http://", url);
-        return false;
-    }
-    if (g_ascii_strncasecmp(url, "http://", 7) != 0) {
-        g_set_error(error, HTTP_ERROR, HTTP_ERROR_URL,
-                    "invalid URL '%s': it must start with http://", url);
+                    "invalid URL '%s': it must start with http:// or https://", url);
         return false;
     }
     if (!all_graph(url)) {
@@ -72,7 +111,7 @@ bool http_url_parse(const char *url, struct http_url *ret, GError **error)
         return false;
     }
 
-    const char *auth = url + 7;
+    const char *auth = url + skip;
     size_t alen = strcspn(auth, "/?#");
     const char *rest = auth + alen;
     if (strpbrk(rest, "?#")) {
@@ -127,9 +166,17 @@ bool http_url_parse(const char *url, struct http_url *ret, GError **error)
     while (plen > 0 && prefix[plen - 1] == '/')
         prefix[--plen] = '\0';
 
+    bool v6 = strchr(host, ':') != NULL;
+    g_autofree char *base = g_strdup_printf("%s://%s%s%s:%u%s", scheme, v6 ? "[" : "", host,
+                                            v6 ? "]" : "", port, prefix);
+    if (!curl_accepts(base, error))
+        return false;
+
+    ret->scheme = g_strdup(scheme);
     ret->host = g_steal_pointer(&host);
     ret->port = port;
     ret->prefix = g_steal_pointer(&prefix);
+    ret->base = g_steal_pointer(&base);
     return true;
 }
 
@@ -150,6 +197,44 @@ char *http_escape(const char *s)
     return g_string_free(out, FALSE);
 }
 
+/* ---- pins ------------------------------------------------------------ */
+
+/* One "sha256//" + 44 characters of padded base64 for 32 bytes: 42
+ * characters of the alphabet, one whose low 2 bits are zero, then '='. */
+static bool pin_one_valid(const char *p, size_t len)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char prefix[] = "sha256//";
+    const size_t plen = sizeof(prefix) - 1;
+
+    if (len != plen + 44 || strncmp(p, prefix, plen) != 0)
+        return false;
+    p += plen;
+    for (size_t i = 0; i < 43; i++) {
+        const char *at = p[i] ? strchr(b64, p[i]) : NULL;
+        if (!at)
+            return false;
+        /* The 43rd character carries 4 data bits and 2 padding bits. */
+        if (i == 42 && ((at - b64) & 3) != 0)
+            return false;
+    }
+    return p[43] == '=';
+}
+
+bool http_pin_valid(const char *pin)
+{
+    if (!pin || !*pin)
+        return false;
+    for (;;) {
+        size_t len = strcspn(pin, ";");
+        if (!pin_one_valid(pin, len))
+            return false;
+        if (!pin[len])
+            return true;
+        pin += len + 1;
+    }
+}
+
 /* ---- responses ------------------------------------------------------- */
 
 static void header_clear(gpointer data)
@@ -158,15 +243,6 @@ static void header_clear(gpointer data)
 
     g_free(h->name);
     g_free(h->value);
-}
-
-static struct http_response *response_new(void)
-{
-    struct http_response *resp = g_new0(struct http_response, 1);
-
-    resp->headers = g_array_new(FALSE, TRUE, sizeof(struct http_header));
-    g_array_set_clear_func(resp->headers, header_clear);
-    return resp;
 }
 
 void http_response_free(struct http_response *resp)
@@ -190,87 +266,20 @@ const char *http_response_header(const struct http_response *resp, const char *n
     return NULL;
 }
 
-/* ---- the parser ------------------------------------------------------ */
+/* ---- performing a request -------------------------------------------- */
 
-enum parser_state {
-    PS_STATUS,      /* waiting for the status line */
-    PS_HEADER,      /* header field lines until an empty line */
-    PS_BODY_LENGTH, /* Content-Length bytes */
-    PS_BODY_CLOSE,  /* everything until the connection closes */
-    PS_CHUNK_SIZE,  /* a chunk-size line */
-    PS_CHUNK_DATA,  /* chunk bytes */
-    PS_CHUNK_END,   /* the CRLF after chunk bytes */
-    PS_TRAILER,     /* trailer field lines after the last chunk */
-    PS_DONE,
-    PS_FAILED,
-};
-
-struct http_parser {
-    enum parser_state state;
+/* What libcurl's callbacks fill in during one transfer. */
+struct transfer {
     size_t max_body;
-    bool head_request;
-    bool got_bytes;    /* anything at all was received */
-    GByteArray *in;    /* received bytes not consumed yet */
-    size_t head_bytes; /* size of the current header or trailer section so far */
-    guint nfields;     /* header fields in the current section */
-    guint64 remaining; /* bytes of the body or chunk still to come */
-    guint64 length;    /* the Content-Length, for messages */
     GByteArray *body;
-    struct http_response *resp;
+    GArray *headers;   /* of the response being received */
+    char *reason;      /* of the response being received */
+    size_t head_bytes; /* header bytes of the response being received */
+    bool too_large;    /* a callback stopped the transfer over a bound */
+    const char *what;  /* which bound, for the message */
+    size_t what_limit;
+    const char *what_unit;
 };
-
-struct http_parser *http_parser_new(size_t max_body, bool head_request)
-{
-    struct http_parser *p = g_new0(struct http_parser, 1);
-
-    p->state = PS_STATUS;
-    p->max_body = max_body;
-    p->head_request = head_request;
-    p->in = g_byte_array_new();
-    p->body = g_byte_array_new();
-    p->resp = response_new();
-    return p;
-}
-
-void http_parser_free(struct http_parser *p)
-{
-    if (!p)
-        return;
-    g_byte_array_unref(p->in);
-    g_byte_array_unref(p->body);
-    http_response_free(p->resp);
-    g_free(p);
-}
-
-static enum http_parse_result fail(struct http_parser *p, GError **error, int code, const char *fmt,
-                                   ...) G_GNUC_PRINTF(4, 5);
-
-static enum http_parse_result fail(struct http_parser *p, GError **error, int code, const char *fmt,
-                                   ...)
-{
-    va_list ap;
-
-    p->state = PS_FAILED;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, HTTP_ERROR, code, msg);
-    return HTTP_PARSE_ERROR;
-}
-
-static void complete(struct http_parser *p)
-{
-    g_byte_array_append(p->body, (const guint8 *)"", 1);
-    p->resp->body_len = p->body->len - 1;
-    p->resp->body = (char *)g_byte_array_free(g_steal_pointer(&p->body), FALSE);
-    p->body = g_byte_array_new();
-    p->state = PS_DONE;
-}
-
-static bool is_tchar(char c)
-{
-    return g_ascii_isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
 
 static char *strip_ows(const char *s, size_t len)
 {
@@ -278,517 +287,363 @@ static char *strip_ows(const char *s, size_t len)
         s++;
         len--;
     }
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+    while (len > 0 &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
         len--;
     return g_strndup(s, len);
 }
 
-static enum http_parse_result parse_status_line(struct http_parser *p, const char *line, size_t len,
-                                                GError **error)
+static size_t too_large(struct transfer *t, const char *what, size_t limit, const char *unit)
 {
-    /* "HTTP/1.x SSS[ reason]"; the reason phrase may be empty or absent. */
-    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || !g_ascii_isdigit(line[7]) ||
-        line[8] != ' ' || !g_ascii_isdigit(line[9]) || !g_ascii_isdigit(line[10]) ||
-        !g_ascii_isdigit(line[11]) || (len > 12 && line[12] != ' ')) {
-        return fail(p, error, HTTP_ERROR_PROTOCOL, "not an HTTP/1.x status line: '%.*s'",
-                    (int)MIN(len, 80), line);
-    }
-    int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-    if (status < 100 || status > 599)
-        return fail(p, error, HTTP_ERROR_PROTOCOL, "invalid HTTP status %d", status);
-    p->resp->status = status;
-    g_free(p->resp->reason);
-    p->resp->reason = len > 13 ? g_strndup(line + 13, len - 13) : g_strdup("");
-    p->state = PS_HEADER;
-    return HTTP_PARSE_MORE;
+    t->too_large = true;
+    t->what = what;
+    t->what_limit = limit;
+    t->what_unit = unit;
+    /* Any count other than the one given makes libcurl abort the transfer. */
+    return 0;
 }
 
-static enum http_parse_result parse_field_line(struct http_parser *p, const char *line, size_t len,
-                                               bool trailer, GError **error)
+/* Called once per header line, status lines included.  Interim (1xx)
+ * responses come through here too, so each status line starts afresh. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
-    if (++p->nfields > HTTP_MAX_HEADER_FIELDS)
-        return fail(p, error, HTTP_ERROR_TOO_LARGE, "more than %d header fields",
-                    HTTP_MAX_HEADER_FIELDS);
-    /* Trailers carry nothing kanri uses; they are only checked and bounded. */
-    if (trailer)
-        return HTTP_PARSE_MORE;
+    struct transfer *t = userdata;
+    size_t len = size * nmemb;
 
-    if (line[0] == ' ' || line[0] == '\t') {
-        /* Obsolete line folding: RFC 9112 asks clients to replace it with a space. */
-        GArray *hs = p->resp->headers;
-        if (hs->len == 0)
-            return fail(p, error, HTTP_ERROR_PROTOCOL, "continuation line before any header");
-        struct http_header *prev = &g_array_index(hs, struct http_header, hs->len - 1);
-        g_autofree char *more = strip_ows(line, len);
-        char *joined = g_strconcat(prev->value, " ", more, NULL);
-        g_free(prev->value);
-        prev->value = joined;
-        return HTTP_PARSE_MORE;
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        g_array_set_size(t->headers, 0);
+        g_clear_pointer(&t->reason, g_free);
+        t->head_bytes = 0;
+        /* "HTTP/1.1 404 Not Found": the reason is after the second space. */
+        const char *sp = memchr(data, ' ', len);
+        const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - data)) : NULL;
+        t->reason = sp2 ? strip_ows(sp2 + 1, len - (size_t)(sp2 + 1 - data)) : g_strdup("");
     }
+    t->head_bytes += len;
+    if (t->head_bytes > HTTP_MAX_HEADER_BYTES)
+        return too_large(t, "response header section", HTTP_MAX_HEADER_BYTES, " bytes");
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+        return len;
 
-    const char *colon = memchr(line, ':', len);
-    if (!colon || colon == line)
-        return fail(p, error, HTTP_ERROR_PROTOCOL, "malformed header line: '%.*s'",
-                    (int)MIN(len, 80), line);
-    for (const char *c = line; c < colon; c++) {
-        if (!is_tchar(*c))
-            return fail(p, error, HTTP_ERROR_PROTOCOL, "invalid header name: '%.*s'",
-                        (int)MIN((size_t)(colon - line), 80), line);
+    if (len > 0 && (data[0] == ' ' || data[0] == '\t')) {
+        /* An obsolete folded line continues the previous field. */
+        if (t->headers->len > 0) {
+            struct http_header *h =
+                &g_array_index(t->headers, struct http_header, t->headers->len - 1);
+            g_autofree char *more = strip_ows(data, len);
+            char *joined = g_strjoin(" ", h->value, more, NULL);
+            g_free(h->value);
+            h->value = joined;
+        }
+        return len;
     }
+    const char *colon = memchr(data, ':', len);
+    if (!colon || colon == data)
+        return len; /* the blank line that ends the section, or junk libcurl let through */
+    if (t->headers->len >= HTTP_MAX_HEADER_FIELDS)
+        return too_large(t, "number of response header fields", HTTP_MAX_HEADER_FIELDS, "");
     struct http_header h = {
-        .name = g_strndup(line, (size_t)(colon - line)),
-        .value = strip_ows(colon + 1, len - (size_t)(colon - line) - 1),
+        .name = g_strndup(data, (size_t)(colon - data)),
+        .value = strip_ows(colon + 1, len - (size_t)(colon + 1 - data)),
     };
-    g_array_append_val(p->resp->headers, h);
-    return HTTP_PARSE_MORE;
+    g_array_append_val(t->headers, h);
+    return len;
 }
 
-/* The last transfer coding named in all Transfer-Encoding fields, or NULL. */
-static char *last_transfer_coding(const struct http_response *resp)
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
-    char *last = NULL;
+    struct transfer *t = userdata;
+    size_t len = size * nmemb;
 
-    for (guint i = 0; i < resp->headers->len; i++) {
-        const struct http_header *h = &g_array_index(resp->headers, struct http_header, i);
-        if (g_ascii_strcasecmp(h->name, "Transfer-Encoding") != 0)
-            continue;
-        g_auto(GStrv) parts = g_strsplit(h->value, ",", -1);
-        for (char **part = parts; *part; part++) {
-            char *t = g_strstrip(*part);
-            if (*t) {
-                g_free(last);
-                last = g_strdup(t);
-            }
-        }
-    }
-    return last;
+    if (len > t->max_body - t->body->len || len > G_MAXUINT - t->body->len)
+        return too_large(t, "response body", t->max_body, " bytes");
+    g_byte_array_append(t->body, (const guint8 *)data, (guint)len);
+    return len;
 }
 
-/* Content-Length: every value, including comma-separated repeats, must be
- * the same decimal number (RFC 9110 §8.6); returns -1 on conflict or junk,
- * 0 when absent, 1 with *ret set. */
-static int content_length(const struct http_response *resp, guint64 *ret)
+static bool request_valid(const struct http_request *req, GError **error)
 {
-    bool found = false;
-    guint64 value = 0;
-
-    for (guint i = 0; i < resp->headers->len; i++) {
-        const struct http_header *h = &g_array_index(resp->headers, struct http_header, i);
-        if (g_ascii_strcasecmp(h->name, "Content-Length") != 0)
-            continue;
-        if (!*h->value)
-            return -1;
-        g_auto(GStrv) parts = g_strsplit(h->value, ",", -1);
-        for (char **part = parts; *part; part++) {
-            const char *t = g_strstrip(*part);
-            guint64 v = 0;
-            if (!*t || strlen(t) > 19)
-                return -1;
-            for (const char *c = t; *c; c++) {
-                if (!g_ascii_isdigit(*c))
-                    return -1;
-                v = v * 10 + (guint64)(*c - '0');
-            }
-            if (found && v != value)
-                return -1;
-            found = true;
-            value = v;
-        }
-    }
-    if (!found)
-        return 0;
-    *ret = value;
-    return 1;
-}
-
-static enum http_parse_result end_of_headers(struct http_parser *p, GError **error)
-{
-    int status = p->resp->status;
-
-    if (status >= 100 && status < 200) {
-        if (status == 101)
-            return fail(p, error, HTTP_ERROR_PROTOCOL, "unexpected 101 Switching Protocols");
-        /* An interim response; the real one follows on the same connection. */
-        g_array_set_size(p->resp->headers, 0);
-        p->nfields = 0;
-        p->head_bytes = 0;
-        p->state = PS_STATUS;
-        return HTTP_PARSE_MORE;
-    }
-    if (p->head_request || status == 204 || status == 304) {
-        complete(p);
-        return HTTP_PARSE_DONE;
-    }
-
-    g_autofree char *coding = last_transfer_coding(p->resp);
-    if (coding) {
-        /* Transfer-Encoding overrides Content-Length; a final coding other
-         * than chunked means the body runs until the connection closes. */
-        p->state = g_ascii_strcasecmp(coding, "chunked") == 0 ? PS_CHUNK_SIZE : PS_BODY_CLOSE;
-        p->head_bytes = 0;
-        return HTTP_PARSE_MORE;
-    }
-
-    guint64 len = 0;
-    int r = content_length(p->resp, &len);
-    if (r < 0)
-        return fail(p, error, HTTP_ERROR_PROTOCOL, "invalid or conflicting Content-Length");
-    if (r == 0) {
-        p->state = PS_BODY_CLOSE;
-        return HTTP_PARSE_MORE;
-    }
-    if (len > p->max_body)
-        return fail(p, error, HTTP_ERROR_TOO_LARGE,
-                    "response body of %" G_GUINT64_FORMAT " bytes exceeds the limit of %zu", len,
-                    p->max_body);
-    if (len == 0) {
-        complete(p);
-        return HTTP_PARSE_DONE;
-    }
-    p->length = p->remaining = len;
-    p->state = PS_BODY_LENGTH;
-    return HTTP_PARSE_MORE;
-}
-
-static enum http_parse_result parse_chunk_size(struct http_parser *p, const char *line, size_t len,
-                                               GError **error)
-{
-    guint64 size = 0;
-    size_t i = 0;
-
-    for (; i < len && g_ascii_isxdigit(line[i]); i++) {
-        if (i >= 15)
-            return fail(p, error, HTTP_ERROR_TOO_LARGE, "chunk size too large");
-        size = size * 16 + (guint64)g_ascii_xdigit_value(line[i]);
-    }
-    if (i == 0)
-        return fail(p, error, HTTP_ERROR_PROTOCOL, "malformed chunk size line: '%.*s'",
-                    (int)MIN(len, 80), line);
-    while (i < len && (line[i] == ' ' || line[i] == '\t'))
-        i++;
-    if (i < len && line[i] != ';')
-        return fail(p, error, HTTP_ERROR_PROTOCOL, "malformed chunk size line: '%.*s'",
-                    (int)MIN(len, 80), line);
-    if (size == 0) {
-        p->state = PS_TRAILER;
-        p->head_bytes = 0;
-        p->nfields = 0;
-        return HTTP_PARSE_MORE;
-    }
-    if (size > p->max_body - p->body->len)
-        return fail(p, error, HTTP_ERROR_TOO_LARGE, "response body exceeds the limit of %zu bytes",
-                    p->max_body);
-    p->remaining = size;
-    p->state = PS_CHUNK_DATA;
-    return HTTP_PARSE_MORE;
-}
-
-static enum http_parse_result handle_line(struct http_parser *p, const char *line, size_t len,
-                                          GError **error)
-{
-    if (memchr(line, '\0', len))
-        return fail(p, error, HTTP_ERROR_PROTOCOL, "NUL byte in the response header");
-
-    switch (p->state) {
-    case PS_STATUS:
-        return parse_status_line(p, line, len, error);
-    case PS_HEADER:
-        if (len == 0)
-            return end_of_headers(p, error);
-        return parse_field_line(p, line, len, false, error);
-    case PS_TRAILER:
-        if (len == 0) {
-            complete(p);
-            return HTTP_PARSE_DONE;
-        }
-        return parse_field_line(p, line, len, true, error);
-    case PS_CHUNK_SIZE:
-        return parse_chunk_size(p, line, len, error);
-    case PS_CHUNK_END:
-        if (len != 0)
-            return fail(p, error, HTTP_ERROR_PROTOCOL, "chunk data is longer than its size");
-        p->state = PS_CHUNK_SIZE;
-        return HTTP_PARSE_MORE;
-    default:
-        g_assert_not_reached();
-    }
-}
-
-static bool is_line_state(enum parser_state s)
-{
-    return s == PS_STATUS || s == PS_HEADER || s == PS_TRAILER || s == PS_CHUNK_SIZE ||
-           s == PS_CHUNK_END;
-}
-
-enum http_parse_result http_parser_feed(struct http_parser *p, const void *data, size_t len,
-                                        GError **error)
-{
-    enum http_parse_result r = HTTP_PARSE_MORE;
-    size_t pos = 0;
-
-    if (p->state == PS_FAILED) {
-        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_PROTOCOL,
-                            "the response parser has already failed");
-        return HTTP_PARSE_ERROR;
-    }
-    if (p->state == PS_DONE)
-        return HTTP_PARSE_DONE;
-    if (len > 0)
-        p->got_bytes = true;
-    g_byte_array_append(p->in, data, (guint)len);
-
-    while (r == HTTP_PARSE_MORE) {
-        size_t avail = p->in->len - pos;
-        /* An empty GByteArray may have no buffer at all. */
-        const char *ptr = avail ? (const char *)p->in->data + pos : "";
-
-        if (is_line_state(p->state)) {
-            bool in_head = p->state == PS_STATUS || p->state == PS_HEADER || p->state == PS_TRAILER;
-            size_t limit = in_head ? HTTP_MAX_HEADER_BYTES - p->head_bytes : HTTP_MAX_LINE_BYTES;
-            const char *nl = avail ? memchr(ptr, '\n', MIN(avail, limit)) : NULL;
-            if (!nl) {
-                if (avail >= limit)
-                    return fail(p, error, HTTP_ERROR_TOO_LARGE,
-                                in_head ? "response header section larger than %zu bytes"
-                                        : "chunk size line longer than %zu bytes",
-                                in_head ? (size_t)HTTP_MAX_HEADER_BYTES
-                                        : (size_t)HTTP_MAX_LINE_BYTES);
-                break;
-            }
-            size_t consumed = (size_t)(nl - ptr) + 1;
-            size_t linelen = consumed - 1;
-            /* CRLF is the terminator; a bare LF is accepted as RFC 9112 allows. */
-            if (linelen > 0 && ptr[linelen - 1] == '\r')
-                linelen--;
-            pos += consumed;
-            if (in_head)
-                p->head_bytes += consumed;
-            r = handle_line(p, ptr, linelen, error);
-            continue;
-        }
-
-        switch (p->state) {
-        case PS_BODY_LENGTH:
-        case PS_CHUNK_DATA: {
-            size_t n = (size_t)MIN((guint64)avail, p->remaining);
-            if (n == 0)
-                goto need_more;
-            g_byte_array_append(p->body, (const guint8 *)ptr, (guint)n);
-            p->remaining -= n;
-            pos += n;
-            if (p->remaining == 0) {
-                if (p->state == PS_CHUNK_DATA) {
-                    p->state = PS_CHUNK_END;
-                } else {
-                    complete(p);
-                    r = HTTP_PARSE_DONE;
-                }
-            }
-            break;
-        }
-        case PS_BODY_CLOSE:
-            if (avail == 0)
-                goto need_more;
-            if (avail > p->max_body - p->body->len)
-                return fail(p, error, HTTP_ERROR_TOO_LARGE,
-                            "response body exceeds the limit of %zu bytes", p->max_body);
-            g_byte_array_append(p->body, (const guint8 *)ptr, (guint)avail);
-            pos += avail;
-            break;
-        case PS_DONE:
-            r = HTTP_PARSE_DONE;
-            break;
-        default:
-            g_assert_not_reached();
-        }
-    }
-need_more:
-    if (r == HTTP_PARSE_ERROR)
-        return r;
-    g_byte_array_remove_range(p->in, 0, (guint)pos);
-    return r;
-}
-
-bool http_parser_finish(struct http_parser *p, GError **error)
-{
-    switch (p->state) {
-    case PS_DONE:
-        return true;
-    case PS_BODY_CLOSE:
-        complete(p);
-        return true;
-    case PS_FAILED:
-        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_PROTOCOL,
-                            "the response parser has already failed");
-        return false;
-    case PS_STATUS:
-        if (!p->got_bytes) {
-            g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_TRUNCATED,
-                                "the server closed the connection without a response");
-            break;
-        }
-        /* fall through */
-    case PS_HEADER:
-        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_TRUNCATED,
-                            "the connection closed in the middle of the response header");
-        break;
-    case PS_BODY_LENGTH:
-        g_set_error(error, HTTP_ERROR, HTTP_ERROR_TRUNCATED,
-                    "the connection closed after %u of %" G_GUINT64_FORMAT " body bytes",
-                    p->body->len, p->length);
-        break;
-    default:
-        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_TRUNCATED,
-                            "the connection closed in the middle of a chunked body");
-        break;
-    }
-    p->state = PS_FAILED;
-    return false;
-}
-
-struct http_response *http_parser_steal_response(struct http_parser *p)
-{
-    if (p->state != PS_DONE || !p->resp)
-        return NULL;
-    return g_steal_pointer(&p->resp);
-}
-
-struct http_response *http_response_parse(const void *data, size_t len, size_t max_body,
-                                          GError **error)
-{
-    g_autoptr(http_parser) p = http_parser_new(max_body, false);
-    enum http_parse_result r = http_parser_feed(p, data, len, error);
-
-    if (r == HTTP_PARSE_ERROR)
-        return NULL;
-    if (r == HTTP_PARSE_MORE && !http_parser_finish(p, error))
-        return NULL;
-    return http_parser_steal_response(p);
-}
-
-/* ---- requests -------------------------------------------------------- */
-
-GString *http_request_format(const struct http_url *url, const struct http_request *req,
-                             GError **error)
-{
+    /* '#' would start a fragment that libcurl silently drops; callers
+     * escape it (http_escape()) when it is data. */
     if (!req->method[0] || !all_graph(req->method) || req->path[0] != '/' ||
-        !all_graph(req->path)) {
+        !all_graph(req->path) || strchr(req->path, '#')) {
         g_set_error(error, HTTP_ERROR, HTTP_ERROR_URL, "invalid request target '%s %s'",
                     req->method, req->path);
-        return NULL;
+        return false;
     }
     /* A token with a space, CR or LF would let its holder inject header
      * lines; the server only ever issues printable ASCII tokens. */
     if (req->token && (!req->token[0] || !all_graph(req->token))) {
         g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_URL,
                             "the token holds characters that cannot be sent");
-        return NULL;
+        return false;
     }
+    return true;
+}
 
-    GString *s = g_string_sized_new(256 + req->body_len);
-    g_string_append_printf(s, "%s %s%s HTTP/1.1\r\n", req->method, url->prefix, req->path);
-    if (strchr(url->host, ':'))
-        g_string_append_printf(s, "Host: [%s]:%u\r\n", url->host, url->port);
-    else
-        g_string_append_printf(s, "Host: %s:%u\r\n", url->host, url->port);
-    g_string_append(s, "User-Agent: kanri/" KANRI_VERSION "\r\n"
-                       "Accept: application/json, application/problem+json\r\n"
-                       "Connection: close\r\n");
-    if (req->token)
-        g_string_append_printf(s, "Authorization: Bearer %s\r\n", req->token);
-    if (req->body) {
-        g_string_append_printf(s, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                               req->content_type ? req->content_type : "application/json",
-                               req->body_len);
-    } else if (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
-               strcmp(req->method, "PATCH") == 0) {
-        g_string_append(s, "Content-Length: 0\r\n");
-    }
-    g_string_append(s, "\r\n");
-    if (req->body)
-        g_string_append_len(s, req->body, (gssize)req->body_len);
+/* "Connection refused" -> "connection refused", to read well after a colon. */
+static char *errno_text(long os_errno)
+{
+    char *s = g_strdup(g_strerror((int)os_errno));
+
+    if (s[0] && g_ascii_isupper(s[0]) && !g_ascii_isupper(s[1]))
+        s[0] = g_ascii_tolower(s[0]);
     return s;
 }
 
-static void set_io_error(GError **error, GError *io, const char *what, guint timeout_s)
+/* libcurl's own detail, or its generic text for the code when the error
+ * buffer is empty. */
+static const char *detail(CURLcode rc, const char *errbuf)
 {
-    if (g_error_matches(io, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-        g_set_error(error, HTTP_ERROR, HTTP_ERROR_TIMEOUT, "timed out %s after %u s", what,
-                    timeout_s);
-    else
-        g_set_error(error, HTTP_ERROR, HTTP_ERROR_IO, "%s: %s", what, io->message);
+    return errbuf[0] ? errbuf : curl_easy_strerror(rc);
 }
 
-static struct http_response *read_response(GInputStream *in, const struct http_request *req,
-                                           guint timeout_s, size_t max_body, GError **error)
+static void set_curl_error(GError **error, CURL *curl, CURLcode rc, const char *errbuf,
+                           const struct http_url *url, const struct transfer *t,
+                           const struct http_options *opts)
 {
-    g_autoptr(http_parser) p = http_parser_new(max_body, strcmp(req->method, "HEAD") == 0);
-    g_autofree guint8 *buf = g_malloc(64 * 1024);
+    long os_errno = 0;
+    curl_off_t connected = 0, tls_done = 0;
 
-    for (;;) {
-        g_autoptr(GError) io = NULL;
-        gssize n = g_input_stream_read(in, buf, 64 * 1024, NULL, &io);
-        if (n < 0) {
-            set_io_error(error, io, "reading the response", timeout_s);
-            return NULL;
-        }
-        if (n == 0) {
-            if (!http_parser_finish(p, error))
-                return NULL;
-            break;
-        }
-        enum http_parse_result r = http_parser_feed(p, buf, (size_t)n, error);
-        if (r == HTTP_PARSE_ERROR)
-            return NULL;
-        if (r == HTTP_PARSE_DONE)
-            break;
+    if (t->too_large) {
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_TOO_LARGE, "the %s exceeds the limit of %zu%s",
+                    t->what, t->what_limit, t->what_unit);
+        return;
     }
-    return http_parser_steal_response(p);
+    switch (rc) {
+    case CURLE_FILESIZE_EXCEEDED:
+        /* Content-Length announced more than max_body: refused up front. */
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_TOO_LARGE,
+                    "the response body exceeds the limit of %zu bytes", opts->max_body);
+        return;
+    case CURLE_URL_MALFORMAT:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_URL, "invalid URL: %s", detail(rc, errbuf));
+        return;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_CONNECT, "unknown host '%s'", url->host);
+        return;
+    case CURLE_COULDNT_CONNECT: {
+        curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+        if (os_errno == 0) {
+            g_set_error(error, HTTP_ERROR, HTTP_ERROR_CONNECT, "%s", detail(rc, errbuf));
+        } else {
+            g_autofree char *why = errno_text(os_errno);
+            g_set_error(error, HTTP_ERROR, HTTP_ERROR_CONNECT, "%s", why);
+        }
+        return;
+    }
+    case CURLE_OPERATION_TIMEDOUT:
+        curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
+        curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &tls_done);
+        if (connected == 0)
+            g_set_error(error, HTTP_ERROR, HTTP_ERROR_TIMEOUT, "timed out connecting after %u s",
+                        opts->timeout_s);
+        else if (strcmp(url->scheme, "https") == 0 && tls_done == 0)
+            g_set_error(error, HTTP_ERROR, HTTP_ERROR_TIMEOUT,
+                        "timed out in the TLS handshake after %u s", opts->timeout_s);
+        else
+            g_set_error(error, HTTP_ERROR, HTTP_ERROR_TIMEOUT, "the server sent nothing for %u s",
+                        opts->timeout_s);
+        return;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_CERT,
+                    "the server's certificate is not trusted (%s)", detail(rc, errbuf));
+        return;
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_PIN,
+                            "the server's public key does not match the pinned key");
+        return;
+    case CURLE_SSL_CACERT_BADFILE:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_TLS, "cannot use the CA certificate file %s (%s)",
+                    opts->cacert ? opts->cacert : "of the system", detail(rc, errbuf));
+        return;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_TLS, "TLS failed: %s", detail(rc, errbuf));
+        return;
+    case CURLE_GOT_NOTHING:
+        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_TRUNCATED,
+                            "the server closed the connection without a response");
+        return;
+    case CURLE_PARTIAL_FILE:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_TRUNCATED,
+                    "the connection closed before the response was complete (%s)",
+                    detail(rc, errbuf));
+        return;
+    case CURLE_RECV_ERROR:
+        /* libcurl reports a malformed chunked body as a receive error too;
+         * only a socket error sets errno.  (Errors of the TLS layer leave
+         * errno 0 as well, so under https it stays an I/O error.) */
+        curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+        if (os_errno == 0 && strcmp(url->scheme, "http") == 0) {
+            g_set_error(error, HTTP_ERROR, HTTP_ERROR_PROTOCOL, "the reply is not valid HTTP (%s)",
+                        detail(rc, errbuf));
+            return;
+        }
+        /* fall through */
+    case CURLE_SEND_ERROR:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_IO, "the connection failed: %s",
+                    detail(rc, errbuf));
+        return;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* The URL is always http(s)://, so this is a reply without an
+         * HTTP status line (libcurl does not accept HTTP/0.9). */
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_BAD_CONTENT_ENCODING:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_PROTOCOL, "the reply is not valid HTTP (%s)",
+                    detail(rc, errbuf));
+        return;
+    default:
+        g_set_error(error, HTTP_ERROR, HTTP_ERROR_IO, "%s", detail(rc, errbuf));
+        return;
+    }
 }
+
+typedef struct curl_slist curl_slist; /* for g_autoptr() only */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CURL, curl_easy_cleanup)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(curl_slist, curl_slist_free_all)
+
+/* curl_easy_setopt() fails only for options this libcurl lacks or for
+ * out-of-memory; either way the request cannot be made as intended. */
+#define SETOPT(curl, opt, val)                                                                     \
+    do {                                                                                           \
+        if (curl_easy_setopt((curl), (opt), (val)) != CURLE_OK) {                                  \
+            g_set_error(error, HTTP_ERROR, HTTP_ERROR_IO, "libcurl refused option %s", #opt);      \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
 
 struct http_response *http_perform(const struct http_url *url, const struct http_request *req,
-                                   guint timeout_s, size_t max_body, GError **error)
+                                   const struct http_options *opts, GError **error)
 {
-    g_autoptr(GError) io = NULL;
-    g_autoptr(GString) out = http_request_format(url, req, error);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct http_response *resp = NULL;
+    struct transfer t = {.max_body = opts->max_body};
+    g_autoptr(curl_slist) headers = NULL;
+    g_autofree char *full = NULL;
+    g_autofree char *auth = NULL;
+    g_autofree char *ctype = NULL;
+    bool https = strcmp(url->scheme, "https") == 0;
 
-    if (!out)
+    if (!request_valid(req, error))
         return NULL;
-
-    g_autoptr(GSocketClient) client = g_socket_client_new();
-    g_socket_client_set_timeout(client, timeout_s);
-    /* kanri talks to its own manager; a desktop proxy setting must not
-     * reroute (and possibly log) requests that carry bearer tokens. */
-    g_socket_client_set_enable_proxy(client, FALSE);
-
-    g_autoptr(GSocketConnectable) addr = g_network_address_new(url->host, url->port);
-    g_autoptr(GSocketConnection) conn = g_socket_client_connect(client, addr, NULL, &io);
-    if (!conn) {
-        if (g_error_matches(io, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-            g_set_error(error, HTTP_ERROR, HTTP_ERROR_TIMEOUT, "timed out connecting after %u s",
-                        timeout_s);
-        else
-            g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_CONNECT, io->message);
+    global_init();
+    g_autoptr(CURL) curl = curl_easy_init();
+    if (!curl) {
+        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_IO, "cannot initialise libcurl");
         return NULL;
     }
+    t.body = g_byte_array_new();
+    t.headers = g_array_new(FALSE, TRUE, sizeof(struct http_header));
+    g_array_set_clear_func(t.headers, header_clear);
 
-    GOutputStream *os = g_io_stream_get_output_stream(G_IO_STREAM(conn));
-    GInputStream *is = g_io_stream_get_input_stream(G_IO_STREAM(conn));
-    gsize written = 0;
-    if (!g_output_stream_write_all(os, out->str, out->len, &written, NULL, &io)) {
-        /* The server may answer early and close, e.g. 413 for a large body;
-         * that answer says more than the broken pipe does. */
-        g_autoptr(GError) rerr = NULL;
-        struct http_response *resp = NULL;
-        if (!g_error_matches(io, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-            resp = read_response(is, req, timeout_s, max_body, &rerr);
-        if (resp)
-            return resp;
-        set_io_error(error, io, "sending the request", timeout_s);
-        return NULL;
+    full = g_strconcat(url->base, req->path, NULL);
+    SETOPT(curl, CURLOPT_URL, full);
+    /* The path is sent as the caller built it: libcurl would otherwise
+     * squash "/./" and "/../" segments, and a VM may be named "..". */
+    SETOPT(curl, CURLOPT_PATH_AS_IS, 1L);
+    SETOPT(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    /* kanri talks to its own manager; a proxy from the environment must
+     * not reroute (and possibly log) requests that carry bearer tokens. */
+    SETOPT(curl, CURLOPT_PROXY, "");
+    /* Timeouts without signals: a process may have other threads (tests do). */
+    SETOPT(curl, CURLOPT_NOSIGNAL, 1L);
+    SETOPT(curl, CURLOPT_ERRORBUFFER, errbuf);
+    SETOPT(curl, CURLOPT_USERAGENT, "kanri/" KANRI_VERSION);
+    if (opts->timeout_s > 0) {
+        SETOPT(curl, CURLOPT_CONNECTTIMEOUT, (long)opts->timeout_s);
+        /* Less than a byte a second for timeout_s seconds: the server has
+         * gone quiet.  Not a bound on the whole transfer, which may
+         * legitimately take long (vm shutdown waits for the guest). */
+        SETOPT(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        SETOPT(curl, CURLOPT_LOW_SPEED_TIME, (long)opts->timeout_s);
+    }
+    SETOPT(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MIN(opts->max_body, (size_t)G_MAXINT64));
+    SETOPT(curl, CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(curl, CURLOPT_WRITEDATA, &t);
+    SETOPT(curl, CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(curl, CURLOPT_HEADERDATA, &t);
+
+    if (https) {
+        if (opts->cacert) {
+            SETOPT(curl, CURLOPT_CAINFO, opts->cacert);
+            /* The given file replaces the system's trust store rather than
+             * adding to it: the operator said whom to trust. */
+            SETOPT(curl, CURLOPT_CAPATH, (char *)NULL);
+        }
+        if (opts->pin)
+            SETOPT(curl, CURLOPT_PINNEDPUBLICKEY, opts->pin);
+        bool verify = opts->cacert || !opts->pin;
+        SETOPT(curl, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+        SETOPT(curl, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
     }
 
-    struct http_response *resp = read_response(is, req, timeout_s, max_body, error);
-    g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+    headers = curl_slist_append(headers, "Accept: application/json, application/problem+json");
+    /* No "Expect: 100-continue" round trip before a body. */
+    headers = curl_slist_append(headers, "Expect:");
+    if (req->token) {
+        auth = g_strconcat("Authorization: Bearer ", req->token, NULL);
+        headers = curl_slist_append(headers, auth);
+    }
+    if (req->body) {
+        ctype = g_strconcat(
+            "Content-Type: ", req->content_type ? req->content_type : "application/json", NULL);
+        headers = curl_slist_append(headers, ctype);
+    } else {
+        /* libcurl would label even an empty POST as a form. */
+        headers = curl_slist_append(headers, "Content-Type:");
+    }
+    if (!headers) {
+        g_set_error_literal(error, HTTP_ERROR, HTTP_ERROR_IO, "out of memory");
+        goto fail;
+    }
+    SETOPT(curl, CURLOPT_HTTPHEADER, headers);
+
+    bool post_like = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
+                     strcmp(req->method, "PATCH") == 0;
+    if (req->body || post_like) {
+        /* An empty body is still sent as "Content-Length: 0". */
+        SETOPT(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+        SETOPT(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    }
+    if (strcmp(req->method, "HEAD") == 0)
+        SETOPT(curl, CURLOPT_NOBODY, 1L);
+    else if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
+        SETOPT(curl, CURLOPT_CUSTOMREQUEST, req->method);
+
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK) {
+        set_curl_error(error, curl, rc, errbuf, url, &t, opts);
+        goto fail;
+    }
+
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    resp = g_new0(struct http_response, 1);
+    resp->status = (int)status;
+    resp->reason = t.reason ? g_steal_pointer(&t.reason) : g_strdup("");
+    resp->headers = g_steal_pointer(&t.headers);
+    resp->body_len = t.body->len;
+    g_byte_array_append(t.body, (const guint8 *)"", 1);
+    resp->body = (char *)g_byte_array_free(g_steal_pointer(&t.body), FALSE);
+
+fail:
+    if (t.body)
+        g_byte_array_unref(t.body);
+    if (t.headers)
+        g_array_unref(t.headers);
+    g_free(t.reason);
     return resp;
 }

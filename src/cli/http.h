@@ -1,18 +1,22 @@
 /*
- * http: a small HTTP/1.1 client for the kanri command-line tool.
+ * http: the kanri command-line tool's HTTP client, a thin layer over
+ * libcurl's easy interface.
  *
- * Only what talking to kanrid needs: plain http:// URLs, one request per
- * connection ("Connection: close"), bodies framed by Content-Length, by
- * Transfer-Encoding: chunked or by the end of the connection.  Everything
- * read from the network is bounded: the header section, the number of
- * header fields, chunk-size lines and the body (the caller's max_body).
+ * One call performs one request against kanrid's base URL (http:// or
+ * https://) and hands back status, headers and body, or a GError in
+ * HTTP_ERROR whose code says what kind of failure it was, so the caller
+ * can pick an exit code and a hint.  What this layer adds to libcurl is
+ * policy: certificate verification is always on for https (a CA bundle
+ * given with http_options.cacert, else the system's), an optional pinned
+ * public key, no proxies, no redirects, and bounds on everything read from
+ * the network (header count and size, body size).
  *
- * The response parser is incremental and does no I/O, so tests feed it
- * arbitrary byte sequences; http_perform() wires it to a GSocketClient.
+ * URL parsing and percent-encoding are ours because the CLI wants its own
+ * rules and messages for them; neither touches the network.
  */
 #pragma once
 
-#include <gio/gio.h>
+#include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -20,30 +24,39 @@
 GQuark http_error_quark(void);
 
 enum http_error_code {
-    HTTP_ERROR_URL,       /* the URL is malformed or not http:// */
+    HTTP_ERROR_URL,       /* the URL or request is malformed, or not http(s):// */
     HTTP_ERROR_CONNECT,   /* could not connect (refused, unreachable, name lookup) */
-    HTTP_ERROR_TIMEOUT,   /* connect, write or read took longer than the timeout */
+    HTTP_ERROR_TIMEOUT,   /* connecting, or waiting for the server, took too long */
     HTTP_ERROR_IO,        /* the connection failed while sending or receiving */
     HTTP_ERROR_TRUNCATED, /* the connection closed before the response was complete */
-    HTTP_ERROR_PROTOCOL,  /* the response is not valid HTTP/1.x */
+    HTTP_ERROR_PROTOCOL,  /* the response is not valid HTTP */
     HTTP_ERROR_TOO_LARGE, /* header section or body over its bound */
+    HTTP_ERROR_TLS,       /* the TLS handshake failed, or a CA file is unusable */
+    HTTP_ERROR_CERT,      /* the server's certificate could not be verified */
+    HTTP_ERROR_PIN,       /* the server's public key does not match the pinned one */
 };
 
-/* Bounds on what the parser accepts from the server. */
+/* Bounds on what is accepted from the server. */
 #define HTTP_MAX_HEADER_BYTES  (64 * 1024)
 #define HTTP_MAX_HEADER_FIELDS 100
-#define HTTP_MAX_LINE_BYTES    1024 /* chunk-size lines */
 #define HTTP_DEFAULT_MAX_BODY  ((size_t)64 * 1024 * 1024)
 
-/* A parsed base URL "http://host[:port][/prefix]".  host has no brackets
- * (an IPv6 literal is stored bare); prefix is "" or starts with '/' and has
- * no trailing '/'.  Owned strings; free with http_url_clear(). */
+/* A parsed base URL "http[s]://host[:port][/prefix]".  scheme is "http" or
+ * "https" (lower case); host has no brackets (an IPv6 literal is stored
+ * bare); port is the scheme's default (80, 443) when the URL has none;
+ * prefix is "" or starts with '/' and has no trailing '/'.  base is the
+ * URL put back together from these parts, which is what requests go to.
+ * Owned strings; free with http_url_clear(). */
 struct http_url {
+    char *scheme;
     char *host;
     guint16 port;
     char *prefix;
+    char *base;
 };
 
+/* Parses and checks url (libcurl must accept the result too); on failure
+ * *ret is left zeroed and error says what is wrong (HTTP_ERROR_URL). */
 bool http_url_parse(const char *url, struct http_url *ret, GError **error);
 void http_url_clear(struct http_url *url);
 
@@ -56,6 +69,13 @@ void http_url_clear(struct http_url *url);
  * the result is g_free'd by the caller. */
 char *http_escape(const char *s);
 
+/* Whether pin is a public key pin as libcurl's CURLOPT_PINNEDPUBLICKEY
+ * takes it and the CLI accepts it: one or more "sha256//BASE64" separated
+ * by ';', each BASE64 the standard (padded) encoding of a 32-byte SHA-256
+ * digest of the server's DER-encoded SubjectPublicKeyInfo.  libcurl would
+ * read anything else as a file name, which is not what --pin means. */
+bool http_pin_valid(const char *pin);
+
 struct http_header {
     char *name;  /* as received */
     char *value; /* leading and trailing whitespace removed */
@@ -63,8 +83,8 @@ struct http_header {
 
 struct http_response {
     int status;
-    char *reason;
-    GArray *headers; /* of struct http_header, in arrival order */
+    char *reason;    /* the status line's reason phrase; "" when there is none (HTTP/2) */
+    GArray *headers; /* of struct http_header, in arrival order, of the final response */
     char *body;      /* always NUL-terminated (the NUL is not in body_len) */
     size_t body_len;
 };
@@ -76,57 +96,33 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(http_response, http_response_free)
 /* First header named name (case-insensitive), or NULL. */
 const char *http_response_header(const struct http_response *resp, const char *name);
 
-enum http_parse_result {
-    HTTP_PARSE_ERROR = -1,
-    HTTP_PARSE_MORE = 0,
-    HTTP_PARSE_DONE = 1,
-};
-
-struct http_parser;
-
-/* max_body bounds the decoded body.  head_request: the request was HEAD, so
- * the response has no body whatever its headers say. */
-struct http_parser *http_parser_new(size_t max_body, bool head_request);
-void http_parser_free(struct http_parser *p);
-typedef struct http_parser http_parser; /* for g_autoptr() only */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(http_parser, http_parser_free)
-
-/* Feeds the next bytes received.  Returns HTTP_PARSE_DONE once a complete
- * response has been read (later bytes are ignored), HTTP_PARSE_MORE when more
- * input is needed, HTTP_PARSE_ERROR with error set on bad or oversized input;
- * after an error the parser stays failed. */
-enum http_parse_result http_parser_feed(struct http_parser *p, const void *data, size_t len,
-                                        GError **error);
-
-/* Tells the parser the connection has closed.  Completes a body delimited by
- * the close; otherwise fails with HTTP_ERROR_TRUNCATED unless the response
- * was already complete.  Returns true when a complete response is there. */
-bool http_parser_finish(struct http_parser *p, GError **error);
-
-/* Hands over the complete response (NULL before HTTP_PARSE_DONE or
- * http_parser_finish() succeeded).  The caller frees it. */
-struct http_response *http_parser_steal_response(struct http_parser *p);
-
-/* Parses one complete response held in memory (feed, then finish). */
-struct http_response *http_response_parse(const void *data, size_t len, size_t max_body,
-                                          GError **error);
-
 struct http_request {
     const char *method; /* "GET", "POST", "DELETE", ... */
     const char *path;   /* absolute, already escaped, may hold a query; the URL prefix is added */
     const char *token;  /* bearer token, or NULL for no Authorization header */
-    const char *content_type; /* of body; NULL when there is no body */
-    const char *body;
+    const char *content_type; /* of body; NULL means application/json */
+    const char *body;         /* NULL for no body */
     size_t body_len;
 };
 
-/* The request bytes http_perform() sends.  Fails (HTTP_ERROR_URL) when the
- * path or token hold bytes that would break the request framing. */
-GString *http_request_format(const struct http_url *url, const struct http_request *req,
-                             GError **error);
+struct http_options {
+    /* Bounds connecting (TCP and TLS handshake) and, once connected, how
+     * long the server may send nothing at all; 0: no timeout. */
+    guint timeout_s;
+    size_t max_body; /* the transfer is aborted once the body exceeds this */
+    /* https only.  cacert: a PEM file of CA certificates (or the server's
+     * self-signed certificate) that replaces the system's trust store.
+     * pin: see http_pin_valid(); when set without cacert, the pin alone
+     * authenticates the server and the certificate chain and name are not
+     * checked, which is what lets an operator trust a self-signed kanrid
+     * without a CA.  With both, both must hold. */
+    const char *cacert;
+    const char *pin;
+};
 
-/* Connects, sends req and reads the response.  timeout_s bounds the connect
- * and each read or write (0: no timeout).  Returns the response whatever
- * its status, or NULL with error set (HTTP_ERROR domain). */
+/* Sends req to url and reads the response.  Returns the response whatever
+ * its status, or NULL with error set (HTTP_ERROR domain).  Fails with
+ * HTTP_ERROR_URL, before connecting, when the method, path or token hold
+ * bytes that would break the request (spaces, control characters). */
 struct http_response *http_perform(const struct http_url *url, const struct http_request *req,
-                                   guint timeout_s, size_t max_body, GError **error);
+                                   const struct http_options *opts, GError **error);

@@ -35,6 +35,10 @@ static const GOptionEntry global_entries[] = {
      "API token (default: $KANRI_TOKEN, else the local admin token)", "TOKEN"},
     {"timeout", 0, 0, G_OPTION_ARG_INT, &cli_opts.timeout,
      "Connect and read timeout in seconds (default 30)", "SECONDS"},
+    {"cacert", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.cacert,
+     "Trust the https server certified by this PEM file (default: $KANRI_CACERT)", "FILE"},
+    {"pin", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.pin,
+     "Trust the https server with this public key (default: $KANRI_PIN)", "sha256//BASE64"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &cli_opts.json, "Print the server's JSON reply", NULL},
     {"version", 0, 0, G_OPTION_ARG_NONE, &cli_opts.version, "Print the version and exit", NULL},
     {NULL},
@@ -282,9 +286,15 @@ static const char top_description[] =
     "  KANRI_URL        manager URL, if --url is not given\n"
     "  KANRI_TOKEN      API token, if --token is not given\n"
     "  KANRI_STATE_DIR  where to find the local admin.token otherwise\n"
+    "  KANRI_CACERT     CA certificate file for https, if --cacert is not given\n"
+    "  KANRI_PIN        pinned server key for https, if --pin is not given\n"
+    "\n"
+    "https certificates are always verified: against the system's CAs, the\n"
+    "--cacert file, or the --pin key.\n"
     "\n"
     "Exit status: 0 success, 1 the server reported an error, 2 usage error,\n"
-    "3 cannot reach the server, 4 not authenticated or not allowed, 5 not found.\n"
+    "3 cannot reach the server (or verify it), 4 not authenticated or not allowed,\n"
+    "5 not found.\n"
     "See kanri(1).";
 
 static GOptionContext *context_new(const char *params, const char *summary, const char *description,
@@ -332,8 +342,9 @@ static int parse(GOptionContext *ctx, int *argc, char ***argv)
  * verb has to skip their values. */
 static bool takes_value(const char *arg)
 {
-    static const char *const names[] = {"--url",   "--token",       "--timeout", "--host", "--vm",
-                                        "--limit", "--description", "--role",    "--since"};
+    static const char *const names[] = {"--url",         "--token", "--timeout", "--cacert",
+                                        "--pin",         "--host",  "--vm",      "--limit",
+                                        "--description", "--role",  "--since"};
 
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         if (strcmp(arg, names[i]) == 0)

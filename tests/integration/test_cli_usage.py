@@ -65,7 +65,8 @@ def test_top_help_names_every_command():
             for verb in verbs or [None]:
                 words = noun if verb is None else f"{noun} {verb}"
                 assert f"  {words}" in r.stdout, f"'{words}' missing from kanri {flag}"
-        for option in ("--url", "--token", "--json", "--timeout", "--version"):
+        for option in ("--url", "--token", "--json", "--timeout", "--cacert", "--pin",
+                       "--version"):
             assert option in r.stdout
 
 
@@ -134,7 +135,8 @@ def test_version():
     ["changes", "--limit", "0"],
     ["changes", "--limit", "many"],
     ["--timeout", "0", "vm", "list"],
-    ["--url", "https://127.0.0.1:8470", "vm", "list"],
+    ["--url", "ftp://127.0.0.1:8470", "vm", "list"],
+    ["--url", "https://127.0.0.1:8470", "--pin", "sha256//short", "vm", "list"],
     ["--url", "not-a-url", "vm", "list"],
 ])
 def test_usage_errors_exit_2(args):

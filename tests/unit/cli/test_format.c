@@ -1,7 +1,7 @@
 /*
  * Unit tests for src/cli/format.c and the pure parts of src/cli/http.c:
  * size parsing and printing, terminal-safe text, tables, diff counts,
- * exit-code mapping, percent-encoding and URL parsing.
+ * exit-code mapping, percent-encoding, URL parsing and key pins.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -276,13 +276,16 @@ static void test_exit_code_for_error(void **state)
         {HTTP_ERROR_TRUNCATED, CLI_EXIT_UNREACHABLE},
         {HTTP_ERROR_PROTOCOL, CLI_EXIT_SERVER},
         {HTTP_ERROR_TOO_LARGE, CLI_EXIT_SERVER},
+        {HTTP_ERROR_TLS, CLI_EXIT_UNREACHABLE},
+        {HTTP_ERROR_CERT, CLI_EXIT_UNREACHABLE},
+        {HTTP_ERROR_PIN, CLI_EXIT_UNREACHABLE},
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autoptr(GError) e = g_error_new_literal(HTTP_ERROR, cases[i][0], "x");
         assert_int_equal(cli_exit_code_for_error(e), cases[i][1]);
     }
-    g_autoptr(GError) other = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_FAILED, "x");
+    g_autoptr(GError) other = g_error_new_literal(G_FILE_ERROR, G_FILE_ERROR_FAILED, "x");
     assert_int_equal(cli_exit_code_for_error(other), CLI_EXIT_SERVER);
 }
 
@@ -319,18 +322,24 @@ static void test_url_parse_ok(void **state)
 {
     static const struct {
         const char *in;
+        const char *scheme;
         const char *host;
         guint16 port;
         const char *prefix;
+        const char *base;
     } cases[] = {
-        {"http://127.0.0.1:8470", "127.0.0.1", 8470, ""},
-        {"http://127.0.0.1:8470/", "127.0.0.1", 8470, ""},
-        {"HTTP://Manager.example", "Manager.example", 80, ""},
-        {"http://host:", "host", 80, ""},
-        {"http://[::1]:9000", "::1", 9000, ""},
-        {"http://[fe80::1]/", "fe80::1", 80, ""},
-        {"http://h:1/kanri/", "h", 1, "/kanri"},
-        {"http://h:65535/a/b//", "h", 65535, "/a/b"},
+        {"http://127.0.0.1:8470", "http", "127.0.0.1", 8470, "", "http://127.0.0.1:8470"},
+        {"http://127.0.0.1:8470/", "http", "127.0.0.1", 8470, "", "http://127.0.0.1:8470"},
+        {"HTTP://Manager.example", "http", "Manager.example", 80, "", "http://Manager.example:80"},
+        {"http://host:", "http", "host", 80, "", "http://host:80"},
+        {"http://[::1]:9000", "http", "::1", 9000, "", "http://[::1]:9000"},
+        {"http://[fe80::1]/", "http", "fe80::1", 80, "", "http://[fe80::1]:80"},
+        {"http://h:1/kanri/", "http", "h", 1, "/kanri", "http://h:1/kanri"},
+        {"http://h:65535/a/b//", "http", "h", 65535, "/a/b", "http://h:65535/a/b"},
+        {"https://h", "https", "h", 443, "", "https://h:443"},
+        {"HTTPS://kanri.example:8443/k/", "https", "kanri.example", 8443, "/k",
+         "https://kanri.example:8443/k"},
+        {"https://[::1]:8470", "https", "::1", 8470, "", "https://[::1]:8470"},
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -338,9 +347,11 @@ static void test_url_parse_ok(void **state)
         g_autoptr(GError) err = NULL;
         if (!http_url_parse(cases[i].in, &u, &err))
             fail_msg("%s: %s", cases[i].in, err->message);
+        assert_string_equal(u.scheme, cases[i].scheme);
         assert_string_equal(u.host, cases[i].host);
         assert_int_equal(u.port, cases[i].port);
         assert_string_equal(u.prefix, cases[i].prefix);
+        assert_string_equal(u.base, cases[i].base);
         http_url_clear(&u);
     }
 }
@@ -350,9 +361,12 @@ static void test_url_parse_bad(void **state)
     static const char *const bad[] = {
         "",
         "127.0.0.1:8470",
-        "https://h",
         "ftp://h",
         "http://",
+        "https://",
+        "https://:443",
+        "http://a[b",
+        "http://a\\b",
         "http://:80",
         "http://h:0",
         "http://h:65536",
@@ -380,6 +394,45 @@ static void test_url_parse_bad(void **state)
     }
 }
 
+static void test_pin_valid(void **state)
+{
+    /* base64 of SHA-256(""), a well-formed digest. */
+#define PIN_A "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+#define PIN_B "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    static const char *const good[] = {
+        PIN_A,
+        PIN_B,
+        PIN_A ";" PIN_B,
+    };
+    static const char *const bad[] = {
+        "",
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",         /* no prefix */
+        "SHA256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", /* libcurl wants lower case */
+        "sha1//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",   /* padding missing */
+        "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU==", /* too long */
+        "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=",  /* stray low bits */
+        "sha256//47DEQpj8HBSa-_TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",  /* URL-safe alphabet */
+        "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3h uFU=",
+        PIN_A ";",
+        ";" PIN_A,
+        PIN_A "; " PIN_B,
+        "/etc/kanri/server.pem", /* libcurl would take a file; --pin does not */
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        if (!http_pin_valid(good[i]))
+            fail_msg("refused good pin '%s'", good[i]);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        if (http_pin_valid(bad[i]))
+            fail_msg("accepted bad pin '%s'", bad[i]);
+    }
+    assert_false(http_pin_valid(NULL));
+#undef PIN_A
+#undef PIN_B
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_http_escape),
         cmocka_unit_test(test_url_parse_ok),
         cmocka_unit_test(test_url_parse_bad),
+        cmocka_unit_test(test_pin_valid),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
