@@ -346,17 +346,9 @@ static bool fail(GError **error, const GString *path, const char *fmt, ...)
 
 static bool is_lower_uuid(const char *s, size_t n)
 {
-    if (n != 36)
-        return false;
-    for (size_t i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!g_ascii_isdigit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f')) {
-            return false;
-        }
-    }
-    return true;
+    /* GLib checks the 8-4-4-4-12 form; machine ids are compared as text, so
+     * the case is fixed too. */
+    return n == 36 && g_uuid_string_is_valid(s) && !strpbrk(s, "ABCDEF");
 }
 
 /* Returns the string of a JSON string value after the checks every string
