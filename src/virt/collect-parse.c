@@ -617,29 +617,32 @@ bool qga_apply_diskstats(json_object *ret, struct guest_sample *s, GError **erro
 
 /* ---- virDomainGetGuestInfo ---- */
 
-static const virTypedParameter *tp_find(const virTypedParameter *params, int n, const char *name)
-{
-    for (int i = 0; i < n; i++) {
-        if (g_str_equal(params[i].field, name))
-            return &params[i];
-    }
-    return NULL;
-}
-
+/* Single known fields are read with libvirt's getters, which also check the
+ * type libvirt documents for each field; a field of another type counts as
+ * absent, as a missing one does.  (The getters take a non-const array but
+ * only read it.) */
 static const char *tp_str(const virTypedParameter *params, int n, const char *name)
 {
-    const virTypedParameter *p = tp_find(params, n, name);
-    return p && p->type == VIR_TYPED_PARAM_STRING ? p->value.s : NULL;
+    const char *s = NULL;
+    if (virTypedParamsGetString((virTypedParameterPtr)params, n, name, &s) != 1)
+        return NULL;
+    return s;
 }
 
-static bool tp_u64(const virTypedParameter *params, int n, const char *name, uint64_t *ret)
+static uint64_t tp_uint(const virTypedParameter *params, int n, const char *name)
 {
-    const virTypedParameter *p = tp_find(params, n, name);
-    bool ok = false;
-    *ret = p ? param_u64(p, &ok) : SAMPLE_ABSENT;
-    if (!ok)
-        *ret = SAMPLE_ABSENT;
-    return ok;
+    unsigned int v = 0;
+    if (virTypedParamsGetUInt((virTypedParameterPtr)params, n, name, &v) != 1)
+        return SAMPLE_ABSENT;
+    return v;
+}
+
+static uint64_t tp_ullong(const virTypedParameter *params, int n, const char *name)
+{
+    unsigned long long v = 0;
+    if (virTypedParamsGetULLong((virTypedParameterPtr)params, n, name, &v) != 1)
+        return SAMPLE_ABSENT;
+    return v;
 }
 
 static void add_str(json_object *o, const char *key, const char *val, size_t max)
@@ -658,8 +661,7 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
         add_str(extra, os_keys[i] + 3, tp_str(params, n, os_keys[i]), 256);
     add_str(extra, "hostname", tp_str(params, n, "hostname"), 256);
 
-    uint64_t count = 0;
-    tp_u64(params, n, "fs.count", &count);
+    uint64_t count = tp_uint(params, n, "fs.count");
     if (count != SAMPLE_ABSENT && count > QGA_MAX_FS) {
         json_object_put(extra);
         g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_TOO_LARGE,
@@ -670,11 +672,10 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
     uint64_t total = SAMPLE_ABSENT, used = SAMPLE_ABSENT;
     for (uint64_t i = 0; count != SAMPLE_ABSENT && i < count; i++) {
         char key[64];
-        uint64_t t, u;
         snprintf(key, sizeof(key), "fs.%" G_GUINT64_FORMAT ".total-bytes", i);
-        tp_u64(params, n, key, &t);
+        uint64_t t = tp_ullong(params, n, key);
         snprintf(key, sizeof(key), "fs.%" G_GUINT64_FORMAT ".used-bytes", i);
-        tp_u64(params, n, key, &u);
+        uint64_t u = tp_ullong(params, n, key);
         if (t != SAMPLE_ABSENT && u != SAMPLE_ABSENT && u > t) {
             json_object_put(fsarr);
             json_object_put(extra);
@@ -713,8 +714,7 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
     }
     json_object_put(fsarr);
 
-    uint64_t nif = SAMPLE_ABSENT;
-    tp_u64(params, n, "if.count", &nif);
+    uint64_t nif = tp_uint(params, n, "if.count");
     if (nif != SAMPLE_ABSENT && nif > QGA_MAX_IFACES) {
         json_object_put(extra);
         g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_TOO_LARGE,
@@ -730,9 +730,8 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
             add_str(o, "name", tp_str(params, n, key), 64);
             snprintf(key, sizeof(key), "if.%" G_GUINT64_FORMAT ".hwaddr", i);
             add_str(o, "mac", tp_str(params, n, key), 64);
-            uint64_t na = 0;
             snprintf(key, sizeof(key), "if.%" G_GUINT64_FORMAT ".addr.count", i);
-            tp_u64(params, n, key, &na);
+            uint64_t na = tp_uint(params, n, key);
             json_object *addrs = json_object_new_array();
             for (uint64_t a = 0; na != SAMPLE_ABSENT && a < MIN(na, 64); a++) {
                 snprintf(key, sizeof(key),
@@ -753,9 +752,10 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
     static const char *const load_keys[] = {"load.1m", "load.5m", "load.15m"};
     uint64_t *load_dst[] = {&s->load1_milli, &s->load5_milli, &s->load15_milli};
     for (size_t k = 0; k < 3; k++) {
-        const virTypedParameter *p = tp_find(params, n, load_keys[k]);
-        if (p && p->type == VIR_TYPED_PARAM_DOUBLE && p->value.d >= 0 && p->value.d < 1e9)
-            *load_dst[k] = (uint64_t)(p->value.d * 1000 + 0.5);
+        double d = 0;
+        if (virTypedParamsGetDouble((virTypedParameterPtr)params, n, load_keys[k], &d) == 1 &&
+            d >= 0 && d < 1e9)
+            *load_dst[k] = (uint64_t)(d * 1000 + 0.5);
     }
     if (json_object_object_length(extra) > 0) {
         g_free(s->extra_json);
