@@ -6,6 +6,7 @@
 
 #include "virt/collect.h"
 
+#include "basic/json.h"
 #include "basic/util.h"
 
 #include <errno.h>
@@ -309,40 +310,19 @@ enum balloon_status collect_balloon_status(const char *model, const struct ballo
 
 json_object *qga_parse_reply(const char *text, size_t len, GError **error)
 {
+    static const struct json_limits lim = {.max_bytes = QGA_MAX_REPLY, .max_depth = QGA_MAX_DEPTH};
     if (!text) {
         g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED, "empty reply");
         return NULL;
     }
-    if (len > QGA_MAX_REPLY) {
-        g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_TOO_LARGE,
-                    "reply of %zu bytes is over the limit of %d", len, QGA_MAX_REPLY);
+    g_autoptr(GError) jerr = NULL;
+    json_object *o = NULL;
+    if (!json_parse_strict(text, len, &lim, &o, &jerr)) {
+        bool bound = g_error_matches(jerr, JSON_ERROR, JSON_ERROR_TOO_LARGE) ||
+                     g_error_matches(jerr, JSON_ERROR, JSON_ERROR_TOO_DEEP);
+        g_set_error(error, COLLECT_ERROR, bound ? COLLECT_ERROR_TOO_LARGE : COLLECT_ERROR_MALFORMED,
+                    "reply: %s", jerr->message);
         return NULL;
-    }
-    if (!g_utf8_validate(text, (gssize)len, NULL)) {
-        g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED, "reply is not valid UTF-8");
-        return NULL;
-    }
-    json_tokener *tok = json_tokener_new_ex(QGA_MAX_DEPTH);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object *o = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (!o || jerr != json_tokener_success) {
-        json_object_put(o);
-        g_set_error(error, COLLECT_ERROR,
-                    jerr == json_tokener_error_depth ? COLLECT_ERROR_TOO_LARGE
-                                                     : COLLECT_ERROR_MALFORMED,
-                    "reply is not valid JSON (%s)", json_tokener_error_desc(jerr));
-        return NULL;
-    }
-    for (size_t i = used; i < len; i++) {
-        if (!g_ascii_isspace(text[i])) {
-            json_object_put(o);
-            g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED,
-                        "data after the JSON value at byte %zu", i);
-            return NULL;
-        }
     }
     json_object *ret = NULL, *err = NULL;
     if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "error", &err)) {
@@ -360,6 +340,12 @@ json_object *qga_parse_reply(const char *text, size_t len, GError **error)
         json_object_put(o);
         g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED,
                     "reply is not an object holding only \"return\"");
+        return NULL;
+    }
+    if (!ret) {
+        /* Passed on, it would be a NULL result without an error. */
+        json_object_put(o);
+        g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED, "reply's \"return\" is null");
         return NULL;
     }
     json_object_get(ret);
