@@ -81,8 +81,8 @@ fuzz: deps
 	$(call install_missing,clang libclang-rt-14-dev)
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true \
 	    -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
-	ninja -C build-fuzz $(addprefix fuzz/fuzz-,conf apibody domxml guestdoc reconcile_input)
-	for t in conf apibody domxml guestdoc reconcile_input; do \
+	ninja -C build-fuzz $(addprefix fuzz/fuzz-,conf apibody json domxml guestdoc reconcile_input)
+	for t in conf apibody json domxml guestdoc reconcile_input; do \
 	    mkdir -p build-fuzz/corpus-$$t && \
 	    build-fuzz/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	        build-fuzz/corpus-$$t fuzz/corpus/$$t || exit 1; \

@@ -7,6 +7,7 @@
 
 #include "api/api-private.h"
 
+#include "basic/json.h"
 #include "basic/util.h"
 #include "store/series.h"
 
@@ -32,7 +33,9 @@ json_object *api_row_json(const struct row_desc *d, const void *row)
             const char *s = *(char *const *)p;
             /* Our own text from the store; one that does not parse is
              * served as null rather than failing the request. */
-            v = s ? json_tokener_parse(s) : NULL;
+            static const struct json_limits lim = {1024 * 1024, 16};
+            if (s && !json_parse_strict(s, strlen(s), &lim, &v, NULL))
+                v = NULL;
             break;
         }
         case ROW_INT: {

@@ -3,11 +3,8 @@
 #include "basic/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <sys/random.h>
 
 char *time_format_rfc3339(int64_t usec)
 {
@@ -73,17 +70,11 @@ bool duration_parse(const char *s, int64_t *ret_usec)
 
 bool parse_u64(const char *s, uint64_t *ret)
 {
-    if (!s || !g_ascii_isdigit(*s))
+    guint64 v;
+
+    /* GLib refuses signs, leading spaces, trailing bytes and overflow. */
+    if (!s || !g_ascii_string_to_unsigned(s, 10, 0, G_MAXUINT64, &v, NULL))
         return false;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (!g_ascii_isdigit(*p))
-            return false;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (G_MAXUINT64 - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
     *ret = v;
     return true;
 }
@@ -91,35 +82,26 @@ bool parse_u64(const char *s, uint64_t *ret)
 char *token_generate(void)
 {
     guint8 raw[32];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     size_t got = 0;
 
-    /* Tokens are credentials: use the kernel's CSPRNG, never GLib's PRNG. */
-    while (fd >= 0 && got < sizeof(raw)) {
-        ssize_t n = read(fd, raw + got, sizeof(raw) - got);
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR)
+    /* Tokens are credentials: only the kernel's CSPRNG will do, never GLib's
+     * PRNG.  getrandom() without flags blocks until that is seeded; it may
+     * return short or fail with EINTR on a signal, so loop. */
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
                 continue;
-            break;
+            g_error("getrandom() failed, so no token can be made: %s", g_strerror(errno));
         }
         got += (size_t)n;
     }
-    if (fd >= 0)
-        close(fd);
-    if (got != sizeof(raw))
-        g_error("cannot read /dev/urandom to generate a token");
 
     g_autofree char *b64 = g_base64_encode(raw, sizeof(raw));
     /* base64url without padding, so tokens survive URLs and shells. */
-    for (char *p = b64; *p; p++) {
-        if (*p == '+')
-            *p = '-';
-        else if (*p == '/')
-            *p = '_';
-    }
-    char *eq = strchr(b64, '=');
-    if (eq)
-        *eq = '\0';
+    g_strdelimit(b64, "+", '-');
+    g_strdelimit(b64, "/", '_');
+    b64[strcspn(b64, "=")] = '\0';
     return g_strconcat("kanri_", b64, NULL);
 }
 
@@ -128,53 +110,7 @@ char *sha256_hex(const char *s)
     return g_compute_checksum_for_string(G_CHECKSUM_SHA256, s, -1);
 }
 
-int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
-{
-    /* A unique name created with O_EXCL: no two writers share it, and a
-     * planted symlink is never followed. */
-    g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path);
-    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, (int)mode);
-    if (fd < 0)
-        return -errno;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int r = -errno;
-            close(fd);
-            unlink(tmp);
-            return r;
-        }
-        off += (size_t)n;
-    }
-    if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-        int r = -errno;
-        close(fd);
-        unlink(tmp);
-        return r;
-    }
-    close(fd);
-    if (rename(tmp, path) < 0) {
-        int r = -errno;
-        unlink(tmp);
-        return r;
-    }
-    return 0;
-}
-
 bool uuid_is_valid(const char *s)
 {
-    static const int dashes[] = {8, 13, 18, 23};
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = false;
-        for (size_t j = 0; j < G_N_ELEMENTS(dashes); j++)
-            dash |= (i == dashes[j]);
-        if (dash ? s[i] != '-' : !g_ascii_isxdigit(s[i]))
-            return false;
-    }
-    return true;
+    return s && g_uuid_string_is_valid(s);
 }

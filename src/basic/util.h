@@ -36,16 +36,14 @@ bool duration_parse(const char *s, int64_t *ret_usec);
 /* Parses an unsigned 64-bit decimal integer, whole string, no sign, no spaces. */
 bool parse_u64(const char *s, uint64_t *ret);
 
-/* Random token text "kanri_" + 43 base64url chars (256 bits) from
- * /dev/urandom via GLib; g_free. */
+/* Random token text "kanri_" + 43 base64url chars (256 bits) from the
+ * kernel's CSPRNG (getrandom(2)); g_free.  Aborts if the kernel cannot
+ * give random bytes: there is no weaker source to fall back to. */
 char *token_generate(void);
 
 /* Lower-case hex SHA-256 of s; g_free. */
 char *sha256_hex(const char *s);
 
-/* Writes data to path atomically with the given mode (write temp, fsync,
- * rename).  Returns 0 or -errno. */
-int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode);
-
-/* True when s is a UUID in canonical 8-4-4-4-12 hex form (any case). */
+/* True when s is a UUID in canonical 8-4-4-4-12 hex form (any case); false
+ * for NULL. */
 bool uuid_is_valid(const char *s);

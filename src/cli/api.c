@@ -6,14 +6,18 @@
 
 #include "cli/cli.h"
 
+#include "basic/json.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* JSON from the server is bounded in size by the HTTP layer and in nesting
- * here; kanri's replies nest a few levels at most. */
+/* JSON from the server is bounded in size by the HTTP layer (and again
+ * here, at the same 64 MiB) and in nesting here; kanri's replies nest a few
+ * levels at most. */
 #define JSON_MAX_DEPTH 64
+#define JSON_MAX_BYTES (64 * 1024 * 1024)
 /* An admin.token file holds one line of ~50 characters. */
 #define TOKEN_FILE_MAX 4096
 
@@ -181,39 +185,15 @@ void api_extend_timeout(guint seconds)
 
 /* ---- requests -------------------------------------------------------- */
 
-static struct json_object *parse_json(const char *text, size_t len, const char **ret_why)
+/* A reply that is JSON null has no value: refused like any other problem. */
+static struct json_object *parse_json(const char *text, size_t len, GError **error)
 {
-    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+    static const struct json_limits lim = {.max_bytes = JSON_MAX_BYTES,
+                                           .max_depth = JSON_MAX_DEPTH};
     struct json_object *obj = NULL;
 
-    if (!tok) {
-        *ret_why = "out of memory";
-        return NULL;
-    }
-    if (len > (size_t)G_MAXINT) {
-        *ret_why = "too large";
-        json_tokener_free(tok);
-        return NULL;
-    }
-    obj = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    if (!obj || jerr != json_tokener_success) {
-        *ret_why = jerr == json_tokener_continue ? "unexpected end of data"
-                                                 : json_tokener_error_desc(jerr);
-        json_object_put(obj);
-        obj = NULL;
-    } else if ((size_t)json_tokener_get_parse_end(tok) < len) {
-        /* Only whitespace may follow the value. */
-        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
-            if (!g_ascii_isspace(text[i])) {
-                *ret_why = "trailing data after the JSON value";
-                json_object_put(obj);
-                obj = NULL;
-                break;
-            }
-        }
-    }
-    json_tokener_free(tok);
+    if (json_parse_strict(text, len, &lim, &obj, error) && !obj)
+        g_set_error(error, JSON_ERROR, JSON_ERROR_MALFORMED, "null where a value was expected");
     return obj;
 }
 
@@ -221,8 +201,7 @@ static struct json_object *parse_json(const char *text, size_t len, const char *
  * there, else from the status line. */
 static void print_problem(const struct http_response *resp)
 {
-    const char *why = NULL;
-    struct json_object *problem = parse_json(resp->body, resp->body_len, &why);
+    struct json_object *problem = parse_json(resp->body, resp->body_len, NULL);
     const char *title = NULL;
     const char *detail = NULL;
 
@@ -343,10 +322,9 @@ int api_request(const char *method, const char *path, struct json_object *body,
     if (resp->body_len == 0)
         return CLI_EXIT_OK;
 
-    const char *why = NULL;
-    struct json_object *obj = parse_json(resp->body, resp->body_len, &why);
+    struct json_object *obj = parse_json(resp->body, resp->body_len, &err);
     if (!obj) {
-        cli_error("%s sent a reply that is not valid JSON (%s)", api.url_text, why);
+        cli_error("%s sent a reply that is not valid JSON: %s", api.url_text, err->message);
         return CLI_EXIT_SERVER;
     }
     if (ret)

@@ -451,20 +451,12 @@ int cmd_vm_setmem(const struct cli_verb *v, char **args, guint n)
 
 static bool parse_count(const char *s, gint64 max, gint64 *ret)
 {
-    gint64 v = 0;
+    guint64 v = 0;
 
-    if (!*s)
+    /* Whole string of digits only: GLib refuses signs, spaces and overflow. */
+    if (!g_ascii_string_to_unsigned(s, 10, 1, (guint64)max, &v, NULL))
         return false;
-    for (const char *c = s; *c; c++) {
-        if (!g_ascii_isdigit(*c))
-            return false;
-        v = v * 10 + (*c - '0');
-        if (v > max)
-            return false;
-    }
-    if (v < 1)
-        return false;
-    *ret = v;
+    *ret = (gint64)v;
     return true;
 }
 

@@ -102,12 +102,12 @@ static int ensure_admin_token(struct store *st, const char *state_dir, GError **
     if (st->ops->token_create(st, name, "admin", hash, NULL, NULL, error) < 0)
         return -EIO;
     g_autofree char *text = g_strdup_printf("%s\n", token);
-    int r = file_write_atomic(path, text, strlen(text), 0600);
-    if (r < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-r), "writing %s: %s", path,
-                    g_strerror(-r));
-        return r;
-    }
+    /* Written to a temporary file, synced and renamed: a crash leaves the old
+     * token or the new one, never a torn file. */
+    if (!g_file_set_contents_full(path, text, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0600, error))
+        return -EIO;
     g_message("created admin token '%s' in %s (mode 0600)", name, path);
     return 0;
 }

@@ -9,6 +9,8 @@
  */
 #include "ingest/guestdoc.h"
 
+#include "basic/json.h"
+
 #include <json-c/json.h>
 #include <math.h>
 #include <stddef.h>
@@ -346,17 +348,9 @@ static bool fail(GError **error, const GString *path, const char *fmt, ...)
 
 static bool is_lower_uuid(const char *s, size_t n)
 {
-    if (n != 36)
-        return false;
-    for (size_t i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!g_ascii_isdigit(s[i]) && !(s[i] >= 'a' && s[i] <= 'f')) {
-            return false;
-        }
-    }
-    return true;
+    /* GLib checks the 8-4-4-4-12 form; machine ids are compared as text, so
+     * the case is fixed too. */
+    return n == 36 && g_uuid_string_is_valid(s) && !strpbrk(s, "ABCDEF");
 }
 
 /* Returns the string of a JSON string value after the checks every string
@@ -606,50 +600,26 @@ static bool check_consistency(const struct guestdoc *doc, GError **error)
 
 struct guestdoc *guestdoc_parse(const char *body, size_t len, GError **error)
 {
+    static const struct json_limits lim = {.max_bytes = GUESTDOC_MAX_BYTES,
+                                           .max_depth = GUESTDOC_MAX_DEPTH};
     g_return_val_if_fail(body != NULL || len == 0, NULL);
-    if (len > GUESTDOC_MAX_BYTES) {
-        g_set_error(error, GUESTDOC_ERROR, GUESTDOC_ERROR_TOO_LARGE,
-                    "document too large (%zu bytes, at most %d)", len, GUESTDOC_MAX_BYTES);
-        return NULL;
-    }
     if (len == 0) {
         g_set_error(error, GUESTDOC_ERROR, GUESTDOC_ERROR_SYNTAX, "empty document");
         return NULL;
     }
-    const char *bad;
-    if (!g_utf8_validate_len(body, len, &bad)) {
-        g_set_error(error, GUESTDOC_ERROR, GUESTDOC_ERROR_ENCODING,
-                    "document is not valid UTF-8 (byte offset %td)", bad - body);
-        return NULL;
-    }
-    json_tokener *tok = json_tokener_new_ex(GUESTDOC_MAX_DEPTH);
-    if (!tok) {
-        g_set_error(error, GUESTDOC_ERROR, GUESTDOC_ERROR_SYNTAX, "cannot create a JSON parser");
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, body, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t consumed = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (!root || jerr != json_tokener_success) {
-        if (jerr == json_tokener_continue)
-            g_set_error(error, GUESTDOC_ERROR, GUESTDOC_ERROR_SYNTAX,
-                        "truncated JSON (ends after %zu bytes)", len);
+    g_autoptr(GError) jerr = NULL;
+    json_object *root = NULL;
+    if (!json_parse_strict(body, len, &lim, &root, &jerr)) {
+        if (g_error_matches(jerr, JSON_ERROR, JSON_ERROR_TOO_LARGE))
+            g_set_error(error, GUESTDOC_ERROR, GUESTDOC_ERROR_TOO_LARGE,
+                        "document too large (%zu bytes, at most %d)", len, GUESTDOC_MAX_BYTES);
         else
-            g_set_error(error, GUESTDOC_ERROR, GUESTDOC_ERROR_SYNTAX,
-                        "invalid JSON at byte %zu: %s", consumed, json_tokener_error_desc(jerr));
-        json_object_put(root);
+            g_set_error_literal(error, GUESTDOC_ERROR,
+                                g_error_matches(jerr, JSON_ERROR, JSON_ERROR_ENCODING)
+                                    ? GUESTDOC_ERROR_ENCODING
+                                    : GUESTDOC_ERROR_SYNTAX,
+                                jerr->message);
         return NULL;
-    }
-    /* Only whitespace may follow the document. */
-    for (size_t i = consumed; i < len; i++) {
-        if (!g_ascii_isspace(body[i])) {
-            g_set_error(error, GUESTDOC_ERROR, GUESTDOC_ERROR_SYNTAX,
-                        "unexpected data after the document at byte %zu", i);
-            json_object_put(root);
-            return NULL;
-        }
     }
     g_autoptr(guestdoc) doc = g_new0(struct guestdoc, 1);
     g_autoptr(GString) path = g_string_new(NULL);

@@ -6,6 +6,8 @@
 
 #include "reconcile/reconcile-private.h"
 
+#include "basic/json.h"
+
 #include <json-c/json.h>
 #include <string.h>
 
@@ -280,19 +282,17 @@ static bool parse_track(json_object *o, struct reconcile_track *t, const char **
 
 struct reconcile_state *reconcile_state_from_json(const char *text, size_t len, GError **error)
 {
+    static const struct json_limits lim = {.max_bytes = STATE_MAX_BYTES,
+                                           .max_depth = STATE_MAX_DEPTH};
     GQuark q = reconcile_state_error_quark();
-    if (!text || len > STATE_MAX_BYTES || !g_utf8_validate(text, (gssize)len, NULL)) {
-        g_set_error(error, q, 0, "state text is missing, too large or not UTF-8");
+    if (!text) {
+        g_set_error(error, q, 0, "state text is missing");
         return NULL;
     }
-    json_tokener *tok = json_tokener_new_ex(STATE_MAX_DEPTH);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object *root = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    json_tokener_free(tok);
-    if (!root || jerr != json_tokener_success) {
-        json_object_put(root);
-        g_set_error(error, q, 0, "state is not valid JSON (%s)", json_tokener_error_desc(jerr));
+    g_autoptr(GError) jerr = NULL;
+    json_object *root = NULL;
+    if (!json_parse_strict(text, len, &lim, &root, &jerr)) {
+        g_set_error(error, q, 0, "state: %s", jerr->message);
         return NULL;
     }
     int64_t version = 0;

@@ -9,6 +9,8 @@
 
 #include "reconcile/reconcile-private.h"
 
+#include "basic/json.h"
+
 #include <json-c/json.h>
 #include <string.h>
 
@@ -21,6 +23,9 @@
 #define DETAIL_MAX_BYTES (256 * 1024)
 #define DETAIL_MAX_DEPTH 6
 #define DETAIL_MAX_ITEMS 1024
+
+static const struct json_limits detail_limits = {.max_bytes = DETAIL_MAX_BYTES,
+                                                 .max_depth = DETAIL_MAX_DEPTH};
 
 static const char *const resource_names[RC_N] = {
     [RC_CPU_BUSY] = "cpu.busy",   [RC_CPU_WAIT] = "cpu.wait",   [RC_CPU_DEMAND] = "cpu.demand",
@@ -589,12 +594,11 @@ static double guest_mem_used(const struct guest_sample *s)
 static uint64_t json_member(const char *json, const char *key, bool *ret_present)
 {
     *ret_present = false;
-    if (!json || strlen(json) > DETAIL_MAX_BYTES)
+    if (!json)
         return SAMPLE_ABSENT;
-    json_tokener *tok = json_tokener_new_ex(DETAIL_MAX_DEPTH);
-    json_object *o = json_tokener_parse_ex(tok, json, (int)strlen(json));
-    bool ok = json_tokener_get_error(tok) == json_tokener_success;
-    json_tokener_free(tok);
+    json_object *o = NULL;
+    bool ok =
+        json_parse_strict(json, strnlen(json, DETAIL_MAX_BYTES + 1), &detail_limits, &o, NULL);
     uint64_t ret = SAMPLE_ABSENT;
     json_object *v = NULL;
     if (ok && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v)) {
@@ -822,14 +826,13 @@ static bool host_disks(struct ctx *c, json_object **ret_root, GArray *out)
 {
     const char *js = c->host ? c->host->blocks_json : NULL;
     *ret_root = NULL;
-    if (!js || strlen(js) > DETAIL_MAX_BYTES)
+    if (!js)
         return false;
-    json_tokener *tok = json_tokener_new_ex(DETAIL_MAX_DEPTH);
-    json_object *root = json_tokener_parse_ex(tok, js, (int)strlen(js));
-    bool ok = json_tokener_get_error(tok) == json_tokener_success &&
-              json_object_is_type(root, json_type_array) &&
-              json_object_array_length(root) <= DETAIL_MAX_ITEMS;
-    json_tokener_free(tok);
+    json_object *root = NULL;
+    bool ok =
+        json_parse_strict(js, strnlen(js, DETAIL_MAX_BYTES + 1), &detail_limits, &root, NULL) &&
+        json_object_is_type(root, json_type_array) &&
+        json_object_array_length(root) <= DETAIL_MAX_ITEMS;
     for (size_t i = 0; ok && i < json_object_array_length(root); i++) {
         json_object *o = json_object_array_get_idx(root, i), *v;
         struct hdisk d = {.alloc = RECONCILE_ABSENT, .cap = RECONCILE_ABSENT};

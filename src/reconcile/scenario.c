@@ -8,6 +8,8 @@
 
 #include "reconcile/reconcile.h"
 
+#include "basic/json.h"
+
 #include <json-c/json.h>
 #include <math.h>
 #include <stddef.h>
@@ -492,19 +494,16 @@ static bool parse_round(json_object *o, double prev_now, struct sround *r, const
 
 struct reconcile_scenario *reconcile_scenario_parse(const char *text, size_t len, GError **error)
 {
-    if (!text || len > SCENARIO_MAX_BYTES || !g_utf8_validate(text, (gssize)len, NULL)) {
-        g_set_error(error, SCENARIO_ERROR, 0, "scenario is missing, over %d bytes, or not UTF-8",
-                    SCENARIO_MAX_BYTES);
+    static const struct json_limits lim = {.max_bytes = SCENARIO_MAX_BYTES,
+                                           .max_depth = SCENARIO_MAX_DEPTH};
+    if (!text) {
+        g_set_error(error, SCENARIO_ERROR, 0, "scenario is missing");
         return NULL;
     }
-    json_tokener *tok = json_tokener_new_ex(SCENARIO_MAX_DEPTH);
-    json_object *root = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    json_tokener_free(tok);
-    if (!root || jerr != json_tokener_success) {
-        json_object_put(root);
-        g_set_error(error, SCENARIO_ERROR, 0, "scenario is not valid JSON (%s)",
-                    json_tokener_error_desc(jerr));
+    g_autoptr(GError) jerr = NULL;
+    json_object *root = NULL;
+    if (!json_parse_strict(text, len, &lim, &root, &jerr)) {
+        g_set_error(error, SCENARIO_ERROR, 0, "scenario: %s", jerr->message);
         return NULL;
     }
     g_autoptr(reconcile_scenario) sc = g_new0(struct reconcile_scenario, 1);

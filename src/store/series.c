@@ -5,6 +5,8 @@
 
 #include "store/series.h"
 
+#include "basic/json.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -370,8 +372,10 @@ void series_aggs_from_json(const struct series_kind *kind, const char *text,
                            struct series_agg *aggs)
 {
     memset(aggs, 0, sizeof(*aggs) * kind->n_metrics);
-    json_object *o = text ? json_tokener_parse(text) : NULL;
-    if (!o || !json_object_is_type(o, json_type_object)) {
+    static const struct json_limits lim = {64 * 1024, 4};
+    json_object *o = NULL;
+    if (!text || !json_parse_strict(text, strlen(text), &lim, &o, NULL) ||
+        !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         return;
     }

@@ -8,6 +8,7 @@
 
 #include "store/sqlite-private.h"
 
+#include "basic/json.h"
 #include "basic/util.h"
 
 #include <errno.h>
@@ -209,13 +210,10 @@ static double member_num(json_object *o, const char *key)
  * entries of the wrong shape are skipped. */
 static struct vm_view *view_parse(const char *text, GError **error)
 {
-    if (!text || strlen(text) > VIEW_MAX_BYTES) {
-        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "kept view is missing or too large");
-        return NULL;
-    }
-    json_object *root = json_tokener_parse(text);
-    json_object *res = NULL;
-    if (!json_object_object_get_ex(root, "resources", &res) ||
+    static const struct json_limits lim = {VIEW_MAX_BYTES, 8};
+    json_object *root = NULL, *res = NULL;
+    if (!text || !json_parse_strict(text, strlen(text), &lim, &root, NULL) ||
+        !json_object_object_get_ex(root, "resources", &res) ||
         !json_object_is_type(res, json_type_array)) {
         json_object_put(root);
         g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "kept view is not readable");

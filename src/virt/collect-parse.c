@@ -6,6 +6,7 @@
 
 #include "virt/collect.h"
 
+#include "basic/json.h"
 #include "basic/util.h"
 
 #include <errno.h>
@@ -309,40 +310,19 @@ enum balloon_status collect_balloon_status(const char *model, const struct ballo
 
 json_object *qga_parse_reply(const char *text, size_t len, GError **error)
 {
+    static const struct json_limits lim = {.max_bytes = QGA_MAX_REPLY, .max_depth = QGA_MAX_DEPTH};
     if (!text) {
         g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED, "empty reply");
         return NULL;
     }
-    if (len > QGA_MAX_REPLY) {
-        g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_TOO_LARGE,
-                    "reply of %zu bytes is over the limit of %d", len, QGA_MAX_REPLY);
+    g_autoptr(GError) jerr = NULL;
+    json_object *o = NULL;
+    if (!json_parse_strict(text, len, &lim, &o, &jerr)) {
+        bool bound = g_error_matches(jerr, JSON_ERROR, JSON_ERROR_TOO_LARGE) ||
+                     g_error_matches(jerr, JSON_ERROR, JSON_ERROR_TOO_DEEP);
+        g_set_error(error, COLLECT_ERROR, bound ? COLLECT_ERROR_TOO_LARGE : COLLECT_ERROR_MALFORMED,
+                    "reply: %s", jerr->message);
         return NULL;
-    }
-    if (!g_utf8_validate(text, (gssize)len, NULL)) {
-        g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED, "reply is not valid UTF-8");
-        return NULL;
-    }
-    json_tokener *tok = json_tokener_new_ex(QGA_MAX_DEPTH);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object *o = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (!o || jerr != json_tokener_success) {
-        json_object_put(o);
-        g_set_error(error, COLLECT_ERROR,
-                    jerr == json_tokener_error_depth ? COLLECT_ERROR_TOO_LARGE
-                                                     : COLLECT_ERROR_MALFORMED,
-                    "reply is not valid JSON (%s)", json_tokener_error_desc(jerr));
-        return NULL;
-    }
-    for (size_t i = used; i < len; i++) {
-        if (!g_ascii_isspace(text[i])) {
-            json_object_put(o);
-            g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED,
-                        "data after the JSON value at byte %zu", i);
-            return NULL;
-        }
     }
     json_object *ret = NULL, *err = NULL;
     if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "error", &err)) {
@@ -360,6 +340,12 @@ json_object *qga_parse_reply(const char *text, size_t len, GError **error)
         json_object_put(o);
         g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED,
                     "reply is not an object holding only \"return\"");
+        return NULL;
+    }
+    if (!ret) {
+        /* Passed on, it would be a NULL result without an error. */
+        json_object_put(o);
+        g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_MALFORMED, "reply's \"return\" is null");
         return NULL;
     }
     json_object_get(ret);
@@ -617,29 +603,32 @@ bool qga_apply_diskstats(json_object *ret, struct guest_sample *s, GError **erro
 
 /* ---- virDomainGetGuestInfo ---- */
 
-static const virTypedParameter *tp_find(const virTypedParameter *params, int n, const char *name)
-{
-    for (int i = 0; i < n; i++) {
-        if (g_str_equal(params[i].field, name))
-            return &params[i];
-    }
-    return NULL;
-}
-
+/* Single known fields are read with libvirt's getters, which also check the
+ * type libvirt documents for each field; a field of another type counts as
+ * absent, as a missing one does.  (The getters take a non-const array but
+ * only read it.) */
 static const char *tp_str(const virTypedParameter *params, int n, const char *name)
 {
-    const virTypedParameter *p = tp_find(params, n, name);
-    return p && p->type == VIR_TYPED_PARAM_STRING ? p->value.s : NULL;
+    const char *s = NULL;
+    if (virTypedParamsGetString((virTypedParameterPtr)params, n, name, &s) != 1)
+        return NULL;
+    return s;
 }
 
-static bool tp_u64(const virTypedParameter *params, int n, const char *name, uint64_t *ret)
+static uint64_t tp_uint(const virTypedParameter *params, int n, const char *name)
 {
-    const virTypedParameter *p = tp_find(params, n, name);
-    bool ok = false;
-    *ret = p ? param_u64(p, &ok) : SAMPLE_ABSENT;
-    if (!ok)
-        *ret = SAMPLE_ABSENT;
-    return ok;
+    unsigned int v = 0;
+    if (virTypedParamsGetUInt((virTypedParameterPtr)params, n, name, &v) != 1)
+        return SAMPLE_ABSENT;
+    return v;
+}
+
+static uint64_t tp_ullong(const virTypedParameter *params, int n, const char *name)
+{
+    unsigned long long v = 0;
+    if (virTypedParamsGetULLong((virTypedParameterPtr)params, n, name, &v) != 1)
+        return SAMPLE_ABSENT;
+    return v;
 }
 
 static void add_str(json_object *o, const char *key, const char *val, size_t max)
@@ -658,8 +647,7 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
         add_str(extra, os_keys[i] + 3, tp_str(params, n, os_keys[i]), 256);
     add_str(extra, "hostname", tp_str(params, n, "hostname"), 256);
 
-    uint64_t count = 0;
-    tp_u64(params, n, "fs.count", &count);
+    uint64_t count = tp_uint(params, n, "fs.count");
     if (count != SAMPLE_ABSENT && count > QGA_MAX_FS) {
         json_object_put(extra);
         g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_TOO_LARGE,
@@ -670,11 +658,10 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
     uint64_t total = SAMPLE_ABSENT, used = SAMPLE_ABSENT;
     for (uint64_t i = 0; count != SAMPLE_ABSENT && i < count; i++) {
         char key[64];
-        uint64_t t, u;
         snprintf(key, sizeof(key), "fs.%" G_GUINT64_FORMAT ".total-bytes", i);
-        tp_u64(params, n, key, &t);
+        uint64_t t = tp_ullong(params, n, key);
         snprintf(key, sizeof(key), "fs.%" G_GUINT64_FORMAT ".used-bytes", i);
-        tp_u64(params, n, key, &u);
+        uint64_t u = tp_ullong(params, n, key);
         if (t != SAMPLE_ABSENT && u != SAMPLE_ABSENT && u > t) {
             json_object_put(fsarr);
             json_object_put(extra);
@@ -713,8 +700,7 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
     }
     json_object_put(fsarr);
 
-    uint64_t nif = SAMPLE_ABSENT;
-    tp_u64(params, n, "if.count", &nif);
+    uint64_t nif = tp_uint(params, n, "if.count");
     if (nif != SAMPLE_ABSENT && nif > QGA_MAX_IFACES) {
         json_object_put(extra);
         g_set_error(error, COLLECT_ERROR, COLLECT_ERROR_TOO_LARGE,
@@ -730,9 +716,8 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
             add_str(o, "name", tp_str(params, n, key), 64);
             snprintf(key, sizeof(key), "if.%" G_GUINT64_FORMAT ".hwaddr", i);
             add_str(o, "mac", tp_str(params, n, key), 64);
-            uint64_t na = 0;
             snprintf(key, sizeof(key), "if.%" G_GUINT64_FORMAT ".addr.count", i);
-            tp_u64(params, n, key, &na);
+            uint64_t na = tp_uint(params, n, key);
             json_object *addrs = json_object_new_array();
             for (uint64_t a = 0; na != SAMPLE_ABSENT && a < MIN(na, 64); a++) {
                 snprintf(key, sizeof(key),
@@ -753,9 +738,10 @@ bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct gues
     static const char *const load_keys[] = {"load.1m", "load.5m", "load.15m"};
     uint64_t *load_dst[] = {&s->load1_milli, &s->load5_milli, &s->load15_milli};
     for (size_t k = 0; k < 3; k++) {
-        const virTypedParameter *p = tp_find(params, n, load_keys[k]);
-        if (p && p->type == VIR_TYPED_PARAM_DOUBLE && p->value.d >= 0 && p->value.d < 1e9)
-            *load_dst[k] = (uint64_t)(p->value.d * 1000 + 0.5);
+        double d = 0;
+        if (virTypedParamsGetDouble((virTypedParameterPtr)params, n, load_keys[k], &d) == 1 &&
+            d >= 0 && d < 1e9)
+            *load_dst[k] = (uint64_t)(d * 1000 + 0.5);
     }
     if (json_object_object_length(extra) > 0) {
         g_free(s->extra_json);

@@ -84,6 +84,8 @@ bool qga_apply_cpustats(json_object *ret, struct guest_sample *s, GError **error
 bool qga_apply_diskstats(json_object *ret, struct guest_sample *s, GError **error);
 
 /* virDomainGetGuestInfo's typed parameters -> fs_* sums, filesystems_json,
- * nics_json, load (when libvirt offers it) and extra_json (os, hostname). */
+ * nics_json, load (when libvirt offers it) and extra_json (os, hostname).
+ * Fields are read with libvirt's virTypedParamsGet*(), so libvirt must be
+ * initialised (virInitialize(); opening any connection does it). */
 bool collect_apply_guestinfo(const virTypedParameter *params, int n, struct guest_sample *s,
                              GError **error);

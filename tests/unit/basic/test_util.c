@@ -1,6 +1,6 @@
 /*
- * util: time formatting and parsing, durations, integers, UUIDs, hashes,
- * tokens and atomic file writes.
+ * util: time formatting and parsing, durations, integers, UUIDs, hashes
+ * and tokens.
  */
 #include "config.h"
 
@@ -12,11 +12,7 @@
 
 #include <cmocka.h>
 
-#include <errno.h>
 #include <glib.h>
-#include <glib/gstdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "basic/util.h"
 
@@ -276,76 +272,13 @@ static void test_token_generate(void **state)
     assert_int_equal(distinct, 64);
 }
 
-/* ---- atomic writes ---- */
-
-static void test_file_write_atomic(void **state)
-{
-    g_autofree char *dir = g_dir_make_tmp("kanri-util-XXXXXX", NULL);
-    assert_non_null(dir);
-    g_autofree char *path = g_build_filename(dir, "admin.token", NULL);
-    mode_t old_umask = umask(0);
-
-    assert_int_equal(file_write_atomic(path, "secret\n", 7, 0600), 0);
-    struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0600);
-    g_autofree char *text = NULL;
-    gsize len = 0;
-    assert_true(g_file_get_contents(path, &text, &len, NULL));
-    assert_int_equal(len, 7);
-    assert_memory_equal(text, "secret\n", 7);
-
-    /* Replacing keeps the mode given, whatever the old file had. */
-    assert_int_equal(chmod(path, 0644), 0);
-    assert_int_equal(file_write_atomic(path, "other", 5, 0600), 0);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0600);
-    g_clear_pointer(&text, g_free);
-    assert_true(g_file_get_contents(path, &text, &len, NULL));
-    assert_string_equal(text, "other");
-
-    /* The mode holds under a restrictive umask too, and data may be empty
-     * or hold NULs. */
-    umask(077);
-    g_autofree char *path2 = g_build_filename(dir, "b", NULL);
-    assert_int_equal(file_write_atomic(path2, "a\0b", 3, 0640), 0);
-    assert_int_equal(stat(path2, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0640);
-    assert_int_equal(st.st_size, 3);
-    g_autofree char *path3 = g_build_filename(dir, "empty", NULL);
-    assert_int_equal(file_write_atomic(path3, "", 0, 0600), 0);
-    assert_int_equal(stat(path3, &st), 0);
-    assert_int_equal(st.st_size, 0);
-    umask(old_umask);
-
-    /* No temporary file is left behind. */
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    unsigned n = 0;
-    while ((name = g_dir_read_name(d))) {
-        assert_null(strstr(name, ".tmp."));
-        n++;
-    }
-    assert_int_equal(n, 3);
-
-    /* Errors come back as -errno. */
-    g_autofree char *missing = g_build_filename(dir, "no", "such", NULL);
-    assert_int_equal(file_write_atomic(missing, "x", 1, 0600), -ENOENT);
-
-    g_unlink(path);
-    g_unlink(path2);
-    g_unlink(path3);
-    g_rmdir(dir);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time_format),       cmocka_unit_test(test_time_parse),
-        cmocka_unit_test(test_time_round_trip),   cmocka_unit_test(test_duration_parse),
-        cmocka_unit_test(test_parse_u64),         cmocka_unit_test(test_uuid_is_valid),
-        cmocka_unit_test(test_sha256_hex),        cmocka_unit_test(test_token_generate),
-        cmocka_unit_test(test_file_write_atomic),
+        cmocka_unit_test(test_time_format),     cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_time_round_trip), cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_parse_u64),       cmocka_unit_test(test_uuid_is_valid),
+        cmocka_unit_test(test_sha256_hex),      cmocka_unit_test(test_token_generate),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -141,7 +141,7 @@ static void test_deep_nesting(void **state)
     for (int i = 0; i < 10000; i++)
         g_string_append_c(s, ']');
     g_string_append_c(s, '}');
-    assert_error(s->str, s->len, GUESTDOC_ERROR_SYNTAX, "invalid JSON");
+    assert_error(s->str, s->len, GUESTDOC_ERROR_SYNTAX, "JSON nested deeper than 16 levels");
     g_string_free(s, TRUE);
 }
 
