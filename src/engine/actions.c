@@ -38,11 +38,13 @@ static void audit_finish(struct engine *e, int64_t audit_id, const GError *actio
         g_warning("audit %" G_GINT64_FORMAT ": %s", audit_id, err->message);
 }
 
-static int audit_failed(GError **error)
+/* The store's error, told as kanri's own failure (500): a new error, so a
+ * caller that passed no GError ** is still safe. */
+static int audit_failed(GError *store_err, GError **error)
 {
-    g_prefix_error(error, "audit: ");
-    (*error)->domain = DRIVER_ERROR;
-    (*error)->code = DRIVER_ERR_INTERNAL;
+    g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INTERNAL, "audit: %s",
+                store_err ? store_err->message : "the store failed");
+    g_clear_error(&store_err);
     return -EIO;
 }
 
@@ -55,10 +57,11 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
     g_autofree char *host = NULL;
     struct driver *drv = driver_of(e, host_id, &host, &err);
     int64_t audit_id = 0;
+    GError *serr = NULL;
     if (e->store->ops->audit_begin(e->store, who->name, who->token_id, action_specs[req->kind].name,
                                    name ? name : uuid, uuid, host, params_text ? params_text : "{}",
-                                   &audit_id, error) < 0)
-        return audit_failed(error);
+                                   &audit_id, &serr) < 0)
+        return audit_failed(serr, error);
     *ret_audit_id = audit_id;
     if (drv) {
         struct change_cause cause = {.cause = "action", .actor = who->name, .audit_id = audit_id};
@@ -82,9 +85,10 @@ int engine_define(struct engine *e, int64_t host_id, const char *xml, const stru
     struct driver *drv = driver_of(e, host_id, &host, &err);
     g_autofree char *params = g_strdup_printf("{\"xml_bytes\":%zu}", strlen(xml));
     int64_t audit_id = 0;
+    GError *serr = NULL;
     if (e->store->ops->audit_begin(e->store, who->name, who->token_id, "define", NULL, NULL, host,
-                                   params, &audit_id, error) < 0)
-        return audit_failed(error);
+                                   params, &audit_id, &serr) < 0)
+        return audit_failed(serr, error);
     *ret_audit_id = audit_id;
     g_autofree char *uuid = NULL, *name = NULL;
     if (drv) {

@@ -56,6 +56,17 @@ def guest_rows(k, machine):
         db.close()
 
 
+def spool_backlogs(k, machine):
+    """The spool backlog each stored kanri-guestd sample reported, in order."""
+    db = sqlite3.connect(f"file:{k.state_dir}/kanri.db?mode=ro", uri=True)
+    try:
+        return [json.loads(x)["spool"]["backlog"] for (x,) in db.execute(
+            "SELECT extra FROM guest_samples WHERE machine_uuid = ? AND source = 'kanri-guestd'"
+            " ORDER BY seq", (machine,))]
+    finally:
+        db.close()
+
+
 def agent(k, machine):
     return next(a for a in k.get("/api/v1/agents").json["agents"] if a["machine_uuid"] == machine)
 
@@ -192,22 +203,29 @@ def test_spooled_samples_arrive_exactly_once_after_an_outage(kanrid_factory, tmp
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         k.wait_for(lambda: len(guest_rows(k, BUSY_UUID)) >= 3, timeout=30, what="3 samples")
+        before = len(guest_rows(k, BUSY_UUID))
         k.stop()
-        time.sleep(6)  # the agent spools while the manager is away
+        # The agent spools while the manager is away: wait for 5 documents
+        # in its spool directory.
+        spool = agent_state / "spool"
+        k.wait_for(lambda: spool.is_dir() and len(list(spool.iterdir())) >= 5, timeout=30,
+                   what="5 spooled documents")
         k2 = kanrid_factory(args=["--listen", f"127.0.0.1:{port}", "--connect", "test:///default"],
                             state_dir=state)
-        seen_backlog = []
 
         def drained():
             a = agent(k2, BUSY_UUID)
-            seen_backlog.append(a["spool_backlog"])
             rows = guest_rows(k2, BUSY_UUID)
-            return len(rows) >= 12 and a["spool_backlog"] == 0 and rows
+            return len(rows) >= before + 5 and a["spool_backlog"] == 0 and rows
         rows = k2.wait_for(drained, timeout=60, what="spool drained")
         seqs = [r[0] for r in rows]
         # No gap and nothing twice: every sample taken arrived exactly once.
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
-        assert max(seen_backlog) >= 0
+        # The documents sent from the spool said how many were still queued
+        # behind them: the backlog was reported, and it went down to 0.
+        backlogs = spool_backlogs(k2, BUSY_UUID)
+        assert max(backlogs) >= 4, backlogs
+        assert backlogs[-1] == 0, backlogs
         a = agent(k2, BUSY_UUID)
         assert a["duplicates"] == 0 and a["spool_dropped"] == 0
     finally:
