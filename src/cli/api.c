@@ -280,6 +280,32 @@ static void print_transfer_error(const GError *err)
     }
 }
 
+int api_probe(const char *path, int *ret_status, char **ret_detail)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *full_path = g_strconcat("/api/v1", path, NULL);
+    struct http_request req = {.method = "GET", .path = full_path, .token = api.token};
+    struct http_options opts = {
+        .timeout_s = api.timeout,
+        .max_body = HTTP_DEFAULT_MAX_BODY,
+        .cacert = api.cacert,
+        .pin = api.pin,
+    };
+    g_autoptr(http_response) resp = http_perform(&api.url, &req, &opts, &err);
+    if (!resp) {
+        *ret_status = 0;
+        *ret_detail = g_strdup(err->message);
+        return cli_exit_code_for_error(err);
+    }
+    *ret_status = resp->status;
+    g_autoptr(GError) perr = NULL;
+    g_autoptr(json_object) obj =
+        resp->body_len ? parse_json(resp->body, resp->body_len, &perr) : NULL;
+    const char *detail = obj ? jstr(obj, "detail") : NULL;
+    *ret_detail = g_strdup(detail ? detail : resp->reason);
+    return CLI_EXIT_OK;
+}
+
 int api_request(const char *method, const char *path, struct json_object *body,
                 struct json_object **ret)
 {

@@ -35,6 +35,7 @@ struct cli_options {
     char *host;
     char *vm;
     gint limit;
+    gint wait; /* kanri ready --wait */
     gboolean diff;
     gboolean force;
     gint shutdown_timeout;
@@ -81,6 +82,12 @@ void api_extend_timeout(guint seconds);
  * and detail) and returns the exit code. */
 int api_request(const char *method, const char *path, struct json_object *body,
                 struct json_object **ret);
+
+/* GET /api/v1<path> that reports instead of printing: CLI_EXIT_OK once
+ * the server answered anything, with its status and the problem's detail
+ * (g_free) in the return parameters; otherwise the exit code of the
+ * transfer error, with its message in *ret_detail. */
+int api_probe(const char *path, int *ret_status, char **ret_detail);
 
 /* Runs a GET that returns {"KEY": [...]}; sets *ret_list (borrowed from
  * *ret_reply).  Returns CLI_EXIT_OK, an exit code, or -1 when --json has
@@ -146,6 +153,7 @@ int cmd_agent_enroll(const struct cli_verb *v, char **args, guint n);
 int cmd_agent_list(const struct cli_verb *v, char **args, guint n);
 int cmd_network_list(const struct cli_verb *v, char **args, guint n);
 int cmd_vm_stats(const struct cli_verb *v, char **args, guint n);
+int cmd_ready(const struct cli_verb *v, char **args, guint n);
 
 struct cli_verb {
     const char *noun;

@@ -123,6 +123,45 @@ static int check_limit(void)
     return CLI_EXIT_OK;
 }
 
+/* ---- readiness -------------------------------------------------------- */
+
+int cmd_ready(const struct cli_verb *v, char **args, guint n)
+{
+    if (cli_opts.wait < 0)
+        return cli_usage_error("--wait must be a number of seconds, 0 or more");
+    int64_t deadline = g_get_monotonic_time() + (int64_t)cli_opts.wait * G_USEC_PER_SEC;
+    for (;;) {
+        int status = 0;
+        g_autofree char *detail = NULL;
+        int r = api_probe("/readyz", &status, &detail);
+        bool waiting = g_get_monotonic_time() < deadline;
+        /* While waiting, a kanrid that is not listening yet is not ready
+         * yet; without --wait it is the error it is. */
+        if (r != CLI_EXIT_OK && !(waiting && r == CLI_EXIT_UNREACHABLE)) {
+            if (cli_opts.wait > 0)
+                cli_error("not ready: %s", detail);
+            else
+                cli_error("%s", detail);
+            return r;
+        }
+        if (status == 200) {
+            if (cli_opts.json) {
+                g_autoptr(json_object) o = json_object_new_object();
+                json_object_object_add(o, "status", json_object_new_string("ready"));
+                print_json(o);
+            } else {
+                puts("ready");
+            }
+            return CLI_EXIT_OK;
+        }
+        if (!waiting) {
+            cli_error("not ready: %s", detail ? detail : "no answer");
+            return status == 503 ? CLI_EXIT_SERVER : cli_exit_code_for_status(status);
+        }
+        g_usleep(250 * 1000);
+    }
+}
+
 /* ---- host ------------------------------------------------------------- */
 
 int cmd_host_list(const struct cli_verb *v, char **args, guint n)
@@ -238,6 +277,7 @@ int cmd_host_show(const struct cli_verb *v, char **args, guint n)
         kv_add(kv, "VMs", NULL);
     kv_add(kv, "Last seen", jstr(h, "last_seen"));
     kv_add(kv, "Connected since", jstr(h, "connected_since"));
+    kv_add(kv, "Inventory synced", jstr(h, "inventory_synced_at"));
     kv_print_free(kv);
 
     struct json_object *pools = jarray(h, "pools");

@@ -119,6 +119,12 @@ static const GOptionEntry findings_entries[] = {
     {NULL},
 };
 
+static const GOptionEntry ready_entries[] = {
+    {"wait", 0, 0, G_OPTION_ARG_INT, &cli_opts.wait,
+     "Wait up to SECONDS for kanrid to be ready (default 0: just ask)", "SECONDS"},
+    {NULL},
+};
+
 static const GOptionEntry stats_entries[] = {
     {"since", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.since,
      "How far back: a duration (30m, 1h, 7d) or a time (RFC 3339); default 1h", "WHEN"},
@@ -136,6 +142,7 @@ static const char *const nouns[][2] = {
     {"network", "virtual networks"},
     {"agent", "guest agents (kanri-guestd)"},
     {"findings", "reconciliation findings (host and guest views disagree)"},
+    {"ready", "whether kanrid has loaded every host's inventory"},
 };
 
 #define VM_NAMING "VM is a name, a UUID, or HOST:NAME when the name exists on several hosts."
@@ -209,6 +216,12 @@ static const struct cli_verb verbs[] = {
      "VM) by the id its kanri-guestd reports. The token is printed once on standard output; "
      "it can write only that machine's samples. Enrolling again replaces the token.",
      agent_enroll_entries, cmd_agent_enroll},
+    {"ready", NULL, "", 0, 0, "Say whether kanrid has loaded every host's inventory.",
+     "Ready means every configured host has completed a full inventory sync since kanrid "
+     "started, or is unreachable; until then a VM may exist that kanrid does not list yet. "
+     "Exit status 0 when ready, 1 when not (after --wait SECONDS at most). Scripts that "
+     "start kanrid run 'kanri ready --wait 60' before their first command.",
+     ready_entries, cmd_ready},
     {"agent", "list", "", 0, 0,
      "List guest agents: last contact, version, lag, spool backlog, rejected documents.", NULL,
      NULL, cmd_agent_list},

@@ -1,7 +1,6 @@
 /*
  * reconcile: the host view and the guest view of one VM in, one reconciled
- * view and its findings out (docs/reconciliation.md; DESIGN.md "Why both
- * sides").
+ * view and its findings out (docs/reconciliation.md).
  *
  * Pure: reconcile_run() reads only its input and returns new values; it does
  * no I/O, keeps no global state and does not log.  Everything it needs from
