@@ -280,18 +280,33 @@ static void print_transfer_error(const GError *err)
     }
 }
 
-int api_probe(const char *path, int *ret_status, char **ret_detail)
+/* One request to /api/v1<PATH> with the configured URL, token, timeout
+ * and TLS settings. */
+static struct http_response *perform(const char *method, const char *path, const char *body,
+                                     GError **error)
 {
-    g_autoptr(GError) err = NULL;
     g_autofree char *full_path = g_strconcat("/api/v1", path, NULL);
-    struct http_request req = {.method = "GET", .path = full_path, .token = api.token};
+    struct http_request req = {
+        .method = method,
+        .path = full_path,
+        .token = api.token,
+        .content_type = body ? "application/json" : NULL,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+    };
     struct http_options opts = {
         .timeout_s = api.timeout,
         .max_body = HTTP_DEFAULT_MAX_BODY,
         .cacert = api.cacert,
         .pin = api.pin,
     };
-    g_autoptr(http_response) resp = http_perform(&api.url, &req, &opts, &err);
+    return http_perform(&api.url, &req, &opts, error);
+}
+
+int api_probe(const char *path, int *ret_status, char **ret_detail)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(http_response) resp = perform("GET", path, NULL, &err);
     if (!resp) {
         *ret_status = 0;
         *ret_detail = g_strdup(err->message);
@@ -310,7 +325,6 @@ int api_request(const char *method, const char *path, struct json_object *body,
                 struct json_object **ret)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *full_path = g_strconcat("/api/v1", path, NULL);
     const char *text = NULL;
 
     if (ret)
@@ -318,23 +332,7 @@ int api_request(const char *method, const char *path, struct json_object *body,
     if (body)
         text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
-    struct http_request req = {
-        .method = method,
-        .path = full_path,
-        .token = api.token,
-        .content_type = text ? "application/json" : NULL,
-        .body = text,
-        .body_len = text ? strlen(text) : 0,
-    };
-
-    struct http_options opts = {
-        .timeout_s = api.timeout,
-        .max_body = HTTP_DEFAULT_MAX_BODY,
-        .cacert = api.cacert,
-        .pin = api.pin,
-    };
-
-    g_autoptr(http_response) resp = http_perform(&api.url, &req, &opts, &err);
+    g_autoptr(http_response) resp = perform(method, path, text, &err);
     if (!resp) {
         print_transfer_error(err);
         return cli_exit_code_for_error(err);
