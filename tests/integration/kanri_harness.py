@@ -15,6 +15,59 @@ BUILD = os.environ.get("KANRI_BUILD_DIR", os.path.join(os.path.dirname(__file__)
 KANRID = os.path.join(BUILD, "src", "daemon", "kanrid")
 KANRI = os.path.join(BUILD, "src", "cli", "kanri")
 
+# A sanitizer report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer,
+# ThreadSanitizer) in the stderr of one of our processes.  `make check-sanitize`
+# runs the suites against sanitized binaries; a report must fail the test that
+# caused it even when the process then exits as the test expected (a CLI
+# usage error is exit code 2 whether or not it also overflowed a buffer).
+# The patterns are the reports' own headers, which no normal log contains.
+_SANITIZER_RE = re.compile(r"^==\d+==ERROR: (?:AddressSanitizer|LeakSanitizer)"
+                           r"|^WARNING: ThreadSanitizer"
+                           r"|^SUMMARY: (?:UndefinedBehaviorSanitizer|ThreadSanitizer)"
+                           r"|^\S+:\d+:\d+: runtime error: ", re.M)
+
+
+def sanitizer_report(text):
+    """The sanitizer report in TEXT, from the line it starts on (bounded to
+    20 000 characters), or None."""
+    m = _SANITIZER_RE.search(text or "")
+    if not m:
+        return None
+    start = text.rfind("\n", 0, m.start()) + 1
+    # ASan and LSan open a report with a line of '=' signs; keep it.
+    prev = text.rfind("\n", 0, max(start - 1, 0)) + 1
+    if text[prev:start].startswith("====="):
+        start = prev
+    return text[start:start + 20000]
+
+
+def check_sanitizers(what, stderr, returncode=None):
+    """Raises AssertionError when STDERR holds a sanitizer report, or when the
+    process died of SIGABRT: `make check-sanitize` sets abort_on_error=1, so
+    that is how every sanitizer error ends (an assertion failure is the
+    other way, and a failure too)."""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    report = sanitizer_report(stderr)
+    if report is not None:
+        raise AssertionError(f"{what}: sanitizer report\n{report}")
+    if returncode == -signal.SIGABRT:
+        raise AssertionError(f"{what}: aborted (SIGABRT)\n--- stderr ---\n{(stderr or '')[-20000:]}")
+
+
+def run(cmd, **kw):
+    """subprocess.run() for kanri's own binaries (kanri, kanrid, kanri-guestd):
+    stderr is captured unless the caller redirects it, and a sanitizer report
+    in it fails the test (see check_sanitizers)."""
+    if "stderr" not in kw and not kw.get("capture_output"):
+        kw["stderr"] = subprocess.PIPE
+    check = kw.pop("check", False)
+    p = subprocess.run(cmd, **kw)
+    check_sanitizers(os.path.basename(str(cmd[0])), p.stderr, p.returncode)
+    if check:
+        p.check_returncode()
+    return p
+
 
 class Response:
     def __init__(self, status, headers, body):
@@ -48,6 +101,7 @@ class Kanrid:
         cmd += list(args)
         self.log_lines = []
         self._log_lock = threading.Lock()
+        self._checked = False
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      text=True, env=env)
         self.port = None
@@ -136,12 +190,16 @@ class Kanrid:
         env["KANRI_URL"] = self.url
         env["KANRI_TOKEN"] = self.token if token == "admin" else (token or "")
         env.update(env_extra or {})
-        p = subprocess.run([KANRI, *args], capture_output=True, text=True, env=env, timeout=180)
+        p = run([KANRI, *args], capture_output=True, text=True, env=env, timeout=180)
         if check and p.returncode != 0:
             raise AssertionError(f"kanri {' '.join(args)} failed ({p.returncode}): {p.stderr}")
         return p
 
     def stop(self):
+        """Stops kanrid (SIGTERM) and returns its exit status.  Raises
+        AssertionError, once, when its log holds a sanitizer report or it
+        died of SIGABRT (see check_sanitizers): LeakSanitizer reports only
+        at exit, so this is where a leak shows."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -149,6 +207,11 @@ class Kanrid:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # The log reader may still hold the last lines (the report).
+        self._reader.join(timeout=10)
+        if not self._checked:
+            self._checked = True
+            check_sanitizers("kanrid", self.log, self.proc.returncode)
         return self.proc.returncode
 
 

@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from kanri_harness import KANRI
+from kanri_harness import KANRI, run
 
 HOSTS = {"hosts": [{"id": 1, "name": "tls-host", "state": "connected", "driver": "test",
                     "cpus": 2, "memory_bytes": 1 << 30, "domains_running": 1,
@@ -101,8 +101,8 @@ def kanri(*args, env_extra=None):
     env["KANRI_STATE_DIR"] = "/nonexistent/kanri-test"
     env["KANRI_TOKEN"] = "t0k"
     env.update(env_extra or {})
-    return subprocess.run([KANRI, "--timeout", "10", *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+    return run([KANRI, "--timeout", "10", *args], capture_output=True, text=True, env=env,
+               timeout=60)
 
 
 def assert_listed(r):

@@ -8,10 +8,10 @@ Meson build directory (default "build", relative to the repository root).
 
 import os
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
+from kanri_harness import run as harness_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,8 +45,8 @@ def run(*args, env_extra=None, timeout=30):
     # A state dir with no token in it, so no real admin token is ever read.
     env["KANRI_STATE_DIR"] = "/nonexistent/kanri-test"
     env.update(env_extra or {})
-    return subprocess.run([str(kanri_path()), *args], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+    return harness_run([str(kanri_path()), *args], capture_output=True,
+                       text=True, env=env, timeout=timeout)
 
 
 def free_port():

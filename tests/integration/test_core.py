@@ -3,11 +3,10 @@ inventory, every lifecycle action through the API and the CLI, configuration
 change records, the audit trail, tokens and every bad-input case."""
 import json
 import os
-import subprocess
 
 import pytest
 
-from kanri_harness import KANRID, node_xml
+from kanri_harness import KANRID, node_xml, run
 
 
 @pytest.fixture
@@ -279,7 +278,7 @@ def test_check_config_reports_every_error_with_line(tmp_path):
     conf.write_text("[manager]\nlisten = nowhere\nresync_interval = 1\n\n[hypervisor:a]\n"
                     "uri = test:///default\nkeepalive_count = 0\ncolour = blue\n[hypervisor:b]\n"
                     "reconnect_min = 5\n[shop]\n")
-    p = subprocess.run([KANRID, "--config", str(conf), "--check-config"], capture_output=True, text=True)
+    p = run([KANRID, "--config", str(conf), "--check-config"], capture_output=True, text=True)
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
     assert f"{conf}:2: listen: expected ADDR:PORT (e.g. 127.0.0.1:8470), got 'nowhere'" in lines
@@ -291,11 +290,11 @@ def test_check_config_reports_every_error_with_line(tmp_path):
     assert len(lines) == 6, lines
 
     conf.write_text("[manager]\nlisten = 127.0.0.1:9000\n[hypervisor:lab]\nuri = test:///default\n")
-    p = subprocess.run([KANRID, "--config", str(conf), "--check-config"], capture_output=True, text=True)
+    p = run([KANRID, "--config", str(conf), "--check-config"], capture_output=True, text=True)
     assert p.returncode == 0 and "OK (1 hypervisor)" in p.stdout
     # A daemon with a bad configuration does not start.
     conf.write_text("[manager]\nlisten = x\n")
-    p = subprocess.run([KANRID, "--config", str(conf)], capture_output=True, text=True, timeout=30)
+    p = run([KANRID, "--config", str(conf)], capture_output=True, text=True, timeout=30)
     assert p.returncode == 1 and "not starting" in p.stderr
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from kanri_harness import BUILD
+from kanri_harness import BUILD, check_sanitizers, run
 
 GUESTD = os.path.join(BUILD, "src", "guest", "kanri-guestd")
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "guest")
@@ -29,7 +29,7 @@ def one_doc(root=BUSY_ROOT, state=None):
     args = [GUESTD, "--once", "--root", root]
     if state:
         args += ["--state-dir", state]
-    p = subprocess.run(args, capture_output=True, text=True, check=True)
+    p = run(args, capture_output=True, text=True, check=True)
     return json.loads(p.stdout)
 
 
@@ -203,8 +203,10 @@ def test_spooled_samples_arrive_exactly_once_after_an_outage(kanrid_factory, tmp
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         k.wait_for(lambda: len(guest_rows(k, BUSY_UUID)) >= 3, timeout=30, what="3 samples")
-        before = len(guest_rows(k, BUSY_UUID))
         k.stop()
+        # Counted once kanrid is gone: it serves until it exits, which can
+        # take seconds under ThreadSanitizer, and the agent keeps pushing.
+        before = len(guest_rows(k, BUSY_UUID))
         # The agent spools while the manager is away: wait for 5 documents
         # in its spool directory.
         spool = agent_state / "spool"
@@ -231,6 +233,8 @@ def test_spooled_samples_arrive_exactly_once_after_an_outage(kanrid_factory, tmp
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            _, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            _, err = proc.communicate()
+        check_sanitizers("kanri-guestd", err, proc.returncode)

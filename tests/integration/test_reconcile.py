@@ -10,12 +10,11 @@ for the domain then give it a guest view, and the finding closes.  Real
 discrepancies on real guests are in tests/lab/test_reconcile_lab.py."""
 import json
 import os
-import subprocess
 import time
 
 import pytest
 
-from kanri_harness import BUILD, KANRID
+from kanri_harness import BUILD, KANRID, run
 from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest
 
 CONF = ("[manager]\ncollect_interval = 1\n"
@@ -82,8 +81,8 @@ def test_guest_view_missing_opens_then_closes_with_a_guest_view(k):
     os.makedirs(state, exist_ok=True)
 
     def push_and_check():
-        p = subprocess.run([GUESTD, "--once", "--root", BUSY_ROOT, "--state-dir", state],
-                           capture_output=True, text=True, check=True)
+        p = run([GUESTD, "--once", "--root", BUSY_ROOT, "--state-dir", state],
+                capture_output=True, text=True, check=True)
         doc = dict(json.loads(p.stdout), machine_id=uuid)
         assert ingest(k, token, doc).status == 200
         return "guest-view-missing" not in open_rules(k)
@@ -150,8 +149,7 @@ def test_check_config_reconcile_errors_with_lines(tmp_path):
                     "no-such-rule.open_at = 1\n"
                     "guest-memory-overstated.severity = loud\n"
                     "cpu-busy-mismatch.close_at = 99\n")
-    p = subprocess.run([KANRID, "--config", str(conf), "--check-config"], capture_output=True,
-                       text=True)
+    p = run([KANRID, "--config", str(conf), "--check-config"], capture_output=True, text=True)
     assert p.returncode != 0
     err = p.stderr + p.stdout
     assert f"{conf}:3:" in err and "no-such-rule" in err

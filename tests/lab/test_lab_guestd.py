@@ -1,6 +1,7 @@
 """kanri-guestd inside a real QEMU guest: it identifies itself by the SMBIOS
 UUID QEMU gives the guest (the libvirt domain's UUID), pushes to kanrid over
 the guest's user-mode network, and its samples are bound to that domain."""
+import json
 import os
 import re
 import socket
@@ -18,6 +19,16 @@ LAB = os.path.dirname(os.path.abspath(__file__))
 GUESTD_STATIC = os.path.join(BUILD, "src", "guest", "kanri-guestd-static")
 
 
+def sanitized_build():
+    """True when BUILD is a sanitizer build (meson -Db_sanitize=...)."""
+    try:
+        with open(os.path.join(BUILD, "meson-info", "intro-buildoptions.json")) as f:
+            opts = {o["name"]: o["value"] for o in json.load(f)}
+    except OSError:
+        return False
+    return opts.get("b_sanitize", "none") != "none"
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -33,6 +44,10 @@ def workdir(lab_images):
 
 
 def test_guestd_in_a_real_guest_is_bound_to_its_domain(kanrid_factory, workdir):
+    # The guest runs the static agent, which sanitizer builds do not make
+    # (src/guest/meson.build); anywhere else a missing one is a failure.
+    if sanitized_build() and not os.path.exists(GUESTD_STATIC):
+        pytest.skip("a sanitizer build has no static kanri-guestd")
     port = free_port()
     k = kanrid_factory(args=["--listen", f"127.0.0.1:{port}", "--connect", "qemu:///system"])
     k.wait_connected(["local"])

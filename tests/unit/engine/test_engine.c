@@ -9,7 +9,9 @@
  * flight, removed); a round is reconciled from memory and written in one
  * go, states only when they change and findings as their lifecycle says;
  * a VM that stops keeps its last view; an older pushed guest sample never
- * replaces a newer one; /metrics shows the latest view.
+ * replaces a newer one; /metrics shows the latest view; all of it holds
+ * while every kind of caller uses the engine at once (the last test, which
+ * is what ThreadSanitizer checks the engine's locking with).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +31,8 @@
 
 #define VM_A "aaaaaaaa-0000-4000-8000-000000000001"
 #define VM_B "bbbbbbbb-0000-4000-8000-000000000002"
+#define VM_C "cccccccc-0000-4000-8000-000000000003"
+#define VM_D "dddddddd-0000-4000-8000-000000000004"
 
 /* ---- a scripted driver ---- */
 
@@ -444,6 +448,175 @@ static void test_ingest_keeps_newest(void **state)
     assert_null(strstr(prom->str, "source=\"kanri-guestd\"} 2000\n"));
 }
 
+/* ---- many threads at once ---- */
+
+/* In kanrid the sink is called from every host's worker and collector
+ * threads and the guest pollers, engine_ingest() and the readers from
+ * API threads, all at once.  Here one thread plays each part, each doing
+ * its work MT_N times while the test's own thread reads (the latest view,
+ * /metrics, readiness) until they are done.  The totals checked at the
+ * end say nothing was lost; the point of the test is that `make
+ * check-sanitize` runs it under ThreadSanitizer, which sees every access
+ * the engine makes under all of these callers. */
+#define MT_N 30
+
+struct mt {
+    struct fx *f;
+    int64_t t0;
+    gint running; /* feeder threads not finished */
+    gint errors;  /* calls that failed (cmocka cannot assert off the main thread) */
+};
+
+/* Host h1's collector: rounds of A and B, now and then one dropped. */
+static gpointer mt_rounds(gpointer p)
+{
+    struct mt *m = p;
+    const char *vms[] = {VM_A, VM_B, NULL};
+    for (int i = 0; i < MT_N; i++) {
+        round_of(m->f, m->f->h1, vms, m->t0 + i * 10 * USEC_PER_SEC);
+        if (i % 10 == 9)
+            m->f->sink->round_dropped(m->f->sink->ctx, m->f->h1, 1);
+    }
+    g_atomic_int_dec_and_test(&m->running);
+    return NULL;
+}
+
+/* Host h2's worker and collector: C's definition changes every time (an
+ * external change, and every tenth an audited action), and C is in
+ * every round of h2. */
+static gpointer mt_inventory(gpointer p)
+{
+    struct mt *m = p;
+    struct fx *f = m->f;
+    const struct driver_sink *s = f->sink;
+    const char *vms[] = {VM_C, NULL};
+    s->host_state(s->ctx, f->h2, HOST_CONNECTED, NULL);
+    for (int i = 0; i < MT_N; i++) {
+        g_autofree char *xml = g_strdup_printf("<domain><name>c</name><vcpu>%d</vcpu></domain>", i);
+        s->domain(s->ctx, f->h2, dom_new(VM_C, "c", xml, true), NULL);
+        if (i == 0)
+            s->inventory_synced(s->ctx, f->h2);
+        if (i % 10 == 5) {
+            struct action_request req;
+            action_request_init(&req, ACTION_SUSPEND);
+            struct action_result res;
+            action_result_init(&res);
+            struct actor who = {.name = "mt", .token_id = 1};
+            int64_t audit_id = 0;
+            if (engine_action(f->e, f->h2, VM_C, "c", &req, "{}", &who, &res, &audit_id, NULL) < 0)
+                g_atomic_int_inc(&m->errors);
+            action_result_clear(&res);
+            action_request_clear(&req);
+        }
+        round_of(f, f->h2, vms, m->t0 + i * 10 * USEC_PER_SEC);
+    }
+    g_atomic_int_dec_and_test(&m->running);
+    return NULL;
+}
+
+/* h1's guest pollers: the agent's samples of A, its poll results and
+ * the availability of A's guest memory view flipping. */
+static gpointer mt_guests(gpointer p)
+{
+    struct mt *m = p;
+    const struct driver_sink *s = m->f->sink;
+    for (int i = 0; i < MT_N; i++) {
+        struct guest_sample *g = g_new(struct guest_sample, 1);
+        guest_sample_init(g);
+        g->machine_uuid = g_strdup(VM_A);
+        g->source = "qga";
+        g->time_us = m->t0 + i * 10 * USEC_PER_SEC + 5 * USEC_PER_SEC;
+        g->received_us = g->time_us;
+        g->mem_total = 1u << 30;
+        s->guest_sample(s->ctx, m->f->h1, g);
+        g_free(g); /* its contents were moved */
+        s->agent_poll(s->ctx, m->f->h1, i % 3 ? AGENT_POLL_OK : AGENT_POLL_FAILED);
+        s->view_status(s->ctx, m->f->h1, VM_A, "guest-memory", i % 2, i % 2 ? NULL : "no stats");
+    }
+    g_atomic_int_dec_and_test(&m->running);
+    return NULL;
+}
+
+/* API threads: kanri-guestd pushes of D, a machine no host reports. */
+static gpointer mt_ingest(gpointer p)
+{
+    struct mt *m = p;
+    for (int i = 0; i < MT_N; i++) {
+        struct guest_sample g;
+        guest_sample_init(&g);
+        g.machine_uuid = g_strdup(VM_D);
+        g.source = "kanri-guestd";
+        g.time_us = m->t0 + i * USEC_PER_SEC;
+        g.received_us = now_usec();
+        g.seq = (uint64_t)i + 1;
+        g.mem_total = 2000;
+        if (engine_ingest(m->f->e, &g, NULL, NULL) < 0)
+            g_atomic_int_inc(&m->errors);
+        guest_sample_clear(&g);
+    }
+    g_atomic_int_dec_and_test(&m->running);
+    return NULL;
+}
+
+static void test_many_threads(void **state)
+{
+    struct fx *f = *state;
+    f->sink->host_state(f->sink->ctx, f->h1, HOST_CONNECTED, NULL);
+    f->sink->domain(f->sink->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL);
+    f->sink->domain(f->sink->ctx, f->h1, dom_new(VM_B, "b", xml_v(2), true), NULL);
+    f->sink->inventory_synced(f->sink->ctx, f->h1);
+    f->drv.next_xml = g_strdup("<domain><name>c</name><vcpu>99</vcpu></domain>");
+
+    struct mt m = {.f = f, .t0 = now_usec() - MT_N * 10 * USEC_PER_SEC, .running = 4};
+    GThreadFunc parts[] = {mt_rounds, mt_inventory, mt_guests, mt_ingest};
+    GThread *threads[G_N_ELEMENTS(parts)];
+    for (size_t i = 0; i < G_N_ELEMENTS(parts); i++)
+        threads[i] = g_thread_new("feeder", parts[i], &m);
+    unsigned reads = 0;
+    do {
+        g_autoptr(vm_view) v = engine_view(f->e, reads % 2 ? VM_A : VM_C);
+        g_autoptr(GString) prom = g_string_new(NULL);
+        engine_metrics_prometheus(f->e, prom);
+        g_autofree char *why = NULL;
+        engine_ready(f->e, &why, NULL);
+        engine_loading(f->e, -1);
+        reads++;
+    } while (g_atomic_int_get(&m.running) > 0);
+    for (size_t i = 0; i < G_N_ELEMENTS(parts); i++)
+        g_thread_join(threads[i]);
+
+    assert_int_equal(g_atomic_int_get(&m.errors), 0);
+    assert_true(reads > 0);
+    /* Guest samples polled after h1's last round wait for its next one. */
+    const char *both[] = {VM_A, VM_B, NULL};
+    round_of(f, f->h1, both, m.t0 + MT_N * 10 * USEC_PER_SEC);
+
+    g_autoptr(GString) prom = g_string_new(NULL);
+    engine_metrics_prometheus(f->e, prom);
+    g_autofree char *h1_rounds =
+        g_strdup_printf("kanri_collect_rounds_total{host=\"h1\"} %d\n", MT_N + 1);
+    g_autofree char *h2_rounds =
+        g_strdup_printf("kanri_collect_rounds_total{host=\"h2\"} %d\n", MT_N);
+    g_autofree char *dropped =
+        g_strdup_printf("kanri_collect_rounds_dropped_total{host=\"h1\"} %d\n", MT_N / 10);
+    assert_non_null(strstr(prom->str, h1_rounds));
+    assert_non_null(strstr(prom->str, h2_rounds));
+    assert_non_null(strstr(prom->str, dropped));
+    /* Every round of every VM, every pushed and every polled guest sample,
+     * every definition of C and its audited actions are stored. */
+    assert_int_equal(count_rows(f, "SELECT count(*) FROM reconciled_samples"), 3 * MT_N + 2);
+    assert_int_equal(
+        count_rows(f, "SELECT count(*) FROM guest_samples WHERE source = 'kanri-guestd'"), MT_N);
+    assert_int_equal(count_rows(f, "SELECT count(*) FROM guest_samples WHERE source = 'qga'"),
+                     MT_N);
+    assert_int_equal(count_rows(f, "SELECT count(*) FROM audit"), MT_N / 10);
+    g_autoptr(rows) ch = changes_of(f, VM_C);
+    assert_true(rows_len(ch) >= MT_N);
+    g_autoptr(vm_view) a = engine_view(f->e, VM_A);
+    assert_non_null(a);
+    assert_true(engine_ready(f->e, NULL, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +625,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_status_changes_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_keeps_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_threads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
