@@ -125,6 +125,13 @@ static gboolean on_hup(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+static void watch_signal(GMainContext *ctx, int signum, GSourceFunc fn, gpointer data)
+{
+    g_autoptr(GSource) src = g_unix_signal_source_new(signum);
+    g_source_set_callback(src, fn, data, NULL);
+    g_source_attach(src, ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_autofree char *config = NULL, *listen = NULL, *db = NULL, *state_dir = NULL;
@@ -301,10 +308,14 @@ int main(int argc, char **argv)
     g_message("listening on http://%s%s%s:%d/ (API under /api/v1)", v6 ? "[" : "", c->listen_host,
               v6 ? "]" : "", api_port(api));
 
-    g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-    g_unix_signal_add(SIGINT, on_signal, loop);
-    g_unix_signal_add(SIGTERM, on_signal, loop);
-    g_unix_signal_add(SIGHUP, on_hup, eng);
+    /* libvirt's event thread iterates GLib's default main context; the
+     * signals get a context of their own so neither thread ever dispatches
+     * the other's sources. */
+    g_autoptr(GMainContext) signals = g_main_context_new();
+    g_autoptr(GMainLoop) loop = g_main_loop_new(signals, FALSE);
+    watch_signal(signals, SIGINT, on_signal, loop);
+    watch_signal(signals, SIGTERM, on_signal, loop);
+    watch_signal(signals, SIGHUP, on_hup, eng);
     g_main_loop_run(loop);
 
     g_message("stopping");
