@@ -235,8 +235,8 @@ static struct vm_view *view_parse(const char *text, GError **error)
         x->g_source = g_strdup(member_str(e, "g_source"));
         x->reason = g_strdup(member_str(e, "reason"));
         double ha = member_num(e, "h_age_s"), ga = member_num(e, "g_age_s");
-        x->h_age_us = isnan(ha) ? -1 : (int64_t)(ha * 1e6);
-        x->g_age_us = isnan(ga) ? -1 : (int64_t)(ga * 1e6);
+        x->h_age_us = isnan(ha) ? -1 : llround(ha * 1e6);
+        x->g_age_us = isnan(ga) ? -1 : llround(ga * 1e6);
     }
     json_object_put(root);
     return v;

@@ -152,6 +152,12 @@ static int guest_insert(sqlite3 *db, sqlite3_stmt *q, const struct guest_sample 
 int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool *ret_duplicate,
                            GError **error)
 {
+    if (!g->machine_uuid || !g->source) {
+        /* The table would ignore the row without a word. */
+        g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "guest sample without %s",
+                    g->machine_uuid ? "a source" : "a machine uuid");
+        return -EINVAL;
+    }
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     sqlite3_stmt *q = guest_insert_prepare(s->w, error);

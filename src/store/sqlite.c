@@ -655,6 +655,11 @@ static int sq_domain_remove(struct store *st, int64_t domain_id, const struct st
                        " WHERE id = ?",
                        "ii", now_us, domain_id),
                   error);
+    if (r == 0 && sqlite3_changes(s->w) == 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no domain %" G_GINT64_FORMAT,
+                    domain_id);
+        r = -ENOENT;
+    }
     if (r == 0)
         r = add_change(s->w, domain_id, ch, now_us, error);
     return commit_or_rollback(s->w, r, error);

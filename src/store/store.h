@@ -34,7 +34,7 @@
 
 #define STORE_ERROR (store_error_quark())
 GQuark store_error_quark(void);
-enum { STORE_ERROR_IO, STORE_ERROR_NOT_FOUND, STORE_ERROR_SCHEMA };
+enum { STORE_ERROR_IO, STORE_ERROR_NOT_FOUND, STORE_ERROR_SCHEMA, STORE_ERROR_INVALID };
 
 struct store;
 struct series_kind;

@@ -1121,8 +1121,8 @@ static void test_domain_remove_and_return(void **state)
     /* Removing a domain that does not exist fails and records nothing. */
     struct store_change ghost = {.to_version = 1, .diff = "", .cause = {.cause = "removed"}};
     g_autoptr(GError) err = NULL;
-    assert_true(OPS(f)->domain_remove(f->st, 999999, &ghost, T0, &err) < 0);
-    assert_non_null(err);
+    assert_int_equal(OPS(f)->domain_remove(f->st, 999999, &ghost, T0, &err), -ENOENT);
+    assert_true(g_error_matches(err, STORE_ERROR, STORE_ERROR_NOT_FOUND));
     g_autoptr(rows) call2 = changes_of(f, 0, 100);
     assert_int_equal(rows_len(call2), rows_len(call));
 }
@@ -1448,6 +1448,12 @@ static void test_guest_sample_idempotent(void **state)
     s.time_us = T0;
     s.received_us = T0;
     assert_int_equal(OPS(f)->guest_sample_insert(f->st, &s, NULL, NULL), 0);
+
+    /* A sample without a machine is refused, not silently dropped. */
+    g_clear_pointer(&s.machine_uuid, g_free);
+    g_autoptr(GError) err = NULL;
+    assert_int_equal(OPS(f)->guest_sample_insert(f->st, &s, NULL, &err), -EINVAL);
+    assert_true(g_error_matches(err, STORE_ERROR, STORE_ERROR_INVALID));
     guest_sample_clear(&s);
 }
 
@@ -1557,7 +1563,7 @@ static struct vm_view *view_new(const char *uuid, int64_t host, int64_t t)
     x->g_source = g_strdup("balloon");
     x->reason = g_strdup("guest figure, caches excluded");
     x->h_age_us = 1000000;
-    x->g_age_us = 3000000;
+    x->g_age_us = 4100000; /* 4.1 s is not exact in binary: read back rounded */
     return v;
 }
 
@@ -1719,18 +1725,7 @@ static void test_round_write(void **state)
     assert_string_equal(x->g_source, "balloon");
     assert_string_equal(x->reason, "guest figure, caches excluded");
     assert_int_equal(x->h_age_us, 1000000);
-    assert_int_equal(x->g_age_us, 3000000);
-    /*
-     * KNOWN STORE BUG, left out so the suite passes (reported with this
-     * test): view_parse() in src/store/sqlite-reconcile.c reads an age back
-     * as (int64_t)(age_s * 1e6), which truncates, so ages whose tenths are
-     * not exact in binary come back 1 µs short: a view kept with
-     * h_age_us = 4100000 reads back as 4099999 (8.2 s as 8199999, 16.4 s,
-     * 32.3 s, ...).  Once it rounds, add a value with h_age_us = 4100000
-     * to view_new() and assert it here:
-     *
-     *     assert_int_equal(x->h_age_us, 4100000);
-     */
+    assert_int_equal(x->g_age_us, 4100000);
     g_autoptr(GError) err = NULL;
     struct vm_view *none = NULL;
     assert_int_equal(OPS(f)->view_get(f->st, UUID_B, &none, &err), -ENOENT);
