@@ -173,6 +173,10 @@ int main(int argc, char **argv)
         return 0;
     }
     g_log_set_writer_func(log_writer, NULL, NULL);
+    /* Every round wakes a few pool threads at once (stats calls, agent
+     * polls); GLib keeps only two idle ones by default and would create
+     * and end threads every round.  Idle threads still end after 15 s. */
+    g_thread_pool_set_max_unused_threads(16);
 
     g_autoptr(conf) c = conf_new();
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);

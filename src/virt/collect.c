@@ -43,6 +43,8 @@ struct collector *collector_ref(struct collector *c)
 static void dom_free(gpointer p)
 {
     struct dom *d = p;
+    if (d->gdom)
+        virDomainFree(d->gdom);
     g_free(d->uuid);
     g_free(d->name);
     g_free(d);
@@ -89,7 +91,8 @@ struct stats_job {
     GArray *bis;     /* struct balloon_info, parallel to hs */
     GArray *nparams; /* int, parallel to hs */
     struct node_sample node_s;
-    GArray *pools; /* struct pool_sample */
+    int cpu_fields, mem_fields; /* node statistics' field counts, 0 unknown */
+    GArray *pools;              /* struct pool_sample */
 };
 
 static void job_free(gpointer p)
@@ -190,11 +193,15 @@ static void run_node(struct stats_job *j)
     node_sample_init(&j->node_s);
     j->node_s.host_id = j->round->host_id;
     j->node_s.time_us = j->round->t_us;
-    int n = 0;
-    if (virNodeGetCPUStats(j->conn, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &n, 0) == 0 && n > 0 &&
-        n < 64) {
+    /* A field count is asked once, then kept while it works. */
+    int n = j->cpu_fields;
+    if (n == 0 && virNodeGetCPUStats(j->conn, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &n, 0) < 0)
+        n = 0;
+    j->cpu_fields = 0;
+    if (n > 0 && n < 64) {
         virNodeCPUStats cs[64];
         if (virNodeGetCPUStats(j->conn, VIR_NODE_CPU_STATS_ALL_CPUS, cs, &n, 0) == 0) {
+            j->cpu_fields = n;
             for (int i = 0; i < n; i++) {
                 if (g_str_equal(cs[i].field, VIR_NODE_CPU_STATS_USER))
                     j->node_s.cpu_user_ns = cs[i].value;
@@ -207,11 +214,14 @@ static void run_node(struct stats_job *j)
             }
         }
     }
-    n = 0;
-    if (virNodeGetMemoryStats(j->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n, 0) == 0 &&
-        n > 0 && n < 64) {
+    n = j->mem_fields;
+    if (n == 0 && virNodeGetMemoryStats(j->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n, 0) < 0)
+        n = 0;
+    j->mem_fields = 0;
+    if (n > 0 && n < 64) {
         virNodeMemoryStats ms[64];
         if (virNodeGetMemoryStats(j->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, ms, &n, 0) == 0) {
+            j->mem_fields = n;
             for (int i = 0; i < n; i++) {
                 uint64_t v = ms[i].value * 1024; /* KiB */
                 if (g_str_equal(ms[i].field, VIR_NODE_MEMORY_STATS_TOTAL))
@@ -670,6 +680,8 @@ static void round_run(struct collector *c)
     struct stats_job *nodej = job_new(r, c->main);
     nodej->node = true;
     nodej->refresh_pools = c->cfg.refresh_pools;
+    nodej->cpu_fields = c->node_cpu_fields;
+    nodej->mem_fields = c->node_mem_fields;
     guint first_jobs = r->jobs->len;
     for (guint i = 0; i < first_jobs; i++)
         job_push(c, r, g_ptr_array_index(r->jobs, i));
@@ -699,6 +711,8 @@ static void round_run(struct collector *c)
         if (j->error && !refused_nowait(j))
             g_debug("host %s: stats call failed: %s", vc->name, j->error);
         if (j->node) {
+            c->node_cpu_fields = j->cpu_fields;
+            c->node_mem_fields = j->mem_fields;
             rep->node.cpu_user_ns = j->node_s.cpu_user_ns;
             rep->node.cpu_kernel_ns = j->node_s.cpu_kernel_ns;
             rep->node.cpu_idle_ns = j->node_s.cpu_idle_ns;

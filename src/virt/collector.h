@@ -32,6 +32,10 @@ struct dom {
     bool astatus_known, astatus_ok;
     bool no_cpustats, no_diskstats;
     bool no_agent_told; /* "no agent channel" was reported */
+    /* The domain's handle on the guest connection, looked up by the first
+     * poll and kept: one call less per poll.  It holds a reference on its
+     * connection, so a reopened connection never compares equal. */
+    virDomainPtr gdom;
 };
 
 struct collector {
@@ -55,6 +59,10 @@ struct collector {
     GThreadPool *pool;
     GThreadPool *gpool;
     uint64_t round_no;
+    /* How many fields the host's node CPU and memory statistics have (the
+     * drivers insist on the exact count, asking costs a call); 0 until a
+     * node job has asked. */
+    int node_cpu_fields, node_mem_fields;
 };
 
 struct collector *collector_ref(struct collector *c);

@@ -147,14 +147,33 @@ void guest_job_run(gpointer data, gpointer user)
 {
     struct gjob *j = data;
     struct collector *c = j->c;
-    virDomainPtr dom = virDomainLookupByUUIDString(j->conn, j->uuid);
+    virDomainPtr dom = NULL;
+    g_mutex_lock(&c->lock);
+    struct dom *d = g_hash_table_lookup(c->doms, j->uuid);
+    if (d && d->gdom && virDomainGetConnect(d->gdom) == j->conn) {
+        dom = d->gdom;
+        virDomainRef(dom);
+    }
+    g_mutex_unlock(&c->lock);
+    if (!dom) {
+        dom = virDomainLookupByUUIDString(j->conn, j->uuid);
+        g_mutex_lock(&c->lock);
+        d = g_hash_table_lookup(c->doms, j->uuid);
+        if (d && dom) {
+            if (d->gdom)
+                virDomainFree(d->gdom);
+            d->gdom = dom;
+            virDomainRef(dom);
+        }
+        g_mutex_unlock(&c->lock);
+    }
     if (dom) {
         guest_poll(c, dom, j->uuid);
         virDomainFree(dom);
     }
     virResetLastError();
     g_mutex_lock(&c->lock);
-    struct dom *d = g_hash_table_lookup(c->doms, j->uuid);
+    d = g_hash_table_lookup(c->doms, j->uuid);
     if (d)
         d->guest_busy = false;
     g_mutex_unlock(&c->lock);
