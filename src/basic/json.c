@@ -69,6 +69,12 @@ static const char *not_strict_json(const char *data, size_t len, size_t *ret_bad
         char c = data[i];
         if (in_string) {
             if (c == '\\') {
+                /* NUL cuts C strings short: a value would be checked
+                 * shorter than it is (json-c keeps it in the length). */
+                if (i + 5 < len && !strncmp(data + i + 1, "u0000", 5)) {
+                    *ret_bad = i;
+                    return "NUL (\\u0000) in strings is refused";
+                }
                 i++;
             } else if (c == '"') {
                 in_string = false;
@@ -101,6 +107,82 @@ static const char *not_strict_json(const char *data, size_t len, size_t *ret_bad
         }
     }
     return NULL;
+}
+
+struct key_count {
+    size_t at; /* where the object starts */
+    int keys;  /* its members in the text */
+};
+
+/* Objects of the text in the order of their '{', with their member counts:
+ * one ':' outside strings per member of the innermost open object. */
+static GArray *count_keys(const char *data, size_t len)
+{
+    GArray *objs = g_array_new(false, false, sizeof(struct key_count));
+    g_autoptr(GArray) open = g_array_new(false, false, sizeof(gint)); /* index or -1 */
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            gint idx = -1;
+            if (c == '{') {
+                struct key_count k = {.at = i, .keys = 0};
+                g_array_append_val(objs, k);
+                idx = (gint)objs->len - 1;
+            }
+            g_array_append_val(open, idx);
+        } else if (c == '}' || c == ']') {
+            if (open->len)
+                g_array_set_size(open, open->len - 1);
+        } else if (c == ':' && open->len) {
+            gint idx = g_array_index(open, gint, open->len - 1);
+            if (idx >= 0)
+                g_array_index(objs, struct key_count, idx).keys++;
+        }
+    }
+    return objs;
+}
+
+/* Pre-order walk of the parsed value next to the text's objects: json-c
+ * keeps one member per key (the last), so an object with fewer members
+ * than the text gave it had a key twice.  The first object that differs
+ * is the one with the duplicate: those before it in document order match
+ * the text one to one.  Returns false with *ret_at set there. */
+static bool keys_match(json_object *o, const GArray *objs, guint *next, size_t *ret_at)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        size_t n = json_object_array_length(o);
+        for (size_t i = 0; i < n; i++) {
+            if (!keys_match(json_object_array_get_idx(o, i), objs, next, ret_at))
+                return false;
+        }
+        return true;
+    }
+    if (!json_object_is_type(o, json_type_object))
+        return true;
+    if (*next >= objs->len)
+        return true; /* cannot happen: json-c made no object the text lacks */
+    const struct key_count *k = &g_array_index(objs, struct key_count, (*next)++);
+    if (json_object_object_length(o) != k->keys) {
+        *ret_at = k->at;
+        return false;
+    }
+    json_object_object_foreach(o, key, val)
+    {
+        (void)key;
+        if (!keys_match(val, objs, next, ret_at))
+            return false;
+    }
+    return true;
 }
 
 bool json_parse_strict(const char *data, size_t len, const struct json_limits *lim,
@@ -193,6 +275,16 @@ bool json_parse_strict(const char *data, size_t len, const struct json_limits *l
         g_set_error(error, JSON_ERROR, JSON_ERROR_MALFORMED, "malformed JSON at byte %zu: %s", bad,
                     why);
         return false;
+    }
+    if (memchr(data, '{', used)) {
+        g_autoptr(GArray) objs = count_keys(data, used);
+        guint next = 0;
+        if (!keys_match(o, objs, &next, &bad)) {
+            json_object_put(o);
+            g_set_error(error, JSON_ERROR, JSON_ERROR_MALFORMED,
+                        "malformed JSON at byte %zu: an object has a key twice", bad);
+            return false;
+        }
     }
     /* NULL here is the literal null, which is valid JSON. */
     *ret_value = o;

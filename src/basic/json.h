@@ -6,7 +6,9 @@
  * used to write for itself: a size bound checked before parsing, a depth
  * bound, UTF-8 validation, strict JSON (json-c's strict mode still takes
  * single-quoted strings, NaN/Infinity and numbers like 00, -01 and 1.:
- * refused here), a number or literal that ends exactly at the end of the
+ * refused here; and, stricter than JSON, an object with a key twice and
+ * \u0000 in a string are refused: they let a checked value differ from
+ * the one used), a number or literal that ends exactly at the end of the
  * input, refusal of anything but whitespace after the value, and one error
  * domain whose messages name the byte where the text went wrong.
  *
@@ -49,6 +51,7 @@ struct json_limits {
  *   "JSON nested deeper than D levels at byte N"
  *   "not valid UTF-8 at byte N"
  *   "malformed JSON at byte N: <json-c's description, or what is not JSON>"
+ *   "malformed JSON at byte N: an object has a key twice"  (N: its '{')
  *   "unexpected data after the JSON value at byte N"   (MALFORMED)
  *   "truncated JSON (ends after N bytes)"
  * Never logs, and never reads past DATA + LEN.

@@ -73,7 +73,11 @@ static void test_valid(void **state)
         {"\"caf\xc3\xa9 \xf0\x9f\x98\x80\"", 0, OK_VALUE, json_type_string, NULL},
         /* What the strictness check refuses outside strings is fine inside. */
         {"[\"it's\", \"NaN\", \"Infinity\", \"\\\"'\\\\\"]", 0, OK_VALUE, json_type_array, NULL},
-        {"[\"\\t\\n\\u0000\\u001f\\/\"]", 0, OK_VALUE, json_type_array, NULL},
+        {"[\"\\t\\n\\u0001\\u001f\\/\\\\u0000\"]", 0, OK_VALUE, json_type_array, NULL},
+        /* The same key in different objects, and keys that look alike. */
+        {"[{\"a\": 1}, {\"a\": {\"a\": 2}}, {\"a\": 1, \"A\": 2, \"a \": 3}]", 0, OK_VALUE,
+         json_type_array, NULL},
+        {"{\"a:b\": \"c:d\", \"e\": [\":\", {\"f\": \"{\"}]}", 0, OK_VALUE, json_type_object, NULL},
         /* A number or literal that ends exactly at the end of the input. */
         {"1", 0, OK_VALUE, json_type_int, NULL},
         {"-0.25e+3", 0, OK_VALUE, json_type_double, NULL},
@@ -152,6 +156,19 @@ static void test_malformed(void **state)
          "at byte 2: control characters in strings must be escaped"},
         {"[\"\n\"]", 0, JSON_ERROR_MALFORMED, 0, "at byte 2"},
         {"{\"\x01\": 1}", 0, JSON_ERROR_MALFORMED, 0, "at byte 2"},
+        /* A key twice: json-c keeps the last, a check may have read the
+         * first ({"role":"viewer","role":"admin"}). */
+        {"{\"role\": \"viewer\", \"role\": \"admin\"}", 0, JSON_ERROR_MALFORMED, 0,
+         "at byte 0: an object has a key twice"},
+        {"[1, {\"a\": {\"b\": 1, \"b\": 2}}]", 0, JSON_ERROR_MALFORMED, 0,
+         "at byte 10: an object has a key twice"},
+        {"{\"a\": {\"x\": 1}, \"a\": {\"y\": 2}}", 0, JSON_ERROR_MALFORMED, 0, "at byte 0: "},
+        {"{\"a\": 1, \"\\u0061\": 2}", 0, JSON_ERROR_MALFORMED, 0, "a key twice"},
+        {"[{}, {\"k\": [{\"q\": 1}], \"k\": 2}]", 0, JSON_ERROR_MALFORMED, 0, "at byte 5: "},
+        /* NUL would cut a checked string short. */
+        {"[\"a\\u0000b\"]", 0, JSON_ERROR_MALFORMED, 0,
+         "at byte 3: NUL (\\u0000) in strings is refused"},
+        {"{\"role\\u0000x\": 1}", 0, JSON_ERROR_MALFORMED, 0, "NUL"},
         /* JSON's whitespace is four characters, not every isspace(). */
         {"\f[1]", 0, JSON_ERROR_MALFORMED, 0, "at byte 0"},
         {"[1\f]", 0, JSON_ERROR_MALFORMED, 0, "at byte 2"},
