@@ -172,7 +172,55 @@ void req_from_error(struct req *r, const GError *err)
 
 const char *req_arg(struct req *r, const char *key)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+    return g_hash_table_lookup(r->args, key);
+}
+
+/*
+ * libmicrohttpd would percent-decode the path and the query in place, and a
+ * %00 there ends the C string early ("…/destroy%00.txt" became ".../destroy").
+ * It is told to leave them as sent; they are decoded here, where a NUL, a
+ * malformed escape or a query key given twice can be refused.
+ */
+static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct req *r = cls;
+    g_autofree char *k = g_uri_unescape_string(key, NULL);
+    /* "?a" (no '=') has no value: req_arg() answers NULL, as for no "a". */
+    g_autofree char *v = value ? g_uri_unescape_string(value, NULL) : NULL;
+    if (!k || (value && !v) || !*k) {
+        g_autofree char *shown = g_strescape(key, NULL);
+        r->bad_url = g_strdup_printf("query: parameter '%s': malformed percent-encoding, a "
+                                     "NUL (%%00), or an empty name",
+                                     shown);
+        return MHD_NO;
+    }
+    if (g_hash_table_contains(r->args, k)) {
+        r->bad_url = g_strdup_printf("query: parameter '%s' is given twice", k);
+        return MHD_NO;
+    }
+    g_hash_table_insert(r->args, g_steal_pointer(&k), g_steal_pointer(&v));
+    return MHD_YES;
+}
+
+static void decode_url(struct req *r, const char *url)
+{
+    r->args = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    r->path = g_uri_unescape_string(url, NULL);
+    if (!r->path) {
+        r->path = g_strescape(url, NULL);
+        r->bad_url = g_strdup("path: malformed percent-encoding or a NUL (%00)");
+        return;
+    }
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, r);
 }
 
 static void authenticate(struct req *r)
@@ -231,6 +279,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
 
 static void dispatch(struct req *r)
 {
+    if (r->bad_url) {
+        req_problem(r, 400, "%s", r->bad_url);
+        return;
+    }
     const struct route *route = NULL;
     bool path_matched = false;
     g_autoptr(GString) allow = g_string_new(NULL);
@@ -301,6 +353,9 @@ static void req_free(struct req *r)
         g_free(r->params[i]);
     store_token_clear(&r->token);
     g_free(r->path);
+    if (r->args)
+        g_hash_table_unref(r->args);
+    g_free(r->bad_url);
     g_free(r->allow);
     g_free(r->raw_owned);
     g_free(r->retry_after);
@@ -326,8 +381,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->api = a;
         r->conn = conn;
         r->method = method;
-        r->path = g_strdup(url);
         r->status = 200;
+        decode_url(r, url);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         uint64_t n;
         /* Refuse a declared oversize body before reading any of it. */
@@ -375,7 +430,8 @@ struct api *api_start(const struct api_options *opts, GError **error)
         flags |= MHD_USE_IPv6;
     a->mhd = MHD_start_daemon(flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a,
                               MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, a, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              on_completed, a, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->mhd) {
