@@ -13,10 +13,10 @@
 struct req {
     struct api *api;
     struct MHD_Connection *conn;
-    const char *method; /* owned by MHD for the request's life */
-    char *path;       /* percent-decoded */
-    GHashTable *args; /* query arguments, percent-decoded */
-    char *bad_url;    /* why the path or query cannot be taken, or NULL */
+    const char *method;           /* owned by MHD for the request's life */
+    char *path;                   /* percent-decoded */
+    GHashTable *args;             /* query arguments, percent-decoded */
+    char *bad_url;                /* why the path or query cannot be taken, or NULL */
     char *params[REQ_MAX_PARAMS]; /* path placeholders, in order */
     int nparams;
     GString *body;
