@@ -163,8 +163,15 @@ int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool 
     sqlite3_stmt *q = guest_insert_prepare(s->w, error);
     if (!q)
         return -EIO;
-    int r = guest_insert(s->w, q, g, error);
+    /* The sender deletes what was acknowledged: this commit reaches the
+     * disk before it returns (WAL with synchronous=NORMAL, kept for the
+     * rounds, would sync only at the next checkpoint). */
+    int r = exec_sql(s->w, "PRAGMA synchronous = FULL", error);
+    if (r == 0)
+        r = guest_insert(s->w, q, g, error);
     sqlite3_finalize(q);
+    if (exec_sql(s->w, "PRAGMA synchronous = NORMAL", r == 0 ? error : NULL) < 0)
+        r = -EIO;
     if (r == 0 && ret_duplicate)
         *ret_duplicate = sqlite3_changes(s->w) == 0;
     return r;

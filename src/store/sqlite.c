@@ -13,11 +13,15 @@
 #include "basic/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK(kanri_store_error_quark, store_error)
 
@@ -1081,8 +1085,39 @@ static sqlite3 *open_one(const char *path, bool readonly, GError **error)
     return db;
 }
 
+/* The database holds token hashes and every machine's figures: readable by
+ * kanrid's user only.  SQLite gives its -wal and -shm files the database
+ * file's mode, so the file is made (or an older one narrowed) first. */
+static int make_private(const char *path, GError **error)
+{
+    if (path[0] == ':' || g_str_has_prefix(path, "file:"))
+        return 0; /* in memory, or a URI whose owner chose */
+    int fd = g_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || fchmod(fd, 0600) < 0) {
+        int e = errno;
+        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "cannot open %s: %s", path, g_strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return -e;
+    }
+    close(fd);
+    static const char *const sidecars[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < G_N_ELEMENTS(sidecars); i++) {
+        g_autofree char *p = g_strconcat(path, sidecars[i], NULL);
+        if (g_chmod(p, 0600) < 0 && errno != ENOENT) {
+            int e = errno;
+            g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "cannot make %s private: %s", p,
+                        g_strerror(e));
+            return -e;
+        }
+    }
+    return 0;
+}
+
 struct store *store_sqlite_open(const char *path, GError **error)
 {
+    if (make_private(path, error) < 0)
+        return NULL;
     g_autofree struct store_sqlite *s = g_new0(struct store_sqlite, 1);
     s->base.ops = &sqlite_ops;
     g_mutex_init(&s->wlock);

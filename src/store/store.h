@@ -270,7 +270,8 @@ struct store_ops {
     /* ---- samples ---- */
     /* Guest-view sample pushed by an agent.  Idempotent: a sample with the
      * same (machine_uuid, source, seq) — or, without seq, the same time —
-     * is not stored twice and sets *ret_duplicate. */
+     * is not stored twice and sets *ret_duplicate.  Durable when it
+     * returns 0 (synced to disk): the agent deletes what was acknowledged. */
     int (*guest_sample_insert)(struct store *st, const struct guest_sample *s, bool *ret_duplicate,
                                GError **error);
     /* One round's rows, in one transaction. */

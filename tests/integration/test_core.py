@@ -249,8 +249,9 @@ def test_tokens_and_roles(k):
     # Only hashes are stored.
     db = open(os.path.join(k.state_dir, "kanri.db"), "rb").read()
     assert viewer.encode() not in db and k.token.encode() not in db
-    mode = os.stat(os.path.join(k.state_dir, "admin.token")).st_mode & 0o777
-    assert mode == 0o600
+    for name in ("admin.token", "kanri.db", "kanri.db-wal", "kanri.db-shm"):
+        mode = os.stat(os.path.join(k.state_dir, name)).st_mode & 0o777
+        assert mode == 0o600, (name, oct(mode))
 
 
 def test_state_survives_restart(kanrid_factory, fleet, tmp_path):

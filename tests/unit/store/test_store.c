@@ -2264,6 +2264,191 @@ static void test_query_shapes(void **state)
     expect_filled(sr, 0, NULL);
 }
 
+/* ---- durability and privacy ---- */
+
+/* A VFS over the default one that counts syncs of write-ahead logs: what
+ * "durable when acknowledged" means for SQLite in WAL mode. */
+static sqlite3_vfs counting_vfs;
+static sqlite3_vfs *base_vfs;
+static int wal_syncs;
+
+struct counting_file {
+    sqlite3_file base; /* pMethods: counting_io */
+    bool wal;
+    sqlite3_file real[]; /* base_vfs->szOsFile bytes */
+};
+
+static sqlite3_io_methods counting_io;
+
+static int c_close(sqlite3_file *f)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xClose(c->real);
+}
+static int c_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xRead(c->real, b, n, o);
+}
+static int c_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xWrite(c->real, b, n, o);
+}
+static int c_truncate(sqlite3_file *f, sqlite3_int64 n)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xTruncate(c->real, n);
+}
+static int c_sync(sqlite3_file *f, int flags)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    if (c->wal)
+        g_atomic_int_inc(&wal_syncs);
+    return c->real->pMethods->xSync(c->real, flags);
+}
+static int c_size(sqlite3_file *f, sqlite3_int64 *n)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xFileSize(c->real, n);
+}
+static int c_lock(sqlite3_file *f, int l)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xLock(c->real, l);
+}
+static int c_unlock(sqlite3_file *f, int l)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xUnlock(c->real, l);
+}
+static int c_check(sqlite3_file *f, int *r)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xCheckReservedLock(c->real, r);
+}
+static int c_fcntl(sqlite3_file *f, int op, void *a)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xFileControl(c->real, op, a);
+}
+static int c_sector(sqlite3_file *f)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xSectorSize(c->real);
+}
+static int c_devchar(sqlite3_file *f)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xDeviceCharacteristics(c->real);
+}
+static int c_shmmap(sqlite3_file *f, int i, int sz, int ext, void volatile **p)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xShmMap(c->real, i, sz, ext, p);
+}
+static int c_shmlock(sqlite3_file *f, int o, int n, int fl)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xShmLock(c->real, o, n, fl);
+}
+static void c_shmbarrier(sqlite3_file *f)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    c->real->pMethods->xShmBarrier(c->real);
+}
+static int c_shmunmap(sqlite3_file *f, int del)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    return c->real->pMethods->xShmUnmap(c->real, del);
+}
+
+static int c_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    struct counting_file *c = (struct counting_file *)f;
+    c->base.pMethods = NULL;
+    int rc = base_vfs->xOpen(base_vfs, name, c->real, flags, out);
+    if (rc == SQLITE_OK && c->real->pMethods) {
+        c->wal = (flags & SQLITE_OPEN_WAL) != 0;
+        c->base.pMethods = &counting_io;
+    }
+    return rc;
+}
+
+static void counting_vfs_register(void)
+{
+    base_vfs = sqlite3_vfs_find(NULL);
+    counting_io = (sqlite3_io_methods){
+        .iVersion = 2,
+        .xClose = c_close,
+        .xRead = c_read,
+        .xWrite = c_write,
+        .xTruncate = c_truncate,
+        .xSync = c_sync,
+        .xFileSize = c_size,
+        .xLock = c_lock,
+        .xUnlock = c_unlock,
+        .xCheckReservedLock = c_check,
+        .xFileControl = c_fcntl,
+        .xSectorSize = c_sector,
+        .xDeviceCharacteristics = c_devchar,
+        .xShmMap = c_shmmap,
+        .xShmLock = c_shmlock,
+        .xShmBarrier = c_shmbarrier,
+        .xShmUnmap = c_shmunmap,
+    };
+    counting_vfs = *base_vfs;
+    counting_vfs.zName = "kanri-counting";
+    counting_vfs.szOsFile = (int)sizeof(struct counting_file) + base_vfs->szOsFile;
+    counting_vfs.xOpen = c_open;
+    counting_vfs.pNext = NULL;
+    assert_int_equal(sqlite3_vfs_register(&counting_vfs, 1), SQLITE_OK);
+}
+
+static unsigned mode_of(const char *path, const char *suffix)
+{
+    g_autofree char *p = g_strconcat(path, suffix, NULL);
+    GStatBuf st;
+    if (g_stat(p, &st) < 0)
+        fail_msg("stat %s: %s", p, g_strerror(errno));
+    return st.st_mode & 0777;
+}
+
+static void test_durable_and_private(void **state)
+{
+    struct fx *f = *state;
+    /* Files only kanrid's user can read, the WAL and its index too; an
+     * older, wider database is narrowed on open. */
+    assert_int_equal(mode_of(f->path, ""), 0600);
+    store_close(f->st);
+    f->st = NULL;
+    g_chmod(f->path, 0644);
+    counting_vfs_register();
+    reopen(f);
+    assert_int_equal(mode_of(f->path, ""), 0600);
+    assert_int_equal(mode_of(f->path, "-wal"), 0600);
+    assert_int_equal(mode_of(f->path, "-shm"), 0600);
+
+    /* An acknowledged guest sample has been synced to the log; a second
+     * acknowledgement syncs again (not only at checkpoints). */
+    int before = g_atomic_int_get(&wal_syncs);
+    assert_false(insert_sample(f, UUID_A, "kanri-guestd", T0, 1, 1 << 30));
+    int after_one = g_atomic_int_get(&wal_syncs);
+    assert_true(after_one > before);
+    assert_false(insert_sample(f, UUID_A, "kanri-guestd", T0 + SEC, 2, 1 << 30));
+    assert_true(g_atomic_int_get(&wal_syncs) > after_one);
+    /* ... and the connection is back to NORMAL for the rounds. */
+    int syncs = g_atomic_int_get(&wal_syncs);
+    int64_t h = ensure_host(f, "sync-check");
+    (void)h;
+    assert_int_equal(g_atomic_int_get(&wal_syncs), syncs);
+
+    store_close(f->st);
+    f->st = NULL;
+    sqlite3_vfs_unregister(&counting_vfs);
+    reopen(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2280,6 +2465,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_sample_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durable_and_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),
