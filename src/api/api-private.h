@@ -14,13 +14,14 @@ struct req {
     struct api *api;
     struct MHD_Connection *conn;
     const char *method;           /* owned by MHD for the request's life */
+    const char *version;          /* likewise: "HTTP/1.1" */
     char *path;                   /* percent-decoded */
     GHashTable *args;             /* query arguments, percent-decoded */
     char *bad_url;                /* why the path or query cannot be taken, or NULL */
+    const struct route *route;    /* set once the request is admitted */
     char *params[REQ_MAX_PARAMS]; /* path placeholders, in order */
     int nparams;
     GString *body;
-    bool too_large;
     json_object *body_json; /* parsed body for routes that want one */
     struct store_token token;
     bool authed;
@@ -43,6 +44,10 @@ struct route {
     int min_role;        /* -1: no auth; else api_role_rank() needed */
     bool wants_body;
     void (*handler)(struct req *r);
+    /* With wants_body: the fields the body may have, NULL-terminated (an
+     * unknown one is refused before the handler runs); NULL when the
+     * handler checks them itself. */
+    const char *const *fields;
 };
 
 extern const struct route api_routes[];        /* terminated by a NULL pattern */

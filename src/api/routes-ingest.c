@@ -437,9 +437,11 @@ static void h_agents(struct req *r)
     req_rows(r, req_store(r)->ops->agents_query(req_store(r), &err), err);
 }
 
+static const char *const enroll_fields[] = {"machine", "name", NULL};
+
 const struct route api_ingest_routes[] = {
     {"POST", "/api/v1/ingest/guest", 0, false, h_ingest_guest},
     {"GET", "/api/v1/agents", 1, false, h_agents},
-    {"POST", "/api/v1/agents", 2, true, h_agent_enroll},
+    {"POST", "/api/v1/agents", 2, true, h_agent_enroll, enroll_fields},
     {NULL, NULL, 0, false, NULL},
 };

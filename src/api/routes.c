@@ -444,6 +444,9 @@ static void h_token_revoke(struct req *r)
 
 /* Order matters only for 405 "Allow" lists: all methods of a path are
  * collected before falling through. */
+static const char *const define_fields[] = {"host", "xml", NULL};
+static const char *const token_fields[] = {"name", "role", NULL};
+
 const struct route api_routes[] = {
     {"GET", "/api/v1/healthz", -1, false, h_healthz},
     {"GET", "/healthz", -1, false, h_healthz},
@@ -453,7 +456,7 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/hosts", 1, false, h_hosts},
     {"GET", "/api/v1/hosts/{}", 1, false, h_host},
     {"GET", "/api/v1/vms", 1, false, h_vms},
-    {"POST", "/api/v1/vms", 2, true, h_vm_define},
+    {"POST", "/api/v1/vms", 2, true, h_vm_define, define_fields},
     {"GET", "/api/v1/vms/{}", 1, false, h_vm},
     {"GET", "/api/v1/vms/{}/snapshots", 1, false, h_vm_snapshots},
     {"GET", "/api/v1/vms/{}/metrics", 1, false, h_vm_metrics},
@@ -468,7 +471,7 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/changes", 1, false, h_changes},
     {"GET", "/api/v1/audit", 1, false, h_audit},
     {"GET", "/api/v1/tokens", 3, false, h_tokens},
-    {"POST", "/api/v1/tokens", 3, true, h_token_create},
+    {"POST", "/api/v1/tokens", 3, true, h_token_create, token_fields},
     {"DELETE", "/api/v1/tokens/{}", 3, false, h_token_revoke},
     {NULL, NULL, 0, false, NULL},
 };

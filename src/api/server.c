@@ -115,6 +115,8 @@ static const char *status_title(unsigned status)
         return "Conflict";
     case 413:
         return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
     case 429:
         return "Too Many Requests";
     case 500:
@@ -277,12 +279,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
     return ret;
 }
 
-static void dispatch(struct req *r)
+static const struct route *find_route(struct req *r)
 {
-    if (r->bad_url) {
-        req_problem(r, 400, "%s", r->bad_url);
-        return;
-    }
     const struct route *route = NULL;
     bool path_matched = false;
     g_autoptr(GString) allow = g_string_new(NULL);
@@ -308,27 +306,104 @@ static void dispatch(struct req *r)
         } else {
             req_problem(r, 404, "no such endpoint: %s (see /api/v1/openapi.json)", r->path);
         }
-        return;
     }
-    if (r->too_large) {
+    return route;
+}
+
+static const char *header(struct req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* The request line and headers, checked before any of the body is read. */
+static bool headers_ok(struct req *r)
+{
+    if (r->bad_url) {
+        req_problem(r, 400, "%s", r->bad_url);
+        return false;
+    }
+    if (g_str_equal(r->version, MHD_HTTP_VERSION_1_1) && !header(r, "Host")) {
+        req_problem(r, 400, "headers: HTTP/1.1 needs a Host header");
+        return false;
+    }
+    const char *te = header(r, "Transfer-Encoding");
+    const char *cl = header(r, "Content-Length");
+    if (te && g_ascii_strcasecmp(te, "chunked") != 0) {
+        req_problem(r, 400, "headers: Transfer-Encoding '%s' is not taken (only chunked)", te);
+        return false;
+    }
+    if (te && cl) {
+        req_problem(r, 400, "headers: Content-Length and Transfer-Encoding together");
+        return false;
+    }
+    uint64_t n = 0;
+    if (cl && !parse_u64(cl, &n)) {
+        req_problem(r, 400, "headers: Content-Length '%s' is not a number", cl);
+        return false;
+    }
+    if (n > API_MAX_BODY) {
         req_problem(r, 413, "body: larger than the limit of %d bytes", API_MAX_BODY);
-        return;
+        return false;
     }
+    if (te || n > 0) {
+        /* A body is coming: it is JSON, whatever the route. */
+        const char *ct = header(r, "Content-Type");
+        size_t l = strlen("application/json");
+        if (!ct || g_ascii_strncasecmp(ct, "application/json", l) != 0 ||
+            (ct[l] && ct[l] != ';' && ct[l] != ' ')) {
+            req_problem(r, 415, "headers: Content-Type must be application/json (got %s)",
+                        ct ? ct : "none");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Everything decided before the body: headers, route, token, role.  A
+ * request refused here is answered at once, without reading its body. */
+static bool admit(struct req *r)
+{
+    if (!headers_ok(r))
+        return false;
+    const struct route *route = find_route(r);
+    if (!route)
+        return false;
     if (route->min_role >= 0) {
         authenticate(r);
         if (!r->authed) {
             req_problem(r, 401,
                         "missing or invalid token: send 'Authorization: Bearer TOKEN' "
                         "(the admin token is in the state directory's admin.token)");
-            return;
+            return false;
         }
         int rank = api_role_rank(r->token.role);
         if (rank < route->min_role || (rank == 0 && route->min_role != 0)) {
             req_problem(r, 403, "token '%s' has role '%s'; this needs %s", r->token.name,
                         r->token.role, api_role_names[route->min_role]);
-            return;
+            return false;
         }
     }
+    r->route = route;
+    return true;
+}
+
+static bool known_fields(struct req *r, const char *const *fields)
+{
+    json_object_object_foreach(r->body_json, key, val)
+    {
+        (void)val;
+        if (!g_strv_contains(fields, key)) {
+            g_autofree char *known = g_strjoinv(", ", (char **)fields);
+            req_problem(r, 400, "%s: unknown field (this takes: %s)", key, known);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void dispatch(struct req *r)
+{
+    const struct route *route = r->route;
     if (route->wants_body) {
         g_autofree char *detail = NULL;
         r->body_json =
@@ -337,6 +412,8 @@ static void dispatch(struct req *r)
             req_problem(r, 400, "%s", detail);
             return;
         }
+        if (route->fields && !known_fields(r, route->fields))
+            return;
     }
     route->handler(r);
 }
@@ -381,25 +458,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->api = a;
         r->conn = conn;
         r->method = method;
+        r->version = version;
         r->status = 200;
-        decode_url(r, url);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        uint64_t n;
-        /* Refuse a declared oversize body before reading any of it. */
-        if (cl && parse_u64(cl, &n) && n > API_MAX_BODY)
-            r->too_large = true;
         *con_cls = r;
+        decode_url(r, url);
+        /* Refused before a byte of the body is read: MHD answers and
+         * closes the connection instead of reading what was announced. */
+        if (!admit(r))
+            return send_reply(conn, r);
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!r->too_large) {
-            if (!r->body)
-                r->body = g_string_new(NULL);
-            if (r->body->len + *upload_data_size > API_MAX_BODY)
-                r->too_large = true;
-            else
-                g_string_append_len(r->body, upload_data, (gssize)*upload_data_size);
-        }
+        if (!r->body)
+            r->body = g_string_new(NULL);
+        /* Only a chunked body can get here past the limit: drop the
+         * connection rather than read on. */
+        if (r->body->len + *upload_data_size > API_MAX_BODY)
+            return MHD_NO;
+        g_string_append_len(r->body, upload_data, (gssize)*upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }

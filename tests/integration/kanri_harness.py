@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -156,6 +157,43 @@ class Kanrid:
 
     def post(self, path, body=None, **kw):
         return self.request("POST", path, body=body, **kw)
+
+    def raw(self, data, timeout=10):
+        """Send DATA (bytes) as is on a new connection and read the answer
+        until kanrid closes it or TIMEOUT passes.  Returns (status or None,
+        headers dict, body text, closed): for requests urllib would fix up,
+        or bodies kanrid must refuse before reading them."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as c:
+            try:
+                c.sendall(data)
+            except OSError:
+                pass  # refused before all was sent: the answer may still be there
+            buf, closed = b"", False
+            deadline = time.time() + timeout
+            try:
+                while time.time() < deadline:
+                    got = c.recv(65536)
+                    if not got:
+                        closed = True
+                        break
+                    buf += got
+                    head, sep, rest = buf.partition(b"\r\n\r\n")
+                    m = re.search(rb"(?i)content-length: *(\d+)", head)
+                    if sep and m and len(rest) >= int(m.group(1)):
+                        # The whole answer: does kanrid close now?
+                        c.settimeout(2)
+                        closed = c.recv(1) == b""
+                        break
+            except (socket.timeout, ConnectionResetError):
+                pass
+        head, _, body = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d+)", lines[0]) if lines and lines[0] else None
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        return (int(m.group(1)) if m else None), headers, body.decode("utf-8", "replace"), closed
 
     def wait_for(self, predicate, timeout=15, interval=0.05, what="condition"):
         deadline = time.time() + timeout
