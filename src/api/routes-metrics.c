@@ -35,17 +35,18 @@ static const char *const default_reconciled[] = {"cpu_busy",  "cpu_wait", "cpu_d
                                                  "disk_free", "disk_io",  NULL};
 
 /* A time argument: RFC 3339, epoch seconds, or a duration meaning that
- * long before now ("1h"). */
+ * long before now ("1h"); 1970 to 9999 (TIME_MAX_SEC), so that no
+ * arithmetic on two of them overflows. */
 static bool parse_when(const char *s, int64_t now, int64_t *ret)
 {
     int64_t d;
     if (time_parse(s, ret))
         return true;
-    if (duration_parse(s[0] == '-' ? s + 1 : s, &d)) {
+    if (duration_parse(s[0] == '-' ? s + 1 : s, &d) && d <= now) {
         *ret = now - d;
         return true;
     }
-    return false;
+    return false; /* nor a duration that reaches before 1970 */
 }
 
 struct range {
@@ -64,12 +65,16 @@ static bool parse_range(struct req *r, struct range *ret)
     ret->tier = NULL;
     if (from && !parse_when(from, now, &ret->from)) {
         req_problem(r, 400,
-                    "from: expected RFC 3339, epoch seconds or a duration ago (1h), got '%s'",
+                    "from: expected RFC 3339, epoch seconds or a duration ago (1h), between 1970 "
+                    "and 9999, got '%s'",
                     from);
         return false;
     }
     if (to && !parse_when(to, now, &ret->to)) {
-        req_problem(r, 400, "to: expected RFC 3339, epoch seconds or a duration ago, got '%s'", to);
+        req_problem(r, 400,
+                    "to: expected RFC 3339, epoch seconds or a duration ago, between 1970 and "
+                    "9999, got '%s'",
+                    to);
         return false;
     }
     if (ret->to <= ret->from) {

@@ -23,13 +23,13 @@ bool time_parse(const char *s, int64_t *ret_usec)
     if (!s || !*s)
         return false;
     if (parse_u64(s, &secs)) {
-        if (secs > (uint64_t)G_MAXINT64 / USEC_PER_SEC)
+        if (secs > TIME_MAX_SEC)
             return false;
         *ret_usec = (int64_t)secs * USEC_PER_SEC;
         return true;
     }
     g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(s, NULL);
-    if (!dt)
+    if (!dt || g_date_time_to_unix(dt) < 0 || g_date_time_to_unix(dt) > TIME_MAX_SEC)
         return false;
     *ret_usec = g_date_time_to_unix(dt) * USEC_PER_SEC + g_date_time_get_microsecond(dt);
     return true;

@@ -25,8 +25,12 @@ static inline int64_t mono_usec(void)
 /* RFC 3339 UTC with seconds ("2026-11-26T10:20:19Z"); NULL for t <= 0. g_free. */
 char *time_format_rfc3339(int64_t usec);
 
+/* The latest time kanri takes from outside: 9999-12-31T23:59:59Z.  Times
+ * are 1970 to this, so that differences of two never overflow. */
+#define TIME_MAX_SEC G_GINT64_CONSTANT(253402300799)
+
 /* Parses RFC 3339 ("...Z" or with offset) or a plain integer of seconds since
- * the epoch.  Returns false on anything else. */
+ * the epoch, from 1970 to TIME_MAX_SEC.  Returns false on anything else. */
 bool time_parse(const char *s, int64_t *ret_usec);
 
 /* Parses a relative duration "90", "90s", "15m", "2h", "7d" into microseconds.

@@ -153,6 +153,12 @@ def test_bad_arguments(k):
         "?step=fast": "step",
         "?from=yesterday": "from",
         "?from=1h&to=2h": "to",
+        # Near 2^63: refused before any arithmetic could overflow.
+        "?from=9223372036854&to=9223372036855": "from",
+        "?from=0&to=9223372036854": "to",
+        "?from=9223372036854775807s": "from",
+        "?from=1969-12-31T23:59:59Z": "from",
+        "?to=10000-01-01T00:00:00Z": "to",
         "?from=30d&step=1s": "step",
         "?view=host&source=qga": "source",
         "?tier=1m": "tier",

@@ -58,7 +58,8 @@ static void test_time_parse(void **state)
         {"1970-01-01T00:00:00Z", 0},
         {"0", 0},
         {"1795688419", G_GINT64_CONSTANT(1795688419) * USEC_PER_SEC},
-        {"9223372036854", G_GINT64_CONSTANT(9223372036854) * USEC_PER_SEC},
+        {"253402300799", G_GINT64_CONSTANT(253402300799) * USEC_PER_SEC},
+        {"9999-12-31T23:59:59Z", G_GINT64_CONSTANT(253402300799) * USEC_PER_SEC},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
         int64_t t = -42;
@@ -81,7 +82,11 @@ static void test_time_parse(void **state)
         "2026-13-01T00:00:00Z", /* no month 13 */
         "2026-02-30T00:00:00Z", /* no February 30 */
         "2026-11-26T25:00:00Z",
-        "9223372036855",        /* seconds that overflow microseconds */
+        "253402300800",  /* after 9999 */
+        "9223372036854", /* the same, or seconds that overflow microseconds */
+        "9223372036855",
+        "1969-12-31T23:59:59Z", /* before 1970 */
+        "0001-01-01T00:00:00Z",
         "18446744073709551616", /* overflows uint64 */
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
