@@ -61,33 +61,19 @@ void json_append_string(struct gbuf *b, const char *str, size_t n)
             continue;
         }
         unsigned char c = s[i];
-        switch (c) {
-        case '"':
-            gbuf_puts(b, "\\\"");
+        if (c == '"' || c == '\\') {
+            gbuf_putc(b, '\\');
+            gbuf_putc(b, (char)c);
             i++;
             continue;
-        case '\\':
-            gbuf_puts(b, "\\\\");
-            i++;
-            continue;
-        case '\n':
-            gbuf_puts(b, "\\n");
-            i++;
-            continue;
-        case '\r':
-            gbuf_puts(b, "\\r");
-            i++;
-            continue;
-        case '\t':
-            gbuf_puts(b, "\\t");
-            i++;
-            continue;
-        default:
-            break;
         }
-        if (c < 0x20 || c == 0x7F) {
-            gbuf_printf(b, "\\u%04x", c);
-            i++;
+        /* Everything the agent writes is a name read from the machine
+         * (host, disk, mount point); kanrid refuses control characters in
+         * them, so one odd name must not cost the whole document. */
+        if (c < 0x20 || c == 0x7F ||
+            (c == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] < 0xA0)) {
+            gbuf_puts(b, "\xEF\xBF\xBD"); /* U+FFFD REPLACEMENT CHARACTER */
+            i += c == 0xC2 ? 2 : 1;
             continue;
         }
         size_t len = utf8_seq_len(s + i, n - i);

@@ -44,5 +44,6 @@ void jw_strn(struct jw *w, const char *key, const char *s, size_t n);
 /* Appends an already formatted JSON value (the caller vouches for it). */
 void jw_raw(struct jw *w, const char *key, const char *json);
 
-/* Appends s[0..n) as a quoted JSON string, escaped and UTF-8-sanitised. */
+/* Appends s[0..n) as a quoted JSON string, escaped and UTF-8-sanitised;
+ * control characters (C0, DEL, C1) become U+FFFD, as kanrid refuses them. */
 void json_append_string(struct gbuf *b, const char *s, size_t n);

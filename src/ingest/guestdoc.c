@@ -355,7 +355,8 @@ static bool is_lower_uuid(const char *s, size_t n)
 
 /* Returns the string of a JSON string value after the checks every string
  * gets: bounded, no NUL (a "\u0000" escape), valid UTF-8 (escapes can spell
- * lone surrogates even when the body itself is valid). */
+ * lone surrogates even when the body itself is valid), no control
+ * characters (C0, DEL, C1). */
 static const char *get_string(json_object *v, size_t max, const GString *path, GError **error)
 {
     if (!json_object_is_type(v, json_type_string)) {
@@ -375,6 +376,14 @@ static const char *get_string(json_object *v, size_t max, const GString *path, G
     if (!g_utf8_validate_len(s, n, NULL)) {
         fail(error, path, "string is not valid UTF-8");
         return NULL;
+    }
+    /* Names end up in terminals, logs and the UI: no escape sequences. */
+    for (const char *p = s; p < s + n; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_iscntrl(c)) {
+            fail(error, path, "string contains a control character (U+%04X)", (unsigned)c);
+            return NULL;
+        }
     }
     return s;
 }

@@ -149,6 +149,8 @@ def test_hostile_bodies_are_rejected_and_counted(k):
         (b"", 400),
         (json.dumps(dict(good, seq=-1)).encode(), 400),  # negative counter
         (json.dumps(dict(good, memory={"total_bytes": "lots"})).encode(), 400),
+        (json.dumps(dict(good, hostname="web\x1b[2J")).encode(), 400),  # terminal escape
+        (json.dumps(dict(good, seq=1, seq2=1)).replace('"seq2"', '"seq"').encode(), 400),  # key twice
     ]
     for body, status in cases:
         r = ingest(k, token, raw=body)
@@ -164,7 +166,7 @@ def test_hostile_bodies_are_rejected_and_counted(k):
     assert st == 413 and json.loads(body)["status"] == 413, (st, body)
     a = agent(k, BUSY_UUID)
     # Oversized bodies the server refuses before reading are not agent faults it can see.
-    assert a["rejected"] >= 6 and a["accepted"] == 0 and a["last_error"]
+    assert a["rejected"] >= 8 and a["accepted"] == 0 and a["last_error"]
     assert guest_rows(k, BUSY_UUID) == []
     assert ingest(k, token, good).status == 200
     assert k.get("/api/v1/healthz", token=None).status == 200

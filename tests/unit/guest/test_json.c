@@ -29,9 +29,11 @@ static void test_escapes(void **state)
     ESC("plain", "\"plain\"");
     ESC("", "\"\"");
     ESC("a\"b\\c", "\"a\\\"b\\\\c\"");
-    ESC("\n\r\t", "\"\\n\\r\\t\"");
-    ESC("\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\"");
-    ESC("nul\0in", "\"nul\\u0000in\"");
+    /* Control characters (C0, DEL, C1) become U+FFFD: kanrid refuses them. */
+    ESC("\n\r\t", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    ESC("\x01\x1f\x7f", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    ESC("nul\0in", "\"nul\xef\xbf\xbdin\"");
+    ESC("c1\xc2\x85\xc2\x9f|\xc2\xa0", "\"c1\xef\xbf\xbd\xef\xbf\xbd|\xc2\xa0\"");
 }
 
 static void test_utf8(void **state)
