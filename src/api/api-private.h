@@ -53,6 +53,8 @@ struct route {
 extern const struct route api_routes[];        /* terminated by a NULL pattern */
 extern const struct route api_ingest_routes[]; /* agents and ingest (routes-ingest.c) */
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
+extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
+extern int api_ingest_rate_limited;            /* guest documents answered 429 */
 extern const char *const api_role_names[];
 
 /* Matches PATH against PATTERN ("{}" matches one non-empty segment); on a

@@ -23,6 +23,7 @@ struct bucket {
 };
 
 int api_ingest_rejected;
+int api_ingest_rate_limited;
 
 static GMutex buckets_lock;
 static GHashTable *buckets; /* machine uuid -> struct bucket * */
@@ -293,6 +294,7 @@ static void h_ingest_guest(struct req *r)
     }
     double retry;
     if (!rate_allow(machine, &retry)) {
+        g_atomic_int_inc(&api_ingest_rate_limited);
         g_free(r->retry_after);
         r->retry_after = g_strdup_printf("%d", (int)retry + 1);
         req_problem(r, 429, "agent %s sends faster than %.0f documents/s; retry after %s s",

@@ -320,6 +320,16 @@ void h_prometheus(struct req *r)
                          "# TYPE kanri_ingest_rejected_total counter\n");
     g_string_append_printf(out, "kanri_ingest_rejected_total %d\n",
                            g_atomic_int_get(&api_ingest_rejected));
+    g_string_append(out, "# HELP kanri_start_time_seconds When this kanrid started: every "
+                         "kanri_*_total counter counts from then\n"
+                         "# TYPE kanri_start_time_seconds gauge\n");
+    g_string_append_printf(out, "kanri_start_time_seconds %" G_GINT64_FORMAT "\n",
+                           api_started_us / G_USEC_PER_SEC);
+    g_string_append(out, "# HELP kanri_ingest_rate_limited_total Guest documents answered 429 "
+                         "(the agent keeps them and sends them again)\n"
+                         "# TYPE kanri_ingest_rate_limited_total counter\n");
+    g_string_append_printf(out, "kanri_ingest_rate_limited_total %d\n",
+                           g_atomic_int_get(&api_ingest_rate_limited));
     r->raw_len = out->len;
     r->raw_owned = g_string_free(out, FALSE);
     r->raw_type = "text/plain; version=0.0.4; charset=utf-8";

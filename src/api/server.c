@@ -27,6 +27,8 @@ struct api {
     int port;
 };
 
+int64_t api_started_us;
+
 unsigned api_status_for_driver_error(int code)
 {
     switch (code) {
@@ -446,6 +448,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages (a client that went away, a malformed
+ * request line) cost a client nothing to cause: debug level, prefixed, never
+ * a line per connection at the default level. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    g_strchomp(msg);
+    g_debug("http: %s", msg);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -498,17 +511,19 @@ struct api *api_start(const struct api_options *opts, GError **error)
         return NULL;
     }
     struct api *a = g_new0(struct api, 1);
+    api_started_us = g_get_real_time();
     a->store = opts->store;
     a->engine = opts->engine;
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    a->mhd = MHD_start_daemon(flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a,
-                              MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, a, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+    a->mhd =
+        MHD_start_daemon(flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a,
+                         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, a, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->mhd) {
         g_set_error(error, api_error_quark(), 0,

@@ -3,6 +3,7 @@ bounds, idempotency, rate limiting, and the agent's spool surviving a
 manager outage with every sample arriving exactly once."""
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -183,6 +184,11 @@ def test_rate_limit(k):
             assert int(r.headers["Retry-After"]) >= 1
             break
     assert statuses[-1] == 429 and statuses.count(200) >= 200
+    # Counted, and the counters say since when they count.
+    m = k.get("/metrics").body
+    assert re.search(r"^kanri_ingest_rate_limited_total 1$", m, re.M), m
+    started = float(re.search(r"^kanri_start_time_seconds (\d+)$", m, re.M).group(1))
+    assert abs(started - time.time()) < 3600
 
 
 def test_cli_agent_enroll_and_list(k):

@@ -141,3 +141,17 @@ def test_unknown_fields_are_refused_everywhere(k, path, body, field):
     assert r.status == 400 and r.json["field"] == field, r
     assert "unknown field" in r.json["detail"]
     assert len(k.get("/api/v1/tokens").json["tokens"]) == 1
+
+
+def test_aborted_connections_do_not_flood_the_log(k):
+    import socket
+    import struct
+    before = len(k.log.splitlines())
+    for _ in range(20):
+        c = socket.create_connection(("127.0.0.1", k.port))
+        c.sendall(b"GET /api/v1/vms HTTP/1.1\r\nHost: x\r\nAuthor")
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # RST mid-request
+    assert k.get("/healthz", token=None).status == 200
+    new = k.log.splitlines()[before:]
+    assert not [line for line in new if "disconnected" in line or "Socket" in line], new
