@@ -68,7 +68,10 @@ static void usage(FILE *f)
                "  -s, --state-dir DIR    state and spool directory (default " CONF_DEFAULT_STATE_DIR
                ")\n"
                "  -r, --root DIR         read /proc and /sys under DIR (default /)\n"
-               "  -1, --once             print one document to stdout and exit\n"
+               "  -1, --once             print one document to stdout and exit (the machine id\n"
+               "                         in it is the one the daemon uses: kept in the state\n"
+               "                         directory when generated)\n"
+               "      --identity         print the machine id to enrol and exit\n"
                "      --bench N          take N samples without sending; report CPU per sample\n"
                "  -h, --help             show this help\n"
                "  -V, --version          show the version\n");
@@ -307,17 +310,40 @@ static int run_daemon(struct agent *a)
     return 0;
 }
 
+/*
+ * The identity the daemon will use, for --once and --identity: SMBIOS's, or
+ * the generated one kept in the state directory (made now if need be, as
+ * the daemon would).  Returns 0, or -1 after saying why when a generated
+ * identity cannot be kept (*ret_kept false: the one loaded is throw-away).
+ */
+static int load_kept_identity(struct agent *a, bool *ret_kept)
+{
+    int r = ensure_dir(a->conf.state_dir, 0750);
+    if (r == 0)
+        r = identity_load(a->conf.root, a->conf.state_dir, &a->id);
+    if (r == 0) {
+        *ret_kept = true;
+        return 0;
+    }
+    int why = -r;
+    if (identity_load(a->conf.root, NULL, &a->id) < 0) {
+        log_msg(LOG_ERR, "cannot make a machine id");
+        return -1;
+    }
+    *ret_kept = a->id.source == ID_SOURCE_SMBIOS;
+    if (!*ret_kept)
+        log_msg(LOG_WARNING,
+                "machine id %s is not kept (state_dir %s: %s): the daemon will use another; "
+                "run as the daemon's user or give --state-dir",
+                a->id.uuid, a->conf.state_dir, strerror(why));
+    return 0;
+}
+
 static int run_once(struct agent *a)
 {
-    /* Reuse the kept machine-id when the state directory exists, but never
-     * create state just to print a document. */
-    char kept[4200];
-    snprintf(kept, sizeof(kept), "%s/machine-id", a->conf.state_dir);
-    bool have_id = access(kept, R_OK) == 0;
-    if (identity_load(a->conf.root, have_id ? a->conf.state_dir : NULL, &a->id) < 0) {
-        log_msg(LOG_ERR, "cannot make a machine id");
+    bool kept;
+    if (load_kept_identity(a, &kept) < 0)
         return 1;
-    }
     struct timespec now;
     if (render(a, 0, &now) < 0) {
         log_msg(LOG_ERR, "document too large");
@@ -328,6 +354,18 @@ static int run_once(struct agent *a)
         return 1;
     }
     return 0;
+}
+
+/* --identity: the machine id to enrol (kanri agent enroll UUID). */
+static int run_identity(struct agent *a)
+{
+    bool kept;
+    if (load_kept_identity(a, &kept) < 0 || !kept)
+        return 1;
+    printf("%s\n", a->id.uuid);
+    fprintf(stderr, "kanri-guestd: machine id from %s; enrol it with: kanri agent enroll %s\n",
+            id_source_name(a->id.source), a->id.uuid);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static double tv_sec(struct timeval tv)
@@ -367,6 +405,7 @@ int main(int argc, char **argv)
         {"state-dir", required_argument, NULL, 's'},
         {"root", required_argument, NULL, 'r'},
         {"once", no_argument, NULL, '1'},
+        {"identity", no_argument, NULL, 'I'},
         {"bench", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -375,7 +414,7 @@ int main(int argc, char **argv)
     static struct agent agent;
     struct agent *a = &agent;
     const char *config = NULL;
-    bool once = false;
+    bool once = false, identity = false;
     unsigned long bench = 0;
     struct {
         const char *key, *value;
@@ -404,6 +443,9 @@ int main(int argc, char **argv)
             break;
         case '1':
             once = true;
+            break;
+        case 'I':
+            identity = true;
             break;
         case 'B': {
             char *end;
@@ -448,7 +490,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (conf_finish(&a->conf, !once && !bench, err, sizeof(err)) < 0) {
+    if (conf_finish(&a->conf, !once && !bench && !identity, err, sizeof(err)) < 0) {
         fprintf(stderr, "kanri-guestd: %s\n", err);
         return EXIT_USAGE;
     }
@@ -466,6 +508,8 @@ int main(int argc, char **argv)
     gbuf_init(&a->doc, 1 << 20);
     gbuf_init(&a->send, 1 << 20);
 
+    if (identity)
+        return run_identity(a);
     if (bench)
         return run_bench(a, bench);
     if (once)

@@ -251,3 +251,31 @@ def test_spooled_samples_arrive_exactly_once_after_an_outage(kanrid_factory, tmp
             proc.kill()
             _, err = proc.communicate()
         check_sanitizers("kanri-guestd", err, proc.returncode)
+
+
+def test_once_and_identity_report_the_id_the_daemon_keeps(k, tmp_path):
+    """Without SMBIOS (a container), the generated id that --once shows and
+    --identity prints is the one kept for the daemon: enrolling it works."""
+    root = os.path.join(DATA, "container", "root")
+    state = str(tmp_path / "agent")
+    first = one_doc(root, state)
+    assert first["id_source"] == "generated"
+    assert one_doc(root, state)["machine_id"] == first["machine_id"]
+    p = run([GUESTD, "--identity", "--root", root, "--state-dir", state],
+            capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == first["machine_id"], p
+    assert "kanri agent enroll " + first["machine_id"] in p.stderr
+    with open(os.path.join(state, "machine-id")) as f:
+        assert f.read().strip() == first["machine_id"]
+    token = enroll(k, first["machine_id"])
+    assert ingest(k, token, one_doc(root, state)).status == 200
+    # Where the id cannot be kept, --once says so and --identity fails.
+    bad = str(tmp_path / "file")
+    open(bad, "w").close()
+    p = run([GUESTD, "--once", "--root", root, "--state-dir", os.path.join(bad, "agent")],
+            capture_output=True, text=True)
+    assert p.returncode == 0 and json.loads(p.stdout)["id_source"] == "generated"
+    assert "is not kept" in p.stderr, p.stderr
+    p = run([GUESTD, "--identity", "--root", root, "--state-dir", os.path.join(bad, "agent")],
+            capture_output=True, text=True)
+    assert p.returncode == 1 and p.stdout == "" and "is not kept" in p.stderr, p
