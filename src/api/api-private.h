@@ -80,6 +80,10 @@ struct engine *req_engine(struct req *r);
 /* Replies with a query's rows as {"<list>": [...]}, or a 500 when the
  * store failed (LIST NULL, ERR set); takes LIST. */
 void req_rows(struct req *r, struct rows *list, const GError *err);
+/* The same for a list a client pages through: ?limit=N (1 to 1000) and
+ * ?cursor= (the reply's next_cursor, present while rows remain), ?fields=a,b
+ * (only those members).  Takes LIST. */
+void req_rows_paged(struct req *r, struct rows *list, const GError *err);
 
 /* rows-json.c: the model to JSON at the API edge */
 json_object *api_row_json(const struct row_desc *d, const void *row);

@@ -436,7 +436,7 @@ static void h_agent_enroll(struct req *r)
 static void h_agents(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    req_rows(r, req_store(r)->ops->agents_query(req_store(r), &err), err);
+    req_rows_paged(r, req_store(r)->ops->agents_query(req_store(r), &err), err);
 }
 
 static const char *const enroll_fields[] = {"machine", "name", NULL};

@@ -166,7 +166,7 @@ static void h_openapi(struct req *r)
 static void h_hosts(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    req_rows(r, req_store(r)->ops->hosts_query(req_store(r), NULL, &err), err);
+    req_rows_paged(r, req_store(r)->ops->hosts_query(req_store(r), NULL, &err), err);
 }
 
 static void h_host(struct req *r)
@@ -194,8 +194,8 @@ static void h_host(struct req *r)
 static void h_vms(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    req_rows(r, req_store(r)->ops->vms_query(req_store(r), req_arg(r, "host"), 0, false, &err),
-             err);
+    req_rows_paged(
+        r, req_store(r)->ops->vms_query(req_store(r), req_arg(r, "host"), 0, false, &err), err);
 }
 
 static void h_vm(struct req *r)
@@ -332,13 +332,14 @@ static void h_vm_define(struct req *r)
 static void h_pools(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    req_rows(r, req_store(r)->ops->pools_query(req_store(r), req_arg(r, "host"), &err), err);
+    req_rows_paged(r, req_store(r)->ops->pools_query(req_store(r), req_arg(r, "host"), &err), err);
 }
 
 static void h_networks(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    req_rows(r, req_store(r)->ops->networks_query(req_store(r), req_arg(r, "host"), &err), err);
+    req_rows_paged(r, req_store(r)->ops->networks_query(req_store(r), req_arg(r, "host"), &err),
+                   err);
 }
 
 static void h_changes(struct req *r)
@@ -374,7 +375,7 @@ static void h_audit(struct req *r)
 static void h_tokens(struct req *r)
 {
     g_autoptr(GError) err = NULL;
-    req_rows(r, req_store(r)->ops->tokens_query(req_store(r), &err), err);
+    req_rows_paged(r, req_store(r)->ops->tokens_query(req_store(r), &err), err);
 }
 
 static void h_token_create(struct req *r)

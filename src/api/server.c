@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
 static GQuark api_error_quark(void)
 {
@@ -243,40 +244,126 @@ static void authenticate(struct req *r)
         g_warning("token lookup: %s", err->message);
 }
 
+/* Whether the client takes gzip (Accept-Encoding: gzip, not with q=0). */
+static bool accepts_gzip(struct req *r)
+{
+    const char *ae = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept-Encoding");
+    if (!ae)
+        return false;
+    g_auto(GStrv) parts = g_strsplit(ae, ",", 0);
+    for (char **p = parts; *p; p++) {
+        g_strstrip(*p);
+        if (g_ascii_strncasecmp(*p, "gzip", 4) != 0 || ((*p)[4] && (*p)[4] != ';'))
+            continue;
+        const char *q = strstr(*p, "q=");
+        return !q || g_ascii_strtod(q + 2, NULL) > 0;
+    }
+    return false;
+}
+
+/* gzip of LEN bytes at DATA (g_malloc'd, *ret_len), or NULL. */
+static char *gzip_bytes(const char *data, size_t len, size_t *ret_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    size_t cap = deflateBound(&z, (uLong)len);
+    char *out = g_malloc(cap);
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *ret_len = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        g_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Conditional and compressed replies for a successful GET: a weak ETag of
+ * the body (If-None-Match answers 304 without it) and gzip when asked. */
+#define GZIP_MIN 1024
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
 {
-    struct MHD_Response *resp;
     const char *ctype = "application/json";
+    const char *body = "";
+    size_t len = 0;
+    g_autofree char *text_owned = NULL;
     if (r->raw_owned) {
-        resp = MHD_create_response_from_buffer_with_free_callback(r->raw_len, r->raw_owned, g_free);
-        r->raw_owned = NULL; /* MHD frees it with the response */
+        text_owned = g_steal_pointer(&r->raw_owned);
+        body = text_owned;
+        len = r->raw_len;
         ctype = r->raw_type;
     } else if (r->raw) {
-        resp = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw, MHD_RESPMEM_PERSISTENT);
+        body = r->raw;
+        len = r->raw_len;
         ctype = r->raw_type;
     } else if (r->resp) {
         const char *text = json_object_to_json_string_ext(
             r->resp, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        size_t len = strlen(text);
-        char *copy = g_malloc(len + 1);
-        memcpy(copy, text, len);
-        copy[len] = '\n';
-        resp = MHD_create_response_from_buffer_with_free_callback(len + 1, copy, g_free);
+        len = strlen(text);
+        text_owned = g_malloc(len + 1);
+        memcpy(text_owned, text, len);
+        text_owned[len] = '\n';
+        len++;
+        body = text_owned;
         if (r->problem)
             ctype = "application/problem+json";
-    } else {
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
-    MHD_add_response_header(resp, "Content-Type", ctype);
+    bool cacheable = r->status == 200 && g_str_equal(r->method, "GET");
+    g_autofree char *etag = NULL;
+    unsigned status = r->status;
+    if (cacheable) {
+        g_autofree char *sum =
+            g_compute_checksum_for_data(G_CHECKSUM_MD5, (const guchar *)body, len);
+        etag = g_strdup_printf("W/\"%s\"", sum);
+        const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+        g_autofree char *inm_trim = inm ? g_strstrip(g_strdup(inm)) : NULL;
+        if (inm_trim && (strstr(inm_trim, etag) || g_str_equal(inm_trim, "*"))) {
+            status = 304;
+            len = 0;
+        }
+    }
+    g_autofree char *gz = NULL;
+    size_t gz_len = 0;
+    if (status == 200 && len >= GZIP_MIN && accepts_gzip(r))
+        gz = gzip_bytes(body, len, &gz_len);
+    struct MHD_Response *resp;
+    if (gz) {
+        resp = MHD_create_response_from_buffer_with_free_callback(gz_len, g_steal_pointer(&gz),
+                                                                  g_free);
+    } else if (text_owned && len) {
+        resp = MHD_create_response_from_buffer_with_free_callback(len, g_steal_pointer(&text_owned),
+                                                                  g_free);
+    } else {
+        resp =
+            MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_PERSISTENT);
+    }
+    if (status != 304)
+        MHD_add_response_header(resp, "Content-Type", ctype);
+    if (gz_len)
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (cacheable) {
+        /* Tokens guard it: private, and asked again each time (cheap with
+         * If-None-Match). */
+        MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+        MHD_add_response_header(resp, "ETag", etag);
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding, Authorization");
+    } else {
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    }
     if (r->status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"kanri\"");
     if (r->allow)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (r->retry_after)
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
-    enum MHD_Result ret = MHD_queue_response(conn, r->status, resp);
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -558,6 +645,171 @@ struct store *req_store(struct req *r)
 struct engine *req_engine(struct req *r)
 {
     return r->api->engine;
+}
+
+/* ---- lists: pages and fields ---- */
+
+#define PAGE_MAX 1000
+
+static char *field_text(const struct row_desc *d, const void *row, const char *name)
+{
+    const struct row_field *f = row_field_find(d, name);
+    if (!f)
+        return NULL;
+    const char *p = (const char *)row + f->offset;
+    if (f->type == ROW_STR)
+        return g_strdup(*(char *const *)p ? *(char *const *)p : "");
+    if (f->type == ROW_INT)
+        return g_strdup_printf("%" G_GINT64_FORMAT, *(const int64_t *)p);
+    return NULL;
+}
+
+/* The key a cursor resumes after: what names a row in its list (a UUID or
+ * id, else host and name). */
+static char *row_key(const struct row_desc *d, const void *row)
+{
+    static const char *const unique[] = {"uuid", "machine_uuid", "id"};
+    for (size_t i = 0; i < G_N_ELEMENTS(unique); i++) {
+        char *k = field_text(d, row, unique[i]);
+        if (k)
+            return k;
+    }
+    g_autofree char *host = field_text(d, row, "host");
+    g_autofree char *name = field_text(d, row, "name");
+    return g_strdup_printf("%s/%s", host ? host : "", name ? name : "");
+}
+
+/* A cursor is "OFFSET:KEY" in URL-safe base64: where the next page starts
+ * and the key of the row before it.  When rows came or went meanwhile the
+ * key is looked up again, so a page never repeats or skips a row that was
+ * there before and after. */
+static char *cursor_make(const struct row_desc *d, const struct rows *list, guint next)
+{
+    g_autofree char *key = row_key(d, rows_get(list, next - 1));
+    g_autofree char *plain = g_strdup_printf("%u:%s", next, key);
+    char *b = g_base64_encode((const guchar *)plain, strlen(plain));
+    for (char *c = b; *c; c++)
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    return b;
+}
+
+static bool cursor_parse(const struct rows *list, const char *cursor, guint *ret_start)
+{
+    size_t n = strlen(cursor);
+    if (n == 0 || n > 1024)
+        return false;
+    g_autofree char *b = g_strdup(cursor);
+    for (char *c = b; *c; c++) {
+        if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '=')
+            return false;
+        *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
+    }
+    gsize len = 0;
+    g_autofree guchar *plain = g_base64_decode(b, &len);
+    g_autofree char *text = g_strndup((const char *)plain, len);
+    char *colon = strchr(text, ':');
+    uint64_t off;
+    if (!colon || strlen(text) != len)
+        return false;
+    *colon = '\0';
+    if (!parse_u64(text, &off) || off == 0 || off > G_MAXUINT)
+        return false;
+    const char *key = colon + 1;
+    guint at = (guint)off;
+    if (at <= rows_len(list)) {
+        g_autofree char *k = row_key(list->desc, rows_get(list, at - 1));
+        if (g_str_equal(k, key)) {
+            *ret_start = at;
+            return true;
+        }
+    }
+    for (guint i = 0; i < rows_len(list); i++) {
+        g_autofree char *k = row_key(list->desc, rows_get(list, i));
+        if (g_str_equal(k, key)) {
+            *ret_start = i + 1;
+            return true;
+        }
+    }
+    /* That row is gone: the one after it moved up into its place. */
+    *ret_start = MIN(at - 1, rows_len(list));
+    return true;
+}
+
+/* ?fields=a,b: the members to keep, checked against the row. */
+static bool parse_fields(struct req *r, const struct row_desc *d, GStrv *ret)
+{
+    const char *arg = req_arg(r, "fields");
+    *ret = NULL;
+    if (!arg)
+        return true;
+    if (!*arg) {
+        req_problem(r, 400, "fields: expected member names, such as fields=name,state");
+        return false;
+    }
+    g_auto(GStrv) names = g_strsplit(arg, ",", 0);
+    for (char **n = names; *n; n++) {
+        const struct row_field *f = row_field_find(d, *n);
+        if (!**n || !f || (f->flags & ROW_F_INTERNAL)) {
+            GString *known = g_string_new(NULL);
+            for (size_t i = 0; i < d->n_fields; i++) {
+                if (!(d->fields[i].flags & ROW_F_INTERNAL))
+                    g_string_append_printf(known, "%s%s", known->len ? ", " : "",
+                                           d->fields[i].name);
+            }
+            req_problem(r, 400, "fields: %s has no field '%s' (it has: %s)", d->name, *n,
+                        known->str);
+            g_string_free(known, TRUE);
+            return false;
+        }
+    }
+    *ret = g_steal_pointer(&names);
+    return true;
+}
+
+void req_rows_paged(struct req *r, struct rows *list, const GError *err)
+{
+    g_autoptr(rows) owned = list;
+    if (!list) {
+        req_rows(r, NULL, err);
+        return;
+    }
+    const char *limit_s = req_arg(r, "limit"), *cursor = req_arg(r, "cursor");
+    uint64_t limit = rows_len(list);
+    if (limit_s && (!parse_u64(limit_s, &limit) || limit == 0 || limit > PAGE_MAX)) {
+        req_problem(r, 400, "limit: expected 1 to %d rows per page, got '%s'", PAGE_MAX, limit_s);
+        return;
+    }
+    guint start = 0;
+    if (cursor && !cursor_parse(list, cursor, &start)) {
+        req_problem(r, 400, "cursor: not a cursor from this list's next_cursor");
+        return;
+    }
+    g_auto(GStrv) fields = NULL;
+    if (!parse_fields(r, list->desc, &fields))
+        return;
+    guint end = (guint)MIN((uint64_t)start + limit, (uint64_t)rows_len(list));
+    json_object *arr = json_object_new_array_ext((int)(end - start));
+    for (guint i = start; i < end; i++) {
+        json_object *row = api_row_json(list->desc, rows_get(list, i));
+        if (fields) {
+            json_object *keep = json_object_new_object();
+            for (char **f = fields; *f; f++) {
+                json_object *v = NULL;
+                if (json_object_object_get_ex(row, *f, &v))
+                    json_object_object_add(keep, *f, json_object_get(v));
+            }
+            json_object_put(row);
+            row = keep;
+        }
+        json_object_array_add(arr, row);
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, list->desc->name, arr);
+    if (end < rows_len(list)) {
+        g_autofree char *next = cursor_make(list->desc, list, end);
+        json_object_object_add(o, "next_cursor", json_object_new_string(next));
+    }
+    req_json(r, 200, o);
 }
 
 void req_rows(struct req *r, struct rows *list, const GError *err)
