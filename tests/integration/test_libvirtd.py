@@ -1,6 +1,10 @@
-"""kanrid against a real libvirtd (qemu:///system, started by
-tests/lab/setup-host.sh): domain events reach the inventory within a second,
-and a hung or dead daemon only ever affects its own host."""
+"""kanrid against a real libvirtd: domain events reach the inventory within
+a second, and a hung or dead daemon only ever affects its own host.
+
+The daemon is a private one (tests/lab/second-host.sh with a directory of
+this module's own: its own sockets, mount and UTS namespaces), so that
+stopping and killing it disturbs nothing else on the machine, the system
+libvirtd and its guests least of all."""
 import os
 import signal
 import subprocess
@@ -10,35 +14,58 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETUP = os.path.join(HERE, "..", "lab", "setup-host.sh")
+SECOND = os.path.join(HERE, "..", "lab", "second-host.sh")
 PREFIX = f"kanri-it-{os.getpid()}"
+BASE = f"/tmp/kanri-it-libvirtd-{os.getpid()}"
+ENV = dict(os.environ, KANRI_LAB_B_DIR=BASE, KANRI_LAB_B_HOSTNAME="kanri-it")
 
 
-def virsh(*args, check=True):
-    p = subprocess.run(["virsh", "-c", "qemu:///system", *args], capture_output=True,
-                       text=True, timeout=60)
-    if check and p.returncode != 0:
-        raise AssertionError(f"virsh {' '.join(args)}: {p.stderr.strip()}")
+def daemon(cmd):
+    p = subprocess.run(["bash", SECOND, cmd], capture_output=True, text=True, timeout=120,
+                       env=ENV)
+    if cmd == "start" and p.returncode != 0:
+        raise AssertionError(f"private libvirtd did not start:\n{p.stderr[-3000:]}")
     return p
 
 
-def libvirtd_pid():
-    p = subprocess.run(["pgrep", "-o", "-x", "libvirtd"], capture_output=True, text=True)
-    return int(p.stdout.split()[0]) if p.stdout.strip() else None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def libvirtd():
+@pytest.fixture(scope="module")
+def uri():
+    if os.geteuid() != 0:
+        pytest.skip("a private libvirtd needs root (mount namespace, system-mode daemon)")
+    # Packages and the system daemon's QEMU capabilities (copied, saving the
+    # probe); the system daemon itself is only read from.
     subprocess.run(["bash", SETUP], check=True, capture_output=True, timeout=600)
-    yield
-    # Whatever a test did to the daemon, leave it running for the next suite.
+    system = system_libvirtd()
+    u = daemon("start").stdout.strip().splitlines()[-1]
+    yield u
+    assert system_libvirtd() == system, "the system libvirtd was disturbed"
+    # Whatever a test did to it (SIGSTOP), it goes, and its directory too.
     pid = libvirtd_pid()
     if pid:
         os.kill(pid, signal.SIGCONT)
-    subprocess.run(["bash", SETUP], check=True, capture_output=True, timeout=600)
-    for line in virsh("list", "--all", "--name").stdout.split():
-        if line.startswith(PREFIX):
-            virsh("destroy", line, check=False)
-            virsh("undefine", line, check=False)
+    daemon("stop")
+    subprocess.run(["rm", "-rf", BASE])
+
+
+def system_libvirtd():
+    p = subprocess.run(["pgrep", "-o", "-x", "libvirtd"], capture_output=True, text=True)
+    return p.stdout.strip()
+
+
+def libvirtd_pid():
+    try:
+        with open(os.path.join(BASE, "libvirtd.pid")) as f:
+            pid = int(f.read().strip())
+        return pid if os.path.exists(f"/proc/{pid}") else None
+    except (OSError, ValueError):
+        return None
+
+
+def virsh(uri, *args, check=True):
+    p = subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"virsh {' '.join(args)}: {p.stderr.strip()}")
+    return p
 
 
 def domain_xml(name, memory_mib, uuid=None):
@@ -55,7 +82,7 @@ def domain_xml(name, memory_mib, uuid=None):
 CONF = """[manager]
 resync_interval = 3600
 [hypervisor:local]
-uri = qemu:///system
+uri = {uri}
 keepalive_interval = 1
 keepalive_count = 2
 reconnect_min = 1
@@ -71,14 +98,14 @@ def timed_wait(k, pred, what, timeout=10):
     return time.monotonic() - t0
 
 
-def test_external_changes_reach_the_inventory_within_a_second(kanrid_factory, tmp_path):
-    k = kanrid_factory(config=CONF)
+def test_external_changes_reach_the_inventory_within_a_second(kanrid_factory, uri, tmp_path):
+    k = kanrid_factory(config=CONF.format(uri=uri))
     k.wait_connected(["local", "sim"])
     name = f"{PREFIX}-evt"
     xml = tmp_path / "d.xml"
 
     xml.write_text(domain_xml(name, 128))
-    virsh("define", str(xml))
+    virsh(uri, "define", str(xml))
     dt = timed_wait(k, lambda: name in k.vms("local"), "defined domain in the inventory")
     assert dt < 1.0, f"define took {dt:.2f}s to show"
     v = k.vms("local")[name]
@@ -88,7 +115,7 @@ def test_external_changes_reach_the_inventory_within_a_second(kanrid_factory, tm
 
     # Someone edits the definition outside kanri: an external change with a diff.
     xml.write_text(domain_xml(name, 192, uuid=v["uuid"]))
-    virsh("define", str(xml))
+    virsh(uri, "define", str(xml))
     dt = timed_wait(k, lambda: k.vms("local")[name]["max_memory_bytes"] == 192 * 1048576,
                     "redefined memory")
     assert dt < 1.0, f"redefine took {dt:.2f}s to show"
@@ -97,18 +124,18 @@ def test_external_changes_reach_the_inventory_within_a_second(kanrid_factory, tm
     assert "-  <memory unit='KiB'>131072</memory>" in ch["diff"]
     assert "+  <memory unit='KiB'>196608</memory>" in ch["diff"]
 
-    virsh("desc", name, "--config", "owned by team blue")
+    virsh(uri, "desc", name, "--config", "owned by team blue")
     timed_wait(k, lambda: "team blue" in k.get(f"/api/v1/vms/{name}").json["xml"], "description")
 
-    virsh("undefine", name)
+    virsh(uri, "undefine", name)
     dt = timed_wait(k, lambda: name not in k.vms("local"), "undefined domain gone")
     assert dt < 1.0, f"undefine took {dt:.2f}s to show"
     ch = k.get("/api/v1/changes?limit=1").json["changes"][0]
     assert ch["vm_name"] == name and ch["cause"] == "removed"
 
 
-def test_hung_then_dead_daemon_affects_only_its_host(kanrid_factory):
-    k = kanrid_factory(config=CONF)
+def test_hung_then_dead_daemon_affects_only_its_host(kanrid_factory, uri):
+    k = kanrid_factory(config=CONF.format(uri=uri))
     k.wait_connected(["local", "sim"])
     pid = libvirtd_pid()
     assert pid
@@ -142,7 +169,7 @@ def test_hung_then_dead_daemon_affects_only_its_host(kanrid_factory):
     deadline = time.time() + 60
     while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
         time.sleep(0.1)
-    subprocess.run(["bash", SETUP], check=True, capture_output=True, timeout=600)
+    daemon("start")
     k.wait_connected(["local"], timeout=30)
     assert k.hosts()["sim"]["state"] == "connected"
     assert "kanrid: notice: host local: connected" in k.log
