@@ -85,8 +85,21 @@ static int act_shutdown(struct action_ctx *ctx, GError **error)
     int64_t deadline = mono_usec() + timeout * USEC_PER_SEC;
     while (mono_usec() < deadline) {
         s = dom_state(ctx->dom);
-        if (s == VIR_DOMAIN_SHUTOFF || s < 0)
+        if (s == VIR_DOMAIN_SHUTOFF)
             return 0;
+        if (s < 0) {
+            /* A transient domain is gone once it is off; anything else
+             * (the connection dropped, libvirtd restarted) says nothing
+             * about the guest: its outcome is unknown, not a success. */
+            virErrorPtr e = virGetLastError();
+            if (e && e->code == VIR_ERR_NO_DOMAIN)
+                return 0;
+            g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE,
+                        "outcome unknown: the host stopped answering while the guest was "
+                        "shutting down (%s); see the VM's state once the host is back",
+                        virt_last_error());
+            return -EIO;
+        }
         g_usleep(100 * 1000);
     }
     if (!force) {

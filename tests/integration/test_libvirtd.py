@@ -8,6 +8,7 @@ libvirtd and its guests least of all."""
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -173,3 +174,60 @@ def test_hung_then_dead_daemon_affects_only_its_host(kanrid_factory, uri):
     k.wait_connected(["local"], timeout=30)
     assert k.hosts()["sim"]["state"] == "connected"
     assert "kanrid: notice: host local: connected" in k.log
+
+
+def restart_keeping_guests():
+    """libvirtd restarts; its QEMUs keep running (as on a package upgrade).
+    The new daemon joins the namespace the guests and virtlogd live in."""
+    pid = libvirtd_pid()
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + 60
+    while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.1)
+    with open(os.path.join(BASE, "virtlogd.pid")) as f:
+        logd = f.read().strip()
+    subprocess.run(["nsenter", "-t", logd, "-m", "-u", os.path.join(BASE, "bin", "libvirtd-labb"),
+                    "-d", "-p", os.path.join(BASE, "libvirtd.pid"),
+                    "-f", "/etc/libvirt/libvirtd.conf"], check=True, timeout=60)
+
+
+def test_an_action_that_loses_its_host_is_unknown_not_ok(kanrid_factory, uri, tmp_path):
+    # A guest that ignores ACPI: QEMU in its firmware, with nothing to boot.
+    name = f"{PREFIX}-noacpi"
+    xml = tmp_path / "d.xml"
+    xml.write_text(f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/></devices>
+</domain>""")
+    virsh(uri, "define", str(xml))
+    virsh(uri, "start", name)
+    try:
+        k = kanrid_factory(config=CONF.format(uri=uri))
+        k.wait_ready()
+        assert k.vms("local")[name]["state"] == "running"
+        result = {}
+
+        def shutdown():
+            result["r"] = k.post(f"/api/v1/vms/local:{name}/actions/shutdown", {"timeout": 120})
+        t = threading.Thread(target=shutdown)
+        t.start()
+        k.wait_for(lambda: [a for a in k.get(f"/api/v1/audit?vm={name}").json["audit"]
+                            if a["action"] == "shutdown" and a["result"] == "running"],
+                   what="the shutdown waiting for the guest")
+        restart_keeping_guests()
+        t.join(timeout=180)
+        r = result["r"]
+        # Once, this answered 200 "shut down" while the guest kept running.
+        assert r.status == 503 and "outcome unknown" in r.json["detail"], r
+        a = k.get(f"/api/v1/audit?vm={name}").json["audit"][0]
+        assert a["action"] == "shutdown" and a["result"] == "error"
+        assert "outcome unknown" in a["error"]
+        assert virsh(uri, "domstate", name).stdout.strip() == "running"
+        k.wait_connected(["local"], timeout=30)
+        k.wait_for(lambda: k.vms("local")[name]["state"] == "running", what="state after")
+    finally:
+        virsh(uri, "destroy", name, check=False)
+        virsh(uri, "undefine", name, check=False)
