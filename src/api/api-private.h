@@ -19,6 +19,7 @@ struct req {
     GHashTable *args;             /* query arguments, percent-decoded */
     char *bad_url;                /* why the path or query cannot be taken, or NULL */
     const struct route *route;    /* set once the request is admitted */
+    bool handled;                 /* the handler ran (on a worker); reply next */
     char *params[REQ_MAX_PARAMS]; /* path placeholders, in order */
     int nparams;
     GString *body;
@@ -48,6 +49,10 @@ struct route {
      * unknown one is refused before the handler runs); NULL when the
      * handler checks them itself. */
     const char *const *fields;
+    /* The handler may wait on a hypervisor (actions, define, snapshots):
+     * it runs on the pool for slow work, so that it never holds a worker
+     * that quick requests need. */
+    bool slow;
 };
 
 extern const struct route api_routes[];        /* terminated by a NULL pattern */

@@ -21,6 +21,8 @@ struct api_options {
     int listen_port;
     struct store *store;
     struct engine *engine;
+    int max_connections;             /* 0: 10 000 */
+    int max_connections_per_address; /* 0: 1 000 */
 };
 
 /* Starts listening.  NULL with *error when the address cannot be bound. */

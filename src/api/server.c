@@ -21,11 +21,23 @@ static GQuark api_error_quark(void)
     return g_quark_from_static_string("kanri-api-error-quark");
 }
 
+/*
+ * Connections are served by a few polling threads (epoll): an idle, slow or
+ * half-sent connection costs a socket and a small buffer, never a thread.
+ * Handlers run on two bounded pools with the connection suspended: quick
+ * ones (store reads) and slow ones (anything that waits on a hypervisor),
+ * so a hung host never holds up the rest.
+ */
+#define POLL_THREADS  2
+#define QUICK_WORKERS 8
+#define SLOW_WORKERS  64
+
 struct api {
     struct MHD_Daemon *mhd;
     struct store *store;
     struct engine *engine;
     int port;
+    GThreadPool *quick, *slow;
 };
 
 int64_t api_started_us;
@@ -579,8 +591,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->handled)
+        return send_reply(conn, r);
+    /* The handler runs on a worker; MHD polls this connection again once
+     * the worker resumes it, and the reply goes out above. */
+    MHD_suspend_connection(conn);
+    g_thread_pool_push(r->route->slow ? a->slow : a->quick, r, NULL);
+    return MHD_YES;
+}
+
+static void worker_run(gpointer data, gpointer user)
+{
+    (void)user;
+    struct req *r = data;
     dispatch(r);
-    return send_reply(conn, r);
+    r->handled = true;
+    MHD_resume_connection(r->conn);
 }
 
 struct api *api_start(const struct api_options *opts, GError **error)
@@ -601,18 +627,26 @@ struct api *api_start(const struct api_options *opts, GError **error)
     api_started_us = g_get_real_time();
     a->store = opts->store;
     a->engine = opts->engine;
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    a->quick = g_thread_pool_new(worker_run, a, QUICK_WORKERS, FALSE, NULL);
+    a->slow = g_thread_pool_new(worker_run, a, SLOW_WORKERS, FALSE, NULL);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    a->mhd =
-        MHD_start_daemon(flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a,
-                         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, a, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+    unsigned max_conn = opts->max_connections ? (unsigned)opts->max_connections : 10000;
+    unsigned per_addr =
+        opts->max_connections_per_address ? (unsigned)opts->max_connections_per_address : 1000;
+    a->mhd = MHD_start_daemon(
+        flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_UNESCAPE_CALLBACK,
+        keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)POLL_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->mhd) {
+        g_thread_pool_free(a->quick, TRUE, TRUE);
+        g_thread_pool_free(a->slow, TRUE, TRUE);
         g_set_error(error, api_error_quark(), 0,
                     "cannot listen on %s:%d (address in use, or not permitted)", opts->listen_host,
                     opts->listen_port);
@@ -633,6 +667,9 @@ void api_stop(struct api *a)
 {
     if (!a)
         return;
+    /* Handlers finish first: MHD cannot stop with connections suspended. */
+    g_thread_pool_free(a->quick, FALSE, TRUE);
+    g_thread_pool_free(a->slow, FALSE, TRUE);
     MHD_stop_daemon(a->mhd);
     g_free(a);
 }

@@ -32,14 +32,16 @@ struct conf_hypervisor {
 };
 
 struct conf {
-    char *listen_host;      /* default 127.0.0.1 */
-    int listen_port;        /* default CONF_DEFAULT_PORT */
-    char *state_dir;        /* NULL: the caller picks the default */
-    int resync_interval;    /* seconds between full inventory resyncs */
-    char *log_level;        /* error | warning | info | debug */
-    char *store_backend;    /* "sqlite" */
-    char *store_path;       /* NULL: STATE_DIR/kanri.db */
-    GPtrArray *hypervisors; /* of struct conf_hypervisor *, owned */
+    char *listen_host;               /* default 127.0.0.1 */
+    int listen_port;                 /* default CONF_DEFAULT_PORT */
+    char *state_dir;                 /* NULL: the caller picks the default */
+    int resync_interval;             /* seconds between full inventory resyncs */
+    char *log_level;                 /* error | warning | info | debug */
+    int max_connections;             /* API connections at once */
+    int max_connections_per_address; /* of them from one client address */
+    char *store_backend;             /* "sqlite" */
+    char *store_path;                /* NULL: STATE_DIR/kanri.db */
+    GPtrArray *hypervisors;          /* of struct conf_hypervisor *, owned */
 
     /* Monitoring (docs/monitoring.md) */
     int collect_interval;    /* seconds between collection rounds; 0 disables collection */

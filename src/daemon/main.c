@@ -16,6 +16,7 @@
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +131,28 @@ static void watch_signal(GMainContext *ctx, int signum, GSourceFunc fn, gpointer
     g_autoptr(GSource) src = g_unix_signal_source_new(signum);
     g_source_set_callback(src, fn, data, NULL);
     g_source_attach(src, ctx);
+}
+
+/* API connections within the open-file limit: the soft limit is raised to
+ * the hard one, and a margin stays for the store, libvirt and logs. */
+static int fd_budget(int wanted)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return MIN(wanted, 900);
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t margin = 256;
+    rlim_t room = rl.rlim_cur > 2 * margin ? rl.rlim_cur - margin : rl.rlim_cur / 2;
+    if ((rlim_t)wanted > room) {
+        g_message("max_connections %d is over what the open-file limit allows; serving %d", wanted,
+                  (int)room);
+        return (int)room;
+    }
+    return wanted;
 }
 
 int main(int argc, char **argv)
@@ -275,8 +298,12 @@ int main(int argc, char **argv)
         .refresh_pools = c->refresh_pools,
     };
     struct driver *virt = virt_driver_new(&vconf, engine_sink(eng));
-    struct api_options ao = {
-        .listen_host = c->listen_host, .listen_port = c->listen_port, .store = st, .engine = eng};
+    struct api_options ao = {.listen_host = c->listen_host,
+                             .listen_port = c->listen_port,
+                             .store = st,
+                             .engine = eng,
+                             .max_connections = fd_budget(c->max_connections),
+                             .max_connections_per_address = c->max_connections_per_address};
     struct api *api = api_start(&ao, &err);
     if (!api) {
         fprintf(stderr, "kanrid: %s\n", err->message);

@@ -92,6 +92,8 @@ static void test_defaults(void **state)
     assert_string_equal(c->store_backend, "sqlite");
     assert_null(c->store_path);
     assert_int_equal(c->hypervisors->len, 0);
+    assert_int_equal(c->max_connections, 10000);
+    assert_int_equal(c->max_connections_per_address, 1000);
     conf_free(NULL);
 }
 
@@ -202,7 +204,8 @@ static void test_hypervisor_name_characters(void **state)
 static void test_unknown_key(void **state)
 {
     expect_one("[manager]\nlisten = 127.0.0.1:1\nbogus = 1\n", LABEL
-               ":3: unknown key 'bogus' in [manager] (known: listen, state_dir, "
+               ":3: unknown key 'bogus' in [manager] (known: listen, max_connections, "
+               "max_connections_per_address, state_dir, "
                "resync_interval, log_level, collect_interval, collect_budget_ms, "
                "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
                "retention_5m, retention_1h)");
@@ -242,6 +245,10 @@ static void test_int_ranges(void **state)
         {"[manager]\nresync_interval = 18446744073709551621\n",
          LABEL ":2: resync_interval: expected an integer from 5 to 86400, got "
                "'18446744073709551621'"},
+        {"[manager]\nmax_connections = 15\n",
+         LABEL ":2: max_connections: expected an integer from 16 to 1000000, got '15'"},
+        {"[manager]\nmax_connections_per_address = 0\n",
+         LABEL ":2: max_connections_per_address: expected an integer from 1 to 1000000, got '0'"},
         {"[hypervisor:h]\nuri = test:///default\nkeepalive_interval = 3601\n",
          LABEL ":3: keepalive_interval: expected an integer from 0 to 3600, got '3601'"},
         {"[hypervisor:h]\nuri = test:///default\nkeepalive_count = 0\n",
@@ -443,7 +450,8 @@ static void test_all_errors_collected(void **state)
         LABEL ":2: listen: expected ADDR:PORT (e.g. 127.0.0.1:8470), got 'nowhere'",
         LABEL ":3: resync_interval: expected an integer from 5 to 86400, got '0'",
         LABEL ":4: log_level: expected one of error|warning|info|debug, got 'chatty'",
-        LABEL ":5: unknown key 'colour' in [manager] (known: listen, state_dir, "
+        LABEL ":5: unknown key 'colour' in [manager] (known: listen, max_connections, "
+              "max_connections_per_address, state_dir, "
               "resync_interval, log_level, collect_interval, collect_budget_ms, "
               "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
               "retention_5m, retention_1h)",
