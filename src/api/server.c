@@ -32,13 +32,103 @@ static GQuark api_error_quark(void)
 #define QUICK_WORKERS 8
 #define SLOW_WORKERS  64
 
+/* Deadlines a trickle cannot extend (libmicrohttpd's own timeout restarts
+ * with every byte): the request line and headers within the header deadline
+ * of the connection's start or its previous request's end, the body within
+ * the body deadline of the headers.  A connection past its deadline is shut
+ * down; one whose handler runs never is. */
+#define HEADER_DEADLINE_S 15
+#define BODY_DEADLINE_S   60
+
+enum conn_phase { PHASE_HEADERS, PHASE_BODY, PHASE_HANDLING };
+
+struct conn_state {
+    int fd;
+    enum conn_phase phase;
+    int64_t since_us; /* monotonic */
+};
+
 struct api {
     struct MHD_Daemon *mhd;
     struct store *store;
     struct engine *engine;
     int port;
     GThreadPool *quick, *slow;
+    GMutex conns_lock;
+    GHashTable *conns; /* of struct conn_state *, owned */
+    GThread *sweeper;
+    GMutex stop_lock;
+    GCond stop_cond;
+    bool stopping;
+    int header_deadline_s, body_deadline_s;
 };
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct api *a = cls;
+    g_mutex_lock(&a->conns_lock);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn_state *c = g_new0(struct conn_state, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = ci ? ci->connect_fd : -1;
+        c->phase = PHASE_HEADERS;
+        c->since_us = mono_usec();
+        g_hash_table_add(a->conns, c);
+        *socket_context = c;
+    } else if (*socket_context) {
+        /* Called before libmicrohttpd closes the socket: the sweeper never
+         * touches an fd that may have been reused. */
+        g_hash_table_remove(a->conns, *socket_context);
+        *socket_context = NULL;
+    }
+    g_mutex_unlock(&a->conns_lock);
+}
+
+static void set_phase(struct api *a, struct MHD_Connection *conn, enum conn_phase phase)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (!ci || !ci->socket_context)
+        return;
+    g_mutex_lock(&a->conns_lock);
+    struct conn_state *c = ci->socket_context;
+    c->phase = phase;
+    c->since_us = mono_usec();
+    g_mutex_unlock(&a->conns_lock);
+}
+
+static gpointer sweeper_run(gpointer data)
+{
+    struct api *a = data;
+    g_mutex_lock(&a->stop_lock);
+    while (!a->stopping) {
+        int64_t until = g_get_monotonic_time() + G_USEC_PER_SEC;
+        if (g_cond_wait_until(&a->stop_cond, &a->stop_lock, until))
+            continue;
+        g_mutex_unlock(&a->stop_lock);
+        int64_t now = mono_usec();
+        g_mutex_lock(&a->conns_lock);
+        GHashTableIter it;
+        gpointer key;
+        g_hash_table_iter_init(&it, a->conns);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+            struct conn_state *c = key;
+            int64_t limit = c->phase == PHASE_HEADERS ? a->header_deadline_s
+                            : c->phase == PHASE_BODY  ? a->body_deadline_s
+                                                      : 0;
+            if (limit && c->fd >= 0 && now - c->since_us > limit * USEC_PER_SEC) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->fd = -1; /* once */
+            }
+        }
+        g_mutex_unlock(&a->conns_lock);
+        g_mutex_lock(&a->stop_lock);
+    }
+    g_mutex_unlock(&a->stop_lock);
+    return NULL;
+}
 
 int64_t api_started_us;
 
@@ -543,6 +633,8 @@ static void req_free(struct req *r)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    /* Kept alive: the next request's headers are due from now. */
+    set_phase(cls, conn, PHASE_HEADERS);
     req_free(*con_cls);
     *con_cls = NULL;
 }
@@ -573,6 +665,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->version = version;
         r->status = 200;
         *con_cls = r;
+        set_phase(a, conn, PHASE_BODY);
         decode_url(r, url);
         /* Refused before a byte of the body is read: MHD answers and
          * closes the connection instead of reading what was announced. */
@@ -595,6 +688,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_reply(conn, r);
     /* The handler runs on a worker; MHD polls this connection again once
      * the worker resumes it, and the reply goes out above. */
+    set_phase(a, conn, PHASE_HANDLING);
     MHD_suspend_connection(conn);
     g_thread_pool_push(r->route->slow ? a->slow : a->quick, r, NULL);
     return MHD_YES;
@@ -627,6 +721,12 @@ struct api *api_start(const struct api_options *opts, GError **error)
     api_started_us = g_get_real_time();
     a->store = opts->store;
     a->engine = opts->engine;
+    g_mutex_init(&a->conns_lock);
+    a->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
+    g_mutex_init(&a->stop_lock);
+    g_cond_init(&a->stop_cond);
+    a->header_deadline_s = opts->header_deadline_s ? opts->header_deadline_s : HEADER_DEADLINE_S;
+    a->body_deadline_s = opts->body_deadline_s ? opts->body_deadline_s : BODY_DEADLINE_S;
     a->quick = g_thread_pool_new(worker_run, a, QUICK_WORKERS, FALSE, NULL);
     a->slow = g_thread_pool_new(worker_run, a, SLOW_WORKERS, FALSE, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -639,14 +739,15 @@ struct api *api_start(const struct api_options *opts, GError **error)
     a->mhd = MHD_start_daemon(
         flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
         ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_UNESCAPE_CALLBACK,
-        keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)POLL_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
-        MHD_OPTION_END);
+        keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, a, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POLL_THREADS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, max_conn,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->mhd) {
         g_thread_pool_free(a->quick, TRUE, TRUE);
         g_thread_pool_free(a->slow, TRUE, TRUE);
+        g_hash_table_unref(a->conns);
         g_set_error(error, api_error_quark(), 0,
                     "cannot listen on %s:%d (address in use, or not permitted)", opts->listen_host,
                     opts->listen_port);
@@ -655,6 +756,7 @@ struct api *api_start(const struct api_options *opts, GError **error)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
     a->port = info ? info->port : opts->listen_port;
+    a->sweeper = g_thread_new("api-deadlines", sweeper_run, a);
     return a;
 }
 
@@ -667,10 +769,19 @@ void api_stop(struct api *a)
 {
     if (!a)
         return;
+    g_mutex_lock(&a->stop_lock);
+    a->stopping = true;
+    g_cond_signal(&a->stop_cond);
+    g_mutex_unlock(&a->stop_lock);
+    g_thread_join(a->sweeper);
     /* Handlers finish first: MHD cannot stop with connections suspended. */
     g_thread_pool_free(a->quick, FALSE, TRUE);
     g_thread_pool_free(a->slow, FALSE, TRUE);
     MHD_stop_daemon(a->mhd);
+    g_hash_table_unref(a->conns);
+    g_mutex_clear(&a->conns_lock);
+    g_mutex_clear(&a->stop_lock);
+    g_cond_clear(&a->stop_cond);
     g_free(a);
 }
 

@@ -39,6 +39,8 @@ static const struct conf_field manager_fields[] = {
     {"listen", T_LISTEN, 0, 0, NULL, 0},
     {"max_connections", T_INT, 16, 1000000, NULL, C(max_connections)},
     {"max_connections_per_address", T_INT, 1, 1000000, NULL, C(max_connections_per_address)},
+    {"header_timeout", T_INT, 1, 3600, NULL, C(header_timeout)},
+    {"body_timeout", T_INT, 1, 3600, NULL, C(body_timeout)},
     {"state_dir", T_STRING, 0, 0, NULL, C(state_dir)},
     {"resync_interval", T_INT, 5, 86400, NULL, C(resync_interval)},
     {"log_level", T_ENUM, 0, 0, log_levels, C(log_level)},
@@ -91,6 +93,8 @@ struct conf *conf_new(void)
     c->collect_connections = 4;
     c->max_connections = 10000;
     c->max_connections_per_address = 1000;
+    c->header_timeout = 15;
+    c->body_timeout = 60;
     c->balloon_period = 10;
     c->agent_timeout = 2;
     c->refresh_pools = true;

@@ -303,7 +303,9 @@ int main(int argc, char **argv)
                              .store = st,
                              .engine = eng,
                              .max_connections = fd_budget(c->max_connections),
-                             .max_connections_per_address = c->max_connections_per_address};
+                             .max_connections_per_address = c->max_connections_per_address,
+                             .header_deadline_s = c->header_timeout,
+                             .body_deadline_s = c->body_timeout};
     struct api *api = api_start(&ao, &err);
     if (!api) {
         fprintf(stderr, "kanrid: %s\n", err->message);

@@ -79,3 +79,47 @@ def test_one_address_is_held_to_its_share(kanrid_factory):
     finally:
         for s in socks:
             s.close()
+
+
+def closed_while_trickling(s, payload, within):
+    """Sends PAYLOAD a byte at a time (one every 0.2 s, which restarts any
+    idle timeout); True once kanrid closes the connection."""
+    import time
+    s.settimeout(0.2)
+    deadline = time.monotonic() + within
+    i = 0
+    while time.monotonic() < deadline:
+        try:
+            s.sendall(payload[i % len(payload):i % len(payload) + 1])
+            i += 1
+            if s.recv(4096) == b"":
+                return True
+        except socket.timeout:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+    return False
+
+
+def test_a_trickle_does_not_extend_the_deadlines(kanrid_factory):
+    kd = kanrid_factory(args=["--connect", "test:///default"],
+                        config="[manager]\nheader_timeout = 2\nbody_timeout = 2\n")
+    kd.wait_ready()
+    # Headers that never end.
+    s = open_from("127.0.0.2", kd.port, 1)[0]
+    assert closed_while_trickling(s, b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"a" * 10000, 20)
+    s.close()
+    # A body that never ends.
+    s = open_from("127.0.0.2", kd.port, 1,
+                  b"POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + kd.token.encode() + b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100000\r\n\r\n")[0]
+    assert closed_while_trickling(s, b" ", 20)
+    s.close()
+    # A kept-alive connection that asks at its own pace is served.
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", kd.port, timeout=10)
+    for _ in range(3):
+        c.request("GET", "/healthz")
+        assert c.getresponse().read()
+    c.close()
