@@ -167,6 +167,11 @@ struct vm_view *engine_item_view(struct engine *e, struct item *it);
  * taken at once by an item no round will come for.  Older ones are
  * dropped: a backfill is history, not the latest.  Under e->lock. */
 void engine_item_offer_guest(struct item *it, int source, struct guest_sample *s);
+/* Whether S (of source GS) is newer than NEWEST, for the latest view: the
+ * agent's sequence for kanri-guestd, the host's clock for balloon samples,
+ * kanrid's receipt otherwise; never the guest's clock alone. */
+#define GUEST_SEQ_RESTART_US (10 * 60 * G_USEC_PER_SEC)
+bool engine_guest_is_newer(int gs, const struct guest_sample *s, const struct guest_sample *newest);
 /* Takes the guest samples offered since the last round.  Under e->lock. */
 void engine_item_take_guests(struct item *it);
 /* R of a reconciliation as a history row (uuid, host and time unset). */

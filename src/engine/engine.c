@@ -38,12 +38,27 @@ void engine_disk_ref_free(gpointer p)
     g_free(d);
 }
 
+bool engine_guest_is_newer(int gs, const struct guest_sample *s, const struct guest_sample *newest)
+{
+    if (gs == GS_BALLOON) /* stamped by QEMU on the host's clock */
+        return s->time_us > newest->time_us;
+    if (gs == GS_GUESTD && s->seq != SAMPLE_ABSENT && newest->seq != SAMPLE_ABSENT) {
+        /* The agent's own order; a sequence that starts again (its state
+         * was wiped) takes over once the old one has been silent a while. */
+        return s->seq > newest->seq || s->received_us - newest->received_us > GUEST_SEQ_RESTART_US;
+    }
+    /* Never the guest's clock: one document dated a year ahead would hide
+     * every later one.  kanrid's receipt orders what has no sequence. */
+    return s->received_us > newest->received_us ||
+           (s->received_us == newest->received_us && s->time_us > newest->time_us);
+}
+
 void engine_item_offer_guest(struct item *it, int gs, struct guest_sample *s)
 {
     const struct guest_sample *newest = it->have_next[gs]       ? &it->next[gs]
                                         : it->have_guest[gs][0] ? &it->guest[gs][0]
                                                                 : NULL;
-    if (newest && s->time_us <= newest->time_us) {
+    if (newest && !engine_guest_is_newer(gs, s, newest)) {
         guest_sample_clear(s);
         return;
     }

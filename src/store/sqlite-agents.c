@@ -61,8 +61,12 @@ int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GErr
                               "siis", c->error_text, c->received_us, c->received_us,
                               c->machine_uuid),
                          error);
-    /* Identity, lag and backlog follow the newest sample seen; a backfilled
-     * older one only counts. */
+    /* Identity, lag and backlog follow the newest sample seen, by the
+     * agent's sequence (never by its clock: one document dated a year
+     * ahead would pin them); a backfilled older one only counts.  Lag is
+     * how long the sample took to arrive, 0 when the guest's clock is
+     * ahead of kanrid's (the reconciliation's clock rules say by how
+     * much). */
     return step_done(s->w,
                      prep(s->w, error,
                           "UPDATE agents SET last_contact = ?1,"
@@ -70,10 +74,11 @@ int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GErr
                           " duplicates = duplicates + (CASE WHEN ?2 THEN 1 ELSE 0 END),"
                           " agent_name = ?3, agent_version = ?4, hostname = ?5, id_source = ?6,"
                           " spool_backlog = ?7, spool_dropped = ?8,"
-                          " lag_us = CASE WHEN last_sample_time IS NULL OR ?9 >= last_sample_time"
-                          "   THEN ?1 - ?9 ELSE lag_us END,"
-                          " last_seq = max(coalesce(last_seq, 0), coalesce(?10, 0)),"
-                          " last_sample_time = max(coalesce(last_sample_time, 0), ?9)"
+                          " lag_us = CASE WHEN last_seq IS NULL OR ?10 IS NULL OR ?10 >= last_seq"
+                          "   THEN ?1 - min(?9, ?1) ELSE lag_us END,"
+                          " last_sample_time = CASE WHEN last_seq IS NULL OR ?10 IS NULL"
+                          "   OR ?10 >= last_seq THEN ?9 ELSE last_sample_time END,"
+                          " last_seq = max(coalesce(last_seq, 0), coalesce(?10, 0))"
                           " WHERE machine_uuid = ?11",
                           "ibssssUUiUs", c->received_us, c->duplicate, c->agent_name,
                           c->agent_version, c->hostname, c->id_source, c->spool_backlog,

@@ -279,3 +279,18 @@ def test_once_and_identity_report_the_id_the_daemon_keeps(k, tmp_path):
     p = run([GUESTD, "--identity", "--root", root, "--state-dir", os.path.join(bad, "agent")],
             capture_output=True, text=True)
     assert p.returncode == 1 and p.stdout == "" and "is not kept" in p.stderr, p
+
+
+def test_a_guest_clock_ahead_once_pins_nothing(k):
+    """A document dated a year ahead (a guest clock wrong once) must not hide
+    the later ones, nor show a negative lag."""
+    token = enroll(k, BUSY_UUID)
+    doc = one_doc()
+    now = time.time()
+    assert ingest(k, token, dict(doc, seq=1, time=now + 365 * 86400)).status == 200
+    a = agent(k, BUSY_UUID)
+    assert a["lag_seconds"] == 0, a
+    assert ingest(k, token, dict(doc, seq=2, time=now)).status == 200
+    a = agent(k, BUSY_UUID)
+    assert a["last_seq"] == 2 and 0 <= a["lag_seconds"] < 60, a
+    assert a["last_sample_time"].startswith(time.strftime("%Y-", time.gmtime(now))), a

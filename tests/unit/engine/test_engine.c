@@ -27,6 +27,7 @@
 #include <stdlib.h>
 
 #include "basic/util.h"
+#include "engine/engine-private.h"
 #include "engine/engine.h"
 
 #define VM_A "aaaaaaaa-0000-4000-8000-000000000001"
@@ -448,6 +449,75 @@ static void test_ingest_keeps_newest(void **state)
     assert_null(strstr(prom->str, "source=\"kanri-guestd\"} 2000\n"));
 }
 
+static void ingest_one(struct fx *f, int64_t time_us, int64_t received_us, uint64_t seq,
+                       uint64_t mem)
+{
+    struct guest_sample g;
+    guest_sample_init(&g);
+    g.machine_uuid = g_strdup(VM_A);
+    g.source = "kanri-guestd";
+    g.time_us = time_us;
+    g.received_us = received_us;
+    g.seq = seq;
+    g.mem_total = mem;
+    assert_int_equal(engine_ingest(f->e, &g, NULL, NULL), 0);
+    guest_sample_clear(&g);
+}
+
+static bool view_has_mem(struct fx *f, uint64_t mem)
+{
+    g_autoptr(GString) prom = g_string_new(NULL);
+    engine_metrics_prometheus(f->e, prom);
+    g_autofree char *want =
+        g_strdup_printf("source=\"kanri-guestd\"} %" G_GUINT64_FORMAT "\n", mem);
+    return strstr(prom->str, want) != NULL;
+}
+
+static void test_guest_clock_never_orders(void **state)
+{
+    struct fx *f = *state;
+    const char *a[] = {VM_A, NULL};
+    int64_t now = now_usec();
+    const int64_t year = 365LL * 86400 * USEC_PER_SEC;
+    /* One document dated a year ahead (a guest clock wrong once), then the
+     * real ones: they are newer, by the agent's sequence. */
+    ingest_one(f, now + year, now - 20 * USEC_PER_SEC, 1, 1000);
+    ingest_one(f, now - 10 * USEC_PER_SEC, now - 10 * USEC_PER_SEC, 2, 2000);
+    round_of(f, f->h1, a, now - 5 * USEC_PER_SEC);
+    assert_true(view_has_mem(f, 2000));
+    ingest_one(f, now, now, 3, 3000);
+    round_of(f, f->h1, a, now);
+    assert_true(view_has_mem(f, 3000));
+}
+
+static void test_guest_is_newer(void **state)
+{
+    (void)state;
+    struct guest_sample a, b;
+    guest_sample_init(&a);
+    guest_sample_init(&b);
+    const int64_t t = 1800000000LL * USEC_PER_SEC;
+    /* kanri-guestd: by sequence, whatever the clocks say. */
+    a.seq = 5, a.time_us = t + 86400 * USEC_PER_SEC, a.received_us = t;
+    b.seq = 6, b.time_us = t, b.received_us = t + USEC_PER_SEC;
+    assert_true(engine_guest_is_newer(GS_GUESTD, &b, &a));
+    assert_false(engine_guest_is_newer(GS_GUESTD, &a, &b));
+    /* A backfilled older document arriving later is not newer ... */
+    a.seq = 4, a.received_us = t + 2 * USEC_PER_SEC;
+    assert_false(engine_guest_is_newer(GS_GUESTD, &a, &b));
+    /* ... but a sequence that started again takes over after a while. */
+    a.seq = 1, a.received_us = t + GUEST_SEQ_RESTART_US + 2 * USEC_PER_SEC;
+    assert_true(engine_guest_is_newer(GS_GUESTD, &a, &b));
+    /* qga (polled by kanrid): by receipt, never by the guest's clock. */
+    a.seq = b.seq = SAMPLE_ABSENT;
+    a.time_us = t + 86400 * USEC_PER_SEC, a.received_us = t;
+    b.time_us = t, b.received_us = t + USEC_PER_SEC;
+    assert_true(engine_guest_is_newer(GS_QGA, &b, &a));
+    assert_false(engine_guest_is_newer(GS_QGA, &a, &b));
+    /* balloon: QEMU's stamp on the host's clock. */
+    assert_true(engine_guest_is_newer(GS_BALLOON, &a, &b));
+}
+
 /* ---- many threads at once ---- */
 
 /* In kanrid the sink is called from every host's worker and collector
@@ -625,6 +695,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_status_changes_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_keeps_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_clock_never_orders, setup, teardown),
+        cmocka_unit_test(test_guest_is_newer),
         cmocka_unit_test_setup_teardown(test_many_threads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
