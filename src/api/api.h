@@ -23,8 +23,10 @@ struct api_options {
     struct engine *engine;
     int max_connections;             /* 0: 10 000 */
     int max_connections_per_address; /* 0: 1 000 */
-    int header_deadline_s;           /* 0: 15 */
-    int body_deadline_s;             /* 0: 60 */
+    const char *tls_cert_pem;        /* with tls_key_pem: HTTPS only */
+    const char *tls_key_pem;
+    int header_deadline_s; /* 0: 15 */
+    int body_deadline_s;   /* 0: 60 */
 };
 
 /* Starts listening.  NULL with *error when the address cannot be bound. */

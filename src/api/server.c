@@ -731,6 +731,9 @@ struct api *api_start(const struct api_options *opts, GError **error)
     a->slow = g_thread_pool_new(worker_run, a, SLOW_WORKERS, FALSE, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
+    bool tls = opts->tls_cert_pem && opts->tls_key_pem;
+    if (tls)
+        flags |= MHD_USE_TLS;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     unsigned max_conn = opts->max_connections ? (unsigned)opts->max_connections : 10000;
@@ -742,7 +745,10 @@ struct api *api_start(const struct api_options *opts, GError **error)
         keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, a, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POLL_THREADS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, max_conn,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
+        /* The key and certificate only with TLS: MHD_OPTION_END stops here. */
+        tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, opts->tls_key_pem,
+        MHD_OPTION_HTTPS_MEM_CERT, opts->tls_cert_pem, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->mhd) {
         g_thread_pool_free(a->quick, TRUE, TRUE);

@@ -34,11 +34,15 @@ struct conf_field {
 
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const backends[] = {"sqlite", NULL};
+static const char *const tls_modes[] = {"auto", "on", "off", NULL};
 
 static const struct conf_field manager_fields[] = {
     {"listen", T_LISTEN, 0, 0, NULL, 0},
     {"max_connections", T_INT, 16, 1000000, NULL, C(max_connections)},
     {"max_connections_per_address", T_INT, 1, 1000000, NULL, C(max_connections_per_address)},
+    {"tls", T_ENUM, 0, 0, tls_modes, C(tls)},
+    {"tls_cert", T_STRING, 0, 0, NULL, C(tls_cert)},
+    {"tls_key", T_STRING, 0, 0, NULL, C(tls_key)},
     {"header_timeout", T_INT, 1, 3600, NULL, C(header_timeout)},
     {"body_timeout", T_INT, 1, 3600, NULL, C(body_timeout)},
     {"state_dir", T_STRING, 0, 0, NULL, C(state_dir)},
@@ -88,6 +92,7 @@ struct conf *conf_new(void)
     c->listen_port = CONF_DEFAULT_PORT;
     c->resync_interval = 60;
     c->log_level = g_strdup("info");
+    c->tls = g_strdup("auto");
     c->store_backend = g_strdup("sqlite");
     c->collect_interval = 10;
     c->collect_connections = 4;
@@ -114,6 +119,9 @@ void conf_free(struct conf *c)
     g_free(c->listen_host);
     g_free(c->state_dir);
     g_free(c->log_level);
+    g_free(c->tls);
+    g_free(c->tls_cert);
+    g_free(c->tls_key);
     g_free(c->store_backend);
     g_free(c->store_path);
     g_ptr_array_unref(c->hypervisors);

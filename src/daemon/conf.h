@@ -39,6 +39,8 @@ struct conf {
     char *log_level;                 /* error | warning | info | debug */
     int max_connections;             /* API connections at once */
     int max_connections_per_address; /* of them from one client address */
+    char *tls;                       /* auto | on | off */
+    char *tls_cert, *tls_key;        /* NULL: made in the state directory */
     int header_timeout;              /* s for a request's line and headers */
     int body_timeout;                /* s for its body */
     char *store_backend;             /* "sqlite" */

@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "basic/util.h"
 #include "daemon/conf.h"
+#include "daemon/tls.h"
 #include "engine/engine.h"
 #include "store/store.h"
 #include "virt/virt.h"
@@ -159,7 +160,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *config = NULL, *listen = NULL, *db = NULL, *state_dir = NULL;
     g_auto(GStrv) connects = NULL;
-    gboolean check_config = FALSE, version = FALSE, foreground = FALSE;
+    gboolean check_config = FALSE, version = FALSE, foreground = FALSE, insecure_http = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
          "Configuration file (default " DEFAULT_CONFIG " when it exists)", "FILE"},
@@ -176,6 +177,8 @@ int main(int argc, char **argv)
          "Validate the configuration, print every error as FILE:LINE: message, and exit", NULL},
         {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
          "Stay in the foreground (always the case; accepted for service managers)", NULL},
+        {"insecure-http", 0, 0, G_OPTION_ARG_NONE, &insecure_http,
+         "Serve plain HTTP on a non-loopback address (tokens cross the network in clear)", NULL},
         {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -298,7 +301,37 @@ int main(int argc, char **argv)
         .refresh_pools = c->refresh_pools,
     };
     struct driver *virt = virt_driver_new(&vconf, engine_sink(eng));
+    /* TLS: "auto" means on off loopback, where tokens cross the network. */
+    bool loopback = tls_is_loopback(c->listen_host);
+    bool use_tls = g_str_equal(c->tls, "on") || (g_str_equal(c->tls, "auto") && !loopback);
+    if (!use_tls && !loopback && !insecure_http) {
+        fprintf(stderr,
+                "kanrid: refusing plain HTTP on %s: tokens would cross the network in clear; "
+                "use tls = on or auto (kanri.conf(5)), or --insecure-http\n",
+                c->listen_host);
+        virt->ops->free(virt);
+        engine_free(eng);
+        store_close(st);
+        return 1;
+    }
+    struct tls_identity tls = {0};
+    if (use_tls) {
+        const char *sans[] = {c->listen_host, g_get_host_name(), NULL};
+        if (!tls_identity_load(c->tls_cert, c->tls_key, state_dir, sans, &tls, &err)) {
+            fprintf(stderr, "kanrid: TLS: %s\n", err->message);
+            virt->ops->free(virt);
+            engine_free(eng);
+            store_close(st);
+            return 1;
+        }
+        if (tls.generated)
+            g_message("TLS: made a self-signed certificate, %s", tls.cert_path);
+        g_message("TLS certificate %s, pin %s (kanri --cacert %s, or --pin %s)", tls.cert_path,
+                  tls.pin, tls.cert_path, tls.pin);
+    }
     struct api_options ao = {.listen_host = c->listen_host,
+                             .tls_cert_pem = tls.cert_pem,
+                             .tls_key_pem = tls.key_pem,
                              .listen_port = c->listen_port,
                              .store = st,
                              .engine = eng,
@@ -309,6 +342,7 @@ int main(int argc, char **argv)
     struct api *api = api_start(&ao, &err);
     if (!api) {
         fprintf(stderr, "kanrid: %s\n", err->message);
+        tls_identity_clear(&tls);
         virt->ops->free(virt);
         engine_free(eng);
         store_close(st);
@@ -328,6 +362,7 @@ int main(int argc, char **argv)
         if (engine_host_add(eng, virt, &hc, &err) < 0) {
             fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
             api_stop(api);
+            tls_identity_clear(&tls);
             if (engine_stop(eng, 10)) {
                 virt->ops->free(virt);
                 engine_free(eng);
@@ -338,8 +373,8 @@ int main(int argc, char **argv)
         g_message("host %s: %s", hv->name, hv->uri);
     }
     bool v6 = strchr(c->listen_host, ':') != NULL;
-    g_message("listening on http://%s%s%s:%d/ (API under /api/v1)", v6 ? "[" : "", c->listen_host,
-              v6 ? "]" : "", api_port(api));
+    g_message("listening on %s://%s%s%s:%d/ (API under /api/v1)", use_tls ? "https" : "http",
+              v6 ? "[" : "", c->listen_host, v6 ? "]" : "", api_port(api));
 
     /* libvirt's event thread iterates GLib's default main context; the
      * signals get a context of their own so neither thread ever dispatches
@@ -353,6 +388,7 @@ int main(int argc, char **argv)
 
     g_message("stopping");
     api_stop(api);
+    tls_identity_clear(&tls);
     if (engine_stop(eng, 10)) {
         virt->ops->free(virt);
         engine_free(eng);

@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -106,6 +107,7 @@ class Kanrid:
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      text=True, env=env)
         self.port = None
+        self.scheme = "http"
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         deadline = time.time() + 20
@@ -116,7 +118,12 @@ class Kanrid:
         if self.port is None:
             self.stop()
             raise RuntimeError("kanrid did not start listening:\n" + self.log)
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        # With TLS, the certificate kanrid made (or was given) is the CA.
+        self.ssl = None
+        if self.scheme == "https":
+            self.ssl = ssl.create_default_context(
+                cafile=os.path.join(self.state_dir, "tls-cert.pem"))
         with open(os.path.join(self.state_dir, "admin.token")) as f:
             self.token = f.read().strip()
         if ready:
@@ -126,9 +133,10 @@ class Kanrid:
         for line in self.proc.stderr:
             with self._log_lock:
                 self.log_lines.append(line)
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
+            m = re.search(r"listening on (https?)://[^ ]*:(\d+)/", line)
             if m:
-                self.port = int(m.group(1))
+                self.scheme = m.group(1)
+                self.port = int(m.group(2))
 
     @property
     def log(self):
@@ -147,7 +155,7 @@ class Kanrid:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=120) as r:
+            with urllib.request.urlopen(req, timeout=120, context=self.ssl) as r:
                 return Response(r.status, dict(r.headers), r.read().decode())
         except urllib.error.HTTPError as e:
             return Response(e.code, dict(e.headers), e.read().decode())
@@ -226,6 +234,8 @@ class Kanrid:
     def cli(self, *args, token="admin", check=False, env_extra=None):
         env = dict(os.environ)
         env["KANRI_URL"] = self.url
+        if self.ssl:
+            env["KANRI_CACERT"] = os.path.join(self.state_dir, "tls-cert.pem")
         env["KANRI_TOKEN"] = self.token if token == "admin" else (token or "")
         env.update(env_extra or {})
         p = run([KANRI, *args], capture_output=True, text=True, env=env, timeout=180)

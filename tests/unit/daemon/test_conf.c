@@ -205,7 +205,8 @@ static void test_unknown_key(void **state)
 {
     expect_one("[manager]\nlisten = 127.0.0.1:1\nbogus = 1\n", LABEL
                ":3: unknown key 'bogus' in [manager] (known: listen, max_connections, "
-               "max_connections_per_address, header_timeout, body_timeout, state_dir, "
+               "max_connections_per_address, tls, tls_cert, tls_key, header_timeout, body_timeout, "
+               "state_dir, "
                "resync_interval, log_level, collect_interval, collect_budget_ms, "
                "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
                "retention_5m, retention_1h)");
@@ -451,7 +452,8 @@ static void test_all_errors_collected(void **state)
         LABEL ":3: resync_interval: expected an integer from 5 to 86400, got '0'",
         LABEL ":4: log_level: expected one of error|warning|info|debug, got 'chatty'",
         LABEL ":5: unknown key 'colour' in [manager] (known: listen, max_connections, "
-              "max_connections_per_address, header_timeout, body_timeout, state_dir, "
+              "max_connections_per_address, tls, tls_cert, tls_key, header_timeout, body_timeout, "
+              "state_dir, "
               "resync_interval, log_level, collect_interval, collect_budget_ms, "
               "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
               "retention_5m, retention_1h)",

@@ -1,0 +1,57 @@
+"""HTTPS for the API: a certificate made on first start and kept, the pin
+printed, the CLI verifying it (CA file or pin), plain HTTP refused off
+loopback unless asked for."""
+import os
+import re
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+from kanri_harness import KANRID, Kanrid, run
+
+
+def test_tls_on_loopback_with_a_made_certificate(kanrid_factory, tmp_path):
+    state = str(tmp_path / "state")
+    k = kanrid_factory(args=["--connect", "test:///default"], state_dir=state,
+                       config="[manager]\ntls = on\n")
+    assert k.url.startswith("https://")
+    assert k.get("/api/v1/vms").json["vms"][0]["name"] == "test"   # verified against the cert
+    pin = re.search(r"pin (sha256//\S+) ", k.log).group(1)
+    key = os.path.join(state, "tls-key.pem")
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    # The CLI: by CA file (the harness's KANRI_CACERT), by pin, and not at all.
+    assert k.cli("vm", "list").returncode == 0
+    p = k.cli("vm", "list", env_extra={"KANRI_CACERT": "", "KANRI_PIN": pin})
+    assert p.returncode == 0 and "test" in p.stdout, p.stderr
+    p = k.cli("vm", "list", env_extra={"KANRI_CACERT": ""})
+    assert p.returncode != 0 and "certificate" in p.stderr.lower(), p.stderr
+    p = k.cli("vm", "list", env_extra={"KANRI_CACERT": "",
+                                       "KANRI_PIN": "sha256//" + "A" * 43 + "="})
+    assert p.returncode != 0
+    # Plain HTTP on the TLS port gets nothing.
+    with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b'"status":"ok"' not in s.recv(4096)
+    # The same certificate after a restart: clients keep their pin.
+    k.stop()
+    k2 = kanrid_factory(args=["--connect", "test:///default"], state_dir=state,
+                        config="[manager]\ntls = on\n")
+    assert re.search(r"pin (sha256//\S+) ", k2.log).group(1) == pin
+    assert "made a self-signed certificate" not in k2.log
+
+
+def test_plain_http_off_loopback_is_refused_unless_asked(tmp_path):
+    conf = tmp_path / "k.conf"
+    conf.write_text("[manager]\ntls = off\n")
+    p = run([KANRID, "--state-dir", str(tmp_path / "s"), "--listen", "0.0.0.0:0",
+             "--config", str(conf), "--connect", "test:///default"],
+            capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "refusing plain HTTP on 0.0.0.0" in p.stderr, p.stderr
+    k = Kanrid(args=["--listen", "0.0.0.0:0", "--insecure-http", "--config", str(conf),
+                     "--connect", "test:///default"], ready=False)
+    try:
+        assert k.url.startswith("http://") and k.get("/healthz", token=None).status == 200
+    finally:
+        k.stop()
