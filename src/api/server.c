@@ -243,8 +243,10 @@ void req_problem(struct req *r, unsigned status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    g_autofree char *detail = g_strdup_vprintf(fmt, ap);
+    g_autofree char *raw = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    /* Details quote what others said (libvirt, a guest): JSON is UTF-8. */
+    g_autofree char *detail = g_utf8_make_valid(raw, -1);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "type", json_object_new_string("about:blank"));
     json_object_object_add(o, "title", json_object_new_string(status_title(status)));

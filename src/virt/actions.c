@@ -58,6 +58,18 @@ static int require_state(struct action_ctx *ctx, bool ok, const char *needs, GEr
     if (ok)
         return 0;
     int s = dom_state(ctx->dom);
+    if (s < 0) {
+        /* Not a state: the host did not answer (or the domain went). */
+        /* Copied first: any further libvirt call (virDomainGetName too)
+         * resets the thread's last error and frees its message. */
+        virErrorPtr e = virGetLastError();
+        int code =
+            e && e->code == VIR_ERR_NO_DOMAIN ? DRIVER_ERR_NOT_FOUND : DRIVER_ERR_UNAVAILABLE;
+        g_autofree char *why = g_strdup(virt_last_error());
+        g_set_error(error, DRIVER_ERROR, code, "cannot read the state of domain '%s': %s",
+                    virDomainGetName(ctx->dom), why);
+        return -EIO;
+    }
     g_set_error(error, DRIVER_ERROR, DRIVER_ERR_STATE, "domain '%s' is %s; this action needs it %s",
                 virDomainGetName(ctx->dom), virt_state_name(s), needs);
     return -EBUSY;
@@ -420,8 +432,13 @@ int virt_action(struct driver *base, int64_t host_id, const char *uuid,
         return -EIO;
     ctx.dom = virDomainLookupByUUIDString(ctx.conn, uuid);
     if (!ctx.dom) {
-        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND,
-                    "domain %s no longer exists on its host", uuid);
+        virErrorPtr e = virGetLastError();
+        if (e && e->code == VIR_ERR_NO_DOMAIN)
+            g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND,
+                        "domain %s no longer exists on its host", uuid);
+        else /* the host did not answer: that says nothing about the domain */
+            g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE, "cannot look up domain %s: %s",
+                        uuid, virt_last_error());
         virResetLastError();
         virConnectClose(ctx.conn);
         return -ENOENT;

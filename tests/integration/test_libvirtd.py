@@ -221,10 +221,14 @@ def test_an_action_that_loses_its_host_is_unknown_not_ok(kanrid_factory, uri, tm
         t.join(timeout=180)
         r = result["r"]
         # Once, this answered 200 "shut down" while the guest kept running.
-        assert r.status == 503 and "outcome unknown" in r.json["detail"], r
+        # Where the host went depends on the race with the action: while it
+        # waited for the guest ("outcome unknown"), while it asked, or
+        # before (it could not read the state).  Always 503 with libvirt's
+        # reason: never a success, nor a wrong 404 or 409.
+        assert r.status == 503, r
         a = k.get(f"/api/v1/audit?vm={name}").json["audit"][0]
         assert a["action"] == "shutdown" and a["result"] == "error"
-        assert "outcome unknown" in a["error"]
+        assert a["error"] == r.json["detail"]
         assert virsh(uri, "domstate", name).stdout.strip() == "running"
         k.wait_connected(["local"], timeout=30)
         k.wait_for(lambda: k.vms("local")[name]["state"] == "running", what="state after")
