@@ -108,6 +108,7 @@ class Kanrid:
                                      text=True, env=env)
         self.port = None
         self.scheme = "http"
+        self.ssl = None
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         deadline = time.time() + 20
@@ -234,7 +235,7 @@ class Kanrid:
     def cli(self, *args, token="admin", check=False, env_extra=None):
         env = dict(os.environ)
         env["KANRI_URL"] = self.url
-        if self.ssl:
+        if getattr(self, "ssl", None):
             env["KANRI_CACERT"] = os.path.join(self.state_dir, "tls-cert.pem")
         env["KANRI_TOKEN"] = self.token if token == "admin" else (token or "")
         env.update(env_extra or {})
