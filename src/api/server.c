@@ -436,6 +436,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
     size_t gz_len = 0;
     if (status == 200 && len >= GZIP_MIN && accepts_gzip(r))
         gz = gzip_bytes(body, len, &gz_len);
+    bool gzipped = gz != NULL; /* gz itself goes to the response below */
     struct MHD_Response *resp;
     if (gz) {
         resp = MHD_create_response_from_buffer_with_free_callback(gz_len, g_steal_pointer(&gz),
@@ -449,7 +450,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
     }
     if (status != 304)
         MHD_add_response_header(resp, "Content-Type", ctype);
-    if (gz_len)
+    if (gzipped)
         MHD_add_response_header(resp, "Content-Encoding", "gzip");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (cacheable) {
