@@ -12,6 +12,7 @@
 #include "virt/virt.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <glib-unix.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -158,6 +159,11 @@ static int fd_budget(int wanted)
 
 int main(int argc, char **argv)
 {
+    /* libvirt's RPC client write()s to its socket: a libvirtd that goes
+     * away between two calls would otherwise end kanrid with SIGPIPE, in
+     * silence, instead of failing that call with EPIPE.  Before any thread
+     * starts, so every thread inherits it. */
+    signal(SIGPIPE, SIG_IGN);
     g_autofree char *config = NULL, *listen = NULL, *db = NULL, *state_dir = NULL;
     g_auto(GStrv) connects = NULL;
     gboolean check_config = FALSE, version = FALSE, foreground = FALSE, insecure_http = FALSE;

@@ -250,7 +250,8 @@ class Kanrid:
         died of SIGABRT (see check_sanitizers): LeakSanitizer reports only
         at exit, so this is where a leak shows."""
         hung = False
-        if self.proc.poll() is None:
+        died = self.proc.poll()
+        if died is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
@@ -263,6 +264,14 @@ class Kanrid:
         if not self._checked:
             self._checked = True
             check_sanitizers("kanrid", self.log, self.proc.returncode)
+            # kanrid ends only when told: one that was gone before (a
+            # SIGSEGV, the OOM killer, an exit on error), or failed its
+            # SIGTERM, says so with its log, or the test only sees
+            # "connection refused".
+            rc = self.proc.returncode
+            how = f"signal {-rc}" if rc < 0 else f"status {rc}"
+            assert died is None, f"kanrid ended by itself ({how})\n--- log ---\n{self.log[-20000:]}"
+            assert rc == 0 or hung, f"kanrid's SIGTERM ended with {how}\n--- log ---\n{self.log[-20000:]}"
             # kanrid gives a hanging hypervisor call 10 s, then exits anyway.
             assert not hung, "kanrid did not exit within 20 s of SIGTERM"
         return self.proc.returncode

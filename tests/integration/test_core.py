@@ -3,6 +3,7 @@ inventory, every lifecycle action through the API and the CLI, configuration
 change records, the audit trail, tokens and every bad-input case."""
 import json
 import os
+import signal
 
 import pytest
 
@@ -208,6 +209,16 @@ def test_bad_input_is_refused_clearly_and_daemon_keeps_serving(k):
     # The VM was not changed by any of it, and the daemon still serves.
     assert k.get("/api/v1/vms/ra-vm0").json["memory_bytes"] == 524288 * 1024
     assert k.get("/api/v1/healthz", token=None).json["status"] == "ok"
+    assert k.proc.poll() is None
+
+
+def test_a_closed_socket_does_not_end_kanrid(k):
+    # libvirt's client writes to its socket with write(): a libvirtd that
+    # went away between two calls raised SIGPIPE, which ended kanrid without
+    # a word (once in nine CI runs of test_libvirtd's lost-host test).  The
+    # race is not reproducible on demand; the signal is.
+    os.kill(k.proc.pid, signal.SIGPIPE)
+    assert k.get("/healthz").status == 200
     assert k.proc.poll() is None
 
 
