@@ -10,7 +10,7 @@ ARGS     ?=
 
 # Build dependencies (Debian package names).
 BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-dev \
-             libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libcurl4-gnutls-dev libsqlite3-dev libcmocka-dev \
+             libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libbearssl-dev libcurl4-gnutls-dev libsqlite3-dev libcmocka-dev \
              python3
 # What the test suites need on top: a real libvirt daemon and QEMU for the
 # lab guests, pytest for the end-to-end tests, openssl for the CLI's TLS test

@@ -90,6 +90,14 @@ int conf_set(struct guestd_conf *c, const char *key, const char *value, char *er
         }
         return copy_value(c->url, sizeof(c->url), key, value, err, errsz);
     }
+    if (strcmp(key, "server_pin") == 0) {
+        char why[160];
+        if (tls_pins_parse(value, &c->pins, why, sizeof(why)) < 0) {
+            snprintf(err, errsz, "server_pin: %s", why);
+            return -EINVAL;
+        }
+        return 0;
+    }
     if (strcmp(key, "token") == 0) {
         if (!token_is_valid(value)) {
             snprintf(err, errsz, "token: must be visible ASCII without spaces");
@@ -234,6 +242,17 @@ int conf_finish(struct guestd_conf *c, bool need_url, char *err, size_t errsz)
     }
     if (need_url && !c->url[0]) {
         snprintf(err, errsz, "no url configured (set url in the config file or use --url)");
+        return -EINVAL;
+    }
+    bool https = strncmp(c->url, "https://", 8) == 0;
+    if (https && c->pins.n == 0) {
+        snprintf(err, errsz,
+                 "an https url needs server_pin = sha256//... (kanrid logs its pin at start: "
+                 "\"TLS certificate ..., pin sha256//...\")");
+        return -EINVAL;
+    }
+    if (!https && c->pins.n > 0) {
+        snprintf(err, errsz, "server_pin applies only to an https:// url");
         return -EINVAL;
     }
     if (need_url && !c->state_dir[0]) {

@@ -3,8 +3,8 @@
  * ('#' starts a comment line; blank lines are ignored) and from command-line
  * flags applied on top.
  *
- * Keys: url, token, token_file, interval, timeout, state_dir, spool_max_age,
- * spool_max_bytes, spool_max_count, root.  Durations take an optional unit
+ * Keys: url, server_pin, token, token_file, interval, timeout, state_dir,
+ * spool_max_age, spool_max_bytes, spool_max_count, root.  Durations take an optional unit
  * (s, m, h, d; seconds by default), sizes an optional K, M or G (binary).
  * Unknown keys and malformed values are errors: a typo must not silently
  * leave a default in place.
@@ -15,11 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tls.h"
+
 #define CONF_DEFAULT_PATH      "/etc/kanri/guestd.conf"
 #define CONF_DEFAULT_STATE_DIR "/var/lib/kanri-guestd"
 
 struct guestd_conf {
     char url[1024];
+    struct tls_pins pins; /* server_pin: what an https url trusts */
     char token[512];
     char token_file[4096];
     unsigned interval; /* seconds, 1..86400 */
@@ -44,7 +47,8 @@ int conf_parse_text(struct guestd_conf *c, const char *text, const char *name, c
 int conf_parse_file(struct guestd_conf *c, const char *path, char *err, size_t errsz);
 
 /* Loads token_file when set (first line, which must not be empty) and checks
- * the combination.  need_url: pushing requires url. */
+ * the combination (an https url needs server_pin, which only https uses).
+ * need_url: pushing requires url. */
 int conf_finish(struct guestd_conf *c, bool need_url, char *err, size_t errsz);
 
 /* Number or number+unit parsers, exposed for tests. */

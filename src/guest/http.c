@@ -14,6 +14,7 @@
 
 #include "doc.h"
 #include "gbuf.h"
+#include "tls.h"
 
 static bool valid_chars(const char *s, size_t n, const char *extra)
 {
@@ -29,17 +30,16 @@ static bool valid_chars(const char *s, size_t n, const char *extra)
 int http_url_parse(const char *url, struct http_url *ret, char *err, size_t errsz)
 {
     memset(ret, 0, sizeof(*ret));
+    const char *p;
     if (strncmp(url, "https://", 8) == 0) {
-        snprintf(err, errsz,
-                 "https is not supported; point url at a local TLS terminator "
-                 "(see kanri-guestd(8))");
+        ret->https = true;
+        p = url + 8;
+    } else if (strncmp(url, "http://", 7) == 0) {
+        p = url + 7;
+    } else {
+        snprintf(err, errsz, "url must start with https:// or http://");
         return -EINVAL;
     }
-    if (strncmp(url, "http://", 7) != 0) {
-        snprintf(err, errsz, "url must start with http://");
-        return -EINVAL;
-    }
-    const char *p = url + 7;
     size_t alen = strcspn(p, "/?#");
     const char *path = p + alen;
     if (alen == 0 || alen >= sizeof(ret->authority)) {
@@ -91,7 +91,7 @@ int http_url_parse(const char *url, struct http_url *ret, char *err, size_t errs
         }
         snprintf(ret->port, sizeof(ret->port), "%ld", v);
     } else {
-        snprintf(ret->port, sizeof(ret->port), "80");
+        snprintf(ret->port, sizeof(ret->port), ret->https ? "443" : "80");
     }
     /* A fragment is never sent. */
     size_t plen = strcspn(path, "#");
@@ -160,8 +160,8 @@ static int connect_addr(const struct addrinfo *ai, long long deadline)
 
 /* Sends head then body, in one sendmsg() when the socket takes it all, so
  * the request leaves as one segment instead of two. */
-static int send_request(int fd, const char *head, size_t hlen, const char *body, size_t blen,
-                        long long deadline)
+static int send_plain(int fd, const char *head, size_t hlen, const char *body, size_t blen,
+                      long long deadline)
 {
     while (hlen + blen > 0) {
         struct iovec iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
@@ -188,9 +188,48 @@ static int send_request(int fd, const char *head, size_t hlen, const char *body,
     return 0;
 }
 
+static int recv_plain(int fd, char *buf, size_t len, long long deadline)
+{
+    for (;;) {
+        ssize_t r = recv(fd, buf, len, 0);
+        if (r >= 0)
+            return (int)r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int w = wait_fd(fd, POLLIN, deadline);
+        if (w < 0)
+            return w;
+    }
+}
+
+/* One request's connection: a socket, with TLS on it for https. */
+struct stream {
+    int fd;
+    struct tls_conn *tls;
+    long long deadline;
+};
+
+static int stream_send(struct stream *s, const char *head, size_t hlen, const char *body,
+                       size_t blen)
+{
+    if (!s->tls)
+        return send_plain(s->fd, head, hlen, body, blen, s->deadline);
+    int r = tls_write_all(s->tls, head, hlen);
+    if (r == 0)
+        r = tls_write_all(s->tls, body, blen);
+    return r ? r : tls_flush(s->tls);
+}
+
+static int stream_recv(struct stream *s, char *buf, size_t len)
+{
+    return s->tls ? tls_read(s->tls, buf, len) : recv_plain(s->fd, buf, len, s->deadline);
+}
+
 /* Reads until the status line is complete; the rest of the reply does not
  * matter to the agent. */
-static int read_status(int fd, long long deadline)
+static int read_status(struct stream *s)
 {
     char buf[512];
     size_t len = 0;
@@ -199,17 +238,9 @@ static int read_status(int fd, long long deadline)
             break;
         if (len == sizeof(buf))
             return -EPROTO;
-        ssize_t r = recv(fd, buf + len, sizeof(buf) - len, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return -errno;
-            int w = wait_fd(fd, POLLIN, deadline);
-            if (w < 0)
-                return w;
-            continue;
-        }
+        int r = stream_recv(s, buf + len, sizeof(buf) - len);
+        if (r < 0)
+            return r;
         if (r == 0)
             break;
         len += (size_t)r;
@@ -221,10 +252,14 @@ static int read_status(int fd, long long deadline)
     return (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 }
 
-int http_post(const struct http_url *u, const char *token, const char *body, size_t len,
-              int timeout_ms, char *err, size_t errsz)
+int http_post(const struct http_url *u, const struct tls_pins *pins, const char *token,
+              const char *body, size_t len, int timeout_ms, char *err, size_t errsz)
 {
-    long long deadline = now_ms() + timeout_ms;
+    struct stream s = {.fd = -ENOENT, .deadline = now_ms() + timeout_ms};
+    if (u->https && (!pins || pins->n == 0)) {
+        snprintf(err, errsz, "%s: https needs a pinned server key", u->authority);
+        return -EINVAL;
+    }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
     /* getaddrinfo has no timeout; a numeric address or /etc/hosts entry
@@ -234,16 +269,15 @@ int http_post(const struct http_url *u, const char *token, const char *body, siz
         snprintf(err, errsz, "cannot resolve %s: %s", u->host, gai_strerror(g));
         return -EHOSTUNREACH;
     }
-    int fd = -ENOENT;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = connect_addr(ai, deadline);
-        if (fd >= 0 || fd == -ETIMEDOUT)
+        s.fd = connect_addr(ai, s.deadline);
+        if (s.fd >= 0 || s.fd == -ETIMEDOUT)
             break;
     }
     freeaddrinfo(res);
-    if (fd < 0) {
-        snprintf(err, errsz, "cannot connect to %s: %s", u->authority, strerror(-fd));
-        return fd;
+    if (s.fd < 0) {
+        snprintf(err, errsz, "cannot connect to %s: %s", u->authority, strerror(-s.fd));
+        return s.fd;
     }
     char head[2048];
     int hl = snprintf(head, sizeof(head),
@@ -257,17 +291,22 @@ int http_post(const struct http_url *u, const char *token, const char *body, siz
                       "\r\n",
                       u->path, u->authority, len, token && *token ? "Authorization: Bearer " : "",
                       token && *token ? token : "", token && *token ? "\r\n" : "");
-    int r;
+    int r = 0;
     if (hl < 0 || (size_t)hl >= sizeof(head))
         r = -E2BIG;
-    else
-        r = send_request(fd, head, (size_t)hl, body, len, deadline);
+    else if (u->https && !(s.tls = tls_open(s.fd, u->host, pins, s.deadline)))
+        r = -ENOMEM;
     if (r == 0)
-        r = read_status(fd, deadline);
-    close(fd);
+        r = stream_send(&s, head, (size_t)hl, body, len);
+    if (r == 0)
+        r = read_status(&s);
     if (r < 0)
         snprintf(err, errsz, "%s: %s", u->authority,
-                 r == -EPROTO ? "reply is not HTTP" : strerror(-r));
+                 s.tls && r != -ETIMEDOUT ? tls_error(s.tls)
+                 : r == -EPROTO           ? "reply is not HTTP"
+                                          : strerror(-r));
+    tls_free(s.tls);
+    close(s.fd);
     return r;
 }
 

@@ -1,14 +1,18 @@
 /*
  * http: the smallest HTTP/1.1 client kanri-guestd needs: one POST per
- * connection ("Connection: close"), plain TCP, every step under one
- * deadline.  Only "http://host[:port]/path" URLs are accepted; TLS is left
- * to a local terminator (see kanri-guestd(8)).
+ * connection ("Connection: close"), every step under one deadline.
+ * "https://host[:port]/path" speaks TLS to a server whose key is pinned
+ * (tls.h); "http://" plain TCP, for loopback or a local TLS terminator.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
+struct tls_pins;
+
 struct http_url {
+    bool https;
     char host[256]; /* without brackets for IPv6 literals */
     char port[8];
     char path[1024];
@@ -20,12 +24,14 @@ int http_url_parse(const char *url, struct http_url *ret, char *err, size_t errs
 
 /*
  * POSTs body as application/json with "Authorization: Bearer token" (token
- * may be NULL or "").  Returns the HTTP status (100..599) or -errno for a
- * connection failure, -ETIMEDOUT when timeout_ms passed, -EPROTO for a reply
- * that is not HTTP.  err receives a short description of failures.
+ * may be NULL or "").  An https URL needs pins.  Returns the HTTP status
+ * (100..599) or -errno for a connection failure, -ETIMEDOUT when timeout_ms
+ * passed, -EPROTO for a reply that is not HTTP (or a TLS failure), -EPERM
+ * when the server's key is not pinned.  err receives a short description
+ * of failures.
  */
-int http_post(const struct http_url *u, const char *token, const char *body, size_t len,
-              int timeout_ms, char *err, size_t errsz);
+int http_post(const struct http_url *u, const struct tls_pins *pins, const char *token,
+              const char *body, size_t len, int timeout_ms, char *err, size_t errsz);
 
 enum push_outcome {
     PUSH_OK,       /* 2xx */

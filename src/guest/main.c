@@ -62,7 +62,8 @@ static void usage(FILE *f)
                "Push this machine's resource figures to kanrid.\n"
                "\n"
                "  -c, --config FILE      configuration file (default " CONF_DEFAULT_PATH ")\n"
-               "  -u, --url URL          kanrid ingest URL (http://host:port/api/v1/ingest/guest)\n"
+               "  -u, --url URL          kanrid ingest URL (https://host:8470/api/v1/ingest/guest)\n"
+               "  -p, --pin PIN          kanrid's public key pin (sha256//..., as kanrid logs it)\n"
                "  -t, --token-file FILE  file holding the bearer token\n"
                "  -i, --interval SECS    seconds between samples (default 10)\n"
                "  -s, --state-dir DIR    state and spool directory (default " CONF_DEFAULT_STATE_DIR
@@ -139,7 +140,8 @@ static enum push_outcome push(struct agent *a, const char *body, size_t len)
 {
     char err[256] = "";
     int st =
-        http_post(&a->url, a->conf.token, body, len, (int)a->conf.timeout * 1000, err, sizeof(err));
+        http_post(&a->url, &a->conf.pins, a->conf.token, body, len, (int)a->conf.timeout * 1000, err,
+                  sizeof(err));
     enum push_outcome o = http_classify(st);
     if (o == PUSH_OK || o == PUSH_REJECTED) {
         if (a->down)
@@ -400,6 +402,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"url", required_argument, NULL, 'u'},
+        {"pin", required_argument, NULL, 'p'},
         {"token-file", required_argument, NULL, 't'},
         {"interval", required_argument, NULL, 'i'},
         {"state-dir", required_argument, NULL, 's'},
@@ -422,18 +425,20 @@ int main(int argc, char **argv)
     int n_over = 0;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:u:t:i:s:r:1hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:u:p:t:i:s:r:1hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config = optarg;
             break;
         case 'u':
+        case 'p':
         case 't':
         case 'i':
         case 's':
         case 'r':
             if (n_over < 16) {
                 overrides[n_over].key = c == 'u'   ? "url"
+                                        : c == 'p' ? "server_pin"
                                         : c == 't' ? "token_file"
                                         : c == 'i' ? "interval"
                                         : c == 's' ? "state_dir"

@@ -3,13 +3,14 @@ printed, the CLI verifying it (CA file or pin), plain HTTP refused off
 loopback unless asked for."""
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
 
 import pytest
 
-from kanri_harness import KANRID, Kanrid, run
+from kanri_harness import BUILD, KANRID, Kanrid, check_sanitizers, run
 
 
 def test_tls_on_loopback_with_a_made_certificate(kanrid_factory, tmp_path):
@@ -55,3 +56,53 @@ def test_plain_http_off_loopback_is_refused_unless_asked(tmp_path):
         assert k.url.startswith("http://") and k.get("/healthz", token=None).status == 200
     finally:
         k.stop()
+
+
+GUESTD_BUILDS = [b for b in ("kanri-guestd", "kanri-guestd-musl")
+                 if os.path.exists(os.path.join(BUILD, "src", "guest", b))]
+
+
+@pytest.mark.parametrize("binary", GUESTD_BUILDS)
+def test_guestd_pushes_over_tls_to_the_pinned_key_only(kanrid_factory, tmp_path, binary):
+    from test_ingest import BUSY_ROOT, BUSY_UUID, enroll, guest_rows
+    k = kanrid_factory(args=["--connect", "test:///default"], config="[manager]\ntls = on\n")
+    pin = re.search(r"pin (sha256//\S+) ", k.log).group(1)
+    token = tmp_path / "token"
+    token.write_text(enroll(k, BUSY_UUID) + "\n")
+    url = f"https://127.0.0.1:{k.port}/api/v1/ingest/guest"
+
+    def agent(pin, state):
+        return subprocess.Popen(
+            [os.path.join(BUILD, "src", "guest", binary), "--url", url, "--pin", pin,
+             "--token-file", str(token), "--interval", "1", "--state-dir", str(tmp_path / state),
+             "--root", BUSY_ROOT],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def stop(proc):
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        check_sanitizers(binary, err, proc.returncode)
+        return err
+
+    # Another key's pin: nothing is sent, the agent says why and keeps its
+    # documents for later.
+    wrong = agent("sha256//" + "A" * 43 + "=", "wrong")
+    try:
+        spool = tmp_path / "wrong" / "spool"
+        k.wait_for(lambda: spool.is_dir() and len(list(spool.iterdir())) >= 2, timeout=30,
+                   what="2 spooled documents")
+    finally:
+        err = stop(wrong)
+    assert "not the pinned one" in err, err
+    assert guest_rows(k, BUSY_UUID) == []
+    # The right pin: the documents arrive.
+    right = agent(pin, "right")
+    try:
+        k.wait_for(lambda: len(guest_rows(k, BUSY_UUID)) >= 2, timeout=30, what="2 samples")
+    finally:
+        err = stop(right)
+    assert "not the pinned one" not in err, err

@@ -68,8 +68,8 @@ static void test_errors(void **state)
 {
     struct guestd_conf c;
     char err[512];
-    BAD("url = https://x/", "https is not supported");
-    BAD("url = ftp://x/", "must start with http://");
+    BAD("url = ftp://x/", "must start with https:// or http://");
+    BAD("server_pin = sha1//abc", "server_pin: a pin is sha256//");
     BAD("url = http://user:pw@x/", "credentials");
     BAD("url = http://x:99999/", "invalid port");
     BAD("url = http://x y/", "invalid host");
@@ -137,11 +137,36 @@ static void test_units(void **state)
     assert_false(conf_parse_size("1T", &s));
 }
 
+/* An https url without a pin would trust nothing (or, worse, anything); a
+ * pin beside an http url would look like protection that is not there. */
+static void test_https_needs_a_pin(void **state)
+{
+    struct guestd_conf c;
+    char err[512];
+    conf_defaults(&c);
+    assert_int_equal(conf_parse_text(&c, "url = https://10.0.0.1:8470/api/v1/ingest/guest\n", "f",
+                                     err, sizeof(err)),
+                     0);
+    assert_int_equal(conf_finish(&c, true, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "needs server_pin"));
+    assert_int_equal(conf_parse_text(&c,
+                                     "server_pin = "
+                                     "sha256//6NCoQpDCfynPYhL1sW9D6TRsNXsdISK2NHVEu9ie/+U=\n",
+                                     "f", err, sizeof(err)),
+                     0);
+    assert_int_equal(conf_finish(&c, true, err, sizeof(err)), 0);
+    assert_int_equal(c.pins.n, 1);
+    assert_int_equal(conf_parse_text(&c, "url = http://10.0.0.1:8470/\n", "f", err, sizeof(err)), 0);
+    assert_int_equal(conf_finish(&c, true, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "only to an https"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults), cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_errors),   cmocka_unit_test(test_token_file),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_https_needs_a_pin),   cmocka_unit_test(test_token_file),
         cmocka_unit_test(test_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

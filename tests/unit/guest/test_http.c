@@ -36,7 +36,10 @@ static void test_url(void **state)
     assert_string_equal(u.port, "81");
     assert_string_equal(u.path, "/x?y=1");
     assert_string_equal(u.authority, "[::1]:81");
-    assert_int_equal(http_url_parse("https://x/", &u, err, 256), -EINVAL);
+    assert_int_equal(http_url_parse("https://x/", &u, err, 256), 0);
+    assert_true(u.https);
+    assert_string_equal(u.port, "443");
+    assert_int_equal(http_url_parse("ftp://x/", &u, err, 256), -EINVAL);
     assert_int_equal(http_url_parse("http://", &u, err, 256), -EINVAL);
     assert_int_equal(http_url_parse("http://x:0/", &u, err, 256), -EINVAL);
     assert_int_equal(http_url_parse("http://x:/", &u, err, 256), -EINVAL);
@@ -130,7 +133,7 @@ static void test_post(void **state)
     struct http_url u;
     assert_int_equal(http_url_parse(url, &u, err, sizeof(err)), 0);
     const char *body = "{\"schema\":1}\n";
-    assert_int_equal(http_post(&u, "kanri_tok", body, strlen(body), 5000, err, sizeof(err)), 202);
+    assert_int_equal(http_post(&u, NULL, "kanri_tok", body, strlen(body), 5000, err, sizeof(err)), 202);
     finish(pid);
     char *got = tu_read_file(req, NULL);
     assert_non_null(got);
@@ -145,7 +148,7 @@ static void test_post(void **state)
     pid = serve_once(REPLY, "HTTP/1.0 429 Too Many Requests\r\n\r\n", req, &port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
     assert_int_equal(http_url_parse(url, &u, err, sizeof(err)), 0);
-    assert_int_equal(http_post(&u, NULL, "{}", 2, 5000, err, sizeof(err)), 429);
+    assert_int_equal(http_post(&u, NULL, NULL, "{}", 2, 5000, err, sizeof(err)), 429);
     finish(pid);
     got = tu_read_file(req, NULL);
     assert_null(strstr(got, "Authorization"));
@@ -165,13 +168,13 @@ static void test_failures(void **state)
     pid_t pid = serve_once(SILENT, NULL, req, &port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
     assert_int_equal(http_url_parse(url, &u, err, sizeof(err)), 0);
-    assert_int_equal(http_post(&u, "t", "{}", 2, 300, err, sizeof(err)), -ETIMEDOUT);
+    assert_int_equal(http_post(&u, NULL, "t", "{}", 2, 300, err, sizeof(err)), -ETIMEDOUT);
     finish(pid);
 
     pid = serve_once(GARBAGE, NULL, req, &port);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
     assert_int_equal(http_url_parse(url, &u, err, sizeof(err)), 0);
-    assert_int_equal(http_post(&u, "t", "{}", 2, 5000, err, sizeof(err)), -EPROTO);
+    assert_int_equal(http_post(&u, NULL, "t", "{}", 2, 5000, err, sizeof(err)), -EPROTO);
     finish(pid);
 
     /* Nobody listening. */
@@ -183,11 +186,11 @@ static void test_failures(void **state)
     close(s);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
     assert_int_equal(http_url_parse(url, &u, err, sizeof(err)), 0);
-    assert_int_equal(http_post(&u, "t", "{}", 2, 5000, err, sizeof(err)), -ECONNREFUSED);
+    assert_int_equal(http_post(&u, NULL, "t", "{}", 2, 5000, err, sizeof(err)), -ECONNREFUSED);
     assert_non_null(strstr(err, "cannot connect"));
 
     assert_int_equal(http_url_parse("http://no-such-host.invalid/", &u, err, sizeof(err)), 0);
-    assert_true(http_post(&u, "t", "{}", 2, 2000, err, sizeof(err)) < 0);
+    assert_true(http_post(&u, NULL, "t", "{}", 2, 2000, err, sizeof(err)) < 0);
     tu_rm_rf(dir);
     free(dir);
 }
