@@ -135,17 +135,24 @@ check-tsan: check-tsan-unit
 	    KANRI_BUILD_DIR=$(abspath $(TSAN_BUILD)) $(PYTHON) -m pytest -q tests/integration
 
 # Runs every fuzz target under libFuzzer (clang, ASan, UBSan) for
-# FUZZ_SECONDS each, starting from the committed corpora.
+# FUZZ_SECONDS each, or FUZZ_RUNS executions each when set, starting from
+# the committed corpora; new inputs go to build-fuzz/corpus-TARGET (merge
+# the useful ones into fuzz/corpus/TARGET with -merge=1).  The last line of
+# each target's log says how many executions it made.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = conf apibody json domxml guestdoc reconcile_input qga
+FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 fuzz: deps
 	$(call install_missing,clang libclang-rt-14-dev)
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true \
 	    -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false
-	ninja -C build-fuzz $(addprefix fuzz/fuzz-,conf apibody json domxml guestdoc reconcile_input)
-	for t in conf apibody json domxml guestdoc reconcile_input; do \
+	ninja -C build-fuzz $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
+	for t in $(FUZZ_TARGETS); do \
 	    mkdir -p build-fuzz/corpus-$$t && \
-	    build-fuzz/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	        build-fuzz/corpus-$$t fuzz/corpus/$$t || exit 1; \
+	    build-fuzz/fuzz/fuzz-$$t $(FUZZ_LIMIT) -max_len=65536 -print_final_stats=1 \
+	        build-fuzz/corpus-$$t fuzz/corpus/$$t 2>build-fuzz/fuzz-$$t.log || \
+	        { tail -50 build-fuzz/fuzz-$$t.log; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units' build-fuzz/fuzz-$$t.log | sed "s/^/$$t: /"; \
 	done
 
 clean:

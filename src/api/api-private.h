@@ -82,6 +82,9 @@ void req_from_error(struct req *r, const GError *err);
 const char *req_arg(struct req *r, const char *key);
 struct store *req_store(struct req *r);
 struct engine *req_engine(struct req *r);
+/* The server's TLS certificate pin and path; NULL when it speaks HTTP. */
+const char *req_tls_pin(struct req *r);
+const char *req_tls_cert_path(struct req *r);
 /* Replies with a query's rows as {"<list>": [...]}, or a 500 when the
  * store failed (LIST NULL, ERR set); takes LIST. */
 void req_rows(struct req *r, struct rows *list, const GError *err);

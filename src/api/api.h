@@ -25,6 +25,8 @@ struct api_options {
     int max_connections_per_address; /* 0: 1 000 */
     const char *tls_cert_pem;        /* with tls_key_pem: HTTPS only */
     const char *tls_key_pem;
+    const char *tls_pin;       /* shown by GET /api/v1/server */
+    const char *tls_cert_path; /* likewise */
     int header_deadline_s; /* 0: 15 */
     int body_deadline_s;   /* 0: 60 */
 };

@@ -134,6 +134,27 @@ static void h_healthz(struct req *r)
     req_json(r, 200, o);
 }
 
+/* What a client needs to trust this kanrid: its version, since when it
+ * runs, and its certificate's pin (for the CLI's --pin and kanri-guestd's
+ * server_pin).  Over HTTPS the client has already seen the key; the pin
+ * written down here is what the next one checks against. */
+static void h_server(struct req *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "version", json_object_new_string(KANRI_VERSION));
+    g_autofree char *started = time_format_rfc3339(api_started_us);
+    json_object_object_add(o, "started_at", json_object_new_string(started));
+    json_object *tls = json_object_new_object();
+    const char *pin = req_tls_pin(r);
+    json_object_object_add(tls, "enabled", json_object_new_boolean(pin != NULL));
+    if (pin) {
+        json_object_object_add(tls, "pin", json_object_new_string(pin));
+        json_object_object_add(tls, "certificate", json_object_new_string(req_tls_cert_path(r)));
+    }
+    json_object_object_add(o, "tls", tls);
+    req_json(r, 200, o);
+}
+
 /* Ready when every host has synced its inventory since start-up or is
  * unreachable: what a service manager, a load balancer or a test waits on. */
 static void h_readyz(struct req *r)
@@ -454,6 +475,7 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/readyz", -1, false, h_readyz},
     {"GET", "/readyz", -1, false, h_readyz},
     {"GET", "/api/v1/openapi.json", -1, false, h_openapi},
+    {"GET", "/api/v1/server", 1, false, h_server},
     {"GET", "/api/v1/hosts", 1, false, h_hosts},
     {"GET", "/api/v1/hosts/{}", 1, false, h_host},
     {"GET", "/api/v1/vms", 1, false, h_vms},

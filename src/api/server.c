@@ -61,6 +61,7 @@ struct api {
     GCond stop_cond;
     bool stopping;
     int header_deadline_s, body_deadline_s;
+    char *tls_pin, *tls_cert_path; /* NULL without TLS */
 };
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -724,6 +725,8 @@ struct api *api_start(const struct api_options *opts, GError **error)
     api_started_us = g_get_real_time();
     a->store = opts->store;
     a->engine = opts->engine;
+    a->tls_pin = g_strdup(opts->tls_pin);
+    a->tls_cert_path = g_strdup(opts->tls_cert_path);
     g_mutex_init(&a->conns_lock);
     a->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     g_mutex_init(&a->stop_lock);
@@ -791,6 +794,8 @@ void api_stop(struct api *a)
     g_mutex_clear(&a->conns_lock);
     g_mutex_clear(&a->stop_lock);
     g_cond_clear(&a->stop_cond);
+    g_free(a->tls_pin);
+    g_free(a->tls_cert_path);
     g_free(a);
 }
 
@@ -802,6 +807,16 @@ struct store *req_store(struct req *r)
 struct engine *req_engine(struct req *r)
 {
     return r->api->engine;
+}
+
+const char *req_tls_pin(struct req *r)
+{
+    return r->api->tls_pin;
+}
+
+const char *req_tls_cert_path(struct req *r)
+{
+    return r->api->tls_cert_path;
 }
 
 /* ---- lists: pages and fields ---- */

@@ -124,6 +124,7 @@ void kv_addf(struct kv *kv, const char *label, const char *fmt, ...) G_GNUC_PRIN
 void kv_print_free(struct kv *kv);
 
 /* The verbs; args are the positional arguments after the verb. */
+int cmd_server(const struct cli_verb *v, char **args, guint n);
 int cmd_host_list(const struct cli_verb *v, char **args, guint n);
 int cmd_host_show(const struct cli_verb *v, char **args, guint n);
 int cmd_vm_list(const struct cli_verb *v, char **args, guint n);

@@ -162,6 +162,29 @@ int cmd_ready(const struct cli_verb *v, char **args, guint n)
     }
 }
 
+/* ---- server ----------------------------------------------------------- */
+
+int cmd_server(const struct cli_verb *v, char **args, guint n)
+{
+    g_autoptr(json_object) s = NULL;
+    int r = get_and_print("/server", &s);
+    if (r != CLI_EXIT_OK)
+        return cli_done(r);
+    json_object *tls = jobject(s, "tls");
+    bool on = false;
+    jbool(tls, "enabled", &on);
+    struct kv *kv = kv_new();
+    kv_add(kv, "Version", jstr(s, "version"));
+    kv_add(kv, "Started", jstr(s, "started_at"));
+    kv_add(kv, "TLS", on ? "on" : "off (plain HTTP)");
+    if (on) {
+        kv_add(kv, "Certificate", jstr(tls, "certificate"));
+        kv_add(kv, "Pin", jstr(tls, "pin"));
+    }
+    kv_print_free(kv);
+    return CLI_EXIT_OK;
+}
+
 /* ---- host ------------------------------------------------------------- */
 
 int cmd_host_list(const struct cli_verb *v, char **args, guint n)

@@ -143,6 +143,7 @@ static const char *const nouns[][2] = {
     {"agent", "guest agents (kanri-guestd)"},
     {"findings", "reconciliation findings (host and guest views disagree)"},
     {"ready", "whether kanrid has loaded every host's inventory"},
+    {"server", "this kanrid: version and TLS certificate pin"},
 };
 
 #define VM_NAMING "VM is a name, a UUID, or HOST:NAME when the name exists on several hosts."
@@ -222,6 +223,11 @@ static const struct cli_verb verbs[] = {
      "Exit status 0 when ready, 1 when not (after --wait SECONDS at most). Scripts that "
      "start kanrid run 'kanri ready --wait 60' before their first command.",
      ready_entries, cmd_ready},
+    {"server", NULL, "", 0, 0, "Show kanrid's version, start time and TLS certificate pin.",
+     "The pin (sha256//...) is what 'kanri --pin' and kanri-guestd's server_pin check; the "
+     "certificate's path is for 'kanri --cacert'. Note it from a connection you trust (on the "
+     "kanrid machine itself, or from kanrid's start-up log).",
+     NULL, cmd_server},
     {"agent", "list", "", 0, 0,
      "List guest agents: last contact, version, lag, spool backlog, rejected documents.", NULL,
      NULL, cmd_agent_list},

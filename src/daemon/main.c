@@ -338,6 +338,8 @@ int main(int argc, char **argv)
     struct api_options ao = {.listen_host = c->listen_host,
                              .tls_cert_pem = tls.cert_pem,
                              .tls_key_pem = tls.key_pem,
+                             .tls_pin = tls.pin,
+                             .tls_cert_path = tls.cert_path,
                              .listen_port = c->listen_port,
                              .store = st,
                              .engine = eng,

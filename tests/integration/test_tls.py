@@ -106,3 +106,16 @@ def test_guestd_pushes_over_tls_to_the_pinned_key_only(kanrid_factory, tmp_path,
     finally:
         err = stop(right)
     assert "not the pinned one" not in err, err
+
+
+def test_server_shows_the_pin_it_logged(kanrid_factory):
+    k = kanrid_factory(args=["--connect", "test:///default"], config="[manager]\ntls = on\n")
+    pin = re.search(r"pin (sha256//\S+) ", k.log).group(1)
+    s = k.get("/api/v1/server").json
+    assert s["tls"] == {"enabled": True, "pin": pin,
+                        "certificate": os.path.join(k.state_dir, "tls-cert.pem")}
+    p = k.cli("server")
+    assert p.returncode == 0 and re.search(rf"^Pin:\s+{re.escape(pin)}$", p.stdout, re.M), p.stdout
+    plain = kanrid_factory(args=["--connect", "test:///default"])
+    assert plain.get("/api/v1/server").json["tls"] == {"enabled": False}
+    assert "off (plain HTTP)" in plain.cli("server").stdout
