@@ -841,7 +841,15 @@ int cmd_audit(const struct cli_verb *v, char **args, guint n)
         table_add(t, jstr(e, "action"));
         table_add(t, jstr(e, "target"));
         table_add(t, jstr(e, "host"));
-        table_add(t, jstr(e, "result"));
+        /* An unknown outcome, and what the re-check found once the host was
+         * back: "error, then running". */
+        if (jstr(e, "checked_state")) {
+            g_autofree char *res = g_strdup_printf("%s, then %s", jstr(e, "result"),
+                                                 jstr(e, "checked_state"));
+            table_add(t, res);
+        } else {
+            table_add(t, jstr(e, "result"));
+        }
         if (params && json_object_object_length(params) > 0)
             table_add(t, json_object_to_json_string_ext(
                              params, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));

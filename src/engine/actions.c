@@ -48,6 +48,81 @@ static int audit_failed(GError *store_err, GError **error)
     return -EIO;
 }
 
+/* ---- re-checks after an unknown outcome ---- */
+
+struct recheck {
+    int64_t audit_id, host_id;
+    char *uuid, *action;
+};
+
+void engine_recheck_free(gpointer p)
+{
+    struct recheck *c = p;
+    g_free(c->uuid);
+    g_free(c->action);
+    g_free(c);
+}
+
+static void recheck_add(struct engine *e, int64_t audit_id, int64_t host_id, const char *uuid,
+                        const char *action)
+{
+    struct recheck *c = g_new0(struct recheck, 1);
+    c->audit_id = audit_id;
+    c->host_id = host_id;
+    c->uuid = g_strdup(uuid);
+    c->action = g_strdup(action);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    g_ptr_array_add(e->rechecks, c);
+}
+
+/* The domain's state from the inventory just synced: "gone" when the host
+ * no longer has it. */
+static char *state_now(struct engine *e, int64_t host_id, const char *uuid)
+{
+    int64_t domain_id = 0;
+    g_mutex_lock(&e->lock);
+    struct ehost *h = engine_host_find(e, host_id);
+    struct inv_dom *d = h ? g_hash_table_lookup(h->inv, uuid) : NULL;
+    if (d && !d->removed)
+        domain_id = d->domain_id;
+    g_mutex_unlock(&e->lock);
+    if (!domain_id)
+        return g_strdup("gone");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) found = e->store->ops->vms_query(e->store, NULL, domain_id, false, &err);
+    if (found && rows_len(found) > 0)
+        return g_strdup(((struct vm_row *)rows_get(found, 0))->state);
+    if (err)
+        g_warning("re-check of %s: %s", uuid, err->message);
+    return NULL;
+}
+
+void engine_rechecks_run(struct engine *e, int64_t host_id)
+{
+    g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func(engine_recheck_free);
+    g_mutex_lock(&e->lock);
+    for (guint i = 0; i < e->rechecks->len;) {
+        struct recheck *c = g_ptr_array_index(e->rechecks, i);
+        if (c->host_id == host_id)
+            g_ptr_array_add(due, g_ptr_array_steal_index(e->rechecks, i));
+        else
+            i++;
+    }
+    g_mutex_unlock(&e->lock);
+    for (guint i = 0; i < due->len; i++) {
+        struct recheck *c = g_ptr_array_index(due, i);
+        g_autofree char *state = state_now(e, host_id, c->uuid);
+        if (!state)
+            continue;
+        g_autoptr(GError) err = NULL;
+        if (e->store->ops->audit_checked(e->store, c->audit_id, state, now_usec(), &err) < 0)
+            g_warning("audit %" G_GINT64_FORMAT ": %s", c->audit_id, err->message);
+        g_message("audit %" G_GINT64_FORMAT ": the outcome of %s on %s was unknown; with its host "
+                  "back, the domain is %s",
+                  c->audit_id, c->action, c->uuid, state);
+    }
+}
+
 int engine_action(struct engine *e, int64_t host_id, const char *uuid, const char *name,
                   const struct action_request *req, const char *params_text,
                   const struct actor *who, struct action_result *result, int64_t *ret_audit_id,
@@ -68,6 +143,10 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
         engine_inflight_set(e, host_id, uuid, &cause);
         drv->ops->action(drv, host_id, uuid, req, &cause, result, &err);
         engine_inflight_set(e, host_id, uuid, NULL);
+        /* The host stopped answering: what became of the domain is read
+         * again, and recorded, once the host is back. */
+        if (err && g_error_matches(err, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE))
+            recheck_add(e, audit_id, host_id, uuid, action_specs[req->kind].name);
     }
     audit_finish(e, audit_id, err);
     if (err) {

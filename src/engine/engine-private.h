@@ -121,6 +121,7 @@ struct engine {
     GPtrArray *hosts;     /* struct ehost * */
     GHashTable *items;    /* uuid -> struct item * */
     GHashTable *inflight; /* "host_id/uuid" -> struct inflight * */
+    GPtrArray *rechecks;  /* struct recheck *: actions whose outcome is unknown */
 
     GThreadPool *upkeep; /* kanrid's own actions, one at a time */
     struct maint *maint;
@@ -194,6 +195,11 @@ struct maint;
 void engine_maint_start(struct engine *e);
 void engine_maint_stop(struct engine *e);
 void engine_maint_free(struct engine *e);
+
+/* actions.c: an action that lost its host is re-checked once the host's
+ * inventory is whole again (called by the sync, outside e->lock). */
+void engine_recheck_free(gpointer p); /* struct recheck */
+void engine_rechecks_run(struct engine *e, int64_t host_id);
 
 /* actions.c: kanrid's upkeep */
 void engine_upkeep_balloon_period(struct engine *e, int64_t host_id, const char *uuid,

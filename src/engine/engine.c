@@ -305,6 +305,7 @@ struct engine *engine_new(struct store *st, const struct engine_conf *conf)
     e->hosts = g_ptr_array_new_with_free_func(ehost_free);
     e->items = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, item_free);
     e->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, inflight_free);
+    e->rechecks = g_ptr_array_new_with_free_func(engine_recheck_free);
     e->sink.ctx = e;
     engine_sink_inventory(&e->sink);
     engine_sink_rounds(&e->sink);
@@ -522,6 +523,7 @@ void engine_free(struct engine *e)
     g_ptr_array_unref(e->hosts);
     g_hash_table_unref(e->items);
     g_hash_table_unref(e->inflight);
+    g_ptr_array_unref(e->rechecks);
     g_mutex_clear(&e->lock);
     g_free(e);
 }

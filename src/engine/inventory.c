@@ -119,6 +119,7 @@ static void sink_inventory_synced(void *ctx, int64_t host_id)
     if (!was)
         g_message("host %s: connected; inventory synced (%u domain%s)%s", h->name, n,
                   n == 1 ? "" : "s", first ? "" : " after reconnecting");
+    engine_rechecks_run(e, host_id);
 }
 
 static void sink_host_info(void *ctx, int64_t host_id, struct host_info *info)

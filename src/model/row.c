@@ -107,7 +107,8 @@ static const struct row_field audit_fields[] = {
     F(audit_row, target_uuid, ROW_STR), F(audit_row, host, ROW_STR),
     F(audit_row, params, ROW_JSON),     F(audit_row, started_at, ROW_TIME),
     F(audit_row, ended_at, ROW_TIME),   F(audit_row, result, ROW_STR),
-    F(audit_row, error, ROW_STR),
+    F(audit_row, error, ROW_STR),       F(audit_row, checked_at, ROW_TIME),
+    F(audit_row, checked_state, ROW_STR),
 };
 DESC(audit_row, "audit", audit_fields);
 

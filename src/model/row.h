@@ -142,6 +142,8 @@ struct audit_row {
     char *params; /* JSON object */
     int64_t started_at, ended_at;
     char *result, *error;
+    int64_t checked_at; /* the re-check after an unknown outcome, or 0 */
+    char *checked_state;
 };
 
 struct token_row {

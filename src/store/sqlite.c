@@ -146,6 +146,10 @@ static const char *const migrations[] = {
     "DROP TABLE reconciled_samples;"
     "ALTER TABLE reconciled_samples_new RENAME TO reconciled_samples;"
     "CREATE INDEX reconciled_samples_t ON reconciled_samples(t);",
+    /* 8: an action whose outcome was unknown (its host went away) records
+     * the domain's state found once the host is back. */
+    "ALTER TABLE audit ADD COLUMN checked_at INTEGER;"
+    "ALTER TABLE audit ADD COLUMN checked_state TEXT;",
 };
 
 void set_db_error(GError **error, sqlite3 *db, const char *what)
@@ -745,6 +749,18 @@ static int sq_audit_end(struct store *st, int64_t id, bool ok, const char *error
                      error);
 }
 
+static int sq_audit_checked(struct store *st, int64_t id, const char *state, int64_t at_us,
+                            GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    return step_done(s->w,
+                     prep(s->w, error,
+                          "UPDATE audit SET checked_at = ?, checked_state = ? WHERE id = ?", "isi",
+                          at_us, state, id),
+                     error);
+}
+
 static int sq_audit_set_target(struct store *st, int64_t id, const char *target,
                                const char *target_uuid, GError **error)
 {
@@ -925,7 +941,7 @@ static struct rows *sq_audit_query(struct store *st, const char *target_uuid, in
 {
     return query_rows(SQ(st), &audit_row_desc, error,
                       "SELECT id, actor, action, target, target_uuid, host, params, started_at,"
-                      " ended_at, result, error FROM audit"
+                      " ended_at, result, error, checked_at, checked_state FROM audit"
                       " WHERE ?1 IS NULL OR target_uuid = ?1 ORDER BY id DESC LIMIT ?2",
                       "si", target_uuid, (int64_t)limit);
 }
@@ -1008,6 +1024,7 @@ static const struct store_ops sqlite_ops = {
     .audit_begin = sq_audit_begin,
     .audit_end = sq_audit_end,
     .audit_set_target = sq_audit_set_target,
+    .audit_checked = sq_audit_checked,
     .token_create = sq_token_create,
     .token_lookup = sq_token_lookup,
     .token_revoke = sq_token_revoke,

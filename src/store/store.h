@@ -231,6 +231,10 @@ struct store_ops {
     /* Names the target once it is known (define: libvirt assigns the UUID). */
     int (*audit_set_target)(struct store *st, int64_t id, const char *target,
                             const char *target_uuid, GError **error);
+    /* What a re-check found after an action's outcome was unknown: the
+     * domain's state ("gone" when it no longer exists) and when. */
+    int (*audit_checked)(struct store *st, int64_t id, const char *state, int64_t at_us,
+                         GError **error);
 
     /* ---- tokens ---- */
     int (*token_create)(struct store *st, const char *name, const char *role, const char *hash,

@@ -228,10 +228,16 @@ def test_an_action_that_loses_its_host_is_unknown_not_ok(kanrid_factory, uri, tm
         assert r.status == 503, r
         a = k.get(f"/api/v1/audit?vm={name}").json["audit"][0]
         assert a["action"] == "shutdown" and a["result"] == "error"
+        a_id = a["id"]
         assert a["error"] == r.json["detail"]
         assert virsh(uri, "domstate", name).stdout.strip() == "running"
         k.wait_connected(["local"], timeout=30)
         k.wait_for(lambda: k.vms("local")[name]["state"] == "running", what="state after")
+        # With the host back, kanrid looked again and wrote down what it found.
+        a = k.wait_for(lambda: [a for a in k.get(f"/api/v1/audit?vm={name}").json["audit"]
+                                if a["id"] == a_id and a["checked_state"]],
+                       what="the re-check in the audit")[0]
+        assert a["checked_state"] == "running" and a["checked_at"] >= a["ended_at"], a
     finally:
         virsh(uri, "destroy", name, check=False)
         virsh(uri, "undefine", name, check=False)

@@ -43,6 +43,7 @@ struct script {
     int hosts_added;
     char *next_xml;            /* what the domain looks like after an action */
     bool report_without_cause; /* as an event racing the action would */
+    bool host_lost;            /* the action loses its host: outcome unknown */
 };
 
 static int s_host_add(struct driver *d, int64_t host_id, const struct driver_host_conf *hc,
@@ -89,6 +90,10 @@ static int s_action(struct driver *d, int64_t host_id, const char *uuid,
                     struct action_result *result, GError **error)
 {
     struct script *s = (struct script *)d;
+    if (s->host_lost) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE, "outcome unknown: end of file");
+        return -EIO;
+    }
     s->sink->domain(s->sink->ctx, host_id, dom_new(uuid, "a", s->next_xml, true),
                     s->report_without_cause ? NULL : cause);
     return 0;
@@ -294,6 +299,60 @@ static void test_attribution(void **state)
     assert_string_equal(au->action, "setvcpus");
     assert_string_equal(au->result, "ok");
     assert_string_equal(au->actor, "alice");
+}
+
+/* An action whose host stopped answering is an error with its outcome
+ * unknown; once that host's inventory has synced again, the audit entry
+ * says what the domain turned out to be, and only then. */
+static void test_unknown_outcome_is_rechecked(void **state)
+{
+    struct fx *f = *state;
+    const struct driver_sink *s = f->sink;
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL);
+    s->domain(s->ctx, f->h1, dom_new(VM_B, "b", xml_v(1), true), NULL);
+    s->inventory_synced(s->ctx, f->h1);
+    f->drv.host_lost = true;
+    struct actor who = {.name = "alice", .token_id = 7};
+    int64_t ids[2];
+    const char *vms[] = {VM_A, VM_B};
+    for (int i = 0; i < 2; i++) {
+        struct action_request req;
+        action_request_init(&req, ACTION_SHUTDOWN);
+        struct action_result res;
+        action_result_init(&res);
+        g_autoptr(GError) err = NULL;
+        assert_int_equal(engine_action(f->e, f->h1, vms[i], NULL, &req, "{}", &who, &res, &ids[i],
+                                       &err),
+                         -EIO);
+        assert_true(g_error_matches(err, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE));
+        action_request_clear(&req);
+        action_result_clear(&res);
+    }
+    g_autoptr(rows) before = f->st->ops->audit_query(f->st, VM_A, 10, NULL);
+    const struct audit_row *a = rows_get(before, 0);
+    assert_string_equal(a->result, "error");
+    assert_null(a->checked_state);
+    /* Another host coming back says nothing about this one. */
+    s->inventory_synced(s->ctx, f->h2);
+    g_autoptr(rows) still = f->st->ops->audit_query(f->st, VM_A, 10, NULL);
+    assert_null(((const struct audit_row *)rows_get(still, 0))->checked_state);
+    /* h1 is back: A shut down after all, B is gone. */
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), false), NULL);
+    const char *present[] = {VM_A, NULL};
+    s->domains_present(s->ctx, f->h1, present, NULL);
+    s->inventory_synced(s->ctx, f->h1);
+    const char *want[] = {"shutoff", "gone"};
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(rows) after = f->st->ops->audit_query(f->st, vms[i], 10, NULL);
+        a = rows_get(after, 0);
+        assert_true(a->id == ids[i]);
+        assert_string_equal(a->checked_state, want[i]);
+        assert_true(a->checked_at >= a->ended_at);
+    }
+    /* Checked once: the next sync does not write it again. */
+    g_mutex_lock(&f->e->lock);
+    assert_int_equal(f->e->rechecks->len, 0);
+    g_mutex_unlock(&f->e->lock);
 }
 
 /* A round of host H with running VMS (uuids), each with a host sample at
@@ -692,6 +751,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attribution, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_outcome_is_rechecked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_status_changes_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_keeps_newest, setup, teardown),

@@ -488,6 +488,8 @@ static void test_migration_6_keeps_engine_states(void **state)
         "DROP TABLE reconcile_state;"
         "DROP INDEX domains_host_state;"
         "ALTER TABLE hosts DROP COLUMN inventory_synced_at;"
+        "ALTER TABLE audit DROP COLUMN checked_at;"
+        "ALTER TABLE audit DROP COLUMN checked_state;"
         "INSERT INTO reconcile_current(uuid, host_id, t, view, state) VALUES"
         " ('%s', %" G_GINT64_FORMAT ", 5, '{\"resources\":[{\"resource\":\"cpu_busy\","
         "\"unit\":\"%%\",\"h\":10.0,\"g\":null,\"r\":10.0,\"provenance\":\"host\","
@@ -2154,14 +2156,21 @@ static void test_query_shapes(void **state)
     g_autoptr(rows) cr = changes_of(f, id, 10);
     expect_filled(cr, 0, NULL);
 
-    /* audit: a failed entry has every field. */
+    /* audit: a failed entry, re-checked once its host was back, has every
+     * field; before the re-check, only those two are absent. */
     int64_t aid = 0;
     assert_int_equal(OPS(f)->audit_begin(f->st, "alice", 1, "setmem", "web", UUID_A, "a",
                                          "{\"memory_mib\": 512}", &aid, NULL),
                      0);
-    assert_int_equal(OPS(f)->audit_end(f->st, aid, false, "refused", NULL), 0);
+    assert_int_equal(OPS(f)->audit_end(f->st, aid, false, "outcome unknown", NULL), 0);
+    g_autoptr(rows) ar0 = audit_of(f, NULL, 10);
+    expect_filled(ar0, 0, (const char *[]){"checked_at", "checked_state", NULL});
+    assert_int_equal(OPS(f)->audit_checked(f->st, aid, "running", T0 + 2 * SEC, NULL), 0);
     g_autoptr(rows) ar = audit_of(f, NULL, 10);
     expect_filled(ar, 0, NULL);
+    const struct audit_row *au = rows_get(ar, 0);
+    assert_string_equal(au->checked_state, "running");
+    assert_true(au->checked_at == T0 + 2 * SEC);
 
     /* agents: enrolled (a guest token bound to the machine), then its
      * contacts: accepted, a backfilled older sample, a rejected one. */
