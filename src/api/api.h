@@ -14,6 +14,13 @@
 #define API_MAX_BODY   (1024 * 1024)
 #define API_JSON_DEPTH 32
 
+/* Defaults of kanrid.conf's max_connections, max_connections_per_address,
+ * header_timeout and body_timeout (kanri.conf(5)). */
+#define API_DEFAULT_MAX_CONNECTIONS  10000
+#define API_DEFAULT_MAX_PER_ADDRESS  1000
+#define API_DEFAULT_HEADER_TIMEOUT_S 15
+#define API_DEFAULT_BODY_TIMEOUT_S   60
+
 struct api;
 
 struct api_options {
@@ -21,14 +28,14 @@ struct api_options {
     int listen_port;
     struct store *store;
     struct engine *engine;
-    int max_connections;             /* 0: 10 000 */
-    int max_connections_per_address; /* 0: 1 000 */
+    int max_connections;             /* 0: API_DEFAULT_MAX_CONNECTIONS */
+    int max_connections_per_address; /* 0: API_DEFAULT_MAX_PER_ADDRESS */
     const char *tls_cert_pem;        /* with tls_key_pem: HTTPS only */
     const char *tls_key_pem;
     const char *tls_pin;       /* shown by GET /api/v1/server */
     const char *tls_cert_path; /* likewise */
-    int header_deadline_s; /* 0: 15 */
-    int body_deadline_s;   /* 0: 60 */
+    int header_deadline_s; /* 0: API_DEFAULT_HEADER_TIMEOUT_S */
+    int body_deadline_s;   /* 0: API_DEFAULT_BODY_TIMEOUT_S; also for sending a reply */
 };
 
 /* Starts listening.  NULL with *error when the address cannot be bound. */

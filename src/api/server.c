@@ -35,12 +35,10 @@ static GQuark api_error_quark(void)
 /* Deadlines a trickle cannot extend (libmicrohttpd's own timeout restarts
  * with every byte): the request line and headers within the header deadline
  * of the connection's start or its previous request's end, the body within
- * the body deadline of the headers.  A connection past its deadline is shut
- * down; one whose handler runs never is. */
-#define HEADER_DEADLINE_S 15
-#define BODY_DEADLINE_S   60
-
-enum conn_phase { PHASE_HEADERS, PHASE_BODY, PHASE_HANDLING };
+ * the body deadline of the headers, and the reply read by the client within
+ * the body deadline of its handler's end.  A connection past its deadline
+ * is shut down; one whose handler runs never is. */
+enum conn_phase { PHASE_HEADERS, PHASE_BODY, PHASE_HANDLING, PHASE_REPLY };
 
 struct conn_state {
     int fd;
@@ -62,6 +60,10 @@ struct api {
     bool stopping;
     int header_deadline_s, body_deadline_s;
     char *tls_pin, *tls_cert_path; /* NULL without TLS */
+    /* Set by api_stop() before the worker pools go: a request that would
+     * be handed to a worker after that is answered 503 at once. */
+    GMutex push_lock;
+    bool closing;
 };
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -116,10 +118,15 @@ static gpointer sweeper_run(gpointer data)
         g_hash_table_iter_init(&it, a->conns);
         while (g_hash_table_iter_next(&it, &key, NULL)) {
             struct conn_state *c = key;
-            int64_t limit = c->phase == PHASE_HEADERS ? a->header_deadline_s
-                            : c->phase == PHASE_BODY  ? a->body_deadline_s
-                                                      : 0;
+            int64_t limit = c->phase == PHASE_HEADERS  ? a->header_deadline_s
+                            : c->phase == PHASE_HANDLING ? 0
+                                                         : a->body_deadline_s;
             if (limit && c->fd >= 0 && now - c->since_us > limit * USEC_PER_SEC) {
+                /* Reset, not a graceful end: a reply the kernel still
+                 * buffers for a client reading it a trickle at a time is
+                 * dropped when libmicrohttpd closes the socket. */
+                struct linger lg = {.l_onoff = 1, .l_linger = 0};
+                setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
                 shutdown(c->fd, SHUT_RDWR);
                 c->fd = -1; /* once */
             }
@@ -324,10 +331,13 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 static void decode_url(struct req *r, const char *url)
 {
     r->args = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    r->path = g_uri_unescape_string(url, NULL);
+    /* An escaped '/' would become a separator of the decoded path:
+     * ".../vms/x%2Factions%2Freboot" must not route as an action. */
+    r->path = g_uri_unescape_string(url, "/");
     if (!r->path) {
         r->path = g_strescape(url, NULL);
-        r->bad_url = g_strdup("path: malformed percent-encoding or a NUL (%00)");
+        r->bad_url =
+            g_strdup("path: malformed percent-encoding, a NUL (%00) or an escaped '/' (%2F)");
         return;
     }
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, r);
@@ -692,6 +702,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_reply(conn, r);
     /* The handler runs on a worker; MHD polls this connection again once
      * the worker resumes it, and the reply goes out above. */
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&a->push_lock);
+    if (a->closing) {
+        req_problem(r, 503, "kanrid is shutting down");
+        return send_reply(conn, r);
+    }
     set_phase(a, conn, PHASE_HANDLING);
     MHD_suspend_connection(conn);
     g_thread_pool_push(r->route->slow ? a->slow : a->quick, r, NULL);
@@ -700,11 +715,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void worker_run(gpointer data, gpointer user)
 {
-    (void)user;
     struct req *r = data;
     dispatch(r);
     r->handled = true;
+    set_phase(user, r->conn, PHASE_REPLY);
     MHD_resume_connection(r->conn);
+}
+
+/* Frees what api_start() made, MHD and the sweeper excepted. */
+static void api_free(struct api *a)
+{
+    if (a->quick)
+        g_thread_pool_free(a->quick, FALSE, TRUE);
+    if (a->slow)
+        g_thread_pool_free(a->slow, FALSE, TRUE);
+    g_hash_table_unref(a->conns);
+    g_mutex_clear(&a->conns_lock);
+    g_mutex_clear(&a->stop_lock);
+    g_mutex_clear(&a->push_lock);
+    g_cond_clear(&a->stop_cond);
+    g_free(a->tls_pin);
+    g_free(a->tls_cert_path);
+    g_free(a);
 }
 
 struct api *api_start(const struct api_options *opts, GError **error)
@@ -730,9 +762,11 @@ struct api *api_start(const struct api_options *opts, GError **error)
     g_mutex_init(&a->conns_lock);
     a->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     g_mutex_init(&a->stop_lock);
+    g_mutex_init(&a->push_lock);
     g_cond_init(&a->stop_cond);
-    a->header_deadline_s = opts->header_deadline_s ? opts->header_deadline_s : HEADER_DEADLINE_S;
-    a->body_deadline_s = opts->body_deadline_s ? opts->body_deadline_s : BODY_DEADLINE_S;
+    a->header_deadline_s =
+        opts->header_deadline_s ? opts->header_deadline_s : API_DEFAULT_HEADER_TIMEOUT_S;
+    a->body_deadline_s = opts->body_deadline_s ? opts->body_deadline_s : API_DEFAULT_BODY_TIMEOUT_S;
     a->quick = g_thread_pool_new(worker_run, a, QUICK_WORKERS, FALSE, NULL);
     a->slow = g_thread_pool_new(worker_run, a, SLOW_WORKERS, FALSE, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -742,28 +776,31 @@ struct api *api_start(const struct api_options *opts, GError **error)
         flags |= MHD_USE_TLS;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    unsigned max_conn = opts->max_connections ? (unsigned)opts->max_connections : 10000;
-    unsigned per_addr =
-        opts->max_connections_per_address ? (unsigned)opts->max_connections_per_address : 1000;
+    unsigned max_conn =
+        opts->max_connections ? (unsigned)opts->max_connections : API_DEFAULT_MAX_CONNECTIONS;
+    unsigned per_addr = opts->max_connections_per_address
+                            ? (unsigned)opts->max_connections_per_address
+                            : API_DEFAULT_MAX_PER_ADDRESS;
+    /* The key and certificate only with TLS. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opts->tls_key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)opts->tls_cert_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
     a->mhd = MHD_start_daemon(
         flags, (uint16_t)opts->listen_port, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
         ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_UNESCAPE_CALLBACK,
         keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, a, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POLL_THREADS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, max_conn,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
-        /* The key and certificate only with TLS: MHD_OPTION_END stops here. */
-        tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, opts->tls_key_pem,
-        MHD_OPTION_HTTPS_MEM_CERT, opts->tls_cert_pem, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr, MHD_OPTION_ARRAY,
+        tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->mhd) {
-        g_thread_pool_free(a->quick, TRUE, TRUE);
-        g_thread_pool_free(a->slow, TRUE, TRUE);
-        g_hash_table_unref(a->conns);
         g_set_error(error, api_error_quark(), 0,
                     "cannot listen on %s:%d (address in use, or not permitted)", opts->listen_host,
                     opts->listen_port);
-        g_free(a);
+        api_free(a);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -786,17 +823,17 @@ void api_stop(struct api *a)
     g_cond_signal(&a->stop_cond);
     g_mutex_unlock(&a->stop_lock);
     g_thread_join(a->sweeper);
-    /* Handlers finish first: MHD cannot stop with connections suspended. */
+    /* No request reaches a worker from now on; the handlers already given
+     * finish and resume their connections (MHD cannot stop with one
+     * suspended), then MHD stops while every pool still exists. */
+    g_mutex_lock(&a->push_lock);
+    a->closing = true;
+    g_mutex_unlock(&a->push_lock);
     g_thread_pool_free(a->quick, FALSE, TRUE);
     g_thread_pool_free(a->slow, FALSE, TRUE);
+    a->quick = a->slow = NULL;
     MHD_stop_daemon(a->mhd);
-    g_hash_table_unref(a->conns);
-    g_mutex_clear(&a->conns_lock);
-    g_mutex_clear(&a->stop_lock);
-    g_cond_clear(&a->stop_cond);
-    g_free(a->tls_pin);
-    g_free(a->tls_cert_path);
-    g_free(a);
+    api_free(a);
 }
 
 struct store *req_store(struct req *r)

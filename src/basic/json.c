@@ -52,6 +52,11 @@ static size_t number_length(const char *data, size_t len, size_t i)
     return j - i;
 }
 
+struct key_count {
+    size_t at; /* where the object starts */
+    int keys;  /* its members in the text */
+};
+
 /*
  * json-c's strict mode (0.16) still takes single-quoted strings, the words
  * NaN and Infinity, numbers such as 00, -01, 1. and 1.e5, and raw control
@@ -61,9 +66,14 @@ static size_t number_length(const char *data, size_t len, size_t i)
  * is checked.  Runs on text json-c has accepted (up to its end, which may
  * cut a value short), so escapes are well formed.  Returns NULL, or why the
  * text is not JSON with *ret_bad at the offending byte.
+ *
+ * In the same pass, when OBJS is given, it receives the text's objects in
+ * the order of their '{' with their member counts: one ':' outside strings
+ * per member of the innermost open object (struct key_count).
  */
-static const char *not_strict_json(const char *data, size_t len, size_t *ret_bad)
+static const char *not_strict_json(const char *data, size_t len, GArray *objs, size_t *ret_bad)
 {
+    g_autoptr(GArray) open = g_array_new(false, false, sizeof(gint)); /* objs index or -1 */
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
         char c = data[i];
@@ -104,34 +114,8 @@ static const char *not_strict_json(const char *data, size_t len, size_t *ret_bad
             if (!word)
                 return "only true, false and null are words in JSON (no NaN or Infinity)";
             i += n - 1;
-        }
-    }
-    return NULL;
-}
-
-struct key_count {
-    size_t at; /* where the object starts */
-    int keys;  /* its members in the text */
-};
-
-/* Objects of the text in the order of their '{', with their member counts:
- * one ':' outside strings per member of the innermost open object. */
-static GArray *count_keys(const char *data, size_t len)
-{
-    GArray *objs = g_array_new(false, false, sizeof(struct key_count));
-    g_autoptr(GArray) open = g_array_new(false, false, sizeof(gint)); /* index or -1 */
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = data[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
+        } else if (!objs) {
             continue;
-        }
-        if (c == '"') {
-            in_string = true;
         } else if (c == '{' || c == '[') {
             gint idx = -1;
             if (c == '{') {
@@ -149,7 +133,7 @@ static GArray *count_keys(const char *data, size_t len)
                 g_array_index(objs, struct key_count, idx).keys++;
         }
     }
-    return objs;
+    return NULL;
 }
 
 /* Pre-order walk of the parsed value next to the text's objects: json-c
@@ -240,7 +224,7 @@ bool json_parse_strict(const char *data, size_t len, const struct json_limits *l
          * named first; otherwise it ended inside an array, object or
          * string. */
         size_t bad = 0;
-        const char *why = not_strict_json(data, len, &bad);
+        const char *why = not_strict_json(data, len, NULL, &bad);
         if (why)
             g_set_error(error, JSON_ERROR, JSON_ERROR_MALFORMED, "malformed JSON at byte %zu: %s",
                         bad, why);
@@ -269,15 +253,15 @@ bool json_parse_strict(const char *data, size_t len, const struct json_limits *l
         }
     }
     size_t bad = 0;
-    const char *why = not_strict_json(data, used, &bad);
+    g_autoptr(GArray) objs = g_array_new(false, false, sizeof(struct key_count));
+    const char *why = not_strict_json(data, used, objs, &bad);
     if (why) {
         json_object_put(o);
         g_set_error(error, JSON_ERROR, JSON_ERROR_MALFORMED, "malformed JSON at byte %zu: %s", bad,
                     why);
         return false;
     }
-    if (memchr(data, '{', used)) {
-        g_autoptr(GArray) objs = count_keys(data, used);
+    if (objs->len) {
         guint next = 0;
         if (!keys_match(o, objs, &next, &bad)) {
             json_object_put(o);

@@ -7,6 +7,7 @@
 
 #include "daemon/conf.h"
 
+#include "api/api.h"
 #include "basic/util.h"
 
 #include <errno.h>
@@ -96,10 +97,10 @@ struct conf *conf_new(void)
     c->store_backend = g_strdup("sqlite");
     c->collect_interval = 10;
     c->collect_connections = 4;
-    c->max_connections = 10000;
-    c->max_connections_per_address = 1000;
-    c->header_timeout = 15;
-    c->body_timeout = 60;
+    c->max_connections = API_DEFAULT_MAX_CONNECTIONS;
+    c->max_connections_per_address = API_DEFAULT_MAX_PER_ADDRESS;
+    c->header_timeout = API_DEFAULT_HEADER_TIMEOUT_S;
+    c->body_timeout = API_DEFAULT_BODY_TIMEOUT_S;
     c->balloon_period = 10;
     c->agent_timeout = 2;
     c->refresh_pools = true;

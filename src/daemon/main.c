@@ -157,6 +157,23 @@ static int fd_budget(int wanted)
     return wanted;
 }
 
+/* Stops what main() started, the newest first.  A hypervisor call that
+ * still hangs keeps the driver, engine and store alive to the process's
+ * exit rather than free them under it. */
+static void stop_all(struct api *api, struct tls_identity *tls, struct engine *eng,
+                     struct driver *virt, struct store *st)
+{
+    api_stop(api);
+    tls_identity_clear(tls);
+    if (engine_stop(eng, 10)) {
+        virt->ops->free(virt);
+        engine_free(eng);
+        store_close(st);
+    } else {
+        g_warning("a hypervisor call is still hanging; exiting without waiting for it");
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* libvirt's RPC client write()s to its socket: a libvirtd that goes
@@ -307,6 +324,7 @@ int main(int argc, char **argv)
         .refresh_pools = c->refresh_pools,
     };
     struct driver *virt = virt_driver_new(&vconf, engine_sink(eng));
+    struct tls_identity tls = {0};
     /* TLS: "auto" means on off loopback, where tokens cross the network. */
     bool loopback = tls_is_loopback(c->listen_host);
     bool use_tls = g_str_equal(c->tls, "on") || (g_str_equal(c->tls, "auto") && !loopback);
@@ -315,19 +333,17 @@ int main(int argc, char **argv)
                 "kanrid: refusing plain HTTP on %s: tokens would cross the network in clear; "
                 "use tls = on or auto (kanri.conf(5)), or --insecure-http\n",
                 c->listen_host);
-        virt->ops->free(virt);
-        engine_free(eng);
-        store_close(st);
+        stop_all(NULL, &tls, eng, virt, st);
         return 1;
     }
-    struct tls_identity tls = {0};
+    if (!use_tls && (c->tls_cert || c->tls_key))
+        g_warning("tls_cert and tls_key are not used: TLS is off (tls = %s, listening on %s)",
+                  c->tls, c->listen_host);
     if (use_tls) {
         const char *sans[] = {c->listen_host, g_get_host_name(), NULL};
         if (!tls_identity_load(c->tls_cert, c->tls_key, state_dir, sans, &tls, &err)) {
             fprintf(stderr, "kanrid: TLS: %s\n", err->message);
-            virt->ops->free(virt);
-            engine_free(eng);
-            store_close(st);
+            stop_all(NULL, &tls, eng, virt, st);
             return 1;
         }
         if (tls.generated)
@@ -350,10 +366,7 @@ int main(int argc, char **argv)
     struct api *api = api_start(&ao, &err);
     if (!api) {
         fprintf(stderr, "kanrid: %s\n", err->message);
-        tls_identity_clear(&tls);
-        virt->ops->free(virt);
-        engine_free(eng);
-        store_close(st);
+        stop_all(NULL, &tls, eng, virt, st);
         return 1;
     }
     engine_start(eng);
@@ -369,13 +382,7 @@ int main(int argc, char **argv)
         };
         if (engine_host_add(eng, virt, &hc, &err) < 0) {
             fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
-            api_stop(api);
-            tls_identity_clear(&tls);
-            if (engine_stop(eng, 10)) {
-                virt->ops->free(virt);
-                engine_free(eng);
-                store_close(st);
-            }
+            stop_all(api, &tls, eng, virt, st);
             return 1;
         }
         g_message("host %s: %s", hv->name, hv->uri);
@@ -395,14 +402,6 @@ int main(int argc, char **argv)
     g_main_loop_run(loop);
 
     g_message("stopping");
-    api_stop(api);
-    tls_identity_clear(&tls);
-    if (engine_stop(eng, 10)) {
-        virt->ops->free(virt);
-        engine_free(eng);
-        store_close(st);
-    } else {
-        g_warning("a hypervisor call is still hanging; exiting without waiting for it");
-    }
+    stop_all(api, &tls, eng, virt, st);
     return 0;
 }

@@ -149,6 +149,12 @@ bool tls_identity_load(const char *cert_path, const char *key_path, const char *
 {
     memset(ret, 0, sizeof(*ret));
     g_autofree char *cp = NULL, *kp = NULL;
+    if (!cert_path != !key_path) {
+        g_set_error(error, tls_error_quark(), 0,
+                    "tls_cert and tls_key go together: give both, or neither for a "
+                    "certificate kanrid makes and keeps in its state directory");
+        return false;
+    }
     if (cert_path && key_path) {
         cp = g_strdup(cert_path);
         kp = g_strdup(key_path);

@@ -55,12 +55,17 @@ struct recheck {
     char *uuid, *action;
 };
 
-void engine_recheck_free(gpointer p)
+static void recheck_free(gpointer p)
 {
     struct recheck *c = p;
     g_free(c->uuid);
     g_free(c->action);
     g_free(c);
+}
+
+GPtrArray *engine_rechecks_new(void)
+{
+    return g_ptr_array_new_with_free_func(recheck_free);
 }
 
 static void recheck_add(struct engine *e, int64_t audit_id, int64_t host_id, const char *uuid,
@@ -99,7 +104,7 @@ static char *state_now(struct engine *e, int64_t host_id, const char *uuid)
 
 void engine_rechecks_run(struct engine *e, int64_t host_id)
 {
-    g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func(engine_recheck_free);
+    g_autoptr(GPtrArray) due = engine_rechecks_new();
     g_mutex_lock(&e->lock);
     for (guint i = 0; i < e->rechecks->len;) {
         struct recheck *c = g_ptr_array_index(e->rechecks, i);
@@ -112,8 +117,12 @@ void engine_rechecks_run(struct engine *e, int64_t host_id)
     for (guint i = 0; i < due->len; i++) {
         struct recheck *c = g_ptr_array_index(due, i);
         g_autofree char *state = state_now(e, host_id, c->uuid);
-        if (!state)
+        if (!state) { /* the store failed: at the next sync, then */
+            g_mutex_lock(&e->lock);
+            g_ptr_array_add(e->rechecks, g_ptr_array_steal_index(due, i--));
+            g_mutex_unlock(&e->lock);
             continue;
+        }
         g_autoptr(GError) err = NULL;
         if (e->store->ops->audit_checked(e->store, c->audit_id, state, now_usec(), &err) < 0)
             g_warning("audit %" G_GINT64_FORMAT ": %s", c->audit_id, err->message);

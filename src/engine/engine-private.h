@@ -198,7 +198,7 @@ void engine_maint_free(struct engine *e);
 
 /* actions.c: an action that lost its host is re-checked once the host's
  * inventory is whole again (called by the sync, outside e->lock). */
-void engine_recheck_free(gpointer p); /* struct recheck */
+GPtrArray *engine_rechecks_new(void); /* of struct recheck * */
 void engine_rechecks_run(struct engine *e, int64_t host_id);
 
 /* actions.c: kanrid's upkeep */

@@ -305,7 +305,7 @@ struct engine *engine_new(struct store *st, const struct engine_conf *conf)
     e->hosts = g_ptr_array_new_with_free_func(ehost_free);
     e->items = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, item_free);
     e->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, inflight_free);
-    e->rechecks = g_ptr_array_new_with_free_func(engine_recheck_free);
+    e->rechecks = engine_rechecks_new();
     e->sink.ctx = e;
     engine_sink_inventory(&e->sink);
     engine_sink_rounds(&e->sink);

@@ -244,7 +244,9 @@ int conf_finish(struct guestd_conf *c, bool need_url, char *err, size_t errsz)
         snprintf(err, errsz, "no url configured (set url in the config file or use --url)");
         return -EINVAL;
     }
-    bool https = strncmp(c->url, "https://", 8) == 0;
+    struct http_url u;
+    char why[160];
+    bool https = c->url[0] && http_url_parse(c->url, &u, why, sizeof(why)) == 0 && u.https;
     if (https && c->pins.n == 0) {
         snprintf(err, errsz,
                  "an https url needs server_pin = sha256//... (kanrid logs its pin at start: "

@@ -14,6 +14,7 @@
 
 #include "doc.h"
 #include "gbuf.h"
+#include "netio.h"
 #include "tls.h"
 
 static bool valid_chars(const char *s, size_t n, const char *extra)
@@ -108,31 +109,7 @@ int http_url_parse(const char *url, struct http_url *ret, char *err, size_t errs
     return 0;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_fd(int fd, short events, long long deadline)
-{
-    for (;;) {
-        long long left = deadline - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        struct pollfd pfd = {.fd = fd, .events = events};
-        int r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r > 0)
-            return 0;
-    }
-}
-
-static int connect_addr(const struct addrinfo *ai, long long deadline)
+static int connect_addr(const struct addrinfo *ai, int64_t deadline)
 {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)
@@ -143,7 +120,7 @@ static int connect_addr(const struct addrinfo *ai, long long deadline)
             close(fd);
             return -e;
         }
-        int r = wait_fd(fd, POLLOUT, deadline);
+        int r = netio_wait(fd, POLLOUT, deadline);
         int soerr = 0;
         socklen_t sl = sizeof(soerr);
         if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
@@ -161,7 +138,7 @@ static int connect_addr(const struct addrinfo *ai, long long deadline)
 /* Sends head then body, in one sendmsg() when the socket takes it all, so
  * the request leaves as one segment instead of two. */
 static int send_plain(int fd, const char *head, size_t hlen, const char *body, size_t blen,
-                      long long deadline)
+                      int64_t deadline)
 {
     while (hlen + blen > 0) {
         struct iovec iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
@@ -172,7 +149,7 @@ static int send_plain(int fd, const char *head, size_t hlen, const char *body, s
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 return -errno;
-            int r = wait_fd(fd, POLLOUT, deadline);
+            int r = netio_wait(fd, POLLOUT, deadline);
             if (r < 0)
                 return r;
             continue;
@@ -188,27 +165,11 @@ static int send_plain(int fd, const char *head, size_t hlen, const char *body, s
     return 0;
 }
 
-static int recv_plain(int fd, char *buf, size_t len, long long deadline)
-{
-    for (;;) {
-        ssize_t r = recv(fd, buf, len, 0);
-        if (r >= 0)
-            return (int)r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int w = wait_fd(fd, POLLIN, deadline);
-        if (w < 0)
-            return w;
-    }
-}
-
 /* One request's connection: a socket, with TLS on it for https. */
 struct stream {
     int fd;
     struct tls_conn *tls;
-    long long deadline;
+    int64_t deadline;
 };
 
 static int stream_send(struct stream *s, const char *head, size_t hlen, const char *body,
@@ -224,7 +185,7 @@ static int stream_send(struct stream *s, const char *head, size_t hlen, const ch
 
 static int stream_recv(struct stream *s, char *buf, size_t len)
 {
-    return s->tls ? tls_read(s->tls, buf, len) : recv_plain(s->fd, buf, len, s->deadline);
+    return s->tls ? tls_read(s->tls, buf, len) : netio_recv(s->fd, buf, len, s->deadline);
 }
 
 /* Reads until the status line is complete; the rest of the reply does not
@@ -255,7 +216,7 @@ static int read_status(struct stream *s)
 int http_post(const struct http_url *u, const struct tls_pins *pins, const char *token,
               const char *body, size_t len, int timeout_ms, char *err, size_t errsz)
 {
-    struct stream s = {.fd = -ENOENT, .deadline = now_ms() + timeout_ms};
+    struct stream s = {.fd = -ENOENT, .deadline = mono_ms() + timeout_ms};
     if (u->https && (!pins || pins->n == 0)) {
         snprintf(err, errsz, "%s: https needs a pinned server key", u->authority);
         return -EINVAL;
@@ -300,11 +261,13 @@ int http_post(const struct http_url *u, const struct tls_pins *pins, const char 
         r = stream_send(&s, head, (size_t)hl, body, len);
     if (r == 0)
         r = read_status(&s);
+    /* A reply cut short over TLS is not a TLS failure: say what it is. */
+    const char *tls_why = s.tls ? tls_error(s.tls) : NULL;
     if (r < 0)
         snprintf(err, errsz, "%s: %s", u->authority,
-                 s.tls && r != -ETIMEDOUT ? tls_error(s.tls)
-                 : r == -EPROTO           ? "reply is not HTTP"
-                                          : strerror(-r));
+                 tls_why             ? tls_why
+                 : r == -EPROTO      ? "reply is not HTTP"
+                                     : strerror(-r));
     tls_free(s.tls);
     close(s.fd);
     return r;

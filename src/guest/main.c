@@ -22,6 +22,7 @@
 #include "fsutil.h"
 #include "http.h"
 #include "identity.h"
+#include "netio.h"
 #include "sample.h"
 #include "spool.h"
 
@@ -76,13 +77,6 @@ static void usage(FILE *f)
                "      --bench N          take N samples without sending; report CPU per sample\n"
                "  -h, --help             show this help\n"
                "  -V, --version          show the version\n");
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -315,36 +309,34 @@ static int run_daemon(struct agent *a)
 /*
  * The identity the daemon will use, for --once and --identity: SMBIOS's, or
  * the generated one kept in the state directory (made now if need be, as
- * the daemon would).  Returns 0, or -1 after saying why when a generated
- * identity cannot be kept (*ret_kept false: the one loaded is throw-away).
+ * the daemon would).  Returns 0; 1 after saying why when it is a generated
+ * identity that cannot be kept (a throw-away one is loaded); -1 when there
+ * is none.
  */
-static int load_kept_identity(struct agent *a, bool *ret_kept)
+static int load_kept_identity(struct agent *a)
 {
     int r = ensure_dir(a->conf.state_dir, 0750);
     if (r == 0)
         r = identity_load(a->conf.root, a->conf.state_dir, &a->id);
-    if (r == 0) {
-        *ret_kept = true;
+    if (r == 0)
         return 0;
-    }
     int why = -r;
     if (identity_load(a->conf.root, NULL, &a->id) < 0) {
         log_msg(LOG_ERR, "cannot make a machine id");
         return -1;
     }
-    *ret_kept = a->id.source == ID_SOURCE_SMBIOS;
-    if (!*ret_kept)
-        log_msg(LOG_WARNING,
-                "machine id %s is not kept (state_dir %s: %s): the daemon will use another; "
-                "run as the daemon's user or give --state-dir",
-                a->id.uuid, a->conf.state_dir, strerror(why));
-    return 0;
+    if (a->id.source == ID_SOURCE_SMBIOS)
+        return 0;
+    log_msg(LOG_WARNING,
+            "machine id %s is not kept (state_dir %s: %s): the daemon will use another; "
+            "run as the daemon's user or give --state-dir",
+            a->id.uuid, a->conf.state_dir, strerror(why));
+    return 1;
 }
 
 static int run_once(struct agent *a)
 {
-    bool kept;
-    if (load_kept_identity(a, &kept) < 0)
+    if (load_kept_identity(a) < 0)
         return 1;
     struct timespec now;
     if (render(a, 0, &now) < 0) {
@@ -361,8 +353,7 @@ static int run_once(struct agent *a)
 /* --identity: the machine id to enrol (kanri agent enroll UUID). */
 static int run_identity(struct agent *a)
 {
-    bool kept;
-    if (load_kept_identity(a, &kept) < 0 || !kept)
+    if (load_kept_identity(a) != 0)
         return 1;
     printf("%s\n", a->id.uuid);
     fprintf(stderr, "kanri-guestd: machine id from %s; enrol it with: kanri agent enroll %s\n",

@@ -1,15 +1,15 @@
 #include "tls.h"
 
+#include "netio.h"
+
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <bearssl.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 /* ---- pins ------------------------------------------------------------ */
 
@@ -225,7 +225,7 @@ static const br_x509_class pin_x509_class = {
 
 struct tls_conn {
     int fd;
-    long long deadline;
+    int64_t deadline;
     int io_errno; /* why the socket callbacks gave up */
     char why[160];
     br_ssl_client_context cc;
@@ -235,63 +235,25 @@ struct tls_conn {
     unsigned char buf[BR_SSL_BUFSIZE_MONO];
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for the socket under the deadline; -1 (with io_errno) to stop. */
-static int wait_io(struct tls_conn *t, short events)
-{
-    long long left = t->deadline - now_ms();
-    if (left <= 0) {
-        t->io_errno = ETIMEDOUT;
-        return -1;
-    }
-    struct pollfd pfd = {.fd = t->fd, .events = events};
-    if (poll(&pfd, 1, left > 60000 ? 60000 : (int)left) < 0 && errno != EINTR) {
-        t->io_errno = errno;
-        return -1;
-    }
-    return 0;
-}
-
+/* The engine's transport: -1 (with io_errno) stops it. */
 static int low_read(void *ctx, unsigned char *data, size_t len)
 {
     struct tls_conn *t = ctx;
-    for (;;) {
-        ssize_t r = recv(t->fd, data, len, 0);
-        if (r > 0)
-            return (int)r;
-        if (r == 0) {
-            t->io_errno = ECONNRESET;
-            return -1;
-        }
-        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-            t->io_errno = errno;
-            return -1;
-        }
-        if (wait_io(t, POLLIN) < 0)
-            return -1;
-    }
+    int r = netio_recv(t->fd, data, len, t->deadline);
+    if (r > 0)
+        return r;
+    t->io_errno = r == 0 ? ECONNRESET : -r;
+    return -1;
 }
 
 static int low_write(void *ctx, const unsigned char *data, size_t len)
 {
     struct tls_conn *t = ctx;
-    for (;;) {
-        ssize_t w = send(t->fd, data, len, MSG_NOSIGNAL);
-        if (w >= 0)
-            return (int)w;
-        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-            t->io_errno = errno;
-            return -1;
-        }
-        if (wait_io(t, POLLOUT) < 0)
-            return -1;
-    }
+    int r = netio_send(t->fd, data, len, t->deadline);
+    if (r >= 0)
+        return r;
+    t->io_errno = -r;
+    return -1;
 }
 
 static bool is_ip_literal(const char *s)
@@ -334,7 +296,7 @@ static void client_profile(br_ssl_client_context *cc)
 }
 
 struct tls_conn *tls_open(int fd, const char *server_name, const struct tls_pins *pins,
-                          long long deadline_ms)
+                          int64_t deadline_ms)
 {
     struct tls_conn *t = calloc(1, sizeof(*t));
     if (!t)
@@ -400,7 +362,7 @@ int tls_read(struct tls_conn *t, void *buf, size_t len)
 
 const char *tls_error(const struct tls_conn *t)
 {
-    return t->why[0] ? t->why : "no error";
+    return t->why[0] ? t->why : NULL;
 }
 
 void tls_free(struct tls_conn *t)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TLS_MAX_PINS 4
 
@@ -32,7 +33,7 @@ struct tls_conn;
  * deadline_ms (CLOCK_MONOTONIC milliseconds).  NULL only when out of
  * memory. */
 struct tls_conn *tls_open(int fd, const char *server_name, const struct tls_pins *pins,
-                          long long deadline_ms);
+                          int64_t deadline_ms);
 
 /* 0, or -errno: -ETIMEDOUT, -ECONNRESET, -EPERM when the server's key is
  * not pinned, -EPROTO for any other TLS failure (tls_error() says which). */
@@ -41,7 +42,8 @@ int tls_flush(struct tls_conn *t);
 /* Bytes read (> 0), 0 at the end of the stream, or -errno as above. */
 int tls_read(struct tls_conn *t, void *buf, size_t len);
 
-/* Why the last call failed, for a log line. */
+/* Why the last call failed, for a log line; NULL when TLS did not fail
+ * (the stream ended cleanly, or nothing went wrong). */
 const char *tls_error(const struct tls_conn *t);
 
 /* Frees the session; the socket stays open (the caller closes it). */

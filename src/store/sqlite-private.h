@@ -13,8 +13,14 @@ struct store_sqlite {
     struct store base;
     sqlite3 *w; /* every write, under wlock */
     sqlite3 *r; /* queries, under rlock */
+    /* Token lookups, under alock: every request asks one, often on the
+     * HTTP server's poll thread, so it never queues behind a long list
+     * query (rlock) or a round's transaction (wlock). */
+    sqlite3 *a;
     GMutex wlock;
     GMutex rlock;
+    GMutex alock;
+    GHashTable *last_used; /* token id -> when last_used was last written (µs), under alock */
 };
 
 #define SQ(st) ((struct store_sqlite *)(st))

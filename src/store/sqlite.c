@@ -790,14 +790,19 @@ static int sq_token_create(struct store *st, const char *name, const char *role,
     return r;
 }
 
+/* How stale a token's last_used may be: written at most once a minute. */
+#define TOKEN_LAST_USED_US (60 * G_USEC_PER_SEC)
+
 static int sq_token_lookup(struct store *st, const char *hash, struct store_token *ret,
                            GError **error)
 {
     struct store_sqlite *s = SQ(st);
     int r = -ENOENT;
+    int64_t now = now_usec();
+    bool record = false;
     {
-        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-        sqlite3_stmt *q = prep(s->r, error,
+        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->alock);
+        sqlite3_stmt *q = prep(s->a, error,
                                "SELECT id, name, role, machine_uuid FROM tokens"
                                " WHERE hash = ? AND revoked_at IS NULL",
                                "s", hash);
@@ -810,21 +815,31 @@ static int sq_token_lookup(struct store *st, const char *hash, struct store_toke
             ret->role = col_text(q, 2);
             ret->machine_uuid = col_text(q, 3);
             r = 0;
+            /* last_used to the minute: not a write per request. */
+            gpointer key = GINT_TO_POINTER(ret->id);
+            int64_t *was = g_hash_table_lookup(s->last_used, key);
+            record = !was || now - *was >= TOKEN_LAST_USED_US;
+            if (record) {
+                int64_t *t = g_new(int64_t, 1);
+                *t = now;
+                g_hash_table_insert(s->last_used, key, t);
+            }
         } else if (rc != SQLITE_DONE) {
-            set_db_error(error, s->r, "token lookup");
+            set_db_error(error, s->a, "token lookup");
             r = -EIO;
         } else {
             g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "unknown or revoked token");
         }
         sqlite3_finalize(q);
     }
-    if (r == 0) {
-        /* last_used is informative; a failure to record it must not deny access. */
-        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    /* last_used is informative: a failure to record it must not deny
+     * access, nor may waiting for the writer delay the request. */
+    if (record && g_mutex_trylock(&s->wlock)) {
         step_done(s->w,
-                  prep(s->w, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now_usec(),
+                  prep(s->w, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now,
                        ret->id),
                   NULL);
+        g_mutex_unlock(&s->wlock);
     }
     return r;
 }
@@ -998,13 +1013,17 @@ static int sq_vm_resolve(struct store *st, const char *ref, GArray *ret, GError 
     return 0;
 }
 
+/* Also for a store half opened: sqlite3_close_v2(NULL) is a no-op. */
 static void sq_close(struct store *st)
 {
     struct store_sqlite *s = SQ(st);
     sqlite3_close_v2(s->w);
     sqlite3_close_v2(s->r);
+    sqlite3_close_v2(s->a);
     g_mutex_clear(&s->wlock);
     g_mutex_clear(&s->rlock);
+    g_mutex_clear(&s->alock);
+    g_hash_table_unref(s->last_used);
     g_free(s);
 }
 
@@ -1135,24 +1154,25 @@ struct store *store_sqlite_open(const char *path, GError **error)
 {
     if (make_private(path, error) < 0)
         return NULL;
-    g_autofree struct store_sqlite *s = g_new0(struct store_sqlite, 1);
+    struct store_sqlite *s = g_new0(struct store_sqlite, 1);
     s->base.ops = &sqlite_ops;
     g_mutex_init(&s->wlock);
     g_mutex_init(&s->rlock);
+    g_mutex_init(&s->alock);
+    s->last_used = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 
     s->w = open_one(path, false, error);
-    if (!s->w)
-        return NULL;
     /* A round of 10 000 VMs touches a leaf page per VM in each history
      * index; with SQLite's default 2 MiB cache the transaction spills
      * pages to the file midway.  32 MiB keeps a large host's round in
      * memory until it commits. */
-    if (exec_sql(s->w,
+    if (!s->w ||
+        exec_sql(s->w,
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                  " PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;",
                  error) < 0 ||
         migrate(s->w, error) < 0) {
-        sqlite3_close_v2(s->w);
+        sq_close(&s->base);
         return NULL;
     }
     /* Audit entries still running belong to a previous process that died
@@ -1162,11 +1182,12 @@ struct store *store_sqlite_open(const char *path, GError **error)
              "the action finished', ended_at = started_at WHERE result = 'running'",
              NULL);
     s->r = open_one(path, true, error);
-    if (!s->r) {
-        sqlite3_close_v2(s->w);
+    s->a = s->r ? open_one(path, true, error) : NULL;
+    if (!s->a) {
+        sq_close(&s->base);
         return NULL;
     }
-    return &g_steal_pointer(&s)->base;
+    return &s->base;
 }
 
 void store_close(struct store *st)

@@ -433,7 +433,8 @@ int virt_action(struct driver *base, int64_t host_id, const char *uuid,
     ctx.dom = virDomainLookupByUUIDString(ctx.conn, uuid);
     if (!ctx.dom) {
         virErrorPtr e = virGetLastError();
-        if (e && e->code == VIR_ERR_NO_DOMAIN)
+        bool gone = e && e->code == VIR_ERR_NO_DOMAIN;
+        if (gone)
             g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND,
                         "domain %s no longer exists on its host", uuid);
         else /* the host did not answer: that says nothing about the domain */
@@ -441,7 +442,7 @@ int virt_action(struct driver *base, int64_t host_id, const char *uuid,
                         uuid, virt_last_error());
         virResetLastError();
         virConnectClose(ctx.conn);
-        return -ENOENT;
+        return gone ? -ENOENT : -EIO;
     }
     int r = fn(&ctx, error);
     if (r == 0) {

@@ -172,7 +172,10 @@ class Kanrid:
         until kanrid closes it or TIMEOUT passes.  Returns (status or None,
         headers dict, body text, closed): for requests urllib would fix up,
         or bodies kanrid must refuse before reading them."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as c:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        if self.ssl:
+            sock = self.ssl.wrap_socket(sock, server_hostname="localhost")
+        with sock as c:
             try:
                 c.sendall(data)
             except OSError:

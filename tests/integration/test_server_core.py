@@ -123,3 +123,40 @@ def test_a_trickle_does_not_extend_the_deadlines(kanrid_factory):
         c.request("GET", "/healthz")
         assert c.getresponse().read()
     c.close()
+
+
+def test_a_reply_read_at_a_trickle_is_cut_at_the_deadline(kanrid_factory, tmp_path):
+    # ~700 KB of VM list, read at 20 KB/s: 35 s to read it all.  kanrid
+    # gives the client body_timeout (2 s) to take the reply; what the kernel
+    # had buffered still arrives, then the end.  Once, bytes flowing kept it
+    # open for as long as the client liked.
+    import time
+    from kanri_harness import node_xml
+    node = tmp_path / "node.xml"
+    node.write_text(node_xml("tr", n_running=1000, n_shutoff=0))
+    kd = kanrid_factory(args=["--connect", f"test://{node}"],
+                        config="[manager]\nbody_timeout = 2\nheader_timeout = 2\n"
+                        "collect_interval = 0\n")
+    kd.wait_ready()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind(("127.0.0.2", 0))
+    s.connect(("127.0.0.1", kd.port))
+    s.sendall(b"GET /api/v1/vms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+              + kd.token.encode() + b"\r\n\r\n")
+    s.settimeout(5)
+    got, closed = 0, False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            b = s.recv(1024)
+        except ConnectionResetError:
+            closed = True
+            break
+        if not b:
+            closed = True
+            break
+        got += len(b)
+        time.sleep(0.05)
+    s.close()
+    assert closed and got < 600000, got

@@ -47,6 +47,9 @@ def test_nul_and_bad_escapes_in_the_url_are_refused(k):
     # ... and this listed the tokens.
     assert_problem(raw_request(k, "GET", "/api/v1/tokens%00/../vms"), 400, "path", "NUL")
     assert_problem(raw_request(k, "GET", "/api/v1/vms/te%zzst"), 400, "path", "percent")
+    # An escaped '/' once became a separator: this rebooted VM 'test'.
+    assert_problem(raw_request(k, "POST", "/api/v1/vms/test%2Factions%2Freboot"), 400, "path",
+                   "%2F")
     assert_problem(raw_request(k, "GET", "/api/v1/vms?host=test-default%00x"), 400, "query",
                    "NUL")
     assert_problem(raw_request(k, "GET", "/api/v1/vms?host=a&host=test-default"), 400, "query",

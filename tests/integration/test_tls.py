@@ -58,6 +58,18 @@ def test_plain_http_off_loopback_is_refused_unless_asked(tmp_path):
         k.stop()
 
 
+def test_half_a_certificate_pair_is_refused(tmp_path):
+    # Once, a tls_cert without tls_key silently served a generated
+    # certificate instead of the one the operator named.
+    conf = tmp_path / "k.conf"
+    conf.write_text(f"[manager]\ntls = on\ntls_cert = {tmp_path}/mine.pem\n")
+    p = run([KANRID, "--state-dir", str(tmp_path / "s"), "--listen", "127.0.0.1:0",
+             "--config", str(conf), "--connect", "test:///default"],
+            capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "tls_cert and tls_key go together" in p.stderr, p.stderr
+    assert not os.path.exists(tmp_path / "s" / "tls-cert.pem")
+
+
 GUESTD_BUILDS = [b for b in ("kanri-guestd", "kanri-guestd-musl")
                  if os.path.exists(os.path.join(BUILD, "src", "guest", b))]
 
