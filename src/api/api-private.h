@@ -37,6 +37,11 @@ struct req {
     char *raw_owned; /* g_malloc'd bytes to send (raw_len long) instead of resp; freed */
     char *allow;
     char *retry_after; /* seconds, with 429 */
+    /* The reply's bytes once finished (finish_body: on the worker, so the
+     * poll threads only queue them): */
+    bool finished;
+    char *etag;   /* of a cacheable 200 */
+    bool gzipped; /* raw_owned holds gzip */
 };
 
 struct route {
@@ -76,6 +81,11 @@ void h_findings(struct req *r);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 
+/* GET /vms: the whole list, or with limit/cursor one page read from the
+ * store as a page. */
+void req_vms_paged(struct req *r);
+/* Replies TEXT (taken) as is, of media TYPE (a static string). */
+void req_text(struct req *r, unsigned status, GString *text, const char *type);
 void req_problem(struct req *r, unsigned status, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 void req_json(struct req *r, unsigned status, json_object *o);
 void req_from_error(struct req *r, const GError *err);
@@ -95,6 +105,13 @@ void req_rows_paged(struct req *r, struct rows *list, const GError *err);
 
 /* rows-json.c: the model to JSON at the API edge */
 json_object *api_row_json(const struct row_desc *d, const void *row);
+/* The same object written to OUT as JSON text, without a json-c tree (a
+ * list of 10 000 rows is 10 000 times cheaper to write this way);
+ * FIELDS (names D has, NULL for all) selects and orders the members. */
+void api_row_write(GString *out, const struct row_desc *d, const void *row,
+                   const char *const *fields);
+/* S as a JSON string literal. */
+void api_json_string(GString *out, const char *s);
 json_object *api_rows_array(const struct rows *r);
 json_object *api_rows_json(const struct rows *r);
 json_object *api_view_json(const struct vm_view *v, int64_t now_us);

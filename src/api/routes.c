@@ -214,9 +214,7 @@ static void h_host(struct req *r)
 
 static void h_vms(struct req *r)
 {
-    g_autoptr(GError) err = NULL;
-    req_rows_paged(
-        r, req_store(r)->ops->vms_query(req_store(r), req_arg(r, "host"), 0, false, &err), err);
+    req_vms_paged(r);
 }
 
 static void h_vm(struct req *r)

@@ -64,6 +64,115 @@ json_object *api_row_json(const struct row_desc *d, const void *row)
     return o;
 }
 
+/* ---- rows written as JSON text directly ---- */
+
+void api_json_string(GString *out, const char *s)
+{
+    g_string_append_c(out, '"');
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            g_string_append_c(out, '\\');
+            g_string_append_c(out, (char)c);
+        } else if (c == '\n') {
+            g_string_append(out, "\\n");
+        } else if (c == '\t') {
+            g_string_append(out, "\\t");
+        } else if (c == '\r') {
+            g_string_append(out, "\\r");
+        } else if (c < 0x20 || c == 0x7f) {
+            g_string_append_printf(out, "\\u%04x", c);
+        } else {
+            g_string_append_c(out, (char)c);
+        }
+    }
+    g_string_append_c(out, '"');
+}
+
+/* One field's value, or false when it is null (nothing written). */
+static bool field_value(GString *out, const struct row_field *f, const void *row)
+{
+    const char *p = (const char *)row + f->offset;
+    switch (f->type) {
+    case ROW_STR: {
+        const char *s = *(char *const *)p;
+        if (!s)
+            return false;
+        api_json_string(out, s);
+        return true;
+    }
+    case ROW_JSON: {
+        /* Our own JSON text from the store, as it was written. */
+        const char *s = *(char *const *)p;
+        if (!s || !*s)
+            return false;
+        g_string_append(out, s);
+        return true;
+    }
+    case ROW_INT: {
+        int64_t n = *(const int64_t *)p;
+        if (n == ROW_INT_ABSENT)
+            return false;
+        g_string_append_printf(out, "%" G_GINT64_FORMAT, n);
+        return true;
+    }
+    case ROW_BOOL:
+        g_string_append(out, *(const bool *)p ? "true" : "false");
+        return true;
+    case ROW_TIME: {
+        g_autofree char *t = time_format_rfc3339(*(const int64_t *)p);
+        if (!t)
+            return false;
+        g_string_append_c(out, '"');
+        g_string_append(out, t);
+        g_string_append_c(out, '"');
+        return true;
+    }
+    case ROW_REAL: {
+        double x = *(const double *)p;
+        if (!isfinite(x))
+            return false;
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append(out, g_ascii_dtostr(buf, sizeof(buf), x));
+        return true;
+    }
+    }
+    return false;
+}
+
+static void write_field(GString *out, const struct row_field *f, const void *row, bool *first)
+{
+    gsize mark = out->len;
+    if (!*first)
+        g_string_append_c(out, ',');
+    api_json_string(out, f->name);
+    g_string_append_c(out, ':');
+    if (field_value(out, f, row)) {
+        *first = false;
+    } else if (f->flags & ROW_F_OMIT_NULL) {
+        g_string_truncate(out, mark);
+    } else {
+        g_string_append(out, "null");
+        *first = false;
+    }
+}
+
+void api_row_write(GString *out, const struct row_desc *d, const void *row,
+                   const char *const *fields)
+{
+    bool first = true;
+    g_string_append_c(out, '{');
+    if (fields) {
+        for (const char *const *n = fields; *n; n++)
+            write_field(out, row_field_find(d, *n), row, &first);
+    } else {
+        for (size_t i = 0; i < d->n_fields; i++)
+            if (!(d->fields[i].flags & ROW_F_INTERNAL))
+                write_field(out, &d->fields[i], row, &first);
+    }
+    g_string_append_c(out, '}');
+}
+
 json_object *api_rows_array(const struct rows *r)
 {
     json_object *arr = json_object_new_array_ext((int)rows_len(r));

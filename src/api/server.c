@@ -402,73 +402,77 @@ static char *gzip_bytes(const char *data, size_t len, size_t *ret_len)
  * the body (If-None-Match answers 304 without it) and gzip when asked. */
 #define GZIP_MIN 1024
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
+/* The reply's final bytes in r->raw_owned (or r->raw): the JSON text,
+ * the ETag and a 304 for a matching If-None-Match, gzip when asked.  Runs
+ * on the worker that ran the handler; on a poll thread only for the small
+ * replies made there (refusals). */
+static void finish_body(struct req *r)
 {
-    const char *ctype = "application/json";
-    const char *body = "";
-    size_t len = 0;
-    g_autofree char *text_owned = NULL;
-    if (r->raw_owned) {
-        text_owned = g_steal_pointer(&r->raw_owned);
-        body = text_owned;
-        len = r->raw_len;
-        ctype = r->raw_type;
-    } else if (r->raw) {
-        body = r->raw;
-        len = r->raw_len;
-        ctype = r->raw_type;
-    } else if (r->resp) {
-        const char *text = json_object_to_json_string_ext(
-            r->resp, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        len = strlen(text);
-        text_owned = g_malloc(len + 1);
-        memcpy(text_owned, text, len);
-        text_owned[len] = '\n';
-        len++;
-        body = text_owned;
-        if (r->problem)
-            ctype = "application/problem+json";
-    }
-    bool cacheable = r->status == 200 && g_str_equal(r->method, "GET");
-    g_autofree char *etag = NULL;
-    unsigned status = r->status;
-    if (cacheable) {
-        g_autofree char *sum =
-            g_compute_checksum_for_data(G_CHECKSUM_MD5, (const guchar *)body, len);
-        etag = g_strdup_printf("W/\"%s\"", sum);
-        const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
-        g_autofree char *inm_trim = inm ? g_strstrip(g_strdup(inm)) : NULL;
-        if (inm_trim && (strstr(inm_trim, etag) || g_str_equal(inm_trim, "*"))) {
-            status = 304;
-            len = 0;
+    if (r->finished)
+        return;
+    r->finished = true;
+    if (!r->raw_owned && !r->raw) {
+        r->raw_type = r->problem ? "application/problem+json" : "application/json";
+        if (r->resp) {
+            const char *text = json_object_to_json_string_ext(
+                r->resp, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+            r->raw_len = strlen(text);
+            r->raw_owned = g_malloc(r->raw_len + 1);
+            memcpy(r->raw_owned, text, r->raw_len);
+            r->raw_owned[r->raw_len++] = '\n';
+            json_object_put(g_steal_pointer(&r->resp));
+        } else {
+            r->raw = "";
+            r->raw_len = 0;
         }
     }
-    g_autofree char *gz = NULL;
-    size_t gz_len = 0;
-    if (status == 200 && len >= GZIP_MIN && accepts_gzip(r))
-        gz = gzip_bytes(body, len, &gz_len);
-    bool gzipped = gz != NULL; /* gz itself goes to the response below */
-    struct MHD_Response *resp;
-    if (gz) {
-        resp = MHD_create_response_from_buffer_with_free_callback(gz_len, g_steal_pointer(&gz),
-                                                                  g_free);
-    } else if (text_owned && len) {
-        resp = MHD_create_response_from_buffer_with_free_callback(len, g_steal_pointer(&text_owned),
-                                                                  g_free);
-    } else {
-        resp =
-            MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_PERSISTENT);
+    const char *body = r->raw_owned ? r->raw_owned : r->raw;
+    if (r->status == 200 && g_str_equal(r->method, "GET")) {
+        g_autofree char *sum =
+            g_compute_checksum_for_data(G_CHECKSUM_MD5, (const guchar *)body, r->raw_len);
+        r->etag = g_strdup_printf("W/\"%s\"", sum);
+        const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+        g_autofree char *inm_trim = inm ? g_strstrip(g_strdup(inm)) : NULL;
+        if (inm_trim && (strstr(inm_trim, r->etag) || g_str_equal(inm_trim, "*"))) {
+            r->status = 304;
+            g_clear_pointer(&r->raw_owned, g_free);
+            r->raw = "";
+            r->raw_len = 0;
+            return;
+        }
     }
-    if (status != 304)
-        MHD_add_response_header(resp, "Content-Type", ctype);
-    if (gzipped)
+    if (r->status == 200 && r->raw_len >= GZIP_MIN && accepts_gzip(r)) {
+        size_t gz_len = 0;
+        char *gz = gzip_bytes(body, r->raw_len, &gz_len);
+        if (gz) {
+            g_free(r->raw_owned);
+            r->raw_owned = gz;
+            r->raw_len = gz_len;
+            r->gzipped = true;
+        }
+    }
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
+{
+    finish_body(r);
+    struct MHD_Response *resp;
+    if (r->raw_owned)
+        resp = MHD_create_response_from_buffer_with_free_callback(
+            r->raw_len, g_steal_pointer(&r->raw_owned), g_free);
+    else
+        resp = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw,
+                                               MHD_RESPMEM_PERSISTENT);
+    if (r->status != 304)
+        MHD_add_response_header(resp, "Content-Type", r->raw_type);
+    if (r->gzipped)
         MHD_add_response_header(resp, "Content-Encoding", "gzip");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (cacheable) {
+    if (r->etag) {
         /* Tokens guard it: private, and asked again each time (cheap with
          * If-None-Match). */
         MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
-        MHD_add_response_header(resp, "ETag", etag);
+        MHD_add_response_header(resp, "ETag", r->etag);
         MHD_add_response_header(resp, "Vary", "Accept-Encoding, Authorization");
     } else {
         MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -479,7 +483,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (r->retry_after)
         MHD_add_response_header(resp, "Retry-After", r->retry_after);
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    enum MHD_Result ret = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -640,6 +644,7 @@ static void req_free(struct req *r)
     g_free(r->bad_url);
     g_free(r->allow);
     g_free(r->raw_owned);
+    g_free(r->etag);
     g_free(r->retry_after);
     g_free(r);
 }
@@ -717,6 +722,7 @@ static void worker_run(gpointer data, gpointer user)
 {
     struct req *r = data;
     dispatch(r);
+    finish_body(r);
     r->handled = true;
     set_phase(user, r->conn, PHASE_REPLY);
     MHD_resume_connection(r->conn);
@@ -975,6 +981,41 @@ static bool parse_fields(struct req *r, const struct row_desc *d, GStrv *ret)
     return true;
 }
 
+/* LIMIT from the query: all when absent; false after a 400. */
+static bool parse_limit(struct req *r, uint64_t all, uint64_t *ret)
+{
+    const char *limit_s = req_arg(r, "limit");
+    *ret = all;
+    if (limit_s && (!parse_u64(limit_s, ret) || *ret == 0 || *ret > PAGE_MAX)) {
+        req_problem(r, 400, "limit: expected 1 to %d rows per page, got '%s'", PAGE_MAX, limit_s);
+        return false;
+    }
+    return true;
+}
+
+/* {"NAME": [rows START..END], "next_cursor": NEXT}, written directly: a
+ * json-c tree of a long list cost more than the query itself. */
+static void reply_rows(struct req *r, const struct rows *list, guint start, guint end,
+                       GStrv fields, const char *next)
+{
+    GString *out = g_string_sized_new(1024 + (gsize)(end - start) * 512);
+    g_string_append_c(out, '{');
+    api_json_string(out, list->desc->name);
+    g_string_append(out, ":[");
+    for (guint i = start; i < end; i++) {
+        if (i > start)
+            g_string_append_c(out, ',');
+        api_row_write(out, list->desc, rows_get(list, i), (const char *const *)fields);
+    }
+    g_string_append_c(out, ']');
+    if (next) {
+        g_string_append(out, ",\"next_cursor\":");
+        api_json_string(out, next);
+    }
+    g_string_append(out, "}\n");
+    req_text(r, 200, out, "application/json");
+}
+
 void req_rows_paged(struct req *r, struct rows *list, const GError *err)
 {
     g_autoptr(rows) owned = list;
@@ -982,12 +1023,10 @@ void req_rows_paged(struct req *r, struct rows *list, const GError *err)
         req_rows(r, NULL, err);
         return;
     }
-    const char *limit_s = req_arg(r, "limit"), *cursor = req_arg(r, "cursor");
-    uint64_t limit = rows_len(list);
-    if (limit_s && (!parse_u64(limit_s, &limit) || limit == 0 || limit > PAGE_MAX)) {
-        req_problem(r, 400, "limit: expected 1 to %d rows per page, got '%s'", PAGE_MAX, limit_s);
+    const char *cursor = req_arg(r, "cursor");
+    uint64_t limit;
+    if (!parse_limit(r, rows_len(list), &limit))
         return;
-    }
     guint start = 0;
     if (cursor && !cursor_parse(list, cursor, &start)) {
         req_problem(r, 400, "cursor: not a cursor from this list's next_cursor");
@@ -997,28 +1036,90 @@ void req_rows_paged(struct req *r, struct rows *list, const GError *err)
     if (!parse_fields(r, list->desc, &fields))
         return;
     guint end = (guint)MIN((uint64_t)start + limit, (uint64_t)rows_len(list));
-    json_object *arr = json_object_new_array_ext((int)(end - start));
-    for (guint i = start; i < end; i++) {
-        json_object *row = api_row_json(list->desc, rows_get(list, i));
-        if (fields) {
-            json_object *keep = json_object_new_object();
-            for (char **f = fields; *f; f++) {
-                json_object *v = NULL;
-                if (json_object_object_get_ex(row, *f, &v))
-                    json_object_object_add(keep, *f, json_object_get(v));
-            }
-            json_object_put(row);
-            row = keep;
-        }
-        json_object_array_add(arr, row);
+    g_autofree char *next = end < rows_len(list) ? cursor_make(list->desc, list, end) : NULL;
+    reply_rows(r, list, start, end, fields, next);
+}
+
+/* The VM list's cursor: the last VM's place in the order (host id, name,
+ * id), URL-safe base64 of "v1:HOST_ID:ID:NAME". */
+static char *vm_cursor_make(const struct vm_row *v)
+{
+    g_autofree char *plain = g_strdup_printf("v1:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%s",
+                                             v->host_id, v->domain_id, v->name);
+    char *b = g_base64_encode((const guchar *)plain, strlen(plain));
+    for (char *c = b; *c; c++)
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    return b;
+}
+
+static bool vm_cursor_parse(const char *cursor, char **ret_name, struct vm_page_key *ret)
+{
+    size_t n = strlen(cursor);
+    if (n == 0 || n > 1024)
+        return false;
+    g_autofree char *b = g_strdup(cursor);
+    for (char *c = b; *c; c++) {
+        if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '=')
+            return false;
+        *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
     }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, list->desc->name, arr);
-    if (end < rows_len(list)) {
-        g_autofree char *next = cursor_make(list->desc, list, end);
-        json_object_object_add(o, "next_cursor", json_object_new_string(next));
+    gsize len = 0;
+    g_autofree guchar *plain = g_base64_decode(b, &len);
+    g_autofree char *text = g_strndup((const char *)plain, len);
+    g_auto(GStrv) parts = g_strsplit(text, ":", 4);
+    uint64_t host_id, domain_id;
+    if (strlen(text) != len || g_strv_length(parts) != 4 || !g_str_equal(parts[0], "v1") ||
+        !parse_u64(parts[1], &host_id) || !parse_u64(parts[2], &domain_id) ||
+        host_id > INT64_MAX || domain_id > INT64_MAX)
+        return false;
+    *ret_name = g_strdup(parts[3]);
+    *ret = (struct vm_page_key){.host_id = (int64_t)host_id, .name = *ret_name,
+                                .domain_id = (int64_t)domain_id};
+    return true;
+}
+
+void req_vms_paged(struct req *r)
+{
+    struct store *st = r->api->store;
+    const char *host = req_arg(r, "host"), *cursor = req_arg(r, "cursor");
+    g_autoptr(GError) err = NULL;
+    if (!cursor && !req_arg(r, "limit")) {
+        req_rows_paged(r, st->ops->vms_query(st, host, 0, false, &err), err);
+        return;
     }
-    req_json(r, 200, o);
+    uint64_t limit;
+    if (!parse_limit(r, PAGE_MAX, &limit))
+        return;
+    g_autofree char *name = NULL;
+    struct vm_page_key after;
+    if (cursor && !vm_cursor_parse(cursor, &name, &after)) {
+        req_problem(r, 400, "cursor: not a cursor from this list's next_cursor");
+        return;
+    }
+    g_auto(GStrv) fields = NULL;
+    if (!parse_fields(r, &vm_row_desc, &fields))
+        return;
+    /* One more than the page: whether there is a next one. */
+    g_autoptr(rows) page = st->ops->vms_page(st, host, cursor ? &after : NULL, (int)limit + 1, &err);
+    if (!page) {
+        req_rows(r, NULL, err);
+        return;
+    }
+    guint end = MIN((guint)limit, rows_len(page));
+    g_autofree char *next = end < rows_len(page) ? vm_cursor_make(rows_get(page, end - 1)) : NULL;
+    reply_rows(r, page, 0, end, fields, next);
+}
+
+void req_text(struct req *r, unsigned status, GString *text, const char *type)
+{
+    json_object_put(r->resp);
+    r->resp = NULL;
+    r->problem = false;
+    r->status = status;
+    g_free(r->raw_owned);
+    r->raw_len = text->len;
+    r->raw_owned = g_string_free(text, FALSE);
+    r->raw_type = type;
 }
 
 void req_rows(struct req *r, struct rows *list, const GError *err)

@@ -920,6 +920,18 @@ static struct rows *sq_vms_query(struct store *st, const char *host, int64_t dom
                       "si", host, domain_id);
 }
 
+static struct rows *sq_vms_page(struct store *st, const char *host,
+                                const struct vm_page_key *after, int limit, GError **error)
+{
+    return query_rows(SQ(st), &vm_row_desc, error,
+                      "SELECT " VM_COLUMNS " FROM domains d JOIN hosts h ON h.id = d.host_id"
+                      " WHERE (?1 IS NULL OR h.name = ?1) AND d.removed = 0"
+                      "  AND (?2 IS NULL OR (h.id, d.name, d.id) > (?2, ?3, ?4))"
+                      " ORDER BY h.id, d.name, d.id LIMIT ?5",
+                      "sIsIi", host, after ? after->host_id : 0, after ? after->name : NULL,
+                      after ? after->domain_id : 0, (int64_t)limit);
+}
+
 static struct rows *sq_pools_query(struct store *st, const char *host, GError **error)
 {
     return query_rows(SQ(st), &pool_row_desc, error,
@@ -1050,6 +1062,7 @@ static const struct store_ops sqlite_ops = {
     .token_count = sq_token_count,
     .hosts_query = sq_hosts_query,
     .vms_query = sq_vms_query,
+    .vms_page = sq_vms_page,
     .pools_query = sq_pools_query,
     .networks_query = sq_networks_query,
     .changes_query = sq_changes_query,

@@ -184,6 +184,13 @@ struct store_round {
 /* The newest samples of one entity, newest first (samples_recent). */
 enum store_recent_kind { STORE_RECENT_HOST, STORE_RECENT_GUEST, STORE_RECENT_POOL };
 
+/* Where a page of VMs ends: vms_query's order is host id, name, id. */
+struct vm_page_key {
+    int64_t host_id;
+    const char *name;
+    int64_t domain_id;
+};
+
 struct store_ops {
     const char *name;
     void (*close)(struct store *st);
@@ -252,6 +259,11 @@ struct store_ops {
      * (removed or not), with its XML when WITH_XML. */
     struct rows *(*vms_query)(struct store *st, const char *host, int64_t domain_id, bool with_xml,
                               GError **error);
+    /* One page of live VMs in the order of vms_query: at most LIMIT after
+     * the VM AFTER (NULL: from the first), read as a page, not as the whole
+     * list cut (a keyset, so a VM removed meanwhile moves nothing). */
+    struct rows *(*vms_page)(struct store *st, const char *host, const struct vm_page_key *after,
+                             int limit, GError **error);
     struct rows *(*pools_query)(struct store *st, const char *host, GError **error);
     struct rows *(*networks_query)(struct store *st, const char *host, GError **error);
     struct rows *(*changes_query)(struct store *st, int64_t domain_id, int limit, GError **error);

@@ -2037,6 +2037,50 @@ static void test_round_write_atomic(void **state)
 
 /* ---- typed rows of every query ---- */
 
+/* Pages of VMs read as pages: together they are the whole list in its
+ * order, and a VM removed between two pages moves nothing. */
+static void test_vms_pages(void **state)
+{
+    struct fx *f = *state;
+    int64_t ha = ensure_host(f, "a"), hb = ensure_host(f, "b");
+    const char *names[] = {"m", "c", "x", "a", "k", "b", "z"};
+    int64_t ids[7];
+    for (int i = 0; i < 7; i++) {
+        g_autofree char *uuid = g_strdup_printf("00000000-0000-4000-8000-%012d", i);
+        ids[i] = create_dom(f, i < 4 ? ha : hb, uuid, names[i], "running", "<domain/>", T0);
+    }
+    g_autoptr(rows) whole = vms_of(f, NULL, 0, false);
+    assert_int_equal(rows_len(whole), 7);
+    g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+    struct vm_page_key after = {0};
+    g_autofree char *last_name = NULL;
+    for (int page = 0;; page++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(rows) p =
+            OPS(f)->vms_page(f->st, NULL, page ? &after : NULL, 3, &err);
+        assert_non_null(p);
+        for (guint i = 0; i < rows_len(p); i++)
+            g_ptr_array_add(seen, g_strdup(((struct vm_row *)rows_get(p, i))->name));
+        if (rows_len(p) < 3)
+            break;
+        const struct vm_row *v = rows_get(p, rows_len(p) - 1);
+        g_free(last_name);
+        last_name = g_strdup(v->name);
+        after = (struct vm_page_key){v->host_id, last_name, v->domain_id};
+        if (page == 0) /* the last VM of page 1 goes: page 2 starts where it would have */
+            remove_dom(f, v->domain_id, 1, "external", NULL, 0, T0 + SEC);
+    }
+    assert_int_equal(seen->len, 7);
+    for (guint i = 0; i < 7; i++)
+        assert_string_equal(g_ptr_array_index(seen, i),
+                            ((struct vm_row *)rows_get(whole, i))->name);
+    /* One host's VMs only. */
+    g_autoptr(rows) b = OPS(f)->vms_page(f->st, "b", NULL, 10, NULL);
+    assert_int_equal(rows_len(b), 3);
+    assert_string_equal(((struct vm_row *)rows_get(b, 0))->name, "b");
+    (void)ids;
+}
+
 static void test_query_shapes(void **state)
 {
     struct fx *f = *state;
@@ -2478,6 +2522,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vms_pages, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
