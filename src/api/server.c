@@ -894,6 +894,37 @@ static char *row_key(const struct row_desc *d, const void *row)
     return g_strdup_printf("%s/%s", host ? host : "", name ? name : "");
 }
 
+/* Cursors are URL-safe base64 of a text only kanrid reads. */
+static char *cursor_encode(const char *plain)
+{
+    char *b = g_base64_encode((const guchar *)plain, strlen(plain));
+    for (char *c = b; *c; c++)
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    return b;
+}
+
+/* The text of CURSOR, or NULL when it is not one of ours. */
+static char *cursor_decode(const char *cursor)
+{
+    size_t n = strlen(cursor);
+    if (n == 0 || n > 1024)
+        return NULL;
+    g_autofree char *b = g_strdup(cursor);
+    for (char *c = b; *c; c++) {
+        if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '=')
+            return NULL;
+        *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
+    }
+    gsize len = 0;
+    g_autofree guchar *plain = g_base64_decode(b, &len);
+    char *text = g_strndup((const char *)plain, len);
+    if (strlen(text) != len) { /* a NUL inside */
+        g_free(text);
+        return NULL;
+    }
+    return text;
+}
+
 /* A cursor is "OFFSET:KEY" in URL-safe base64: where the next page starts
  * and the key of the row before it.  When rows came or went meanwhile the
  * key is looked up again, so a page never repeats or skips a row that was
@@ -902,29 +933,15 @@ static char *cursor_make(const struct row_desc *d, const struct rows *list, guin
 {
     g_autofree char *key = row_key(d, rows_get(list, next - 1));
     g_autofree char *plain = g_strdup_printf("%u:%s", next, key);
-    char *b = g_base64_encode((const guchar *)plain, strlen(plain));
-    for (char *c = b; *c; c++)
-        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
-    return b;
+    return cursor_encode(plain);
 }
 
 static bool cursor_parse(const struct rows *list, const char *cursor, guint *ret_start)
 {
-    size_t n = strlen(cursor);
-    if (n == 0 || n > 1024)
-        return false;
-    g_autofree char *b = g_strdup(cursor);
-    for (char *c = b; *c; c++) {
-        if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '=')
-            return false;
-        *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
-    }
-    gsize len = 0;
-    g_autofree guchar *plain = g_base64_decode(b, &len);
-    g_autofree char *text = g_strndup((const char *)plain, len);
-    char *colon = strchr(text, ':');
+    g_autofree char *text = cursor_decode(cursor);
+    char *colon = text ? strchr(text, ':') : NULL;
     uint64_t off;
-    if (!colon || strlen(text) != len)
+    if (!colon)
         return false;
     *colon = '\0';
     if (!parse_u64(text, &off) || off == 0 || off > G_MAXUINT)
@@ -1046,29 +1063,17 @@ static char *vm_cursor_make(const struct vm_row *v)
 {
     g_autofree char *plain = g_strdup_printf("v1:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%s",
                                              v->host_id, v->domain_id, v->name);
-    char *b = g_base64_encode((const guchar *)plain, strlen(plain));
-    for (char *c = b; *c; c++)
-        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
-    return b;
+    return cursor_encode(plain);
 }
 
 static bool vm_cursor_parse(const char *cursor, char **ret_name, struct vm_page_key *ret)
 {
-    size_t n = strlen(cursor);
-    if (n == 0 || n > 1024)
+    g_autofree char *text = cursor_decode(cursor);
+    if (!text)
         return false;
-    g_autofree char *b = g_strdup(cursor);
-    for (char *c = b; *c; c++) {
-        if (!g_ascii_isalnum(*c) && *c != '-' && *c != '_' && *c != '=')
-            return false;
-        *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
-    }
-    gsize len = 0;
-    g_autofree guchar *plain = g_base64_decode(b, &len);
-    g_autofree char *text = g_strndup((const char *)plain, len);
     g_auto(GStrv) parts = g_strsplit(text, ":", 4);
     uint64_t host_id, domain_id;
-    if (strlen(text) != len || g_strv_length(parts) != 4 || !g_str_equal(parts[0], "v1") ||
+    if (g_strv_length(parts) != 4 || !g_str_equal(parts[0], "v1") ||
         !parse_u64(parts[1], &host_id) || !parse_u64(parts[2], &domain_id) ||
         host_id > INT64_MAX || domain_id > INT64_MAX)
         return false;
