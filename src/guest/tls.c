@@ -265,7 +265,7 @@ static bool is_ip_literal(const char *s)
 /* TLS 1.2 with forward secrecy and AEAD only: what GnuTLS (kanrid)
  * offers first, for an ECDSA or an RSA certificate.  Naming the suites,
  * instead of BearSSL's "full" profile, keeps the rest (RSA key exchange,
- * CBC, 3DES) out of the static agent: half its size. */
+ * CBC, 3DES) out of the static agent (musl build: 252 KiB, not 286). */
 static void client_profile(br_ssl_client_context *cc)
 {
     static const uint16_t suites[] = {
