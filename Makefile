@@ -140,6 +140,7 @@ check-tsan: check-tsan-unit
 # the useful ones into fuzz/corpus/TARGET with -merge=1).  The last line of
 # each target's log says how many executions it made.
 FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 65536
 FUZZ_TARGETS = conf apibody json domxml guestdoc reconcile_input qga
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 fuzz: deps
@@ -149,7 +150,7 @@ fuzz: deps
 	ninja -C build-fuzz $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
 	for t in $(FUZZ_TARGETS); do \
 	    mkdir -p build-fuzz/corpus-$$t && \
-	    build-fuzz/fuzz/fuzz-$$t $(FUZZ_LIMIT) -max_len=65536 -print_final_stats=1 \
+	    build-fuzz/fuzz/fuzz-$$t $(FUZZ_LIMIT) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 \
 	        build-fuzz/corpus-$$t fuzz/corpus/$$t 2>build-fuzz/fuzz-$$t.log || \
 	        { tail -50 build-fuzz/fuzz-$$t.log; exit 1; }; \
 	    grep -E '^stat::number_of_executed_units' build-fuzz/fuzz-$$t.log | sed "s/^/$$t: /"; \
