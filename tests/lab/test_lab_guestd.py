@@ -1,6 +1,7 @@
 """kanri-guestd inside a real QEMU guest: it identifies itself by the SMBIOS
 UUID QEMU gives the guest (the libvirt domain's UUID), pushes to kanrid over
-the guest's user-mode network, and its samples are bound to that domain."""
+HTTPS (kanrid's key pinned) on the guest's user-mode network, and its
+samples are bound to that domain."""
 import json
 import os
 import re
@@ -49,8 +50,10 @@ def test_guestd_in_a_real_guest_is_bound_to_its_domain(kanrid_factory, workdir):
     if sanitized_build() and not os.path.exists(GUESTD_STATIC):
         pytest.skip("a sanitizer build has no static kanri-guestd")
     port = free_port()
-    k = kanrid_factory(args=["--listen", f"127.0.0.1:{port}", "--connect", "qemu:///system"])
+    k = kanrid_factory(args=["--listen", f"127.0.0.1:{port}", "--connect", "qemu:///system"],
+                       config="[manager]\ntls = on\n")
     k.wait_connected(["local"])
+    pin = k.get("/api/v1/server").json["tls"]["pin"]
 
     # Define first: the token is bound to the domain's UUID.
     uuid = labvm.define_guest(NAME, memory_mib=256, net=True)
@@ -65,7 +68,7 @@ def test_guestd_in_a_real_guest_is_bound_to_its_domain(kanrid_factory, workdir):
     with open(token, "w") as f:
         f.write(r.json["token"] + "\n")
     with open(args, "w") as f:
-        f.write(f"--url http://10.0.2.2:{port}/api/v1/ingest/guest "
+        f.write(f"--url https://10.0.2.2:{port}/api/v1/ingest/guest --pin {pin} "
                 "--token-file /etc/kanri-guestd.token --interval 2 "
                 "--state-dir /run/kanri-guestd\n")
     out = os.path.join(workdir, "images")
