@@ -57,6 +57,20 @@ def check_sanitizers(what, stderr, returncode=None):
         raise AssertionError(f"{what}: aborted (SIGABRT)\n--- stderr ---\n{(stderr or '')[-20000:]}")
 
 
+def stop_agent(proc, name="kanri-guestd"):
+    """Stops a kanri-guestd started with stderr=PIPE, text=True (SIGTERM,
+    then SIGKILL after 10 s); checks its log for sanitizer reports and
+    returns it."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    check_sanitizers(name, err, proc.returncode)
+    return err
+
+
 def run(cmd, **kw):
     """subprocess.run() for kanri's own binaries (kanri, kanrid, kanri-guestd):
     stderr is captured unless the caller redirects it, and a sanitizer report

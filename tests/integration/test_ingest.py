@@ -4,7 +4,6 @@ manager outage with every sample arriving exactly once."""
 import json
 import os
 import re
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -12,7 +11,7 @@ import time
 
 import pytest
 
-from kanri_harness import BUILD, check_sanitizers, run
+from kanri_harness import BUILD, run, stop_agent
 
 GUESTD = os.path.join(BUILD, "src", "guest", "kanri-guestd")
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "guest")
@@ -244,13 +243,7 @@ def test_spooled_samples_arrive_exactly_once_after_an_outage(kanrid_factory, tmp
         a = agent(k2, BUSY_UUID)
         assert a["duplicates"] == 0 and a["spool_dropped"] == 0
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        check_sanitizers("kanri-guestd", err, proc.returncode)
+        stop_agent(proc)
 
 
 def test_once_and_identity_report_the_id_the_daemon_keeps(k, tmp_path):

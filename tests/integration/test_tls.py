@@ -3,14 +3,13 @@ printed, the CLI verifying it (CA file or pin), plain HTTP refused off
 loopback unless asked for."""
 import os
 import re
-import signal
 import socket
 import ssl
 import subprocess
 
 import pytest
 
-from kanri_harness import BUILD, KANRID, Kanrid, check_sanitizers, run
+from kanri_harness import BUILD, KANRID, Kanrid, run, stop_agent
 
 
 def test_tls_on_loopback_with_a_made_certificate(kanrid_factory, tmp_path):
@@ -91,14 +90,7 @@ def test_guestd_pushes_over_tls_to_the_pinned_key_only(kanrid_factory, tmp_path,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def stop(proc):
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        check_sanitizers(binary, err, proc.returncode)
-        return err
+        return stop_agent(proc, binary)
 
     # Another key's pin: nothing is sent, the agent says why and keeps its
     # documents for later.
