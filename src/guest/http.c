@@ -142,18 +142,9 @@ static int send_plain(int fd, const char *head, size_t hlen, const char *body, s
 {
     while (hlen + blen > 0) {
         struct iovec iov[2] = {{(void *)head, hlen}, {(void *)body, blen}};
-        struct msghdr msg = {.msg_iov = hlen ? iov : iov + 1, .msg_iovlen = hlen ? 2 : 1};
-        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return -errno;
-            int r = netio_wait(fd, POLLOUT, deadline);
-            if (r < 0)
-                return r;
-            continue;
-        }
+        int w = hlen ? netio_sendv(fd, iov, 2, deadline) : netio_sendv(fd, iov + 1, 1, deadline);
+        if (w < 0)
+            return w;
         size_t n = (size_t)w;
         size_t from_head = n < hlen ? n : hlen;
         head += from_head;

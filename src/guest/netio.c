@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 int64_t mono_ms(void)
@@ -29,10 +30,11 @@ int netio_wait(int fd, short events, int64_t deadline)
     }
 }
 
-int netio_send(int fd, const void *buf, size_t len, int64_t deadline)
+int netio_sendv(int fd, struct iovec *iov, int n, int64_t deadline)
 {
     for (;;) {
-        ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
         if (w >= 0)
             return (int)w;
         if (errno == EINTR)
@@ -43,6 +45,12 @@ int netio_send(int fd, const void *buf, size_t len, int64_t deadline)
         if (r < 0)
             return r;
     }
+}
+
+int netio_send(int fd, const void *buf, size_t len, int64_t deadline)
+{
+    struct iovec iov = {(void *)buf, len};
+    return netio_sendv(fd, &iov, 1, deadline);
 }
 
 int netio_recv(int fd, void *buf, size_t len, int64_t deadline)

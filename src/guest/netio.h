@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 int64_t mono_ms(void);
 
@@ -16,6 +17,8 @@ int netio_wait(int fd, short events, int64_t deadline);
 /* Sends at least one byte of BUF: the count sent, or -errno (-ETIMEDOUT).
  * Never raises SIGPIPE. */
 int netio_send(int fd, const void *buf, size_t len, int64_t deadline);
+/* The same for N buffers in one sendmsg(). */
+int netio_sendv(int fd, struct iovec *iov, int n, int64_t deadline);
 
 /* Receives at most LEN bytes: the count, 0 at the end of the stream, or
  * -errno (-ETIMEDOUT). */
