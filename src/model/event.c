@@ -261,7 +261,7 @@ struct alert_rule *alert_rule_copy(const struct alert_rule *r)
     return c;
 }
 
-void route_free(struct route *r)
+void notify_route_free(struct notify_route *r)
 {
     if (!r)
         return;
@@ -273,9 +273,9 @@ void route_free(struct route *r)
     g_free(r);
 }
 
-struct route *route_copy(const struct route *r)
+struct notify_route *notify_route_copy(const struct notify_route *r)
 {
-    struct route *c = g_new(struct route, 1);
+    struct notify_route *c = g_new(struct notify_route, 1);
     *c = *r;
     c->name = g_strdup(r->name);
     c->conditions = g_strdup(r->conditions);

@@ -190,7 +190,7 @@ void alert_rule_free(struct alert_rule *r);
 struct alert_rule *alert_rule_copy(const struct alert_rule *r);
 
 /* A notification route: incidents matching it are delivered to TARGET. */
-struct route {
+struct notify_route {
     char *name;
     enum severity min_severity;
     char *conditions;      /* glob over the incident's condition; NULL: any */
@@ -202,5 +202,5 @@ struct route {
     int timeout_s;
 };
 
-void route_free(struct route *r);
-struct route *route_copy(const struct route *r);
+void notify_route_free(struct notify_route *r);
+struct notify_route *notify_route_copy(const struct notify_route *r);

@@ -168,6 +168,98 @@ static const struct row_field snapshot_fields[] = {
 };
 DESC(snapshot_row, "snapshots", snapshot_fields);
 
+static const struct row_field event_fields[] = {
+    F(event_row, id, ROW_INT),          F(event_row, t, ROW_TIME),
+    F(event_row, item, ROW_STR),        F(event_row, item_name, ROW_STR),
+    F(event_row, host, ROW_STR),        F(event_row, kind, ROW_STR),
+    F(event_row, condition, ROW_STR),   F(event_row, problem, ROW_BOOL),
+    F(event_row, severity, ROW_STR),    F(event_row, message, ROW_STR),
+    F(event_row, incident_id, ROW_INT), F(event_row, maintenance_id, ROW_INT),
+};
+DESC(event_row, "events", event_fields);
+
+static const struct row_field incident_fields[] = {
+    F(incident_row, id, ROW_INT),
+    F(incident_row, condition, ROW_STR),
+    F(incident_row, item, ROW_STR),
+    F(incident_row, item_name, ROW_STR),
+    F(incident_row, host, ROW_STR),
+    F(incident_row, severity, ROW_STR),
+    F(incident_row, state, ROW_STR),
+    F(incident_row, title, ROW_STR),
+    F(incident_row, opened, ROW_TIME),
+    F(incident_row, updated, ROW_TIME),
+    F(incident_row, acknowledged, ROW_TIME),
+    F(incident_row, acknowledged_by, ROW_STR),
+    F(incident_row, resolved, ROW_TIME),
+    F(incident_row, resolved_by, ROW_STR),
+    F(incident_row, clear_since, ROW_TIME),
+    F(incident_row, last_event, ROW_TIME),
+    F(incident_row, flaps, ROW_INT),
+    F(incident_row, events, ROW_INT),
+    F(incident_row, seq, ROW_INT),
+    F(incident_row, problem_id, ROW_INT),
+};
+DESC(incident_row, "incidents", incident_fields);
+
+static const struct row_field incident_item_fields[] = {
+    F(incident_item_row, item, ROW_STR),
+    F(incident_item_row, name, ROW_STR),
+};
+DESC(incident_item_row, "affected", incident_item_fields);
+
+static const struct row_field incident_log_fields[] = {
+    F(incident_log_row, seq, ROW_INT),    F(incident_log_row, t, ROW_TIME),
+    F(incident_log_row, what, ROW_STR),   F(incident_log_row, by, ROW_STR),
+    F(incident_log_row, comment, ROW_STR),
+};
+DESC(incident_log_row, "log", incident_log_fields);
+
+static const struct row_field problem_fields[] = {
+    F(problem_row, id, ROW_INT),           F(problem_row, title, ROW_STR),
+    F(problem_row, state, ROW_STR),        F(problem_row, root_cause, ROW_STR),
+    F(problem_row, known_error, ROW_STR),  F(problem_row, workaround, ROW_STR),
+    F(problem_row, suggested, ROW_BOOL),   F(problem_row, condition, ROW_STR),
+    F(problem_row, item, ROW_STR),         F(problem_row, created, ROW_TIME),
+    F(problem_row, updated, ROW_TIME),     F(problem_row, created_by, ROW_STR),
+    F(problem_row, incidents, ROW_INT),
+};
+DESC(problem_row, "problems", problem_fields);
+
+static const struct row_field maintenance_fields[] = {
+    F(maintenance_row, id, ROW_INT),       F(maintenance_row, scope, ROW_STR),
+    F(maintenance_row, from, ROW_TIME),    F(maintenance_row, to, ROW_TIME),
+    F(maintenance_row, who, ROW_STR),      F(maintenance_row, why, ROW_STR),
+    F(maintenance_row, created, ROW_TIME), F(maintenance_row, active, ROW_BOOL),
+};
+DESC(maintenance_row, "maintenance", maintenance_fields);
+
+static const struct row_field delivery_fields[] = {
+    F(delivery_row, id, ROW_INT),          F(delivery_row, route, ROW_STR),
+    F(delivery_row, key, ROW_STR),         F(delivery_row, incident_id, ROW_INT),
+    F(delivery_row, created, ROW_TIME),    F(delivery_row, next_try, ROW_TIME),
+    F(delivery_row, attempts, ROW_INT),    F(delivery_row, state, ROW_STR),
+    F(delivery_row, last_error, ROW_STR),  F(delivery_row, done, ROW_TIME),
+};
+DESC(delivery_row, "deliveries", delivery_fields);
+
+static const struct row_field change_ref_fields[] = {
+    F(change_ref_row, id, ROW_INT),        F(change_ref_row, t, ROW_TIME),
+    F(change_ref_row, uuid, ROW_STR),      F(change_ref_row, name, ROW_STR),
+    F(change_ref_row, source, ROW_STR),    F(change_ref_row, cause, ROW_STR),
+    F(change_ref_row, actor, ROW_STR),     F(change_ref_row, summary, ROW_STR),
+    F(change_ref_row, pending, ROW_BOOL),
+};
+DESC(change_ref_row, "changes", change_ref_fields);
+
+static const struct row_field rule_fields[] = {
+    F(rule_row, id, ROW_INT),       F(rule_row, name, ROW_STR),      F(rule_row, kind, ROW_STR),
+    F(rule_row, metric, ROW_STR),   F(rule_row, view, ROW_STR),      F(rule_row, op, ROW_STR),
+    F(rule_row, value, ROW_REAL),   F(rule_row, for_s, ROW_INT),     F(rule_row, severity, ROW_STR),
+    F(rule_row, scope, ROW_STR),    F(rule_row, enabled, ROW_BOOL),  F(rule_row, origin, ROW_STR),
+};
+DESC(rule_row, "rules", rule_fields);
+
 /* ---- generic ---- */
 
 void row_init(const struct row_desc *d, void *row)

@@ -186,6 +186,82 @@ struct snapshot_row {
     char *description, *parent;
 };
 
+/* ---- the operations record (model/event.h) ---- */
+
+struct event_row {
+    int64_t id, t;
+    char *item, *item_name, *host, *kind, *condition;
+    bool problem;
+    char *severity, *message;
+    int64_t incident_id, maintenance_id;
+};
+
+struct incident_row {
+    int64_t id;
+    char *condition, *item, *item_name, *host, *severity, *state, *title;
+    int64_t opened, updated, acknowledged;
+    char *acknowledged_by;
+    int64_t resolved;
+    char *resolved_by;
+    int64_t clear_since, last_event, flaps, events, seq, problem_id;
+};
+
+/* An affected item of an incident. */
+struct incident_item_row {
+    char *item, *name;
+};
+
+/* A transition of an incident, or a comment on it. */
+struct incident_log_row {
+    int64_t seq, t;
+    char *what, *by, *comment;
+};
+
+struct problem_row {
+    int64_t id;
+    char *title, *state, *root_cause, *known_error, *workaround;
+    bool suggested;
+    char *condition, *item;
+    int64_t created, updated;
+    char *created_by;
+    int64_t incidents;
+};
+
+struct maintenance_row {
+    int64_t id;
+    char *scope;
+    int64_t from, to;
+    char *who, *why;
+    int64_t created;
+    bool active;
+};
+
+struct delivery_row {
+    int64_t id;
+    char *route, *key;
+    int64_t incident_id, created, next_try, attempts;
+    char *state, *last_error;
+    int64_t done;
+};
+
+/* A change or an action on an item, as an incident's preceding changes
+ * read them (ops_preceding ranks them). */
+struct change_ref_row {
+    int64_t id, t;
+    char *uuid, *name, *source, *cause, *actor, *summary;
+    bool pending;
+};
+
+struct rule_row {
+    int64_t id;
+    char *name, *kind, *metric, *view, *op;
+    double value;
+    int64_t for_s;
+    char *severity, *scope;
+    bool enabled;
+    char *origin;
+};
+
 extern const struct row_desc host_row_desc;
 extern const struct row_desc vm_row_desc;
 extern const struct row_desc pool_row_desc;
@@ -197,3 +273,12 @@ extern const struct row_desc agent_row_desc;
 extern const struct row_desc finding_row_desc;
 extern const struct row_desc view_status_row_desc;
 extern const struct row_desc snapshot_row_desc;
+extern const struct row_desc event_row_desc;
+extern const struct row_desc incident_row_desc;
+extern const struct row_desc incident_item_row_desc;
+extern const struct row_desc incident_log_row_desc;
+extern const struct row_desc problem_row_desc;
+extern const struct row_desc maintenance_row_desc;
+extern const struct row_desc delivery_row_desc;
+extern const struct row_desc change_ref_row_desc;
+extern const struct row_desc rule_row_desc;

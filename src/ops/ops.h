@@ -187,7 +187,7 @@ void ops_preceding(GArray *changes, const char *item, int64_t opened_us, int64_t
 /* ---- routes ---- */
 
 /* Whether transition WHAT of INC goes to route R. */
-bool ops_route_match(const struct route *r, const struct incident *inc,
+bool ops_route_match(const struct notify_route *r, const struct incident *inc,
                      enum incident_transition what);
 /* The idempotency key of a transition: "kanri-ID-SEQ". */
 char *ops_delivery_key(int64_t incident_id, unsigned seq);

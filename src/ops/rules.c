@@ -273,7 +273,7 @@ void ops_preceding(GArray *changes, const char *item, int64_t opened_us, int64_t
 
 /* ---- routes ---- */
 
-bool ops_route_match(const struct route *r, const struct incident *inc,
+bool ops_route_match(const struct notify_route *r, const struct incident *inc,
                      enum incident_transition what)
 {
     if (r->transitions && !(r->transitions & (1u << what)))

@@ -117,3 +117,27 @@ int sq_view_get(struct store *st, const char *uuid, struct vm_view **ret, GError
 int findings_write(sqlite3 *db, const struct finding_write *f, size_t n, GError **error);
 int states_write(sqlite3 *db, const struct store_state_write *w, size_t n, GError **error);
 int views_write(sqlite3 *db, const struct vm_view *const *v, size_t n, GError **error);
+
+/* sqlite-ops.c: the operations record */
+int sq_ops_write(struct store *st, const struct store_ops_write *w, GError **error);
+int sq_ops_load(struct store *st, int64_t since_us, struct store_ops_state *ret, GError **error);
+struct rows *sq_events_query(struct store *st, const struct store_event_query *q, GError **error);
+struct rows *sq_incidents_query(struct store *st, const struct store_incident_query *q, GError **error);
+struct rows *sq_incident_items(struct store *st, int64_t id, GError **error);
+struct rows *sq_incident_log(struct store *st, int64_t id, GError **error);
+int sq_incident_comment(struct store *st, int64_t id, const char *author, const char *text, int64_t now_us, GError **error);
+struct rows *sq_change_refs(struct store *st, const char *const *uuids, size_t n, int64_t from_us, int64_t to_us, GError **error);
+struct rows *sq_problems_query(struct store *st, int64_t id, GError **error);
+int sq_problem_put(struct store *st, const struct problem *p, GError **error);
+int sq_incident_set_problem(struct store *st, int64_t id, int64_t problem_id, GError **error);
+struct rows *sq_maintenance_query(struct store *st, int64_t now_us, GError **error);
+int sq_maintenance_load(struct store *st, int64_t now_us, GPtrArray *ret, GError **error);
+int sq_maintenance_add(struct store *st, const struct maintenance *m, int64_t *ret_id, GError **error);
+int sq_maintenance_delete(struct store *st, int64_t id, GError **error);
+int sq_rules_load(struct store *st, GPtrArray *ret, GError **error);
+int sq_rule_put(struct store *st, const struct alert_rule *r, int64_t *ret_id, GError **error);
+int sq_rule_delete(struct store *st, const char *name, GError **error);
+int sq_outbox_due(struct store *st, int64_t now_us, unsigned limit, GArray *ret, GError **error);
+int sq_outbox_done(struct store *st, int64_t id, const char *state, const char *error_text, int64_t next_try_us, int64_t now_us, GError **error);
+struct rows *sq_outbox_query(struct store *st, int64_t incident_id, int limit, GError **error);
+int sq_events_prune(struct store *st, int64_t before_us, unsigned *ret_deleted, GError **error);

@@ -150,6 +150,52 @@ static const char *const migrations[] = {
      * the domain's state found once the host is back. */
     "ALTER TABLE audit ADD COLUMN checked_at INTEGER;"
     "ALTER TABLE audit ADD COLUMN checked_state TEXT;",
+    /* 9: the operations record (issue 15): events, incidents with their
+     * affected items and log, problems, maintenance windows, the rules
+     * made over the API, and the notification outbox. */
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY, t INTEGER NOT NULL, item TEXT NOT NULL, item_name TEXT,"
+    "  host TEXT, kind TEXT NOT NULL, condition TEXT, problem INTEGER NOT NULL DEFAULT 0,"
+    "  severity TEXT NOT NULL, message TEXT NOT NULL, incident_id INTEGER,"
+    "  maintenance_id INTEGER);"
+    "CREATE INDEX events_t ON events(t);"
+    "CREATE INDEX events_item ON events(item, id);"
+    "CREATE INDEX events_incident ON events(incident_id, id);"
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY, condition TEXT NOT NULL, item TEXT NOT NULL, item_name TEXT,"
+    "  host TEXT, severity TEXT NOT NULL, state TEXT NOT NULL, title TEXT,"
+    "  opened INTEGER NOT NULL, updated INTEGER NOT NULL, acknowledged INTEGER,"
+    "  acknowledged_by TEXT, resolved INTEGER, resolved_by TEXT, clear_since INTEGER,"
+    "  last_event INTEGER, flaps INTEGER NOT NULL DEFAULT 0,"
+    "  n_events INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0,"
+    "  problem_id INTEGER);"
+    "CREATE INDEX incidents_state ON incidents(state, id);"
+    "CREATE INDEX incidents_item ON incidents(item, id);"
+    "CREATE TABLE incident_items ("
+    "  incident_id INTEGER NOT NULL, item TEXT NOT NULL, name TEXT,"
+    "  PRIMARY KEY (incident_id, item)) WITHOUT ROWID;"
+    "CREATE INDEX incident_items_item ON incident_items(item);"
+    "CREATE TABLE incident_log ("
+    "  id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, seq INTEGER, t INTEGER NOT NULL,"
+    "  what TEXT NOT NULL, by TEXT, comment TEXT, UNIQUE (incident_id, seq));"
+    "CREATE TABLE problems ("
+    "  id INTEGER PRIMARY KEY, title TEXT NOT NULL, state TEXT NOT NULL, root_cause TEXT,"
+    "  known_error TEXT, workaround TEXT, suggested INTEGER NOT NULL DEFAULT 0,"
+    "  condition TEXT, item TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    "  created_by TEXT);"
+    "CREATE TABLE maintenance ("
+    "  id INTEGER PRIMARY KEY, scope TEXT NOT NULL, from_t INTEGER NOT NULL,"
+    "  to_t INTEGER NOT NULL, who TEXT, why TEXT, created INTEGER NOT NULL);"
+    "CREATE TABLE rules ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, metric TEXT,"
+    "  view TEXT, op TEXT, value REAL NOT NULL, for_us INTEGER NOT NULL,"
+    "  severity TEXT NOT NULL, scope TEXT NOT NULL, enabled INTEGER NOT NULL);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY, route TEXT NOT NULL, key TEXT NOT NULL, incident_id INTEGER,"
+    "  payload TEXT NOT NULL, created INTEGER NOT NULL, next_try INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'pending',"
+    "  last_error TEXT, done INTEGER, UNIQUE (route, key));"
+    "CREATE INDEX outbox_due ON outbox(state, next_try);",
 };
 
 void set_db_error(GError **error, sqlite3 *db, const char *what)
@@ -1077,6 +1123,29 @@ static const struct store_ops sqlite_ops = {
     .series_query = sq_series_query,
     .view_status_query = sq_view_status_query,
     /* sqlite-agents.c */
+    /* sqlite-ops.c */
+    .ops_write = sq_ops_write,
+    .ops_load = sq_ops_load,
+    .events_query = sq_events_query,
+    .incidents_query = sq_incidents_query,
+    .incident_items = sq_incident_items,
+    .incident_log = sq_incident_log,
+    .incident_comment = sq_incident_comment,
+    .change_refs = sq_change_refs,
+    .problems_query = sq_problems_query,
+    .problem_put = sq_problem_put,
+    .incident_set_problem = sq_incident_set_problem,
+    .maintenance_query = sq_maintenance_query,
+    .maintenance_load = sq_maintenance_load,
+    .maintenance_add = sq_maintenance_add,
+    .maintenance_delete = sq_maintenance_delete,
+    .rules_load = sq_rules_load,
+    .rule_put = sq_rule_put,
+    .rule_delete = sq_rule_delete,
+    .outbox_due = sq_outbox_due,
+    .outbox_done = sq_outbox_done,
+    .outbox_query = sq_outbox_query,
+    .events_prune = sq_events_prune,
     .agent_enroll = sq_agent_enroll,
     .agent_contact = sq_agent_contact,
     .agents_query = sq_agents_query,

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/event.h"
 #include "model/finding.h"
 #include "model/inventory.h"
 #include "model/row.h"
@@ -137,6 +138,54 @@ struct store_agent_contact {
     uint64_t seq; /* SAMPLE_ABSENT when unknown */
     int64_t sample_time_us;
     uint64_t spool_backlog, spool_dropped;
+};
+
+/* ---- the operations record ---- */
+
+/* What one pass of the operations record writes, in one transaction:
+ * events (inserted), incidents (each row written whole, its affected items
+ * added), transitions (the incidents' log), deliveries (queued in the
+ * outbox once per route and key: a key already there is kept, not
+ * duplicated) and suggested problems (inserted with their id). */
+struct store_ops_write {
+    struct event *const *events;
+    size_t n_events;
+    struct incident *const *incidents;
+    size_t n_incidents;
+    const struct incident_change *changes;
+    size_t n_changes;
+    const struct delivery *deliveries;
+    size_t n_deliveries;
+    struct problem *const *problems;
+    size_t n_problems;
+};
+
+/* What the engine starts from (ops_load). */
+struct store_ops_state {
+    GPtrArray *incidents; /* struct incident *: not resolved, or resolved since SINCE */
+    GPtrArray *suggested; /* struct problem *: the problems kanri suggested */
+    int64_t max_event_id, max_incident_id, max_problem_id;
+};
+
+struct store_event_query {
+    int64_t from_us, to_us; /* 0: open-ended */
+    const char *item;       /* exact; NULL: any */
+    const char *kind;       /* exact, or a prefix ending in '.' ("vm."); NULL: any */
+    int min_severity;       /* enum severity */
+    int64_t incident_id;    /* 0: any */
+    int64_t before_id;      /* keyset: ids below; 0: from the newest */
+    int limit;
+};
+
+struct store_incident_query {
+    int64_t id;        /* 0: any */
+    const char *state; /* "open" (open or acknowledged), "acknowledged", "resolved"; NULL: any */
+    int min_severity;
+    const char *item; /* the incident's item or an affected one; NULL: any */
+    const char *condition;
+    int64_t problem_id;
+    int64_t before_id;
+    int limit;
 };
 
 /* ---- a round's writes ---- */
@@ -322,6 +371,62 @@ struct store_ops {
                         const char *token_hash, int64_t *ret_token_id, GError **error);
     /* Records one ingest request: accepted, duplicate or rejected. */
     int (*agent_contact)(struct store *st, const struct store_agent_contact *c, GError **error);
+
+    /* ---- the operations record ---- */
+    int (*ops_write)(struct store *st, const struct store_ops_write *w, GError **error);
+    /* Incidents not resolved or resolved since SINCE_US, suggested
+     * problems and the largest ids (struct store_ops_state; the caller
+     * frees the arrays). */
+    int (*ops_load)(struct store *st, int64_t since_us, struct store_ops_state *ret,
+                    GError **error);
+    /* Newest first. */
+    struct rows *(*events_query)(struct store *st, const struct store_event_query *q,
+                                 GError **error);
+    struct rows *(*incidents_query)(struct store *st, const struct store_incident_query *q,
+                                    GError **error);
+    struct rows *(*incident_items)(struct store *st, int64_t id, GError **error);
+    /* Its transitions and comments, oldest first. */
+    struct rows *(*incident_log)(struct store *st, int64_t id, GError **error);
+    /* -ENOENT: no such incident. */
+    int (*incident_comment)(struct store *st, int64_t id, const char *author, const char *text,
+                            int64_t now_us, GError **error);
+    /* Configuration changes and audited actions on the VMs UUIDS between
+     * FROM and TO (rows of change_ref_row_desc, newest first). */
+    struct rows *(*change_refs)(struct store *st, const char *const *uuids, size_t n,
+                                int64_t from_us, int64_t to_us, GError **error);
+    /* ID 0: every problem, newest first. */
+    struct rows *(*problems_query)(struct store *st, int64_t id, GError **error);
+    /* Inserts or replaces problem P (its id set by the caller). */
+    int (*problem_put)(struct store *st, const struct problem *p, GError **error);
+    /* Links incident ID to PROBLEM_ID (0: unlinks); -ENOENT. */
+    int (*incident_set_problem)(struct store *st, int64_t id, int64_t problem_id, GError **error);
+    struct rows *(*maintenance_query)(struct store *st, int64_t now_us, GError **error);
+    /* Windows not over by NOW_US, into RET (struct maintenance *). */
+    int (*maintenance_load)(struct store *st, int64_t now_us, GPtrArray *ret, GError **error);
+    int (*maintenance_add)(struct store *st, const struct maintenance *m, int64_t *ret_id,
+                           GError **error);
+    /* -ENOENT: none. */
+    int (*maintenance_delete)(struct store *st, int64_t id, GError **error);
+    /* The rules made over the API (struct alert_rule *). */
+    int (*rules_load)(struct store *st, GPtrArray *ret, GError **error);
+    /* Inserts or replaces the rule of R's name. */
+    int (*rule_put)(struct store *st, const struct alert_rule *r, int64_t *ret_id,
+                    GError **error);
+    int (*rule_delete)(struct store *st, const char *name, GError **error);
+    /* Deliveries pending and due at NOW_US, oldest first, at most LIMIT,
+     * appended to RET (struct delivery; delivery_clear each). */
+    int (*outbox_due)(struct store *st, int64_t now_us, unsigned limit, GArray *ret,
+                      GError **error);
+    /* Records an attempt: STATE "delivered", "failed" (given up) or
+     * "pending" (retried at NEXT_TRY_US); ERROR_TEXT the last failure. */
+    int (*outbox_done)(struct store *st, int64_t id, const char *state, const char *error_text,
+                       int64_t next_try_us, int64_t now_us, GError **error);
+    /* INCIDENT_ID 0: every incident's; newest first. */
+    struct rows *(*outbox_query)(struct store *st, int64_t incident_id, int limit,
+                                 GError **error);
+    /* Deletes events older than BEFORE_US and deliveries done before it. */
+    int (*events_prune)(struct store *st, int64_t before_us, unsigned *ret_deleted,
+                        GError **error);
 };
 
 struct store {

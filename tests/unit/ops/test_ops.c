@@ -42,7 +42,7 @@ static const char *data_dir;
 struct run {
     struct ops_conf conf;
     struct ops_state *st;
-    GPtrArray *routes;     /* struct route * */
+    GPtrArray *routes;     /* struct notify_route * */
     GPtrArray *windows;    /* struct maintenance * */
     GHashTable *delivered; /* "route key" already delivered */
     GString *out;
@@ -72,7 +72,7 @@ static void dump_changes(struct run *r, GArray *changes)
             r->opened++;
         if (c->notify) {
             for (guint j = 0; j < r->routes->len; j++) {
-                const struct route *rt = g_ptr_array_index(r->routes, j);
+                const struct notify_route *rt = g_ptr_array_index(r->routes, j);
                 if (!ops_route_match(rt, inc, c->what))
                     continue;
                 g_autofree char *key = ops_delivery_key(c->incident_id, c->seq);
@@ -218,7 +218,7 @@ static void run_line(struct run *r, const char *line, GArray *changes)
                 fail_msg("unknown conf %s", kv[0]);
         }
     } else if (g_str_equal(cmd, "route")) {
-        struct route *rt = g_new0(struct route, 1);
+        struct notify_route *rt = g_new0(struct notify_route, 1);
         rt->name = g_strdup(argv[1]);
         for (int i = 2; i < argc; i++) {
             g_auto(GStrv) kv = g_strsplit(argv[i], "=", 2);
@@ -278,7 +278,7 @@ static char *run_case(const char *text)
     struct run r = {0};
     ops_conf_defaults(&r.conf);
     r.st = ops_state_new();
-    r.routes = g_ptr_array_new_with_free_func((GDestroyNotify)route_free);
+    r.routes = g_ptr_array_new_with_free_func((GDestroyNotify)notify_route_free);
     r.windows = g_ptr_array_new_with_free_func((GDestroyNotify)maintenance_free);
     r.delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     r.out = g_string_new(NULL);

@@ -1,0 +1,648 @@
+/*
+ * The operations record in SQLite: events, incidents and their log,
+ * problems, maintenance windows, API rules and the notification outbox.
+ * Writes what the engine decided (src/ops/); decides nothing.
+ */
+#include "config.h"
+
+#include "store/sqlite-private.h"
+
+#include "basic/util.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define OPS_MAX_LIMIT 10000
+
+static void bind_s(sqlite3_stmt *q, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+/* 0 binds NULL: ids and times of 0 mean "none" here. */
+static void bind_t(sqlite3_stmt *q, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(q, i, v);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+static int64_t col_i(sqlite3_stmt *q, int i)
+{
+    return sqlite3_column_type(q, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(q, i);
+}
+
+/* ---- writes ---- */
+
+static int write_events(sqlite3 *db, struct event *const *v, size_t n, GError **error)
+{
+    if (!n)
+        return 0;
+    sqlite3_stmt *q = prep(db, error,
+                           "INSERT INTO events(id, t, item, item_name, host, kind, condition,"
+                           " problem, severity, message, incident_id, maintenance_id)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                           NULL);
+    if (!q)
+        return -EIO;
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const struct event *e = v[i];
+        sqlite3_bind_int64(q, 1, e->id);
+        sqlite3_bind_int64(q, 2, e->t_us);
+        bind_s(q, 3, e->item);
+        bind_s(q, 4, e->item_name);
+        bind_s(q, 5, e->host);
+        bind_s(q, 6, e->kind);
+        bind_s(q, 7, e->condition);
+        sqlite3_bind_int(q, 8, e->problem);
+        bind_s(q, 9, severity_name(e->severity));
+        bind_s(q, 10, e->message);
+        bind_t(q, 11, e->incident_id);
+        bind_t(q, 12, e->maintenance_id);
+        r = step_reset(db, q, error);
+    }
+    sqlite3_finalize(q);
+    return r;
+}
+
+static int write_incidents(sqlite3 *db, struct incident *const *v, size_t n, GError **error)
+{
+    if (!n)
+        return 0;
+    sqlite3_stmt *q = prep(
+        db, error,
+        "INSERT OR REPLACE INTO incidents(id, condition, item, item_name, host, severity, state,"
+        " title, opened, updated, acknowledged, acknowledged_by, resolved, resolved_by,"
+        " clear_since, last_event, flaps, n_events, seq, problem_id)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        NULL);
+    sqlite3_stmt *qi = q ? prep(db, error,
+                                "INSERT OR IGNORE INTO incident_items(incident_id, item, name)"
+                                " VALUES (?,?,?)",
+                                NULL)
+                         : NULL;
+    if (!qi) {
+        sqlite3_finalize(q);
+        return -EIO;
+    }
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const struct incident *x = v[i];
+        int k = 1;
+        sqlite3_bind_int64(q, k++, x->id);
+        bind_s(q, k++, x->condition);
+        bind_s(q, k++, x->item);
+        bind_s(q, k++, x->item_name);
+        bind_s(q, k++, x->host);
+        bind_s(q, k++, severity_name(x->severity));
+        bind_s(q, k++, incident_state_name(x->state));
+        bind_s(q, k++, x->title);
+        sqlite3_bind_int64(q, k++, x->opened_us);
+        sqlite3_bind_int64(q, k++, x->updated_us ? x->updated_us : x->opened_us);
+        bind_t(q, k++, x->acknowledged_us);
+        bind_s(q, k++, x->acknowledged_by);
+        bind_t(q, k++, x->resolved_us);
+        bind_s(q, k++, x->resolved_by);
+        bind_t(q, k++, x->clear_since_us);
+        bind_t(q, k++, x->last_event_us);
+        sqlite3_bind_int64(q, k++, x->flaps);
+        sqlite3_bind_int64(q, k++, x->n_events);
+        sqlite3_bind_int64(q, k++, x->seq);
+        bind_t(q, k++, x->problem_id);
+        r = step_reset(db, q, error);
+        /* The affected list only grows: INSERT OR IGNORE keeps a write
+         * of 100 affected VMs per round from rewriting them all. */
+        for (guint j = 0; j < x->affected->len && r == 0; j++) {
+            const struct item_ref *a = g_ptr_array_index(x->affected, j);
+            sqlite3_bind_int64(qi, 1, x->id);
+            bind_s(qi, 2, a->item);
+            bind_s(qi, 3, a->name);
+            r = step_reset(db, qi, error);
+        }
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(qi);
+    return r;
+}
+
+static int write_changes(sqlite3 *db, const struct incident_change *v, size_t n, GError **error)
+{
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const struct incident_change *c = &v[i];
+        r = step_done(db,
+                      prep(db, error,
+                           "INSERT OR IGNORE INTO incident_log(incident_id, seq, t, what, by,"
+                           " comment) VALUES (?,?,?,?,?,?)",
+                           "iiisss", c->incident_id, (int64_t)c->seq, c->at_us,
+                           incident_transition_name(c->what), c->by, c->comment),
+                      error);
+    }
+    return r;
+}
+
+static int write_deliveries(sqlite3 *db, const struct delivery *v, size_t n, GError **error)
+{
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const struct delivery *d = &v[i];
+        /* A key already queued (the same transition written again after
+         * a restart) stays as it is: one delivery per transition. */
+        r = step_done(db,
+                      prep(db, error,
+                           "INSERT OR IGNORE INTO outbox(route, key, incident_id, payload, created,"
+                           " next_try) VALUES (?,?,?,?,?,?)",
+                           "ssisii", d->route, d->key, d->incident_id, d->payload, d->created_us,
+                           d->next_try_us),
+                      error);
+    }
+    return r;
+}
+
+static int put_problem(sqlite3 *db, const struct problem *p, GError **error)
+{
+    return step_done(db,
+                     prep(db, error,
+                          "INSERT OR REPLACE INTO problems(id, title, state, root_cause,"
+                          " known_error, workaround, suggested, condition, item, created, updated,"
+                          " created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                          "isssssbssiis", p->id, p->title, p->state, p->root_cause,
+                          p->known_error, p->workaround, (int)p->suggested, p->condition, p->item,
+                          p->created_us, p->updated_us, p->created_by),
+                     error);
+}
+
+int sq_ops_write(struct store *st, const struct store_ops_write *w, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    int r = begin(s->w, error);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < w->n_problems && r == 0; i++)
+        r = put_problem(s->w, w->problems[i], error);
+    if (r == 0)
+        r = write_incidents(s->w, w->incidents, w->n_incidents, error);
+    if (r == 0)
+        r = write_events(s->w, w->events, w->n_events, error);
+    if (r == 0)
+        r = write_changes(s->w, w->changes, w->n_changes, error);
+    if (r == 0)
+        r = write_deliveries(s->w, w->deliveries, w->n_deliveries, error);
+    return commit_or_rollback(s->w, r, error);
+}
+
+/* ---- the engine's start ---- */
+
+static struct incident *read_incident(sqlite3_stmt *q)
+{
+    struct incident *x = incident_new();
+    int k = 0;
+    x->id = sqlite3_column_int64(q, k++);
+    x->condition = col_text(q, k++);
+    x->item = col_text(q, k++);
+    x->item_name = col_text(q, k++);
+    x->host = col_text(q, k++);
+    g_autofree char *sev = col_text(q, k++), *state = col_text(q, k++);
+    severity_parse(sev, &x->severity);
+    incident_state_parse(state, &x->state);
+    x->title = col_text(q, k++);
+    x->opened_us = col_i(q, k++);
+    x->updated_us = col_i(q, k++);
+    x->acknowledged_us = col_i(q, k++);
+    x->acknowledged_by = col_text(q, k++);
+    x->resolved_us = col_i(q, k++);
+    x->resolved_by = col_text(q, k++);
+    x->clear_since_us = col_i(q, k++);
+    x->last_event_us = col_i(q, k++);
+    x->flaps = (unsigned)col_i(q, k++);
+    x->n_events = (unsigned)col_i(q, k++);
+    x->seq = (unsigned)col_i(q, k++);
+    x->problem_id = col_i(q, k++);
+    return x;
+}
+
+static int64_t max_id(sqlite3 *db, const char *table)
+{
+    g_autofree char *sql = g_strdup_printf("SELECT COALESCE(MAX(id), 0) FROM %s", table);
+    sqlite3_stmt *q = prep(db, NULL, sql, NULL);
+    int64_t v = 0;
+    if (q && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+int sq_ops_load(struct store *st, int64_t since_us, struct store_ops_state *ret,
+                       GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    ret->incidents = g_ptr_array_new_with_free_func((GDestroyNotify)incident_free);
+    ret->suggested = g_ptr_array_new_with_free_func((GDestroyNotify)problem_free);
+    sqlite3_stmt *q = prep(s->r, error,
+                           "SELECT id, condition, item, item_name, host, severity, state, title,"
+                           " opened, updated, acknowledged, acknowledged_by, resolved, resolved_by,"
+                           " clear_since, last_event, flaps, n_events, seq, problem_id"
+                           " FROM incidents WHERE state != 'resolved' OR resolved >= ? ORDER BY id",
+                           "i", since_us);
+    if (!q)
+        return -EIO;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        g_ptr_array_add(ret->incidents, read_incident(q));
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        set_db_error(error, s->r, "loading incidents");
+        return -EIO;
+    }
+    sqlite3_stmt *qa = prep(s->r, error,
+                            "SELECT item, name FROM incident_items WHERE incident_id = ?", NULL);
+    if (!qa)
+        return -EIO;
+    for (guint i = 0; i < ret->incidents->len; i++) {
+        struct incident *x = g_ptr_array_index(ret->incidents, i);
+        sqlite3_bind_int64(qa, 1, x->id);
+        while (sqlite3_step(qa) == SQLITE_ROW) {
+            g_autofree char *item = col_text(qa, 0), *name = col_text(qa, 1);
+            incident_add_affected(x, item, name);
+        }
+        sqlite3_reset(qa);
+    }
+    sqlite3_finalize(qa);
+    q = prep(s->r, error,
+             "SELECT id, condition, item FROM problems WHERE suggested = 1 AND state != 'closed'",
+             NULL);
+    if (!q)
+        return -EIO;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        struct problem *p = g_new0(struct problem, 1);
+        p->id = sqlite3_column_int64(q, 0);
+        p->condition = col_text(q, 1);
+        p->item = col_text(q, 2);
+        g_ptr_array_add(ret->suggested, p);
+    }
+    sqlite3_finalize(q);
+    ret->max_event_id = max_id(s->r, "events");
+    ret->max_incident_id = max_id(s->r, "incidents");
+    ret->max_problem_id = max_id(s->r, "problems");
+    return 0;
+}
+
+/* ---- queries ---- */
+
+struct rows *sq_events_query(struct store *st, const struct store_event_query *q,
+                                    GError **error)
+{
+    int limit = q->limit <= 0 || q->limit > OPS_MAX_LIMIT ? OPS_MAX_LIMIT : q->limit;
+    g_autofree char *kind_like = NULL;
+    bool prefix = q->kind && g_str_has_suffix(q->kind, ".");
+    if (prefix)
+        kind_like = g_strconcat(q->kind, "%", NULL);
+    return query_rows(
+        SQ(st), &event_row_desc, error,
+        "SELECT id, t, item, item_name, host, kind, condition, problem, severity, message,"
+        " incident_id, maintenance_id FROM events"
+        " WHERE (?1 = 0 OR t >= ?1) AND (?2 = 0 OR t < ?2) AND (?3 IS NULL OR item = ?3)"
+        " AND (?4 IS NULL OR kind = ?4) AND (?5 IS NULL OR kind LIKE ?5)"
+        " AND (CASE severity WHEN 'info' THEN 0 WHEN 'warning' THEN 1 WHEN 'major' THEN 2"
+        "      ELSE 3 END) >= ?6"
+        " AND (?7 = 0 OR incident_id = ?7) AND (?8 = 0 OR id < ?8)"
+        " ORDER BY id DESC LIMIT ?9",
+        "iisssiiii", q->from_us, q->to_us, q->item, prefix ? NULL : q->kind, kind_like,
+        (int64_t)q->min_severity, q->incident_id, q->before_id, (int64_t)limit);
+}
+
+#define INCIDENT_COLS                                                                              \
+    "SELECT i.id, i.condition, i.item, i.item_name, i.host, i.severity, i.state, i.title,"         \
+    " i.opened, i.updated, i.acknowledged, i.acknowledged_by, i.resolved, i.resolved_by,"          \
+    " i.clear_since, i.last_event, i.flaps, i.n_events AS events, i.seq, i.problem_id"             \
+    " FROM incidents i"
+
+struct rows *sq_incidents_query(struct store *st, const struct store_incident_query *q,
+                                       GError **error)
+{
+    int limit = q->limit <= 0 || q->limit > OPS_MAX_LIMIT ? OPS_MAX_LIMIT : q->limit;
+    return query_rows(
+        SQ(st), &incident_row_desc, error,
+        INCIDENT_COLS
+        " WHERE (?1 = 0 OR i.id = ?1)"
+        " AND (?2 IS NULL OR i.state = ?2 OR (?2 = 'open' AND i.state = 'acknowledged'))"
+        " AND (CASE i.severity WHEN 'info' THEN 0 WHEN 'warning' THEN 1 WHEN 'major' THEN 2"
+        "      ELSE 3 END) >= ?3"
+        " AND (?4 IS NULL OR i.item = ?4 OR EXISTS (SELECT 1 FROM incident_items a"
+        "      WHERE a.incident_id = i.id AND a.item = ?4))"
+        " AND (?5 IS NULL OR i.condition = ?5) AND (?6 = 0 OR i.problem_id = ?6)"
+        " AND (?7 = 0 OR i.id < ?7) ORDER BY i.id DESC LIMIT ?8",
+        "isissiii", q->id, q->state, (int64_t)q->min_severity, q->item, q->condition,
+        q->problem_id, q->before_id, (int64_t)limit);
+}
+
+struct rows *sq_incident_items(struct store *st, int64_t id, GError **error)
+{
+    return query_rows(SQ(st), &incident_item_row_desc, error,
+                      "SELECT item, name FROM incident_items WHERE incident_id = ? ORDER BY item",
+                      "i", id);
+}
+
+struct rows *sq_incident_log(struct store *st, int64_t id, GError **error)
+{
+    return query_rows(SQ(st), &incident_log_row_desc, error,
+                      "SELECT seq, t, what, by, comment FROM incident_log WHERE incident_id = ?"
+                      " ORDER BY t, id",
+                      "i", id);
+}
+
+int sq_incident_comment(struct store *st, int64_t id, const char *author, const char *text,
+                               int64_t now_us, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    int r = step_done(s->w,
+                      prep(s->w, error,
+                           "INSERT INTO incident_log(incident_id, seq, t, what, by, comment)"
+                           " SELECT id, NULL, ?, 'comment', ?, ? FROM incidents WHERE id = ?",
+                           "issi", now_us, author, text, id),
+                      error);
+    if (r == 0 && sqlite3_changes(s->w) == 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no incident %" G_GINT64_FORMAT, id);
+        return -ENOENT;
+    }
+    return r;
+}
+
+struct rows *sq_change_refs(struct store *st, const char *const *uuids, size_t n,
+                                   int64_t from_us, int64_t to_us, GError **error)
+{
+    /* The uuids go in as one JSON array: no SQL built from input. */
+    g_autoptr(GString) list = g_string_new("[");
+    for (size_t i = 0; i < n; i++) {
+        if (!uuid_is_valid(uuids[i]))
+            continue;
+        g_string_append_printf(list, "%s\"%s\"", list->len > 1 ? "," : "", uuids[i]);
+    }
+    g_string_append_c(list, ']');
+    return query_rows(
+        SQ(st), &change_ref_row_desc, error,
+        "SELECT * FROM ("
+        " SELECT c.id, c.seen_at AS t, d.uuid, d.name, 'change' AS source, c.cause, c.actor,"
+        "  'version ' || c.from_version || ' -> ' || c.to_version AS summary, 0 AS pending"
+        "  FROM changes c JOIN domains d ON d.id = c.domain_id"
+        "  WHERE d.uuid IN (SELECT value FROM json_each(?1)) AND c.seen_at >= ?2"
+        "  AND c.seen_at <= ?3"
+        " UNION ALL"
+        " SELECT a.id, a.started_at AS t, a.target_uuid, a.target, 'action', a.action, a.actor,"
+        "  a.action || ' ' || a.result || COALESCE(': ' || a.error, ''), 0"
+        "  FROM audit a WHERE a.target_uuid IN (SELECT value FROM json_each(?1))"
+        "  AND a.started_at >= ?2 AND a.started_at <= ?3"
+        ") ORDER BY t DESC, id DESC LIMIT 200",
+        "sii", list->str, from_us, to_us);
+}
+
+/* ---- problems ---- */
+
+struct rows *sq_problems_query(struct store *st, int64_t id, GError **error)
+{
+    return query_rows(SQ(st), &problem_row_desc, error,
+                      "SELECT p.id, p.title, p.state, p.root_cause, p.known_error, p.workaround,"
+                      " p.suggested, p.condition, p.item, p.created, p.updated, p.created_by,"
+                      " (SELECT COUNT(*) FROM incidents i WHERE i.problem_id = p.id) AS incidents"
+                      " FROM problems p WHERE ?1 = 0 OR p.id = ?1 ORDER BY p.id DESC LIMIT 1000",
+                      "i", id);
+}
+
+int sq_problem_put(struct store *st, const struct problem *p, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    return put_problem(s->w, p, error);
+}
+
+int sq_incident_set_problem(struct store *st, int64_t id, int64_t problem_id,
+                                   GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    sqlite3_stmt *q =
+        prep(s->w, error, "UPDATE incidents SET problem_id = ? WHERE id = ?", "Ii", problem_id, id);
+    int r = step_done(s->w, q, error);
+    if (r == 0 && sqlite3_changes(s->w) == 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no incident %" G_GINT64_FORMAT, id);
+        return -ENOENT;
+    }
+    return r;
+}
+
+/* ---- maintenance ---- */
+
+struct rows *sq_maintenance_query(struct store *st, int64_t now_us, GError **error)
+{
+    return query_rows(SQ(st), &maintenance_row_desc, error,
+                      "SELECT id, scope, from_t AS \"from\", to_t AS \"to\", who, why, created,"
+                      " (from_t <= ?1 AND to_t > ?1) AS active FROM maintenance"
+                      " ORDER BY from_t DESC, id DESC LIMIT 1000",
+                      "i", now_us);
+}
+
+int sq_maintenance_load(struct store *st, int64_t now_us, GPtrArray *ret, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    sqlite3_stmt *q = prep(s->r, error,
+                           "SELECT id, scope, from_t, to_t, who, why, created FROM maintenance"
+                           " WHERE to_t > ? ORDER BY id",
+                           "i", now_us);
+    if (!q)
+        return -EIO;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        struct maintenance *m = g_new0(struct maintenance, 1);
+        m->id = sqlite3_column_int64(q, 0);
+        m->scope = col_text(q, 1);
+        m->from_us = sqlite3_column_int64(q, 2);
+        m->to_us = sqlite3_column_int64(q, 3);
+        m->who = col_text(q, 4);
+        m->why = col_text(q, 5);
+        m->created_us = sqlite3_column_int64(q, 6);
+        g_ptr_array_add(ret, m);
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
+int sq_maintenance_add(struct store *st, const struct maintenance *m, int64_t *ret_id,
+                              GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    int r = step_done(s->w,
+                      prep(s->w, error,
+                           "INSERT INTO maintenance(scope, from_t, to_t, who, why, created)"
+                           " VALUES (?,?,?,?,?,?)",
+                           "siissi", m->scope, m->from_us, m->to_us, m->who, m->why, m->created_us),
+                      error);
+    if (r == 0 && ret_id)
+        *ret_id = sqlite3_last_insert_rowid(s->w);
+    return r;
+}
+
+static int delete_by(struct store_sqlite *s, const char *sql, const char *fmt, const void *key,
+                     const char *what, GError **error)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    sqlite3_stmt *q = fmt[0] == 'i' ? prep(s->w, error, sql, "i", *(const int64_t *)key)
+                                    : prep(s->w, error, sql, "s", (const char *)key);
+    int r = step_done(s->w, q, error);
+    if (r == 0 && sqlite3_changes(s->w) == 0) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no such %s", what);
+        return -ENOENT;
+    }
+    return r;
+}
+
+int sq_maintenance_delete(struct store *st, int64_t id, GError **error)
+{
+    return delete_by(SQ(st), "DELETE FROM maintenance WHERE id = ?", "i", &id,
+                     "maintenance window", error);
+}
+
+/* ---- rules ---- */
+
+int sq_rules_load(struct store *st, GPtrArray *ret, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    sqlite3_stmt *q = prep(s->r, error,
+                           "SELECT id, name, kind, metric, view, op, value, for_us, severity,"
+                           " scope, enabled FROM rules ORDER BY name",
+                           NULL);
+    if (!q)
+        return -EIO;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        struct alert_rule *r = alert_rule_new();
+        r->id = sqlite3_column_int64(q, 0);
+        r->name = col_text(q, 1);
+        g_autofree char *kind = col_text(q, 2), *sev = col_text(q, 8);
+        rule_kind_parse(kind, &r->kind);
+        r->metric = col_text(q, 3);
+        r->view = col_text(q, 4);
+        r->op = col_text(q, 5);
+        r->value = sqlite3_column_double(q, 6);
+        r->for_us = sqlite3_column_int64(q, 7);
+        severity_parse(sev, &r->severity);
+        r->scope = col_text(q, 9);
+        r->enabled = sqlite3_column_int(q, 10) != 0;
+        r->origin = g_strdup("api");
+        g_ptr_array_add(ret, r);
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
+int sq_rule_put(struct store *st, const struct alert_rule *r, int64_t *ret_id,
+                       GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    int rc = step_done(
+        s->w,
+        prep(s->w, error,
+             "INSERT INTO rules(name, kind, metric, view, op, value, for_us, severity, scope,"
+             " enabled) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+             " ON CONFLICT(name) DO UPDATE SET kind = ?2, metric = ?3, view = ?4, op = ?5,"
+             " value = ?6, for_us = ?7, severity = ?8, scope = ?9, enabled = ?10",
+             "sssssdissb", r->name, rule_kind_name(r->kind), r->metric, r->view, r->op, r->value,
+             r->for_us, severity_name(r->severity), r->scope ? r->scope : "all", (int)r->enabled),
+        error);
+    if (rc == 0 && ret_id) {
+        sqlite3_stmt *q = prep(s->w, NULL, "SELECT id FROM rules WHERE name = ?", "s", r->name);
+        if (q && sqlite3_step(q) == SQLITE_ROW)
+            *ret_id = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    return rc;
+}
+
+int sq_rule_delete(struct store *st, const char *name, GError **error)
+{
+    return delete_by(SQ(st), "DELETE FROM rules WHERE name = ?", "s", name, "rule", error);
+}
+
+/* ---- the outbox ---- */
+
+int sq_outbox_due(struct store *st, int64_t now_us, unsigned limit, GArray *ret,
+                         GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    sqlite3_stmt *q = prep(s->r, error,
+                           "SELECT id, route, key, incident_id, payload, created, next_try, attempts"
+                           " FROM outbox WHERE state = 'pending' AND next_try <= ?"
+                           " ORDER BY next_try, id LIMIT ?",
+                           "ii", now_us, (int64_t)limit);
+    if (!q)
+        return -EIO;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        struct delivery d = {
+            .id = sqlite3_column_int64(q, 0),
+            .route = col_text(q, 1),
+            .key = col_text(q, 2),
+            .incident_id = col_i(q, 3),
+            .payload = col_text(q, 4),
+            .created_us = sqlite3_column_int64(q, 5),
+            .next_try_us = sqlite3_column_int64(q, 6),
+            .attempts = (unsigned)sqlite3_column_int64(q, 7),
+        };
+        g_array_append_val(ret, d);
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
+int sq_outbox_done(struct store *st, int64_t id, const char *state, const char *error_text,
+                          int64_t next_try_us, int64_t now_us, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    bool final = g_strcmp0(state, "pending") != 0;
+    return step_done(s->w,
+                     prep(s->w, error,
+                          "UPDATE outbox SET state = ?, last_error = ?, next_try = ?,"
+                          " attempts = attempts + 1, done = ? WHERE id = ?",
+                          "ssiIi", state, error_text, next_try_us, final ? now_us : 0, id),
+                     error);
+}
+
+struct rows *sq_outbox_query(struct store *st, int64_t incident_id, int limit,
+                                    GError **error)
+{
+    if (limit <= 0 || limit > OPS_MAX_LIMIT)
+        limit = OPS_MAX_LIMIT;
+    return query_rows(SQ(st), &delivery_row_desc, error,
+                      "SELECT id, route, key, incident_id, created, next_try, attempts, state,"
+                      " last_error, done FROM outbox WHERE ?1 = 0 OR incident_id = ?1"
+                      " ORDER BY id DESC LIMIT ?2",
+                      "ii", incident_id, (int64_t)limit);
+}
+
+int sq_events_prune(struct store *st, int64_t before_us, unsigned *ret_deleted,
+                           GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    int r = step_done(s->w, prep(s->w, error, "DELETE FROM events WHERE t < ?", "i", before_us),
+                      error);
+    unsigned n = r == 0 ? (unsigned)sqlite3_changes(s->w) : 0;
+    if (r == 0)
+        r = step_done(s->w,
+                      prep(s->w, error, "DELETE FROM outbox WHERE state != 'pending' AND done < ?",
+                           "i", before_us),
+                      error);
+    if (ret_deleted)
+        *ret_deleted = n;
+    return r;
+}
