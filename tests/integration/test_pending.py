@@ -98,14 +98,18 @@ def test_pending_survives_restart(kanrid_factory):
     kd.wait_for(lambda: kd.get("/api/v1/vms/test").json["pending_changes"] == 1, what="pending")
     state = kd.state_dir
     kd.stop()
-    # A new test:///default has the original definitions again: the stored
-    # newest persistent version (with the description) differs from it, and
-    # that is recorded as a new persistent change, pending since the live
-    # XML does not have it either way; the old pending one is still pending.
+    # The pending change is loaded from the store.  A new test:///default
+    # has the original definitions again, so the description is gone from
+    # the persistent definition: a second persistent change, not pending
+    # (the live XML has no description either), while the first is still
+    # pending (the live XML does not have it).
     kd2 = kanrid_factory(args=["--connect", "test:///default"], state_dir=state)
     kd2.wait_connected(["test-default"])
     kd2.wait_for(lambda: "test" in kd2.vms(), what="domain test")
-    assert kd2.get("/api/v1/vms/test").json["pending_changes"] >= 1
+    pc = persistent_changes(kd2)
+    assert [c["pending"] for c in pc] == [False, True], pc
+    assert "-  <description>later</description>" in pc[0]["diff"]
+    assert kd2.get("/api/v1/vms/test").json["pending_changes"] == 1
     assert kd2.post("/api/v1/vms/test/actions/destroy").status == 200
     assert kd2.get("/api/v1/vms/test").json["pending_changes"] == 0
     assert all(not c["pending"] for c in persistent_changes(kd2))
