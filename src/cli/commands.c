@@ -402,6 +402,12 @@ int cmd_vm_show(const struct cli_verb *v, char **args, guint n)
     kv_add(kv, "OS type", jstr(vm, "os_type"));
     kv_add(kv, "Domain type", jstr(vm, "domain_type"));
     kv_add(kv, "Config version", jstr(vm, "config_version"));
+    gint64 pending = 0;
+    if (jint(vm, "pending_changes", &pending) && pending > 0)
+        kv_addf(kv, "Pending changes",
+                "%" G_GINT64_FORMAT " pending in the persistent definition, applied at next boot "
+                "(kanri changes)",
+                pending);
     kv_add(kv, "Updated", jstr(vm, "updated_at"));
     kv_print_free(kv);
 
@@ -731,6 +737,18 @@ static char *versions_text(struct json_object *c)
     return g_strdup("-");
 }
 
+/* Which definition a change is of; a persistent one that waits for the
+ * next boot says so, since the running domain does not have it yet. */
+static const char *track_text(struct json_object *c)
+{
+    bool pending = false;
+    const char *track = jstr(c, "track");
+    if (g_strcmp0(track, "persistent") != 0)
+        return "live";
+    return jbool(c, "pending", &pending) && pending ? "persistent, pending (next boot)"
+                                                    : "persistent";
+}
+
 static void print_change_diff(struct json_object *c)
 {
     g_autofree char *versions = versions_text(c);
@@ -742,8 +760,9 @@ static void print_change_diff(struct json_object *c)
     g_autofree char *audit = audit_suffix(c);
     const char *diff = jstr(c, "diff");
 
-    printf("change %s  %s  %s on %s  version %s  %s%s%s%s\n", jstr(c, "id") ? jstr(c, "id") : "-",
-           when, vm, host, versions, cause, actor ? " by " : "", actor ? actor : "", audit);
+    printf("change %s  %s  %s on %s  version %s  %s%s%s%s  [%s]\n",
+           jstr(c, "id") ? jstr(c, "id") : "-", when, vm, host, versions, cause,
+           actor ? " by " : "", actor ? actor : "", audit, track_text(c));
     if (diff && *diff) {
         /* Sanitize line by line so the diff keeps its shape. */
         g_auto(GStrv) lines = g_strsplit(diff, "\n", -1);
@@ -781,11 +800,11 @@ int cmd_changes(const struct cli_verb *v, char **args, guint n)
             print_change_diff(json_object_array_get_idx(changes, i));
         return CLI_EXIT_OK;
     }
-    static const char *const cols[] = {"Time",  "VM",    "Host",  "Versions",
+    static const char *const cols[] = {"Time",  "VM",    "Host",  "Versions", "Track",
                                        "Cause", "Actor", "Added", "Removed"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
-    table_align_right(t, 6);
     table_align_right(t, 7);
+    table_align_right(t, 8);
     for (size_t i = 0; i < json_object_array_length(changes); i++) {
         struct json_object *c = json_object_array_get_idx(changes, i);
         g_autofree char *versions = versions_text(c);
@@ -794,6 +813,7 @@ int cmd_changes(const struct cli_verb *v, char **args, guint n)
         table_add(t, jstr(c, "vm_name"));
         table_add(t, jstr(c, "host"));
         table_add(t, versions);
+        table_add(t, track_text(c));
         table_add(t, jstr(c, "cause"));
         table_add(t, jstr(c, "actor"));
         if (diff) {
@@ -844,8 +864,8 @@ int cmd_audit(const struct cli_verb *v, char **args, guint n)
         /* An unknown outcome, and what the re-check found once the host was
          * back: "error, then running". */
         if (jstr(e, "checked_state")) {
-            g_autofree char *res = g_strdup_printf("%s, then %s", jstr(e, "result"),
-                                                 jstr(e, "checked_state"));
+            g_autofree char *res =
+                g_strdup_printf("%s, then %s", jstr(e, "result"), jstr(e, "checked_state"));
             table_add(t, res);
         } else {
             table_add(t, jstr(e, "result"));

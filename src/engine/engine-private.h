@@ -29,6 +29,17 @@ struct inv_dom {
     guint8 xml_sha[32]; /* of the newest stored version */
     bool have_sha;
     int64_t period_tried_us; /* last balloon-period upkeep asked for it */
+    /* The persistent definition's track (engine/attribution.h). */
+    int64_t pversion;
+    guint8 pxml_sha[32]; /* of the newest stored persistent version */
+    bool have_psha;
+    GPtrArray *pending; /* struct pending_change *: changes waiting for a boot */
+};
+
+/* A persistent change not yet in the live definition. */
+struct pending_change {
+    int64_t id;
+    char *diff;
 };
 
 struct disk_ref {

@@ -174,6 +174,8 @@ static void inv_dom_free(gpointer p)
     struct inv_dom *d = p;
     g_free(d->uuid);
     g_free(d->name);
+    if (d->pending)
+        g_ptr_array_unref(d->pending);
     g_free(d);
 }
 

@@ -25,6 +25,23 @@ static void xml_sha(const char *xml, guint8 out[32])
     g_checksum_get_digest(c, out, &len);
 }
 
+static void pending_change_free(gpointer p)
+{
+    struct pending_change *c = p;
+    g_free(c->diff);
+    g_free(c);
+}
+
+static void pending_add(struct inv_dom *d, int64_t id, const char *diff)
+{
+    if (!d->pending)
+        d->pending = g_ptr_array_new_with_free_func(pending_change_free);
+    struct pending_change *c = g_new0(struct pending_change, 1);
+    c->id = id;
+    c->diff = g_strdup(diff);
+    g_ptr_array_add(d->pending, c);
+}
+
 static struct ehost *host_get(struct engine *e, int64_t host_id)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
@@ -37,6 +54,10 @@ int engine_inventory_load(struct engine *e, struct ehost *h, GError **error)
     g_array_set_clear_func(refs, (GDestroyNotify)store_domain_ref_clear);
     if (e->store->ops->domains_load(e->store, h->id, refs, error) < 0)
         return -1;
+    g_autoptr(rows) pending = e->store->ops->changes_pending(e->store, h->id, error);
+    if (!pending)
+        return -1;
+    g_autoptr(GHashTable) by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
     for (guint i = 0; i < refs->len; i++) {
         struct store_domain_ref *r = &g_array_index(refs, struct store_domain_ref, i);
@@ -50,7 +71,13 @@ int engine_inventory_load(struct engine *e, struct ehost *h, GError **error)
             xml_sha(r->xml, d->xml_sha);
             d->have_sha = true;
         }
+        d->pversion = r->persistent_version;
+        if (r->persistent_xml) {
+            xml_sha(r->persistent_xml, d->pxml_sha);
+            d->have_psha = true;
+        }
         g_hash_table_replace(h->inv, d->uuid, d);
+        g_hash_table_insert(by_id, &d->domain_id, d);
         if (!d->removed) {
             struct item *it = engine_item_get(e, d->uuid);
             if (!it->name)
@@ -58,6 +85,12 @@ int engine_inventory_load(struct engine *e, struct ehost *h, GError **error)
             if (!it->host_id)
                 it->host_id = h->id;
         }
+    }
+    for (guint i = 0; i < rows_len(pending); i++) {
+        const struct change_row *c = rows_get(pending, i);
+        struct inv_dom *d = g_hash_table_lookup(by_id, &c->domain_id);
+        if (d)
+            pending_add(d, c->id, c->diff);
     }
     return 0;
 }
@@ -171,6 +204,103 @@ static void update_item(struct engine *e, struct ehost *h, struct inv_dom *inv,
     }
 }
 
+/* The persistent definition's track of a domain just stored as DOMAIN_ID
+ * (engine/attribution.h): a new persistent version when it changed, a
+ * change record while the domain runs, and pending changes that its live
+ * definition now has (or that its stop made the live one) stamped applied.
+ * Called with the host's inventory lock held; C is the live sighting's
+ * cause. */
+static void sync_persistent(struct engine *e, struct ehost *h, const struct domain_info *d,
+                            int64_t domain_id, const struct change_cause *c)
+{
+    int64_t pversion = 0;
+    guint8 old_sha[32] = {0};
+    bool have_psha = false;
+    g_autoptr(GArray) applied = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    g_mutex_lock(&e->lock);
+    struct inv_dom *inv = g_hash_table_lookup(h->inv, d->uuid);
+    if (inv) {
+        pversion = inv->pversion;
+        have_psha = inv->have_psha;
+        memcpy(old_sha, inv->pxml_sha, 32);
+        for (guint i = 0; inv->pending && i < inv->pending->len; i++) {
+            const struct pending_change *p = g_ptr_array_index(inv->pending, i);
+            if (attribution_pending_settled(d->running, p->diff, d->xml))
+                g_array_append_val(applied, p->id);
+        }
+    }
+    g_mutex_unlock(&e->lock);
+
+    /* The definition the domain boots with next: the only one of a
+     * shut-off domain, the inactive one of a running domain. */
+    const char *pxml = !d->persistent ? NULL : d->running ? d->inactive_xml : d->xml;
+    guint8 sha[32];
+    struct persistent_sighting ps = {
+        .persistent = pxml != NULL, .running = d->running, .known = pversion > 0};
+    if (pxml) {
+        xml_sha(pxml, sha);
+        ps.differs = !have_psha || memcmp(sha, old_sha, 32) != 0;
+    }
+    g_autofree char *old_xml = NULL, *diff = NULL;
+    g_autoptr(GError) err = NULL;
+    if (ps.differs && ps.running && ps.known) {
+        if (e->store->ops->persistent_get(e->store, domain_id, pversion, &old_xml, &err) < 0) {
+            g_warning("host %s: domain %s: reading persistent version %" G_GINT64_FORMAT ": %s",
+                      h->name, d->name, pversion, err->message);
+            g_clear_error(&err);
+        }
+        g_autofree char *la = g_strdup_printf("persistent %" G_GINT64_FORMAT, pversion);
+        g_autofree char *lb = g_strdup_printf("persistent %" G_GINT64_FORMAT, pversion + 1);
+        diff = diff_unified(old_xml ? old_xml : "", pxml, la, lb);
+        ps.in_live = attribution_in_live(diff, d->xml);
+    }
+    struct persistent_attribution pa = attribution_persistent(&ps);
+    if (!pa.new_version && applied->len == 0)
+        return;
+
+    bool by_action = g_strcmp0(c->cause, "action") == 0;
+    struct store_change ch = {
+        .from_version = pversion,
+        .to_version = pversion + 1,
+        .new_xml = pxml,
+        .diff = diff ? diff : "",
+        .cause = {.cause = by_action ? "action" : "external",
+                  .actor = by_action ? c->actor : NULL,
+                  .audit_id = by_action ? c->audit_id : 0},
+        .pending = pa.pending,
+    };
+    int64_t change_id = 0;
+    if (e->store->ops->persistent_put(e->store, domain_id, pa.new_version ? &ch : NULL, pa.record,
+                                      (const int64_t *)applied->data, applied->len, now_usec(),
+                                      &change_id, &err) < 0) {
+        g_warning("host %s: storing the persistent definition of %s: %s", h->name, d->name,
+                  err->message);
+        return;
+    }
+
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    inv = g_hash_table_lookup(h->inv, d->uuid);
+    if (!inv)
+        return;
+    if (pa.new_version) {
+        inv->pversion = pversion + 1;
+        memcpy(inv->pxml_sha, sha, 32);
+        inv->have_psha = true;
+    }
+    for (guint i = 0; i < applied->len; i++) {
+        int64_t id = g_array_index(applied, int64_t, i);
+        for (guint j = 0; inv->pending && j < inv->pending->len; j++) {
+            const struct pending_change *p = g_ptr_array_index(inv->pending, j);
+            if (p->id == id) {
+                g_ptr_array_remove_index(inv->pending, j);
+                break;
+            }
+        }
+    }
+    if (pa.record && pa.pending && change_id)
+        pending_add(inv, change_id, diff);
+}
+
 static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
                         const struct change_cause *cause)
 {
@@ -257,6 +387,8 @@ static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
         inv->have_sha = true;
     }
     update_item(e, h, inv, d);
+    g_clear_pointer(&l, g_mutex_locker_free);
+    sync_persistent(e, h, d, domain_id, &c);
 }
 
 static void sink_domains_present(void *ctx, int64_t host_id, const char *const *uuids,

@@ -78,6 +78,7 @@ void domain_info_free(struct domain_info *d)
     g_ptr_array_unref(d->nics);
     g_free(d->balloon_model);
     g_free(d->xml);
+    g_free(d->inactive_xml);
     g_free(d);
 }
 

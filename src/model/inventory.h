@@ -73,6 +73,11 @@ struct domain_info {
     char *balloon_model; /* "virtio", "none", NULL when the XML has none */
     int balloon_period;  /* memory statistics period in the live XML, 0: off */
     char *xml;           /* the definition as libvirt reports it */
+    /* The persistent definition of a running persistent domain (the one it
+     * boots with next, VIR_DOMAIN_XML_INACTIVE); NULL when the domain is
+     * not running or transient (XML is then all there is), or when libvirt
+     * could not give it (the engine then leaves that track alone). */
+    char *inactive_xml;
 };
 
 struct domain_info *domain_info_new(void);

@@ -66,6 +66,7 @@ static const struct row_field vm_fields[] = {
     F(vm_row, removed, ROW_BOOL),
     FF(vm_row, xml, ROW_STR, ROW_F_OMIT_NULL),
     FF(vm_row, domain_id, ROW_INT, ROW_F_INTERNAL),
+    F(vm_row, pending_changes, ROW_INT),
 };
 DESC(vm_row, "vms", vm_fields);
 
@@ -92,22 +93,37 @@ static const struct row_field network_fields[] = {
 DESC(network_row, "networks", network_fields);
 
 static const struct row_field change_fields[] = {
-    F(change_row, id, ROW_INT),           F(change_row, vm_uuid, ROW_STR),
-    F(change_row, vm_name, ROW_STR),      F(change_row, host, ROW_STR),
-    F(change_row, from_version, ROW_INT), F(change_row, to_version, ROW_INT),
-    F(change_row, seen_at, ROW_TIME),     F(change_row, cause, ROW_STR),
-    F(change_row, actor, ROW_STR),        F(change_row, audit_id, ROW_INT),
+    F(change_row, id, ROW_INT),
+    F(change_row, vm_uuid, ROW_STR),
+    F(change_row, vm_name, ROW_STR),
+    F(change_row, host, ROW_STR),
+    F(change_row, from_version, ROW_INT),
+    F(change_row, to_version, ROW_INT),
+    F(change_row, seen_at, ROW_TIME),
+    F(change_row, cause, ROW_STR),
+    F(change_row, actor, ROW_STR),
+    F(change_row, audit_id, ROW_INT),
     F(change_row, diff, ROW_STR),
+    F(change_row, track, ROW_STR),
+    F(change_row, pending, ROW_BOOL),
+    F(change_row, applied_at, ROW_TIME),
+    FF(change_row, domain_id, ROW_INT, ROW_F_INTERNAL),
 };
 DESC(change_row, "changes", change_fields);
 
 static const struct row_field audit_fields[] = {
-    F(audit_row, id, ROW_INT),          F(audit_row, actor, ROW_STR),
-    F(audit_row, action, ROW_STR),      F(audit_row, target, ROW_STR),
-    F(audit_row, target_uuid, ROW_STR), F(audit_row, host, ROW_STR),
-    F(audit_row, params, ROW_JSON),     F(audit_row, started_at, ROW_TIME),
-    F(audit_row, ended_at, ROW_TIME),   F(audit_row, result, ROW_STR),
-    F(audit_row, error, ROW_STR),       F(audit_row, checked_at, ROW_TIME),
+    F(audit_row, id, ROW_INT),
+    F(audit_row, actor, ROW_STR),
+    F(audit_row, action, ROW_STR),
+    F(audit_row, target, ROW_STR),
+    F(audit_row, target_uuid, ROW_STR),
+    F(audit_row, host, ROW_STR),
+    F(audit_row, params, ROW_JSON),
+    F(audit_row, started_at, ROW_TIME),
+    F(audit_row, ended_at, ROW_TIME),
+    F(audit_row, result, ROW_STR),
+    F(audit_row, error, ROW_STR),
+    F(audit_row, checked_at, ROW_TIME),
     F(audit_row, checked_state, ROW_STR),
 };
 DESC(audit_row, "audit", audit_fields);

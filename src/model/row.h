@@ -104,8 +104,9 @@ struct vm_row {
     int64_t config_version;
     int64_t updated_at;
     bool removed;
-    char *xml;         /* only when asked for */
-    int64_t domain_id; /* internal */
+    char *xml;               /* only when asked for */
+    int64_t domain_id;       /* internal */
+    int64_t pending_changes; /* persistent changes waiting for the next boot */
 };
 
 struct pool_row {
@@ -134,6 +135,10 @@ struct change_row {
     char *cause, *actor;
     int64_t audit_id;
     char *diff;
+    char *track;        /* "live" or "persistent" */
+    bool pending;       /* waits for the next boot */
+    int64_t applied_at; /* when it stopped waiting, 0: never pending or still */
+    int64_t domain_id;  /* internal */
 };
 
 struct audit_row {

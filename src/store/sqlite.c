@@ -196,6 +196,18 @@ static const char *const migrations[] = {
     "  attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'pending',"
     "  last_error TEXT, done INTEGER, UNIQUE (route, key));"
     "CREATE INDEX outbox_due ON outbox(state, next_try);",
+    /* 10: the persistent definition of running domains (issue 15): its own
+     * versions, a track on each change, and whether a change waits for the
+     * next boot and when it stopped waiting.  Self-contained: it may be
+     * renumbered when merged beside other new steps. */
+    "ALTER TABLE domains ADD COLUMN persistent_version INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE persistent_versions ("
+    "  domain_id INTEGER NOT NULL REFERENCES domains(id), version INTEGER NOT NULL,"
+    "  xml TEXT NOT NULL, seen_at INTEGER NOT NULL, PRIMARY KEY (domain_id, version));"
+    "ALTER TABLE changes ADD COLUMN track TEXT NOT NULL DEFAULT 'live';"
+    "ALTER TABLE changes ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE changes ADD COLUMN applied_at INTEGER;"
+    "CREATE INDEX changes_pending ON changes(domain_id) WHERE pending = 1;",
 };
 
 void set_db_error(GError **error, sqlite3 *db, const char *what)
@@ -498,6 +510,7 @@ void store_domain_ref_clear(struct store_domain_ref *r)
     g_free(r->uuid);
     g_free(r->name);
     g_free(r->xml);
+    g_free(r->persistent_xml);
     memset(r, 0, sizeof(*r));
 }
 
@@ -506,9 +519,12 @@ static int sq_domains_load(struct store *st, int64_t host_id, GArray *ret, GErro
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
     sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT d.id, d.uuid, d.name, d.removed, d.config_version, v.xml"
+                           "SELECT d.id, d.uuid, d.name, d.removed, d.config_version, v.xml,"
+                           " d.persistent_version, p.xml"
                            " FROM domains d LEFT JOIN config_versions v ON v.domain_id = d.id"
-                           "  AND v.version = d.config_version WHERE d.host_id = ?",
+                           "  AND v.version = d.config_version"
+                           " LEFT JOIN persistent_versions p ON p.domain_id = d.id"
+                           "  AND p.version = d.persistent_version WHERE d.host_id = ?",
                            "i", host_id);
     if (!q)
         return -EIO;
@@ -522,6 +538,8 @@ static int sq_domains_load(struct store *st, int64_t host_id, GArray *ret, GErro
             .removed = sqlite3_column_int(q, 3) != 0,
             .config_version = sqlite3_column_int64(q, 4),
             .xml = col_text(q, 5),
+            .persistent_version = sqlite3_column_int64(q, 6),
+            .persistent_xml = col_text(q, 7),
         };
         g_array_append_val(ret, r);
     }
@@ -533,14 +551,15 @@ static int sq_domains_load(struct store *st, int64_t host_id, GArray *ret, GErro
     return 0;
 }
 
-static int sq_config_get(struct store *st, int64_t domain_id, int64_t version, char **ret_xml,
-                         GError **error)
+/* The XML of version VERSION of a domain in TABLE (a literal: one of the
+ * two version tables). */
+static int version_get(struct store_sqlite *s, const char *table, int64_t domain_id,
+                       int64_t version, char **ret_xml, GError **error)
 {
-    struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q =
-        prep(s->r, error, "SELECT xml FROM config_versions WHERE domain_id = ? AND version = ?",
-             "ii", domain_id, version);
+    g_autofree char *sql =
+        g_strdup_printf("SELECT xml FROM %s WHERE domain_id = ? AND version = ?", table);
+    sqlite3_stmt *q = prep(s->r, error, sql, "ii", domain_id, version);
     if (!q)
         return -EIO;
     int rc = sqlite3_step(q);
@@ -556,6 +575,18 @@ static int sq_config_get(struct store *st, int64_t domain_id, int64_t version, c
     }
     set_db_error(error, s->r, "config version");
     return -EIO;
+}
+
+static int sq_config_get(struct store *st, int64_t domain_id, int64_t version, char **ret_xml,
+                         GError **error)
+{
+    return version_get(SQ(st), "config_versions", domain_id, version, ret_xml, error);
+}
+
+static int sq_persistent_get(struct store *st, int64_t domain_id, int64_t version, char **ret_xml,
+                             GError **error)
+{
+    return version_get(SQ(st), "persistent_versions", domain_id, version, ret_xml, error);
 }
 
 static void add_size(json_object *o, const char *key, int64_t v)
@@ -717,6 +748,63 @@ static int sq_domain_remove(struct store *st, int64_t domain_id, const struct st
     if (r == 0)
         r = add_change(s->w, domain_id, ch, now_us, error);
     return commit_or_rollback(s->w, r, error);
+}
+
+static int sq_persistent_put(struct store *st, int64_t domain_id, const struct store_change *ch,
+                             bool record, const int64_t *applied, size_t n_applied, int64_t now_us,
+                             int64_t *ret_change_id, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    if (ret_change_id)
+        *ret_change_id = 0;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    int r = begin(s->w, error);
+    if (r < 0)
+        return r;
+    if (ch && ch->new_xml) {
+        r = step_done(s->w,
+                      prep(s->w, error,
+                           "INSERT INTO persistent_versions(domain_id, version, xml, seen_at)"
+                           " VALUES (?, ?, ?, ?)",
+                           "iisi", domain_id, ch->to_version, ch->new_xml, now_us),
+                      error);
+        if (r == 0)
+            r = step_done(s->w,
+                          prep(s->w, error,
+                               "UPDATE domains SET persistent_version = ? WHERE id = ?", "ii",
+                               ch->to_version, domain_id),
+                          error);
+    }
+    if (r == 0 && ch && record)
+        r = step_done(s->w,
+                      prep(s->w, error,
+                           "INSERT INTO changes(domain_id, from_version, to_version, seen_at,"
+                           " cause, actor, audit_id, diff, track, pending)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'persistent', ?)",
+                           "iIiissIsb", domain_id, ch->from_version, ch->to_version, now_us,
+                           ch->cause.cause, ch->cause.actor, ch->cause.audit_id,
+                           ch->diff ? ch->diff : "", ch->pending),
+                      error);
+    if (r == 0 && ch && record && ret_change_id)
+        *ret_change_id = sqlite3_last_insert_rowid(s->w);
+    for (size_t i = 0; r == 0 && i < n_applied; i++)
+        r = step_done(s->w,
+                      prep(s->w, error,
+                           "UPDATE changes SET pending = 0, applied_at = ?"
+                           " WHERE id = ? AND domain_id = ? AND pending = 1",
+                           "iii", now_us, applied[i], domain_id),
+                      error);
+    return commit_or_rollback(s->w, r, error);
+}
+
+static struct rows *sq_changes_pending(struct store *st, int64_t host_id, GError **error)
+{
+    return query_rows(SQ(st), &change_row_desc, error,
+                      "SELECT c.id, c.domain_id, d.uuid AS vm_uuid, d.name AS vm_name,"
+                      " c.from_version, c.to_version, c.seen_at, c.track, c.pending, c.diff"
+                      " FROM changes c JOIN domains d ON d.id = c.domain_id"
+                      " WHERE c.pending = 1 AND d.host_id = ?1 ORDER BY c.id",
+                      "i", host_id);
 }
 
 static int sq_pools_replace(struct store *st, int64_t host_id, const GPtrArray *pools,
@@ -881,10 +969,10 @@ static int sq_token_lookup(struct store *st, const char *hash, struct store_toke
     /* last_used is informative: a failure to record it must not deny
      * access, nor may waiting for the writer delay the request. */
     if (record && g_mutex_trylock(&s->wlock)) {
-        step_done(s->w,
-                  prep(s->w, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now,
-                       ret->id),
-                  NULL);
+        step_done(
+            s->w,
+            prep(s->w, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now, ret->id),
+            NULL);
         g_mutex_unlock(&s->wlock);
     }
     return r;
@@ -947,7 +1035,9 @@ static struct rows *sq_hosts_query(struct store *st, const char *name_or_id, GEr
     "d.id AS domain_id, d.uuid, d.name, h.name AS host, d.host_id, d.state, d.state_reason,"       \
     " d.persistent, d.autostart, d.vcpus, d.max_vcpus, d.memory_bytes, d.max_memory_bytes,"        \
     " d.os_type, d.domain_type, d.disks, d.nics, d.has_agent, d.balloon_model,"                    \
-    " d.config_version, d.updated_at, d.removed"
+    " d.config_version, d.updated_at, d.removed,"                                                  \
+    " (SELECT count(*) FROM changes c WHERE c.domain_id = d.id AND c.pending = 1)"                 \
+    "  AS pending_changes"
 
 static struct rows *sq_vms_query(struct store *st, const char *host, int64_t domain_id,
                                  bool with_xml, GError **error)
@@ -966,8 +1056,8 @@ static struct rows *sq_vms_query(struct store *st, const char *host, int64_t dom
                       "si", host, domain_id);
 }
 
-static struct rows *sq_vms_page(struct store *st, const char *host,
-                                const struct vm_page_key *after, int limit, GError **error)
+static struct rows *sq_vms_page(struct store *st, const char *host, const struct vm_page_key *after,
+                                int limit, GError **error)
 {
     return query_rows(SQ(st), &vm_row_desc, error,
                       "SELECT " VM_COLUMNS " FROM domains d JOIN hosts h ON h.id = d.host_id"
@@ -1003,7 +1093,8 @@ static struct rows *sq_changes_query(struct store *st, int64_t domain_id, int li
     return query_rows(
         SQ(st), &change_row_desc, error,
         "SELECT c.id, d.uuid AS vm_uuid, d.name AS vm_name, h.name AS host,"
-        " c.from_version, c.to_version, c.seen_at, c.cause, c.actor, c.audit_id, c.diff"
+        " c.from_version, c.to_version, c.seen_at, c.cause, c.actor, c.audit_id, c.diff,"
+        " c.track, c.pending, c.applied_at, c.domain_id"
         " FROM changes c JOIN domains d ON d.id = c.domain_id JOIN hosts h ON h.id = d.host_id"
         " WHERE ?1 = 0 OR c.domain_id = ?1 ORDER BY c.id DESC LIMIT ?2",
         "ii", domain_id, (int64_t)limit);
@@ -1112,6 +1203,9 @@ static const struct store_ops sqlite_ops = {
     .pools_query = sq_pools_query,
     .networks_query = sq_networks_query,
     .changes_query = sq_changes_query,
+    .changes_pending = sq_changes_pending,
+    .persistent_get = sq_persistent_get,
+    .persistent_put = sq_persistent_put,
     .audit_query = sq_audit_query,
     .tokens_query = sq_tokens_query,
     .vm_resolve = sq_vm_resolve,

@@ -51,7 +51,9 @@ struct store_domain_ref {
     char *name;
     bool removed;
     int64_t config_version;
-    char *xml; /* of config_version; NULL when none */
+    char *xml;                  /* of config_version; NULL when none */
+    int64_t persistent_version; /* newest of the persistent track, 0: none */
+    char *persistent_xml;       /* of persistent_version; NULL when none */
 };
 
 void store_domain_ref_clear(struct store_domain_ref *r);
@@ -64,6 +66,7 @@ struct store_change {
     const char *new_xml;
     const char *diff; /* unified diff, "" for none */
     struct change_cause cause;
+    bool pending; /* persistent track only: waits for the next boot */
 };
 
 /* A VM reference resolved from a path component. */
@@ -270,6 +273,18 @@ struct store_ops {
     int (*domain_put)(struct store *st, int64_t host_id, const struct domain_info *d,
                       const struct store_change *ch, int64_t now_us, int64_t *ret_domain_id,
                       GError **error);
+    /* The persistent definition's track (engine/attribution.h): with
+     * ch->new_xml, stores it as persistent version ch->to_version; with
+     * RECORD, writes CH as a change on track "persistent" (ch->pending as
+     * given); and stamps the pending changes APPLIED (ids of this domain)
+     * as applied at NOW_US.  One transaction.  *ret_change_id (when given)
+     * is the id of the change written, 0 for none. */
+    int (*persistent_put)(struct store *st, int64_t domain_id, const struct store_change *ch,
+                          bool record, const int64_t *applied, size_t n_applied, int64_t now_us,
+                          int64_t *ret_change_id, GError **error);
+    /* The XML of persistent version VERSION of a domain (g_free). */
+    int (*persistent_get)(struct store *st, int64_t domain_id, int64_t version, char **ret_xml,
+                          GError **error);
     /* Marks a domain removed and records CH. */
     int (*domain_remove)(struct store *st, int64_t domain_id, const struct store_change *ch,
                          int64_t now_us, GError **error);
@@ -316,6 +331,9 @@ struct store_ops {
     struct rows *(*pools_query)(struct store *st, const char *host, GError **error);
     struct rows *(*networks_query)(struct store *st, const char *host, GError **error);
     struct rows *(*changes_query)(struct store *st, int64_t domain_id, int limit, GError **error);
+    /* The pending changes of HOST_ID's domains (change_row, with domain_id
+     * and diff), oldest first. */
+    struct rows *(*changes_pending)(struct store *st, int64_t host_id, GError **error);
     struct rows *(*audit_query)(struct store *st, const char *target_uuid, int limit,
                                 GError **error);
     struct rows *(*tokens_query)(struct store *st, GError **error);

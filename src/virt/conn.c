@@ -313,6 +313,16 @@ int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct change
     d->has_agent = x->has_guest_agent;
     d->balloon_model = g_strdup(x->balloon_model);
     d->balloon_period = MAX(x->balloon_stats_period, 0);
+    /* A change made with --config to a running domain is only in its
+     * persistent definition until the next boot: read that one too, so
+     * the engine can version it.  Failing to read it loses only that. */
+    if (d->running && d->persistent) {
+        char *inactive = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        /* Bounded like the live XML (domxml_domain_parse refuses more). */
+        if (inactive && strnlen(inactive, (size_t)DOMXML_MAX_BYTES + 1) <= DOMXML_MAX_BYTES)
+            d->inactive_xml = g_strdup(inactive);
+        free(inactive);
+    }
     virResetLastError();
 
     facts_put(vc, d);

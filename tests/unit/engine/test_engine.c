@@ -301,6 +301,91 @@ static void test_attribution(void **state)
     assert_string_equal(au->actor, "alice");
 }
 
+/* A persistent domain seen running with its inactive XML (as the driver
+ * reads it), or shut off with XML its only definition. */
+static struct domain_info *pdom_new(const char *uuid, const char *xml, const char *inactive)
+{
+    struct domain_info *d = dom_new(uuid, "p", xml, inactive != NULL);
+    d->persistent = true;
+    d->inactive_xml = g_strdup(inactive);
+    return d;
+}
+
+static const struct change_row *persistent_change(const struct rows *ch, guint *ret_n)
+{
+    const struct change_row *newest = NULL;
+    *ret_n = 0;
+    for (guint i = 0; i < rows_len(ch); i++) {
+        const struct change_row *c = rows_get(ch, i);
+        if (g_strcmp0(c->track, "persistent") == 0 && (*ret_n)++ == 0)
+            newest = c;
+    }
+    return newest;
+}
+
+/* `virsh desc VM "..." --config` on a running domain: a pending change on
+ * the persistent track, settled when the domain stops (VM_A) or when its
+ * live XML has it after a stop and start kanri did not see (VM_B). */
+static void test_persistent_pending(void **state)
+{
+    struct fx *f = *state;
+    const struct driver_sink *s = f->sink;
+    const char *live1 = "<domain type='test' id='1'>\n  <name>p</name>\n</domain>\n";
+    const char *p1 = "<domain type='test'>\n  <name>p</name>\n</domain>\n";
+    const char *p2 = "<domain type='test'>\n  <name>p</name>\n"
+                     "  <description>next boot</description>\n</domain>\n";
+    const char *live2 = "<domain type='test' id='2'>\n  <name>p</name>\n"
+                        "  <description>next boot</description>\n</domain>\n";
+    const char *uuids[] = {VM_A, VM_B};
+    for (int i = 0; i < 2; i++) {
+        s->domain(s->ctx, f->h1, pdom_new(uuids[i], live1, p1), NULL); /* baseline */
+        s->domain(s->ctx, f->h1, pdom_new(uuids[i], live1, p2), NULL);
+        s->domain(s->ctx, f->h1, pdom_new(uuids[i], live1, p2), NULL); /* nothing new */
+        g_autoptr(rows) ch = changes_of(f, uuids[i]);
+        guint n;
+        const struct change_row *c = persistent_change(ch, &n);
+        assert_int_equal(n, 1);
+        assert_true(c->pending && c->applied_at == 0);
+        assert_true(c->from_version == 1 && c->to_version == 2);
+        assert_string_equal(c->cause, "external");
+        assert_non_null(strstr(c->diff, "+  <description>next boot</description>"));
+        assert_int_equal(rows_len(ch), 2); /* the live track: only its creation */
+    }
+    g_autoptr(rows) vms = f->st->ops->vms_query(f->st, "h1", 0, false, NULL);
+    for (guint i = 0; i < rows_len(vms); i++)
+        assert_int_equal(((const struct vm_row *)rows_get(vms, i))->pending_changes, 1);
+
+    /* VM_A stops: its persistent definition is the live one now. */
+    s->domain(s->ctx, f->h1, pdom_new(VM_A, p2, NULL), NULL);
+    /* VM_B was stopped and started while kanri looked away. */
+    s->domain(s->ctx, f->h1, pdom_new(VM_B, live2, p2), NULL);
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(rows) ch = changes_of(f, uuids[i]);
+        guint n;
+        const struct change_row *c = persistent_change(ch, &n);
+        assert_int_equal(n, 1);
+        assert_true(!c->pending && c->applied_at > 0);
+    }
+    /* VM_A starts again with it: no new persistent change. */
+    s->domain(s->ctx, f->h1, pdom_new(VM_A, live2, p2), NULL);
+    g_autoptr(rows) ch = changes_of(f, VM_A);
+    guint n;
+    persistent_change(ch, &n);
+    assert_int_equal(n, 1);
+    g_autoptr(rows) vms2 = f->st->ops->vms_query(f->st, "h1", 0, false, NULL);
+    for (guint i = 0; i < rows_len(vms2); i++)
+        assert_int_equal(((const struct vm_row *)rows_get(vms2, i))->pending_changes, 0);
+
+    /* A change while shut off is the live track's alone. */
+    const char *p3 = "<domain type='test'>\n  <name>p</name>\n</domain>\n";
+    s->domain(s->ctx, f->h1, pdom_new(VM_A, p2, NULL), NULL);
+    s->domain(s->ctx, f->h1, pdom_new(VM_A, p3, NULL), NULL);
+    s->domain(s->ctx, f->h1, pdom_new(VM_A, live1, p3), NULL); /* started with it */
+    g_autoptr(rows) ch3 = changes_of(f, VM_A);
+    persistent_change(ch3, &n);
+    assert_int_equal(n, 1);
+}
+
 /* An action whose host stopped answering is an error with its outcome
  * unknown; once that host's inventory has synced again, the audit entry
  * says what the domain turned out to be, and only then. */
@@ -321,9 +406,8 @@ static void test_unknown_outcome_is_rechecked(void **state)
         struct action_result res;
         action_result_init(&res);
         g_autoptr(GError) err = NULL;
-        assert_int_equal(engine_action(f->e, f->h1, vms[i], NULL, &req, "{}", &who, &res, &ids[i],
-                                       &err),
-                         -EIO);
+        assert_int_equal(
+            engine_action(f->e, f->h1, vms[i], NULL, &req, "{}", &who, &res, &ids[i], &err), -EIO);
         assert_true(g_error_matches(err, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE));
         action_request_clear(&req);
         action_result_clear(&res);
@@ -751,6 +835,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attribution, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persistent_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_outcome_is_rechecked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_status_changes_only, setup, teardown),

@@ -490,6 +490,15 @@ static void test_migration_6_keeps_engine_states(void **state)
         "ALTER TABLE hosts DROP COLUMN inventory_synced_at;"
         "ALTER TABLE audit DROP COLUMN checked_at;"
         "ALTER TABLE audit DROP COLUMN checked_state;"
+        "DROP INDEX changes_pending;"
+        "ALTER TABLE changes DROP COLUMN applied_at;"
+        "ALTER TABLE changes DROP COLUMN pending;"
+        "ALTER TABLE changes DROP COLUMN track;"
+        "DROP TABLE persistent_versions;"
+        "ALTER TABLE domains DROP COLUMN persistent_version;"
+        "DROP TABLE events; DROP TABLE incidents; DROP TABLE incident_items;"
+        "DROP TABLE incident_log; DROP TABLE problems; DROP TABLE maintenance;"
+        "DROP TABLE rules; DROP TABLE outbox;"
         "INSERT INTO reconcile_current(uuid, host_id, t, view, state) VALUES"
         " ('%s', %" G_GINT64_FORMAT ", 5, '{\"resources\":[{\"resource\":\"cpu_busy\","
         "\"unit\":\"%%\",\"h\":10.0,\"g\":null,\"r\":10.0,\"provenance\":\"host\","
@@ -2056,8 +2065,7 @@ static void test_vms_pages(void **state)
     g_autofree char *last_name = NULL;
     for (int page = 0;; page++) {
         g_autoptr(GError) err = NULL;
-        g_autoptr(rows) p =
-            OPS(f)->vms_page(f->st, NULL, page ? &after : NULL, 3, &err);
+        g_autoptr(rows) p = OPS(f)->vms_page(f->st, NULL, page ? &after : NULL, 3, &err);
         assert_non_null(p);
         for (guint i = 0; i < rows_len(p); i++)
             g_ptr_array_add(seen, g_strdup(((struct vm_row *)rows_get(p, i))->name));
@@ -2079,6 +2087,80 @@ static void test_vms_pages(void **state)
     assert_int_equal(rows_len(b), 3);
     assert_string_equal(((struct vm_row *)rows_get(b, 0))->name, "b");
     (void)ids;
+}
+
+/* The persistent definition's track: versions of its own, a change on
+ * track "persistent" that may be pending, stamped applied when told, and a
+ * count of pending changes on the VM's row. */
+static void test_persistent_track(void **state)
+{
+    struct fx *f = *state;
+    int64_t h = ensure_host(f, "a");
+    g_autoptr(domain_info) d = dom_new(UUID_A, "web", "running");
+    g_autofree char *x1 = xml_of("web", UUID_A, 1024);
+    struct store_change live = {
+        .to_version = 1, .new_xml = x1, .diff = "+x", .cause = {.cause = "created"}};
+    int64_t id = put_dom(f, h, d, &live, T0);
+
+    /* A baseline: a version, no change row. */
+    struct store_change base = {
+        .to_version = 1, .new_xml = "<p1/>", .cause = {.cause = "external"}};
+    int64_t cid = -1;
+    assert_int_equal(OPS(f)->persistent_put(f->st, id, &base, false, NULL, 0, T0 + SEC, &cid, NULL),
+                     0);
+    assert_true(cid == 0);
+    struct store_change pch = {.from_version = 1,
+                               .to_version = 2,
+                               .new_xml = "<p2/>",
+                               .diff = "-<p1/>\n+<p2/>\n",
+                               .cause = {.cause = "external"},
+                               .pending = true};
+    assert_int_equal(
+        OPS(f)->persistent_put(f->st, id, &pch, true, NULL, 0, T0 + 2 * SEC, &cid, NULL), 0);
+    assert_true(cid > 0);
+
+    g_autofree char *p1 = NULL, *p2 = NULL;
+    assert_int_equal(OPS(f)->persistent_get(f->st, id, 1, &p1, NULL), 0);
+    assert_int_equal(OPS(f)->persistent_get(f->st, id, 2, &p2, NULL), 0);
+    assert_string_equal(p1, "<p1/>");
+    assert_string_equal(p2, "<p2/>");
+    g_autofree char *live1 = NULL;
+    assert_int_equal(OPS(f)->config_get(f->st, id, 1, &live1, NULL), 0);
+    assert_string_equal(live1, x1); /* the tracks do not mix */
+
+    g_autoptr(rows) cr = changes_of(f, id, 10);
+    assert_int_equal(rows_len(cr), 2);
+    const struct change_row *c = rows_get(cr, 0);
+    assert_string_equal(c->track, "persistent");
+    assert_true(c->pending && c->applied_at == 0 && c->id == cid && c->to_version == 2);
+    assert_string_equal(((const struct change_row *)rows_get(cr, 1))->track, "live");
+    g_autoptr(rows) pend = OPS(f)->changes_pending(f->st, h, NULL);
+    assert_int_equal(rows_len(pend), 1);
+    c = rows_get(pend, 0);
+    assert_true(c->id == cid && c->domain_id == id);
+    assert_string_equal(c->diff, "-<p1/>\n+<p2/>\n");
+    g_autoptr(rows) vr = OPS(f)->vms_query(f->st, "a", 0, false, NULL);
+    assert_int_equal(((const struct vm_row *)rows_get(vr, 0))->pending_changes, 1);
+
+    g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_domain_ref));
+    g_array_set_clear_func(refs, (GDestroyNotify)store_domain_ref_clear);
+    assert_int_equal(OPS(f)->domains_load(f->st, h, refs, NULL), 0);
+    const struct store_domain_ref *ref = &g_array_index(refs, struct store_domain_ref, 0);
+    assert_true(ref->persistent_version == 2 && ref->config_version == 1);
+    assert_string_equal(ref->persistent_xml, "<p2/>");
+
+    /* Applied: no longer pending, stamped; an id of another domain is
+     * left alone. */
+    int64_t ids[] = {cid, 999};
+    assert_int_equal(
+        OPS(f)->persistent_put(f->st, id, NULL, false, ids, 2, T0 + 3 * SEC, NULL, NULL), 0);
+    g_autoptr(rows) cr2 = changes_of(f, id, 10);
+    c = rows_get(cr2, 0);
+    assert_true(!c->pending && c->applied_at == T0 + 3 * SEC);
+    g_autoptr(rows) pend2 = OPS(f)->changes_pending(f->st, h, NULL);
+    assert_int_equal(rows_len(pend2), 0);
+    g_autoptr(rows) vr2 = OPS(f)->vms_query(f->st, "a", 0, false, NULL);
+    assert_int_equal(((const struct vm_row *)rows_get(vr2, 0))->pending_changes, 0);
 }
 
 static void test_query_shapes(void **state)
@@ -2198,7 +2280,8 @@ static void test_query_shapes(void **state)
                               .cause = {.cause = "action", .actor = "alice", .audit_id = 5}};
     int64_t id = put_dom(f, h, d, &ch, T0 + SEC);
     g_autoptr(rows) cr = changes_of(f, id, 10);
-    expect_filled(cr, 0, NULL);
+    /* Only a change that was pending is ever applied. */
+    expect_filled(cr, 0, (const char *const[]){"applied_at", NULL});
 
     /* audit: a failed entry, re-checked once its host was back, has every
      * field; before the re-check, only those two are absent. */
@@ -2512,6 +2595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_ensure_keeps_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_info_and_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_put_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persistent_track, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_versions_and_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_remove_and_return, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_resolve, setup, teardown),
