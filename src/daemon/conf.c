@@ -7,6 +7,8 @@
 
 #include "daemon/conf.h"
 
+#include "ops/ops.h"
+
 #include "api/api.h"
 #include "basic/util.h"
 
@@ -67,6 +69,16 @@ static const struct conf_field store_fields[] = {
     {NULL, 0, 0, 0, NULL, 0},
 };
 
+static const struct conf_field ops_fields[] = {
+    {"resolve_after", T_DURATION, 0, 0, NULL, C(ops_resolve_after)},
+    {"reopen_window", T_DURATION, 0, 0, NULL, C(ops_reopen_window)},
+    {"suggest_problem_after", T_INT, 0, 1000, NULL, C(ops_suggest_count)},
+    {"suggest_window", T_DURATION, 0, 0, NULL, C(ops_suggest_window)},
+    {"event_retention", T_DURATION, 0, 0, NULL, C(ops_event_retention)},
+    {"notify_give_up", T_DURATION, 0, 0, NULL, C(ops_notify_give_up)},
+    {NULL, 0, 0, 0, NULL, 0},
+};
+
 static const struct conf_field hypervisor_fields[] = {
     {"uri", T_STRING, 0, 0, NULL, H(uri)},
     {"keepalive_interval", T_INT, 0, 3600, NULL, H(keepalive_interval)},
@@ -110,6 +122,14 @@ struct conf *conf_new(void)
     c->retention_1h = 5 * 365 * 86400 * USEC_PER_SEC;
     c->hypervisors = g_ptr_array_new_with_free_func(hypervisor_free);
     reconcile_config_init(&c->reconcile);
+    c->ops_resolve_after = 0;
+    c->ops_reopen_window = 3600 * USEC_PER_SEC;
+    c->ops_suggest_count = 3;
+    c->ops_suggest_window = 86400 * USEC_PER_SEC;
+    c->ops_event_retention = 90 * 86400 * USEC_PER_SEC;
+    c->ops_notify_give_up = 86400 * USEC_PER_SEC;
+    c->rules = g_ptr_array_new_with_free_func((GDestroyNotify)alert_rule_free);
+    c->routes = g_ptr_array_new_with_free_func((GDestroyNotify)notify_route_free);
     return c;
 }
 
@@ -126,6 +146,8 @@ void conf_free(struct conf *c)
     g_free(c->store_backend);
     g_free(c->store_path);
     g_ptr_array_unref(c->hypervisors);
+    g_ptr_array_unref(c->rules);
+    g_ptr_array_unref(c->routes);
     g_free(c);
 }
 
@@ -490,6 +512,190 @@ static void check_reconcile(struct conf *c, GKeyFile *kf, GHashTable *lines, con
     }
 }
 
+/* ---- [rule:NAME] and [route:NAME] ---- */
+
+static bool group_name_ok(const char *name)
+{
+    bool ok = *name && strlen(name) <= 64;
+    for (const char *p = name; *p; p++)
+        ok &= g_ascii_isalnum(*p) || *p == '-' || *p == '_' || *p == '.';
+    return ok;
+}
+
+/* Reads the keys of GROUP through SET (which answers false with an error
+ * message for a bad key or value). */
+static void each_key(GKeyFile *kf, GHashTable *lines, const char *label, const char *group,
+                     bool (*set)(void *obj, const char *key, const char *val, char **ret_err),
+                     void *obj, GPtrArray *errors, unsigned *count)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+    for (int i = 0; keys && keys[i]; i++) {
+        g_autofree char *raw = g_key_file_get_value(kf, group, keys[i], NULL);
+        g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
+        g_autofree char *msg = NULL;
+        if (!set(obj, keys[i], val, &msg))
+            add_error(errors, count, label, line_of(lines, group, keys[i]), "[%s] %s", group, msg);
+    }
+}
+
+static bool set_rule(void *obj, const char *key, const char *val, char **ret_err)
+{
+    struct alert_rule *r = obj;
+    if (g_str_equal(key, "kind")) {
+        if (!rule_kind_parse(val, &r->kind)) {
+            *ret_err = g_strdup_printf("kind: expected threshold, pool-full or memory-trend, "
+                                       "got '%s'", val);
+            return false;
+        }
+    } else if (g_str_equal(key, "metric") || g_str_equal(key, "view") ||
+               g_str_equal(key, "op") || g_str_equal(key, "scope")) {
+        char **dst = g_str_equal(key, "metric") ? &r->metric
+                     : g_str_equal(key, "view") ? &r->view
+                     : g_str_equal(key, "op")   ? &r->op
+                                                : &r->scope;
+        g_free(*dst);
+        *dst = g_strdup(val);
+    } else if (g_str_equal(key, "value")) {
+        char *end = NULL;
+        r->value = g_ascii_strtod(val, &end);
+        if (!*val || *end) {
+            *ret_err = g_strdup_printf("value: expected a number, got '%s'", val);
+            return false;
+        }
+    } else if (g_str_equal(key, "for")) {
+        if (!duration_parse(val, &r->for_us)) {
+            *ret_err = g_strdup_printf("for: expected a duration such as 30s or 5m, got '%s'", val);
+            return false;
+        }
+    } else if (g_str_equal(key, "severity")) {
+        if (!severity_parse(val, &r->severity)) {
+            *ret_err = g_strdup_printf("severity: expected info, warning, major or critical, "
+                                       "got '%s'", val);
+            return false;
+        }
+    } else if (g_str_equal(key, "enabled")) {
+        if (!parse_bool(val, &r->enabled)) {
+            *ret_err = g_strdup_printf("enabled: expected yes or no, got '%s'", val);
+            return false;
+        }
+    } else {
+        *ret_err = g_strdup_printf("unknown key '%s' (known: kind, metric, view, op, value, for, "
+                                   "severity, scope, enabled)", key);
+        return false;
+    }
+    return true;
+}
+
+static bool set_route(void *obj, const char *key, const char *val, char **ret_err)
+{
+    struct notify_route *r = obj;
+    if (g_str_equal(key, "type")) {
+        if (!g_str_equal(val, "webhook") && !g_str_equal(val, "command") &&
+            !g_str_equal(val, "syslog")) {
+            *ret_err = g_strdup_printf("type: expected webhook, command or syslog, got '%s'", val);
+            return false;
+        }
+        g_free(r->type);
+        r->type = g_strdup(val);
+    } else if (g_str_equal(key, "url") || g_str_equal(key, "command")) {
+        if (g_str_equal(key, "url") && !g_str_has_prefix(val, "http://") &&
+            !g_str_has_prefix(val, "https://")) {
+            *ret_err = g_strdup_printf("url: expected http:// or https://, got '%s'", val);
+            return false;
+        }
+        g_free(r->target);
+        r->target = g_strdup(val);
+    } else if (g_str_equal(key, "min_severity")) {
+        if (!severity_parse(val, &r->min_severity)) {
+            *ret_err = g_strdup_printf("min_severity: expected info, warning, major or critical, "
+                                       "got '%s'", val);
+            return false;
+        }
+    } else if (g_str_equal(key, "conditions") || g_str_equal(key, "scope")) {
+        char **dst = g_str_equal(key, "scope") ? &r->scope : &r->conditions;
+        g_free(*dst);
+        *dst = g_strdup(val);
+    } else if (g_str_equal(key, "on")) {
+        g_auto(GStrv) ts = g_strsplit(val, ",", -1);
+        r->transitions = 0;
+        for (guint i = 0; ts[i]; i++) {
+            const char *t = g_strstrip(ts[i]);
+            int k = 0;
+            while (k < IT_N && !g_str_equal(t, incident_transition_name(k)))
+                k++;
+            if (k == IT_N) {
+                *ret_err = g_strdup_printf("on: '%s' is not one of opened, escalated, "
+                                           "acknowledged, resolved, reopened", t);
+                return false;
+            }
+            r->transitions |= 1u << k;
+        }
+    } else if (g_str_equal(key, "rate_per_min") || g_str_equal(key, "timeout")) {
+        uint64_t n;
+        if (!parse_u64(val, &n) || n > 100000) {
+            *ret_err = g_strdup_printf("%s: expected an integer from 0 to 100000, got '%s'", key,
+                                       val);
+            return false;
+        }
+        if (g_str_equal(key, "timeout"))
+            r->timeout_s = (int)n;
+        else
+            r->rate_per_min = (unsigned)n;
+    } else {
+        *ret_err = g_strdup_printf("unknown key '%s' (known: type, url, command, min_severity, "
+                                   "conditions, scope, on, rate_per_min, timeout)", key);
+        return false;
+    }
+    return true;
+}
+
+static void check_rule(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
+                       const char *group, int gline, GPtrArray *errors, unsigned *count)
+{
+    const char *name = group + strlen("rule:");
+    struct alert_rule *r = alert_rule_new();
+    r->name = g_strdup(name);
+    r->scope = g_strdup("all");
+    unsigned before = *count;
+    each_key(kf, lines, label, group, set_rule, r, errors, count);
+    g_autoptr(GError) err = NULL;
+    for (guint i = 0; i < c->rules->len; i++) {
+        if (g_str_equal(((struct alert_rule *)g_ptr_array_index(c->rules, i))->name, name))
+            add_error(errors, count, label, gline, "[%s]: duplicate rule", group);
+    }
+    if (*count == before && !ops_rule_valid(r, &err))
+        add_error(errors, count, label, gline, "[%s]: %s", group, err->message);
+    if (*count != before) {
+        alert_rule_free(r);
+        return;
+    }
+    g_ptr_array_add(c->rules, r);
+}
+
+static void check_route(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
+                        const char *group, int gline, GPtrArray *errors, unsigned *count)
+{
+    struct notify_route *r = g_new0(struct notify_route, 1);
+    r->name = g_strdup(group + strlen("route:"));
+    r->min_severity = SEV_WARNING;
+    r->timeout_s = 10;
+    unsigned before = *count;
+    each_key(kf, lines, label, group, set_route, r, errors, count);
+    g_autoptr(GError) err = NULL;
+    if (*count == before && !r->type)
+        add_error(errors, count, label, gline, "[%s]: missing required key 'type'", group);
+    else if (*count == before && !g_str_equal(r->type, "syslog") && !r->target)
+        add_error(errors, count, label, gline, "[%s]: a %s route needs '%s'", group, r->type,
+                  g_str_equal(r->type, "webhook") ? "url" : "command");
+    else if (*count == before && !ops_scope_valid(r->scope, &err))
+        add_error(errors, count, label, gline, "[%s]: %s", group, err->message);
+    if (*count != before) {
+        notify_route_free(r);
+        return;
+    }
+    g_ptr_array_add(c->routes, r);
+}
+
 unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char *label,
                         GPtrArray *errors)
 {
@@ -524,6 +730,16 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             check_group(c, kf, lines, label, g, store_fields, NULL, errors, &count);
         } else if (g_str_equal(g, "reconcile")) {
             check_reconcile(c, kf, lines, label, errors, &count);
+        } else if (g_str_equal(g, "ops")) {
+            check_group(c, kf, lines, label, g, ops_fields, NULL, errors, &count);
+        } else if ((g_str_has_prefix(g, "rule:") || g_str_has_prefix(g, "route:")) &&
+                   !group_name_ok(strchr(g, ':') + 1)) {
+            add_error(errors, &count, label, gline,
+                      "[%s]: a name is 1-64 characters of letters, digits, '-', '_', '.'", g);
+        } else if (g_str_has_prefix(g, "rule:")) {
+            check_rule(c, kf, lines, label, g, gline, errors, &count);
+        } else if (g_str_has_prefix(g, "route:")) {
+            check_route(c, kf, lines, label, g, gline, errors, &count);
         } else if (g_str_has_prefix(g, "hypervisor:")) {
             const char *name = g + strlen("hypervisor:");
             bool valid = *name && strlen(name) <= 64;
@@ -561,7 +777,8 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
         } else {
             add_error(
                 errors, &count, label, gline,
-                "unknown group [%s] (known: [manager], [store], [reconcile], [hypervisor:NAME])",
+                "unknown group [%s] (known: [manager], [store], [reconcile], [ops], [rule:NAME], "
+                "[route:NAME], [hypervisor:NAME])",
                 g);
         }
     }

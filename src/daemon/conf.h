@@ -13,6 +13,8 @@
 #pragma once
 
 #include <glib.h>
+
+#include "model/event.h"
 #include <stdbool.h>
 
 #include "reconcile/reconcile.h"
@@ -62,6 +64,17 @@ struct conf {
      * or a global option, each checked by reconcile_config_set(). */
     bool reconcile_enabled; /* the engine's reconciliation stage runs */
     struct reconcile_config reconcile;
+
+    /* The operations record (docs/operations.md): [ops], [rule:NAME],
+     * [route:NAME]. */
+    int64_t ops_resolve_after;   /* µs a cleared condition waits before it resolves */
+    int64_t ops_reopen_window;   /* µs within which a recurrence reopens */
+    int ops_suggest_count;       /* recurrences that suggest a problem; 0: never */
+    int64_t ops_suggest_window;
+    int64_t ops_event_retention; /* µs; 0 keeps forever */
+    int64_t ops_notify_give_up;  /* µs a failing delivery is retried */
+    GPtrArray *rules;            /* struct alert_rule *, owned */
+    GPtrArray *routes;           /* struct notify_route *, owned */
 };
 
 struct conf *conf_new(void);

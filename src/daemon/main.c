@@ -312,6 +312,14 @@ int main(int argc, char **argv)
     ec.retention = (struct store_retention){c->retention_raw, c->retention_5m, c->retention_1h};
     ec.reconcile = c->reconcile_enabled;
     ec.reconcile_conf = c->reconcile;
+    ec.ops.resolve_after_us = c->ops_resolve_after;
+    ec.ops.reopen_window_us = c->ops_reopen_window;
+    ec.ops.suggest_count = (unsigned)c->ops_suggest_count;
+    ec.ops.suggest_window_us = c->ops_suggest_window;
+    ec.event_retention_us = c->ops_event_retention;
+    ec.notify_give_up_us = c->ops_notify_give_up;
+    ec.rules = c->rules;
+    ec.routes = c->routes;
     ec.balloon_period_s = c->collect_interval > 0 ? c->balloon_period : 0;
     struct engine *eng = engine_new(st, &ec);
     struct virt_conf vconf = {

@@ -159,6 +159,12 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
     }
     audit_finish(e, audit_id, err);
     if (err) {
+        g_autofree char *item = g_strconcat("vm:", uuid, NULL);
+        g_autofree char *msg = g_strdup_printf("%s of %s by %s failed: %s",
+                                               action_specs[req->kind].name, name ? name : uuid,
+                                               who->name, err->message);
+        engine_event_post(e, event_new(now_usec(), item, name ? name : uuid, host, "action.failed",
+                                       NULL, false, SEV_WARNING, msg));
         g_propagate_error(error, g_steal_pointer(&err));
         return -EIO;
     }

@@ -34,6 +34,8 @@ struct inv_dom {
     guint8 pxml_sha[32]; /* of the newest stored persistent version */
     bool have_psha;
     GPtrArray *pending; /* struct pending_change *: changes waiting for a boot */
+    /* Its state as last seen, to tell the operations record what changed. */
+    char *state, *state_reason;
 };
 
 /* A persistent change not yet in the live definition. */
@@ -106,6 +108,7 @@ struct ehost {
     enum host_state state;
     char *reason;
     bool synced_once;  /* inventory synced since start-up */
+    bool lost;         /* its loss was posted to the operations record, its return not yet */
     int64_t synced_us; /* last full sync */
     GHashTable *inv;   /* uuid -> struct inv_dom * */
     GPtrArray *pools;  /* struct pool_ref * */
@@ -136,6 +139,7 @@ struct engine {
 
     GThreadPool *upkeep; /* kanrid's own actions, one at a time */
     struct maint *maint;
+    struct engine_ops *ops; /* the operations record (ops.c) */
     bool stopping;
 };
 

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "engine/engine-private.h"
+#include "engine/ops-private.h"
 
 #include "basic/util.h"
 
@@ -26,6 +27,9 @@ void engine_conf_init(struct engine_conf *c)
     c->balloon_period_s = 2;
     c->finding_refresh_us = 60 * USEC_PER_SEC;
     c->view_keep_us = 600 * USEC_PER_SEC;
+    ops_conf_defaults(&c->ops);
+    c->event_retention_us = 90 * 86400 * USEC_PER_SEC;
+    c->notify_give_up_us = 86400 * USEC_PER_SEC;
 }
 
 /* ---- items ---- */
@@ -174,6 +178,8 @@ static void inv_dom_free(gpointer p)
     struct inv_dom *d = p;
     g_free(d->uuid);
     g_free(d->name);
+    g_free(d->state);
+    g_free(d->state_reason);
     if (d->pending)
         g_ptr_array_unref(d->pending);
     g_free(d);
@@ -311,6 +317,7 @@ struct engine *engine_new(struct store *st, const struct engine_conf *conf)
     e->sink.ctx = e;
     engine_sink_inventory(&e->sink);
     engine_sink_rounds(&e->sink);
+    engine_ops_new(e);
     return e;
 }
 
@@ -441,6 +448,10 @@ void engine_start(struct engine *e)
     if (!e->upkeep)
         e->upkeep = g_thread_pool_new(upkeep_run, e, UPKEEP_THREADS, FALSE, NULL);
     engine_maint_start(e);
+    g_autoptr(GError) err = NULL;
+    if (engine_ops_start(e, &err) < 0)
+        g_warning("operations record: loading its state: %s (events are not processed)",
+                  err->message);
 }
 
 void engine_resync_all(struct engine *e)
@@ -515,6 +526,8 @@ bool engine_stop(struct engine *e, int timeout_s)
         engine_maint_free(e);
         keep_views(e);
     }
+    /* After the drivers: what they reported last is stored too. */
+    engine_ops_stop(e);
     return all;
 }
 
@@ -526,6 +539,7 @@ void engine_free(struct engine *e)
     g_hash_table_unref(e->items);
     g_hash_table_unref(e->inflight);
     g_ptr_array_unref(e->rechecks);
+    engine_ops_free(e);
     g_mutex_clear(&e->lock);
     g_free(e);
 }

@@ -34,7 +34,9 @@
 
 #include "model/action.h"
 #include "model/driver.h"
+#include "model/event.h"
 #include "model/view.h"
+#include "ops/ops.h"
 #include "reconcile/reconcile.h"
 #include "store/store.h"
 
@@ -56,6 +58,13 @@ struct engine_conf {
     /* A running VM's view is kept in the store at least this often (and
      * always when it stops and when kanrid stops). */
     int64_t view_keep_us;
+
+    /* The operations record (docs/operations.md). */
+    struct ops_conf ops;
+    const GPtrArray *rules;  /* struct alert_rule * from kanri.conf (copied) */
+    const GPtrArray *routes; /* struct notify_route * (copied) */
+    int64_t event_retention_us;  /* 0: forever */
+    int64_t notify_give_up_us;   /* a delivery failing this long is given up */
 };
 
 void engine_conf_init(struct engine_conf *c);
@@ -117,3 +126,41 @@ int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_dupl
  * and kanrid's collection health in Prometheus text format
  * (src/engine/prometheus.c). */
 void engine_metrics_prometheus(struct engine *e, GString *out);
+
+/* ---- the operations record (engine/ops.c) ----
+ *
+ * Events are posted from any thread and processed in batches by the
+ * engine's ops thread (src/ops/ decides, one transaction writes).  The
+ * functions below are what the API does with it; errors are
+ * ENGINE_OPS_ERROR codes. */
+#define ENGINE_OPS_ERROR (engine_ops_error_quark())
+GQuark engine_ops_error_quark(void);
+enum { ENGINE_OPS_NOT_FOUND = 1, ENGINE_OPS_CONFLICT, ENGINE_OPS_INVALID, ENGINE_OPS_IO };
+
+/* Posts EV (moved); the ops thread stores and correlates it. */
+void engine_event_post(struct engine *e, struct event *ev);
+int engine_incident_acknowledge(struct engine *e, int64_t id, const char *who,
+                                const char *comment, GError **error);
+int engine_incident_resolve(struct engine *e, int64_t id, const char *who, const char *comment,
+                            GError **error);
+int engine_incident_link(struct engine *e, int64_t id, int64_t problem_id, GError **error);
+/* Creates (p->id 0) or updates a problem; *ret_id its id. */
+int engine_problem_put(struct engine *e, struct problem *p, int64_t *ret_id, GError **error);
+int engine_maintenance_add(struct engine *e, struct maintenance *m, int64_t *ret_id,
+                           GError **error);
+int engine_maintenance_delete(struct engine *e, int64_t id, GError **error);
+/* Every rule (kanri.conf's and the API's), rows of rule_row_desc. */
+struct rows *engine_rules(struct engine *e);
+/* Adds or replaces an API rule; a kanri.conf rule of that name cannot be. */
+int engine_rule_put(struct engine *e, const struct alert_rule *r, bool *ret_created,
+                    GError **error);
+int engine_rule_delete(struct engine *e, const char *name, GError **error);
+/* The configured routes as JSON text (an array). */
+char *engine_routes_json(struct engine *e);
+/* Open (or acknowledged) incidents by severity, events processed, and
+ * deliveries done and failed, for /metrics. */
+void engine_ops_counts(struct engine *e, uint64_t open_by_severity[SEV_N], uint64_t *ret_events,
+                       uint64_t *ret_delivered, uint64_t *ret_failed);
+/* Waits until every event posted before the call is stored (tests,
+ * benchmarks, shutdown). */
+void engine_ops_flush(struct engine *e);

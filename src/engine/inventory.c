@@ -67,6 +67,8 @@ int engine_inventory_load(struct engine *e, struct ehost *h, GError **error)
         d->domain_id = r->domain_id;
         d->version = r->config_version;
         d->removed = r->removed;
+        d->state = g_strdup(r->state);
+        d->state_reason = g_strdup(r->state_reason);
         if (r->xml) {
             xml_sha(r->xml, d->xml_sha);
             d->have_sha = true;
@@ -105,6 +107,51 @@ static void write_state(struct engine *e, struct ehost *h, enum host_state st, c
         g_warning("host %s: storing its state: %s", h->name, err->message);
 }
 
+/* ---- the operations record ---- */
+
+/* The VMs running on H, as items (under e->lock). */
+static GPtrArray *vms_on(struct engine *e, struct ehost *h)
+{
+    GPtrArray *refs = item_refs_new();
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, e->items);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const struct item *itm = v;
+        if (itm->host_id != h->id || !itm->active)
+            continue;
+        g_autofree char *id = g_strconcat("vm:", itm->uuid, NULL);
+        g_ptr_array_add(refs, item_ref_new(id, itm->name ? itm->name : itm->uuid));
+    }
+    return refs;
+}
+
+/* A host lost (LOST) or back: one event for the host, naming the VMs on
+ * it, then one for each VM, which the operations record counts in the
+ * host's incident rather than opening one each.  VMS is consumed. */
+static void post_host(struct engine *e, const char *host, bool lost, const char *reason,
+                      GPtrArray *vms)
+{
+    g_autofree char *item = g_strconcat("host:", host, NULL);
+    g_autofree char *msg = lost ? g_strdup_printf("host %s unreachable: %s (%u VMs running on it)",
+                                                  host, reason ? reason : "unknown", vms->len)
+                                : g_strdup_printf("host %s connected", host);
+    int64_t now = now_usec();
+    struct event *ev = event_new(now, item, host, NULL, lost ? "host.unreachable" : "host.connected",
+                                 OPS_HOST_DOWN, lost, lost ? SEV_CRITICAL : SEV_INFO, msg);
+    ev->affected = g_ptr_array_ref(vms);
+    engine_event_post(e, ev);
+    for (guint i = 0; i < vms->len; i++) {
+        const struct item_ref *r = g_ptr_array_index(vms, i);
+        g_autofree char *m = lost ? g_strdup_printf("%s: its host %s is unreachable", r->name, host)
+                                  : g_strdup_printf("%s: its host %s is back", r->name, host);
+        engine_event_post(e, event_new(now, r->item, r->name, host,
+                                       lost ? "vm.unreachable" : "vm.reachable", "vm-unreachable",
+                                       lost, lost ? SEV_MAJOR : SEV_INFO, m));
+    }
+    g_ptr_array_unref(vms);
+}
+
 static void sink_host_state(void *ctx, int64_t host_id, enum host_state st, const char *reason)
 {
     struct engine *e = ctx;
@@ -116,7 +163,14 @@ static void sink_host_state(void *ctx, int64_t host_id, enum host_state st, cons
     h->state = st;
     g_free(h->reason);
     h->reason = g_strdup(reason);
+    GPtrArray *lost = NULL;
+    if (st == HOST_UNREACHABLE && !h->lost) {
+        h->lost = true;
+        lost = vms_on(e, h);
+    }
     g_mutex_unlock(&e->lock);
+    if (lost)
+        post_host(e, h->name, true, reason, lost);
     if (!changed)
         return;
     if (st == HOST_UNREACHABLE)
@@ -141,6 +195,13 @@ static void sink_inventory_synced(void *ctx, int64_t host_id)
     h->reason = NULL;
     h->synced_once = true;
     h->synced_us = now;
+    /* Back (or connected for the first time since start-up: an incident
+     * left open by the previous kanrid closes if the host came back
+     * meanwhile). */
+    GPtrArray *back = NULL;
+    if (h->lost || first)
+        back = h->lost ? vms_on(e, h) : item_refs_new();
+    h->lost = false;
     guint n = 0;
     GHashTableIter it;
     gpointer k, v;
@@ -149,6 +210,8 @@ static void sink_inventory_synced(void *ctx, int64_t host_id)
         n += !((struct inv_dom *)v)->removed;
     g_mutex_unlock(&e->lock);
     write_state(e, h, HOST_CONNECTED, NULL, now);
+    if (back)
+        post_host(e, h->name, false, NULL, back);
     if (!was)
         g_message("host %s: connected; inventory synced (%u domain%s)%s", h->name, n,
                   n == 1 ? "" : "s", first ? "" : " after reconnecting");
@@ -381,6 +444,29 @@ static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
     inv->name = g_strdup(d->name);
     inv->domain_id = domain_id;
     inv->removed = false;
+    struct ops_lifecycle lc;
+    bool by_action = g_strcmp0(c.cause, "action") == 0;
+    if (ops_vm_lifecycle(inv->state, inv->state_reason, d->state, d->state_reason, by_action,
+                         &lc)) {
+        g_autofree char *item = g_strconcat("vm:", d->uuid, NULL);
+        g_autofree char *msg = g_strdup_printf("%s %s%s%s (was %s)", d->name, lc.words,
+                                               by_action && c.actor ? "; action by " : "",
+                                               by_action && c.actor ? c.actor : "", inv->state);
+        engine_event_post(e, event_new(now_usec(), item, d->name, h->name, lc.kind, lc.condition,
+                                       lc.problem, lc.severity, msg));
+    } else if (!prior.known && h->synced_once) {
+        g_autofree char *item = g_strconcat("vm:", d->uuid, NULL);
+        g_autofree char *msg = g_strdup_printf("%s appeared (%s)%s%s", d->name,
+                                               d->state ? d->state : "unknown",
+                                               by_action && c.actor ? "; defined by " : "",
+                                               by_action && c.actor ? c.actor : "");
+        engine_event_post(e, event_new(now_usec(), item, d->name, h->name, "vm.created", NULL,
+                                       false, SEV_INFO, msg));
+    }
+    g_free(inv->state);
+    inv->state = g_strdup(d->state);
+    g_free(inv->state_reason);
+    inv->state_reason = g_strdup(d->state_reason);
     if (a.new_version) {
         inv->version = version + 1;
         memcpy(inv->xml_sha, sha, 32);
@@ -448,6 +534,15 @@ static void sink_domains_present(void *ctx, int64_t host_id, const char *const *
             struct inv_dom *d = g_hash_table_lookup(h->inv, g->uuid);
             if (d)
                 d->removed = true;
+            g_autofree char *item = g_strconcat("vm:", g->uuid, NULL);
+            g_autofree char *msg = g_strdup_printf("%s removed%s%s", g->name,
+                                                   by_action && c.actor ? " by " : " (an external change)",
+                                                   by_action && c.actor ? c.actor : "");
+            /* Its own problems cannot go on: the removal is their end. */
+            engine_event_post(e, event_new(now_usec(), item, g->name, h->name, "vm.removed",
+                                           "vm-down", false, by_action ? SEV_INFO : SEV_WARNING,
+                                           msg));
+
             struct item *itm = g_hash_table_lookup(e->items, g->uuid);
             if (itm && itm->host_id == host_id)
                 engine_item_deactivate(e, itm, views);

@@ -42,6 +42,16 @@ static gpointer maint_thread(gpointer data)
         else if (stats.buckets_5m || stats.rows_deleted)
             g_debug("history: %u 5-minute and %u hourly buckets, %u rows expired", stats.buckets_5m,
                     stats.buckets_1h, stats.rows_deleted);
+        /* The operations record's events (and deliveries done) expire
+         * like the history; incidents, problems and their logs stay. */
+        unsigned pruned = 0;
+        g_clear_error(&err);
+        if (e->conf.event_retention_us > 0 &&
+            e->store->ops->events_prune(e->store, now_usec() - e->conf.event_retention_us, &pruned,
+                                        &err) < 0)
+            g_warning("event retention: %s", err->message);
+        else if (pruned)
+            g_debug("events: %u expired", pruned);
     }
     return NULL;
 }

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "engine/engine-private.h"
+#include "engine/ops-private.h"
 
 #include "basic/util.h"
 
@@ -157,6 +158,7 @@ static void sink_round(void *ctx, struct round_report *r)
     int64_t st0 = mono_usec();
     if (e->conf.reconcile)
         stage_reconcile(e, h, round_items, &b);
+    stage_ops(e, h, round_items, &b);
     h->stages_last_s = (double)(mono_usec() - st0) / 1e6;
     h->stages_sum_s += h->stages_last_s;
 
@@ -296,6 +298,18 @@ static void sink_view_status(void *ctx, int64_t host_id, const char *uuid, const
     else
         g_message("host %s: %s: %s view unavailable: %s", host, name, engine_part_names[p],
                   reason ? reason : "unknown");
+    if (!first && p == PART_AGENT) {
+        /* The guest agent appeared, vanished or was rejected: its view
+         * of the guest comes or goes with it. */
+        g_autofree char *item = g_strconcat("vm:", uuid, NULL);
+        g_autofree char *msg =
+            available ? g_strdup_printf("%s: guest agent answering again", name)
+                      : g_strdup_printf("%s: guest agent gone: %s", name, reason ? reason : "unknown");
+        engine_event_post(e, event_new(now_usec(), item, name, host,
+                                       available ? "agent.appeared" : "agent.vanished",
+                                       "guest-agent-lost", !available,
+                                       available ? SEV_INFO : SEV_WARNING, msg));
+    }
 }
 
 void engine_sink_rounds(struct driver_sink *s)

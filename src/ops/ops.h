@@ -191,3 +191,23 @@ bool ops_route_match(const struct notify_route *r, const struct incident *inc,
                      enum incident_transition what);
 /* The idempotency key of a transition: "kanri-ID-SEQ". */
 char *ops_delivery_key(int64_t incident_id, unsigned seq);
+
+/* ---- what a VM's state change means ---- */
+
+struct ops_lifecycle {
+    const char *kind;      /* static: "vm.destroyed", "vm.started", ... */
+    const char *condition; /* static: "vm-down" | "vm-paused"; NULL: a fact */
+    bool problem;
+    enum severity severity;
+    const char *words; /* static: "destroyed behind kanri's back", ... */
+};
+
+/* A domain went from OLD_STATE/OLD_REASON to STATE/REASON (libvirt's
+ * names, as virt_state_reason() gives them); BY_ACTION: a kanri action
+ * was in flight on it.  False when it is not worth an event (no change,
+ * or a state nobody acts on).  An unexpected stop (crashed, destroyed or
+ * shut down from inside behind kanri's back, paused on an I/O error) is a
+ * problem of "vm-down" or "vm-paused"; running again is its recovery; a
+ * stop by a kanri action is a fact. */
+bool ops_vm_lifecycle(const char *old_state, const char *old_reason, const char *state,
+                      const char *reason, bool by_action, struct ops_lifecycle *ret);

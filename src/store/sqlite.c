@@ -511,6 +511,8 @@ void store_domain_ref_clear(struct store_domain_ref *r)
     g_free(r->name);
     g_free(r->xml);
     g_free(r->persistent_xml);
+    g_free(r->state);
+    g_free(r->state_reason);
     memset(r, 0, sizeof(*r));
 }
 
@@ -520,7 +522,7 @@ static int sq_domains_load(struct store *st, int64_t host_id, GArray *ret, GErro
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
     sqlite3_stmt *q = prep(s->r, error,
                            "SELECT d.id, d.uuid, d.name, d.removed, d.config_version, v.xml,"
-                           " d.persistent_version, p.xml"
+                           " d.persistent_version, p.xml, d.state, d.state_reason"
                            " FROM domains d LEFT JOIN config_versions v ON v.domain_id = d.id"
                            "  AND v.version = d.config_version"
                            " LEFT JOIN persistent_versions p ON p.domain_id = d.id"
@@ -540,6 +542,8 @@ static int sq_domains_load(struct store *st, int64_t host_id, GArray *ret, GErro
             .xml = col_text(q, 5),
             .persistent_version = sqlite3_column_int64(q, 6),
             .persistent_xml = col_text(q, 7),
+            .state = col_text(q, 8),
+            .state_reason = col_text(q, 9),
         };
         g_array_append_val(ret, r);
     }

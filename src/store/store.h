@@ -54,6 +54,7 @@ struct store_domain_ref {
     char *xml;                  /* of config_version; NULL when none */
     int64_t persistent_version; /* newest of the persistent track, 0: none */
     char *persistent_xml;       /* of persistent_version; NULL when none */
+    char *state, *state_reason; /* as last stored; NULL when unknown */
 };
 
 void store_domain_ref_clear(struct store_domain_ref *r);

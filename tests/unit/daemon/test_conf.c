@@ -221,10 +221,64 @@ static void test_unknown_group(void **state)
 {
     expect_one("[manager]\n\n[managr]\nlisten = 1.2.3.4:5\n",
                LABEL ":3: unknown group [managr] (known: [manager], [store], "
-                     "[reconcile], [hypervisor:NAME])");
+                     "[reconcile], [ops], [rule:NAME], [route:NAME], [hypervisor:NAME])");
     expect_one("[hypervisor]\nuri = x\n",
                LABEL ":1: unknown group [hypervisor] (known: [manager], [store], "
-                     "[reconcile], [hypervisor:NAME])");
+                     "[reconcile], [ops], [rule:NAME], [route:NAME], [hypervisor:NAME])");
+}
+
+/* [ops], [rule:NAME] and [route:NAME]: rules and routes are read whole
+ * and checked as the API checks them; a bad one is an error, not a rule
+ * that silently never fires. */
+static void test_ops_groups(void **state)
+{
+    g_autoptr(conf) c = conf_new();
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    const char *text = "[ops]\nresolve_after = 2m\nsuggest_problem_after = 5\n"
+                       "[rule:cpu-hot]\nkind = threshold\nmetric = cpu_busy\n"
+                       "view = reconciled\nop = >\nvalue = 90\nfor = 5m\n"
+                       "severity = major\nscope = vm:web*\n"
+                       "[rule:pool]\nkind = pool-full\nvalue = 24\n"
+                       "[route:pager]\ntype = webhook\nurl = http://127.0.0.1:9/hook\n"
+                       "min_severity = major\non = opened,resolved\nrate_per_min = 10\n";
+    assert_int_equal(conf_load_data(c, text, strlen(text), LABEL, errors), 0);
+    assert_int_equal(c->ops_resolve_after, 120 * G_GINT64_CONSTANT(1000000));
+    assert_int_equal(c->ops_suggest_count, 5);
+    assert_int_equal(c->rules->len, 2);
+    const struct alert_rule *r = g_ptr_array_index(c->rules, 0);
+    assert_string_equal(r->name, "cpu-hot");
+    assert_int_equal(r->severity, SEV_MAJOR);
+    assert_int_equal(r->for_us, 300 * G_GINT64_CONSTANT(1000000));
+    assert_int_equal(c->routes->len, 1);
+    const struct notify_route *rt = g_ptr_array_index(c->routes, 0);
+    assert_int_equal(rt->transitions, (1u << IT_OPENED) | (1u << IT_RESOLVED));
+    assert_int_equal(rt->rate_per_min, 10);
+
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"[rule:x]\nkind = threshold\nmetric = cpu_busy\nview = inside\nop = >\nvalue = 1\n",
+         LABEL ":1: [rule:x]: rule x: a threshold needs metric, view (host, guest or reconciled) "
+               "and op (>, >=, < or <=)"},
+        {"[rule:x]\nkind = pool-full\nvalue = 0\n",
+         LABEL ":1: [rule:x]: rule x: a trend rule's value is hours, more than 0"},
+        {"[rule:x]\nkind = pool-full\nvalue = 3\nscope = tag:a\n",
+         LABEL ":1: [rule:x]: scope \"tag:a\": expected all, host:NAME, vm:GLOB, pool:GLOB or "
+               "item:ID"},
+        {"[rule:x]\ncolour = red\n",
+         LABEL ":2: [rule:x] unknown key 'colour' (known: kind, metric, view, op, value, for, "
+               "severity, scope, enabled)"},
+        {"[route:x]\ntype = webhook\n", LABEL ":1: [route:x]: a webhook route needs 'url'"},
+        {"[route:x]\ntype = webhook\nurl = ftp://a\n",
+         LABEL ":3: [route:x] url: expected http:// or https://, got 'ftp://a'"},
+        {"[route:x]\ntype = syslog\non = closed\n",
+         LABEL ":3: [route:x] on: 'closed' is not one of opened, escalated, acknowledged, "
+               "resolved, reopened"},
+        {"[route:a b]\ntype = syslog\n",
+         LABEL ":1: [route:a b]: a name is 1-64 characters of letters, digits, '-', '_', '.'"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++)
+        expect_one(bad[i].text, bad[i].msg);
 }
 
 static void test_int_ranges(void **state)
@@ -460,7 +514,7 @@ static void test_all_errors_collected(void **state)
         LABEL ":6: [hypervisor:a]: reconnect_min (9) is larger than reconnect_max (3)",
         LABEL ":10: [hypervisor:b]: missing required key 'uri'",
         LABEL ":11: unknown group [elsewhere] (known: [manager], [store], [reconcile], "
-              "[hypervisor:NAME])",
+              "[ops], [rule:NAME], [route:NAME], [hypervisor:NAME])",
     };
     assert_int_equal(n, G_N_ELEMENTS(want));
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
@@ -646,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_hypervisor_name_characters),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_unknown_group),
+        cmocka_unit_test(test_ops_groups),
         cmocka_unit_test(test_int_ranges),
         cmocka_unit_test(test_bad_enum),
         cmocka_unit_test(test_bad_listen),

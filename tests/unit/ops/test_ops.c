@@ -438,13 +438,54 @@ static void test_preceding(void **unused)
                     (g_array_index(c, struct ops_change, i).id == 6));
 }
 
+/* A VM's state changes: the unexpected ones are problems, kanri's own
+ * actions are facts, running again is the recovery. */
+static void test_vm_lifecycle(void **unused)
+{
+    static const struct {
+        const char *os, *or_, *s, *r;
+        bool by_action;
+        bool worth;
+        const char *kind, *condition;
+        bool problem;
+    } cases[] = {
+        {"running", "booted", "shutoff", "destroyed", false, true, "vm.destroyed", "vm-down", true},
+        {"running", "booted", "shutoff", "destroyed", true, true, "vm.stopped", NULL, false},
+        {"running", "booted", "shutoff", "shutdown", false, true, "vm.shutdown", "vm-down", true},
+        {"running", "booted", "shutoff", "crashed", true, true, "vm.crashed", "vm-down", true},
+        {"running", "booted", "crashed", "panicked", false, true, "vm.crashed", "vm-down", true},
+        {"running", "booted", "paused", "ioerror", false, true, "vm.paused", "vm-paused", true},
+        {"running", "booted", "paused", "migration", false, true, "vm.paused", NULL, false},
+        {"running", "booted", "paused", "user", false, true, "vm.paused", NULL, false},
+        {"running", "booted", "shutoff", "migrated", false, true, "vm.migrated", NULL, false},
+        {"shutoff", "destroyed", "running", "booted", false, true, "vm.started", "vm-down", false},
+        {"paused", "ioerror", "running", "unpaused", false, true, "vm.resumed", "vm-paused", false},
+        {"running", "booted", "running", "unpaused", false, false, NULL, NULL, false},
+        {"shutoff", "shutdown", "shutoff", "destroyed", false, false, NULL, NULL, false},
+        {NULL, NULL, "running", "booted", false, false, NULL, NULL, false},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        struct ops_lifecycle l = {0};
+        bool worth = ops_vm_lifecycle(cases[i].os, cases[i].or_, cases[i].s, cases[i].r,
+                                      cases[i].by_action, &l);
+        if (worth != cases[i].worth)
+            fail_msg("case %u: worth %d", i, worth);
+        if (!worth)
+            continue;
+        assert_string_equal(l.kind, cases[i].kind);
+        assert_true(g_strcmp0(l.condition, cases[i].condition) == 0);
+        assert_int_equal(l.problem, cases[i].problem);
+        assert_non_null(l.words);
+    }
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data/ops";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),    cmocka_unit_test(test_rule_step),
         cmocka_unit_test(test_trend),     cmocka_unit_test(test_scope),
-        cmocka_unit_test(test_preceding),
+        cmocka_unit_test(test_preceding), cmocka_unit_test(test_vm_lifecycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,279 @@
+/*
+ * The round's stage of the operations record: what the round found
+ * becomes events — findings opened, escalated and closed by the
+ * reconciliation stage, and the verdicts of the rules (thresholds on the
+ * host, guest or reconciled view; trends of pools and memory).  What the
+ * events mean (incidents) is decided on the ops thread (ops.c).
+ *
+ * Runs under e->lock after stage_reconcile, on the round's items only.
+ */
+#include "config.h"
+
+#include "engine/ops-private.h"
+
+#include "basic/util.h"
+#include "store/series.h"
+
+#include <math.h>
+
+static char *vm_item(const struct item *it)
+{
+    return g_strconcat("vm:", it->uuid, NULL);
+}
+
+static void post(struct engine *e, const char *item, const char *name, const char *host,
+                 const char *kind, const char *condition, bool problem, enum severity sev,
+                 const char *msg, GPtrArray *affected)
+{
+    struct event *ev = event_new(now_usec(), item, name, host, kind, condition, problem, sev, msg);
+    ev->affected = affected ? g_ptr_array_ref(affected) : NULL;
+    engine_event_post(e, ev);
+}
+
+/* ---- findings ---- */
+
+static void findings(struct engine *e, struct ehost *h, const struct round_batch *b)
+{
+    for (guint i = 0; i < b->findings->len; i++) {
+        const struct finding_write *f = &g_array_index(b->findings, struct finding_write, i);
+        struct item *it = g_hash_table_lookup(e->items, f->uuid);
+        g_autofree char *item = g_strconcat("vm:", f->uuid, NULL);
+        g_autofree char *cond = g_strconcat("finding/", f->rule, NULL);
+        const char *name = it && it->name ? it->name : f->uuid;
+        enum severity sev = SEV_WARNING;
+        if (f->severity)
+            severity_parse(f->severity, &sev);
+        if (f->op == FINDING_OPEN || f->op == FINDING_UPDATE) {
+            /* An update is news only when the severity moved: the ops
+             * module escalates on a higher one and ignores the rest. */
+            post(e, item, name, h->name, f->op == FINDING_OPEN ? "finding.opened" : "finding.updated",
+                 cond, true, sev, f->message, NULL);
+        } else {
+            g_autofree char *msg = g_strdup_printf("%s: %s closed", name, f->rule);
+            post(e, item, name, h->name, "finding.closed", cond, false, SEV_INFO, msg, NULL);
+        }
+    }
+}
+
+/* ---- rules ---- */
+
+static const struct reconciled_sample *reconciled_of(const struct round_batch *b, const char *uuid)
+{
+    for (guint i = 0; i < b->reconciled->len; i++) {
+        const struct reconciled_sample *s = &g_array_index(b->reconciled, struct reconciled_sample, i);
+        if (g_strcmp0(s->uuid, uuid) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* A metric's value from a sample and its predecessor: a gauge as it is
+ * (times its served scale), a counter as a rate per second. */
+static bool metric_value(const struct series_kind *k, int mi, const void *cur, int64_t t_cur,
+                         const void *prev, int64_t t_prev, double *ret)
+{
+    const struct series_metric *m = &k->metrics[mi];
+    uint64_t v = series_sample_value(k, (size_t)mi, cur);
+    if (v == SAMPLE_ABSENT)
+        return false;
+    if (!m->counter) {
+        *ret = (double)v * (m->scale ? m->scale : 1.0);
+        return true;
+    }
+    if (!prev || t_cur <= t_prev)
+        return false;
+    uint64_t p = series_sample_value(k, (size_t)mi, prev);
+    if (p == SAMPLE_ABSENT || p > v)
+        return false;
+    *ret = (double)(v - p) / ((double)(t_cur - t_prev) / 1e6);
+    return true;
+}
+
+/* The newest guest sample of IT: kanri-guestd's, then qemu-guest-agent's,
+ * then the balloon's. */
+static int guest_source(const struct item *it)
+{
+    static const int order[] = {GS_GUESTD, GS_QGA, GS_BALLOON};
+    for (guint i = 0; i < G_N_ELEMENTS(order); i++) {
+        if (it->have_guest[order[i]][0])
+            return order[i];
+    }
+    return -1;
+}
+
+static bool threshold_value(const struct alert_rule *r, const struct item *it,
+                            const struct round_batch *b, double *ret)
+{
+    if (g_str_equal(r->view, "reconciled")) {
+        int mi = series_metric_find(&series_vm_reconciled, r->metric);
+        const struct reconciled_sample *s = reconciled_of(b, it->uuid);
+        return mi >= 0 && s && metric_value(&series_vm_reconciled, mi, s, 0, NULL, 0, ret);
+    }
+    if (g_str_equal(r->view, "host")) {
+        int mi = series_metric_find(&series_vm_host, r->metric);
+        if (mi < 0 || !it->have_host[0])
+            return false;
+        return metric_value(&series_vm_host, mi, &it->host[0], it->host[0].time_us,
+                            it->have_host[1] ? &it->host[1] : NULL, it->host[1].time_us, ret);
+    }
+    int mi = series_metric_find(&series_vm_guest, r->metric);
+    int gs = guest_source(it);
+    if (mi < 0 || gs < 0)
+        return false;
+    const struct guest_sample *cur = &it->guest[gs][0], *prev = &it->guest[gs][1];
+    return metric_value(&series_vm_guest, mi, cur, cur->time_us,
+                        it->have_guest[gs][1] ? prev : NULL, prev->time_us, ret);
+}
+
+static struct rule_track *track_of(struct engine_ops *o, const struct alert_rule *r,
+                                   const char *item)
+{
+    g_autofree char *key = g_strconcat(r->name, "\x1f", item, NULL);
+    struct rule_track *t = g_hash_table_lookup(o->tracks, key);
+    if (!t) {
+        t = g_new0(struct rule_track, 1);
+        g_hash_table_insert(o->tracks, g_steal_pointer(&key), t);
+    }
+    return t;
+}
+
+static const char *view_words(const struct alert_rule *r)
+{
+    if (r->kind == RULE_POOL_FULL)
+        return "the pool's figures";
+    if (r->kind == RULE_MEMORY_TREND)
+        return "the reconciled memory figures";
+    return g_str_equal(r->view, "host")    ? "the host view"
+           : g_str_equal(r->view, "guest") ? "the guest view"
+                                           : "the reconciled view";
+}
+
+/* Turns one verdict into its event. */
+static void verdict(struct engine *e, const struct alert_rule *r, enum rule_verdict v,
+                    const char *item, const char *name, const char *host, double value,
+                    GPtrArray *affected)
+{
+    if (v == RULE_QUIET)
+        return;
+    bool cannot = v == RULE_CANNOT_EVAL || v == RULE_CAN_EVAL_AGAIN;
+    g_autofree char *cond = ops_rule_condition(r, cannot);
+    g_autofree char *msg = NULL;
+    const char *what = r->kind == RULE_THRESHOLD ? r->metric : rule_kind_name(r->kind);
+    switch (v) {
+    case RULE_FIRES:
+        if (r->kind == RULE_THRESHOLD)
+            msg = g_strdup_printf("%s: %s %s %g %s %g (%s)", name, r->view, r->metric, value, r->op,
+                                  r->value, r->name);
+        else
+            msg = g_strdup_printf("%s: full within %.1f h at the current rate (rule %s: %g h)",
+                                  name, value, r->name, r->value);
+        break;
+    case RULE_CLEARS:
+        msg = g_strdup_printf("%s: %s back within rule %s", name, what, r->name);
+        break;
+    case RULE_CANNOT_EVAL:
+        msg = g_strdup_printf("%s: rule %s cannot be evaluated: %s has no %s", name, r->name,
+                              view_words(r), what);
+        break;
+    default:
+        msg = g_strdup_printf("%s: rule %s can be evaluated again", name, r->name);
+        break;
+    }
+    bool problem = v == RULE_FIRES || v == RULE_CANNOT_EVAL;
+    enum severity sev = v == RULE_FIRES ? r->severity : v == RULE_CANNOT_EVAL ? SEV_WARNING : SEV_INFO;
+    const char *kind = v == RULE_FIRES         ? "rule.breach"
+                       : v == RULE_CLEARS      ? "rule.clear"
+                       : v == RULE_CANNOT_EVAL ? "rule.cannot-evaluate"
+                                               : "rule.can-evaluate";
+    post(e, item, name, host, kind, cond, problem, sev, msg, affected);
+}
+
+static void rules_on_vms(struct engine *e, struct ehost *h, GPtrArray *round_items,
+                         const struct round_batch *b, const struct alert_rule *r)
+{
+    struct engine_ops *o = e->ops;
+    for (guint i = 0; i < round_items->len; i++) {
+        struct item *it = g_ptr_array_index(round_items, i);
+        g_autofree char *item = vm_item(it);
+        const char *name = it->name ? it->name : it->uuid;
+        if (!ops_scope_match(r->scope, item, name, h->name))
+            continue;
+        struct rule_track *t = track_of(o, r, item);
+        double v = NAN;
+        bool have;
+        if (r->kind == RULE_MEMORY_TREND) {
+            const struct reconciled_sample *s = reconciled_of(b, it->uuid);
+            have = s && s->mem_used != SAMPLE_ABSENT && s->mem_total != SAMPLE_ABSENT;
+            if (have)
+                v = ops_trend_hours(t, b->now_us, (double)s->mem_used, (double)s->mem_total);
+            have = have && !isnan(v);
+            /* Two levels are needed before a rate exists: not "missing". */
+            if (!have && s && t->have_level)
+                continue;
+        } else {
+            have = threshold_value(r, it, b, &v);
+        }
+        verdict(e, r, ops_rule_step(r, t, have, v, b->now_us), item, name, h->name, v, NULL);
+    }
+}
+
+static void rule_on_pools(struct engine *e, struct ehost *h, const struct round_batch *b,
+                          const struct alert_rule *r)
+{
+    struct engine_ops *o = e->ops;
+    for (guint i = 0; i < h->pools->len; i++) {
+        struct pool_ref *p = g_ptr_array_index(h->pools, i);
+        if (!p || !p->have_cur)
+            continue;
+        g_autofree char *item = g_strdup_printf("pool:%s/%s", h->name, p->name);
+        if (!ops_scope_match(r->scope, item, p->name, h->name))
+            continue;
+        struct rule_track *t = track_of(o, r, item);
+        bool have = p->cur.allocation != SAMPLE_ABSENT && p->cur.capacity != SAMPLE_ABSENT &&
+                    p->cur.capacity > 0;
+        double hours = have ? ops_trend_hours(t, p->cur.time_us, (double)p->cur.allocation,
+                                              (double)p->cur.capacity)
+                            : NAN;
+        if (have && isnan(hours))
+            continue; /* the first level: no rate yet */
+        enum rule_verdict v = ops_rule_step(r, t, have, hours, b->now_us);
+        if (v == RULE_QUIET)
+            continue;
+        /* The VMs with a disk in the pool are what a full pool hits. */
+        g_autoptr(GPtrArray) affected = item_refs_new();
+        GHashTableIter hi;
+        gpointer k, val;
+        g_hash_table_iter_init(&hi, e->items);
+        while (p->target_path && g_hash_table_iter_next(&hi, &k, &val)) {
+            const struct item *it = val;
+            for (guint j = 0; it->disks && j < it->disks->len; j++) {
+                const struct disk_ref *d = g_ptr_array_index(it->disks, j);
+                if (d->source && g_str_has_prefix(d->source, p->target_path)) {
+                    g_autofree char *vi = vm_item(it);
+                    g_ptr_array_add(affected, item_ref_new(vi, it->name));
+                    break;
+                }
+            }
+        }
+        verdict(e, r, v, item, p->name, h->name, hours, affected);
+    }
+}
+
+void stage_ops(struct engine *e, struct ehost *h, GPtrArray *round_items,
+               const struct round_batch *b)
+{
+    struct engine_ops *o = e->ops;
+    if (!o)
+        return;
+    findings(e, h, b);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->rules_lock);
+    for (guint i = 0; i < o->rules->len; i++) {
+        const struct alert_rule *r = g_ptr_array_index(o->rules, i);
+        if (!r->enabled)
+            continue;
+        if (r->kind == RULE_POOL_FULL)
+            rule_on_pools(e, h, b, r);
+        else
+            rules_on_vms(e, h, round_items, b, r);
+    }
+}
