@@ -62,6 +62,7 @@ struct route {
 
 extern const struct route api_routes[];        /* terminated by a NULL pattern */
 extern const struct route api_ingest_routes[]; /* agents and ingest (routes-ingest.c) */
+extern const struct route api_ops_routes[];    /* the operations record (routes-ops.c) */
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
 extern int api_ingest_rate_limited;            /* guest documents answered 429 */
@@ -78,6 +79,9 @@ void h_pool_metrics(struct req *r);
 void h_prometheus(struct req *r);
 void h_vm_reconciled(struct req *r);
 void h_findings(struct req *r);
+/* A time argument: RFC 3339, epoch seconds, or a duration meaning that
+ * long before NOW ("1h"); 1970 to 9999. */
+bool api_parse_when(const char *s, int64_t now, int64_t *ret);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 

@@ -37,7 +37,7 @@ static const char *const default_reconciled[] = {"cpu_busy",  "cpu_wait", "cpu_d
 /* A time argument: RFC 3339, epoch seconds, or a duration meaning that
  * long before now ("1h"); 1970 to 9999 (TIME_MAX_SEC), so that no
  * arithmetic on two of them overflows. */
-static bool parse_when(const char *s, int64_t now, int64_t *ret)
+bool api_parse_when(const char *s, int64_t now, int64_t *ret)
 {
     int64_t d;
     if (time_parse(s, ret))
@@ -63,14 +63,14 @@ static bool parse_range(struct req *r, struct range *ret)
     ret->from = now - 3600 * USEC_PER_SEC;
     ret->step = 0;
     ret->tier = NULL;
-    if (from && !parse_when(from, now, &ret->from)) {
+    if (from && !api_parse_when(from, now, &ret->from)) {
         req_problem(r, 400,
                     "from: expected RFC 3339, epoch seconds or a duration ago (1h), between 1970 "
                     "and 9999, got '%s'",
                     from);
         return false;
     }
-    if (to && !parse_when(to, now, &ret->to)) {
+    if (to && !api_parse_when(to, now, &ret->to)) {
         req_problem(r, 400,
                     "to: expected RFC 3339, epoch seconds or a duration ago, between 1970 and "
                     "9999, got '%s'",

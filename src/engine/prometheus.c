@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "engine/engine-private.h"
+#include "engine/ops-private.h"
 
 #include "store/series.h"
 
@@ -174,6 +175,32 @@ static void item_lines(struct prom *p, const struct item *it, const char *hl)
     }
 }
 
+/* The operations record: open incidents by severity (every severity
+ * listed, 0 included, so an alert on "critical > 0" has a series to read),
+ * events processed, deliveries done and given up. */
+static void ops_lines(struct engine *e, GString *out)
+{
+    if (!e->ops)
+        return;
+    uint64_t open[SEV_N], events, delivered, failed;
+    engine_ops_counts(e, open, &events, &delivered, &failed);
+    g_string_append(out, "# HELP kanri_incidents_open Incidents open or acknowledged, by severity.\n"
+                         "# TYPE kanri_incidents_open gauge\n");
+    for (int i = 0; i < SEV_N; i++)
+        g_string_append_printf(out, "kanri_incidents_open{severity=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                               severity_name(i), open[i]);
+    g_string_append_printf(out,
+                           "# HELP kanri_events_total Events recorded since kanrid started.\n"
+                           "# TYPE kanri_events_total counter\n"
+                           "kanri_events_total %" G_GUINT64_FORMAT "\n"
+                           "# HELP kanri_notifications_total Notification deliveries since kanrid "
+                           "started, by result.\n"
+                           "# TYPE kanri_notifications_total counter\n"
+                           "kanri_notifications_total{result=\"delivered\"} %" G_GUINT64_FORMAT "\n"
+                           "kanri_notifications_total{result=\"failed\"} %" G_GUINT64_FORMAT "\n",
+                           events, delivered, failed);
+}
+
 void engine_metrics_prometheus(struct engine *e, GString *out)
 {
     struct prom p = {
@@ -211,4 +238,5 @@ void engine_metrics_prometheus(struct engine *e, GString *out)
     g_hash_table_unref(p.fam);
     g_hash_table_unref(p.meta);
     g_ptr_array_unref(p.order);
+    ops_lines(e, out);
 }

@@ -37,9 +37,10 @@ static void findings(struct engine *e, struct ehost *h, const struct round_batch
     for (guint i = 0; i < b->findings->len; i++) {
         const struct finding_write *f = &g_array_index(b->findings, struct finding_write, i);
         struct item *it = g_hash_table_lookup(e->items, f->uuid);
+        const struct inv_dom *d = g_hash_table_lookup(h->inv, f->uuid);
         g_autofree char *item = g_strconcat("vm:", f->uuid, NULL);
         g_autofree char *cond = g_strconcat("finding/", f->rule, NULL);
-        const char *name = it && it->name ? it->name : f->uuid;
+        const char *name = it && it->name ? it->name : d && d->name ? d->name : f->uuid;
         enum severity sev = SEV_WARNING;
         if (f->severity)
             severity_parse(f->severity, &sev);

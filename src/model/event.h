@@ -188,6 +188,8 @@ struct alert_rule {
 struct alert_rule *alert_rule_new(void);
 void alert_rule_free(struct alert_rule *r);
 struct alert_rule *alert_rule_copy(const struct alert_rule *r);
+typedef struct alert_rule alert_rule; /* for g_autoptr() only */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(alert_rule, alert_rule_free)
 
 /* A notification route: incidents matching it are delivered to TARGET. */
 struct notify_route {

@@ -179,8 +179,9 @@ void ops_change_clear(struct ops_change *c);
 /* Sorts CHANGES (struct ops_change) newest first, keeps those in
  * [OPENED - WINDOW, OPENED] (pending ones whatever their age) and marks
  * the most likely cause of an incident on ITEM: a change to ITEM itself
- * within NEAR of the opening, else the newest action by a person, else
- * the newest external change, else none. */
+ * within NEAR of the opening (its first sighting, cause "created", is
+ * not one), else the newest action by a person, else the newest external
+ * change, else none. */
 void ops_preceding(GArray *changes, const char *item, int64_t opened_us, int64_t window_us,
                    int64_t near_us);
 
@@ -211,3 +212,36 @@ struct ops_lifecycle {
  * stop by a kanri action is a fact. */
 bool ops_vm_lifecycle(const char *old_state, const char *old_reason, const char *state,
                       const char *reason, bool by_action, struct ops_lifecycle *ret);
+
+/* ---- relations between items ----
+ *
+ * VM runs-on host, VM uses pool (a disk's source inside the pool's target
+ * path), VM attached-to network (a NIC of type network), VM reported-by
+ * agent (kanri-guestd enrolled for that machine), and their reverses
+ * (host hosts VM, pool used-by VM, network serves VM, agent reports-for
+ * VM).  The impact of an item is what fails with it: the VMs on a host,
+ * on a pool, on a network. */
+struct ops_rel_vm {
+    const char *uuid, *name, *host;
+    GPtrArray *disk_sources; /* const char *, borrowed */
+    GPtrArray *networks;     /* const char *, borrowed */
+    bool has_agent;          /* an enrolled kanri-guestd reports for it */
+};
+
+struct ops_rel_pool {
+    const char *host, *name, *target_path;
+};
+
+struct ops_relation {
+    const char *type; /* static */
+    char *item, *name;
+};
+
+void ops_relation_clear(struct ops_relation *r);
+/* Appends ITEM's relations (struct ops_relation) to RET; false when the
+ * item is not among VMS, POOLS or their hosts and networks. */
+bool ops_relations(const char *item, const struct ops_rel_vm *vms, size_t n_vms,
+                   const struct ops_rel_pool *pools, size_t n_pools, GArray *ret);
+/* Appends the VMs hit if ITEM fails (type "affected"). */
+void ops_impact(const char *item, const struct ops_rel_vm *vms, size_t n_vms,
+                const struct ops_rel_pool *pools, size_t n_pools, GArray *ret);

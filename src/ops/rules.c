@@ -246,7 +246,9 @@ void ops_preceding(GArray *changes, const char *item, int64_t opened_us, int64_t
     const char *why = NULL;
     for (guint i = 0; i < changes->len && !best; i++) {
         struct ops_change *c = &g_array_index(changes, struct ops_change, i);
-        if (g_strcmp0(c->item, item) == 0 && opened_us - c->t_us <= near_us) {
+        /* A first sighting is kanri learning of the item, not a change. */
+        if (g_strcmp0(c->item, item) == 0 && opened_us - c->t_us <= near_us &&
+            g_strcmp0(c->cause, "created") != 0) {
             best = c;
             why = "a change to the same item shortly before";
         }

@@ -479,13 +479,75 @@ static void test_vm_lifecycle(void **unused)
     }
 }
 
+static char *rels(const char *item, const struct ops_rel_vm *vms, size_t nv,
+                  const struct ops_rel_pool *pools, size_t np, bool impact)
+{
+    g_autoptr(GArray) a = g_array_new(FALSE, TRUE, sizeof(struct ops_relation));
+    g_array_set_clear_func(a, (GDestroyNotify)ops_relation_clear);
+    bool known = true;
+    if (impact)
+        ops_impact(item, vms, nv, pools, np, a);
+    else
+        known = ops_relations(item, vms, nv, pools, np, a);
+    GString *out = g_string_new(known ? "" : "unknown");
+    for (guint i = 0; i < a->len; i++) {
+        const struct ops_relation *r = &g_array_index(a, struct ops_relation, i);
+        g_string_append_printf(out, "%s%s %s", out->len ? "; " : "", r->type, r->item);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Relations as data: a VM runs on its host, uses the pools its disks are
+ * in (a path inside the pool's directory, not a prefix of its name), is
+ * attached to its networks; the reverse and the impact follow. */
+static void test_relations(void **unused)
+{
+    g_autoptr(GPtrArray) d1 = g_ptr_array_new(), d2 = g_ptr_array_new(), n1 = g_ptr_array_new();
+    g_ptr_array_add(d1, "/var/lib/libvirt/images/a.qcow2");
+    g_ptr_array_add(d2, "/var/lib/libvirt/images2/b.qcow2"); /* not in "images" */
+    g_ptr_array_add(n1, "default");
+    struct ops_rel_vm vms[] = {
+        {"u1", "a", "n1", d1, n1, true},
+        {"u2", "b", "n1", d2, NULL, false},
+        {"u3", "c", "n2", d1, NULL, false}, /* the same path on another host */
+    };
+    struct ops_rel_pool pools[] = {
+        {"n1", "default", "/var/lib/libvirt/images"},
+        {"n1", "other", "/var/lib/libvirt/images2"},
+    };
+    struct {
+        const char *item;
+        bool impact;
+        const char *want;
+    } cases[] = {
+        {"vm:u1", false,
+         "runs-on host:n1; uses pool:n1/default; attached-to network:n1/default; reported-by "
+         "agent:u1"},
+        {"vm:u2", false, "runs-on host:n1; uses pool:n1/other"},
+        {"host:n1", false, "hosts vm:u1; hosts vm:u2"},
+        {"pool:n1/default", false, "used-by vm:u1"},
+        {"network:n1/default", false, "serves vm:u1"},
+        {"agent:u1", false, "reports-for vm:u1"},
+        {"vm:nope", false, "unknown"},
+        {"host:n1", true, "affected vm:u1; affected vm:u2"},
+        {"pool:n1/default", true, "affected vm:u1"},
+        {"pool:bad", true, ""},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *got = rels(cases[i].item, vms, G_N_ELEMENTS(vms), pools,
+                                    G_N_ELEMENTS(pools), cases[i].impact);
+        if (!g_str_equal(got, cases[i].want))
+            fail_msg("%s: got \"%s\", want \"%s\"", cases[i].item, got, cases[i].want);
+    }
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data/ops";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),    cmocka_unit_test(test_rule_step),
         cmocka_unit_test(test_trend),     cmocka_unit_test(test_scope),
-        cmocka_unit_test(test_preceding), cmocka_unit_test(test_vm_lifecycle),
+        cmocka_unit_test(test_preceding), cmocka_unit_test(test_vm_lifecycle), cmocka_unit_test(test_relations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
