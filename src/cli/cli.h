@@ -48,6 +48,27 @@ struct cli_options {
     char *name;         /* agent enroll --name */
     gboolean open_only; /* findings --open */
     char *rule;         /* findings --rule */
+    /* the operations record (commands-ops.c) */
+    char *item;     /* --item ID */
+    char *kind;     /* events --kind, rules set --kind */
+    char *severity; /* a minimum for lists; the rule's for rules set */
+    gint incident;  /* events --incident N */
+    char *state;    /* incidents --state, problems --state */
+    char *comment;  /* -m: acknowledge and resolve comments */
+    char *title;    /* problems */
+    char *root_cause;
+    char *known_error;
+    char *workaround;
+    char *from;     /* maintenance add --from */
+    char *to;       /* maintenance add --to */
+    char *for_time; /* maintenance add --for, rules set --for */
+    char *why;      /* maintenance add --why */
+    char *metric;   /* rules set */
+    char *view;
+    char *op;
+    char *value;
+    char *scope;
+    gboolean disabled;
     /* positional arguments, in order, including the noun and verb words */
     char **args;
 };
@@ -88,6 +109,10 @@ int api_request(const char *method, const char *path, struct json_object *body,
  * (g_free) in the return parameters; otherwise the exit code of the
  * transfer error, with its message in *ret_detail. */
 int api_probe(const char *path, int *ret_status, char **ret_detail);
+
+/* Appends "?KEY=VALUE" to path, or "&KEY=VALUE" when it has a query
+ * already; VALUE is percent-encoded. */
+void cli_query_add(GString *path, const char *key, const char *value);
 
 /* Runs a GET that returns {"KEY": [...]}; sets *ret_list (borrowed from
  * *ret_reply).  Returns CLI_EXIT_OK, an exit code, or -1 when --json has
@@ -155,6 +180,26 @@ int cmd_agent_list(const struct cli_verb *v, char **args, guint n);
 int cmd_network_list(const struct cli_verb *v, char **args, guint n);
 int cmd_vm_stats(const struct cli_verb *v, char **args, guint n);
 int cmd_ready(const struct cli_verb *v, char **args, guint n);
+/* commands-ops.c: the operations record */
+int cmd_events(const struct cli_verb *v, char **args, guint n);
+int cmd_incident_list(const struct cli_verb *v, char **args, guint n);
+int cmd_incident_show(const struct cli_verb *v, char **args, guint n);
+int cmd_incident_ack(const struct cli_verb *v, char **args, guint n);
+int cmd_incident_resolve(const struct cli_verb *v, char **args, guint n);
+int cmd_incident_comment(const struct cli_verb *v, char **args, guint n);
+int cmd_incident_link(const struct cli_verb *v, char **args, guint n);
+int cmd_problem_list(const struct cli_verb *v, char **args, guint n);
+int cmd_problem_show(const struct cli_verb *v, char **args, guint n);
+int cmd_problem_create(const struct cli_verb *v, char **args, guint n);
+int cmd_problem_update(const struct cli_verb *v, char **args, guint n);
+int cmd_maintenance_list(const struct cli_verb *v, char **args, guint n);
+int cmd_maintenance_add(const struct cli_verb *v, char **args, guint n);
+int cmd_maintenance_delete(const struct cli_verb *v, char **args, guint n);
+int cmd_rule_list(const struct cli_verb *v, char **args, guint n);
+int cmd_rule_set(const struct cli_verb *v, char **args, guint n);
+int cmd_rule_delete(const struct cli_verb *v, char **args, guint n);
+int cmd_relations(const struct cli_verb *v, char **args, guint n);
+int cmd_impact(const struct cli_verb *v, char **args, guint n);
 
 struct cli_verb {
     const char *noun;
@@ -166,4 +211,7 @@ struct cli_verb {
     const char *description; /* more help text after the options, or NULL */
     const GOptionEntry *entries;
     int (*run)(const struct cli_verb *v, char **args, guint n);
+    /* The verb a noun runs when given without one ("kanri incidents" is
+     * "kanri incidents list"); at most one per noun. */
+    bool implied;
 };

@@ -23,7 +23,7 @@ static char *vm_path(const char *vm, const char *suffix)
 }
 
 /* Appends "?key=value" or "&key=value", the value escaped. */
-static void query_add(GString *path, const char *key, const char *value)
+void cli_query_add(GString *path, const char *key, const char *value)
 {
     g_autofree char *esc = http_escape(value);
 
@@ -325,7 +325,7 @@ int cmd_vm_list(const struct cli_verb *v, char **args, guint n)
     g_autoptr(GString) path = g_string_new("/vms");
 
     if (cli_opts.host)
-        query_add(path, "host", cli_opts.host);
+        cli_query_add(path, "host", cli_opts.host);
     int r = cli_get_list(path->str, "vms", &reply, &vms);
     if (r != CLI_EXIT_OK)
         return cli_done(r);
@@ -787,7 +787,7 @@ int cmd_changes(const struct cli_verb *v, char **args, guint n)
     if (r != CLI_EXIT_OK)
         return r;
     if (n > 0)
-        query_add(path, "vm", args[0]);
+        cli_query_add(path, "vm", args[0]);
     if (cli_opts.limit > 0)
         g_string_append_printf(path, "%climit=%d", strchr(path->str, '?') ? '&' : '?',
                                cli_opts.limit);
@@ -840,7 +840,7 @@ int cmd_audit(const struct cli_verb *v, char **args, guint n)
     if (r != CLI_EXIT_OK)
         return r;
     if (cli_opts.vm)
-        query_add(path, "vm", cli_opts.vm);
+        cli_query_add(path, "vm", cli_opts.vm);
     if (cli_opts.limit > 0)
         g_string_append_printf(path, "%climit=%d", strchr(path->str, '?') ? '&' : '?',
                                cli_opts.limit);
@@ -956,7 +956,7 @@ int cmd_pool_list(const struct cli_verb *v, char **args, guint n)
     g_autoptr(GString) path = g_string_new("/pools");
 
     if (cli_opts.host)
-        query_add(path, "host", cli_opts.host);
+        cli_query_add(path, "host", cli_opts.host);
     int r = cli_get_list(path->str, "pools", &reply, &pools);
     if (r != CLI_EXIT_OK)
         return cli_done(r);
@@ -971,7 +971,7 @@ int cmd_network_list(const struct cli_verb *v, char **args, guint n)
     g_autoptr(GString) path = g_string_new("/networks");
 
     if (cli_opts.host)
-        query_add(path, "host", cli_opts.host);
+        cli_query_add(path, "host", cli_opts.host);
     int r = cli_get_list(path->str, "networks", &reply, &nets);
     if (r != CLI_EXIT_OK)
         return cli_done(r);

@@ -172,6 +172,91 @@ void diff_count(const char *diff, guint *ret_added, guint *ret_removed)
     *ret_removed = removed;
 }
 
+/* ---- the operations record ------------------------------------------- */
+
+bool word_one_of(const char *s, const char *list)
+{
+    size_t len;
+
+    if (!s || !*s)
+        return false;
+    len = strlen(s);
+    for (const char *p = list; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && memcmp(p, s, n) == 0)
+            return true;
+        p = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+char *duration_format(gint64 seconds)
+{
+    static const struct {
+        char unit;
+        gint64 secs;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    GString *out;
+
+    if (seconds < 0)
+        return g_strdup("-");
+    if (seconds == 0)
+        return g_strdup("0s");
+    out = g_string_new(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+        gint64 n = seconds / units[i].secs;
+        if (n == 0)
+            continue;
+        g_string_append_printf(out, "%" G_GINT64_FORMAT "%c", n, units[i].unit);
+        seconds -= n * units[i].secs;
+    }
+    return g_string_free(out, FALSE);
+}
+
+bool scope_syntax_valid(const char *scope)
+{
+    static const char *const prefixes[] = {"host:", "vm:", "pool:", "item:"};
+
+    if (!scope)
+        return false;
+    if (strcmp(scope, "all") == 0)
+        return true;
+    for (const char *p = scope; *p; p++) {
+        if ((guchar)*p < 0x20 || *p == 0x7f)
+            return false;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        if (g_str_has_prefix(scope, prefixes[i]))
+            return scope[strlen(prefixes[i])] != '\0';
+    }
+    return false;
+}
+
+bool time_text_parse(const char *text, gint64 *ret)
+{
+    if (!text)
+        return false;
+    /* No default zone: a time without one is not RFC 3339. */
+    g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(text, NULL);
+    if (!dt)
+        return false;
+    *ret = g_date_time_to_unix(dt) * G_USEC_PER_SEC + g_date_time_get_microsecond(dt);
+    return true;
+}
+
+int time_text_newest_first(const char *a, const char *b)
+{
+    gint64 ta = 0, tb = 0;
+    bool ha = time_text_parse(a, &ta), hb = time_text_parse(b, &tb);
+
+    if (ha != hb)
+        return ha ? -1 : 1;
+    if (!ha || ta == tb)
+        return 0;
+    return ta > tb ? -1 : 1;
+}
+
 /* ---- tables ---------------------------------------------------------- */
 
 struct table {

@@ -52,6 +52,33 @@ size_t text_width(const char *s);
  * "---"/"+++" file header before the first hunk. */
 void diff_count(const char *diff, guint *ret_added, guint *ret_removed);
 
+/* ---- the operations record ---- */
+
+/* Whether s is one of the words of list, which are separated by '|'
+ * ("info|warning|major|critical"); exact and case-sensitive, as the API
+ * compares them.  False for NULL. */
+bool word_one_of(const char *s, const char *list);
+
+/* A number of seconds the short way the API accepts it: "0s", "45s",
+ * "5m", "1h30m", "2d3h" (units that are zero are left out).  Negative
+ * values print as "-".  g_free. */
+char *duration_format(gint64 seconds);
+
+/* Whether scope has one of the forms the API takes for maintenance windows
+ * and rules: "all", or "host:", "vm:", "pool:" or "item:" followed by at
+ * least one character and no control characters.  The server checks the
+ * rest (globs, item ids); this catches a typo before a request is sent. */
+bool scope_syntax_valid(const char *scope);
+
+/* Parses an RFC 3339 time (a zone is required: "Z" or "+09:00") into
+ * microseconds since the epoch; false for anything else. */
+bool time_text_parse(const char *text, gint64 *ret_usec);
+
+/* Orders two RFC 3339 times by the instant they name, newest first (a
+ * negative result when a is newer), so that "...+09:00" and "...Z" compare
+ * right.  A text that does not parse (or NULL) sorts after every time. */
+int time_text_newest_first(const char *a, const char *b);
+
 /* An aligned text table.  Cells are added left to right, top to bottom;
  * each is sanitized on the way in.  Headers are shown in upper case with a
  * dashed rule below them, like virsh's tables. */

@@ -20,6 +20,7 @@ struct cli_options cli_opts = {
     .timeout = CLI_DEFAULT_TIMEOUT,
     .limit = -1,
     .shutdown_timeout = -1,
+    .incident = -1,
 };
 
 const struct cli_verb *cli_current;
@@ -131,6 +132,85 @@ static const GOptionEntry stats_entries[] = {
     {NULL},
 };
 
+/* ---- the operations record ---- */
+
+#define SEVERITY_WORDS "info, warning, major or critical"
+
+static const GOptionEntry events_entries[] = {
+    {"item", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.item,
+     "Only events of this item (vm:UUID, host:NAME, pool:HOST/NAME, network:HOST/NAME)", "ID"},
+    {"kind", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.kind,
+     "Only events of this kind, or of kinds starting with it when it ends in '.' (vm.)", "KIND"},
+    {"severity", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.severity,
+     "Only events this severe or more: " SEVERITY_WORDS, "SEVERITY"},
+    {"since", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.since,
+     "How far back: a duration (30m, 2h, 7d) or a time (RFC 3339)", "WHEN"},
+    {"incident", 0, 0, G_OPTION_ARG_INT, &cli_opts.incident, "Only events of incident N", "N"},
+    {"limit", 0, 0, G_OPTION_ARG_INT, &cli_opts.limit, "Show at most N events", "N"},
+    {NULL},
+};
+
+static const GOptionEntry incident_list_entries[] = {
+    {"state", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.state,
+     "open (default: open or acknowledged), acknowledged, resolved or all", "STATE"},
+    {"severity", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.severity,
+     "Only incidents this severe or more: " SEVERITY_WORDS, "SEVERITY"},
+    {"item", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.item, "Only incidents of this item", "ID"},
+    {"limit", 0, 0, G_OPTION_ARG_INT, &cli_opts.limit, "Show at most N incidents", "N"},
+    {NULL},
+};
+
+static const GOptionEntry comment_entries[] = {
+    {"message", 'm', 0, G_OPTION_ARG_FILENAME, &cli_opts.comment,
+     "A comment for the incident's log", "COMMENT"},
+    {NULL},
+};
+
+/* problems create and update take the same fields. */
+static const GOptionEntry problem_entries[] = {
+    {"title", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.title, "What the problem is", "TEXT"},
+    {"root-cause", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.root_cause, "Its root cause, once known",
+     "TEXT"},
+    {"known-error", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.known_error,
+     "The known error: the fault and its symptoms, as recorded for the next time", "TEXT"},
+    {"workaround", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.workaround,
+     "What to do when it happens again", "TEXT"},
+    {"state", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.state, "open, known-error or closed", "STATE"},
+    {NULL},
+};
+
+static const GOptionEntry maintenance_add_entries[] = {
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.from,
+     "When the window starts, RFC 3339 (default: now)", "TIME"},
+    {"to", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.to, "When it ends, RFC 3339", "TIME"},
+    {"for", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.for_time,
+     "How long it lasts from its start (30m, 2h, 1d)", "DURATION"},
+    {"why", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.why, "The reason, for the record (required)",
+     "TEXT"},
+    {NULL},
+};
+
+static const GOptionEntry rule_set_entries[] = {
+    {"kind", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.kind,
+     "threshold, pool-full or memory-trend (required)", "KIND"},
+    {"metric", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.metric,
+     "threshold: the metric compared (cpu_busy, ...)", "METRIC"},
+    {"view", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.view,
+     "threshold: whose figure, host, guest or reconciled", "VIEW"},
+    {"op", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.op, "threshold: >, >=, < or <=", "OP"},
+    {"value", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.value,
+     "threshold: the limit; pool-full and memory-trend: hours until full", "NUMBER"},
+    {"for", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.for_time,
+     "How long a breach (and its clearing) must last: 0, 90s, 5m, up to 7d", "DURATION"},
+    {"severity", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.severity,
+     "Severity of its incidents: " SEVERITY_WORDS, "SEVERITY"},
+    {"scope", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.scope,
+     "Which items it watches: all, host:NAME, vm:GLOB, pool:GLOB or item:ID", "SCOPE"},
+    {"disabled", 0, 0, G_OPTION_ARG_NONE, &cli_opts.disabled,
+     "Store the rule without evaluating it", NULL},
+    {NULL},
+};
+
 static const char *const nouns[][2] = {
     {"host", "hypervisor hosts"},
     {"vm", "virtual machines (domains)"},
@@ -144,6 +224,13 @@ static const char *const nouns[][2] = {
     {"findings", "reconciliation findings (host and guest views disagree)"},
     {"ready", "whether kanrid has loaded every host's inventory"},
     {"server", "this kanrid: version and TLS certificate pin"},
+    {"events", "the operations record's events"},
+    {"incidents", "incidents: what is wrong now, and what was"},
+    {"problems", "problems: the common causes behind recurring incidents"},
+    {"maintenance", "maintenance windows (silence expected problems)"},
+    {"rules", "alert rules"},
+    {"relations", "what an item runs on, uses and hosts"},
+    {"impact", "what a failure of an item would affect"},
 };
 
 #define VM_NAMING "VM is a name, a UUID, or HOST:NAME when the name exists on several hosts."
@@ -231,6 +318,66 @@ static const struct cli_verb verbs[] = {
     {"agent", "list", "", 0, 0,
      "List guest agents: last contact, version, lag, spool backlog, rejected documents.", NULL,
      NULL, cmd_agent_list},
+    {"events", NULL, "", 0, 0, "Show events of the operations record, newest first.",
+     "An event is one observation: a VM stopped, a host was lost, a rule fired or cleared. "
+     "Events open, join and resolve incidents; the INCIDENT column says which. An event "
+     "inside a maintenance window opens nothing. Without --since the server's default span "
+     "applies.",
+     events_entries, cmd_events},
+    {"incidents", "list", "", 0, 0, "List incidents (open and acknowledged ones by default).",
+     "'kanri incidents' alone runs this command. An incident is one condition on one item "
+     "(and the items it affects) from its first problem event until it is resolved.",
+     incident_list_entries, cmd_incident_list, true},
+    {"incidents", "show", "ID", 1, 1,
+     "Show an incident: affected items, preceding changes, log and recent events.",
+     "The preceding changes are the configuration changes and actions before the incident "
+     "opened, newest first; the one marked '*' is the likely cause, with the reason below.",
+     NULL, cmd_incident_show},
+    {"incidents", "ack", "ID", 1, 1, "Acknowledge an incident: someone is on it.",
+     "Fails with exit status 1 when the incident is already acknowledged or resolved.",
+     comment_entries, cmd_incident_ack},
+    {"incidents", "resolve", "ID", 1, 1, "Resolve an incident by hand.",
+     "Fails with exit status 1 when the incident is already resolved.", comment_entries,
+     cmd_incident_resolve},
+    {"incidents", "comment", "ID TEXT", 2, 2, "Add a comment to an incident's log.", NULL, NULL,
+     cmd_incident_comment},
+    {"incidents", "link", "ID PROBLEM|none", 2, 2,
+     "Link an incident to a problem, or unlink it with 'none'.", NULL, NULL, cmd_incident_link},
+    {"problems", "list", "", 0, 0, "List problems.",
+     "'kanri problems' alone runs this command. Problems marked suggested were opened by kanri "
+     "for an incident that keeps recurring.",
+     NULL, cmd_problem_list, true},
+    {"problems", "show", "ID", 1, 1, "Show a problem and its incidents.", NULL, NULL,
+     cmd_problem_show},
+    {"problems", "create", "", 0, 0, "Record a problem (--title is required).", NULL,
+     problem_entries, cmd_problem_create},
+    {"problems", "update", "ID", 1, 1, "Change a problem's fields; those not given stay.",
+     "STATE is open, known-error (the root cause and a workaround are known) or closed.",
+     problem_entries, cmd_problem_update},
+    {"maintenance", "list", "", 0, 0, "List maintenance windows.",
+     "'kanri maintenance' alone runs this command.", NULL, cmd_maintenance_list, true},
+    {"maintenance", "add", "SCOPE", 1, 1, "Add a maintenance window.",
+     "SCOPE is all, host:NAME (the host and everything on it), vm:GLOB (VMs by name, * and ?), "
+     "pool:GLOB (pools by HOST/NAME) or item:ID. Give --to or --for, and --why. Problems inside "
+     "the window are recorded but open no incident and notify nobody.",
+     maintenance_add_entries, cmd_maintenance_add},
+    {"maintenance", "delete", "ID", 1, 1, "Delete a maintenance window (ends it now).", NULL, NULL,
+     cmd_maintenance_delete},
+    {"rules", "list", "", 0, 0, "List alert rules.",
+     "'kanri rules' alone runs this command. Rules from kanri.conf (origin conf) are read-only "
+     "here.",
+     NULL, cmd_rule_list, true},
+    {"rules", "set", "NAME", 1, 1, "Create or replace an alert rule.",
+     "NAME is 1 to 64 letters, digits, '-', '_' or '.'. A threshold rule needs --metric, --view, "
+     "--op and --value; pool-full and memory-trend rules need --value, the hours left before "
+     "the pool or the memory is full. The rule is replaced as a whole: give every field.",
+     rule_set_entries, cmd_rule_set},
+    {"rules", "delete", "NAME", 1, 1, "Delete an alert rule (not one from kanri.conf).", NULL, NULL,
+     cmd_rule_delete},
+    {"relations", NULL, "ITEM", 1, 1, "Show what an item runs on, uses and hosts.",
+     "ITEM is vm:UUID, host:NAME, pool:HOST/NAME or network:HOST/NAME.", NULL, cmd_relations},
+    {"impact", NULL, "ITEM", 1, 1, "Show which items a failure of ITEM would affect, and why.",
+     "ITEM is vm:UUID, host:NAME, pool:HOST/NAME or network:HOST/NAME.", NULL, cmd_impact},
 };
 
 const char *cli_command_name(void)
@@ -267,6 +414,31 @@ static const struct cli_verb *find_verb(const char *noun, const char *name)
             return v;
     }
     return NULL;
+}
+
+/* The verb NOUN runs when given without one, or NULL. */
+static const struct cli_verb *find_implied(const char *noun)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++) {
+        if (verbs[i].implied && strcmp(verbs[i].noun, noun) == 0)
+            return &verbs[i];
+    }
+    return NULL;
+}
+
+/* Whether the command line asks for help, so that "kanri incidents
+ * --help" lists the noun's commands rather than the implied verb's
+ * options. */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "-?") == 0 || g_str_has_prefix(a, "--help"))
+            return true;
+    }
+    return false;
 }
 
 static bool noun_has_verbs(const char *noun)
@@ -361,9 +533,13 @@ static int parse(GOptionContext *ctx, int *argc, char ***argv)
  * verb has to skip their values. */
 static bool takes_value(const char *arg)
 {
-    static const char *const names[] = {"--url",         "--token", "--timeout", "--cacert",
-                                        "--pin",         "--host",  "--vm",      "--limit",
-                                        "--description", "--role",  "--since"};
+    static const char *const names[] = {
+        "--url",        "--token", "--timeout",     "--cacert", "--pin",        "--host",
+        "--vm",         "--limit", "--description", "--role",   "--since",      "--name",
+        "--rule",       "--wait",  "--item",        "--kind",   "--severity",   "--incident",
+        "--state",      "-m",      "--message",     "--title",  "--root-cause", "--known-error",
+        "--workaround", "--from",  "--to",          "--for",    "--why",        "--metric",
+        "--view",       "--op",    "--value",       "--scope"};
 
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         if (strcmp(arg, names[i]) == 0)
@@ -423,6 +599,9 @@ static int run_noun(const char *noun, int *argc, char ***argv)
             summary = nouns[i][1];
     }
     append_command_list(desc, noun);
+    const struct cli_verb *implied = find_implied(noun);
+    if (implied)
+        g_string_append_printf(desc, "\nWithout a command: 'kanri %s %s'.", noun, implied->name);
     g_string_append_printf(desc, "\nRun 'kanri %s COMMAND --help' for the options of one command.",
                            noun);
     g_autofree char *params = g_strdup_printf("%s COMMAND [ARGS…]", noun);
@@ -463,7 +642,8 @@ static char *wrap(const char *text, size_t width)
     return g_string_free(out, FALSE);
 }
 
-static int run_verb(const struct cli_verb *v, int *argc, char ***argv)
+/* IMPLIED: the verb word is not on the command line ("kanri incidents"). */
+static int run_verb(const struct cli_verb *v, bool implied, int *argc, char ***argv)
 {
     g_autofree char *params =
         g_strjoin(" ", v->noun, v->name ? v->name : v->args, v->name ? v->args : NULL, NULL);
@@ -475,7 +655,7 @@ static int run_verb(const struct cli_verb *v, int *argc, char ***argv)
         return r;
 
     /* The positional words are the noun, the verb, then the arguments. */
-    guint skip = v->name ? 2 : 1;
+    guint skip = v->name && !implied ? 2 : 1;
     guint total = cli_opts.args ? g_strv_length(cli_opts.args) : 0;
     if (total < skip || strcmp(cli_opts.args[0], v->noun) != 0)
         return cli_usage_error("put options after the command words");
@@ -509,6 +689,10 @@ int main(int argc, char **argv)
     }
     current_noun = noun;
     if (noun_has_verbs(noun)) {
+        if (!verb && find_implied(noun) && !wants_help(argc, argv)) {
+            cli_current = find_implied(noun);
+            return run_verb(cli_current, true, &argc, &argv);
+        }
         if (!verb)
             return run_noun(noun, &argc, &argv);
         cli_current = find_verb(noun, verb);
@@ -519,5 +703,5 @@ int main(int argc, char **argv)
     } else {
         cli_current = find_verb(noun, NULL);
     }
-    return run_verb(cli_current, &argc, &argv);
+    return run_verb(cli_current, false, &argc, &argv);
 }

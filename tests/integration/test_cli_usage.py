@@ -1,8 +1,9 @@
 """Usage of the kanri command-line client, without a server.
 
 Checks that --help works at every level and names every command, that
-usage errors exit 2 with a hint, and that an unreachable server exits 3
-naming the URL.  Needs only the built binary: set KANRI_BUILD_DIR to the
+usage errors exit 2 with a hint, that the arguments the checks must accept
+do reach the network, and that an unreachable server exits 3 naming the
+URL.  Needs only the built binary: set KANRI_BUILD_DIR to the
 Meson build directory (default "build", relative to the repository root).
 """
 
@@ -26,7 +27,23 @@ COMMANDS = {
     "token": ["create", "list", "revoke"],
     "pool": ["list"],
     "network": ["list"],
+    "findings": None,
+    "agent": ["enroll", "list"],
+    "ready": None,
+    "server": None,
+    # the operations record
+    "events": None,
+    "incidents": ["list", "show", "ack", "resolve", "comment", "link"],
+    "problems": ["list", "show", "create", "update"],
+    "maintenance": ["list", "add", "delete"],
+    "rules": ["list", "set", "delete"],
+    "relations": None,
+    "impact": None,
 }
+COMMANDS["vm"].append("stats")
+
+# Nouns that run their list verb when given without one.
+IMPLIED_LIST = ("incidents", "problems", "maintenance", "rules")
 
 
 def kanri_path():
@@ -103,6 +120,38 @@ def test_verb_help_lists_verb_options():
     assert "--limit" in r.stdout and "--diff" in r.stdout
     r = run("token", "create", "--help")
     assert "--role" in r.stdout
+    r = run("events", "--help")
+    for option in ("--item", "--kind", "--severity", "--since", "--incident", "--limit"):
+        assert option in r.stdout, option
+    r = run("incidents", "list", "--help")
+    assert "--state" in r.stdout and "--severity" in r.stdout and "--item" in r.stdout
+    for verb in ("ack", "resolve"):
+        r = run("incidents", verb, "--help")
+        assert "-m, --message" in r.stdout
+    r = run("problems", "update", "--help")
+    for option in ("--title", "--root-cause", "--known-error", "--workaround", "--state"):
+        assert option in r.stdout, option
+    r = run("maintenance", "add", "--help")
+    for option in ("--from", "--to", "--for", "--why", "host:NAME"):
+        assert option in r.stdout, option
+    r = run("rules", "set", "--help")
+    for option in ("--kind", "--metric", "--view", "--op", "--value", "--for",
+                   "--severity", "--scope", "--disabled"):
+        assert option in r.stdout, option
+
+
+@pytest.mark.parametrize("noun", IMPLIED_LIST)
+def test_noun_alone_runs_list(noun):
+    # --help still describes the noun and its commands ...
+    r = run(noun, "--help")
+    assert r.returncode == 0
+    assert f"  {noun} list" in r.stdout
+    assert f"Without a command: 'kanri {noun} list'" in r.stdout
+    # ... while the noun alone lists, which needs the server.
+    url = f"http://127.0.0.1:{free_port()}"
+    r = run(noun, "--url", url)
+    assert r.returncode == 3, r.stderr
+    assert url in r.stderr
 
 
 def test_help_after_arguments():
@@ -138,6 +187,80 @@ def test_version():
     ["--url", "ftp://127.0.0.1:8470", "vm", "list"],
     ["--url", "https://127.0.0.1:8470", "--pin", "sha256//short", "vm", "list"],
     ["--url", "not-a-url", "vm", "list"],
+    # the operations record
+    ["events", "web1"],
+    ["events", "--severity", "high"],
+    ["events", "--since", "yesterday"],
+    ["events", "--since", "2026-11-26T10:00:00"],
+    ["events", "--limit", "0"],
+    ["events", "--incident", "0"],
+    ["events", "--incident", "twelve"],
+    ["incidents", "frobnicate"],
+    ["incidents", "--state", "closed"],
+    ["incidents", "list", "--severity", "high"],
+    ["incidents", "list", "--limit", "0"],
+    ["incidents", "list", "12"],
+    ["incidents", "show"],
+    ["incidents", "show", "abc"],
+    ["incidents", "show", "0"],
+    ["incidents", "show", "1", "2"],
+    ["incidents", "ack"],
+    ["incidents", "ack", "x1"],
+    ["incidents", "ack", "1", "-m"],
+    ["incidents", "resolve", "1.5"],
+    ["incidents", "comment", "1"],
+    ["incidents", "comment", "1", ""],
+    ["incidents", "link", "1"],
+    ["incidents", "link", "1", "some"],
+    ["incidents", "link", "none", "1"],
+    ["problems", "show"],
+    ["problems", "show", "p1"],
+    ["problems", "create"],
+    ["problems", "create", "--title", ""],
+    ["problems", "create", "--title", "disk", "--state", "done"],
+    ["problems", "update", "1"],
+    ["problems", "update", "x", "--state", "open"],
+    ["problems", "update", "1", "--state", "known_error"],
+    ["maintenance", "add"],
+    ["maintenance", "add", "node1", "--for", "2h", "--why", "kernel"],
+    ["maintenance", "add", "host:", "--for", "2h", "--why", "kernel"],
+    ["maintenance", "add", "host:node1", "--why", "kernel"],
+    ["maintenance", "add", "host:node1", "--for", "2h", "--to", "2026-11-26T12:00:00Z",
+     "--why", "kernel"],
+    ["maintenance", "add", "host:node1", "--for", "2h"],
+    ["maintenance", "add", "host:node1", "--for", "2h", "--why", ""],
+    ["maintenance", "add", "host:node1", "--for", "soon", "--why", "kernel"],
+    ["maintenance", "add", "host:node1", "--to", "tomorrow", "--why", "kernel"],
+    ["maintenance", "add", "host:node1", "--from", "2026-11-26T12:00:00Z",
+     "--to", "2026-11-26T10:00:00Z", "--why", "kernel"],
+    ["maintenance", "delete"],
+    ["maintenance", "delete", "x"],
+    ["rules", "set"],
+    ["rules", "set", "cpu-high"],
+    ["rules", "set", "cpu-high", "--kind", "average"],
+    ["rules", "set", "cpu-high", "--kind", "threshold", "--metric", "cpu_busy"],
+    ["rules", "set", "cpu-high", "--kind", "threshold", "--metric", "cpu_busy",
+     "--view", "vm", "--op", ">", "--value", "90"],
+    ["rules", "set", "cpu-high", "--kind", "threshold", "--metric", "cpu_busy",
+     "--view", "host", "--op", "=", "--value", "90"],
+    ["rules", "set", "cpu-high", "--kind", "threshold", "--metric", "cpu_busy",
+     "--view", "host", "--op", ">", "--value", "ninety"],
+    ["rules", "set", "cpu-high", "--kind", "threshold", "--metric", "cpu_busy",
+     "--view", "host", "--op", ">", "--value", "90", "--severity", "high"],
+    ["rules", "set", "pool", "--kind", "pool-full"],
+    ["rules", "set", "pool", "--kind", "pool-full", "--value", "0"],
+    ["rules", "set", "pool", "--kind", "pool-full", "--value", "24", "--for", "8d"],
+    ["rules", "set", "pool", "--kind", "pool-full", "--value", "24", "--for", "later"],
+    ["rules", "set", "pool", "--kind", "pool-full", "--value", "24", "--scope", "node1"],
+    ["rules", "set", "bad name", "--kind", "pool-full", "--value", "24"],
+    ["rules", "set", "x" * 65, "--kind", "pool-full", "--value", "24"],
+    ["rules", "delete"],
+    ["rules", "delete", "a/b"],
+    ["relations"],
+    ["relations", "web1"],
+    ["relations", "vm:"],
+    ["relations", "a:b", "c"],
+    ["impact", "disk:node1/vda"],
 ])
 def test_usage_errors_exit_2(args):
     r = run(*args)
@@ -174,3 +297,63 @@ def test_action_unreachable_exits_3():
     r = run("--url", url, "vm", "start", "web1")
     assert r.returncode == 3
     assert url in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["events"],
+    ["events", "--since", "2h", "--severity", "warning", "--kind", "vm.",
+     "--item", "host:node1", "--incident", "12", "--limit", "50"],
+    ["events", "--since", "2026-11-26T10:00:00+09:00"],
+    ["incidents"],
+    ["incidents", "--state", "all", "--severity", "critical"],
+    ["incidents", "show", "12"],
+    ["incidents", "ack", "12", "-m", "on it"],
+    ["incidents", "resolve", "12"],
+    ["incidents", "comment", "12", "rebooted node1"],
+    ["incidents", "link", "12", "3"],
+    ["incidents", "link", "12", "none"],
+    ["problems"],
+    ["problems", "show", "3"],
+    ["problems", "create", "--title", "pool fills up", "--workaround", "prune snapshots"],
+    ["problems", "update", "3", "--state", "known-error", "--root-cause", "cron job"],
+    ["maintenance"],
+    ["maintenance", "add", "host:node1", "--for", "2h", "--why", "kernel update"],
+    ["maintenance", "add", "vm:web*", "--from", "2026-11-26T22:00:00Z",
+     "--to", "2026-11-27T09:00:00+09:00", "--why", "db migration"],
+    ["maintenance", "add", "all", "--to", "2026-11-26T22:00:00Z", "--why", "move"],
+    ["maintenance", "delete", "7"],
+    ["rules"],
+    ["rules", "set", "cpu-high", "--kind", "threshold", "--metric", "cpu_busy",
+     "--view", "reconciled", "--op", ">=", "--value", "90", "--for", "5m",
+     "--severity", "major", "--scope", "all"],
+    ["rules", "set", "cpu.low", "--kind", "threshold", "--metric", "cpu_busy",
+     "--view", "guest", "--op", "<", "--value", "-0.5", "--for", "0", "--disabled"],
+    ["rules", "set", "pool_full", "--kind", "pool-full", "--value", "24",
+     "--scope", "pool:node1/*"],
+    ["rules", "delete", "cpu-high"],
+    ["relations", "pool:node1/default"],
+    ["impact", "host:node1"],
+    ["impact", "network:node1/default"],
+], ids=lambda a: " ".join(a))
+def test_operations_arguments_reach_the_server(args):
+    """Arguments the checks must accept: the command goes on to connect
+    (exit 3 against a port nobody listens on), so none is refused early."""
+    url = f"http://127.0.0.1:{free_port()}"
+    r = run("--url", url, *args)
+    assert r.returncode == 3, (args, r.stderr)
+    assert url in r.stderr
+    assert r.stdout == ""
+
+
+def test_operations_usage_messages():
+    r = run("incidents", "--state", "closed")
+    assert "invalid state 'closed'" in r.stderr
+    assert "kanri incidents list --help" in r.stderr
+    r = run("maintenance", "add", "host:node1", "--why", "x")
+    assert "--to TIME or --for DURATION" in r.stderr
+    r = run("rules", "set", "cpu", "--kind", "threshold")
+    assert "--metric, --view, --op and --value" in r.stderr
+    r = run("relations", "web1")
+    assert "vm:UUID" in r.stderr
+    r = run("incidents", "frobnicate")
+    assert "unknown command 'frobnicate'" in r.stderr

@@ -1,7 +1,8 @@
 /*
  * Unit tests for src/cli/format.c and the pure parts of src/cli/http.c:
  * size parsing and printing, terminal-safe text, tables, diff counts,
- * exit-code mapping, percent-encoding, URL parsing and key pins.
+ * exit-code mapping, percent-encoding, URL parsing and key pins, and the
+ * operations record's words, durations, scopes and times.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -433,6 +434,95 @@ static void test_pin_valid(void **state)
 #undef PIN_B
 }
 
+/* ---- the operations record ---- */
+
+static void test_word_one_of(void **state)
+{
+    const char *sev = "info|warning|major|critical";
+
+    assert_true(word_one_of("info", sev));
+    assert_true(word_one_of("critical", sev));
+    assert_true(word_one_of(">=", ">|>=|<|<="));
+    assert_true(word_one_of("<", ">|>=|<|<="));
+    /* Whole words only, and case matters as it does to the API. */
+    assert_false(word_one_of("warn", sev));
+    assert_false(word_one_of("Info", sev));
+    assert_false(word_one_of("info|warning", sev));
+    assert_false(word_one_of("", sev));
+    assert_false(word_one_of("=", ">|>=|<|<="));
+    assert_false(word_one_of(NULL, sev));
+    assert_true(word_one_of("x", "x"));
+    assert_false(word_one_of("x", ""));
+}
+
+static void test_duration_format(void **state)
+{
+    static const struct {
+        gint64 in;
+        const char *out;
+    } cases[] = {
+        {0, "0s"},      {1, "1s"},        {45, "45s"},     {60, "1m"},    {90, "1m30s"},
+        {300, "5m"},    {3600, "1h"},     {5400, "1h30m"}, {86400, "1d"}, {90061, "1d1h1m1s"},
+        {604800, "7d"}, {183600, "2d3h"}, {-1, "-"},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *s = duration_format(cases[i].in);
+        assert_string_equal(s, cases[i].out);
+    }
+}
+
+static void test_scope_syntax_valid(void **state)
+{
+    static const char *const good[] = {"all",
+                                       "host:node1",
+                                       "vm:web*",
+                                       "vm:?",
+                                       "pool:node1/data",
+                                       "pool:*/*",
+                                       "item:vm:1b4e28ba-2fa1-11d2-883f-0016d3cca427"};
+    static const char *const bad[] = {
+        "",     "ALL",   "everything", "host:",     "vm:",     "network:x",
+        "host", "node1", " all",       "host:a\nb", "vm:\x7f", "item:"};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++)
+        assert_true(scope_syntax_valid(good[i]));
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        if (scope_syntax_valid(bad[i]))
+            fail_msg("'%s' accepted", bad[i]);
+    }
+    assert_false(scope_syntax_valid(NULL));
+}
+
+static void test_time_text(void **state)
+{
+    gint64 t = 0;
+
+    assert_true(time_text_parse("1970-01-01T00:00:00Z", &t));
+    assert_int_equal(t, 0);
+    assert_true(time_text_parse("2026-11-26T10:20:19Z", &t));
+    assert_int_equal(t, G_GINT64_CONSTANT(1795688419) * G_USEC_PER_SEC);
+    assert_true(time_text_parse("2026-11-26T19:20:19.5+09:00", &t));
+    assert_int_equal(t, G_GINT64_CONSTANT(1795688419) * G_USEC_PER_SEC + 500000);
+    /* RFC 3339 always names its zone. */
+    assert_false(time_text_parse("2026-11-26T10:20:19", &t));
+    assert_false(time_text_parse("2h", &t));
+    assert_false(time_text_parse("", &t));
+    assert_false(time_text_parse(NULL, &t));
+
+    /* Newest first, by instant rather than by text. */
+    assert_true(time_text_newest_first("2026-11-26T10:00:01Z", "2026-11-26T10:00:00Z") < 0);
+    assert_true(time_text_newest_first("2026-11-26T10:00:00Z", "2026-11-26T10:00:01Z") > 0);
+    assert_int_equal(time_text_newest_first("2026-11-26T19:00:00+09:00", "2026-11-26T10:00:00Z"),
+                     0);
+    /* Text order would put "...T18:..." (09:00 UTC) after "...T10:..."; the instant does not. */
+    assert_true(time_text_newest_first("2026-11-26T18:00:00+09:00", "2026-11-26T10:00:00Z") > 0);
+    /* Unparseable ones last. */
+    assert_true(time_text_newest_first("garbage", "2026-11-26T10:00:00Z") > 0);
+    assert_true(time_text_newest_first("2026-11-26T10:00:00Z", NULL) < 0);
+    assert_int_equal(time_text_newest_first(NULL, "x"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +543,10 @@ int main(void)
         cmocka_unit_test(test_url_parse_ok),
         cmocka_unit_test(test_url_parse_bad),
         cmocka_unit_test(test_pin_valid),
+        cmocka_unit_test(test_word_one_of),
+        cmocka_unit_test(test_duration_format),
+        cmocka_unit_test(test_scope_syntax_valid),
+        cmocka_unit_test(test_time_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
