@@ -199,11 +199,11 @@ static int get_one(const char *path, struct json_object **ret)
     return r;
 }
 
-/* A list reply's "next" cursor means there is more than was shown; say so
+/* A list reply's "next_cursor" means there is more than was shown; say so
  * where it does not spoil the table for a script reading stdout. */
 static void note_more(struct json_object *reply, const char *what)
 {
-    if (jstr(reply, "next"))
+    if (jstr(reply, "next_cursor"))
         fprintf(stderr, "(more %s than shown: narrow the filters or raise --limit)\n", what);
 }
 

@@ -21,7 +21,7 @@ class Receiver:
     """A webhook receiver: records every request; the first FAIL ones are
     answered 503 (a receiver that is down)."""
 
-    def __init__(self, fail=0):
+    def __init__(self, fail=0, port=0):
         self.lock = threading.Lock()
         self.requests = []  # (key, body, accepted)
         self.fail = fail
@@ -41,7 +41,7 @@ class Receiver:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -51,6 +51,7 @@ class Receiver:
 
     def close(self):
         self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture
@@ -77,6 +78,14 @@ def guest_push(k):
             capture_output=True, text=True, check=True)
     r = ingest(k, token, dict(json.loads(p.stdout), machine_id=uuid))
     assert r.status == 200, r
+
+
+# A host nobody answers for (nothing listens on port 1).  Not a test://
+# file that does not exist: libvirt's test driver then has libxml2 look for
+# catalogs from several connection threads at once, and libxml2 2.9.14 can
+# hang in its exit-time cleanup after that (kanrid's own shutdown is done by
+# then; docs/testing.md).
+DOWN = "[hypervisor:down]\nuri = qemu+tcp://127.0.0.1:1/system\nreconnect_min = 1\n"
 
 
 def conf(receiver=None, rules="", extra=""):
@@ -110,11 +119,11 @@ def test_unreachable_host_one_incident_kept_across_restart(kanrid_factory, recei
     once; after a kanrid restart the host, still unreachable, joins the same
     incident: not a second one, not a second notification."""
     state = str(tmp_path / "state")
-    args = ["--connect", "test:///default", "--connect", "test:///nonexistent.xml"]
-    k = kanrid_factory(args=args, config=conf(receiver), state_dir=state)
+    args = ["--connect", "test:///default"]
+    k = kanrid_factory(args=args, config=conf(receiver, extra=DOWN), state_dir=state)
     roles(k)
     inc = wait_incident(k, "host-unreachable")
-    assert inc["item"] == "host:nonexistent" and inc["severity"] == "critical"
+    assert inc["item"] == "host:down" and inc["severity"] == "critical"
     assert inc["seq"] == 1 and inc["events"] == 1
     k.wait_for(lambda: len(receiver.accepted()) == 1, what="one delivery")
     key, body = receiver.accepted()[0]
@@ -122,7 +131,7 @@ def test_unreachable_host_one_incident_kept_across_restart(kanrid_factory, recei
     assert body["transition"] == "opened" and body["incident"]["id"] == inc["id"]
     k.stop()
 
-    k2 = kanrid_factory(args=args, config=conf(receiver), state_dir=state)
+    k2 = kanrid_factory(args=args, config=conf(receiver, extra=DOWN), state_dir=state)
     k2.wait_for(lambda: k2.get(f"/api/v1/incidents/{inc['id']}").json["incident"]["events"] == 2,
                 what="the host's second event joins the open incident")
     same = [i for i in incidents(k2, state="all") if i["condition"] == "host-unreachable"]
@@ -360,8 +369,7 @@ def test_relations_and_impact(kanrid_factory, tmp_path):
 
 
 def test_event_queries_and_validation(kanrid_factory):
-    k = kanrid_factory(args=["--connect", "test:///default", "--connect",
-                             "test:///nonexistent.xml"], config=conf(rules=RULE))
+    k = kanrid_factory(args=["--connect", "test:///default"], config=conf(rules=RULE, extra=DOWN))
     roles(k)
     guest_push(k)
     wait_incident(k, "rule/vcpus")
@@ -373,8 +381,8 @@ def test_event_queries_and_validation(kanrid_factory):
     assert len(page["events"]) == 1 and page["next_cursor"]
     nxt = k.get("/api/v1/events?limit=1&cursor=" + page["next_cursor"]).json["events"]
     assert nxt[0]["id"] < page["events"][0]["id"]
-    item = k.get("/api/v1/events?item=host:nonexistent").json["events"]
-    assert item and all(e["item"] == "host:nonexistent" for e in item)
+    item = k.get("/api/v1/events?item=host:down").json["events"]
+    assert item and all(e["item"] == "host:down" for e in item)
     for q in ("severity=bad", "limit=0", "incident=x", "from=yesterday", "cursor=x"):
         assert k.get("/api/v1/events?" + q).status == 400, q
     assert k.get("/api/v1/incidents?state=closed").status == 400
