@@ -41,6 +41,9 @@ GLOBAL_STATUSES = {404, 405, 413, 415}
 # Each owner documents theirs and removes it from here; the test fails when
 # an entry is documented but still listed, so this list can only shrink.
 UNDOCUMENTED_YET = set()
+ROUTE_CONF = "[route:log]\ntype = syslog\n"
+# An API rule that never fires (no guest has that much memory).
+RULE = {"kind": "threshold", "metric": "mem_total", "view": "guest", "op": ">", "value": 1e18}
 
 
 def load_doc():
@@ -55,7 +58,8 @@ DOC = load_doc()
 def kanrid(kanrid_factory):
     if not os.path.exists(KANRID):
         pytest.skip(f"{KANRID} is not built (set KANRI_BUILD_DIR)")
-    k = kanrid_factory(args=ARGS)
+    # A route, so that GET /routes lists one (syslog: no receiver needed).
+    k = kanrid_factory(args=ARGS, config=ROUTE_CONF)
     k.wait_connected([HOST])
     return k
 
@@ -361,6 +365,19 @@ def test_parameterless_gets_conform(kanrid):
     # test driver), so /findings has an item to check.
     k.wait_for(lambda: k.get("/api/v1/findings").json["findings"], timeout=30,
                what="a reconciliation finding")
+    # That finding opens an incident (/incidents lists the open ones).
+    k.wait_for(lambda: k.get("/api/v1/incidents").json["incidents"], timeout=30,
+               what="an open incident")
+    # A problem, a maintenance window that covers nothing, an API rule.
+    r = k.post("/api/v1/problems", {"title": "conformance"})
+    check_answer(k, "POST", "/api/v1/problems", r)
+    assert r.status == 201 and r.json["problem"]["state"] == "open"
+    r = k.post("/api/v1/maintenance", {"scope": "vm:nomatch*", "for": "1h", "why": "conformance"})
+    check_answer(k, "POST", "/api/v1/maintenance", r)
+    assert r.status == 201 and r.json["maintenance"]["active"] is True
+    r = k.request("PUT", "/api/v1/rules/conformance", body=RULE)
+    check_answer(k, "PUT", "/api/v1/rules/conformance", r)
+    assert r.status == 201 and r.json["rule"]["origin"] == "api"
 
     checked = 0
     for path, method, op in operations():
@@ -385,7 +402,7 @@ def test_parameterless_gets_conform(kanrid):
                     assert required_properties(item) <= set(entry) <= documented_properties(item), \
                         f"GET {path}: {key}[{n}] keys {sorted(entry)}"
         checked += 1
-    assert checked >= 9
+    assert checked >= 16
 
 
 def test_parameterised_gets_conform(kanrid):
@@ -407,6 +424,55 @@ def test_parameterised_gets_conform(kanrid):
         r = k.get(path)
         assert r.status == 200, f"GET {path}: {r}"
         check_answer(k, "GET", path, r)
+
+    # The operations record: an incident (opened by guest-view-missing) with
+    # a comment, an acknowledgement and a problem, so its log, events and
+    # deliveries have entries to check.
+    incidents = k.wait_for(lambda: k.get("/api/v1/incidents").json["incidents"], timeout=30,
+                           what="an open incident")
+    iid = incidents[0]["id"]
+    r = k.post("/api/v1/problems", {"title": "conformance", "workaround": "none yet"})
+    check_answer(k, "POST", "/api/v1/problems", r)
+    pid = r.json["problem"]["id"]
+    for method, path, body, status in [
+            ("POST", f"/api/v1/incidents/{iid}/comments", {"text": "looking"}, 201),
+            ("POST", f"/api/v1/incidents/{iid}/acknowledge", {}, 200),
+            ("POST", f"/api/v1/incidents/{iid}/acknowledge", {"comment": "again"}, 409),
+            ("POST", f"/api/v1/incidents/{iid}/problem", {"problem": pid}, 200),
+            ("PUT", f"/api/v1/problems/{pid}", {"state": "known-error"}, 200)]:
+        r = k.request(method, path, body=body)
+        assert r.status == status, f"{method} {path} {body}: {r}"
+        check_answer(k, method, path, r)
+    for path in [f"/api/v1/incidents/{iid}", f"/api/v1/incidents/{iid}?window=1d",
+                 f"/api/v1/problems/{pid}", "/api/v1/events?kind=finding.&limit=5",
+                 f"/api/v1/events?incident={iid}&severity=warning",
+                 "/api/v1/incidents?state=all&severity=warning", "/api/v1/incidents?limit=1",
+                 f"/api/v1/incidents?problem={pid}", f"/api/v1/items/vm:{vm['uuid']}/relations",
+                 f"/api/v1/items/vm:{vm['uuid']}/impact", f"/api/v1/items/host:{HOST}/relations",
+                 f"/api/v1/items/host:{HOST}/impact",
+                 f"/api/v1/items/pool:{HOST}/default-pool/relations",
+                 f"/api/v1/items/pool:{HOST}/default-pool/impact",
+                 f"/api/v1/items/network:{HOST}/default/relations",
+                 f"/api/v1/items/network:{HOST}/default/impact"]:
+        r = k.get(path)
+        assert r.status == 200, f"GET {path}: {r}"
+        check_answer(k, "GET", path, r)
+    detail = k.get(f"/api/v1/incidents/{iid}").json
+    assert detail["incident"]["state"] == "acknowledged"
+    assert detail["incident"]["problem_id"] == pid
+    assert [e["what"] for e in detail["log"]] == ["opened", "comment", "acknowledged"]
+    assert detail["events"] and detail["events"][0]["incident_id"] == iid
+    # Each transition to the syslog route, keyed kanri-INCIDENT-SEQ.
+    assert detail["deliveries"]
+    for d in detail["deliveries"]:
+        assert d["route"] == "log" and d["key"].startswith(f"kanri-{iid}-"), d
+    assert [i["id"] for i in k.get(f"/api/v1/problems/{pid}").json["incidents"]] == [iid]
+    page = k.get("/api/v1/incidents?state=all&limit=1").json
+    assert len(page["incidents"]) == 1 and "next_cursor" in page
+    rel = k.get(f"/api/v1/items/vm:{vm['uuid']}/relations").json["relations"]
+    assert {"type": "runs-on", "item": f"host:{HOST}", "name": HOST} in rel
+    impact = k.get(f"/api/v1/items/host:{HOST}/impact").json["affected"]
+    assert f"vm:{vm['uuid']}" in [a["item"] for a in impact]
     detail = k.get("/api/v1/hosts/" + HOST).json
     assert detail["pools"] and detail["networks"]
     assert k.get("/api/v1/vms/test").json["xml"].startswith("<domain")
@@ -418,11 +484,35 @@ def test_parameterised_gets_conform(kanrid):
     for path, status in [("/api/v1/hosts/nosuchhost", 404), ("/api/v1/vms/nosuchvm", 404),
                          ("/api/v1/vms/nosuchvm/snapshots", 404),
                          ("/api/v1/changes?limit=0", 400), ("/api/v1/changes?limit=1001", 400),
-                         ("/api/v1/audit?limit=x", 400), ("/api/v1/audit?vm=nosuchvm", 404)]:
+                         ("/api/v1/audit?limit=x", 400), ("/api/v1/audit?vm=nosuchvm", 404),
+                         ("/api/v1/incidents/999999", 404), ("/api/v1/incidents/x", 404),
+                         ("/api/v1/incidents?severity=bad", 400),
+                         ("/api/v1/incidents?state=closed", 400),
+                         ("/api/v1/events?severity=bad", 400), ("/api/v1/events?limit=0", 400),
+                         ("/api/v1/events?cursor=x", 400),
+                         (f"/api/v1/incidents/{iid}?window=x", 400),
+                         ("/api/v1/problems/999999", 404),
+                         ("/api/v1/items/vm:nosuch/relations", 404),
+                         ("/api/v1/items/pool:nosuch/pool/impact", 404)]:
         r = k.get(path)
         assert r.status == status, f"GET {path}: {r}"
         check_answer(k, "GET", path, r)
     assert k.get("/api/v1/changes?limit=0").json["field"] == "limit"
+    assert k.get("/api/v1/incidents?severity=bad").json["field"] == "severity"
+    # Errors of the operations record's writes are documented problems too.
+    for method, path, body, status in [
+            ("POST", "/api/v1/incidents/999999/resolve", {}, 404),
+            ("POST", f"/api/v1/incidents/{iid}/comments", {}, 400),
+            ("POST", f"/api/v1/incidents/{iid}/comments", {"text": "x", "by": "me"}, 400),
+            ("POST", f"/api/v1/incidents/{iid}/problem", {"problem": 999999}, 400),
+            ("POST", "/api/v1/problems", {"state": "open"}, 400),
+            ("POST", "/api/v1/maintenance", {"scope": "all", "why": "no end"}, 400),
+            ("DELETE", "/api/v1/maintenance/999999", None, 404),
+            ("PUT", "/api/v1/rules/conformance", {"kind": "threshold"}, 400),
+            ("DELETE", "/api/v1/rules/nosuchrule", None, 404)]:
+        r = k.request(method, path, body=body)
+        assert r.status == status, f"{method} {path} {body}: {r}"
+        check_answer(k, method, path, r)
 
 
 def test_errors_and_auth_conform(kanrid):
