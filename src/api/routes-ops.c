@@ -595,6 +595,8 @@ static void h_maintenance_add(struct req *r)
     json_object_object_add(w, "to", json_object_new_string(t));
     json_object_object_add(w, "who", json_object_new_string(r->token.name));
     json_object_object_add(w, "why", json_object_new_string(why));
+    g_autofree char *c = time_format_rfc3339(m.created_us);
+    json_object_object_add(w, "created", json_object_new_string(c));
     json_object_object_add(w, "active", json_object_new_boolean(m.from_us <= now));
     json_object_object_add(o, "maintenance", w);
     req_json(r, 201, o);
@@ -819,8 +821,37 @@ static json_object *relations_array(GArray *rels, const char *member)
     return a;
 }
 
+/* Whether ITEM names a host or network of the inventory that no VM or
+ * pool relates to (it exists, with nothing attached). */
+static bool item_exists(struct req *r, const char *item)
+{
+    struct store *st = req_store(r);
+    if (g_str_has_prefix(item, "host:")) {
+        int64_t id;
+        g_autofree char *name = NULL;
+        return st->ops->host_lookup(st, item + 5, &id, &name, NULL) == 0 &&
+               g_strcmp0(name, item + 5) == 0;
+    }
+    if (!g_str_has_prefix(item, "network:"))
+        return false;
+    g_autoptr(rows) nets = st->ops->networks_query(st, NULL, NULL);
+    for (guint i = 0; nets && i < rows_len(nets); i++) {
+        const struct network_row *n = rows_get(nets, i);
+        g_autofree char *id = g_strdup_printf("network:%s/%s", n->host, n->name);
+        if (g_str_equal(id, item))
+            return true;
+    }
+    return false;
+}
+
 static void item_query(struct req *r, bool impact)
 {
+    /* UUIDs are compared in lower case, as everywhere in the API. */
+    if (g_str_has_prefix(r->params[0], "vm:") || g_str_has_prefix(r->params[0], "agent:")) {
+        char *lower = g_ascii_strdown(r->params[0], -1);
+        g_free(r->params[0]);
+        r->params[0] = lower;
+    }
     const char *item = r->params[0];
     if (strlen(item) > ITEM_MAX) {
         req_problem(r, 404, "no item '%.40s...'", item);
@@ -836,7 +867,7 @@ static void item_query(struct req *r, bool impact)
     const struct ops_rel_vm *vms = (const struct ops_rel_vm *)inv.rel_vms->data;
     const struct ops_rel_pool *pools = (const struct ops_rel_pool *)inv.rel_pools->data;
     bool known = ops_relations(item, vms, inv.rel_vms->len, pools, inv.rel_pools->len, rels);
-    if (!known) {
+    if (!known && !item_exists(r, item)) {
         inventory_clear(&inv);
         req_problem(r, 404,
                     "no item '%s' (items are vm:UUID, host:NAME, pool:HOST/NAME, "

@@ -69,6 +69,8 @@ static const struct conf_field store_fields[] = {
     {NULL, 0, 0, 0, NULL, 0},
 };
 
+static const char *const finding_severities[] = {"info", "warning", "critical", "none", NULL};
+
 static const struct conf_field ops_fields[] = {
     {"resolve_after", T_DURATION, 0, 0, NULL, C(ops_resolve_after)},
     {"reopen_window", T_DURATION, 0, 0, NULL, C(ops_reopen_window)},
@@ -76,6 +78,7 @@ static const struct conf_field ops_fields[] = {
     {"suggest_window", T_DURATION, 0, 0, NULL, C(ops_suggest_window)},
     {"event_retention", T_DURATION, 0, 0, NULL, C(ops_event_retention)},
     {"notify_give_up", T_DURATION, 0, 0, NULL, C(ops_notify_give_up)},
+    {"finding_min_severity", T_ENUM, 0, 0, finding_severities, C(ops_finding_min)},
     {NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -128,6 +131,7 @@ struct conf *conf_new(void)
     c->ops_suggest_window = 86400 * USEC_PER_SEC;
     c->ops_event_retention = 90 * 86400 * USEC_PER_SEC;
     c->ops_notify_give_up = 86400 * USEC_PER_SEC;
+    c->ops_finding_min = g_strdup("warning");
     c->rules = g_ptr_array_new_with_free_func((GDestroyNotify)alert_rule_free);
     c->routes = g_ptr_array_new_with_free_func((GDestroyNotify)notify_route_free);
     return c;
@@ -147,6 +151,7 @@ void conf_free(struct conf *c)
     g_free(c->store_path);
     g_ptr_array_unref(c->hypervisors);
     g_ptr_array_unref(c->rules);
+    g_free(c->ops_finding_min);
     g_ptr_array_unref(c->routes);
     g_free(c);
 }

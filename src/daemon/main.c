@@ -318,6 +318,9 @@ int main(int argc, char **argv)
     ec.ops.suggest_window_us = c->ops_suggest_window;
     ec.event_retention_us = c->ops_event_retention;
     ec.notify_give_up_us = c->ops_notify_give_up;
+    /* "none": findings are recorded as events, never incidents. */
+    ec.finding_min_severity = SEV_N;
+    severity_parse(c->ops_finding_min, &ec.finding_min_severity);
     ec.rules = c->rules;
     ec.routes = c->routes;
     ec.balloon_period_s = c->collect_interval > 0 ? c->balloon_period : 0;

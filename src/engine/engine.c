@@ -30,6 +30,7 @@ void engine_conf_init(struct engine_conf *c)
     ops_conf_defaults(&c->ops);
     c->event_retention_us = 90 * 86400 * USEC_PER_SEC;
     c->notify_give_up_us = 86400 * USEC_PER_SEC;
+    c->finding_min_severity = SEV_WARNING;
 }
 
 /* ---- items ---- */

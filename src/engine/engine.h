@@ -65,6 +65,9 @@ struct engine_conf {
     const GPtrArray *routes; /* struct notify_route * (copied) */
     int64_t event_retention_us;  /* 0: forever */
     int64_t notify_give_up_us;   /* a delivery failing this long is given up */
+    /* Findings of this severity and above open incidents; below, they are
+     * recorded as events only (SEV_N: none does). */
+    enum severity finding_min_severity;
 };
 
 void engine_conf_init(struct engine_conf *c);

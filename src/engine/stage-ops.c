@@ -44,11 +44,16 @@ static void findings(struct engine *e, struct ehost *h, const struct round_batch
         enum severity sev = SEV_WARNING;
         if (f->severity)
             severity_parse(f->severity, &sev);
+        /* Below the configured severity a finding is a fact in the record,
+         * not an incident (a fleet without guest agents would otherwise
+         * open one per VM). */
+        if (sev < e->conf.finding_min_severity && f->op != FINDING_CLOSE)
+            cond[0] = '\0';
         if (f->op == FINDING_OPEN || f->op == FINDING_UPDATE) {
             /* An update is news only when the severity moved: the ops
              * module escalates on a higher one and ignores the rest. */
             post(e, item, name, h->name, f->op == FINDING_OPEN ? "finding.opened" : "finding.updated",
-                 cond, true, sev, f->message, NULL);
+                 *cond ? cond : NULL, true, sev, f->message, NULL);
         } else {
             g_autofree char *msg = g_strdup_printf("%s: %s closed", name, f->rule);
             post(e, item, name, h->name, "finding.closed", cond, false, SEV_INFO, msg, NULL);

@@ -365,6 +365,7 @@ def test_relations_and_impact(kanrid_factory, tmp_path):
     impact = k.get("/api/v1/items/pool:rel/rel-pool/impact").json["affected"]
     assert [x["name"] for x in impact] == ["rel-vm0"]
     assert k.get("/api/v1/items/vm:nope/relations").status == 404
+    assert k.get(f"/api/v1/items/vm:{vm0.upper()}/relations").json["relations"] == rel
     assert k.get("/api/v1/items/host:rel/impact").json["affected"][0]["why"] == "affected"
 
 
