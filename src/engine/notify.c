@@ -106,7 +106,7 @@ static bool command(const struct notify_route *r, const struct delivery *d, char
     env = g_environ_setenv(env, "KANRI_KEY", d->key, TRUE);
     GPid pid;
     int in = -1;
-    if (!g_spawn_async_with_pipes(NULL, argv, env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+    if (!g_spawn_async_with_pipes(NULL, argv, env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
                                   NULL, NULL, &pid, &in, NULL, NULL, &err)) {
         *ret_error = g_strdup(err->message);
         return false;
