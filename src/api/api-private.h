@@ -82,6 +82,8 @@ void h_findings(struct req *r);
 /* A time argument: RFC 3339, epoch seconds, or a duration meaning that
  * long before NOW ("1h"); 1970 to 9999. */
 bool api_parse_when(const char *s, int64_t now, int64_t *ret);
+/* ?limit= (1 to 1000, default 100); false with the reply set when bad. */
+bool api_arg_limit(struct req *r, int *ret);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 

@@ -25,18 +25,6 @@
 
 /* ---- arguments ---- */
 
-static bool arg_limit(struct req *r, int *ret)
-{
-    const char *s = req_arg(r, "limit");
-    uint64_t n = 100;
-    if (s && (!parse_u64(s, &n) || n < 1 || n > 1000)) {
-        req_problem(r, 400, "limit: expected an integer from 1 to 1000, got '%s'", s);
-        return false;
-    }
-    *ret = (int)n;
-    return true;
-}
-
 static bool arg_id(struct req *r, const char *key, int64_t *ret)
 {
     const char *s = req_arg(r, key);
@@ -58,6 +46,19 @@ static bool arg_severity(struct req *r, int *ret)
         return false;
     }
     *ret = sev;
+    return true;
+}
+
+/* ?cursor= of a list read newest first by id: the last id served. */
+static bool arg_cursor(struct req *r, int64_t *ret)
+{
+    const char *cursor = req_arg(r, "cursor");
+    uint64_t before = 0;
+    if (cursor && (!parse_u64(cursor, &before) || before > G_MAXINT64)) {
+        req_problem(r, 400, "cursor: not a cursor from this list's next_cursor");
+        return false;
+    }
+    *ret = (int64_t)before;
     return true;
 }
 
@@ -144,7 +145,7 @@ static void h_events(struct req *r)
 {
     struct store_event_query q = {0};
     int64_t now = now_usec();
-    const char *from = req_arg(r, "from"), *to = req_arg(r, "to"), *cursor = req_arg(r, "cursor");
+    const char *from = req_arg(r, "from"), *to = req_arg(r, "to");
     if (from && !api_parse_when(from, now, &q.from_us)) {
         req_problem(r, 400, "from: expected RFC 3339, epoch seconds or a duration ago (1h)");
         return;
@@ -153,14 +154,8 @@ static void h_events(struct req *r)
         req_problem(r, 400, "to: expected RFC 3339, epoch seconds or a duration ago (1h)");
         return;
     }
-    uint64_t before = 0;
-    if (cursor && (!parse_u64(cursor, &before) || before > G_MAXINT64)) {
-        req_problem(r, 400, "cursor: not a cursor from this list's next_cursor");
-        return;
-    }
-    q.before_id = (int64_t)before;
-    if (!arg_limit(r, &q.limit) || !arg_severity(r, &q.min_severity) ||
-        !arg_id(r, "incident", &q.incident_id) || !arg_text(r, "item", ITEM_MAX, &q.item) ||
+    if (!arg_cursor(r, &q.before_id) || !api_arg_limit(r, &q.limit) ||
+        !arg_severity(r, &q.min_severity) || !arg_id(r, "incident", &q.incident_id) || !arg_text(r, "item", ITEM_MAX, &q.item) ||
         !arg_text(r, "kind", 64, &q.kind))
         return;
     g_autoptr(GError) err = NULL;
@@ -173,7 +168,7 @@ static void h_events(struct req *r)
 static void h_incidents(struct req *r)
 {
     struct store_incident_query q = {0};
-    const char *state = req_arg(r, "state"), *cursor = req_arg(r, "cursor");
+    const char *state = req_arg(r, "state");
     enum incident_state is;
     if (!state)
         state = "open";
@@ -182,14 +177,8 @@ static void h_incidents(struct req *r)
         return;
     }
     q.state = g_str_equal(state, "all") ? NULL : state;
-    uint64_t before = 0;
-    if (cursor && (!parse_u64(cursor, &before) || before > G_MAXINT64)) {
-        req_problem(r, 400, "cursor: not a cursor from this list's next_cursor");
-        return;
-    }
-    q.before_id = (int64_t)before;
-    if (!arg_limit(r, &q.limit) || !arg_severity(r, &q.min_severity) ||
-        !arg_id(r, "problem", &q.problem_id) || !arg_text(r, "item", ITEM_MAX, &q.item) ||
+    if (!arg_cursor(r, &q.before_id) || !api_arg_limit(r, &q.limit) ||
+        !arg_severity(r, &q.min_severity) || !arg_id(r, "problem", &q.problem_id) || !arg_text(r, "item", ITEM_MAX, &q.item) ||
         !arg_text(r, "condition", 128, &q.condition))
         return;
     g_autoptr(GError) err = NULL;

@@ -41,7 +41,7 @@ bool route_match(const char *pattern, const char *path, char **params, int *npar
 
 /* ---- helpers ---- */
 
-static bool arg_limit(struct req *r, int *ret)
+bool api_arg_limit(struct req *r, int *ret)
 {
     const char *s = req_arg(r, "limit");
     uint64_t n = 100;
@@ -364,7 +364,7 @@ static void h_networks(struct req *r)
 static void h_changes(struct req *r)
 {
     int limit;
-    if (!arg_limit(r, &limit))
+    if (!api_arg_limit(r, &limit))
         return;
     int64_t domain_id = 0;
     const char *vm = req_arg(r, "vm");
@@ -381,7 +381,7 @@ static void h_changes(struct req *r)
 static void h_audit(struct req *r)
 {
     int limit;
-    if (!arg_limit(r, &limit))
+    if (!api_arg_limit(r, &limit))
         return;
     const char *vm = req_arg(r, "vm");
     g_auto(store_vm_ref_t) v = {0};

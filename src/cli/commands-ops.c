@@ -435,23 +435,38 @@ static void print_deliveries(struct json_object *deliveries)
     print_table(t);
 }
 
-int cmd_incident_show(const struct cli_verb *v, char **args, guint n)
+/* GET /COLLECTION/ID of a "show" verb: *ret_obj is the reply's member
+ * WHAT (borrowed from *ret_reply).  Anything but CLI_EXIT_OK ends the
+ * verb with cli_done(): an error already printed, or -1 when --json
+ * printed the reply. */
+static int show_fetch(const char *arg, const char *what, const char *collection,
+                      json_object **ret_reply, struct json_object **ret_obj)
 {
     gint64 id;
-    int r = parse_id(args[0], "incident", &id);
+    int r = parse_id(arg, what, &id);
 
     if (r != CLI_EXIT_OK)
         return r;
-    g_autofree char *path = id_path("incidents", id, "");
-    g_autoptr(json_object) reply = NULL;
-    r = get_one(path, &reply);
+    g_autofree char *path = id_path(collection, id, "");
+    r = get_one(path, ret_reply);
     if (r != CLI_EXIT_OK)
-        return cli_done(r);
-    struct json_object *inc = jobject(reply, "incident");
-    if (!inc) {
-        cli_error("the server's reply has no 'incident'");
+        return r;
+    *ret_obj = jobject(*ret_reply, what);
+    if (!*ret_obj) {
+        cli_error("the server's reply has no '%s'", what);
         return CLI_EXIT_SERVER;
     }
+    return CLI_EXIT_OK;
+}
+
+int cmd_incident_show(const struct cli_verb *v, char **args, guint n)
+{
+    g_autoptr(json_object) reply = NULL;
+    struct json_object *inc = NULL;
+    int r = show_fetch(args[0], "incident", "incidents", &reply, &inc);
+
+    if (r != CLI_EXIT_OK)
+        return cli_done(r);
 
     struct kv *kv = kv_new();
     kv_add(kv, "Incident", jstr(inc, "id"));
@@ -612,21 +627,12 @@ int cmd_problem_list(const struct cli_verb *v, char **args, guint n)
 
 int cmd_problem_show(const struct cli_verb *v, char **args, guint n)
 {
-    gint64 id;
-    int r = parse_id(args[0], "problem", &id);
+    g_autoptr(json_object) reply = NULL;
+    struct json_object *p = NULL;
+    int r = show_fetch(args[0], "problem", "problems", &reply, &p);
 
     if (r != CLI_EXIT_OK)
-        return r;
-    g_autofree char *path = id_path("problems", id, "");
-    g_autoptr(json_object) reply = NULL;
-    r = get_one(path, &reply);
-    if (r != CLI_EXIT_OK)
         return cli_done(r);
-    struct json_object *p = jobject(reply, "problem");
-    if (!p) {
-        cli_error("the server's reply has no 'problem'");
-        return CLI_EXIT_SERVER;
-    }
     bool suggested = false;
     struct kv *kv = kv_new();
     kv_add(kv, "Problem", jstr(p, "id"));

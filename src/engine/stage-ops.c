@@ -154,6 +154,16 @@ static const char *view_words(const struct alert_rule *r)
                                            : "the reconciled view";
 }
 
+/* A figure in a message: whole numbers in full (a memory size in bytes
+ * reads better as 25276493824 than 2.52765e+10). */
+static void fmt_num(char *buf, size_t len, double v)
+{
+    if (fabs(v) < 1e15 && v == floor(v))
+        g_snprintf(buf, len, "%.0f", v);
+    else
+        g_snprintf(buf, len, "%.6g", v);
+}
+
 /* Turns one verdict into its event. */
 static void verdict(struct engine *e, const struct alert_rule *r, enum rule_verdict v,
                     const char *item, const char *name, const char *host, double value,
@@ -167,12 +177,16 @@ static void verdict(struct engine *e, const struct alert_rule *r, enum rule_verd
     const char *what = r->kind == RULE_THRESHOLD ? r->metric : rule_kind_name(r->kind);
     switch (v) {
     case RULE_FIRES:
-        if (r->kind == RULE_THRESHOLD)
-            msg = g_strdup_printf("%s: %s %s %g %s %g (%s)", name, r->view, r->metric, value, r->op,
-                                  r->value, r->name);
-        else
+        if (r->kind == RULE_THRESHOLD) {
+            char a[32], b[32];
+            fmt_num(a, sizeof(a), value);
+            fmt_num(b, sizeof(b), r->value);
+            msg = g_strdup_printf("%s: %s %s %s %s %s (rule %s)", name, r->view, r->metric, a, r->op,
+                                  b, r->name);
+        } else {
             msg = g_strdup_printf("%s: full within %.1f h at the current rate (rule %s: %g h)",
                                   name, value, r->name, r->value);
+        }
         break;
     case RULE_CLEARS:
         msg = g_strdup_printf("%s: %s back within rule %s", name, what, r->name);

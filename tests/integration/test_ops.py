@@ -256,6 +256,13 @@ def test_acknowledge_resolve_comment_and_roles(kanrid_factory):
         ("opened", None), ("acknowledged", "operator"), ("comment", "operator"),
         ("resolved", "operator")]
     assert log[1]["comment"] == "on it" and log[2]["comment"] == "rebooting web1"
+    # the CLI shows it, with --json the API's document
+    p = k.cli("incidents", "show", str(inc["id"]))
+    assert p.returncode == 0 and "rebooting web1" in p.stdout and "resolved" in p.stdout, p
+    p = k.cli("--json", "incidents", "show", str(inc["id"]))
+    assert p.returncode == 0 and json.loads(p.stdout)["incident"]["id"] == inc["id"], p
+    p = k.cli("incidents", "ack", str(inc["id"]))
+    assert p.returncode == 1 and "resolved" in p.stderr, p
     # still in breach, but resolved by a person: it stays resolved
     assert incidents(k, state="resolved")[0]["id"] == inc["id"]
 
