@@ -245,6 +245,7 @@ static json_object *preceding(struct req *r, const struct incident_row *inc,
             .actor = g_strdup(c->actor),
             .summary = g_strdup(c->summary),
             .pending = c->pending,
+            .diff = g_strdup(c->diff),
         };
         g_array_append_val(ch, x);
     }
@@ -262,6 +263,7 @@ static json_object *preceding(struct req *r, const struct incident_row *inc,
         json_object_object_add(o, "actor", c->actor ? json_object_new_string(c->actor) : NULL);
         json_object_object_add(o, "summary", c->summary ? json_object_new_string(c->summary) : NULL);
         json_object_object_add(o, "pending", json_object_new_boolean(c->pending));
+        json_object_object_add(o, "diff", c->diff ? json_object_new_string(c->diff) : NULL);
         json_object_object_add(o, "likely", json_object_new_boolean(c->likely));
         json_object_object_add(o, "why", c->why ? json_object_new_string(c->why) : NULL);
         json_object_array_add(arr, o);

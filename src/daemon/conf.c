@@ -79,6 +79,7 @@ static const struct conf_field ops_fields[] = {
     {"event_retention", T_DURATION, 0, 0, NULL, C(ops_event_retention)},
     {"notify_give_up", T_DURATION, 0, 0, NULL, C(ops_notify_give_up)},
     {"finding_min_severity", T_ENUM, 0, 0, finding_severities, C(ops_finding_min)},
+    {"agent_silent_after", T_DURATION, 0, 0, NULL, C(ops_agent_silent)},
     {NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -132,6 +133,7 @@ struct conf *conf_new(void)
     c->ops_event_retention = 90 * 86400 * USEC_PER_SEC;
     c->ops_notify_give_up = 86400 * USEC_PER_SEC;
     c->ops_finding_min = g_strdup("warning");
+    c->ops_agent_silent = 300 * USEC_PER_SEC;
     c->rules = g_ptr_array_new_with_free_func((GDestroyNotify)alert_rule_free);
     c->routes = g_ptr_array_new_with_free_func((GDestroyNotify)notify_route_free);
     return c;

@@ -74,6 +74,7 @@ struct conf {
     int64_t ops_event_retention; /* µs; 0 keeps forever */
     int64_t ops_notify_give_up;  /* µs a failing delivery is retried */
     char *ops_finding_min;       /* findings of this severity and above open incidents */
+    int64_t ops_agent_silent;    /* µs of silence after which a kanri-guestd is an incident */
     GPtrArray *rules;            /* struct alert_rule *, owned */
     GPtrArray *routes;           /* struct notify_route *, owned */
 };

@@ -321,6 +321,7 @@ int main(int argc, char **argv)
     /* "none": findings are recorded as events, never incidents. */
     ec.finding_min_severity = SEV_N;
     severity_parse(c->ops_finding_min, &ec.finding_min_severity);
+    ec.agent_silent_us = c->ops_agent_silent;
     ec.rules = c->rules;
     ec.routes = c->routes;
     ec.balloon_period_s = c->collect_interval > 0 ? c->balloon_period : 0;

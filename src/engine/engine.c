@@ -31,6 +31,7 @@ void engine_conf_init(struct engine_conf *c)
     c->event_retention_us = 90 * 86400 * USEC_PER_SEC;
     c->notify_give_up_us = 86400 * USEC_PER_SEC;
     c->finding_min_severity = SEV_WARNING;
+    c->agent_silent_us = 300 * USEC_PER_SEC;
 }
 
 /* ---- items ---- */
@@ -157,6 +158,10 @@ void engine_item_deactivate(struct engine *e, struct item *it, GPtrArray *ret_vi
     reconcile_result_free(it->result);
     it->result = NULL;
     it->active = false;
+    /* The guest agent of a stopped VM is not "gone": after the next boot
+     * its first answer (or silence while the guest boots) is news to
+     * nobody, so the operations record hears only of later changes. */
+    it->parts[PART_AGENT].known = false;
     engine_item_clear_view(it);
 }
 

@@ -68,6 +68,8 @@ struct engine_conf {
     /* Findings of this severity and above open incidents; below, they are
      * recorded as events only (SEV_N: none does). */
     enum severity finding_min_severity;
+    /* A kanri-guestd silent this long is an incident; 0: never. */
+    int64_t agent_silent_us;
 };
 
 void engine_conf_init(struct engine_conf *c);

@@ -25,6 +25,11 @@ struct engine_ops {
     gint dropped, delivered, failed;
 
     struct notifier *notifier;
+
+    /* kanri-guestd agents found silent (machine uuid -> itself), and when
+     * they were last looked at; the ops thread's own. */
+    GHashTable *silent;
+    int64_t agents_checked_us;
 };
 
 void engine_ops_new(struct engine *e);

@@ -198,6 +198,48 @@ static void process(struct engine *e, GPtrArray *events)
         g_warning("operations record: storing %u events: %s", events->len, err->message);
 }
 
+/* How often the agents' last contact is looked at. */
+#define AGENTS_CHECK_US (10 * G_GINT64_CONSTANT(1000000))
+
+/* kanri-guestd agents that stopped pushing: one event when an agent falls
+ * silent for agent_silent_us, one when it is heard again.  Its own
+ * contact times are the store's (agent_contact), so a restart of kanrid
+ * sees an agent that fell silent meanwhile. */
+static void check_agents(struct engine *e)
+{
+    struct engine_ops *o = e->ops;
+    int64_t now = now_usec();
+    if (e->conf.agent_silent_us <= 0 ||
+        now - o->agents_checked_us < MIN(AGENTS_CHECK_US, e->conf.agent_silent_us / 2))
+        return;
+    o->agents_checked_us = now;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) agents = e->store->ops->agents_query(e->store, &err);
+    if (!agents)
+        return;
+    for (guint i = 0; i < rows_len(agents); i++) {
+        const struct agent_row *a = rows_get(agents, i);
+        if (!a->machine_uuid || !a->last_contact)
+            continue; /* never heard from: enrolled, not installed yet */
+        bool silent = now - a->last_contact >= e->conf.agent_silent_us;
+        if (silent == g_hash_table_contains(o->silent, a->machine_uuid))
+            continue;
+        g_autofree char *item = g_strconcat("agent:", a->machine_uuid, NULL);
+        const char *name = a->vm ? a->vm : a->hostname ? a->hostname : a->name;
+        g_autofree char *last = time_format_rfc3339(a->last_contact);
+        g_autofree char *msg =
+            silent ? g_strdup_printf("kanri-guestd of %s silent since %s", name, last)
+                   : g_strdup_printf("kanri-guestd of %s heard again", name);
+        engine_event_post(e, event_new(now, item, name, a->host,
+                                       silent ? "agent.silent" : "agent.heard", "agent-silent",
+                                       silent, silent ? SEV_WARNING : SEV_INFO, msg));
+        if (silent)
+            g_hash_table_add(o->silent, g_strdup(a->machine_uuid));
+        else
+            g_hash_table_remove(o->silent, a->machine_uuid);
+    }
+}
+
 static gpointer ops_thread(gpointer data)
 {
     struct engine *e = data;
@@ -219,6 +261,7 @@ static gpointer ops_thread(gpointer data)
         }
         process(e, batch);
         g_ptr_array_set_size(batch, 0);
+        check_agents(e);
         for (guint i = 0; i < markers->len; i++)
             marker_done(g_ptr_array_index(markers, i));
         g_ptr_array_set_size(markers, 0);
@@ -284,6 +327,7 @@ void engine_ops_new(struct engine *e)
         g_ptr_array_add(o->rules, r);
     }
     o->tracks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    o->silent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     e->ops = o;
 }
 
@@ -365,6 +409,7 @@ void engine_ops_free(struct engine *e)
     g_ptr_array_unref(o->routes);
     g_ptr_array_unref(o->rules);
     g_hash_table_unref(o->tracks);
+    g_hash_table_unref(o->silent);
     g_mutex_clear(&o->lock);
     g_free(o);
     e->ops = NULL;

@@ -264,7 +264,7 @@ static const struct row_field change_ref_fields[] = {
     F(change_ref_row, uuid, ROW_STR),      F(change_ref_row, name, ROW_STR),
     F(change_ref_row, source, ROW_STR),    F(change_ref_row, cause, ROW_STR),
     F(change_ref_row, actor, ROW_STR),     F(change_ref_row, summary, ROW_STR),
-    F(change_ref_row, pending, ROW_BOOL),
+    F(change_ref_row, pending, ROW_BOOL),  F(change_ref_row, diff, ROW_STR),
 };
 DESC(change_ref_row, "changes", change_ref_fields);
 

@@ -255,6 +255,7 @@ struct change_ref_row {
     int64_t id, t;
     char *uuid, *name, *source, *cause, *actor, *summary;
     bool pending;
+    char *diff; /* a change's unified diff; NULL for an action */
 };
 
 struct rule_row {

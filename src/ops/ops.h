@@ -169,6 +169,7 @@ struct ops_change {
     char *actor;  /* the person (token name), NULL: none */
     char *summary;
     bool pending; /* a definition change that applies at the next boot */
+    char *diff;   /* a change's unified diff; NULL for an action */
     /* set by ops_preceding */
     bool likely;
     const char *why; /* static: why it is the likely cause */

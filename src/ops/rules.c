@@ -211,6 +211,7 @@ void ops_change_clear(struct ops_change *c)
     g_free(c->cause);
     g_free(c->actor);
     g_free(c->summary);
+    g_free(c->diff);
     memset(c, 0, sizeof(*c));
 }
 

@@ -60,3 +60,20 @@ def test_rate_limit_holds_back_and_give_up_is_an_event(kanrid_factory):
     assert "given up" in evs[0]["message"]
     m = k.get("/metrics").body
     assert 'kanri_notifications_total{result="failed"} 2' in m
+
+
+def test_silent_guest_agent_is_an_incident_until_heard_again(kanrid_factory):
+    """kanri-guestd that stops pushing for agent_silent_after is an
+    incident on its agent item; its next push resolves it."""
+    k = kanrid_factory(args=["--connect", "test:///default"],
+                       config=conf(extra="[ops]\nagent_silent_after = 2s\n"))
+    guest_push(k)
+    inc = wait_incident(k, "agent-silent")
+    assert inc["item"].startswith("agent:") and inc["item_name"] == "test"
+    assert "silent since" in inc["title"] and inc["severity"] == "warning"
+    guest_push(k)
+    # Heard again: resolved (it falls silent again 2 s later and reopens,
+    # so the log is what is checked, not the state of the moment).
+    k.wait_for(lambda: "resolved" in [x["what"] for x in
+                                      k.get(f"/api/v1/incidents/{inc['id']}").json["log"]],
+               what="resolved once heard again")
