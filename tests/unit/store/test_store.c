@@ -2163,6 +2163,115 @@ static void test_persistent_track(void **state)
     assert_int_equal(((const struct vm_row *)rows_get(vr2, 0))->pending_changes, 0);
 }
 
+/* The operations record: a pass written in one transaction reads back as
+ * the engine starts from it; a delivery key is queued once per route
+ * however often its transition is written (a restart writing it again);
+ * the outbox hands out what is due and records attempts; pruning keeps
+ * incidents and pending deliveries. */
+static void test_ops_record(void **state)
+{
+    struct fx *f = *state;
+    const int64_t S = 1000000;
+    struct incident *inc = incident_new();
+    inc->id = 7;
+    inc->condition = g_strdup("host-unreachable");
+    inc->item = g_strdup("host:n1");
+    inc->item_name = g_strdup("n1");
+    inc->severity = SEV_CRITICAL;
+    inc->title = g_strdup("n1 unreachable");
+    inc->opened_us = inc->updated_us = 100 * S;
+    inc->seq = 1;
+    incident_add_affected(inc, "vm:a", "a");
+    incident_add_affected(inc, "vm:b", "b");
+    struct event *ev = event_new(100 * S, "host:n1", "n1", NULL, "host.unreachable",
+                                 "host-unreachable", true, SEV_CRITICAL, "n1 unreachable");
+    ev->id = 3;
+    ev->incident_id = 7;
+    struct event *old = event_new(10 * S, "kanrid", "kanrid", NULL, "kanrid.started", NULL, false,
+                                  SEV_INFO, "started");
+    old->id = 2;
+    struct incident_change ch = {.incident_id = 7, .what = IT_OPENED, .at_us = 100 * S, .seq = 1,
+                                 .notify = true};
+    struct delivery d[] = {
+        {.route = "hook", .key = "kanri-7-1", .incident_id = 7, .payload = "{}",
+         .created_us = 100 * S, .next_try_us = 100 * S},
+        {.route = "log", .key = "kanri-7-1", .incident_id = 7, .payload = "{}",
+         .created_us = 100 * S, .next_try_us = 200 * S},
+    };
+    struct event *evs[] = {old, ev};
+    struct store_ops_write w = {.events = evs, .n_events = 2, .incidents = &inc, .n_incidents = 1,
+                                .changes = &ch, .n_changes = 1, .deliveries = d,
+                                .n_deliveries = 2};
+    assert_int_equal(OPS(f)->ops_write(f->st, &w, NULL), 0);
+    /* written again (after a restart): still one delivery per route and key */
+    w.n_events = 0;
+    assert_int_equal(OPS(f)->ops_write(f->st, &w, NULL), 0);
+    g_autoptr(rows) out = OPS(f)->outbox_query(f->st, 7, 10, NULL);
+    assert_int_equal(rows_len(out), 2);
+
+    reopen(f);
+    struct store_ops_state ld = {0};
+    assert_int_equal(OPS(f)->ops_load(f->st, 0, &ld, NULL), 0);
+    assert_int_equal(ld.incidents->len, 1);
+    const struct incident *back = g_ptr_array_index(ld.incidents, 0);
+    assert_int_equal(back->id, 7);
+    assert_string_equal(back->condition, "host-unreachable");
+    assert_int_equal(back->severity, SEV_CRITICAL);
+    assert_int_equal(back->state, INCIDENT_OPEN);
+    assert_int_equal(back->affected->len, 2);
+    assert_int_equal(ld.max_event_id, 3);
+    assert_int_equal(ld.max_incident_id, 7);
+    g_ptr_array_unref(ld.incidents);
+    g_ptr_array_unref(ld.suggested);
+
+    /* due at 150 s: the hook's, not the log's (due at 200 s) */
+    g_autoptr(GArray) due = g_array_new(FALSE, TRUE, sizeof(struct delivery));
+    g_array_set_clear_func(due, (GDestroyNotify)delivery_clear);
+    assert_int_equal(OPS(f)->outbox_due(f->st, 150 * S, 10, due, NULL), 0);
+    assert_int_equal(due->len, 1);
+    struct delivery *got = &g_array_index(due, struct delivery, 0);
+    assert_string_equal(got->route, "hook");
+    assert_int_equal(OPS(f)->outbox_done(f->st, got->id, "pending", "HTTP 503", 160 * S,
+                                         150 * S, NULL), 0);
+    g_array_set_size(due, 0);
+    assert_int_equal(OPS(f)->outbox_due(f->st, 155 * S, 10, due, NULL), 0);
+    assert_int_equal(due->len, 0);
+    assert_int_equal(OPS(f)->outbox_due(f->st, 300 * S, 10, due, NULL), 0);
+    assert_int_equal(due->len, 2);
+    int64_t hook_id = g_array_index(due, struct delivery, 0).id;
+    assert_int_equal(g_array_index(due, struct delivery, 0).attempts, 1);
+    assert_int_equal(OPS(f)->outbox_done(f->st, hook_id, "delivered", NULL, 300 * S, 300 * S,
+                                         NULL), 0);
+
+    /* comments go to the log; an unknown incident is -ENOENT */
+    assert_int_equal(OPS(f)->incident_comment(f->st, 7, "alice", "looking", 120 * S, NULL), 0);
+    assert_int_equal(OPS(f)->incident_comment(f->st, 8, "alice", "x", 120 * S, NULL), -ENOENT);
+    g_autoptr(rows) log = OPS(f)->incident_log(f->st, 7, NULL);
+    assert_int_equal(rows_len(log), 2);
+    assert_string_equal(((struct incident_log_row *)rows_get(log, 1))->what, "comment");
+
+    /* events: by kind prefix and severity; pruning drops old events and
+     * finished deliveries only */
+    struct store_event_query q = {.kind = "host.", .limit = 10};
+    g_autoptr(rows) hev = OPS(f)->events_query(f->st, &q, NULL);
+    assert_int_equal(rows_len(hev), 1);
+    q = (struct store_event_query){.min_severity = SEV_WARNING, .limit = 10};
+    g_autoptr(rows) sev = OPS(f)->events_query(f->st, &q, NULL);
+    assert_int_equal(rows_len(sev), 1);
+    unsigned pruned = 0;
+    assert_int_equal(OPS(f)->events_prune(f->st, 400 * S, &pruned, NULL), 0);
+    assert_int_equal(pruned, 2);
+    g_autoptr(rows) left = OPS(f)->outbox_query(f->st, 0, 10, NULL);
+    assert_int_equal(rows_len(left), 1); /* the pending log delivery */
+    struct store_incident_query iq = {.state = "open", .item = "vm:b", .limit = 10};
+    g_autoptr(rows) byaff = OPS(f)->incidents_query(f->st, &iq, NULL);
+    assert_int_equal(rows_len(byaff), 1); /* found by an affected item */
+
+    incident_free(inc);
+    event_free(ev);
+    event_free(old);
+}
+
 static void test_query_shapes(void **state)
 {
     struct fx *f = *state;
@@ -2596,6 +2705,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_info_and_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_put_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persistent_track, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_versions_and_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_remove_and_return, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_resolve, setup, teardown),
