@@ -36,6 +36,10 @@ static void findings(struct engine *e, struct ehost *h, const struct round_batch
 {
     for (guint i = 0; i < b->findings->len; i++) {
         const struct finding_write *f = &g_array_index(b->findings, struct finding_write, i);
+        /* A new measure or message of an open finding is the findings
+         * list's business; a new severity is news (an escalation). */
+        if (f->op == FINDING_UPDATE && !f->new_severity)
+            continue;
         struct item *it = g_hash_table_lookup(e->items, f->uuid);
         const struct inv_dom *d = g_hash_table_lookup(h->inv, f->uuid);
         g_autofree char *item = g_strconcat("vm:", f->uuid, NULL);
@@ -50,8 +54,8 @@ static void findings(struct engine *e, struct ehost *h, const struct round_batch
         if (sev < e->conf.finding_min_severity && f->op != FINDING_CLOSE)
             cond[0] = '\0';
         if (f->op == FINDING_OPEN || f->op == FINDING_UPDATE) {
-            /* An update is news only when the severity moved: the ops
-             * module escalates on a higher one and ignores the rest. */
+            /* The ops module escalates on a higher severity and keeps the
+             * incident as it is on a lower one. */
             post(e, item, name, h->name, f->op == FINDING_OPEN ? "finding.opened" : "finding.updated",
                  *cond ? cond : NULL, true, sev, f->message, NULL);
         } else {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A finding row open in the store, as the engine remembers it. */
@@ -37,6 +38,7 @@ struct finding_write {
     int64_t at_us;    /* OPEN: opened; CLOSE: closed; every op: the row's "updated" */
     double measure;
     char *message;
+    bool new_severity; /* UPDATE: the severity changed (not only the measure or words) */
 };
 
 void finding_write_clear(struct finding_write *w);

@@ -80,6 +80,7 @@ void lifecycle_apply(const char *uuid, int64_t host_id, const GPtrArray *reporte
             if (sev_changed || (moved && now_us - row->updated_us >= refresh_us)) {
                 push(ret, FINDING_UPDATE, uuid, host_id, f->id, sev, f->since_us, now_us,
                      f->measure, msg);
+                g_array_index(ret, struct finding_write, ret->len - 1).new_severity = sev_changed;
                 g_free(row->severity);
                 row->severity = g_strdup(sev);
                 g_free(row->message);

@@ -68,6 +68,10 @@ static void dump_writes(GString *out, const GArray *w)
                                " measure=%g \"%s\"\n",
                                ops[x->op], x->rule, x->severity, x->since_us / S, x->at_us / S,
                                x->measure, x->message);
+        if (x->new_severity) {
+            g_string_truncate(out, out->len - 1);
+            g_string_append(out, " (new severity)\n");
+        }
     }
 }
 
