@@ -133,6 +133,7 @@ static void reply_engine_error(struct req *r, const GError *err)
         status = err->code == ENGINE_OPS_NOT_FOUND ? 404
                  : err->code == ENGINE_OPS_CONFLICT ? 409
                  : err->code == ENGINE_OPS_INVALID  ? 400
+                 : err->code == ENGINE_OPS_LOADING  ? 503
                                                     : 500;
     else if (err->domain == STORE_ERROR && err->code == STORE_ERROR_NOT_FOUND)
         status = 404;

@@ -255,6 +255,14 @@ int main(int argc, char **argv)
         else
             conf_add_uri(c, connects[i]);
     }
+    /* A threshold's metric is checked against the views' metric tables,
+     * which the configuration parser does not link. */
+    for (guint i = 0; i < c->rules->len; i++) {
+        g_autoptr(GError) rerr = NULL;
+        if (!engine_rule_check(g_ptr_array_index(c->rules, i), &rerr))
+            g_ptr_array_add(errors, g_strdup_printf("%s: %s", config_path ? config_path : "kanri.conf",
+                                                    rerr->message));
+    }
     if (check_config) {
         for (guint i = 0; i < errors->len; i++)
             fprintf(stderr, "%s\n", (char *)g_ptr_array_index(errors, i));

@@ -140,7 +140,13 @@ void engine_metrics_prometheus(struct engine *e, GString *out);
  * ENGINE_OPS_ERROR codes. */
 #define ENGINE_OPS_ERROR (engine_ops_error_quark())
 GQuark engine_ops_error_quark(void);
-enum { ENGINE_OPS_NOT_FOUND = 1, ENGINE_OPS_CONFLICT, ENGINE_OPS_INVALID, ENGINE_OPS_IO };
+enum {
+    ENGINE_OPS_NOT_FOUND = 1,
+    ENGINE_OPS_CONFLICT,
+    ENGINE_OPS_INVALID,
+    ENGINE_OPS_IO,
+    ENGINE_OPS_LOADING /* the record's state is not loaded (yet): 503 */
+};
 
 /* Posts EV (moved); the ops thread stores and correlates it. */
 void engine_event_post(struct engine *e, struct event *ev);
@@ -154,6 +160,8 @@ int engine_problem_put(struct engine *e, struct problem *p, int64_t *ret_id, GEr
 int engine_maintenance_add(struct engine *e, struct maintenance *m, int64_t *ret_id,
                            GError **error);
 int engine_maintenance_delete(struct engine *e, int64_t id, GError **error);
+/* ops_rule_valid(), and a threshold's metric is one its view has. */
+bool engine_rule_check(const struct alert_rule *r, GError **error);
 /* Every rule (kanri.conf's and the API's), rows of rule_row_desc. */
 struct rows *engine_rules(struct engine *e);
 /* Adds or replaces an API rule; a kanri.conf rule of that name cannot be. */

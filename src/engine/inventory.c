@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "engine/engine-private.h"
+#include "engine/ops-private.h"
 
 #include "basic/diff.h"
 #include "basic/util.h"
@@ -534,14 +535,17 @@ static void sink_domains_present(void *ctx, int64_t host_id, const char *const *
             struct inv_dom *d = g_hash_table_lookup(h->inv, g->uuid);
             if (d)
                 d->removed = true;
+            engine_ops_forget_item(e, g->uuid);
             g_autofree char *item = g_strconcat("vm:", g->uuid, NULL);
             g_autofree char *msg = g_strdup_printf("%s removed%s%s", g->name,
                                                    by_action && c.actor ? " by " : " (an external change)",
                                                    by_action && c.actor ? c.actor : "");
             /* Its own problems cannot go on: the removal is their end. */
-            engine_event_post(e, event_new(now_usec(), item, g->name, h->name, "vm.removed",
-                                           "vm-down", false, by_action ? SEV_INFO : SEV_WARNING,
-                                           msg));
+            struct event *ev = event_new(now_usec(), item, g->name, h->name, "vm.removed",
+                                         "vm-down", false, by_action ? SEV_INFO : SEV_WARNING,
+                                         msg);
+            ev->gone = true;
+            engine_event_post(e, ev);
 
             struct item *itm = g_hash_table_lookup(e->items, g->uuid);
             if (itm && itm->host_id == host_id)

@@ -19,6 +19,8 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <glib-unix.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -111,19 +113,27 @@ static bool command(const struct notify_route *r, const struct delivery *d, char
         *ret_error = g_strdup(err->message);
         return false;
     }
-    /* The payload is small (one incident); a command that does not read
-     * it gets EPIPE here, not kanrid (SIGPIPE is ignored). */
+    /* The payload can be larger than a pipe holds (an incident listing a
+     * thousand VMs): written without blocking, within the same deadline,
+     * so a command that reads nothing cannot stall the notifier.  One that
+     * exits without reading gives EPIPE here (SIGPIPE is ignored). */
+    int64_t deadline = mono_usec() + (int64_t)(r->timeout_s > 0 ? r->timeout_s : 10) * USEC_PER_SEC;
+    g_unix_set_fd_nonblocking(in, TRUE, NULL);
     size_t len = strlen(d->payload), off = 0;
-    while (off < len) {
+    while (off < len && mono_usec() < deadline) {
         ssize_t n = write(in, d->payload + off, len - off);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0 && errno != EAGAIN)
             break;
-        off += (size_t)n;
+        struct pollfd pfd = {.fd = in, .events = POLLOUT};
+        poll(&pfd, 1, 50);
     }
     close(in);
-    int64_t deadline = mono_usec() + (int64_t)(r->timeout_s > 0 ? r->timeout_s : 10) * USEC_PER_SEC;
     int status = 0;
     pid_t w;
     while ((w = waitpid(pid, &status, WNOHANG)) == 0 && mono_usec() < deadline)
@@ -198,7 +208,10 @@ static void deliver(struct engine *e, struct delivery *d)
         int64_t next = 0;
         if (!rate_allows(n, r, now, &next)) {
             /* Held back, not failed: no attempt is counted against it. */
-            e->store->ops->outbox_done(e->store, d->id, "pending", "rate limit", next, now, NULL);
+            g_autoptr(GError) herr = NULL;
+            if (e->store->ops->outbox_done(e->store, d->id, "held", "rate limit", next, now,
+                                           &herr) < 0)
+                g_warning("notification %s: holding it back: %s", d->key, herr->message);
             return;
         }
         if (g_strcmp0(r->type, "webhook") == 0)

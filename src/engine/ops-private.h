@@ -10,7 +10,11 @@
 
 struct engine_ops {
     GMutex lock;       /* st, and the writes of its batches */
-    GAsyncQueue *queue; /* struct event *, or tagged markers (ops.c) */
+    bool loaded;       /* under lock: the state was loaded; until then people wait (503) */
+    GMutex qlock;      /* the queue only */
+    GCond qcond;
+    GQueue queue;      /* struct event *, or tagged markers (ops.c) */
+    bool refusing;     /* under qlock: nobody will take events (never loaded, or stopped) */
     GThread *thread;
     struct ops_state *st;
     struct ops_conf conf;
@@ -18,6 +22,7 @@ struct engine_ops {
 
     GMutex rules_lock;
     GPtrArray *rules; /* struct alert_rule *: kanri.conf's, then the API's */
+    uint64_t rule_serial; /* under rules_lock: the last alert_rule.serial given */
     /* "rule\x1fitem" -> struct rule_track *, under e->lock (the round) */
     GHashTable *tracks;
 
@@ -37,6 +42,12 @@ int engine_ops_start(struct engine *e, GError **error);
 void engine_ops_stop(struct engine *e);
 void engine_ops_free(struct engine *e);
 struct alert_rule *engine_ops_rule_find(struct engine_ops *o, const char *name);
+/* Forgets what the rules learned of VM UUID (it was removed); under
+ * e->lock. */
+void engine_ops_forget_item(struct engine *e, const char *uuid);
+/* What rule R has learned of ITEM (created empty); under e->lock. */
+struct rule_track *engine_ops_track(struct engine_ops *o, const struct alert_rule *r,
+                                    const char *item);
 json_object *ops_incident_json(const struct incident *inc);
 
 /* stage-ops.c: the round's events (findings opened and closed, rules).

@@ -7,8 +7,8 @@
  * functions at the end (the API's).
  *
  * Locks: ops->lock guards the ops state and is never held while taking
- * e->lock; posting an event takes no lock at all (an async queue), so the
- * sinks may post under e->lock.
+ * e->lock; posting an event takes only the queue's own lock (qlock, held
+ * for a push and nothing else), so the sinks may post under e->lock.
  */
 #include "config.h"
 
@@ -43,6 +43,8 @@ static void marker_done(struct marker *mk)
     g_cond_signal(&mk->c);
     g_mutex_unlock(&mk->m);
 }
+
+static bool queue_push(struct engine_ops *o, gpointer p);
 
 /* Queue items are tagged pointers: an event, or a marker with its low bit
  * set (both are at least 2-aligned). */
@@ -153,9 +155,17 @@ static int write_batch(struct engine *e, GPtrArray *events, GArray *changes, GAr
             g_array_append_val(deliveries, d);
         }
     }
+    /* Events sent only in case an incident was open, and none was, are
+     * not worth a row. */
+    g_autoptr(GPtrArray) kept = g_ptr_array_new();
+    for (guint i = 0; i < events->len; i++) {
+        struct event *ev = g_ptr_array_index(events, i);
+        if (!ev->only_if_incident || ev->incident_id)
+            g_ptr_array_add(kept, ev);
+    }
     struct store_ops_write w = {
-        .events = (struct event *const *)events->pdata,
-        .n_events = events->len,
+        .events = (struct event *const *)kept->pdata,
+        .n_events = kept->len,
         .incidents = (struct incident *const *)incs->pdata,
         .n_incidents = incs->len,
         .changes = (const struct incident_change *)changes->data,
@@ -166,7 +176,10 @@ static int write_batch(struct engine *e, GPtrArray *events, GArray *changes, GAr
         .n_problems = o->st->new_problems->len,
     };
     int r = e->store->ops->ops_write(e->store, &w, error);
-    g_ptr_array_set_size(o->st->new_problems, 0);
+    /* Suggested problems the incidents now point at are kept for the next
+     * batch when this one failed. */
+    if (r == 0)
+        g_ptr_array_set_size(o->st->new_problems, 0);
     if (deliveries->len)
         engine_notify_wake(e);
     return r;
@@ -225,7 +238,10 @@ static void check_agents(struct engine *e)
         if (silent == g_hash_table_contains(o->silent, a->machine_uuid))
             continue;
         g_autofree char *item = g_strconcat("agent:", a->machine_uuid, NULL);
-        const char *name = a->vm ? a->vm : a->hostname ? a->hostname : a->name;
+        const char *name = a->vm          ? a->vm
+                           : a->hostname  ? a->hostname
+                           : a->name      ? a->name
+                                          : a->machine_uuid;
         g_autofree char *last = time_format_rfc3339(a->last_contact);
         g_autofree char *msg =
             silent ? g_strdup_printf("kanri-guestd of %s silent since %s", name, last)
@@ -248,8 +264,13 @@ static gpointer ops_thread(gpointer data)
     g_autoptr(GPtrArray) markers = g_ptr_array_new();
     bool stop = false;
     while (!stop) {
-        gpointer p = g_async_queue_timeout_pop(o->queue, G_USEC_PER_SEC);
-        while (p) {
+        /* One wait (a second at most, for the ticks), then everything
+         * queued meanwhile, up to a batch. */
+        g_mutex_lock(&o->qlock);
+        if (g_queue_is_empty(&o->queue))
+            g_cond_wait_until(&o->qcond, &o->qlock, g_get_monotonic_time() + G_TIME_SPAN_SECOND);
+        gpointer p;
+        while (batch->len < BATCH_MAX && (p = g_queue_pop_head(&o->queue))) {
             if (IS_MARKER(p)) {
                 struct marker *mk = TO_MARKER(p);
                 g_ptr_array_add(markers, mk);
@@ -257,8 +278,8 @@ static gpointer ops_thread(gpointer data)
             } else {
                 g_ptr_array_add(batch, p);
             }
-            p = batch->len < BATCH_MAX ? g_async_queue_try_pop(o->queue) : NULL;
         }
+        g_mutex_unlock(&o->qlock);
         process(e, batch);
         g_ptr_array_set_size(batch, 0);
         check_agents(e);
@@ -274,7 +295,7 @@ static void post_marker(struct engine *e, bool stop)
     struct marker mk = {.stop = stop};
     g_mutex_init(&mk.m);
     g_cond_init(&mk.c);
-    g_async_queue_push(e->ops->queue, MARKER_PTR(&mk));
+    queue_push(e->ops, MARKER_PTR(&mk));
     g_mutex_lock(&mk.m);
     while (!mk.done)
         g_cond_wait(&mk.c, &mk.m);
@@ -283,16 +304,29 @@ static void post_marker(struct engine *e, bool stop)
     g_cond_clear(&mk.c);
 }
 
+static bool queue_push(struct engine_ops *o, gpointer p)
+{
+    g_mutex_lock(&o->qlock);
+    /* A marker always goes in (someone waits for it); an event not when
+     * the queue is full or nobody will ever take it (the state could not
+     * be loaded, or the thread has stopped). */
+    bool ok = IS_MARKER(p) || (g_queue_get_length(&o->queue) < QUEUE_MAX && !o->refusing);
+    if (ok) {
+        g_queue_push_tail(&o->queue, p);
+        g_cond_signal(&o->qcond);
+    }
+    g_mutex_unlock(&o->qlock);
+    return ok;
+}
+
 void engine_event_post(struct engine *e, struct event *ev)
 {
     struct engine_ops *o = e->ops;
-    if (!o || g_async_queue_length(o->queue) >= QUEUE_MAX) {
+    if (!o || !queue_push(o, ev)) {
         if (o)
             g_atomic_int_inc(&o->dropped);
         event_free(ev);
-        return;
     }
-    g_async_queue_push(o->queue, ev);
 }
 
 void engine_ops_flush(struct engine *e)
@@ -313,7 +347,9 @@ void engine_ops_new(struct engine *e)
 {
     struct engine_ops *o = g_new0(struct engine_ops, 1);
     g_mutex_init(&o->lock);
-    o->queue = g_async_queue_new_full(queue_item_free);
+    g_mutex_init(&o->qlock);
+    g_cond_init(&o->qcond);
+    g_queue_init(&o->queue);
     o->st = ops_state_new();
     o->conf = e->conf.ops;
     o->routes = g_ptr_array_new_with_free_func((GDestroyNotify)notify_route_free);
@@ -324,6 +360,7 @@ void engine_ops_new(struct engine *e)
         struct alert_rule *r = alert_rule_copy(g_ptr_array_index(e->conf.rules, i));
         g_free(r->origin);
         r->origin = g_strdup("conf");
+        r->serial = ++o->rule_serial;
         g_ptr_array_add(o->rules, r);
     }
     o->tracks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -358,15 +395,103 @@ static int load(struct engine *e, GError **error)
     if (e->store->ops->maintenance_load(e->store, now, windows, error) < 0)
         return -EIO;
     ops_state_set_maintenance(o->st, windows);
+    return 0;
+}
+
+/* The rules made over the API, after kanri.conf's (which win a name). */
+static int load_rules(struct engine *e, GError **error)
+{
+    struct engine_ops *o = e->ops;
     g_autoptr(GPtrArray) rules = g_ptr_array_new_with_free_func((GDestroyNotify)alert_rule_free);
     if (e->store->ops->rules_load(e->store, rules, error) < 0)
         return -EIO;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->rules_lock);
     for (guint i = 0; i < rules->len; i++) {
         struct alert_rule *rl = g_ptr_array_index(rules, i);
-        if (!engine_ops_rule_find(o, rl->name))
-            g_ptr_array_add(o->rules, alert_rule_copy(rl));
+        if (engine_ops_rule_find(o, rl->name))
+            continue;
+        struct alert_rule *c = alert_rule_copy(rl);
+        c->serial = ++o->rule_serial;
+        g_ptr_array_add(o->rules, c);
     }
     return 0;
+}
+
+/* Posts the end of every open incident of rule NAME (it was deleted,
+ * disabled or redefined: what it said no longer holds), and returns how
+ * many.  Takes ops->lock: call it without rules_lock. */
+static unsigned close_rule_incidents(struct engine *e, const char *name, const char *why)
+{
+    struct engine_ops *o = e->ops;
+    g_autofree char *c1 = g_strconcat("rule/", name, NULL);
+    g_autofree char *c2 = g_strconcat("rule/", name, "/cannot-evaluate", NULL);
+    g_autoptr(GPtrArray) evs = g_ptr_array_new();
+    g_mutex_lock(&o->lock);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, o->st->by_id);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const struct incident *inc = v;
+        if (inc->state == INCIDENT_RESOLVED ||
+            (g_strcmp0(inc->condition, c1) != 0 && g_strcmp0(inc->condition, c2) != 0))
+            continue;
+        g_autofree char *msg = g_strdup_printf("%s: rule %s %s", inc->item_name, name, why);
+        g_ptr_array_add(evs, event_new(now_usec(), inc->item, inc->item_name, inc->host,
+                                       "rule.clear", inc->condition, false, SEV_INFO, msg));
+    }
+    g_mutex_unlock(&o->lock);
+    for (guint i = 0; i < evs->len; i++)
+        engine_event_post(e, g_ptr_array_index(evs, i));
+    return evs->len;
+}
+
+/* After a restart: a rule whose incident is open is firing (its end is
+ * news, its continuing is not); a rule gone meanwhile ends its incidents;
+ * an agent whose silence is open is silent. */
+static void seed_tracks(struct engine *e)
+{
+    struct engine_ops *o = e->ops;
+    g_autoptr(GPtrArray) open = g_ptr_array_new_with_free_func((GDestroyNotify)item_ref_free);
+    g_mutex_lock(&o->lock);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, o->st->by_id);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const struct incident *inc = v;
+        if (inc->state == INCIDENT_RESOLVED)
+            continue;
+        if (g_str_has_prefix(inc->condition, "rule/"))
+            g_ptr_array_add(open, item_ref_new(inc->condition + 5, inc->item));
+        else if (g_str_equal(inc->condition, "agent-silent") &&
+                 g_str_has_prefix(inc->item, "agent:"))
+            g_hash_table_add(o->silent, g_strdup(inc->item + 6));
+    }
+    g_mutex_unlock(&o->lock);
+    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
+    g_mutex_lock(&e->lock);
+    g_mutex_lock(&o->rules_lock);
+    for (guint i = 0; i < open->len; i++) {
+        const struct item_ref *x = g_ptr_array_index(open, i); /* item = rule name (+ suffix) */
+        g_autofree char *name = g_strdup(x->item);
+        bool cannot = g_str_has_suffix(name, "/cannot-evaluate");
+        if (cannot)
+            name[strlen(name) - strlen("/cannot-evaluate")] = '\0';
+        const struct alert_rule *r = engine_ops_rule_find(o, name);
+        if (!r || !r->enabled) {
+            if (!g_ptr_array_find_with_equal_func(gone, name, g_str_equal, NULL))
+                g_ptr_array_add(gone, g_strdup(name));
+            continue;
+        }
+        struct rule_track *t = engine_ops_track(o, r, x->name);
+        if (cannot)
+            t->missing_firing = true;
+        else
+            t->firing = true;
+    }
+    g_mutex_unlock(&o->rules_lock);
+    g_mutex_unlock(&e->lock);
+    for (guint i = 0; i < gone->len; i++)
+        close_rule_incidents(e, g_ptr_array_index(gone, i), "is no longer defined");
 }
 
 int engine_ops_start(struct engine *e, GError **error)
@@ -377,10 +502,22 @@ int engine_ops_start(struct engine *e, GError **error)
     g_mutex_lock(&o->lock);
     int r = load(e, error);
     g_mutex_unlock(&o->lock);
-    if (r < 0)
+    if (r == 0)
+        r = load_rules(e, error);
+    g_mutex_lock(&o->lock);
+    o->loaded = r == 0;
+    g_mutex_unlock(&o->lock);
+    if (r < 0) {
+        g_mutex_lock(&o->qlock);
+        o->refusing = true;
+        g_queue_clear_full(&o->queue, queue_item_free);
+        g_mutex_unlock(&o->qlock);
         return r;
-    o->thread = g_thread_new("ops", ops_thread, e);
+    }
+    seed_tracks(e);
+    /* The notifier first: the ops thread wakes it. */
     engine_notify_start(e);
+    o->thread = g_thread_new("ops", ops_thread, e);
     engine_event_post(e, event_new(now_usec(), "kanrid", "kanrid", NULL, "kanrid.started", NULL,
                                    false, SEV_INFO, "kanrid started"));
     return 0;
@@ -391,12 +528,16 @@ void engine_ops_stop(struct engine *e)
     struct engine_ops *o = e->ops;
     if (!o)
         return;
-    engine_notify_stop(e);
+    /* The ops thread first: its last batch may wake the notifier. */
     if (o->thread) {
         post_marker(e, true);
         g_thread_join(o->thread);
         o->thread = NULL;
     }
+    g_mutex_lock(&o->qlock);
+    o->refusing = true;
+    g_mutex_unlock(&o->qlock);
+    engine_notify_stop(e);
 }
 
 void engine_ops_free(struct engine *e)
@@ -404,7 +545,9 @@ void engine_ops_free(struct engine *e)
     struct engine_ops *o = e->ops;
     if (!o)
         return;
-    g_async_queue_unref(o->queue);
+    g_queue_clear_full(&o->queue, queue_item_free);
+    g_mutex_clear(&o->qlock);
+    g_cond_clear(&o->qcond);
     ops_state_free(o->st);
     g_ptr_array_unref(o->routes);
     g_ptr_array_unref(o->rules);
@@ -426,7 +569,20 @@ static int ops_error(GError **error, int code, const char *fmt, ...)
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     g_set_error_literal(error, ENGINE_OPS_ERROR, code, msg);
-    return code == ENGINE_OPS_NOT_FOUND ? -ENOENT : code == ENGINE_OPS_CONFLICT ? -EEXIST : -EIO;
+    return code == ENGINE_OPS_NOT_FOUND  ? -ENOENT
+           : code == ENGINE_OPS_CONFLICT ? -EEXIST
+           : code == ENGINE_OPS_LOADING  ? -EAGAIN
+                                         : -EIO;
+}
+
+/* Under ops->lock: people's changes wait until the state is loaded (its
+ * ids and open incidents are what they change). */
+static int not_loaded(struct engine_ops *o, GError **error)
+{
+    if (o->loaded)
+        return 0;
+    return ops_error(error, ENGINE_OPS_LOADING,
+                     "the operations record is still loading (or failed to; see kanrid's log)");
 }
 
 /* Whether incident ID exists in the store at all (for 404 vs 409). */
@@ -445,6 +601,10 @@ static int person_did(struct engine *e, int64_t id, bool resolve, const char *wh
     g_autoptr(GArray) dirty = g_array_new(FALSE, FALSE, sizeof(int64_t));
     g_autoptr(GPtrArray) none = g_ptr_array_new();
     g_mutex_lock(&o->lock);
+    if (not_loaded(o, error) < 0) {
+        g_mutex_unlock(&o->lock);
+        return -EAGAIN;
+    }
     int64_t now = now_usec();
     int r = resolve ? ops_resolve(o->st, id, who, comment, now, changes)
                     : ops_acknowledge(o->st, id, who, comment, now, changes);
@@ -487,20 +647,28 @@ int engine_incident_link(struct engine *e, int64_t id, int64_t problem_id, GErro
                              problem_id);
     }
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->lock);
-    ops_link_problem(o->st, id, problem_id); /* one no longer in memory is only stored */
+    if (not_loaded(o, error) < 0)
+        return -EAGAIN;
     g_autoptr(GError) err = NULL;
     int r = e->store->ops->incident_set_problem(e->store, id, problem_id, &err);
     if (r == -ENOENT)
         return ops_error(error, ENGINE_OPS_NOT_FOUND, "no incident %" G_GINT64_FORMAT, id);
-    if (r < 0)
+    if (r < 0) {
         g_propagate_error(error, g_steal_pointer(&err));
-    return r;
+        return r;
+    }
+    ops_link_problem(o->st, id, problem_id); /* one no longer in memory is only stored */
+    return 0;
 }
 
 int engine_problem_put(struct engine *e, struct problem *p, int64_t *ret_id, GError **error)
 {
     struct engine_ops *o = e->ops;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->lock);
+    if (not_loaded(o, error) < 0)
+        return -EAGAIN;
+    /* One counter for people's problems and kanri's suggestions (which
+     * are written with their batch, later): ids never collide. */
     if (!p->id)
         p->id = o->st->next_problem_id++;
     if (ret_id)
@@ -513,6 +681,8 @@ int engine_maintenance_add(struct engine *e, struct maintenance *m, int64_t *ret
 {
     struct engine_ops *o = e->ops;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->lock);
+    if (not_loaded(o, error) < 0)
+        return -EAGAIN;
     if (e->store->ops->maintenance_add(e->store, m, &m->id, error) < 0)
         return -EIO;
     if (ret_id)
@@ -525,6 +695,8 @@ int engine_maintenance_delete(struct engine *e, int64_t id, GError **error)
 {
     struct engine_ops *o = e->ops;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->lock);
+    if (not_loaded(o, error) < 0)
+        return -EAGAIN;
     g_autoptr(GError) err = NULL;
     int r = e->store->ops->maintenance_delete(e->store, id, &err);
     if (r == -ENOENT)
@@ -585,41 +757,52 @@ int engine_rule_put(struct engine *e, const struct alert_rule *r, bool *ret_crea
 {
     struct engine_ops *o = e->ops;
     g_autoptr(GError) err = NULL;
-    if (!ops_rule_valid(r, &err))
+    if (!engine_rule_check(r, &err))
         return ops_error(error, ENGINE_OPS_INVALID, "%s", err->message);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->rules_lock);
-    struct alert_rule *old = engine_ops_rule_find(o, r->name);
-    if (old && g_strcmp0(old->origin, "conf") == 0)
-        return ops_error(error, ENGINE_OPS_CONFLICT,
-                         "rule %s is defined in kanri.conf; change it there", r->name);
-    struct alert_rule *copy = alert_rule_copy(r);
-    g_free(copy->origin);
-    copy->origin = g_strdup("api");
-    if (e->store->ops->rule_put(e->store, copy, &copy->id, error) < 0) {
-        alert_rule_free(copy);
-        return -EIO;
+    bool replaced;
+    {
+        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->rules_lock);
+        struct alert_rule *old = engine_ops_rule_find(o, r->name);
+        if (old && g_strcmp0(old->origin, "conf") == 0)
+            return ops_error(error, ENGINE_OPS_CONFLICT,
+                             "rule %s is defined in kanri.conf; change it there", r->name);
+        struct alert_rule *copy = alert_rule_copy(r);
+        g_free(copy->origin);
+        copy->origin = g_strdup("api");
+        copy->serial = ++o->rule_serial;
+        if (e->store->ops->rule_put(e->store, copy, &copy->id, error) < 0) {
+            alert_rule_free(copy);
+            return -EIO;
+        }
+        replaced = old != NULL;
+        if (old)
+            g_ptr_array_remove(o->rules, old);
+        g_ptr_array_add(o->rules, copy);
     }
     if (ret_created)
-        *ret_created = old == NULL;
-    if (old)
-        g_ptr_array_remove(o->rules, old);
-    g_ptr_array_add(o->rules, copy);
+        *ret_created = !replaced;
+    /* The new definition judges afresh: what the old one said ends. */
+    if (replaced)
+        close_rule_incidents(e, r->name, "was redefined");
     return 0;
 }
 
 int engine_rule_delete(struct engine *e, const char *name, GError **error)
 {
     struct engine_ops *o = e->ops;
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->rules_lock);
-    struct alert_rule *old = engine_ops_rule_find(o, name);
-    if (!old)
-        return ops_error(error, ENGINE_OPS_NOT_FOUND, "no rule %s", name);
-    if (g_strcmp0(old->origin, "conf") == 0)
-        return ops_error(error, ENGINE_OPS_CONFLICT,
-                         "rule %s is defined in kanri.conf; remove it there", name);
-    if (e->store->ops->rule_delete(e->store, name, error) < 0)
-        return -EIO;
-    g_ptr_array_remove(o->rules, old);
+    {
+        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->rules_lock);
+        struct alert_rule *old = engine_ops_rule_find(o, name);
+        if (!old)
+            return ops_error(error, ENGINE_OPS_NOT_FOUND, "no rule %s", name);
+        if (g_strcmp0(old->origin, "conf") == 0)
+            return ops_error(error, ENGINE_OPS_CONFLICT,
+                             "rule %s is defined in kanri.conf; remove it there", name);
+        if (e->store->ops->rule_delete(e->store, name, error) < 0)
+            return -EIO;
+        g_ptr_array_remove(o->rules, old);
+    }
+    close_rule_incidents(e, name, "was deleted");
     return 0;
 }
 

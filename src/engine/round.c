@@ -298,17 +298,21 @@ static void sink_view_status(void *ctx, int64_t host_id, const char *uuid, const
     else
         g_message("host %s: %s: %s view unavailable: %s", host, name, engine_part_names[p],
                   reason ? reason : "unknown");
-    if (!first && p == PART_AGENT) {
+    /* The first report after a boot or a restart is news only as a
+     * recovery: an agent lost before is found again. */
+    if (p == PART_AGENT && (!first || available)) {
         /* The guest agent appeared, vanished or was rejected: its view
          * of the guest comes or goes with it. */
         g_autofree char *item = g_strconcat("vm:", uuid, NULL);
         g_autofree char *msg =
             available ? g_strdup_printf("%s: guest agent answering again", name)
                       : g_strdup_printf("%s: guest agent gone: %s", name, reason ? reason : "unknown");
-        engine_event_post(e, event_new(now_usec(), item, name, host,
-                                       available ? "agent.appeared" : "agent.vanished",
-                                       "guest-agent-lost", !available,
-                                       available ? SEV_INFO : SEV_WARNING, msg));
+        struct event *ev = event_new(now_usec(), item, name, host,
+                                     available ? "agent.appeared" : "agent.vanished",
+                                     "guest-agent-lost", !available,
+                                     available ? SEV_INFO : SEV_WARNING, msg);
+        ev->only_if_incident = first;
+        engine_event_post(e, ev);
     }
 }
 

@@ -135,16 +135,55 @@ static bool threshold_value(const struct alert_rule *r, const struct item *it,
                         it->have_guest[gs][1] ? prev : NULL, prev->time_us, ret);
 }
 
-static struct rule_track *track_of(struct engine_ops *o, const struct alert_rule *r,
-                                   const char *item)
+void engine_ops_forget_item(struct engine *e, const char *uuid)
 {
-    g_autofree char *key = g_strconcat(r->name, "\x1f", item, NULL);
+    if (!e->ops)
+        return;
+    g_autofree char *suffix = g_strconcat("\x1fvm:", uuid, NULL);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, e->ops->tracks);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (g_str_has_suffix(k, suffix))
+            g_hash_table_iter_remove(&it);
+    }
+}
+
+struct rule_track *engine_ops_track(struct engine_ops *o, const struct alert_rule *r,
+                                    const char *item)
+{
+    g_autofree char *key = g_strdup_printf("%" G_GUINT64_FORMAT "\x1f%s", r->serial, item);
     struct rule_track *t = g_hash_table_lookup(o->tracks, key);
     if (!t) {
         t = g_new0(struct rule_track, 1);
         g_hash_table_insert(o->tracks, g_steal_pointer(&key), t);
     }
     return t;
+}
+
+static const struct series_kind *view_kind(const char *view)
+{
+    return g_strcmp0(view, "host") == 0    ? &series_vm_host
+           : g_strcmp0(view, "guest") == 0 ? &series_vm_guest
+                                           : &series_vm_reconciled;
+}
+
+bool engine_rule_check(const struct alert_rule *r, GError **error)
+{
+    if (!ops_rule_valid(r, error))
+        return false;
+    if (r->kind != RULE_THRESHOLD)
+        return true;
+    const struct series_kind *k = view_kind(r->view);
+    if (series_metric_find(k, r->metric) >= 0)
+        return true;
+    g_autoptr(GString) known = g_string_new(NULL);
+    for (size_t i = 0; i < k->n_metrics; i++)
+        g_string_append_printf(known, "%s%s", i ? ", " : "", k->metrics[i].name);
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "rule %s: the %s view has no metric '%s' (it has: %s)", r->name, r->view,
+                r->metric, known->str);
+    return false;
 }
 
 static const char *view_words(const struct alert_rule *r)
@@ -222,18 +261,18 @@ static void rules_on_vms(struct engine *e, struct ehost *h, GPtrArray *round_ite
         const char *name = it->name ? it->name : it->uuid;
         if (!ops_scope_match(r->scope, item, name, h->name))
             continue;
-        struct rule_track *t = track_of(o, r, item);
+        struct rule_track *t = engine_ops_track(o, r, item);
         double v = NAN;
         bool have;
         if (r->kind == RULE_MEMORY_TREND) {
             const struct reconciled_sample *s = reconciled_of(b, it->uuid);
             have = s && s->mem_used != SAMPLE_ABSENT && s->mem_total != SAMPLE_ABSENT;
-            if (have)
+            if (have) {
                 v = ops_trend_hours(t, b->now_us, (double)s->mem_used, (double)s->mem_total);
-            have = have && !isnan(v);
-            /* Two levels are needed before a rate exists: not "missing". */
-            if (!have && s && t->have_level)
-                continue;
+                /* Two levels are needed before a rate exists: not "missing". */
+                if (isnan(v))
+                    continue;
+            }
         } else {
             have = threshold_value(r, it, b, &v);
         }
@@ -252,7 +291,7 @@ static void rule_on_pools(struct engine *e, struct ehost *h, const struct round_
         g_autofree char *item = g_strdup_printf("pool:%s/%s", h->name, p->name);
         if (!ops_scope_match(r->scope, item, p->name, h->name))
             continue;
-        struct rule_track *t = track_of(o, r, item);
+        struct rule_track *t = engine_ops_track(o, r, item);
         bool have = p->cur.allocation != SAMPLE_ABSENT && p->cur.capacity != SAMPLE_ABSENT &&
                     p->cur.capacity > 0;
         double hours = have ? ops_trend_hours(t, p->cur.time_us, (double)p->cur.allocation,
@@ -270,9 +309,11 @@ static void rule_on_pools(struct engine *e, struct ehost *h, const struct round_
         g_hash_table_iter_init(&hi, e->items);
         while (p->target_path && g_hash_table_iter_next(&hi, &k, &val)) {
             const struct item *it = val;
+            if (it->host_id != h->id)
+                continue;
             for (guint j = 0; it->disks && j < it->disks->len; j++) {
                 const struct disk_ref *d = g_ptr_array_index(it->disks, j);
-                if (d->source && g_str_has_prefix(d->source, p->target_path)) {
+                if (ops_path_inside(d->source, p->target_path)) {
                     g_autofree char *vi = vm_item(it);
                     g_ptr_array_add(affected, item_ref_new(vi, it->name));
                     break;

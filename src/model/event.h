@@ -54,6 +54,11 @@ struct event {
     /* Items hit when this problem holds (the VMs on a host, on a pool);
      * NULL or empty: only the event's own item. */
     GPtrArray *affected; /* struct item_ref * */
+    /* A recovery of everything open on the item: it no longer exists. */
+    bool gone;
+    /* Kept only if it counted in an incident: a recovery sent in case one
+     * is open (a first report after a restart), not worth a row if not. */
+    bool only_if_incident;
 
     /* What the operations record decided (ops_apply). */
     int64_t incident_id;    /* the incident it was counted in; 0: none */
@@ -183,6 +188,10 @@ struct alert_rule {
     char *scope; /* ops/scope.h; "all" */
     bool enabled;
     char *origin; /* "conf" (kanri.conf, read-only over the API) | "api" */
+    /* The engine's number for this definition: what it learned of the
+     * rule's items (struct rule_track) belongs to one definition, so a
+     * redefined rule starts afresh. */
+    uint64_t serial;
 };
 
 struct alert_rule *alert_rule_new(void);

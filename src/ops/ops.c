@@ -282,6 +282,29 @@ static void apply_problem(struct ops_state *st, const struct ops_conf *conf, str
     count_opening(st, conf, key, inc, ev->t_us);
 }
 
+/* Conditions a recovery of the first also ends. */
+static const char *const siblings[][2] = {{"vm-down", "vm-paused"}, {"vm-paused", "vm-down"}};
+
+/* EV's recovery applied to INC (NULL or resolved: nothing). */
+static void recover(struct ops_state *st, const struct ops_conf *conf, struct event *ev,
+                    struct incident *inc, bool quiet, GArray *ret, GArray *ret_dirty)
+{
+    if (!inc || inc->state == INCIDENT_RESOLVED)
+        return;
+    inc->n_events++;
+    inc->last_event_us = ev->t_us;
+    if (!ev->incident_id)
+        ev->incident_id = inc->id;
+    if (conf->resolve_after_us <= 0) {
+        resolve(inc, ev->t_us, !quiet, NULL, NULL, ret, ret_dirty);
+    } else {
+        if (!inc->clear_since_us)
+            inc->clear_since_us = ev->t_us;
+        inc->updated_us = ev->t_us;
+        mark_dirty(ret_dirty, inc->id);
+    }
+}
+
 void ops_apply(struct ops_state *st, const struct ops_conf *conf, struct event *ev, GArray *ret,
                GArray *ret_dirty)
 {
@@ -297,18 +320,25 @@ void ops_apply(struct ops_state *st, const struct ops_conf *conf, struct event *
         apply_problem(st, conf, ev, key, inc, m != NULL, ret, ret_dirty);
         return;
     }
-    if (!inc || inc->state == INCIDENT_RESOLVED)
-        return;
-    inc->n_events++;
-    inc->last_event_us = ev->t_us;
-    ev->incident_id = inc->id;
-    if (conf->resolve_after_us <= 0) {
-        resolve(inc, ev->t_us, m == NULL, NULL, NULL, ret, ret_dirty);
-    } else {
-        if (!inc->clear_since_us)
-            inc->clear_since_us = ev->t_us;
-        inc->updated_us = ev->t_us;
-        mark_dirty(ret_dirty, inc->id);
+    recover(st, conf, ev, inc, m != NULL, ret, ret_dirty);
+    /* A VM running again ends its pause as well as its stop (paused on an
+     * I/O error, then destroyed, then started); a VM gone ends everything
+     * open on it. */
+    for (guint i = 0; i < G_N_ELEMENTS(siblings); i++) {
+        if (g_str_equal(ev->condition, siblings[i][0])) {
+            g_autofree char *k2 = key_of(siblings[i][1], ev->item);
+            recover(st, conf, ev, g_hash_table_lookup(st->by_key, k2), m != NULL, ret, ret_dirty);
+        }
+    }
+    if (ev->gone) {
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, st->by_id);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            struct incident *x = v;
+            if (x != inc && g_str_equal(x->item, ev->item))
+                recover(st, conf, ev, x, m != NULL, ret, ret_dirty);
+        }
     }
 }
 

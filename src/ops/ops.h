@@ -20,7 +20,9 @@
  *     and opens nothing;
  *   - a recovery starts the incident's clearing; it resolves once the
  *     condition stayed clear for resolve_after (0: at once), and a problem
- *     meanwhile cancels the clearing (hysteresis);
+ *     meanwhile cancels the clearing (hysteresis); a recovery of vm-down
+ *     also ends vm-paused and the reverse (a VM running again), and an
+ *     event marked gone ends every incident of its item;
  *   - a problem within reopen_window of its incident's resolution reopens
  *     that incident (flaps + 1) instead of opening a new one;
  *   - an incident opened or reopened suggest_count times within
@@ -239,6 +241,9 @@ struct ops_relation {
 };
 
 void ops_relation_clear(struct ops_relation *r);
+/* Whether SOURCE lies inside the directory (or is the device) PATH: not
+ * merely a path that starts with the same letters. */
+bool ops_path_inside(const char *source, const char *path);
 /* Appends ITEM's relations (struct ops_relation) to RET; false when the
  * item is not among VMS, POOLS or their hosts and networks. */
 bool ops_relations(const char *item, const struct ops_rel_vm *vms, size_t n_vms,

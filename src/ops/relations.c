@@ -21,8 +21,7 @@ static void add(GArray *ret, const char *type, char *item, const char *name)
     g_array_append_val(ret, r);
 }
 
-/* Whether SOURCE lies inside the directory (or is the device) PATH. */
-static bool inside(const char *source, const char *path)
+bool ops_path_inside(const char *source, const char *path)
 {
     if (!source || !path || !*path)
         return false;
@@ -37,7 +36,7 @@ static bool vm_uses_pool(const struct ops_rel_vm *v, const struct ops_rel_pool *
     if (g_strcmp0(v->host, p->host) != 0)
         return false;
     for (guint i = 0; v->disk_sources && i < v->disk_sources->len; i++) {
-        if (inside(g_ptr_array_index(v->disk_sources, i), p->target_path))
+        if (ops_path_inside(g_ptr_array_index(v->disk_sources, i), p->target_path))
             return true;
     }
     return false;

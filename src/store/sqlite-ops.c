@@ -54,14 +54,15 @@ static int write_events(sqlite3 *db, struct event *const *v, size_t n, GError **
         const struct event *e = v[i];
         sqlite3_bind_int64(q, 1, e->id);
         sqlite3_bind_int64(q, 2, e->t_us);
-        bind_s(q, 3, e->item);
+        /* One event without words must not roll back its whole batch. */
+        bind_s(q, 3, e->item ? e->item : "kanrid");
         bind_s(q, 4, e->item_name);
         bind_s(q, 5, e->host);
-        bind_s(q, 6, e->kind);
+        bind_s(q, 6, e->kind ? e->kind : "unknown");
         bind_s(q, 7, e->condition);
         sqlite3_bind_int(q, 8, e->problem);
         bind_s(q, 9, severity_name(e->severity));
-        bind_s(q, 10, e->message);
+        bind_s(q, 10, e->message ? e->message : "");
         bind_t(q, 11, e->incident_id);
         bind_t(q, 12, e->maintenance_id);
         r = step_reset(db, q, error);
@@ -611,12 +612,15 @@ int sq_outbox_done(struct store *st, int64_t id, const char *state, const char *
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    bool final = g_strcmp0(state, "pending") != 0;
+    /* "held": put off (a rate limit), not tried: no attempt is counted. */
+    bool held = g_strcmp0(state, "held") == 0;
+    bool final = !held && g_strcmp0(state, "pending") != 0;
     return step_done(s->w,
                      prep(s->w, error,
                           "UPDATE outbox SET state = ?, last_error = ?, next_try = ?,"
-                          " attempts = attempts + 1, done = ? WHERE id = ?",
-                          "ssiIi", state, error_text, next_try_us, final ? now_us : 0, id),
+                          " attempts = attempts + ?, done = ? WHERE id = ?",
+                          "ssiiIi", held ? "pending" : state, error_text, next_try_us,
+                          (int64_t)!held, final ? now_us : 0, id),
                      error);
 }
 

@@ -437,7 +437,9 @@ struct store_ops {
     int (*outbox_due)(struct store *st, int64_t now_us, unsigned limit, GArray *ret,
                       GError **error);
     /* Records an attempt: STATE "delivered", "failed" (given up) or
-     * "pending" (retried at NEXT_TRY_US); ERROR_TEXT the last failure. */
+     * "pending" (retried at NEXT_TRY_US); ERROR_TEXT the last failure.
+     * "held" puts a delivery off to NEXT_TRY_US without counting an
+     * attempt (a rate limit). */
     int (*outbox_done)(struct store *st, int64_t id, const char *state, const char *error_text,
                        int64_t next_try_us, int64_t now_us, GError **error);
     /* INCIDENT_ID 0: every incident's; newest first. */

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from kanri_harness import node_xml, run
+from kanri_harness import KANRID, node_xml, run
 from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest
 
 VM = "test"  # test:///default's running domain
@@ -216,7 +216,18 @@ def test_api_rule_fires_clears_and_reopens(kanrid_factory, receiver):
     bad = k.request("PUT", "/api/v1/rules/x", dict(rule, view="inside"))
     assert bad.status == 400 and "view" in bad.json["detail"], bad
     assert k.request("PUT", "/api/v1/rules/x", dict(rule, colour=1)).status == 400
+    typo = k.request("PUT", "/api/v1/rules/x", dict(rule, metric="mem_totl"))
+    assert typo.status == 400 and "no metric 'mem_totl'" in typo.json["detail"], typo
     assert k.request("PUT", "/api/v1/rules/x", rule, token=k.tok["operator"]).status == 403
+
+
+def test_rule_with_unknown_metric_refused_at_start(tmp_path):
+    """A typo in a kanri.conf rule is a configuration error, not 10 000
+    "cannot evaluate" incidents."""
+    path = tmp_path / "kanri.conf"
+    path.write_text(RULE.replace("mem_total", "mem_totl"))
+    p = run([KANRID, "--check-config", "--config", str(path)], capture_output=True, text=True)
+    assert p.returncode != 0 and "no metric 'mem_totl'" in p.stderr, p
 
 
 def test_missing_view_cannot_evaluate(kanrid_factory):

@@ -14,6 +14,7 @@
  *   repeat N LINE                          LINE N times, "{i}" standing for 1..N
  *   tick                                   hysteresis and forgetting at T
  *   ack ID WHO | resolve ID WHO "COMMENT"
+ *   gone ITEM HOST                         ITEM was removed (ends all it has open)
  *   restart                                the state rebuilt from the incidents
  *                                          a store would hold, as kanrid does
  * The dump lists each event's decision, each transition with the routes
@@ -156,6 +157,8 @@ static void restart(struct run *r)
     g_string_append(r->out, "restart\n");
 }
 
+static bool gone_next; /* the next event is a removal (the "gone" line) */
+
 static void do_event(struct run *r, char **argv, int argc, GArray *changes)
 {
     assert_true(argc == 8 || argc == 9);
@@ -169,6 +172,8 @@ static void do_event(struct run *r, char **argv, int argc, GArray *changes)
         for (guint i = 0; items[i]; i++)
             g_ptr_array_add(ev->affected, item_ref_new(items[i], items[i]));
     }
+    ev->gone = gone_next;
+    gone_next = false;
     g_autoptr(GArray) dirty = g_array_new(FALSE, FALSE, sizeof(int64_t));
     ops_apply(r->st, &r->conf, ev, changes, dirty);
     r->events++;
@@ -252,6 +257,14 @@ static void run_line(struct run *r, const char *line, GArray *changes)
         g_string_append_printf(r->out, "at %s:\n", argv[1]);
     } else if (g_str_equal(cmd, "event")) {
         do_event(r, argv, argc, changes);
+    } else if (g_str_equal(cmd, "gone")) {
+        g_autofree char *l2 = g_strdup_printf("event %s %s vm.removed vm-down recovery info removed",
+                                              argv[1], argv[2]);
+        g_auto(GStrv) a2 = NULL;
+        int n2 = 0;
+        assert_true(g_shell_parse_argv(l2, &n2, &a2, NULL));
+        gone_next = true;
+        do_event(r, a2, n2, changes);
     } else if (g_str_equal(cmd, "repeat")) {
         do_repeat(r, argv, line, changes);
     } else if (g_str_equal(cmd, "tick")) {
