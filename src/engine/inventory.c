@@ -140,7 +140,7 @@ static void post_host(struct engine *e, const char *host, bool lost, const char 
     int64_t now = now_usec();
     struct event *ev = event_new(now, item, host, NULL, lost ? "host.unreachable" : "host.connected",
                                  OPS_HOST_DOWN, lost, lost ? SEV_CRITICAL : SEV_INFO, msg);
-    ev->affected = g_ptr_array_ref(vms);
+    ev->affected = item_refs_copy(vms);
     engine_event_post(e, ev);
     for (guint i = 0; i < vms->len; i++) {
         const struct item_ref *r = g_ptr_array_index(vms, i);

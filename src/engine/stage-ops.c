@@ -26,7 +26,7 @@ static void post(struct engine *e, const char *item, const char *name, const cha
                  const char *msg, GPtrArray *affected)
 {
     struct event *ev = event_new(now_usec(), item, name, host, kind, condition, problem, sev, msg);
-    ev->affected = affected ? g_ptr_array_ref(affected) : NULL;
+    ev->affected = affected ? item_refs_copy(affected) : NULL;
     engine_event_post(e, ev);
 }
 

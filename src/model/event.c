@@ -73,6 +73,16 @@ GPtrArray *item_refs_new(void)
     return g_ptr_array_new_with_free_func((GDestroyNotify)item_ref_free);
 }
 
+GPtrArray *item_refs_copy(const GPtrArray *refs)
+{
+    GPtrArray *c = item_refs_new();
+    for (guint i = 0; refs && i < refs->len; i++) {
+        const struct item_ref *r = g_ptr_array_index(refs, i);
+        g_ptr_array_add(c, item_ref_new(r->item, r->name));
+    }
+    return c;
+}
+
 struct event *event_new(int64_t t_us, const char *item, const char *item_name, const char *host,
                         const char *kind, const char *condition, bool problem,
                         enum severity severity, const char *message)

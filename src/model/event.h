@@ -34,6 +34,8 @@ struct item_ref {
 struct item_ref *item_ref_new(const char *item, const char *name);
 void item_ref_free(struct item_ref *r);
 GPtrArray *item_refs_new(void); /* of struct item_ref *, with the free function */
+/* A deep copy: an event given to another thread owns all it holds. */
+GPtrArray *item_refs_copy(const GPtrArray *refs);
 
 /*
  * One thing that happened.  An event with a CONDITION reports that
