@@ -14,14 +14,6 @@
 
 #define OPS_MAX_LIMIT 10000
 
-static void bind_s(sqlite3_stmt *q, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(q, i);
-}
-
 /* 0 binds NULL: ids and times of 0 mean "none" here. */
 static void bind_t(sqlite3_stmt *q, int i, int64_t v)
 {

@@ -27,6 +27,8 @@ struct store_sqlite {
 
 void set_db_error(GError **error, sqlite3 *db, const char *what);
 int exec_sql(sqlite3 *db, const char *sql, GError **error);
+/* Binds S (NULL: SQL NULL) to parameter IDX of a reused statement. */
+void bind_s(sqlite3_stmt *q, int idx, const char *s);
 /* Prepares SQL and binds FMT-described arguments (see sqlite.c). */
 sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...);
 int step_done(sqlite3 *db, sqlite3_stmt *stmt, GError **error);

@@ -27,14 +27,6 @@ static void bind_u(sqlite3_stmt *q, int idx, uint64_t v)
         sqlite3_bind_int64(q, idx, (sqlite3_int64)v);
 }
 
-static void bind_s(sqlite3_stmt *q, int idx, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(q, idx, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(q, idx);
-}
-
 static uint64_t col_u(sqlite3_stmt *q, int i)
 {
     if (sqlite3_column_type(q, i) == SQLITE_NULL)

@@ -295,6 +295,14 @@ static sqlite3_stmt *vprep(sqlite3 *db, GError **error, const char *sql, const c
     return stmt;
 }
 
+void bind_s(sqlite3_stmt *q, int idx, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(q, idx, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, idx);
+}
+
 sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...)
 {
     va_list ap;

@@ -20,6 +20,32 @@ static inline bool golden_regen(void)
     return g_strcmp0(g_getenv("KANRI_REGEN_GOLDEN"), "1") == 0;
 }
 
+static inline void golden_check(const char *out_path, const char *actual);
+
+/* Runs RUN on the text of every DIR/<case>.in and checks what it returns
+ * (g_free'd here) against DIR/<case>.out; fails unless there were at least
+ * MIN cases (a directory emptied by mistake must not pass). */
+static inline void golden_each(const char *dir, char *(*run)(const char *text), int min)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    assert_non_null(d);
+    const char *name;
+    int n = 0;
+    while ((name = g_dir_read_name(d))) {
+        if (!g_str_has_suffix(name, ".in"))
+            continue;
+        g_autofree char *in = g_build_filename(dir, name, NULL);
+        g_autofree char *base = g_strndup(in, strlen(in) - 3);
+        g_autofree char *out = g_strconcat(base, ".out", NULL);
+        g_autofree char *text = NULL;
+        assert_true(g_file_get_contents(in, &text, NULL, NULL));
+        g_autofree char *got = run(text);
+        golden_check(out, got);
+        n++;
+    }
+    assert_true(n >= min);
+}
+
 static inline void golden_check(const char *out_path, const char *actual)
 {
     if (golden_regen()) {

@@ -312,23 +312,7 @@ static char *run_case(const char *text)
 
 static void test_golden(void **unused)
 {
-    g_autoptr(GDir) dir = g_dir_open(data_dir, 0, NULL);
-    assert_non_null(dir);
-    const char *name;
-    int n = 0;
-    while ((name = g_dir_read_name(dir))) {
-        if (!g_str_has_suffix(name, ".in"))
-            continue;
-        g_autofree char *in = g_build_filename(data_dir, name, NULL);
-        g_autofree char *base = g_strndup(in, strlen(in) - 3);
-        g_autofree char *out = g_strconcat(base, ".out", NULL);
-        g_autofree char *text = NULL;
-        assert_true(g_file_get_contents(in, &text, NULL, NULL));
-        g_autofree char *got = run_case(text);
-        golden_check(out, got);
-        n++;
-    }
-    assert_true(n >= 6);
+    golden_each(data_dir, run_case, 6);
 }
 
 /* Rules: a breach must last for_us, a clearing too; a missing figure is
