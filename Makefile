@@ -14,15 +14,16 @@ BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-d
              python3
 # What the test suites need on top: a real libvirt daemon and QEMU for the
 # lab guests, pytest for the end-to-end tests, openssl for the CLI's TLS test
-# certificates.
+# certificates, Chromium for the browser tests (Playwright drives Debian's
+# build; it cannot download its own here).
 TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
              qemu-system-x86 qemu-utils qemu-guest-agent busybox-static cpio e2fsprogs \
-             socat sqlite3 kmod xz-utils zstd musl-tools openssl
+             socat sqlite3 kmod xz-utils zstd musl-tools openssl chromium
 
 # The sanitizer runtimes (gcc's; libgcc-12-dev pulls them in already).
 SAN_PKGS   = libasan8 libubsan1 liblsan0 libtsan2
 
-.PHONY: all build deps test-deps san-deps run check unit integration lab clean fuzz \
+.PHONY: all build deps web-deps node-pkgs test-deps san-deps run check unit integration lab browser clean fuzz \
         check-sanitize check-asan check-tsan-unit check-tsan
 
 all: build
@@ -47,13 +48,34 @@ endef
 deps:
 	$(call install_missing,$(BUILD_PKGS))
 
+# The web dashboard's build tools (esbuild, uPlot) and browser-test tools
+# (playwright-core, axe-core), from the npm registry at the versions of
+# src/web/package-lock.json, into src/web/node_modules.  The machine's own
+# node and npm are used when present; Debian's nodejs and npm are installed
+# only where there is no node at all (they conflict with a node from
+# elsewhere).
+WEB_DIR = src/web
+web-deps:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	    $(MAKE) --no-print-directory node-pkgs; fi
+	@if [ ! -f $(WEB_DIR)/node_modules/.package-lock.json ] || \
+	    [ $(WEB_DIR)/package-lock.json -nt $(WEB_DIR)/node_modules/.package-lock.json ]; then \
+	    echo "npm ci in $(WEB_DIR)"; \
+	    cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+node-pkgs:
+	$(call install_missing,nodejs npm)
+
 test-deps: deps
 	$(call install_missing,$(TEST_PKGS))
 
+# The Makefile's builds always bundle the dashboard (web-deps provides
+# what it needs); a bare `meson setup` bundles it when it can.
 $(BUILD)/build.ninja:
-	meson setup $(BUILD)
+	meson setup $(BUILD) -Dweb_ui=enabled
 
-build: deps $(BUILD)/build.ninja
+build: deps web-deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 # Starts kanrid in the foreground on SQLite under the state directory
@@ -72,11 +94,14 @@ lab: build
 	bash tests/lab/setup-host.sh
 	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/lab
 
+browser: test-deps build
+	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/browser
+
 check: test-deps build
 	bash tests/lab/setup-host.sh
 	meson test -C $(BUILD) --print-errorlogs
 	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -v \
-	    tests/integration tests/lab
+	    tests/integration tests/browser tests/lab
 	$(MAKE) --no-print-directory check-sanitize
 
 # ---- sanitizers (docs/testing.md) ----
@@ -104,23 +129,23 @@ TSAN_OPTS = halt_on_error=0:second_deadlock_stack=1:intercept_strstr=0
 TSAN_ENV  = G_SLICE=always-malloc TSAN_OPTIONS=$(TSAN_OPTS)
 
 $(ASAN_BUILD)/build.ninja:
-	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+	meson setup $(ASAN_BUILD) -Dweb_ui=enabled -Db_sanitize=address,undefined -Db_lundef=false
 
 $(TSAN_BUILD)/build.ninja:
-	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false
+	meson setup $(TSAN_BUILD) -Dweb_ui=enabled -Db_sanitize=thread -Db_lundef=false
 
 san-deps: test-deps
 	$(call install_missing,$(SAN_PKGS))
 
 check-sanitize: check-asan check-tsan-unit
 
-check-asan: san-deps $(ASAN_BUILD)/build.ninja
+check-asan: san-deps web-deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	$(ASAN_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --timeout-multiplier 3
 	$(ASAN_ENV) KANRI_BUILD_DIR=$(abspath $(ASAN_BUILD)) $(PYTHON) -m pytest -q \
-	    tests/integration tests/lab
+	    tests/integration tests/browser tests/lab
 
-check-tsan-unit: san-deps $(TSAN_BUILD)/build.ninja
+check-tsan-unit: san-deps web-deps $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
 	$(TSAN_ENV) meson test -C $(TSAN_BUILD) --print-errorlogs --timeout-multiplier 3
 

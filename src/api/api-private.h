@@ -35,6 +35,7 @@ struct req {
     size_t raw_len;
     const char *raw_type;
     char *raw_owned; /* g_malloc'd bytes to send (raw_len long) instead of resp; freed */
+    const struct web_asset *asset; /* a built-in file to send instead (its ETag, its gzip copy) */
     char *allow;
     char *retry_after; /* seconds, with 429 */
     /* The reply's bytes once finished (finish_body: on the worker, so the
@@ -63,6 +64,7 @@ struct route {
 extern const struct route api_routes[];        /* terminated by a NULL pattern */
 extern const struct route api_ingest_routes[]; /* agents and ingest (routes-ingest.c) */
 extern const struct route api_ops_routes[];    /* the operations record (routes-ops.c) */
+extern const struct route api_web_routes[];    /* the dashboard's files (routes-web.c) */
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
 extern int api_ingest_rate_limited;            /* guest documents answered 429 */
@@ -90,6 +92,8 @@ bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 /* GET /vms: the whole list, or with limit/cursor one page read from the
  * store as a page. */
 void req_vms_paged(struct req *r);
+/* Replies the built-in file NAME (web/assets.h), or a 404. */
+void req_asset(struct req *r, const char *name);
 /* Replies TEXT (taken) as is, of media TYPE (a static string). */
 void req_text(struct req *r, unsigned status, GString *text, const char *type);
 void req_problem(struct req *r, unsigned status, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

@@ -152,6 +152,12 @@ static void h_server(struct req *r)
         json_object_object_add(tls, "certificate", json_object_new_string(req_tls_cert_path(r)));
     }
     json_object_object_add(o, "tls", tls);
+    /* Who asks: a client (the dashboard) learns its token's role here. */
+    json_object *tok = json_object_new_object();
+    json_object_object_add(tok, "id", json_object_new_int64(r->token.id));
+    json_object_object_add(tok, "name", json_object_new_string(r->token.name ? r->token.name : ""));
+    json_object_object_add(tok, "role", json_object_new_string(r->token.role ? r->token.role : ""));
+    json_object_object_add(o, "token", tok);
     req_json(r, 200, o);
 }
 
@@ -174,14 +180,7 @@ static void h_readyz(struct req *r)
 
 static void h_openapi(struct req *r)
 {
-    const struct web_asset *a = web_asset_find("openapi.json");
-    if (!a) {
-        req_problem(r, 404, "openapi.json is not built into this kanrid");
-        return;
-    }
-    r->raw = (const char *)a->data;
-    r->raw_len = a->size;
-    r->raw_type = "application/json";
+    req_asset(r, "openapi.json");
 }
 
 static void h_hosts(struct req *r)

@@ -8,6 +8,7 @@
 
 #include "basic/json.h"
 #include "basic/util.h"
+#include "web/assets.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -411,6 +412,27 @@ static void finish_body(struct req *r)
     if (r->finished)
         return;
     r->finished = true;
+    if (r->asset) {
+        /* Built-in files carry their strong ETag and gzip copy. */
+        const struct web_asset *a = r->asset;
+        r->etag = g_strdup(a->etag);
+        r->raw_type = a->type;
+        const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match");
+        g_autofree char *inm_trim = inm ? g_strstrip(g_strdup(inm)) : NULL;
+        if (inm_trim && (strstr(inm_trim, a->etag) || g_str_equal(inm_trim, "*"))) {
+            r->status = 304;
+            r->raw = "";
+            r->raw_len = 0;
+        } else if (a->gz && accepts_gzip(r)) {
+            r->raw = (const char *)a->gz;
+            r->raw_len = a->gz_size;
+            r->gzipped = true;
+        } else {
+            r->raw = (const char *)a->data;
+            r->raw_len = a->size;
+        }
+        return;
+    }
     if (!r->raw_owned && !r->raw) {
         r->raw_type = r->problem ? "application/problem+json" : "application/json";
         if (r->resp) {
@@ -468,7 +490,21 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
     if (r->gzipped)
         MHD_add_response_header(resp, "Content-Encoding", "gzip");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (r->etag) {
+    if (r->asset) {
+        /* The dashboard's files: anyone may fetch them (the data behind
+         * them needs a token), asked again each time (cheap with
+         * If-None-Match), and never run inside another site's frame or
+         * with anything but kanrid's own scripts and styles. */
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        MHD_add_response_header(resp, "ETag", r->etag);
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
+                                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    } else if (r->etag) {
         /* Tokens guard it: private, and asked again each time (cheap with
          * If-None-Match). */
         MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
@@ -494,7 +530,8 @@ static const struct route *find_route(struct req *r)
     bool path_matched = false;
     g_autoptr(GString) allow = g_string_new(NULL);
 
-    static const struct route *const tables[] = {api_routes, api_ingest_routes, api_ops_routes};
+    static const struct route *const tables[] = {api_routes, api_ingest_routes, api_ops_routes,
+                                                 api_web_routes};
     for (size_t t = 0; t < G_N_ELEMENTS(tables) && !route; t++) {
         for (const struct route *rt = tables[t]; rt->pattern; rt++) {
             if (!route_match(rt->pattern, r->path, r->params, &r->nparams))
