@@ -190,7 +190,8 @@ void engine_item_offer_guest(struct item *it, int source, struct guest_sample *s
 bool engine_guest_is_newer(int gs, const struct guest_sample *s, const struct guest_sample *newest);
 /* Takes the guest samples offered since the last round.  Under e->lock. */
 void engine_item_take_guests(struct item *it);
-/* R of a reconciliation as a history row (uuid, host and time unset). */
+/* H, G and R of a reconciliation as a history row (uuid, host and time
+ * unset). */
 void engine_reconciled_sample(const struct reconcile_result *res, struct reconciled_sample *ret);
 /* The part of a reconcile state that must survive a restart (the rest,
  * measure and message, is rewritten every round). */

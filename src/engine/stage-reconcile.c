@@ -2,9 +2,10 @@
  * The reconciliation stage: for every VM with a new host sample this
  * round, the pure engine (src/reconcile/) runs on the latest view — both
  * host samples, the newest two of each guest source however they arrived,
- * the pools behind its disks, its state — and the round keeps its R
- * history row, its state when that changed, the writes the findings'
- * lifecycle decided (reconcile/lifecycle.c), and now and then its view.
+ * the pools behind its disks, its state — and the round keeps its history
+ * row (H, G and R per resource), its state when that changed, the writes
+ * the findings' lifecycle decided (reconcile/lifecycle.c), and now and
+ * then its view.
  */
 #include "config.h"
 
@@ -54,12 +55,29 @@ static uint64_t to_u(double v, double mult)
 void engine_reconciled_sample(const struct reconcile_result *res, struct reconciled_sample *ret)
 {
     reconciled_sample_init(ret);
-    uint64_t *cols[RC_N] = {&ret->cpu_busy, &ret->cpu_wait, &ret->cpu_demand, &ret->mem_total,
-                            &ret->mem_used, &ret->mem_swap, &ret->disk_used,  &ret->disk_free,
-                            &ret->disk_io,  &ret->net_rx,   &ret->net_tx};
-    /* CPU shares are kept in thousandths of a percent (model/sample.h). */
-    for (int i = 0; i < RC_N; i++)
-        *cols[i] = to_u(res->values[i].r, i <= RC_CPU_DEMAND ? 1000 : 1);
+    /* Per resource, in enum reconcile_resource order: R, H, G. */
+    uint64_t *cols[RC_N][3] = {
+        {&ret->cpu_busy, &ret->cpu_busy_h, &ret->cpu_busy_g},
+        {&ret->cpu_wait, &ret->cpu_wait_h, &ret->cpu_wait_g},
+        {&ret->cpu_demand, &ret->cpu_demand_h, &ret->cpu_demand_g},
+        {&ret->mem_total, &ret->mem_total_h, &ret->mem_total_g},
+        {&ret->mem_used, &ret->mem_used_h, &ret->mem_used_g},
+        {&ret->mem_swap, &ret->mem_swap_h, &ret->mem_swap_g},
+        {&ret->disk_used, &ret->disk_used_h, &ret->disk_used_g},
+        {&ret->disk_free, &ret->disk_free_h, &ret->disk_free_g},
+        {&ret->disk_io, &ret->disk_io_h, &ret->disk_io_g},
+        {&ret->net_rx, &ret->net_rx_h, &ret->net_rx_g},
+        {&ret->net_tx, &ret->net_tx_h, &ret->net_tx_g},
+    };
+    /* CPU shares are kept in thousandths of a percent (model/sample.h).
+     * Each side is taken as the round reports it: an absent H or G stays
+     * absent, whatever R or the other side holds. */
+    for (int i = 0; i < RC_N; i++) {
+        double mult = i <= RC_CPU_DEMAND ? 1000 : 1;
+        *cols[i][0] = to_u(res->values[i].r, mult);
+        *cols[i][1] = to_u(res->values[i].h, mult);
+        *cols[i][2] = to_u(res->values[i].g, mult);
+    }
 }
 
 char *engine_state_key(const struct reconcile_state *st)

@@ -147,10 +147,14 @@ void pool_sample_clear(struct pool_sample *s); /* frees name, then initialises *
 void pool_sample_copy(struct pool_sample *dst, const struct pool_sample *src);
 
 /*
- * Reconciled view of one domain in one round (docs/reconciliation.md): the
- * R column only, as history; H, G, provenance and reasons of the newest
- * round are kept beside it (store_ops.reconciled_put).  R is never
- * negative, so it fits the same unsigned wide row as the other views.
+ * Reconciled view of one domain in one round (docs/reconciliation.md), as
+ * history: per resource the reconciled value R and, beside it, the host
+ * value H and the guest value G the round saw (fields <resource>_h and
+ * <resource>_g), in R's units, each SAMPLE_ABSENT when the round had none:
+ * a side is never filled from the other.  Provenance, reasons and ages are
+ * kept for the newest round only, as the VM's view (store_round.views).
+ * None of the three is negative (R never is; an H or G below zero would be
+ * kept as 0), so they fit the same unsigned wide row as the other views.
  * CPU figures are in thousandths of a percent of the allocated vCPUs
  * (served as percent); rates are bytes per second, as gauges.
  */
@@ -158,10 +162,16 @@ struct reconciled_sample {
     int64_t host_id;
     char *uuid;
     int64_t time_us;
+    /* R */
     uint64_t cpu_busy, cpu_wait, cpu_demand; /* milli-percent */
     uint64_t mem_total, mem_used, mem_swap;  /* bytes, bytes, bytes/s */
     uint64_t disk_used, disk_free, disk_io;  /* bytes, bytes, bytes/s */
     uint64_t net_rx, net_tx;                 /* bytes/s */
+    /* H and G, same units */
+    uint64_t cpu_busy_h, cpu_busy_g, cpu_wait_h, cpu_wait_g, cpu_demand_h, cpu_demand_g;
+    uint64_t mem_total_h, mem_total_g, mem_used_h, mem_used_g, mem_swap_h, mem_swap_g;
+    uint64_t disk_used_h, disk_used_g, disk_free_h, disk_free_g, disk_io_h, disk_io_g;
+    uint64_t net_rx_h, net_rx_g, net_tx_h, net_tx_g;
 };
 
 void reconciled_sample_init(struct reconciled_sample *s);

@@ -208,6 +208,45 @@ static const struct series_metric vm_reconciled_metrics[] = {
        "Bytes received by the guest", 1),
     MS(reconciled_sample, net_tx, "bytes/s", "net_transmit_bytes_per_second", 1,
        "Bytes sent by the guest", 1),
+    /* H and G beside R, in R's units, absent when the round had no such
+     * side.  Not exported to Prometheus: the host and guest views are
+     * there already, as themselves. */
+    MS(reconciled_sample, cpu_busy_h, "%", NULL, 1e-5,
+       "Host's CPU busy: vCPU threads' run time (cpu.time without per-vCPU times)", 1e-3),
+    MS(reconciled_sample, cpu_busy_g, "%", NULL, 1e-5,
+       "Guest's CPU busy: all but idle, iowait and steal", 1e-3),
+    MS(reconciled_sample, cpu_wait_h, "%", NULL, 1e-5,
+       "Host's CPU wait: vCPU threads runnable but not running (vcpu.N.delay)", 1e-3),
+    MS(reconciled_sample, cpu_wait_g, "%", NULL, 1e-5, "Guest's CPU wait: its steal time", 1e-3),
+    MS(reconciled_sample, cpu_demand_h, "%", NULL, 1e-5,
+       "Host's CPU demand: vCPU run + wait, not capped at 100 %", 1e-3),
+    MS(reconciled_sample, cpu_demand_g, "%", NULL, 1e-5, "Guest's CPU demand: busy + steal", 1e-3),
+    MS(reconciled_sample, mem_total_h, "bytes", NULL, 1, "Host's memory total: balloon size", 1),
+    MS(reconciled_sample, mem_total_g, "bytes", NULL, 1, "Guest's memory total", 1),
+    MS(reconciled_sample, mem_used_h, "bytes", NULL, 1,
+       "Host's memory used: QEMU resident set, guest caches included", 1),
+    MS(reconciled_sample, mem_used_g, "bytes", NULL, 1,
+       "Guest's memory used: total minus available", 1),
+    MS(reconciled_sample, mem_swap_h, "bytes/s", NULL, 1,
+       "Host's swap traffic for the guest (the host has no such figure)", 1),
+    MS(reconciled_sample, mem_swap_g, "bytes/s", NULL, 1, "Guest's swap traffic, in + out", 1),
+    MS(reconciled_sample, disk_used_h, "bytes", NULL, 1,
+       "Host's disk used: bytes allocated to the images", 1),
+    MS(reconciled_sample, disk_used_g, "bytes", NULL, 1, "Guest's filesystems' used space", 1),
+    MS(reconciled_sample, disk_free_h, "bytes", NULL, 1,
+       "Host's disk free: room the images' pools can back", 1),
+    MS(reconciled_sample, disk_free_g, "bytes", NULL, 1,
+       "Guest's filesystems' space available to users", 1),
+    MS(reconciled_sample, disk_io_h, "bytes/s", NULL, 1,
+       "Host's disk I/O: bytes read + written at the images", 1),
+    MS(reconciled_sample, disk_io_g, "bytes/s", NULL, 1,
+       "Guest's disk I/O: bytes read + written on its disks", 1),
+    MS(reconciled_sample, net_rx_h, "bytes/s", NULL, 1,
+       "Host's count of bytes received by the guest (tap device)", 1),
+    MS(reconciled_sample, net_rx_g, "bytes/s", NULL, 1, "Guest's count of bytes received", 1),
+    MS(reconciled_sample, net_tx_h, "bytes/s", NULL, 1,
+       "Host's count of bytes sent by the guest (tap device)", 1),
+    MS(reconciled_sample, net_tx_g, "bytes/s", NULL, 1, "Guest's count of bytes sent", 1),
 };
 
 const struct series_kind series_vm_reconciled = {
@@ -228,6 +267,9 @@ const struct series_kind *const series_kinds[] = {
 
 G_STATIC_ASSERT(G_N_ELEMENTS(vm_host_metrics) <= SERIES_MAX_METRICS);
 G_STATIC_ASSERT(G_N_ELEMENTS(vm_guest_metrics) <= SERIES_MAX_METRICS);
+G_STATIC_ASSERT(G_N_ELEMENTS(host_metrics) <= SERIES_MAX_METRICS);
+G_STATIC_ASSERT(G_N_ELEMENTS(pool_metrics) <= SERIES_MAX_METRICS);
+G_STATIC_ASSERT(G_N_ELEMENTS(vm_reconciled_metrics) <= SERIES_MAX_METRICS);
 
 const struct series_kind *series_kind_find(const char *name)
 {

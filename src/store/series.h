@@ -11,7 +11,8 @@
  *   "host"      a hypervisor host          (struct node_sample, table node_samples)
  *   "pool"      a storage pool             (struct pool_sample, table pool_samples)
  *   "vm-reconciled"  reconciled view of a domain (struct reconciled_sample,
- *               table reconciled_samples; gauges only)
+ *               table reconciled_samples; R, H and G of each resource,
+ *               gauges only)
  *
  * A metric is a gauge (read as it is) or a counter (cumulative; read as a
  * per-second rate).  A rate exists between two samples of the same

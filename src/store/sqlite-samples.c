@@ -225,17 +225,23 @@ static int insert_guests(sqlite3 *db, const struct guest_sample *const *g, size_
     return r;
 }
 
+/* The columns are the metrics of series_vm_reconciled: R, H and G of
+ * every resource, named and placed by the one table. */
 static int insert_reconciled(sqlite3 *db, const struct reconciled_sample *v, size_t n,
                              GError **error)
 {
     if (n == 0)
         return 0;
-    sqlite3_stmt *q = prep(db, error,
-                           "INSERT OR REPLACE INTO reconciled_samples(host_id, uuid, t, cpu_busy,"
-                           " cpu_wait, cpu_demand, mem_total, mem_used, mem_swap, disk_used,"
-                           " disk_free, disk_io, net_rx, net_tx)"
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           NULL);
+    const struct series_kind *kind = &series_vm_reconciled;
+    g_autoptr(GString) sql =
+        g_string_new("INSERT OR REPLACE INTO reconciled_samples(host_id, uuid, t");
+    for (size_t j = 0; j < kind->n_metrics; j++)
+        g_string_append_printf(sql, ", %s", kind->metrics[j].name);
+    g_string_append(sql, ") VALUES (?,?,?");
+    for (size_t j = 0; j < kind->n_metrics; j++)
+        g_string_append(sql, ",?");
+    g_string_append_c(sql, ')');
+    sqlite3_stmt *q = prep(db, error, sql->str, NULL);
     if (!q)
         return -EIO;
     int r = 0;
@@ -245,11 +251,8 @@ static int insert_reconciled(sqlite3 *db, const struct reconciled_sample *v, siz
         sqlite3_bind_int64(q, k++, x->host_id);
         bind_s(q, k++, x->uuid);
         sqlite3_bind_int64(q, k++, x->time_us);
-        const uint64_t u[] = {x->cpu_busy, x->cpu_wait, x->cpu_demand, x->mem_total,
-                              x->mem_used, x->mem_swap, x->disk_used,  x->disk_free,
-                              x->disk_io,  x->net_rx,   x->net_tx};
-        for (size_t j = 0; j < G_N_ELEMENTS(u); j++)
-            bind_u(q, k++, u[j]);
+        for (size_t j = 0; j < kind->n_metrics; j++)
+            bind_u(q, k++, series_sample_value(kind, j, x));
         r = step_reset(db, q, error);
     }
     sqlite3_finalize(q);

@@ -208,6 +208,33 @@ static const char *const migrations[] = {
     "ALTER TABLE changes ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE changes ADD COLUMN applied_at INTEGER;"
     "CREATE INDEX changes_pending ON changes(domain_id) WHERE pending = 1;",
+    /* 11: the host value H and the guest value G of each resource kept
+     * beside R in the reconciled history (struct reconciled_sample), so
+     * the three can be drawn together; rows written before have them
+     * NULL (absent).  Self-contained: it may be renumbered when merged
+     * beside other new steps. */
+    "ALTER TABLE reconciled_samples ADD COLUMN cpu_busy_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN cpu_busy_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN cpu_wait_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN cpu_wait_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN cpu_demand_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN cpu_demand_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN mem_total_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN mem_total_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN mem_used_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN mem_used_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN mem_swap_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN mem_swap_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN disk_used_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN disk_used_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN disk_free_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN disk_free_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN disk_io_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN disk_io_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN net_rx_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN net_rx_g INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN net_tx_h INTEGER;"
+    "ALTER TABLE reconciled_samples ADD COLUMN net_tx_g INTEGER;",
 };
 
 void set_db_error(GError **error, sqlite3 *db, const char *what)

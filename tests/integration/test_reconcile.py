@@ -8,14 +8,16 @@ The test driver has host figures but no guest agent, so the VM starts with
 no guest view: guest-view-missing opens.  kanri-guestd documents pushed
 for the domain then give it a guest view, and the finding closes.  Real
 discrepancies on real guests are in tests/lab/test_reconcile_lab.py."""
+import copy
 import json
+import math
 import os
 import time
 
 import pytest
 
 from kanri_harness import BUILD, KANRID, run
-from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest
+from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest, one_doc
 
 CONF = ("[manager]\ncollect_interval = 1\n"
         "[reconcile]\nguest-view-missing.close_after = 2\n")
@@ -109,6 +111,88 @@ def test_history_view_reconciled(k):
     assert k.get("/api/v1/vms/test/metrics?view=mixed").status == 400
     assert k.get("/api/v1/vms/test/metrics?view=reconciled&metric=cpu_time_ns").status == 400
 
+
+RESOURCES = ["cpu_busy", "cpu_wait", "cpu_demand", "mem_total", "mem_used", "mem_swap",
+             "disk_used", "disk_free", "disk_io", "net_rx", "net_tx"]
+
+
+def test_history_keeps_h_and_g_beside_r(kanrid_factory):
+    """H and G are history beside R, in R's units; a side the round reports
+    as null has no points, whatever R or the other side holds.  On the test
+    driver the host side has no figures: R of cpu.demand (a host figure)
+    and every H stay null while kanri-guestd gives G, and R of mem.used is
+    the guest's figure."""
+    k = kanrid_factory(args=["--connect", "test:///default"], config=CONF)
+    k.wait_connected(["test-default"])
+    uuid = k.vms()["test"]["uuid"]
+    token = enroll(k, "test")
+    base = one_doc()
+    pushed = [0]
+
+    def push_until_guest_cpu():
+        # Each document adds 50 ticks user, 50 idle and 10 steal: the
+        # guest's busy is 50/110 and its demand (busy + steal) 60/110.
+        n = pushed[0] = pushed[0] + 1
+        doc = copy.deepcopy(base)
+        doc.update(machine_id=uuid, seq=n, time=time.time())
+        for f, d in (("user", 50), ("idle", 50), ("steal", 10)):
+            doc["cpu"]["total"][f] += d * n
+        assert ingest(k, token, doc).status == 200
+        o = reconciled(k)
+        res = o and {e["resource"]: e for e in o["resources"]}
+        return res if res and res["cpu.demand"]["g"] is not None else None
+    res = k.wait_for(push_until_guest_cpu, timeout=30, interval=0.3,
+                     what="a guest CPU figure in the reconciled view")
+    demand_g = 100.0 * 60 / 110
+    assert math.isclose(res["cpu.demand"]["g"], demand_g, abs_tol=1e-6)
+    # What the history must not paper over: no host figures, so no R of
+    # cpu.demand and no H anywhere.
+    assert res["cpu.demand"]["h"] is None and res["cpu.demand"]["r"] is None
+    assert res["mem.used"]["h"] is None and res["mem.used"]["g"] > 0
+    assert res["mem.used"]["r"] == res["mem.used"]["g"]
+
+    names = ["cpu_demand", "cpu_demand_h", "cpu_demand_g", "mem_used_h", "mem_used",
+             "mem_used_g"]
+    url = f"/api/v1/vms/test/metrics?view=reconciled&from=5m&metric={','.join(names)}"
+
+    def history():
+        r = k.get(url)
+        assert r.status == 200, r
+        s = {x["metric"]: x for x in r.json["sources"][0]["series"]}
+        return len(s["cpu_demand_g"]["points"]) >= 2 and r.json
+    o = k.wait_for(history, timeout=15, what="two rounds of cpu_demand_g history")
+    assert o["view"] == "reconciled" and o["sources"][0]["source"] == "kanri"
+    series = o["sources"][0]["series"]
+    assert [x["metric"] for x in series] == names
+    s = {x["metric"]: x for x in series}
+    for m in names:
+        assert s[m]["type"] == "gauge"
+        assert s[m]["unit"] == ("%" if m.startswith("cpu_") else "bytes"), s[m]
+    # G in percent as the view shows it (stored in milli-percent).
+    assert all(math.isclose(p["v"], demand_g, abs_tol=1e-3) for p in s["cpu_demand_g"]["points"])
+    # Null sides stay absent: neither R's nor the other side's value.
+    assert s["cpu_demand"]["points"] == []
+    assert s["cpu_demand_h"]["points"] == []
+    assert s["mem_used_h"]["points"] == []
+    # R of mem.used is the guest's figure, round by round.
+    used = {p["t"]: p["v"] for p in s["mem_used"]["points"]}
+    used_g = {p["t"]: p["v"] for p in s["mem_used_g"]["points"]}
+    assert used and used_g
+    assert all(used_g.get(t) == v for t, v in used.items()), (used, used_g)
+    assert res["mem.used"]["g"] in used_g.values()
+
+    # metric=all: R, then H and G of every resource; the default set is R.
+    r = k.get("/api/v1/vms/test/metrics?view=reconciled&from=5m&metric=all")
+    assert r.status == 200, r
+    assert [x["metric"] for x in r.json["sources"][0]["series"]] == \
+        RESOURCES + [f"{x}_{side}" for x in RESOURCES for side in "hg"]
+    r = k.get("/api/v1/vms/test/metrics?view=reconciled&from=5m")
+    assert r.status == 200, r
+    assert [x["metric"] for x in r.json["sources"][0]["series"]] == \
+        ["cpu_busy", "cpu_wait", "cpu_demand", "mem_total", "mem_used", "disk_used",
+         "disk_free", "disk_io"]
+    r = k.get("/api/v1/vms/test/metrics?view=reconciled&metric=cpu_demand_x")
+    assert r.status == 400 and "cpu_demand_h" in r.body
 
 def test_prometheus_reconciled(k):
     text = k.get("/metrics").body

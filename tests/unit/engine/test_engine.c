@@ -24,11 +24,14 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "basic/util.h"
 #include "engine/engine-private.h"
 #include "engine/engine.h"
+#include "reconcile/reconcile.h"
+#include "store/series.h"
 
 #define VM_A "aaaaaaaa-0000-4000-8000-000000000001"
 #define VM_B "bbbbbbbb-0000-4000-8000-000000000002"
@@ -633,6 +636,54 @@ static void test_guest_clock_never_orders(void **state)
     assert_true(view_has_mem(f, 3000));
 }
 
+/* The history row of a reconciliation holds each resource's R, H and G
+ * under the names the history serves (<resource>, _h, _g), CPU shares in
+ * milli-percent; an absent side stays absent whatever the others hold. */
+static void test_reconciled_sample_sides(void **state)
+{
+    (void)state;
+    struct reconcile_result res = {0};
+    for (int i = 0; i < RC_N; i++) {
+        res.values[i].r = 100 + i;
+        res.values[i].h = 200 + i + 0.25;
+        res.values[i].g = 300 + i;
+    }
+    /* Absent sides beside present ones: none may be filled from R or from
+     * the other side. */
+    res.values[RC_MEM_SWAP].h = RECONCILE_ABSENT;   /* the host never has it */
+    res.values[RC_CPU_DEMAND].g = RECONCILE_ABSENT; /* R from the host alone */
+    res.values[RC_MEM_USED].h = RECONCILE_ABSENT;   /* R from the guest alone */
+    res.values[RC_DISK_IO].r = RECONCILE_ABSENT;    /* both sides, no R */
+    res.values[RC_NET_TX].g = -1; /* kept as 0, like R */
+    struct reconciled_sample rs;
+    engine_reconciled_sample(&res, &rs);
+    const struct series_kind *k = &series_vm_reconciled;
+    assert_int_equal(k->n_metrics, 3 * RC_N);
+    for (int i = 0; i < RC_N; i++) {
+        g_autofree char *base = g_strdelimit(g_strdup(reconcile_resource_name(i)), ".", '_');
+        bool cpu = i <= RC_CPU_DEMAND;
+        const char *suffix[] = {"", "_h", "_g"};
+        double want[] = {res.values[i].r, res.values[i].h, res.values[i].g};
+        for (int side = 0; side < 3; side++) {
+            g_autofree char *name = g_strconcat(base, suffix[side], NULL);
+            int mi = series_metric_find(k, name);
+            if (mi < 0)
+                fail_msg("no metric %s", name);
+            assert_false(k->metrics[mi].counter);
+            if (side > 0 && k->metrics[mi].prom)
+                fail_msg("%s is exported to Prometheus", name);
+            uint64_t v = series_sample_value(k, (size_t)mi, &rs);
+            uint64_t expect = isnan(want[side]) ? SAMPLE_ABSENT
+                              : want[side] < 0  ? 0
+                              : cpu             ? (uint64_t)llround(want[side] * 1000)
+                                                : (uint64_t)llround(want[side]);
+            if (v != expect)
+                fail_msg("%s: %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT, name, v, expect);
+        }
+    }
+    reconciled_sample_clear(&rs);
+}
+
 static void test_guest_is_newer(void **state)
 {
     (void)state;
@@ -842,6 +893,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_keeps_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_clock_never_orders, setup, teardown),
         cmocka_unit_test(test_guest_is_newer),
+        cmocka_unit_test(test_reconciled_sample_sides),
         cmocka_unit_test_setup_teardown(test_many_threads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

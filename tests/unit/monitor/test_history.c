@@ -1,7 +1,8 @@
 /*
  * Sample history in the SQLite store: raw rows -> 5-minute -> hourly tiers
  * (incremental), rates across a restart and a gap of missed rounds,
- * retention, the availability rows, and guest-view series per source.
+ * retention, the availability rows, guest-view series per source, and
+ * the reconciled history's H, G and R.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -251,12 +252,118 @@ static void test_guest_series(void **state)
     g_array_unref(m5);
 }
 
+/* Reconciled history keeps H and G beside R, in R's units, through the raw
+ * rows and the tiers: 10 s rounds for 10 minutes (two 5-minute buckets).
+ * R of cpu_demand is capped while the host's H is not; the guest's G of
+ * cpu_demand exists only in the second bucket; mem_swap has no host side
+ * ever.  An absent side must stay absent, never take R's or the other
+ * side's value. */
+static void test_reconciled_h_and_g(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = f->st;
+    for (int i = 0; i < 60; i++) {
+        struct reconciled_sample r;
+        reconciled_sample_init(&r);
+        r.host_id = f->host_id;
+        r.uuid = g_strdup(VM);
+        r.time_us = base + i * 10 * S;
+        r.cpu_demand = 100000;   /* 100 %, capped */
+        r.cpu_demand_h = 120000; /* 120 % */
+        if (i >= 30)
+            r.cpu_demand_g = 30500; /* 30.5 % */
+        r.mem_used_h = 2ULL << 30;
+        r.mem_used_g = (1ULL << 30) + (uint64_t)i * 1000;
+        r.mem_used = r.mem_used_g;
+        r.mem_swap_g = 4096;
+        r.mem_swap = 4096;
+        r.net_tx_h = 7; /* the last column of the row */
+        struct store_round w = {.reconciled = &r, .n_reconciled = 1};
+        g_autoptr(GError) err = NULL;
+        assert_int_equal(st->ops->round_write(st, &w, &err), 0);
+        reconciled_sample_clear(&r);
+    }
+    const struct series_kind *k = &series_vm_reconciled;
+    int64_t from = base, to = base + 600 * S;
+
+    /* Raw: as written, CPU shares served in percent. */
+    GArray *dh = series(f, k, VM, "cpu_demand_h", from, to, 0, "raw");
+    assert_int_equal(npts(dh), 60);
+    assert_true(pv(dh, 0) == 120.0 && pv(dh, 59) == 120.0);
+    g_array_unref(dh);
+    GArray *dr = series(f, k, VM, "cpu_demand", from, to, 0, "raw");
+    assert_int_equal(npts(dr), 60);
+    assert_true(pv(dr, 0) == 100.0);
+    g_array_unref(dr);
+    GArray *dg = series(f, k, VM, "cpu_demand_g", from, to, 0, "raw");
+    assert_int_equal(npts(dg), 30);
+    assert_int_equal(g_array_index(dg, struct series_point, 0).t, base + 300 * S);
+    assert_true(pv(dg, 0) == 30.5);
+    g_array_unref(dg);
+    GArray *ug = series(f, k, VM, "mem_used_g", from, to, 0, "raw");
+    assert_int_equal(npts(ug), 60);
+    assert_true(pv(ug, 7) == (double)((1ULL << 30) + 7000));
+    g_array_unref(ug);
+    GArray *uh = series(f, k, VM, "mem_used_h", from, to, 0, "raw");
+    assert_int_equal(npts(uh), 60);
+    assert_true(pv(uh, 7) == (double)(2ULL << 30));
+    g_array_unref(uh);
+    GArray *sh = series(f, k, VM, "mem_swap_h", from, to, 0, "raw");
+    assert_int_equal(npts(sh), 0);
+    g_array_unref(sh);
+    GArray *tx = series(f, k, VM, "net_tx_h", from, to, 0, "raw");
+    assert_int_equal(npts(tx), 60);
+    assert_true(pv(tx, 0) == 7.0);
+    g_array_unref(tx);
+    GArray *txg = series(f, k, VM, "net_tx_g", from, to, 0, "raw");
+    assert_int_equal(npts(txg), 0);
+    g_array_unref(txg);
+
+    /* Tiers: two 5-minute buckets and one hour, each side on its own. */
+    struct store_retention keep = {0, 0, 0};
+    struct store_maint_stats ms;
+    g_autoptr(GError) err = NULL;
+    assert_int_equal(st->ops->samples_maintain(st, &keep, base + 3600 * S, 20 * S, &ms, &err), 0);
+    assert_int_equal(ms.buckets_5m, 2);
+    assert_int_equal(ms.buckets_1h, 1);
+    GArray *m5h = series(f, k, VM, "cpu_demand_h", from, to, 0, "5m");
+    assert_int_equal(npts(m5h), 2);
+    assert_true(pv(m5h, 0) == 120.0 && pv(m5h, 1) == 120.0);
+    g_array_unref(m5h);
+    GArray *m5g = series(f, k, VM, "cpu_demand_g", from, to, 0, "5m");
+    assert_int_equal(npts(m5g), 1);
+    assert_int_equal(g_array_index(m5g, struct series_point, 0).t, base + 300 * S);
+    assert_true(pv(m5g, 0) == 30.5);
+    g_array_unref(m5g);
+    GArray *m5u = series(f, k, VM, "mem_used_g", from, to, 0, "5m");
+    assert_int_equal(npts(m5u), 2);
+    /* The average of rounds 0..29: 2^30 + 14 500. */
+    assert_true(pv(m5u, 0) == (double)((1ULL << 30) + 14500));
+    g_array_unref(m5u);
+    GArray *m5s = series(f, k, VM, "mem_swap_h", from, to, 0, "5m");
+    assert_int_equal(npts(m5s), 0);
+    g_array_unref(m5s);
+    GArray *m5sg = series(f, k, VM, "mem_swap_g", from, to, 0, "5m");
+    assert_int_equal(npts(m5sg), 2);
+    assert_true(pv(m5sg, 0) == 4096.0);
+    g_array_unref(m5sg);
+    GArray *h1g = series(f, k, VM, "cpu_demand_g", from, to, 0, "1h");
+    assert_int_equal(npts(h1g), 1);
+    assert_true(pv(h1g, 0) == 30.5);
+    g_array_unref(h1g);
+    GArray *h1h = series(f, k, VM, "mem_used_h", from, to, 0, "1h");
+    assert_int_equal(npts(h1h), 1);
+    assert_true(pv(h1h, 0) == (double)(2ULL << 30));
+    g_array_unref(h1h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rates_tiers_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_series, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconciled_h_and_g, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -534,6 +534,66 @@ static void test_migration_6_keeps_engine_states(void **state)
     assert_int_equal(((struct host_row *)rows_get(r2, 0))->inventory_synced_at, T0);
 }
 
+static void test_migration_11_reconciled_h_g(void **state)
+{
+    /* A database of schema 10 holds reconciled rows with R only.  After
+     * the upgrade those rows read back with H and G absent (never R's
+     * value), and new rows keep all three. */
+    struct fx *f = *state;
+    int64_t h = ensure_host(f, "a");
+    store_close(f->st);
+    f->st = NULL;
+    static const char *const res[] = {"cpu_busy", "cpu_wait", "cpu_demand", "mem_total",
+                                      "mem_used", "mem_swap", "disk_used",  "disk_free",
+                                      "disk_io",  "net_rx",   "net_tx"};
+    g_autoptr(GString) sql = g_string_new(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(res); i++)
+        g_string_append_printf(sql,
+                               "ALTER TABLE reconciled_samples DROP COLUMN %s_h;"
+                               "ALTER TABLE reconciled_samples DROP COLUMN %s_g;",
+                               res[i], res[i]);
+    g_string_append_printf(sql,
+                           "INSERT INTO reconciled_samples(host_id, uuid, t, cpu_busy, mem_used)"
+                           " VALUES (%" G_GINT64_FORMAT ", '%s', %" G_GINT64_FORMAT
+                           ", 25000, 1048576);"
+                           "PRAGMA user_version = 10;",
+                           h, UUID_A, T0);
+    exec_raw(f->path, sql->str);
+    reopen(f);
+    assert_true(user_version(f->path) >= 11);
+
+    struct reconciled_sample rs;
+    reconciled_sample_init(&rs);
+    rs.host_id = h;
+    rs.uuid = g_strdup(UUID_A);
+    rs.time_us = T0 + 10 * SEC;
+    rs.cpu_busy = 30000;
+    rs.cpu_busy_h = 45000;
+    rs.cpu_busy_g = 30000;
+    rs.mem_used_g = 2097152;
+    struct store_round w = {.reconciled = &rs, .n_reconciled = 1};
+    round_ok(f, &w);
+    reconciled_sample_clear(&rs);
+
+    const struct series_kind *k = &series_vm_reconciled;
+    struct {
+        const char *metric;
+        unsigned n;
+        double last;
+    } want[] = {
+        {"cpu_busy", 2, 30.0},    {"cpu_busy_h", 1, 45.0},    {"cpu_busy_g", 1, 30.0},
+        {"mem_used", 1, 1048576}, {"mem_used_g", 1, 2097152}, {"mem_used_h", 0, 0},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        g_autoptr(GArray) p = raw_points(f, k, UUID_A, want[i].metric, T0, T0 + 60 * SEC);
+        if (p->len != want[i].n)
+            fail_msg("%s: %u points, expected %u", want[i].metric, p->len, want[i].n);
+        if (p->len && g_array_index(p, struct series_point, p->len - 1).v != want[i].last)
+            fail_msg("%s: last point %g, expected %g", want[i].metric,
+                     g_array_index(p, struct series_point, p->len - 1).v, want[i].last);
+    }
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fx *f = *state;
@@ -2699,6 +2759,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations_fresh_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_6_keeps_engine_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_11_reconciled_h_g, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_ensure_keeps_ids, setup, teardown),
