@@ -192,7 +192,9 @@ bool engine_guest_is_newer(int gs, const struct guest_sample *s, const struct gu
 void engine_item_take_guests(struct item *it);
 /* H, G and R of a reconciliation as a history row (uuid, host and time
  * unset). */
-void engine_reconciled_sample(const struct reconcile_result *res, struct reconciled_sample *ret);
+/* CFG: leave out sides too old to count (NULL: every side as reported). */
+void engine_reconciled_sample(const struct reconcile_result *res, const struct reconcile_config *cfg,
+                              struct reconciled_sample *ret);
 /* The part of a reconcile state that must survive a restart (the rest,
  * measure and message, is rewritten every round). */
 char *engine_state_key(const struct reconcile_state *st);

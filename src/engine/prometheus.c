@@ -142,7 +142,7 @@ static void item_lines(struct prom *p, const struct item *it, const char *hl)
     }
     if (it->result) {
         struct reconciled_sample rs;
-        engine_reconciled_sample(it->result, &rs);
+        engine_reconciled_sample(it->result, NULL, &rs);
         g_autofree char *l = g_strdup_printf("%s,view=\"reconciled\"", vl->str);
         prom_sample(p, "vm", &series_vm_reconciled, &rs, l);
         for (guint i = 0; i < it->result->findings->len; i++) {

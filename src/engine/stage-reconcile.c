@@ -52,7 +52,8 @@ static uint64_t to_u(double v, double mult)
     return (uint64_t)llround(x);
 }
 
-void engine_reconciled_sample(const struct reconcile_result *res, struct reconciled_sample *ret)
+void engine_reconciled_sample(const struct reconcile_result *res, const struct reconcile_config *cfg,
+                              struct reconciled_sample *ret)
 {
     reconciled_sample_init(ret);
     /* Per resource, in enum reconcile_resource order: R, H, G. */
@@ -71,12 +72,15 @@ void engine_reconciled_sample(const struct reconcile_result *res, struct reconci
     };
     /* CPU shares are kept in thousandths of a percent (model/sample.h).
      * Each side is taken as the round reports it: an absent H or G stays
-     * absent, whatever R or the other side holds. */
+     * absent, whatever R or the other side holds.  With CFG, a side too old
+     * to count this round is absent too: a silent agent leaves a gap in
+     * G's history, not a flat line of its last report. */
     for (int i = 0; i < RC_N; i++) {
+        const struct reconcile_value *v = &res->values[i];
         double mult = i <= RC_CPU_DEMAND ? 1000 : 1;
-        *cols[i][0] = to_u(res->values[i].r, mult);
-        *cols[i][1] = to_u(res->values[i].h, mult);
-        *cols[i][2] = to_u(res->values[i].g, mult);
+        *cols[i][0] = to_u(v->r, mult);
+        *cols[i][1] = !cfg || reconcile_side_fresh(cfg, v, false) ? to_u(v->h, mult) : SAMPLE_ABSENT;
+        *cols[i][2] = !cfg || reconcile_side_fresh(cfg, v, true) ? to_u(v->g, mult) : SAMPLE_ABSENT;
     }
 }
 
@@ -216,7 +220,7 @@ static void reconcile_item(struct engine *e, struct ehost *h, struct item *it,
     }
 
     struct reconciled_sample rs;
-    engine_reconciled_sample(res, &rs);
+    engine_reconciled_sample(res, &e->conf.reconcile_conf, &rs);
     rs.host_id = h->id;
     rs.uuid = g_strdup(it->uuid);
     rs.time_us = b->now_us;

@@ -1286,3 +1286,13 @@ void reconcile_result_free(struct reconcile_result *res)
     reconcile_state_free(res->state);
     g_free(res);
 }
+
+bool reconcile_side_fresh(const struct reconcile_config *cfg, const struct reconcile_value *v,
+                          bool guest)
+{
+    if (!guest)
+        return reconcile_present(v->h) && v->h_age_us >= 0 && v->h_age_us < cfg->host_stale_us;
+    int64_t limit = g_strcmp0(v->g_source, "balloon") == 0 ? cfg->balloon_stale_us
+                                                           : cfg->guest_stale_us;
+    return reconcile_present(v->g) && v->g_age_us >= 0 && v->g_age_us < limit;
+}

@@ -249,6 +249,12 @@ struct reconcile_value {
     int64_t g_age_us;
 };
 
+/* Whether V's host side (GUEST false) or guest side was fresh this round:
+ * present, and younger than CFG's staleness limit for its source.  A stale
+ * side is shown with its age but is no figure of the round. */
+bool reconcile_side_fresh(const struct reconcile_config *cfg, const struct reconcile_value *v,
+                          bool guest);
+
 struct reconcile_finding {
     enum reconcile_rule rule;
     const char *id; /* static: reconcile_rule_name(rule) */

@@ -655,8 +655,10 @@ static void test_reconciled_sample_sides(void **state)
     res.values[RC_MEM_USED].h = RECONCILE_ABSENT;   /* R from the guest alone */
     res.values[RC_DISK_IO].r = RECONCILE_ABSENT;    /* both sides, no R */
     res.values[RC_NET_TX].g = -1; /* kept as 0, like R */
+    struct reconcile_config cfg;
+    reconcile_config_init(&cfg);
     struct reconciled_sample rs;
-    engine_reconciled_sample(&res, &rs);
+    engine_reconciled_sample(&res, &cfg, &rs);
     const struct series_kind *k = &series_vm_reconciled;
     assert_int_equal(k->n_metrics, 3 * RC_N);
     for (int i = 0; i < RC_N; i++) {
@@ -681,6 +683,28 @@ static void test_reconciled_sample_sides(void **state)
                 fail_msg("%s: %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT, name, v, expect);
         }
     }
+    reconciled_sample_clear(&rs);
+
+    /* A side older than its staleness limit is no figure of the round: a
+     * gap in its history (the balloon's limit for the balloon's G), while
+     * R and the fresh side stay. */
+    res.values[RC_CPU_BUSY].g_age_us = cfg.guest_stale_us;
+    res.values[RC_MEM_TOTAL].g_source = "balloon";
+    res.values[RC_MEM_TOTAL].g_age_us = cfg.balloon_stale_us + 1;
+    res.values[RC_MEM_USED].g_source = "balloon";
+    res.values[RC_MEM_USED].g_age_us = cfg.balloon_stale_us - 1;
+    res.values[RC_NET_RX].h_age_us = cfg.host_stale_us;
+    res.values[RC_DISK_USED].h_age_us = -1; /* absent */
+    engine_reconciled_sample(&res, &cfg, &rs);
+    assert_true(rs.cpu_busy_g == SAMPLE_ABSENT && rs.cpu_busy_h != SAMPLE_ABSENT);
+    assert_true(rs.cpu_busy != SAMPLE_ABSENT);
+    assert_true(rs.mem_total_g == SAMPLE_ABSENT && rs.mem_used_g != SAMPLE_ABSENT);
+    assert_true(rs.net_rx_h == SAMPLE_ABSENT && rs.net_rx_g != SAMPLE_ABSENT);
+    assert_true(rs.disk_used_h == SAMPLE_ABSENT);
+    reconciled_sample_clear(&rs);
+    /* Without a configuration every side is kept as reported. */
+    engine_reconciled_sample(&res, NULL, &rs);
+    assert_true(rs.cpu_busy_g != SAMPLE_ABSENT && rs.net_rx_h != SAMPLE_ABSENT);
     reconciled_sample_clear(&rs);
 }
 
