@@ -228,6 +228,37 @@ def test_etag(k):
     assert r.status == 200 and r.headers.get("ETag", "").startswith('W/"')
 
 
+def test_cli_fleet(k):
+    def table():
+        before = fleet(k)["vms"]
+        p = k.cli("fleet")
+        assert p.returncode == 0, p.stderr
+        # Findings close as rounds run: compare with a moment they held still.
+        return (p.stdout, before) if fleet(k)["vms"] == before else None
+    out, vms = k.wait_for(table, timeout=30, what="kanri fleet between two equal /fleet")
+    assert out.startswith("HOST ") and "CPU DEMAND" in out and "INCIDENTS" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()}
+    for v in vms:
+        cells = rows[v["name"]]
+        assert cells[1:3] == [v["host"], v["state"]], cells
+        assert cells[-1] == (v["worst_severity"] or "-"), cells
+    # Memory used is shown for the VMs kanri-guestd reports on, "-" for the others.
+    assert rows["h1-vm0"][4] != "-" and rows["h1-vm2"][4] == "-"
+    h1 = " ".join(rows["h1"])
+    assert rows["h1"][1] == "connected" and rows["h1"][2] == "3/4" and "- of 4" in h1
+    assert "(2 VMs)" in h1, h1  # memory used covers 2 of its 3 running VMs
+    assert "down: unreachable: " in out and "127.0.0.1:1" in out
+    assert "Open findings: " in out and "Open incidents: " in out
+    p = k.cli("fleet", "--host", "h2")
+    assert p.returncode == 0, p.stderr
+    assert "h1" not in p.stdout and "h2-vm0" in p.stdout
+    p = k.cli("fleet", "--json")
+    assert p.returncode == 0 and set(json.loads(p.stdout)) == {
+        "time", "hosts", "vms", "findings_open", "incidents_open"}
+    assert k.cli("fleet", "--host", "nosuchhost").returncode == 5
+
+
+
 def test_removed_vm_leaves(k):
     before = host(fleet(k), "h2")
     gone = next(v["name"] for v in fleet(k)["vms"] if v["host"] == "h2" and v["state"] == "shutoff")
@@ -236,3 +267,4 @@ def test_removed_vm_leaves(k):
                    timeout=15, what="the undefined VM gone from /fleet")
     assert host(f, "h2")["vms_total"] == before["vms_total"] - 1
     assert host(f, "h2")["vms_running"] == before["vms_running"]
+
