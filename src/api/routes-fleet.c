@@ -191,9 +191,12 @@ void h_fleet(struct req *r)
         /* By name, as /vms?host= and /pools?host= take it (the query also
          * matches an id). */
         for (guint i = rows_len(hosts); i-- > 0;) {
-            const struct host_row *h = rows_get(hosts, i);
-            if (g_strcmp0(h->name, host) != 0)
-                g_ptr_array_remove_index(hosts->items, i);
+            struct host_row *h = rows_get(hosts, i);
+            if (g_strcmp0(h->name, host) == 0)
+                continue;
+            g_ptr_array_remove_index(hosts->items, i);
+            row_clear(hosts->desc, h);
+            g_free(h);
         }
         if (rows_len(hosts) == 0) {
             req_problem(r, 404, "host: no host named '%s' (see GET /api/v1/hosts)", host);
