@@ -81,6 +81,8 @@ void h_pool_metrics(struct req *r);
 void h_prometheus(struct req *r);
 void h_vm_reconciled(struct req *r);
 void h_findings(struct req *r);
+/* routes-fleet.c: GET /fleet */
+void h_fleet(struct req *r);
 /* A time argument: RFC 3339, epoch seconds, or a duration meaning that
  * long before NOW ("1h"); 1970 to 9999. */
 bool api_parse_when(const char *s, int64_t now, int64_t *ret);

@@ -482,6 +482,7 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/vms/{}/metrics", 1, false, h_vm_metrics},
     {"GET", "/api/v1/vms/{}/reconciled", 1, false, h_vm_reconciled},
     {"GET", "/api/v1/findings", 1, false, h_findings},
+    {"GET", "/api/v1/fleet", 1, false, h_fleet},
     {"GET", "/api/v1/hosts/{}/metrics", 1, false, h_host_metrics},
     {"GET", "/api/v1/pools/{}/metrics", 1, false, h_pool_metrics},
     {"GET", "/metrics", 1, false, h_prometheus},

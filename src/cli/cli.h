@@ -167,6 +167,8 @@ int cmd_snapshot_delete(const struct cli_verb *v, char **args, guint n);
 int cmd_changes(const struct cli_verb *v, char **args, guint n);
 /* commands-reconcile.c */
 int cmd_findings(const struct cli_verb *v, char **args, guint n);
+/* commands-fleet.c */
+int cmd_fleet(const struct cli_verb *v, char **args, guint n);
 /* Prints the "Reconciled" section of `vm show` for VM (a note when there
  * is none; the server's message goes to stderr). */
 void cli_print_reconciled(const char *vm);

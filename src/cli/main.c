@@ -222,6 +222,7 @@ static const char *const nouns[][2] = {
     {"network", "virtual networks"},
     {"agent", "guest agents (kanri-guestd)"},
     {"findings", "reconciliation findings (host and guest views disagree)"},
+    {"fleet", "every host and VM at a glance"},
     {"ready", "whether kanrid has loaded every host's inventory"},
     {"server", "this kanrid: version and TLS certificate pin"},
     {"events", "the operations record's events"},
@@ -291,6 +292,14 @@ static const struct cli_verb verbs[] = {
      "tolerance (steal the guest cannot see, memory the balloon took, thin storage the pool "
      "cannot back, a missing or stale agent). Open ones are still true now.",
      findings_entries, cmd_findings},
+    {"fleet", NULL, "", 0, 0, "Show every host and VM at a glance.",
+     "Per host: VMs running/total, the CPU demand of its VMs (busy + run-queue wait, in "
+     "cores) against its CPUs, their memory used against its memory, pool storage allocated "
+     "against capacity, and open findings (critical/warning/info) and incidents "
+     "(critical/major/warning/info). A sum covers only the VMs with a reconciled value, "
+     "\"(N VMs)\" when that is fewer than run; \"-\" when none has one. Then why hosts are not "
+     "connected, and per VM its latest reconciled figures and worst open finding.",
+     host_filter_entries, cmd_fleet},
     {"token", "create", "NAME", 1, 1, "Create an API token.",
      "The token is printed once on standard output and cannot be shown again.",
      token_create_entries, cmd_token_create},

@@ -121,6 +121,16 @@ struct rows *engine_snapshots(struct engine *e, int64_t host_id, const char *uui
  * has none (not running since start-up).  *ret_t_us: its round. */
 struct vm_view *engine_view(struct engine *e, const char *uuid);
 
+/* The fleet at a glance (engine/fleet.h; fleet_free()): HOSTS, VMS and
+ * POOLS are the inventory rows the caller read (store_ops.hosts_query,
+ * vms_query, pools_query; removed VMs are left out), joined with the
+ * latest view and summed per host.  WHOLE: the rows are the whole
+ * inventory, so the totals count incidents tied to no host too; else
+ * only those of the hosts given. */
+struct fleet;
+struct fleet *engine_fleet(struct engine *e, const struct rows *hosts, const struct rows *vms,
+                           const struct rows *pools, bool whole);
+
 /* Stores a guest sample pushed by an agent (idempotently, as
  * store_ops.guest_sample_insert) and, when it is the newest, makes it the
  * latest of its machine.  S stays the caller's. */

@@ -28,6 +28,7 @@ COMMANDS = {
     "pool": ["list"],
     "network": ["list"],
     "findings": None,
+    "fleet": None,
     "agent": ["enroll", "list"],
     "ready": None,
     "server": None,

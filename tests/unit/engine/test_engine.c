@@ -30,6 +30,7 @@
 #include "basic/util.h"
 #include "engine/engine-private.h"
 #include "engine/engine.h"
+#include "engine/fleet.h"
 #include "reconcile/reconcile.h"
 #include "store/series.h"
 
@@ -545,6 +546,93 @@ static void test_rounds(void **state)
     assert_non_null(strstr(prom->str, "rule=\"guest-view-missing\""));
 }
 
+/* GET /api/v1/fleet's engine half: the inventory rows joined with the
+ * latest view — each VM's R as engine_view() has it, its open findings as
+ * the store lists them, each host's state — summed per host. */
+static void test_fleet(void **state)
+{
+    struct fx *f = *state;
+    const struct driver_sink *s = f->sink;
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL);
+    s->domain(s->ctx, f->h1, dom_new(VM_B, "b", xml_v(2), true), NULL);
+    s->domain(s->ctx, f->h1, dom_new(VM_C, "c", xml_v(3), false), NULL);
+    s->inventory_synced(s->ctx, f->h1);
+    s->host_state(s->ctx, f->h2, HOST_UNREACHABLE, "connection refused");
+    const char *both[] = {VM_A, VM_B, NULL};
+    int64_t t0 = now_usec() - 40 * USEC_PER_SEC;
+    for (int i = 0; i < 4; i++)
+        round_of(f, f->h1, both, t0 + i * 10 * USEC_PER_SEC);
+    engine_ops_flush(f->e);
+
+    g_autoptr(rows) hosts = f->st->ops->hosts_query(f->st, NULL, NULL);
+    g_autoptr(rows) vms = f->st->ops->vms_query(f->st, NULL, 0, false, NULL);
+    g_autoptr(rows) pools = f->st->ops->pools_query(f->st, NULL, NULL);
+    g_autoptr(fleet) fl = engine_fleet(f->e, hosts, vms, pools, true);
+    assert_int_equal(fl->hosts->len, 2);
+    assert_int_equal(fl->vms->len, 3);
+
+    double cores = 0;
+    unsigned findings = 0;
+    for (guint i = 0; i < fl->vms->len; i++) {
+        const struct fleet_vm *v = &g_array_index(fl->vms, struct fleet_vm, i);
+        g_autoptr(vm_view) view = engine_view(f->e, v->uuid);
+        g_autoptr(rows) open = f->st->ops->findings_query(f->st, "open", NULL, v->uuid, 100, NULL);
+        assert_int_equal(fleet_vm_findings_open(v), rows_len(open));
+        findings += rows_len(open);
+        if (!view) { /* C never ran: no R */
+            assert_string_equal(v->name, "c");
+            assert_int_equal(v->t_us, 0);
+            assert_true(isnan(v->cpu_demand_pct));
+            continue;
+        }
+        assert_true(v->t_us == view->time_us);
+        assert_string_equal(view->values[RC_CPU_DEMAND].resource, "cpu.demand");
+        assert_true(v->cpu_demand_pct == view->values[RC_CPU_DEMAND].r);
+        assert_true(v->r_vcpus == 1);
+        cores += v->cpu_demand_pct / 100;
+        /* No guest view on this driver: mem.used has no R, and says so. */
+        assert_true(isnan(v->mem_used_bytes) && isnan(view->values[RC_MEM_USED].r));
+        assert_int_equal(fleet_vm_worst(v), RECONCILE_WARNING);
+    }
+    assert_true(findings >= 2);
+
+    const struct fleet_host *h1 = &g_array_index(fl->hosts, struct fleet_host, 0);
+    const struct fleet_host *h2 = &g_array_index(fl->hosts, struct fleet_host, 1);
+    assert_string_equal(h1->name, "h1");
+    assert_string_equal(h1->state, "connected");
+    assert_null(h1->reason);
+    assert_int_equal(h1->vms_total, 3);
+    assert_int_equal(h1->vms_running, 2);
+    assert_int_equal(h1->cpu_demand_vms, 2);
+    assert_true(fabs(h1->cpu_demand_cores - cores) < 1e-9);
+    assert_int_equal(h1->mem_used_vms, 0);
+    assert_int_equal(h1->findings[RECONCILE_WARNING], findings);
+    assert_string_equal(h2->state, "unreachable");
+    assert_string_equal(h2->reason, "connection refused");
+    assert_int_equal(h2->vms_total, 0);
+
+    /* Incidents: the same count as /metrics', split by host. */
+    uint64_t open[SEV_N], events, delivered, failed;
+    engine_ops_counts(f->e, open, &events, &delivered, &failed);
+    uint64_t by_host[SEV_N] = {0};
+    for (int sv = 0; sv < SEV_N; sv++) {
+        assert_true(fl->incidents[sv] == open[sv]);
+        by_host[sv] = h1->incidents[sv] + h2->incidents[sv];
+    }
+    assert_true(by_host[SEV_WARNING] >= 2);
+    assert_true(h2->incidents[SEV_CRITICAL] == 1); /* host-unreachable */
+    assert_true(memcmp(by_host, open, sizeof(open)) == 0);
+
+    /* One host: its VMs only, totals its own. */
+    g_autoptr(rows) h2rows = f->st->ops->hosts_query(f->st, "h2", NULL);
+    g_autoptr(rows) h2vms = f->st->ops->vms_query(f->st, "h2", 0, false, NULL);
+    g_autoptr(fleet) one = engine_fleet(f->e, h2rows, h2vms, NULL, false);
+    assert_int_equal(one->hosts->len, 1);
+    assert_int_equal(one->vms->len, 0);
+    assert_int_equal(one->findings[RECONCILE_WARNING], 0);
+    assert_true(one->incidents[SEV_WARNING] == 0 && one->incidents[SEV_CRITICAL] == 1);
+}
+
 static void test_view_status_changes_only(void **state)
 {
     struct fx *f = *state;
@@ -865,6 +953,9 @@ static void test_many_threads(void **state)
         g_autoptr(vm_view) v = engine_view(f->e, reads % 2 ? VM_A : VM_C);
         g_autoptr(GString) prom = g_string_new(NULL);
         engine_metrics_prometheus(f->e, prom);
+        g_autoptr(rows) hosts = f->st->ops->hosts_query(f->st, NULL, NULL);
+        g_autoptr(rows) vms = f->st->ops->vms_query(f->st, NULL, 0, false, NULL);
+        g_autoptr(fleet) fl = hosts && vms ? engine_fleet(f->e, hosts, vms, NULL, true) : NULL;
         g_autofree char *why = NULL;
         engine_ready(f->e, &why, NULL);
         engine_loading(f->e, -1);
@@ -913,6 +1004,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persistent_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_outcome_is_rechecked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_status_changes_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest_keeps_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_clock_never_orders, setup, teardown),
