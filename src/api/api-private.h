@@ -130,6 +130,11 @@ json_object *api_view_json(const struct vm_view *v, int64_t now_us);
 struct store_series_result;
 struct series_kind;
 json_object *api_series_json(const struct series_kind *kind, const struct store_series_result *r);
+/* The same as columns (format=columns): one "t" array of epoch seconds,
+ * the union of the lines' times, and per line a "v" array aligned on it
+ * (null where the line has no point). */
+json_object *api_series_columns_json(const struct series_kind *kind,
+                                     const struct store_series_result *r);
 json_object *api_action_result_json(const struct action_result *res, int64_t audit_id);
 /* A request body checked against the action's parameter table; false with
  * *ret_detail ("field: problem", g_free) when it does not fit. */

@@ -52,6 +52,7 @@ bool api_parse_when(const char *s, int64_t now, int64_t *ret)
 struct range {
     int64_t from, to, step;
     const char *tier;
+    bool columns; /* format=columns */
 };
 
 static bool parse_range(struct req *r, struct range *ret)
@@ -59,6 +60,12 @@ static bool parse_range(struct req *r, struct range *ret)
     int64_t now = now_usec();
     const char *from = req_arg(r, "from"), *to = req_arg(r, "to"), *step = req_arg(r, "step");
     const char *tier = req_arg(r, "tier");
+    const char *format = req_arg(r, "format");
+    if (format && !g_str_equal(format, "points") && !g_str_equal(format, "columns")) {
+        req_problem(r, 400, "format: expected points or columns, got '%s'", format);
+        return false;
+    }
+    ret->columns = format && g_str_equal(format, "columns");
     ret->to = now + 1;
     ret->from = now - 3600 * USEC_PER_SEC;
     ret->step = 0;
@@ -154,7 +161,7 @@ static json_object *query(struct req *r, const struct series_kind *kind, const c
         req_problem(r, 500, "the store failed to answer: %s", err ? err->message : "unknown");
         return NULL;
     }
-    return api_series_json(kind, res);
+    return rg->columns ? api_series_columns_json(kind, res) : api_series_json(kind, res);
 }
 
 static void add_range(json_object *o, const struct range *rg)

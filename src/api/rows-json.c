@@ -266,6 +266,67 @@ json_object *api_series_json(const struct series_kind *kind, const struct store_
     return o;
 }
 
+json_object *api_series_columns_json(const struct series_kind *kind,
+                                     const struct store_series_result *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "tier", json_object_new_string(r->tier));
+    json_object_object_add(o, "step_s", json_object_new_int64(r->step_us / USEC_PER_SEC));
+    /* The union of the lines' times, in order: every line's points are
+     * sorted, so one merge. */
+    g_autoptr(GArray) times = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    g_autofree guint *at = g_new0(guint, r->lines->len + 1);
+    for (;;) {
+        int64_t next = G_MAXINT64;
+        for (guint i = 0; i < r->lines->len; i++) {
+            const GArray *pts = g_array_index(r->lines, struct store_series_line, i).points;
+            if (at[i] < pts->len)
+                next = MIN(next, g_array_index(pts, struct series_point, at[i]).t);
+        }
+        if (next == G_MAXINT64)
+            break;
+        g_array_append_val(times, next);
+        for (guint i = 0; i < r->lines->len; i++) {
+            const GArray *pts = g_array_index(r->lines, struct store_series_line, i).points;
+            while (at[i] < pts->len && g_array_index(pts, struct series_point, at[i]).t == next)
+                at[i]++;
+        }
+    }
+    json_object *t = json_object_new_array_ext((int)times->len);
+    for (guint k = 0; k < times->len; k++)
+        json_object_array_add(t, json_object_new_double((double)g_array_index(times, int64_t, k) /
+                                                        USEC_PER_SEC));
+    json_object_object_add(o, "t", t);
+    json_object *series = json_object_new_array();
+    for (guint i = 0; i < r->lines->len; i++) {
+        const struct store_series_line *line =
+            &g_array_index(r->lines, struct store_series_line, i);
+        const struct series_metric *m = &kind->metrics[line->metric];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "metric", json_object_new_string(m->name));
+        g_autofree char *unit = m->counter ? g_strdup_printf("%s/s", m->unit) : g_strdup(m->unit);
+        json_object_object_add(e, "unit", json_object_new_string(unit));
+        json_object_object_add(e, "type", json_object_new_string(m->counter ? "rate" : "gauge"));
+        json_object *v = json_object_new_array_ext((int)times->len);
+        guint k = 0;
+        for (guint j = 0; j < times->len; j++) {
+            int64_t tj = g_array_index(times, int64_t, j);
+            const struct series_point *p =
+                k < line->points->len ? &g_array_index(line->points, struct series_point, k) : NULL;
+            if (p && p->t == tj) {
+                json_object_array_add(v, json_object_new_double(p->v));
+                k++;
+            } else {
+                json_object_array_add(v, NULL);
+            }
+        }
+        json_object_object_add(e, "v", v);
+        json_object_array_add(series, e);
+    }
+    json_object_object_add(o, "series", series);
+    return o;
+}
+
 json_object *api_action_result_json(const struct action_result *res, int64_t audit_id)
 {
     json_object *o = json_object_new_object();

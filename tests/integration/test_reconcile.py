@@ -9,6 +9,7 @@ no guest view: guest-view-missing opens.  kanri-guestd documents pushed
 for the domain then give it a guest view, and the finding closes.  Real
 discrepancies on real guests are in tests/lab/test_reconcile_lab.py."""
 import copy
+import datetime
 import json
 import math
 import os
@@ -193,6 +194,22 @@ def test_history_keeps_h_and_g_beside_r(kanrid_factory):
          "disk_free", "disk_io"]
     r = k.get("/api/v1/vms/test/metrics?view=reconciled&metric=cpu_demand_x")
     assert r.status == 400 and "cpu_demand_h" in r.body
+
+    # format=columns: the same figures, one time array, values aligned on
+    # it and null where a series has none then.
+    q = "/api/v1/vms/test/metrics?view=reconciled&metric=mem_used,mem_used_g,cpu_demand_h&from=2026-01-01T00:00:00Z"
+    pts = {x["metric"]: x["points"] for x in k.get(q).json["sources"][0]["series"]}
+    col = k.get(q + "&format=columns").json["sources"][0]
+    times = sorted({p["t"] for line in pts.values() for p in line})
+    assert [round(t) for t in col["t"]] == [
+        round(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()) for t in times]
+    for x in col["series"]:
+        got = dict(zip(times, x["v"]))
+        want = {p["t"]: p["v"] for p in pts[x["metric"]]}
+        assert {t: v for t, v in got.items() if v is not None} == want, x["metric"]
+    assert all(v is None for v in next(x for x in col["series"] if x["metric"] == "cpu_demand_h")["v"])
+    r = k.get(q + "&format=csv")
+    assert r.status == 400 and "format" in r.body
 
 def test_prometheus_reconciled(k):
     text = k.get("/metrics").body

@@ -423,6 +423,40 @@ static void quiet_errors(void *data, virErrorPtr err)
 {
 }
 
+/* A tier bucket's text reads back exactly, whether kanrid wrote it (the
+ * fast scan) or it is any other JSON of the same meaning (the parser);
+ * anything else reads as no figure at all. */
+static void test_bucket_text(void **state)
+{
+    (void)state;
+    const struct series_kind *k = &series_vm_reconciled;
+    struct series_agg aggs[SERIES_MAX_METRICS] = {0}, back[SERIES_MAX_METRICS];
+    aggs[0] = (struct series_agg){.a = 0.1 + 0.2, .b = 3, .max = 1e300, .have = true};
+    aggs[k->n_metrics - 1] = (struct series_agg){.a = 123456789012345, .b = 7, .max = -0.5, .have = true};
+    g_autofree char *text = series_aggs_to_json(k, aggs);
+    series_aggs_from_json(k, text, back);
+    for (size_t m = 0; m < k->n_metrics; m++) {
+        assert_int_equal(back[m].have, aggs[m].have);
+        if (aggs[m].have) {
+            assert_true(back[m].a == aggs[m].a && back[m].b == aggs[m].b &&
+                        back[m].max == aggs[m].max);
+        }
+    }
+    /* Spaces, an unknown metric: JSON all the same. */
+    series_aggs_from_json(k, "{ \"cpu_busy\" : [ 1.5, 2, 3 ], \"nope\": [1,1,1] }", back);
+    assert_true(back[0].have && back[0].a == 1.5 && back[0].b == 2 && back[0].max == 3);
+    assert_false(back[1].have);
+    series_aggs_from_json(k, "{}", back);
+    assert_false(back[0].have);
+    const char *bad[] = {"", "{", "{\"cpu_busy\":[1,2]}", "{\"cpu_busy\":[1,2,3]", "[1,2,3]",
+                         "{\"cpu_busy\":[1,2,3]}x", "{\"cpu_busy\":[1e999,2,3]}"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        series_aggs_from_json(k, bad[i], back);
+        if (back[0].have)
+            fail_msg("'%s' read as a figure", bad[i]);
+    }
+}
+
 int main(void)
 {
     /* collect_apply_guestinfo() reads fields with libvirt's getters, which
@@ -433,7 +467,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records), cmocka_unit_test(test_rates),
         cmocka_unit_test(test_qga),     cmocka_unit_test(test_guestinfo),
-        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_hostile), cmocka_unit_test(test_bucket_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
