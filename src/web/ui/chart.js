@@ -11,23 +11,13 @@ function cssVar(name, fallback) {
   return v || fallback;
 }
 
-// SERIES: [{label, points: [{t, v}], stroke, dash, width}]; returns
-// [xs, ys...] aligned on the union of the times (null where a series has
-// no point: a gap, never a value made up).
-export function align(series) {
-  const times = new Set();
-  for (const s of series) for (const p of s.points) times.add(Date.parse(p.t) / 1000);
-  const xs = Float64Array.from([...times].sort((a, b) => a - b));
-  const index = new Map();
-  xs.forEach((x, i) => index.set(x, i));
-  const ys = series.map((s) => {
-    const y = new Array(xs.length).fill(null);
-    for (const p of s.points) {
-      if (p.v !== null && p.v !== undefined) y[index.get(Date.parse(p.t) / 1000)] = p.v;
-    }
-    return y;
-  });
-  return [xs, ...ys];
+// The columns of a history reply (format=columns): its times in seconds and
+// each metric's values aligned on them (null: no figure then, drawn as a
+// gap, never made up).
+export function columns(reply) {
+  const src = (reply.sources && reply.sources[0]) || { t: [], series: [] };
+  const by = Object.fromEntries(src.series.map((s) => [s.metric, s.v]));
+  return { x: src.t, get: (metric) => by[metric] || new Array(src.t.length).fill(null) };
 }
 
 // A colour, or "var(--name)" read from the page's theme (a canvas cannot).
@@ -65,9 +55,11 @@ export function chartWidth(container) {
   return Math.max(280, Math.floor((w - (cols - 1) * 16) / cols) - 14);
 }
 
-// Draws into a new <figure>; FROM and TO (seconds) fix the time axis.
-export function hgrChart({ title, unit, series, bands = [], from, to, width = 560, height = 180 }) {
-  const data = align(series);
+// Draws into a new <figure> the SERIES ([{label, values, stroke, dash,
+// width}], VALUES aligned on X, seconds); FROM and TO (seconds) fix the
+// time axis.
+export function hgrChart({ title, unit, x, series, bands = [], from, to, width = 560, height = 180 }) {
+  const data = [x, ...series.map((s) => s.values)];
   const fig = h('figure', { class: 'chart' });
   const caption = h('figcaption', null, h('span', { class: 'chart-title' }, title));
   fig.appendChild(caption);
@@ -94,8 +86,45 @@ export function hgrChart({ title, unit, series, bands = [], from, to, width = 56
     ],
     plugins: [bandsPlugin(bands)],
   };
-  const plot = new uPlot(opts, data, fig);
-  fig.plot = plot;
   fig.counts = series.map((s, i) => data[i + 1].filter((v) => v !== null).length);
+  if (fig.counts.every((n) => n === 0)) {
+    caption.appendChild(h('span', { class: 'chart-empty' }, ' — no figure in this range'));
+  }
+  // Drawn when it comes into view: a VM page has eleven charts, most of
+  // them below the fold.
+  const box = h('div', { class: 'chart-box' });
+  box.style.minHeight = `${height + 56}px`;
+  fig.appendChild(box);
+  whenVisible(fig, () => {
+    fig.plot = new uPlot(opts, data, box);
+    fig.dataset.drawn = 'true';
+  });
   return fig;
+}
+
+let observer = null;
+function whenVisible(el, draw) {
+  if (typeof IntersectionObserver === 'undefined') { draw(); return; }
+  if (!observer) {
+    observer = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (!e.isIntersecting || !e.target.drawChart) continue;
+        observer.unobserve(e.target);
+        const draw1 = e.target.drawChart;
+        e.target.drawChart = null;
+        draw1();
+      }
+    }, { rootMargin: '300px 0px' });
+  }
+  el.drawChart = draw;
+  observer.observe(el);
+}
+
+// Frees the charts under ROOT (uPlot listens on the window until then).
+export function disposeCharts(root) {
+  for (const fig of root.querySelectorAll('figure.chart')) {
+    if (observer) observer.unobserve(fig);
+    fig.drawChart = null;
+    if (fig.plot) { fig.plot.destroy(); fig.plot = null; }
+  }
 }

@@ -45,6 +45,7 @@ export function stateBadge(state) {
 export function sevCounts(counts, href) {
   const parts = [];
   for (const s of SEVERITIES) {
+    if (counts && !(s in counts)) continue; // findings have no "major"
     const n = (counts && counts[s]) || 0;
     parts.push(h('a', { href, class: `count-chip sev-${s}${n ? '' : ' zero'}` }, `${n} ${s}`));
   }

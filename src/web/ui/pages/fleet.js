@@ -4,7 +4,7 @@
 
 import { h, replace, throttle } from '../dom.js';
 import { api } from '../api.js';
-import { bytes, pct, num, sevRank } from '../format.js';
+import { bytes, pct, num, ago, sevRank } from '../format.js';
 import { dataTable } from '../table.js';
 import { loadInto, sevBadge, stateBadge, sevCounts, usageBar } from './common.js';
 
@@ -14,7 +14,7 @@ export function vmColumns(showHost) {
       render: (r) => h('a', { href: `#/vm/${encodeURIComponent(r.uuid)}` }, r.name), text: (r) => `${r.name} ${r.uuid}` },
     showHost ? { key: 'host', label: 'Host', value: (r) => r.host } : null,
     { key: 'state', label: 'State', value: (r) => r.state, render: (r) => stateBadge(r.state) },
-    { key: 'cpu', label: 'CPU demand', numeric: true, value: (r) => r.cpu_demand ?? null, render: (r) => pct(r.cpu_demand) },
+    { key: 'cpu', label: 'CPU demand', numeric: true, value: (r) => r.cpu_demand_pct ?? null, render: (r) => pct(r.cpu_demand_pct) },
     { key: 'mem', label: 'Memory used', numeric: true, value: (r) => r.mem_used_bytes ?? null,
       render: (r) => (r.mem_used_bytes === null || r.mem_used_bytes === undefined ? '–'
         : `${bytes(r.mem_used_bytes)} of ${bytes(r.mem_total_bytes)}`) },
@@ -35,13 +35,14 @@ function hostsTable(hosts) {
     const memText = x.mem_used_bytes === null || x.mem_used_bytes === undefined
       ? 'unknown (no guest memory view)'
       : `${bytes(x.mem_used_bytes)} of ${bytes(x.memory_bytes)}` + (x.mem_used_vms < x.vms_running ? ` (${x.mem_used_vms} of ${x.vms_running} VMs known)` : '');
+    const stale = x.state !== 'connected' && x.t ? ` — last known, ${ago(x.t)}` : '';
     const stText = x.storage_capacity_bytes
       ? `${bytes(x.storage_allocation_bytes)} of ${bytes(x.storage_capacity_bytes)}` : 'no pools';
     return h('tr', null,
       h('th', { scope: 'row' }, h('a', { href: `#/host/${encodeURIComponent(x.name)}` }, x.name)),
       h('td', null, stateBadge(x.state), x.reason ? h('div', { class: 'reason' }, x.reason) : null),
-      h('td', null, usageBar(x.cpu_demand_cores, x.cpus, cpuText)),
-      h('td', null, usageBar(x.mem_used_bytes, x.memory_bytes, memText)),
+      h('td', null, usageBar(x.cpu_demand_cores, x.cpus, cpuText + stale)),
+      h('td', null, usageBar(x.mem_used_bytes, x.memory_bytes, memText + stale)),
       h('td', null, usageBar(x.storage_allocation_bytes, x.storage_capacity_bytes, stText)),
       h('td', { class: 'num' }, `${x.vms_running ?? 0} / ${x.vms_total ?? 0}`),
       h('td', null, sevCounts(x.findings_open, '#/findings')));

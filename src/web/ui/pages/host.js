@@ -5,35 +5,28 @@ import { h, replace, throttle } from '../dom.js';
 import { api } from '../api.js';
 import { bytes, time } from '../format.js';
 import { dataTable } from '../table.js';
-import { hgrChart, chartWidth } from '../chart.js';
+import { hgrChart, chartWidth, columns, disposeCharts } from '../chart.js';
 import { loadInto, stateBadge, sevCounts, rangeButtons, RANGES, RANGE_S } from './common.js';
 import { vmColumns } from './fleet.js';
 
 const enc = encodeURIComponent;
 
-// Host CPU and memory over the range, as shares and bytes the chart draws.
-export function hostSeries(m) {
-  const src = (m.sources && m.sources[0]) || { series: [] };
-  const by = Object.fromEntries(src.series.map((s) => [s.metric, s.points]));
-  const pointsAt = (name) => new Map((by[name] || []).map((p) => [p.t, p.v]));
-  const user = pointsAt('cpu_user_ns'); const kern = pointsAt('cpu_kernel_ns');
-  const idle = pointsAt('cpu_idle_ns'); const wait = pointsAt('cpu_iowait_ns');
-  const busy = []; const iowait = [];
-  for (const [t, u] of user) {
-    const k = kern.get(t); const i = idle.get(t); const w = wait.get(t) ?? 0;
-    if (u === null || k === null || i === null || k === undefined || i === undefined) continue;
-    const all = u + k + i + w;
-    if (all > 0) { busy.push({ t, v: (100 * (u + k)) / all }); iowait.push({ t, v: (100 * w) / all }); }
+// Host CPU (busy and I/O wait, % of all cores) and memory (used without
+// buffers and caches, total) from the columns of a host history reply.
+export function hostSeries(cols) {
+  const user = cols.get('cpu_user_ns'); const kern = cols.get('cpu_kernel_ns');
+  const idle = cols.get('cpu_idle_ns'); const wait = cols.get('cpu_iowait_ns');
+  const total = cols.get('mem_total'); const free = cols.get('mem_free');
+  const buffers = cols.get('mem_buffers'); const cached = cols.get('mem_cached');
+  const busy = []; const iowait = []; const used = [];
+  for (let i = 0; i < cols.x.length; i++) {
+    const all = user[i] + kern[i] + idle[i] + (wait[i] || 0);
+    const cpuKnown = user[i] !== null && kern[i] !== null && idle[i] !== null && all > 0;
+    busy.push(cpuKnown ? (100 * (user[i] + kern[i])) / all : null);
+    iowait.push(cpuKnown ? (100 * (wait[i] || 0)) / all : null);
+    used.push(total[i] !== null && free[i] !== null ? total[i] - free[i] - (buffers[i] || 0) - (cached[i] || 0) : null);
   }
-  const total = pointsAt('mem_total'); const free = pointsAt('mem_free');
-  const buffers = pointsAt('mem_buffers'); const cached = pointsAt('mem_cached');
-  const used = [];
-  for (const [t, tot] of total) {
-    const f = free.get(t);
-    if (tot === null || f === null || f === undefined) continue;
-    used.push({ t, v: tot - f - (buffers.get(t) || 0) - (cached.get(t) || 0) });
-  }
-  return { busy, iowait, used, total: [...total].map(([t, v]) => ({ t, v })) };
+  return { busy, iowait, used, total };
 }
 
 export function hostPage(main, name) {
@@ -70,16 +63,18 @@ export function hostPage(main, name) {
     replace(rangeBox, rangeButtons(RANGES, range, (r) => { range = r; loadCharts(); }));
     const to = Math.floor(Date.now() / 1000);
     const from = to - RANGE_S[range];
-    return loadInto(charts, () => api(`/hosts/${enc(name)}/metrics?metric=cpu_user_ns,cpu_kernel_ns,cpu_idle_ns,cpu_iowait_ns,mem_total,mem_free,mem_buffers,mem_cached&from=${range}`, opt), (m) => {
-      const s = hostSeries(m);
+    return loadInto(charts, () => api(`/hosts/${enc(name)}/metrics?metric=cpu_user_ns,cpu_kernel_ns,cpu_idle_ns,cpu_iowait_ns,mem_total,mem_free,mem_buffers,mem_cached&format=columns&from=${range}`, opt), (m) => {
+      const cols = columns(m);
+      const s = hostSeries(cols);
       const w = chartWidth(charts);
+      disposeCharts(charts);
       replace(charts,
-        hgrChart({ title: 'CPU (host, all cores)', unit: '%', from, to, width: w, series: [
-          { label: 'busy', points: s.busy, stroke: 'var(--c-r)', width: 2 },
-          { label: 'I/O wait', points: s.iowait, stroke: 'var(--c-g)', dash: [4, 3] }] }),
-        hgrChart({ title: 'Memory (host)', unit: 'B', from, to, width: w, series: [
-          { label: 'used (no caches)', points: s.used, stroke: 'var(--c-r)', width: 2 },
-          { label: 'total', points: s.total, stroke: 'var(--c-h)', dash: [6, 4] }] }));
+        hgrChart({ title: 'CPU (host, all cores)', unit: '%', from, to, width: w, x: cols.x, series: [
+          { label: 'busy', values: s.busy, stroke: 'var(--c-r)', width: 2 },
+          { label: 'I/O wait', values: s.iowait, stroke: 'var(--c-g)', dash: [4, 3] }] }),
+        hgrChart({ title: 'Memory (host)', unit: 'B', from, to, width: w, x: cols.x, series: [
+          { label: 'used (no caches)', values: s.used, stroke: 'var(--c-r)', width: 2 },
+          { label: 'total', values: s.total, stroke: 'var(--c-h)', dash: [6, 4] }] }));
     });
   };
 
@@ -97,7 +92,7 @@ export function hostPage(main, name) {
   loadInto(nets, () => api(`/networks?host=${enc(name)}`, opt), (n) => {
     const t = dataTable({ caption: 'Networks', filterLabel: 'Filter networks', columns: [
       { key: 'name', label: 'Network', value: (r) => r.name },
-      { key: 'active', label: 'Active', value: (r) => (r.active ? 'yes' : 'no') },
+      { key: 'active', label: 'Active', value: (r) => (r.active ? 'yes' : 'no'), render: (r) => (r.active ? 'yes' : 'no') },
       { key: 'bridge', label: 'Bridge', value: (r) => r.bridge },
       { key: 'uuid', label: 'UUID', value: (r) => r.uuid }] });
     replace(nets, t.el);
@@ -110,6 +105,6 @@ export function hostPage(main, name) {
     onLive: (type, d) => {
       if (type === 'reset' || (type === 'round' && d.host === name) || (type === 'event' && (d.host === name || d.item === `host:${name}`))) refresh();
     },
-    dispose: () => ctl.abort(),
+    dispose: () => { ctl.abort(); disposeCharts(charts); },
   };
 }

@@ -6,7 +6,7 @@
 import { h, replace, throttle } from '../dom.js';
 import { api, vmAction, may } from '../api.js';
 import { bytes, time, ago, age, unitValue } from '../format.js';
-import { hgrChart, chartWidth } from '../chart.js';
+import { hgrChart, chartWidth, columns, disposeCharts } from '../chart.js';
 import { loadInto, errorBox, sevBadge, stateBadge, confirmDialog, rangeButtons, RANGES, RANGE_S } from './common.js';
 
 const enc = encodeURIComponent;
@@ -50,14 +50,12 @@ export function findingsFor(resource, findings) {
   });
 }
 
-// H, G and R of RESOURCE from a view=reconciled reply (metric=all).
-export function hgrSeries(m, resource) {
-  const src = (m.sources && m.sources[0]) || { series: [] };
-  const pts = (name) => (src.series.find((s) => s.metric === name) || { points: [] }).points;
+// H, G and R of RESOURCE from the columns of a view=reconciled reply.
+export function hgrSeries(cols, resource) {
   return [
-    { label: 'H host view', points: pts(`${resource}_h`), stroke: 'var(--c-h)', dash: [6, 4] },
-    { label: 'G guest view', points: pts(`${resource}_g`), stroke: 'var(--c-g)', dash: [2, 3] },
-    { label: 'R reconciled', points: pts(resource), stroke: 'var(--c-r)', width: 2.5 },
+    { label: 'H host view', values: cols.get(`${resource}_h`), stroke: 'var(--c-h)', dash: [6, 4] },
+    { label: 'G guest view', values: cols.get(`${resource}_g`), stroke: 'var(--c-g)', dash: [2, 3] },
+    { label: 'R reconciled', values: cols.get(resource), stroke: 'var(--c-r)', width: 2.5 },
   ];
 }
 
@@ -218,12 +216,15 @@ export function vmPage(main, ref) {
     replace(rangeBox, rangeButtons(RANGES, range, (r) => { range = r; loadCharts(); }));
     const to = Math.floor(Date.now() / 1000);
     const from = to - RANGE_S[range];
+    const asked = performance.now();
     return loadInto(charts, () => Promise.all([
-      api(`/vms/${enc(ref)}/metrics?view=reconciled&metric=all&from=${range}`, opt),
+      api(`/vms/${enc(ref)}/metrics?view=reconciled&metric=all&format=columns&from=${range}`, opt),
       api(`/findings?vm=${enc(ref)}&state=all&limit=1000`, opt),
     ]), ([m, fs]) => {
       const t0 = performance.now();
+      charts.dataset.fetchMs = String(Math.round(t0 - asked));
       const width = chartWidth(charts);
+      const cols = columns(m);
       const figs = RESOURCES.map(([res, label, unit]) => {
         const related = findingsFor(res, fs.findings).filter((f) => {
           const a = Date.parse(f.opened) / 1000;
@@ -231,7 +232,7 @@ export function vmPage(main, ref) {
           return b >= from && a <= to;
         });
         const bands = related.map((f) => ({ from: Date.parse(f.opened) / 1000, to: f.closed ? Date.parse(f.closed) / 1000 : to, severity: f.severity }));
-        const fig = hgrChart({ title: label, unit, from, to, width, series: hgrSeries(m, res), bands });
+        const fig = hgrChart({ title: label, unit, from, to, width, x: cols.x, series: hgrSeries(cols, res), bands });
         fig.dataset.resource = res;
         if (related.length) {
           fig.appendChild(h('ul', { class: 'band-notes' }, related.map((f) => h('li', null, sevBadge(f.severity), ' ',
@@ -239,6 +240,7 @@ export function vmPage(main, ref) {
         }
         return fig;
       });
+      disposeCharts(charts);
       replace(charts, figs);
       charts.dataset.renderMs = String(Math.round(performance.now() - t0));
       charts.dataset.range = range;
@@ -314,6 +316,6 @@ export function vmPage(main, ref) {
       if (type === 'event' && d.item === `vm:${vm.uuid}`) { refreshHead(); refreshNow(); }
       if (type === 'round' && d.host === vm.host) { refreshNow(); refreshCharts(); }
     },
-    dispose: () => ctl.abort(),
+    dispose: () => { ctl.abort(); disposeCharts(charts); },
   };
 }

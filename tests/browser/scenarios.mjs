@@ -1,0 +1,189 @@
+// Browser scenarios: each takes a launched browser and throws on failure.
+// tests/browser/test_browser.py (and tests/lab/test_lab_browser.py) start
+// kanrid, the hosts and the VMs each one needs, then run it.
+import { createInterface } from 'node:readline';
+import { env, api, newPage, login, open, shot, checkA11y, assert } from './ui.mjs';
+
+const PAGES = [
+  ['fleet', '#/'], ['findings', '#/findings'], ['incidents', '#/incidents'], ['problems', '#/problems'],
+  ['changes', '#/changes'], ['audit', '#/audit'], ['agents', '#/agents'],
+];
+
+async function stateOf(page) {
+  return (await page.locator('[data-field="state"] .state').textContent()).trim();
+}
+
+// Log in, the fleet with every host (one unreachable, said in words) and
+// VM, filter and sort, search by UUID, a host, a VM; every page in both
+// themes without serious accessibility violations; a screenshot of each.
+export async function tour(browser) {
+  const a = env.args;
+  for (const scheme of ['light', 'dark']) {
+    const page = await newPage(browser, { scheme });
+    await page.goto(env.url + '/');
+    await page.getByLabel('API token').waitFor();
+    await checkA11y(page, `log-in (${scheme})`);
+    await shot(page, `login-${scheme}`);
+    await login(page);
+    await page.locator('main[data-ready="true"]').waitFor();
+    for (const [name, hash] of PAGES) {
+      await open(page, hash);
+      await checkA11y(page, `${name} (${scheme})`);
+      await shot(page, `${name}-${scheme}`);
+    }
+    await open(page, `#/host/${encodeURIComponent(a.host)}`);
+    await checkA11y(page, `host (${scheme})`);
+    await shot(page, `host-${scheme}`);
+    await open(page, `#/vm/${a.vm_uuid}`);
+    await page.locator('figure.chart').first().waitFor();
+    await checkA11y(page, `vm (${scheme})`);
+    await shot(page, `vm-${scheme}`);
+    await open(page, `#/search/${a.vm_uuid.slice(0, 13)}`);
+    await checkA11y(page, `search (${scheme})`);
+    await shot(page, `search-${scheme}`);
+    assert.deepEqual(page.errors || [], [], 'no script error on any page');
+    await page.context().close();
+  }
+
+  const page = await newPage(browser);
+  await login(page);
+  await page.locator('main[data-ready="true"]').waitFor();
+  // Hosts: each configured one, the unreachable one with its reason.
+  const hostRows = page.locator('table.hosts tbody tr');
+  assert.equal(await hostRows.count(), a.hosts.length);
+  const down = page.locator('table.hosts tbody tr', { hasText: a.unreachable });
+  assert.match(await down.textContent(), /unreachable/);
+  assert.ok((await down.locator('.reason').textContent()).trim().length > 10, 'the reason is said in words');
+  // Every VM, then a filter, then a sort.
+  const vmCount = page.locator('section[aria-label="Virtual machines"] .count');
+  assert.equal((await vmCount.textContent()).trim(), String(a.n_vms));
+  await page.getByLabel('Filter VMs').fill(a.vm);
+  await page.waitForFunction((n) => document.querySelectorAll('section[aria-label="Virtual machines"] tbody tr').length === n, 1);
+  assert.match(await page.locator('section[aria-label="Virtual machines"] .count').textContent(), new RegExp(`^1 of ${a.n_vms}$`));
+  await page.getByLabel('Filter VMs').fill('');
+  await page.getByRole('button', { name: /^VM/ }).click(); // name ascending (the initial sort) -> descending
+  const firstName = await page.locator('section[aria-label="Virtual machines"] tbody tr:first-child td:first-child').textContent();
+  assert.equal(firstName, [...a.vm_names].sort((x, y) => y.localeCompare(x, undefined, { numeric: true }))[0]);
+  // Search by part of a UUID, then follow the result to the VM.
+  await page.getByLabel('Search the fleet').fill(a.vm_uuid.slice(0, 13));
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator('main[data-ready="true"] ul.results a', { hasText: a.vm }).click();
+  await page.locator('main[data-ready="true"] [data-field="state"]').waitFor();
+  assert.equal(await stateOf(page), 'running');
+  await page.locator('figure.chart[data-resource="cpu_demand"]').waitFor();
+  assert.equal(await page.locator('figure.chart').count(), 11, 'one chart per resource');
+  await page.context().close();
+}
+
+// A VM suspended through the API shows "paused" on an open page without a
+// reload; resumed with the page's own button (confirmed) it shows running.
+export async function live(browser) {
+  const a = env.args;
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, `#/vm/${a.vm_uuid}`);
+  await page.locator('.live-state[data-state="live"]').waitFor();
+  assert.equal(await stateOf(page), 'running');
+  const t0 = Date.now();
+  const r = await api(`/vms/${a.vm_uuid}/actions/suspend`, { method: 'POST', body: {} });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  await page.locator('[data-field="state"] .state', { hasText: 'paused' }).waitFor({ timeout: 15000 });
+  console.log(`suspend seen by the page ${Date.now() - t0} ms after the API call`);
+  await shot(page, 'vm-paused');
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Resume' }).click();
+  await page.locator('[data-field="state"] .state', { hasText: 'running' }).waitFor({ timeout: 15000 });
+  // The audit trail on the page has the resume, by this token.
+  await page.locator('section[aria-label="Audit trail"] td', { hasText: 'resume' }).first().waitFor();
+  await page.context().close();
+}
+
+// A viewer sees everything and can act on nothing: no action buttons, no
+// enrolment form; kanrid refuses the action anyway.
+export async function viewer(browser) {
+  const a = env.args;
+  const made = await api('/tokens', { method: 'POST', body: { name: `ui-viewer-${Date.now()}`, role: 'viewer' } });
+  assert.equal(made.status, 201);
+  const page = await newPage(browser);
+  await login(page, made.json.token);
+  await open(page, `#/vm/${a.vm_uuid}`);
+  await page.getByText('actions need an operator token').waitFor();
+  for (const name of ['Suspend', 'Shut down', 'Force off', 'Set memory…', 'Migrate…']) {
+    assert.equal(await page.getByRole('button', { name }).count(), 0, `no ${name} button for a viewer`);
+  }
+  await open(page, '#/agents');
+  assert.equal(await page.getByRole('button', { name: 'Enrol' }).count(), 0);
+  const r = await api(`/vms/${a.vm_uuid}/actions/suspend`, { method: 'POST', body: {}, token: made.json.token });
+  assert.equal(r.status, 403);
+  await page.context().close();
+}
+
+// A token revoked while its page is open sends the user back to log in,
+// saying why; an operator enrolling an agent sees its token once.
+export async function revoked(browser) {
+  const made = await api('/tokens', { method: 'POST', body: { name: `ui-op-${Date.now()}`, role: 'operator' } });
+  assert.equal(made.status, 201);
+  const page = await newPage(browser);
+  await login(page, made.json.token);
+  await open(page, '#/agents');
+  await page.getByLabel('Machine').fill(env.args.vm);
+  await page.getByRole('button', { name: 'Enrol' }).click();
+  const tok = page.getByLabel('Agent token');
+  await tok.waitFor();
+  assert.match(await tok.inputValue(), /^kanri_/);
+  await page.getByText('Shown once').waitFor();
+  await shot(page, 'agents-enrolled');
+  assert.equal((await api(`/tokens/${made.json.id}`, { method: 'DELETE' })).status, 204);
+  await page.getByRole('link', { name: 'Findings' }).click();
+  await page.getByLabel('API token').waitFor({ timeout: 20000 });
+  await page.getByText(/revoked/).waitFor();
+  await shot(page, 'login-revoked');
+  await page.context().close();
+}
+
+// Tells the test driving this scenario to do WHAT (a line on stdout) and
+// waits until it answers DONE on stdin.
+async function waitFor(what, done) {
+  console.log(what);
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) if (line.trim() === done) break;
+  rl.close();
+}
+
+// kanrid stopped under an open page: the page says so in words.
+export async function down(browser) {
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, '#/findings');
+  await waitFor('STOP-KANRID', 'stopped');
+  await page.getByRole('link', { name: 'Changes' }).click();
+  await page.locator('.banner', { hasText: 'kanrid does not answer' }).waitFor({ timeout: 20000 });
+  await page.locator('main .error', { hasText: 'kanrid does not answer' }).waitFor();
+  await page.locator('.live-state[data-state="down"]').waitFor({ timeout: 20000 });
+  await shot(page, 'kanrid-down');
+  await page.context().close();
+}
+
+// A real guest (tests/lab): its VM page draws H, G and R of a resource
+// with points on one time axis.
+export async function labGuest(browser) {
+  const a = env.args;
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, `#/vm/${a.vm_uuid}`);
+  const fig = page.locator(`figure.chart[data-resource="${a.resource}"]`);
+  await fig.waitFor();
+  const counts = await fig.evaluate((f) => f.counts);
+  assert.equal(counts.length, 3);
+  assert.ok(counts.every((n) => n > 0), `H, G and R of ${a.resource} all have points: ${counts}`);
+  await fig.scrollIntoViewIfNeeded();
+  const legend = await fig.locator('.u-legend').textContent();
+  for (const l of ['H host view', 'G guest view', 'R reconciled']) assert.ok(legend.includes(l), l);
+  await checkA11y(page, 'vm (lab guest)');
+  await shot(page, 'vm-lab-guest');
+  // Suspended behind kanri's back (virsh): the open page shows it.
+  await page.locator('.live-state[data-state="live"]').waitFor();
+  await waitFor('SUSPEND-GUEST', 'suspended');
+  await page.locator('[data-field="state"] .state', { hasText: 'paused' }).waitFor({ timeout: 15000 });
+  await page.context().close();
+}
