@@ -38,6 +38,12 @@ export async function tour(browser) {
     await page.locator('figure.chart').first().waitFor();
     await checkA11y(page, `vm (${scheme})`);
     await shot(page, `vm-${scheme}`);
+    // One incident, from the list.
+    await open(page, '#/incidents');
+    await page.locator('main[data-ready="true"] tbody a[href^="#/incidents/"]').first().click();
+    await page.locator('main[data-ready="true"] h2', { hasText: 'Preceding changes' }).waitFor();
+    await checkA11y(page, `incident (${scheme})`);
+    await shot(page, `incident-${scheme}`);
     await open(page, `#/search/${a.vm_uuid.slice(0, 13)}`);
     await checkA11y(page, `search (${scheme})`);
     await shot(page, `search-${scheme}`);
@@ -48,6 +54,12 @@ export async function tour(browser) {
   const page = await newPage(browser);
   await login(page);
   await page.locator('main[data-ready="true"]').waitFor();
+  // The keyboard: the first Tab reaches the skip link, which moves focus
+  // to the content; a column header sorts with Enter.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
   // Hosts: each configured one, the unreachable one with its reason.
   const hostRows = page.locator('table.hosts tbody tr');
   assert.equal(await hostRows.count(), a.hosts.length);
@@ -64,6 +76,12 @@ export async function tour(browser) {
   await page.getByRole('button', { name: /^VM/ }).click(); // name ascending (the initial sort) -> descending
   const firstName = await page.locator('section[aria-label="Virtual machines"] tbody tr:first-child td:first-child').textContent();
   assert.equal(firstName, [...a.vm_names].sort((x, y) => y.localeCompare(x, undefined, { numeric: true }))[0]);
+  const hostHeader = page.locator('section[aria-label="Virtual machines"] th', { hasText: /^Host/ });
+  await hostHeader.locator('button').focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await hostHeader.getAttribute('aria-sort'), 'ascending');
+  await page.getByRole('button', { name: /^VM/ }).focus();
+  await page.keyboard.press('Enter'); // back to the name, ascending
   // Search by part of a UUID, then follow the result to the VM.
   await page.getByLabel('Search the fleet').fill(a.vm_uuid.slice(0, 13));
   await page.getByRole('button', { name: 'Search' }).click();
@@ -133,6 +151,14 @@ export async function revoked(browser) {
   assert.match(await tok.inputValue(), /^kanri_/);
   await page.getByText('Shown once').waitFor();
   await shot(page, 'agents-enrolled');
+  // An operator acknowledges an incident, with a comment, in the log.
+  await open(page, '#/incidents');
+  await page.locator('main[data-ready="true"] tbody a[href^="#/incidents/"]').first().click();
+  await page.getByRole('button', { name: 'Acknowledge…' }).click();
+  await page.getByLabel('Comment (optional)').fill('looking at it');
+  await page.getByRole('dialog').getByRole('button', { name: 'Acknowledge' }).click();
+  await page.locator('main li', { hasText: 'looking at it' }).waitFor();
+  assert.match(await page.locator('main dd .state').textContent(), /acknowledged/);
   assert.equal((await api(`/tokens/${made.json.id}`, { method: 'DELETE' })).status, 204);
   await page.getByRole('link', { name: 'Findings' }).click();
   await page.getByLabel('API token').waitFor({ timeout: 20000 });

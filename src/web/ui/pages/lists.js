@@ -155,7 +155,9 @@ export function incidentPage(main, id) {
       may('operator') && i.state !== 'resolved' ? h('div', { class: 'actions' },
         i.state === 'open' ? h('button', { type: 'button', onclick: () => person('acknowledge') }, 'Acknowledge…') : null,
         h('button', { type: 'button', onclick: () => person('resolve') }, 'Resolve…')) : null,
-      h('h2', null, 'Affected'), h('ul', null, (d.affected || []).map((a) => h('li', null, itemLink(a.item, a.name)))),
+      h('h2', null, 'Affected'), (d.affected || []).length
+        ? h('ul', null, d.affected.map((a) => h('li', null, itemLink(a.item, a.name))))
+        : h('p', null, 'Only the item itself.'),
       h('h2', null, 'Preceding changes'), (d.preceding_changes || []).length
         ? h('ul', null, d.preceding_changes.map((c) => h('li', null, c.likely ? h('strong', null, 'likely cause: ') : null,
           `${time(c.t)} ${c.name}: ${c.summary || c.cause}${c.actor ? ` by ${c.actor}` : ''}`, c.diff ? h('details', null, h('summary', null, 'diff'), h('pre', { class: 'diff' }, c.diff)) : null)))
