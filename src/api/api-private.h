@@ -25,6 +25,7 @@ struct req {
     GString *body;
     json_object *body_json; /* parsed body for routes that want one */
     struct store_token token;
+    char *token_hash; /* of the token sent, once authenticated */
     bool authed;
 
     /* reply */
@@ -43,6 +44,9 @@ struct req {
     bool finished;
     char *etag;   /* of a cacheable 200 */
     bool gzipped; /* raw_owned holds gzip */
+    /* A reply that does not end (text/event-stream), instead of the
+     * above: owned here until the reply is queued (routes-stream.c). */
+    struct api_stream *stream;
 };
 
 struct route {
@@ -65,6 +69,7 @@ extern const struct route api_routes[];        /* terminated by a NULL pattern *
 extern const struct route api_ingest_routes[]; /* agents and ingest (routes-ingest.c) */
 extern const struct route api_ops_routes[];    /* the operations record (routes-ops.c) */
 extern const struct route api_web_routes[];    /* the dashboard's files (routes-web.c) */
+extern const struct route api_stream_routes[]; /* the live stream (routes-stream.c) */
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
 extern int api_ingest_rate_limited;            /* guest documents answered 429 */
@@ -115,6 +120,31 @@ void req_rows(struct req *r, struct rows *list, const GError *err);
  * (only those members).  Takes LIST. */
 void req_rows_paged(struct req *r, struct rows *list, const GError *err);
 
+/* routes-stream.c: the live stream's streams, one registry per server. */
+struct api_streams;
+struct api_stream;
+/* Streams of the engine E's hub, at most MAX_STREAMS at once; each checks
+ * its token again in ST. */
+struct api_streams *api_streams_new(struct api *a, struct engine *e, struct store *st,
+                                    int max_streams);
+/* Ends every stream and stops listening to the engine; before
+ * MHD_stop_daemon() (which cannot stop with a connection suspended). */
+void api_streams_close(struct api_streams *ss);
+/* After MHD_stop_daemon(). */
+void api_streams_free(struct api_streams *ss);
+/* Once a second (the sweeper): keep-alives due, tokens to check again. */
+void api_streams_tick(struct api_streams *ss);
+/* A token was revoked: every stream checks its own at the next tick. */
+void api_streams_tokens_changed(struct api_streams *ss);
+guint api_streams_count(struct api_streams *ss);
+/* The reply for stream S (taken), or NULL (S freed). */
+struct MHD_Response *api_stream_response(struct api_stream *s);
+void api_stream_free(struct api_stream *s);
+struct api_streams *req_streams(struct req *r);
+/* server.c: a stream's connection is sending (the client must take what
+ * it is sent within body_timeout) or waiting for news (no deadline). */
+void api_stream_phase(struct api *a, struct MHD_Connection *conn, bool sending);
+
 /* rows-json.c: the model to JSON at the API edge */
 json_object *api_row_json(const struct row_desc *d, const void *row);
 /* The same object written to OUT as JSON text, without a json-c tree (a
@@ -124,6 +154,10 @@ void api_row_write(GString *out, const struct row_desc *d, const void *row,
                    const char *const *fields);
 /* S as a JSON string literal. */
 void api_json_string(GString *out, const char *s);
+/* An event or an incident of the engine's written as the row the store
+ * gives back for it (GET /events, GET /incidents). */
+void api_event_write(GString *out, const struct event *ev);
+void api_incident_write(GString *out, const struct incident *inc);
 json_object *api_rows_array(const struct rows *r);
 json_object *api_rows_json(const struct rows *r);
 json_object *api_view_json(const struct vm_view *v, int64_t now_us);

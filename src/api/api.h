@@ -20,6 +20,8 @@
 #define API_DEFAULT_MAX_PER_ADDRESS  1000
 #define API_DEFAULT_HEADER_TIMEOUT_S 15
 #define API_DEFAULT_BODY_TIMEOUT_S   60
+/* Default of kanri.conf's max_streams: live streams at once. */
+#define API_DEFAULT_MAX_STREAMS 256
 
 struct api;
 
@@ -36,6 +38,7 @@ struct api_options {
     const char *tls_cert_path; /* likewise */
     int header_deadline_s; /* 0: API_DEFAULT_HEADER_TIMEOUT_S */
     int body_deadline_s;   /* 0: API_DEFAULT_BODY_TIMEOUT_S; also for sending a reply */
+    int max_streams;       /* live streams at once; 0: API_DEFAULT_MAX_STREAMS */
 };
 
 /* Starts listening.  NULL with *error when the address cannot be bound. */

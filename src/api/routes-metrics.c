@@ -337,6 +337,10 @@ void h_prometheus(struct req *r)
                          "# TYPE kanri_ingest_rate_limited_total counter\n");
     g_string_append_printf(out, "kanri_ingest_rate_limited_total %d\n",
                            g_atomic_int_get(&api_ingest_rate_limited));
+    g_string_append(out, "# HELP kanri_stream_clients Live streams open now "
+                         "(GET /api/v1/events/stream)\n"
+                         "# TYPE kanri_stream_clients gauge\n");
+    g_string_append_printf(out, "kanri_stream_clients %u\n", api_streams_count(req_streams(r)));
     r->raw_len = out->len;
     r->raw_owned = g_string_free(out, FALSE);
     r->raw_type = "text/plain; version=0.0.4; charset=utf-8";

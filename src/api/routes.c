@@ -458,6 +458,8 @@ static void h_token_revoke(struct req *r)
         req_from_error(r, err);
         return;
     }
+    /* Live streams opened with it end within a second. */
+    api_streams_tokens_changed(req_streams(r));
     req_json(r, 204, NULL);
 }
 

@@ -173,6 +173,65 @@ void api_row_write(GString *out, const struct row_desc *d, const void *row,
     g_string_append_c(out, '}');
 }
 
+/* ---- the operations record's structs as their rows ----
+ *
+ * The live stream serves events and incidents from the engine's memory,
+ * not from the store; these give the row GET /events and GET /incidents
+ * read back for the same struct, so both serve one object.  They mirror
+ * what the store writes (src/store/sqlite-ops.c: write_events,
+ * write_incidents): 0 for an id or a time is NULL there, absent here. */
+
+static int64_t id_or_absent(int64_t id)
+{
+    return id ? id : ROW_INT_ABSENT;
+}
+
+void api_event_write(GString *out, const struct event *ev)
+{
+    struct event_row row = {
+        .id = ev->id,
+        .t = ev->t_us,
+        .item = (char *)(ev->item ? ev->item : "kanrid"),
+        .item_name = ev->item_name,
+        .host = ev->host,
+        .kind = (char *)(ev->kind ? ev->kind : "unknown"),
+        .condition = ev->condition,
+        .problem = ev->problem,
+        .severity = (char *)severity_name(ev->severity),
+        .message = (char *)(ev->message ? ev->message : ""),
+        .incident_id = id_or_absent(ev->incident_id),
+        .maintenance_id = id_or_absent(ev->maintenance_id),
+    };
+    api_row_write(out, &event_row_desc, &row, NULL);
+}
+
+void api_incident_write(GString *out, const struct incident *inc)
+{
+    struct incident_row row = {
+        .id = inc->id,
+        .condition = inc->condition,
+        .item = inc->item,
+        .item_name = inc->item_name,
+        .host = inc->host,
+        .severity = (char *)severity_name(inc->severity),
+        .state = (char *)incident_state_name(inc->state),
+        .title = inc->title,
+        .opened = inc->opened_us,
+        .updated = inc->updated_us ? inc->updated_us : inc->opened_us,
+        .acknowledged = inc->acknowledged_us,
+        .acknowledged_by = inc->acknowledged_by,
+        .resolved = inc->resolved_us,
+        .resolved_by = inc->resolved_by,
+        .clear_since = inc->clear_since_us,
+        .last_event = inc->last_event_us,
+        .flaps = inc->flaps,
+        .events = inc->n_events,
+        .seq = inc->seq,
+        .problem_id = id_or_absent(inc->problem_id),
+    };
+    api_row_write(out, &incident_row_desc, &row, NULL);
+}
+
 json_object *api_rows_array(const struct rows *r)
 {
     json_object *arr = json_object_new_array_ext((int)rows_len(r));

@@ -32,14 +32,26 @@ static GQuark api_error_quark(void)
 #define POLL_THREADS  2
 #define QUICK_WORKERS 8
 #define SLOW_WORKERS  64
+/* A live stream's socket send buffer (the kernel doubles it). */
+#define STREAM_SNDBUF (32 * 1024)
 
 /* Deadlines a trickle cannot extend (libmicrohttpd's own timeout restarts
  * with every byte): the request line and headers within the header deadline
  * of the connection's start or its previous request's end, the body within
  * the body deadline of the headers, and the reply read by the client within
  * the body deadline of its handler's end.  A connection past its deadline
- * is shut down; one whose handler runs never is. */
-enum conn_phase { PHASE_HEADERS, PHASE_BODY, PHASE_HANDLING, PHASE_REPLY };
+ * is shut down; one whose handler runs never is.  A live stream's reply
+ * does not end: it must make progress instead, each handover of bytes
+ * restarting the body deadline (PHASE_STREAM), and has none while it waits
+ * for news (PHASE_STREAM_IDLE, suspended; its keep-alives resume it). */
+enum conn_phase {
+    PHASE_HEADERS,
+    PHASE_BODY,
+    PHASE_HANDLING,
+    PHASE_REPLY,
+    PHASE_STREAM,
+    PHASE_STREAM_IDLE
+};
 
 struct conn_state {
     int fd;
@@ -65,6 +77,7 @@ struct api {
      * be handed to a worker after that is answered 503 at once. */
     GMutex push_lock;
     bool closing;
+    struct api_streams *streams; /* GET /api/v1/events/stream */
 };
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -103,6 +116,23 @@ static void set_phase(struct api *a, struct MHD_Connection *conn, enum conn_phas
     g_mutex_unlock(&a->conns_lock);
 }
 
+/* Seconds a connection may stay in PHASE; 0: no limit. */
+static int64_t phase_limit_s(const struct api *a, enum conn_phase phase)
+{
+    switch (phase) {
+    case PHASE_HEADERS:
+        return a->header_deadline_s;
+    case PHASE_HANDLING:
+    case PHASE_STREAM_IDLE:
+        return 0;
+    case PHASE_BODY:
+    case PHASE_REPLY:
+    case PHASE_STREAM:
+        break;
+    }
+    return a->body_deadline_s;
+}
+
 static gpointer sweeper_run(gpointer data)
 {
     struct api *a = data;
@@ -119,9 +149,7 @@ static gpointer sweeper_run(gpointer data)
         g_hash_table_iter_init(&it, a->conns);
         while (g_hash_table_iter_next(&it, &key, NULL)) {
             struct conn_state *c = key;
-            int64_t limit = c->phase == PHASE_HEADERS  ? a->header_deadline_s
-                            : c->phase == PHASE_HANDLING ? 0
-                                                         : a->body_deadline_s;
+            int64_t limit = phase_limit_s(a, c->phase);
             if (limit && c->fd >= 0 && now - c->since_us > limit * USEC_PER_SEC) {
                 /* Reset, not a graceful end: a reply the kernel still
                  * buffers for a client reading it a trickle at a time is
@@ -133,6 +161,7 @@ static gpointer sweeper_run(gpointer data)
             }
         }
         g_mutex_unlock(&a->conns_lock);
+        api_streams_tick(a->streams);
         g_mutex_lock(&a->stop_lock);
     }
     g_mutex_unlock(&a->stop_lock);
@@ -354,9 +383,10 @@ static void authenticate(struct req *r)
         return;
     g_autofree char *hash = sha256_hex(tok);
     g_autoptr(GError) err = NULL;
-    if (r->api->store->ops->token_lookup(r->api->store, hash, &r->token, &err) == 0)
+    if (r->api->store->ops->token_lookup(r->api->store, hash, &r->token, &err) == 0) {
         r->authed = true;
-    else if (!g_error_matches(err, STORE_ERROR, STORE_ERROR_NOT_FOUND))
+        r->token_hash = g_steal_pointer(&hash);
+    } else if (!g_error_matches(err, STORE_ERROR, STORE_ERROR_NOT_FOUND))
         g_warning("token lookup: %s", err->message);
 }
 
@@ -409,7 +439,7 @@ static char *gzip_bytes(const char *data, size_t len, size_t *ret_len)
  * replies made there (refusals). */
 static void finish_body(struct req *r)
 {
-    if (r->finished)
+    if (r->finished || r->stream)
         return;
     r->finished = true;
     if (r->asset) {
@@ -475,8 +505,36 @@ static void finish_body(struct req *r)
     }
 }
 
+/* A live stream's reply: headers now, then frames as they come. */
+static enum MHD_Result send_stream(struct MHD_Connection *conn, struct req *r)
+{
+    struct MHD_Response *resp = api_stream_response(g_steal_pointer(&r->stream));
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* A reverse proxy (nginx) would otherwise hold frames back. */
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    /* The kernel's send buffer would grow to tcp_wmem's maximum (4 MiB)
+     * for a client that stops reading, per stream: a fixed one keeps
+     * that small, and such a client falls behind in the ring instead
+     * (reset), or is cut when it takes nothing for body_timeout. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int sndbuf = STREAM_SNDBUF;
+    if (ci)
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    set_phase(r->api, conn, PHASE_STREAM);
+    enum MHD_Result ret = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req *r)
 {
+    if (r->stream)
+        return send_stream(conn, r);
     finish_body(r);
     struct MHD_Response *resp;
     if (r->raw_owned)
@@ -531,7 +589,7 @@ static const struct route *find_route(struct req *r)
     g_autoptr(GString) allow = g_string_new(NULL);
 
     static const struct route *const tables[] = {api_routes, api_ingest_routes, api_ops_routes,
-                                                 api_web_routes};
+                                                 api_web_routes, api_stream_routes};
     for (size_t t = 0; t < G_N_ELEMENTS(tables) && !route; t++) {
         for (const struct route *rt = tables[t]; rt->pattern; rt++) {
             if (!route_match(rt->pattern, r->path, r->params, &r->nparams))
@@ -675,6 +733,8 @@ static void req_free(struct req *r)
     for (int i = 0; i < r->nparams; i++)
         g_free(r->params[i]);
     store_token_clear(&r->token);
+    g_free(r->token_hash);
+    api_stream_free(r->stream); /* a stream whose reply was never queued */
     g_free(r->path);
     if (r->args)
         g_hash_table_unref(r->args);
@@ -772,6 +832,7 @@ static void api_free(struct api *a)
         g_thread_pool_free(a->quick, FALSE, TRUE);
     if (a->slow)
         g_thread_pool_free(a->slow, FALSE, TRUE);
+    api_streams_free(a->streams);
     g_hash_table_unref(a->conns);
     g_mutex_clear(&a->conns_lock);
     g_mutex_clear(&a->stop_lock);
@@ -810,6 +871,10 @@ struct api *api_start(const struct api_options *opts, GError **error)
     a->header_deadline_s =
         opts->header_deadline_s ? opts->header_deadline_s : API_DEFAULT_HEADER_TIMEOUT_S;
     a->body_deadline_s = opts->body_deadline_s ? opts->body_deadline_s : API_DEFAULT_BODY_TIMEOUT_S;
+    /* Streams hold connections, not threads; they stay well inside the
+     * connection limit so that ordinary requests always find room. */
+    int max_streams = opts->max_streams ? opts->max_streams : API_DEFAULT_MAX_STREAMS;
+    a->streams = api_streams_new(a, a->engine, a->store, max_streams);
     a->quick = g_thread_pool_new(worker_run, a, QUICK_WORKERS, FALSE, NULL);
     a->slow = g_thread_pool_new(worker_run, a, SLOW_WORKERS, FALSE, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -872,6 +937,8 @@ void api_stop(struct api *a)
     g_mutex_lock(&a->push_lock);
     a->closing = true;
     g_mutex_unlock(&a->push_lock);
+    /* Live streams end now, and none waits suspended when MHD stops. */
+    api_streams_close(a->streams);
     g_thread_pool_free(a->quick, FALSE, TRUE);
     g_thread_pool_free(a->slow, FALSE, TRUE);
     a->quick = a->slow = NULL;
@@ -882,6 +949,16 @@ void api_stop(struct api *a)
 struct store *req_store(struct req *r)
 {
     return r->api->store;
+}
+
+struct api_streams *req_streams(struct req *r)
+{
+    return r->api->streams;
+}
+
+void api_stream_phase(struct api *a, struct MHD_Connection *conn, bool sending)
+{
+    set_phase(a, conn, sending ? PHASE_STREAM : PHASE_STREAM_IDLE);
 }
 
 struct engine *req_engine(struct req *r)

@@ -48,6 +48,8 @@ static const struct conf_field manager_fields[] = {
     {"tls_key", T_STRING, 0, 0, NULL, C(tls_key)},
     {"header_timeout", T_INT, 1, 3600, NULL, C(header_timeout)},
     {"body_timeout", T_INT, 1, 3600, NULL, C(body_timeout)},
+    {"max_streams", T_INT, 1, 100000, NULL, C(max_streams)},
+    {"stream_backlog", T_INT, 16, 1000000, NULL, C(stream_backlog)},
     {"state_dir", T_STRING, 0, 0, NULL, C(state_dir)},
     {"resync_interval", T_INT, 5, 86400, NULL, C(resync_interval)},
     {"log_level", T_ENUM, 0, 0, log_levels, C(log_level)},
@@ -117,6 +119,8 @@ struct conf *conf_new(void)
     c->max_connections_per_address = API_DEFAULT_MAX_PER_ADDRESS;
     c->header_timeout = API_DEFAULT_HEADER_TIMEOUT_S;
     c->body_timeout = API_DEFAULT_BODY_TIMEOUT_S;
+    c->max_streams = API_DEFAULT_MAX_STREAMS;
+    c->stream_backlog = STREAM_DEFAULT_BACKLOG;
     c->balloon_period = 10;
     c->agent_timeout = 2;
     c->refresh_pools = true;

@@ -45,6 +45,8 @@ struct conf {
     char *tls_cert, *tls_key;        /* NULL: made in the state directory */
     int header_timeout;              /* s for a request's line and headers */
     int body_timeout;                /* s for its body */
+    int max_streams;                 /* live streams (GET /api/v1/events/stream) at once */
+    int stream_backlog;              /* messages the live stream keeps for resuming */
     char *store_backend;             /* "sqlite" */
     char *store_path;                /* NULL: STATE_DIR/kanri.db */
     GPtrArray *hypervisors;          /* of struct conf_hypervisor *, owned */

@@ -157,6 +157,19 @@ static int fd_budget(int wanted)
     return wanted;
 }
 
+/* Live streams within half the connections: each holds one for good, and
+ * ordinary requests must always find room. */
+static int stream_budget(int wanted, int max_connections)
+{
+    int room = MAX(max_connections / 2, 1);
+    if (wanted > room) {
+        g_message("max_streams %d is over half of the %d connections served; serving %d", wanted,
+                  max_connections, room);
+        return room;
+    }
+    return wanted;
+}
+
 /* Stops what main() started, the newest first.  A hypervisor call that
  * still hangs keeps the driver, engine and store alive to the process's
  * exit rather than free them under it. */
@@ -333,6 +346,7 @@ int main(int argc, char **argv)
     ec.rules = c->rules;
     ec.routes = c->routes;
     ec.balloon_period_s = c->collect_interval > 0 ? c->balloon_period : 0;
+    ec.stream_backlog = (unsigned)c->stream_backlog;
     struct engine *eng = engine_new(st, &ec);
     struct virt_conf vconf = {
         .resync_interval_s = c->resync_interval,
@@ -371,6 +385,7 @@ int main(int argc, char **argv)
         g_message("TLS certificate %s, pin %s (kanri --cacert %s, or --pin %s)", tls.cert_path,
                   tls.pin, tls.cert_path, tls.pin);
     }
+    int max_conn = fd_budget(c->max_connections);
     struct api_options ao = {.listen_host = c->listen_host,
                              .tls_cert_pem = tls.cert_pem,
                              .tls_key_pem = tls.key_pem,
@@ -379,7 +394,8 @@ int main(int argc, char **argv)
                              .listen_port = c->listen_port,
                              .store = st,
                              .engine = eng,
-                             .max_connections = fd_budget(c->max_connections),
+                             .max_connections = max_conn,
+                             .max_streams = stream_budget(c->max_streams, max_conn),
                              .max_connections_per_address = c->max_connections_per_address,
                              .header_deadline_s = c->header_timeout,
                              .body_deadline_s = c->body_timeout};

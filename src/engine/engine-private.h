@@ -140,6 +140,7 @@ struct engine {
     GThreadPool *upkeep; /* kanrid's own actions, one at a time */
     struct maint *maint;
     struct engine_ops *ops; /* the operations record (ops.c) */
+    struct stream_hub *stream; /* the live stream (stream.c) */
     bool stopping;
 };
 

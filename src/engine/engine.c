@@ -324,6 +324,8 @@ struct engine *engine_new(struct store *st, const struct engine_conf *conf)
     engine_sink_inventory(&e->sink);
     engine_sink_rounds(&e->sink);
     engine_ops_new(e);
+    guint backlog = conf->stream_backlog ? conf->stream_backlog : STREAM_DEFAULT_BACKLOG;
+    e->stream = stream_hub_new(backlog, (uint64_t)MAX(g_get_real_time(), 0));
     return e;
 }
 
@@ -546,6 +548,7 @@ void engine_free(struct engine *e)
     g_hash_table_unref(e->inflight);
     g_ptr_array_unref(e->rechecks);
     engine_ops_free(e);
+    stream_hub_free(e->stream);
     g_mutex_clear(&e->lock);
     g_free(e);
 }

@@ -70,6 +70,9 @@ struct engine_conf {
     enum severity finding_min_severity;
     /* A kanri-guestd silent this long is an incident; 0: never. */
     int64_t agent_silent_us;
+    /* Messages the live stream keeps for clients that fall behind or
+     * resume (0: STREAM_DEFAULT_BACKLOG). */
+    unsigned stream_backlog;
 };
 
 void engine_conf_init(struct engine_conf *c);
@@ -187,3 +190,91 @@ void engine_ops_counts(struct engine *e, uint64_t open_by_severity[SEV_N], uint6
 /* Waits until every event posted before the call is stored (tests,
  * benchmarks, shutdown). */
 void engine_ops_flush(struct engine *e);
+
+/* ---- the live stream (engine/stream.c) ----
+ *
+ * What the engine has just done, for clients that watch rather than ask
+ * (GET /api/v1/events/stream): a hub holding a bounded ring of immutable
+ * messages, each with an id one above the one before.  The engine
+ * publishes typed copies; it never formats them (the API does).
+ *
+ *   event     a copy of an event as stored, published after its batch was
+ *             written, so its id is the stored id; events dropped as not
+ *             worth a row are not published
+ *   incident  a copy of an incident as stored after a batch (of events, or
+ *             a person's acknowledgement or resolution) changed it: every
+ *             transition is in one, and several in one batch show as one
+ *             message with the last state (its seq tells)
+ *   round     a host's name and its round's time, once per collection
+ *             round written, so a client knows new figures exist
+ *
+ * Copies do not carry an event's or an incident's affected items: the
+ * rows the API serves do not show them, and a host's list can be long.
+ *
+ * Ids: the first message of a hub gets FIRST_ID + 1.  The engine starts
+ * its hub at its start time in microseconds, so an id from before a
+ * restart is never mistaken for one of this run: it is older than the
+ * ring (or newer than the newest) and the reader learns it fell out.
+ *
+ * Threading: every function may be called from any thread.  The ring is
+ * guarded by the hub's mutex; a reader takes references to messages and
+ * formats them without it.  The wake callback runs after each publish,
+ * outside that mutex, on the publisher's thread (the ops thread, a
+ * round's, an API worker's): it must be quick and must not publish.
+ */
+enum stream_type { STREAM_EVENT, STREAM_INCIDENT, STREAM_ROUND, STREAM_N };
+
+const char *stream_type_name(enum stream_type t); /* "event", "incident", "round" */
+bool stream_type_parse(const char *text, enum stream_type *ret);
+
+struct stream_msg {
+    uint64_t id; /* set when published */
+    enum stream_type type;
+    struct event *event;       /* STREAM_EVENT */
+    struct incident *incident; /* STREAM_INCIDENT */
+    char *host;                /* STREAM_ROUND: the host's name */
+    int64_t t_us;              /* STREAM_ROUND: when the round started */
+    unsigned refs;             /* under the hub's mutex: the ring's, and readers' */
+};
+
+/* New unpublished messages (copies; the arguments stay the caller's). */
+struct stream_msg *stream_msg_event(const struct event *ev);
+struct stream_msg *stream_msg_incident(const struct incident *inc);
+struct stream_msg *stream_msg_round(const char *host, int64_t t_us);
+/* Frees a message that was never published. */
+void stream_msg_free(struct stream_msg *m);
+
+#define STREAM_DEFAULT_BACKLOG 4096
+
+struct stream_hub;
+
+/* A hub keeping the newest CAPACITY messages; ids start after FIRST_ID. */
+struct stream_hub *stream_hub_new(guint capacity, uint64_t first_id);
+/* Frees the hub and the messages it holds; readers have released theirs. */
+void stream_hub_free(struct stream_hub *h);
+/* Publishes the messages of MSGS (taken: MSGS is left empty, its free
+ * function not called) in order,
+ * dropping the oldest beyond the capacity, then calls the wake callback
+ * once. */
+void stream_hub_publish(struct stream_hub *h, GPtrArray *msgs);
+/* The newest id (FIRST_ID while nothing was published). */
+uint64_t stream_hub_last_id(struct stream_hub *h);
+/* Appends to RET (of struct stream_msg *, referenced) at most MAX messages
+ * with ids above AFTER, oldest first, and sets *ret_last to the newest id.
+ * False, with nothing appended, when AFTER is not an id the ring can
+ * continue from: older than the oldest message it holds minus one (it
+ * fell out), or newer than the newest (another run's). */
+bool stream_hub_read(struct stream_hub *h, uint64_t after, guint max, GPtrArray *ret,
+                     uint64_t *ret_last);
+/* Drops the references of the messages in MSGS (as stream_hub_read()
+ * gave them) and empties it. */
+void stream_hub_release(struct stream_hub *h, GPtrArray *msgs);
+/* Waits until a message above AFTER exists or the monotonic clock passes
+ * UNTIL_US; true when one does. */
+bool stream_hub_wait(struct stream_hub *h, uint64_t after, int64_t until_us);
+/* Sets the function called after each publish (NULL: none).  Once this
+ * returns, the previous one is not running and will not be called. */
+void stream_hub_set_wake(struct stream_hub *h, void (*fn)(void *data), void *data);
+
+/* The engine's hub (valid for the engine's life). */
+struct stream_hub *engine_stream(struct engine *e);

@@ -180,6 +180,16 @@ static int write_batch(struct engine *e, GPtrArray *events, GArray *changes, GAr
      * batch when this one failed. */
     if (r == 0)
         g_ptr_array_set_size(o->st->new_problems, 0);
+    /* What was written, as written, to the live stream: still under
+     * ops->lock, so its order is the store's. */
+    if (r == 0 && (kept->len || incs->len)) {
+        g_autoptr(GPtrArray) msgs = g_ptr_array_new_with_free_func((GDestroyNotify)stream_msg_free);
+        for (guint i = 0; i < kept->len; i++)
+            g_ptr_array_add(msgs, stream_msg_event(g_ptr_array_index(kept, i)));
+        for (guint i = 0; i < incs->len; i++)
+            g_ptr_array_add(msgs, stream_msg_incident(g_ptr_array_index(incs, i)));
+        stream_hub_publish(e->stream, msgs);
+    }
     if (deliveries->len)
         engine_notify_wake(e);
     return r;

@@ -193,8 +193,14 @@ static void sink_round(void *ctx, struct round_report *r)
     h->store_writes++;
     g_mutex_unlock(&e->lock);
 
-    if (rc < 0)
+    if (rc < 0) {
         g_warning("host %s: storing the round: %s", h->name, err->message);
+    } else {
+        /* New figures exist: clients of the live stream may fetch them. */
+        g_autoptr(GPtrArray) msgs = g_ptr_array_new_with_free_func((GDestroyNotify)stream_msg_free);
+        g_ptr_array_add(msgs, stream_msg_round(h->name, r->t_us ? r->t_us : b.now_us));
+        stream_hub_publish(e->stream, msgs);
+    }
     batch_clear(&b);
     round_report_free(r);
 }

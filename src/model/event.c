@@ -100,6 +100,20 @@ struct event *event_new(int64_t t_us, const char *item, const char *item_name, c
     return ev;
 }
 
+struct event *event_copy_bare(const struct event *ev)
+{
+    struct event *c = g_new(struct event, 1);
+    *c = *ev;
+    c->item = g_strdup(ev->item);
+    c->item_name = g_strdup(ev->item_name);
+    c->host = g_strdup(ev->host);
+    c->kind = g_strdup(ev->kind);
+    c->condition = g_strdup(ev->condition);
+    c->message = g_strdup(ev->message);
+    c->affected = NULL;
+    return c;
+}
+
 void event_free(struct event *ev)
 {
     if (!ev)
@@ -137,7 +151,7 @@ void incident_free(struct incident *inc)
     g_free(inc);
 }
 
-struct incident *incident_copy(const struct incident *inc)
+struct incident *incident_copy_bare(const struct incident *inc)
 {
     struct incident *c = g_new(struct incident, 1);
     *c = *inc;
@@ -149,6 +163,12 @@ struct incident *incident_copy(const struct incident *inc)
     c->acknowledged_by = g_strdup(inc->acknowledged_by);
     c->resolved_by = g_strdup(inc->resolved_by);
     c->affected = item_refs_new();
+    return c;
+}
+
+struct incident *incident_copy(const struct incident *inc)
+{
+    struct incident *c = incident_copy_bare(inc);
     for (guint i = 0; i < inc->affected->len; i++) {
         const struct item_ref *r = g_ptr_array_index(inc->affected, i);
         g_ptr_array_add(c->affected, item_ref_new(r->item, r->name));

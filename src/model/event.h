@@ -71,6 +71,8 @@ struct event *event_new(int64_t t_us, const char *item, const char *item_name, c
                         const char *kind, const char *condition, bool problem,
                         enum severity severity, const char *message);
 void event_free(struct event *ev);
+/* A copy of EV without its affected items (NULL). */
+struct event *event_copy_bare(const struct event *ev);
 
 enum incident_state { INCIDENT_OPEN, INCIDENT_ACKNOWLEDGED, INCIDENT_RESOLVED };
 
@@ -99,6 +101,8 @@ struct incident {
 struct incident *incident_new(void);
 void incident_free(struct incident *inc);
 struct incident *incident_copy(const struct incident *inc);
+/* A copy of INC whose affected list is empty. */
+struct incident *incident_copy_bare(const struct incident *inc);
 /* Adds ITEM to the affected list unless it is there (or is the incident's
  * own item); true when added. */
 bool incident_add_affected(struct incident *inc, const char *item, const char *name);

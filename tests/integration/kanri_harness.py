@@ -221,6 +221,13 @@ class Kanrid:
             headers[k.strip().lower()] = v.strip()
         return (int(m.group(1)) if m else None), headers, body.decode("utf-8", "replace"), closed
 
+    def stream(self, query="", token="admin", headers=None, rcvbuf=None, timeout=30):
+        """Opens GET /api/v1/events/stream (with QUERY, "?types=..." or
+        "?after=...") on a connection of its own: an EventStream."""
+        return EventStream(self, query, token="" if token is None else
+                           (self.token if token == "admin" else token),
+                           headers=headers, rcvbuf=rcvbuf, timeout=timeout)
+
     def wait_for(self, predicate, timeout=15, interval=0.05, what="condition"):
         deadline = time.time() + timeout
         last = None
@@ -292,6 +299,164 @@ class Kanrid:
             # kanrid gives a hanging hypervisor call 10 s, then exits anyway.
             assert not hung, "kanrid did not exit within 20 s of SIGTERM"
         return self.proc.returncode
+
+
+class StreamEnded(Exception):
+    """The server ended the stream (the last chunk, or the connection)."""
+
+
+class EventStream:
+    """A client of GET /api/v1/events/stream, on a raw socket of its own so
+    that a test sees what the server does: the status and headers, chunked
+    transfer decoded here, and frames parsed as a browser's EventSource
+    parses them.  Each frame is a dict: {"id", "event", "data"} (data
+    parsed as JSON when it is), or {"comment": TEXT} for a comment line."""
+
+    def __init__(self, k, query="", token="", headers=None, rcvbuf=None, timeout=30):
+        sock = socket.socket()
+        if rcvbuf:
+            # Before connect, so the window the server sees is small too.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(timeout)
+        sock.connect(("127.0.0.1", k.port))
+        if k.ssl:
+            sock = k.ssl.wrap_socket(sock, server_hostname="localhost")
+        self.sock = sock
+        lines = [f"GET /api/v1/events/stream{query} HTTP/1.1", "Host: localhost"]
+        if token:
+            lines.append("Authorization: Bearer " + token)
+        lines += [f"{a}: {b}" for a, b in (headers or {}).items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.raw = b""        # bytes received, not yet decoded
+        self.text = b""       # decoded body, not yet parsed into frames
+        self.ended = False    # the last chunk (or EOF) was seen
+        self.frames = []      # every frame parsed so far
+        self._pending = []    # parsed, not yet returned by next()
+        self._frame = {}
+        while b"\r\n\r\n" not in self.raw:
+            self._recv(timeout)
+        head, _, self.raw = self.raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {}
+        for line in lines[1:]:
+            a, _, b = line.partition(":")
+            self.headers[a.strip().lower()] = b.strip()
+        self.body = None
+        if self.status != 200:
+            n = int(self.headers.get("content-length", "0"))
+            while len(self.raw) < n:
+                self._recv(timeout)
+            self.body = self.raw[:n].decode()
+            self.close()
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def _recv(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            got = self.sock.recv(65536)
+        except ConnectionResetError:
+            got = b""
+        if not got:
+            self.ended = True
+            raise StreamEnded("the connection was closed")
+        self.raw += got
+
+    def _decode(self):
+        """Moves whole chunks from raw to text."""
+        while not self.ended:
+            line, sep, rest = self.raw.partition(b"\r\n")
+            if not sep:
+                return
+            size = int(line.split(b";")[0], 16)
+            if len(rest) < size + 2:
+                return
+            if size == 0:
+                self.ended = True
+            self.text += rest[:size]
+            self.raw = rest[size + 2:]
+
+    def _parse(self):
+        while True:
+            line, sep, rest = self.text.partition(b"\n")
+            if not sep:
+                return
+            self.text = rest
+            line = line.decode()
+            if line == "":
+                if self._frame:
+                    f = self._frame
+                    if "data" in f:
+                        try:
+                            f["data"] = json.loads(f["data"])
+                        except ValueError:
+                            pass
+                    self.frames.append(f)
+                    self._pending.append(f)
+                self._frame = {}
+            elif line.startswith(":"):
+                f = {"comment": line[1:].strip()}
+                self.frames.append(f)
+                self._pending.append(f)
+            else:
+                key, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if key == "data" and "data" in self._frame:
+                    self._frame["data"] += "\n" + value
+                else:
+                    self._frame[key] = int(value) if key == "id" else value
+
+    def next(self, timeout=30):
+        """The next frame; StreamEnded when the server ends the stream,
+        socket.timeout when none comes within TIMEOUT seconds."""
+        deadline = time.time() + timeout
+        self._decode()
+        self._parse()
+        while not self._pending:
+            if self.ended:
+                raise StreamEnded("the stream ended")
+            left = deadline - time.time()
+            if left <= 0:
+                raise socket.timeout(f"no frame within {timeout} s")
+            self._recv(left)
+            self._decode()
+            self._parse()
+        return self._pending.pop(0)
+
+    def wait(self, predicate, timeout=30, what="a frame"):
+        """Reads frames until PREDICATE(frame) holds, and returns it."""
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            try:
+                f = self.next(timeout=max(left, 0.001))
+            except socket.timeout:
+                raise AssertionError(f"no {what} within {timeout} s; got "
+                                     f"{self.frames[-5:]!r}") from None
+            if predicate(f):
+                return f
+
+    def wait_end(self, timeout=30):
+        """Reads until the server ends the stream; the frames read."""
+        got = []
+        deadline = time.time() + timeout
+        try:
+            while time.time() < deadline:
+                got.append(self.next(timeout=max(deadline - time.time(), 0.001)))
+        except StreamEnded:
+            return got
+        except socket.timeout:
+            pass
+        raise AssertionError(f"the stream did not end within {timeout} s; got {got[-5:]!r}")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
 
 def node_xml(prefix, n_running, n_shutoff, memory_kib=524288, vcpus=2):

@@ -210,6 +210,36 @@ def response_schema(op, status):
     return media["schema"] if media else None
 
 
+def is_stream(op):
+    """Whether the operation answers a server-sent event stream."""
+    return "text/event-stream" in deref(op["responses"].get("200", {})).get("content", {})
+
+
+def check_stream(k, path, op):
+    """A live stream against the document: its media type, and each frame
+    type's data against the schema x-kanri-frames gives it (the test driver's
+    VM is suspended and resumed for events)."""
+    frames = deref(op["responses"]["200"])["x-kanri-frames"]
+    s = k.stream()
+    try:
+        assert s.status == 200, s.body
+        assert s.headers["content-type"].split(";")[0] == "text/event-stream"
+        hello = s.next()
+        assert hello["event"] == "hello"
+        action(k, "test", "suspend")
+        action(k, "test", "resume")
+        seen = set()
+        while not {"event", "round"} <= seen:
+            f = s.next(timeout=30)
+            if "event" in f:
+                seen.add(f["event"])
+                assert f["event"] in frames, f"{path}: undocumented frame {f['event']}"
+                assert_valid(f["data"], frames[f["event"]], f"{path} {f['event']} frame")
+        assert_valid(hello["data"], frames["hello"], f"{path} hello frame")
+    finally:
+        s.close()
+
+
 def normalize(path):
     return re.sub(r"\{[^}]*\}", "{}", path)
 
@@ -382,6 +412,10 @@ def test_parameterless_gets_conform(kanrid):
     checked = 0
     for path, method, op in operations():
         if method != "get" or "{" in path:
+            continue
+        if is_stream(op):
+            check_stream(k, path, op)
+            checked += 1
             continue
         r = k.get(path)
         assert r.status == 200, f"GET {path}: {r}"

@@ -94,6 +94,8 @@ static void test_defaults(void **state)
     assert_int_equal(c->hypervisors->len, 0);
     assert_int_equal(c->max_connections, 10000);
     assert_int_equal(c->max_connections_per_address, 1000);
+    assert_int_equal(c->max_streams, 256);
+    assert_int_equal(c->stream_backlog, 4096);
     conf_free(NULL);
 }
 
@@ -206,6 +208,7 @@ static void test_unknown_key(void **state)
     expect_one("[manager]\nlisten = 127.0.0.1:1\nbogus = 1\n", LABEL
                ":3: unknown key 'bogus' in [manager] (known: listen, max_connections, "
                "max_connections_per_address, tls, tls_cert, tls_key, header_timeout, body_timeout, "
+               "max_streams, stream_backlog, "
                "state_dir, "
                "resync_interval, log_level, collect_interval, collect_budget_ms, "
                "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
@@ -304,6 +307,10 @@ static void test_int_ranges(void **state)
          LABEL ":2: max_connections: expected an integer from 16 to 1000000, got '15'"},
         {"[manager]\nmax_connections_per_address = 0\n",
          LABEL ":2: max_connections_per_address: expected an integer from 1 to 1000000, got '0'"},
+        {"[manager]\nmax_streams = 0\n",
+         LABEL ":2: max_streams: expected an integer from 1 to 100000, got '0'"},
+        {"[manager]\nstream_backlog = 15\n",
+         LABEL ":2: stream_backlog: expected an integer from 16 to 1000000, got '15'"},
         {"[hypervisor:h]\nuri = test:///default\nkeepalive_interval = 3601\n",
          LABEL ":3: keepalive_interval: expected an integer from 0 to 3600, got '3601'"},
         {"[hypervisor:h]\nuri = test:///default\nkeepalive_count = 0\n",
@@ -507,6 +514,7 @@ static void test_all_errors_collected(void **state)
         LABEL ":4: log_level: expected one of error|warning|info|debug, got 'chatty'",
         LABEL ":5: unknown key 'colour' in [manager] (known: listen, max_connections, "
               "max_connections_per_address, tls, tls_cert, tls_key, header_timeout, body_timeout, "
+              "max_streams, stream_backlog, "
               "state_dir, "
               "resync_interval, log_level, collect_interval, collect_budget_ms, "
               "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
