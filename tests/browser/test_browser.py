@@ -46,7 +46,9 @@ def test_tour_every_page_accessible(fleet):
 def test_state_changes_appear_live(fleet):
     k, args = fleet
     out = scenario(k, "live", args)
-    assert "suspend seen by the page" in out
+    seen = [line for line in out.splitlines() if "suspend seen by the page" in line]
+    assert seen
+    print(seen[0])
 
 
 def test_viewer_cannot_act(fleet):
