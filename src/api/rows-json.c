@@ -294,6 +294,18 @@ json_object *api_view_json(const struct vm_view *v, int64_t now_us)
     return o;
 }
 
+/* A series' name, unit and type (its figures are the caller's). */
+static json_object *line_json(const struct series_kind *kind, const struct store_series_line *line)
+{
+    const struct series_metric *m = &kind->metrics[line->metric];
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "metric", json_object_new_string(m->name));
+    g_autofree char *unit = m->counter ? g_strdup_printf("%s/s", m->unit) : g_strdup(m->unit);
+    json_object_object_add(e, "unit", json_object_new_string(unit));
+    json_object_object_add(e, "type", json_object_new_string(m->counter ? "rate" : "gauge"));
+    return e;
+}
+
 json_object *api_series_json(const struct series_kind *kind, const struct store_series_result *r)
 {
     json_object *o = json_object_new_object();
@@ -303,12 +315,7 @@ json_object *api_series_json(const struct series_kind *kind, const struct store_
     for (guint i = 0; i < r->lines->len; i++) {
         const struct store_series_line *line =
             &g_array_index(r->lines, struct store_series_line, i);
-        const struct series_metric *m = &kind->metrics[line->metric];
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "metric", json_object_new_string(m->name));
-        g_autofree char *unit = m->counter ? g_strdup_printf("%s/s", m->unit) : g_strdup(m->unit);
-        json_object_object_add(e, "unit", json_object_new_string(unit));
-        json_object_object_add(e, "type", json_object_new_string(m->counter ? "rate" : "gauge"));
+        json_object *e = line_json(kind, line);
         json_object *pts = json_object_new_array_ext((int)line->points->len);
         for (guint k = 0; k < line->points->len; k++) {
             const struct series_point *p = &g_array_index(line->points, struct series_point, k);
@@ -360,12 +367,7 @@ json_object *api_series_columns_json(const struct series_kind *kind,
     for (guint i = 0; i < r->lines->len; i++) {
         const struct store_series_line *line =
             &g_array_index(r->lines, struct store_series_line, i);
-        const struct series_metric *m = &kind->metrics[line->metric];
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "metric", json_object_new_string(m->name));
-        g_autofree char *unit = m->counter ? g_strdup_printf("%s/s", m->unit) : g_strdup(m->unit);
-        json_object_object_add(e, "unit", json_object_new_string(unit));
-        json_object_object_add(e, "type", json_object_new_string(m->counter ? "rate" : "gauge"));
+        json_object *e = line_json(kind, line);
         json_object *v = json_object_new_array_ext((int)times->len);
         guint k = 0;
         for (guint j = 0; j < times->len; j++) {

@@ -11,7 +11,7 @@ const enc = encodeURIComponent;
 
 // A page made of one table over one GET, refreshed by live messages that
 // WANTS(type, data) says are about it.
-function listPage(main, { title, intro, path, key, columns, wants, controls, initialSort }) {
+export function listPage(main, { title, intro, path, key, columns, wants, controls, initialSort }) {
   const ctl = new AbortController();
   const table = dataTable({ columns, caption: title, initialSort });
   const region = h('section', { 'aria-label': title }, table.el);
