@@ -1,7 +1,10 @@
 /*
- * api: kanrid's HTTP server (REST API v1), on libmicrohttpd with one thread
- * per connection, so a request blocked in a slow hypervisor call never
- * holds up another.  See docs/api.md for the contract.
+ * api: kanrid's HTTP server (REST API v1, the live stream and the web
+ * dashboard's files), on libmicrohttpd: a few poll threads hold every
+ * connection, handlers run on a worker pool (a slow one, for calls that
+ * may wait on a hypervisor, apart), so a request blocked in a slow
+ * hypervisor call never holds up another.  See docs/api.md for the
+ * contract and src/api/server.c for the details.
  */
 #pragma once
 
