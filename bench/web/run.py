@@ -49,6 +49,9 @@ def seed_history(db, uuid, host_id, now):
     ph = ",".join("?" * (3 + len(names)))
     con.executemany(f"INSERT OR REPLACE INTO reconciled_samples(host_id, uuid, t, {', '.join(names)})"
                     f" VALUES ({ph})", rows)
+    # The first kanrid may have downsampled past these times already: it
+    # starts the reconciled view's tiers over, as after a restore.
+    con.execute("DELETE FROM samples_progress WHERE kind = 'vm-reconciled'")
     con.commit()
     con.close()
     return len(rows)
