@@ -16,6 +16,10 @@
  * fewer statistics than its last complete one (libvirt skipped what needed
  * the busy job) counts as missed rather than as figures.  A late call's
  * thread is left to finish (or hang) on its own; its results are dropped.
+ * A suspect whose last call alone has not come back is not asked again
+ * until it has: a frozen guest would otherwise add one hung call a round
+ * to a libvirtd client that serves five at once, and then stall the calls
+ * of healthy domains on the same connection.
  */
 #include "config.h"
 
@@ -75,6 +79,7 @@ struct round {
 
 struct stats_job {
     struct round *round;
+    struct collector *c; /* a ref, for a suspect's call alone (clears alone_out) */
     virConnectPtr conn;
     bool node;   /* host figures and pools instead of domains */
     GStrv uuids; /* NULL: every active domain in one call */
@@ -98,6 +103,8 @@ struct stats_job {
 static void job_free(gpointer p)
 {
     struct stats_job *j = p;
+    if (j->c)
+        collector_unref(j->c);
     if (j->conn)
         virConnectClose(j->conn);
     g_strfreev(j->uuids);
@@ -276,6 +283,14 @@ static void stats_job_run(gpointer data, gpointer user)
         run_node(j);
     else
         run_domains(j);
+    if (j->c) {
+        struct collector *c = j->c;
+        g_mutex_lock(&c->lock);
+        struct dom *d = g_hash_table_lookup(c->doms, j->uuids[0]);
+        if (d)
+            d->alone_out = false;
+        g_mutex_unlock(&c->lock);
+    }
     g_mutex_lock(&r->lock);
     j->took_us = mono_usec() - t0;
     j->done = true;
@@ -671,11 +686,21 @@ static void round_run(struct collector *c)
         }
     }
     for (guint i = 0; i < alone->len; i++) {
+        const char *uuid = g_ptr_array_index(alone, i);
+        g_mutex_lock(&c->lock);
+        struct dom *d = g_hash_table_lookup(c->doms, uuid);
+        bool out = d && d->alone_out;
+        if (d && !out)
+            d->alone_out = true;
+        g_mutex_unlock(&c->lock);
+        if (out)
+            continue; /* still waiting for its last call: missed this round */
         struct stats_job *j = job_new(r, c->stats[(i + 1) % (guint)nconn]);
         j->nowait = nowait;
         j->single = true;
+        j->c = collector_ref(c);
         j->uuids = g_new0(char *, 2);
-        j->uuids[0] = g_strdup(g_ptr_array_index(alone, i));
+        j->uuids[0] = g_strdup(uuid);
     }
     struct stats_job *nodej = job_new(r, c->main);
     nodej->node = true;

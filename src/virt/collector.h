@@ -16,6 +16,11 @@ struct dom {
     char *name;
     uint64_t seen_round;
     int suspect; /* rounds left to be queried alone */
+    /* Its call alone has not come back yet (a frozen guest's can wait on
+     * libvirt's job lock for 30 s, or forever): it is not asked again
+     * meanwhile, so hung calls do not pile up on one libvirtd client,
+     * which serves only a few at once (max_client_requests, 5). */
+    bool alone_out;
     /* A complete record's number of statistics, per incarnation: a
      * suspect's record with fewer is partial (libvirt skipped what needed
      * the domain's busy job) and counts as missed. */
