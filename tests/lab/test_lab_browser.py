@@ -26,14 +26,8 @@ uri = qemu:///system
 
 @pytest.fixture
 def guest(lab_images):
-    labvm.cleanup_all(prefix=NAME)
-    uuid = labvm.define_guest(NAME, memory_mib=256, vcpus=1)
-    try:
-        labvm.start(NAME)
-        labvm.wait_agent(NAME, timeout=180)
-        yield uuid
-    finally:
-        labvm.cleanup_all(prefix=NAME)
+    with labvm.guest(NAME, memory_mib=256, vcpus=1) as g:
+        yield g.uuid
 
 
 def test_vm_page_draws_h_g_r_of_a_real_guest(kanrid_factory, guest):
