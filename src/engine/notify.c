@@ -36,13 +36,15 @@ struct notifier {
     GMutex m;
     GCond c;
     bool stop, wake;
-    /* route name -> struct rate *: deliveries in the current minute */
+    /* route name -> struct rate *: its recent deliveries */
     GHashTable *rates;
 };
 
+/* The times of a route's last rate_per_min deliveries, oldest at `head`:
+ * a sliding minute, so no burst of twice the rate across a minute's edge. */
 struct rate {
-    int64_t minute;
-    unsigned n;
+    unsigned cap, n, head;
+    int64_t at[];
 };
 
 static const struct notify_route *route_find(struct engine_ops *o, const char *name)
@@ -167,20 +169,23 @@ static bool rate_allows(struct notifier *n, const struct notify_route *r, int64_
 {
     if (!r->rate_per_min)
         return true;
-    int64_t minute = now / (60 * USEC_PER_SEC);
     struct rate *rt = g_hash_table_lookup(n->rates, r->name);
-    if (!rt) {
-        rt = g_new0(struct rate, 1);
-        g_hash_table_insert(n->rates, g_strdup(r->name), rt);
+    if (!rt || rt->cap != r->rate_per_min) {
+        /* New, or its rate is not the one this was sized for. */
+        rt = g_malloc0(sizeof(*rt) + r->rate_per_min * sizeof(rt->at[0]));
+        rt->cap = r->rate_per_min;
+        g_hash_table_replace(n->rates, g_strdup(r->name), rt);
     }
-    if (rt->minute != minute) {
-        rt->minute = minute;
-        rt->n = 0;
+    const int64_t minute = 60 * USEC_PER_SEC;
+    if (rt->n == rt->cap) {
+        if (now - rt->at[rt->head] < minute) {
+            *ret_next = rt->at[rt->head] + minute;
+            return false;
+        }
+        rt->head = (rt->head + 1) % rt->cap;
+        rt->n--;
     }
-    if (rt->n >= r->rate_per_min) {
-        *ret_next = (minute + 1) * 60 * USEC_PER_SEC;
-        return false;
-    }
+    rt->at[(rt->head + rt->n) % rt->cap] = now;
     rt->n++;
     return true;
 }

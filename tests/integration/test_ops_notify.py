@@ -4,6 +4,7 @@ standard input with $KANRI_KEY; a rate-limited route holds the excess back
 rather than dropping it; a delivery that keeps failing is given up after
 notify_give_up, and that is an event itself."""
 import json
+from datetime import datetime
 import os
 
 from test_ops import RULE, conf, guest_push, wait_incident
@@ -47,7 +48,12 @@ def test_rate_limit_holds_back_and_give_up_is_an_event(kanrid_factory):
         slow = sorted((d for d in deliveries() if d["route"] == "slow"), key=lambda d: d["id"])
         return len(slow) == 2 and slow[0]["state"] == "delivered" and \
             slow[1]["state"] == "pending" and slow[1]["last_error"] == "rate limit" and slow
-    k.wait_for(held, what="the second syslog delivery held back")
+    slow = k.wait_for(held, what="the second syslog delivery held back")
+    # ...until a minute after the first went out (a sliding minute, not
+    # the next minute on the clock).
+    def secs(t):
+        return datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+    assert abs(secs(slow[1]["next_try"]) - secs(slow[0]["done"]) - 60) <= 1, slow
 
     # the dead webhook: retried, then given up after 3 s, which is an event
     def given_up():
