@@ -15,13 +15,15 @@
 #include <glib.h>
 
 #include "model/action.h"
+#include "model/decision.h"
 #include "model/row.h"
 #include "model/sample.h"
 
 static const struct row_desc *const descs[] = {
-    &host_row_desc,    &vm_row_desc,          &pool_row_desc,     &network_row_desc,
-    &change_row_desc,  &audit_row_desc,       &token_row_desc,    &agent_row_desc,
-    &finding_row_desc, &view_status_row_desc, &snapshot_row_desc,
+    &host_row_desc,           &vm_row_desc,           &pool_row_desc,     &network_row_desc,
+    &change_row_desc,         &audit_row_desc,        &token_row_desc,    &agent_row_desc,
+    &finding_row_desc,        &view_status_row_desc,  &snapshot_row_desc, &decision_row_desc,
+    &policy_setting_row_desc, &policy_pause_row_desc, &replay_row_desc,
 };
 
 static size_t type_size(enum row_type t)
