@@ -39,6 +39,10 @@ static const struct row_field host_fields[] = {
     F(host_row, last_seen, ROW_TIME),
     F(host_row, connected_since, ROW_TIME),
     F(host_row, inventory_synced_at, ROW_TIME),
+    F(host_row, maintenance, ROW_BOOL),
+    F(host_row, maintenance_since, ROW_TIME),
+    F(host_row, maintenance_by, ROW_STR),
+    F(host_row, maintenance_reason, ROW_STR),
 };
 DESC(host_row, "hosts", host_fields);
 

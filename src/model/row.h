@@ -89,6 +89,12 @@ struct host_row {
     int64_t cpus, mhz, memory_bytes, numa_cells;
     int64_t domains_total, domains_running;
     int64_t last_seen, connected_since, inventory_synced_at;
+    /* Maintenance mode (store_ops.host_maintenance_set): nothing is placed
+     * on the host and its VMs are evacuated; since, by and reason are
+     * absent while it is off. */
+    bool maintenance;
+    int64_t maintenance_since;
+    char *maintenance_by, *maintenance_reason;
 };
 
 struct vm_row {

@@ -143,3 +143,29 @@ int sq_outbox_due(struct store *st, int64_t now_us, unsigned limit, GArray *ret,
 int sq_outbox_done(struct store *st, int64_t id, const char *state, const char *error_text, int64_t next_try_us, int64_t now_us, GError **error);
 struct rows *sq_outbox_query(struct store *st, int64_t incident_id, int limit, GError **error);
 int sq_events_prune(struct store *st, int64_t before_us, unsigned *ret_deleted, GError **error);
+
+/* sqlite-policy.c: the policies' record */
+int sq_decisions_insert(struct store *st, const struct decision_write *w, size_t n,
+                        int64_t *ret_ids, GError **error);
+int sq_decision_insert(struct store *st, const struct decision_write *w, int64_t *ret_id,
+                       GError **error);
+int sq_decision_update(struct store *st, int64_t id, const char *state, int64_t audit_id,
+                       const char *error_text, GError **error);
+int sq_decision_observe(struct store *st, int64_t id, const char *observed_json,
+                        const char *verdict, int64_t observed_us, GError **error);
+struct rows *sq_decisions_query(struct store *st, const struct store_decision_query *q,
+                                GError **error);
+struct rows *sq_decision_get(struct store *st, int64_t id, GError **error);
+int sq_decisions_prune(struct store *st, int64_t before_us, unsigned *ret_deleted, GError **error);
+int sq_policy_setting_put(struct store *st, const char *policy, const char *key, const char *value,
+                          const char *by, int64_t now_us, GError **error);
+struct rows *sq_policy_settings_query(struct store *st, GError **error);
+int sq_policy_pause_put(struct store *st, const char *policy, const char *vm_uuid, int64_t since_us,
+                        const char *reason, int64_t decision_id, GError **error);
+int sq_policy_pause_delete(struct store *st, const char *policy, const char *vm_uuid,
+                           GError **error);
+struct rows *sq_policy_pauses_query(struct store *st, GError **error);
+int sq_host_maintenance_set(struct store *st, int64_t host_id, bool on, const char *by,
+                            const char *reason, int64_t now_us, GError **error);
+struct rows *sq_policy_replay_query(struct store *st, int64_t host_id, int64_t from_us,
+                                    int64_t to_us, unsigned limit, GError **error);

@@ -235,6 +235,33 @@ static const char *const migrations[] = {
     "ALTER TABLE reconciled_samples ADD COLUMN net_rx_g INTEGER;"
     "ALTER TABLE reconciled_samples ADD COLUMN net_tx_h INTEGER;"
     "ALTER TABLE reconciled_samples ADD COLUMN net_tx_g INTEGER;",
+    /* 12: the policies' record (sqlite-policy.c, model/decision.h): every
+     * decision a policy made with its inputs, action, outcome and observed
+     * effect; the settings made over the API; the VMs a policy is paused
+     * on; and maintenance mode on hosts.  undo_of names the decision undone
+     * but is no foreign key: retention deletes the older decision first.
+     * Self-contained: it may be renumbered when merged beside other new
+     * steps. */
+    "CREATE TABLE decisions ("
+    "  id INTEGER PRIMARY KEY, t INTEGER NOT NULL, policy TEXT NOT NULL, mode TEXT NOT NULL,"
+    "  evacuation INTEGER NOT NULL DEFAULT 0, vm_uuid TEXT, vm_name TEXT,"
+    "  host_id INTEGER REFERENCES hosts(id), to_host_id INTEGER REFERENCES hosts(id),"
+    "  rule TEXT NOT NULL, action TEXT NOT NULL, params TEXT, inputs TEXT NOT NULL,"
+    "  expected TEXT, reason TEXT NOT NULL, state TEXT NOT NULL, audit_id INTEGER, error TEXT,"
+    "  observed TEXT, verdict TEXT, observed_t INTEGER, undo_of INTEGER);"
+    "CREATE INDEX decisions_vm ON decisions(vm_uuid, id);"
+    "CREATE INDEX decisions_policy ON decisions(policy, id);"
+    "CREATE INDEX decisions_t ON decisions(t);"
+    "CREATE TABLE policy_settings ("
+    "  policy TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated INTEGER NOT NULL,"
+    "  by TEXT, PRIMARY KEY (policy, key)) WITHOUT ROWID;"
+    "CREATE TABLE policy_pauses ("
+    "  policy TEXT NOT NULL, vm_uuid TEXT NOT NULL, since INTEGER NOT NULL, reason TEXT,"
+    "  decision_id INTEGER, PRIMARY KEY (policy, vm_uuid)) WITHOUT ROWID;"
+    "ALTER TABLE hosts ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE hosts ADD COLUMN maintenance_since INTEGER;"
+    "ALTER TABLE hosts ADD COLUMN maintenance_by TEXT;"
+    "ALTER TABLE hosts ADD COLUMN maintenance_reason TEXT;",
 };
 
 void set_db_error(GError **error, sqlite3 *db, const char *what)
@@ -1060,7 +1087,8 @@ static int sq_token_count(struct store *st, int64_t *ret_count, GError **error)
     "   AS domains_total,"                                                                         \
     " (SELECT count(*) FROM domains d WHERE d.host_id = h.id AND d.removed = 0"                    \
     "   AND d.state = 'running') AS domains_running,"                                              \
-    " h.last_seen, h.connected_since, h.inventory_synced_at"
+    " h.last_seen, h.connected_since, h.inventory_synced_at, h.maintenance,"                       \
+    " h.maintenance_since, h.maintenance_by, h.maintenance_reason"
 
 static struct rows *sq_hosts_query(struct store *st, const char *name_or_id, GError **error)
 {
@@ -1279,6 +1307,21 @@ static const struct store_ops sqlite_ops = {
     .outbox_done = sq_outbox_done,
     .outbox_query = sq_outbox_query,
     .events_prune = sq_events_prune,
+    /* sqlite-policy.c */
+    .decisions_insert = sq_decisions_insert,
+    .decision_insert = sq_decision_insert,
+    .decision_update = sq_decision_update,
+    .decision_observe = sq_decision_observe,
+    .decisions_query = sq_decisions_query,
+    .decision_get = sq_decision_get,
+    .decisions_prune = sq_decisions_prune,
+    .policy_setting_put = sq_policy_setting_put,
+    .policy_settings_query = sq_policy_settings_query,
+    .policy_pause_put = sq_policy_pause_put,
+    .policy_pause_delete = sq_policy_pause_delete,
+    .policy_pauses_query = sq_policy_pauses_query,
+    .host_maintenance_set = sq_host_maintenance_set,
+    .policy_replay_query = sq_policy_replay_query,
     .agent_enroll = sq_agent_enroll,
     .agent_contact = sq_agent_contact,
     .agents_query = sq_agents_query,

@@ -1,6 +1,7 @@
 /*
  * store: kanri's persistence — inventory, configuration history, audit
- * trail, tokens, agents, sample history, findings.  Typed rows in and out
+ * trail, tokens, agents, sample history, findings, the operations record
+ * and the policies' record.  Typed rows in and out
  * (model/); the store decides nothing: what a change is, who caused it and
  * when a finding opens or closes are decided above it (src/engine/,
  * src/reconcile/), and the store writes what it is told.
@@ -26,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/decision.h"
 #include "model/event.h"
 #include "model/finding.h"
 #include "model/inventory.h"
@@ -191,6 +193,26 @@ struct store_incident_query {
     int64_t before_id;
     int limit;
 };
+
+/* ---- the policies' record (model/decision.h) ---- */
+
+/* Which decisions to list (decisions_query), newest first (by id). */
+struct store_decision_query {
+    const char *vm_uuid; /* exact; NULL: any */
+    const char *policy;  /* "memory" | "balance" | "maintenance"; NULL: any */
+    int64_t host_id;     /* the VM's host or a migration's destination; 0: any */
+    const char *action;  /* exact (even "none"); NULL: any but "none" unless include_none */
+    bool include_none;
+    const char *state;      /* exact; NULL: any */
+    int64_t from_us, to_us; /* [from, to) on the decision's time; 0: open-ended */
+    int64_t before_id;      /* keyset: ids below; 0: from the newest */
+    int limit;              /* 1..1000; anything else: 1000 */
+};
+
+#define STORE_DECISIONS_MAX_LIMIT 1000
+/* The most rows one policy_replay_query returns: a dry run over more must
+ * be split (by host or by time). */
+#define STORE_REPLAY_MAX_ROWS 200000
 
 /* ---- a round's writes ---- */
 
@@ -448,6 +470,70 @@ struct store_ops {
     /* Deletes events older than BEFORE_US and deliveries done before it. */
     int (*events_prune)(struct store *st, int64_t before_us, unsigned *ret_deleted,
                         GError **error);
+
+    /* ---- the policies' record (model/decision.h) ---- */
+    /* Inserts the N decisions of W in one transaction (a round may decide
+     * several; all are written or none), their ids, in W's order, into
+     * RET_IDS (N entries) when given.  -EINVAL (STORE_ERROR_INVALID) when
+     * a required field is missing, and nothing is written. */
+    int (*decisions_insert)(struct store *st, const struct decision_write *w, size_t n,
+                            int64_t *ret_ids, GError **error);
+    /* One decision: decisions_insert of one. */
+    int (*decision_insert)(struct store *st, const struct decision_write *w, int64_t *ret_id,
+                           GError **error);
+    /* Moves decision ID to STATE with ERROR_TEXT (NULL: none), and links
+     * its audit entry when AUDIT_ID is not 0 (0 keeps the one it has).
+     * -ENOENT: no such decision. */
+    int (*decision_update)(struct store *st, int64_t id, const char *state, int64_t audit_id,
+                           const char *error_text, GError **error);
+    /* Records what the round after decision ID's action saw: OBSERVED_JSON
+     * (a JSON object), VERDICT ("ok" | "no-effect" | "worse") and when.
+     * -ENOENT: no such decision. */
+    int (*decision_observe)(struct store *st, int64_t id, const char *observed_json,
+                            const char *verdict, int64_t observed_us, GError **error);
+    /* Rows of decision_row_desc; see struct store_decision_query. */
+    struct rows *(*decisions_query)(struct store *st, const struct store_decision_query *q,
+                                    GError **error);
+    /* Decision ID as one row of decision_row_desc; NULL with
+     * STORE_ERROR_NOT_FOUND when there is none. */
+    struct rows *(*decision_get)(struct store *st, int64_t id, GError **error);
+    /* Deletes the decisions taken before BEFORE_US, except those still
+     * pending (an action in flight keeps its record). */
+    int (*decisions_prune)(struct store *st, int64_t before_us, unsigned *ret_deleted,
+                           GError **error);
+    /* Sets KEY of POLICY to VALUE (text, as kanri.conf would give it), by
+     * BY at NOW_US; VALUE NULL deletes the setting (-ENOENT when there was
+     * none).  The store keeps the text; the policy module checks it. */
+    int (*policy_setting_put)(struct store *st, const char *policy, const char *key,
+                              const char *value, const char *by, int64_t now_us, GError **error);
+    /* Every setting made over the API (policy_setting_row_desc), by policy
+     * and key. */
+    struct rows *(*policy_settings_query)(struct store *st, GError **error);
+    /* Pauses POLICY on VM_UUID since SINCE_US, because of DECISION_ID (0:
+     * none); a pause already there is replaced. */
+    int (*policy_pause_put)(struct store *st, const char *policy, const char *vm_uuid,
+                            int64_t since_us, const char *reason, int64_t decision_id,
+                            GError **error);
+    /* -ENOENT: POLICY was not paused on VM_UUID. */
+    int (*policy_pause_delete)(struct store *st, const char *policy, const char *vm_uuid,
+                               GError **error);
+    /* Every pause (policy_pause_row_desc), by policy and VM. */
+    struct rows *(*policy_pauses_query)(struct store *st, GError **error);
+    /* Puts host HOST_ID in maintenance mode (ON) or takes it out.  Turning
+     * it on records BY and REASON, and since when (NOW_US; a host already
+     * in maintenance keeps its since); turning it off clears all three.
+     * hosts_query shows it.  -ENOENT: no such host. */
+    int (*host_maintenance_set)(struct store *st, int64_t host_id, bool on, const char *by,
+                                const char *reason, int64_t now_us, GError **error);
+    /* The stored rounds of HOST_ID (0: every host) whose reconciled time
+     * is in [FROM_US, TO_US), one row per VM per round (replay_row_desc),
+     * ordered by time, host id and VM uuid, for a policy's dry run over
+     * the past.  Reads the raw tier only (what samples_maintain keeps of
+     * it).  At most LIMIT rows (0 or above STORE_REPLAY_MAX_ROWS: that
+     * maximum); more is an error (STORE_ERROR_INVALID), not a cut list,
+     * since a replay of part of a round would decide on part of a fleet. */
+    struct rows *(*policy_replay_query)(struct store *st, int64_t host_id, int64_t from_us,
+                                        int64_t to_us, unsigned limit, GError **error);
 };
 
 struct store {

@@ -28,6 +28,7 @@
 
 #include "store/series.h"
 #include "store/store.h"
+#include "undo-migrations.h"
 
 #define UUID_A "6695eb01-f6a4-8304-79aa-97f2502e193f"
 #define UUID_B "0a5e1a33-0000-4000-8000-000000000002"
@@ -485,7 +486,7 @@ static void test_migration_6_keeps_engine_states(void **state)
     store_close(f->st);
     f->st = NULL;
     g_autofree char *sql = g_strdup_printf(
-        "DROP TABLE reconcile_state;"
+        UNDO_MIGRATION_12 "DROP TABLE reconcile_state;"
         "DROP INDEX domains_host_state;"
         "ALTER TABLE hosts DROP COLUMN inventory_synced_at;"
         "ALTER TABLE audit DROP COLUMN checked_at;"
@@ -546,7 +547,7 @@ static void test_migration_11_reconciled_h_g(void **state)
     static const char *const res[] = {"cpu_busy", "cpu_wait", "cpu_demand", "mem_total",
                                       "mem_used", "mem_swap", "disk_used",  "disk_free",
                                       "disk_io",  "net_rx",   "net_tx"};
-    g_autoptr(GString) sql = g_string_new(NULL);
+    g_autoptr(GString) sql = g_string_new(UNDO_MIGRATION_12);
     for (size_t i = 0; i < G_N_ELEMENTS(res); i++)
         g_string_append_printf(sql,
                                "ALTER TABLE reconciled_samples DROP COLUMN %s_h;"
@@ -2352,16 +2353,20 @@ static void test_query_shapes(void **state)
     create_dom(f, h, UUID_A, "web", "running", xml, T0);
 
     /* hosts: every field, connected (no reason) then unreachable (no
-     * connected_since). */
+     * connected_since); not in maintenance (test_policy_store.c). */
     g_autoptr(rows) hr = hosts_of(f, NULL);
     assert_int_equal(rows_len(hr), 1);
-    expect_filled(hr, 0, (const char *const[]){"reason", NULL});
+    expect_filled(hr, 0,
+                  (const char *const[]){"reason", "maintenance_since", "maintenance_by",
+                                        "maintenance_reason", NULL});
     g_autoptr(rows) hr_keep = NULL;
     assert_int_equal(OPS(f)->host_put_state(f->st, h, HOST_UNREACHABLE, "down", T0 + SEC, 0, NULL),
                      0);
     struct host_row *host = host_now(f, &hr_keep, "a");
     assert_string_equal(host->reason, "down");
-    expect_filled(hr_keep, 0, (const char *const[]){"connected_since", NULL});
+    expect_filled(hr_keep, 0,
+                  (const char *const[]){"connected_since", "maintenance_since", "maintenance_by",
+                                        "maintenance_reason", NULL});
 
     /* vms: every field but the XML, then with it. */
     g_autoptr(rows) vr = vms_of(f, NULL, 0, false);

@@ -1,0 +1,16 @@
+/*
+ * SQL that takes a database of the current schema back to before one
+ * migration step, for the tests that build a database "made by the
+ * previous version" from a fresh one (test_store.c, test_policy_store.c).
+ * A test going back to step N runs the undo of every later step first,
+ * newest first; each new step adds its undo here.
+ */
+#pragma once
+
+/* Step 12: the policies' record (sqlite.c). */
+#define UNDO_MIGRATION_12                                                                          \
+    "DROP TABLE decisions; DROP TABLE policy_settings; DROP TABLE policy_pauses;"                  \
+    "ALTER TABLE hosts DROP COLUMN maintenance;"                                                   \
+    "ALTER TABLE hosts DROP COLUMN maintenance_since;"                                             \
+    "ALTER TABLE hosts DROP COLUMN maintenance_by;"                                                \
+    "ALTER TABLE hosts DROP COLUMN maintenance_reason;"
