@@ -6,7 +6,8 @@ import { env, api, newPage, login, open, shot, checkA11y, assert } from './ui.mj
 
 const PAGES = [
   ['fleet', '#/'], ['findings', '#/findings'], ['incidents', '#/incidents'], ['problems', '#/problems'],
-  ['changes', '#/changes'], ['audit', '#/audit'], ['agents', '#/agents'],
+  ['changes', '#/changes'], ['audit', '#/audit'], ['policies', '#/policies'], ['decisions', '#/decisions'],
+  ['agents', '#/agents'],
 ];
 
 async function stateOf(page) {
@@ -164,6 +165,62 @@ export async function revoked(browser) {
   await page.getByLabel('API token').waitFor({ timeout: 20000 });
   await page.getByText(/revoked/).waitFor();
   await shot(page, 'login-revoked');
+  await page.context().close();
+}
+
+// An admin sets the memory policy to recommend (confirmed) and the page
+// says so; a dry run over the last hour is summed up in words; the
+// decisions list renders; host args.host goes into maintenance with its
+// button (confirmed, with a reason), shows the badge and the plan, and
+// leaves it again.
+export async function policies(browser) {
+  const a = env.args;
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, '#/policies');
+  const mem = page.locator('section[data-policy="memory"]');
+  await mem.getByLabel('Mode of the memory policy').selectOption('recommend');
+  await mem.getByRole('button', { name: 'Change mode…' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Change mode' }).click();
+  await mem.locator('[data-field="mode"]', { hasText: /^recommend$/ }).waitFor({ timeout: 15000 });
+  await page.locator('main [role="status"]', { hasText: 'memory policy is now in recommend mode' }).waitFor();
+  assert.equal(await mem.getByLabel('Mode of the memory policy').inputValue(), 'recommend');
+  // The dry run, over the last hour.
+  await page.getByLabel('Policy', { exact: true }).selectOption('memory');
+  await page.getByLabel('From', { exact: true }).fill('1h');
+  await page.getByRole('button', { name: 'Run dry run' }).click();
+  const summary = page.locator('.sim-summary', { hasText: /round/ });
+  await summary.waitFor({ timeout: 30000 });
+  assert.match(await summary.textContent(), /(the memory policy would have taken \d+ actions?|no recorded round)/);
+  await checkA11y(page, 'policies after a dry run');
+  await shot(page, 'policies-dry-run');
+  // The decisions: rows, or the sentence saying there are none.
+  await open(page, '#/decisions');
+  const first = page.locator('table.decisions tbody tr').first();
+  await first.waitFor();
+  if (await page.locator('table.decisions td.empty').count() === 0) {
+    const expand = page.locator('table.decisions button.expand').first();
+    await expand.click();
+    assert.equal(await expand.getAttribute('aria-expanded'), 'true');
+    await page.locator('table.decisions tr.detail:not([hidden]) .decision-detail').first().waitFor();
+  }
+  await checkA11y(page, 'decisions');
+  // Maintenance from the host's page, in and out.
+  await open(page, `#/host/${encodeURIComponent(a.host)}`);
+  const badge = page.locator('[data-field="maintenance"] .state', { hasText: 'maintenance' });
+  assert.equal(await badge.count(), 0, `${a.host} is not in maintenance yet`);
+  await page.getByRole('button', { name: 'Enter maintenance…' }).click();
+  await page.getByRole('dialog').getByLabel('Reason (optional)').fill('browser test');
+  await page.getByRole('dialog').getByRole('button', { name: 'Enter maintenance' }).click();
+  await badge.waitFor({ timeout: 15000 });
+  await page.locator('main [role="status"]', { hasText: `${a.host} is in maintenance` }).waitFor();
+  await checkA11y(page, 'host in maintenance');
+  await shot(page, 'host-maintenance');
+  await page.getByRole('button', { name: 'Leave maintenance…' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Leave maintenance' }).click();
+  await page.locator('[data-field="maintenance"]', { hasText: /^no$/ }).waitFor({ timeout: 15000 });
+  await page.getByRole('button', { name: 'Enter maintenance…' }).waitFor();
+  assert.deepEqual(page.errors || [], [], 'no script error');
   await page.context().close();
 }
 

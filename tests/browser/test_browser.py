@@ -72,6 +72,33 @@ def test_kanrid_down_said_in_words(fleet):
     scenario(k, "down", args, on_line=on_line)
 
 
+def test_policies_decisions_and_maintenance(kanrid_factory):
+    """An admin sets the memory policy to recommend and runs a dry run from
+    the Policies page, the Decisions page renders, and host test2 goes into
+    maintenance and out again from its page: kanrid has the mode set over
+    the API and the two maintenance events."""
+    conf = ("[manager]\ncollect_interval = 2\n"
+            "[hypervisor:test]\nuri = test:///default\n"
+            "[hypervisor:test2]\nuri = test:///default\n")
+    k = kanrid_factory(config=conf)
+    k.wait_connected(["test", "test2"])
+    scenario(k, "policies", {"hosts": ["test", "test2"], "host": "test2"})
+    r = k.get("/api/v1/policies")
+    assert r.status == 200, r
+    memory = next(p for p in r.json["policies"] if p["name"] == "memory")
+    assert memory["mode"] == "recommend"
+    assert memory["overridden"].get("mode") == "recommend"
+    assert memory["settings"]["mode"] == "recommend"
+    assert "test2" not in r.json["maintenance"]
+    assert k.hosts()["test2"]["maintenance"] is False
+    ev = k.get("/api/v1/events?item=host:test2&kind=host.maintenance.&limit=100")
+    assert ev.status == 200, ev
+    kinds = [e["kind"] for e in ev.json["events"]]
+    assert "host.maintenance.on" in kinds and "host.maintenance.off" in kinds, kinds
+    # Newest first: the last word is "off".
+    assert kinds.index("host.maintenance.off") < kinds.index("host.maintenance.on"), kinds
+
+
 def test_assets_served_with_policy(fleet):
     """The page and its bundle come from kanrid itself (no CDN), cacheable
     by ETag, gzip-compressed, under a Content-Security-Policy."""

@@ -11,6 +11,8 @@ import { hostPage } from './pages/host.js';
 import { vmPage } from './pages/vm.js';
 import { findingsPage, changesPage, auditPage, incidentsPage, incidentPage, problemsPage, searchPage } from './pages/lists.js';
 import { agentsPage } from './pages/agents.js';
+import { policiesPage } from './pages/policies.js';
+import { decisionsPage } from './pages/decisions.js';
 
 const NAV = [
   ['#/', 'Fleet'],
@@ -19,6 +21,8 @@ const NAV = [
   ['#/problems', 'Problems'],
   ['#/changes', 'Changes'],
   ['#/audit', 'Audit'],
+  ['#/policies', 'Policies'],
+  ['#/decisions', 'Decisions'],
   ['#/agents', 'Agents'],
 ];
 
@@ -33,6 +37,8 @@ const ROUTES = [
   [/^#\/changes$/, changesPage],
   [/^#\/audit$/, auditPage],
   [/^#\/agents$/, agentsPage],
+  [/^#\/policies$/, policiesPage],
+  [/^#\/decisions$/, decisionsPage],
   [/^#\/search\/(.*)$/, searchPage],
 ];
 

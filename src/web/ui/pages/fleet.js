@@ -40,7 +40,8 @@ function hostsTable(hosts) {
       ? `${bytes(x.storage_allocation_bytes)} of ${bytes(x.storage_capacity_bytes)}` : 'no pools';
     return h('tr', null,
       h('th', { scope: 'row' }, h('a', { href: `#/host/${encodeURIComponent(x.name)}` }, x.name)),
-      h('td', null, stateBadge(x.state), x.reason ? h('div', { class: 'reason' }, x.reason) : null),
+      h('td', null, stateBadge(x.state), x.maintenance ? [' ', stateBadge('maintenance')] : null,
+        x.reason ? h('div', { class: 'reason' }, x.reason) : null),
       h('td', null, usageBar(x.cpu_demand_cores, x.cpus, cpuText + stale)),
       h('td', null, usageBar(x.mem_used_bytes, x.memory_bytes, memText + stale)),
       h('td', null, usageBar(x.storage_allocation_bytes, x.storage_capacity_bytes, stText)),
@@ -78,7 +79,20 @@ export function fleetPage(main) {
     stamp.textContent = `As of ${new Date(f.time).toLocaleTimeString()}`;
     if (first) { first = false; main.dataset.ready = 'true'; }
   }
-  const load = () => loadInto(hostsRegion, () => api('/fleet', { signal: ctl.signal }), show);
+  // Whether a host is in maintenance comes from GET /hosts while GET /fleet
+  // does not say it.
+  let askHosts = true;
+  const load = () => loadInto(hostsRegion, () => Promise.all([
+    api('/fleet', { signal: ctl.signal }),
+    askHosts ? api('/hosts?fields=name,maintenance', { signal: ctl.signal }).catch((e) => { if (e.name === 'AbortError') throw e; return null; }) : null,
+  ]), ([f, hs]) => {
+    if (f.hosts.every((x) => 'maintenance' in x)) askHosts = false;
+    else if (hs) {
+      const m = new Map(hs.hosts.map((x) => [x.name, x.maintenance]));
+      for (const x of f.hosts) if (!('maintenance' in x)) x.maintenance = !!m.get(x.name);
+    }
+    show(f);
+  });
   load();
   const refresh = throttle(load, 1000);
   return {

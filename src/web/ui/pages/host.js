@@ -1,13 +1,15 @@
-// One host: what it is, its VMs (the fleet's table, for this host), pools,
+// One host: what it is, whether it is in maintenance (an operator puts it
+// in and takes it out), its VMs (the fleet's table, for this host), pools,
 // networks, and its utilisation over 1 h to 90 d from the history tiers.
 
 import { h, replace, throttle } from '../dom.js';
-import { api } from '../api.js';
+import { api, may } from '../api.js';
 import { bytes, time } from '../format.js';
 import { dataTable } from '../table.js';
 import { hgrChart, chartWidth, columns, disposeCharts } from '../chart.js';
-import { loadInto, stateBadge, sevCounts, rangeButtons, RANGES, RANGE_S } from './common.js';
+import { loadInto, stateBadge, sevCounts, rangeButtons, RANGES, RANGE_S, confirmDialog } from './common.js';
 import { vmColumns } from './fleet.js';
+import { vmCell, hostCell, plural } from './decisions.js';
 
 const enc = encodeURIComponent;
 
@@ -31,13 +33,17 @@ export function hostSeries(cols) {
 
 export function hostPage(main, name) {
   const head = h('section', { 'aria-label': 'Host' });
+  const maintBox = h('section', { class: 'actions', 'aria-label': 'Maintenance' });
+  const maintStatus = h('p', { class: 'action-status', role: 'status', 'aria-live': 'polite' });
+  const planBox = h('div', { class: 'maintenance-plan' });
   const charts = h('section', { class: 'charts', 'aria-label': 'Utilisation' });
   const pools = h('section', { 'aria-label': 'Storage pools' });
   const nets = h('section', { 'aria-label': 'Networks' });
   const vmTable = dataTable({ columns: vmColumns(false), caption: 'Virtual machines on this host', filterLabel: 'Filter VMs', initialSort: { key: 'name', dir: 1 } });
   let range = '1h';
   const rangeBox = h('div');
-  replace(main, h('h1', null, 'Host ', h('span', { class: 'mono' }, name)), head,
+  const title = h('h1', null, 'Host ', h('span', { class: 'mono' }, name));
+  replace(main, title, head, maintBox, maintStatus, planBox,
     h('h2', null, 'Utilisation'), rangeBox, charts,
     h('section', { 'aria-label': 'Virtual machines' }, vmTable.el),
     h('h2', null, 'Storage pools'), pools, h('h2', null, 'Networks'), nets);
@@ -48,6 +54,9 @@ export function hostPage(main, name) {
     const sum = f.hosts[0] || {};
     replace(head, h('dl', { class: 'facts' },
       h('dt', null, 'State'), h('dd', null, stateBadge(x.state), x.reason ? ` — ${x.reason}` : ''),
+      h('dt', null, 'Maintenance'), h('dd', { 'data-field': 'maintenance' }, x.maintenance
+        ? [stateBadge('maintenance'), ` since ${time(x.maintenance_since)}${x.maintenance_by ? ` by ${x.maintenance_by}` : ''}: nothing is placed on it and its VMs are evacuated`]
+        : 'no'),
       h('dt', null, 'URI'), h('dd', { class: 'mono' }, x.uri),
       h('dt', null, 'Hypervisor'), h('dd', null, `${x.driver || '–'} ${x.hv_version || ''} (libvirt ${x.libvirt_version || '–'})`),
       h('dt', null, 'CPUs'), h('dd', null, `${x.cpus ?? '–'} × ${x.cpu_model || '?'} at ${x.mhz ?? '?'} MHz, ${x.numa_cells ?? '?'} NUMA cells`),
@@ -56,8 +65,72 @@ export function hostPage(main, name) {
       h('dt', null, 'Last seen'), h('dd', null, time(x.last_seen)),
       h('dt', null, 'Open findings'), h('dd', null, sevCounts(sum.findings_open, '#/findings'))));
     vmTable.update(f.vms);
+    replace(title, 'Host ', h('span', { class: 'mono' }, name), x.maintenance ? [' ', stateBadge('maintenance')] : null);
+    showMaint(x);
     main.dataset.ready = 'true';
   });
+
+  let busy = false;
+  function showMaint(x) {
+    if (!may('operator')) { replace(maintBox); return; }
+    const on = !x.maintenance;
+    replace(maintBox, h('button', {
+      type: 'button', disabled: busy,
+      onclick: async () => {
+        const reason = h('textarea', { id: 'maint-reason', rows: 2 });
+        const ok = await confirmDialog({
+          title: on ? `Put ${name} in maintenance?` : `Take ${name} out of maintenance?`,
+          body: h('div', null,
+            h('p', null, on
+              ? 'No policy places a VM on it any more, and its running VMs are evacuated to other hosts where they fit (the plan is shown next). Recorded in the audit trail under your token.'
+              : 'The policies may place VMs on it again; VMs already moved away stay where they are. Recorded in the audit trail under your token.'),
+            h('label', { for: 'maint-reason' }, 'Reason (optional)'), reason),
+          confirm: on ? 'Enter maintenance' : 'Leave maintenance',
+        });
+        if (!ok) return;
+        busy = true;
+        showMaint(x);
+        maintStatus.textContent = on ? `Putting ${name} in maintenance…` : `Taking ${name} out of maintenance…`;
+        try {
+          const body = { on };
+          if (reason.value.trim()) body.reason = reason.value.trim();
+          const r = await api(`/hosts/${enc(name)}/maintenance`, { method: 'POST', body });
+          showPlan(r, on);
+        } catch (e) {
+          maintStatus.textContent = `${on ? 'Entering' : 'Leaving'} maintenance failed: ${e.message}`;
+        } finally {
+          busy = false;
+          await loadHead();
+          const again = maintBox.querySelector('button');
+          if (again) again.focus();
+        }
+      },
+    }, on ? 'Enter maintenance…' : 'Leave maintenance…'));
+  }
+
+  // The evacuation as kanri plans it now: each VM to its destination, or
+  // why it cannot be placed.
+  function showPlan(r, on) {
+    if (!on || r.maintenance === false) {
+      replace(planBox);
+      maintStatus.textContent = `${name} is out of maintenance: the policies may place VMs on it again.`;
+      return;
+    }
+    const plan = r.plan || [];
+    const moving = plan.filter((p) => p.action === 'migrate').length;
+    const stuck = plan.length - moving;
+    maintStatus.textContent = `${name} is in maintenance. ` + (plan.length
+      ? `Planned now: ${plural(moving, 'VM')} to move` + (stuck ? `, ${stuck} that cannot be placed or must wait.` : '.')
+      : 'No running VM to move.');
+    replace(planBox, plan.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'data plan' },
+      h('caption', null, 'Evacuation as planned now'),
+      h('thead', null, h('tr', null, ['VM', 'Goes to', 'Rule', 'Why'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, plan.map((p) => h('tr', null,
+        h('td', null, vmCell(p)),
+        h('td', null, p.action === 'migrate' ? hostCell(p.to_host) : h('strong', null, p.rule === 'waiting' ? 'waits' : 'cannot be placed')),
+        h('td', { class: 'mono' }, p.rule || '–'),
+        h('td', { class: 'reason' }, p.reason || '')))))) : null);
+  }
 
   const loadCharts = () => {
     replace(rangeBox, rangeButtons(RANGES, range, (r) => { range = r; loadCharts(); }));

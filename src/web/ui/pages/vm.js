@@ -1,13 +1,15 @@
 // One VM: state and lifecycle actions, configuration, the host view H, the
 // guest view G and the reconciled value R of every resource now and over
 // time (findings as bands, explained in words), snapshots, the history of
-// its configuration with diffs, and its audit trail.
+// its configuration with diffs, the policies' decisions about it, and its
+// audit trail.
 
 import { h, replace, throttle } from '../dom.js';
 import { api, vmAction, may } from '../api.js';
 import { bytes, time, ago, age, unitValue } from '../format.js';
 import { hgrChart, chartWidth, columns, disposeCharts } from '../chart.js';
 import { loadInto, errorBox, sevBadge, stateBadge, confirmDialog, rangeButtons, RANGES, RANGE_S } from './common.js';
+import { decisionsTable } from './decisions.js';
 
 const enc = encodeURIComponent;
 
@@ -86,6 +88,8 @@ export function vmPage(main, ref) {
   const config = h('section', { 'aria-label': 'Configuration' });
   const snaps = h('section', { 'aria-label': 'Snapshots' });
   const changes = h('section', { 'aria-label': 'Configuration history' });
+  const decisions = h('section', { 'aria-label': 'Policy decisions' });
+  const decisionTable = decisionsTable({ caption: 'The last 20 decisions of the policies about this VM, newest first', empty: 'No policy has decided anything about this VM.', showVm: false });
   const audit = h('section', { 'aria-label': 'Audit trail' });
   replace(main, title, head, actionsBox, status,
     h('h2', null, 'Now: host view, guest view, reconciled'), now,
@@ -94,6 +98,7 @@ export function vmPage(main, ref) {
     h('h2', null, 'Configuration'), config,
     h('h2', null, 'Snapshots'), snaps,
     h('h2', null, 'Configuration history'), changes,
+    h('h2', null, 'Policy decisions'), decisions,
     h('h2', null, 'Audit trail'), audit);
   let vm = null;
   let range = '1h';
@@ -262,6 +267,7 @@ export function vmPage(main, ref) {
           h('pre', { class: 'diff' }, x.diff || '(no diff)')))))
         : h('p', null, 'No recorded change.'));
     });
+    loadDecisions();
     loadInto(audit, () => api(`/audit?vm=${enc(ref)}&limit=50`, opt), (a) => {
       replace(audit, a.audit.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'data' },
         h('caption', null, 'Actions on this VM, newest first'),
@@ -292,6 +298,14 @@ export function vmPage(main, ref) {
         h('td', null, n.source || '–'), h('td', null, n.model || '–'), h('td', null, n.target || '–')))))));
   }
 
+  // The rows keep their open details across refreshes.
+  function loadDecisions() {
+    return loadInto(decisions, () => api(`/decisions?vm=${enc(ref)}&action=any&limit=20`, opt), (d) => {
+      if (decisionTable.el.parentNode !== decisions) replace(decisions, decisionTable.el);
+      decisionTable.update(d.decisions || []);
+    });
+  }
+
   const loadHead = () => loadInto(head, () => api(`/vms/${enc(ref)}`, opt), (v) => {
     showHead(v);
     showConfig(v);
@@ -309,12 +323,13 @@ export function vmPage(main, ref) {
   const refreshHead = throttle(() => { loadHead(); loadSide(); }, 500);
   const refreshNow = throttle(loadNow, 2000);
   const refreshCharts = throttle(() => { if (range === '1h') loadCharts(); }, 15000);
+  const refreshDecisions = throttle(loadDecisions, 10000);
   return {
     onLive: (type, d) => {
       if (type === 'reset') { refreshHead(); refreshNow(); return; }
       if (!vm) return;
       if (type === 'event' && d.item === `vm:${vm.uuid}`) { refreshHead(); refreshNow(); }
-      if (type === 'round' && d.host === vm.host) { refreshNow(); refreshCharts(); }
+      if (type === 'round' && d.host === vm.host) { refreshNow(); refreshCharts(); refreshDecisions(); }
     },
     dispose: () => { ctl.abort(); disposeCharts(charts); },
   };
