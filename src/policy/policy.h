@@ -80,8 +80,8 @@ struct policy_memory_conf {
 struct policy_balance_conf {
     enum policy_mode mode;
     /* Hosts are out of balance when the most and least loaded differ by at
-     * least threshold_pct (load: reconciled CPU demand over cores, or
-     * memory in use over memory, whichever differs more), for
+     * least threshold_pct (load: the larger of reconciled CPU demand over
+     * cores and memory in use over memory, in percent), for
      * sustain_rounds evaluations in a row (flapping demand moves nothing). */
     double threshold_pct;
     unsigned sustain_rounds;
