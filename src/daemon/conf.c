@@ -140,6 +140,12 @@ struct conf *conf_new(void)
     c->ops_agent_silent = 300 * USEC_PER_SEC;
     c->rules = g_ptr_array_new_with_free_func((GDestroyNotify)alert_rule_free);
     c->routes = g_ptr_array_new_with_free_func((GDestroyNotify)notify_route_free);
+    c->policy_enabled = true;
+    policy_memory_conf_init(&c->policy_memory);
+    policy_balance_conf_init(&c->policy_balance);
+    c->policy_priority = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    c->policy_affinity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    c->policy_anti_affinity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return c;
 }
 
@@ -159,6 +165,9 @@ void conf_free(struct conf *c)
     g_ptr_array_unref(c->rules);
     g_free(c->ops_finding_min);
     g_ptr_array_unref(c->routes);
+    g_hash_table_unref(c->policy_priority);
+    g_hash_table_unref(c->policy_affinity);
+    g_hash_table_unref(c->policy_anti_affinity);
     g_free(c);
 }
 
@@ -523,6 +532,109 @@ static void check_reconcile(struct conf *c, GKeyFile *kf, GHashTable *lines, con
     }
 }
 
+/* ---- [policy], [policy:memory], [policy:balance] ---- */
+
+static bool group_name_ok(const char *name);
+
+/* "vm1, vm2" into TABLE as VM -> GROUP; false with *ret_err when a VM is
+ * in another group of the same kind already. */
+static bool group_members(GHashTable *table, const char *kind, const char *group,
+                          const char *val, char **ret_err)
+{
+    g_auto(GStrv) names = g_strsplit(val, ",", -1);
+    unsigned n = 0;
+    for (size_t i = 0; names[i]; i++) {
+        const char *vm = g_strstrip(names[i]);
+        if (!*vm)
+            continue;
+        if (strlen(vm) > 256) {
+            *ret_err = g_strdup_printf("%s.%s: a VM name is at most 256 characters", kind, group);
+            return false;
+        }
+        const char *other = g_hash_table_lookup(table, vm);
+        if (other && strcmp(other, group) != 0) {
+            *ret_err = g_strdup_printf("%s.%s: VM '%s' is in %s group '%s' already", kind, group,
+                                       vm, kind, other);
+            return false;
+        }
+        g_hash_table_replace(table, g_strdup(vm), g_strdup(group));
+        n++;
+    }
+    if (n < 2) {
+        *ret_err = g_strdup_printf("%s.%s: a group names two VMs or more, got '%s'", kind, group,
+                                   val);
+        return false;
+    }
+    return true;
+}
+
+static bool policy_key(struct conf *c, const char *group, const char *key, const char *val,
+                       char **ret_err)
+{
+    g_autoptr(GError) err = NULL;
+    if (g_str_equal(group, "policy")) {
+        if (!g_str_equal(key, "enabled")) {
+            *ret_err = g_strdup_printf("unknown key '%s' (known: enabled)", key);
+            return false;
+        }
+        if (!parse_bool(val, &c->policy_enabled)) {
+            *ret_err = g_strdup_printf("enabled: expected yes or no, got '%s'", val);
+            return false;
+        }
+        return true;
+    }
+    if (g_str_equal(group, "policy:memory")) {
+        if (policy_memory_conf_set(&c->policy_memory, key, val, &err))
+            return true;
+        *ret_err = g_strdup(err->message);
+        return false;
+    }
+    /* [policy:balance] */
+    if (g_str_has_prefix(key, "priority.")) {
+        const char *vm = key + strlen("priority.");
+        char *end = NULL;
+        long n = strtol(val, &end, 10);
+        if (!*vm || !*val || *end || n < -1000 || n > 1000) {
+            *ret_err = g_strdup_printf("%s: expected a VM name and a priority from -1000 to "
+                                       "1000, got '%s'",
+                                       key, val);
+            return false;
+        }
+        g_hash_table_replace(c->policy_priority, g_strdup(vm), GINT_TO_POINTER((int)n));
+        return true;
+    }
+    if (g_str_has_prefix(key, "affinity.") || g_str_has_prefix(key, "anti_affinity.")) {
+        bool anti = g_str_has_prefix(key, "anti_");
+        const char *grp = strchr(key, '.') + 1;
+        if (!group_name_ok(grp)) {
+            *ret_err = g_strdup_printf("%s: a group name is 1-64 characters of letters, digits, "
+                                       "'-', '_', '.'",
+                                       key);
+            return false;
+        }
+        return group_members(anti ? c->policy_anti_affinity : c->policy_affinity,
+                             anti ? "anti_affinity" : "affinity", grp, val, ret_err);
+    }
+    if (policy_balance_conf_set(&c->policy_balance, key, val, &err))
+        return true;
+    *ret_err = g_strdup(err->message);
+    return false;
+}
+
+static void check_policy(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
+                         const char *group, GPtrArray *errors, unsigned *count)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+    for (size_t i = 0; keys && keys[i]; i++) {
+        int line = line_of(lines, group, keys[i]);
+        g_autofree char *raw = g_key_file_get_value(kf, group, keys[i], NULL);
+        g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
+        g_autofree char *msg = NULL;
+        if (!policy_key(c, group, keys[i], val, &msg))
+            add_error(errors, count, label, line, "[%s] %s", group, msg);
+    }
+}
+
 /* ---- [rule:NAME] and [route:NAME] ---- */
 
 static bool group_name_ok(const char *name)
@@ -743,6 +855,9 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             check_reconcile(c, kf, lines, label, errors, &count);
         } else if (g_str_equal(g, "ops")) {
             check_group(c, kf, lines, label, g, ops_fields, NULL, errors, &count);
+        } else if (g_str_equal(g, "policy") || g_str_equal(g, "policy:memory") ||
+                   g_str_equal(g, "policy:balance")) {
+            check_policy(c, kf, lines, label, g, errors, &count);
         } else if ((g_str_has_prefix(g, "rule:") || g_str_has_prefix(g, "route:")) &&
                    !group_name_ok(strchr(g, ':') + 1)) {
             add_error(errors, &count, label, gline,
@@ -789,7 +904,7 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             add_error(
                 errors, &count, label, gline,
                 "unknown group [%s] (known: [manager], [store], [reconcile], [ops], [rule:NAME], "
-                "[route:NAME], [hypervisor:NAME])",
+                "[route:NAME], [policy], [policy:memory], [policy:balance], [hypervisor:NAME])",
                 g);
         }
     }

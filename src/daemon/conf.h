@@ -17,6 +17,7 @@
 #include "model/event.h"
 #include <stdbool.h>
 
+#include "policy/policy.h"
 #include "reconcile/reconcile.h"
 
 #define CONF_DEFAULT_PORT    8470
@@ -79,6 +80,16 @@ struct conf {
     int64_t ops_agent_silent;    /* µs of silence after which a kanri-guestd is an incident */
     GPtrArray *rules;            /* struct alert_rule *, owned */
     GPtrArray *routes;           /* struct notify_route *, owned */
+
+    /* Autonomic policies (docs/policies.md): [policy] enabled (the kill
+     * switch), [policy:memory] and [policy:balance] (whose priority.VM,
+     * affinity.GROUP and anti_affinity.GROUP keys fill the tables below). */
+    bool policy_enabled;
+    struct policy_memory_conf policy_memory;
+    struct policy_balance_conf policy_balance;
+    GHashTable *policy_priority;      /* VM name -> GINT_TO_POINTER(priority) */
+    GHashTable *policy_affinity;      /* VM name -> group (g_free) */
+    GHashTable *policy_anti_affinity; /* VM name -> group (g_free) */
 };
 
 struct conf *conf_new(void);

@@ -347,6 +347,12 @@ int main(int argc, char **argv)
     ec.routes = c->routes;
     ec.balloon_period_s = c->collect_interval > 0 ? c->balloon_period : 0;
     ec.stream_backlog = (unsigned)c->stream_backlog;
+    ec.policy_enabled = c->policy_enabled;
+    ec.policy_memory = c->policy_memory;
+    ec.policy_balance = c->policy_balance;
+    ec.policy_priority = c->policy_priority;
+    ec.policy_affinity = c->policy_affinity;
+    ec.policy_anti_affinity = c->policy_anti_affinity;
     struct engine *eng = engine_new(st, &ec);
     struct virt_conf vconf = {
         .resync_interval_s = c->resync_interval,

@@ -103,6 +103,8 @@ struct ehost {
     char *name;
     struct driver *drv;
     GMutex inv_lock;
+    int cpus;         /* from its facts; 0 unknown (under e->lock) */
+    bool maintenance; /* in maintenance mode (under e->lock) */
 
     /* under e->lock */
     enum host_state state;
@@ -141,6 +143,7 @@ struct engine {
     struct maint *maint;
     struct engine_ops *ops; /* the operations record (ops.c) */
     struct stream_hub *stream; /* the live stream (stream.c) */
+    struct engine_policy *policy; /* the autonomic policies (engine-policy.c) */
     bool stopping;
 };
 
@@ -207,7 +210,19 @@ struct round_batch {
     GArray *findings;   /* struct finding_write */
     GArray *states;     /* struct store_state_write, uuid/state owned */
     GPtrArray *views;   /* struct vm_view * */
+    GPtrArray *decisions; /* struct pdec *: the policies', recorded after the write */
 };
+
+/* stage-policy.c, engine-policy.c */
+struct engine_policy;
+void stage_policy(struct engine *e, struct ehost *h, GPtrArray *round_items,
+                  struct round_batch *b);
+/* Records the round's decisions and queues their actions; outside e->lock. */
+void engine_policy_after_round(struct engine *e, struct round_batch *b);
+void engine_policy_new(struct engine *e);
+int engine_policy_start(struct engine *e, GError **error);
+void engine_policy_stop(struct engine *e, bool wait);
+void engine_policy_free(struct engine *e);
 
 /* maintenance.c */
 struct maint;

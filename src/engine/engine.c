@@ -5,7 +5,7 @@
  */
 #include "config.h"
 
-#include "engine/engine-private.h"
+#include "engine/policy-private.h"
 #include "engine/ops-private.h"
 
 #include "basic/util.h"
@@ -32,6 +32,9 @@ void engine_conf_init(struct engine_conf *c)
     c->notify_give_up_us = 86400 * USEC_PER_SEC;
     c->finding_min_severity = SEV_WARNING;
     c->agent_silent_us = 300 * USEC_PER_SEC;
+    c->policy_enabled = true;
+    policy_memory_conf_init(&c->policy_memory);
+    policy_balance_conf_init(&c->policy_balance);
 }
 
 /* ---- items ---- */
@@ -324,6 +327,7 @@ struct engine *engine_new(struct store *st, const struct engine_conf *conf)
     engine_sink_inventory(&e->sink);
     engine_sink_rounds(&e->sink);
     engine_ops_new(e);
+    engine_policy_new(e);
     guint backlog = conf->stream_backlog ? conf->stream_backlog : STREAM_DEFAULT_BACKLOG;
     e->stream = stream_hub_new(backlog, (uint64_t)MAX(g_get_real_time(), 0));
     return e;
@@ -460,6 +464,9 @@ void engine_start(struct engine *e)
     if (engine_ops_start(e, &err) < 0)
         g_warning("operations record: loading its state: %s (events are not processed)",
                   err->message);
+    g_clear_error(&err);
+    if (engine_policy_start(e, &err) < 0)
+        g_warning("policies: loading their state: %s (no policy runs)", err->message);
 }
 
 void engine_resync_all(struct engine *e)
@@ -530,6 +537,7 @@ bool engine_stop(struct engine *e, int timeout_s)
         g_thread_pool_free(e->upkeep, TRUE, all);
         e->upkeep = NULL;
     }
+    engine_policy_stop(e, all);
     if (all) {
         engine_maint_free(e);
         keep_views(e);
@@ -548,6 +556,7 @@ void engine_free(struct engine *e)
     g_hash_table_unref(e->inflight);
     g_ptr_array_unref(e->rechecks);
     engine_ops_free(e);
+    engine_policy_free(e);
     stream_hub_free(e->stream);
     g_mutex_clear(&e->lock);
     g_free(e);

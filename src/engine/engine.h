@@ -37,6 +37,7 @@
 #include "model/event.h"
 #include "model/view.h"
 #include "ops/ops.h"
+#include "policy/policy.h"
 #include "reconcile/reconcile.h"
 #include "store/store.h"
 
@@ -73,6 +74,16 @@ struct engine_conf {
     /* Messages the live stream keeps for clients that fall behind or
      * resume (0: STREAM_DEFAULT_BACKLOG). */
     unsigned stream_backlog;
+
+    /* The autonomic policies (docs/policies.md), as kanri.conf says; the
+     * API's settings (kept in the store) apply on top at start. */
+    bool policy_enabled; /* the kill switch: no policy decides while false */
+    struct policy_memory_conf policy_memory;
+    struct policy_balance_conf policy_balance;
+    /* VM name -> GINT_TO_POINTER(priority) and VM name -> group name
+     * (affinity, anti-affinity); NULL: none.  The engine takes a
+     * reference. */
+    GHashTable *policy_priority, *policy_affinity, *policy_anti_affinity;
 };
 
 void engine_conf_init(struct engine_conf *c);
@@ -190,6 +201,38 @@ void engine_ops_counts(struct engine *e, uint64_t open_by_severity[SEV_N], uint6
 /* Waits until every event posted before the call is stored (tests,
  * benchmarks, shutdown). */
 void engine_ops_flush(struct engine *e);
+
+/* ---- autonomic policies (engine/engine-policy.c, docs/policies.md) ----
+ *
+ * Errors are ENGINE_OPS_ERROR codes. */
+
+/* The policies as they stand, JSON text (g_free): the kill switch, each
+ * policy's mode and settings (and which the API overrides), the VMs for
+ * which a policy is paused, and the hosts in maintenance. */
+char *engine_policies_json(struct engine *e);
+/* Sets SETTINGS (key -> value text) of POLICY ("memory", "balance"; "all"
+ * for the kill switch "enabled") over kanri.conf's, kept in the store; a
+ * NULL value goes back to kanri.conf's.  All are checked before any is
+ * kept. */
+int engine_policy_set(struct engine *e, const char *policy, GHashTable *settings,
+                      const char *by, GError **error);
+/* Lets POLICY act on VM UUID again after it was paused. */
+int engine_policy_resume(struct engine *e, const char *policy, const char *uuid, GError **error);
+/* Puts host HOST_ID in maintenance (its VMs are evacuated, nothing is
+ * placed on it) or out.  *ret_plan (JSON text: the evacuation as planned
+ * now, what cannot be placed with why) when ON. */
+int engine_host_maintenance(struct engine *e, int64_t host_id, bool on, const char *by,
+                            const char *reason, char **ret_plan, GError **error);
+/* Whether host NAME is in maintenance (nothing may be placed on it). */
+bool engine_host_in_maintenance(struct engine *e, const char *name);
+/* What POLICY would have decided over the stored history of [FROM, TO)
+ * (HOST_ID 0: every host), with SETTINGS (key -> value, NULL: none) over
+ * the current ones; JSON text. */
+char *engine_policy_simulate(struct engine *e, const char *policy, int64_t host_id,
+                             int64_t from_us, int64_t to_us, GHashTable *settings,
+                             GError **error);
+/* Waits until the policies' queued actions are done (tests, shutdown). */
+void engine_policy_flush(struct engine *e);
 
 /* ---- the live stream (engine/stream.c) ----
  *

@@ -223,6 +223,11 @@ static void sink_host_info(void *ctx, int64_t host_id, struct host_info *info)
 {
     struct engine *e = ctx;
     g_autoptr(GError) err = NULL;
+    g_mutex_lock(&e->lock);
+    struct ehost *h = engine_host_find(e, host_id);
+    if (h)
+        h->cpus = info->cpus;
+    g_mutex_unlock(&e->lock);
     if (e->store->ops->host_put_info(e->store, host_id, info, now_usec(), &err) < 0)
         g_warning("host %" G_GINT64_FORMAT ": storing its facts: %s", host_id, err->message);
     host_info_free(info);

@@ -52,6 +52,15 @@ static gpointer maint_thread(gpointer data)
             g_warning("event retention: %s", err->message);
         else if (pruned)
             g_debug("events: %u expired", pruned);
+        /* The policies' decisions are kept as long as the events. */
+        pruned = 0;
+        g_clear_error(&err);
+        if (e->conf.event_retention_us > 0 &&
+            e->store->ops->decisions_prune(e->store, now_usec() - e->conf.event_retention_us,
+                                           &pruned, &err) < 0)
+            g_warning("decision retention: %s", err->message);
+        else if (pruned)
+            g_debug("decisions: %u expired", pruned);
     }
     return NULL;
 }

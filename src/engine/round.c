@@ -5,7 +5,7 @@
  */
 #include "config.h"
 
-#include "engine/engine-private.h"
+#include "engine/policy-private.h"
 #include "engine/ops-private.h"
 
 #include "basic/util.h"
@@ -44,6 +44,7 @@ static void batch_init(struct round_batch *b, int64_t now)
     b->findings = g_array_new(FALSE, TRUE, sizeof(struct finding_write));
     b->states = g_array_new(FALSE, TRUE, sizeof(struct store_state_write));
     b->views = g_ptr_array_new_with_free_func((GDestroyNotify)vm_view_free);
+    b->decisions = g_ptr_array_new_with_free_func((GDestroyNotify)pdec_free);
 }
 
 static void batch_clear(struct round_batch *b)
@@ -61,6 +62,7 @@ static void batch_clear(struct round_batch *b)
     }
     g_array_unref(b->states);
     g_ptr_array_unref(b->views);
+    g_ptr_array_unref(b->decisions);
 }
 
 /* Items of H that were active but are not in this round's listing have
@@ -159,6 +161,7 @@ static void sink_round(void *ctx, struct round_report *r)
     if (e->conf.reconcile)
         stage_reconcile(e, h, round_items, &b);
     stage_ops(e, h, round_items, &b);
+    stage_policy(e, h, round_items, &b);
     h->stages_last_s = (double)(mono_usec() - st0) / 1e6;
     h->stages_sum_s += h->stages_last_s;
 
@@ -201,6 +204,8 @@ static void sink_round(void *ctx, struct round_report *r)
         g_ptr_array_add(msgs, stream_msg_round(h->name, r->t_us ? r->t_us : b.now_us));
         stream_hub_publish(e->stream, msgs);
     }
+    /* After the round's rows: a decision's inputs are then in history. */
+    engine_policy_after_round(e, &b);
     batch_clear(&b);
     round_report_free(r);
 }
