@@ -70,6 +70,7 @@ extern const struct route api_ingest_routes[]; /* agents and ingest (routes-inge
 extern const struct route api_ops_routes[];    /* the operations record (routes-ops.c) */
 extern const struct route api_web_routes[];    /* the dashboard's files (routes-web.c) */
 extern const struct route api_stream_routes[]; /* the live stream (routes-stream.c) */
+extern const struct route api_policy_routes[]; /* policies and decisions (routes-policy.c) */
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
 extern int api_ingest_rate_limited;            /* guest documents answered 429 */
@@ -93,6 +94,22 @@ void h_fleet(struct req *r);
 bool api_parse_when(const char *s, int64_t now, int64_t *ret);
 /* ?limit= (1 to 1000, default 100); false with the reply set when bad. */
 bool api_arg_limit(struct req *r, int *ret);
+/* routes-ops.c: arguments and replies the record's routes and others
+ * share; each returns false with the reply set when the input is bad. */
+/* ?cursor= of a list read newest first by id: the last id served. */
+bool api_arg_cursor(struct req *r, int64_t *ret);
+/* ?KEY= of 1 to MAX characters, or absent (*ret NULL). */
+bool api_arg_text(struct req *r, const char *key, size_t max, const char **ret);
+/* The first path placeholder as a positive id (404 naming WHAT if not). */
+bool api_path_id(struct req *r, const char *what, int64_t *ret);
+/* A string member KEY of the body of at most MAX characters. */
+bool api_body_text(struct req *r, const char *key, size_t max, bool required, const char **ret);
+/* {"<list>": [...], "next_cursor": "ID"} for a list read newest first by
+ * id (the id an int64_t at ID_OFFSET of each row); takes LIST. */
+void api_reply_by_id(struct req *r, struct rows *list, const GError *err, int limit,
+                     size_t id_offset);
+/* An ENGINE_OPS_ERROR (or a store's not-found) as its HTTP status. */
+void api_reply_engine_error(struct req *r, const GError *err);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 

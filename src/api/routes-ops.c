@@ -50,7 +50,7 @@ static bool arg_severity(struct req *r, int *ret)
 }
 
 /* ?cursor= of a list read newest first by id: the last id served. */
-static bool arg_cursor(struct req *r, int64_t *ret)
+bool api_arg_cursor(struct req *r, int64_t *ret)
 {
     const char *cursor = req_arg(r, "cursor");
     uint64_t before = 0;
@@ -62,7 +62,7 @@ static bool arg_cursor(struct req *r, int64_t *ret)
     return true;
 }
 
-static bool arg_text(struct req *r, const char *key, size_t max, const char **ret)
+bool api_arg_text(struct req *r, const char *key, size_t max, const char **ret)
 {
     const char *s = req_arg(r, key);
     if (s && (strlen(s) > max || !*s)) {
@@ -73,7 +73,7 @@ static bool arg_text(struct req *r, const char *key, size_t max, const char **re
     return true;
 }
 
-static bool path_id(struct req *r, const char *what, int64_t *ret)
+bool api_path_id(struct req *r, const char *what, int64_t *ret)
 {
     uint64_t n;
     if (!parse_u64(r->params[0], &n) || n < 1 || n > G_MAXINT64) {
@@ -86,7 +86,7 @@ static bool path_id(struct req *r, const char *what, int64_t *ret)
 
 /* An optional string member of the body of at most MAX characters;
  * false (reply set) when it is there but not such a string. */
-static bool body_text(struct req *r, const char *key, size_t max, bool required,
+bool api_body_text(struct req *r, const char *key, size_t max, bool required,
                       const char **ret)
 {
     json_object *v = NULL;
@@ -108,7 +108,7 @@ static bool body_text(struct req *r, const char *key, size_t max, bool required,
 
 /* {"<list>": [...], "next_cursor": "ID"} for lists read newest first by
  * id: the cursor is the last id served (the next page is below it). */
-static void reply_by_id(struct req *r, struct rows *list, const GError *err, int limit,
+void api_reply_by_id(struct req *r, struct rows *list, const GError *err, int limit,
                         size_t id_offset)
 {
     if (!list) {
@@ -126,7 +126,7 @@ static void reply_by_id(struct req *r, struct rows *list, const GError *err, int
     req_json(r, 200, o);
 }
 
-static void reply_engine_error(struct req *r, const GError *err)
+void api_reply_engine_error(struct req *r, const GError *err)
 {
     unsigned status = 500;
     if (err->domain == ENGINE_OPS_ERROR)
@@ -155,12 +155,12 @@ static void h_events(struct req *r)
         req_problem(r, 400, "to: expected RFC 3339, epoch seconds or a duration ago (1h)");
         return;
     }
-    if (!arg_cursor(r, &q.before_id) || !api_arg_limit(r, &q.limit) ||
-        !arg_severity(r, &q.min_severity) || !arg_id(r, "incident", &q.incident_id) || !arg_text(r, "item", ITEM_MAX, &q.item) ||
-        !arg_text(r, "kind", 64, &q.kind))
+    if (!api_arg_cursor(r, &q.before_id) || !api_arg_limit(r, &q.limit) ||
+        !arg_severity(r, &q.min_severity) || !arg_id(r, "incident", &q.incident_id) || !api_arg_text(r, "item", ITEM_MAX, &q.item) ||
+        !api_arg_text(r, "kind", 64, &q.kind))
         return;
     g_autoptr(GError) err = NULL;
-    reply_by_id(r, req_store(r)->ops->events_query(req_store(r), &q, &err), err, q.limit,
+    api_reply_by_id(r, req_store(r)->ops->events_query(req_store(r), &q, &err), err, q.limit,
                 offsetof(struct event_row, id));
 }
 
@@ -178,12 +178,12 @@ static void h_incidents(struct req *r)
         return;
     }
     q.state = g_str_equal(state, "all") ? NULL : state;
-    if (!arg_cursor(r, &q.before_id) || !api_arg_limit(r, &q.limit) ||
-        !arg_severity(r, &q.min_severity) || !arg_id(r, "problem", &q.problem_id) || !arg_text(r, "item", ITEM_MAX, &q.item) ||
-        !arg_text(r, "condition", 128, &q.condition))
+    if (!api_arg_cursor(r, &q.before_id) || !api_arg_limit(r, &q.limit) ||
+        !arg_severity(r, &q.min_severity) || !arg_id(r, "problem", &q.problem_id) || !api_arg_text(r, "item", ITEM_MAX, &q.item) ||
+        !api_arg_text(r, "condition", 128, &q.condition))
         return;
     g_autoptr(GError) err = NULL;
-    reply_by_id(r, req_store(r)->ops->incidents_query(req_store(r), &q, &err), err, q.limit,
+    api_reply_by_id(r, req_store(r)->ops->incidents_query(req_store(r), &q, &err), err, q.limit,
                 offsetof(struct incident_row, id));
 }
 
@@ -275,7 +275,7 @@ static json_object *preceding(struct req *r, const struct incident_row *inc,
 static void h_incident(struct req *r)
 {
     int64_t id;
-    if (!path_id(r, "incident", &id))
+    if (!api_path_id(r, "incident", &id))
         return;
     int64_t window = PRECEDING_DEF;
     const char *w = req_arg(r, "window");
@@ -324,13 +324,13 @@ static void person_does(struct req *r, bool resolve)
 {
     int64_t id;
     const char *comment;
-    if (!path_id(r, "incident", &id) || !body_text(r, "comment", TEXT_MAX, false, &comment))
+    if (!api_path_id(r, "incident", &id) || !api_body_text(r, "comment", TEXT_MAX, false, &comment))
         return;
     g_autoptr(GError) err = NULL;
     int rc = resolve ? engine_incident_resolve(req_engine(r), id, r->token.name, comment, &err)
                      : engine_incident_acknowledge(req_engine(r), id, r->token.name, comment, &err);
     if (rc < 0) {
-        reply_engine_error(r, err);
+        api_reply_engine_error(r, err);
         return;
     }
     reply_incident(r, id, 200);
@@ -350,7 +350,7 @@ static void h_incident_comment(struct req *r)
 {
     int64_t id;
     const char *text;
-    if (!path_id(r, "incident", &id) || !body_text(r, "text", TEXT_MAX, true, &text))
+    if (!api_path_id(r, "incident", &id) || !api_body_text(r, "text", TEXT_MAX, true, &text))
         return;
     g_autoptr(GError) err = NULL;
     int64_t now = now_usec();
@@ -371,7 +371,7 @@ static void h_incident_comment(struct req *r)
 static void h_incident_problem(struct req *r)
 {
     int64_t id;
-    if (!path_id(r, "incident", &id))
+    if (!api_path_id(r, "incident", &id))
         return;
     json_object *v = NULL;
     if (!json_object_object_get_ex(r->body_json, "problem", &v)) {
@@ -388,7 +388,7 @@ static void h_incident_problem(struct req *r)
     }
     g_autoptr(GError) err = NULL;
     if (engine_incident_link(req_engine(r), id, pid, &err) < 0) {
-        reply_engine_error(r, err);
+        api_reply_engine_error(r, err);
         return;
     }
     reply_incident(r, id, 200);
@@ -421,7 +421,7 @@ static struct rows *problem_rows(struct req *r, int64_t id)
 static void h_problem(struct req *r)
 {
     int64_t id;
-    if (!path_id(r, "problem", &id))
+    if (!api_path_id(r, "problem", &id))
         return;
     g_autoptr(rows) p = problem_rows(r, id);
     if (!p)
@@ -445,11 +445,11 @@ static const char *const problem_states[] = {"open", "known-error", "closed", NU
 static bool problem_from_body(struct req *r, struct problem *p, bool create)
 {
     const char *title, *rc, *ke, *wa, *state;
-    if (!body_text(r, "title", TITLE_MAX, create, &title) ||
-        !body_text(r, "root_cause", TEXT_MAX, false, &rc) ||
-        !body_text(r, "known_error", TEXT_MAX, false, &ke) ||
-        !body_text(r, "workaround", TEXT_MAX, false, &wa) ||
-        !body_text(r, "state", 32, false, &state))
+    if (!api_body_text(r, "title", TITLE_MAX, create, &title) ||
+        !api_body_text(r, "root_cause", TEXT_MAX, false, &rc) ||
+        !api_body_text(r, "known_error", TEXT_MAX, false, &ke) ||
+        !api_body_text(r, "workaround", TEXT_MAX, false, &wa) ||
+        !api_body_text(r, "state", 32, false, &state))
         return false;
     if (title && !*title) {
         req_problem(r, 400, "title: must not be empty");
@@ -476,7 +476,7 @@ static void problem_save(struct req *r, struct problem *p, unsigned status)
     g_autoptr(GError) err = NULL;
     p->updated_us = now_usec();
     if (engine_problem_put(req_engine(r), p, &id, &err) < 0) {
-        reply_engine_error(r, err);
+        api_reply_engine_error(r, err);
         return;
     }
     g_autoptr(rows) rows_ = problem_rows(r, id);
@@ -501,7 +501,7 @@ static void h_problem_create(struct req *r)
 static void h_problem_update(struct req *r)
 {
     int64_t id;
-    if (!path_id(r, "problem", &id))
+    if (!api_path_id(r, "problem", &id))
         return;
     g_autoptr(rows) cur = problem_rows(r, id);
     if (!cur)
@@ -537,9 +537,9 @@ static void h_maintenance(struct req *r)
 static void h_maintenance_add(struct req *r)
 {
     const char *scope, *from, *to, *dur, *why;
-    if (!body_text(r, "scope", 512, true, &scope) || !body_text(r, "from", 64, false, &from) ||
-        !body_text(r, "to", 64, false, &to) || !body_text(r, "for", 32, false, &dur) ||
-        !body_text(r, "why", TEXT_MAX, true, &why))
+    if (!api_body_text(r, "scope", 512, true, &scope) || !api_body_text(r, "from", 64, false, &from) ||
+        !api_body_text(r, "to", 64, false, &to) || !api_body_text(r, "for", 32, false, &dur) ||
+        !api_body_text(r, "why", TEXT_MAX, true, &why))
         return;
     g_autoptr(GError) err = NULL;
     if (!ops_scope_valid(scope, &err)) {
@@ -597,11 +597,11 @@ static void h_maintenance_add(struct req *r)
 static void h_maintenance_delete(struct req *r)
 {
     int64_t id;
-    if (!path_id(r, "maintenance window", &id))
+    if (!api_path_id(r, "maintenance window", &id))
         return;
     g_autoptr(GError) err = NULL;
     if (engine_maintenance_delete(req_engine(r), id, &err) < 0) {
-        reply_engine_error(r, err);
+        api_reply_engine_error(r, err);
         return;
     }
     req_json(r, 204, NULL);
@@ -637,10 +637,10 @@ static bool body_number(struct req *r, const char *key, bool required, double *r
 static void h_rule_put(struct req *r)
 {
     const char *kind, *metric, *view, *op, *dur, *sev, *scope;
-    if (!body_text(r, "kind", 32, false, &kind) || !body_text(r, "metric", 64, false, &metric) ||
-        !body_text(r, "view", 16, false, &view) || !body_text(r, "op", 4, false, &op) ||
-        !body_text(r, "for", 32, false, &dur) || !body_text(r, "severity", 16, false, &sev) ||
-        !body_text(r, "scope", 512, false, &scope))
+    if (!api_body_text(r, "kind", 32, false, &kind) || !api_body_text(r, "metric", 64, false, &metric) ||
+        !api_body_text(r, "view", 16, false, &view) || !api_body_text(r, "op", 4, false, &op) ||
+        !api_body_text(r, "for", 32, false, &dur) || !api_body_text(r, "severity", 16, false, &sev) ||
+        !api_body_text(r, "scope", 512, false, &scope))
         return;
     g_autoptr(alert_rule) rule = alert_rule_new();
     rule->name = g_strdup(r->params[0]);
@@ -673,7 +673,7 @@ static void h_rule_put(struct req *r)
     bool created = false;
     g_autoptr(GError) err = NULL;
     if (engine_rule_put(req_engine(r), rule, &created, &err) < 0) {
-        reply_engine_error(r, err);
+        api_reply_engine_error(r, err);
         return;
     }
     g_autoptr(rows) all = engine_rules(req_engine(r));
@@ -693,7 +693,7 @@ static void h_rule_delete(struct req *r)
 {
     g_autoptr(GError) err = NULL;
     if (engine_rule_delete(req_engine(r), r->params[0], &err) < 0) {
-        reply_engine_error(r, err);
+        api_reply_engine_error(r, err);
         return;
     }
     req_json(r, 204, NULL);

@@ -262,6 +262,14 @@ static void h_vm_action(struct req *r)
     int64_t audit_id = 0;
     g_autoptr(GError) err = NULL;
     const char *params = json_object_to_json_string_ext(r->body_json, JSON_C_TO_STRING_PLAIN);
+    const char *to = ok && kind == ACTION_MIGRATE ? action_str(&req, "to_host") : NULL;
+    if (to && engine_host_in_maintenance(req_engine(r), to)) {
+        action_request_clear(&req);
+        req_problem(r, 409, "host %s is in maintenance: nothing is placed on it (kanri host "
+                            "maintenance %s off)",
+                    to, to);
+        return;
+    }
     if (!ok) {
         /* Refusals count too: the audit trail shows attempts, not only
          * successes. */
