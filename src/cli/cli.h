@@ -69,6 +69,9 @@ struct cli_options {
     char *value;
     char *scope;
     gboolean disabled;
+    /* policies (commands-policy.c) */
+    char *policy;  /* decisions --policy */
+    gboolean all;  /* decisions --all: also the decisions without an action */
     /* positional arguments, in order, including the noun and verb words */
     char **args;
 };
@@ -167,6 +170,15 @@ int cmd_snapshot_delete(const struct cli_verb *v, char **args, guint n);
 int cmd_changes(const struct cli_verb *v, char **args, guint n);
 /* commands-reconcile.c */
 int cmd_findings(const struct cli_verb *v, char **args, guint n);
+/* commands-policy.c */
+int cmd_policy_list(const struct cli_verb *v, char **args, guint n);
+int cmd_policy_show(const struct cli_verb *v, char **args, guint n);
+int cmd_policy_set(const struct cli_verb *v, char **args, guint n);
+int cmd_policy_reset(const struct cli_verb *v, char **args, guint n);
+int cmd_policy_resume(const struct cli_verb *v, char **args, guint n);
+int cmd_policy_simulate(const struct cli_verb *v, char **args, guint n);
+int cmd_decisions(const struct cli_verb *v, char **args, guint n);
+int cmd_host_maintenance(const struct cli_verb *v, char **args, guint n);
 /* commands-fleet.c */
 int cmd_fleet(const struct cli_verb *v, char **args, guint n);
 /* Prints the "Reconciled" section of `vm show` for VM (a note when there

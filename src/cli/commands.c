@@ -207,7 +207,11 @@ int cmd_host_list(const struct cli_verb *v, char **args, guint n)
         gint64 running, total;
         cell_int(t, h, "id");
         table_add(t, jstr(h, "name"));
-        table_add(t, jstr(h, "state"));
+        bool maint = false;
+        jbool(h, "maintenance", &maint);
+        g_autofree char *state = g_strdup_printf("%s%s", jstr(h, "state") ? jstr(h, "state") : "-",
+                                                 maint ? " (maintenance)" : "");
+        table_add(t, state);
         table_add(t, jstr(h, "driver"));
         cell_int(t, h, "cpus");
         cell_size(t, h, "memory_bytes");
@@ -275,6 +279,12 @@ int cmd_host_show(const struct cli_verb *v, char **args, guint n)
     kv_add(kv, "Id", jstr(h, "id"));
     kv_add(kv, "URI", jstr(h, "uri"));
     kv_add(kv, "State", jstr(h, "state"));
+    bool maint = false;
+    if (jbool(h, "maintenance", &maint) && maint)
+        kv_addf(kv, "Maintenance", "since %s by %s%s%s", jstr(h, "maintenance_since"),
+                jstr(h, "maintenance_by") ? jstr(h, "maintenance_by") : "-",
+                jstr(h, "maintenance_reason") ? ": " : "",
+                jstr(h, "maintenance_reason") ? jstr(h, "maintenance_reason") : "");
     if (jstr(h, "reason"))
         kv_add(kv, "Reason", jstr(h, "reason"));
     kv_add(kv, "Hostname", jstr(h, "hostname"));

@@ -190,6 +190,35 @@ static const GOptionEntry maintenance_add_entries[] = {
     {NULL},
 };
 
+static const GOptionEntry host_maintenance_entries[] = {
+    {"why", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.why, "The reason, for the record", "TEXT"},
+    {NULL},
+};
+
+static const GOptionEntry simulate_entries[] = {
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.from,
+     "Start of the history to replay: RFC 3339, epoch seconds, or a duration ago (24h) "
+     "(required)",
+     "TIME"},
+    {"to", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.to, "Its end (default: now)", "TIME"},
+    {"host", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.host, "Only this host's history", "HOST"},
+    {NULL},
+};
+
+static const GOptionEntry decisions_entries[] = {
+    {"vm", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.vm, "Only decisions about this VM", "VM"},
+    {"host", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.host, "Only decisions on this host", "HOST"},
+    {"policy", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.policy,
+     "Only this policy's: memory, balance or maintenance", "NAME"},
+    {"all", 0, 0, G_OPTION_ARG_NONE, &cli_opts.all,
+     "Also the decisions to do nothing (missing views, no slack, guards)", NULL},
+    {"since", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.since,
+     "Only decisions since TIME (RFC 3339, epoch seconds or a duration ago)", "TIME"},
+    {"limit", 0, 0, G_OPTION_ARG_INT, &cli_opts.limit, "Show at most N decisions (default 100)",
+     "N"},
+    {NULL},
+};
+
 static const GOptionEntry rule_set_entries[] = {
     {"kind", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.kind,
      "threshold, pool-full or memory-trend (required)", "KIND"},
@@ -230,6 +259,8 @@ static const char *const nouns[][2] = {
     {"problems", "problems: the common causes behind recurring incidents"},
     {"maintenance", "maintenance windows (silence expected problems)"},
     {"rules", "alert rules"},
+    {"policy", "autonomic policies: memory balloon manager, balancing, maintenance"},
+    {"decisions", "what the policies decided, and why"},
     {"relations", "what an item runs on, uses and hosts"},
     {"impact", "what a failure of an item would affect"},
 };
@@ -241,6 +272,13 @@ static const struct cli_verb verbs[] = {
      cmd_host_list},
     {"host", "show", "HOST", 1, 1, "Show one host, with its storage pools and networks.",
      "HOST is a host name or id.", NULL, cmd_host_show},
+    {"host", "maintenance", "HOST on|off", 2, 2,
+     "Put a host in maintenance mode (evacuate it) or take it out.",
+     "On: nothing is placed on the host any more, and its running VMs are live-migrated to "
+     "hosts with room, by priority ([policy:balance] priority.VM), whatever the balancing "
+     "policy's mode; the plan is printed, with a reason for each VM that cannot be placed. "
+     "Off: the host takes VMs again.",
+     host_maintenance_entries, cmd_host_maintenance},
     {"vm", "list", "", 0, 0, "List virtual machines.", NULL, host_filter_entries, cmd_vm_list},
     {"vm", "show", "VM", 1, 1, "Show one virtual machine, its disks and interfaces.", VM_NAMING,
      vm_show_entries, cmd_vm_show},
@@ -372,6 +410,36 @@ static const struct cli_verb verbs[] = {
      maintenance_add_entries, cmd_maintenance_add},
     {"maintenance", "delete", "ID", 1, 1, "Delete a maintenance window (ends it now).", NULL, NULL,
      cmd_maintenance_delete},
+    {"policy", "list", "", 0, 0, "List the policies, their modes, and the kill switch.",
+     "'kanri policy' alone runs this command. Modes: off, recommend (decisions are recorded, "
+     "nothing is done), enforce.",
+     NULL, cmd_policy_list, true},
+    {"policy", "show", "NAME", 1, 1, "Show a policy's settings and the VMs it is paused for.",
+     "NAME is memory or balance. Settings set over the API (they win over kanri.conf) are "
+     "marked.",
+     NULL, cmd_policy_show},
+    {"policy", "set", "NAME KEY=VALUE...", 2, 32, "Change a policy's settings.",
+     "NAME is memory or balance; 'kanri policy set all enabled=no' is the kill switch. "
+     "Examples: kanri policy set memory mode=enforce host_free_target=20%. The settings are "
+     "kept by kanrid over kanri.conf's until reset (admin token).",
+     NULL, cmd_policy_set},
+    {"policy", "reset", "NAME KEY...", 2, 32, "Put settings back to kanri.conf's.", NULL, NULL,
+     cmd_policy_reset},
+    {"policy", "resume", "NAME VM", 2, 2, "Let a policy act on a VM again after it was paused.",
+     "A policy pauses itself for a VM when one of its actions made things worse (it is undone).",
+     NULL, cmd_policy_resume},
+    {"policy", "simulate", "NAME [KEY=VALUE...]", 1, 32,
+     "Show what a policy would have done over stored history.",
+     "A dry run: the policy decides on the stored reconciled history as if it had enforced "
+     "its decisions (a balloon it shrank stays shrunk in later rounds), with the settings in "
+     "force and KEY=VALUE over them. Nothing is recorded or done.",
+     simulate_entries, cmd_policy_simulate},
+    {"decisions", NULL, "", 0, 0, "Show the policies' decisions, newest first.",
+     "Each decision: its inputs, the rule that fired, the action and its state (recorded in "
+     "recommend mode; pending, done or failed in enforce mode; undone) and, one round later, "
+     "the verdict on its observed effect (ok, no-effect, worse). --json shows inputs, expected "
+     "and observed effects.",
+     decisions_entries, cmd_decisions},
     {"rules", "list", "", 0, 0, "List alert rules.",
      "'kanri rules' alone runs this command. Rules from kanri.conf (origin conf) are read-only "
      "here.",
