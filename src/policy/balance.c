@@ -777,6 +777,9 @@ struct policy_plan *policy_balance_plan(const struct policy_balance_conf *c,
     /* The count of rounds out of balance starts again after an evacuation:
      * the fleet it measured is not the one left. */
     bool evacuating = evacuate(&x);
+    /* Everything the evacuation decided, moves or not, is its record. */
+    for (guint i = 0; i < plan->decisions->len; i++)
+        ((struct policy_decision *)g_ptr_array_index(plan->decisions, i))->evacuation = true;
     if (c->mode != POLICY_OFF && !evacuating) {
         const struct bhost *hi, *lo;
         double spread = spread_of(x.hosts, x.n_hosts, &hi, &lo);

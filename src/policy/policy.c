@@ -226,7 +226,7 @@ static char *size_text(double bytes)
         bytes /= 1024;
         i++;
     }
-    return g_strdup_printf("%.0f %s", bytes, u[i]);
+    return g_strdup_printf("%.0f%s", bytes, u[i]);
 }
 
 static char *duration_text(int64_t us)
@@ -463,6 +463,64 @@ bool policy_balance_conf_set(struct policy_balance_conf *c, const char *name, co
 }
 
 /* ---- the plan ---- */
+
+
+/* ---- settings as text ---- */
+
+/* A setting's value in force, in the form kanri.conf takes (g_free). */
+static char *key_text(const struct key *k, const void *base)
+{
+    const char *field = (const char *)base + k->off;
+    switch (k->type) {
+    case K_MODE:
+        return g_strdup(policy_mode_name(*(const enum policy_mode *)field));
+    case K_PCT:
+        return g_strdup_printf("%g", *(const double *)field);
+    case K_SIZE_U64:
+        return size_text((double)*(const uint64_t *)field);
+    case K_SIZE_DBL:
+        return size_text(*(const double *)field);
+    case K_RATE_DBL: {
+        g_autofree char *t = size_text(*(const double *)field);
+        return g_strconcat(t, "/s", NULL);
+    }
+    case K_DUR_US:
+        return duration_text(*(const int64_t *)field);
+    case K_DUR_SEC:
+        return duration_text((int64_t)(*(const double *)field * USEC_PER_SEC));
+    case K_UINT:
+        return g_strdup_printf("%u", *(const unsigned *)field);
+    case K_TARGET: {
+        const struct policy_memory_conf *c = base;
+        if (policy_present(c->target_pct))
+            return g_strdup_printf("%g%%", c->target_pct);
+        return size_text((double)c->target_bytes);
+    }
+    }
+    return g_strdup("");
+}
+
+static char *conf_json(const struct key *keys, size_t n, const void *base)
+{
+    json_object *o = json_object_new_object();
+    for (size_t i = 0; i < n; i++) {
+        g_autofree char *t = key_text(&keys[i], base);
+        json_object_object_add(o, keys[i].name, json_object_new_string(t));
+    }
+    char *text = policy_json_text(o);
+    json_object_put(o);
+    return text;
+}
+
+char *policy_memory_conf_json(const struct policy_memory_conf *c)
+{
+    return conf_json(memory_keys, G_N_ELEMENTS(memory_keys), c);
+}
+
+char *policy_balance_conf_json(const struct policy_balance_conf *c)
+{
+    return conf_json(balance_keys, G_N_ELEMENTS(balance_keys), c);
+}
 
 void policy_decision_free(struct policy_decision *d)
 {

@@ -111,6 +111,11 @@ bool policy_memory_conf_set(struct policy_memory_conf *c, const char *name, cons
 bool policy_balance_conf_set(struct policy_balance_conf *c, const char *name, const char *value,
                              GError **error);
 
+/* Every setting in force as kanri.conf would write it, a JSON object of
+ * key -> text (g_free); each text set back gives the same setting. */
+char *policy_memory_conf_json(const struct policy_memory_conf *c);
+char *policy_balance_conf_json(const struct policy_balance_conf *c);
+
 /* ---- input ---- */
 
 /* One figure with where it came from and how old it is (for the record). */

@@ -405,17 +405,17 @@ static void test_memory_conf(void **unused)
         {"mode", "on", "off, recommend, enforce"},
         {"host_free_target", "95%", "90%"},
         {"host_free_target", "0%", "0.1%"},
-        {"host_free_target", "1K", "16 MiB"},
+        {"host_free_target", "1K", "16MiB"},
         {"host_free_target", "lots", "percent"},
         {"give_back_above", "60", "0 to 50"},
         {"margin", "-1", "size"},
-        {"margin", "65G", "64 GiB"},
+        {"margin", "65G", "64GiB"},
         {"margin", "1e9", "size"},
         {"margin", "0x10", "size"},
         {"margin_pct", "101", "0 to 100"},
         {"pressure_pct", "50.5", "0 to 50"},
-        {"swap_in_floor", "2G", "1 GiB/s"},
-        {"step_max", "0", "1 MiB"},
+        {"swap_in_floor", "2G", "1GiB/s"},
+        {"step_max", "0", "1MiB"},
         {"step_min", "4G", "step_max"}, /* above step_max (2 GiB here) */
         {"vm_cooldown", "2d", "1d"},
         {"vm_cooldown", "-5s", "duration"},
@@ -479,7 +479,7 @@ static void test_balance_conf(void **unused)
         {"reserve_pct", "95", "0 to 90"},
         {"max_concurrent", "0", "1 to 100"},
         {"vm_cooldown", "31d", "30d"},
-        {"bandwidth", "100K", "1 MiB/s"},
+        {"bandwidth", "100K", "1MiB/s"},
         {"bandwidth", "100M/h", "rate"},
         {"max_cost", "0", "1s"},
         {"max_cost", "2d", "1d"},
@@ -634,6 +634,51 @@ static void test_balance_observe(void **unused)
     assert_int_equal(policy_balance_observe(&c, &d, &in, NULL), POLICY_OK);
 }
 
+/* Every setting as text sets back to the same setting: GET /policies shows
+ * what PATCH takes. */
+static void test_conf_json_round_trip(void **state)
+{
+    (void)state;
+    struct policy_memory_conf m, m2;
+    policy_memory_conf_init(&m);
+    assert_true(policy_memory_conf_set(&m, "host_free_target", "3G", NULL));
+    assert_true(policy_memory_conf_set(&m, "mode", "enforce", NULL));
+    assert_true(policy_memory_conf_set(&m, "swap_in_floor", "1M/s", NULL));
+    g_autofree char *text = policy_memory_conf_json(&m);
+    json_object *o = json_tokener_parse(text);
+    assert_non_null(o);
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "host_free_target")),
+                        "3GiB");
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "mode")), "enforce");
+    policy_memory_conf_init(&m2);
+    json_object_object_foreach(o, key, val)
+    {
+        g_autoptr(GError) err = NULL;
+        if (!policy_memory_conf_set(&m2, key, json_object_get_string(val), &err))
+            fail_msg("%s = %s: %s", key, json_object_get_string(val), err->message);
+    }
+    g_autofree char *again = policy_memory_conf_json(&m2);
+    assert_string_equal(text, again);
+    json_object_put(o);
+
+    struct policy_balance_conf b, b2;
+    policy_balance_conf_init(&b);
+    assert_true(policy_balance_conf_set(&b, "max_cost", "90s", NULL));
+    g_autofree char *btext = policy_balance_conf_json(&b);
+    o = json_tokener_parse(btext);
+    assert_non_null(o);
+    policy_balance_conf_init(&b2);
+    json_object_object_foreach(o, bkey, bval)
+    {
+        g_autoptr(GError) err = NULL;
+        if (!policy_balance_conf_set(&b2, bkey, json_object_get_string(bval), &err))
+            fail_msg("%s = %s: %s", bkey, json_object_get_string(bval), err->message);
+    }
+    g_autofree char *bagain = policy_balance_conf_json(&b2);
+    assert_string_equal(btext, bagain);
+    json_object_put(o);
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data/policy";
@@ -641,7 +686,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_names),           cmocka_unit_test(test_memory_conf),
         cmocka_unit_test(test_balance_conf),    cmocka_unit_test(test_memory_observe),
         cmocka_unit_test(test_balance_observe), cmocka_unit_test(test_golden_memory),
-        cmocka_unit_test(test_golden_balance),
+        cmocka_unit_test(test_golden_balance),  cmocka_unit_test(test_conf_json_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
