@@ -110,6 +110,8 @@ static void put_host(GString *out, const struct fleet_host *h)
     put_str(out, "name", h->name);
     put_str(out, "state", h->state);
     put_str(out, "reason", h->reason);
+    put_key(out, "maintenance");
+    g_string_append(out, h->maintenance ? "true" : "false");
     put_int(out, "cpus", h->cpus);
     put_int(out, "memory_bytes", h->memory_bytes);
     put_uint(out, "vms_total", h->vms_total);

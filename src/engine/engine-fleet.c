@@ -99,6 +99,7 @@ struct fleet *engine_fleet(struct engine *e, const struct rows *hosts, const str
         h->reason = g_strdup(r->reason);
         h->cpus = r->cpus;
         h->memory_bytes = r->memory_bytes;
+        h->maintenance = r->maintenance;
     }
     for (guint i = 0; i < rows_len(vms); i++) {
         const struct vm_row *r = rows_get(vms, i);

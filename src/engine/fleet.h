@@ -61,6 +61,7 @@ struct fleet_host {
     char *state;                /* host_state_name(): connecting | connected | unreachable */
     char *reason;               /* why not connected, NULL when connected */
     int64_t cpus, memory_bytes; /* inventory; ROW_INT_ABSENT unknown */
+    bool maintenance;           /* in maintenance mode: nothing is placed on it */
 
     /* fleet_sum() fills the rest. */
     unsigned vms_total, vms_running; /* running: state "running", as /hosts counts */

@@ -475,7 +475,7 @@ static char *key_text(const struct key *k, const void *base)
     case K_MODE:
         return g_strdup(policy_mode_name(*(const enum policy_mode *)field));
     case K_PCT:
-        return g_strdup_printf("%g", *(const double *)field);
+        return g_strdup_printf("%g%%", *(const double *)field);
     case K_SIZE_U64:
         return size_text((double)*(const uint64_t *)field);
     case K_SIZE_DBL:

@@ -120,6 +120,8 @@ def test_maintenance_refuses_what_cannot_be_placed_and_takes_nothing(kanrid_fact
     assert h["maintenance_by"] and h["maintenance_since"]
     assert k.hosts()["b"]["maintenance"] is False
     assert k.get("/api/v1/policies").json["maintenance"] == ["a"]
+    fleet = {h["name"]: h for h in k.get("/api/v1/fleet").json["hosts"]}
+    assert fleet["a"]["maintenance"] is True and fleet["b"]["maintenance"] is False
 
     # Nothing is placed on a host in maintenance.
     r = k.post("/api/v1/vms/b-vm0/actions/migrate", {"to_host": "a"})

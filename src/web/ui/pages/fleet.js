@@ -79,20 +79,7 @@ export function fleetPage(main) {
     stamp.textContent = `As of ${new Date(f.time).toLocaleTimeString()}`;
     if (first) { first = false; main.dataset.ready = 'true'; }
   }
-  // Whether a host is in maintenance comes from GET /hosts while GET /fleet
-  // does not say it.
-  let askHosts = true;
-  const load = () => loadInto(hostsRegion, () => Promise.all([
-    api('/fleet', { signal: ctl.signal }),
-    askHosts ? api('/hosts?fields=name,maintenance', { signal: ctl.signal }).catch((e) => { if (e.name === 'AbortError') throw e; return null; }) : null,
-  ]), ([f, hs]) => {
-    if (f.hosts.every((x) => 'maintenance' in x)) askHosts = false;
-    else if (hs) {
-      const m = new Map(hs.hosts.map((x) => [x.name, x.maintenance]));
-      for (const x of f.hosts) if (!('maintenance' in x)) x.maintenance = !!m.get(x.name);
-    }
-    show(f);
-  });
+  const load = () => loadInto(hostsRegion, () => api('/fleet', { signal: ctl.signal }), show);
   load();
   const refresh = throttle(load, 1000);
   return {
