@@ -115,9 +115,42 @@ void engine_policy_host_input(struct engine *e, struct ehost *h, struct policy_h
     }
 }
 
-void engine_policy_vm_input(struct engine *e, struct item *it, struct policy_vm *ret)
+/* What the policies remember of the VM, and what kanri.conf says of it. */
+static void vm_guards(struct engine *e, const char *uuid, const char *name, struct policy_vm *ret)
 {
     struct engine_policy *p = e->policy;
+    const char *key = name ? name : "";
+    ret->priority = GPOINTER_TO_INT(g_hash_table_lookup(p->priority, key));
+    ret->affinity = g_hash_table_lookup(p->affinity, key);
+    ret->anti_affinity = g_hash_table_lookup(p->anti_affinity, key);
+    struct vm_pstate *s = g_hash_table_lookup(p->vms, uuid);
+    if (s) {
+        for (int k = 0; k < POLICY_N; k++) {
+            ret->last_action_us[k] = s->last_action_us[k];
+            ret->paused[k] = s->paused[k];
+        }
+        ret->busy = s->busy;
+    }
+}
+
+/* A VM the inventory says runs on H but no round of H has shown yet (just
+ * started, or the host just connected): running there, figures unknown. */
+static void vm_known_only(struct engine *e, struct ehost *h, const struct inv_dom *d,
+                          struct policy_vm *ret)
+{
+    const struct policy_fig none = {.v = POLICY_ABSENT, .provenance = NULL, .age_us = -1};
+    memset(ret, 0, sizeof(*ret));
+    ret->uuid = d->uuid;
+    ret->name = d->name ? d->name : d->uuid;
+    ret->host_id = h->id;
+    ret->running = true;
+    ret->mem_total = ret->mem_used = ret->mem_swap_in = ret->cpu_demand = none;
+    ret->balloon_current = ret->balloon_maximum = ret->dirty_rate = POLICY_ABSENT;
+    vm_guards(e, d->uuid, d->name, ret);
+}
+
+void engine_policy_vm_input(struct engine *e, struct item *it, struct policy_vm *ret)
+{
     memset(ret, 0, sizeof(*ret));
     ret->uuid = it->uuid;
     ret->name = it->name ? it->name : it->uuid;
@@ -139,18 +172,7 @@ void engine_policy_vm_input(struct engine *e, struct item *it, struct policy_vm 
         ret->balloon_maximum = present_u64(it->host[0].balloon_maximum);
     }
     ret->dirty_rate = POLICY_ABSENT;
-    const char *name = it->name ? it->name : "";
-    ret->priority = GPOINTER_TO_INT(g_hash_table_lookup(p->priority, name));
-    ret->affinity = g_hash_table_lookup(p->affinity, name);
-    ret->anti_affinity = g_hash_table_lookup(p->anti_affinity, name);
-    struct vm_pstate *s = g_hash_table_lookup(p->vms, it->uuid);
-    if (s) {
-        for (int k = 0; k < POLICY_N; k++) {
-            ret->last_action_us[k] = s->last_action_us[k];
-            ret->paused[k] = s->paused[k];
-        }
-        ret->busy = s->busy;
-    }
+    vm_guards(e, it->uuid, it->name, ret);
 }
 
 /* ---- recording ---- */
@@ -295,16 +317,26 @@ void engine_policy_fleet_input(struct engine *e, GArray *hosts, GArray *vms)
         engine_policy_host_input(e, h, &ph);
         g_array_append_val(hosts, ph);
     }
-    GHashTableIter iter;
-    gpointer k, v;
-    g_hash_table_iter_init(&iter, e->items);
-    while (g_hash_table_iter_next(&iter, &k, &v)) {
-        struct item *it = v;
-        if (!it->active || !it->host_id)
-            continue;
-        struct policy_vm pv;
-        engine_policy_vm_input(e, it, &pv);
-        g_array_append_val(vms, pv);
+    /* Every VM the inventory says is running, with the figures of its
+     * host's latest round when there was one: a host that just connected
+     * has VMs to evacuate before its first round. */
+    for (guint i = 0; i < e->hosts->len; i++) {
+        struct ehost *h = g_ptr_array_index(e->hosts, i);
+        GHashTableIter iter;
+        gpointer k, v;
+        g_hash_table_iter_init(&iter, h->inv);
+        while (g_hash_table_iter_next(&iter, &k, &v)) {
+            const struct inv_dom *d = v;
+            if (d->removed || g_strcmp0(d->state, "running") != 0)
+                continue;
+            struct item *it = g_hash_table_lookup(e->items, d->uuid);
+            struct policy_vm pv;
+            if (it && it->active && it->host_id == h->id)
+                engine_policy_vm_input(e, it, &pv);
+            else
+                vm_known_only(e, h, d, &pv);
+            g_array_append_val(vms, pv);
+        }
     }
     /* The planner's order must not depend on a hash table's. */
     g_array_sort(vms, vm_cmp);
