@@ -303,21 +303,14 @@ void engine_policy_stop(struct engine *e, bool wait)
     struct engine_policy *p = e->policy;
     if (!p || !p->pool)
         return;
-    /* Queued actions are dropped (the drivers are stopped); a running one
-     * finishes its call first unless a driver hangs. */
+    /* The drivers are stopped: queued actions fail at once, and are
+     * recorded so; a running one finishes its call first unless a driver
+     * hangs (then nothing is waited for). */
     GThreadPool *pool = p->pool;
     g_mutex_lock(&e->lock);
     p->pool = NULL;
     g_mutex_unlock(&e->lock);
-    g_thread_pool_free(pool, TRUE, wait);
-}
-
-void engine_policy_flush(struct engine *e)
-{
-    struct engine_policy *p = e->policy;
-    while (p && p->pool &&
-           (g_thread_pool_unprocessed(p->pool) || g_thread_pool_get_num_threads(p->pool)))
-        g_usleep(10000);
+    g_thread_pool_free(pool, FALSE, wait);
 }
 
 /* ---- recording and executing ---- */
@@ -397,17 +390,27 @@ void engine_policy_after_round(struct engine *e, struct round_batch *b)
     for (guint i = 0; i < b->decisions->len; i++) {
         struct pdec *pd = g_ptr_array_index(b->decisions, i);
         record(e, pd);
-        if (pd->d && pd->execute && p->pool) {
+        g_mutex_lock(&e->lock);
+        bool run = pd->d && pd->execute && p->pool;
+        if (run) {
             b->decisions->pdata[i] = NULL;
             g_thread_pool_push(p->pool, pd, NULL);
-        } else if (pd->d && pd->execute) {
-            /* Stopping: it never ran. */
+        }
+        g_mutex_unlock(&e->lock);
+        if (!run && pd->marked) {
+            /* Not recorded, or kanrid is stopping: it never runs. */
             g_mutex_lock(&e->lock);
             struct vm_pstate *s = engine_policy_vm(p, pd->d->vm_uuid);
             s->busy = false;
             if (pd->d->action == POLICY_ACT_MIGRATE && p->migrations_in_flight)
                 p->migrations_in_flight--;
             g_mutex_unlock(&e->lock);
+            g_autoptr(GError) err = NULL;
+            if (pd->execute && pd->observe_id &&
+                e->store->ops->decision_update(e->store, pd->observe_id, "skipped", 0,
+                                               "kanrid stopped before it ran", &err) < 0)
+                g_warning("policy: recording decision %" G_GINT64_FORMAT " skipped: %s",
+                          pd->observe_id, err->message);
         }
     }
 }

@@ -231,8 +231,6 @@ bool engine_host_in_maintenance(struct engine *e, const char *name);
 char *engine_policy_simulate(struct engine *e, const char *policy, int64_t host_id,
                              int64_t from_us, int64_t to_us, GHashTable *settings,
                              GError **error);
-/* Waits until the policies' queued actions are done (tests, shutdown). */
-void engine_policy_flush(struct engine *e);
 
 /* ---- the live stream (engine/stream.c) ----
  *

@@ -36,6 +36,7 @@ struct pdec {
     char *host, *to_host; /* names, for the action and the record */
     char *params;         /* JSON text: the action's parameters */
     bool execute;
+    bool marked;     /* the VM was marked busy (and a migration counted) for it */
     bool pause;      /* pause the policy for the VM (an undo) */
     int64_t undo_of; /* the decision an undo undoes */
     /* an observation */

@@ -236,7 +236,7 @@ static void take(struct engine *e, struct round_batch *b, struct policy_decision
         s->last_action_us[d->policy] = b->now_us;
         if (mode == POLICY_ENFORCE) {
             s->busy = true;
-            pd->execute = true;
+            pd->execute = pd->marked = true;
             if (d->action == POLICY_ACT_MIGRATE)
                 p->migrations_in_flight++;
         }
@@ -292,7 +292,7 @@ static void observe_memory(struct engine *e, struct ehost *h, GPtrArray *round_i
             pd->params = g_strdup_printf("{\"memory_bytes\": %" G_GUINT64_FORMAT
                                          ", \"previous_bytes\": %" G_GUINT64_FORMAT "}",
                                          u->memory, u->previous);
-            pd->execute = true;
+            pd->execute = pd->marked = true;
             pd->undo_of = obs->observe_id;
             pd->pause = true;
             s->busy = true;
@@ -383,7 +383,7 @@ static void observe_balance(struct engine *e, const struct policy_input *in, str
             pd->host = g_strdup(host_name(e, u->host_id));
             pd->to_host = g_strdup(host_name(e, u->to_host_id));
             pd->params = pd->to_host ? engine_policy_to_host_params(pd->to_host) : NULL;
-            pd->execute = pd->to_host != NULL;
+            pd->execute = pd->marked = pd->to_host != NULL;
             pd->undo_of = obs->observe_id;
             pd->pause = true;
             s->busy = pd->execute;
