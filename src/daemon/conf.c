@@ -630,7 +630,12 @@ static void check_policy(struct conf *c, GKeyFile *kf, GHashTable *lines, const 
         g_autofree char *raw = g_key_file_get_value(kf, group, keys[i], NULL);
         g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
         g_autofree char *msg = NULL;
-        if (!policy_key(c, group, keys[i], val, &msg))
+        if (policy_key(c, group, keys[i], val, &msg))
+            continue;
+        /* The policy module's messages name the group themselves. */
+        if (msg[0] == '[')
+            add_error(errors, count, label, line, "%s", msg);
+        else
             add_error(errors, count, label, line, "[%s] %s", group, msg);
     }
 }

@@ -284,6 +284,56 @@ static void test_ops_groups(void **state)
         expect_one(bad[i].text, bad[i].msg);
 }
 
+static void test_policy_groups(void **state)
+{
+    g_autoptr(conf) c = conf_new();
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    assert_true(c->policy_enabled);
+    assert_int_equal(c->policy_memory.mode, POLICY_OFF);
+    const char *text = "[policy]\nenabled = no\n"
+                       "[policy:memory]\nmode = enforce\nhost_free_target = 2G\n"
+                       "[policy:balance]\nmode = recommend\nmax_concurrent = 2\n"
+                       "priority.db1 = 50\naffinity.web = web1, web2\n"
+                       "anti_affinity.db = db1,db2 , db3\n";
+    assert_int_equal(conf_load_data(c, text, strlen(text), LABEL, errors), 0);
+    assert_false(c->policy_enabled);
+    assert_int_equal(c->policy_memory.mode, POLICY_ENFORCE);
+    assert_true(c->policy_memory.target_bytes == 2ull << 30);
+    assert_int_equal(c->policy_balance.mode, POLICY_RECOMMEND);
+    assert_int_equal(c->policy_balance.max_concurrent, 2);
+    assert_int_equal(GPOINTER_TO_INT(g_hash_table_lookup(c->policy_priority, "db1")), 50);
+    assert_string_equal(g_hash_table_lookup(c->policy_affinity, "web2"), "web");
+    assert_string_equal(g_hash_table_lookup(c->policy_anti_affinity, "db3"), "db");
+    assert_null(g_hash_table_lookup(c->policy_anti_affinity, "web1"));
+
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"[policy]\nenabled = maybe\n",
+         LABEL ":2: [policy] enabled: expected yes or no, got 'maybe'"},
+        {"[policy]\nmode = enforce\n", LABEL ":2: [policy] unknown key 'mode' (known: enabled)"},
+        {"[policy:balance]\npriority.db1 = high\n",
+         LABEL ":2: [policy:balance] priority.db1: expected a VM name and a priority from -1000 "
+               "to 1000, got 'high'"},
+        {"[policy:balance]\naffinity.web = web1\n",
+         LABEL ":2: [policy:balance] affinity.web: a group names two VMs or more, got 'web1'"},
+        {"[policy:balance]\naffinity.a = x, y\naffinity.b = y, z\n",
+         LABEL ":3: [policy:balance] affinity.b: VM 'y' is in affinity group 'a' already"},
+        {"[policy:balance]\nanti_affinity.a b = x, y\n",
+         LABEL ":2: [policy:balance] anti_affinity.a b: a group name is 1-64 characters of "
+               "letters, digits, '-', '_', '.'"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++)
+        expect_one(bad[i].text, bad[i].msg);
+    /* The policy module's own messages, named by group. */
+    GPtrArray *errs;
+    g_autoptr(conf) c2 = load("[policy:memory]\nmargin = lots\n", &errs, NULL);
+    assert_int_equal(errs->len, 1);
+    assert_non_null(strstr(g_ptr_array_index(errs, 0), ":2: [policy:memory] margin: "));
+    assert_non_null(strstr(g_ptr_array_index(errs, 0), "margin"));
+    g_ptr_array_unref(errs);
+}
+
 static void test_int_ranges(void **state)
 {
     static const struct {
@@ -709,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_unknown_group),
         cmocka_unit_test(test_ops_groups),
+        cmocka_unit_test(test_policy_groups),
         cmocka_unit_test(test_int_ranges),
         cmocka_unit_test(test_bad_enum),
         cmocka_unit_test(test_bad_listen),
