@@ -17,6 +17,21 @@ static void print_table(struct table *t)
     fputs(text, stdout);
 }
 
+/* Sends the request; under --json prints the reply.  *ret_done: the caller
+ * has nothing more to print (an error, or --json).  Returns the exit
+ * status. */
+static int ask(const char *method, const char *path, json_object *body, json_object **ret,
+               bool *ret_done)
+{
+    int r = api_request(method, path, body, ret);
+    *ret_done = r != CLI_EXIT_OK || cli_opts.json;
+    if (r != CLI_EXIT_OK)
+        return cli_done(r);
+    if (cli_opts.json)
+        print_json(*ret);
+    return CLI_EXIT_OK;
+}
+
 static bool is_policy(const char *name, bool all_too)
 {
     return !strcmp(name, "memory") || !strcmp(name, "balance") ||
@@ -46,8 +61,10 @@ static int settings_of(char **args, guint n, json_object *settings)
     return CLI_EXIT_OK;
 }
 
-static void print_policy(struct json_object *p, bool enabled)
+static void print_policy(struct json_object *p)
 {
+    bool enabled = true;
+    jbool(p, "enabled", &enabled);
     struct kv *kv = kv_new();
     struct json_object *settings = jobject(p, "settings");
     struct json_object *over = jobject(p, "overridden");
@@ -77,13 +94,10 @@ static void print_policy(struct json_object *p, bool enabled)
 int cmd_policy_list(const struct cli_verb *v, char **args, guint n)
 {
     g_autoptr(json_object) reply = NULL;
-    int r = api_request("GET", "/policies", NULL, &reply);
-    if (r != CLI_EXIT_OK)
-        return cli_done(r);
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
+    bool done;
+    int r = ask("GET", "/policies", NULL, &reply, &done);
+    if (done)
+        return r;
     bool enabled = true;
     jbool(reply, "enabled", &enabled);
     static const char *const cols[] = {"Policy", "Mode", "Set over the API", "Paused for"};
@@ -126,16 +140,11 @@ int cmd_policy_show(const struct cli_verb *v, char **args, guint n)
         return bad_policy(args[0], false);
     g_autoptr(json_object) reply = NULL;
     g_autofree char *path = g_strdup_printf("/policies/%s", args[0]);
-    int r = api_request("GET", path, NULL, &reply);
-    if (r != CLI_EXIT_OK)
-        return cli_done(r);
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
-    bool enabled = true;
-    jbool(reply, "enabled", &enabled);
-    print_policy(reply, enabled);
+    bool done;
+    int r = ask("GET", path, NULL, &reply, &done);
+    if (done)
+        return r;
+    print_policy(reply);
     return CLI_EXIT_OK;
 }
 
@@ -145,22 +154,17 @@ static int send_settings(const char *policy, json_object *settings)
     json_object_object_add(body, "settings", settings);
     g_autoptr(json_object) reply = NULL;
     g_autofree char *path = g_strdup_printf("/policies/%s", policy);
-    int r = api_request("PATCH", path, body, &reply);
-    if (r != CLI_EXIT_OK)
-        return cli_done(r);
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
+    bool done;
+    int r = ask("PATCH", path, body, &reply, &done);
+    if (done)
+        return r;
     if (!strcmp(policy, "all")) {
         bool enabled = true;
         jbool(reply, "enabled", &enabled);
         printf("Policies %s.\n", enabled ? "enabled" : "stopped (kill switch on)");
         return CLI_EXIT_OK;
     }
-    bool enabled = true;
-    jbool(reply, "enabled", &enabled);
-    print_policy(reply, enabled);
+    print_policy(reply);
     return CLI_EXIT_OK;
 }
 
@@ -299,13 +303,10 @@ int cmd_policy_simulate(const struct cli_verb *v, char **args, guint n)
     g_autofree char *path = g_strdup_printf("/policies/%s/simulate", args[0]);
     g_autoptr(json_object) reply = NULL;
     api_extend_timeout(300);
-    int r = api_request("POST", path, body, &reply);
-    if (r != CLI_EXIT_OK)
-        return cli_done(r);
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
+    bool done;
+    int r = ask("POST", path, body, &reply, &done);
+    if (done)
+        return r;
     struct json_object *acts = jarray(reply, "decisions");
     if (acts && json_object_array_length(acts))
         print_decisions(acts, false);
@@ -353,13 +354,10 @@ int cmd_host_maintenance(const struct cli_verb *v, char **args, guint n)
     g_autofree char *esc = http_escape(args[0]);
     g_autofree char *path = g_strdup_printf("/hosts/%s/maintenance", esc);
     g_autoptr(json_object) reply = NULL;
-    int r = api_request("POST", path, body, &reply);
-    if (r != CLI_EXIT_OK)
-        return cli_done(r);
-    if (cli_opts.json) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
+    bool done;
+    int r = ask("POST", path, body, &reply, &done);
+    if (done)
+        return r;
     g_autofree char *host = text_sanitize(args[0]);
     if (!on) {
         printf("Host %s is out of maintenance: VMs may be placed on it again.\n", host);

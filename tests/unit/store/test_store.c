@@ -39,53 +39,7 @@
 /* 2026-11-26T10:20:19Z */
 #define T0 (G_GINT64_CONSTANT(1795688419) * SEC)
 
-struct fx {
-    char *dir;
-    char *path;
-    struct store *st;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = g_new0(struct fx, 1);
-    f->dir = g_dir_make_tmp("kanri-store-XXXXXX", NULL);
-    assert_non_null(f->dir);
-    f->path = g_build_filename(f->dir, "kanri.db", NULL);
-    g_autoptr(GError) err = NULL;
-    f->st = store_sqlite_open(f->path, &err);
-    if (!f->st)
-        fail_msg("open: %s", err->message);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    store_close(f->st);
-    g_autoptr(GDir) d = g_dir_open(f->dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(f->dir, name, NULL);
-        g_unlink(p);
-    }
-    g_rmdir(f->dir);
-    g_free(f->path);
-    g_free(f->dir);
-    g_free(f);
-    return 0;
-}
-
-static void reopen(struct fx *f)
-{
-    store_close(f->st);
-    g_autoptr(GError) err = NULL;
-    f->st = store_sqlite_open(f->path, &err);
-    if (!f->st)
-        fail_msg("reopen: %s", err->message);
-}
-
-#define OPS(f) ((f)->st->ops)
+#include "fixture.h"
 
 /* ---- small helpers ---- */
 
