@@ -1,129 +1,130 @@
 /*
- * bench-policy: the memory and balance policies (src/policy/) on a
- * simulated fleet, run four times on the same workload: with the policies
- * off, and in enforce mode fed kanri's reconciled view, the guest's view
- * alone and the host's view alone.  It links the pure policy library only:
- * the decisions are those of the real policy_memory_plan() and
- * policy_balance_plan(), the physics around them is this file's.
+ * bench-policy: the memory and balance policies (src/policy/) on a simulated
+ * fleet, run four times on the same workload: with the policies off, and in
+ * enforce mode fed kanri's reconciled view, the guest's view alone and the
+ * host's view alone.  It links the pure policy library only: the decisions are
+ * those of the real policy_memory_plan() and policy_balance_plan(), the
+ * physics around them is this file's.
  *
  *     ninja -C build && build/bench/policy/bench-policy [--hosts 4] [--vms 48]
  *         [--rounds 600] [--seed 1] [--seeds 1] [--host-gib 64]
  *
  * (bench/policy/run.sh runs the default and the sums over 20 seeds.)  A
  * benchmark, not a test: it prints figures and ratios and always exits 0.
- * Everything but the wall time per plan call is the same on every run
- * with the same options.
+ * Everything but the wall time per plan call is the same on every run with the
+ * same options.
  *
- * The fleet.  H hosts of 8 cores and 64 GiB (--host-gib) and N VMs, drawn
- * from a fixed seed with a PRNG of our own (splitmix64).  Each VM has a
- * balloon maximum of 2, 3, 4, 6 or 8 GiB (the larger sizes more likely:
- * memory is tight, the maxima add up to 84-104 % of the fleet's memory
- * over seeds 1-20, 86 % on seed 1),
- * 1 to 3 vCPUs and one of four behaviours: idle (a small working set of
- * 0.25-0.6 GiB, 0.03-0.15 cores), steady (a working set of 35-55 % of its
- * maximum, 30-60 % of its vCPUs busy), growing (a working set climbing from
- * 25 % to 95 % of its maximum over 150-300 rounds, then starting again, as
- * a heap or a batch job does; 0.3-0.7 cores) and bursty (20-30 % of its
- * maximum and nearly idle, with bursts of 6-24 rounds, one every 30 rounds
- * or so, ramping over 3 rounds to 60-85 % of its maximum and 80-100 % of
- * its vCPUs: demand that flaps).  The working set u(t) and CPU demand d(t)
- * of every VM for every round are drawn before the first run, so all four
- * runs see the same workload.  Most VMs start at their maximum; three in
- * ten were set to 50-75 % of it by hand once.  Placement is uneven: the
- * busy VMs first, nine in ten on the first two hosts, then the others, half
- * of them there too, each passed on to the next host when its balloons
- * would fill more than 97 % of the one chosen.  The first two hosts get
- * most of the CPU demand (5-10 cores each on average, more in bursts,
- * against 0.5-4.5 on the others) and nearly full balloons, and on most seeds
- * start under the free-memory target; the header of the output shows each
- * host as placed.
+ * The fleet.  H hosts of 8 cores and 64 GiB (--host-gib) and N VMs, drawn from
+ * a fixed seed with a PRNG of our own (splitmix64).  Each VM has a balloon
+ * maximum of 2, 3, 4, 6 or 8 GiB (the larger sizes more likely: memory is
+ * tight, the maxima add up to 84-104 % of the fleet's memory over seeds 1-20,
+ * 86 % on seed 1), 1 to 3 vCPUs and one of four behaviours: idle (a small
+ * working set of 0.25-0.6 GiB, 0.03-0.15 cores), steady (a working set of
+ * 35-55 % of its maximum, 30-60 % of its vCPUs busy), growing (a working set
+ * climbing from 25 % to 95 % of its maximum over 150-300 rounds, then starting
+ * again, as a heap or a batch job does; 0.3-0.7 cores) and bursty (20-30 % of
+ * its maximum and nearly idle, with bursts of 6-24 rounds, one every 30 rounds
+ * or so, ramping over 3 rounds to 60-85 % of its maximum and 80-100 % of its
+ * vCPUs: demand that flaps).  The working set u(t) and CPU demand d(t) of
+ * every VM for every round are drawn before the first run, so all four runs
+ * see the same workload.  Most VMs start at their maximum; three in ten were
+ * set to 50-75 % of it by hand once.  Placement is uneven: the busy VMs first,
+ * nine in ten on the first two hosts, then the others, half of them there too,
+ * each passed on to the next host when its balloons would fill more than 97 %
+ * of the one chosen.  The first two hosts get most of the CPU demand (5-10
+ * cores each on average, more in bursts, against 0.5-4.5 on the others) and
+ * nearly full balloons, and on most seeds start under the free-memory target;
+ * the header of the output shows each host as placed.
  *
- * Guest physics, each round of 10 s.  A guest uses what its balloon leaves
- * as page cache c(t): the cache grows by 4-16 MiB a round on an idle VM
- * and 32-128 MiB on the others, up to the balloon less the working set less
- * what the guest keeps free (max(64 MiB, 3 %)).  A balloon or a working set
- * that needs the room takes it from the cache first; a balloon below the
- * working set makes the guest swap (swap-in at a tenth of the missing
- * working set per second) and the round counts as a guest-pressure round.
- * What backs the guest on its host (its RSS) is min(balloon, u + c).
+ * Guest physics, each round of 10 s.  A guest uses what its balloon leaves as
+ * page cache c(t): the cache grows by 4-16 MiB a round on an idle VM and
+ * 32-128 MiB on the others, up to the balloon less the working set less what
+ * the guest keeps free (max(64 MiB, 3 %)).  A balloon or a working set that
+ * needs the room takes it from the cache first; a balloon below the working
+ * set makes the guest swap (swap-in at a tenth of the missing working set per
+ * second) and the round counts as a guest-pressure round. What backs the guest
+ * on its host (its RSS) is min(balloon, u + c).
  *
- * Host physics.  Host free memory is its memory less what backs its
- * guests; a host whose guests need more than it has is counted as
- * overcommitted (it would swap).  When the CPU demand of a host's VMs
- * exceeds its cores, each VM runs cores / demand of its demand and the
- * rest is vCPU wait (contention), counted in core-seconds.
+ * Host physics.  Host free memory is its memory less what backs its guests; a
+ * host whose guests need more than it has is counted as overcommitted (it
+ * would swap).  When the CPU demand of a host's VMs exceeds its cores, each VM
+ * runs cores / demand of its demand and the rest is vCPU wait (contention),
+ * counted in core-seconds.
  *
- * What each strategy tells the policies (struct policy_vm; balloon current
- * and maximum, the host's memory, cores and free memory are the same true
- * figures in all three, age 0):
- *   - kanri, the reconciled view: total = the balloon, use = the working
- *     set (cache excluded), swap-in as the guest sees it, CPU demand = run
- *     + wait (the true demand).
+ * What each strategy tells the policies (struct policy_vm; balloon current and
+ * maximum, the host's memory, cores and free memory are the same true figures
+ * in all three, age 0):
+ *   - kanri, the reconciled view: total = the balloon, use = the working set
+ *     (cache excluded), swap-in as the guest sees it, CPU demand = run + wait
+ *     (the true demand).
  *   - guest-only: use = working set + cache (what a guest calls used), the
  *     same swap-in, CPU demand = what it ran only (its clock stops while it
  *     waits: no steal under emulation).
  *   - host-only: use = the guest's RSS (cache and use look the same), no
- *     swap-in figure (NaN), CPU demand = run + wait (the host sees the
- *     wait).
+ *     swap-in figure (NaN), CPU demand = run + wait (the host sees the wait).
  *   - off: both policies off; nothing is decided.
- * A guest never reports more use than its total: use is capped at the
- * balloon (the swapped rest shows in the swap-in rate).
+ * A guest never reports more use than its total: use is capped at the balloon
+ * (the swapped rest shows in the swap-in rate).
  *
- * The loop, as the engine runs it (src/engine/stage-policy.c): every round
- * the memory plan is called once per host with that host's VMs, then the
- * balance plan once over the fleet; the actions decided (set-memory,
- * migrate) take effect at the start of the next round.  The configuration
- * is the default (docs/policies.md) but for enforce mode and a
- * host_free_target of 15 % (9.6 GiB of 64), which the crowded hosts do not
- * meet at the start; the balance policy's vm_cooldown stays at its default
- * of 10 minutes, 60 rounds, small against the run's 600.  The guards are
- * the real ones, fed as the engine feeds them: last_action_us is the round
- * of the VM's last decided action per policy (cooldowns), busy is false (an
- * action is done by the next round), paused is false, migrations in flight
- * are 0 and balance_rounds is handed back.  Not modelled: undo and pause
- * after a "worse" verdict (the verdicts of policy_memory_observe() one
- * round after each set-memory are counted, column "worse", not acted on),
- * the copy time of a migration (a move is done by the next round; the GiB
- * copied, the moved VM's RSS, is counted), dirty rates (NaN, as the
- * engine passes them), maintenance, affinity, and the host's own memory.
+ * The loop, as the engine runs it (src/engine/stage-policy.c): every round the
+ * memory plan is called once per host with that host's VMs, then the balance
+ * plan once over the fleet; the actions decided (set-memory, migrate) take
+ * effect at the start of the next round.  The configuration is the default
+ * (docs/policies.md) but for enforce mode and a host_free_target of 15 % (9.6
+ * GiB of 64), which a crowded host misses at the start on most seeds; the
+ * balance policy's vm_cooldown stays at its default of 10 minutes, 60 rounds,
+ * small against the run's 600.  The guards are the real ones, fed as the
+ * engine feeds them: last_action_us is the round of the VM's last decided
+ * action per policy (cooldowns), busy is false (an action is done by the next
+ * round), paused is false, migrations in flight are 0 and balance_rounds is
+ * handed back.  Not modelled: undo and pause after a "worse" verdict (the
+ * verdicts of policy_memory_observe() one round after each set-memory are
+ * counted, column "worse", not acted on), the copy time of a migration (a move
+ * is done by the next round; the GiB copied, the moved VM's RSS, is counted),
+ * dirty rates (NaN, as the engine passes them), maintenance, affinity, and the
+ * host's own memory.
  *
- * Columns: vCPU wait (core-s); host-rounds under the free-memory target
- * and by how much (GiB x rounds); host-rounds overcommitted; GiB reclaimed
- * (the sum of balloon shrinks done) and given back (grows); guest-pressure
- * VM-rounds (swapping); set-memory actions done and how many observe
- * judged worse; migrations and GiB copied; wait and pressure against off
- * and against kanri.  Then the set-memory decisions by rule, and the wall
- * time per plan call (a side figure: a plan that writes more decisions,
- * with their reasons and inputs, takes longer).  With --seeds N the table
- * is the sums over N seeds and a last line says on how many seeds each
- * other strategy had less wait, fewer pressure rounds and fewer
- * under-target rounds than kanri.
+ * Columns: vCPU wait (core-s); host-rounds under the free-memory target and by
+ * how much (GiB x rounds); host-rounds overcommitted; GiB reclaimed (the sum
+ * of balloon shrinks done) and given back (grows); guest-pressure VM-rounds
+ * (swapping); set-memory actions done and how many observe judged worse;
+ * migrations and GiB copied; wait and pressure against off and against kanri.
+ * Then the set-memory decisions by rule, how many of the reclaims took memory
+ * from a VM that had been given memory back less than 100 rounds before
+ * (churn), the rounds in which a host's demand exceeded its cores and how many
+ * of them the balance plan did not find the hosts out of balance, and the wall
+ * time per plan call (a side figure: a plan that writes more decisions, with
+ * their reasons and inputs, takes longer).  With --seeds N the table is the
+ * sums over N seeds and a last line says on how many seeds each other strategy
+ * had less wait, fewer pressure rounds and fewer under-target rounds than
+ * kanri.
  *
  * What it shows (defaults, 4 hosts, 48 VMs, 600 rounds; docs/policies.md,
- * "Benchmark", has the output).  Seed 1 alone: off has 12 719 core-s of
- * vCPU wait and 1296 guest-pressure VM-rounds; kanri 495 and 21, but
- * guest-only (116 core-s) and host-only (221) both have less wait than
- * kanri on this seed, and the same pressure (20).  Where kanri does better
- * on seed 1 is memory: 235 host-rounds under target, 42 GiB x rounds short,
- * against 410 / 764 (guest-only) and 527 / 1803 (host-only), because only
- * it can tell cache from use: the others see every guest with a full cache
- * as pressed and grow it.  Summed over seeds 1-20 (--seeds 20): vCPU wait
- * off 224 119, kanri 13 634, guest-only 72 715 (5.3x kanri's), host-only
- * 27 684 (2.0x); under-target host-rounds 16 673 / 6 495 / 19 977 / 21 101,
- * short 38 129 / 2 639 / 63 954 / 68 554 GiB x rounds; overcommitted
- * host-rounds 0 / 0 / 783 / 415; pressure 22 822 / 441 / 464 / 540 (a
- * near tie: guest-only had fewer pressure rounds than kanri on 10 of the
- * 20 seeds, host-only on 9); guest-only had less wait than kanri on 2
- * seeds, host-only on 5.  kanri makes the most balloon changes (10 952
- * against 7 190 and 7 971): memory it gives back above the target fills
- * with page cache and is taken again (4 000 give-back and 6 662 reclaim
- * decisions), a churn of the policy, not of the view.  With memory to
- * spare (--host-gib 96, 20 seeds) the memory policy has little to do and
- * the CPU view decides: host-only, which sees run + wait as kanri does,
- * has as little wait as kanri (7 206 against 7 660 core-s), guest-only
- * 1.3x more (10 025).  The remaining wait under kanri comes from bursts on
- * hosts left near their cores, and from steady VMs moved back and forth
- * between two such hosts as bursts come and go.
+ * "Benchmark", has the output).  Seed 1 alone: off has 12719 core-s of vCPU
+ * wait and 1296 guest-pressure VM-rounds; kanri 495 and 21, but guest-only
+ * (116 core-s) and host-only (221) both have less wait than kanri on this
+ * seed, and about the same pressure (20 VM-rounds each against 21).  Where
+ * kanri does better on seed 1 is memory: 235 host-rounds under target, 42 GiB
+ * x rounds short, against 410 / 764 (guest-only) and 527 / 1803 (host-only),
+ * because only it can tell cache from use: the others see every guest with a
+ * full cache as pressed and grow it.  Summed over seeds 1-20 (--seeds 20):
+ * vCPU wait off 224119, kanri 13634, guest-only 72715 (5.3x kanri's),
+ * host-only 27684 (2.0x); under-target host-rounds 16673 / 6495 / 19977 /
+ * 21101, short 38129 / 2639 / 63954 / 68554 GiB x rounds; overcommitted
+ * host-rounds 0 / 0 / 783 / 415; pressure 22822 / 441 / 464 / 540 (a near tie:
+ * guest-only had fewer pressure rounds than kanri on 10 of the 20 seeds,
+ * host-only on 9); guest-only had less wait than kanri on 2 seeds, host-only
+ * on 5.  kanri makes the most balloon changes (10952 against 7190 and 7971):
+ * memory it gives back above the target fills with page cache and is taken
+ * again (of 6662 reclaim decisions, 4353 took from a VM given memory back less
+ * than 100 rounds before; 4000 give-back decisions in all), a churn of the
+ * policy's give-back rule, not of the view.  With memory to spare (--host-gib
+ * 96, 20 seeds) the memory policy has little to do and the CPU view decides:
+ * host-only, which sees run + wait as kanri does, has as little wait as kanri
+ * (7206 against 7660 core-s), guest-only 1.3x more (10025).  The remaining
+ * wait under kanri comes from bursts on hosts left near their cores, and from
+ * steady VMs moved back and forth between two such hosts as bursts come and
+ * go.
  */
 #include "config.h"
 
@@ -144,6 +145,7 @@
 #define HOST_CORES 8.0
 #define TARGET_PCT 15.0
 #define PLACE_FILL 0.97 /* a host takes VMs while their balloons fill at most this share */
+#define RETAKE     100  /* rounds: a reclaim this soon after a give-back is churn */
 #define SWAP_TOUCH 0.1  /* share of the missing working set swapped in per second */
 
 static double host_mem = 64.0 * GIB; /* --host-gib */
@@ -352,6 +354,9 @@ struct result {
     unsigned pressure;      /* VM-rounds with the balloon under the working set */
     unsigned setmem, worse; /* balloon changes done; judged worse by observe */
     unsigned by_rule[3];    /* set-memory decisions: pressure, below target, above target */
+    unsigned retaken;       /* reclaims of a VM given memory back in the last RETAKE rounds */
+    unsigned overloaded;    /* rounds with a host's demand over its cores */
+    unsigned unseen;        /* of which the balance plan found no imbalance */
     unsigned migrations;    /* moves done */
     double copied;          /* bytes: the moved VMs' host RSS */
     double mem_ns, bal_ns;  /* wall time in the plan calls */
@@ -366,6 +371,7 @@ struct vm_state {
     double backing, swap_in, run, wait;
     bool swapping;
     int64_t last_us[POLICY_N];
+    int gave_round; /* the last round memory was given back to it; -1 never */
     /* an action decided this round, done at the start of the next */
     double next_balloon;             /* NaN: none */
     int next_host;                   /* -1: none */
@@ -455,6 +461,7 @@ static void run(const struct fleet *f, enum strategy s, struct result *r)
         st[i].cache = v->cache0 * room;
         st[i].next_balloon = POLICY_ABSENT;
         st[i].next_host = -1;
+        st[i].gave_round = -1;
     }
 
     struct policy_memory_conf mc;
@@ -588,6 +595,11 @@ static void run(const struct fleet *f, enum strategy s, struct result *r)
                         r->by_rule[k2]++;
                 }
                 int i = vm_index(d->vm_uuid);
+                if (g_strcmp0(d->rule, "host-free-above-target") == 0)
+                    st[i].gave_round = t;
+                else if (g_strcmp0(d->rule, "host-free-below-target") == 0 &&
+                         st[i].gave_round >= 0 && t - st[i].gave_round < RETAKE)
+                    r->retaken++;
                 st[i].next_balloon = (double)d->memory;
                 st[i].last_us[POLICY_MEMORY] = now;
                 plan->decisions->pdata[k] = NULL;
@@ -609,6 +621,13 @@ static void run(const struct fleet *f, enum strategy s, struct result *r)
         r->bal_ns += now_ns() - t0;
         r->bal_calls++;
         balance_rounds = plan->balance_rounds;
+        for (int h = 0; h < H; h++) {
+            if (demand[h] > HOST_CORES) {
+                r->overloaded++;
+                r->unseen += plan->balance_rounds == 0;
+                break;
+            }
+        }
         for (guint k = 0; k < plan->decisions->len; k++) {
             const struct policy_decision *d = g_ptr_array_index(plan->decisions, k);
             if (d->action != POLICY_ACT_MIGRATE)
@@ -695,6 +714,9 @@ static void result_add(struct result *a, const struct result *b)
     a->worse += b->worse;
     for (int k = 0; k < 3; k++)
         a->by_rule[k] += b->by_rule[k];
+    a->retaken += b->retaken;
+    a->overloaded += b->overloaded;
+    a->unseen += b->unseen;
     a->migrations += b->migrations;
     a->copied += b->copied;
     a->mem_ns += b->mem_ns;
@@ -727,6 +749,13 @@ static void report(const struct result *res)
     for (int s = ST_KANRI; s < ST_N; s++)
         printf("%s %s %u/%u/%u", s == ST_KANRI ? "" : ";", strategy_names[s], res[s].by_rule[0],
                res[s].by_rule[1], res[s].by_rule[2]);
+    printf("\nof those reclaims, of a VM given memory back less than %d rounds before:", RETAKE);
+    for (int s = ST_KANRI; s < ST_N; s++)
+        printf("%s %s %u", s == ST_KANRI ? "" : ";", strategy_names[s], res[s].retaken);
+    printf("\nrounds with a host over its cores, of which the hosts were not out of balance:");
+    for (int s = ST_KANRI; s < ST_N; s++)
+        printf("%s %s %u, %u", s == ST_KANRI ? "" : ";", strategy_names[s], res[s].overloaded,
+               res[s].unseen);
     printf("\nplan wall time per call, memory (one host) / balance (fleet):");
     for (int s = ST_KANRI; s < ST_N; s++)
         printf("%s %s %.1f / %.1f us", s == ST_KANRI ? "" : ";", strategy_names[s],
