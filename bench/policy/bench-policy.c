@@ -99,32 +99,8 @@
  * had less wait, fewer pressure rounds and fewer under-target rounds than
  * kanri.
  *
- * What it shows (defaults, 4 hosts, 48 VMs, 600 rounds; docs/policies.md,
- * "Benchmark", has the output).  Seed 1 alone: off has 12719 core-s of vCPU
- * wait and 1296 guest-pressure VM-rounds; kanri 495 and 21, but guest-only
- * (116 core-s) and host-only (221) both have less wait than kanri on this
- * seed, and about the same pressure (20 VM-rounds each against 21).  Where
- * kanri does better on seed 1 is memory: 235 host-rounds under target, 42 GiB
- * x rounds short, against 410 / 764 (guest-only) and 527 / 1803 (host-only),
- * because only it can tell cache from use: the others see every guest with a
- * full cache as pressed and grow it.  Summed over seeds 1-20 (--seeds 20):
- * vCPU wait off 224119, kanri 13634, guest-only 72715 (5.3x kanri's),
- * host-only 27684 (2.0x); under-target host-rounds 16673 / 6495 / 19977 /
- * 21101, short 38129 / 2639 / 63954 / 68554 GiB x rounds; overcommitted
- * host-rounds 0 / 0 / 783 / 415; pressure 22822 / 441 / 464 / 540 (a near tie:
- * guest-only had fewer pressure rounds than kanri on 10 of the 20 seeds,
- * host-only on 9); guest-only had less wait than kanri on 2 seeds, host-only
- * on 5.  kanri makes the most balloon changes (10952 against 7190 and 7971):
- * memory it gives back above the target fills with page cache and is taken
- * again (of 6662 reclaim decisions, 4353 took from a VM given memory back less
- * than 100 rounds before; 4000 give-back decisions in all), a churn of the
- * policy's give-back rule, not of the view.  With memory to spare (--host-gib
- * 96, 20 seeds) the memory policy has little to do and the CPU view decides:
- * host-only, which sees run + wait as kanri does, has as little wait as kanri
- * (7206 against 7660 core-s), guest-only 1.3x more (10025).  The remaining
- * wait under kanri comes from bursts on hosts left near their cores, and from
- * steady VMs moved back and forth between two such hosts as bursts come and
- * go.
+ * What it shows: docs/policies.md, "Benchmark", has the output and reads
+ * it (the figures change with the policies; they are not repeated here).
  */
 #include "config.h"
 

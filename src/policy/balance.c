@@ -157,10 +157,14 @@ static void hosts_setup(struct bctx *x)
     }
 }
 
-/* The spread over the counted hosts (NaN with fewer than two), with the
- * most and least loaded (the lower id on a tie). */
-static double spread_of(const struct bhost *hosts, size_t n, const struct bhost **ret_max,
-                        const struct bhost **ret_min)
+/* The spread over the counted hosts (NaN with fewer than two): CPU and
+ * memory each compared across the hosts, the larger of the two spreads,
+ * with the most and least loaded hosts by that measure (the lower id on a
+ * tie) and *ret_cpu whether it is CPU.  Each measure on its own: a host
+ * over its cores is out of balance with idle ones even when every host's
+ * memory is fuller than its CPU is busy. */
+static double spread_dim(const struct bhost *hosts, size_t n, double (*pct)(const struct bhost *),
+                         const struct bhost **ret_max, const struct bhost **ret_min)
 {
     const struct bhost *hi = NULL, *lo = NULL;
     unsigned counted = 0;
@@ -169,16 +173,30 @@ static double spread_of(const struct bhost *hosts, size_t n, const struct bhost 
         if (!b->counted)
             continue;
         counted++;
-        if (!hi || load_of(b) > load_of(hi))
+        if (!hi || pct(b) > pct(hi))
             hi = b;
-        if (!lo || load_of(b) < load_of(lo))
+        if (!lo || pct(b) < pct(lo))
             lo = b;
     }
+    *ret_max = hi;
+    *ret_min = lo;
+    return counted >= 2 ? pct(hi) - pct(lo) : POLICY_ABSENT;
+}
+
+static double spread_of(const struct bhost *hosts, size_t n, const struct bhost **ret_max,
+                        const struct bhost **ret_min, bool *ret_cpu)
+{
+    const struct bhost *chi, *clo, *mhi, *mlo;
+    double cs = spread_dim(hosts, n, cpu_pct, &chi, &clo);
+    double ms = spread_dim(hosts, n, mem_pct, &mhi, &mlo);
+    bool cpu = !policy_present(ms) || cs >= ms;
     if (ret_max)
-        *ret_max = hi;
+        *ret_max = cpu ? chi : mhi;
     if (ret_min)
-        *ret_min = lo;
-    return counted >= 2 ? load_of(hi) - load_of(lo) : POLICY_ABSENT;
+        *ret_min = cpu ? clo : mlo;
+    if (ret_cpu)
+        *ret_cpu = cpu;
+    return cpu ? cs : ms;
 }
 
 /* Moves VM (index I of IN) to B in the plan's picture of the fleet. */
@@ -523,7 +541,7 @@ static double spread_if(struct bctx *x, size_t i, struct bhost *to)
     struct bhost *from = bhost_of(x, back);
     const struct bhost save_from = *from, save_to = *to;
     project(x, i, to);
-    double s = spread_of(x->hosts, x->n_hosts, NULL, NULL);
+    double s = spread_of(x->hosts, x->n_hosts, NULL, NULL, NULL);
     *from = save_from;
     *to = save_to;
     x->where[i] = back;
@@ -612,15 +630,16 @@ static int cmp_index_uuid(const void *a, const void *b, void *data)
     return g_strcmp0(vms[*(const size_t *)a].uuid, vms[*(const size_t *)b].uuid);
 }
 
-static void balance(struct bctx *x, unsigned rounds, double spread, struct bhost *hi,
+static void balance(struct bctx *x, unsigned rounds, double spread, bool cpu, struct bhost *hi,
                     struct bhost *lo)
 {
     const struct policy_balance_conf *c = x->c;
     const struct policy_input *in = x->in;
-    const char *dim = cpu_pct(hi) >= mem_pct(hi) ? "CPU" : "memory";
+    const char *dim = cpu ? "CPU" : "memory";
+    double (*pct)(const struct bhost *) = cpu ? cpu_pct : mem_pct;
     g_autofree char *state =
         g_strdup_printf("spread %.1f points: %s at %.1f %% by %s, %s at %.1f %%", spread,
-                        host_label(hi->h), load_of(hi), dim, host_label(lo->h), load_of(lo));
+                        host_label(hi->h), pct(hi), dim, host_label(lo->h), pct(lo));
 
     if (rounds < c->sustain_rounds) {
         add(x, NULL, hi->h->id, "imbalance-not-sustained", POLICY_ACT_NONE,
@@ -782,10 +801,11 @@ struct policy_plan *policy_balance_plan(const struct policy_balance_conf *c,
         ((struct policy_decision *)g_ptr_array_index(plan->decisions, i))->evacuation = true;
     if (c->mode != POLICY_OFF && !evacuating) {
         const struct bhost *hi, *lo;
-        double spread = spread_of(x.hosts, x.n_hosts, &hi, &lo);
+        bool cpu;
+        double spread = spread_of(x.hosts, x.n_hosts, &hi, &lo, &cpu);
         if (policy_present(spread) && spread >= c->threshold_pct) {
             plan->balance_rounds = in->balance_rounds + 1;
-            balance(&x, plan->balance_rounds, spread, (struct bhost *)hi, (struct bhost *)lo);
+            balance(&x, plan->balance_rounds, spread, cpu, (struct bhost *)hi, (struct bhost *)lo);
         }
     }
     g_free(x.hosts);
@@ -801,7 +821,7 @@ enum policy_verdict policy_balance_observe(const struct policy_balance_conf *c,
 {
     struct bctx x = {.c = c, .in = in};
     hosts_setup(&x);
-    double now = spread_of(x.hosts, x.n_hosts, NULL, NULL);
+    double now = spread_of(x.hosts, x.n_hosts, NULL, NULL, NULL);
     g_free(x.hosts);
     g_free(x.where);
 

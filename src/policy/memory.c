@@ -296,12 +296,11 @@ static int cmp_slack(gconstpointer a, gconstpointer b)
     return cmp_uuid(x->vm, y->vm);
 }
 
-static int cmp_below_max(gconstpointer a, gconstpointer b)
+static int cmp_least_slack(gconstpointer a, gconstpointer b)
 {
     const struct mvm *x = *(struct mvm *const *)a, *y = *(struct mvm *const *)b;
-    double dx = x->max - x->cur, dy = y->max - y->cur;
-    if (dx != dy)
-        return dx > dy ? -1 : 1;
+    if (x->slack != y->slack)
+        return x->slack < y->slack ? -1 : 1;
     return cmp_uuid(x->vm, y->vm);
 }
 
@@ -432,13 +431,17 @@ static void phase_give_back(struct mctx *x, struct mhost *mh, GPtrArray *vms)
     if (mh->free <= mh->target + mh->give_back)
         return;
     const double keep = mh->target + mh->give_back / 2;
+    /* Only to guests held near their floor (less than two margins above
+     * it), the least room first: a guest with room to spare fills what it
+     * is given with cache, and the host, under its target again, would
+     * take it back (bench/policy measured that churn). */
     g_autoptr(GPtrArray) cand = g_ptr_array_new();
     for (guint i = 0; i < vms->len; i++) {
         struct mvm *m = g_ptr_array_index(vms, i);
-        if (!m->pressure && m->max > m->cur)
+        if (!m->pressure && m->max > m->cur && m->slack < 2 * m->margin)
             g_ptr_array_add(cand, m);
     }
-    g_ptr_array_sort(cand, cmp_below_max);
+    g_ptr_array_sort(cand, cmp_least_slack);
     double spare = mh->free - keep;
     for (guint i = 0; i < cand->len && spare > 0; i++) {
         struct mvm *m = g_ptr_array_index(cand, i);
@@ -459,9 +462,11 @@ static void phase_give_back(struct mctx *x, struct mhost *mh, GPtrArray *vms)
         g_autofree char *ft = free_text(x, mh);
         struct want w = {.rule = "host-free-above-target", .to = to};
         w.reason = g_strdup_printf("Host %s has %s, more than %s over its target of %s: growing "
-                                   "%s's balloon from %s to %s, %s.",
+                                   "%s's balloon (%s above its floor, less than two margins) "
+                                   "from %s to %s, %s.",
                                    host_label(mh->h), ft, M(x, mh->give_back), M(x, mh->target),
-                                   vm_label(m->vm), M(x, m->cur), M(x, to), how);
+                                   vm_label(m->vm), M(x, MAX(m->slack, 0)), M(x, m->cur),
+                                   M(x, to), how);
         bool deferred;
         if (decide(x, mh, m, &w, &deferred) || deferred)
             spare -= step;

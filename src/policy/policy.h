@@ -79,10 +79,10 @@ struct policy_memory_conf {
 
 struct policy_balance_conf {
     enum policy_mode mode;
-    /* Hosts are out of balance when the most and least loaded differ by at
-     * least threshold_pct (load: the larger of reconciled CPU demand over
-     * cores and memory in use over memory, in percent), for
-     * sustain_rounds evaluations in a row (flapping demand moves nothing). */
+    /* Hosts are out of balance when their CPU loads (reconciled demand over
+     * cores) or their memory loads (in use over memory), in percent, differ
+     * by at least threshold_pct, for sustain_rounds evaluations in a row
+     * (flapping demand moves nothing). */
     double threshold_pct;
     unsigned sustain_rounds;
     /* A move must lower the spread by at least min_gain_pct. */
