@@ -129,7 +129,9 @@ static void vm_guards(struct engine *e, const char *uuid, const char *name, stru
             ret->last_action_us[k] = s->last_action_us[k];
             ret->paused[k] = s->paused[k];
         }
-        ret->busy = s->busy;
+        /* A done action waiting to be judged counts as in flight: nothing
+         * else is done to the VM before its effect is seen. */
+        ret->busy = s->busy || s->observe[POLICY_MEMORY] || s->observe[POLICY_BALANCE];
     }
 }
 

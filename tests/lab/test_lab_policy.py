@@ -129,6 +129,17 @@ vm_cooldown = 2s
     k.wait_for(lambda: balloon_bytes(MEM_NAME) == MEM_MIB * MIB, timeout=120,
                what="the balloon back at its maximum")
 
+    # The dry run over this history, with the high target again: it would
+    # have shrunk the guest as enforce mode did.
+    r = k.post("/api/v1/policies/memory/simulate",
+               {"from": "15m", "host": "local", "settings": {"host_free_target": "64G"}})
+    assert r.status == 200, r
+    sim = r.json
+    acts = [d for d in sim["decisions"] if d["vm"] == MEM_NAME]
+    assert sim["rounds"] > 0 and acts, sim
+    assert acts[0]["rule"] == "host-free-below-target" and acts[0]["action"] == "set-memory"
+    assert acts[0]["memory_bytes"] < MEM_MIB * MIB and sim["summary"]["reclaimed_bytes"] > 0
+
 
 # ---- balancing and maintenance -------------------------------------------------
 

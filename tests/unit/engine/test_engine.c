@@ -31,6 +31,7 @@
 #include "engine/engine-private.h"
 #include "engine/engine.h"
 #include "engine/fleet.h"
+#include "model/decision.h"
 #include "reconcile/reconcile.h"
 #include "store/series.h"
 
@@ -145,15 +146,36 @@ static int64_t host_id_of(struct fx *f, const char *name)
     return ((struct host_row *)rows_get(r, 0))->id;
 }
 
+static int setup_conf(void **state, const struct engine_conf *conf);
+
 static int setup(void **state)
+{
+    struct engine_conf c;
+    engine_conf_init(&c);
+    return setup_conf(state, &c);
+}
+
+/* The memory policy enforcing a target no host meets, acting at once. */
+static int setup_policy(void **state)
+{
+    struct engine_conf c;
+    engine_conf_init(&c);
+    c.interval_s = 1;
+    c.policy_memory.mode = POLICY_ENFORCE;
+    c.policy_memory.target_pct = NAN;
+    c.policy_memory.target_bytes = 64ULL << 30;
+    c.policy_memory.vm_cooldown_us = 0;
+    return setup_conf(state, &c);
+}
+
+static int setup_conf(void **state, const struct engine_conf *conf)
 {
     struct fx *f = g_new0(struct fx, 1);
     f->dir = g_dir_make_tmp("kanri-engine-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(f->dir, "kanri.db", NULL);
     f->st = store_sqlite_open(path, NULL);
     assert_non_null(f->st);
-    struct engine_conf c;
-    engine_conf_init(&c);
+    struct engine_conf c = *conf;
     c.view_keep_us = 3600 * USEC_PER_SEC;
     f->e = engine_new(f->st, &c);
     f->sink = engine_sink(f->e);
@@ -996,6 +1018,160 @@ static void test_many_threads(void **state)
     assert_true(engine_ready(f->e, NULL, NULL));
 }
 
+/* ---- the policies' stage ---- */
+
+/* A round of H with VM_A: its balloon at BALLOON on the host side, the
+ * guest's balloon driver reporting AVAIL of it available, the host with
+ * 1 GiB of 8 GiB free. */
+static void policy_round(struct fx *f, int64_t h, uint64_t balloon, uint64_t avail)
+{
+    int64_t t = now_usec();
+    struct round_report *r = round_report_new(h, t);
+    struct host_sample s;
+    host_sample_init(&s);
+    s.host_id = h;
+    s.uuid = g_strdup(VM_A);
+    s.time_us = t;
+    s.dom_id = 1;
+    s.state = 1;
+    s.vcpu_count = 1;
+    s.balloon_current = balloon;
+    s.balloon_maximum = 512ULL << 20;
+    g_array_append_val(r->hosts, s);
+    g_ptr_array_add(r->active, g_strdup(VM_A));
+    struct guest_sample g;
+    guest_sample_init(&g);
+    g.machine_uuid = g_strdup(VM_A);
+    g.source = guest_source_static("balloon");
+    g.time_us = g.received_us = t;
+    g.mem_total = balloon;
+    g.mem_available = avail;
+    g.mem_free = avail;
+    g.swap_in_pages = g.swap_out_pages = 0;
+    g_array_append_val(r->balloons, g);
+    r->have_node = true;
+    r->node.domains_running = 1;
+    r->node.mem_total = 8ULL << 30;
+    r->node.mem_free = 1ULL << 30;
+    r->node.mem_buffers = r->node.mem_cached = 0;
+    f->sink->round(f->sink->ctx, r);
+}
+
+/* VM_A's memory decisions, newest first. */
+static struct rows *decisions_of(struct fx *f)
+{
+    struct store_decision_query q = {
+        .vm_uuid = VM_A, .policy = "memory", .include_none = true, .limit = 100};
+    struct rows *all = f->st->ops->decisions_query(f->st, &q, NULL);
+    assert_non_null(all);
+    return all;
+}
+
+/* The newest of LIST of RULE (any: NULL), or NULL; *ret_n: how many. */
+static struct decision_row *newest(struct rows *list, const char *rule, guint *ret_n)
+{
+    struct decision_row *found = NULL;
+    guint n = 0;
+    for (guint i = 0; i < rows_len(list); i++) {
+        struct decision_row *d = rows_get(list, i);
+        if (!rule || g_strcmp0(d->rule, rule) == 0) {
+            found = found ? found : d;
+            n++;
+        }
+    }
+    if (ret_n)
+        *ret_n = n;
+    return found;
+}
+
+/* Waits (feeding rounds built by ROUND) until the decision of RULE is in
+ * STATE: the policies act on their own pool. */
+static struct decision_row *wait_decision(struct fx *f, const char *rule, const char *state,
+                                          uint64_t balloon, uint64_t avail, struct rows **keep)
+{
+    for (int i = 0; i < 1000; i++) {
+        g_autoptr(rows) d = decisions_of(f);
+        struct decision_row *x = newest(d, rule, NULL);
+        if (x && g_strcmp0(x->state, state) == 0) {
+            *keep = g_steal_pointer(&d);
+            return x;
+        }
+        policy_round(f, f->h1, balloon, avail);
+        g_usleep(10000);
+    }
+    fail_msg("no %s decision in state %s", rule, state);
+    return NULL;
+}
+
+/* An enforced shrink that leaves the guest pressed is judged worse one
+ * interval later, undone (the balloon set back) and the policy paused for
+ * the VM, with an event; a person resumes it. */
+static void test_policy_undo_and_pause(void **state)
+{
+    struct fx *f = *state;
+    const struct driver_sink *s = f->sink;
+    f->drv.next_xml = g_strdup(xml_v(1));
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL);
+    s->host_state(s->ctx, f->h1, HOST_CONNECTING, NULL);
+    s->inventory_synced(s->ctx, f->h1);
+
+    /* Idle: 400 of 512 MiB available, the host far under its target. */
+    g_autoptr(rows) keep1 = NULL;
+    struct decision_row *shrink =
+        wait_decision(f, "host-free-below-target", "done", 512ULL << 20, 400ULL << 20, &keep1);
+    assert_string_equal(shrink->action, "set-memory");
+    assert_string_equal(shrink->mode, "enforce");
+    assert_true(shrink->audit_id > 0);
+    assert_non_null(strstr(shrink->params, "\"previous_bytes\": 536870912"));
+    g_autoptr(rows) audit = f->st->ops->audit_query(f->st, NULL, 10, NULL);
+    assert_string_equal(((struct audit_row *)rows_get(audit, 0))->actor, "policy:memory");
+
+    /* The balloon got there, and the guest is now pressed (5 MiB of it
+     * available): worse, undone, paused. */
+    uint64_t to = 0;
+    const char *m = strstr(shrink->params, "\"memory_bytes\": ");
+    assert_non_null(m);
+    to = g_ascii_strtoull(m + strlen("\"memory_bytes\": "), NULL, 10);
+    assert_true(to > (112ULL << 20) && to < (512ULL << 20));
+    g_autoptr(rows) keep2 = NULL;
+    struct decision_row *undo = wait_decision(f, "undo", "done", to, 5ULL << 20, &keep2);
+    assert_true(undo->undo_of == shrink->id);
+    assert_non_null(strstr(undo->params, "\"memory_bytes\": 536870912"));
+    g_autoptr(rows) again = decisions_of(f);
+    struct decision_row *judged = newest(again, "host-free-below-target", NULL);
+    assert_int_equal(judged->id, shrink->id);
+    assert_string_equal(judged->verdict, "worse");
+    assert_string_equal(judged->state, "undone");
+    assert_non_null(judged->observed);
+
+    /* Paused: kept in the store, said in an event, and nothing more is
+     * decided for the VM while the host stays under its target. */
+    g_autoptr(rows) pauses = f->st->ops->policy_pauses_query(f->st, NULL);
+    assert_int_equal(rows_len(pauses), 1);
+    assert_string_equal(((struct policy_pause_row *)rows_get(pauses, 0))->vm_uuid, VM_A);
+    engine_ops_flush(f->e);
+    struct store_event_query eq = {.kind = "policy.paused", .limit = 10};
+    g_autoptr(rows) evs = f->st->ops->events_query(f->st, &eq, NULL);
+    assert_int_equal(rows_len(evs), 1);
+    policy_round(f, f->h1, 512ULL << 20, 400ULL << 20);
+    g_autoptr(rows) after = decisions_of(f);
+    guint n_paused = 0, n_actions = 0;
+    newest(after, "paused", &n_paused);
+    assert_int_equal(n_paused, 1); /* said once, not every round */
+    for (guint i = 0; i < rows_len(after); i++)
+        n_actions += g_strcmp0(((struct decision_row *)rows_get(after, i))->action, "none") != 0;
+    assert_int_equal(n_actions, 2);
+
+    /* Resumed by a person: the policy acts on it again. */
+    g_autoptr(GError) err = NULL;
+    assert_int_equal(engine_policy_resume(f->e, "memory", VM_A, &err), 0);
+    assert_int_equal(engine_policy_resume(f->e, "memory", VM_A, &err), -ENOENT);
+    g_autoptr(rows) keep3 = NULL;
+    struct decision_row *next =
+        wait_decision(f, "host-free-below-target", "done", 512ULL << 20, 400ULL << 20, &keep3);
+    assert_true(next->id > undo->id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1011,6 +1187,7 @@ int main(void)
         cmocka_unit_test(test_guest_is_newer),
         cmocka_unit_test(test_reconciled_sample_sides),
         cmocka_unit_test_setup_teardown(test_many_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_undo_and_pause, setup_policy, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
