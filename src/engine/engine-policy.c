@@ -18,7 +18,7 @@
 
 /* Actions at once: migrations are limited by the balancing policy's own
  * max_concurrent (the planner counts them); this bounds the rest. */
-#define POLICY_THREADS 4
+#define POLICY_THREADS G_N_ELEMENTS(((struct engine_policy *)0)->workers)
 
 static void set_error(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 static void set_error(GError **error, int code, const char *fmt, ...)
@@ -78,6 +78,9 @@ void engine_policy_new(struct engine *e)
     p->last_rule = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     p->overrides = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify)g_hash_table_unref);
+    g_mutex_init(&p->jobs_lock);
+    g_cond_init(&p->jobs_cond);
+    g_queue_init(&p->jobs);
     e->policy = p;
 }
 
@@ -92,6 +95,10 @@ void engine_policy_free(struct engine *e)
     g_hash_table_unref(p->vms);
     g_hash_table_unref(p->last_rule);
     g_hash_table_unref(p->overrides);
+    /* (engine_free() comes only after the workers were joined, and they
+     * leave when the queue is empty.) */
+    g_mutex_clear(&p->jobs_lock);
+    g_cond_clear(&p->jobs_cond);
     g_free(p);
     e->policy = NULL;
 }
@@ -260,7 +267,8 @@ int engine_policy_resume(struct engine *e, const char *policy, const char *uuid,
 
 /* ---- start and stop ---- */
 
-static void job_run(gpointer data, gpointer user);
+static gpointer worker(gpointer data);
+static void job_run(struct pdec *pd, struct engine *e);
 
 int engine_policy_start(struct engine *e, GError **error)
 {
@@ -294,23 +302,68 @@ int engine_policy_start(struct engine *e, GError **error)
             h->maintenance = r->maintenance;
     }
     g_mutex_unlock(&e->lock);
-    p->pool = g_thread_pool_new(job_run, e, POLICY_THREADS, FALSE, NULL);
+    g_mutex_lock(&p->jobs_lock);
+    p->jobs_open = true;
+    g_mutex_unlock(&p->jobs_lock);
+    for (guint i = 0; i < POLICY_THREADS; i++)
+        p->workers[i] = g_thread_new("policy", worker, e);
     return 0;
+}
+
+/* Queues PD (taken); false when the workers are gone (PD stays the
+ * caller's). */
+static bool job_push(struct engine_policy *p, struct pdec *pd)
+{
+    g_mutex_lock(&p->jobs_lock);
+    bool open = p->jobs_open;
+    if (open) {
+        g_queue_push_tail(&p->jobs, pd);
+        g_cond_signal(&p->jobs_cond);
+    }
+    g_mutex_unlock(&p->jobs_lock);
+    return open;
+}
+
+static gpointer worker(gpointer data)
+{
+    struct engine *e = data;
+    struct engine_policy *p = e->policy;
+    g_mutex_lock(&p->jobs_lock);
+    for (;;) {
+        struct pdec *pd = g_queue_pop_head(&p->jobs);
+        if (!pd && !p->jobs_open)
+            break;
+        if (!pd) {
+            g_cond_wait(&p->jobs_cond, &p->jobs_lock);
+            continue;
+        }
+        g_mutex_unlock(&p->jobs_lock);
+        job_run(pd, e);
+        g_mutex_lock(&p->jobs_lock);
+    }
+    g_mutex_unlock(&p->jobs_lock);
+    return NULL;
 }
 
 void engine_policy_stop(struct engine *e, bool wait)
 {
     struct engine_policy *p = e->policy;
-    if (!p || !p->pool)
+    if (!p || !p->workers[0])
         return;
-    /* The drivers are stopped: queued actions fail at once, and are
-     * recorded so; a running one finishes its call first unless a driver
-     * hangs (then nothing is waited for). */
-    GThreadPool *pool = p->pool;
-    g_mutex_lock(&e->lock);
-    p->pool = NULL;
-    g_mutex_unlock(&e->lock);
-    g_thread_pool_free(pool, FALSE, wait);
+    /* The drivers are stopped: queued actions fail at once and are
+     * recorded so; a running one finishes its call first.  Unless a
+     * driver hangs: then nothing is waited for (kanrid is exiting). */
+    g_mutex_lock(&p->jobs_lock);
+    p->jobs_open = false;
+    g_cond_broadcast(&p->jobs_cond);
+    g_mutex_unlock(&p->jobs_lock);
+    for (guint i = 0; i < POLICY_THREADS; i++) {
+        if (wait)
+            g_thread_join(p->workers[i]);
+        else
+            g_thread_unref(p->workers[i]);
+        p->workers[i] = NULL;
+    }
 }
 
 /* ---- recording and executing ---- */
@@ -390,13 +443,9 @@ void engine_policy_after_round(struct engine *e, struct round_batch *b)
     for (guint i = 0; i < b->decisions->len; i++) {
         struct pdec *pd = g_ptr_array_index(b->decisions, i);
         record(e, pd);
-        g_mutex_lock(&e->lock);
-        bool run = pd->d && pd->execute && p->pool;
-        if (run) {
+        bool run = pd->d && pd->execute && job_push(p, pd);
+        if (run)
             b->decisions->pdata[i] = NULL;
-            g_thread_pool_push(p->pool, pd, NULL);
-        }
-        g_mutex_unlock(&e->lock);
         if (!run && pd->marked) {
             /* Not recorded, or kanrid is stopping: it never runs. */
             g_mutex_lock(&e->lock);
@@ -415,10 +464,8 @@ void engine_policy_after_round(struct engine *e, struct round_batch *b)
     }
 }
 
-static void job_run(gpointer data, gpointer user)
+static void job_run(struct pdec *pd, struct engine *e)
 {
-    struct pdec *pd = data;
-    struct engine *e = user;
     struct engine_policy *p = e->policy;
     const struct policy_decision *d = pd->d;
     struct action_request req;

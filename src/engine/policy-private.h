@@ -3,8 +3,8 @@
  * (the round's stage) and engine-policy.c (start-up, recording, executing,
  * and what the API asks).  Not for use outside src/engine.
  *
- * Everything in struct engine_policy is guarded by e->lock, except `pool`
- * (set at start, freed at stop).
+ * Everything in struct engine_policy is guarded by e->lock, except its
+ * workers' queue (guarded by its own mutex).
  */
 #pragma once
 
@@ -60,7 +60,13 @@ struct engine_policy {
     unsigned balance_rounds;
     unsigned migrations_in_flight;
     int64_t fleet_last_us;
-    GThreadPool *pool;
+    /* The actions' workers: plain threads over a queue under a GMutex
+     * (not a GThreadPool, whose own queue ThreadSanitizer cannot follow). */
+    GMutex jobs_lock;
+    GCond jobs_cond;
+    GQueue jobs;      /* struct pdec * to execute */
+    bool jobs_open;   /* workers running and taking jobs */
+    GThread *workers[4];
 };
 
 void engine_policy_host_input(struct engine *e, struct ehost *h, struct policy_host *ret);

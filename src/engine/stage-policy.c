@@ -2,7 +2,7 @@
  * The round's stage of the autonomic policies (docs/policies.md): monitor
  * (the latest reconciled view, as the reconciliation stage just left it)
  * -> analyse and plan (src/policy/, pure) -> execute (engine_action, as
- * actor "policy:NAME", on the policy pool, never under e->lock).
+ * actor "policy:NAME", on the policies' workers, never under e->lock).
  *
  * Per round of a host: the memory policy plans for that host's VMs, the
  * done actions of earlier rounds are observed, and — at most once per
@@ -11,7 +11,7 @@
  * written (engine_policy_after_round), then their actions are queued.
  *
  * Runs under e->lock; the policy state (struct engine_policy) is guarded by
- * it too, except its own pool.
+ * it too, except its workers' queue.
  */
 #include "config.h"
 
