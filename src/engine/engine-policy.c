@@ -19,6 +19,9 @@
 /* Actions at once: migrations are limited by the balancing policy's own
  * max_concurrent (the planner counts them); this bounds the rest. */
 #define POLICY_THREADS G_N_ELEMENTS(((struct engine_policy *)0)->workers)
+/* A done action is judged a round later; "no effect" only once this many
+ * rounds have shown none (a balloon moves at the guest's pace). */
+#define OBSERVE_PATIENCE 5
 
 static void set_error(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 static void set_error(GError **error, int code, const char *fmt, ...)
@@ -509,8 +512,9 @@ static void job_run(struct pdec *pd, struct engine *e)
         policy_decision_free(s->observe[d->policy]);
         s->observe[d->policy] = decision_dup(d);
         s->observe_id[d->policy] = pd->observe_id;
-        s->observe_after_us[d->policy] =
-            now_usec() + (int64_t)e->conf.interval_s * USEC_PER_SEC;
+        int64_t every = (int64_t)e->conf.interval_s * USEC_PER_SEC;
+        s->observe_after_us[d->policy] = now_usec() + every;
+        s->observe_until_us[d->policy] = now_usec() + OBSERVE_PATIENCE * every;
     }
     g_mutex_unlock(&e->lock);
     pdec_free(pd);

@@ -21,6 +21,7 @@ struct vm_pstate {
     struct policy_decision *observe[POLICY_N];
     int64_t observe_id[POLICY_N];
     int64_t observe_after_us[POLICY_N];
+    int64_t observe_until_us[POLICY_N]; /* "no effect" is only said after this */
 };
 
 struct vm_pstate *engine_policy_vm(struct engine_policy *p, const char *uuid); /* creates */

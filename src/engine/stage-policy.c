@@ -262,6 +262,11 @@ static void observe_memory(struct engine *e, struct ehost *h, GPtrArray *round_i
         engine_policy_vm_input(e, it, &vm);
         g_autofree char *observed = NULL;
         enum policy_verdict v = policy_memory_observe(&p->memory, d, &vm, &observed);
+        if (v == POLICY_NO_EFFECT && b->now_us < s->observe_until_us[POLICY_MEMORY]) {
+            /* A balloon moves at the guest's pace: not yet is not never. */
+            s->observe[POLICY_MEMORY] = d;
+            continue;
+        }
         struct pdec *obs = g_new0(struct pdec, 1);
         obs->observe_id = s->observe_id[POLICY_MEMORY];
         obs->observed = g_steal_pointer(&observed);
