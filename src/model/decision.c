@@ -7,17 +7,7 @@
 
 #include <stddef.h>
 
-/* As in row.c: one line per field, the JSON member named after it. */
-#define F(st, field, type)                                                                         \
-    {                                                                                              \
-#field, type, offsetof(struct st, field), 0                                                \
-    }
-#define FF(st, field, type, flags)                                                                 \
-    {                                                                                              \
-#field, type, offsetof(struct st, field), flags                                            \
-    }
-#define DESC(st, list, fields_)                                                                    \
-    const struct row_desc st##_desc = {list, sizeof(struct st), fields_, G_N_ELEMENTS(fields_)}
+#include "model/row-table.h"
 
 static const struct row_field decision_fields[] = {
     F(decision_row, id, ROW_INT),
