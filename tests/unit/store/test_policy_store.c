@@ -124,66 +124,8 @@ static char *ids_of(const struct rows *r)
     return g_string_free(s, FALSE);
 }
 
-/* As test_store.c's: a field of row I of R absent and not named in
- * MAY_BE_ABSENT (NULL-terminated, or NULL) fails, which is how a column
- * named unlike its field shows up. */
-static void expect_filled(const struct rows *r, guint i, const char *const *may_be_absent)
-{
-    const struct row_desc *d = r->desc;
-    const char *row = rows_get(r, i);
-    for (size_t k = 0; k < d->n_fields; k++) {
-        const struct row_field *fl = &d->fields[k];
-        const char *p = row + fl->offset;
-        bool absent = false;
-        switch (fl->type) {
-        case ROW_STR:
-        case ROW_JSON:
-            absent = *(char *const *)p == NULL;
-            break;
-        case ROW_INT:
-            absent = *(const int64_t *)p == ROW_INT_ABSENT;
-            break;
-        case ROW_TIME:
-            absent = *(const int64_t *)p == 0;
-            break;
-        case ROW_REAL:
-            absent = isnan(*(const double *)p);
-            break;
-        case ROW_BOOL:
-            break;
-        }
-        if (!absent)
-            continue;
-        bool allowed = false;
-        for (size_t j = 0; may_be_absent && may_be_absent[j]; j++)
-            allowed = allowed || g_str_equal(may_be_absent[j], fl->name);
-        if (!allowed)
-            fail_msg("%s row %u: field '%s' is absent", d->name, i, fl->name);
-    }
-}
 
-static int user_version(const char *path)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int v = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
-}
 
-static void exec_raw(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
-    sqlite3_close(db);
-}
 
 /* A decision of POLICY on VM (NULL: host-wide) of HOST, doing ACTION. */
 static struct decision_write decision(int64_t t, const char *policy, const char *vm_uuid,
