@@ -71,9 +71,9 @@ static GHashTable *table_ref_or_new(GHashTable *t, GDestroyNotify value_free)
 void engine_policy_new(struct engine *e)
 {
     struct engine_policy *p = g_new0(struct engine_policy, 1);
-    p->enabled = e->conf.policy_enabled;
-    p->memory = e->conf.policy_memory;
-    p->balance = e->conf.policy_balance;
+    p->set.enabled = e->conf.policy_enabled;
+    p->set.memory = e->conf.policy_memory;
+    p->set.balance = e->conf.policy_balance;
     p->priority = table_ref_or_new(e->conf.policy_priority, NULL);
     p->affinity = table_ref_or_new(e->conf.policy_affinity, g_free);
     p->anti_affinity = table_ref_or_new(e->conf.policy_anti_affinity, g_free);
@@ -108,7 +108,7 @@ void engine_policy_free(struct engine *e)
 
 /* Applies one setting to the configurations in P; false with *error when
  * POLICY, KEY or VALUE is not one. */
-static bool apply(struct engine_policy *p, const char *policy, const char *key,
+static bool apply(struct policy_settings *p, const char *policy, const char *key,
                   const char *value, GError **error)
 {
     if (g_strcmp0(policy, "all") == 0) {
@@ -145,9 +145,9 @@ static bool apply(struct engine_policy *p, const char *policy, const char *key,
 static void rebuild(struct engine *e)
 {
     struct engine_policy *p = e->policy;
-    p->enabled = e->conf.policy_enabled;
-    p->memory = e->conf.policy_memory;
-    p->balance = e->conf.policy_balance;
+    p->set.enabled = e->conf.policy_enabled;
+    p->set.memory = e->conf.policy_memory;
+    p->set.balance = e->conf.policy_balance;
     static const char *const order[] = {"all", "memory", "balance"};
     for (size_t i = 0; i < G_N_ELEMENTS(order); i++) {
         GHashTable *kv = g_hash_table_lookup(p->overrides, order[i]);
@@ -159,7 +159,7 @@ static void rebuild(struct engine *e)
         /* "mode" last would not matter: every key is independent. */
         while (g_hash_table_iter_next(&it, &k, &v)) {
             g_autoptr(GError) err = NULL;
-            if (!apply(p, order[i], k, v, &err))
+            if (!apply(&p->set, order[i], k, v, &err))
                 g_warning("policy %s: stored setting %s = %s: %s (ignored)", order[i],
                           (char *)k, (char *)v, err->message);
         }
@@ -180,7 +180,7 @@ static void override_put(struct engine_policy *p, const char *policy, const char
         g_hash_table_remove(kv, key);
 }
 
-static bool setting_known(const struct engine_policy *p, const char *policy,
+static bool setting_known(const struct policy_settings *p, const char *policy,
                           enum policy_kind kind, const char *key)
 {
     if (g_strcmp0(policy, "all") == 0)
@@ -206,7 +206,7 @@ int engine_policy_set(struct engine *e, const char *policy, GHashTable *settings
     /* Every setting is checked on a copy first: a bad one changes nothing.
      * Going back to kanri.conf's value needs only a known key. */
     g_mutex_lock(&e->lock);
-    struct engine_policy probe = *p;
+    struct policy_settings probe = p->set;
     g_mutex_unlock(&e->lock);
     GHashTableIter it;
     gpointer k, v;
@@ -564,16 +564,16 @@ char *engine_policies_json(struct engine *e)
     struct engine_policy *p = e->policy;
     json_object *o = json_object_new_object();
     g_mutex_lock(&e->lock);
-    json_object_object_add(o, "enabled", json_object_new_boolean(p->enabled));
+    json_object_object_add(o, "enabled", json_object_new_boolean(p->set.enabled));
     json_object *list = json_object_new_array();
     for (int k = 0; k < POLICY_N; k++) {
         json_object *po = json_object_new_object();
         const char *name = policy_kind_name(k);
         json_object_object_add(po, "name", json_object_new_string(name));
-        enum policy_mode mode = k == POLICY_MEMORY ? p->memory.mode : p->balance.mode;
+        enum policy_mode mode = k == POLICY_MEMORY ? p->set.memory.mode : p->set.balance.mode;
         json_object_object_add(po, "mode", json_object_new_string(policy_mode_name(mode)));
-        g_autofree char *settings = k == POLICY_MEMORY ? policy_memory_conf_json(&p->memory)
-                                                       : policy_balance_conf_json(&p->balance);
+        g_autofree char *settings = k == POLICY_MEMORY ? policy_memory_conf_json(&p->set.memory)
+                                                       : policy_balance_conf_json(&p->set.balance);
         json_object_object_add(po, "settings", json_tokener_parse(settings));
         json_object *ov = json_object_new_object();
         GHashTable *kv = g_hash_table_lookup(p->overrides, name);
@@ -667,7 +667,7 @@ int engine_host_maintenance(struct engine *e, int64_t host_id, bool on, const ch
             .n_vms = vms->len,
             .migrations_in_flight = 0,
         };
-        g_autoptr(policy_plan) plan = policy_balance_plan(&p->balance, &in);
+        g_autoptr(policy_plan) plan = policy_balance_plan(&p->set.balance, &in);
         json_object *arr = json_object_new_array();
         for (guint i = 0; i < plan->decisions->len; i++) {
             const struct policy_decision *d = g_ptr_array_index(plan->decisions, i);
@@ -867,7 +867,7 @@ char *engine_policy_simulate(struct engine *e, const char *policy, int64_t host_
         return NULL;
     }
     g_mutex_lock(&e->lock);
-    struct engine_policy probe = *e->policy;
+    struct policy_settings probe = e->policy->set;
     g_mutex_unlock(&e->lock);
     if (settings) {
         GHashTableIter it;

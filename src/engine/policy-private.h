@@ -48,10 +48,15 @@ struct pdec {
 
 void pdec_free(struct pdec *d);
 
-struct engine_policy {
+/* The settings in force. */
+struct policy_settings {
     bool enabled; /* the kill switch */
     struct policy_memory_conf memory;
     struct policy_balance_conf balance;
+};
+
+struct engine_policy {
+    struct policy_settings set;
     /* VM name -> GINT_TO_POINTER(priority) / group name (kanri.conf) */
     GHashTable *priority, *affinity, *anti_affinity;
     GHashTable *vms;       /* uuid -> struct vm_pstate * */

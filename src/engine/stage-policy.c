@@ -236,7 +236,8 @@ static void take(struct engine *e, struct round_batch *b, struct policy_decision
          * recommend mode records the decision enforce mode would take, as
          * often. */
         s->last_action_us[d->policy] = b->now_us;
-        if (mode == POLICY_ENFORCE) {
+        /* (A destination that left the fleet since the plan: not run.) */
+        if (mode == POLICY_ENFORCE && (d->action != POLICY_ACT_MIGRATE || pd->to_host)) {
             s->busy = true;
             pd->execute = pd->marked = true;
             if (d->action == POLICY_ACT_MIGRATE)
@@ -261,7 +262,7 @@ static void observe_memory(struct engine *e, struct ehost *h, GPtrArray *round_i
         struct policy_vm vm;
         engine_policy_vm_input(e, it, &vm);
         g_autofree char *observed = NULL;
-        enum policy_verdict v = policy_memory_observe(&p->memory, d, &vm, &observed);
+        enum policy_verdict v = policy_memory_observe(&p->set.memory, d, &vm, &observed);
         if (v == POLICY_NO_EFFECT && b->now_us < s->observe_until_us[POLICY_MEMORY]) {
             /* A balloon moves at the guest's pace: not yet is not never. */
             s->observe[POLICY_MEMORY] = d;
@@ -362,7 +363,7 @@ static void observe_balance(struct engine *e, const struct policy_input *in, str
             continue;
         struct policy_decision *d = g_steal_pointer(&s->observe[POLICY_BALANCE]);
         g_autofree char *observed = NULL;
-        enum policy_verdict verdict = policy_balance_observe(&p->balance, d, in, &observed);
+        enum policy_verdict verdict = policy_balance_observe(&p->set.balance, d, in, &observed);
         struct pdec *obs = g_new0(struct pdec, 1);
         obs->observe_id = s->observe_id[POLICY_BALANCE];
         obs->observed = g_steal_pointer(&observed);
@@ -418,14 +419,14 @@ static void fleet(struct engine *e, struct round_batch *b)
         .balance_rounds = p->balance_rounds,
     };
     observe_balance(e, &in, b);
-    g_autoptr(policy_plan) plan = policy_balance_plan(&p->balance, &in);
+    g_autoptr(policy_plan) plan = policy_balance_plan(&p->set.balance, &in);
     p->balance_rounds = plan->balance_rounds;
     for (guint i = 0; i < plan->decisions->len; i++) {
         struct policy_decision *d = g_ptr_array_index(plan->decisions, i);
         plan->decisions->pdata[i] = NULL;
         /* An evacuation is an operator's order: it runs whatever the
          * balancing mode says. */
-        enum policy_mode mode = d->evacuation ? POLICY_ENFORCE : p->balance.mode;
+        enum policy_mode mode = d->evacuation ? POLICY_ENFORCE : p->set.balance.mode;
         take(e, b, d, mode);
     }
 }
@@ -436,12 +437,12 @@ void stage_policy(struct engine *e, struct ehost *h, GPtrArray *round_items,
                   struct round_batch *b)
 {
     struct engine_policy *p = e->policy;
-    if (!p || !p->enabled || e->stopping)
+    if (!p || !p->set.enabled || e->stopping)
         return;
     observe_memory(e, h, round_items, b);
     /* A host still loading its inventory is not known well enough to
      * judge; its next rounds are. */
-    if (p->memory.mode != POLICY_OFF && h->state == HOST_CONNECTED) {
+    if (p->set.memory.mode != POLICY_OFF && h->state == HOST_CONNECTED) {
         struct policy_host ph;
         engine_policy_host_input(e, h, &ph);
         g_autoptr(GArray) vms = g_array_new(FALSE, TRUE, sizeof(struct policy_vm));
@@ -456,11 +457,11 @@ void stage_policy(struct engine *e, struct ehost *h, GPtrArray *round_items,
                                   .n_hosts = 1,
                                   .vms = (const struct policy_vm *)vms->data,
                                   .n_vms = vms->len};
-        g_autoptr(policy_plan) plan = policy_memory_plan(&p->memory, &in);
+        g_autoptr(policy_plan) plan = policy_memory_plan(&p->set.memory, &in);
         for (guint i = 0; i < plan->decisions->len; i++) {
             struct policy_decision *d = g_ptr_array_index(plan->decisions, i);
             plan->decisions->pdata[i] = NULL;
-            take(e, b, d, p->memory.mode);
+            take(e, b, d, p->set.memory.mode);
         }
     }
     /* Balancing looks at every host: once per collection interval is
