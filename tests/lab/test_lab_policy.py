@@ -90,6 +90,7 @@ vm_cooldown = 2s
                 if a["actor"].startswith("policy:")]
 
     # Enforce: the same decision, carried out.
+    t_enforce = time.monotonic()
     patch(k, "memory", {"mode": "enforce"})
 
     def done():
@@ -108,6 +109,9 @@ vm_cooldown = 2s
     # The balloon got there, and never below use plus margin.
     k.wait_for(lambda: abs(balloon_bytes(MEM_NAME) - enf["params"]["memory_bytes"]) <= MIB,
                timeout=60, what="the balloon at the decided size")
+    print(f"\nenforce -> balloon {MEM_MIB} -> {enf['params']['memory_bytes'] / MIB:.1f} MiB "
+          f"(use {enf['inputs']['mem_used']['value'] / MIB:.1f} + margin "
+          f"{enf['inputs']['margin'] / MIB:.1f} MiB): {time.monotonic() - t_enforce:.1f} s")
     assert balloon_bytes(MEM_NAME) >= floor - MIB
     # Observed a round later: the guest is not worse off.
     obs = k.wait_for(lambda: (lambda d: d["verdict"] and d)(
@@ -119,6 +123,7 @@ vm_cooldown = 2s
     assert balloon_bytes(MEM_NAME) < MEM_MIB * MIB
 
     # A target the host meets with room to spare: memory goes back.
+    t_lower = time.monotonic()
     patch(k, "memory", {"host_free_target": "1%"})
 
     def given_back():
@@ -128,6 +133,7 @@ vm_cooldown = 2s
     assert back["params"]["memory_bytes"] > back["params"]["previous_bytes"], back
     k.wait_for(lambda: balloon_bytes(MEM_NAME) == MEM_MIB * MIB, timeout=120,
                what="the balloon back at its maximum")
+    print(f"target lowered -> balloon back at {MEM_MIB} MiB: {time.monotonic() - t_lower:.1f} s")
 
     # The dry run over this history, with the high target again: it would
     # have shrunk the guest as enforce mode did.
@@ -193,6 +199,7 @@ vm_cooldown = 0s
     k.wait_connected(["a", "b"])
     k.wait_for(lambda: all(where(k, n) == "a" for n in BUSY), timeout=60,
                what="both busy guests running on a")
+    t0 = time.monotonic()
 
     # One of them moves to b, chosen by the balancing policy.
     def moved():
@@ -204,6 +211,7 @@ vm_cooldown = 0s
     assert mv["rule"] in ("cpu-imbalance", "memory-imbalance") and mv["vm"] in BUSY, mv
     assert mv["expected"]["spread_after"] < mv["expected"]["spread_before"], mv
     k.wait_for(lambda: where(k, mv["vm"]) == "b", timeout=60, what="the moved guest on b")
+    print(f"\nbalancing: {mv['reason']}\n  connected -> moved: {time.monotonic() - t0:.1f} s")
     other = [n for n in BUSY if n != mv["vm"]][0]
     assert where(k, other) == "a"
     assert virsh_b(host_b, "domstate", mv["vm"]).stdout.strip() == "running"
@@ -217,6 +225,7 @@ vm_cooldown = 0s
     assert obs["verdict"] == "ok", obs
 
     # Maintenance: a is emptied, the guest left there goes to b.
+    t1 = time.monotonic()
     r = k.post("/api/v1/hosts/a/maintenance", {"on": True, "reason": "lab"})
     assert r.status == 200, r
     plan = r.json["plan"]
@@ -229,6 +238,7 @@ vm_cooldown = 0s
     ev = k.wait_for(evacuated, timeout=240, what="the evacuation carried out")
     assert ev["state"] == "done" and ev["vm"] == other and ev["evacuation"] is True, ev
     k.wait_for(lambda: where(k, other) == "b", timeout=60, what="host a empty")
+    print(f"maintenance on -> host a empty: {time.monotonic() - t1:.1f} s")
     assert not [n for n in labvm.list_domains(prefix=PREFIX) if labvm.state(n) == "running"]
     assert k.hosts()["a"]["maintenance"] is True
     r = k.post("/api/v1/hosts/a/maintenance", {"on": False})
