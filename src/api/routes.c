@@ -303,12 +303,6 @@ static void h_vm_action(struct req *r)
     req_json(r, 200, o);
 }
 
-static int64_t host_id_of(struct req *r, const char *name)
-{
-    int64_t id = 0;
-    return req_store(r)->ops->host_lookup(req_store(r), name, &id, NULL, NULL) == 0 ? id : 0;
-}
-
 static void h_vm_define(struct req *r)
 {
     json_object *host = NULL, *xml = NULL;
@@ -322,9 +316,17 @@ static void h_vm_define(struct req *r)
         req_problem(r, 400, "xml: required, the domain XML");
         return;
     }
-    int64_t host_id = host_id_of(r, json_object_get_string(host));
-    if (!host_id) {
+    int64_t host_id = 0;
+    g_autofree char *host_name = NULL;
+    if (req_store(r)->ops->host_lookup(req_store(r), json_object_get_string(host), &host_id,
+                                       &host_name, NULL) < 0) {
         req_problem(r, 400, "host: no host '%s'", json_object_get_string(host));
+        return;
+    }
+    if (engine_host_in_maintenance(req_engine(r), host_name)) {
+        req_problem(r, 409, "host %s is in maintenance: nothing is placed on it (kanri host "
+                            "maintenance %s off)",
+                    host_name, host_name);
         return;
     }
     struct actor who = actor_of(r);

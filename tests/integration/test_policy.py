@@ -123,8 +123,12 @@ def test_maintenance_refuses_what_cannot_be_placed_and_takes_nothing(kanrid_fact
     fleet = {h["name"]: h for h in k.get("/api/v1/fleet").json["hosts"]}
     assert fleet["a"]["maintenance"] is True and fleet["b"]["maintenance"] is False
 
-    # Nothing is placed on a host in maintenance.
+    # Nothing is placed on a host in maintenance: no migration to it, no
+    # new VM defined on it.
     r = k.post("/api/v1/vms/b-vm0/actions/migrate", {"to_host": "a"})
+    assert r.status == 409 and "maintenance" in r.json["detail"], r
+    xml = "<domain type='test'><name>new1</name><memory>65536</memory><os><type>hvm</type></os></domain>"
+    r = k.post("/api/v1/vms", {"host": "a", "xml": xml})
     assert r.status == 409 and "maintenance" in r.json["detail"], r
 
     # The policies record the evacuation they could not do, with the reason.
