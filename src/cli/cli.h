@@ -128,6 +128,9 @@ int cli_done(int r);
  * the note (FMT) on stderr and the reply's "token" alone on stdout. */
 int cli_print_token(struct json_object *reply, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* Prints a table to standard output. */
+void print_table(struct table *t);
+
 /* Prints obj pretty-printed (the --json output). */
 void print_json(struct json_object *obj);
 

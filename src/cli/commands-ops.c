@@ -101,13 +101,6 @@ static char *id_path(const char *collection, gint64 id, const char *suffix)
 
 /* ---- output helpers --------------------------------------------------- */
 
-static void print_table(struct table *t)
-{
-    g_autofree char *text = table_render(t);
-
-    fputs(text, stdout);
-}
-
 /* An item for a table: its name when the server knows one (a VM's UUID
  * is long and says little), else its id. */
 static void cell_item(struct table *t, struct json_object *o, const char *id_key,

@@ -11,12 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void print_table(struct table *t)
-{
-    g_autofree char *text = table_render(t);
-    fputs(text, stdout);
-}
-
 /* Sends the request; under --json prints the reply.  *ret_done: the caller
  * has nothing more to print (an error, or --json).  Returns the exit
  * status. */

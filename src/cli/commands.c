@@ -63,7 +63,7 @@ int cli_done(int r)
     return r < 0 ? CLI_EXIT_OK : r;
 }
 
-static void print_table(struct table *t)
+void print_table(struct table *t)
 {
     g_autofree char *text = table_render(t);
 

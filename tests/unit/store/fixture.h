@@ -54,6 +54,21 @@ static void reopen(struct fx *f)
 
 #define OPS(f) ((f)->st->ops)
 
+/* A query's rows, failing the test when the query fails. */
+static struct rows *rows_ok(struct rows *r, GError **err, const char *what)
+{
+    if (!r)
+        fail_msg("%s: %s", what, *err ? (*err)->message : "failed without an error");
+    assert_null(*err);
+    return r;
+}
+
+static struct rows *hosts_of(struct fx *f, const char *name_or_id)
+{
+    g_autoptr(GError) err = NULL;
+    return rows_ok(OPS(f)->hosts_query(f->st, name_or_id, &err), &err, "hosts_query");
+}
+
 /* Fails when a field of row I of R is absent, unless it is named in
  * MAY_BE_ABSENT (NULL-terminated, or NULL).  The store fills a row by
  * matching column names to field names and skips a column it cannot

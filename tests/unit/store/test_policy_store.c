@@ -68,20 +68,6 @@ static void put_dom(struct fx *f, int64_t host, const char *uuid, const char *na
         fail_msg("domain_put: %s", err->message);
 }
 
-static struct rows *rows_ok(struct rows *r, GError **err, const char *what)
-{
-    if (!r)
-        fail_msg("%s: %s", what, *err ? (*err)->message : "failed without an error");
-    assert_null(*err);
-    return r;
-}
-
-static struct rows *hosts_of(struct fx *f, const char *name_or_id)
-{
-    g_autoptr(GError) err = NULL;
-    return rows_ok(OPS(f)->hosts_query(f->st, name_or_id, &err), &err, "hosts_query");
-}
-
 static struct rows *decisions_of(struct fx *f, const struct store_decision_query *q)
 {
     g_autoptr(GError) err = NULL;

@@ -146,21 +146,6 @@ static void remove_dom(struct fx *f, int64_t domain_id, int64_t version, const c
         fail_msg("domain_remove: %s", err->message);
 }
 
-/* A query's rows, failing the test when the query fails. */
-static struct rows *rows_ok(struct rows *r, GError **err, const char *what)
-{
-    if (!r)
-        fail_msg("%s: %s", what, *err ? (*err)->message : "failed without an error");
-    assert_null(*err);
-    return r;
-}
-
-static struct rows *hosts_of(struct fx *f, const char *name_or_id)
-{
-    g_autoptr(GError) err = NULL;
-    return rows_ok(OPS(f)->hosts_query(f->st, name_or_id, &err), &err, "hosts_query");
-}
-
 static struct rows *vms_of(struct fx *f, const char *host, int64_t domain_id, bool with_xml)
 {
     g_autoptr(GError) err = NULL;
