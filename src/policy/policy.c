@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "policy/policy-private.h"
+#include "policy/ha.h"
 
 #include "basic/util.h"
 
@@ -251,6 +252,7 @@ enum ktype {
     K_DUR_SEC,  /* double seconds */
     K_UINT,     /* unsigned */
     K_TARGET,   /* the memory target: a percent or a size (special) */
+    K_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
 };
 
 struct key {
@@ -297,6 +299,16 @@ static const struct key balance_keys[] = {
     {"max_cost", K_DUR_SEC, 1, 86400, BL(max_cost_s)},
 };
 
+#define HA(f) offsetof(struct ha_conf, f)
+
+static const struct key ha_keys[] = {
+    {"enabled", K_BOOL, 0, 0, HA(enabled)},
+    {"detect_after", K_DUR_US, 2, 600, HA(detect_us)},
+    {"fence_retry", K_DUR_US, 5, 3600, HA(fence_retry_us)},
+    {"restart_attempts", K_UINT, 1, 10, HA(restart_attempts)},
+    {"reserve", K_SIZE_DBL, 0, 1.0 * TIB_U, HA(reserve_bytes)},
+};
+
 static GQuark conf_error_quark(void)
 {
     return g_quark_from_static_string("kanri-policy-conf-error");
@@ -309,6 +321,8 @@ static char *expects(const struct key *k)
     switch (k->type) {
     case K_MODE:
         return g_strdup("one of off, recommend, enforce");
+    case K_BOOL:
+        return g_strdup("true or false");
     case K_PCT:
         return g_strdup_printf("a percent from %g to %g", k->min, k->max);
     case K_SIZE_U64:
@@ -349,6 +363,14 @@ static bool key_set(const struct key *k, void *base, const char *value)
     switch (k->type) {
     case K_MODE:
         return policy_mode_parse(value, (enum policy_mode *)field);
+    case K_BOOL:
+        if (g_strv_contains((const char *const[]){"true", "yes", "on", "1", NULL}, value))
+            *(bool *)field = true;
+        else if (g_strv_contains((const char *const[]){"false", "no", "off", "0", NULL}, value))
+            *(bool *)field = false;
+        else
+            return false;
+        return true;
     case K_PCT:
         if (!parse_pct(value, &d) || d < k->min || d > k->max)
             return false;
@@ -474,6 +496,8 @@ static char *key_text(const struct key *k, const void *base)
     switch (k->type) {
     case K_MODE:
         return g_strdup(policy_mode_name(*(const enum policy_mode *)field));
+    case K_BOOL:
+        return g_strdup(*(const bool *)field ? "true" : "false");
     case K_PCT:
         return g_strdup_printf("%g%%", *(const double *)field);
     case K_SIZE_U64:
@@ -520,6 +544,30 @@ char *policy_memory_conf_json(const struct policy_memory_conf *c)
 char *policy_balance_conf_json(const struct policy_balance_conf *c)
 {
     return conf_json(balance_keys, G_N_ELEMENTS(balance_keys), c);
+}
+
+void ha_conf_init(struct ha_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->enabled = true;
+    c->detect_us = 10 * USEC_PER_SEC;
+    c->fence_retry_us = 30 * USEC_PER_SEC;
+    c->restart_attempts = 3;
+    c->reserve_bytes = 0;
+}
+
+bool ha_conf_set(struct ha_conf *c, const char *name, const char *value, GError **error)
+{
+    struct ha_conf copy = *c;
+    if (!conf_set("ha", ha_keys, G_N_ELEMENTS(ha_keys), &copy, name, value, error))
+        return false;
+    *c = copy;
+    return true;
+}
+
+char *ha_conf_json(const struct ha_conf *c)
+{
+    return conf_json(ha_keys, G_N_ELEMENTS(ha_keys), c);
 }
 
 void policy_decision_free(struct policy_decision *d)
