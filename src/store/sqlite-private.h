@@ -167,5 +167,12 @@ int sq_policy_pause_delete(struct store *st, const char *policy, const char *vm_
 struct rows *sq_policy_pauses_query(struct store *st, GError **error);
 int sq_host_maintenance_set(struct store *st, int64_t host_id, bool on, const char *by,
                             const char *reason, int64_t now_us, GError **error);
+int sq_ha_host_put(struct store *st, const struct ha_host_row *r, GError **error);
+int sq_ha_recovery_put(struct store *st, const struct ha_recovery_row *r, GError **error);
+struct rows *sq_ha_hosts_query(struct store *st, GError **error);
+struct rows *sq_ha_recoveries_query(struct store *st, GError **error);
+int sq_ha_vm_put(struct store *st, const struct ha_vm_row *r, GError **error);
+int sq_ha_vm_delete(struct store *st, const char *uuid, GError **error);
+struct rows *sq_ha_vms_query(struct store *st, GError **error);
 struct rows *sq_policy_replay_query(struct store *st, int64_t host_id, int64_t from_us,
                                     int64_t to_us, unsigned limit, GError **error);

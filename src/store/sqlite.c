@@ -262,6 +262,22 @@ static const char *const migrations[] = {
     "ALTER TABLE hosts ADD COLUMN maintenance_since INTEGER;"
     "ALTER TABLE hosts ADD COLUMN maintenance_by TEXT;"
     "ALTER TABLE hosts ADD COLUMN maintenance_reason TEXT;",
+    /* 13: high availability (sqlite-ha.c, model/ha.h): each host's HA state
+     * machine, each VM's newest recovery, and VMs' HA settings made over
+     * the API.  Host ids are no foreign keys: a host removed from
+     * kanri.conf keeps its rows, as elsewhere. */
+    "CREATE TABLE ha_hosts ("
+    "  host_id INTEGER PRIMARY KEY, state TEXT NOT NULL, since INTEGER NOT NULL,"
+    "  failed INTEGER, fence_attempts INTEGER NOT NULL DEFAULT 0, next_fence INTEGER,"
+    "  reason TEXT);"
+    "CREATE TABLE ha_recoveries ("
+    "  uuid TEXT PRIMARY KEY, vm TEXT, from_host_id INTEGER NOT NULL, to_host_id INTEGER,"
+    "  failed_host_id INTEGER, state TEXT NOT NULL, since INTEGER NOT NULL,"
+    "  failure INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, reason TEXT)"
+    "  WITHOUT ROWID;"
+    "CREATE TABLE ha_vms ("
+    "  uuid TEXT PRIMARY KEY, ha INTEGER NOT NULL, priority INTEGER NOT NULL DEFAULT 0,"
+    "  restart TEXT NOT NULL, grp TEXT, updated INTEGER NOT NULL, by TEXT) WITHOUT ROWID;",
 };
 
 void set_db_error(GError **error, sqlite3 *db, const char *what)
@@ -1322,6 +1338,13 @@ static const struct store_ops sqlite_ops = {
     .policy_pauses_query = sq_policy_pauses_query,
     .host_maintenance_set = sq_host_maintenance_set,
     .policy_replay_query = sq_policy_replay_query,
+    .ha_host_put = sq_ha_host_put,
+    .ha_recovery_put = sq_ha_recovery_put,
+    .ha_hosts_query = sq_ha_hosts_query,
+    .ha_recoveries_query = sq_ha_recoveries_query,
+    .ha_vm_put = sq_ha_vm_put,
+    .ha_vm_delete = sq_ha_vm_delete,
+    .ha_vms_query = sq_ha_vms_query,
     .agent_enroll = sq_agent_enroll,
     .agent_contact = sq_agent_contact,
     .agents_query = sq_agents_query,

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "model/decision.h"
+#include "model/ha.h"
 #include "model/event.h"
 #include "model/finding.h"
 #include "model/inventory.h"
@@ -534,6 +535,21 @@ struct store_ops {
      * since a replay of part of a round would decide on part of a fleet. */
     struct rows *(*policy_replay_query)(struct store *st, int64_t host_id, int64_t from_us,
                                         int64_t to_us, unsigned limit, GError **error);
+
+    /* ---- high availability (model/ha.h, docs/ha.md) ---- */
+    /* Replaces the state of host R->host_id (R->host is ignored). */
+    int (*ha_host_put)(struct store *st, const struct ha_host_row *r, GError **error);
+    /* Replaces the newest recovery of VM R->uuid (names are ignored). */
+    int (*ha_recovery_put)(struct store *st, const struct ha_recovery_row *r, GError **error);
+    /* Every host's state (ha_host_row_desc) and every VM's newest recovery
+     * (ha_recovery_row_desc), names joined, by host id / uuid. */
+    struct rows *(*ha_hosts_query)(struct store *st, GError **error);
+    struct rows *(*ha_recoveries_query)(struct store *st, GError **error);
+    /* Sets (replaces) the API's HA settings of VM R->uuid. */
+    int (*ha_vm_put)(struct store *st, const struct ha_vm_row *r, GError **error);
+    /* Deletes them (kanri.conf's apply again); -ENOENT when there were none. */
+    int (*ha_vm_delete)(struct store *st, const char *uuid, GError **error);
+    struct rows *(*ha_vms_query)(struct store *st, GError **error); /* ha_vm_row_desc, by uuid */
 };
 
 struct store {

@@ -851,6 +851,83 @@ static void test_replay_after_migration(void **state)
     expect_replay(rows_get(r, 3), T0 + 21 * SEC, b, UUID_D, 130 * MIB, 1 * GIB + 3 * MIB, 6 * GIB);
 }
 
+/* ---- high availability ---- */
+
+static void test_ha_upgrade_and_rows(void **state)
+{
+    /* A database of schema 12 gains the HA tables; host states and
+     * recoveries read back with the hosts' names, and a state put twice
+     * is replaced, not doubled. */
+    struct fx *f = *state;
+    int64_t a = ensure_host(f, "a");
+    int64_t b = ensure_host(f, "b");
+    put_dom(f, a, UUID_A, "web", T0);
+    store_close(f->st);
+    f->st = NULL;
+    exec_raw(f->path, UNDO_MIGRATION_13 "PRAGMA user_version = 12;");
+    reopen(f);
+    assert_true(user_version(f->path) >= 13);
+
+    struct ha_host_row h = {.host_id = a, .state = "suspect", .since = T0, .reason = "lost"};
+    assert_int_equal(OPS(f)->ha_host_put(f->st, &h, NULL), 0);
+    h.state = "fencing";
+    h.failed = T0 + 10 * SEC;
+    h.fence_attempts = 1;
+    assert_int_equal(OPS(f)->ha_host_put(f->st, &h, NULL), 0);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) hr = rows_ok(OPS(f)->ha_hosts_query(f->st, &err), &err, "ha_hosts_query");
+    assert_int_equal(rows_len(hr), 1);
+    const struct ha_host_row *got = rows_get(hr, 0);
+    assert_string_equal(got->host, "a");
+    assert_string_equal(got->state, "fencing");
+    assert_int_equal(got->failed, T0 + 10 * SEC);
+    assert_int_equal(got->fence_attempts, 1);
+    assert_int_equal(got->next_fence, 0);
+
+    struct ha_recovery_row r = {.uuid = UUID_A, .vm = "web", .from_host_id = a, .to_host_id = b,
+                                .state = "starting", .since = T0, .failure = T0, .attempts = 0};
+    assert_int_equal(OPS(f)->ha_recovery_put(f->st, &r, NULL), 0);
+    r.state = "started";
+    assert_int_equal(OPS(f)->ha_recovery_put(f->st, &r, NULL), 0);
+    g_autoptr(rows) rr =
+        rows_ok(OPS(f)->ha_recoveries_query(f->st, &err), &err, "ha_recoveries_query");
+    assert_int_equal(rows_len(rr), 1);
+    const struct ha_recovery_row *rg = rows_get(rr, 0);
+    assert_string_equal(rg->from_host, "a");
+    assert_string_equal(rg->to_host, "b");
+    assert_string_equal(rg->state, "started");
+    assert_int_equal(rg->failed_host_id, 0);
+}
+
+static void test_ha_vm_settings(void **state)
+{
+    struct fx *f = *state;
+    int64_t a = ensure_host(f, "a");
+    put_dom(f, a, UUID_A, "web", T0);
+    struct ha_vm_row v = {.uuid = UUID_A, .ha = true, .priority = 10, .restart = "elsewhere",
+                          .group = "front", .updated = T0, .by = "alice"};
+    assert_int_equal(OPS(f)->ha_vm_put(f->st, &v, NULL), 0);
+    v.priority = 20;
+    assert_int_equal(OPS(f)->ha_vm_put(f->st, &v, NULL), 0);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) r = rows_ok(OPS(f)->ha_vms_query(f->st, &err), &err, "ha_vms_query");
+    assert_int_equal(rows_len(r), 1);
+    const struct ha_vm_row *got = rows_get(r, 0);
+    assert_string_equal(got->vm, "web");
+    assert_true(got->ha);
+    assert_int_equal(got->priority, 20);
+    assert_string_equal(got->group, "front");
+    assert_string_equal(got->by, "alice");
+    /* Settings without a VM are refused; deleting twice says there were none. */
+    struct ha_vm_row bad = {.uuid = "", .restart = "elsewhere"};
+    assert_int_equal(OPS(f)->ha_vm_put(f->st, &bad, NULL), -EINVAL);
+    assert_int_equal(OPS(f)->ha_vm_delete(f->st, UUID_A, NULL), 0);
+    assert_int_equal(OPS(f)->ha_vm_delete(f->st, UUID_A, &err), -ENOENT);
+    g_clear_error(&err);
+    g_autoptr(rows) none = rows_ok(OPS(f)->ha_vms_query(f->st, &err), &err, "ha_vms_query");
+    assert_int_equal(rows_len(none), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -864,6 +941,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_maintenance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_join, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_after_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ha_upgrade_and_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ha_vm_settings, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,8 +7,12 @@
  */
 #pragma once
 
-/* Step 12: the policies' record (sqlite.c). */
+/* Step 13: high availability (sqlite.c). */
+#define UNDO_MIGRATION_13 "DROP TABLE ha_hosts; DROP TABLE ha_recoveries; DROP TABLE ha_vms;"
+
+/* Step 12: the policies' record (sqlite.c); the later steps' undo first. */
 #define UNDO_MIGRATION_12                                                                          \
+    UNDO_MIGRATION_13                                                                              \
     "DROP TABLE decisions; DROP TABLE policy_settings; DROP TABLE policy_pauses;"                  \
     "ALTER TABLE hosts DROP COLUMN maintenance;"                                                   \
     "ALTER TABLE hosts DROP COLUMN maintenance_since;"                                             \
