@@ -15,16 +15,11 @@
 
 #include "engine/ops-private.h"
 
+#include "basic/run.h"
 #include "basic/util.h"
 
 #include <curl/curl.h>
-#include <errno.h>
-#include <glib-unix.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #define DUE_BATCH      50
 #define BACKOFF_MIN_US (2 * G_GINT64_CONSTANT(1000000))
@@ -108,52 +103,24 @@ static bool command(const struct notify_route *r, const struct delivery *d, char
     }
     g_auto(GStrv) env = g_get_environ();
     env = g_environ_setenv(env, "KANRI_KEY", d->key, TRUE);
-    GPid pid;
-    int in = -1;
-    if (!g_spawn_async_with_pipes(NULL, argv, env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                                  NULL, NULL, &pid, &in, NULL, NULL, &err)) {
+    /* The payload can be larger than a pipe holds (an incident listing a
+     * thousand VMs): run_argv() writes it without blocking, within the
+     * same deadline, so a command that reads nothing cannot stall the
+     * notifier. */
+    int64_t timeout = (int64_t)(r->timeout_s > 0 ? r->timeout_s : 10) * USEC_PER_SEC;
+    struct run_result res;
+    if (run_argv((const char *const *)argv, (const char *const *)env, d->payload, timeout, &res,
+                 &err) < 0) {
         *ret_error = g_strdup(err->message);
         return false;
     }
-    /* The payload can be larger than a pipe holds (an incident listing a
-     * thousand VMs): written without blocking, within the same deadline,
-     * so a command that reads nothing cannot stall the notifier.  One that
-     * exits without reading gives EPIPE here (SIGPIPE is ignored). */
-    int64_t deadline = mono_usec() + (int64_t)(r->timeout_s > 0 ? r->timeout_s : 10) * USEC_PER_SEC;
-    g_unix_set_fd_nonblocking(in, TRUE, NULL);
-    size_t len = strlen(d->payload), off = 0;
-    while (off < len && mono_usec() < deadline) {
-        ssize_t n = write(in, d->payload + off, len - off);
-        if (n > 0) {
-            off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != EAGAIN)
-            break;
-        struct pollfd pfd = {.fd = in, .events = POLLOUT};
-        poll(&pfd, 1, 50);
-    }
-    close(in);
-    int status = 0;
-    pid_t w;
-    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && mono_usec() < deadline)
-        g_usleep(20000);
-    if (w == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        g_spawn_close_pid(pid);
+    bool ok = !res.timed_out && res.status == 0;
+    if (res.timed_out)
         *ret_error = g_strdup("the command timed out");
-        return false;
-    }
-    g_spawn_close_pid(pid);
-    if (w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        *ret_error = g_strdup_printf("the command failed (status %d)",
-                                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return false;
-    }
-    return true;
+    else if (!ok)
+        *ret_error = g_strdup_printf("the command failed (status %d)", res.status);
+    run_result_clear(&res);
+    return ok;
 }
 
 static bool to_syslog(const struct notify_route *r, const struct delivery *d)
