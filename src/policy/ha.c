@@ -10,6 +10,7 @@
 #include "model/event.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- names ---- */
@@ -92,6 +93,84 @@ bool ha_restart_parse(const char *text, enum ha_restart *ret)
 const char *ha_probe_name(enum ha_probe p)
 {
     return (unsigned)p < G_N_ELEMENTS(probe_names) ? probe_names[p] : "?";
+}
+
+/* ---- settings ---- */
+
+void ha_vm_settings_clear(struct ha_vm_settings *v)
+{
+    g_clear_pointer(&v->group, g_free);
+    memset(v, 0, sizeof(*v));
+}
+
+bool ha_group_name_ok(const char *name)
+{
+    bool ok = name && *name && strlen(name) <= 64;
+    for (const char *p = name; ok && *p; p++)
+        ok = g_ascii_isalnum(*p) || *p == '-' || *p == '_' || *p == '.';
+    return ok;
+}
+
+static GQuark ha_error_quark(void)
+{
+    return g_quark_from_static_string("kanri-ha-error");
+}
+
+bool ha_vm_settings_parse(const char *text, struct ha_vm_settings *ret, GError **error)
+{
+    memset(ret, 0, sizeof(*ret));
+    g_auto(GStrv) words = g_strsplit_set(text ? text : "", " \t", -1);
+    unsigned n = 0;
+    ret->ha = true;
+    for (size_t i = 0; words[i]; i++) {
+        const char *w = words[i];
+        if (!*w)
+            continue;
+        n++;
+        const char *eq = strchr(w, '=');
+        if (!eq && (g_str_equal(w, "on") || g_str_equal(w, "off"))) {
+            ret->ha = g_str_equal(w, "on");
+            continue;
+        }
+        const char *v = eq ? eq + 1 : "";
+        if (g_str_has_prefix(w, "priority=")) {
+            char *end = NULL;
+            long p = strtol(v, &end, 10);
+            if (*v && !*end && p >= -HA_PRIORITY_MAX && p <= HA_PRIORITY_MAX) {
+                ret->priority = (int)p;
+                continue;
+            }
+            g_set_error(error, ha_error_quark(), 0,
+                        "priority: expected a whole number from %d to %d, got '%.64s'",
+                        -HA_PRIORITY_MAX, HA_PRIORITY_MAX, v);
+        } else if (g_str_has_prefix(w, "restart=")) {
+            if (ha_restart_parse(v, &ret->restart))
+                continue;
+            g_set_error(error, ha_error_quark(), 0,
+                        "restart: expected elsewhere, in-place or report, got '%.64s'", v);
+        } else if (g_str_has_prefix(w, "group=")) {
+            if (ha_group_name_ok(v)) {
+                g_free(ret->group);
+                ret->group = g_strdup(v);
+                continue;
+            }
+            g_set_error(error, ha_error_quark(), 0,
+                        "group: a name is 1-64 letters, digits, '-', '_', '.', got '%.64s'", v);
+        } else {
+            g_set_error(error, ha_error_quark(), 0,
+                        "unknown word '%.64s' (expected on, off, priority=N, restart=POLICY, "
+                        "group=NAME)",
+                        w);
+        }
+        ha_vm_settings_clear(ret);
+        return false;
+    }
+    if (!n) {
+        g_set_error(error, ha_error_quark(), 0,
+                    "expected on, off, or priority=N restart=POLICY group=NAME");
+        return false;
+    }
+    return true;
 }
 
 /* ---- state ---- */

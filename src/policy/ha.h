@@ -106,6 +106,24 @@ bool ha_conf_set(struct ha_conf *c, const char *name, const char *value, GError 
 /* The settings in force, a JSON object of key -> text (g_free). */
 char *ha_conf_json(const struct ha_conf *c);
 
+/* One VM's HA settings: kanri.conf's [ha] vm.NAME, or the API's. */
+struct ha_vm_settings {
+    bool ha;
+    int priority; /* -1000 .. 1000, higher restarted first */
+    enum ha_restart restart;
+    char *group; /* an HA group (its hosts); NULL: any host */
+};
+
+#define HA_PRIORITY_MAX 1000
+
+void ha_vm_settings_clear(struct ha_vm_settings *v);
+/* Parses kanri.conf's form: "on" or "off", or words "priority=N",
+ * "restart=elsewhere|in-place|report", "group=NAME" (which imply on),
+ * space-separated.  False with *error, RET cleared, on anything else. */
+bool ha_vm_settings_parse(const char *text, struct ha_vm_settings *ret, GError **error);
+/* A group name: 1-64 letters, digits, '-', '_', '.'. */
+bool ha_group_name_ok(const char *name);
+
 /* ---- state (kept in the store) ---- */
 
 struct ha_host_rec {

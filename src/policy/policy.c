@@ -550,7 +550,7 @@ void ha_conf_init(struct ha_conf *c)
 {
     memset(c, 0, sizeof(*c));
     c->enabled = true;
-    c->detect_us = 10 * USEC_PER_SEC;
+    c->detect_us = 5 * USEC_PER_SEC;
     c->fence_retry_us = 30 * USEC_PER_SEC;
     c->restart_attempts = 3;
     c->reserve_bytes = 0;

@@ -475,10 +475,10 @@ static void test_conf(void **state)
     struct ha_conf c;
     ha_conf_init(&c);
     assert_true(c.enabled);
-    assert_int_equal(c.detect_us, 10 * SEC);
-    g_autoptr(GError) err = NULL;
-    assert_true(ha_conf_set(&c, "detect_after", "5s", &err));
     assert_int_equal(c.detect_us, 5 * SEC);
+    g_autoptr(GError) err = NULL;
+    assert_true(ha_conf_set(&c, "detect_after", "8s", &err));
+    assert_int_equal(c.detect_us, 8 * SEC);
     assert_true(ha_conf_set(&c, "enabled", "no", &err));
     assert_false(c.enabled);
     /* Out of bounds and unknown keys are refused and change nothing. */
@@ -489,11 +489,36 @@ static void test_conf(void **state)
     assert_non_null(strstr(err->message, "unknown option"));
     g_clear_error(&err);
     assert_false(ha_conf_set(&c, "enabled", "maybe", &err));
-    assert_int_equal(c.detect_us, 5 * SEC);
+    assert_int_equal(c.detect_us, 8 * SEC);
     assert_false(c.enabled);
     g_autofree char *json = ha_conf_json(&c);
-    assert_non_null(strstr(json, "\"detect_after\":\"5s\""));
+    assert_non_null(strstr(json, "\"detect_after\":\"8s\""));
     assert_non_null(strstr(json, "\"enabled\":\"false\""));
+}
+
+static void test_vm_settings(void **state)
+{
+    (void)state;
+    struct ha_vm_settings v;
+    g_autoptr(GError) err = NULL;
+    assert_true(ha_vm_settings_parse("priority=10 restart=in-place group=front", &v, &err));
+    assert_true(v.ha);
+    assert_int_equal(v.priority, 10);
+    assert_int_equal(v.restart, HA_RESTART_IN_PLACE);
+    assert_string_equal(v.group, "front");
+    ha_vm_settings_clear(&v);
+    assert_true(ha_vm_settings_parse("off", &v, &err));
+    assert_false(v.ha);
+    assert_int_equal(v.restart, HA_RESTART_ELSEWHERE);
+    ha_vm_settings_clear(&v);
+    const char *bad[] = {"", "priority=1001", "priority=x", "restart=never", "group=a/b",
+                         "fast"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        assert_false(ha_vm_settings_parse(bad[i], &v, &err));
+        assert_non_null(err);
+        assert_null(v.group);
+        g_clear_error(&err);
+    }
 }
 
 int main(int argc, char **argv)
@@ -502,6 +527,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_vm_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
