@@ -91,6 +91,9 @@ static const struct conf_field hypervisor_fields[] = {
     {"keepalive_count", T_INT, 1, 100, NULL, H(keepalive_count)},
     {"reconnect_min", T_INT, 1, 3600, NULL, H(reconnect_min)},
     {"reconnect_max", T_INT, 1, 86400, NULL, H(reconnect_max)},
+    {"fence", T_STRING, 0, 0, NULL, H(fence)},
+    {"probe", T_STRING, 0, 0, NULL, H(probe)},
+    {"fence_timeout", T_INT, 1, 600, NULL, H(fence_timeout)},
     {NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -101,6 +104,8 @@ static void hypervisor_free(gpointer p)
         return;
     g_free(h->name);
     g_free(h->uri);
+    g_free(h->fence);
+    g_free(h->probe);
     g_free(h);
 }
 
@@ -146,6 +151,9 @@ struct conf *conf_new(void)
     c->policy_priority = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     c->policy_affinity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     c->policy_anti_affinity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    ha_conf_init(&c->ha);
+    c->ha_vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ha_vm_settings_free);
+    c->ha_groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
     return c;
 }
 
@@ -168,6 +176,8 @@ void conf_free(struct conf *c)
     g_hash_table_unref(c->policy_priority);
     g_hash_table_unref(c->policy_affinity);
     g_hash_table_unref(c->policy_anti_affinity);
+    g_hash_table_unref(c->ha_vms);
+    g_hash_table_unref(c->ha_groups);
     g_free(c);
 }
 
@@ -275,6 +285,7 @@ static struct conf_hypervisor *hypervisor_new(const char *name)
     h->keepalive_count = 3;
     h->reconnect_min = 1;
     h->reconnect_max = 60;
+    h->fence_timeout = 60;
     return h;
 }
 
@@ -640,6 +651,119 @@ static void check_policy(struct conf *c, GKeyFile *kf, GHashTable *lines, const 
     }
 }
 
+/* ---- [ha] ---- */
+
+static bool ha_key(struct conf *c, const char *key, const char *val, char **ret_err)
+{
+    g_autoptr(GError) err = NULL;
+    if (g_str_has_prefix(key, "vm.")) {
+        const char *vm = key + 3;
+        struct ha_vm_settings v;
+        if (!*vm || strlen(vm) > 256) {
+            *ret_err = g_strdup_printf("%s: expected vm.NAME with a VM name of 1-256 characters",
+                                       key);
+            return false;
+        }
+        if (!ha_vm_settings_parse(val, &v, &err)) {
+            *ret_err = g_strdup_printf("%s: %s", key, err->message);
+            return false;
+        }
+        g_hash_table_replace(c->ha_vms, g_strdup(vm), g_memdup2(&v, sizeof(v)));
+        return true;
+    }
+    if (g_str_has_prefix(key, "group.")) {
+        const char *grp = key + 6;
+        if (!ha_group_name_ok(grp)) {
+            *ret_err = g_strdup_printf("%s: a group name is 1-64 characters of letters, digits, "
+                                       "'-', '_', '.'",
+                                       key);
+            return false;
+        }
+        g_auto(GStrv) parts = g_strsplit(val, ",", -1);
+        g_autoptr(GPtrArray) hosts = g_ptr_array_new_with_free_func(g_free);
+        for (size_t i = 0; parts[i]; i++) {
+            const char *h = g_strstrip(parts[i]);
+            if (*h)
+                g_ptr_array_add(hosts, g_strdup(h));
+        }
+        if (!hosts->len) {
+            *ret_err = g_strdup_printf("%s: expected the group's hosts, comma-separated", key);
+            return false;
+        }
+        g_ptr_array_add(hosts, NULL);
+        g_hash_table_replace(c->ha_groups, g_strdup(grp),
+                             g_ptr_array_free(g_steal_pointer(&hosts), FALSE));
+        return true;
+    }
+    if (ha_conf_set(&c->ha, key, val, &err))
+        return true;
+    *ret_err = g_strdup(err->message);
+    return false;
+}
+
+static void check_ha(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
+                     GPtrArray *errors, unsigned *count)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, "ha", NULL, NULL);
+    for (size_t i = 0; keys && keys[i]; i++) {
+        int line = line_of(lines, "ha", keys[i]);
+        g_autofree char *raw = g_key_file_get_value(kf, "ha", keys[i], NULL);
+        g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
+        g_autofree char *msg = NULL;
+        if (ha_key(c, keys[i], val, &msg))
+            continue;
+        if (msg[0] == '[')
+            add_error(errors, count, label, line, "%s", msg);
+        else
+            add_error(errors, count, label, line, "[ha] %s", msg);
+    }
+}
+
+/* Every VM's group exists, every group's host is configured. */
+static void check_ha_refs(struct conf *c, GHashTable *lines, const char *label,
+                          GPtrArray *errors, unsigned *count)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, c->ha_vms);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const struct ha_vm_settings *s = v;
+        g_autofree char *key = g_strconcat("vm.", (const char *)k, NULL);
+        if (s->group && !g_hash_table_contains(c->ha_groups, s->group))
+            add_error(errors, count, label, line_of(lines, "ha", key),
+                      "[ha] vm.%s: no HA group '%s' (define group.%s)", (const char *)k, s->group,
+                      s->group);
+    }
+    g_hash_table_iter_init(&it, c->ha_groups);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        g_autofree char *key = g_strconcat("group.", (const char *)k, NULL);
+        for (char **h = v; *h; h++) {
+            if (!name_taken(c, *h))
+                add_error(errors, count, label, line_of(lines, "ha", key),
+                          "[ha] group.%s: no host '%s' (no [hypervisor:%s] group)",
+                          (const char *)k, *h, *h);
+        }
+    }
+}
+
+/* A host's fence and probe settings parse. */
+static void check_ha_host(const struct conf_hypervisor *hv, const char *label, GPtrArray *errors,
+                          unsigned *count)
+{
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) argv = NULL;
+    if (hv->fence && !g_shell_parse_argv(hv->fence, NULL, &argv, &err)) {
+        add_error(errors, count, label, hv->line, "[hypervisor:%s] fence: %s", hv->name,
+                  err->message);
+        g_clear_error(&err);
+    }
+    struct ha_probe_spec p;
+    if (hv->probe && !ha_probe_spec_parse(hv->probe, &p, &err))
+        add_error(errors, count, label, hv->line, "[hypervisor:%s] %s", hv->name, err->message);
+    else if (hv->probe)
+        ha_probe_spec_clear(&p);
+}
+
 /* ---- [rule:NAME] and [route:NAME] ---- */
 
 static bool group_name_ok(const char *name)
@@ -863,6 +987,8 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
         } else if (g_str_equal(g, "policy") || g_str_equal(g, "policy:memory") ||
                    g_str_equal(g, "policy:balance")) {
             check_policy(c, kf, lines, label, g, errors, &count);
+        } else if (g_str_equal(g, "ha")) {
+            check_ha(c, kf, lines, label, errors, &count);
         } else if ((g_str_has_prefix(g, "rule:") || g_str_has_prefix(g, "route:")) &&
                    !group_name_ok(strchr(g, ':') + 1)) {
             add_error(errors, &count, label, gline,
@@ -899,6 +1025,7 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
                 hypervisor_free(hv);
                 continue;
             }
+            check_ha_host(hv, label, errors, &count);
             if (hv->reconnect_min > hv->reconnect_max) {
                 add_error(errors, &count, label, gline,
                           "[%s]: reconnect_min (%d) is larger than reconnect_max (%d)", g,
@@ -909,10 +1036,12 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             add_error(
                 errors, &count, label, gline,
                 "unknown group [%s] (known: [manager], [store], [reconcile], [ops], [rule:NAME], "
-                "[route:NAME], [policy], [policy:memory], [policy:balance], [hypervisor:NAME])",
+                "[route:NAME], [policy], [policy:memory], [policy:balance], [ha], "
+                "[hypervisor:NAME])",
                 g);
         }
     }
+    check_ha_refs(c, lines, label, errors, &count);
     return count;
 }
 

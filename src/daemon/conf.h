@@ -17,6 +17,7 @@
 #include "model/event.h"
 #include <stdbool.h>
 
+#include "policy/ha.h"
 #include "policy/policy.h"
 #include "reconcile/reconcile.h"
 
@@ -31,6 +32,13 @@ struct conf_hypervisor {
     int keepalive_count;
     int reconnect_min; /* seconds */
     int reconnect_max; /* seconds */
+    /* High availability (docs/ha.md): the fence agent's command line
+     * (NULL: none), the reachability probe ("none", "exec:COMMAND",
+     * "tcp:HOST:PORT"; NULL: derived from the URI), and how long a fence
+     * may take. */
+    char *fence;
+    char *probe;
+    int fence_timeout; /* seconds */
     int line;          /* line of the group header, for messages; 0 for --connect */
 };
 
@@ -90,6 +98,12 @@ struct conf {
     GHashTable *policy_priority;      /* VM name -> GINT_TO_POINTER(priority) */
     GHashTable *policy_affinity;      /* VM name -> group (g_free) */
     GHashTable *policy_anti_affinity; /* VM name -> group (g_free) */
+
+    /* High availability (docs/ha.md): [ha] with vm.NAME (HA settings of a
+     * VM) and group.NAME (the hosts an HA group may run on). */
+    struct ha_conf ha;
+    GHashTable *ha_vms;    /* VM name -> struct ha_vm_settings * */
+    GHashTable *ha_groups; /* group name -> GStrv of host names */
 };
 
 struct conf *conf_new(void);

@@ -103,6 +103,14 @@ void ha_vm_settings_clear(struct ha_vm_settings *v)
     memset(v, 0, sizeof(*v));
 }
 
+void ha_vm_settings_free(gpointer v)
+{
+    if (!v)
+        return;
+    ha_vm_settings_clear(v);
+    g_free(v);
+}
+
 bool ha_group_name_ok(const char *name)
 {
     bool ok = name && *name && strlen(name) <= 64;
@@ -171,6 +179,52 @@ bool ha_vm_settings_parse(const char *text, struct ha_vm_settings *ret, GError *
         return false;
     }
     return true;
+}
+
+void ha_probe_spec_clear(struct ha_probe_spec *s)
+{
+    g_clear_pointer(&s->argv, g_strfreev);
+    g_clear_pointer(&s->host, g_free);
+    memset(s, 0, sizeof(*s));
+}
+
+bool ha_probe_spec_parse(const char *text, struct ha_probe_spec *ret, GError **error)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (!text || g_str_equal(text, "none"))
+        return true;
+    if (g_str_has_prefix(text, "exec:")) {
+        g_autoptr(GError) err = NULL;
+        if (g_shell_parse_argv(text + 5, NULL, &ret->argv, &err)) {
+            ret->kind = HA_PROBE_KIND_EXEC;
+            return true;
+        }
+        g_set_error(error, ha_error_quark(), 0, "probe: exec: %s", err->message);
+        return false;
+    }
+    if (g_str_has_prefix(text, "tcp:")) {
+        const char *hp = text + 4, *colon = strrchr(hp, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (colon && colon > hp && colon[1] && !*end && port > 0 && port < 65536) {
+            g_autofree char *host = g_strndup(hp, (gsize)(colon - hp));
+            size_t n = strlen(host);
+            if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+                host[n - 1] = '\0';
+                memmove(host, host + 1, n - 1);
+            }
+            ret->kind = HA_PROBE_KIND_TCP;
+            ret->host = g_steal_pointer(&host);
+            ret->port = (int)port;
+            return true;
+        }
+        g_set_error(error, ha_error_quark(), 0,
+                    "probe: expected tcp:HOST:PORT with a port from 1 to 65535, got '%.128s'", text);
+        return false;
+    }
+    g_set_error(error, ha_error_quark(), 0,
+                "probe: expected none, exec:COMMAND or tcp:HOST:PORT, got '%.128s'", text);
+    return false;
 }
 
 /* ---- state ---- */

@@ -117,12 +117,28 @@ struct ha_vm_settings {
 #define HA_PRIORITY_MAX 1000
 
 void ha_vm_settings_clear(struct ha_vm_settings *v);
+void ha_vm_settings_free(gpointer v); /* a g_new'd one, for containers */
 /* Parses kanri.conf's form: "on" or "off", or words "priority=N",
  * "restart=elsewhere|in-place|report", "group=NAME" (which imply on),
  * space-separated.  False with *error, RET cleared, on anything else. */
 bool ha_vm_settings_parse(const char *text, struct ha_vm_settings *ret, GError **error);
 /* A group name: 1-64 letters, digits, '-', '_', '.'. */
 bool ha_group_name_ok(const char *name);
+
+/* How a host's reachability is probed ([hypervisor:NAME] probe). */
+enum ha_probe_kind { HA_PROBE_KIND_NONE, HA_PROBE_KIND_EXEC, HA_PROBE_KIND_TCP };
+
+struct ha_probe_spec {
+    enum ha_probe_kind kind;
+    char **argv; /* EXEC: the command (exit 0: reachable) */
+    char *host;  /* TCP: a connection to HOST:PORT is accepted: reachable */
+    int port;
+};
+
+/* Parses "none", "exec:COMMAND ARGS" or "tcp:HOST:PORT" ("tcp:[V6]:PORT").
+ * False with *error, RET cleared, on anything else. */
+bool ha_probe_spec_parse(const char *text, struct ha_probe_spec *ret, GError **error);
+void ha_probe_spec_clear(struct ha_probe_spec *s);
 
 /* ---- state (kept in the store) ---- */
 

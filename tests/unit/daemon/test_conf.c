@@ -217,17 +217,18 @@ static void test_unknown_key(void **state)
                LABEL ":5: unknown key 'driver' in [store] (known: backend, path)");
     expect_one("[hypervisor:h]\nuri = test:///default\nkeepalive = 3\n",
                LABEL ":3: unknown key 'keepalive' in [hypervisor:h] (known: uri, "
-                     "keepalive_interval, keepalive_count, reconnect_min, reconnect_max)");
+                     "keepalive_interval, keepalive_count, reconnect_min, reconnect_max, fence, probe, "
+                     "fence_timeout)");
 }
 
 static void test_unknown_group(void **state)
 {
     expect_one("[manager]\n\n[managr]\nlisten = 1.2.3.4:5\n",
                LABEL ":3: unknown group [managr] (known: [manager], [store], "
-                     "[reconcile], [ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [hypervisor:NAME])");
+                     "[reconcile], [ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [hypervisor:NAME])");
     expect_one("[hypervisor]\nuri = x\n",
                LABEL ":1: unknown group [hypervisor] (known: [manager], [store], "
-                     "[reconcile], [ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [hypervisor:NAME])");
+                     "[reconcile], [ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [hypervisor:NAME])");
 }
 
 /* [ops], [rule:NAME] and [route:NAME]: rules and routes are read whole
@@ -332,6 +333,55 @@ static void test_policy_groups(void **state)
     assert_non_null(strstr(g_ptr_array_index(errs, 0), ":2: [policy:memory] margin: "));
     assert_non_null(strstr(g_ptr_array_index(errs, 0), "margin"));
     g_ptr_array_unref(errs);
+}
+
+static void test_ha(void **state)
+{
+    g_autoptr(conf) c = conf_new();
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    assert_true(c->ha.enabled);
+    const char *text = "[ha]\ndetect_after = 8s\nfence_retry = 1m\n"
+                       "group.front = a, b\n"
+                       "vm.web1 = priority=10 group=front\nvm.cache = restart=in-place\n"
+                       "vm.scratch = off\n"
+                       "[hypervisor:a]\nuri = test:///default\n"
+                       "fence = /usr/sbin/fence_ipmilan --ip=10.0.0.5 --username=admin\n"
+                       "probe = tcp:10.0.0.4:22\nfence_timeout = 20\n"
+                       "[hypervisor:b]\nuri = test:///default\nprobe = exec:/bin/true\n";
+    assert_int_equal(conf_load_data(c, text, strlen(text), LABEL, errors), 0);
+    assert_int_equal(c->ha.detect_us, 8 * G_USEC_PER_SEC);
+    assert_int_equal(c->ha.fence_retry_us, 60 * G_USEC_PER_SEC);
+    const struct ha_vm_settings *w = g_hash_table_lookup(c->ha_vms, "web1");
+    assert_true(w && w->ha && w->priority == 10 && g_str_equal(w->group, "front"));
+    const struct ha_vm_settings *ca = g_hash_table_lookup(c->ha_vms, "cache");
+    assert_int_equal(ca->restart, HA_RESTART_IN_PLACE);
+    assert_false(((const struct ha_vm_settings *)g_hash_table_lookup(c->ha_vms, "scratch"))->ha);
+    const char *const *front = g_hash_table_lookup(c->ha_groups, "front");
+    assert_string_equal(front[1], "b");
+    const struct conf_hypervisor *a = g_ptr_array_index(c->hypervisors, 0);
+    assert_string_equal(a->probe, "tcp:10.0.0.4:22");
+    assert_int_equal(a->fence_timeout, 20);
+    assert_non_null(strstr(a->fence, "fence_ipmilan"));
+
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"[ha]\ndetect_after = 1s\n", LABEL ":2: [ha] detect_after: bad value '1s': expected a "
+                                        "duration from 2s to 10m (like 90s, 5m, 2h)"},
+        {"[ha]\nvm.web = fast\n",
+         LABEL ":2: [ha] vm.web: unknown word 'fast' (expected on, off, priority=N, "
+               "restart=POLICY, group=NAME)"},
+        {"[ha]\nvm.web = group=front\n",
+         LABEL ":2: [ha] vm.web: no HA group 'front' (define group.front)"},
+        {"[ha]\ngroup.front = a\n", LABEL ":2: [ha] group.front: no host 'a' (no [hypervisor:a] group)"},
+        {"[hypervisor:a]\nuri = test:///default\nprobe = ping a\n",
+         LABEL ":1: [hypervisor:a] probe: expected none, exec:COMMAND or tcp:HOST:PORT, got 'ping a'"},
+        {"[hypervisor:a]\nuri = test:///default\nfence = fence_x '--ip\n",
+         LABEL ":1: [hypervisor:a] fence: Text ended before matching quote was found for '. (The "
+               "text was “fence_x '--ip”)"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++)
+        expect_one(bad[i].text, bad[i].msg);
 }
 
 static void test_int_ranges(void **state)
@@ -572,7 +622,7 @@ static void test_all_errors_collected(void **state)
         LABEL ":6: [hypervisor:a]: reconnect_min (9) is larger than reconnect_max (3)",
         LABEL ":10: [hypervisor:b]: missing required key 'uri'",
         LABEL ":11: unknown group [elsewhere] (known: [manager], [store], [reconcile], "
-              "[ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [hypervisor:NAME])",
+              "[ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [hypervisor:NAME])",
     };
     assert_int_equal(n, G_N_ELEMENTS(want));
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
@@ -760,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_unknown_group),
         cmocka_unit_test(test_ops_groups),
         cmocka_unit_test(test_policy_groups),
+        cmocka_unit_test(test_ha),
         cmocka_unit_test(test_int_ranges),
         cmocka_unit_test(test_bad_enum),
         cmocka_unit_test(test_bad_listen),

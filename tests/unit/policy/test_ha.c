@@ -521,6 +521,36 @@ static void test_vm_settings(void **state)
     }
 }
 
+static void test_probe_spec(void **state)
+{
+    (void)state;
+    struct ha_probe_spec p;
+    g_autoptr(GError) err = NULL;
+    assert_true(ha_probe_spec_parse("tcp:node1.example:22", &p, &err));
+    assert_int_equal(p.kind, HA_PROBE_KIND_TCP);
+    assert_string_equal(p.host, "node1.example");
+    assert_int_equal(p.port, 22);
+    ha_probe_spec_clear(&p);
+    assert_true(ha_probe_spec_parse("tcp:[fd00::5]:16509", &p, &err));
+    assert_string_equal(p.host, "fd00::5");
+    ha_probe_spec_clear(&p);
+    assert_true(ha_probe_spec_parse("exec:/usr/bin/ping -c 1 -W 1 'node 1'", &p, &err));
+    assert_int_equal(p.kind, HA_PROBE_KIND_EXEC);
+    assert_string_equal(p.argv[3], "-W");
+    assert_string_equal(p.argv[5], "node 1");
+    assert_null(p.argv[6]);
+    ha_probe_spec_clear(&p);
+    assert_true(ha_probe_spec_parse("none", &p, &err));
+    assert_int_equal(p.kind, HA_PROBE_KIND_NONE);
+    const char *bad[] = {"tcp:node1", "tcp::22", "tcp:h:0", "tcp:h:70000", "exec:'open",
+                         "ping node1"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        assert_false(ha_probe_spec_parse(bad[i], &p, &err));
+        assert_non_null(err);
+        g_clear_error(&err);
+    }
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data/policy";
@@ -528,6 +558,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_conf),
         cmocka_unit_test(test_vm_settings),
+        cmocka_unit_test(test_probe_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
