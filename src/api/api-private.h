@@ -71,6 +71,7 @@ extern const struct route api_ops_routes[];    /* the operations record (routes-
 extern const struct route api_web_routes[];    /* the dashboard's files (routes-web.c) */
 extern const struct route api_stream_routes[]; /* the live stream (routes-stream.c) */
 extern const struct route api_policy_routes[]; /* policies and decisions (routes-policy.c) */
+extern const struct route api_ha_routes[];     /* high availability (routes-ha.c) */
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
 extern int api_ingest_rate_limited;            /* guest documents answered 429 */
@@ -110,6 +111,9 @@ void api_reply_by_id(struct req *r, struct rows *list, const GError *err, int li
                      size_t id_offset);
 /* An ENGINE_OPS_ERROR (or a store's not-found) as its HTTP status. */
 void api_reply_engine_error(struct req *r, const GError *err);
+/* Replies TEXT (taken), JSON text from the engine, with STATUS
+ * (routes-policy.c). */
+void api_reply_text_json(struct req *r, unsigned status, char *text);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 

@@ -19,7 +19,7 @@
 #define SIM_MAX_US (31 * 86400 * G_GINT64_CONSTANT(1000000))
 #define SETTINGS_MAX 32
 
-static void reply_text_json(struct req *r, unsigned status, char *text)
+void api_reply_text_json(struct req *r, unsigned status, char *text)
 {
     json_object *o = json_tokener_parse(text);
     g_free(text);
@@ -53,7 +53,7 @@ static json_object *policy_object(struct req *r, const char *name)
 
 static void h_policies(struct req *r)
 {
-    reply_text_json(r, 200, engine_policies_json(req_engine(r)));
+    api_reply_text_json(r, 200, engine_policies_json(req_engine(r)));
 }
 
 static void h_policy(struct req *r)
@@ -255,7 +255,7 @@ static void h_policy_simulate(struct req *r)
         api_reply_engine_error(r, err);
         return;
     }
-    reply_text_json(r, 200, text);
+    api_reply_text_json(r, 200, text);
 }
 
 /* ---- host maintenance ---- */
@@ -284,7 +284,7 @@ static void h_host_maintenance(struct req *r)
         api_reply_engine_error(r, err);
         return;
     }
-    reply_text_json(r, 200, plan);
+    api_reply_text_json(r, 200, plan);
 }
 
 static const char *const settings_fields[] = {"settings", NULL};

@@ -174,6 +174,15 @@ int cmd_changes(const struct cli_verb *v, char **args, guint n);
 /* commands-reconcile.c */
 int cmd_findings(const struct cli_verb *v, char **args, guint n);
 /* commands-policy.c */
+/* Sends the request; under --json prints the reply.  *ret_done: the caller
+ * has nothing more to print (an error, or --json).  Returns the exit
+ * status (commands.c). */
+int cli_ask(const char *method, const char *path, struct json_object *body,
+            struct json_object **ret, bool *ret_done);
+
+int cmd_ha_status(const struct cli_verb *v, char **args, guint n);
+int cmd_ha_set(const struct cli_verb *v, char **args, guint n);
+int cmd_ha_fenced(const struct cli_verb *v, char **args, guint n);
 int cmd_policy_list(const struct cli_verb *v, char **args, guint n);
 int cmd_policy_show(const struct cli_verb *v, char **args, guint n);
 int cmd_policy_set(const struct cli_verb *v, char **args, guint n);

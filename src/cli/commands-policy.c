@@ -11,21 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Sends the request; under --json prints the reply.  *ret_done: the caller
- * has nothing more to print (an error, or --json).  Returns the exit
- * status. */
-static int ask(const char *method, const char *path, json_object *body, json_object **ret,
-               bool *ret_done)
-{
-    int r = api_request(method, path, body, ret);
-    *ret_done = r != CLI_EXIT_OK || cli_opts.json;
-    if (r != CLI_EXIT_OK)
-        return cli_done(r);
-    if (cli_opts.json)
-        print_json(*ret);
-    return CLI_EXIT_OK;
-}
-
 static bool is_policy(const char *name, bool all_too)
 {
     return !strcmp(name, "memory") || !strcmp(name, "balance") ||
@@ -89,7 +74,7 @@ int cmd_policy_list(const struct cli_verb *v, char **args, guint n)
 {
     g_autoptr(json_object) reply = NULL;
     bool done;
-    int r = ask("GET", "/policies", NULL, &reply, &done);
+    int r = cli_ask("GET", "/policies", NULL, &reply, &done);
     if (done)
         return r;
     bool enabled = true;
@@ -135,7 +120,7 @@ int cmd_policy_show(const struct cli_verb *v, char **args, guint n)
     g_autoptr(json_object) reply = NULL;
     g_autofree char *path = g_strdup_printf("/policies/%s", args[0]);
     bool done;
-    int r = ask("GET", path, NULL, &reply, &done);
+    int r = cli_ask("GET", path, NULL, &reply, &done);
     if (done)
         return r;
     print_policy(reply);
@@ -149,7 +134,7 @@ static int send_settings(const char *policy, json_object *settings)
     g_autoptr(json_object) reply = NULL;
     g_autofree char *path = g_strdup_printf("/policies/%s", policy);
     bool done;
-    int r = ask("PATCH", path, body, &reply, &done);
+    int r = cli_ask("PATCH", path, body, &reply, &done);
     if (done)
         return r;
     if (!strcmp(policy, "all")) {
@@ -298,7 +283,7 @@ int cmd_policy_simulate(const struct cli_verb *v, char **args, guint n)
     g_autoptr(json_object) reply = NULL;
     api_extend_timeout(300);
     bool done;
-    int r = ask("POST", path, body, &reply, &done);
+    int r = cli_ask("POST", path, body, &reply, &done);
     if (done)
         return r;
     struct json_object *acts = jarray(reply, "decisions");
@@ -349,7 +334,7 @@ int cmd_host_maintenance(const struct cli_verb *v, char **args, guint n)
     g_autofree char *path = g_strdup_printf("/hosts/%s/maintenance", esc);
     g_autoptr(json_object) reply = NULL;
     bool done;
-    int r = ask("POST", path, body, &reply, &done);
+    int r = cli_ask("POST", path, body, &reply, &done);
     if (done)
         return r;
     g_autofree char *host = text_sanitize(args[0]);

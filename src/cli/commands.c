@@ -1011,3 +1011,15 @@ int cli_print_token(struct json_object *reply, const char *fmt, ...)
     printf("%s\n", clean);
     return CLI_EXIT_OK;
 }
+
+int cli_ask(const char *method, const char *path, json_object *body, json_object **ret,
+            bool *ret_done)
+{
+    int r = api_request(method, path, body, ret);
+    *ret_done = r != CLI_EXIT_OK || cli_opts.json;
+    if (r != CLI_EXIT_OK)
+        return cli_done(r);
+    if (cli_opts.json)
+        print_json(*ret);
+    return CLI_EXIT_OK;
+}

@@ -261,6 +261,7 @@ static const char *const nouns[][2] = {
     {"rules", "alert rules"},
     {"policy", "autonomic policies: memory balloon manager, balancing, maintenance"},
     {"decisions", "what the policies decided, and why"},
+    {"ha", "high availability: failed hosts fenced, their VMs restarted elsewhere"},
     {"relations", "what an item runs on, uses and hosts"},
     {"impact", "what a failure of an item would affect"},
 };
@@ -434,6 +435,24 @@ static const struct cli_verb verbs[] = {
      "its decisions (a balloon it shrank stays shrunk in later rounds), with the settings in "
      "force and KEY=VALUE over them. Nothing is recorded or done.",
      simulate_entries, cmd_policy_simulate},
+    {"ha", "status", "", 0, 0, "Show what HA sees and does, per host and per HA VM.",
+     "'kanri ha' alone runs this command. Per host: its HA state (up, suspect, down, fencing, "
+     "fence-failed, fenced, recovered, rejoining), its signals (the libvirt connection, the "
+     "reachability probe, HA VMs still reporting through kanri-guestd) and its fence agent; "
+     "per HA VM: where it runs, its settings and its last recovery.",
+     NULL, cmd_ha_status, true},
+    {"ha", "set", "VM on|off|reset|SETTING...", 2, 4, "Set a VM's HA settings.",
+     VM_NAMING "\nSETTING is priority=N (-1000 to 1000, higher restarted first), "
+               "restart=elsewhere|in-place|report, group=NAME (an HA group of kanri.conf's "
+               "[ha] group.NAME: the hosts it may run on; group= for any host). Settings not "
+               "given are the defaults (on, priority 0, elsewhere, any host); 'reset' goes back "
+               "to kanri.conf's [ha] vm.NAME. Operator token.",
+     NULL, cmd_ha_set},
+    {"ha", "fenced", "HOST", 1, 1, "Confirm that a failed host is off (fenced by hand).",
+     "For a host declared dead whose fence agent failed or is not configured: its HA VMs are "
+     "then restarted elsewhere. Say it only when the host is really off (power cut, pulled "
+     "plug), or two copies of a VM may run. Admin token; -m adds a comment to the record.",
+     comment_entries, cmd_ha_fenced},
     {"decisions", NULL, "", 0, 0, "Show the policies' decisions, newest first.",
      "Each decision: its inputs, the rule that fired, the action and its state (recorded in "
      "recommend mode; pending, done or failed in enforce mode; undone) and, one round later, "

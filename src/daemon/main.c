@@ -353,6 +353,9 @@ int main(int argc, char **argv)
     ec.policy_priority = c->policy_priority;
     ec.policy_affinity = c->policy_affinity;
     ec.policy_anti_affinity = c->policy_anti_affinity;
+    ec.ha = c->ha;
+    ec.ha_vms = c->ha_vms;
+    ec.ha_groups = c->ha_groups;
     struct engine *eng = engine_new(st, &ec);
     struct virt_conf vconf = {
         .resync_interval_s = c->resync_interval,
@@ -423,6 +426,12 @@ int main(int argc, char **argv)
             .reconnect_max = hv->reconnect_max,
         };
         if (engine_host_add(eng, virt, &hc, &err) < 0) {
+            fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
+            stop_all(api, &tls, eng, virt, st);
+            return 1;
+        }
+        if (engine_ha_host(eng, hv->name, hv->uri, hv->fence, hv->probe, hv->fence_timeout,
+                           &err) < 0) {
             fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
             stop_all(api, &tls, eng, virt, st);
             return 1;

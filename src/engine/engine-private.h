@@ -36,6 +36,7 @@ struct inv_dom {
     GPtrArray *pending; /* struct pending_change *: changes waiting for a boot */
     /* Its state as last seen, to tell the operations record what changed. */
     char *state, *state_reason;
+    int64_t max_memory; /* bytes, from its last sync; 0 unknown (not synced since start) */
 };
 
 /* A persistent change not yet in the live definition. */
@@ -110,6 +111,7 @@ struct ehost {
     enum host_state state;
     char *reason;
     bool synced_once;  /* inventory synced since start-up */
+    int64_t down_us;   /* when it last stopped being connected; 0: not connected since start */
     bool lost;         /* its loss was posted to the operations record, its return not yet */
     int64_t synced_us; /* last full sync */
     GHashTable *inv;   /* uuid -> struct inv_dom * */
@@ -144,6 +146,7 @@ struct engine {
     struct engine_ops *ops; /* the operations record (ops.c) */
     struct stream_hub *stream; /* the live stream (stream.c) */
     struct engine_policy *policy; /* the autonomic policies (engine-policy.c) */
+    struct engine_ha *ha;         /* high availability (engine-ha.c) */
     bool stopping;
 };
 
@@ -223,6 +226,13 @@ void engine_policy_new(struct engine *e);
 int engine_policy_start(struct engine *e, GError **error);
 void engine_policy_stop(struct engine *e, bool wait);
 void engine_policy_free(struct engine *e);
+
+/* engine-ha.c */
+struct engine_ha;
+void engine_ha_new(struct engine *e);
+void engine_ha_start(struct engine *e);
+void engine_ha_stop(struct engine *e, int64_t deadline_us); /* mono_usec() */
+void engine_ha_free(struct engine *e);
 
 /* maintenance.c */
 struct maint;

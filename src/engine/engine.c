@@ -35,6 +35,7 @@ void engine_conf_init(struct engine_conf *c)
     c->policy_enabled = true;
     policy_memory_conf_init(&c->policy_memory);
     policy_balance_conf_init(&c->policy_balance);
+    ha_conf_init(&c->ha);
 }
 
 /* ---- items ---- */
@@ -328,6 +329,7 @@ struct engine *engine_new(struct store *st, const struct engine_conf *conf)
     engine_sink_rounds(&e->sink);
     engine_ops_new(e);
     engine_policy_new(e);
+    engine_ha_new(e);
     guint backlog = conf->stream_backlog ? conf->stream_backlog : STREAM_DEFAULT_BACKLOG;
     e->stream = stream_hub_new(backlog, (uint64_t)MAX(g_get_real_time(), 0));
     return e;
@@ -467,6 +469,7 @@ void engine_start(struct engine *e)
     g_clear_error(&err);
     if (engine_policy_start(e, &err) < 0)
         g_warning("policies: loading their state: %s (no policy runs)", err->message);
+    engine_ha_start(e);
 }
 
 void engine_resync_all(struct engine *e)
@@ -524,6 +527,8 @@ bool engine_stop(struct engine *e, int timeout_s)
             g_ptr_array_add(drivers, d);
     }
     g_mutex_unlock(&e->lock);
+    /* Nothing is fenced or restarted while kanrid stops. */
+    engine_ha_stop(e, deadline);
     engine_maint_stop(e);
     bool all = true;
     for (guint i = 0; i < drivers->len; i++) {
@@ -557,6 +562,7 @@ void engine_free(struct engine *e)
     g_ptr_array_unref(e->rechecks);
     engine_ops_free(e);
     engine_policy_free(e);
+    engine_ha_free(e);
     stream_hub_free(e->stream);
     g_mutex_clear(&e->lock);
     g_free(e);

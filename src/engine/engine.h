@@ -37,6 +37,7 @@
 #include "model/event.h"
 #include "model/view.h"
 #include "ops/ops.h"
+#include "policy/ha.h"
 #include "policy/policy.h"
 #include "reconcile/reconcile.h"
 #include "store/store.h"
@@ -84,6 +85,12 @@ struct engine_conf {
      * (affinity, anti-affinity); NULL: none.  The engine takes a
      * reference. */
     GHashTable *policy_priority, *policy_affinity, *policy_anti_affinity;
+
+    /* High availability (docs/ha.md): [ha] as kanri.conf says; VM name ->
+     * struct ha_vm_settings * and group name -> GStrv of host names (NULL:
+     * none; the engine takes references). */
+    struct ha_conf ha;
+    GHashTable *ha_vms, *ha_groups;
 };
 
 void engine_conf_init(struct engine_conf *c);
@@ -231,6 +238,30 @@ bool engine_host_in_maintenance(struct engine *e, const char *name);
 char *engine_policy_simulate(struct engine *e, const char *policy, int64_t host_id,
                              int64_t from_us, int64_t to_us, GHashTable *settings,
                              GError **error);
+
+/* ---- high availability (engine/engine-ha.c, docs/ha.md) ----
+ *
+ * Errors are ENGINE_OPS_ERROR codes. */
+
+/* Watches host NAME (added with engine_host_add; URI its libvirt URI) for
+ * HA: FENCE its fence agent's command line (NULL: none), PROBE its
+ * reachability probe ("none", "exec:COMMAND", "tcp:HOST:PORT"; NULL: a
+ * TCP probe of the URI's host, none for a local URI), a fence taking at
+ * most FENCE_TIMEOUT_S.  Before engine_start(). */
+int engine_ha_host(struct engine *e, const char *name, const char *uri, const char *fence,
+                   const char *probe, int fence_timeout_s, GError **error);
+/* HA as it stands, JSON text (g_free): settings, groups, per host its
+ * state machine and signals, per HA VM where it runs and its last
+ * recovery. */
+char *engine_ha_json(struct engine *e);
+/* Sets the HA settings of VM UUID over kanri.conf's (kept in the store);
+ * S NULL goes back to kanri.conf's (-ENOENT when the API set none). */
+int engine_ha_vm_set(struct engine *e, const char *uuid, const struct ha_vm_settings *s,
+                     const char *by, GError **error);
+/* An operator confirms host HOST_ID is off (fenced by hand): its HA VMs
+ * are restarted elsewhere.  ENGINE_OPS_CONFLICT unless it was declared
+ * dead. */
+int engine_ha_confirm_fenced(struct engine *e, int64_t host_id, const char *by, GError **error);
 
 /* ---- the live stream (engine/stream.c) ----
  *

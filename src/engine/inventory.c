@@ -161,6 +161,8 @@ static void sink_host_state(void *ctx, int64_t host_id, enum host_state st, cons
         return;
     g_mutex_lock(&e->lock);
     bool changed = h->state != st || g_strcmp0(h->reason, reason) != 0;
+    if (h->state == HOST_CONNECTED && st != HOST_CONNECTED)
+        h->down_us = now_usec();
     h->state = st;
     g_free(h->reason);
     h->reason = g_strdup(reason);
@@ -473,6 +475,7 @@ static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
     inv->state = g_strdup(d->state);
     g_free(inv->state_reason);
     inv->state_reason = g_strdup(d->state_reason);
+    inv->max_memory = (int64_t)d->max_memory_bytes;
     if (a.new_version) {
         inv->version = version + 1;
         memcpy(inv->xml_sha, sha, 32);

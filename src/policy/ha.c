@@ -740,6 +740,44 @@ static int uuid_cmp(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static void act_rejoin(struct step *st, struct ha_host_rec *h);
+
+/* The host a VM of H's failure was restarted on that kanri cannot see
+ * now (it is not connected, and not declared dead itself), or NULL: the
+ * rejoin waits for it, since whether a copy on H is stale depends on what
+ * runs there. */
+static const char *target_unseen(struct step *st, struct ha_host_rec *h)
+{
+    g_autoptr(GPtrArray) recs = recs_of(st, h);
+    for (guint i = 0; i < recs->len; i++) {
+        const struct ha_vm_rec *r = g_ptr_array_index(recs, i);
+        if (r->state != HA_VM_STARTED || !r->to_host)
+            continue;
+        const struct ha_signals *sig = signals_of(st, r->to_host);
+        const struct ha_host_rec *to = g_hash_table_lookup(st->s->hosts, &r->to_host);
+        bool dead = to && to->state != HA_UP && to->state != HA_SUSPECT;
+        if (sig && !sig->connected && !dead)
+            return sig->name;
+    }
+    return NULL;
+}
+
+/* Host H is back: clean it before it is "up" again, once the hosts its VMs
+ * were restarted on can be seen. */
+static void rejoin(struct step *st, struct ha_host_rec *h)
+{
+    const char *wait = target_unseen(st, h);
+    if (wait) {
+        host_set(st, h, h->state,
+                 g_strdup_printf("back; waiting for %s to be connected before cleaning its "
+                                 "stale copies",
+                                 wait));
+        return;
+    }
+    host_set(st, h, HA_REJOINING, g_strdup("back: cleaning its stale copies"));
+    act_rejoin(st, h);
+}
+
 /* Host H is back: clean it before it is "up" again. */
 static void act_rejoin(struct step *st, struct ha_host_rec *h)
 {
@@ -851,16 +889,13 @@ static void step_host(struct step *st, const struct ha_signals *sig)
                   other);
         } else if (sig->connected && !restarting(st, h)) {
             /* Back before its VMs were all placed: the rest start there. */
-            host_set(st, h, HA_REJOINING, g_strdup("back: cleaning its stale copies"));
-            act_rejoin(st, h);
+            rejoin(st, h);
         }
         return;
     }
     case HA_RECOVERED:
-        if (sig->connected) {
-            host_set(st, h, HA_REJOINING, g_strdup("back: cleaning its stale copies"));
-            act_rejoin(st, h);
-        }
+        if (sig->connected)
+            rejoin(st, h);
         return;
     case HA_REJOINING:
         if (!h->inflight && now >= h->next_fence_us)
