@@ -41,7 +41,7 @@ GLOBAL_STATUSES = {404, 405, 413, 415}
 # Each owner documents theirs and removes it from here; the test fails when
 # an entry is documented but still listed, so this list can only shrink.
 UNDOCUMENTED_YET = set()
-ROUTE_CONF = "[route:log]\ntype = syslog\n"
+ROUTE_CONF = "[route:log]\ntype = syslog\n[ha]\nvm.test = priority=5\n"
 # Lists that leave some entries out unless asked: what the check reads.
 LIST_QUERY = {"/api/v1/decisions": "?action=any"}
 # An API rule that never fires (no guest has that much memory).
@@ -60,7 +60,8 @@ DOC = load_doc()
 def kanrid(kanrid_factory):
     if not os.path.exists(KANRID):
         pytest.skip(f"{KANRID} is not built (set KANRI_BUILD_DIR)")
-    # A route, so that GET /routes lists one (syslog: no receiver needed).
+    # A route, so that GET /routes lists one (syslog: no receiver needed),
+    # and an HA VM, so that GET /ha does.
     k = kanrid_factory(args=ARGS, config=ROUTE_CONF)
     k.wait_connected([HOST])
     return k
