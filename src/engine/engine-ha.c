@@ -169,7 +169,7 @@ void engine_ha_free(struct engine *e)
     ha_state_free(ha->state);
     g_array_unref(ha->results);
     g_array_unref(ha->confirms);
-    g_queue_free_full(&ha->jobs, (GDestroyNotify)job_free);
+    g_queue_clear_full(&ha->jobs, (GDestroyNotify)job_free);
     g_cond_clear(&ha->cond);
     g_mutex_clear(&ha->lock);
     g_free(ha);
@@ -443,6 +443,7 @@ static void gather(struct engine *e, struct gathered *g)
         struct ha_signals s = {.host_id = h->id, .name = keep(g, h->name)};
         s.connected = h->state == HOST_CONNECTED;
         s.lost_us = s.connected ? 0 : h->down_us ? h->down_us : start;
+        s.loading = !h->synced_once && h->state == HOST_CONNECTING;
         s.maintenance = h->maintenance;
         s.mem_free = NAN;
         if (h->have_node && h->node.mem_free != SAMPLE_ABSENT) {
@@ -521,6 +522,10 @@ static void complete(struct engine_ha *ha, struct gathered *g)
         struct ha_signals *s = &g_array_index(g->hosts, struct ha_signals, i);
         struct ha_host *h = host_by_id(ha, s->host_id);
         s->fence_configured = h && h->fence;
+        /* A first connection that takes long to a host that does not
+         * answer its probe either: it is lost since kanrid started. */
+        if (s->loading && h && h->answer == HA_PROBE_FAILED)
+            s->loading = false;
         if (!h || h->probe.kind == HA_PROBE_KIND_NONE) {
             s->probe = HA_PROBE_NONE;
         } else if (!s->connected && h->answer_us <= s->lost_us) {
@@ -803,8 +808,17 @@ static bool fence_run(struct engine *e, struct job *j, char **ret_detail)
  * (virtlockd or sanlock): an old copy may still run. */
 static bool lease_held(const char *msg)
 {
-    static const char *const marks[] = {"lockspace", "is locked", "resource busy",
-                                        "failed to acquire lock", "lease"};
+    /* virtlockd ("resource busy: Lockspace resource '...' is locked"),
+     * sanlock, and QEMU's own image locking, which refuses first where
+     * both copies would run on one machine ("Failed to get "write" lock
+     * ... Is another process using the image"). */
+    static const char *const marks[] = {"lockspace",
+                                        "is locked",
+                                        "resource busy",
+                                        "failed to acquire lock",
+                                        "lease",
+                                        "failed to get \"write\" lock",
+                                        "another process using the image"};
     g_autofree char *low = g_ascii_strdown(msg ? msg : "", -1);
     for (size_t i = 0; i < G_N_ELEMENTS(marks); i++) {
         if (strstr(low, marks[i]))

@@ -602,7 +602,7 @@ static const struct ha_signals *place(struct step *st, const struct ha_vm_rec *r
         struct ha_host_rec *hr = g_hash_table_lookup(st->s->hosts, &sig->host_id);
         const char *no = NULL;
         g_autofree char *no_owned = NULL;
-        if (!sig->connected || (hr && hr->state != HA_UP))
+        if (!sig->connected || sig->loading || (hr && hr->state != HA_UP))
             no = "not up";
         else if (sig->maintenance)
             no = "in maintenance";
@@ -756,7 +756,7 @@ static const char *target_unseen(struct step *st, struct ha_host_rec *h)
         const struct ha_signals *sig = signals_of(st, r->to_host);
         const struct ha_host_rec *to = g_hash_table_lookup(st->s->hosts, &r->to_host);
         bool dead = to && to->state != HA_UP && to->state != HA_SUSPECT;
-        if (sig && !sig->connected && !dead)
+        if (sig && (!sig->connected || sig->loading) && !dead)
             return sig->name;
     }
     return NULL;
@@ -804,6 +804,8 @@ static void step_host(struct step *st, const struct ha_signals *sig)
     int64_t now = st->in->now_us;
     struct ha_host_rec *h = ha_state_host(st->s, sig->host_id, sig->name, now);
     g_autofree char *why = NULL;
+    if (sig->loading)
+        return;
 
     switch (h->state) {
     case HA_UP:

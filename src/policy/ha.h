@@ -189,6 +189,10 @@ struct ha_signals {
     int64_t host_id;
     const char *name;
     bool connected;  /* connection up and its inventory synced */
+    /* Still making its first connection since kanrid started (neither
+     * failed nor answered): not judged yet, nor trusted as a place where
+     * VMs run or not. */
+    bool loading;
     int64_t lost_us; /* not connected since (kanrid's start when never connected) */
     enum ha_probe probe;
     int64_t probe_us; /* when the probe last answered that way */

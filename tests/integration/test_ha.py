@@ -10,6 +10,7 @@ off), or fails when told to.  Real QEMU guests, partitions and storage
 leases are the lab's (tests/lab/test_lab_ha.py); the state machine's
 every branch is the golden tests' (tests/unit/policy/test_ha.c)."""
 import os
+import re
 
 from kanri_harness import node_xml
 
@@ -219,8 +220,11 @@ def test_vm_ha_settings_over_the_api_and_cli(kanrid_factory, tmp_path):
     assert k.stop() == 0
     k = kanrid_factory(state_dir=lab.state, config=lab.conf(extra="group.front = a, b\n"))
     assert vm(k, "b-vm0")["group"] == "front"
+    k.wait_connected(["a", "b"])
+    k.wait_for(lambda: host(k, "a")["state"] == "up", what="HA's first look at a")
     p = k.cli("ha", "status", check=True)
-    assert "a-vm0" in p.stdout and "b-vm0" in p.stdout and "up" in p.stdout, p.stdout
+    assert re.search(r"^a\s+up\s", p.stdout, re.M), p.stdout
+    assert re.search(r"^b-vm0\s+b\s+running\s+on\s+5\s+in-place\s+front\s", p.stdout, re.M), p.stdout
     p = k.cli("ha", "set", "b-vm0", "off", check=True)
     assert vm(k, "b-vm0")["ha"] is False
     p = k.cli("ha", "set", "b-vm0", "reset", check=True)

@@ -137,7 +137,7 @@ static void set_host(struct tcase *t, struct ha_signals *h, json_object *o, int6
 {
     static const char *const keys[] = {"name",   "fence", "probe", "mem_free",  "maintenance",
                                        "direct", "alive", "connected", "lost", "probe_detail",
-                                       NULL};
+                                       "loading", NULL};
     check_keys(o, keys, "host");
     json_object *v;
     if ((v = get(o, "fence")))
@@ -162,6 +162,8 @@ static void set_host(struct tcase *t, struct ha_signals *h, json_object *o, int6
             h->lost_us = now;
         h->connected = c;
     }
+    if ((v = get(o, "loading")))
+        h->loading = json_object_get_boolean(v);
     if ((v = get(o, "lost")))
         h->lost_us = (int64_t)(json_object_get_double(v) * SEC);
 }
