@@ -918,6 +918,12 @@ static bool restart_run(struct engine *e, struct job *j, bool *ret_lease, char *
     if (act(e, j->to_host_id, j->uuid, j->name, ACTION_START, &err) < 0) {
         *ret_lease = lease_held(err->message);
         *ret_detail = g_strdup_printf("starting it on %s: %s", j->to_host, err->message);
+        /* A definition this restart made is not left behind on a host the
+         * VM does not run on. */
+        g_autoptr(GError) uerr = NULL;
+        if (!state && act(e, j->to_host_id, j->uuid, j->name, ACTION_UNDEFINE, &uerr) < 0)
+            g_warning("ha: undefining %s on %s after its start failed: %s", j->name, j->to_host,
+                      uerr->message);
         return false;
     }
     return true;
