@@ -72,6 +72,7 @@ struct engine_ha {
     GMutex lock;
     GCond cond; /* the ticker, the probers and the workers wait on it */
     bool quit, started, wake;
+    bool abandoned; /* stopped with a job still running: never freed */
     struct ha_conf conf;
     GHashTable *vm_conf; /* VM name -> struct ha_vm_settings * (kanri.conf; referenced) */
     GHashTable *groups;  /* group -> GStrv of host names (kanri.conf; referenced) */
@@ -86,16 +87,6 @@ struct engine_ha {
     GThread *workers[HA_WORKERS];
     int64_t started_us;
 };
-
-static void set_error(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void set_error(GError **error, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, ENGINE_OPS_ERROR, code, msg);
-}
 
 static void ha_host_free(gpointer p)
 {
@@ -160,8 +151,8 @@ void engine_ha_new(struct engine *e)
 void engine_ha_free(struct engine *e)
 {
     struct engine_ha *ha = e->ha;
-    if (!ha)
-        return;
+    if (!ha || ha->abandoned)
+        return; /* a worker may still use it; kanrid is exiting */
     g_hash_table_unref(ha->vm_conf);
     g_hash_table_unref(ha->groups);
     g_hash_table_unref(ha->vm_api);
@@ -213,7 +204,7 @@ int engine_ha_host(struct engine *e, const char *name, const char *uri, const ch
     }
     g_mutex_unlock(&e->lock);
     if (!host_id) {
-        set_error(error, ENGINE_OPS_NOT_FOUND, "no host '%s'", name);
+        engine_set_error(error, ENGINE_OPS_NOT_FOUND, "no host '%s'", name);
         return -ENOENT;
     }
     struct ha_host *h = g_new0(struct ha_host, 1);
@@ -222,14 +213,14 @@ int engine_ha_host(struct engine *e, const char *name, const char *uri, const ch
     h->fence_timeout_s = fence_timeout_s > 0 ? fence_timeout_s : 60;
     g_autoptr(GError) err = NULL;
     if (fence && !g_shell_parse_argv(fence, NULL, &h->fence, &err)) {
-        set_error(error, ENGINE_OPS_INVALID, "host %s: fence: %s", name, err->message);
+        engine_set_error(error, ENGINE_OPS_INVALID, "host %s: fence: %s", name, err->message);
         ha_host_free(h);
         return -EINVAL;
     }
     h->fence_text = g_strdup(fence);
     h->probe_text = probe ? g_strdup(probe) : default_probe(uri);
     if (!ha_probe_spec_parse(h->probe_text, &h->probe, &err)) {
-        set_error(error, ENGINE_OPS_INVALID, "host %s: %s", name, err->message);
+        engine_set_error(error, ENGINE_OPS_INVALID, "host %s: %s", name, err->message);
         ha_host_free(h);
         return -EINVAL;
     }
@@ -426,10 +417,26 @@ static const char *keep(struct gathered *g, const char *s)
     return c;
 }
 
+/* The VMs HA cares about: those with HA settings (by uuid or name) and
+ * those with a recovery on record.  Under ha->lock. */
+static GHashTable *relevant(struct engine_ha *ha)
+{
+    GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GHashTable *tables[] = {ha->vm_api, ha->vm_conf, ha->state->vms};
+    for (size_t i = 0; i < G_N_ELEMENTS(tables); i++) {
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, tables[i]);
+        while (g_hash_table_iter_next(&it, &k, &v))
+            g_hash_table_add(t, g_strdup(k));
+    }
+    return t;
+}
+
 /* Every host's signals but the probe's (added under ha->lock), and one
- * entry per VM the inventories have (running ones; an HA VM's settings
- * are added later too). */
-static void gather(struct engine *e, struct gathered *g)
+ * entry per VM of WANTED (uuids and names) that the inventories have (an
+ * HA VM's settings are added later too). */
+static void gather(struct engine *e, GHashTable *wanted, struct gathered *g)
 {
     g->hosts = g_array_new(FALSE, TRUE, sizeof(struct ha_signals));
     g->vms = g_array_new(FALSE, TRUE, sizeof(struct ha_vm));
@@ -464,7 +471,8 @@ static void gather(struct engine *e, struct gathered *g)
         g_hash_table_iter_init(&it, h->inv);
         while (g_hash_table_iter_next(&it, &k, &v)) {
             const struct inv_dom *d = v;
-            if (d->removed)
+            if (d->removed || (!g_hash_table_contains(wanted, d->uuid) &&
+                               !(d->name && g_hash_table_contains(wanted, d->name))))
                 continue;
             bool running = state_running(d->state);
             guint idx = GPOINTER_TO_UINT(g_hash_table_lookup(index, d->uuid));
@@ -636,7 +644,10 @@ static void tick(struct engine *e)
 {
     struct engine_ha *ha = e->ha;
     struct gathered g = {0};
-    gather(e, &g);
+    g_mutex_lock(&ha->lock);
+    g_autoptr(GHashTable) wanted = relevant(ha);
+    g_mutex_unlock(&ha->lock);
+    gather(e, wanted, &g);
     g_autoptr(GPtrArray) outs = g_ptr_array_new_with_free_func((GDestroyNotify)ha_out_free);
     g_autoptr(GPtrArray) hrows = g_ptr_array_new_with_free_func(host_row_free);
     g_autoptr(GPtrArray) vrows = g_ptr_array_new_with_free_func(recovery_row_free);
@@ -1166,23 +1177,11 @@ void engine_ha_stop(struct engine *e, int64_t deadline_us)
             g_thread_unref(ha->workers[i]);
         ha->workers[i] = NULL;
     }
+    ha->abandoned = !idle;
     ha->started = false;
 }
 
 /* ---- what the API asks ---- */
-
-static json_object *jtime(int64_t us)
-{
-    if (!us)
-        return NULL;
-    g_autofree char *t = time_format_rfc3339(us);
-    return json_object_new_string(t);
-}
-
-static json_object *jstr(const char *s)
-{
-    return s ? json_object_new_string(s) : NULL;
-}
 
 static const char *probe_kind_name(enum ha_probe_kind k)
 {
@@ -1238,12 +1237,12 @@ static json_object *recovery_json(struct engine_ha *ha, const struct ha_vm_rec *
     const struct ha_host_rec *to =
         r->to_host ? g_hash_table_lookup(ha->state->hosts, &r->to_host) : NULL;
     json_object_object_add(o, "state", json_object_new_string(ha_vm_state_name(r->state)));
-    json_object_object_add(o, "from", jstr(from ? from->name : NULL));
-    json_object_object_add(o, "to", jstr(to ? to->name : NULL));
-    json_object_object_add(o, "failure", jtime(r->failure_us));
-    json_object_object_add(o, "since", jtime(r->since_us));
+    json_object_object_add(o, "from", engine_jstr(from ? from->name : NULL));
+    json_object_object_add(o, "to", engine_jstr(to ? to->name : NULL));
+    json_object_object_add(o, "failure", engine_jtime(r->failure_us));
+    json_object_object_add(o, "since", engine_jtime(r->since_us));
     json_object_object_add(o, "attempts", json_object_new_int64(r->attempts));
-    json_object_object_add(o, "reason", jstr(r->reason));
+    json_object_object_add(o, "reason", engine_jstr(r->reason));
     return o;
 }
 
@@ -1278,20 +1277,20 @@ char *engine_ha_json(struct engine *e)
         json_object_object_add(o, "host", json_object_new_string(h->name));
         json_object_object_add(o, "state",
                                json_object_new_string(r ? ha_host_state_name(r->state) : "up"));
-        json_object_object_add(o, "since", jtime(r ? r->since_us : 0));
-        json_object_object_add(o, "reason", jstr(r ? r->reason : NULL));
-        json_object_object_add(o, "failed", jtime(r ? r->failed_us : 0));
+        json_object_object_add(o, "since", engine_jtime(r ? r->since_us : 0));
+        json_object_object_add(o, "reason", engine_jstr(r ? r->reason : NULL));
+        json_object_object_add(o, "failed", engine_jtime(r ? r->failed_us : 0));
         json_object *sig = json_object_new_object();
         json_object *conn = json_object_new_object();
         json_object_object_add(conn, "up", json_object_new_boolean(h->last.connected));
-        json_object_object_add(conn, "lost", jtime(h->last.connected ? 0 : h->lost_us));
+        json_object_object_add(conn, "lost", engine_jtime(h->last.connected ? 0 : h->lost_us));
         json_object_object_add(sig, "connection", conn);
         json_object *probe = json_object_new_object();
         json_object_object_add(probe, "kind", json_object_new_string(probe_kind_name(h->probe.kind)));
-        json_object_object_add(probe, "spec", jstr(h->probe_text));
+        json_object_object_add(probe, "spec", engine_jstr(h->probe_text));
         json_object_object_add(probe, "answer", json_object_new_string(ha_probe_name(h->answer)));
-        json_object_object_add(probe, "at", jtime(h->answer_us));
-        json_object_object_add(probe, "detail", jstr(h->answer_detail));
+        json_object_object_add(probe, "at", engine_jtime(h->answer_us));
+        json_object_object_add(probe, "detail", engine_jstr(h->answer_detail));
         json_object_object_add(sig, "probe", probe);
         json_object *guests = json_object_new_object();
         json_object_object_add(guests, "direct", json_object_new_int64(h->last.guests_direct));
@@ -1301,7 +1300,7 @@ char *engine_ha_json(struct engine *e)
         json_object *fence = json_object_new_object();
         json_object_object_add(fence, "configured", json_object_new_boolean(h->fence != NULL));
         g_autofree char *agent = h->fence ? g_path_get_basename(h->fence[0]) : NULL;
-        json_object_object_add(fence, "agent", jstr(agent));
+        json_object_object_add(fence, "agent", engine_jstr(agent));
         json_object_object_add(fence, "timeout_s", json_object_new_int(h->fence_timeout_s));
         json_object_object_add(fence, "attempts",
                                json_object_new_int64(r ? r->fence_attempts : 0));
@@ -1338,15 +1337,15 @@ char *engine_ha_json(struct engine *e)
             settings_of(ha, uuid, p ? p->name : rec ? rec->name : NULL, &source);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "uuid", json_object_new_string(uuid));
-        json_object_object_add(o, "name", jstr(p ? p->name : rec ? rec->name : NULL));
-        json_object_object_add(o, "host", jstr(p ? p->host : NULL));
-        json_object_object_add(o, "state", jstr(p ? p->state : NULL));
+        json_object_object_add(o, "name", engine_jstr(p ? p->name : rec ? rec->name : NULL));
+        json_object_object_add(o, "host", engine_jstr(p ? p->host : NULL));
+        json_object_object_add(o, "state", engine_jstr(p ? p->state : NULL));
         json_object_object_add(o, "ha", json_object_new_boolean(s && s->ha));
         json_object_object_add(o, "priority", json_object_new_int(s ? s->priority : 0));
         json_object_object_add(
             o, "restart", json_object_new_string(ha_restart_name(s ? s->restart : HA_RESTART_ELSEWHERE)));
-        json_object_object_add(o, "group", jstr(s ? s->group : NULL));
-        json_object_object_add(o, "source", jstr(source));
+        json_object_object_add(o, "group", engine_jstr(s ? s->group : NULL));
+        json_object_object_add(o, "source", engine_jstr(source));
         json_object_object_add(o, "recovery", rec ? recovery_json(ha, rec) : NULL);
         json_object_array_add(vms, o);
     }
@@ -1367,7 +1366,7 @@ int engine_ha_vm_set(struct engine *e, const char *uuid, const struct ha_vm_sett
         bool known = g_hash_table_contains(ha->groups, s->group);
         g_mutex_unlock(&ha->lock);
         if (!known) {
-            set_error(error, ENGINE_OPS_INVALID,
+            engine_set_error(error, ENGINE_OPS_INVALID,
                       "group: no HA group '%s' (kanri.conf's [ha] group.NAME defines them)",
                       s->group);
             return -EINVAL;
@@ -1383,12 +1382,12 @@ int engine_ha_vm_set(struct engine *e, const char *uuid, const struct ha_vm_sett
                               .updated = now_usec(),
                               .by = (char *)by};
         if (e->store->ops->ha_vm_put(e->store, &r, &err) < 0) {
-            set_error(error, ENGINE_OPS_IO, "storing the HA settings: %s", err->message);
+            engine_set_error(error, ENGINE_OPS_IO, "storing the HA settings: %s", err->message);
             return -EIO;
         }
     } else if (e->store->ops->ha_vm_delete(e->store, uuid, &err) < 0) {
         bool none = g_error_matches(err, STORE_ERROR, STORE_ERROR_NOT_FOUND);
-        set_error(error, none ? ENGINE_OPS_NOT_FOUND : ENGINE_OPS_IO, "%s", err->message);
+        engine_set_error(error, none ? ENGINE_OPS_NOT_FOUND : ENGINE_OPS_IO, "%s", err->message);
         return none ? -ENOENT : -EIO;
     }
     g_mutex_lock(&ha->lock);
@@ -1412,7 +1411,7 @@ int engine_ha_confirm_fenced(struct engine *e, int64_t host_id, const char *by, 
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&ha->lock);
     struct ha_host_rec *h = g_hash_table_lookup(ha->state->hosts, &host_id);
     if (!h || (h->state != HA_FENCING && h->state != HA_FENCE_FAILED && h->state != HA_DOWN)) {
-        set_error(error, ENGINE_OPS_CONFLICT,
+        engine_set_error(error, ENGINE_OPS_CONFLICT,
                   "host %s is %s: only a host declared dead (down, fencing or fence-failed) can "
                   "be confirmed off",
                   h ? h->name : "?", h ? ha_host_state_name(h->state) : "not watched by HA");
@@ -1423,4 +1422,35 @@ int engine_ha_confirm_fenced(struct engine *e, int64_t host_id, const char *by, 
     ha->wake = true;
     g_cond_broadcast(&ha->cond);
     return 0;
+}
+
+void engine_ha_metrics(struct engine *e, GString *out)
+{
+    struct engine_ha *ha = e->ha;
+    g_string_append(out, "# HELP kanri_ha_host_state A host's HA state (1 for the state it is "
+                         "in, 0 for the others).\n"
+                         "# TYPE kanri_ha_host_state gauge\n");
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&ha->lock);
+    unsigned vms[HA_VM_N] = {0};
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, ha->state->vms);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        vms[((const struct ha_vm_rec *)v)->state]++;
+    for (guint i = 0; i < ha->hosts->len; i++) {
+        const struct ha_host *h = g_ptr_array_index(ha->hosts, i);
+        const struct ha_host_rec *r = g_hash_table_lookup(ha->state->hosts, &h->host_id);
+        enum ha_host_state now = r ? r->state : HA_UP;
+        for (int s = 0; s < HA_HOST_N; s++) {
+            /* Host names are [A-Za-z0-9._-] (kanri.conf): no escaping needed. */
+            g_string_append_printf(out, "kanri_ha_host_state{host=\"%s\",state=\"%s\"} %d\n",
+                                   h->name, ha_host_state_name(s), s == (int)now);
+        }
+    }
+    g_string_append(out, "# HELP kanri_ha_recoveries VMs by the state of their newest HA "
+                         "recovery.\n"
+                         "# TYPE kanri_ha_recoveries gauge\n");
+    for (int s = 0; s < HA_VM_N; s++)
+        g_string_append_printf(out, "kanri_ha_recoveries{state=\"%s\"} %u\n",
+                               ha_vm_state_name(s), vms[s]);
 }

@@ -23,16 +23,6 @@
  * rounds have shown none (a balloon moves at the guest's pace). */
 #define OBSERVE_PATIENCE 5
 
-static void set_error(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-static void set_error(GError **error, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, ENGINE_OPS_ERROR, code, msg);
-}
-
 char *engine_policy_to_host_params(const char *host)
 {
     json_object *o = json_object_new_object();
@@ -113,7 +103,7 @@ static bool apply(struct policy_settings *p, const char *policy, const char *key
 {
     if (g_strcmp0(policy, "all") == 0) {
         if (g_strcmp0(key, "enabled") != 0) {
-            set_error(error, ENGINE_OPS_INVALID, "policy 'all' has one setting, 'enabled'");
+            engine_set_error(error, ENGINE_OPS_INVALID, "policy 'all' has one setting, 'enabled'");
             return false;
         }
         if (g_strcmp0(value, "yes") == 0 || g_strcmp0(value, "true") == 0)
@@ -121,14 +111,14 @@ static bool apply(struct policy_settings *p, const char *policy, const char *key
         else if (g_strcmp0(value, "no") == 0 || g_strcmp0(value, "false") == 0)
             p->enabled = false;
         else {
-            set_error(error, ENGINE_OPS_INVALID, "enabled: expected yes or no, got '%s'", value);
+            engine_set_error(error, ENGINE_OPS_INVALID, "enabled: expected yes or no, got '%s'", value);
             return false;
         }
         return true;
     }
     enum policy_kind k;
     if (!policy_kind_parse(policy, &k)) {
-        set_error(error, ENGINE_OPS_NOT_FOUND, "no policy '%s' (known: memory, balance, all)",
+        engine_set_error(error, ENGINE_OPS_NOT_FOUND, "no policy '%s' (known: memory, balance, all)",
                   policy);
         return false;
     }
@@ -136,7 +126,7 @@ static bool apply(struct policy_settings *p, const char *policy, const char *key
     bool ok = k == POLICY_MEMORY ? policy_memory_conf_set(&p->memory, key, value, &err)
                                  : policy_balance_conf_set(&p->balance, key, value, &err);
     if (!ok)
-        set_error(error, ENGINE_OPS_INVALID, "%s", err->message);
+        engine_set_error(error, ENGINE_OPS_INVALID, "%s", err->message);
     return ok;
 }
 
@@ -199,7 +189,7 @@ int engine_policy_set(struct engine *e, const char *policy, GHashTable *settings
     struct engine_policy *p = e->policy;
     enum policy_kind kind = POLICY_MEMORY;
     if (g_strcmp0(policy, "all") != 0 && !policy_kind_parse(policy, &kind)) {
-        set_error(error, ENGINE_OPS_NOT_FOUND, "no policy '%s' (known: memory, balance, all)",
+        engine_set_error(error, ENGINE_OPS_NOT_FOUND, "no policy '%s' (known: memory, balance, all)",
                   policy);
         return -ENOENT;
     }
@@ -215,7 +205,7 @@ int engine_policy_set(struct engine *e, const char *policy, GHashTable *settings
         const char *value = v;
         if (!value) {
             if (!setting_known(&probe, policy, kind, k)) {
-                set_error(error, ENGINE_OPS_INVALID, "%s: not a setting of policy %s",
+                engine_set_error(error, ENGINE_OPS_INVALID, "%s: not a setting of policy %s",
                           (char *)k, policy);
                 return -EINVAL;
             }
@@ -229,7 +219,7 @@ int engine_policy_set(struct engine *e, const char *policy, GHashTable *settings
     while (g_hash_table_iter_next(&it, &k, &v)) {
         g_autoptr(GError) serr = NULL;
         if (e->store->ops->policy_setting_put(e->store, policy, k, v, by, now, &serr) < 0) {
-            set_error(error, ENGINE_OPS_IO, "storing the setting %s: %s", (char *)k,
+            engine_set_error(error, ENGINE_OPS_IO, "storing the setting %s: %s", (char *)k,
                       serr->message);
             return -EIO;
         }
@@ -247,17 +237,17 @@ int engine_policy_resume(struct engine *e, const char *policy, const char *uuid,
 {
     enum policy_kind k;
     if (!policy_kind_parse(policy, &k)) {
-        set_error(error, ENGINE_OPS_NOT_FOUND, "no policy '%s'", policy);
+        engine_set_error(error, ENGINE_OPS_NOT_FOUND, "no policy '%s'", policy);
         return -ENOENT;
     }
     g_autoptr(GError) serr = NULL;
     int rc = e->store->ops->policy_pause_delete(e->store, policy, uuid, &serr);
     if (rc == -ENOENT) {
-        set_error(error, ENGINE_OPS_NOT_FOUND, "policy %s is not paused for %s", policy, uuid);
+        engine_set_error(error, ENGINE_OPS_NOT_FOUND, "policy %s is not paused for %s", policy, uuid);
         return rc;
     }
     if (rc < 0) {
-        set_error(error, ENGINE_OPS_IO, "%s", serr->message);
+        engine_set_error(error, ENGINE_OPS_IO, "%s", serr->message);
         return rc;
     }
     g_mutex_lock(&e->lock);
@@ -522,11 +512,6 @@ static void job_run(struct pdec *pd, struct engine *e)
 
 /* ---- what the API shows ---- */
 
-static json_object *jstr(const char *s)
-{
-    return s ? json_object_new_string(s) : NULL;
-}
-
 /* D as the API shows a planned decision (the stored ones are rows).
  * Under e->lock (host names). */
 static json_object *decision_obj(struct engine *e, const struct policy_decision *d)
@@ -534,21 +519,21 @@ static json_object *decision_obj(struct engine *e, const struct policy_decision 
     json_object *o = json_object_new_object();
     struct ehost *h = engine_host_find(e, d->host_id);
     json_object_object_add(o, "policy", json_object_new_string(record_policy(d)));
-    json_object_object_add(o, "vm", jstr(d->vm_name));
-    json_object_object_add(o, "vm_uuid", jstr(d->vm_uuid));
-    json_object_object_add(o, "host", jstr(h ? h->name : NULL));
-    json_object_object_add(o, "rule", jstr(d->rule));
+    json_object_object_add(o, "vm", engine_jstr(d->vm_name));
+    json_object_object_add(o, "vm_uuid", engine_jstr(d->vm_uuid));
+    json_object_object_add(o, "host", engine_jstr(h ? h->name : NULL));
+    json_object_object_add(o, "rule", engine_jstr(d->rule));
     json_object_object_add(o, "action", json_object_new_string(policy_action_name(d->action)));
     if (d->action == POLICY_ACT_SETMEM) {
         json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t)d->memory));
         json_object_object_add(o, "previous_bytes", json_object_new_int64((int64_t)d->previous));
     } else if (d->action == POLICY_ACT_MIGRATE) {
         struct ehost *to = engine_host_find(e, d->to_host_id);
-        json_object_object_add(o, "to_host", jstr(to ? to->name : NULL));
+        json_object_object_add(o, "to_host", engine_jstr(to ? to->name : NULL));
     }
     json_object_object_add(o, "inputs", d->inputs ? json_tokener_parse(d->inputs) : NULL);
     json_object_object_add(o, "expected", d->expected ? json_tokener_parse(d->expected) : NULL);
-    json_object_object_add(o, "reason", jstr(d->reason));
+    json_object_object_add(o, "reason", engine_jstr(d->reason));
     return o;
 }
 
@@ -596,7 +581,7 @@ char *engine_policies_json(struct engine *e)
             struct item *itm = g_hash_table_lookup(e->items, s->uuid);
             json_object *vo = json_object_new_object();
             json_object_object_add(vo, "vm_uuid", json_object_new_string(s->uuid));
-            json_object_object_add(vo, "vm", jstr(itm && itm->name ? itm->name : NULL));
+            json_object_object_add(vo, "vm", engine_jstr(itm && itm->name ? itm->name : NULL));
             json_object_array_add(paused, vo);
         }
         json_object_object_add(po, "paused", paused);
@@ -636,13 +621,13 @@ int engine_host_maintenance(struct engine *e, int64_t host_id, bool on, const ch
     g_autofree char *name = h ? g_strdup(h->name) : NULL;
     g_mutex_unlock(&e->lock);
     if (!name) {
-        set_error(error, ENGINE_OPS_NOT_FOUND, "host %" G_GINT64_FORMAT " is not managed here",
+        engine_set_error(error, ENGINE_OPS_NOT_FOUND, "host %" G_GINT64_FORMAT " is not managed here",
                   host_id);
         return -ENOENT;
     }
     if (e->store->ops->host_maintenance_set(e->store, host_id, on, by, reason, now_usec(),
                                             &serr) < 0) {
-        set_error(error, ENGINE_OPS_IO, "%s", serr->message);
+        engine_set_error(error, ENGINE_OPS_IO, "%s", serr->message);
         return -EIO;
     }
     json_object *o = json_object_new_object();
@@ -764,20 +749,20 @@ static void sim_take(struct sim *s, const struct policy_decision *d, int64_t t)
     g_autofree char *when = time_format_rfc3339(t);
     json_object_object_add(o, "time", json_object_new_string(when));
     json_object_object_add(o, "policy", json_object_new_string(record_policy(d)));
-    json_object_object_add(o, "vm", jstr(d->vm_name));
-    json_object_object_add(o, "vm_uuid", jstr(d->vm_uuid));
+    json_object_object_add(o, "vm", engine_jstr(d->vm_name));
+    json_object_object_add(o, "vm_uuid", engine_jstr(d->vm_uuid));
     json_object_object_add(o, "host",
-                           jstr(g_hash_table_lookup(s->names, GINT_TO_POINTER((gint)d->host_id))));
-    json_object_object_add(o, "rule", jstr(d->rule));
+                           engine_jstr(g_hash_table_lookup(s->names, GINT_TO_POINTER((gint)d->host_id))));
+    json_object_object_add(o, "rule", engine_jstr(d->rule));
     json_object_object_add(o, "action", json_object_new_string(policy_action_name(d->action)));
     if (d->action == POLICY_ACT_SETMEM) {
         json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t)d->memory));
         json_object_object_add(o, "previous_bytes", json_object_new_int64((int64_t)d->previous));
     } else {
         json_object_object_add(
-            o, "to_host", jstr(g_hash_table_lookup(s->names, GINT_TO_POINTER((gint)d->to_host_id))));
+            o, "to_host", engine_jstr(g_hash_table_lookup(s->names, GINT_TO_POINTER((gint)d->to_host_id))));
     }
-    json_object_object_add(o, "reason", jstr(d->reason));
+    json_object_object_add(o, "reason", engine_jstr(d->reason));
     json_object_array_add(s->decisions, o);
 }
 
@@ -863,7 +848,7 @@ char *engine_policy_simulate(struct engine *e, const char *policy, int64_t host_
 {
     struct sim s = {0};
     if (!policy_kind_parse(policy, &s.kind)) {
-        set_error(error, ENGINE_OPS_NOT_FOUND, "no policy '%s' (known: memory, balance)", policy);
+        engine_set_error(error, ENGINE_OPS_NOT_FOUND, "no policy '%s' (known: memory, balance)", policy);
         return NULL;
     }
     g_mutex_lock(&e->lock);
@@ -886,7 +871,7 @@ char *engine_policy_simulate(struct engine *e, const char *policy, int64_t host_
     g_autoptr(rows) list = e->store->ops->policy_replay_query(e->store, host_id, from_us, to_us,
                                                               SIM_ROWS_MAX, &serr);
     if (!list) {
-        set_error(error, serr && serr->code == STORE_ERROR_INVALID ? ENGINE_OPS_INVALID
+        engine_set_error(error, serr && serr->code == STORE_ERROR_INVALID ? ENGINE_OPS_INVALID
                                                                    : ENGINE_OPS_IO,
                   "reading the history: %s", serr ? serr->message : "failed");
         return NULL;

@@ -227,12 +227,21 @@ int engine_policy_start(struct engine *e, GError **error);
 void engine_policy_stop(struct engine *e, bool wait);
 void engine_policy_free(struct engine *e);
 
+/* ops.c: what the engine's JSON answers share.  A time as RFC 3339, and
+ * a string; JSON null for 0 / NULL. */
+struct json_object *engine_jtime(int64_t us);
+struct json_object *engine_jstr(const char *s);
+/* An ENGINE_OPS_ERROR of CODE. */
+void engine_set_error(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
 /* engine-ha.c */
 struct engine_ha;
 void engine_ha_new(struct engine *e);
 void engine_ha_start(struct engine *e);
 void engine_ha_stop(struct engine *e, int64_t deadline_us); /* mono_usec() */
 void engine_ha_free(struct engine *e);
+/* HA's lines of GET /metrics: each host's state, each recovery's. */
+void engine_ha_metrics(struct engine *e, GString *out);
 
 /* maintenance.c */
 struct maint;

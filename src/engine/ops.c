@@ -54,7 +54,7 @@ static bool queue_push(struct engine_ops *o, gpointer p);
 
 /* ---- payloads ---- */
 
-static json_object *jtime(int64_t us)
+json_object *engine_jtime(int64_t us)
 {
     if (!us)
         return NULL;
@@ -62,24 +62,33 @@ static json_object *jtime(int64_t us)
     return json_object_new_string(t);
 }
 
-static json_object *jstr(const char *s)
+json_object *engine_jstr(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;
+}
+
+void engine_set_error(GError **error, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error_literal(error, ENGINE_OPS_ERROR, code, msg);
 }
 
 json_object *ops_incident_json(const struct incident *inc)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_int64(inc->id));
-    json_object_object_add(o, "condition", jstr(inc->condition));
-    json_object_object_add(o, "item", jstr(inc->item));
-    json_object_object_add(o, "item_name", jstr(inc->item_name));
-    json_object_object_add(o, "host", jstr(inc->host));
-    json_object_object_add(o, "severity", jstr(severity_name(inc->severity)));
-    json_object_object_add(o, "state", jstr(incident_state_name(inc->state)));
-    json_object_object_add(o, "title", jstr(inc->title));
-    json_object_object_add(o, "opened", jtime(inc->opened_us));
-    json_object_object_add(o, "resolved", jtime(inc->resolved_us));
+    json_object_object_add(o, "condition", engine_jstr(inc->condition));
+    json_object_object_add(o, "item", engine_jstr(inc->item));
+    json_object_object_add(o, "item_name", engine_jstr(inc->item_name));
+    json_object_object_add(o, "host", engine_jstr(inc->host));
+    json_object_object_add(o, "severity", engine_jstr(severity_name(inc->severity)));
+    json_object_object_add(o, "state", engine_jstr(incident_state_name(inc->state)));
+    json_object_object_add(o, "title", engine_jstr(inc->title));
+    json_object_object_add(o, "opened", engine_jtime(inc->opened_us));
+    json_object_object_add(o, "resolved", engine_jtime(inc->resolved_us));
     json_object_object_add(o, "flaps", json_object_new_int64(inc->flaps));
     json_object_object_add(o, "events", json_object_new_int64(inc->n_events));
     json_object_object_add(o, "problem_id",
@@ -88,8 +97,8 @@ json_object *ops_incident_json(const struct incident *inc)
     for (guint i = 0; i < inc->affected->len; i++) {
         const struct item_ref *r = g_ptr_array_index(inc->affected, i);
         json_object *a = json_object_new_object();
-        json_object_object_add(a, "item", jstr(r->item));
-        json_object_object_add(a, "name", jstr(r->name));
+        json_object_object_add(a, "item", engine_jstr(r->item));
+        json_object_object_add(a, "name", engine_jstr(r->name));
         json_object_array_add(aff, a);
     }
     json_object_object_add(o, "affected", aff);
@@ -99,11 +108,11 @@ json_object *ops_incident_json(const struct incident *inc)
 static char *payload(const struct incident *inc, const struct incident_change *c, const char *key)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "key", jstr(key));
-    json_object_object_add(o, "transition", jstr(incident_transition_name(c->what)));
-    json_object_object_add(o, "at", jtime(c->at_us));
-    json_object_object_add(o, "by", jstr(c->by));
-    json_object_object_add(o, "comment", jstr(c->comment));
+    json_object_object_add(o, "key", engine_jstr(key));
+    json_object_object_add(o, "transition", engine_jstr(incident_transition_name(c->what)));
+    json_object_object_add(o, "at", engine_jtime(c->at_us));
+    json_object_object_add(o, "by", engine_jstr(c->by));
+    json_object_object_add(o, "comment", engine_jstr(c->comment));
     json_object_object_add(o, "incident", ops_incident_json(inc));
     char *text = g_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
@@ -578,7 +587,7 @@ static int ops_error(GError **error, int code, const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error_literal(error, ENGINE_OPS_ERROR, code, msg);
+    engine_set_error(error, code, "%s", msg);
     return code == ENGINE_OPS_NOT_FOUND  ? -ENOENT
            : code == ENGINE_OPS_CONFLICT ? -EEXIST
            : code == ENGINE_OPS_LOADING  ? -EAGAIN
@@ -823,16 +832,16 @@ char *engine_routes_json(struct engine *e)
     for (guint i = 0; i < o->routes->len; i++) {
         const struct notify_route *r = g_ptr_array_index(o->routes, i);
         json_object *j = json_object_new_object();
-        json_object_object_add(j, "name", jstr(r->name));
-        json_object_object_add(j, "type", jstr(r->type));
-        json_object_object_add(j, "target", jstr(r->target));
-        json_object_object_add(j, "min_severity", jstr(severity_name(r->min_severity)));
-        json_object_object_add(j, "conditions", jstr(r->conditions));
-        json_object_object_add(j, "scope", jstr(r->scope ? r->scope : "all"));
+        json_object_object_add(j, "name", engine_jstr(r->name));
+        json_object_object_add(j, "type", engine_jstr(r->type));
+        json_object_object_add(j, "target", engine_jstr(r->target));
+        json_object_object_add(j, "min_severity", engine_jstr(severity_name(r->min_severity)));
+        json_object_object_add(j, "conditions", engine_jstr(r->conditions));
+        json_object_object_add(j, "scope", engine_jstr(r->scope ? r->scope : "all"));
         json_object *t = json_object_new_array();
         for (int k = 0; k < IT_N; k++) {
             if (!r->transitions || (r->transitions & (1u << k)))
-                json_object_array_add(t, jstr(incident_transition_name(k)));
+                json_object_array_add(t, engine_jstr(incident_transition_name(k)));
         }
         json_object_object_add(j, "transitions", t);
         json_object_object_add(j, "rate_per_min", json_object_new_int64(r->rate_per_min));

@@ -239,4 +239,5 @@ void engine_metrics_prometheus(struct engine *e, GString *out)
     g_hash_table_unref(p.meta);
     g_ptr_array_unref(p.order);
     ops_lines(e, out);
+    engine_ha_metrics(e, out);
 }

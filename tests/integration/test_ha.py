@@ -124,6 +124,10 @@ def test_dead_host_is_fenced_its_vms_restart_elsewhere_and_it_rejoins_clean(
     by_ha = [(e["action"], e["result"]) for e in audit if e["actor"] == "ha"]
     assert sorted(by_ha) == sorted([("fence", "ok"), ("define", "ok"), ("define", "ok"),
                                     ("start", "ok"), ("start", "ok")]), by_ha
+    metrics = k.get("/metrics").body
+    assert 'kanri_ha_host_state{host="a",state="recovered"} 1' in metrics
+    assert 'kanri_ha_host_state{host="a",state="up"} 0' in metrics
+    assert 'kanri_ha_recoveries{state="started"} 2' in metrics
     assert k.stop() == 0
 
     # a comes back still running its old copies (the test driver reloads
