@@ -7,7 +7,7 @@ import { env, api, newPage, login, open, shot, checkA11y, assert } from './ui.mj
 const PAGES = [
   ['fleet', '#/'], ['findings', '#/findings'], ['incidents', '#/incidents'], ['problems', '#/problems'],
   ['changes', '#/changes'], ['audit', '#/audit'], ['policies', '#/policies'], ['decisions', '#/decisions'],
-  ['agents', '#/agents'],
+  ['agents', '#/agents'], ['ha', '#/ha'],
 ];
 
 async function stateOf(page) {
@@ -226,6 +226,193 @@ export async function policies(browser) {
   await page.getByRole('dialog').getByRole('button', { name: 'Leave maintenance' }).click();
   await page.locator('[data-field="maintenance"]', { hasText: /^no$/ }).waitFor({ timeout: 15000 });
   await page.getByRole('button', { name: 'Enter maintenance…' }).waitFor();
+  assert.deepEqual(page.errors || [], [], 'no script error');
+  await page.context().close();
+}
+
+// The row of the HA page's table TABLE (ha-hosts or ha-vms) for KEY (a
+// host's name, a VM's UUID).
+function haRow(page, table, key) {
+  return page.locator(table === 'ha-hosts' ? `table.ha-hosts tr[data-host="${key}"]` : `table.ha-vms tr[data-uuid="${key}"]`);
+}
+
+async function haVm(uuid) {
+  const r = await api('/ha');
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json.vms.find((v) => v.uuid === uuid) || null;
+}
+
+async function fieldText(row, field) {
+  return (await row.locator(`[data-field="${field}"]`).textContent()).trim();
+}
+
+// The High availability page: HA on, its settings and group; both hosts
+// up with their signals; the HA VM of kanri.conf with its settings.  An
+// admin edits a VM's settings (the API's refusal shown beside the form,
+// then accepted: the API reports them), resets them to kanri.conf's, makes
+// another VM an HA VM and resets it; the VM and host pages say the same;
+// a viewer sees all of it and no control.
+export async function ha(browser) {
+  const a = env.args;
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, '#/ha');
+  assert.match(await page.locator('[data-field="enabled"]').textContent(), /^on .*kill switch/);
+  assert.match(await page.locator('[data-field="settings"]').textContent(), /detect_after/);
+  assert.equal((await page.locator('[data-field="groups"]').textContent()).trim(), 'front: a, b');
+  // Both hosts up (the page refreshes itself: a host still connecting at
+  // start-up is suspect for a moment).
+  for (const host of a.hosts) {
+    await haRow(page, 'ha-hosts', host).locator('[data-ha-state="up"]').waitFor({ timeout: 20000 });
+  }
+  assert.equal(await page.locator('table.ha-hosts tbody tr').count(), a.hosts.length);
+  const hostA = haRow(page, 'ha-hosts', a.hosts[0]);
+  assert.equal(await hostA.locator('.state').getAttribute('class'), 'state ha-ok');
+  assert.equal(await fieldText(hostA, 'connection'), 'up');
+  assert.match(await fieldText(hostA, 'probe'), /^no answer\s*exec \/bin\/false — \/bin\/false: exit 1/);
+  assert.equal(await fieldText(haRow(page, 'ha-hosts', a.hosts[1]), 'probe'), 'no probe configured');
+  assert.equal(await fieldText(hostA, 'guests'), 'none reports directly');
+  assert.equal(await fieldText(hostA, 'fence'), 'none configured');
+  assert.equal(await page.getByRole('button', { name: /^Confirm off/ }).count(), 0, 'no host to confirm off');
+  // The HA VM of kanri.conf.
+  const row = haRow(page, 'ha-vms', a.vm_uuid);
+  assert.equal(await row.locator('th a').getAttribute('href'), `#/vm/${a.vm_uuid}`);
+  assert.equal((await row.locator('th a').textContent()).trim(), a.vm);
+  assert.equal(await fieldText(row, 'ha'), 'on');
+  assert.equal(await fieldText(row, 'priority'), '10');
+  assert.equal(await fieldText(row, 'restart'), 'elsewhere');
+  assert.equal(await fieldText(row, 'group'), 'any host');
+  assert.equal(await fieldText(row, 'source'), 'kanri.conf');
+  assert.equal(await fieldText(row, 'recovery'), 'none');
+  assert.match(await row.textContent(), new RegExp(a.hosts[0]));
+  assert.equal(await page.locator('table.ha-vms tbody tr[data-uuid]').count(), 1, 'one HA VM');
+  await checkA11y(page, 'ha');
+  await shot(page, 'ha');
+
+  // Edit: a priority out of range is refused by the API, in its words.
+  await page.getByRole('button', { name: `Edit HA settings of ${a.vm}` }).click();
+  const form = page.locator('table.ha-vms tr.detail form');
+  await form.waitFor();
+  assert.equal(await form.getByLabel('HA on').isChecked(), true);
+  assert.equal(await form.getByLabel('Priority').inputValue(), '10');
+  await form.getByLabel('Priority').fill('5000');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await form.locator('.error-text', { hasText: 'priority: a whole number from -1000 to 1000' }).waitFor();
+  await checkA11y(page, 'ha, editing a VM');
+  await shot(page, 'ha-edit-refused');
+  assert.equal((await haVm(a.vm_uuid)).source, 'kanri.conf', 'nothing set by the refused edit');
+  // Then accepted.
+  await form.getByLabel('Priority').fill('20');
+  await form.getByLabel('Restart').selectOption('in-place');
+  await form.getByLabel('Group').selectOption('front');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await row.locator('[data-field="source"]', { hasText: 'API' }).waitFor();
+  assert.equal(await form.count(), 0, 'the form is closed');
+  assert.equal(await fieldText(row, 'priority'), '20');
+  assert.equal(await fieldText(row, 'restart'), 'in-place');
+  assert.equal(await fieldText(row, 'group'), 'front (a, b)');
+  await page.locator('main [role="status"]', { hasText: `${a.vm}: HA on, set over the API: priority 20, restart in-place, group front.` }).waitFor();
+  let v = await haVm(a.vm_uuid);
+  assert.deepEqual([v.ha, v.priority, v.restart, v.group, v.source], [true, 20, 'in-place', 'front', 'api']);
+  // Reset to kanri.conf's (confirmed).
+  await page.getByRole('button', { name: `Reset to kanri.conf (${a.vm})` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Reset to kanri.conf' }).click();
+  await row.locator('[data-field="source"]', { hasText: 'kanri.conf' }).waitFor();
+  assert.equal(await fieldText(row, 'priority'), '10');
+  assert.equal(await page.getByRole('button', { name: `Reset to kanri.conf (${a.vm})` }).count(), 0);
+  v = await haVm(a.vm_uuid);
+  assert.deepEqual([v.ha, v.priority, v.restart, v.group, v.source], [true, 10, 'elsewhere', null, 'kanri.conf']);
+
+  // Another VM made an HA VM, then reset: not an HA VM any more.
+  const add = page.locator('form[aria-label="HA settings of another VM"]');
+  await add.getByLabel('VM (name or UUID)').fill('no-such-vm');
+  await add.getByRole('button', { name: 'Set' }).click();
+  await add.locator('.error-text', { hasText: /no-such-vm/ }).waitFor();
+  await add.getByLabel('VM (name or UUID)').fill(a.other);
+  await add.getByLabel('Priority').fill('5');
+  await add.getByRole('button', { name: 'Set' }).click();
+  const other = haRow(page, 'ha-vms', a.other_uuid);
+  await other.waitFor();
+  assert.equal(await fieldText(other, 'source'), 'API');
+  assert.equal(await fieldText(other, 'priority'), '5');
+  v = await haVm(a.other_uuid);
+  assert.deepEqual([v.ha, v.priority, v.restart, v.group, v.source], [true, 5, 'elsewhere', null, 'api']);
+  await page.getByRole('button', { name: `Reset to kanri.conf (${a.other})` }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Reset to kanri.conf' }).click();
+  await other.waitFor({ state: 'detached' });
+  await page.locator('main [role="status"]', { hasText: `${a.other}: no HA settings in kanri.conf` }).waitFor();
+  assert.equal(await haVm(a.other_uuid), null);
+
+  // The VM's page and its host's page.
+  await open(page, `#/vm/${a.vm_uuid}`);
+  const haBox = page.locator('section[data-section="ha"]');
+  await haBox.locator('[data-field="ha"]', { hasText: /^yes/ }).waitFor();
+  assert.equal(await fieldText(haBox, 'ha-priority'), '10 (higher is restarted first)');
+  assert.equal(await fieldText(haBox, 'ha-group'), 'any host');
+  assert.equal(await haBox.locator('a[href="#/ha"]').count(), 1);
+  await open(page, `#/vm/${a.other_uuid}`);
+  await haBox.locator('[data-field="ha"]', { hasText: /^Not an HA VM/ }).waitFor();
+  await open(page, `#/host/${a.hosts[0]}`);
+  await page.locator('[data-field="ha"] [data-ha-state="up"]').waitFor();
+  assert.deepEqual(page.errors || [], [], 'no script error');
+  await page.context().close();
+
+  // A viewer: everything, and no control.
+  const made = await api('/tokens', { method: 'POST', body: { name: `ui-ha-viewer-${Date.now()}`, role: 'viewer' } });
+  assert.equal(made.status, 201);
+  const vpage = await newPage(browser);
+  await login(vpage, made.json.token);
+  await open(vpage, '#/ha');
+  await haRow(vpage, 'ha-vms', a.vm_uuid).waitFor();
+  assert.equal(await vpage.locator('table.ha-hosts tbody tr').count(), a.hosts.length);
+  for (const name of [/^Edit/, /^Reset/, /^Confirm off/, /^Set$/, /^Save$/]) {
+    assert.equal(await vpage.getByRole('button', { name }).count(), 0, `no ${name} button for a viewer`);
+  }
+  assert.equal(await vpage.locator('main form, main input, main select').count(), 0, 'no form for a viewer');
+  const r = await api(`/vms/${a.vm_uuid}/ha`, { method: 'PUT', body: { ha: false }, token: made.json.token });
+  assert.equal(r.status, 403);
+  await checkA11y(vpage, 'ha (viewer)');
+  await vpage.context().close();
+}
+
+// A host declared dead with no fence agent (fence-failed): the HA page
+// says so in red with the reason; an operator cannot confirm it is off; an
+// admin does, with a comment, after a dialog warning of two copies.
+export async function haFenced(browser) {
+  const a = env.args;
+  const made = await api('/tokens', { method: 'POST', body: { name: `ui-ha-op-${Date.now()}`, role: 'operator' } });
+  assert.equal(made.status, 201);
+  const op = await newPage(browser);
+  await login(op, made.json.token);
+  await open(op, '#/ha');
+  await haRow(op, 'ha-hosts', a.host).locator('[data-ha-state="fence-failed"]').waitFor({ timeout: 20000 });
+  assert.equal(await op.getByRole('button', { name: /^Confirm off/ }).count(), 0, 'only an admin confirms a host is off');
+  assert.ok(await op.getByRole('button', { name: /^Edit/ }).count() > 0, 'an operator edits VMs\u2019 settings');
+  await op.context().close();
+
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, '#/ha');
+  const row = haRow(page, 'ha-hosts', a.host);
+  await row.locator('[data-ha-state="fence-failed"]').waitFor({ timeout: 20000 });
+  assert.equal(await row.locator('.state').getAttribute('class'), 'state ha-critical');
+  assert.match(await fieldText(row, 'reason'), /no fence agent is configured/);
+  assert.match(await fieldText(row, 'connection'), /^lost since/);
+  assert.match(await fieldText(row, 'probe'), /^no answer/);
+  await checkA11y(page, 'ha, a host fence-failed');
+  await shot(page, 'ha-fence-failed');
+  await page.getByRole('button', { name: `Confirm off… (${a.host})` }).click();
+  const dlg = page.getByRole('dialog');
+  assert.match(await dlg.textContent(), /two copies of a VM may run at once/);
+  await dlg.getByLabel('Comment').fill(a.comment);
+  await checkA11y(page, 'ha, confirming a host off');
+  await dlg.getByRole('button', { name: `${a.host} is off: restart its VMs` }).click();
+  await page.locator('main [role="status"]', { hasText: `${a.host} counts as fenced` }).waitFor();
+  await row.locator('[data-ha-state="fence-failed"]').waitFor({ state: 'detached', timeout: 20000 });
+  // Its VMs restarted elsewhere: the newest recovery says where.
+  const vm = haRow(page, 'ha-vms', a.vm_uuid);
+  await vm.locator('[data-field="recovery"]', { hasText: `${a.host} \u2192 ` }).waitFor({ timeout: 20000 });
+  await shot(page, 'ha-confirmed-off');
   assert.deepEqual(page.errors || [], [], 'no script error');
   await page.context().close();
 }

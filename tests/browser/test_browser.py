@@ -99,6 +99,64 @@ def test_policies_decisions_and_maintenance(kanrid_factory):
     assert kinds.index("host.maintenance.off") < kinds.index("host.maintenance.on"), kinds
 
 
+def ha_conf(tmp_path, a_uri=None):
+    """Hosts a and b of the test driver, a-vm0 an HA VM of kanri.conf and
+    an HA group of both (tests/integration/test_ha.py's Lab, without a
+    fence agent)."""
+    for name in ("a", "b"):
+        node = tmp_path / f"{name}.xml"
+        if not node.exists():
+            node.write_text(node_xml(name, n_running=2, n_shutoff=1))
+    a_uri = a_uri or f"test://{tmp_path / 'a.xml'}"
+    return ("[manager]\ncollect_interval = 1\n"
+            "[ha]\ndetect_after = 2s\nvm.a-vm0 = priority=10\ngroup.front = a, b\n"
+            f"[hypervisor:a]\nuri = {a_uri}\nprobe = exec:/bin/false\n"
+            f"[hypervisor:b]\nuri = test://{tmp_path / 'b.xml'}\n")
+
+
+def ha_vms(k):
+    r = k.get("/api/v1/ha")
+    assert r.status == 200, r
+    return {v["name"]: v for v in r.json["vms"]}
+
+
+def test_ha_page(kanrid_factory, tmp_path):
+    """The High availability page shows both hosts up and the HA VM of
+    kanri.conf; an admin edits its settings (the API refusing a priority
+    out of range first), resets them, makes b-vm0 an HA VM and resets it;
+    the VM and host pages show HA; a viewer has no control."""
+    k = kanrid_factory(config=ha_conf(tmp_path))
+    k.wait_connected(["a", "b"])
+    a, b = k.vms("a"), k.vms("b")
+    scenario(k, "ha", {"hosts": ["a", "b"], "vm": "a-vm0", "vm_uuid": a["a-vm0"]["uuid"],
+                       "other": "b-vm0", "other_uuid": b["b-vm0"]["uuid"]})
+    # What the page did is what kanrid has, and audited under the token.
+    vms = ha_vms(k)
+    assert vms["a-vm0"]["source"] == "kanri.conf" and vms["a-vm0"]["priority"] == 10
+    assert "b-vm0" not in vms
+
+
+def test_ha_confirm_off_page(kanrid_factory, tmp_path):
+    """A host declared dead with no fence agent (a first kanrid learns its
+    VMs, a second finds it unreachable) is fence-failed on the page; an
+    admin confirms it is off there, with a comment, and its HA VM is
+    restarted on the other host."""
+    state = str(tmp_path / "state")
+    k = kanrid_factory(state_dir=state, config=ha_conf(tmp_path))
+    k.wait_connected(["a", "b"])
+    k.wait_for(lambda: "a-vm0" in k.vms("a"), what="a's VMs")
+    uuid = k.vms("a")["a-vm0"]["uuid"]
+    assert k.stop() == 0
+    k = kanrid_factory(state_dir=state, config=ha_conf(tmp_path, a_uri=UNREACHABLE))
+    comment = "pulled its power cords (browser test)"
+    scenario(k, "haFenced", {"host": "a", "vm": "a-vm0", "vm_uuid": uuid, "comment": comment})
+    k.wait_for(lambda: k.vms("b").get("a-vm0", {}).get("state") == "running", timeout=30,
+               what="a-vm0 restarted on b")
+    r = k.get("/api/v1/events?kind=ha.fence.confirmed&limit=10")
+    assert r.status == 200, r
+    assert r.json["events"] and comment in r.json["events"][0]["message"], r.json
+
+
 def test_assets_served_with_policy(fleet):
     """The page and its bundle come from kanrid itself (no CDN), cacheable
     by ETag, gzip-compressed, under a Content-Security-Policy."""

@@ -13,6 +13,7 @@ import { findingsPage, changesPage, auditPage, incidentsPage, incidentPage, prob
 import { agentsPage } from './pages/agents.js';
 import { policiesPage } from './pages/policies.js';
 import { decisionsPage } from './pages/decisions.js';
+import { haPage } from './pages/ha.js';
 
 const NAV = [
   ['#/', 'Fleet'],
@@ -23,6 +24,7 @@ const NAV = [
   ['#/audit', 'Audit'],
   ['#/policies', 'Policies'],
   ['#/decisions', 'Decisions'],
+  ['#/ha', 'HA'],
   ['#/agents', 'Agents'],
 ];
 
@@ -39,6 +41,7 @@ const ROUTES = [
   [/^#\/agents$/, agentsPage],
   [/^#\/policies$/, policiesPage],
   [/^#\/decisions$/, decisionsPage],
+  [/^#\/ha$/, haPage],
   [/^#\/search\/(.*)$/, searchPage],
 ];
 

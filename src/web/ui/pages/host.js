@@ -10,6 +10,7 @@ import { hgrChart, chartWidth, columns, disposeCharts } from '../chart.js';
 import { loadInto, stateBadge, sevCounts, rangeButtons, RANGES, RANGE_S, confirmDialog } from './common.js';
 import { vmColumns } from './fleet.js';
 import { vmCell, hostCell, plural } from './decisions.js';
+import { haBadge } from './ha.js';
 
 const enc = encodeURIComponent;
 
@@ -50,13 +51,19 @@ export function hostPage(main, name) {
   const ctl = new AbortController();
   const opt = { signal: ctl.signal };
 
-  const loadHead = () => loadInto(head, () => Promise.all([api(`/hosts/${enc(name)}`, opt), api(`/fleet?host=${enc(name)}`, opt)]), ([x, f]) => {
+  // GET /ha is only for the host's HA state: the page stands without it.
+  const loadHead = () => loadInto(head, () => Promise.all([api(`/hosts/${enc(name)}`, opt), api(`/fleet?host=${enc(name)}`, opt),
+    api('/ha', opt).catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : { error: e }))]), ([x, f, ha]) => {
     const sum = f.hosts[0] || {};
+    const hx = ha && ha.hosts ? ha.hosts.find((y) => y.host === name) : null;
     replace(head, h('dl', { class: 'facts' },
       h('dt', null, 'State'), h('dd', null, stateBadge(x.state), x.reason ? ` — ${x.reason}` : ''),
       h('dt', null, 'Maintenance'), h('dd', { 'data-field': 'maintenance' }, x.maintenance
         ? [stateBadge('maintenance'), ` since ${time(x.maintenance_since)}${x.maintenance_by ? ` by ${x.maintenance_by}` : ''}: nothing is placed on it and its VMs are evacuated`]
         : 'no'),
+      h('dt', null, 'HA'), h('dd', { 'data-field': 'ha' }, hx
+        ? [haBadge(hx.state), hx.reason ? ` \u2014 ${hx.reason}` : '', ha.enabled ? '' : ' (HA is off now)', ' (', h('a', { href: '#/ha' }, 'High availability'), ')']
+        : ha && ha.error ? `unknown: ${ha.error.message}` : '\u2013'),
       h('dt', null, 'URI'), h('dd', { class: 'mono' }, x.uri),
       h('dt', null, 'Hypervisor'), h('dd', null, `${x.driver || '–'} ${x.hv_version || ''} (libvirt ${x.libvirt_version || '–'})`),
       h('dt', null, 'CPUs'), h('dd', null, `${x.cpus ?? '–'} × ${x.cpu_model || '?'} at ${x.mhz ?? '?'} MHz, ${x.numa_cells ?? '?'} NUMA cells`),

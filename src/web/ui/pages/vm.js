@@ -10,6 +10,7 @@ import { bytes, time, ago, age, unitValue } from '../format.js';
 import { hgrChart, chartWidth, columns, disposeCharts } from '../chart.js';
 import { loadInto, errorBox, sevBadge, stateBadge, confirmDialog, rangeButtons, RANGES, RANGE_S } from './common.js';
 import { decisionsTable } from './decisions.js';
+import { recoveryText, groupText, restartText, haOffText } from './ha.js';
 
 const enc = encodeURIComponent;
 
@@ -88,6 +89,7 @@ export function vmPage(main, ref) {
   const config = h('section', { 'aria-label': 'Configuration' });
   const snaps = h('section', { 'aria-label': 'Snapshots' });
   const changes = h('section', { 'aria-label': 'Configuration history' });
+  const haBox = h('section', { 'aria-label': 'High availability', 'data-section': 'ha' });
   const decisions = h('section', { 'aria-label': 'Policy decisions' });
   const decisionTable = decisionsTable({ caption: 'The last 20 decisions of the policies about this VM, newest first', empty: 'No policy has decided anything about this VM.', showVm: false });
   const audit = h('section', { 'aria-label': 'Audit trail' });
@@ -98,6 +100,7 @@ export function vmPage(main, ref) {
     h('h2', null, 'Configuration'), config,
     h('h2', null, 'Snapshots'), snaps,
     h('h2', null, 'Configuration history'), changes,
+    h('h2', null, 'High availability'), haBox,
     h('h2', null, 'Policy decisions'), decisions,
     h('h2', null, 'Audit trail'), audit);
   let vm = null;
@@ -306,9 +309,33 @@ export function vmPage(main, ref) {
     });
   }
 
+  // Whether it is an HA VM (GET /ha lists those, and VMs with a recovery
+  // on record), its settings and its newest recovery.
+  function showHa(d) {
+    const x = (d.vms || []).find((y) => y.uuid === vm.uuid);
+    const more = h('p', null, 'Every HA VM and the hosts\u2019 HA states are on the ', h('a', { href: '#/ha' }, 'High availability'), ' page',
+      may('operator') ? ', where an operator changes its settings.' : '.');
+    const off = haOffText(d);
+    if (!x || (!x.ha && !x.recovery)) {
+      replace(haBox, h('p', { 'data-field': 'ha' }, 'Not an HA VM: kanri does not restart it when its host fails.'), more);
+      return;
+    }
+    replace(haBox, h('dl', { class: 'facts' },
+      h('dt', null, 'HA VM'), h('dd', { 'data-field': 'ha' }, x.ha ? 'yes: restarted when its host fails' : 'no (HA off)',
+        x.ha && off ? ` \u2014 but not now: ${off}` : ''),
+      x.ha ? [
+        h('dt', null, 'Priority'), h('dd', { 'data-field': 'ha-priority' }, String(x.priority), ' (higher is restarted first)'),
+        h('dt', null, 'Restart'), h('dd', { 'data-field': 'ha-restart' }, restartText(x.restart)),
+        h('dt', null, 'Group'), h('dd', { 'data-field': 'ha-group' }, groupText(x.group, d.groups)),
+        h('dt', null, 'Settings from'), h('dd', null, x.source === 'api' ? 'set over the API' : x.source || '\u2013')] : null,
+      h('dt', null, 'Last recovery'), h('dd', { 'data-field': 'ha-recovery' }, recoveryText(x.recovery))), more);
+  }
+  const loadHa = () => loadInto(haBox, () => api('/ha', opt), showHa);
+
   const loadHead = () => loadInto(head, () => api(`/vms/${enc(ref)}`, opt), (v) => {
     showHead(v);
     showConfig(v);
+    loadHa();
     main.dataset.ready = 'true';
   });
   const loadNow = () => api(`/vms/${enc(ref)}/reconciled`, opt).then(showNow).catch((e) => {
