@@ -906,15 +906,20 @@ static int act(struct engine *e, int64_t host_id, const char *uuid, const char *
     return rc;
 }
 
-static bool restart_run(struct engine *e, struct job *j, bool *ret_lease, char **ret_detail)
+/* *RET_HOST: where it runs when done (J's target, or where it was found
+ * running already). */
+static bool restart_run(struct engine *e, struct job *j, int64_t *ret_host, bool *ret_lease,
+                        char **ret_detail)
 {
     int64_t elsewhere = 0;
     g_autofree char *state = state_on(e, j->to_host_id, j->uuid, &elsewhere);
     if (elsewhere || state_running(state)) {
         /* Never twice: it runs somewhere already (started before kanrid
          * restarted, or by a person). */
-        *ret_detail = g_strdup("already running");
-        return !elsewhere;
+        *ret_detail = g_strdup("it was running already");
+        if (elsewhere)
+            *ret_host = elsewhere;
+        return true;
     }
     g_autofree char *xml = definition_of(e, j->host_id, j->uuid, ret_detail);
     if (!xml)
@@ -1020,7 +1025,7 @@ static void job_run(struct engine *e, struct job *j)
         res.r.ok = fence_run(e, j, &res.detail);
         break;
     case HA_ACT_RESTART:
-        res.r.ok = restart_run(e, j, &res.r.lease_held, &res.detail);
+        res.r.ok = restart_run(e, j, &res.r.host_id, &res.r.lease_held, &res.detail);
         break;
     case HA_ACT_REJOIN:
         res.r.ok = rejoin_run(e, j, &res.detail);

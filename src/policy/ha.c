@@ -918,11 +918,16 @@ static void apply_result(struct step *st, const struct ha_result *res)
         r->inflight = false;
         const char *to = host_name(st, res->host_id);
         if (res->ok) {
+            /* DETAIL on success: how it came to run there (it was found
+             * running already). */
             r->to_host = res->host_id;
-            vm_set(st, r, HA_VM_STARTED, g_strdup_printf("restarted on %s", to));
+            vm_set(st, r, HA_VM_STARTED,
+                   res->detail ? g_strdup_printf("running on %s: %s", to, res->detail)
+                               : g_strdup_printf("restarted on %s", to));
             event(st, r->from_host, r, "ha.vm.restarted", NULL, false, SEV_MAJOR,
-                  "%s restarted on %s (its host %s failed)", r->name, to,
-                  host_name(st, r->from_host));
+                  "%s %s on %s%s%s (its host %s failed)", r->name,
+                  res->detail ? "runs" : "restarted", to, res->detail ? ": " : "",
+                  res->detail ? res->detail : "", host_name(st, r->from_host));
             return;
         }
         r->attempts++;
