@@ -117,10 +117,8 @@ static void h_host_fenced(struct req *r)
         req_problem(r, 404, "no host '%s'", r->params[0]);
         return;
     }
-    g_autofree char *by = comment ? g_strdup_printf("%s (%s)", r->token.name, comment)
-                                  : g_strdup(r->token.name);
     g_autoptr(GError) err = NULL;
-    if (engine_ha_confirm_fenced(req_engine(r), host_id, by, &err) < 0) {
+    if (engine_ha_confirm_fenced(req_engine(r), host_id, r->token.name, comment, &err) < 0) {
         api_reply_engine_error(r, err);
         return;
     }

@@ -640,6 +640,23 @@ static void post(struct engine *e, const struct ha_out *o)
         g_message("ha: %s", o->message);
 }
 
+/* An audit entry for a step that is no hypervisor action (done when
+ * written). */
+static void audit_step(struct engine *e, const char *actor, const char *action, const char *host,
+                       const char *why)
+{
+    json_object *p = json_object_new_object();
+    json_object_object_add(p, "reason", json_object_new_string(why ? why : ""));
+    const char *params = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN);
+    int64_t id = 0;
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->audit_begin(e->store, actor, 0, action, host, NULL, host, params, &id,
+                                   &err) < 0 ||
+        e->store->ops->audit_end(e->store, id, true, NULL, &err) < 0)
+        g_warning("ha: the audit entry of %s %s: %s", action, host, err->message);
+    json_object_put(p);
+}
+
 static void tick(struct engine *e)
 {
     struct engine_ha *ha = e->ha;
@@ -709,8 +726,13 @@ static void tick(struct engine *e)
     }
     for (guint i = 0; i < outs->len; i++) {
         const struct ha_out *o = g_ptr_array_index(outs, i);
-        if (o->kind == HA_OUT_EVENT)
-            post(e, o);
+        if (o->kind != HA_OUT_EVENT)
+            continue;
+        post(e, o);
+        /* Declaring a host dead is a step of kanri's as much as its fence
+         * and restarts are: in the audit trail too. */
+        if (g_str_equal(o->event_kind, "ha.host.failed"))
+            audit_step(e, ha_actor.name, "declare-dead", o->host, o->message);
     }
     gathered_clear(&g);
 }
@@ -1410,7 +1432,8 @@ int engine_ha_vm_set(struct engine *e, const char *uuid, const struct ha_vm_sett
     return 0;
 }
 
-int engine_ha_confirm_fenced(struct engine *e, int64_t host_id, const char *by, GError **error)
+int engine_ha_confirm_fenced(struct engine *e, int64_t host_id, const char *by,
+                             const char *comment, GError **error)
 {
     struct engine_ha *ha = e->ha;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&ha->lock);
@@ -1422,10 +1445,14 @@ int engine_ha_confirm_fenced(struct engine *e, int64_t host_id, const char *by, 
                   h ? h->name : "?", h ? ha_host_state_name(h->state) : "not watched by HA");
         return -EBUSY;
     }
-    struct ha_confirm c = {.host_id = host_id, .by = g_strdup(by ? by : "an operator")};
+    struct ha_confirm c = {.host_id = host_id,
+                           .by = comment ? g_strdup_printf("%s (%s)", by, comment) : g_strdup(by)};
     g_array_append_val(ha->confirms, c);
     ha->wake = true;
     g_cond_broadcast(&ha->cond);
+    g_autofree char *host = g_strdup(h->name);
+    g_clear_pointer(&l, g_mutex_locker_free);
+    audit_step(e, by, "confirm-fenced", host, comment ? comment : "the host is off");
     return 0;
 }
 

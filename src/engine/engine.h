@@ -258,10 +258,11 @@ char *engine_ha_json(struct engine *e);
  * S NULL goes back to kanri.conf's (-ENOENT when the API set none). */
 int engine_ha_vm_set(struct engine *e, const char *uuid, const struct ha_vm_settings *s,
                      const char *by, GError **error);
-/* An operator confirms host HOST_ID is off (fenced by hand): its HA VMs
- * are restarted elsewhere.  ENGINE_OPS_CONFLICT unless it was declared
- * dead. */
-int engine_ha_confirm_fenced(struct engine *e, int64_t host_id, const char *by, GError **error);
+/* BY (a token's name) confirms host HOST_ID is off (fenced by hand), with
+ * COMMENT (NULL: none): its HA VMs are restarted elsewhere; an audit entry
+ * says who.  ENGINE_OPS_CONFLICT unless it was declared dead. */
+int engine_ha_confirm_fenced(struct engine *e, int64_t host_id, const char *by,
+                             const char *comment, GError **error);
 
 /* ---- the live stream (engine/stream.c) ----
  *

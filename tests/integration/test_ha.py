@@ -122,8 +122,8 @@ def test_dead_host_is_fenced_its_vms_restart_elsewhere_and_it_rejoins_clean(
     # Every step is audited as actor "ha": the fence, the defines, the starts.
     audit = k.get("/api/v1/audit?limit=100").json["audit"]
     by_ha = [(e["action"], e["result"]) for e in audit if e["actor"] == "ha"]
-    assert sorted(by_ha) == sorted([("fence", "ok"), ("define", "ok"), ("define", "ok"),
-                                    ("start", "ok"), ("start", "ok")]), by_ha
+    assert sorted(by_ha) == sorted([("declare-dead", "ok"), ("fence", "ok"), ("define", "ok"),
+                                    ("define", "ok"), ("start", "ok"), ("start", "ok")]), by_ha
     metrics = k.get("/metrics").body
     assert 'kanri_ha_host_state{host="a",state="recovered"} 1' in metrics
     assert 'kanri_ha_host_state{host="a",state="up"} 0' in metrics
@@ -170,6 +170,10 @@ def test_without_a_fence_nothing_restarts_until_an_admin_confirms(kanrid_factory
                what="a's VMs restarted on b")
     confirmed = events(k, "ha.fence.confirmed")
     assert confirmed and "pulled the plug in rack 4" in confirmed[0]["message"], confirmed
+    audit = k.get("/api/v1/audit?limit=100").json["audit"]
+    confirms = [e for e in audit if e["action"] == "confirm-fenced"]
+    assert len(confirms) == 1 and confirms[0]["actor"].startswith("admin") and \
+        confirms[0]["target"] == "a", confirms
 
 
 def test_a_host_answering_its_probe_is_not_declared_dead(kanrid_factory, tmp_path):
