@@ -125,8 +125,16 @@ static json_object *machine_json(struct req *r, const struct agent_row *a, bool 
                                                    now_usec() - a->last_contact >= silent_us)));
     json_object *fs = NULL;
     json_object_object_add(o, "latest", latest(r, a->machine_uuid, whole ? &fs : NULL));
-    if (whole)
+    if (whole) {
         json_object_object_add(o, "filesystems", fs);
+        /* Its own rules' findings open now (docs/api.md, "Machines"). */
+        g_autoptr(rows) open =
+            req_store(r)->ops->findings_query(req_store(r), "open", NULL, a->machine_uuid, 100, NULL);
+        json_object *list = json_object_new_array();
+        for (guint i = 0; open && i < rows_len(open); i++)
+            json_object_array_add(list, api_row_json(open->desc, rows_get(open, i)));
+        json_object_object_add(o, "findings", list);
+    }
     return o;
 }
 

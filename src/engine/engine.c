@@ -9,6 +9,8 @@
 #include "engine/ops-private.h"
 
 #include "basic/util.h"
+#include "reconcile/lifecycle.h"
+#include "reconcile/machine.h"
 
 #include <errno.h>
 #include <string.h>
@@ -400,16 +402,10 @@ static int warm_samples(struct engine *e, struct ehost *h, GError **error)
     return 0;
 }
 
-/* Open findings and engine states of the host's VMs. */
-static int warm_findings(struct engine *e, struct ehost *h, GError **error)
+/* The open finding rows OPEN (findings_open) into their items.  Under
+ * e->lock. */
+static void load_open(struct engine *e, const struct rows *open)
 {
-    g_autoptr(rows) open = e->store->ops->findings_open(e->store, h->id, error);
-    if (!open)
-        return -EIO;
-    g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    if (e->store->ops->states_load(e->store, h->id, states, error) < 0)
-        return -EIO;
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
     for (guint i = 0; i < rows_len(open); i++) {
         const struct finding_row *r = rows_get(open, i);
         struct item *it = engine_item_get(e, r->uuid);
@@ -421,6 +417,33 @@ static int warm_findings(struct engine *e, struct ehost *h, GError **error)
         f->updated_us = r->updated;
         g_ptr_array_add(it->open, f);
     }
+}
+
+/* The open findings of the machines no hypervisor knows (stored under
+ * host id 0). */
+static void warm_machine_findings(struct engine *e)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) open = e->store->ops->findings_open(e->store, 0, &err);
+    if (!open) {
+        g_warning("machines: loading their open findings: %s", err->message);
+        return;
+    }
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    load_open(e, open);
+}
+
+/* Open findings and engine states of the host's VMs. */
+static int warm_findings(struct engine *e, struct ehost *h, GError **error)
+{
+    g_autoptr(rows) open = e->store->ops->findings_open(e->store, h->id, error);
+    if (!open)
+        return -EIO;
+    g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (e->store->ops->states_load(e->store, h->id, states, error) < 0)
+        return -EIO;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    load_open(e, open);
     GHashTableIter it;
     gpointer k, v;
     g_hash_table_iter_init(&it, states);
@@ -459,6 +482,7 @@ int engine_host_add(struct engine *e, struct driver *drv, const struct driver_ho
 
 void engine_start(struct engine *e)
 {
+    warm_machine_findings(e);
     if (!e->upkeep)
         e->upkeep = g_thread_pool_new(upkeep_run, e, UPKEEP_THREADS, FALSE, NULL);
     engine_maint_start(e);
@@ -613,6 +637,42 @@ struct vm_view *engine_view(struct engine *e, const char *uuid)
     return it && it->result ? engine_item_view(e, it) : NULL;
 }
 
+/* Whether a host is still loading its first inventory (a VM's uuid may
+ * not be known as one yet).  Under e->lock. */
+static bool loading_locked(struct engine *e)
+{
+    for (guint i = 0; i < e->hosts->len; i++) {
+        const struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (!h->synced_once && h->state != HOST_UNREACHABLE)
+            return true;
+    }
+    return false;
+}
+
+/* A machine no hypervisor knows has no rounds: its own rules
+ * (reconcile/machine.h) are judged on each report, and their rows kept
+ * true like a VM's findings.  Under e->lock. */
+static void machine_rules(struct engine *e, struct item *it, const struct guest_sample *s)
+{
+    g_autoptr(GPtrArray) open = g_ptr_array_new();
+    for (guint i = 0; i < it->open->len; i++)
+        g_ptr_array_add(open, ((struct finding_open *)g_ptr_array_index(it->open, i))->rule);
+    g_ptr_array_add(open, NULL);
+    int64_t now = now_usec();
+    g_autoptr(GPtrArray) found = machine_findings(s, (const char *const *)open->pdata, now);
+    g_autoptr(GArray) writes = g_array_new(FALSE, TRUE, sizeof(struct finding_write));
+    g_array_set_clear_func(writes, (GDestroyNotify)finding_write_clear);
+    lifecycle_apply(it->uuid, 0, found, it->open, now, e->conf.finding_refresh_us, writes);
+    if (!writes->len)
+        return;
+    struct store_round w = {.findings = (const struct finding_write *)writes->data,
+                            .n_findings = writes->len};
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->round_write(e->store, &w, &err) < 0)
+        g_warning("machine %s: storing its findings: %s", it->name ? it->name : it->uuid,
+                  err->message);
+}
+
 int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_duplicate,
                   GError **error)
 {
@@ -628,6 +688,8 @@ int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_dupl
     struct guest_sample copy;
     guest_sample_copy(&copy, s);
     engine_item_offer_guest(it, GS_GUESTD, &copy);
+    if (!it->host_id && !loading_locked(e))
+        machine_rules(e, it, s);
     return 0;
 }
 

@@ -190,6 +190,13 @@ static void machine_lines(struct prom *p, const struct item *it)
                               "source=\"kanri-guestd\"",
                            it->uuid);
     prom_sample(p, "machine", &series_vm_guest, s, l->str);
+    for (guint i = 0; i < it->open->len; i++) {
+        const struct finding_open *f = g_ptr_array_index(it->open, i);
+        g_autofree char *fl = g_strdup_printf("%s,rule=\"%s\",severity=\"%s\"", l->str, f->rule,
+                                              f->severity);
+        prom_one(p, "kanri_machine_finding_open", "gauge",
+                 "1 for each finding open on the machine (its own rules)", fl, 1);
+    }
 }
 
 /* The operations record: open incidents by severity (every severity

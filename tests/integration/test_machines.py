@@ -69,6 +69,33 @@ def test_a_server_is_a_first_class_machine(kanrid_factory, tmp_path):
         in line, line
     assert line.endswith(" " + str(d["memory"]["total_bytes"])), line
 
+    # Its own rules: a filesystem 95 % full and 4 % of memory available open
+    # findings (critical for memory); a healthy report closes them.
+    full = json.loads(json.dumps(d))
+    fs0 = full["filesystems"][0]
+    fs0["free_bytes"] = fs0["avail_bytes"] = fs0["total_bytes"] // 20
+    full["memory"]["available_bytes"] = full["memory"]["total_bytes"] * 4 // 100
+    full["seq"] = d["seq"] + 1
+    full["time"] = d["time"] + 1
+    r = k.request("POST", "/api/v1/ingest/guest", raw=json.dumps(full).encode(), token=token)
+    assert r.status == 200, r
+    found = {f["rule"]: f for f in k.get("/api/v1/machines/rack1-db").json["machine"]["findings"]}
+    assert set(found) == {"machine-filesystem-filling", "machine-memory-pressure"}, found
+    assert found["machine-memory-pressure"]["severity"] == "critical"
+    assert found["machine-filesystem-filling"]["severity"] == "warning"
+    assert "/ is 95.0 % full" in found["machine-filesystem-filling"]["message"], found
+    open_rows = k.get(f"/api/v1/findings?state=open").json["findings"]
+    assert {f["rule"] for f in open_rows if f["uuid"] == BUSY_UUID} == set(found)
+    assert 'kanri_machine_finding_open{machine="rack1-db"' in k.get("/metrics").body
+    healthy = json.loads(json.dumps(d))
+    healthy["seq"] = d["seq"] + 2
+    healthy["time"] = d["time"] + 2
+    r = k.request("POST", "/api/v1/ingest/guest", raw=json.dumps(healthy).encode(), token=token)
+    assert r.status == 200, r
+    assert k.get("/api/v1/machines/rack1-db").json["machine"]["findings"] == []
+    closed = k.get(f"/api/v1/findings?state=closed").json["findings"]
+    assert {f["rule"] for f in closed if f["uuid"] == BUSY_UUID} == set(found)
+
     # An agent inside a VM kanri manages is a machine of kind vm.
     r = k.post("/api/v1/agents", {"machine": "test"})
     assert r.status == 201, r
