@@ -72,6 +72,7 @@ extern const struct route api_web_routes[];    /* the dashboard's files (routes-
 extern const struct route api_stream_routes[]; /* the live stream (routes-stream.c) */
 extern const struct route api_policy_routes[]; /* policies and decisions (routes-policy.c) */
 extern const struct route api_ha_routes[];     /* high availability (routes-ha.c) */
+extern const struct route api_machine_routes[]; /* machines (routes-machines.c) */
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
 extern int api_ingest_rate_limited;            /* guest documents answered 429 */
@@ -88,6 +89,11 @@ void h_pool_metrics(struct req *r);
 void h_prometheus(struct req *r);
 void h_vm_reconciled(struct req *r);
 void h_findings(struct req *r);
+void h_machine_metrics(struct req *r);
+/* routes-machines.c: the enrolled machine REF (its uuid, or its name when
+ * only one has it) among ALL (agents_query rows); NULL when none. */
+struct agent_row;
+const struct agent_row *api_machine_find(const struct rows *all, const char *ref);
 /* routes-fleet.c: GET /fleet */
 void h_fleet(struct req *r);
 /* A time argument: RFC 3339, epoch seconds, or a duration meaning that

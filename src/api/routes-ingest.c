@@ -332,6 +332,8 @@ static void h_ingest_guest(struct req *r)
                     err->message);
         return;
     }
+    /* A guest token's name is its agent's (kanri agent enroll). */
+    engine_machine_name(req_engine(r), machine, r->token.name);
     struct store_agent_contact c = {
         .machine_uuid = machine,
         .received_us = g.received_us,

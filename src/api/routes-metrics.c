@@ -249,6 +249,47 @@ void h_vm_metrics(struct req *r)
     req_json(r, 200, o);
 }
 
+/* GET /machines/{ref}/metrics: a machine's guest view as kanri-guestd
+ * reported it (the only view a server without a hypervisor has). */
+void h_machine_metrics(struct req *r)
+{
+    struct range rg;
+    if (!parse_range(r, &rg))
+        return;
+    g_autoptr(GArray) metrics = parse_metrics(r, &series_vm_guest, default_guest);
+    if (!metrics)
+        return;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) all = req_store(r)->ops->agents_query(req_store(r), &err);
+    if (!all) {
+        req_problem(r, 500, "the store failed: %s", err->message);
+        return;
+    }
+    const struct agent_row *a = api_machine_find(all, r->params[0]);
+    if (!a) {
+        req_problem(r, 404, "no machine '%s'", r->params[0]);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object *m = json_object_new_object();
+    json_object_object_add(m, "uuid", json_object_new_string(a->machine_uuid));
+    json_object_object_add(m, "name", json_object_new_string(a->name));
+    json_object_object_add(o, "machine", m);
+    json_object_object_add(o, "view", json_object_new_string("guest"));
+    add_range(o, &rg);
+    g_autofree char *entity = g_strdup_printf("%s/kanri-guestd", a->machine_uuid);
+    json_object *q = query(r, &series_vm_guest, entity, metrics, &rg);
+    if (!q) {
+        json_object_put(o);
+        return;
+    }
+    json_object_object_add(q, "source", json_object_new_string("kanri-guestd"));
+    json_object *sources = json_object_new_array();
+    json_object_array_add(sources, q);
+    json_object_object_add(o, "sources", sources);
+    req_json(r, 200, o);
+}
+
 static const char *const default_node[] = {
     "cpu_user_ns", "cpu_kernel_ns",   "cpu_idle_ns", "cpu_iowait_ns",  "mem_total",
     "mem_free",    "domains_running", "round_us",    "domains_missed", NULL};

@@ -180,6 +180,9 @@ int cmd_findings(const struct cli_verb *v, char **args, guint n);
 int cli_ask(const char *method, const char *path, struct json_object *body,
             struct json_object **ret, bool *ret_done);
 
+int cmd_machine_list(const struct cli_verb *v, char **args, guint n);
+int cmd_machine_show(const struct cli_verb *v, char **args, guint n);
+int cmd_machine_stats(const struct cli_verb *v, char **args, guint n);
 int cmd_ha_status(const struct cli_verb *v, char **args, guint n);
 int cmd_ha_set(const struct cli_verb *v, char **args, guint n);
 int cmd_ha_fenced(const struct cli_verb *v, char **args, guint n);

@@ -167,3 +167,44 @@ int cmd_vm_stats(const struct cli_verb *v, char **args, guint n)
     printf("\nCPU as %% of one CPU; host counts the QEMU process, the guest its own clock.\n");
     return CLI_EXIT_OK;
 }
+
+/* kanri machine stats: a machine's guest view (all a server without a
+ * hypervisor has), the same rows as vm stats' guest columns. */
+int cmd_machine_stats(const struct cli_verb *v, char **args, guint n)
+{
+    const char *since = cli_opts.since ? cli_opts.since : "1h";
+    g_autofree char *esc = http_escape(args[0]);
+    g_autofree char *since_esc = http_escape(since);
+    g_autofree char *path = g_strdup_printf("/machines/%s/metrics?metric=all&from=%s", esc,
+                                            since_esc);
+    g_autoptr(json_object) guest = NULL;
+    int r = api_request("GET", path, NULL, &guest);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json) {
+        print_json(guest);
+        return CLI_EXIT_OK;
+    }
+    struct json_object *m = jobject(guest, "machine");
+    printf("%s (%s), since %s\n\n", jstr(m, "name") ? jstr(m, "name") : args[0],
+           jstr(m, "uuid") ? jstr(m, "uuid") : "?", since);
+    static const char *const cols[] = {"", "GUEST VIEW", "avg", "last sample"};
+    g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
+    table_align_right(t, 1);
+    table_align_right(t, 2);
+    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+        if (!rows[i].guest)
+            continue;
+        struct stat_cell g = cell_of(guest, rows[i].guest);
+        g_autofree char *gn = g.have ? value_text(g.now, rows[i].unit) : g_strdup("-");
+        g_autofree char *ga = g.have ? value_text(g.avg, rows[i].unit) : g_strdup("-");
+        table_add(t, rows[i].label);
+        table_add(t, gn);
+        table_add(t, ga);
+        table_add(t, g.have ? g.t : "-");
+    }
+    g_autofree char *text = table_render(t);
+    fputs(text, stdout);
+    printf("\nCPU as %% of one CPU, by the machine's own clock (kanri-guestd).\n");
+    return CLI_EXIT_OK;
+}

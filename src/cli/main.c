@@ -250,6 +250,7 @@ static const char *const nouns[][2] = {
     {"pool", "storage pools"},
     {"network", "virtual networks"},
     {"agent", "guest agents (kanri-guestd)"},
+    {"machine", "machines kanri-guestd reports on: servers and VMs"},
     {"findings", "reconciliation findings (host and guest views disagree)"},
     {"fleet", "every host and VM at a glance"},
     {"ready", "whether kanrid has loaded every host's inventory"},
@@ -366,6 +367,18 @@ static const struct cli_verb verbs[] = {
     {"agent", "list", "", 0, 0,
      "List guest agents: last contact, version, lag, spool backlog, rejected documents.", NULL,
      NULL, cmd_agent_list},
+    {"machine", "list", "", 0, 0,
+     "List the machines kanri-guestd reports on: servers and VMs, with their newest figures.",
+     "'kanri machine' alone runs this command. Kind server: no hypervisor kanri manages knows "
+     "the machine (a physical server); kind vm: a VM kanri manages (named with its host). A "
+     "machine is silent once its agent has not reported for [ops] agent_silent_after.",
+     NULL, cmd_machine_list, true},
+    {"machine", "show", "MACHINE", 1, 1, "Show one machine and its filesystems.",
+     "MACHINE is the agent's name or the machine's UUID.", NULL, cmd_machine_show},
+    {"machine", "stats", "MACHINE", 1, 1, "Show a machine's figures (its guest view) over time.",
+     "MACHINE is the agent's name or the machine's UUID. The figures are those kanri-guestd "
+     "reported (a server without a hypervisor has no host view).",
+     stats_entries, cmd_machine_stats},
     {"events", NULL, "", 0, 0, "Show events of the operations record, newest first.",
      "An event is one observation: a VM stopped, a host was lost, a rule fired or cleared. "
      "Events open, join and resolve incidents; the INCIDENT column says which. An event "

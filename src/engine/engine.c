@@ -631,6 +631,46 @@ int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_dupl
     return 0;
 }
 
+bool engine_machine_samples(struct engine *e, const char *uuid, struct guest_sample *ret_new,
+                            struct guest_sample *ret_prev, bool *ret_have_prev)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    const struct item *it = g_hash_table_lookup(e->items, uuid);
+    *ret_have_prev = false;
+    if (!it)
+        return false;
+    /* Newest first: one waiting for the next round, then the round's two. */
+    const struct guest_sample *order[3];
+    size_t n = 0;
+    if (it->have_next[GS_GUESTD])
+        order[n++] = &it->next[GS_GUESTD];
+    for (int i = 0; i < 2; i++) {
+        if (it->have_guest[GS_GUESTD][i])
+            order[n++] = &it->guest[GS_GUESTD][i];
+    }
+    if (!n)
+        return false;
+    guest_sample_copy(ret_new, order[0]);
+    if (n > 1) {
+        guest_sample_copy(ret_prev, order[1]);
+        *ret_have_prev = true;
+    }
+    return true;
+}
+
+void engine_machine_name(struct engine *e, const char *uuid, const char *name)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    struct item *it = g_hash_table_lookup(e->items, uuid);
+    if (it && !it->name && name)
+        it->name = g_strdup(name);
+}
+
+int64_t engine_agent_silent_us(struct engine *e)
+{
+    return e->conf.agent_silent_us;
+}
+
 /* ---- upkeep ---- */
 
 struct upkeep_job {

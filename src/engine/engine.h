@@ -158,6 +158,19 @@ struct fleet *engine_fleet(struct engine *e, const struct rows *hosts, const str
 int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_duplicate,
                   GError **error);
 
+/* ---- machines: what kanri-guestd reports on (docs/api.md) ---- */
+
+/* Copies of the newest two kanri-guestd samples of machine UUID (clear
+ * them with guest_sample_clear()); false when there is none since kanrid
+ * started.  *ret_have_prev says whether RET_PREV was filled. */
+bool engine_machine_samples(struct engine *e, const char *uuid, struct guest_sample *ret_new,
+                            struct guest_sample *ret_prev, bool *ret_have_prev);
+/* Names machine UUID (its agent's name) for /metrics, unless the
+ * inventory named it (a VM's name wins). */
+void engine_machine_name(struct engine *e, const char *uuid, const char *name);
+/* How long a kanri-guestd may be silent before it counts as silent. */
+int64_t engine_agent_silent_us(struct engine *e);
+
 /* Appends the latest figures of every VM and host, the findings open now
  * and kanrid's collection health in Prometheus text format
  * (src/engine/prometheus.c). */

@@ -175,6 +175,23 @@ static void item_lines(struct prom *p, const struct item *it, const char *hl)
     }
 }
 
+/* A machine no hypervisor knows (a server running kanri-guestd): its
+ * newest guest view. */
+static void machine_lines(struct prom *p, const struct item *it)
+{
+    const struct guest_sample *s = it->have_next[GS_GUESTD]       ? &it->next[GS_GUESTD]
+                                   : it->have_guest[GS_GUESTD][0] ? &it->guest[GS_GUESTD][0]
+                                                                  : NULL;
+    if (!s)
+        return;
+    g_autoptr(GString) l = g_string_new("machine=\"");
+    prom_escape(l, it->name ? it->name : it->uuid);
+    g_string_append_printf(l, "\",uuid=\"%s\",kind=\"server\",view=\"guest\","
+                              "source=\"kanri-guestd\"",
+                           it->uuid);
+    prom_sample(p, "machine", &series_vm_guest, s, l->str);
+}
+
 /* The operations record: open incidents by severity (every severity
  * listed, 0 included, so an alert on "critical > 0" has a series to read),
  * events processed, deliveries done and given up. */
@@ -226,6 +243,8 @@ void engine_metrics_prometheus(struct engine *e, GString *out)
         const char *hl = g_hash_table_lookup(labels, GINT_TO_POINTER((gint)itm->host_id));
         if (itm->active && hl)
             item_lines(&p, itm, hl);
+        else if (!itm->host_id)
+            machine_lines(&p, itm);
     }
     g_mutex_unlock(&e->lock);
     for (guint i = 0; i < p.order->len; i++) {

@@ -61,9 +61,11 @@ def kanrid(kanrid_factory):
     if not os.path.exists(KANRID):
         pytest.skip(f"{KANRID} is not built (set KANRI_BUILD_DIR)")
     # A route, so that GET /routes lists one (syslog: no receiver needed),
-    # and an HA VM, so that GET /ha does.
+    # an HA VM, so that GET /ha does, and an enrolled agent, so that GET
+    # /machines does.
     k = kanrid_factory(args=ARGS, config=ROUTE_CONF)
     k.wait_connected([HOST])
+    assert k.post("/api/v1/agents", {"machine": "test"}).status == 201
     return k
 
 
