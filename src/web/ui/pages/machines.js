@@ -3,8 +3,8 @@
 // manages (kind "vm").  The list (GET /machines) and one machine's page
 // (GET /machines/{ref}, its filesystems, and its guest-view history from
 // GET /machines/{ref}/metrics drawn as the VM page draws its charts).
-// Every figure here is the machine's own: there is no host view to set
-// it against.
+// Every figure here is the machine's own (its guest view); a VM's own page
+// sets it against the host view.
 
 import { h, replace, throttle } from '../dom.js';
 import { api } from '../api.js';
@@ -89,45 +89,25 @@ export function machinesPage(main) {
   };
 }
 
-// The columns of a history reply in either format: format=columns (one
-// `t` per source, `v` per series) as chart.js reads it, or points (each
-// series its own [{t, v}]), aligned here on the union of their times.
-export function historyColumns(reply) {
-  const src = reply && reply.sources && reply.sources[0];
-  if (!src || Array.isArray(src.t)) return columns(reply || {});
-  const times = new Set();
-  for (const s of src.series) for (const p of s.points || []) times.add(Date.parse(p.t) / 1000);
-  const x = [...times].sort((a, b) => a - b);
-  const at = new Map(x.map((t, i) => [t, i]));
-  const by = {};
-  for (const s of src.series) {
-    const v = new Array(x.length).fill(null);
-    for (const p of s.points || []) v[at.get(Date.parse(p.t) / 1000)] = p.v;
-    by[s.metric] = v;
-  }
-  return { x, get: (metric) => by[metric] || new Array(x.length).fill(null) };
-}
-
-const CPU_BUSY = ['cpu_user_ns', 'cpu_nice_ns', 'cpu_system_ns', 'cpu_irq_ns', 'cpu_softirq_ns'];
-const CPU_REST = ['cpu_idle_ns', 'cpu_iowait_ns', 'cpu_steal_ns'];
-export const MACHINE_METRICS = [...CPU_BUSY, ...CPU_REST, 'mem_total', 'mem_available',
+// Busy is all but idle and I/O wait, as the API's cpu_busy_pct counts it.
+const CPU_BUSY = ['cpu_user_ns', 'cpu_nice_ns', 'cpu_system_ns', 'cpu_irq_ns', 'cpu_softirq_ns', 'cpu_steal_ns'];
+export const MACHINE_METRICS = [...CPU_BUSY, 'cpu_idle_ns', 'cpu_iowait_ns', 'mem_total', 'mem_available',
   'load1_milli', 'load5_milli', 'load15_milli', 'fs_total', 'fs_used'];
 
-// The machine's history as chart series: CPU busy and I/O wait in % of all
-// its CPUs (from the time rates: busy is all but idle, I/O wait and
-// steal), memory used (total - available) and total, load averages, and
-// the filesystems' used and total space.  A step where a figure is missing
-// stays a gap.
+// The machine's history (the columns of a format=columns reply) as chart
+// series: CPU busy and I/O wait in % of all its CPUs (from the time
+// rates), memory used (total - available) and total, load averages, and
+// the filesystems' used and total space.  A time without a figure stays a
+// gap, never made up.
 export function machineSeries(cols) {
-  const get = (names) => names.map((n) => cols.get(n));
-  const busyParts = get(CPU_BUSY);
-  const [idle, iowait, steal] = get(CPU_REST);
+  const busyParts = CPU_BUSY.map((n) => cols.get(n));
+  const idle = cols.get('cpu_idle_ns'); const iowait = cols.get('cpu_iowait_ns');
   const total = cols.get('mem_total'); const avail = cols.get('mem_available');
   const milli = (n) => cols.get(n).map((v) => (known(v) ? v / 1000 : null));
   const busy = []; const wait = []; const used = [];
   for (let i = 0; i < cols.x.length; i++) {
     const b = busyParts.reduce((sum, s) => sum + (s[i] || 0), 0);
-    const all = b + (idle[i] || 0) + (iowait[i] || 0) + (steal[i] || 0);
+    const all = b + (idle[i] || 0) + (iowait[i] || 0);
     const cpuKnown = known(idle[i]) && all > 0;
     busy.push(cpuKnown ? (100 * b) / all : null);
     wait.push(cpuKnown ? (100 * (iowait[i] || 0)) / all : null);
@@ -202,8 +182,8 @@ export function machinePage(main, ref) {
     replace(rangeBox, rangeButtons(RANGES, range, (r) => { range = r; loadCharts(); }));
     const to = Math.floor(Date.now() / 1000);
     const from = to - RANGE_S[range];
-    return loadInto(charts, () => api(`/machines/${enc(ref)}/metrics?metric=${MACHINE_METRICS.join(',')}&from=${range}`, opt), (m) => {
-      const cols = historyColumns(m);
+    return loadInto(charts, () => api(`/machines/${enc(ref)}/metrics?metric=${MACHINE_METRICS.join(',')}&format=columns&from=${range}`, opt), (m) => {
+      const cols = columns(m);
       const s = machineSeries(cols);
       const width = chartWidth(charts);
       const guest = { stroke: 'var(--c-g)', width: 2 };
