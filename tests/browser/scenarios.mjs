@@ -3,11 +3,12 @@
 // kanrid, the hosts and the VMs each one needs, then run it.
 import { createInterface } from 'node:readline';
 import { env, api, newPage, login, open, shot, checkA11y, assert } from './ui.mjs';
+import { bytes, pct, num } from '../../src/web/ui/format.js';
 
 const PAGES = [
   ['fleet', '#/'], ['findings', '#/findings'], ['incidents', '#/incidents'], ['problems', '#/problems'],
   ['changes', '#/changes'], ['audit', '#/audit'], ['policies', '#/policies'], ['decisions', '#/decisions'],
-  ['agents', '#/agents'], ['ha', '#/ha'],
+  ['machines', '#/machines'], ['agents', '#/agents'], ['ha', '#/ha'],
 ];
 
 async function stateOf(page) {
@@ -39,6 +40,11 @@ export async function tour(browser) {
     await page.locator('figure.chart').first().waitFor();
     await checkA11y(page, `vm (${scheme})`);
     await shot(page, `vm-${scheme}`);
+    // The server whose kanri-guestd pushed documents, with its charts.
+    await open(page, `#/machine/${a.machine_uuid}`);
+    await page.locator('figure.chart').first().waitFor();
+    await checkA11y(page, `machine (${scheme})`);
+    await shot(page, `machine-${scheme}`);
     // One incident, from the list.
     await open(page, '#/incidents');
     await page.locator('main[data-ready="true"] tbody a[href^="#/incidents/"]').first().click();
@@ -226,6 +232,88 @@ export async function policies(browser) {
   await page.getByRole('dialog').getByRole('button', { name: 'Leave maintenance' }).click();
   await page.locator('[data-field="maintenance"]', { hasText: /^no$/ }).waitFor({ timeout: 15000 });
   await page.getByRole('button', { name: 'Enter maintenance…' }).waitFor();
+  assert.deepEqual(page.errors || [], [], 'no script error');
+  await page.context().close();
+}
+
+const cellText = async (row, i) => (await row.locator('td').nth(i).textContent()).trim();
+
+// Machines (args: a server MACHINE_UUID named MACHINE with HOSTNAME that
+// pushed two documents of AGENT_VERSION, and VM VM_UUID with one): the
+// list has the server with kind server and its figures as the API gives
+// them, and the VM with kind vm linked to its page; the server's page has
+// its filesystems and charts with points, the VM's a CPU chart that says
+// it has no figure (a rate needs two documents); the agents page links to
+// the machine's page; once the server stops pushing, the open list marks
+// it silent.
+export async function machines(browser) {
+  const a = env.args;
+  const r = await api(`/machines/${a.machine_uuid}`);
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const m = r.json.machine;
+  const x = m.latest;
+  assert.ok(x && x.cpu_busy_pct !== null, `two documents give a CPU figure: ${JSON.stringify(x)}`);
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, '#/machines');
+  const rowOf = (uuid) => page.locator('main tbody tr').filter({ has: page.locator(`a[href="#/machine/${uuid}"]`) });
+  const row = rowOf(a.machine_uuid);
+  await row.waitFor();
+  // Machine, kind, hostname, agent version, last contact, CPU, memory, load, filesystems.
+  assert.equal(await cellText(row, 0), a.machine);
+  assert.equal(await cellText(row, 1), 'server');
+  assert.equal(await cellText(row, 2), a.hostname);
+  assert.equal(await cellText(row, 3), a.agent_version);
+  assert.equal(await row.locator('[data-field="silent"]').count(), 0, 'not silent yet');
+  assert.equal(await cellText(row, 5), pct(x.cpu_busy_pct));
+  assert.match(await cellText(row, 5), /^\d+\.\d %$/);
+  assert.equal(await cellText(row, 6), `${bytes(x.mem_total_bytes - x.mem_available_bytes)} of ${bytes(x.mem_total_bytes)}`);
+  assert.equal(await cellText(row, 7), num(x.load1, 2));
+  assert.equal(await cellText(row, 8), `${bytes(x.fs_used_bytes)} of ${bytes(x.fs_total_bytes)}`);
+  const vmRow = rowOf(a.vm_uuid);
+  assert.match(await cellText(vmRow, 1), /^vm /);
+  assert.equal((await vmRow.locator(`a[href="#/vm/${a.vm_uuid}"]`).textContent()).trim(), a.vm);
+  await checkA11y(page, 'machines');
+  await shot(page, 'machines');
+
+  // The server's page: its facts, filesystems and history.
+  await row.locator(`a[href="#/machine/${a.machine_uuid}"]`).click();
+  await page.locator('main[data-ready="true"] [data-field="hostname"]', { hasText: a.hostname }).waitFor();
+  assert.match(await page.locator('main h1').textContent(), new RegExp(a.machine));
+  assert.ok(m.filesystems && m.filesystems.length, 'the API lists its filesystems');
+  const paths = await page.locator('table.filesystems tbody tr th').allTextContents();
+  assert.deepEqual(paths.map((t) => t.trim()), m.filesystems.map((f) => f.path));
+  assert.equal(await page.locator('[data-field="cpu"]').textContent(), pct(x.cpu_busy_pct));
+  for (const [metric, least] of [['cpu', 1], ['memory', 2], ['load', 2], ['filesystem', 2]]) {
+    const fig = page.locator(`figure.chart[data-metric="${metric}"]`);
+    await fig.waitFor();
+    const counts = await fig.evaluate((f) => f.counts);
+    assert.ok(counts[0] >= least, `${metric}: at least ${least} points, got ${counts}`);
+    await fig.scrollIntoViewIfNeeded();
+    await page.locator(`figure.chart[data-metric="${metric}"][data-drawn="true"] canvas`).waitFor();
+    assert.equal(await fig.locator('.chart-empty').count(), 0, `${metric} has figures`);
+  }
+  await checkA11y(page, 'machine');
+  await shot(page, 'machine');
+
+  // The VM's machine page: one document, so no CPU figure yet, said in words.
+  await open(page, `#/machine/${a.vm_uuid}`);
+  const cpu = page.locator('figure.chart[data-metric="cpu"]');
+  await cpu.waitFor();
+  assert.match(await cpu.locator('figcaption').textContent(), /no figure in this range/);
+  assert.ok((await page.locator('figure.chart[data-metric="memory"]').evaluate((f) => f.counts))[0] >= 1);
+  assert.equal((await page.locator(`main a[href="#/vm/${a.vm_uuid}"]`).first().textContent()).trim(), a.vm);
+
+  // The agents page links each agent to its machine.
+  await open(page, '#/agents');
+  await page.locator(`main tbody a[href="#/machine/${a.machine_uuid}"]`).click();
+  await page.locator('main[data-ready="true"] table.filesystems').waitFor();
+
+  // Silent: the open list says so once the server stops pushing.
+  await open(page, '#/machines');
+  await row.locator('[data-field="silent"]').waitFor({ timeout: 90000 });
+  await checkA11y(page, 'machines, a machine silent');
+  await shot(page, 'machines-silent');
   assert.deepEqual(page.errors || [], [], 'no script error');
   await page.context().close();
 }

@@ -2,9 +2,12 @@
 Playwright (tests/browser/scenarios.mjs), against kanrid with libvirt's
 test driver.  Screenshots of every page land in BUILD/browser-screenshots.
 The lab guest's browser test is tests/lab/test_lab_browser.py."""
+import copy
 import gzip
+import json
 import os
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -15,6 +18,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from browser_harness import scenario  # noqa: E402
 
 UNREACHABLE = "qemu+tcp://127.0.0.1:1/system"  # refused at once
+# A document kanri-guestd wrote (tests/data/guest: its golden output for a
+# captured busy machine), the template of the pushes below.
+GUEST_DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "guest", "busy.out")
+SERVER_UUID = "5e7e0001-0000-4000-8000-00000000beef"
 
 
 @pytest.fixture
@@ -38,9 +45,76 @@ def fleet(kanrid_factory, tmp_path):
     return k, args
 
 
-def test_tour_every_page_accessible(fleet):
+def enroll(k, machine, name=None):
+    """Enrols MACHINE (a VM's name or a UUID) as tests/integration/test_ingest.py
+    does; returns its agent token."""
+    body = {"machine": machine}
+    if name:
+        body["name"] = name
+    r = k.post("/api/v1/agents", body)
+    assert r.status == 201, r
+    return r.json["token"]
+
+
+def push(k, token, uuid, pushes=1, gap=3.0, hostname=None):
+    """Pushes PUSHES documents of machine UUID, GAP seconds apart, timed now,
+    its CPU counters growing between them (busy 45 % of the ticks): two
+    give a CPU figure.  Returns the last document."""
+    with open(GUEST_DOC) as f:
+        base = json.load(f)
+    doc = None
+    for i in range(pushes):
+        if i:
+            time.sleep(gap)
+        doc = copy.deepcopy(base)
+        doc.update(machine_id=uuid, seq=base["seq"] + i, time=round(time.time(), 3))
+        if hostname:
+            doc["hostname"] = hostname
+        cpu = doc["cpu"]["total"]
+        for key, ticks in (("user", 150), ("system", 30), ("idle", 200), ("iowait", 20)):
+            cpu[key] += i * ticks
+        r = k.request("POST", "/api/v1/ingest/guest", raw=json.dumps(doc).encode(), token=token)
+        assert r.status == 200 and r.json["accepted"], r
+    return doc
+
+
+def add_server(k, name="rack7-db", hostname="db1.rack7"):
+    """A physical server: no hypervisor knows its UUID; two pushes."""
+    doc = push(k, enroll(k, SERVER_UUID, name=name), SERVER_UUID, pushes=2, hostname=hostname)
+    return {"machine_uuid": SERVER_UUID, "machine": name, "hostname": hostname,
+            "agent_version": doc["agent"]["version"]}
+
+
+@pytest.fixture
+def fleet_with_server(fleet):
+    """The fleet, and a server whose kanri-guestd pushed two documents."""
     k, args = fleet
+    return k, dict(args, **add_server(k))
+
+
+def test_tour_every_page_accessible(fleet_with_server):
+    k, args = fleet_with_server
     scenario(k, "tour", args)
+
+
+def test_machines_pages(kanrid_factory):
+    """A server pushing documents is on the Machines page with kind server
+    and its figures, beside a VM kanri manages with its own kanri-guestd
+    (kind vm, linked to the VM); the server's page has its filesystems and
+    charts with points; the agents page links to it; once it stops pushing
+    it is marked silent on the open page."""
+    conf = ("[manager]\ncollect_interval = 2\n[ops]\nagent_silent_after = 30s\n"
+            "[hypervisor:test]\nuri = test:///default\n")
+    k = kanrid_factory(config=conf)
+    k.wait_connected(["test"])
+    vm = k.vms("test")["test"]
+    push(k, enroll(k, "test"), vm["uuid"], hostname="test-guest")
+    args = add_server(k)
+    machines = {m["uuid"]: m for m in k.get("/api/v1/machines").json["machines"]}
+    assert machines[SERVER_UUID]["kind"] == "server" and not machines[SERVER_UUID]["silent"], machines
+    assert machines[vm["uuid"]]["kind"] == "vm", machines
+    args.update(vm=vm["name"], vm_uuid=vm["uuid"])
+    scenario(k, "machines", args)
 
 
 def test_state_changes_appear_live(fleet):

@@ -23,9 +23,11 @@ export function num(v, digits = 1) {
   return v === null || v === undefined ? '–' : Number(v).toFixed(digits);
 }
 
-// A value in the unit the API gives ("%", "B", "bytes", "B/s", "bytes/s").
+// A value in the unit the API gives ("%", "B", "bytes", "B/s", "bytes/s"),
+// or "load" (a load average, two decimals).
 export function unitValue(v, unit) {
   if (unit === '%') return pct(v);
+  if (unit === 'load') return num(v, 2);
   if (unit === 'B' || unit === 'bytes') return bytes(v);
   if (unit === 'B/s' || unit === 'bytes/s') return rate(v);
   return v === null || v === undefined ? '–' : String(v);

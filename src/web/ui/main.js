@@ -11,6 +11,7 @@ import { hostPage } from './pages/host.js';
 import { vmPage } from './pages/vm.js';
 import { findingsPage, changesPage, auditPage, incidentsPage, incidentPage, problemsPage, searchPage } from './pages/lists.js';
 import { agentsPage } from './pages/agents.js';
+import { machinesPage, machinePage } from './pages/machines.js';
 import { policiesPage } from './pages/policies.js';
 import { decisionsPage } from './pages/decisions.js';
 import { haPage } from './pages/ha.js';
@@ -25,6 +26,7 @@ const NAV = [
   ['#/policies', 'Policies'],
   ['#/decisions', 'Decisions'],
   ['#/ha', 'HA'],
+  ['#/machines', 'Machines'],
   ['#/agents', 'Agents'],
 ];
 
@@ -39,6 +41,8 @@ const ROUTES = [
   [/^#\/changes$/, changesPage],
   [/^#\/audit$/, auditPage],
   [/^#\/agents$/, agentsPage],
+  [/^#\/machines$/, machinesPage],
+  [/^#\/machine\/([^/]+)$/, machinePage],
   [/^#\/policies$/, policiesPage],
   [/^#\/decisions$/, decisionsPage],
   [/^#\/ha$/, haPage],

@@ -1,4 +1,5 @@
-// kanri-guestd agents: who reports, how late, how much was refused; and
+// kanri-guestd agents: who reports, how late, how much was refused, each
+// linked to its machine's page (and its VM's, for a VM kanri manages); and
 // enrolment, whose token is shown once.
 
 import { h, replace } from '../dom.js';
@@ -42,8 +43,10 @@ export function agentsPage(main) {
     wants: (t, d) => t === 'event' && String(d.kind || '').startsWith('agent.'),
     initialSort: { key: 'name', dir: 1 },
     columns: [
-      { key: 'name', label: 'Machine', value: (r) => r.vm || r.name || r.machine_uuid,
-        render: (r) => (r.vm ? h('a', { href: `#/vm/${encodeURIComponent(r.machine_uuid)}` }, r.vm) : (r.name || r.machine_uuid)) },
+      { key: 'name', label: 'Machine', value: (r) => r.vm || r.name || r.machine_uuid, text: (r) => `${r.vm || ''} ${r.name || ''} ${r.machine_uuid}`,
+        render: (r) => h('a', { href: `#/machine/${encodeURIComponent(r.machine_uuid)}` }, r.vm || r.name || r.machine_uuid) },
+      { key: 'vm', label: 'VM', value: (r) => r.vm,
+        render: (r) => (r.vm ? h('a', { href: `#/vm/${encodeURIComponent(r.machine_uuid)}` }, r.vm) : 'none (standalone)') },
       { key: 'host', label: 'Host', value: (r) => r.host },
       { key: 'agent', label: 'Agent', value: (r) => (r.agent_name ? `${r.agent_name} ${r.agent_version || ''}` : 'not heard from yet') },
       { key: 'contact', label: 'Last contact', value: (r) => r.last_contact, render: (r) => time(r.last_contact) },
