@@ -668,9 +668,14 @@ static void machine_rules(struct engine *e, struct item *it, const struct guest_
     struct store_round w = {.findings = (const struct finding_write *)writes->data,
                             .n_findings = writes->len};
     g_autoptr(GError) err = NULL;
-    if (e->store->ops->round_write(e->store, &w, &err) < 0)
+    if (e->store->ops->round_write(e->store, &w, &err) < 0) {
         g_warning("machine %s: storing its findings: %s", it->name ? it->name : it->uuid,
                   err->message);
+        return;
+    }
+    /* Incidents as a VM's findings open them (the machine is the agent's
+     * item, as when it falls silent). */
+    engine_finding_events(e, writes, "agent", NULL, NULL);
 }
 
 int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_duplicate,

@@ -55,6 +55,12 @@ json_object *ops_incident_json(const struct incident *inc);
 struct round_batch;
 void stage_ops(struct engine *e, struct ehost *h, GPtrArray *round_items,
                const struct round_batch *b);
+/* The events of finding writes WRITES (struct finding_write) of items of
+ * KIND ("vm", "agent": a machine only its agent reports on) on HOST (NULL:
+ * none), named from INV (a host's inventory; NULL: the items' names).
+ * Under e->lock. */
+void engine_finding_events(struct engine *e, const GArray *writes, const char *kind,
+                           const char *host, GHashTable *inv);
 
 /* notify.c: the outbox's delivery thread. */
 void engine_notify_start(struct engine *e);

@@ -32,17 +32,18 @@ static void post(struct engine *e, const char *item, const char *name, const cha
 
 /* ---- findings ---- */
 
-static void findings(struct engine *e, struct ehost *h, const struct round_batch *b)
+void engine_finding_events(struct engine *e, const GArray *writes, const char *kind,
+                           const char *host, GHashTable *inv)
 {
-    for (guint i = 0; i < b->findings->len; i++) {
-        const struct finding_write *f = &g_array_index(b->findings, struct finding_write, i);
+    for (guint i = 0; i < writes->len; i++) {
+        const struct finding_write *f = &g_array_index(writes, struct finding_write, i);
         /* A new measure or message of an open finding is the findings
          * list's business; a new severity is news (an escalation). */
         if (f->op == FINDING_UPDATE && !f->new_severity)
             continue;
         struct item *it = g_hash_table_lookup(e->items, f->uuid);
-        const struct inv_dom *d = g_hash_table_lookup(h->inv, f->uuid);
-        g_autofree char *item = g_strconcat("vm:", f->uuid, NULL);
+        const struct inv_dom *d = inv ? g_hash_table_lookup(inv, f->uuid) : NULL;
+        g_autofree char *item = g_strconcat(kind, ":", f->uuid, NULL);
         g_autofree char *cond = g_strconcat("finding/", f->rule, NULL);
         const char *name = it && it->name ? it->name : d && d->name ? d->name : f->uuid;
         enum severity sev = SEV_WARNING;
@@ -56,13 +57,18 @@ static void findings(struct engine *e, struct ehost *h, const struct round_batch
         if (f->op == FINDING_OPEN || f->op == FINDING_UPDATE) {
             /* The ops module escalates on a higher severity and keeps the
              * incident as it is on a lower one. */
-            post(e, item, name, h->name, f->op == FINDING_OPEN ? "finding.opened" : "finding.updated",
+            post(e, item, name, host, f->op == FINDING_OPEN ? "finding.opened" : "finding.updated",
                  *cond ? cond : NULL, true, sev, f->message, NULL);
         } else {
             g_autofree char *msg = g_strdup_printf("%s: %s closed", name, f->rule);
-            post(e, item, name, h->name, "finding.closed", cond, false, SEV_INFO, msg, NULL);
+            post(e, item, name, host, "finding.closed", cond, false, SEV_INFO, msg, NULL);
         }
     }
+}
+
+static void findings(struct engine *e, struct ehost *h, const struct round_batch *b)
+{
+    engine_finding_events(e, b->findings, "vm", h->name, h->inv);
 }
 
 /* ---- rules ---- */

@@ -87,6 +87,11 @@ def test_a_server_is_a_first_class_machine(kanrid_factory, tmp_path):
     open_rows = k.get(f"/api/v1/findings?state=open").json["findings"]
     assert {f["rule"] for f in open_rows if f["uuid"] == BUSY_UUID} == set(found)
     assert 'kanri_machine_finding_open{machine="rack1-db"' in k.get("/metrics").body
+    # They open incidents on the machine's item, as a VM's findings do.
+    k.wait_for(lambda: any(i["condition"] == "finding/machine-memory-pressure" and
+                           i["item"] == "agent:" + BUSY_UUID
+                           for i in k.get("/api/v1/incidents").json["incidents"]),
+               what="an incident for the memory pressure")
     healthy = json.loads(json.dumps(d))
     healthy["seq"] = d["seq"] + 2
     healthy["time"] = d["time"] + 2
