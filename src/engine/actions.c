@@ -150,6 +150,9 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
     if (drv) {
         struct change_cause cause = {.cause = "action", .actor = who->name, .audit_id = audit_id};
         engine_inflight_set(e, host_id, uuid, &cause);
+        if (req->kind == ACTION_SETMEM || req->kind == ACTION_SETVCPUS ||
+            req->kind == ACTION_SET_BALLOON_PERIOD || req->kind == ACTION_SNAPSHOT_DELETE)
+            engine_inflight_keeps_state(e, host_id, uuid);
         drv->ops->action(drv, host_id, uuid, req, &cause, result, &err);
         engine_inflight_set(e, host_id, uuid, NULL);
         /* The host stopped answering: what became of the domain is read

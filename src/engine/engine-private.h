@@ -154,6 +154,10 @@ struct engine {
 struct inflight {
     char *actor;
     int64_t audit_id;
+    /* The action neither starts, stops nor removes the domain (a balloon,
+     * vCPUs, the statistics period): a domain stopping or vanishing while
+     * it runs is someone else's doing. */
+    bool keeps_state;
 };
 
 /* engine.c */
@@ -163,6 +167,11 @@ struct item *engine_item_get(struct engine *e, const char *uuid);  /* under e->l
 void engine_item_deactivate(struct engine *e, struct item *it, GPtrArray *ret_views);
 void engine_inflight_set(struct engine *e, int64_t host_id, const char *uuid,
                          const struct change_cause *cause);
+/* Marks the action in flight on UUID as one that keeps its state. */
+void engine_inflight_keeps_state(struct engine *e, int64_t host_id, const char *uuid);
+/* Whether the action of audit entry AUDIT_ID is in flight on UUID and
+ * keeps its state (struct inflight). */
+bool engine_inflight_keeps(struct engine *e, int64_t host_id, const char *uuid, int64_t audit_id);
 /* The cause of what a sync sees on UUID: the action in flight on it (or a
  * define on its host), else NULL.  *ret_actor owns the actor string. */
 bool engine_inflight_cause(struct engine *e, int64_t host_id, const char *uuid,

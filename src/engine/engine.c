@@ -292,6 +292,23 @@ void engine_inflight_set(struct engine *e, int64_t host_id, const char *uuid,
     g_hash_table_replace(e->inflight, key, f);
 }
 
+void engine_inflight_keeps_state(struct engine *e, int64_t host_id, const char *uuid)
+{
+    g_autofree char *key = inflight_key(host_id, uuid);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    struct inflight *f = g_hash_table_lookup(e->inflight, key);
+    if (f)
+        f->keeps_state = true;
+}
+
+bool engine_inflight_keeps(struct engine *e, int64_t host_id, const char *uuid, int64_t audit_id)
+{
+    g_autofree char *key = inflight_key(host_id, uuid);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    const struct inflight *f = g_hash_table_lookup(e->inflight, key);
+    return f && f->keeps_state && f->audit_id == audit_id;
+}
+
 bool engine_inflight_cause(struct engine *e, int64_t host_id, const char *uuid,
                            struct change_cause *ret, char **ret_actor)
 {

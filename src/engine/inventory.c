@@ -386,9 +386,12 @@ static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
     int64_t version = 0, domain_id = 0;
     guint8 old_sha[32] = {0};
     bool have_sha = false;
+    bool was_running = false;
     g_mutex_lock(&e->lock);
     struct inv_dom *inv = g_hash_table_lookup(h->inv, d->uuid);
     if (inv) {
+        was_running = g_strcmp0(inv->state, "running") == 0 ||
+                      g_strcmp0(inv->state, "paused") == 0;
         prior.known = true;
         prior.removed = inv->removed;
         version = inv->version;
@@ -407,6 +410,12 @@ static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
         c = *cause;
     else
         engine_inflight_cause(e, host_id, d->uuid, &c, &actor);
+    /* It stopped while an action that cannot stop it ran (a balloon
+     * change, say; its own sync may be the one to see it): someone else
+     * stopped it. */
+    if (g_strcmp0(c.cause, "action") == 0 && was_running && !d->running &&
+        engine_inflight_keeps(e, host_id, d->uuid, c.audit_id))
+        c = (struct change_cause){.cause = "external"};
     struct attribution a = attribution_seen(&prior, differs, g_strcmp0(c.cause, "action") == 0);
 
     g_autofree char *old_xml = NULL, *diff = NULL;
@@ -525,6 +534,10 @@ static void sink_domains_present(void *ctx, int64_t host_id, const char *const *
             c = *cause;
         else
             engine_inflight_cause(e, host_id, g->uuid, &c, &actor);
+        /* Gone while an action that cannot remove it ran. */
+        if (g_strcmp0(c.cause, "action") == 0 &&
+            engine_inflight_keeps(e, host_id, g->uuid, c.audit_id))
+            c = (struct change_cause){.cause = "external"};
         bool by_action = g_strcmp0(c.cause, "action") == 0;
         struct attribution a = attribution_gone(by_action);
         struct store_change ch = {

@@ -49,6 +49,7 @@ struct script {
     char *next_xml;            /* what the domain looks like after an action */
     bool report_without_cause; /* as an event racing the action would */
     bool host_lost;            /* the action loses its host: outcome unknown */
+    bool stopped;              /* someone stopped the domain while the action ran */
 };
 
 static int s_host_add(struct driver *d, int64_t host_id, const struct driver_host_conf *hc,
@@ -99,7 +100,7 @@ static int s_action(struct driver *d, int64_t host_id, const char *uuid,
         g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE, "outcome unknown: end of file");
         return -EIO;
     }
-    s->sink->domain(s->sink->ctx, host_id, dom_new(uuid, "a", s->next_xml, true),
+    s->sink->domain(s->sink->ctx, host_id, dom_new(uuid, "a", s->next_xml, !s->stopped),
                     s->report_without_cause ? NULL : cause);
     return 0;
 }
@@ -325,6 +326,55 @@ static void test_attribution(void **state)
     assert_string_equal(au->action, "setvcpus");
     assert_string_equal(au->result, "ok");
     assert_string_equal(au->actor, "alice");
+}
+
+/* A domain stopped behind kanri's back while an action that cannot stop it
+ * (the balloon statistics period) runs on it: whichever sync sees the stop
+ * — the action's own, or an event racing it — the change is external, not
+ * the action's. */
+static void test_stop_during_an_action_that_keeps_state(void **state)
+{
+    struct fx *f = *state;
+    const struct driver_sink *s = f->sink;
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL);
+    s->domain(s->ctx, f->h1, dom_new(VM_B, "b", xml_v(1), true), NULL);
+    f->drv.next_xml = g_strdup(xml_v(2));
+    f->drv.stopped = true;
+    for (int racing = 0; racing < 2; racing++) {
+        f->drv.report_without_cause = racing;
+        const char *uuid = racing ? VM_B : VM_A;
+        struct action_request req;
+        action_request_init(&req, ACTION_SET_BALLOON_PERIOD);
+        action_set_int(&req, "period", 10);
+        struct action_result res;
+        action_result_init(&res);
+        struct actor who = {.name = "kanrid", .token_id = 0};
+        int64_t audit_id = 0;
+        assert_int_equal(engine_action(f->e, f->h1, uuid, NULL, &req, "{}", &who, &res,
+                                       &audit_id, NULL),
+                         0);
+        action_request_clear(&req);
+        action_result_clear(&res);
+        g_autoptr(rows) ch = changes_of(f, uuid);
+        const struct change_row *newest = rows_get(ch, 0);
+        assert_string_equal(newest->cause, "external");
+        assert_null(newest->actor);
+    }
+    /* An action that stops a domain keeps its change (destroy). */
+    s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(1), true), NULL);
+    f->drv.report_without_cause = false;
+    struct action_request req;
+    action_request_init(&req, ACTION_DESTROY);
+    struct action_result res;
+    action_result_init(&res);
+    struct actor who = {.name = "alice", .token_id = 7};
+    int64_t audit_id = 0;
+    assert_int_equal(
+        engine_action(f->e, f->h1, VM_A, "a", &req, "{}", &who, &res, &audit_id, NULL), 0);
+    action_request_clear(&req);
+    action_result_clear(&res);
+    g_autoptr(rows) ch = changes_of(f, VM_A);
+    assert_string_equal(((const struct change_row *)rows_get(ch, 0))->cause, "action");
 }
 
 /* A persistent domain seen running with its inactive XML (as the driver
@@ -1177,6 +1227,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attribution, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_during_an_action_that_keeps_state, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_persistent_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_outcome_is_rechecked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounds, setup, teardown),
