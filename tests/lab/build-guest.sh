@@ -4,6 +4,7 @@
 # kanri-guestd).  No disk image is needed to boot it.
 #
 # Usage: tests/lab/build-guest.sh [--extra FILE:DEST]... [--force] [OUTDIR]
+#        tests/lab/build-guest.sh --fetch
 #
 #   OUTDIR          build directory (default: tests/lab/cache, git-ignored)
 #   --extra F:D     copy host file F to D inside the initramfs (mode kept; a
@@ -11,12 +12,20 @@
 #                   /usr/sbin/kanri-guestd and /etc/kanri-guestd.args are
 #                   picked up by the guest's /init (see docs/lab.md).
 #   --force         rebuild even if nothing changed
+#   --fetch         only make sure the kernel package is in the deb cache
+#                   (downloading it, retried for ~6 minutes, if not): the
+#                   one step that needs the network, so `make check` runs it
+#                   right after installing packages.  Exit code 3 when the
+#                   download failed.
 #
 # Env: KANRI_LAB_KERNEL_PKG   kernel package to use (default: newest
 #                             linux-image-6.1.0-N-amd64 known to apt)
 #      KANRI_LAB_IMAGES       where images are installed for QEMU to read
 #                             (default /var/lib/kanri-lab/images)
 #      KANRI_LAB_PVH=0        boot the compressed bzImage instead of vmlinux
+#      KANRI_LAB_DEBS         deb cache shared by every OUTDIR (default
+#                             tests/lab/cache/debs)
+#      KANRI_LAB_FETCH_TRIES  download attempts, 60 s apart (default 6)
 #
 # Results: OUTDIR/kernel (vmlinux for PVH boot, or the bzImage),
 # OUTDIR/initrd.img and OUTDIR/build.env, which names the copies installed under KANRI_LAB_IMAGES (content-addressed, so
@@ -33,21 +42,25 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 OUTDIR=""
 FORCE=0
+FETCH_ONLY=0
 EXTRAS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--extra) [ $# -ge 2 ] || die "--extra needs FILE:DEST"; EXTRAS+=("$2"); shift 2 ;;
 	--extra=*) EXTRAS+=("${1#--extra=}"); shift ;;
 	--force) FORCE=1; shift ;;
-	-h|--help) sed -n '2,28p' "$SELF"; exit 0 ;;
+	--fetch) FETCH_ONLY=1; shift ;;
+	-h|--help) sed -n '2,37p' "$SELF"; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*) [ -z "$OUTDIR" ] || die "only one OUTDIR"; OUTDIR=$1; shift ;;
 	esac
 done
 OUTDIR=${OUTDIR:-$HERE/cache}
 IMAGES=${KANRI_LAB_IMAGES:-/var/lib/kanri-lab/images}
-mkdir -p "$OUTDIR"
+DEBS=${KANRI_LAB_DEBS:-$HERE/cache/debs}
+mkdir -p "$OUTDIR" "$DEBS"
 OUTDIR=$(cd "$OUTDIR" && pwd)
+DEBS=$(cd "$DEBS" && pwd)
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 
@@ -106,6 +119,32 @@ if [ -z "$KSEL" ]; then
 fi
 KPKG=${KSEL%% *}
 KVERS=${KSEL#* }
+DEB="$DEBS/${KPKG}_${KVERS//:/%3a}_amd64.deb"
+
+# The only step that needs the network.  Name servers here have stopped
+# answering for minutes at a time, so a failed download is retried.
+fetch_kernel() {
+	local tries=${KANRI_LAB_FETCH_TRIES:-6} i
+	[ -f "$DEB" ] && return 0
+	for ((i = 1; i <= tries; i++)); do
+		log "downloading $KPKG $KVERS (attempt $i of $tries)"
+		# apt-get download writes into the current directory; it warns
+		# when the _apt user cannot write there, which is harmless.
+		(cd "$DEBS" && apt-get download -q "$KPKG=$KVERS" 2>&1 | grep -v 'unsandboxed' || true)
+		[ -f "$DEB" ] && break
+		[ "$i" -lt "$tries" ] && { log "download failed; again in 60 s"; sleep 60; }
+	done
+	# Older kernels' packages are not needed any more.
+	for f in "$DEBS"/linux-image-*.deb; do
+		[ -e "$f" ] && [ "$f" != "$DEB" ] && rm -f "$f"
+	done
+	[ -f "$DEB" ] || { printf 'build-guest: error: download of %s %s failed\n' "$KPKG" "$KVERS" >&2; exit 3; }
+}
+if [ $FETCH_ONLY = 1 ]; then
+	fetch_kernel
+	log "kernel package ready: $DEB"
+	exit 0
+fi
 
 # --- input stamp -----------------------------------------------------------
 extra_sums=""
@@ -139,17 +178,8 @@ fi
 
 # --- unpack kernel ---------------------------------------------------------
 KDIR="$OUTDIR/kernel-$KPKG-$KVERS"
-DEB="$OUTDIR/${KPKG}_${KVERS//:/%3a}_amd64.deb"
-[ -f "$DEB" ] || DEB=""
 if [ "$(cat "$KDIR/.done" 2>/dev/null)" != "${KPATHS[*]}" ]; then
-	if [ -z "$DEB" ]; then
-		log "downloading $KPKG $KVERS"
-		# apt-get download writes into the current directory; it warns when
-		# the _apt user cannot write there, which is harmless.
-		(cd "$OUTDIR" && apt-get download -q "$KPKG=$KVERS" 2>&1 | grep -v 'unsandboxed' || true)
-		DEB="$OUTDIR/${KPKG}_${KVERS//:/%3a}_amd64.deb"
-		[ -f "$DEB" ] || die "download of $KPKG $KVERS failed"
-	fi
+	fetch_kernel
 	log "unpacking $(basename "$DEB") (vmlinuz + needed modules)"
 	rm -rf "$KDIR"; mkdir -p "$KDIR"
 	dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$KDIR" --wildcards "${KPATHS[@]}"
@@ -157,10 +187,7 @@ if [ "$(cat "$KDIR/.done" 2>/dev/null)" != "${KPATHS[*]}" ]; then
 fi
 # Old kernels are not needed any more.
 for d in "$OUTDIR"/kernel-linux-image-*; do [ "$d" = "$KDIR" ] || rm -rf "$d"; done
-for f in "$OUTDIR"/linux-image-*.deb; do
-	[ -e "$f" ] || continue
-	case "$f" in "$OUTDIR/${KPKG}_${KVERS//:/%3a}_"*) ;; *) rm -f "$f" ;; esac
-done
+rm -f "$OUTDIR"/linux-image-*.deb	# where builds before the deb cache kept it
 
 VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-* | head -1)
 KREL=${VMLINUZ##*/vmlinuz-}
