@@ -71,6 +71,7 @@ void host_sample_init(struct host_sample *v)
     v->dom_id = -1;
     v->state = 0;
     v->state_reason = 0;
+    v->container = false;
     v->vcpus_json = v->blocks_json = v->nics_json = NULL;
 }
 

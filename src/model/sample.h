@@ -107,6 +107,23 @@ struct host_sample {
     uint64_t net_count, net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts;
     uint64_t net_rx_drop, net_tx_drop, net_rx_errs, net_tx_errs;
 
+    /* A container's control group (the container driver, src/lxc/); false
+     * and SAMPLE_ABSENT for VMs.  For a container the fields above hold:
+     * cpu_* and vcpu_time_ns the group's CPU usage, vcpu_count the cores it
+     * may use (its quota rounded up, else the host's), vcpu_delay_ns the
+     * time its quota throttled it (runnable but not allowed to run: what
+     * a vCPU's delay is to a VM), balloon_current and balloon_maximum the
+     * memory limit (absent: none), balloon_rss the group's memory use
+     * (page cache included, as a QEMU process's resident set includes the
+     * guest's), block_* its I/O, net_* its veth's traffic.  The fields
+     * below add what only a control group says: */
+    bool container;
+    uint64_t cg_mem_cache, cg_mem_swap;                /* bytes */
+    uint64_t cg_oom_kills;                             /* cumulative */
+    uint64_t cg_cpu_periods, cg_cpu_throttled_periods; /* CFS periods, cumulative */
+    uint64_t cg_cpu_quota_mc; /* quota in thousandths of a core; absent: none */
+    uint64_t cg_pids_current, cg_pids_max;
+
     char *vcpus_json;  /* [{"id":0,"state":1,"time_ns":..,"wait_ns":..,"delay_ns":..}] */
     char *blocks_json; /* [{"name":"vda","path":..,"rd_bytes":..,...}] */
     char *nics_json;   /* [{"name":"vnet0","rx_bytes":..,...}] */
