@@ -151,7 +151,8 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
         struct change_cause cause = {.cause = "action", .actor = who->name, .audit_id = audit_id};
         engine_inflight_set(e, host_id, uuid, &cause);
         if (req->kind == ACTION_SETMEM || req->kind == ACTION_SETVCPUS ||
-            req->kind == ACTION_SET_BALLOON_PERIOD || req->kind == ACTION_SNAPSHOT_DELETE)
+            req->kind == ACTION_SET_BALLOON_PERIOD || req->kind == ACTION_SNAPSHOT_DELETE ||
+            req->kind == ACTION_SET_LIMITS)
             engine_inflight_keeps_state(e, host_id, uuid);
         drv->ops->action(drv, host_id, uuid, req, &cause, result, &err);
         engine_inflight_set(e, host_id, uuid, NULL);
@@ -203,6 +204,49 @@ int engine_define(struct engine *e, int64_t host_id, const char *xml, const stru
     }
     *ret_uuid = g_steal_pointer(&uuid);
     return 0;
+}
+
+int engine_create(struct engine *e, int64_t host_id, const struct container_spec *spec,
+                  const char *params_text, const struct actor *who, char **ret_uuid,
+                  int64_t *ret_audit_id, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *host = NULL;
+    struct driver *drv = driver_of(e, host_id, &host, &err);
+    if (drv && !drv->ops->create) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNSUPPORTED,
+                    "host %s runs VMs, not containers: define a VM there instead", host);
+        return -ENOTSUP;
+    }
+    int64_t audit_id = 0;
+    GError *serr = NULL;
+    if (e->store->ops->audit_begin(e->store, who->name, who->token_id, "create", spec->name, NULL,
+                                   host, params_text ? params_text : "{}", &audit_id, &serr) < 0)
+        return audit_failed(serr, error);
+    *ret_audit_id = audit_id;
+    g_autofree char *uuid = NULL;
+    if (drv) {
+        struct change_cause cause = {.cause = "action", .actor = who->name, .audit_id = audit_id};
+        engine_inflight_set(e, host_id, DRIVER_INFLIGHT_DEFINE, &cause);
+        drv->ops->create(drv, host_id, spec, &cause, &uuid, &err);
+        engine_inflight_set(e, host_id, DRIVER_INFLIGHT_DEFINE, NULL);
+        if (uuid)
+            e->store->ops->audit_set_target(e->store, audit_id, spec->name, uuid, NULL);
+    }
+    audit_finish(e, audit_id, err);
+    if (err) {
+        g_propagate_error(error, g_steal_pointer(&err));
+        return -EIO;
+    }
+    *ret_uuid = g_steal_pointer(&uuid);
+    return 0;
+}
+
+bool engine_host_containers(struct engine *e, int64_t host_id)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    struct ehost *h = engine_host_find(e, host_id);
+    return h && h->drv && h->drv->ops->containers;
 }
 
 struct rows *engine_snapshots(struct engine *e, int64_t host_id, const char *uuid, GError **error)

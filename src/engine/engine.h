@@ -135,6 +135,13 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
 int engine_define(struct engine *e, int64_t host_id, const char *xml, const struct actor *who,
                   char **ret_uuid, int64_t *ret_audit_id, GError **error);
 struct rows *engine_snapshots(struct engine *e, int64_t host_id, const char *uuid, GError **error);
+/* Creates a container on HOST_ID (a host of a driver with containers;
+ * DRIVER_ERR_UNSUPPORTED otherwise), audited as "create" like define. */
+int engine_create(struct engine *e, int64_t host_id, const struct container_spec *spec,
+                  const char *params_text, const struct actor *who, char **ret_uuid,
+                  int64_t *ret_audit_id, GError **error);
+/* Whether HOST_ID's domains are containers (its driver says so). */
+bool engine_host_containers(struct engine *e, int64_t host_id);
 
 /* ---- reading the latest view ---- */
 

@@ -48,6 +48,15 @@ const struct action_spec action_specs[ACTION_N] = {
                                    false,
                                    {INT("period", 0, 86400, true), INT("previous", 0, 86400, false),
                                     END}},
+    /* Each limit given is set, live and in the configuration; 0 removes
+     * it (memory_bytes 0: no limit).  At least one is required (the
+     * driver says so). */
+    [ACTION_SET_LIMITS] = {"set-limits",
+                           true,
+                           {INT("memory_bytes", 0, G_MAXINT64 / 2, false),
+                            INT("cpu_millicores", 0, 1024 * 1000, false),
+                            INT("cpu_weight", 0, 10000, false), INT("pids", 0, 4194304, false),
+                            END}},
 };
 
 bool action_lookup(const char *name, enum action_kind *ret)

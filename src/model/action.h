@@ -35,6 +35,7 @@ enum action_kind {
     ACTION_MIGRATE,
     ACTION_UNDEFINE,
     ACTION_SET_BALLOON_PERIOD, /* kanrid's own upkeep; not offered by the API */
+    ACTION_SET_LIMITS,         /* a container's control group limits */
     ACTION_N
 };
 

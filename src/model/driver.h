@@ -117,8 +117,21 @@ struct driver_sink {
 
 struct driver;
 
+/* A container to create (driver_ops.create).  Limits SAMPLE_ABSENT-like 0
+ * mean none. */
+struct container_spec {
+    const char *name;     /* 1..64 of [A-Za-z0-9_.-], not starting with '.' or '-' */
+    const char *template; /* liblxc template, e.g. "busybox" */
+    uint64_t memory_bytes;
+    uint64_t cpu_millicores; /* quota, thousandths of a core */
+    uint64_t cpu_weight;     /* 1..10000 */
+    uint64_t pids;
+    bool start; /* start it once created */
+};
+
 struct driver_ops {
-    const char *name; /* "libvirt" */
+    const char *name; /* "libvirt", "lxc" */
+    bool containers;  /* its domains are containers (kind "container") */
     /* Starts managing host HOST_ID (reported to the sink under that id). */
     int (*host_add)(struct driver *d, int64_t host_id, const struct driver_host_conf *hc,
                     GError **error);
@@ -140,6 +153,10 @@ struct driver_ops {
     int (*define)(struct driver *d, int64_t host_id, const char *xml,
                   const struct change_cause *cause, char **ret_uuid, char **ret_name,
                   GError **error);
+    /* Creates a container (drivers with containers only; NULL otherwise),
+     * reported with CAUSE like define().  *ret_uuid is set once known. */
+    int (*create)(struct driver *d, int64_t host_id, const struct container_spec *spec,
+                  const struct change_cause *cause, char **ret_uuid, GError **error);
     /* The snapshots of a domain (rows of snapshot_row_desc). */
     struct rows *(*snapshots)(struct driver *d, int64_t host_id, const char *uuid, GError **error);
 };

@@ -423,7 +423,8 @@ int virt_action(struct driver *base, int64_t host_id, const char *uuid,
     action_fn fn = (unsigned)req->kind < ACTION_N ? actions[req->kind] : NULL;
     if (!fn) {
         g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNSUPPORTED,
-                    "the libvirt driver has no action %d", (int)req->kind);
+                    "%s is for containers; VMs have no such action",
+                    (unsigned)req->kind < ACTION_N ? action_specs[req->kind].name : "?");
         return -ENOTSUP;
     }
     struct action_ctx ctx = {.d = d, .req = req, .res = result, .uuid = uuid, .cause = cause};
