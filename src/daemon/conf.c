@@ -85,8 +85,11 @@ static const struct conf_field ops_fields[] = {
     {NULL, 0, 0, 0, NULL, 0},
 };
 
+static const char *const hypervisor_drivers[] = {"libvirt", "lxc", NULL};
+
 static const struct conf_field hypervisor_fields[] = {
     {"uri", T_STRING, 0, 0, NULL, H(uri)},
+    {"driver", T_ENUM, 0, 0, hypervisor_drivers, H(driver)},
     {"keepalive_interval", T_INT, 0, 3600, NULL, H(keepalive_interval)},
     {"keepalive_count", T_INT, 1, 100, NULL, H(keepalive_count)},
     {"reconnect_min", T_INT, 1, 3600, NULL, H(reconnect_min)},
@@ -104,6 +107,7 @@ static void hypervisor_free(gpointer p)
         return;
     g_free(h->name);
     g_free(h->uri);
+    g_free(h->driver);
     g_free(h->fence);
     g_free(h->probe);
     g_free(h);
@@ -287,6 +291,14 @@ static struct conf_hypervisor *hypervisor_new(const char *name)
     h->reconnect_max = 60;
     h->fence_timeout = 60;
     return h;
+}
+
+const char *conf_hypervisor_driver(struct conf_hypervisor *h)
+{
+    const char *by_uri = g_str_has_prefix(h->uri, CONF_LXC_SCHEME) ? "lxc" : "libvirt";
+    if (!h->driver)
+        h->driver = g_strdup(by_uri);
+    return g_str_equal(h->driver, by_uri) ? h->driver : NULL;
 }
 
 struct conf_hypervisor *conf_add_uri(struct conf *c, const char *uri)
@@ -1020,8 +1032,18 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             struct conf_hypervisor *hv = hypervisor_new(name);
             hv->line = gline;
             check_group(c, kf, lines, label, g, hypervisor_fields, hv, errors, &count);
+            if (!hv->uri && g_strcmp0(hv->driver, "lxc") == 0)
+                hv->uri = g_strdup(CONF_LXC_DEFAULT_URI);
             if (!hv->uri) {
                 add_error(errors, &count, label, gline, "[%s]: missing required key 'uri'", g);
+                hypervisor_free(hv);
+                continue;
+            }
+            if (!conf_hypervisor_driver(hv)) {
+                add_error(errors, &count, label, gline,
+                          "[%s]: uri '%s' does not go with driver = %s (container hosts are "
+                          "liblxc:///PATH, libvirt hosts anything else)",
+                          g, hv->uri, hv->driver);
                 hypervisor_free(hv);
                 continue;
             }

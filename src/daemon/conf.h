@@ -25,9 +25,15 @@
 #define CONF_MAX_HYPERVISORS 1024
 #define CONF_MAX_BYTES       (1024 * 1024)
 
+#define CONF_LXC_SCHEME      "liblxc://"
+#define CONF_LXC_DEFAULT_URI "liblxc:///var/lib/lxc"
+
 struct conf_hypervisor {
     char *name; /* from [hypervisor:NAME]; unique; the host's name in kanri */
     char *uri;
+    /* "libvirt" or "lxc" (docs/containers.md); from the uri when not
+     * given: liblxc:// is lxc, anything else libvirt. */
+    char *driver;
     int keepalive_interval; /* seconds, 0 disables keepalive */
     int keepalive_count;
     int reconnect_min; /* seconds */
@@ -127,6 +133,9 @@ bool conf_parse_listen(const char *s, char **ret_host, int *ret_port);
  * URI (host part, "local" for qemu:///system, else the driver and path) and
  * made unique.  Returns the new entry. */
 struct conf_hypervisor *conf_add_uri(struct conf *c, const char *uri);
+/* H's driver, set from its uri when it had none; NULL when the driver
+ * given does not go with the uri. */
+const char *conf_hypervisor_driver(struct conf_hypervisor *h);
 
 /* Derives a host name from a libvirt URI (see conf_add_uri). g_free. */
 char *conf_name_from_uri(const char *uri);

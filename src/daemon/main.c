@@ -9,6 +9,7 @@
 #include "daemon/tls.h"
 #include "engine/engine.h"
 #include "store/store.h"
+#include "lxc/lxc.h"
 #include "virt/virt.h"
 
 #include <errno.h>
@@ -173,6 +174,9 @@ static int stream_budget(int wanted, int max_connections)
 /* Stops what main() started, the newest first.  A hypervisor call that
  * still hangs keeps the driver, engine and store alive to the process's
  * exit rather than free them under it. */
+/* The container driver, made when a host needs it (one for all of them). */
+static struct driver *lxcd;
+
 static void stop_all(struct api *api, struct tls_identity *tls, struct engine *eng,
                      struct driver *virt, struct store *st)
 {
@@ -180,6 +184,8 @@ static void stop_all(struct api *api, struct tls_identity *tls, struct engine *e
     tls_identity_clear(tls);
     if (engine_stop(eng, 10)) {
         virt->ops->free(virt);
+        if (lxcd)
+            lxcd->ops->free(g_steal_pointer(&lxcd));
         engine_free(eng);
         store_close(st);
     } else {
@@ -263,7 +269,8 @@ int main(int argc, char **argv)
         if (!strstr(connects[i], ":"))
             g_ptr_array_add(
                 errors,
-                g_strdup_printf("--connect: '%s' is not a libvirt URI (e.g. qemu:///system)",
+                g_strdup_printf("--connect: '%s' is not a libvirt URI (e.g. qemu:///system) or "
+                                "a container host's (liblxc:///var/lib/lxc)",
                                 connects[i]));
         else
             conf_add_uri(c, connects[i]);
@@ -425,7 +432,16 @@ int main(int argc, char **argv)
             .reconnect_min = hv->reconnect_min,
             .reconnect_max = hv->reconnect_max,
         };
-        if (engine_host_add(eng, virt, &hc, &err) < 0) {
+        struct driver *drv = virt;
+        if (g_strcmp0(conf_hypervisor_driver(hv), "lxc") == 0) {
+            if (!lxcd) {
+                struct lxc_conf lc = {.collect = c->collect_interval > 0,
+                                      .interval_s = c->collect_interval};
+                lxcd = lxc_driver_new(&lc, engine_sink(eng));
+            }
+            drv = lxcd;
+        }
+        if (engine_host_add(eng, drv, &hc, &err) < 0) {
             fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
             stop_all(api, &tls, eng, virt, st);
             return 1;
