@@ -11,14 +11,14 @@ ARGS     ?=
 # Build dependencies (Debian package names).
 BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-dev \
              libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libbearssl-dev libcurl4-gnutls-dev libsqlite3-dev libcmocka-dev \
-             python3
+             lxc-dev python3
 # What the test suites need on top: a real libvirt daemon and QEMU for the
 # lab guests, pytest for the end-to-end tests, openssl for the CLI's TLS test
 # certificates, Chromium for the browser tests (Playwright drives Debian's
 # build; it cannot download its own here).
 TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
              qemu-system-x86 qemu-utils qemu-guest-agent busybox-static cpio e2fsprogs \
-             socat sqlite3 kmod xz-utils zstd musl-tools openssl chromium
+             socat sqlite3 kmod xz-utils zstd musl-tools openssl chromium lxc
 
 # The sanitizer runtimes (gcc's; libgcc-12-dev pulls them in already).
 SAN_PKGS   = libasan8 libubsan1 liblsan0 libtsan2
