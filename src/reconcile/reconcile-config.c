@@ -32,6 +32,9 @@ static const char *const rule_names[RR_N] = {
     [RR_GUEST_VIEW_STALE] = "guest-view-stale",
     [RR_GUEST_CLOCK_SKEW] = "guest-clock-skew",
     [RR_GUEST_AGENT_INCOMPLETE] = "guest-agent-incomplete",
+    [RR_CONTAINER_CPU_THROTTLED] = "container-cpu-throttled",
+    [RR_CONTAINER_SEES_HOST_MEMORY] = "container-sees-host-memory",
+    [RR_CONTAINER_OOM_KILL] = "container-oom-kill",
 };
 
 const char *reconcile_rule_name(enum reconcile_rule r)
@@ -104,6 +107,9 @@ void reconcile_config_init(struct reconcile_config *cfg)
     rule(cfg, RR_GUEST_VIEW_STALE, 90, 90, 900, 1, 1, RECONCILE_WARNING);
     rule(cfg, RR_GUEST_CLOCK_SKEW, 2, 1, 60, 2, 2, RECONCILE_WARNING);
     rule(cfg, RR_GUEST_AGENT_INCOMPLETE, 1, 1, never, 1, 1, RECONCILE_INFO);
+    rule(cfg, RR_CONTAINER_CPU_THROTTLED, 10, 5, 50, 2, 3, RECONCILE_WARNING);
+    rule(cfg, RR_CONTAINER_SEES_HOST_MEMORY, 5, 5, never, 2, 2, RECONCILE_WARNING);
+    rule(cfg, RR_CONTAINER_OOM_KILL, 1, 1, never, 1, 6, RECONCILE_WARNING);
     cfg->host_stale_us = 60 * G_USEC_PER_SEC;
     cfg->guest_stale_us = 90 * G_USEC_PER_SEC;
     cfg->balloon_stale_us = 30 * G_USEC_PER_SEC;

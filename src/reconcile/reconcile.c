@@ -1,7 +1,8 @@
 /*
  * The reconciliation engine.  The sections below run in the order of
  * docs/reconciliation.md: choosing the guest views, then CPU, memory, disk,
- * network and agent health, then the findings' hysteresis.  Each section
+ * network, agent health and the containers' own rules, then the findings'
+ * hysteresis.  Each section
  * fills its resources (H, G, R) and evaluates its rules; reconcile_run()
  * ties them together.
  */
@@ -84,6 +85,15 @@ struct ctx {
     int64_t host_age_us;
 
     struct gview qga, balloon, guestd;
+
+    /* A container's round (host->container): its control group is the
+     * truth for CPU and memory, and rules made for VMs do not apply. */
+    bool container;
+    /* The guest's busy share of the CPUs it counts, unconverted (NaN:
+     * none), for the container rules' messages. */
+    double g_busy_seen;
+    uint64_t g_cpus_seen;
+    const char *g_cpu_src;
 };
 
 static bool has(uint64_t v)
@@ -375,6 +385,20 @@ static const char *hwhy(struct ctx *c)
     return s;
 }
 
+/* A number of cores for messages ("1.5 cores", "1 core"); "?" when
+ * absent. */
+static const char *cores(struct ctx *c, uint64_t millicores)
+{
+    if (c->quiet)
+        return "";
+    if (!has(millicores))
+        return "?";
+    char *s =
+        g_strdup_printf("%g core%s", (double)millicores / 1000.0, millicores == 1000 ? "" : "s");
+    g_ptr_array_add(c->scratch, s);
+    return s;
+}
+
 /* ---- 1. CPU ---- */
 
 static bool has_cpu(const struct guest_sample *s)
@@ -421,22 +445,30 @@ static void section_cpu(struct ctx *c)
     const struct host_sample *h = c->host, *hp = c->in->host_prev;
     double g_busy = RECONCILE_ABSENT, g_steal = RECONCILE_ABSENT;
     double h_busy = RECONCILE_ABSENT, h_wait = RECONCILE_ABSENT;
-    const char *h_src = "vcpu.N.time";
+    const char *h_src = c->container ? "cgroup CPU usage" : "vcpu.N.time";
 
     bool g_ok = guest_cpu_pct(gv, &g_busy, &g_steal);
     bool g_use = g_ok && gv->fresh;
     /* The unit is the allocated vCPUs (the host's count).  A guest with
      * vCPUs offline reports percentages of its online CPUs; convert. */
     g_autofree char *basis = g_strdup("");
+    if (g_use) {
+        c->g_busy_seen = g_busy;
+        c->g_cpus_seen = gv->cur->cpu_count;
+        c->g_cpu_src = gv->name;
+    }
     if (g_ok && has(gv->cur->cpu_count) && h && has(h->vcpu_count) && h->vcpu_count > 0 &&
         gv->cur->cpu_count != h->vcpu_count) {
         double scale = (double)gv->cur->cpu_count / (double)h->vcpu_count;
         g_busy *= scale;
         g_steal *= scale;
+        g_autofree char *vcpus =
+            g_strdup_printf("%" G_GUINT64_FORMAT " allocated vCPUs", h->vcpu_count);
         g_free(basis);
-        basis = g_strdup_printf("; converted from %" G_GUINT64_FORMAT
-                                " online CPUs to %" G_GUINT64_FORMAT " allocated vCPUs",
-                                gv->cur->cpu_count, h->vcpu_count);
+        basis =
+            g_strdup_printf("; converted from %" G_GUINT64_FORMAT " %s to %s", gv->cur->cpu_count,
+                            c->container ? "CPUs the container sees" : "online CPUs",
+                            c->container ? cores(c, h->vcpu_count * 1000) : vcpus);
     }
     /* Per vCPU: the sums over vCPUs divided by the count, which must not
      * have changed between the samples (hot-plug). */
@@ -455,21 +487,38 @@ static void section_cpu(struct ctx *c)
     bool h_ok = reconcile_present(h_busy);
 
     /* cpu.busy: the guest tells its work from its idle loop; host vCPU time
-     * also counts halt-polling and emulation. */
-    if (g_use)
+     * also counts halt-polling and emulation.  A container has no vCPUs to
+     * emulate: its control group's usage is exactly its processes' CPU
+     * time, while its /proc/stat counts the host's CPUs (without lxcfs). */
+    if (c->container && h_ok)
+        set_value(c, RC_CPU_BUSY, h_busy, g_busy, h_busy, "host", gv,
+                  "the control group's CPU usage of the %s it may use (exact for a "
+                  "container; /proc/stat inside counts the host's CPUs unless lxcfs is "
+                  "mounted)%s",
+                  cores(c, h->vcpu_count * 1000), basis);
+    else if (c->container)
+        set_value(c, RC_CPU_BUSY, h_busy, g_busy, RECONCILE_ABSENT, "none", gv,
+                  "%s; the guest's /proc/stat is not a substitute (it counts the host's CPUs)",
+                  hwhy(c));
+    else if (g_use)
         set_value(c, RC_CPU_BUSY, h_busy, g_busy, g_busy, "guest", gv,
                   "guest's own accounting (busy = all but idle, iowait and steal)%s", basis);
     else
         set_value(c, RC_CPU_BUSY, h_busy, g_busy, RECONCILE_ABSENT, "none", gv,
                   "%s; host vCPU time is not a substitute", gwhy(c, gv, "CPU times"));
 
-    /* cpu.wait: the host's scheduler measures the wait directly. */
+    /* cpu.wait: the host's scheduler measures the wait directly; for a
+     * container, the time its CPU quota throttled it. */
+    const char *no_wait =
+        c->container ? "control group reports no throttled time" : "host reports no vcpu.N.delay";
     if (reconcile_present(h_wait))
-        set_value(c, RC_CPU_WAIT, h_wait, g_steal, h_wait, "host", gv,
-                  "host run-queue wait of the vCPU threads (vcpu.N.delay)");
+        set_value(c, RC_CPU_WAIT, h_wait, g_steal, h_wait, "host", gv, "%s",
+                  c->container ? "time the CPU quota held the control group back (cpu.stat "
+                                 "throttled time): runnable but not allowed to run"
+                               : "host run-queue wait of the vCPU threads (vcpu.N.delay)");
     else
         set_value(c, RC_CPU_WAIT, h_wait, g_steal, RECONCILE_ABSENT, "none", gv, "%s",
-                  h_ok ? "host reports no vcpu.N.delay" : hwhy(c));
+                  h_ok ? no_wait : hwhy(c));
 
     /* cpu.demand: what the guest would have used had it never waited.  A
      * vCPU thread waits on the host's run queue only while runnable, that
@@ -480,7 +529,12 @@ static void section_cpu(struct ctx *c)
      * (measured: bench/reconcile scenario 2b, docs/reconciliation.md). */
     double h_dem = h_ok && reconcile_present(h_wait) ? h_busy + h_wait : RECONCILE_ABSENT;
     double g_dem = g_ok ? g_busy + g_steal : RECONCILE_ABSENT;
-    if (reconcile_present(h_dem) && c->host_fresh) {
+    if (reconcile_present(h_dem) && c->host_fresh && c->container) {
+        set_value(c, RC_CPU_DEMAND, h_dem, g_dem, MIN(h_dem, 100.0), "host-run+wait", gv,
+                  "the control group ran %.1f %% and was throttled %.1f %% (cpu.stat "
+                  "throttled time)%s: what it would use without its CPU quota",
+                  h_busy, h_wait, h_dem > 100.0 ? " (capped at 100 %)" : "");
+    } else if (reconcile_present(h_dem) && c->host_fresh) {
         set_value(c, RC_CPU_DEMAND, h_dem, g_dem, MIN(h_dem, 100.0), "host-run+wait", gv,
                   "vCPU threads ran %.1f %% (%s) and waited %.1f %% (vcpu.N.delay)%s; the "
                   "guest's busy%s already holds the wait it cannot see as steal",
@@ -488,11 +542,16 @@ static void section_cpu(struct ctx *c)
                   g_use ? "" : " (not available here)");
     } else {
         set_value(c, RC_CPU_DEMAND, h_dem, g_dem, RECONCILE_ABSENT, "none", gv, "%s",
-                  h_ok ? "host reports no vcpu.N.delay" : hwhy(c));
+                  h_ok ? no_wait : hwhy(c));
     }
 
-    /* Rule: cpu-busy-mismatch */
-    if (g_use && h_ok)
+    /* Rule: cpu-busy-mismatch.  Not for a container: R is its control
+     * group's own usage, and the guest's /proc/stat counts the host's CPUs,
+     * so a gap says nothing about the container's accounting. */
+    if (c->container)
+        eval_unknown(c, RR_CPU_BUSY_MISMATCH,
+                     "not for a container: its CPU usage is the control group's own");
+    else if (g_use && h_ok)
         eval_set(c, RR_CPU_BUSY_MISMATCH, fabs(h_busy - g_busy), false,
                  TXT(c,
                      "host: vCPU threads ran %.1f %% of %" G_GUINT64_FORMAT
@@ -502,8 +561,12 @@ static void section_cpu(struct ctx *c)
     else
         eval_unknown(c, RR_CPU_BUSY_MISMATCH, "%s", !g_use ? gwhy(c, gv, "CPU times") : hwhy(c));
 
-    /* Rule: steal-invisible-to-guest */
-    if (g_use && reconcile_present(h_wait)) {
+    /* Rule: steal-invisible-to-guest.  A container's wait is throttling by
+     * its quota, which container-cpu-throttled reports in its own terms. */
+    if (c->container) {
+        eval_unknown(c, RR_STEAL_INVISIBLE,
+                     "not for a container: its wait is throttling (container-cpu-throttled)");
+    } else if (g_use && reconcile_present(h_wait)) {
         double gap = h_wait - g_steal;
         eval_set(c, RR_STEAL_INVISIBLE, gap, false,
                  TXT(c,
@@ -519,8 +582,13 @@ static void section_cpu(struct ctx *c)
                             : hwhy(c));
     }
 
-    /* Rule: vcpu-count-mismatch (current samples only: no rate needed) */
-    if (gv && gv->fresh && has(gv->cur->cpu_count) && c->host_fresh && has(h->vcpu_count)) {
+    /* Rule: vcpu-count-mismatch (current samples only: no rate needed).  A
+     * container's count is its quota rounded up, not vCPUs that could be
+     * offline: the CPUs it sees are the host's or its cpuset. */
+    if (c->container) {
+        eval_unknown(c, RR_VCPU_COUNT_MISMATCH,
+                     "not for a container: its core count is its CPU quota, not vCPUs");
+    } else if (gv && gv->fresh && has(gv->cur->cpu_count) && c->host_fresh && has(h->vcpu_count)) {
         double diff = fabs((double)h->vcpu_count - (double)gv->cur->cpu_count);
         eval_set(c, RR_VCPU_COUNT_MISMATCH, diff, false,
                  TXT(c,
@@ -671,6 +739,18 @@ static char *mem_unavailable_why(struct ctx *c)
     return g_string_free(s, FALSE);
 }
 
+/* A container's memory use less its page cache (the cache it would give
+ * back under pressure); NaN without a use figure; the use itself without a
+ * cache figure (R then says why it is not used). */
+static double container_used(const struct host_sample *h)
+{
+    if (!h || !has(h->balloon_rss))
+        return RECONCILE_ABSENT;
+    if (!has(h->cg_mem_cache))
+        return (double)h->balloon_rss;
+    return h->balloon_rss > h->cg_mem_cache ? (double)(h->balloon_rss - h->cg_mem_cache) : 0;
+}
+
 static void section_memory(struct ctx *c)
 {
     struct gview *order[] = {&c->guestd, &c->balloon};
@@ -686,9 +766,26 @@ static void section_memory(struct ctx *c)
     bool g_used_ok = gu && gu->fresh;
     bool h_ok = c->host_fresh;
 
+    if (c->container)
+        h_rss = container_used(h);
+
     /* mem.total: what backs the guest is the balloon's current size; the
-     * guest's own total may still count ballooned-out pages. */
-    if (h_ok && reconcile_present(h_cur))
+     * guest's own total may still count ballooned-out pages.  A container
+     * has its control group's limit instead (balloon_current); without one
+     * it may use all of the host's memory, which is what its /proc/meminfo
+     * shows, so the guest's total is then the right figure, said so. */
+    if (c->container && h_ok && reconcile_present(h_cur))
+        set_value(c, RC_MEM_TOTAL, h_cur, g_total, h_cur, "host", gv,
+                  "the control group's memory limit: the most the container may use");
+    else if (c->container && h_ok && g_total_ok)
+        set_value(c, RC_MEM_TOTAL, h_cur, g_total, g_total, "guest", gv,
+                  "the container has no memory limit: it may use the host's memory, which "
+                  "/proc/meminfo inside shows");
+    else if (c->container)
+        set_value(c, RC_MEM_TOTAL, h_cur, g_total, RECONCILE_ABSENT, "none", gv,
+                  "%s; the guest's total is not a substitute",
+                  !h_ok ? hwhy(c) : gwhy(c, gv, "memory (the container has no memory limit)"));
+    else if (h_ok && reconcile_present(h_cur))
         set_value(c, RC_MEM_TOTAL, h_cur, g_total, h_cur, "host", gv,
                   "balloon current size (maximum %s): the memory that backs the guest",
                   B(c, h_max));
@@ -697,9 +794,23 @@ static void section_memory(struct ctx *c)
                   "%s; the guest's total is not a substitute",
                   h_ok ? "host reports no balloon.current" : hwhy(c));
 
-    /* mem.used: only the guest knows what is cache. */
+    /* mem.used: only the guest knows what is cache.  A container's control
+     * group knows it too (its page cache), and its /proc/meminfo is the
+     * host's unless lxcfs is mounted: the group is the truth. */
     g_autofree char *why = mem_unavailable_why(c);
-    if (g_used_ok)
+    if (c->container && h_ok && reconcile_present(h_rss) && has(h->cg_mem_cache))
+        set_value(c, RC_MEM_USED, h_rss, g_used, h_rss, "host", gu,
+                  "the control group's memory use (%s) less its page cache (%s)",
+                  B(c, num(h->balloon_rss)), B(c, num(h->cg_mem_cache)));
+    else if (c->container)
+        set_value(c, RC_MEM_USED, h_rss, g_used, RECONCILE_ABSENT, "none", gu,
+                  "%s; the guest's figure is not a substitute (/proc/meminfo inside is the "
+                  "host's unless lxcfs is mounted)",
+                  !h_ok                       ? hwhy(c)
+                  : !reconcile_present(h_rss) ? "control group reports no memory use"
+                                              : "control group reports no page cache: its "
+                                                "use counts the cache");
+    else if (g_used_ok)
         set_value(c, RC_MEM_USED, h_rss, g_used, g_used, "guest", gu,
                   "guest total minus available (caches excluded)");
     else
@@ -718,12 +829,35 @@ static void section_memory(struct ctx *c)
             g_swap = g_in + g_out;
     }
     bool g_swap_ok = gs && gs->fresh && reconcile_present(g_swap);
-    if (g_swap_ok)
+    if (c->container)
+        /* /proc/vmstat is not namespaced (nor virtualised by lxcfs): inside
+         * a container it counts the whole host's swapping. */
+        set_value(c, RC_MEM_SWAP, RECONCILE_ABSENT, g_swap, RECONCILE_ABSENT, "none", gs,
+                  "/proc/vmstat inside a container counts the host's swapping, not the "
+                  "container's; its control group holds %s in swap (a size, not a rate)",
+                  h ? B(c, num(h->cg_mem_swap)) : "?");
+    else if (g_swap_ok)
         set_value(c, RC_MEM_SWAP, RECONCILE_ABSENT, g_swap, g_swap, "guest", gs,
                   "guest swap-in %s/s + swap-out %s/s", B(c, g_in), B(c, g_out));
     else
         set_value(c, RC_MEM_SWAP, RECONCILE_ABSENT, g_swap, RECONCILE_ABSENT, "none", gs, "%s",
                   gwhy(c, gs, "swap counters"));
+
+    /* The balloon rules compare the guest with a balloon, and mem.used of a
+     * container is its control group's own: for a container they do not
+     * apply (container-sees-host-memory compares its total with its limit). */
+    if (c->container) {
+        eval_unknown(c, RR_MEM_OVERSTATED,
+                     "not for a container: container-sees-host-memory compares its limit");
+        eval_unknown(c, RR_RSS_OVER_USED,
+                     "not for a container: its memory use is the control group's own");
+        eval_unknown(c, RR_RSS_UNDER_USED,
+                     "not for a container: its memory use is the control group's own");
+        eval_unknown(c, RR_BALLOON_SWAPPING, "not for a container: it has no balloon");
+        eval_unknown(c, RR_MEM_VIEW_UNAVAILABLE,
+                     "not for a container: its memory use comes from its control group");
+        return;
+    }
 
     /* Rule: guest-memory-overstated */
     if (g_total_ok && h_ok && reconcile_present(h_cur) && h_cur > 0) {
@@ -1033,8 +1167,9 @@ static void section_disk(struct ctx *c)
                rate(gi->cur->disk_write_bytes, gi->prev->disk_write_bytes, gi->dt_s);
     bool g_io_ok = gi && gi->fresh && reconcile_present(g_io);
     if (reconcile_present(h_io))
-        set_value(c, RC_DISK_IO, h_io, g_io, h_io, "host", gi,
-                  "bytes read and written at the images (block.N.rd/wr.bytes)");
+        set_value(c, RC_DISK_IO, h_io, g_io, h_io, "host", gi, "%s",
+                  c->container ? "bytes the control group read and wrote (its io counters)"
+                               : "bytes read and written at the images (block.N.rd/wr.bytes)");
     else
         set_value(c, RC_DISK_IO, h_io, g_io, RECONCILE_ABSENT, "none", gi, "%s%s",
                   !reconcile_present(c->host_dt_s)    ? hwhy(c)
@@ -1042,8 +1177,12 @@ static void section_disk(struct ctx *c)
                                                       : "host block counters missing or reset",
                   "; guest counters are not a substitute");
 
-    /* Rule: disk-io-mismatch */
-    if (reconcile_present(h_io) && g_io_ok) {
+    /* Rule: disk-io-mismatch.  Not for a container: /proc/diskstats inside
+     * counts the host's disks, its control group only its own I/O. */
+    if (c->container) {
+        eval_unknown(c, RR_DISK_IO_MISMATCH,
+                     "not for a container: /proc/diskstats inside counts the host's disks");
+    } else if (reconcile_present(h_io) && g_io_ok) {
         double top = MAX(h_io, g_io);
         double pct = top >= c->cfg->disk_io_floor ? 100.0 * fabs(h_io - g_io) / top : 0;
         eval_set(c, RR_DISK_IO_MISMATCH, pct, false,
@@ -1090,7 +1229,8 @@ static void section_network(struct ctx *c)
     for (int k = 0; k < 2; k++) {
         if (reconcile_present(hv[k]))
             set_value(c, rs[k], hv[k], gvv[k], hv[k], "host", gv,
-                      "tap device counters on the host (net.N.%s.bytes)", k ? "tx" : "rx");
+                      "%s device counters on the host (net.N.%s.bytes)",
+                      c->container ? "veth" : "tap", k ? "tx" : "rx");
         else
             set_value(c, rs[k], hv[k], gvv[k], RECONCILE_ABSENT, "none", gv,
                       "%s; guest counters are not a substitute", hw);
@@ -1126,8 +1266,11 @@ static void section_agent(struct ctx *c)
     if (!qga->cur && !gd->cur)
         eval_set(c, RR_GUEST_VIEW_MISSING, 1, false,
                  TXT(c, "%s",
-                     "no guest view: no qemu-guest-agent sample and no kanri-guestd "
-                     "sample; guest CPU, disk use and clock are unknown"));
+                     c->container ? "no guest view: no kanri-guestd sample (a container's "
+                                    "only guest view); disk use and clock inside are unknown"
+                                  : "no guest view: no qemu-guest-agent sample and no "
+                                    "kanri-guestd sample; guest CPU, disk use and clock are "
+                                    "unknown"));
     else
         eval_set(c, RR_GUEST_VIEW_MISSING, 0, false,
                  TXT(c, "guest view from %s", qga->cur ? "qga" : "kanri-guestd"));
@@ -1209,7 +1352,131 @@ static void section_agent(struct ctx *c)
     }
 }
 
-/* ---- 6. findings ---- */
+/* ---- 6. containers ---- */
+
+static void section_container(struct ctx *c)
+{
+    const enum reconcile_rule rules[] = {RR_CONTAINER_CPU_THROTTLED, RR_CONTAINER_SEES_HOST_MEMORY,
+                                         RR_CONTAINER_OOM_KILL};
+    if (!c->container) {
+        for (size_t i = 0; i < G_N_ELEMENTS(rules); i++)
+            eval_unknown(c, rules[i], "not a container");
+        return;
+    }
+    const struct host_sample *h = c->host, *hp = c->in->host_prev;
+
+    /* Rule: container-cpu-throttled: the share of its CFS periods in which
+     * the quota stopped the group, between the two host samples. */
+    if (reconcile_present(c->host_dt_s)) {
+        double dp = delta(h->cg_cpu_periods, hp->cg_cpu_periods);
+        double dt = delta(h->cg_cpu_throttled_periods, hp->cg_cpu_throttled_periods);
+        if (!has(h->cg_cpu_quota_mc)) {
+            eval_set(c, RR_CONTAINER_CPU_THROTTLED, 0, false,
+                     TXT(c, "%s", "no CPU quota: the container is never throttled"));
+        } else if (!reconcile_present(dp) || !reconcile_present(dt)) {
+            eval_unknown(c, RR_CONTAINER_CPU_THROTTLED,
+                         "control group reports no CFS period counters, or they went back");
+        } else if (dp <= 0) {
+            eval_set(c, RR_CONTAINER_CPU_THROTTLED, 0, false,
+                     TXT(c, "no CFS period with runnable tasks (quota %s): idle",
+                         cores(c, h->cg_cpu_quota_mc)));
+        } else {
+            double share = 100.0 * MIN(dt, dp) / dp;
+            const struct reconcile_value *w = &c->res->values[RC_CPU_WAIT];
+            g_autofree char *inside = NULL;
+            if (!c->quiet && reconcile_present(c->g_busy_seen) && has(c->g_cpus_seen))
+                inside = g_strdup_printf("inside, the guest (%s) sees its %" G_GUINT64_FORMAT
+                                         " CPUs %.1f %% busy and no throttling",
+                                         c->g_cpu_src, c->g_cpus_seen, c->g_busy_seen);
+            else if (!c->quiet)
+                inside = g_strdup("no guest view of its CPUs this round (throttling is "
+                                  "invisible inside anyway)");
+            eval_set(c, RR_CONTAINER_CPU_THROTTLED, share, false,
+                     TXT(c,
+                         "the CPU quota (%s) throttled the container in %.1f %% of its CFS "
+                         "periods (%.0f of %.0f), held back %.1f %% of its %s (cpu.wait); %s",
+                         cores(c, h->cg_cpu_quota_mc), share, dt, dp,
+                         reconcile_present(w->r) ? w->r : 0.0,
+                         has(h->vcpu_count) ? cores(c, h->vcpu_count * 1000) : "?", inside));
+        }
+    } else {
+        eval_unknown(c, RR_CONTAINER_CPU_THROTTLED, "%s", hwhy(c));
+    }
+
+    /* Rule: container-sees-host-memory: the guest's total against the
+     * limit.  Without lxcfs, /proc/meminfo inside is the host's, and every
+     * tool inside (free, a JVM sizing its heap) believes it. */
+    struct gview *order[] = {&c->guestd, &c->balloon};
+    struct gview *gv = pick(order, G_N_ELEMENTS(order), has_mem);
+    double limit = c->host_fresh ? num(h->balloon_current) : RECONCILE_ABSENT;
+    if (gv && gv->fresh && c->host_fresh) {
+        double g_total = (double)gv->cur->mem_total;
+        if (!reconcile_present(limit)) {
+            eval_set(c, RR_CONTAINER_SEES_HOST_MEMORY, 0, false,
+                     TXT(c,
+                         "no memory limit: the host's memory, %s as the guest (%s) sees it, "
+                         "is the container's to use",
+                         B(c, g_total), gv->name));
+        } else if (limit > 0) {
+            double pct = 100.0 * (g_total - limit) / limit;
+            if (pct >= c->cfg->rule[RR_CONTAINER_SEES_HOST_MEMORY].open_at)
+                eval_set(c, RR_CONTAINER_SEES_HOST_MEMORY, pct, false,
+                         TXT(c,
+                             "the container sees %s, its limit is %s: /proc/meminfo inside "
+                             "shows the host's memory (no lxcfs)",
+                             B(c, g_total), B(c, limit)));
+            else
+                eval_set(c, RR_CONTAINER_SEES_HOST_MEMORY, pct, false,
+                         TXT(c,
+                             "the container sees %s, its limit is %s: /proc/meminfo inside "
+                             "shows its limit (lxcfs)",
+                             B(c, g_total), B(c, limit)));
+        } else {
+            eval_unknown(c, RR_CONTAINER_SEES_HOST_MEMORY, "memory limit of 0 bytes");
+        }
+    } else {
+        eval_unknown(c, RR_CONTAINER_SEES_HOST_MEMORY, "%s",
+                     !c->host_fresh ? hwhy(c) : gwhy(c, gv, "memory"));
+    }
+
+    /* Rule: container-oom-kill: processes the kernel killed for memory
+     * between the two host samples.  A count, not a rate: any two samples
+     * of one incarnation will do, however close. */
+    bool pair = c->host_fresh && hp && h->dom_id >= 0 && hp->dom_id == h->dom_id;
+    double kills = pair ? delta(h->cg_oom_kills, hp->cg_oom_kills) : RECONCILE_ABSENT;
+    if (reconcile_present(kills) && kills > 0) {
+        g_autofree char *lim = NULL, *inside = NULL;
+        if (!c->quiet) {
+            if (reconcile_present(limit))
+                lim = g_strdup_printf("its memory limit is %s (in use %s, page cache %s)",
+                                      B(c, limit), B(c, num(h->balloon_rss)),
+                                      B(c, num(h->cg_mem_cache)));
+            else
+                lim = g_strdup("it has no memory limit (the host, or a parent group, ran out)");
+            if (gv && gv->fresh && has(gv->cur->mem_available))
+                inside = g_strdup_printf("the guest (%s) sees no kill, only %s of memory with "
+                                         "%s available",
+                                         gv->name, B(c, num(gv->cur->mem_total)),
+                                         B(c, num(gv->cur->mem_available)));
+            else
+                inside = g_strdup("the guest sees no kill");
+        }
+        eval_set(c, RR_CONTAINER_OOM_KILL, kills, false,
+                 TXT(c,
+                     "the kernel's OOM killer killed %.0f process%s in the container since "
+                     "the last host sample; %s; %s",
+                     kills, kills == 1 ? "" : "es", lim, inside));
+    } else if (reconcile_present(kills)) {
+        eval_set(c, RR_CONTAINER_OOM_KILL, 0, false,
+                 TXT(c, "no OOM kill since the last host sample (%" G_GUINT64_FORMAT " in all)",
+                     h->cg_oom_kills));
+    } else {
+        eval_unknown(c, RR_CONTAINER_OOM_KILL, "%s",
+                     !pair ? hwhy(c) : "control group reports no OOM kill count, or it went back");
+    }
+}
+
+/* ---- 7. findings ---- */
 
 static const struct reconcile_track *prev_track(const struct reconcile_state *st,
                                                 enum reconcile_rule r)
@@ -1257,6 +1524,9 @@ struct reconcile_result *reconcile_run(const struct reconcile_input *in)
 
     host_setup(&c);
     c.host_age_us = c.host ? c.host_age_us : -1;
+    c.container = in->host ? in->host->container : in->host_prev && in->host_prev->container;
+    c.g_busy_seen = RECONCILE_ABSENT;
+    c.g_cpus_seen = SAMPLE_ABSENT;
     gview_setup(&c, &c.qga, "qga", &in->qga);
     gview_setup(&c, &c.balloon, "balloon", &in->balloon);
     gview_setup(&c, &c.guestd, "kanri-guestd", &in->guestd);
@@ -1266,6 +1536,7 @@ struct reconcile_result *reconcile_run(const struct reconcile_input *in)
     section_disk(&c);
     section_network(&c);
     section_agent(&c);
+    section_container(&c);
     findings(&c);
 
     for (int i = 0; i < RR_N; i++)

@@ -43,6 +43,8 @@ static inline bool reconcile_present(double v)
 /*
  * The rules, in the order the engine evaluates them; the same order as
  * docs/reconciliation.md.  Each rule raises the finding of the same name.
+ * A rule that does not apply to the kind of domain (a balloon rule for a
+ * container, a container rule for a VM) is not evaluated: it never opens.
  */
 enum reconcile_rule {
     RR_CPU_BUSY_MISMATCH,      /* "cpu-busy-mismatch" */
@@ -62,6 +64,10 @@ enum reconcile_rule {
     RR_GUEST_VIEW_STALE,       /* "guest-view-stale" */
     RR_GUEST_CLOCK_SKEW,       /* "guest-clock-skew" */
     RR_GUEST_AGENT_INCOMPLETE, /* "guest-agent-incomplete" */
+    /* Containers only (host->container): a VM never raises them. */
+    RR_CONTAINER_CPU_THROTTLED,    /* "container-cpu-throttled" */
+    RR_CONTAINER_SEES_HOST_MEMORY, /* "container-sees-host-memory" */
+    RR_CONTAINER_OOM_KILL,         /* "container-oom-kill" */
     RR_N
 };
 
@@ -235,7 +241,8 @@ const char *reconcile_resource_unit(enum reconcile_resource r); /* "%", "B", "B/
 /*
  * Provenance vocabulary (static strings):
  *   "guest"              R is the guest's figure
- *   "host"               R is the host's figure
+ *   "host"               R is the host's figure (for a container, its
+ *                        control group's)
  *   "host-run+wait"      the vCPU threads' run plus run-queue wait (CPU demand)
  *   "guest+host-backing" guest free space capped by what the storage backs
  *   "none"               R could not be computed; reason says why

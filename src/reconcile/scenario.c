@@ -170,7 +170,7 @@ static bool parse_string(json_object *v, char **ret)
     return true;
 }
 
-enum kind { K_U64, K_SECONDS, K_I64 };
+enum kind { K_U64, K_SECONDS, K_I64, K_BOOL };
 
 struct field {
     const char *name;
@@ -183,16 +183,25 @@ struct field {
 #n, offsetof(struct host_sample, n), k                                                     \
     }
 static const struct field host_fields[] = {
-    HF(dom_id, K_I64),          HF(cpu_time_ns, K_U64),      HF(cpu_user_ns, K_U64),
-    HF(cpu_system_ns, K_U64),   HF(vcpu_count, K_U64),       HF(vcpu_time_ns, K_U64),
-    HF(vcpu_wait_ns, K_U64),    HF(vcpu_delay_ns, K_U64),    HF(balloon_current, K_U64),
-    HF(balloon_maximum, K_U64), HF(balloon_rss, K_U64),      HF(block_count, K_U64),
-    HF(block_rd_bytes, K_U64),  HF(block_wr_bytes, K_U64),   HF(block_rd_reqs, K_U64),
-    HF(block_wr_reqs, K_U64),   HF(block_allocation, K_U64), HF(block_capacity, K_U64),
-    HF(block_physical, K_U64),  HF(net_count, K_U64),        HF(net_rx_bytes, K_U64),
-    HF(net_tx_bytes, K_U64),    HF(net_rx_pkts, K_U64),      HF(net_tx_pkts, K_U64),
-    HF(net_rx_drop, K_U64),     HF(net_tx_drop, K_U64),      HF(net_rx_errs, K_U64),
-    HF(net_tx_errs, K_U64),
+    HF(dom_id, K_I64),           HF(cpu_time_ns, K_U64),
+    HF(cpu_user_ns, K_U64),      HF(cpu_system_ns, K_U64),
+    HF(vcpu_count, K_U64),       HF(vcpu_time_ns, K_U64),
+    HF(vcpu_wait_ns, K_U64),     HF(vcpu_delay_ns, K_U64),
+    HF(balloon_current, K_U64),  HF(balloon_maximum, K_U64),
+    HF(balloon_rss, K_U64),      HF(block_count, K_U64),
+    HF(block_rd_bytes, K_U64),   HF(block_wr_bytes, K_U64),
+    HF(block_rd_reqs, K_U64),    HF(block_wr_reqs, K_U64),
+    HF(block_allocation, K_U64), HF(block_capacity, K_U64),
+    HF(block_physical, K_U64),   HF(net_count, K_U64),
+    HF(net_rx_bytes, K_U64),     HF(net_tx_bytes, K_U64),
+    HF(net_rx_pkts, K_U64),      HF(net_tx_pkts, K_U64),
+    HF(net_rx_drop, K_U64),      HF(net_tx_drop, K_U64),
+    HF(net_rx_errs, K_U64),      HF(net_tx_errs, K_U64),
+    HF(container, K_BOOL),       HF(cg_mem_cache, K_U64),
+    HF(cg_mem_swap, K_U64),      HF(cg_oom_kills, K_U64),
+    HF(cg_cpu_periods, K_U64),   HF(cg_cpu_throttled_periods, K_U64),
+    HF(cg_cpu_quota_mc, K_U64),  HF(cg_pids_current, K_U64),
+    HF(cg_pids_max, K_U64),
 };
 #undef HF
 
@@ -236,7 +245,9 @@ static const struct field guest_fields[] = {
 };
 #undef GF
 
-/* Sets one table field; false if NAME is not in the table or V is bad. */
+/* Sets one table field; false if NAME is not in the table or V is bad.
+ * host_fields' container and cg_* entries are a container's control group
+ * (host_sample.container, a JSON boolean, and its cg_* figures). */
 static bool set_field(const struct field *tab, size_t n, void *base, const char *name,
                       json_object *v, bool *ret_known)
 {
@@ -246,6 +257,12 @@ static bool set_field(const struct field *tab, size_t n, void *base, const char 
             continue;
         *ret_known = true;
         char *p = (char *)base + tab[i].off;
+        if (tab[i].kind == K_BOOL) {
+            if (!json_object_is_type(v, json_type_boolean))
+                return false;
+            *(bool *)p = json_object_get_boolean(v);
+            return true;
+        }
         if (tab[i].kind == K_I64) {
             if (!json_object_is_type(v, json_type_int))
                 return false;

@@ -148,9 +148,7 @@ static void test_state_reader(void **unused)
 static void test_no_silent_fallback(void **unused)
 {
     struct host_sample h;
-    memset(&h, 0xff, sizeof(h));
-    h.uuid = NULL;
-    h.vcpus_json = h.blocks_json = h.nics_json = NULL;
+    host_sample_init(&h); /* a VM's: not a container */
     h.time_us = 100 * G_USEC_PER_SEC;
     h.dom_id = 3;
     h.balloon_current = 1ULL << 30;

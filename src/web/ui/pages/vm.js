@@ -44,6 +44,9 @@ const RULE_RESOURCES = {
   'trim-debt': ['disk_used'],
   'disk-io-mismatch': ['disk_io'],
   'net-io-mismatch': ['net_rx', 'net_tx'],
+  'container-cpu-throttled': ['cpu_wait', 'cpu_demand', 'cpu_busy'],
+  'container-sees-host-memory': ['mem_total', 'mem_used'],
+  'container-oom-kill': ['mem_used', 'mem_total'],
 };
 
 export function findingsFor(resource, findings) {
