@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -12,7 +14,15 @@
 
 const char *id_source_name(enum id_source s)
 {
-    return s == ID_SOURCE_SMBIOS ? "smbios" : "generated";
+    switch (s) {
+    case ID_SOURCE_SMBIOS:
+        return "smbios";
+    case ID_SOURCE_CONTAINER:
+        return "container";
+    case ID_SOURCE_GENERATED:
+        break;
+    }
+    return "generated";
 }
 
 static int hexval(char c)
@@ -82,13 +92,134 @@ int uuid_generate_v4(char out[UUID_STR_LEN])
     return 0;
 }
 
-int identity_load(const char *root, const char *state_dir, struct identity *ret)
+#define CONTAINER_UUID_VAR "KANRI_CONTAINER_UUID="
+
+/* What one environment says: container= or KANRI_CONTAINER_UUID seen, and
+ * the latter's value (NULL when absent). */
+struct env_view {
+    bool marker;
+    const char *uuid;
+    size_t uuid_len;
+};
+
+static void env_entry(struct env_view *v, const char *e, size_t n)
+{
+    size_t cl = strlen("container="), ul = strlen(CONTAINER_UUID_VAR);
+    if (n >= cl && memcmp(e, "container=", cl) == 0) {
+        v->marker = true;
+    } else if (n >= ul && memcmp(e, CONTAINER_UUID_VAR, ul) == 0) {
+        v->marker = true;
+        v->uuid = e + ul;
+        v->uuid_len = n - ul;
+    }
+}
+
+/* Shows an untrusted value in a message: printable ASCII, shortened. */
+static void quote_value(char *out, size_t size, const char *v, size_t n)
+{
+    size_t o = 0, i = 0;
+    for (; i < n && o + 4 < size; i++)
+        out[o++] = v[i] >= 0x20 && v[i] < 0x7f ? v[i] : '?';
+    if (i < n) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+/* Takes v's UUID when valid; otherwise says why in ret->message (the first
+ * problem is kept). */
+static bool take_uuid(struct container_hint *ret, const struct env_view *v, const char *where)
+{
+    if (!v->uuid)
+        return false;
+    char u[UUID_STR_LEN];
+    if (uuid_normalize(v->uuid, v->uuid_len, u)) {
+        memcpy(ret->uuid, u, sizeof(u));
+        return true;
+    }
+    if (!ret->message[0]) {
+        char shown[80];
+        quote_value(shown, sizeof(shown), v->uuid, v->uuid_len);
+        snprintf(ret->message, sizeof(ret->message),
+                 "KANRI_CONTAINER_UUID=\"%s\" in %s is not a UUID; ignored", shown, where);
+    }
+    return false;
+}
+
+void container_detect(const char *root, char *const *own_env, struct container_hint *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    struct env_view pid1 = {0}, own = {0};
+
+    char path[PATH_MAX];
+    const char *prefix = root && strcmp(root, "/") != 0 ? root : "";
+    snprintf(path, sizeof(path), "%s/proc/1/environ", prefix);
+    char *buf = malloc(CONTAINER_ENVIRON_MAX + 1);
+    size_t len = 0;
+    if (buf) {
+        int r = read_small_file(path, buf, CONTAINER_ENVIRON_MAX + 1, &len);
+        if (r < 0 && r != -EFBIG)
+            len = 0; /* missing, or not ours to read (another user's PID 1) */
+        /* Entries end with NUL; a last one without it was cut off by the
+         * bound and is not trusted. */
+        size_t start = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (buf[i] != '\0')
+                continue;
+            env_entry(&pid1, buf + start, i - start);
+            start = i + 1;
+        }
+    }
+    for (char *const *e = own_env; e && *e; e++)
+        env_entry(&own, *e, strlen(*e));
+
+    /* PID 1's environ is not readable by an unprivileged agent; the files
+     * container managers leave (systemd writes the last from container=)
+     * are. */
+    static const char *const markers[] = {"/run/systemd/container", "/run/.containerenv",
+                                          "/.dockerenv"};
+    bool marker = false;
+    for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]) && !marker; i++) {
+        struct stat st;
+        snprintf(path, sizeof(path), "%s%s", prefix, markers[i]);
+        marker = lstat(path, &st) == 0;
+    }
+
+    ret->in_container = pid1.marker || own.marker || marker;
+    if (!take_uuid(ret, &pid1, "PID 1's environment"))
+        take_uuid(ret, &own, "the agent's environment");
+    else if (own.uuid && !ret->message[0]) {
+        char u[UUID_STR_LEN];
+        if (uuid_normalize(own.uuid, own.uuid_len, u) && strcmp(u, ret->uuid) != 0)
+            snprintf(ret->message, sizeof(ret->message),
+                     "KANRI_CONTAINER_UUID %s in the agent's environment differs from PID 1's "
+                     "%s; using PID 1's",
+                     u, ret->uuid);
+    }
+    free(buf);
+}
+
+int identity_load(const char *root, char *const *own_env, const char *state_dir,
+                  struct identity *ret)
 {
     char path[PATH_MAX], buf[128];
     size_t len;
+    struct container_hint hint;
+    container_detect(root, own_env, &hint);
+    memset(ret, 0, sizeof(*ret));
+    ret->in_container = hint.in_container;
+    memcpy(ret->message, hint.message, sizeof(ret->message));
+    if (hint.uuid[0]) {
+        memcpy(ret->uuid, hint.uuid, sizeof(ret->uuid));
+        ret->source = ID_SOURCE_CONTAINER;
+        return 0;
+    }
     const char *prefix = root && strcmp(root, "/") != 0 ? root : "";
     snprintf(path, sizeof(path), "%s/sys/class/dmi/id/product_uuid", prefix);
-    if (read_small_file(path, buf, sizeof(buf), &len) == 0 && uuid_normalize(buf, len, ret->uuid)) {
+    /* In a container the firmware's UUID is the host's. */
+    if (!hint.in_container && read_small_file(path, buf, sizeof(buf), &len) == 0 &&
+        uuid_normalize(buf, len, ret->uuid)) {
         ret->source = ID_SOURCE_SMBIOS;
         return 0;
     }

@@ -1,10 +1,14 @@
 /*
  * identity: the machine's UUID and the document sequence number.
  *
- * The UUID is the SMBIOS system UUID when the firmware provides a usable one
- * (a hypervisor sets it to the VM's UUID, which is how kanrid binds the
- * agent to the libvirt domain), otherwise a random version-4 UUID created
- * once and kept in the state directory.
+ * In a container (see container_detect()) the UUID is KANRI_CONTAINER_UUID,
+ * which kanri's container driver puts into the container's environment
+ * (lxc.environment) and sets to the container's UUID.  Elsewhere it is the
+ * SMBIOS system UUID when the firmware provides a usable one (a hypervisor
+ * sets it to the VM's UUID, which is how kanrid binds the agent to the
+ * libvirt domain).  Otherwise it is a random version-4 UUID created once and
+ * kept in the state directory.  A container never takes the SMBIOS UUID:
+ * there it is the host's hardware, not the container's.
  */
 #pragma once
 
@@ -17,11 +21,16 @@
 enum id_source {
     ID_SOURCE_SMBIOS,
     ID_SOURCE_GENERATED,
+    ID_SOURCE_CONTAINER, /* KANRI_CONTAINER_UUID */
 };
 
 struct identity {
     char uuid[UUID_STR_LEN];
     enum id_source source;
+    bool in_container;
+    /* "" or a problem the caller should log: an invalid KANRI_CONTAINER_UUID
+     * (ignored), or the agent's own value disagreeing with PID 1's. */
+    char message[256];
 };
 
 const char *id_source_name(enum id_source s);
@@ -34,13 +43,41 @@ bool uuid_normalize(const char *in, size_t n, char out[UUID_STR_LEN]);
 /* A random version-4 UUID from /dev/urandom.  Returns 0 or -errno. */
 int uuid_generate_v4(char out[UUID_STR_LEN]);
 
+/* How much of ROOT/proc/1/environ is read; entries past it are ignored. */
+#define CONTAINER_ENVIRON_MAX (64 * 1024)
+
+struct container_hint {
+    bool in_container;
+    char uuid[UUID_STR_LEN]; /* "" when no valid KANRI_CONTAINER_UUID */
+    char message[256];       /* as in struct identity */
+};
+
 /*
- * Reads ROOT/sys/class/dmi/id/product_uuid; without a usable one, loads
+ * Whether the agent runs in a container, and the container's UUID.  Looks
+ * at PID 1's environment (ROOT/proc/1/environ, NUL-separated, the first
+ * CONTAINER_ENVIRON_MAX bytes) and at own_env, the agent's own environment
+ * (NULL-terminated like environ; may be NULL).  Both count because an agent
+ * started by hand with lxc-attach inherits the attach environment, not PID
+ * 1's, and PID 1's environ is unreadable without privilege.
+ *
+ * In a container: `container=` (any value; liblxc, systemd-nspawn and
+ * podman set it for PID 1) or KANRI_CONTAINER_UUID in either environment,
+ * or a container manager's marker file (ROOT/run/systemd/container,
+ * ROOT/run/.containerenv, ROOT/.dockerenv).
+ * The UUID: KANRI_CONTAINER_UUID, PID 1's winning over the agent's own; a
+ * value that is not a UUID is ignored (as if absent) and named in message.
+ */
+void container_detect(const char *root, char *const *own_env, struct container_hint *ret);
+
+/*
+ * container_detect(); in a container, KANRI_CONTAINER_UUID.  Elsewhere
+ * ROOT/sys/class/dmi/id/product_uuid.  Without either, loads
  * STATE_DIR/machine-id, creating it when missing (when state_dir is NULL a
  * fresh UUID is used and not kept).  Returns 0 or -errno (only when a
- * generated id cannot be stored).
+ * generated id cannot be stored); ret->message may be set either way.
  */
-int identity_load(const char *root, const char *state_dir, struct identity *ret);
+int identity_load(const char *root, char *const *own_env, const char *state_dir,
+                  struct identity *ret);
 
 /*
  * Sequence numbers survive restarts without an fsync per document: the

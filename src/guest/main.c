@@ -112,6 +112,20 @@ struct agent {
     bool drop_logged; /* once per outage: the count goes into the documents */
 };
 
+extern char **environ;
+
+/* identity_load() with PID 1's and our own environment; says what was
+ * wrong with KANRI_CONTAINER_UUID, and tells the sampler about a container
+ * (which changes what its cgroup block describes). */
+static int load_identity(struct agent *a, const char *state_dir)
+{
+    int r = identity_load(a->conf.root, environ, state_dir, &a->id);
+    if (a->id.message[0])
+        log_msg(LOG_ERR, "%s", a->id.message);
+    a->sampler.in_container = a->id.in_container;
+    return r;
+}
+
 static int render(struct agent *a, uint64_t seq, struct timespec *ret_time)
 {
     clock_gettime(CLOCK_REALTIME, ret_time);
@@ -257,7 +271,7 @@ static int run_daemon(struct agent *a)
         log_msg(LOG_ERR, "state_dir %s: %s", a->conf.state_dir, strerror(-r));
         return 1;
     }
-    r = identity_load(a->conf.root, a->conf.state_dir, &a->id);
+    r = load_identity(a, a->conf.state_dir);
     if (r < 0) {
         log_msg(LOG_ERR, "cannot store machine-id in %s: %s", a->conf.state_dir, strerror(-r));
         return 1;
@@ -307,8 +321,8 @@ static int run_daemon(struct agent *a)
 }
 
 /*
- * The identity the daemon will use, for --once and --identity: SMBIOS's, or
- * the generated one kept in the state directory (made now if need be, as
+ * The identity the daemon will use, for --once and --identity: the
+ * container's, SMBIOS's, or the generated one kept in the state directory (made now if need be, as
  * the daemon would).  Returns 0; 1 after saying why when it is a generated
  * identity that cannot be kept (a throw-away one is loaded); -1 when there
  * is none.
@@ -317,15 +331,15 @@ static int load_kept_identity(struct agent *a)
 {
     int r = ensure_dir(a->conf.state_dir, 0750);
     if (r == 0)
-        r = identity_load(a->conf.root, a->conf.state_dir, &a->id);
+        r = load_identity(a, a->conf.state_dir);
     if (r == 0)
         return 0;
     int why = -r;
-    if (identity_load(a->conf.root, NULL, &a->id) < 0) {
+    if (load_identity(a, NULL) < 0) {
         log_msg(LOG_ERR, "cannot make a machine id");
         return -1;
     }
-    if (a->id.source == ID_SOURCE_SMBIOS)
+    if (a->id.source != ID_SOURCE_GENERATED)
         return 0;
     log_msg(LOG_WARNING,
             "machine id %s is not kept (state_dir %s: %s): the daemon will use another; "
@@ -368,7 +382,7 @@ static double tv_sec(struct timeval tv)
 
 static int run_bench(struct agent *a, unsigned long n)
 {
-    if (identity_load(a->conf.root, NULL, &a->id) < 0)
+    if (load_identity(a, NULL) < 0)
         return 1;
     struct rusage r0, r1;
     getrusage(RUSAGE_SELF, &r0);

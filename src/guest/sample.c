@@ -943,6 +943,18 @@ static bool exists(struct sampler *s, const char *rel)
     return join_path(s, rel, path, sizeof(path)) && lstat(path, &st) == 0;
 }
 
+/* The real root cgroup has neither file; every other cgroup with the
+ * controller enabled has. */
+static bool has_limit_files(struct sampler *s, const char *dir)
+{
+    char probe[PATH_MAX + 16];
+    snprintf(probe, sizeof(probe), "%s/memory.max", dir);
+    if (exists(s, probe))
+        return true;
+    snprintf(probe, sizeof(probe), "%s/cpu.max", dir);
+    return exists(s, probe);
+}
+
 /*
  * The cgroup block describes a container's own limits.  On a VM or physical
  * server the agent's cgroup is just its service unit, whose limits say
@@ -990,23 +1002,32 @@ void read_cgroup(struct sampler *s, struct sample *out)
     }
     if (!mnt[0])
         return;
+    bool marker = s->in_container || exists(s, "/run/.containerenv") || exists(s, "/.dockerenv") ||
+                  exists(s, "/run/systemd/container");
     const char *rel = cgpath;
     size_t rl = strlen(mroot);
-    if (strcmp(mroot, "/") != 0 && strncmp(cgpath, mroot, rl) == 0 &&
-        (cgpath[rl] == '/' || cgpath[rl] == '\0'))
+    bool under_mount = strcmp(mroot, "/") == 0 || (strncmp(cgpath, mroot, rl) == 0 &&
+                                                   (cgpath[rl] == '/' || cgpath[rl] == '\0'));
+    if (strcmp(mroot, "/") != 0 && under_mount)
         rel = cgpath + rl;
+    const char *mdir = strcmp(mnt, "/") == 0 ? "" : mnt;
     char dir[PATH_MAX];
-    if (snprintf(dir, sizeof(dir), "%s%s", strcmp(mnt, "/") == 0 ? "" : mnt,
-                 strcmp(rel, "/") == 0 ? "" : rel) >= (int)sizeof(dir))
+    if (snprintf(dir, sizeof(dir), "%s%s", mdir, strcmp(rel, "/") == 0 ? "" : rel) >=
+        (int)sizeof(dir))
         return;
-
-    char probe[PATH_MAX + 16];
-    snprintf(probe, sizeof(probe), "%s/memory.max", dir);
-    bool has_limits_file = exists(s, probe);
-    snprintf(probe, sizeof(probe), "%s/cpu.max", dir);
-    has_limits_file = has_limits_file || exists(s, probe);
-    bool marker = exists(s, "/run/.containerenv") || exists(s, "/.dockerenv") ||
-                  exists(s, "/run/systemd/container");
+    bool has_limits_file = has_limit_files(s, dir);
+    /* In a container the block describes the whole container: the root of
+     * the cgroup2 mount it sees (its cgroup namespace's root, or a bind
+     * mount of its own cgroup), not the leaf the agent sits in.  lxc-attach
+     * puts processes into ".lxc" and systemd into a service unit, whose
+     * limits are "max" while the container's are set above them.  A mount
+     * root without limit files is the host's real root (no cgroup
+     * namespace), which says nothing about the container: then the leaf. */
+    if (marker && under_mount && strcmp(rel, "/") != 0 && has_limit_files(s, mdir)) {
+        copy_name(dir, sizeof(dir), mdir);
+        copy_name(cgpath, sizeof(cgpath), mroot);
+        has_limits_file = true;
+    }
     if (!marker && !(strcmp(cgpath, "/") == 0 && has_limits_file))
         return;
 

@@ -199,6 +199,9 @@ struct sampler {
     struct gbuf file;           /* reused read buffer */
     sample_statvfs_fn statvfs_fn;
     void *statvfs_userdata;
+    /* Set by the caller when container_detect() (identity.h) found a
+     * container: LXC leaves no marker file, only PID 1's environment. */
+    bool in_container;
 };
 
 /* root may be NULL or "/" for the real machine.  Returns 0 or -ENAMETOOLONG. */

@@ -327,6 +327,7 @@ static const struct schema doc_schema = SCHEMA(doc_fields, 0);
 static const char *const id_sources[] = {
     [GUESTDOC_ID_SMBIOS] = "smbios",
     [GUESTDOC_ID_GENERATED] = "generated",
+    [GUESTDOC_ID_CONTAINER] = "container",
 };
 
 const char *guestdoc_id_source_name(enum guestdoc_id_source s)
@@ -482,7 +483,7 @@ static bool parse_field(const struct field *f, json_object *v, void *base, GStri
                 return true;
             }
         }
-        return fail(error, path, "expected \"smbios\" or \"generated\"");
+        return fail(error, path, "expected \"smbios\", \"generated\" or \"container\"");
     }
     case K_OBJECT:
         if (f->has_off != NO_OFF)

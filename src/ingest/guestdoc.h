@@ -50,9 +50,14 @@ enum guestdoc_error_code {
     GUESTDOC_ERROR_INVALID,   /* JSON, but a field is missing or wrong */
 };
 
+/* Where the agent's machine_id came from.  kanrid binds a document to a
+ * domain by the UUID alone: "smbios" (a VM's firmware UUID) and "container"
+ * (KANRI_CONTAINER_UUID, which kanri's container driver sets to the
+ * container's UUID) both name a domain's UUID and bind the same way. */
 enum guestdoc_id_source {
     GUESTDOC_ID_SMBIOS,
     GUESTDOC_ID_GENERATED,
+    GUESTDOC_ID_CONTAINER,
 };
 
 /* CPU times in USER_HZ ticks, as /proc/stat counts them. */

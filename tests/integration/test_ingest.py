@@ -287,3 +287,34 @@ def test_a_guest_clock_ahead_once_pins_nothing(k):
     a = agent(k, BUSY_UUID)
     assert a["last_seq"] == 2 and 0 <= a["lag_seconds"] < 60, a
     assert a["last_sample_time"].startswith(time.strftime("%Y-", time.gmtime(now))), a
+
+
+def test_container_identity(k, tmp_path):
+    """In an LXC container the agent names its machine by KANRI_CONTAINER_UUID
+    (PID 1's environment, or its own under lxc-attach) with id_source
+    "container", which kanrid accepts; without it, its generated id, never
+    the host's SMBIOS UUID that the container's /sys still shows."""
+    ident = os.path.join(DATA, "identity")
+    ct_uuid = "6f1c2b9e-3d4a-4e5f-8a7b-9c0d1e2f3a4b"
+    doc = one_doc(os.path.join(ident, "lxc-uuid"), str(tmp_path / "a"))
+    assert doc["machine_id"] == ct_uuid and doc["id_source"] == "container"
+    token = enroll(k, ct_uuid)
+    r = ingest(k, token, doc)
+    assert r.status == 200, r.json
+    assert agent(k, ct_uuid)["id_source"] == "container"
+
+    doc = one_doc(os.path.join(ident, "lxc-only"), str(tmp_path / "b"))
+    assert doc["id_source"] == "generated" and doc["machine_id"] != BUSY_UUID
+
+    env = dict(os.environ, KANRI_CONTAINER_UUID=ct_uuid.upper())
+    p = run([GUESTD, "--once", "--root", os.path.join(ident, "none"),
+             "--state-dir", str(tmp_path / "c")], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["machine_id"] == ct_uuid and d["id_source"] == "container"
+
+    p = run([GUESTD, "--once", "--root", os.path.join(ident, "lxc-bad-uuid"),
+             "--state-dir", str(tmp_path / "d")], capture_output=True, text=True)
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["id_source"] == "generated"
+    assert 'KANRI_CONTAINER_UUID="web-1"' in p.stderr and "not a UUID" in p.stderr, p.stderr

@@ -92,7 +92,7 @@ static char *render_case(const char *name)
         free(mid);
     }
     struct identity id;
-    assert_int_equal(identity_load(root, state, &id), 0);
+    assert_int_equal(identity_load(root, NULL, state, &id), 0);
 
     struct doc_meta m = {
         .machine_id = id.uuid,
@@ -182,6 +182,32 @@ static void test_empty_root(void **state)
     sampler_free(&s);
     tu_rm_rf(root);
     free(root);
+}
+
+/* An agent started with lxc-attach sits in the container's /.lxc leaf, and
+ * LXC leaves no marker file: only container_detect() says "container".  The
+ * cgroup block then describes the container's cgroup (the namespace root),
+ * whose limits are the container's, not the leaf's "max". */
+static void test_cgroup_lxc_attach(void **state)
+{
+    struct sampler s;
+    assert_int_equal(sampler_init(&s, DATA "/cgroup-lxc/root"), 0);
+    struct sample *smp = calloc(1, sizeof(*smp));
+    read_cgroup(&s, smp);
+    assert_false(smp->cgroup.present); /* a service's leaf on a VM says nothing */
+
+    s.in_container = true;
+    memset(smp, 0, sizeof(*smp));
+    read_cgroup(&s, smp);
+    assert_true(smp->cgroup.present);
+    assert_string_equal(smp->cgroup.path, "/");
+    assert_true(smp->cgroup.has_memory_max);
+    assert_true(smp->cgroup.memory_max == 268435456);
+    assert_true(smp->cgroup.memory_current == 41943040);
+    assert_true(smp->cgroup.has_cpu_max);
+    assert_true(smp->cgroup.cpu_quota_us == 50000);
+    free(smp);
+    sampler_free(&s);
 }
 
 /* Files past SAMPLE_MAX_FILE are cut at a line boundary and noted. */
@@ -302,7 +328,7 @@ int main(void)
         cmocka_unit_test(test_empty_root), cmocka_unit_test(test_huge_file),
         cmocka_unit_test(test_fifo),       cmocka_unit_test(test_note_overflow),
         cmocka_unit_test(test_parse_u64),  cmocka_unit_test(test_sampler_root),
-        cmocka_unit_test(test_live),
+        cmocka_unit_test(test_live),       cmocka_unit_test(test_cgroup_lxc_attach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

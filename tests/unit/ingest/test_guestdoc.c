@@ -209,6 +209,21 @@ static void test_values(void **state)
     assert_int_equal(doc->id_source, GUESTDOC_ID_GENERATED);
 }
 
+/* A container's agent names its machine by KANRI_CONTAINER_UUID; the
+ * document is accepted like any other and says so. */
+static void test_id_source_container(void **state)
+{
+    gsize len;
+    g_autofree char *body = read_data("ingest/id_container.in", &len);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(guestdoc) doc = guestdoc_parse(body, len, &err);
+    assert_non_null(doc);
+    assert_null(err);
+    assert_int_equal(doc->id_source, GUESTDOC_ID_CONTAINER);
+    assert_string_equal(guestdoc_id_source_name(doc->id_source), "container");
+    assert_string_equal(doc->machine_id, "6f1c2b9e-3d4a-4e5f-8a7b-9c0d1e2f3a4b");
+}
+
 static void test_minimal_absent(void **state)
 {
     gsize len;
@@ -231,7 +246,7 @@ int main(void)
         cmocka_unit_test(test_oversized),      cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_too_many_cpus),  cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_byte_flips),     cmocka_unit_test(test_values),
-        cmocka_unit_test(test_minimal_absent),
+        cmocka_unit_test(test_minimal_absent), cmocka_unit_test(test_id_source_container),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
