@@ -203,6 +203,30 @@ static void test_hypervisor_name_characters(void **state)
 
 /* ---- every error, with its line ---- */
 
+/* A host's driver: from its uri when not given; lxc alone gets the default
+ * LXC path; a driver that does not go with the uri is an error there. */
+static void test_hypervisor_driver(void **state)
+{
+    (void)state;
+    GPtrArray *errors = NULL;
+    g_autoptr(conf) c = load("[hypervisor:vms]\nuri = qemu:///system\n"
+                             "[hypervisor:cts]\ndriver = lxc\n"
+                             "[hypervisor:more]\nuri = liblxc:///srv/lxc\n",
+                             &errors, NULL);
+    assert_non_null(c);
+    assert_int_equal(c->hypervisors->len, 3);
+    assert_string_equal(conf_hypervisor_driver(hv(c, 0)), "libvirt");
+    assert_string_equal(hv(c, 1)->uri, "liblxc:///var/lib/lxc");
+    assert_string_equal(conf_hypervisor_driver(hv(c, 1)), "lxc");
+    assert_string_equal(conf_hypervisor_driver(hv(c, 2)), "lxc");
+    g_ptr_array_unref(errors);
+    expect_one("[hypervisor:x]\ndriver = lxc\nuri = qemu:///system\n",
+               LABEL ":1: [hypervisor:x]: uri 'qemu:///system' does not go with driver = lxc "
+                     "(container hosts are liblxc:///PATH, libvirt hosts anything else)");
+    expect_one("[hypervisor:x]\ndriver = xen\nuri = xen:///system\n",
+               LABEL ":2: driver: expected one of libvirt|lxc, got 'xen'");
+}
+
 static void test_unknown_key(void **state)
 {
     expect_one("[manager]\nlisten = 127.0.0.1:1\nbogus = 1\n", LABEL
@@ -216,7 +240,7 @@ static void test_unknown_key(void **state)
     expect_one("[store]\n\n\nbackend = sqlite\ndriver = x\n",
                LABEL ":5: unknown key 'driver' in [store] (known: backend, path)");
     expect_one("[hypervisor:h]\nuri = test:///default\nkeepalive = 3\n",
-               LABEL ":3: unknown key 'keepalive' in [hypervisor:h] (known: uri, "
+               LABEL ":3: unknown key 'keepalive' in [hypervisor:h] (known: uri, driver, "
                      "keepalive_interval, keepalive_count, reconnect_min, reconnect_max, fence, probe, "
                      "fence_timeout)");
 }
@@ -807,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_values_are_trimmed_and_ipv6_listen),
         cmocka_unit_test(test_hypervisor_name_characters),
         cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_hypervisor_driver),
         cmocka_unit_test(test_unknown_group),
         cmocka_unit_test(test_ops_groups),
         cmocka_unit_test(test_policy_groups),
