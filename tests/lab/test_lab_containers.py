@@ -1,0 +1,207 @@
+"""Real LXC system containers (liblxc, the busybox template, no network)
+managed by kanrid's container driver on an LXC path of the test's own:
+created, started, limited, frozen, thawed, stopped and removed through
+kanri; a stop behind kanri's back and a hand edit of the configuration are
+external changes; kanri-guestd inside a container limited to 128 MiB sees
+the host's memory, and kanri says so (container-sees-host-memory, R = the
+limit); a busy container under a CPU quota is found throttled."""
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from kanri_harness import BUILD
+
+HOST = "cts"
+INTERVAL = 2
+GUESTD = os.path.join(BUILD, "src", "guest", "kanri-guestd")
+MIB = 1024 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lxc(*args, check=True, path):
+    return subprocess.run([args[0], "-P", path, *args[1:]], capture_output=True, text=True,
+                          timeout=120, check=check)
+
+
+@pytest.fixture
+def lxcpath():
+    if not shutil.which("lxc-start"):
+        pytest.fail("lxc is not installed (make test-deps installs it)")
+    path = f"/var/lib/kanri-lab/lxc-{os.getpid()}"
+    os.makedirs(path, exist_ok=True)
+    yield path
+    for name in os.listdir(path):
+        lxc("lxc-stop", "-n", name, "-k", path=path, check=False)
+        lxc("lxc-destroy", "-n", name, "-f", path=path, check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def start_kanrid(kanrid_factory, path, tls=False):
+    port = free_port()
+    conf = (f"[manager]\ncollect_interval = {INTERVAL}\n" + ("tls = on\n" if tls else "") +
+            f"[hypervisor:{HOST}]\ndriver = lxc\nuri = liblxc://{path}\n")
+    k = kanrid_factory(args=["--listen", f"127.0.0.1:{port}"], config=conf)
+    k.wait_connected([HOST])
+    return k
+
+
+def create(k, name, **spec):
+    r = k.post("/api/v1/containers", {"host": HOST, "name": name, **spec})
+    assert r.status == 201, r
+    return k.wait_for(lambda: k.vms(HOST).get(name), what=f"{name} in the inventory")
+
+
+def act(k, name, action, body=None, status=200):
+    r = k.post(f"/api/v1/vms/{HOST}:{name}/actions/{action}", body or {})
+    assert r.status == status, r
+    return r
+
+
+def state(k, name):
+    return k.vms(HOST).get(name, {}).get("state")
+
+
+def changes(k, uuid):
+    return k.get(f"/api/v1/changes?vm={uuid}&limit=50").json["changes"]
+
+
+def test_lifecycle_limits_and_external_changes(kanrid_factory, lxcpath):
+    k = start_kanrid(kanrid_factory, lxcpath)
+    vm = create(k, "c1", memory_bytes=128 * MIB)
+    assert vm["domain_type"] == "lxc" and vm["state"] == "shutoff", vm
+    assert vm["max_memory_bytes"] == 128 * MIB, vm
+    with open(os.path.join(lxcpath, "c1", "config")) as f:
+        text = f.read()
+    # kanri's identity line, and no network (the default bridge is absent).
+    assert f"lxc.environment = KANRI_CONTAINER_UUID={vm['uuid']}" in text, text
+    assert "lxc.net.0.type = empty" in text, text
+
+    act(k, "c1", "start")
+    assert state(k, "c1") == "running"
+    assert lxc("lxc-info", "-n", "c1", "-s", "-H", path=lxcpath).stdout.strip() == "RUNNING"
+    cg = "/sys/fs/cgroup/memory/lxc.payload.c1/memory.limit_in_bytes"
+    if os.path.exists(cg):  # this machine's hybrid layout
+        with open(cg) as f:
+            assert int(f.read()) == 128 * MIB
+
+    act(k, "c1", "suspend")
+    assert state(k, "c1") == "paused"
+    assert lxc("lxc-info", "-n", "c1", "-s", "-H", path=lxcpath).stdout.strip() == "FROZEN"
+    act(k, "c1", "resume")
+    assert state(k, "c1") == "running"
+
+    # Limits, live and in the configuration, as a change caused by the action.
+    r = act(k, "c1", "set-limits", {"memory_bytes": 256 * MIB, "pids": 100})
+    audit = r.json["audit_id"]
+    if os.path.exists(cg):
+        with open(cg) as f:
+            assert int(f.read()) == 256 * MIB
+    ch = changes(k, vm["uuid"])[0]
+    assert ch["cause"] == "action" and ch["audit_id"] == audit, ch
+    assert "+lxc.cgroup.memory.limit_in_bytes = 268435456" in ch["diff"] or \
+        "+lxc.cgroup2.memory.max = 268435456" in ch["diff"], ch["diff"]
+    assert k.vms(HOST)["c1"]["max_memory_bytes"] == 256 * MIB
+    # A VM-only action is refused in words.
+    r = act(k, "c1", "setvcpus", {"vcpus": 2}, status=501)
+    assert "containers have no setvcpus action" in r.text, r
+
+    # Killed behind kanri's back: an external stop, an incident.
+    lxc("lxc-stop", "-n", "c1", "-k", path=lxcpath)
+    k.wait_for(lambda: state(k, "c1") == "shutoff", timeout=10, what="external stop seen")
+    ev = k.wait_for(lambda: [e for e in k.get("/api/v1/events?limit=50").json["events"]
+                             if e["item_name"] == "c1" and e["kind"] == "vm.stopped"],
+                    what="vm.stopped event")[0]
+    assert "not by kanri" in ev["message"], ev
+
+    # Edited by hand: an external change of the configuration.
+    with open(os.path.join(lxcpath, "c1", "config"), "a") as f:
+        f.write("lxc.start.auto = 1\n")
+    ch = k.wait_for(lambda: [c for c in changes(k, vm["uuid"])
+                             if "+lxc.start.auto = 1" in c["diff"]],
+                    timeout=10, what="hand edit recorded")[0]
+    assert ch["cause"] == "external" and not ch.get("audit_id"), ch
+    k.wait_for(lambda: k.vms(HOST)["c1"]["autostart"], what="autostart seen")
+
+    # Started and shut down through kanri, then removed.
+    act(k, "c1", "start")
+    act(k, "c1", "shutdown", {"timeout": 30, "force": True})
+    assert state(k, "c1") == "shutoff"
+    act(k, "c1", "undefine")
+    assert "c1" not in k.vms(HOST)
+    assert not os.path.exists(os.path.join(lxcpath, "c1"))
+    audit = k.get(f"/api/v1/audit?limit=50").json
+    audit = audit.get("audit", audit.get("entries", []))
+    done = [a["action"] for a in audit if a.get("target") == "c1"]
+    for a in ("create", "start", "suspend", "resume", "set-limits", "shutdown", "undefine"):
+        assert a in done, (a, done)
+
+
+def test_guestd_inside_sees_the_hosts_memory(kanrid_factory, lxcpath):
+    assert os.path.exists(GUESTD), GUESTD
+    k = start_kanrid(kanrid_factory, lxcpath, tls=True)
+    pin = k.get("/api/v1/server").json["tls"]["pin"]
+    vm = create(k, "g1", memory_bytes=128 * MIB)
+    # The container shares the host's network here so that kanri-guestd
+    # reaches kanrid's loopback port (an external change, recorded as such).
+    cfg = os.path.join(lxcpath, "g1", "config")
+    with open(cfg) as f:
+        text = f.read().replace("lxc.net.0.type = empty", "lxc.net.0.type = none")
+    with open(cfg, "w") as f:
+        f.write(text)
+    r = k.post("/api/v1/agents", {"machine": vm["uuid"]})
+    assert r.status == 201, r
+    rootfs = os.path.join(lxcpath, "g1", "rootfs")
+    shutil.copy(GUESTD, os.path.join(rootfs, "bin", "kanri-guestd"))
+    with open(os.path.join(rootfs, "etc", "kanri-guestd.token"), "w") as f:
+        f.write(r.json["token"] + "\n")
+    act(k, "g1", "start")
+    agent = subprocess.Popen(
+        ["lxc-attach", "-P", lxcpath, "-n", "g1", "--", "/bin/kanri-guestd",
+         "--url", f"https://127.0.0.1:{k.port}/api/v1/ingest/guest", "--pin", pin,
+         "--token-file", "/etc/kanri-guestd.token", "--interval", "2",
+         "--state-dir", "/tmp/kanri-guestd"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def finding():
+            fs = k.get(f"/api/v1/findings?vm={vm['uuid']}&state=open").json["findings"]
+            return [f for f in fs if f["rule"] == "container-sees-host-memory"]
+        f = k.wait_for(finding, timeout=60, interval=0.5,
+                       what="container-sees-host-memory")[0]
+        assert "128" in f["message"], f
+        view = k.get(f"/api/v1/vms/{vm['uuid']}/reconciled").json
+        mem = [r for r in view["resources"] if r["resource"] == "mem_total"][0]
+        assert mem["r"] == 128 * MIB and mem["provenance"] == "host", mem
+        assert mem["g"] > 128 * MIB, mem  # the host's memory, seen inside
+        # The agent identified itself by kanri's line in the configuration.
+        ag = [a for a in k.get("/api/v1/agents").json["agents"]
+              if a.get("machine_uuid") == vm["uuid"]]
+        assert ag and ag[0].get("id_source") == "container", ag
+    finally:
+        agent.kill()
+        out = agent.communicate(timeout=10)[0]
+        print(out[-2000:])
+
+
+def test_busy_container_under_a_cpu_quota_is_throttled(kanrid_factory, lxcpath):
+    k = start_kanrid(kanrid_factory, lxcpath)
+    vm = create(k, "b1", cpu_millicores=200, start=True)
+    k.wait_for(lambda: state(k, "b1") == "running", what="b1 running")
+    busy = subprocess.Popen(["lxc-attach", "-P", lxcpath, "-n", "b1", "--", "sh", "-c",
+                             "while :; do :; done"])
+    try:
+        def finding():
+            fs = k.get(f"/api/v1/findings?vm={vm['uuid']}&state=open").json["findings"]
+            return [f for f in fs if f["rule"] == "container-cpu-throttled"]
+        f = k.wait_for(finding, timeout=60, interval=0.5, what="container-cpu-throttled")[0]
+        assert f["measure"] >= 50, f  # one core's worth of work under 0.2 of a core
+    finally:
+        busy.kill()
+        busy.wait(timeout=10)
