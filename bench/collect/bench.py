@@ -235,11 +235,56 @@ LoadPlugin csv
 # ---- main -------------------------------------------------------------------
 
 
+def container_rows(a, sizes):
+    """kanrid's round on a container host (liblxc) of N running busybox
+    containers: one made by the template, the others copies of it (a
+    template run takes seconds; a copy of its small root file system
+    does not), all without network."""
+    path = tempfile.mkdtemp(prefix="kanri-bench-lxc-", dir="/var/lib")
+    lxc = lambda *args: subprocess.run([args[0], "-P", path, *args[1:]], check=True,  # noqa: E731
+                                       capture_output=True, text=True, timeout=300)
+    try:
+        lxc("lxc-create", "-n", "c0", "-t", "busybox")
+        cfg = os.path.join(path, "c0", "config")
+        with open(cfg) as f:
+            text = "".join(line for line in f if not line.startswith("lxc.net."))
+        with open(cfg, "w") as f:
+            f.write(text + "lxc.net.0.type = empty\n")
+        made = 1
+        for n in sizes:
+            for i in range(made, n):
+                name = f"c{i}"
+                subprocess.run(["cp", "-a", os.path.join(path, "c0"), os.path.join(path, name)],
+                               check=True)
+                with open(os.path.join(path, name, "config"), "w") as f:
+                    f.write(text.replace("/c0/", f"/{name}/").replace('"c0"', f'"{name}"') +
+                            "lxc.net.0.type = empty\n")
+            made = max(made, n)
+            for i in range(n):
+                if lxc("lxc-info", "-n", f"c{i}", "-s", "-H").stdout.strip() != "RUNNING":
+                    lxc("lxc-start", "-n", f"c{i}")
+            run = Run(a.build, "liblxc://" + path, 2, os.path.basename(path))
+            try:
+                run.wait_ready(300)
+                run.wait_rounds(run.last_round(), 2, 120)
+                r = run.measure(a.rounds, (a.rounds + 2) * 2 + 120)
+                fmt_result("kanrid containers (liblxc, 2 s)", n, r)
+            finally:
+                run.stop()
+    finally:
+        for name in os.listdir(path):
+            subprocess.run(["lxc-stop", "-P", path, "-n", name, "-k"], capture_output=True)
+            subprocess.run(["lxc-destroy", "-P", path, "-n", name, "-f"], capture_output=True)
+        subprocess.run(["rm", "-rf", path])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.environ.get("KANRI_BUILD_DIR", os.path.join(ROOT, "build")))
     ap.add_argument("--sizes", default="1,100,1000,10000")
     ap.add_argument("--lab", type=int, default=3, help="real lab guests (0: skip)")
+    ap.add_argument("--containers", default="1,50,200",
+                    help="running busybox LXC containers per container-host run ('': skip)")
     ap.add_argument("--compare", type=int, default=1, help="run collectd and the exporter too")
     ap.add_argument("--rounds", type=int, default=6, help="rounds measured per run")
     ap.add_argument("--lab-rounds", type=int, default=15,
@@ -257,7 +302,7 @@ def main():
     out("# kanrid rounds read from its own SQLite file (node_samples), never through its API,")
     out("# so measuring costs kanrid nothing; CPU from /proc over whole rounds")
     tmp = tempfile.mkdtemp(prefix="kanri-bench-")
-    for n in [int(x) for x in a.sizes.split(",")]:
+    for n in [int(x) for x in a.sizes.split(",") if x]:
         node = os.path.join(tmp, f"node{n}.xml")
         with open(node, "w") as f:
             f.write(kanri_harness.node_xml(f"b{n}", n_running=n, n_shutoff=0, memory_kib=65536))
@@ -292,6 +337,9 @@ def main():
             out(f"{'collectd virt plugin':<34} {n:>6} domains: CPU {c['cpu_ms_per_interval']:.1f} ms/interval, "
                 f"{c['domains']} domains, {c['rounds_seen_per_domain']} of {c['expected_rounds']:.0f} "
                 f"rounds per domain; ratio to kanrid {c['cpu_ms_per_interval'] / max(r['cpu_ms_per_round'], 0.01):.1f}x CPU")
+
+    if a.containers:
+        container_rows(a, [int(x) for x in a.containers.split(",")])
 
     if a.lab:
         import labvm

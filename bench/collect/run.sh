@@ -4,7 +4,7 @@
 # frozen, next to collectd's virt plugin and prometheus-libvirt-exporter on
 # the same connections.  Loopback only.  Run as root from the repository.
 #
-# Usage: bench/collect/run.sh [--sizes 1,100,1000,10000] [--lab 3] [--compare 0|1]
+# Usage: bench/collect/run.sh [--sizes 1,100,1000,10000] [--lab 3] [--compare 0|1] [--containers 1,50,200]
 #                             [--rounds 6] [--lab-rounds 15] [--lab-seconds 60]
 # Env:   KANRI_BUILD_DIR   meson build directory (default ./build)
 # Output also goes to bench/out/collect.txt.
