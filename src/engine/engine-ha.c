@@ -447,6 +447,8 @@ static void gather(struct engine *e, GHashTable *wanted, struct gathered *g)
     g->enabled = e->policy->set.enabled;
     for (guint i = 0; i < e->hosts->len; i++) {
         struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (ehost_containers(h)) /* never a place to restart a VM */
+            continue;
         struct ha_signals s = {.host_id = h->id, .name = keep(g, h->name)};
         s.connected = h->state == HOST_CONNECTED;
         s.lost_us = s.connected ? 0 : h->down_us ? h->down_us : start;
@@ -465,6 +467,8 @@ static void gather(struct engine *e, GHashTable *wanted, struct gathered *g)
     }
     for (guint i = 0; i < e->hosts->len; i++) {
         struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (ehost_containers(h))
+            continue;
         bool connected = h->state == HOST_CONNECTED;
         GHashTableIter it;
         gpointer k, v;
@@ -1384,10 +1388,29 @@ char *engine_ha_json(struct engine *e)
     return text;
 }
 
+/* Whether UUID is a container on a container host. */
+static bool is_container(struct engine *e, const char *uuid)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    for (guint i = 0; i < e->hosts->len; i++) {
+        struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (ehost_containers(h) && g_hash_table_contains(h->inv, uuid))
+            return true;
+    }
+    return false;
+}
+
 int engine_ha_vm_set(struct engine *e, const char *uuid, const struct ha_vm_settings *s,
                      const char *by, GError **error)
 {
     struct engine_ha *ha = e->ha;
+    if (s && is_container(e, uuid)) {
+        engine_set_error(error, ENGINE_OPS_CONFLICT,
+                         "%s is a container: HA restarts VMs on another hypervisor, and a "
+                         "container's root file system lives on its own host",
+                         uuid);
+        return -EINVAL;
+    }
     if (s && s->group) {
         g_mutex_lock(&ha->lock);
         bool known = g_hash_table_contains(ha->groups, s->group);

@@ -130,6 +130,12 @@ struct ehost {
     double stages_last_s, stages_sum_s; /* the round's stages, store write excluded */
 };
 
+/* Whether H's domains are containers (its driver says so). */
+static inline bool ehost_containers(const struct ehost *h)
+{
+    return h->drv && h->drv->ops->containers;
+}
+
 struct engine {
     struct store *store;
     struct engine_conf conf;

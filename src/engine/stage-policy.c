@@ -319,8 +319,12 @@ static int vm_cmp(gconstpointer a, gconstpointer b)
 
 void engine_policy_fleet_input(struct engine *e, GArray *hosts, GArray *vms)
 {
+    /* Container hosts are neither a source nor a target: a container is
+     * not migrated, and a VM cannot run there. */
     for (guint i = 0; i < e->hosts->len; i++) {
         struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (ehost_containers(h))
+            continue;
         struct policy_host ph;
         engine_policy_host_input(e, h, &ph);
         g_array_append_val(hosts, ph);
@@ -330,6 +334,8 @@ void engine_policy_fleet_input(struct engine *e, GArray *hosts, GArray *vms)
      * has VMs to evacuate before its first round. */
     for (guint i = 0; i < e->hosts->len; i++) {
         struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (ehost_containers(h))
+            continue;
         GHashTableIter iter;
         gpointer k, v;
         g_hash_table_iter_init(&iter, h->inv);
@@ -442,7 +448,8 @@ void stage_policy(struct engine *e, struct ehost *h, GPtrArray *round_items,
     observe_memory(e, h, round_items, b);
     /* A host still loading its inventory is not known well enough to
      * judge; its next rounds are. */
-    if (p->set.memory.mode != POLICY_OFF && h->state == HOST_CONNECTED) {
+    /* Containers have no balloon: their memory is a limit, set by people. */
+    if (p->set.memory.mode != POLICY_OFF && h->state == HOST_CONNECTED && !ehost_containers(h)) {
         struct policy_host ph;
         engine_policy_host_input(e, h, &ph);
         g_autoptr(GArray) vms = g_array_new(FALSE, TRUE, sizeof(struct policy_vm));
