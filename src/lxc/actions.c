@@ -33,14 +33,19 @@ static void opunlock(struct lhost *h, const char *name)
 static struct lhost *host_of(struct driver *base, int64_t host_id, GError **error)
 {
     struct lhost *h = lxc_host_find((struct lxc_driver *)base, host_id);
-    if (!h)
+    if (!h) {
         g_set_error(error, DRIVER_ERROR, DRIVER_ERR_NOT_FOUND,
                     "host %" G_GINT64_FORMAT " is not a container host of this kanrid", host_id);
-    else if (!h->synced)
+        return NULL;
+    }
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&h->lock);
+    if (!h->ready) {
         g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE,
-                    "container host %s is not connected%s%s", h->name, h->reason ? ": " : "",
-                    h->reason ? h->reason : "");
-    return h && h->synced ? h : NULL;
+                    "container host %s is not connected%s%s", h->name, h->why ? ": " : "",
+                    h->why ? h->why : "");
+        return NULL;
+    }
+    return h;
 }
 
 static char *name_of(struct lhost *h, const char *uuid, GError **error)

@@ -216,6 +216,11 @@ static void set_state(struct lhost *h, enum host_state st, const char *reason)
     h->state = st;
     g_free(h->reason);
     h->reason = g_strdup(reason);
+    g_mutex_lock(&h->lock);
+    h->ready = st == HOST_CONNECTED;
+    g_free(h->why);
+    h->why = g_strdup(reason);
+    g_mutex_unlock(&h->lock);
     const struct driver_sink *sink = h->d->sink;
     sink->host_state(sink->ctx, h->id, st, reason);
 }
@@ -312,6 +317,7 @@ static void list_host(struct lhost *h, GPtrArray *reqs)
             lxcconf_init(&ct->conf);
             g_hash_table_insert(h->cts, ct->name, ct);
         }
+        g_hash_table_add(seen, ct->name);
         bool changed = ct_read_config(h, ct);
         if (!ct->config)
             continue; /* unreadable from the start: warned */
@@ -343,7 +349,6 @@ static void list_host(struct lhost *h, GPtrArray *reqs)
             g_clear_pointer(&ct->cgpath, g_free);
             changed = true;
         }
-        g_hash_table_add(seen, ct->name);
         if (!ct->state)
             continue; /* first seen in a passing state: next time */
         if (changed || first || !ct->reported || requested(reqs, name)) {
@@ -361,7 +366,7 @@ static void list_host(struct lhost *h, GPtrArray *reqs)
     while (g_hash_table_iter_next(&it, &k, &v)) {
         struct ct *ct = v;
         if (g_hash_table_contains(seen, ct->name)) {
-            if (ct->reported)
+            if (ct->uuid) /* reported, or to be when readable or settled */
                 g_ptr_array_add(uuids, ct->uuid);
             continue;
         }
@@ -512,13 +517,23 @@ static gpointer worker(gpointer data)
         int64_t due = next_list;
         if (h->d->conf.collect && h->synced && next_round < due)
             due = next_round;
-        if (!h->reqs->len && now < due) {
+        if (!h->reqs->len && !h->resync && now < due) {
             g_cond_wait_until(&h->cond, &h->lock, g_get_monotonic_time() + (due - now));
             continue;
         }
         g_autoptr(GPtrArray) reqs = h->reqs;
         h->reqs = g_ptr_array_new();
+        bool resync = h->resync;
+        h->resync = false;
         g_mutex_unlock(&h->lock);
+        if (resync) {
+            GHashTableIter it;
+            gpointer k, v;
+            g_hash_table_iter_init(&it, h->cts);
+            while (g_hash_table_iter_next(&it, &k, &v))
+                ((struct ct *)v)->reported = false;
+            next_list = 0;
+        }
 
         if (reqs->len || now >= next_list) {
             list_host(h, reqs);
@@ -600,6 +615,7 @@ static void lhost_free(struct lhost *h)
     g_free(h->name);
     g_free(h->path);
     g_free(h->reason);
+    g_free(h->why);
     g_free(h);
 }
 
@@ -641,12 +657,7 @@ static void lxc_resync_all(struct driver *base)
     for (guint i = 0; i < d->hosts->len; i++) {
         struct lhost *h = g_ptr_array_index(d->hosts, i);
         g_mutex_lock(&h->lock);
-        GHashTableIter it;
-        gpointer k, v;
-        g_hash_table_iter_init(&it, h->cts);
-        /* Every container is reported again at the next listing. */
-        while (g_hash_table_iter_next(&it, &k, &v))
-            ((struct ct *)v)->reported = false;
+        h->resync = true; /* every container reported again, now */
         g_cond_broadcast(&h->cond);
         g_mutex_unlock(&h->lock);
     }

@@ -54,11 +54,14 @@ struct lhost {
     GHashTable *creating; /* names being created: not listed yet */
     GHashTable *oplocks;  /* names an action is running on */
     bool stop;
+    bool resync; /* report every container again at the next listing */
+    bool ready;  /* listed completely since it became reachable */
+    char *why;   /* why it is not, when it is unreachable */
     /* the worker's own */
     GHashTable *cts; /* name -> struct ct * */
     enum host_state state;
     char *reason;
-    bool synced;
+    bool synced; /* `ready`, the worker's copy */
     int64_t backoff_us;
 };
 
