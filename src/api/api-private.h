@@ -73,6 +73,7 @@ extern const struct route api_stream_routes[]; /* the live stream (routes-stream
 extern const struct route api_policy_routes[]; /* policies and decisions (routes-policy.c) */
 extern const struct route api_ha_routes[];     /* high availability (routes-ha.c) */
 extern const struct route api_machine_routes[]; /* machines (routes-machines.c) */
+extern const struct route api_container_routes[]; /* containers (routes-containers.c) */
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
 extern int api_ingest_rate_limited;            /* guest documents answered 429 */
@@ -201,3 +202,7 @@ json_object *api_action_result_json(const struct action_result *res, int64_t aud
  * *ret_detail ("field: problem", g_free) when it does not fit. */
 bool api_action_request(enum action_kind kind, json_object *params, struct action_request *ret,
                         char **ret_detail);
+/* Whether V, a body member, fits parameter P (its type, its bounds);
+ * false with *ret_detail ("name: problem", g_free) when not.  The check
+ * of api_action_request(), for bodies with a table of their own. */
+bool api_param_check(const struct action_param_spec *p, json_object *v, char **ret_detail);

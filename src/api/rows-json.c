@@ -408,6 +408,47 @@ json_object *api_action_result_json(const struct action_result *res, int64_t aud
 
 /* ---- action request bodies ---- */
 
+bool api_param_check(const struct action_param_spec *p, json_object *v, char **ret_detail)
+{
+    switch (p->type) {
+    case AP_INT: {
+        if (!json_object_is_type(v, json_type_int)) {
+            *ret_detail = g_strdup_printf("%s: expected an integer", p->name);
+            return false;
+        }
+        int64_t n = json_object_get_int64(v);
+        if (n < p->min || n > p->max) {
+            *ret_detail =
+                g_strdup_printf("%s: must be from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
+                                p->name, p->min, p->max);
+            return false;
+        }
+        return true;
+    }
+    case AP_BOOL:
+        if (!json_object_is_type(v, json_type_boolean)) {
+            *ret_detail = g_strdup_printf("%s: expected true or false", p->name);
+            return false;
+        }
+        return true;
+    case AP_STR: {
+        if (!json_object_is_type(v, json_type_string)) {
+            *ret_detail = g_strdup_printf("%s: expected a string", p->name);
+            return false;
+        }
+        size_t len = strlen(json_object_get_string(v));
+        if (len < (size_t)p->min || len > (size_t)p->max) {
+            *ret_detail = g_strdup_printf("%s: must be 1 to %" G_GINT64_FORMAT " characters",
+                                          p->name, p->max);
+            return false;
+        }
+        return true;
+    }
+    }
+    *ret_detail = g_strdup_printf("%s: unknown type", p->name);
+    return false;
+}
+
 static char *param_list(const struct action_spec *spec)
 {
     GString *s = g_string_new(NULL);
@@ -449,44 +490,18 @@ bool api_action_request(enum action_kind kind, json_object *params, struct actio
             }
             continue;
         }
+        if (!api_param_check(p, v, ret_detail))
+            return false;
         switch (p->type) {
-        case AP_INT: {
-            if (!json_object_is_type(v, json_type_int)) {
-                *ret_detail = g_strdup_printf("%s: expected an integer", p->name);
-                return false;
-            }
-            int64_t n = json_object_get_int64(v);
-            if (n < p->min || n > p->max) {
-                *ret_detail =
-                    g_strdup_printf("%s: must be from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
-                                    p->name, p->min, p->max);
-                return false;
-            }
-            action_set_int(ret, p->name, n);
+        case AP_INT:
+            action_set_int(ret, p->name, json_object_get_int64(v));
             break;
-        }
         case AP_BOOL:
-            if (!json_object_is_type(v, json_type_boolean)) {
-                *ret_detail = g_strdup_printf("%s: expected true or false", p->name);
-                return false;
-            }
             action_set_bool(ret, p->name, json_object_get_boolean(v));
             break;
-        case AP_STR: {
-            if (!json_object_is_type(v, json_type_string)) {
-                *ret_detail = g_strdup_printf("%s: expected a string", p->name);
-                return false;
-            }
-            const char *s = json_object_get_string(v);
-            size_t len = strlen(s);
-            if (len < (size_t)p->min || len > (size_t)p->max) {
-                *ret_detail = g_strdup_printf("%s: must be 1 to %" G_GINT64_FORMAT " characters",
-                                              p->name, p->max);
-                return false;
-            }
-            action_set_str(ret, p->name, s);
+        case AP_STR:
+            action_set_str(ret, p->name, json_object_get_string(v));
             break;
-        }
         }
     }
     return true;

@@ -1,5 +1,7 @@
 #include "lxc/lxcconf.h"
 
+#include "model/driver.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,13 +160,5 @@ char *lxcconf_derived_uuid(const char *machine_id, const char *lxcpath, const ch
 
 bool lxcconf_name_valid(const char *name)
 {
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        if (!g_ascii_isalnum(ch) && ch != '_' && ch != '.' && ch != '-')
-            return false;
-    }
-    return true;
+    return container_name_valid(name);
 }

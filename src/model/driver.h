@@ -129,6 +129,11 @@ struct container_spec {
     bool start; /* start it once created */
 };
 
+/* Whether NAME may name a container (or a template): 1..64 of
+ * [A-Za-z0-9_.-], not starting with '.' or '-'.  The API checks a request
+ * with it before any driver sees the name; the container driver again. */
+bool container_name_valid(const char *name);
+
 struct driver_ops {
     const char *name; /* "libvirt", "lxc" */
     bool containers;  /* its domains are containers (kind "container") */

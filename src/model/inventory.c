@@ -203,3 +203,18 @@ void finding_write_clear(struct finding_write *w)
     g_free(w->message);
     memset(w, 0, sizeof(*w));
 }
+
+/* ---- model/driver.h: containers ---- */
+
+bool container_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!g_ascii_isalnum(ch) && ch != '_' && ch != '.' && ch != '-')
+            return false;
+    }
+    return true;
+}

@@ -574,7 +574,7 @@ def test_errors_and_auth_conform(kanrid):
     # 403 for a viewer on operator and admin routes.
     viewer = k.post("/api/v1/tokens", {"name": "v", "role": "viewer"}).json["token"]
     for method, path in [("POST", "/api/v1/vms/test/actions/suspend"), ("GET", "/api/v1/tokens"),
-                         ("POST", "/api/v1/vms")]:
+                         ("POST", "/api/v1/vms"), ("POST", "/api/v1/containers")]:
         r = k.request(method, path, body={}, token=viewer)
         assert r.status == 403, f"{method} {path}: {r}"
         check_answer(k, method, path, r)
@@ -653,6 +653,46 @@ def test_actions_conform(kanrid):
     check_answer(k, "POST", "/api/v1/vms", r)
     r = action(k, "oa1", "undefine")
     assert r.status == 200 and "vm" not in r.json
+    # A container on the test driver's host: it runs VMs (501); the body
+    # and the host are checked first.
+    for body, status in [({"host": HOST, "name": "ct1"}, 501),
+                         ({"host": "nosuchhost", "name": "ct1"}, 404),
+                         ({"host": HOST, "name": "bad name"}, 400),
+                         ({"host": HOST}, 400)]:
+        r = k.post("/api/v1/containers", body)
+        assert r.status == status, f"{body}: {r}"
+        check_answer(k, "POST", "/api/v1/containers", r)
+
+
+def test_container_bounds_from_document(kanrid):
+    """Every bound ContainerCreate states is enforced: one past each
+    minimum and maximum, a wrong type, a pattern broken, each give 400
+    naming that member, before the host is asked."""
+    k = kanrid
+    schema = DOC["components"]["schemas"]["ContainerCreate"]
+    valid = {"host": HOST, "name": "ct1"}
+    cases = 0
+    for key in schema["required"]:
+        body = {n: v for n, v in valid.items() if n != key}
+        r = k.post("/api/v1/containers", body)
+        assert r.status == 400 and r.json["field"] == key, f"without {key}: {r}"
+        cases += 1
+    for key, p in schema["properties"].items():
+        bad = []
+        if p["type"] == "integer":
+            bad += ["1", p["minimum"] - 1, p["maximum"] + 1]
+        elif p["type"] == "boolean":
+            bad.append("yes")
+        else:
+            bad += [7, "", "a" * (p["maxLength"] + 1)]
+            if "pattern" in p:
+                bad += ["-x", "a b"]
+        for value in bad:
+            r = k.post("/api/v1/containers", {**valid, key: value})
+            assert r.status == 400 and r.json.get("field") == key, f"{key}={value!r}: {r}"
+            check_answer(k, "POST", "/api/v1/containers", r)
+            cases += 1
+    assert cases >= 20
 
 
 def test_action_parameter_bounds_from_document(kanrid):
