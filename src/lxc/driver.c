@@ -668,7 +668,10 @@ static bool lxc_stop(struct driver *base, int timeout_s)
     struct lxc_driver *d = (struct lxc_driver *)base;
     (void)timeout_s; /* a listing or round takes well under a second */
     g_mutex_lock(&d->lock);
-    g_autoptr(GPtrArray) hosts = g_ptr_array_copy(d->hosts, NULL, NULL);
+    /* A copy without the hosts' free function: they are d's. */
+    g_autoptr(GPtrArray) hosts = g_ptr_array_new();
+    for (guint i = 0; i < d->hosts->len; i++)
+        g_ptr_array_add(hosts, g_ptr_array_index(d->hosts, i));
     g_mutex_unlock(&d->lock);
     for (guint i = 0; i < hosts->len; i++) {
         struct lhost *h = g_ptr_array_index(hosts, i);

@@ -111,7 +111,7 @@ def test_lifecycle_limits_and_external_changes(kanrid_factory, lxcpath):
     assert k.vms(HOST)["c1"]["max_memory_bytes"] == 256 * MIB
     # A VM-only action is refused in words.
     r = act(k, "c1", "setvcpus", {"vcpus": 2}, status=501)
-    assert "containers have no setvcpus action" in r.text, r
+    assert "containers have no setvcpus action" in r.body, r
 
     # Killed behind kanri's back: an external stop, an incident.
     lxc("lxc-stop", "-n", "c1", "-k", path=lxcpath)
@@ -163,12 +163,13 @@ def test_guestd_inside_sees_the_hosts_memory(kanrid_factory, lxcpath):
     with open(os.path.join(rootfs, "etc", "kanri-guestd.token"), "w") as f:
         f.write(r.json["token"] + "\n")
     act(k, "g1", "start")
+    log = open(os.path.join(lxcpath, "guestd.log"), "w+")
     agent = subprocess.Popen(
         ["lxc-attach", "-P", lxcpath, "-n", "g1", "--", "/bin/kanri-guestd",
          "--url", f"https://127.0.0.1:{k.port}/api/v1/ingest/guest", "--pin", pin,
          "--token-file", "/etc/kanri-guestd.token", "--interval", "2",
          "--state-dir", "/tmp/kanri-guestd"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=log, stderr=subprocess.STDOUT)
     try:
         def finding():
             fs = k.get(f"/api/v1/findings?vm={vm['uuid']}&state=open").json["findings"]
@@ -177,7 +178,9 @@ def test_guestd_inside_sees_the_hosts_memory(kanrid_factory, lxcpath):
                        what="container-sees-host-memory")[0]
         assert "128" in f["message"], f
         view = k.get(f"/api/v1/vms/{vm['uuid']}/reconciled").json
-        mem = [r for r in view["resources"] if r["resource"] == "mem_total"][0]
+        mem = [r for r in view["resources"] if r["resource"] == "mem.total"]
+        assert mem, view
+        mem = mem[0]
         assert mem["r"] == 128 * MIB and mem["provenance"] == "host", mem
         assert mem["g"] > 128 * MIB, mem  # the host's memory, seen inside
         # The agent identified itself by kanri's line in the configuration.
@@ -185,9 +188,13 @@ def test_guestd_inside_sees_the_hosts_memory(kanrid_factory, lxcpath):
               if a.get("machine_uuid") == vm["uuid"]]
         assert ag and ag[0].get("id_source") == "container", ag
     finally:
+        # The agent runs on inside when lxc-attach is killed: stopping the
+        # container (the fixture) ends it.
         agent.kill()
-        out = agent.communicate(timeout=10)[0]
-        print(out[-2000:])
+        agent.wait(timeout=10)
+        log.seek(0)
+        print(log.read()[-2000:])
+        log.close()
 
 
 def test_busy_container_under_a_cpu_quota_is_throttled(kanrid_factory, lxcpath):
