@@ -138,6 +138,7 @@ static void put_vm(GString *out, const struct fleet_vm *v)
     put_str(out, "name", v->name);
     put_str(out, "host", v->host);
     put_str(out, "state", v->state);
+    put_str(out, "kind", v->kind);
     put_int(out, "vcpus", v->vcpus);
     put_int(out, "memory_bytes", v->memory_bytes);
     put_time(out, "t", v->t_us);
@@ -205,7 +206,7 @@ void h_fleet(struct req *r)
             return;
         }
     }
-    g_autoptr(rows) vms = st->ops->vms_query(st, host, 0, false, &err);
+    g_autoptr(rows) vms = st->ops->vms_query(st, &(struct vm_filter){.host = host}, 0, false, &err);
     if (!vms) {
         req_rows(r, NULL, err);
         return;

@@ -8,6 +8,7 @@
 
 #include "basic/json.h"
 #include "basic/util.h"
+#include "model/inventory.h"
 #include "web/assets.h"
 
 #include <arpa/inet.h>
@@ -1202,10 +1203,15 @@ static bool vm_cursor_parse(const char *cursor, char **ret_name, struct vm_page_
 void req_vms_paged(struct req *r)
 {
     struct store *st = r->api->store;
-    const char *host = req_arg(r, "host"), *cursor = req_arg(r, "cursor");
+    const char *cursor = req_arg(r, "cursor");
+    struct vm_filter filter = {.host = req_arg(r, "host"), .kind = req_arg(r, "kind")};
+    if (filter.kind && !domain_kind_valid(filter.kind)) {
+        req_problem(r, 400, "kind: expected vm or container, got '%s'", filter.kind);
+        return;
+    }
     g_autoptr(GError) err = NULL;
     if (!cursor && !req_arg(r, "limit")) {
-        req_rows_paged(r, st->ops->vms_query(st, host, 0, false, &err), err);
+        req_rows_paged(r, st->ops->vms_query(st, &filter, 0, false, &err), err);
         return;
     }
     uint64_t limit;
@@ -1221,7 +1227,8 @@ void req_vms_paged(struct req *r)
     if (!parse_fields(r, &vm_row_desc, &fields))
         return;
     /* One more than the page: whether there is a next one. */
-    g_autoptr(rows) page = st->ops->vms_page(st, host, cursor ? &after : NULL, (int)limit + 1, &err);
+    g_autoptr(rows) page =
+        st->ops->vms_page(st, &filter, cursor ? &after : NULL, (int)limit + 1, &err);
     if (!page) {
         req_rows(r, NULL, err);
         return;

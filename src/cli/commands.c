@@ -334,20 +334,27 @@ int cmd_vm_list(const struct cli_verb *v, char **args, guint n)
     struct json_object *vms = NULL;
     g_autoptr(GString) path = g_string_new("/vms");
 
+    if (cli_opts.kind && !word_one_of(cli_opts.kind, "vm|container")) {
+        g_autofree char *clean = text_sanitize(cli_opts.kind);
+        return cli_usage_error("invalid --kind '%s' (one of: vm, container)", clean);
+    }
     if (cli_opts.host)
         cli_query_add(path, "host", cli_opts.host);
+    if (cli_opts.kind)
+        cli_query_add(path, "kind", cli_opts.kind);
     int r = cli_get_list(path->str, "vms", &reply, &vms);
     if (r != CLI_EXIT_OK)
         return cli_done(r);
 
-    static const char *const cols[] = {"Name", "Host", "State", "vCPUs", "Memory", "UUID"};
+    static const char *const cols[] = {"Name", "Kind", "Host", "State", "vCPUs", "Memory", "UUID"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
-    table_align_right(t, 3);
     table_align_right(t, 4);
+    table_align_right(t, 5);
     for (size_t i = 0; i < json_object_array_length(vms); i++) {
         struct json_object *vm = json_object_array_get_idx(vms, i);
         bool removed = false;
         table_add(t, jstr(vm, "name"));
+        table_add(t, jstr(vm, "kind"));
         table_add(t, jstr(vm, "host"));
         if (jbool(vm, "removed", &removed) && removed)
             table_add(t, "removed");
@@ -394,6 +401,7 @@ int cmd_vm_show(const struct cli_verb *v, char **args, guint n)
     struct kv *kv = kv_new();
     kv_add(kv, "Name", jstr(vm, "name"));
     kv_add(kv, "UUID", jstr(vm, "uuid"));
+    kv_add(kv, "Kind", jstr(vm, "kind"));
     kv_add(kv, "Host", jstr(vm, "host"));
     if (jstr(vm, "state_reason"))
         kv_addf(kv, "State", "%s (%s)", jstr(vm, "state") ? jstr(vm, "state") : "-",

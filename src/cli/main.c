@@ -55,6 +55,13 @@ static const GOptionEntry host_filter_entries[] = {
     {NULL},
 };
 
+static const GOptionEntry vm_list_entries[] = {
+    {"host", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.host, "Only those on this host", "HOST"},
+    {"kind", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.kind,
+     "Only virtual machines (vm) or only system containers (container)", "KIND"},
+    {NULL},
+};
+
 static const GOptionEntry vm_show_entries[] = {
     {"xml", 0, 0, G_OPTION_ARG_NONE, &cli_opts.xml, "Print the domain XML instead", NULL},
     {NULL},
@@ -281,7 +288,10 @@ static const struct cli_verb verbs[] = {
      "policy's mode; the plan is printed, with a reason for each VM that cannot be placed. "
      "Off: the host takes VMs again.",
      host_maintenance_entries, cmd_host_maintenance},
-    {"vm", "list", "", 0, 0, "List virtual machines.", NULL, host_filter_entries, cmd_vm_list},
+    {"vm", "list", "", 0, 0, "List virtual machines and containers.",
+     "The KIND column says which a domain is: container (a system container, domain type "
+     "lxc) or vm.",
+     vm_list_entries, cmd_vm_list},
     {"vm", "show", "VM", 1, 1, "Show one virtual machine, its disks and interfaces.", VM_NAMING,
      vm_show_entries, cmd_vm_show},
     {"vm", "start", "VM", 1, 1, "Start a defined VM.", VM_NAMING, NULL, cmd_vm_action},

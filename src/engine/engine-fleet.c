@@ -110,6 +110,7 @@ struct fleet *engine_fleet(struct engine *e, const struct rows *hosts, const str
         v->name = g_strdup(r->name);
         v->host = g_strdup(r->host);
         v->state = g_strdup(r->state);
+        v->kind = g_strdup(r->kind);
         v->host_id = r->host_id;
         v->vcpus = r->vcpus;
         v->memory_bytes = r->memory_bytes;

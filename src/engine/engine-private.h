@@ -70,6 +70,7 @@ struct item {
     char *uuid;
     int64_t host_id;  /* the host it runs on now; 0: none known */
     char *name;       /* for /metrics; NULL until the inventory names it */
+    bool container;   /* its domain type is lxc: kind "container" (domain_kind()) */
     GPtrArray *disks; /* struct disk_ref *: from the inventory; replaced, never changed */
 
     /* The latest view: what the last round of its host reconciled.  It

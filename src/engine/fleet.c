@@ -16,6 +16,7 @@ static void fleet_vm_clear(gpointer p)
     g_free(v->name);
     g_free(v->host);
     g_free(v->state);
+    g_free(v->kind);
 }
 
 static void fleet_host_clear(gpointer p)

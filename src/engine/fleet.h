@@ -35,6 +35,7 @@
 
 struct fleet_vm {
     char *uuid, *name, *host, *state; /* as the inventory has them */
+    char *kind;                       /* vm_row.kind: "vm" or "container" */
     int64_t host_id;
     int64_t vcpus;        /* inventory; ROW_INT_ABSENT unknown */
     int64_t memory_bytes; /* assigned (current balloon target), inventory */

@@ -245,6 +245,7 @@ static void update_item(struct engine *e, struct ehost *h, struct inv_dom *inv,
     struct item *it = engine_item_get(e, d->uuid);
     g_free(it->name);
     it->name = g_strdup(d->name);
+    it->container = g_str_equal(domain_kind(d->domain_type), "container");
     if (d->running || !it->host_id)
         it->host_id = h->id;
     /* A new array: the last round may still hold the old one. */

@@ -128,7 +128,8 @@ static void item_lines(struct prom *p, const struct item *it, const char *hl)
     g_autoptr(GString) vl = g_string_new(hl);
     g_string_append(vl, ",vm=\"");
     prom_escape(vl, it->name ? it->name : it->uuid);
-    g_string_append_printf(vl, "\",uuid=\"%s\"", it->uuid);
+    g_string_append_printf(vl, "\",uuid=\"%s\",kind=\"%s\"", it->uuid,
+                           it->container ? "container" : "vm");
     if (it->have_host[0]) {
         g_autofree char *l = g_strdup_printf("%s,view=\"host\"", vl->str);
         prom_sample(p, "vm", &series_vm_host, &it->host[0], l);

@@ -82,6 +82,16 @@ void domain_info_free(struct domain_info *d)
     g_free(d);
 }
 
+const char *domain_kind(const char *domain_type)
+{
+    return g_strcmp0(domain_type, "lxc") == 0 ? "container" : "vm";
+}
+
+bool domain_kind_valid(const char *s)
+{
+    return g_strcmp0(s, "vm") == 0 || g_strcmp0(s, "container") == 0;
+}
+
 void pool_info_free(struct pool_info *p)
 {
     if (!p)

@@ -87,6 +87,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(domain_info, domain_info_free)
 void disk_info_free(struct disk_info *d);
 void nic_info_free(struct nic_info *n);
 
+/* A domain's kind as every list shows it: "container" for DOMAIN_TYPE
+ * "lxc" (a system container, whichever driver runs it), "vm" for any
+ * other type or none.  The store's queries say the same in SQL
+ * (vm_row.kind). */
+const char *domain_kind(const char *domain_type);
+/* Whether S is a kind domain_kind() gives. */
+bool domain_kind_valid(const char *s);
+
 struct pool_info {
     char *name;
     char *uuid;

@@ -52,6 +52,7 @@ static const struct row_field vm_fields[] = {
     F(vm_row, max_memory_bytes, ROW_INT),
     F(vm_row, os_type, ROW_STR),
     F(vm_row, domain_type, ROW_STR),
+    F(vm_row, kind, ROW_STR),
     F(vm_row, disks, ROW_JSON),
     F(vm_row, nics, ROW_JSON),
     F(vm_row, has_agent, ROW_BOOL),

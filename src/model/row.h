@@ -104,6 +104,7 @@ struct vm_row {
     bool persistent, autostart;
     int64_t vcpus, max_vcpus, memory_bytes, max_memory_bytes;
     char *os_type, *domain_type;
+    char *kind;         /* "container" for domain type lxc, else "vm" (domain_kind()) */
     char *disks, *nics; /* JSON arrays (docs/api.md) */
     bool has_agent;
     char *balloon_model;

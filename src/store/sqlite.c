@@ -1114,41 +1114,51 @@ static struct rows *sq_hosts_query(struct store *st, const char *name_or_id, GEr
                       "s", name_or_id);
 }
 
+/* A VM's kind (vm_row.kind), as domain_kind() says it: worked out here
+ * rather than stored, so no row needs rewriting when a kind is added. */
+#define VM_KIND_SQL "(CASE WHEN d.domain_type = 'lxc' THEN 'container' ELSE 'vm' END)"
+
 #define VM_COLUMNS                                                                                 \
     "d.id AS domain_id, d.uuid, d.name, h.name AS host, d.host_id, d.state, d.state_reason,"       \
     " d.persistent, d.autostart, d.vcpus, d.max_vcpus, d.memory_bytes, d.max_memory_bytes,"        \
-    " d.os_type, d.domain_type, d.disks, d.nics, d.has_agent, d.balloon_model,"                    \
+    " d.os_type, d.domain_type, " VM_KIND_SQL " AS kind, d.disks, d.nics, d.has_agent,"            \
+    " d.balloon_model,"                                                                            \
     " d.config_version, d.updated_at, d.removed,"                                                  \
     " (SELECT count(*) FROM changes c WHERE c.domain_id = d.id AND c.pending = 1)"                 \
     "  AS pending_changes"
 
-static struct rows *sq_vms_query(struct store *st, const char *host, int64_t domain_id,
-                                 bool with_xml, GError **error)
+static struct rows *sq_vms_query(struct store *st, const struct vm_filter *filter,
+                                 int64_t domain_id, bool with_xml, GError **error)
 {
+    const char *host = filter ? filter->host : NULL, *kind = filter ? filter->kind : NULL;
     return query_rows(SQ(st), &vm_row_desc, error,
                       with_xml ? "SELECT " VM_COLUMNS ", v.xml FROM domains d"
                                  " JOIN hosts h ON h.id = d.host_id"
                                  " LEFT JOIN config_versions v ON v.domain_id = d.id"
                                  "  AND v.version = d.config_version"
                                  " WHERE (?1 IS NULL OR h.name = ?1) AND (?2 = 0 OR d.id = ?2)"
-                                 "  AND (?2 != 0 OR d.removed = 0) ORDER BY h.id, d.name"
+                                 "  AND (?2 != 0 OR d.removed = 0)"
+                                 "  AND (?3 IS NULL OR " VM_KIND_SQL " = ?3) ORDER BY h.id, d.name"
                                : "SELECT " VM_COLUMNS " FROM domains d"
                                  " JOIN hosts h ON h.id = d.host_id"
                                  " WHERE (?1 IS NULL OR h.name = ?1) AND (?2 = 0 OR d.id = ?2)"
-                                 "  AND (?2 != 0 OR d.removed = 0) ORDER BY h.id, d.name",
-                      "si", host, domain_id);
+                                 "  AND (?2 != 0 OR d.removed = 0)"
+                                 "  AND (?3 IS NULL OR " VM_KIND_SQL " = ?3) ORDER BY h.id, d.name",
+                      "sis", host, domain_id, kind);
 }
 
-static struct rows *sq_vms_page(struct store *st, const char *host, const struct vm_page_key *after,
-                                int limit, GError **error)
+static struct rows *sq_vms_page(struct store *st, const struct vm_filter *filter,
+                                const struct vm_page_key *after, int limit, GError **error)
 {
+    const char *host = filter ? filter->host : NULL, *kind = filter ? filter->kind : NULL;
     return query_rows(SQ(st), &vm_row_desc, error,
                       "SELECT " VM_COLUMNS " FROM domains d JOIN hosts h ON h.id = d.host_id"
                       " WHERE (?1 IS NULL OR h.name = ?1) AND d.removed = 0"
                       "  AND (?2 IS NULL OR (h.id, d.name, d.id) > (?2, ?3, ?4))"
+                      "  AND (?6 IS NULL OR " VM_KIND_SQL " = ?6)"
                       " ORDER BY h.id, d.name, d.id LIMIT ?5",
-                      "sIsIi", host, after ? after->host_id : 0, after ? after->name : NULL,
-                      after ? after->domain_id : 0, (int64_t)limit);
+                      "sIsIis", host, after ? after->host_id : 0, after ? after->name : NULL,
+                      after ? after->domain_id : 0, (int64_t)limit, kind);
 }
 
 static struct rows *sq_pools_query(struct store *st, const char *host, GError **error)

@@ -260,6 +260,14 @@ struct store_round {
 /* The newest samples of one entity, newest first (samples_recent). */
 enum store_recent_kind { STORE_RECENT_HOST, STORE_RECENT_GUEST, STORE_RECENT_POOL };
 
+/* Which VMs vms_query and vms_page list; NULL (or a NULL field): no
+ * narrowing by that.  KIND is a vm_row kind, "vm" or "container"
+ * (domain_kind()); any other string matches nothing. */
+struct vm_filter {
+    const char *host; /* a host's name */
+    const char *kind;
+};
+
 /* Where a page of VMs ends: vms_query's order is host id, name, id. */
 struct vm_page_key {
     int64_t host_id;
@@ -343,15 +351,15 @@ struct store_ops {
     /* ---- queries (model/row.h) ---- */
     /* NAME_OR_ID NULL: every host. */
     struct rows *(*hosts_query)(struct store *st, const char *name_or_id, GError **error);
-    /* HOST NULL: every host; DOMAIN_ID 0: every live VM, else that one
-     * (removed or not), with its XML when WITH_XML. */
-    struct rows *(*vms_query)(struct store *st, const char *host, int64_t domain_id, bool with_xml,
-                              GError **error);
+    /* The VMs FILTER lets through (NULL: all); DOMAIN_ID 0: every live
+     * VM, else that one (removed or not), with its XML when WITH_XML. */
+    struct rows *(*vms_query)(struct store *st, const struct vm_filter *filter, int64_t domain_id,
+                              bool with_xml, GError **error);
     /* One page of live VMs in the order of vms_query: at most LIMIT after
      * the VM AFTER (NULL: from the first), read as a page, not as the whole
      * list cut (a keyset, so a VM removed meanwhile moves nothing). */
-    struct rows *(*vms_page)(struct store *st, const char *host, const struct vm_page_key *after,
-                             int limit, GError **error);
+    struct rows *(*vms_page)(struct store *st, const struct vm_filter *filter,
+                             const struct vm_page_key *after, int limit, GError **error);
     struct rows *(*pools_query)(struct store *st, const char *host, GError **error);
     struct rows *(*networks_query)(struct store *st, const char *host, GError **error);
     struct rows *(*changes_query)(struct store *st, int64_t domain_id, int limit, GError **error);

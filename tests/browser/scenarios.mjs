@@ -100,6 +100,59 @@ export async function tour(browser) {
   await page.context().close();
 }
 
+// A host with VMs and a system container (an lxc-type domain): the fleet's
+// and the host's VM tables have a Kind column, filtered and sorted like the
+// others; the container's page says "Container"; both pages pass axe.
+export async function kinds(browser) {
+  const a = env.args;
+  const page = await newPage(browser);
+  await login(page);
+  await page.locator('main[data-ready="true"]').waitFor();
+  const table = 'section[aria-label="Virtual machines"]';
+  const rows = page.locator(`${table} tbody tr`);
+  assert.equal(await rows.count(), a.n_vms);
+  const kindHeader = page.locator(`${table} th`, { hasText: /^Kind/ });
+  assert.equal(await kindHeader.count(), 1, 'a Kind column');
+  const kindCol = await page.locator(`${table} thead th`).evaluateAll((ths) => ths.findIndex((t) => /^Kind/.test(t.textContent)));
+  const kindOf = async (name) => (await page.locator(`${table} tbody tr`, { hasText: name }).locator('td').nth(kindCol).textContent()).trim();
+  assert.equal(await kindOf(a.container), 'Container');
+  assert.equal(await kindOf(a.vm), 'VM');
+  // Filtered by kind, as by any column.
+  await page.getByLabel('Filter VMs').fill('container');
+  await page.waitForFunction(([sel, n]) => document.querySelectorAll(`${sel} tbody tr`).length === n, [table, 1]);
+  assert.match(await rows.first().textContent(), new RegExp(a.container));
+  await page.getByLabel('Filter VMs').fill('');
+  await page.waitForFunction(([sel, n]) => document.querySelectorAll(`${sel} tbody tr`).length === n, [table, a.n_vms]);
+  // Sorted by kind: "Container" before "VM", then the other way.
+  await kindHeader.locator('button').click();
+  assert.equal(await kindHeader.getAttribute('aria-sort'), 'ascending');
+  assert.match(await rows.first().textContent(), new RegExp(a.container));
+  await kindHeader.locator('button').click();
+  assert.equal(await kindHeader.getAttribute('aria-sort'), 'descending');
+  assert.match(await rows.last().textContent(), new RegExp(a.container));
+  await checkA11y(page, 'fleet with a container');
+  await shot(page, 'fleet-kinds');
+  // The host page's VM table has it too.
+  await open(page, `#/host/${encodeURIComponent(a.host)}`);
+  const hostKind = page.locator(`${table} th`, { hasText: /^Kind/ });
+  await hostKind.waitFor();
+  await page.locator(`${table} tbody tr`, { hasText: a.container }).waitFor();
+  assert.match(await page.locator(`${table} tbody tr`, { hasText: a.container }).textContent(), /Container/);
+  // The container's page: "Container" in its heading and facts.
+  await open(page, `#/vm/${a.container_uuid}`);
+  await page.locator('main[data-ready="true"] [data-field="kind"]').waitFor();
+  assert.equal((await page.locator('main h1').textContent()).trim(), `Container ${a.container}`);
+  assert.match(await page.locator('[data-field="kind"]').textContent(), /^Container/);
+  await checkA11y(page, 'container page');
+  await shot(page, 'vm-container');
+  // A VM's page still says VM.
+  await open(page, `#/vm/${a.vm_uuid}`);
+  await page.locator('main[data-ready="true"] [data-field="kind"]').waitFor();
+  assert.equal((await page.locator('main h1').textContent()).trim(), `VM ${a.vm}`);
+  assert.deepEqual(page.errors || [], [], 'no script error');
+  await page.context().close();
+}
+
 // A VM suspended through the API shows "paused" on an open page without a
 // reload; resumed with the page's own button (confirmed) it shows running.
 export async function live(browser) {

@@ -97,6 +97,28 @@ def test_tour_every_page_accessible(fleet_with_server):
     scenario(k, "tour", args)
 
 
+def test_kind_column_and_container_page(kanrid_factory, tmp_path):
+    # libvirt's test driver takes an lxc-type domain: kanri calls it a container.
+    ct = """
+  <domain type='lxc'>
+    <name>kinds-ct0</name>
+    <uuid>c0c0c0c0-0000-4000-8000-0000000000b1</uuid>
+    <memory unit='KiB'>262144</memory>
+    <vcpu placement='static'>1</vcpu>
+    <os><type>exe</type><init>/sbin/init</init></os>
+    <devices/>
+    <test:runstate xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>1</test:runstate>
+  </domain>"""
+    node = tmp_path / "kinds.xml"
+    node.write_text(node_xml("kinds", n_running=2, n_shutoff=0).replace("  <network>", ct + "\n  <network>", 1))
+    k = kanrid_factory(config=f"[manager]\ncollect_interval = 2\n[hypervisor:kinds]\nuri = test://{node}\n")
+    vms = k.vms()
+    assert vms["kinds-ct0"]["kind"] == "container"
+    scenario(k, "kinds", {"host": "kinds", "n_vms": 3, "container": "kinds-ct0",
+                          "container_uuid": vms["kinds-ct0"]["uuid"],
+                          "vm": "kinds-vm1", "vm_uuid": vms["kinds-vm1"]["uuid"]})
+
+
 def test_machines_pages(kanrid_factory):
     """A server pushing documents is on the Machines page with kind server
     and its figures, beside a VM kanri manages with its own kanri-guestd

@@ -136,7 +136,11 @@ def test_prometheus(k):
     assert 'kanri_collect_rounds_total{host="node"}' in text
     assert re.search(r'kanri_host_connected\{host="node"\} 1', text)
     assert re.search(r'kanri_vm_view_available\{host="node",vm="mon-vm0",uuid="[0-9a-f-]+",'
-                     r'view="guest",part="memory"\} 0', text)
+                     r'kind="vm",view="guest",part="memory"\} 0', text)
+    # Every VM series says the VM's kind (test-driver domains are VMs).
+    for line in text.splitlines():
+        if line.startswith("kanri_vm_"):
+            assert ',kind="vm",' in line, line
     assert 'kanri_vm_view_unavailable_info{' in text
     for name in ("kanri_collect_round_seconds", "kanri_collect_rounds_cut_total",
                  "kanri_collect_rounds_dropped_total", "kanri_store_write_seconds"):

@@ -292,7 +292,8 @@ static void test_attribution(void **state)
 
     const char *none[] = {NULL};
     s->domains_present(s->ctx, f->h1, none, NULL);
-    g_autoptr(rows) live = f->st->ops->vms_query(f->st, "h1", 0, false, NULL);
+    g_autoptr(rows) live =
+        f->st->ops->vms_query(f->st, &(struct vm_filter){.host = "h1"}, 0, false, NULL);
     assert_int_equal(rows_len(live), 0);
     /* Back with the same definition: a change, no new version. */
     s->domain(s->ctx, f->h1, dom_new(VM_A, "a", xml_v(4), true), NULL);
@@ -427,7 +428,8 @@ static void test_persistent_pending(void **state)
         assert_non_null(strstr(c->diff, "+  <description>next boot</description>"));
         assert_int_equal(rows_len(ch), 2); /* the live track: only its creation */
     }
-    g_autoptr(rows) vms = f->st->ops->vms_query(f->st, "h1", 0, false, NULL);
+    g_autoptr(rows) vms =
+        f->st->ops->vms_query(f->st, &(struct vm_filter){.host = "h1"}, 0, false, NULL);
     for (guint i = 0; i < rows_len(vms); i++)
         assert_int_equal(((const struct vm_row *)rows_get(vms, i))->pending_changes, 1);
 
@@ -448,7 +450,8 @@ static void test_persistent_pending(void **state)
     guint n;
     persistent_change(ch, &n);
     assert_int_equal(n, 1);
-    g_autoptr(rows) vms2 = f->st->ops->vms_query(f->st, "h1", 0, false, NULL);
+    g_autoptr(rows) vms2 =
+        f->st->ops->vms_query(f->st, &(struct vm_filter){.host = "h1"}, 0, false, NULL);
     for (guint i = 0; i < rows_len(vms2); i++)
         assert_int_equal(((const struct vm_row *)rows_get(vms2, i))->pending_changes, 0);
 
@@ -614,6 +617,10 @@ static void test_rounds(void **state)
     engine_metrics_prometheus(f->e, prom);
     assert_non_null(strstr(prom->str, "kanri_collect_rounds_total{host=\"h1\"} 5"));
     assert_non_null(strstr(prom->str, "kanri_vm_balloon_current_bytes{host=\"h1\",vm=\"a\""));
+    /* Domain type "test": a VM, as every kanri_vm_ series says. */
+    assert_non_null(strstr(prom->str,
+                           "kanri_vm_balloon_current_bytes{host=\"h1\",vm=\"a\",uuid=\"" VM_A
+                           "\",kind=\"vm\",view=\"host\"}"));
     assert_null(strstr(prom->str, "vm=\"b\""));
     assert_non_null(strstr(prom->str, "rule=\"guest-view-missing\""));
 }
@@ -697,7 +704,8 @@ static void test_fleet(void **state)
 
     /* One host: its VMs only, totals its own. */
     g_autoptr(rows) h2rows = f->st->ops->hosts_query(f->st, "h2", NULL);
-    g_autoptr(rows) h2vms = f->st->ops->vms_query(f->st, "h2", 0, false, NULL);
+    g_autoptr(rows) h2vms =
+        f->st->ops->vms_query(f->st, &(struct vm_filter){.host = "h2"}, 0, false, NULL);
     g_autoptr(fleet) one = engine_fleet(f->e, h2rows, h2vms, NULL, false);
     assert_int_equal(one->hosts->len, 1);
     assert_int_equal(one->vms->len, 0);

@@ -149,7 +149,9 @@ static void remove_dom(struct fx *f, int64_t domain_id, int64_t version, const c
 static struct rows *vms_of(struct fx *f, const char *host, int64_t domain_id, bool with_xml)
 {
     g_autoptr(GError) err = NULL;
-    return rows_ok(OPS(f)->vms_query(f->st, host, domain_id, with_xml, &err), &err, "vms_query");
+    return rows_ok(
+        OPS(f)->vms_query(f->st, &(struct vm_filter){.host = host}, domain_id, with_xml, &err),
+        &err, "vms_query");
 }
 
 static struct rows *changes_of(struct fx *f, int64_t domain_id, int limit)
@@ -2024,10 +2026,78 @@ static void test_vms_pages(void **state)
         assert_string_equal(g_ptr_array_index(seen, i),
                             ((struct vm_row *)rows_get(whole, i))->name);
     /* One host's VMs only. */
-    g_autoptr(rows) b = OPS(f)->vms_page(f->st, "b", NULL, 10, NULL);
+    g_autoptr(rows) b = OPS(f)->vms_page(f->st, &(struct vm_filter){.host = "b"}, NULL, 10, NULL);
     assert_int_equal(rows_len(b), 3);
     assert_string_equal(((struct vm_row *)rows_get(b, 0))->name, "b");
     (void)ids;
+}
+
+/* A domain's kind is worked out from its type: "container" for lxc, "vm"
+ * for any other (none included); lists narrow by it, pages too, and a
+ * kind no domain has lists nothing. */
+static void test_vms_kind(void **state)
+{
+    struct fx *f = *state;
+    int64_t ha = ensure_host(f, "a"), hb = ensure_host(f, "b");
+    const struct {
+        const char *name, *type;
+        int64_t host;
+    } doms[] = {{"ct1", "lxc", ha}, {"vm1", "kvm", ha}, {"vm2", NULL, ha}, {"ct2", "lxc", hb}};
+    for (int i = 0; i < 4; i++) {
+        g_autofree char *uuid = g_strdup_printf("00000000-0000-4000-8000-%012d", i + 100);
+        g_autoptr(domain_info) d = dom_new(uuid, doms[i].name, "running");
+        g_free(d->domain_type);
+        d->domain_type = g_strdup(doms[i].type);
+        struct store_change ch = {.to_version = 1,
+                                  .new_xml = "<domain/>",
+                                  .diff = "+created\n",
+                                  .cause = {.cause = "created"}};
+        put_dom(f, doms[i].host, d, &ch, T0);
+    }
+    assert_string_equal(domain_kind("lxc"), "container");
+    assert_string_equal(domain_kind("qemu"), "vm");
+    assert_string_equal(domain_kind(NULL), "vm");
+
+    g_autoptr(rows) all = vms_of(f, NULL, 0, false);
+    assert_int_equal(rows_len(all), 4);
+    for (guint i = 0; i < rows_len(all); i++) {
+        const struct vm_row *v = rows_get(all, i);
+        assert_string_equal(v->kind, domain_kind(v->domain_type));
+        assert_string_equal(v->kind, g_str_has_prefix(v->name, "ct") ? "container" : "vm");
+    }
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) cts =
+        rows_ok(OPS(f)->vms_query(f->st, &(struct vm_filter){.kind = "container"}, 0, false, &err),
+                &err, "vms_query");
+    assert_int_equal(rows_len(cts), 2);
+    assert_string_equal(((struct vm_row *)rows_get(cts, 0))->name, "ct1");
+    assert_string_equal(((struct vm_row *)rows_get(cts, 1))->name, "ct2");
+    g_autoptr(rows) a_vms = rows_ok(
+        OPS(f)->vms_query(f->st, &(struct vm_filter){.host = "a", .kind = "vm"}, 0, false, &err),
+        &err, "vms_query");
+    assert_int_equal(rows_len(a_vms), 2);
+    assert_string_equal(((struct vm_row *)rows_get(a_vms, 0))->name, "vm1");
+    g_autoptr(rows) none =
+        rows_ok(OPS(f)->vms_query(f->st, &(struct vm_filter){.kind = "lxc"}, 0, false, &err), &err,
+                "vms_query");
+    assert_int_equal(rows_len(none), 0);
+    /* With one VM asked for by id, the filter still applies. */
+    const struct vm_row *ct1 = rows_get(cts, 0);
+    g_autoptr(rows) one = rows_ok(
+        OPS(f)->vms_query(f->st, &(struct vm_filter){.kind = "vm"}, ct1->domain_id, true, &err),
+        &err, "vms_query");
+    assert_int_equal(rows_len(one), 0);
+    g_autoptr(rows) page =
+        OPS(f)->vms_page(f->st, &(struct vm_filter){.kind = "container"}, NULL, 1, &err);
+    assert_non_null(page);
+    assert_int_equal(rows_len(page), 1);
+    const struct vm_row *p0 = rows_get(page, 0);
+    struct vm_page_key after = {p0->host_id, p0->name, p0->domain_id};
+    g_autoptr(rows) page2 =
+        OPS(f)->vms_page(f->st, &(struct vm_filter){.kind = "container"}, &after, 10, &err);
+    assert_non_null(page2);
+    assert_int_equal(rows_len(page2), 1);
+    assert_string_equal(((struct vm_row *)rows_get(page2, 0))->name, "ct2");
 }
 
 /* The persistent definition's track: versions of its own, a change on
@@ -2080,7 +2150,7 @@ static void test_persistent_track(void **state)
     c = rows_get(pend, 0);
     assert_true(c->id == cid && c->domain_id == id);
     assert_string_equal(c->diff, "-<p1/>\n+<p2/>\n");
-    g_autoptr(rows) vr = OPS(f)->vms_query(f->st, "a", 0, false, NULL);
+    g_autoptr(rows) vr = OPS(f)->vms_query(f->st, &(struct vm_filter){.host = "a"}, 0, false, NULL);
     assert_int_equal(((const struct vm_row *)rows_get(vr, 0))->pending_changes, 1);
 
     g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_domain_ref));
@@ -2100,7 +2170,8 @@ static void test_persistent_track(void **state)
     assert_true(!c->pending && c->applied_at == T0 + 3 * SEC);
     g_autoptr(rows) pend2 = OPS(f)->changes_pending(f->st, h, NULL);
     assert_int_equal(rows_len(pend2), 0);
-    g_autoptr(rows) vr2 = OPS(f)->vms_query(f->st, "a", 0, false, NULL);
+    g_autoptr(rows) vr2 =
+        OPS(f)->vms_query(f->st, &(struct vm_filter){.host = "a"}, 0, false, NULL);
     assert_int_equal(((const struct vm_row *)rows_get(vr2, 0))->pending_changes, 0);
 }
 
@@ -2663,6 +2734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_write_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vms_kind, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -37,6 +37,12 @@ export function sevBadge(sev) {
   return h('span', { class: `sev sev-${sev}` }, sev);
 }
 
+// A domain's kind (GET /vms' kind) in words: "Container" for a system
+// container, "VM" otherwise.
+export function kindLabel(kind) {
+  return kind === 'container' ? 'Container' : 'VM';
+}
+
 export function stateBadge(state) {
   return h('span', { class: `state state-${String(state).replace(/[^a-z-]/g, '')}` }, state);
 }

@@ -6,12 +6,13 @@ import { h, replace, throttle } from '../dom.js';
 import { api } from '../api.js';
 import { bytes, pct, num, ago, sevRank } from '../format.js';
 import { dataTable } from '../table.js';
-import { loadInto, sevBadge, stateBadge, sevCounts, usageBar } from './common.js';
+import { loadInto, sevBadge, stateBadge, sevCounts, usageBar, kindLabel } from './common.js';
 
 export function vmColumns(showHost) {
   const cols = [
     { key: 'name', label: 'VM', value: (r) => r.name,
       render: (r) => h('a', { href: `#/vm/${encodeURIComponent(r.uuid)}` }, r.name), text: (r) => `${r.name} ${r.uuid}` },
+    { key: 'kind', label: 'Kind', value: (r) => kindLabel(r.kind), render: (r) => kindLabel(r.kind) },
     showHost ? { key: 'host', label: 'Host', value: (r) => r.host } : null,
     { key: 'state', label: 'State', value: (r) => r.state, render: (r) => stateBadge(r.state) },
     { key: 'cpu', label: 'CPU demand', numeric: true, value: (r) => r.cpu_demand_pct ?? null, render: (r) => pct(r.cpu_demand_pct) },

@@ -194,12 +194,12 @@ export function searchPage(main, query) {
   const region = h('section', { 'aria-label': 'Results' });
   replace(main, h('h1', null, `Search: “${query}”`), region);
   const opt = { signal: ctl.signal };
-  loadInto(region, () => Promise.all([api('/hosts', opt), api('/vms?fields=uuid,name,host,state', opt), api('/pools', opt), api('/networks', opt)]),
+  loadInto(region, () => Promise.all([api('/hosts', opt), api('/vms?fields=uuid,name,host,state,kind', opt), api('/pools', opt), api('/networks', opt)]),
     ([hs, vs, ps, ns]) => {
       const m = (...xs) => xs.some((x) => x && String(x).toLowerCase().includes(q));
       const groups = [
         ['Hosts', hs.hosts.filter((x) => m(x.name, x.uri, x.hostname)).map((x) => h('li', null, h('a', { href: `#/host/${enc(x.name)}` }, x.name), ` — ${x.state}`))],
-        ['VMs', vs.vms.filter((x) => m(x.name, x.uuid)).map((x) => h('li', null, h('a', { href: `#/vm/${enc(x.uuid)}` }, x.name), ` on ${x.host} — ${x.state}`))],
+        ['VMs', vs.vms.filter((x) => m(x.name, x.uuid)).map((x) => h('li', null, h('a', { href: `#/vm/${enc(x.uuid)}` }, x.name), `${x.kind === 'container' ? ' (container)' : ''} on ${x.host} — ${x.state}`))],
         ['Storage pools', ps.pools.filter((x) => m(x.name, x.uuid)).map((x) => h('li', null, h('a', { href: `#/host/${enc(x.host)}` }, `${x.host}/${x.name}`), ` — ${x.state}`))],
         ['Networks', ns.networks.filter((x) => m(x.name, x.uuid, x.bridge)).map((x) => h('li', null, h('a', { href: `#/host/${enc(x.host)}` }, `${x.host}/${x.name}`), x.bridge ? ` — bridge ${x.bridge}` : ''))],
       ];

@@ -8,7 +8,7 @@ import { h, replace, throttle } from '../dom.js';
 import { api, vmAction, may } from '../api.js';
 import { bytes, time, ago, age, unitValue } from '../format.js';
 import { hgrChart, chartWidth, columns, disposeCharts } from '../chart.js';
-import { loadInto, errorBox, sevBadge, stateBadge, confirmDialog, rangeButtons, RANGES, RANGE_S } from './common.js';
+import { loadInto, errorBox, sevBadge, stateBadge, confirmDialog, rangeButtons, RANGES, RANGE_S, kindLabel } from './common.js';
 import { decisionsTable } from './decisions.js';
 import { recoveryText, groupText, restartText, haOffText } from './ha.js';
 
@@ -112,9 +112,10 @@ export function vmPage(main, ref) {
 
   function showHead(v) {
     vm = v;
-    title.replaceChildren('VM ', h('span', { class: 'mono' }, v.name));
+    title.replaceChildren(`${kindLabel(v.kind)} `, h('span', { class: 'mono' }, v.name));
     document.title = `${v.name} — kanri`;
     replace(head, h('dl', { class: 'facts' },
+      h('dt', null, 'Kind'), h('dd', { 'data-field': 'kind' }, v.kind === 'container' ? 'Container (system container)' : 'VM (virtual machine)'),
       h('dt', null, 'State'), h('dd', { 'data-field': 'state' }, stateBadge(v.state), v.state_reason && v.state_reason !== 'unknown' ? ` (${v.state_reason})` : ''),
       h('dt', null, 'Host'), h('dd', null, h('a', { href: `#/host/${enc(v.host)}` }, v.host)),
       h('dt', null, 'UUID'), h('dd', { class: 'mono' }, v.uuid),
