@@ -76,7 +76,9 @@ def changes(k, uuid):
 def test_lifecycle_limits_and_external_changes(kanrid_factory, lxcpath):
     k = start_kanrid(kanrid_factory, lxcpath)
     vm = create(k, "c1", memory_bytes=128 * MIB)
-    assert vm["domain_type"] == "lxc" and vm["state"] == "shutoff", vm
+    assert vm["domain_type"] == "lxc" and vm["kind"] == "container", vm
+    assert vm["state"] == "shutoff", vm
+    assert [v["name"] for v in k.get("/api/v1/vms?kind=container").json["vms"]] == ["c1"]
     assert vm["max_memory_bytes"] == 128 * MIB, vm
     with open(os.path.join(lxcpath, "c1", "config")) as f:
         text = f.read()
