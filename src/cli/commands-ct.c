@@ -16,14 +16,12 @@
 #define CT_MAX_WEIGHT     10000
 #define CT_MAX_PIDS       4194304
 
-/* Whether a VM object of the API is a container: its kind when the server
- * gives one, else its domain type. */
+/* Whether a VM object of the API is a container: of kind container (when
+ * the server says), or of domain type lxc (libvirt's LXC driver too). */
 static bool is_container(struct json_object *vm)
 {
-    const char *kind = jstr(vm, "kind");
-    if (kind)
-        return strcmp(kind, "container") == 0;
-    return g_strcmp0(jstr(vm, "domain_type"), "lxc") == 0;
+    return g_strcmp0(jstr(vm, "kind"), "container") == 0 ||
+           g_strcmp0(jstr(vm, "domain_type"), "lxc") == 0;
 }
 
 static char *ct_path(const char *ct, const char *suffix)
