@@ -72,6 +72,13 @@ struct cli_options {
     /* policies (commands-policy.c) */
     char *policy;  /* decisions --policy */
     gboolean all;  /* decisions --all: also the decisions without an action */
+    /* containers (commands-ct.c): as given, parsed by the command */
+    char *template;      /* ct create --template */
+    char *ct_memory;     /* --memory SIZE */
+    char *ct_cpus;       /* --cpus N.N */
+    char *ct_cpu_weight; /* --cpu-weight W */
+    char *ct_pids;       /* --pids N */
+    gboolean start;      /* ct create --start */
     /* positional arguments, in order, including the noun and verb words */
     char **args;
 };
@@ -229,6 +236,13 @@ int cmd_rule_set(const struct cli_verb *v, char **args, guint n);
 int cmd_rule_delete(const struct cli_verb *v, char **args, guint n);
 int cmd_relations(const struct cli_verb *v, char **args, guint n);
 int cmd_impact(const struct cli_verb *v, char **args, guint n);
+/* commands-ct.c: containers */
+int cmd_ct_list(const struct cli_verb *v, char **args, guint n);
+int cmd_ct_create(const struct cli_verb *v, char **args, guint n);
+int cmd_ct_action(const struct cli_verb *v, char **args, guint n);
+int cmd_ct_stop(const struct cli_verb *v, char **args, guint n);
+int cmd_ct_limits(const struct cli_verb *v, char **args, guint n);
+int cmd_ct_show(const struct cli_verb *v, char **args, guint n);
 
 struct cli_verb {
     const char *noun;

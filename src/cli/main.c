@@ -226,6 +226,43 @@ static const GOptionEntry decisions_entries[] = {
     {NULL},
 };
 
+/* ---- containers ---- */
+
+static const GOptionEntry ct_create_entries[] = {
+    {"template", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.template,
+     "liblxc template for the root filesystem (default busybox)", "NAME"},
+    {"memory", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_memory,
+     "Memory limit: 128M, 1G (a plain number is MiB)", "SIZE"},
+    {"cpus", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_cpus,
+     "CPU quota in cores: 0.5 is half a core", "N.N"},
+    {"cpu-weight", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_cpu_weight,
+     "CPU weight against other containers, 1 to 10000", "W"},
+    {"pids", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_pids,
+     "Most processes the container may have", "N"},
+    {"start", 0, 0, G_OPTION_ARG_NONE, &cli_opts.start, "Start the container once created", NULL},
+    {NULL},
+};
+
+static const GOptionEntry ct_limits_entries[] = {
+    {"memory", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_memory,
+     "Memory limit: 128M, 1G (a plain number is MiB); 0 removes it", "SIZE"},
+    {"cpus", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_cpus,
+     "CPU quota in cores: 0.5 is half a core; 0 removes it", "N.N"},
+    {"cpu-weight", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_cpu_weight,
+     "CPU weight against other containers, 1 to 10000; 0 removes it", "W"},
+    {"pids", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_pids,
+     "Most processes the container may have; 0 removes the limit", "N"},
+    {NULL},
+};
+
+static const GOptionEntry ct_stop_entries[] = {
+    {"timeout", 0, 0, G_OPTION_ARG_INT, &cli_opts.shutdown_timeout,
+     "Seconds to wait for the container to stop (1-3600, default 60)", "SECONDS"},
+    {"force", 0, 0, G_OPTION_ARG_NONE, &cli_opts.force,
+     "Kill the container if it has not stopped in time", NULL},
+    {NULL},
+};
+
 static const GOptionEntry rule_set_entries[] = {
     {"kind", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.kind,
      "threshold, pool-full or memory-trend (required)", "KIND"},
@@ -250,6 +287,7 @@ static const GOptionEntry rule_set_entries[] = {
 static const char *const nouns[][2] = {
     {"host", "hypervisor hosts"},
     {"vm", "virtual machines (domains)"},
+    {"ct", "containers (on container hosts: liblxc:///PATH)"},
     {"snapshot", "VM snapshots"},
     {"changes", "configuration change history"},
     {"audit", "audit log of actions"},
@@ -275,6 +313,10 @@ static const char *const nouns[][2] = {
 };
 
 #define VM_NAMING "VM is a name, a UUID, or HOST:NAME when the name exists on several hosts."
+#define CT_NAMING "CT is a name, a UUID, or HOST:NAME when the name exists on several hosts."
+#define CT_SIZES                                                                                   \
+    "SIZE is 128M, 1G (K, M, G, T: powers of 1024; a plain number is MiB); N.N is cores (0.5: "    \
+    "half a core, at most 3 decimals); W is 1 to 10000; N is processes."
 
 static const struct cli_verb verbs[] = {
     {"host", "list", "", 0, 0, "List the hypervisor hosts and their connection state.", NULL, NULL,
@@ -322,6 +364,32 @@ static const struct cli_verb verbs[] = {
      stats_entries, cmd_vm_stats},
     {"vm", "define", "HOST FILE.xml", 2, 2, "Define a VM on HOST from a libvirt domain XML file.",
      "FILE.xml may be '-' for standard input; at most 1 MiB.", NULL, cmd_vm_define},
+    {"ct", "list", "", 0, 0, "List containers.",
+     "The VMs whose kind is container (domain type lxc); 'kanri vm list' lists them too.",
+     host_filter_entries, cmd_ct_list},
+    {"ct", "show", "CT", 1, 1, "Show one container.", CT_NAMING, vm_show_entries, cmd_ct_show},
+    {"ct", "create", "HOST NAME", 2, 2, "Create a container on a container host.",
+     "HOST is a container host (its uri liblxc:///PATH). NAME is 1 to 64 of A-Z a-z 0-9 _ . -, "
+     "not starting with . or -. " CT_SIZES " Limits not given are none. The container has no "
+     "network; with --start it is started once created.",
+     ct_create_entries, cmd_ct_create},
+    {"ct", "start", "CT", 1, 1, "Start a container.", CT_NAMING, NULL, cmd_ct_action},
+    {"ct", "stop", "CT", 1, 1, "Stop a container gracefully (its init is asked to halt).",
+     CT_NAMING "\nThe command waits until the container has stopped; without --force it fails "
+               "with exit status 1 when the timeout passes first.",
+     ct_stop_entries, cmd_ct_stop},
+    {"ct", "kill", "CT", 1, 1, "Stop a container at once (kill its processes).", CT_NAMING, NULL,
+     cmd_ct_action},
+    {"ct", "reboot", "CT", 1, 1, "Reboot a container.", CT_NAMING, NULL, cmd_ct_action},
+    {"ct", "freeze", "CT", 1, 1, "Freeze a running container (its processes stop being run).",
+     CT_NAMING, NULL, cmd_ct_action},
+    {"ct", "thaw", "CT", 1, 1, "Thaw a frozen container.", CT_NAMING, NULL, cmd_ct_action},
+    {"ct", "rm", "CT", 1, 1, "Remove a stopped container and its root filesystem.", CT_NAMING, NULL,
+     cmd_ct_action},
+    {"ct", "limits", "CT", 1, 1, "Change a container's limits, live and in its configuration.",
+     CT_NAMING "\n" CT_SIZES " Give at least one limit; those not given stay as they are, and 0 "
+               "removes one.",
+     ct_limits_entries, cmd_ct_limits},
     {"snapshot", "list", "VM", 1, 1, "List a VM's snapshots.", VM_NAMING, NULL, cmd_snapshot_list},
     {"snapshot", "create", "VM [NAME]", 1, 2, "Create a snapshot.",
      VM_NAMING "\nWithout NAME the server generates one.", snapshot_create_entries,
@@ -660,6 +728,14 @@ static bool takes_value(const char *arg)
         "--workaround", "--from",  "--to",          "--for",    "--why",        "--metric",
         "--view",       "--op",    "--value",       "--scope"};
 
+    /* kanri ct */
+    static const char *const ct_names[] = {"--template", "--memory", "--cpus", "--cpu-weight",
+                                           "--pids"};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(ct_names); i++) {
+        if (strcmp(arg, ct_names[i]) == 0)
+            return true;
+    }
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         if (strcmp(arg, names[i]) == 0)
             return true;

@@ -270,3 +270,29 @@ def test_assets_served_with_policy(fleet):
     again = k.request("GET", "/ui/app.js", token=None, headers={"If-None-Match": etag})
     assert again.status == 304
     assert k.request("GET", "/ui/nothing.js", token=None).status == 404
+
+
+CT_NODE = """<node>
+  <cpu><mhz>2000</mhz><model>i686</model><active>4</active>
+    <nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads></cpu>
+  <memory>8388608</memory>
+  <domain type='lxc'>
+    <name>ct0</name>
+    <uuid>c0c0c0c0-0000-4000-8000-000000000001</uuid>
+    <memory unit='KiB'>262144</memory>
+    <os><type>exe</type><init>/sbin/init</init></os>
+    <test:runstate xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>1</test:runstate>
+  </domain>
+</node>
+"""
+
+
+def test_container_page(kanrid_factory, tmp_path):
+    """A domain of type lxc (libvirt's test driver keeps the type) is shown
+    as a container: Freeze/Thaw, no VM-only controls, a Limits form."""
+    node = tmp_path / "ct.xml"
+    node.write_text(CT_NODE)
+    k = kanrid_factory(config=f"[hypervisor:cthost]\nuri = test://{node}\n")
+    ct = k.vms("cthost")["ct0"]
+    assert ct["domain_type"] == "lxc", ct
+    scenario(k, "container", {"ct_uuid": ct["uuid"]})

@@ -21,6 +21,8 @@ COMMANDS = {
     "host": ["list", "show"],
     "vm": ["list", "show", "start", "shutdown", "reboot", "destroy", "suspend",
            "resume", "undefine", "setmem", "setvcpus", "migrate", "define"],
+    "ct": ["list", "show", "create", "start", "stop", "kill", "reboot", "freeze", "thaw", "rm",
+           "limits"],
     "snapshot": ["list", "create", "revert", "delete"],
     "changes": None,
     "audit": None,
@@ -180,6 +182,18 @@ def test_version():
     ["vm", "setmem", "web1", "0"],
     ["vm", "setvcpus", "web1", "0"],
     ["vm", "shutdown", "web1", "--timeout", "0"],
+    ["ct"],
+    ["ct", "frobnicate"],
+    ["ct", "create", "node1"],
+    ["ct", "create", "node1", "c1", "--memory", "lots"],
+    ["ct", "create", "node1", "c1", "--cpus", "half"],
+    ["ct", "create", "node1", "c1", "--cpus", "0.0005"],
+    ["ct", "create", "node1", "c1", "--cpu-weight", "10001"],
+    ["ct", "create", "node1", "c1", "--pids", "-1"],
+    ["ct", "stop", "c1", "--timeout", "0"],
+    ["ct", "limits", "c1"],
+    ["ct", "limits", "c1", "--memory", "-1"],
+    ["ct", "limits", "c1", "--cpus", "1025"],
     ["token", "create", "ci"],
     ["token", "create", "ci", "--role", "root"],
     ["changes", "--limit", "0"],
@@ -344,6 +358,37 @@ def test_operations_arguments_reach_the_server(args):
     assert r.returncode == 3, (args, r.stderr)
     assert url in r.stderr
     assert r.stdout == ""
+
+
+@pytest.mark.parametrize("args", [
+    ["ct", "list", "--host", "node1"],
+    ["ct", "create", "node1", "c1"],
+    ["ct", "create", "node1", "c1", "--template", "busybox", "--memory", "128M", "--cpus", "0.5",
+     "--cpu-weight", "100", "--pids", "64", "--start"],
+    ["ct", "limits", "c1", "--memory", "0", "--cpus", "0", "--pids", "0", "--cpu-weight", "0"],
+    ["ct", "limits", "c1", "--cpus", "2.25"],
+    ["ct", "stop", "c1", "--timeout", "5", "--force"],
+    ["ct", "freeze", "c1"],
+    ["ct", "show", "node1:c1"],
+], ids=lambda a: " ".join(a))
+def test_ct_arguments_reach_the_server(args):
+    url = f"http://127.0.0.1:{free_port()}"
+    r = run("--url", url, *args)
+    assert r.returncode == 3, (args, r.stderr)
+    assert url in r.stderr
+
+
+def test_ct_usage_messages():
+    r = run("ct", "create", "node1", "c1", "--memory", "lots")
+    assert "invalid --memory 'lots'" in r.stderr and "128M" in r.stderr
+    assert "kanri ct create --help" in r.stderr
+    r = run("ct", "limits", "c1")
+    assert "at least one of --memory, --cpus" in r.stderr
+    r = run("ct", "create", "--help")
+    for option in ("--template", "--memory", "--cpus", "--cpu-weight", "--pids", "--start"):
+        assert option in r.stdout, option
+    r = run("ct", "stop", "--help")
+    assert "--timeout" in r.stdout and "--force" in r.stdout
 
 
 def test_operations_usage_messages():

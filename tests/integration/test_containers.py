@@ -7,6 +7,7 @@ tested.  Creating real containers is tests/lab's (a liblxc host).
 
 Run: KANRI_BUILD_DIR=$PWD/build /usr/bin/python3 -m pytest tests/integration/test_containers.py
 """
+import json
 import os
 
 import pytest
@@ -102,3 +103,61 @@ def test_roles(k):
     # GET is not a method of this path.
     r = k.get("/api/v1/containers")
     assert r.status == 405 and r.headers["Allow"] == "POST"
+
+
+# ---- kanri ct ------------------------------------------------------------------
+
+def test_cli_create_on_vm_host_fails_clearly(k):
+    r = k.cli("ct", "create", HOST, "ct1", "--memory", "128M", "--cpus", "0.5")
+    assert r.returncode == 1, r
+    assert r.stdout == ""
+    assert "runs VMs" in r.stderr, r.stderr
+    r = k.cli("ct", "create", "nosuchhost", "ct1")
+    assert r.returncode == 5, r
+    r = k.cli("ct", "create", HOST, "bad name")
+    assert r.returncode == 1 and "name" in r.stderr, r
+
+
+@pytest.mark.parametrize("args,word", [
+    (["--memory", "lots"], "--memory"),
+    (["--memory", "12Q"], "--memory"),
+    (["--memory", "-5"], "--memory"),
+    (["--cpus", "half"], "--cpus"),
+    (["--cpus", "1.2345"], "--cpus"),
+    (["--cpu-weight", "x"], "--cpu-weight"),
+    (["--pids", "1e3"], "--pids"),
+])
+def test_cli_create_bad_arguments(k, args, word):
+    """Refused before anything is sent: exit 2, the option named."""
+    before = len(k.get("/api/v1/audit?limit=1000").json["audit"])
+    r = k.cli("ct", "create", HOST, "ct1", *args)
+    assert r.returncode == 2, r
+    assert r.stdout == ""
+    assert r.stderr.startswith(f"kanri: invalid {word} "), r.stderr
+    assert "kanri ct create --help" in r.stderr
+    assert len(k.get("/api/v1/audit?limit=1000").json["audit"]) == before
+
+
+def test_cli_list_shows_only_containers(k):
+    r = k.cli("ct", "list", check=True)
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "HOST", "STATE", "MEMORY", "UUID"], r.stdout
+    assert len(lines) == 2 and set(lines[1]) == {"-"}, r.stdout
+    r = k.cli("ct", "list", "--json", check=True)
+    assert json.loads(r.stdout) == {"vms": []}
+    # The VM is there for vm list.
+    assert "test" in k.cli("vm", "list", check=True).stdout
+
+
+def test_cli_actions_reach_the_vm_api(k):
+    """ct verbs are the /vms actions: on the test driver's VM they act (the
+    server, not the CLI, decides what a domain can do)."""
+    r = k.cli("ct", "freeze", "test", check=True)
+    assert r.stdout.startswith("Container 'test' frozen (audit #"), r.stdout
+    assert k.vms()["test"]["state"] == "paused"
+    r = k.cli("ct", "thaw", "test", "--json", check=True)
+    assert json.loads(r.stdout)["vm"]["state"] == "running"
+    r = k.cli("ct", "limits", "test", "--pids", "64")
+    assert r.returncode == 1 and "set-limits is for containers" in r.stderr, r
+    r = k.cli("ct", "show", "test", check=True)
+    assert "Domain type" in r.stdout

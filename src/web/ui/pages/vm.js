@@ -78,6 +78,41 @@ const WHAT = {
   suspend: 'pauses its vCPUs (it keeps its memory)', resume: 'lets its vCPUs run again', destroy: 'cuts it off at once, like pulling the plug: unsaved data in the guest is lost',
 };
 
+// A container (liblxc, or libvirt's LXC driver) is shown as a VM with the
+// words containers use; controls only a VM has (vCPUs, the balloon,
+// migration) are left out, and its limits can be changed instead.
+export function isContainer(v) {
+  return v.kind === 'container' || v.domain_type === 'lxc';
+}
+const CT_LABELS = { ...LABELS, suspend: 'Freeze', resume: 'Thaw', destroy: 'Kill' };
+const CT_WHAT = {
+  ...WHAT,
+  start: 'starts its init', shutdown: 'asks its init to halt, killing it after 60 s', reboot: 'asks its init to reboot',
+  suspend: 'freezes its processes (they keep their memory)', resume: 'lets its frozen processes run again',
+  destroy: 'kills its processes at once: unsaved data is lost',
+};
+
+// The limits form's fields: "" means unchanged, 0 removes the limit.
+// Returns [params, null] or [null, problem].
+export function limitsParams(memMib, cores, pids) {
+  const p = {};
+  memMib = memMib.trim(); cores = cores.trim(); pids = pids.trim();
+  if (memMib !== '') {
+    if (!/^\d{1,12}$/.test(memMib)) return [null, 'Memory: a whole number of MiB (0 removes the limit).'];
+    p.memory_bytes = Number(memMib) * 1048576;
+  }
+  if (cores !== '') {
+    if (!/^\d{1,4}(\.\d{1,3})?$/.test(cores) || Number(cores) > 1024) return [null, 'CPU: cores with at most 3 decimals, up to 1024, such as 0.5 (0 removes the limit).'];
+    p.cpu_millicores = Math.round(Number(cores) * 1000);
+  }
+  if (pids !== '') {
+    if (!/^\d{1,7}$/.test(pids) || Number(pids) > 4194304) return [null, 'Processes: a whole number up to 4194304 (0 removes the limit).'];
+    p.pids = Number(pids);
+  }
+  if (!Object.keys(p).length) return [null, 'Give at least one limit.'];
+  return [p, null];
+}
+
 export function vmPage(main, ref) {
   const ctl = new AbortController();
   const opt = { signal: ctl.signal };
@@ -127,14 +162,15 @@ export function vmPage(main, ref) {
     if (busy) return;
     busy = true;
     showActions();
-    status.textContent = `${LABELS[action] || action}: ${vm.name}…`;
+    const label = (isContainer(vm) ? CT_LABELS : LABELS)[action] || action;
+    status.textContent = `${label}: ${vm.name}…`;
     try {
       const r = await vmAction(vm.uuid, action, params);
-      status.textContent = `${LABELS[action] || action}: done${r.forced ? ' (forced off after the timeout)' : ''}${r.reached === false ? ' (the balloon has not reached the target yet)' : ''}.`;
+      status.textContent = `${label}: done${r.forced ? ' (forced off after the timeout)' : ''}${r.reached === false ? ' (the balloon has not reached the target yet)' : ''}.`;
       if (r.vm) showHead(r.vm);
       loadSide();
     } catch (e) {
-      status.textContent = `${LABELS[action] || action} failed: ${e.message}`;
+      status.textContent = `${label} failed: ${e.message}`;
     } finally {
       busy = false;
       showActions();
@@ -142,17 +178,37 @@ export function vmPage(main, ref) {
   }
 
   function button(action) {
+    const labels = isContainer(vm) ? CT_LABELS : LABELS;
+    const what = isContainer(vm) ? CT_WHAT : WHAT;
     return h('button', {
       type: 'button', disabled: busy, class: action === 'destroy' ? 'danger' : null,
       onclick: async () => {
         const ok = await confirmDialog({
-          title: `${LABELS[action]} ${vm.name}?`, danger: action === 'destroy',
-          body: h('p', null, `This ${WHAT[action]}. It is recorded in the audit trail under your token.`),
-          confirm: LABELS[action],
+          title: `${labels[action]} ${vm.name}?`, danger: action === 'destroy',
+          body: h('p', null, `This ${what[action]}. It is recorded in the audit trail under your token.`),
+          confirm: labels[action],
         });
         if (ok) act(action, action === 'shutdown' ? { force: true } : {});
       },
-    }, LABELS[action]);
+    }, labels[action]);
+  }
+
+  // Memory in MiB, CPU in cores, processes; empty fields stay as they are.
+  async function limitsDialog() {
+    const field = (id, label, hint, mode) => {
+      const input = h('input', { id, type: 'text', inputmode: mode, autocomplete: 'off', placeholder: 'unchanged', 'aria-describedby': `${id}-hint` });
+      return [input, h('div', { class: 'field' }, h('label', { for: id }, label), input, h('p', { id: `${id}-hint`, class: 'muted' }, hint))];
+    };
+    const [mem, memBox] = field('lim-mem', 'Memory (MiB)', 'Such as 512; 0 removes the limit.', 'numeric');
+    const [cpu, cpuBox] = field('lim-cpu', 'CPU (cores)', 'Such as 0.5 for half a core; 0 removes the limit.', 'decimal');
+    const [pids, pidsBox] = field('lim-pids', 'Processes', 'The most processes it may have; 0 removes the limit.', 'numeric');
+    const ok = await confirmDialog({
+      title: `Limits of ${vm.name}`,
+      body: h('div', null, h('p', null, 'Set live and kept in its configuration. Empty fields stay as they are. It is recorded in the audit trail under your token.'), memBox, cpuBox, pidsBox),
+      confirm: 'Set limits',
+      validate: () => limitsParams(mem.value, cpu.value, pids.value)[1],
+    });
+    if (ok) act('set-limits', limitsParams(mem.value, cpu.value, pids.value)[0]);
   }
 
   function numberDialog(action, label, unitLabel, initial, toParams, min) {
@@ -178,10 +234,12 @@ export function vmPage(main, ref) {
       return;
     }
     const list = ACTIONS[vm.state] || [];
+    const ct = isContainer(vm);
     replace(actionsBox,
       list.map(button),
-      h('button', { type: 'button', disabled: busy, onclick: numberDialog('setmem', 'Memory', 'MiB', Math.round(vm.memory_bytes / 1048576), (v, c) => ({ memory_mib: v, config: c }), 64) }, 'Set memory…'),
-      h('button', { type: 'button', disabled: busy, onclick: numberDialog('setvcpus', 'vCPUs', 'count', vm.vcpus, (v, c) => ({ vcpus: v, config: c }), 1) }, 'Set vCPUs…'),
+      ct ? h('button', { type: 'button', disabled: busy, onclick: limitsDialog }, 'Limits…') : null,
+      ct ? null : h('button', { type: 'button', disabled: busy, onclick: numberDialog('setmem', 'Memory', 'MiB', Math.round(vm.memory_bytes / 1048576), (v, c) => ({ memory_mib: v, config: c }), 64) }, 'Set memory…'),
+      ct ? null : h('button', { type: 'button', disabled: busy, onclick: numberDialog('setvcpus', 'vCPUs', 'count', vm.vcpus, (v, c) => ({ vcpus: v, config: c }), 1) }, 'Set vCPUs…'),
       h('button', {
         type: 'button', disabled: busy,
         onclick: async () => {
@@ -190,7 +248,7 @@ export function vmPage(main, ref) {
           if (ok) act('snapshot-create', input.value.trim() ? { name: input.value.trim() } : {});
         },
       }, 'Snapshot…'),
-      h('button', {
+      ct ? null : h('button', {
         type: 'button', disabled: busy || vm.state !== 'running',
         onclick: async () => {
           let hosts = [];
