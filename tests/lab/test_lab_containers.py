@@ -132,10 +132,21 @@ def test_lifecycle_limits_and_external_changes(kanrid_factory, lxcpath):
     assert ch["cause"] == "external" and not ch.get("audit_id"), ch
     k.wait_for(lambda: k.vms(HOST)["c1"]["autostart"], what="autostart seen")
 
-    # Started and shut down through kanri, then removed.
+    # Started and shut down through kanri.
     act(k, "c1", "start")
     act(k, "c1", "shutdown", {"timeout": 30, "force": True})
     assert state(k, "c1") == "shutoff"
+
+    # Snapshots where liblxc has them (a stopped, directory-backed one).
+    r = act(k, "c1", "snapshot-create")
+    assert r.json.get("snapshot") == "snap0", r
+    snaps = k.get(f"/api/v1/vms/{vm['uuid']}/snapshots").json["snapshots"]
+    assert [x["name"] for x in snaps] == ["snap0"], snaps
+    act(k, "c1", "snapshot-revert", {"name": "snap0"})
+    act(k, "c1", "snapshot-delete", {"name": "snap0"})
+    assert k.get(f"/api/v1/vms/{vm['uuid']}/snapshots").json["snapshots"] == []
+    act(k, "c1", "snapshot-delete", {"name": "snap0"}, status=404)
+
     act(k, "c1", "undefine")
     assert "c1" not in k.vms(HOST)
     assert not os.path.exists(os.path.join(lxcpath, "c1"))
