@@ -95,6 +95,11 @@ const char *cli_command_name(void);
  * stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
+/* Adds --timeout and --force to a shutdown's PARAMS and gives the request
+ * the time it may take; false (a usage error said) for a bad --timeout. */
+struct json_object;
+bool cli_shutdown_params(struct json_object *params);
+
 /* Prints "kanri: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 

@@ -249,17 +249,9 @@ int cmd_ct_stop(const struct cli_verb *v, char **args, guint n)
 {
     g_autoptr(json_object) params = json_object_new_object();
     g_autoptr(json_object) reply = NULL;
-    guint wait = 60;
     bool forced = false;
-    if (cli_opts.shutdown_timeout != -1) {
-        if (cli_opts.shutdown_timeout < 1 || cli_opts.shutdown_timeout > 3600)
-            return cli_usage_error("--timeout must be from 1 to 3600 seconds");
-        wait = (guint)cli_opts.shutdown_timeout;
-        json_object_object_add(params, "timeout", json_object_new_int(cli_opts.shutdown_timeout));
-    }
-    if (cli_opts.force)
-        json_object_object_add(params, "force", json_object_new_boolean(1));
-    api_extend_timeout(wait + CLI_DEFAULT_TIMEOUT);
+    if (!cli_shutdown_params(params))
+        return CLI_EXIT_USAGE;
     int r = ct_action(args[0], "shutdown", params, &reply);
     if (r != CLI_EXIT_OK)
         return cli_done(r);

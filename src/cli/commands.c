@@ -486,16 +486,14 @@ int cmd_vm_action(const struct cli_verb *v, char **args, guint n)
     return confirm(reply, args[0], word);
 }
 
-int cmd_vm_shutdown(const struct cli_verb *v, char **args, guint n)
+bool cli_shutdown_params(struct json_object *params)
 {
-    g_autoptr(json_object) params = json_object_new_object();
-    g_autoptr(json_object) reply = NULL;
     guint wait = 60;
-    bool forced = false;
-
     if (cli_opts.shutdown_timeout != -1) {
-        if (cli_opts.shutdown_timeout < 1 || cli_opts.shutdown_timeout > 3600)
-            return cli_usage_error("--timeout must be from 1 to 3600 seconds");
+        if (cli_opts.shutdown_timeout < 1 || cli_opts.shutdown_timeout > 3600) {
+            cli_usage_error("--timeout must be from 1 to 3600 seconds");
+            return false;
+        }
         wait = (guint)cli_opts.shutdown_timeout;
         json_object_object_add(params, "timeout", json_object_new_int(cli_opts.shutdown_timeout));
     }
@@ -503,7 +501,16 @@ int cmd_vm_shutdown(const struct cli_verb *v, char **args, guint n)
         json_object_object_add(params, "force", json_object_new_boolean(1));
     /* The server answers only when the guest is off or the time is up. */
     api_extend_timeout(wait + CLI_DEFAULT_TIMEOUT);
+    return true;
+}
 
+int cmd_vm_shutdown(const struct cli_verb *v, char **args, guint n)
+{
+    g_autoptr(json_object) params = json_object_new_object();
+    g_autoptr(json_object) reply = NULL;
+    bool forced = false;
+    if (!cli_shutdown_params(params))
+        return CLI_EXIT_USAGE;
     int r = post_action(args[0], "shutdown", params, &reply);
     if (r != CLI_EXIT_OK)
         return cli_done(r);
