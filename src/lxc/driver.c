@@ -110,6 +110,7 @@ static void ct_free(struct ct *ct)
     g_free(ct->config);
     g_free(ct->state);
     g_free(ct->cgpath);
+    g_strfreev(ct->veths);
     lxcconf_clear(&ct->conf);
     g_free(ct);
 }
@@ -420,6 +421,69 @@ static char *ct_cgroup_path(pid_t pid)
     return path;
 }
 
+/* The host-side names of a running container's veth interfaces (liblxc
+ * knows them while it runs); NULL when it has none. */
+static char **ct_veths(struct lxc_container *c)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (int i = 0; i < 16; i++) {
+        g_autofree char *key = g_strdup_printf("lxc.net.%d.veth.pair", i);
+        char *v = c->get_running_config_item(c, key);
+        if (!v)
+            break;
+        /* A name the kernel could have given, nothing to climb out of /sys. */
+        if (*v && strlen(v) < 16 && !strchr(v, '/') && !g_str_equal(v, ".") &&
+            !g_str_equal(v, ".."))
+            g_ptr_array_add(names, g_strdup(v));
+        free(v);
+    }
+    if (!names->len)
+        return NULL;
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
+}
+
+static uint64_t net_stat(const char *dev, const char *name)
+{
+    g_autofree char *file = g_strdup_printf("/sys/class/net/%s/statistics/%s", dev, name);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(file, &text, NULL, NULL) || !g_ascii_isdigit(*text))
+        return SAMPLE_ABSENT;
+    return g_ascii_strtoull(text, NULL, 10);
+}
+
+/* The container's traffic from its veths' host ends: what the host end
+ * sends, the container receives. */
+static void ct_net(const struct ct *ct, struct host_sample *hs)
+{
+    static const struct {
+        const char *file;
+        size_t off;
+    } stats[] = {{"tx_bytes", offsetof(struct host_sample, net_rx_bytes)},
+                 {"rx_bytes", offsetof(struct host_sample, net_tx_bytes)},
+                 {"tx_packets", offsetof(struct host_sample, net_rx_pkts)},
+                 {"rx_packets", offsetof(struct host_sample, net_tx_pkts)},
+                 {"tx_dropped", offsetof(struct host_sample, net_rx_drop)},
+                 {"rx_dropped", offsetof(struct host_sample, net_tx_drop)},
+                 {"tx_errors", offsetof(struct host_sample, net_rx_errs)},
+                 {"rx_errors", offsetof(struct host_sample, net_tx_errs)}};
+    uint64_t n = 0;
+    for (char **v = ct->veths; v && *v; v++) {
+        bool any = false;
+        for (size_t i = 0; i < G_N_ELEMENTS(stats); i++) {
+            uint64_t x = net_stat(*v, stats[i].file);
+            if (x == SAMPLE_ABSENT)
+                continue;
+            uint64_t *f = (uint64_t *)((char *)hs + stats[i].off);
+            *f = (*f == SAMPLE_ABSENT ? 0 : *f) + x;
+            any = true;
+        }
+        n += any;
+    }
+    if (ct->veths)
+        hs->net_count = n;
+}
+
 static bool ct_collect(struct lhost *h, struct ct *ct, int64_t t_us, struct host_sample *hs)
 {
     if (ct->pid <= 0 || !ct->cgpath) {
@@ -431,6 +495,8 @@ static bool ct_collect(struct lhost *h, struct ct *ct, int64_t t_us, struct host
             ct->pid = 0;
             return false;
         }
+        g_strfreev(ct->veths);
+        ct->veths = ct_veths(ct->c);
     }
     struct cgroup_sample cs;
     if (cgroup_read("/", h->layout, ct->cgpath, &cs, NULL) < 0) {
@@ -465,6 +531,7 @@ static bool ct_collect(struct lhost *h, struct ct *ct, int64_t t_us, struct host
     hs->cg_cpu_quota_mc = cs.cpu_quota_millicores;
     hs->cg_pids_current = cs.pids_current;
     hs->cg_pids_max = cs.pids_max;
+    ct_net(ct, hs);
     return true;
 }
 

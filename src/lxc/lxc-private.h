@@ -26,6 +26,7 @@ struct ct {
     struct lxc_container *c;
     pid_t pid;    /* its init, 0: ask liblxc */
     char *cgpath; /* its control group */
+    char **veths; /* host ends of its veth interfaces, NULL: none */
     bool reported, warned;
 };
 

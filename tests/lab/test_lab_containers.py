@@ -225,3 +225,24 @@ def test_busy_container_under_a_cpu_quota_is_throttled(kanrid_factory, lxcpath):
     finally:
         busy.kill()
         busy.wait(timeout=10)
+
+
+def test_traffic_read_from_the_containers_veth(kanrid_factory, lxcpath):
+    k = start_kanrid(kanrid_factory, lxcpath)
+    vm = create(k, "n1")
+    # A veth whose host end is on no bridge (lxcbr0 need not exist).
+    cfg = os.path.join(lxcpath, "n1", "config")
+    with open(cfg) as f:
+        text = f.read().replace("lxc.net.0.type = empty",
+                                "lxc.net.0.type = veth\nlxc.net.0.flags = up")
+    with open(cfg, "w") as f:
+        f.write(text)
+    act(k, "n1", "start")
+
+    def traffic():
+        m = k.get(f"/api/v1/vms/{vm['uuid']}/metrics?view=host&format=columns").json
+        series = {s["metric"]: s["v"] for src in m["sources"] for s in src["series"]}
+        got = [v for v in series.get("net_rx_bytes", []) + series.get("net_tx_bytes", [])
+               if v is not None]
+        return got
+    assert min(k.wait_for(traffic, timeout=30, interval=0.5, what="veth counters")) >= 0
