@@ -31,17 +31,30 @@ def lxc(*args, check=True, path):
                           timeout=120, check=check)
 
 
+def host_network():
+    """The machine's own addresses and routes (veths of containers aside)."""
+    addrs = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    routes = subprocess.run(["ip", "route", "show"], capture_output=True, text=True).stdout
+    return sorted(line.split("\\")[0] for line in (addrs + routes).splitlines()
+                  if "veth" not in line)
+
+
 @pytest.fixture
 def lxcpath():
     if not shutil.which("lxc-start"):
         pytest.fail("lxc is not installed (make test-deps installs it)")
     path = f"/var/lib/kanri-lab/lxc-{os.getpid()}"
     os.makedirs(path, exist_ok=True)
+    before = host_network()
     yield path
     for name in os.listdir(path):
-        lxc("lxc-stop", "-n", name, "-k", path=path, check=False)
-        lxc("lxc-destroy", "-n", name, "-f", path=path, check=False)
+        if os.path.isfile(os.path.join(path, name, "config")):
+            lxc("lxc-stop", "-n", name, "-k", path=path, check=False)
+            lxc("lxc-destroy", "-n", name, "-f", path=path, check=False)
     shutil.rmtree(path, ignore_errors=True)
+    # A container sharing the machine's network must not have changed it
+    # (the busybox template's udhcpc flushes eth0's addresses: see below).
+    assert host_network() == before
 
 
 def start_kanrid(kanrid_factory, path, tls=False):
@@ -164,11 +177,20 @@ def test_guestd_inside_sees_the_hosts_memory(kanrid_factory, lxcpath):
     vm = create(k, "g1", memory_bytes=128 * MIB)
     # The container shares the host's network here so that kanri-guestd
     # reaches kanrid's loopback port (an external change, recorded as such).
+    # The busybox template's start-up script runs udhcpc, whose "deconfig"
+    # flushes the addresses of the interface it is given: in the machine's
+    # own network namespace that would be the machine's eth0, so it goes.
     cfg = os.path.join(lxcpath, "g1", "config")
     with open(cfg) as f:
         text = f.read().replace("lxc.net.0.type = empty", "lxc.net.0.type = none")
     with open(cfg, "w") as f:
         f.write(text)
+    rcs = os.path.join(lxcpath, "g1", "rootfs", "etc", "init.d", "rcS")
+    with open(rcs) as f:
+        script = f.read()
+    assert "/bin/udhcpc" in script, script
+    with open(rcs, "w") as f:
+        f.write(script.replace("/bin/udhcpc", ": no DHCP client in the machine's network"))
     r = k.post("/api/v1/agents", {"machine": vm["uuid"]})
     assert r.status == 201, r
     rootfs = os.path.join(lxcpath, "g1", "rootfs")
