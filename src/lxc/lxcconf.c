@@ -134,7 +134,10 @@ bool lxcconf_parse(const char *text, size_t len, struct lxcconf *ret, GError **e
         char *key = g_strstrip(s), *val = g_strstrip(eq + 1);
         apply(ret, key, val, &quota_us, &period_us);
     }
-    ret->cpu_millicores = quota_us ? MAX(quota_us * 1000 / period_us, 1) : 0;
+    /* A quota too large to be one is none (the kernel's own "no limit"
+     * is -1, which is not a number here either). */
+    ret->cpu_millicores =
+        quota_us && quota_us <= G_MAXUINT64 / 1000 ? MAX(quota_us * 1000 / period_us, 1) : 0;
     return true;
 }
 

@@ -81,6 +81,7 @@ static void test_last_key_wins_and_bad_values_are_absent(void **state)
           "lxc.environment = KANRI_CONTAINER_UUID=not-a-uuid\n"
           "lxc.cgroup.pids.max = lots\n"
           "lxc.cgroup2.cpu.weight = 0\n"
+          "lxc.cgroup.cpu.cfs_quota_us = 18446744073709551615\n"
           "garbage line without equals\n"
           "# lxc.cgroup.memory.limit_in_bytes = 1G\n",
           &c);
@@ -88,6 +89,7 @@ static void test_last_key_wins_and_bad_values_are_absent(void **state)
     assert_null(c.uuid);
     assert_int_equal(c.pids_max, 0);
     assert_int_equal(c.cpu_weight, 0);
+    assert_int_equal(c.cpu_millicores, 0); /* too large to be a quota */
     lxcconf_clear(&c);
 }
 
