@@ -123,6 +123,12 @@ struct host_sample {
     uint64_t cg_cpu_periods, cg_cpu_throttled_periods; /* CFS periods, cumulative */
     uint64_t cg_cpu_quota_mc; /* quota in thousandths of a core; absent: none */
     uint64_t cg_pids_current, cg_pids_max;
+    /* Its root file system, as the host sees it: bytes its files take
+     * (measured now and then, not every round), and the size and available
+     * bytes of the filesystem it sits on, shared with whatever else is
+     * there.  A guest's statvfs of / inside a directory-backed container
+     * reports that whole filesystem as its own. */
+    uint64_t ct_rootfs_used, ct_fs_size, ct_fs_avail;
 
     char *vcpus_json;  /* [{"id":0,"state":1,"time_ns":..,"wait_ns":..,"delay_ns":..}] */
     char *blocks_json; /* [{"name":"vda","path":..,"rd_bytes":..,...}] */
