@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <sys/statvfs.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,6 +113,7 @@ static void ct_free(struct ct *ct)
     g_free(ct->state);
     g_free(ct->cgpath);
     g_strfreev(ct->veths);
+    g_free(ct->rootfs_dir);
     lxcconf_clear(&ct->conf);
     g_free(ct);
 }
@@ -484,6 +487,68 @@ static void ct_net(const struct ct *ct, struct host_sample *hs)
         hs->net_count = n;
 }
 
+/* ---- the root file system ---- */
+
+#define ROOTFS_PERIOD_US   (60 * G_USEC_PER_SEC) /* a walk of the tree at most this often */
+#define ROOTFS_MAX_ENTRIES 1000000               /* a bigger tree is not measured */
+
+/* nftw() takes no context: the walk's sums are this thread's. */
+static __thread struct {
+    uint64_t bytes, entries;
+    GHashTable *links; /* "dev:ino" of files with several links, counted once */
+} walk;
+
+static int walk_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)path, (void)ftw;
+    if (++walk.entries > ROOTFS_MAX_ENTRIES)
+        return 1;
+    if (flag != FTW_F && flag != FTW_D && flag != FTW_SL)
+        return 0;
+    if (flag == FTW_F && st->st_nlink > 1) {
+        char *key = g_strdup_printf("%ju:%ju", (uintmax_t)st->st_dev, (uintmax_t)st->st_ino);
+        if (!g_hash_table_add(walk.links, key))
+            return 0; /* seen through another link */
+    }
+    walk.bytes += (uint64_t)st->st_blocks * 512;
+    return 0;
+}
+
+/* Bytes the files of DIR take, without crossing into other filesystems
+ * (what is mounted there is not the container's); SAMPLE_ABSENT when the
+ * tree cannot be walked or is too big. */
+static uint64_t tree_bytes(const char *dir)
+{
+    walk.bytes = walk.entries = 0;
+    walk.links = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    int r = nftw(dir, walk_one, 32, FTW_PHYS | FTW_MOUNT);
+    g_clear_pointer(&walk.links, g_hash_table_unref);
+    return r == 0 ? walk.bytes : SAMPLE_ABSENT;
+}
+
+/* The container's root file system in HS: its files' bytes (walked again
+ * once ROOTFS_PERIOD_US has passed), the filesystem under it. */
+static void ct_rootfs(struct ct *ct, struct host_sample *hs)
+{
+    const char *dir = ct->conf.rootfs_dir;
+    if (!dir)
+        return;
+    int64_t now = mono_usec();
+    if (!ct->rootfs_at || now - ct->rootfs_at >= ROOTFS_PERIOD_US ||
+        g_strcmp0(ct->rootfs_dir, dir) != 0) {
+        ct->rootfs_used = tree_bytes(dir);
+        ct->rootfs_at = now;
+        g_free(ct->rootfs_dir);
+        ct->rootfs_dir = g_strdup(dir);
+    }
+    hs->ct_rootfs_used = ct->rootfs_used;
+    struct statvfs fs;
+    if (statvfs(dir, &fs) == 0) {
+        hs->ct_fs_size = (uint64_t)fs.f_blocks * fs.f_frsize;
+        hs->ct_fs_avail = (uint64_t)fs.f_bavail * fs.f_frsize;
+    }
+}
+
 static bool ct_collect(struct lhost *h, struct ct *ct, int64_t t_us, struct host_sample *hs)
 {
     if (ct->pid <= 0 || !ct->cgpath) {
@@ -532,6 +597,7 @@ static bool ct_collect(struct lhost *h, struct ct *ct, int64_t t_us, struct host
     hs->cg_pids_current = cs.pids_current;
     hs->cg_pids_max = cs.pids_max;
     ct_net(ct, hs);
+    ct_rootfs(ct, hs);
     return true;
 }
 

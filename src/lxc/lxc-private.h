@@ -27,6 +27,9 @@ struct ct {
     pid_t pid;    /* its init, 0: ask liblxc */
     char *cgpath; /* its control group */
     char **veths; /* host ends of its veth interfaces, NULL: none */
+    char *rootfs_dir;     /* the root file system last measured */
+    uint64_t rootfs_used; /* its bytes then */
+    int64_t rootfs_at;    /* when (monotonic µs), 0: never */
     bool reported, warned;
 };
 

@@ -14,6 +14,7 @@ void lxcconf_init(struct lxcconf *c)
 void lxcconf_clear(struct lxcconf *c)
 {
     g_free(c->uuid);
+    g_free(c->rootfs_dir);
     lxcconf_init(c);
 }
 
@@ -103,6 +104,10 @@ static void apply(struct lxcconf *c, const char *key, const char *val, uint64_t 
         c->pids_max = parse_u64(val, &v) ? v : 0;
     } else if (strcmp(key, "lxc.start.auto") == 0) {
         c->autostart = strcmp(val, "1") == 0;
+    } else if (strcmp(key, "lxc.rootfs.path") == 0) {
+        const char *dir = g_str_has_prefix(val, "dir:") ? val + 4 : val;
+        g_free(c->rootfs_dir);
+        c->rootfs_dir = dir[0] == '/' && !strchr(dir, ':') ? g_strdup(dir) : NULL;
     }
 }
 

@@ -33,6 +33,9 @@ struct lxcconf {
     uint64_t cpu_weight;     /* 1..10000 (v1 shares converted); 0: not set */
     uint64_t pids_max;       /* 0: none */
     bool autostart;          /* lxc.start.auto = 1 */
+    /* lxc.rootfs.path when it is a directory ("dir:PATH" or "PATH");
+     * NULL for other backends (overlay, btrfs, lvm, ...) or none. */
+    char *rootfs_dir;
 };
 
 void lxcconf_init(struct lxcconf *c);

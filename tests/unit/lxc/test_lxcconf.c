@@ -36,7 +36,8 @@ static void test_v1_limits_and_identity(void **state)
           "lxc.cgroup.cpu.cfs_quota_us = 50000\n"
           "lxc.cgroup.cpu.shares = 2048\n"
           "lxc.cgroup.pids.max = 64\n"
-          "  lxc.start.auto = 1  \n",
+          "  lxc.start.auto = 1  \n"
+          "lxc.rootfs.path = dir:/var/lib/lxc/web1/rootfs\n",
           &c);
     assert_string_equal(c.uuid, "6f1c2b9e-58a4-4d7b-9e0f-1a2b3c4d5e6f");
     assert_int_equal(c.memory_limit, 128 * 1024 * 1024);
@@ -44,6 +45,14 @@ static void test_v1_limits_and_identity(void **state)
     assert_int_equal(c.cpu_weight, 200);
     assert_int_equal(c.pids_max, 64);
     assert_true(c.autostart);
+    assert_string_equal(c.rootfs_dir, "/var/lib/lxc/web1/rootfs");
+    lxcconf_clear(&c);
+    /* Only a directory is measured from the host. */
+    parse("lxc.rootfs.path = overlay:/a/lower:/a/upper\n", &c);
+    assert_null(c.rootfs_dir);
+    lxcconf_clear(&c);
+    parse("lxc.rootfs.path = /srv/ct/rootfs\n", &c);
+    assert_string_equal(c.rootfs_dir, "/srv/ct/rootfs");
     lxcconf_clear(&c);
 }
 
