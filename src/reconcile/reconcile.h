@@ -247,7 +247,8 @@ const char *reconcile_resource_unit(enum reconcile_resource r); /* "%", "B", "B/
  * Provenance vocabulary (static strings):
  *   "guest"              R is the guest's figure
  *   "host"               R is the host's figure (for a container, its
- *                        control group's)
+ *                        control group's, or its root file system's as
+ *                        the host measures it)
  *   "host-run+wait"      the vCPU threads' run plus run-queue wait (CPU demand)
  *   "guest+host-backing" guest free space capped by what the storage backs
  *   "none"               R could not be computed; reason says why
