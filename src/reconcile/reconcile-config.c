@@ -35,6 +35,7 @@ static const char *const rule_names[RR_N] = {
     [RR_CONTAINER_CPU_THROTTLED] = "container-cpu-throttled",
     [RR_CONTAINER_SEES_HOST_MEMORY] = "container-sees-host-memory",
     [RR_CONTAINER_OOM_KILL] = "container-oom-kill",
+    [RR_CONTAINER_SEES_HOST_DISK] = "container-sees-host-disk",
 };
 
 const char *reconcile_rule_name(enum reconcile_rule r)
@@ -110,6 +111,7 @@ void reconcile_config_init(struct reconcile_config *cfg)
     rule(cfg, RR_CONTAINER_CPU_THROTTLED, 10, 5, 50, 2, 3, RECONCILE_WARNING);
     rule(cfg, RR_CONTAINER_SEES_HOST_MEMORY, 5, 5, never, 2, 2, RECONCILE_WARNING);
     rule(cfg, RR_CONTAINER_OOM_KILL, 1, 1, never, 1, 6, RECONCILE_WARNING);
+    rule(cfg, RR_CONTAINER_SEES_HOST_DISK, 50, 25, never, 2, 2, RECONCILE_INFO);
     cfg->host_stale_us = 60 * G_USEC_PER_SEC;
     cfg->guest_stale_us = 90 * G_USEC_PER_SEC;
     cfg->balloon_stale_us = 30 * G_USEC_PER_SEC;
@@ -117,6 +119,7 @@ void reconcile_config_init(struct reconcile_config *cfg)
     cfg->balloon_inflated_pct = 5;
     cfg->disk_io_floor = 1 * MIB;
     cfg->net_io_floor = 128 * 1024.0;
+    cfg->container_disk_slack = 64 * MIB;
     cfg->pool_full_crit_us = (int64_t)24 * 3600 * G_USEC_PER_SEC;
     cfg->page_size = 4096;
 }
@@ -186,6 +189,7 @@ static bool set_global(struct reconcile_config *cfg, const char *name, const cha
         {"balloon_inflated_pct", offsetof(struct reconcile_config, balloon_inflated_pct)},
         {"disk_io_floor", offsetof(struct reconcile_config, disk_io_floor)},
         {"net_io_floor", offsetof(struct reconcile_config, net_io_floor)},
+        {"container_disk_slack", offsetof(struct reconcile_config, container_disk_slack)},
     };
     *ret_bad = false;
     for (size_t i = 0; i < G_N_ELEMENTS(secs); i++) {

@@ -1016,18 +1016,135 @@ static double pool_fill_rate(const struct reconcile_pool *p)
     return MAX(d, 0) / dt;
 }
 
+/* disk.io and disk-io-mismatch, for VMs and containers alike. */
+static void disk_io(struct ctx *c)
+{
+    struct gview *order[] = {&c->guestd, &c->qga};
+    struct gview *gi = pick(order, G_N_ELEMENTS(order), has_dio);
+    const struct host_sample *h = c->host, *hp = c->in->host_prev;
+
+    /* disk.io: the host counts what reached the images, on its own clock. */
+    double h_io = RECONCILE_ABSENT, g_io = RECONCILE_ABSENT;
+    if (reconcile_present(c->host_dt_s) && h->block_count == hp->block_count)
+        h_io = rate(h->block_rd_bytes, hp->block_rd_bytes, c->host_dt_s) +
+               rate(h->block_wr_bytes, hp->block_wr_bytes, c->host_dt_s);
+    if (gi && gi->prev && !gi->reset)
+        g_io = rate(gi->cur->disk_read_bytes, gi->prev->disk_read_bytes, gi->dt_s) +
+               rate(gi->cur->disk_write_bytes, gi->prev->disk_write_bytes, gi->dt_s);
+    bool g_io_ok = gi && gi->fresh && reconcile_present(g_io);
+    if (reconcile_present(h_io))
+        set_value(c, RC_DISK_IO, h_io, g_io, h_io, "host", gi, "%s",
+                  c->container ? "bytes the control group read and wrote (its io counters)"
+                               : "bytes read and written at the images (block.N.rd/wr.bytes)");
+    else
+        set_value(c, RC_DISK_IO, h_io, g_io, RECONCILE_ABSENT, "none", gi, "%s%s",
+                  !reconcile_present(c->host_dt_s)    ? hwhy(c)
+                  : h->block_count != hp->block_count ? "block device set changed (hot-plug)"
+                                                      : "host block counters missing or reset",
+                  "; guest counters are not a substitute");
+
+    /* Rule: disk-io-mismatch.  Not for a container: /proc/diskstats inside
+     * counts the host's disks, its control group only its own I/O. */
+    if (c->container) {
+        eval_unknown(c, RR_DISK_IO_MISMATCH,
+                     "not for a container: /proc/diskstats inside counts the host's disks");
+    } else if (reconcile_present(h_io) && g_io_ok) {
+        double top = MAX(h_io, g_io);
+        double pct = top >= c->cfg->disk_io_floor ? 100.0 * fabs(h_io - g_io) / top : 0;
+        eval_set(c, RR_DISK_IO_MISMATCH, pct, false,
+                 TXT(c,
+                     "host: %s/s reached the images; guest (%s): %s/s on its disks "
+                     "(%.1f %% apart%s)",
+                     B(c, h_io), gi->name, B(c, g_io), 100.0 * fabs(h_io - g_io) / MAX(top, 1),
+                     top < c->cfg->disk_io_floor ? ", under the floor" : ""));
+    } else {
+        eval_unknown(c, RR_DISK_IO_MISMATCH, "%s",
+                     !g_io_ok ? gwhy(c, gi, "disk counters") : hwhy(c));
+    }
+}
+
+/* The guest's used space of a container beyond its own files, in percent
+ * of its own (at least 1 MiB), once past the slack; NaN when either is
+ * absent. */
+static double container_disk_excess(const struct ctx *c, double g_used, double own)
+{
+    if (!reconcile_present(g_used) || !reconcile_present(own))
+        return RECONCILE_ABSENT;
+    double over = MAX(g_used - own - c->cfg->container_disk_slack, 0);
+    return 100.0 * over / MAX(own, MIB);
+}
+
+/* A container's disk.used and disk.free (section 6 has its rule,
+ * container-sees-host-disk); the image rules (thin-pool-overcommit,
+ * trim-debt) do not apply. */
+static void section_disk_container(struct ctx *c, struct gview *gf)
+{
+    const struct host_sample *h = c->host;
+    bool h_ok = c->host_fresh;
+    double own = h ? num(h->ct_rootfs_used) : RECONCILE_ABSENT;
+    double fs_size = h ? num(h->ct_fs_size) : RECONCILE_ABSENT;
+    double fs_avail = h ? num(h->ct_fs_avail) : RECONCILE_ABSENT;
+    double g_used = gf ? num(gf->cur->fs_used) : RECONCILE_ABSENT;
+    double g_avail = gf ? num(gf->cur->fs_avail) : RECONCILE_ABSENT;
+
+    /* disk.used: its own files, measured from the host.  The guest's figure
+     * is that of the filesystem its root directory sits on. */
+    if (h_ok && reconcile_present(own))
+        set_value(c, RC_DISK_USED, own, g_used, own, "host", gf,
+                  "bytes of the container's own files (its root file system, measured from the "
+                  "host now and then)");
+    else
+        set_value(c, RC_DISK_USED, own, g_used, RECONCILE_ABSENT, "none", gf,
+                  "%s; the guest's used space is not a substitute (df inside counts the whole "
+                  "filesystem its root directory sits on, shared or not)",
+                  !h_ok ? hwhy(c)
+                        : "the driver has not measured the container's root file "
+                          "system (yet)");
+
+    /* disk.free: what the filesystem under the root file system still has,
+     * shared with whatever else is on it. */
+    if (h_ok && reconcile_present(fs_avail))
+        set_value(c, RC_DISK_FREE, fs_avail, g_avail, fs_avail, "host", gf,
+                  "available space of the filesystem the container's root file system sits on "
+                  "(%s in all), shared with anything else stored there",
+                  B(c, fs_size));
+    else
+        set_value(c, RC_DISK_FREE, fs_avail, g_avail, RECONCILE_ABSENT, "none", gf,
+                  "%s; the guest's free space is not a substitute",
+                  !h_ok ? hwhy(c)
+                        : "the driver reports no available space for the "
+                          "filesystem under the container's root file system");
+
+    eval_unknown(c, RR_THIN_POOL_OVERCOMMIT,
+                 "not for a container: it has no disk image; disk.free is the room of the "
+                 "filesystem its root file system sits on");
+    eval_unknown(c, RR_TRIM_DEBT,
+                 "not for a container: it has no disk image, its disk use is its files'");
+
+    disk_io(c);
+}
+
 static void section_disk(struct ctx *c)
 {
     struct gview *order[] = {&c->guestd, &c->qga};
     struct gview *gf = pick(order, G_N_ELEMENTS(order), has_fs);
-    struct gview *gi = pick(order, G_N_ELEMENTS(order), has_dio);
-    const struct host_sample *h = c->host, *hp = c->in->host_prev;
+    const struct host_sample *h = c->host;
     bool h_ok = c->host_fresh;
     double h_alloc = h ? num(h->block_allocation) : RECONCILE_ABSENT;
     double h_cap = h ? num(h->block_capacity) : RECONCILE_ABSENT;
     double g_used = gf ? num(gf->cur->fs_used) : RECONCILE_ABSENT;
     double g_avail = gf ? num(gf->cur->fs_avail) : RECONCILE_ABSENT;
     bool g_ok = gf && gf->fresh;
+
+    /* A container has no image: the driver measures its root file system
+     * from the host (its files' bytes, now and then) and the filesystem
+     * under it.  Inside, statvfs of / of a directory-backed container is
+     * that whole filesystem, shared with the host and other containers, so
+     * the guest's "used" counts everything there. */
+    if (c->container) {
+        section_disk_container(c, gf);
+        return;
+    }
 
     /* disk.used: the guest knows which blocks hold data; the host's
      * allocation also holds blocks freed in the guest and never discarded. */
@@ -1157,44 +1274,7 @@ static void section_disk(struct ctx *c)
                      !g_ok ? gwhy(c, gf, "filesystems") : "no image allocation on the host");
     }
 
-    /* disk.io: the host counts what reached the images, on its own clock. */
-    double h_io = RECONCILE_ABSENT, g_io = RECONCILE_ABSENT;
-    if (reconcile_present(c->host_dt_s) && h->block_count == hp->block_count)
-        h_io = rate(h->block_rd_bytes, hp->block_rd_bytes, c->host_dt_s) +
-               rate(h->block_wr_bytes, hp->block_wr_bytes, c->host_dt_s);
-    if (gi && gi->prev && !gi->reset)
-        g_io = rate(gi->cur->disk_read_bytes, gi->prev->disk_read_bytes, gi->dt_s) +
-               rate(gi->cur->disk_write_bytes, gi->prev->disk_write_bytes, gi->dt_s);
-    bool g_io_ok = gi && gi->fresh && reconcile_present(g_io);
-    if (reconcile_present(h_io))
-        set_value(c, RC_DISK_IO, h_io, g_io, h_io, "host", gi, "%s",
-                  c->container ? "bytes the control group read and wrote (its io counters)"
-                               : "bytes read and written at the images (block.N.rd/wr.bytes)");
-    else
-        set_value(c, RC_DISK_IO, h_io, g_io, RECONCILE_ABSENT, "none", gi, "%s%s",
-                  !reconcile_present(c->host_dt_s)    ? hwhy(c)
-                  : h->block_count != hp->block_count ? "block device set changed (hot-plug)"
-                                                      : "host block counters missing or reset",
-                  "; guest counters are not a substitute");
-
-    /* Rule: disk-io-mismatch.  Not for a container: /proc/diskstats inside
-     * counts the host's disks, its control group only its own I/O. */
-    if (c->container) {
-        eval_unknown(c, RR_DISK_IO_MISMATCH,
-                     "not for a container: /proc/diskstats inside counts the host's disks");
-    } else if (reconcile_present(h_io) && g_io_ok) {
-        double top = MAX(h_io, g_io);
-        double pct = top >= c->cfg->disk_io_floor ? 100.0 * fabs(h_io - g_io) / top : 0;
-        eval_set(c, RR_DISK_IO_MISMATCH, pct, false,
-                 TXT(c,
-                     "host: %s/s reached the images; guest (%s): %s/s on its disks "
-                     "(%.1f %% apart%s)",
-                     B(c, h_io), gi->name, B(c, g_io), 100.0 * fabs(h_io - g_io) / MAX(top, 1),
-                     top < c->cfg->disk_io_floor ? ", under the floor" : ""));
-    } else {
-        eval_unknown(c, RR_DISK_IO_MISMATCH, "%s",
-                     !g_io_ok ? gwhy(c, gi, "disk counters") : hwhy(c));
-    }
+    disk_io(c);
 }
 
 /* ---- 4. network ---- */
@@ -1264,13 +1344,15 @@ static void section_agent(struct ctx *c)
 
     /* Rule: guest-view-missing */
     if (!qga->cur && !gd->cur)
-        eval_set(c, RR_GUEST_VIEW_MISSING, 1, false,
-                 TXT(c, "%s",
-                     c->container ? "no guest view: no kanri-guestd sample (a container's "
-                                    "only guest view); disk use and clock inside are unknown"
-                                  : "no guest view: no qemu-guest-agent sample and no "
-                                    "kanri-guestd sample; guest CPU, disk use and clock are "
-                                    "unknown"));
+        eval_set(
+            c, RR_GUEST_VIEW_MISSING, 1, false,
+            TXT(c, "%s",
+                c->container
+                    ? "no guest view: no kanri-guestd sample (a container's "
+                      "only guest view); what it sees inside (memory, df) and its clock are unknown"
+                    : "no guest view: no qemu-guest-agent sample and no "
+                      "kanri-guestd sample; guest CPU, disk use and clock are "
+                      "unknown"));
     else
         eval_set(c, RR_GUEST_VIEW_MISSING, 0, false,
                  TXT(c, "guest view from %s", qga->cur ? "qga" : "kanri-guestd"));
@@ -1357,7 +1439,7 @@ static void section_agent(struct ctx *c)
 static void section_container(struct ctx *c)
 {
     const enum reconcile_rule rules[] = {RR_CONTAINER_CPU_THROTTLED, RR_CONTAINER_SEES_HOST_MEMORY,
-                                         RR_CONTAINER_OOM_KILL};
+                                         RR_CONTAINER_OOM_KILL, RR_CONTAINER_SEES_HOST_DISK};
     if (!c->container) {
         for (size_t i = 0; i < G_N_ELEMENTS(rules); i++)
             eval_unknown(c, rules[i], "not a container");
@@ -1473,6 +1555,34 @@ static void section_container(struct ctx *c)
     } else {
         eval_unknown(c, RR_CONTAINER_OOM_KILL, "%s",
                      !pair ? hwhy(c) : "control group reports no OOM kill count, or it went back");
+    }
+
+    /* Rule: container-sees-host-disk: the guest's used space against the
+     * container's own files.  Inside a directory-backed container statvfs
+     * of / is the host filesystem's, and df, monitoring and anything
+     * sizing itself by free space inside believe it. */
+    struct gview *dorder[] = {&c->guestd, &c->qga};
+    struct gview *gf = pick(dorder, G_N_ELEMENTS(dorder), has_fs);
+    double own = h ? num(h->ct_rootfs_used) : RECONCILE_ABSENT;
+    double g_used = gf ? num(gf->cur->fs_used) : RECONCILE_ABSENT;
+    double g_total = gf ? num(gf->cur->fs_total) : RECONCILE_ABSENT;
+    double pct = container_disk_excess(c, g_used, own);
+    if (gf && gf->fresh && c->host_fresh && reconcile_present(pct)) {
+        const struct reconcile_rule_conf *rc = &c->cfg->rule[RR_CONTAINER_SEES_HOST_DISK];
+        const char *what = pct >= rc->open_at    ? "df inside shows the filesystem its root "
+                                                   "directory sits on"
+                           : pct >= rc->close_at ? "df inside shows more than its own files"
+                                                 : "df inside shows its own files (a "
+                                                   "filesystem or quota of its own)";
+        eval_set(c, RR_CONTAINER_SEES_HOST_DISK, pct, false,
+                 TXT(c, "the container sees %s used of a %s filesystem; its own files take %s: %s",
+                     B(c, g_used), B(c, g_total), B(c, own), what));
+    } else {
+        eval_unknown(c, RR_CONTAINER_SEES_HOST_DISK, "%s",
+                     !c->host_fresh            ? hwhy(c)
+                     : !reconcile_present(own) ? "the container's root file system has not "
+                                                 "been measured (yet)"
+                                               : gwhy(c, gf, "filesystems"));
     }
 }
 

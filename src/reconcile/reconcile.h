@@ -68,6 +68,7 @@ enum reconcile_rule {
     RR_CONTAINER_CPU_THROTTLED,    /* "container-cpu-throttled" */
     RR_CONTAINER_SEES_HOST_MEMORY, /* "container-sees-host-memory" */
     RR_CONTAINER_OOM_KILL,         /* "container-oom-kill" */
+    RR_CONTAINER_SEES_HOST_DISK,   /* "container-sees-host-disk" */
     RR_N
 };
 
@@ -115,6 +116,10 @@ struct reconcile_config {
      * (bytes/s): at idle, timing jitter between the two sides dominates. */
     double disk_io_floor;
     double net_io_floor;
+    /* container-sees-host-disk counts only the guest's used space beyond
+     * the container's own by more than this (bytes): filesystem metadata
+     * and the journal, which df counts and a walk of the files does not. */
+    double container_disk_slack;
     /* thin-pool-overcommit turns critical when the pools feeding the VM
      * are projected full within this horizon. */
     int64_t pool_full_crit_us;
@@ -130,7 +135,7 @@ void reconcile_config_init(struct reconcile_config *cfg);
  * open_at, close_at, crit_at, open_after, close_after, severity
  * (info|warning|critical), or a global name (host_stale_s, guest_stale_s,
  * balloon_stale_s, min_interval_s, balloon_inflated_pct, disk_io_floor,
- * net_io_floor, pool_full_crit_s, page_size).  VALUE is the text form.
+ * net_io_floor, container_disk_slack, pool_full_crit_s, page_size).  VALUE is the text form.
  * Returns false with *error for an unknown name or a bad value, leaving CFG
  * unchanged.  Meant for the daemon's configuration file and the tests.
  */
@@ -242,7 +247,8 @@ const char *reconcile_resource_unit(enum reconcile_resource r); /* "%", "B", "B/
  * Provenance vocabulary (static strings):
  *   "guest"              R is the guest's figure
  *   "host"               R is the host's figure (for a container, its
- *                        control group's)
+ *                        control group's, or its root file system's as
+ *                        the host measures it)
  *   "host-run+wait"      the vCPU threads' run plus run-queue wait (CPU demand)
  *   "guest+host-backing" guest free space capped by what the storage backs
  *   "none"               R could not be computed; reason says why

@@ -201,7 +201,8 @@ static const struct field host_fields[] = {
     HF(cg_mem_swap, K_U64),      HF(cg_oom_kills, K_U64),
     HF(cg_cpu_periods, K_U64),   HF(cg_cpu_throttled_periods, K_U64),
     HF(cg_cpu_quota_mc, K_U64),  HF(cg_pids_current, K_U64),
-    HF(cg_pids_max, K_U64),
+    HF(cg_pids_max, K_U64),      HF(ct_rootfs_used, K_U64),
+    HF(ct_fs_size, K_U64),       HF(ct_fs_avail, K_U64),
 };
 #undef HF
 
@@ -247,7 +248,8 @@ static const struct field guest_fields[] = {
 
 /* Sets one table field; false if NAME is not in the table or V is bad.
  * host_fields' container and cg_* entries are a container's control group
- * (host_sample.container, a JSON boolean, and its cg_* figures). */
+ * (host_sample.container, a JSON boolean, and its cg_* figures), its ct_*
+ * entries the container's root file system as the host measures it. */
 static bool set_field(const struct field *tab, size_t n, void *base, const char *name,
                       json_object *v, bool *ret_known)
 {

@@ -87,6 +87,11 @@ static void test_config_set(void **unused)
     assert_false(reconcile_present(cfg.rule[RR_GUEST_CLOCK_SKEW].crit_at));
     assert_true(reconcile_config_set(&cfg, "guest_stale_s", "120", &err));
     assert_int_equal(cfg.guest_stale_us, 120 * G_USEC_PER_SEC);
+    assert_true(cfg.container_disk_slack == 64 * 1024 * 1024);
+    assert_true(reconcile_config_set(&cfg, "container_disk_slack", "1048576", &err));
+    assert_true(cfg.container_disk_slack == 1048576);
+    assert_true(reconcile_config_set(&cfg, "container-sees-host-disk.open_at", "100", &err));
+    assert_true(cfg.rule[RR_CONTAINER_SEES_HOST_DISK].open_at == 100);
 
     static const char *const bad[][2] = {
         {"no-such-rule.open_at", "1"}, {"trim-debt.no_such_field", "1"},
@@ -94,7 +99,7 @@ static void test_config_set(void **unused)
         {"trim-debt.close_at", "99"}, /* above open_at: no hysteresis band */
         {"trim-debt.open_after", "0"}, {"trim-debt.severity", "loud"},
         {"guest_stale_s", "-5"},       {"page_size", "0"},
-        {"cpu-busy-mismatch", "1"},
+        {"cpu-busy-mismatch", "1"},    {"container_disk_slack", "-1"},
     };
     struct reconcile_config before = cfg;
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {

@@ -47,6 +47,7 @@ const RULE_RESOURCES = {
   'container-cpu-throttled': ['cpu_wait', 'cpu_demand', 'cpu_busy'],
   'container-sees-host-memory': ['mem_total', 'mem_used'],
   'container-oom-kill': ['mem_used', 'mem_total'],
+  'container-sees-host-disk': ['disk_used', 'disk_free'],
 };
 
 export function findingsFor(resource, findings) {
