@@ -218,6 +218,15 @@ def test_guestd_inside_sees_the_hosts_memory(kanrid_factory, lxcpath):
         mem = mem[0]
         assert mem["r"] == 128 * MIB and mem["provenance"] == "host", mem
         assert mem["g"] > 128 * MIB, mem  # the host's memory, seen inside
+        # Its disk: the container's own files as the host measures them,
+        # not the whole filesystem df shows inside.
+        used = [r for r in view["resources"] if r["resource"] == "disk.used"][0]
+        print(used)
+        assert used["provenance"] == "host" and used["r"] == used["h"], used
+        assert used["g"] is not None and used["g"] > used["r"], used
+        k.wait_for(lambda: [f for f in k.get(f"/api/v1/findings?vm={vm['uuid']}&state=open")
+                            .json["findings"] if f["rule"] == "container-sees-host-disk"],
+                   timeout=30, interval=0.5, what="container-sees-host-disk")
         # The agent identified itself by kanri's line in the configuration.
         ag = [a for a in k.get("/api/v1/agents").json["agents"]
               if a.get("machine_uuid") == vm["uuid"]]
