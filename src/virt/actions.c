@@ -423,7 +423,8 @@ int virt_action(struct driver *base, int64_t host_id, const char *uuid,
     action_fn fn = (unsigned)req->kind < ACTION_N ? actions[req->kind] : NULL;
     if (!fn) {
         g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNSUPPORTED,
-                    "%s is for containers; VMs have no such action",
+                    "%s is for containers on a container host (liblxc); libvirt hosts have no "
+                    "such action",
                     (unsigned)req->kind < ACTION_N ? action_specs[req->kind].name : "?");
         return -ENOTSUP;
     }

@@ -158,6 +158,6 @@ def test_cli_actions_reach_the_vm_api(k):
     r = k.cli("ct", "thaw", "test", "--json", check=True)
     assert json.loads(r.stdout)["vm"]["state"] == "running"
     r = k.cli("ct", "limits", "test", "--pids", "64")
-    assert r.returncode == 1 and "set-limits is for containers" in r.stderr, r
+    assert r.returncode == 1 and "set-limits is for containers on a container host" in r.stderr, r
     r = k.cli("ct", "show", "test", check=True)
     assert "Domain type" in r.stdout
