@@ -346,6 +346,17 @@ export function vmPage(main, ref) {
   }
 
   function showConfig(v) {
+    // A container has limits where a VM has vCPUs and a balloon; its
+    // configuration file has no disks or NICs kanri reads.
+    if (isContainer(v)) {
+      replace(config, h('dl', { class: 'facts' },
+        h('dt', null, 'CPUs it may use'), h('dd', null, String(v.vcpus)),
+        h('dt', null, 'Memory limit'), h('dd', null, v.max_memory_bytes ? bytes(v.max_memory_bytes) : 'none (the host\'s memory)'),
+        h('dt', null, 'Type'), h('dd', null, `${v.domain_type} / ${v.os_type}`),
+        h('dt', null, 'Autostart'), h('dd', null, v.autostart ? 'yes' : 'no'),
+        h('dt', null, 'Configuration version'), h('dd', null, String(v.config_version))));
+      return;
+    }
     replace(config, h('dl', { class: 'facts' },
       h('dt', null, 'vCPUs'), h('dd', null, `${v.vcpus} (max ${v.max_vcpus})`),
       h('dt', null, 'Memory'), h('dd', null, `${bytes(v.memory_bytes)} (max ${bytes(v.max_memory_bytes)}), balloon: ${v.balloon_model || 'none'}`),
