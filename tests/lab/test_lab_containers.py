@@ -35,8 +35,9 @@ def host_network():
     """The machine's own addresses and routes (veths of containers aside)."""
     addrs = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
     routes = subprocess.run(["ip", "route", "show"], capture_output=True, text=True).stdout
-    return sorted(line.split("\\")[0] for line in (addrs + routes).splitlines()
-                  if "veth" not in line)
+    # Interface, family and address only: lifetimes count down.
+    seen = [" ".join(line.split()[1:4]) for line in addrs.splitlines()]
+    return sorted(line for line in seen + routes.splitlines() if "veth" not in line)
 
 
 @pytest.fixture
