@@ -345,6 +345,14 @@ static void list_host(struct lhost *h, GPtrArray *reqs)
         }
         const char *reason;
         const char *state = state_word(ct->c->state(ct->c), &reason);
+        if (!state && !ct->state) {
+            /* First seen in a passing state (starting, stopping, ...): it
+             * is known now all the same, by whether it runs, so that the
+             * host is never connected before all its containers are. */
+            bool on = ct->c->is_running(ct->c);
+            state = on ? "running" : "shutoff";
+            reason = on ? "booted" : "unknown";
+        }
         if (state && g_strcmp0(state, ct->state) != 0) {
             g_free(ct->state);
             ct->state = g_strdup(state);
@@ -353,8 +361,6 @@ static void list_host(struct lhost *h, GPtrArray *reqs)
             g_clear_pointer(&ct->cgpath, g_free);
             changed = true;
         }
-        if (!ct->state)
-            continue; /* first seen in a passing state: next time */
         if (changed || first || !ct->reported || requested(reqs, name)) {
             sink->domain(sink->ctx, h->id, ct_domain_info(h, ct), cause_for(reqs, name));
             ct->reported = true;
