@@ -278,3 +278,35 @@ def test_traffic_read_from_the_containers_veth(kanrid_factory, lxcpath):
                if v is not None]
         return got
     assert min(k.wait_for(traffic, timeout=30, interval=0.5, what="veth counters")) >= 0
+
+
+def test_connected_only_once_every_container_is_known(kanrid_factory, lxcpath):
+    # Containers made before kanrid starts: one by the template, two copies
+    # (one of them running), on an LXC path kanrid has never seen.
+    lxc("lxc-create", "-n", "r0", "-t", "busybox", path=lxcpath)
+    cfg = os.path.join(lxcpath, "r0", "config")
+    with open(cfg) as f:
+        text = "".join(line for line in f if not line.startswith("lxc.net."))
+    text += "lxc.net.0.type = empty\n"
+    with open(cfg, "w") as f:
+        f.write(text)
+    for name in ("r1", "r2"):
+        subprocess.run(["cp", "-a", os.path.join(lxcpath, "r0"), os.path.join(lxcpath, name)],
+                       check=True)
+        with open(os.path.join(lxcpath, name, "config"), "w") as f:
+            f.write(text.replace("/r0/", f"/{name}/").replace('"r0"', f'"{name}"'))
+    lxc("lxc-start", "-n", "r1", path=lxcpath)
+
+    port = free_port()
+    k = kanrid_factory(args=["--listen", f"127.0.0.1:{port}"],
+                       config=f"[hypervisor:{HOST}]\nuri = liblxc://{lxcpath}\n")
+    # The first answer that says connected is followed by an inventory that
+    # has every container, in its state.
+    k.wait_for(lambda: k.hosts().get(HOST, {}).get("state") == "connected",
+               interval=0.01, what="host connected")
+    vms = k.vms(HOST)
+    assert sorted(vms) == ["r0", "r1", "r2"], vms
+    assert vms["r1"]["state"] == "running" and vms["r0"]["state"] == "shutoff", vms
+    # Derived identities: stable, distinct, version 5.
+    uuids = {v["uuid"] for v in vms.values()}
+    assert len(uuids) == 3 and all(u[14] == "5" for u in uuids), uuids
