@@ -108,6 +108,11 @@ static int act_shutdown(struct act *a, GError **error)
     if (!running(a->c))
         return fail(error, DRIVER_ERR_STATE, "container %s is not running", a->name);
     int timeout = (int)action_int(a->req, "timeout", 60);
+    /* A frozen init cannot take the halt signal: thawed first, or a
+     * graceful stop of a frozen container would always time out. */
+    if (g_strcmp0(a->c->state(a->c), "FROZEN") == 0 && !a->c->unfreeze(a->c))
+        return fail(error, DRIVER_ERR_HYPERVISOR,
+                    "container %s is frozen and liblxc could not thaw it to shut it down", a->name);
     if (a->c->shutdown(a->c, timeout))
         return 0;
     if (!action_bool(a->req, "force", false))

@@ -146,9 +146,12 @@ def test_lifecycle_limits_and_external_changes(kanrid_factory, lxcpath):
     assert ch["cause"] == "external" and not ch.get("audit_id"), ch
     k.wait_for(lambda: k.vms(HOST)["c1"]["autostart"], what="autostart seen")
 
-    # Started and shut down through kanri.
+    # Started, frozen and shut down through kanri: a frozen container is
+    # thawed to take the halt signal, not killed after the timeout.
     act(k, "c1", "start")
-    act(k, "c1", "shutdown", {"timeout": 30, "force": True})
+    act(k, "c1", "suspend")
+    r = act(k, "c1", "shutdown", {"timeout": 30, "force": True})
+    assert not r.json.get("forced"), r
     assert state(k, "c1") == "shutoff"
 
     # Snapshots where liblxc has them (a stopped, directory-backed one).
