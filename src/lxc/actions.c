@@ -85,6 +85,47 @@ static int fail(GError **error, int code, const char *fmt, ...)
     return -EIO;
 }
 
+/* liblxc's freeze waits for ever, and on cgroup v1 it writes FROZEN once: a
+ * task caught in fork (busybox's init spawning its children) leaves the
+ * group FREEZING until FROZEN is written again (the kernel's cgroup-v1
+ * freezer document), about one start in twenty here.  So on v1 kanri
+ * freezes the group itself first, writing FROZEN again every 100 ms for at
+ * most FREEZE_TIMEOUT_S (a group that will not freeze is thawed, and the
+ * action fails in words).  liblxc's freeze then finds it frozen at once and
+ * tells the container's monitor, which keeps the state that lxc-info and
+ * kanri read.  cgroup v2's freezer has no such state in between. */
+#define FREEZE_TIMEOUT_S 10
+
+static int v1_frozen(struct act *a)
+{
+    char text[64];
+    int n = a->c->get_cgroup_item(a->c, "freezer.state", text, sizeof text - 1);
+    if (n < 0)
+        return -1;
+    text[MIN(n, (int)sizeof text - 1)] = '\0';
+    return cgroup_v1_freezer_state(text);
+}
+
+static int freeze_v1(struct act *a, GError **error)
+{
+    gint64 deadline = g_get_monotonic_time() + FREEZE_TIMEOUT_S * G_USEC_PER_SEC;
+    do {
+        if (!a->c->set_cgroup_item(a->c, "freezer.state", "FROZEN"))
+            return fail(error, DRIVER_ERR_HYPERVISOR,
+                        "container %s: the kernel refused freezer.state = FROZEN", a->name);
+        for (int i = 0; i < 10; i++) {
+            if (v1_frozen(a) == 1)
+                return 0;
+            g_usleep(10 * 1000);
+        }
+    } while (g_get_monotonic_time() < deadline);
+    a->c->set_cgroup_item(a->c, "freezer.state", "THAWED");
+    return fail(error, DRIVER_ERR_TIMEOUT,
+                "container %s could not be frozen within %d s (a task in it would not stop); it "
+                "was thawed and left running",
+                a->name, FREEZE_TIMEOUT_S);
+}
+
 static int act_start(struct act *a, GError **error)
 {
     if (running(a->c))
@@ -150,6 +191,8 @@ static int act_freeze(struct act *a, GError **error)
     if (g_strcmp0(st, "FROZEN") == 0 || !running(a->c))
         return fail(error, DRIVER_ERR_STATE, "container %s is %s, not running", a->name,
                     st ? st : "in an unknown state");
+    if (a->h->layout != CGROUP_V2 && freeze_v1(a, error) < 0)
+        return -EIO;
     if (!a->c->freeze(a->c))
         return fail(error, DRIVER_ERR_HYPERVISOR, "liblxc could not freeze container %s", a->name);
     return 0;

@@ -255,3 +255,15 @@ int cgroup_read(const char *root, enum cgroup_layout layout, const char *path,
         read_v1(root, path, ret);
     return 0;
 }
+
+int cgroup_v1_freezer_state(const char *text)
+{
+    if (!text)
+        return -1;
+    size_t n = strcspn(text, " \t\r\n");
+    if (n == 6 && strncmp(text, "FROZEN", n) == 0)
+        return 1;
+    if (n == 6 && strncmp(text, "THAWED", n) == 0)
+        return 0;
+    return -1;
+}

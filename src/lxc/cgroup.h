@@ -53,3 +53,7 @@ enum cgroup_layout cgroup_detect(const char *root);
  * missing from an existing group are absent. */
 int cgroup_read(const char *root, enum cgroup_layout layout, const char *path,
                 struct cgroup_sample *ret, GError **error);
+
+/* cgroup v1's freezer.state as read: 1 FROZEN, 0 THAWED, -1 in between
+ * (FREEZING) or unreadable. */
+int cgroup_v1_freezer_state(const char *text);

@@ -313,3 +313,21 @@ def test_connected_only_once_every_container_is_known(kanrid_factory, lxcpath):
     # Derived identities: stable, distinct, version 5.
     uuids = {v["uuid"] for v in vms.values()}
     assert len(uuids) == 3 and all(u[14] == "5" for u in uuids), uuids
+
+
+def test_frozen_right_after_start_every_time(kanrid_factory, lxcpath):
+    """busybox's init forks its children as the container starts; a freeze
+    that lands then leaves cgroup v1's freezer FREEZING until FROZEN is
+    written again (liblxc writes it once and waits for ever: about one
+    start in twenty hung here).  Each of these freezes must finish."""
+    k = start_kanrid(kanrid_factory, lxcpath)
+    create(k, "f1")
+    for i in range(40):
+        act(k, "f1", "start")
+        r = k.post(f"/api/v1/vms/{HOST}:f1/actions/suspend", {})
+        assert r.status == 200, (i, r)
+        assert state(k, "f1") == "paused", i
+        act(k, "f1", "resume")
+        assert state(k, "f1") == "running", i
+        act(k, "f1", "destroy")
+        assert state(k, "f1") == "shutoff", i

@@ -111,6 +111,19 @@ static void test_v1_and_errors(void **state)
 }
 
 /* This machine's own root group, whatever its layout: read, with figures. */
+/* cgroup v1's freezer state as the kernel writes it. */
+static void test_freezer(void **state)
+{
+    (void)state;
+    assert_int_equal(cgroup_v1_freezer_state("FROZEN\n"), 1);
+    assert_int_equal(cgroup_v1_freezer_state("THAWED\n"), 0);
+    /* Stuck half-way (a task caught in fork): neither. */
+    assert_int_equal(cgroup_v1_freezer_state("FREEZING\n"), -1);
+    assert_int_equal(cgroup_v1_freezer_state("FROZENX"), -1);
+    assert_int_equal(cgroup_v1_freezer_state(""), -1);
+    assert_int_equal(cgroup_v1_freezer_state(NULL), -1);
+}
+
 static void test_live_root(void **state)
 {
     (void)state;
@@ -127,9 +140,8 @@ int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data/cgroup";
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hybrid),
-        cmocka_unit_test(test_v2),
-        cmocka_unit_test(test_v1_and_errors),
+        cmocka_unit_test(test_hybrid),        cmocka_unit_test(test_v2),
+        cmocka_unit_test(test_v1_and_errors), cmocka_unit_test(test_freezer),
         cmocka_unit_test(test_live_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
