@@ -123,6 +123,14 @@ void api_reply_engine_error(struct req *r, const GError *err);
 void api_reply_text_json(struct req *r, unsigned status, char *text);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
+/* The request's token as the actor of an action (routes.c). */
+struct actor api_actor(struct req *r);
+/* The reply to a creation (POST /vms, POST /containers) whose engine call
+ * returned RC: 201 {result, audit_id, uuid, vm} with the new VM (UUID on
+ * HOST) as the inventory has it, or ERR with the audit id when one was
+ * written (routes.c). */
+void api_reply_created(struct req *r, int rc, const GError *err, int64_t audit_id, const char *host,
+                       const char *uuid);
 
 /* GET /vms: the whole list, or with limit/cursor one page read from the
  * store as a page. */

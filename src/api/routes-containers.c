@@ -94,27 +94,6 @@ static bool create_spec(struct req *r, const char **ret_host, struct container_s
     return true;
 }
 
-/* The new container as the inventory has it (GET /vms/{id}), or NULL.
- * The driver reports it before create returns; the wait covers a store
- * write still under way, and is bounded. */
-static json_object *created_vm(struct req *r, const char *host, const char *uuid)
-{
-    struct store *st = req_store(r);
-    g_autofree char *ref = g_strdup_printf("%s:%s", host, uuid);
-    for (int tries = 0; tries < 50; tries++) {
-        g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
-        g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
-        if (st->ops->vm_resolve(st, ref, refs, NULL) == 0 && refs->len == 1) {
-            int64_t id = g_array_index(refs, struct store_vm_ref, 0).domain_id;
-            g_autoptr(rows) all = st->ops->vms_query(st, NULL, id, true, NULL);
-            if (all && rows_len(all) > 0)
-                return api_row_json(all->desc, rows_get(all, 0));
-        }
-        g_usleep(100 * 1000);
-    }
-    return NULL;
-}
-
 static void h_container_create(struct req *r)
 {
     const char *host = NULL;
@@ -138,25 +117,13 @@ static void h_container_create(struct req *r)
                     host_name, host_name);
         return;
     }
-    struct actor who = {.name = r->token.name, .token_id = r->token.id};
+    struct actor who = api_actor(r);
     const char *params = json_object_to_json_string_ext(r->body_json, JSON_C_TO_STRING_PLAIN);
     int64_t audit_id = 0;
     g_autoptr(GError) err = NULL;
     g_autofree char *uuid = NULL;
-    if (engine_create(e, host_id, &spec, params, &who, &uuid, &audit_id, &err) < 0) {
-        req_from_error(r, err);
-        if (audit_id)
-            json_object_object_add(r->resp, "audit_id", json_object_new_int64(audit_id));
-        return;
-    }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "result", json_object_new_string("ok"));
-    json_object_object_add(o, "audit_id", json_object_new_int64(audit_id));
-    json_object_object_add(o, "uuid", json_object_new_string(uuid));
-    json_object *vm = created_vm(r, host_name, uuid);
-    if (vm)
-        json_object_object_add(o, "vm", vm);
-    req_json(r, 201, o);
+    int rc = engine_create(e, host_id, &spec, params, &who, &uuid, &audit_id, &err);
+    api_reply_created(r, rc, err, audit_id, host_name, uuid);
 }
 
 const struct route api_container_routes[] = {

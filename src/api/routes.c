@@ -119,7 +119,7 @@ static json_object *vm_object(struct req *r, int64_t domain_id, bool with_xml)
     return api_row_json(all->desc, rows_get(all, 0));
 }
 
-static struct actor actor_of(struct req *r)
+struct actor api_actor(struct req *r)
 {
     return (struct actor){.name = r->token.name, .token_id = r->token.id};
 }
@@ -256,7 +256,7 @@ static void h_vm_action(struct req *r)
     struct action_request req;
     g_autofree char *detail = NULL;
     bool ok = api_action_request(kind, r->body_json, &req, &detail);
-    struct actor who = actor_of(r);
+    struct actor who = api_actor(r);
     struct action_result res;
     action_result_init(&res);
     int64_t audit_id = 0;
@@ -329,12 +329,40 @@ static void h_vm_define(struct req *r)
                     host_name, host_name);
         return;
     }
-    struct actor who = actor_of(r);
+    struct actor who = api_actor(r);
     int64_t audit_id = 0;
     g_autoptr(GError) err = NULL;
     g_autofree char *uuid = NULL;
-    if (engine_define(req_engine(r), host_id, json_object_get_string(xml), &who, &uuid, &audit_id,
-                      &err) < 0) {
+    int rc = engine_define(req_engine(r), host_id, json_object_get_string(xml), &who, &uuid,
+                           &audit_id, &err);
+    api_reply_created(r, rc, err, audit_id, host_name, uuid);
+}
+
+/* The new VM as the inventory has it, or NULL.  The driver reports it
+ * before the engine's call returns; the wait covers a store write still
+ * under way, and is bounded (5 s). */
+static json_object *created_vm(struct req *r, const char *host, const char *uuid)
+{
+    struct store *st = req_store(r);
+    g_autofree char *ref = g_strdup_printf("%s:%s", host, uuid);
+    for (int tries = 0; tries < 50; tries++) {
+        g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
+        g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
+        if (st->ops->vm_resolve(st, ref, refs, NULL) == 0 && refs->len == 1) {
+            json_object *vm =
+                vm_object(r, g_array_index(refs, struct store_vm_ref, 0).domain_id, false);
+            if (vm)
+                return vm;
+        }
+        g_usleep(100 * 1000);
+    }
+    return NULL;
+}
+
+void api_reply_created(struct req *r, int rc, const GError *err, int64_t audit_id, const char *host,
+                       const char *uuid)
+{
+    if (rc < 0) {
         req_from_error(r, err);
         if (audit_id)
             json_object_object_add(r->resp, "audit_id", json_object_new_int64(audit_id));
@@ -344,16 +372,9 @@ static void h_vm_define(struct req *r)
     json_object_object_add(o, "result", json_object_new_string("ok"));
     json_object_object_add(o, "audit_id", json_object_new_int64(audit_id));
     json_object_object_add(o, "uuid", json_object_new_string(uuid));
-    g_autofree char *ref = g_strdup_printf("%s:%s", json_object_get_string(host), uuid);
-    g_autoptr(GArray) refs = g_array_new(FALSE, TRUE, sizeof(struct store_vm_ref));
-    g_array_set_clear_func(refs, (GDestroyNotify)store_vm_ref_clear);
-    struct store *st = req_store(r);
-    if (st->ops->vm_resolve(st, ref, refs, NULL) == 0 && refs->len == 1) {
-        json_object *vm =
-            vm_object(r, g_array_index(refs, struct store_vm_ref, 0).domain_id, false);
-        if (vm)
-            json_object_object_add(o, "vm", vm);
-    }
+    json_object *vm = created_vm(r, host, uuid);
+    if (vm)
+        json_object_object_add(o, "vm", vm);
     req_json(r, 201, o);
 }
 
