@@ -10,21 +10,23 @@ ARGS     ?=
 
 # Build dependencies (Debian package names).
 BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-dev \
-             libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libbearssl-dev libcurl4-gnutls-dev libsqlite3-dev libcmocka-dev \
+             libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libbearssl-dev libcurl4-gnutls-dev libsqlite3-dev libpq-dev libcmocka-dev \
              lxc-dev python3
 # What the test suites need on top: a real libvirt daemon and QEMU for the
 # lab guests, pytest for the end-to-end tests, openssl for the CLI's TLS test
 # certificates, Chromium for the browser tests (Playwright drives Debian's
-# build; it cannot download its own here).
+# build; it cannot download its own here), PostgreSQL 15 for the store's
+# second backend (a throw-away server of the tests' own: tools/pg-server.sh).
 TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
              qemu-system-x86 qemu-utils qemu-guest-agent busybox-static cpio e2fsprogs \
-             socat sqlite3 kmod xz-utils zstd musl-tools openssl chromium lxc
+             socat sqlite3 kmod xz-utils zstd musl-tools openssl chromium lxc \
+             postgresql-15
 
 # The sanitizer runtimes (gcc's; libgcc-12-dev pulls them in already).
 SAN_PKGS   = libasan8 libubsan1 liblsan0 libtsan2
 
 .PHONY: all build deps web-deps node-pkgs test-deps lab-kernel san-deps run check unit integration lab browser clean fuzz \
-        check-sanitize check-asan check-tsan-unit check-tsan
+        check-sanitize check-asan check-tsan-unit check-tsan pg-stop
 
 all: build
 
@@ -91,8 +93,17 @@ build: deps web-deps $(BUILD)/build.ninja
 run: build
 	$(BUILD)/src/daemon/kanrid $(if $(STATE),--state-dir $(STATE)) $(ARGS)
 
-unit: build
-	meson test -C $(BUILD) --print-errorlogs
+# The tests' PostgreSQL server, under the build directory, started (once)
+# by the suites that use it; its connection string in KANRI_TEST_PG, which
+# makes a PostgreSQL test fail rather than skip when absent.
+PG_DIR = $(abspath $(BUILD))/pg
+PG_ENV = KANRI_TEST_PG="$$(bash tools/pg-server.sh start $(PG_DIR))" KANRI_TEST_PG_REQUIRED=1
+
+pg-stop:
+	bash tools/pg-server.sh stop $(PG_DIR)
+
+unit: test-deps build
+	$(PG_ENV) meson test -C $(BUILD) --print-errorlogs
 
 integration: build
 	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration
@@ -116,10 +127,11 @@ browser: test-deps build
 
 check: test-deps lab-kernel build
 	bash tests/lab/setup-host.sh
-	meson test -C $(BUILD) --print-errorlogs
+	$(PG_ENV) meson test -C $(BUILD) --print-errorlogs
 	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
 	    tests/integration tests/browser tests/lab
 	$(MAKE) --no-print-directory check-sanitize
+	bash tools/pg-server.sh stop $(PG_DIR)
 
 # ---- sanitizers (docs/testing.md) ----
 # check-sanitize: the unit, end-to-end and lab suites against an
@@ -158,13 +170,13 @@ check-sanitize: check-asan check-tsan-unit
 
 check-asan: san-deps web-deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	$(ASAN_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --timeout-multiplier 3
+	$(ASAN_ENV) $(PG_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --timeout-multiplier 3
 	$(ASAN_ENV) KANRI_BUILD_DIR=$(abspath $(ASAN_BUILD)) $(PYTHON) -m pytest -q -rs \
 	    tests/integration tests/browser tests/lab
 
 check-tsan-unit: san-deps web-deps $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
-	$(TSAN_ENV) meson test -C $(TSAN_BUILD) --print-errorlogs --timeout-multiplier 3
+	$(TSAN_ENV) $(PG_ENV) meson test -C $(TSAN_BUILD) --print-errorlogs --timeout-multiplier 3
 
 # The end-to-end suite under ThreadSanitizer.  kanrid runs GLib's main
 # loop, libvirt and libxml2, none of them instrumented: what they do
@@ -199,4 +211,5 @@ fuzz: deps
 	done
 
 clean:
+	-bash tools/pg-server.sh wipe $(PG_DIR)
 	rm -rf $(BUILD) build-fuzz $(ASAN_BUILD) $(TSAN_BUILD)

@@ -1,0 +1,462 @@
+/*
+ * The store's statements on SQLite or PostgreSQL (db.h).
+ *
+ * On PostgreSQL a statement is sent with its parameters as text and their
+ * types (bigint, double precision, text) when first stepped, and its
+ * result is read row by row from the client's copy.
+ */
+#include "store/db.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "model/sample.h"
+#include "store/store.h"
+
+/* PostgreSQL's type ids (catalog/pg_type.h, stable across versions). */
+#define OID_INT8 20
+#define OID_TEXT 25
+#define OID_FLOAT8 701
+
+struct db {
+    enum db_kind kind;
+    sqlite3 *sq;
+    PGconn *pg;
+    int64_t changes; /* PostgreSQL: of the last statement */
+};
+
+struct db_param {
+    char *text; /* NULL: SQL NULL */
+    unsigned oid;
+};
+
+struct db_stmt {
+    struct db *db;
+    sqlite3_stmt *sq;
+    /* PostgreSQL */
+    char *sql;
+    int nparams;
+    struct db_param *params;
+    PGresult *res;
+    int row, nrows; /* row: the current one, -1 before the first */
+    bool sent, failed;
+};
+
+static int io_error(GError **error, const char *what, const char *msg)
+{
+    g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "%s: %s", what, msg);
+    return -EIO;
+}
+
+static const char *pg_message(PGconn *c)
+{
+    /* libpq's messages end in a newline. */
+    static _Thread_local char buf[512];
+    g_strlcpy(buf, PQerrorMessage(c), sizeof buf);
+    g_strchomp(buf);
+    return buf;
+}
+
+/* ---- connections ---- */
+
+struct db *db_open_pg(const char *conninfo, GError **error)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "cannot connect to PostgreSQL: %s",
+                    c ? pg_message(c) : "out of memory");
+        PQfinish(c);
+        return NULL;
+    }
+    /* Messages in English whatever the server's locale; UTC timestamps. */
+    PGresult *r = PQexec(c, "SET client_min_messages = warning; SET TIME ZONE 'UTC'");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "PostgreSQL: %s", pg_message(c));
+        PQfinish(c);
+        return NULL;
+    }
+    struct db *db = g_new0(struct db, 1);
+    db->kind = DB_PG;
+    db->pg = c;
+    return db;
+}
+
+struct db *db_wrap_sqlite(sqlite3 *handle)
+{
+    struct db *db = g_new0(struct db, 1);
+    db->kind = DB_SQLITE;
+    db->sq = handle;
+    return db;
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    if (db->sq)
+        sqlite3_close_v2(db->sq);
+    if (db->pg)
+        PQfinish(db->pg);
+    g_free(db);
+}
+
+enum db_kind db_kind(const struct db *db)
+{
+    return db->kind;
+}
+
+sqlite3 *db_sqlite(struct db *db)
+{
+    return db->sq;
+}
+
+int db_exec(struct db *db, const char *sql, GError **error)
+{
+    if (db->kind == DB_SQLITE) {
+        char *msg = NULL;
+        if (sqlite3_exec(db->sq, sql, NULL, NULL, &msg) != SQLITE_OK) {
+            g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "%s", msg ? msg : "sqlite error");
+            sqlite3_free(msg);
+            return -EIO;
+        }
+        return 0;
+    }
+    PGresult *r = PQexec(db->pg, sql);
+    ExecStatusType st = PQresultStatus(r);
+    PQclear(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        return io_error(error, "PostgreSQL", pg_message(db->pg));
+    return 0;
+}
+
+int db_begin(struct db *db, GError **error)
+{
+    return db_exec(db, db->kind == DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", error);
+}
+
+int db_commit_or_rollback(struct db *db, int r, GError **error)
+{
+    if (r < 0) {
+        db_exec(db, "ROLLBACK", NULL);
+        return r;
+    }
+    return db_exec(db, "COMMIT", error);
+}
+
+int64_t db_changes(struct db *db)
+{
+    return db->kind == DB_SQLITE ? sqlite3_changes64(db->sq) : db->changes;
+}
+
+/* ---- SQL for PostgreSQL ---- */
+
+char *db_sql_pg(const char *sql, int *ret_n)
+{
+    GString *out = g_string_sized_new(strlen(sql) + 16);
+    int next = 0, max = 0;
+    for (const char *p = sql; *p;) {
+        if (*p == '\'' || *p == '"') { /* a literal or a quoted name, '' or "" inside */
+            char q = *p;
+            const char *e = p + 1;
+            while (*e && !(*e == q && e[1] != q))
+                e += *e == q ? 2 : 1;
+            if (*e)
+                e++;
+            g_string_append_len(out, p, e - p);
+            p = e;
+        } else if (p[0] == '-' && p[1] == '-') {
+            const char *e = strchr(p, '\n');
+            e = e ? e : p + strlen(p);
+            g_string_append_len(out, p, e - p);
+            p = e;
+        } else if (*p == '?') {
+            int n;
+            char *end;
+            if (g_ascii_isdigit(p[1])) {
+                n = (int)strtol(p + 1, &end, 10);
+                p = end;
+            } else {
+                n = ++next;
+                p++;
+            }
+            max = MAX(max, n);
+            g_string_append_printf(out, "$%d", n);
+        } else {
+            g_string_append_c(out, *p++);
+        }
+    }
+    *ret_n = max;
+    return g_string_free(out, FALSE);
+}
+
+/* ---- statements ---- */
+
+static void param_set(struct db_stmt *q, int idx, char *text, unsigned oid)
+{
+    if (idx < 1 || idx > q->nparams) {
+        g_free(text); /* the SQL has no such parameter: as SQLite, ignored */
+        return;
+    }
+    g_free(q->params[idx - 1].text);
+    q->params[idx - 1] = (struct db_param){text, oid};
+}
+
+static void vbind(struct db_stmt *q, int idx, char type, va_list *ap)
+{
+    sqlite3_stmt *s = q->sq;
+    switch (type) {
+    case 's': {
+        const char *v = va_arg(*ap, const char *);
+        if (s)
+            v ? sqlite3_bind_text(s, idx, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, idx);
+        else
+            param_set(q, idx, g_strdup(v), OID_TEXT);
+        return;
+    }
+    case 'b': {
+        int v = va_arg(*ap, int) ? 1 : 0;
+        if (s)
+            sqlite3_bind_int(s, idx, v);
+        else
+            param_set(q, idx, g_strdup(v ? "1" : "0"), OID_INT8);
+        return;
+    }
+    case 'd': {
+        double v = va_arg(*ap, double);
+        bool null = !isfinite(v);
+        if (s)
+            null ? sqlite3_bind_null(s, idx) : sqlite3_bind_double(s, idx, v);
+        else
+            param_set(q, idx, null ? NULL : g_strdup_printf("%.17g", v), OID_FLOAT8);
+        return;
+    }
+    default:
+        break;
+    }
+    int64_t v;
+    bool null = false;
+    switch (type) {
+    case 'i':
+        v = va_arg(*ap, int64_t);
+        break;
+    case 'u':
+        v = (int64_t)va_arg(*ap, uint64_t);
+        break;
+    case 'I':
+        v = va_arg(*ap, int64_t);
+        null = v == 0;
+        break;
+    case 'U': {
+        uint64_t u = va_arg(*ap, uint64_t);
+        null = u == SAMPLE_ABSENT || u > (uint64_t)INT64_MAX;
+        v = (int64_t)u;
+        break;
+    }
+    default:
+        g_assert_not_reached();
+    }
+    if (s)
+        null ? sqlite3_bind_null(s, idx) : sqlite3_bind_int64(s, idx, v);
+    else
+        param_set(q, idx, null ? NULL : g_strdup_printf("%" PRId64, v), OID_INT8);
+}
+
+void db_bind(struct db_stmt *q, int idx, char type, ...)
+{
+    va_list ap;
+    va_start(ap, type);
+    vbind(q, idx, type, &ap);
+    va_end(ap);
+}
+
+struct db_stmt *db_vprep(struct db *db, GError **error, const char *sql, const char *fmt,
+                         va_list ap)
+{
+    struct db_stmt *q = g_new0(struct db_stmt, 1);
+    q->db = db;
+    q->row = -1;
+    if (db->kind == DB_SQLITE) {
+        if (sqlite3_prepare_v2(db->sq, sql, -1, &q->sq, NULL) != SQLITE_OK) {
+            io_error(error, "prepare", sqlite3_errmsg(db->sq));
+            g_free(q);
+            return NULL;
+        }
+    } else {
+        q->sql = db_sql_pg(sql, &q->nparams);
+        q->params = g_new0(struct db_param, (gsize)q->nparams + 1);
+    }
+    va_list aq;
+    va_copy(aq, ap);
+    for (int i = 0; fmt && fmt[i]; i++)
+        vbind(q, i + 1, fmt[i], &aq);
+    va_end(aq);
+    return q;
+}
+
+struct db_stmt *db_prep(struct db *db, GError **error, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct db_stmt *q = db_vprep(db, error, sql, fmt, ap);
+    va_end(ap);
+    return q;
+}
+
+static int pg_send(struct db_stmt *q, GError **error)
+{
+    const char **values = g_newa(const char *, (gsize)q->nparams + 1);
+    Oid *types = g_newa(Oid, (gsize)q->nparams + 1);
+    for (int i = 0; i < q->nparams; i++) {
+        values[i] = q->params[i].text;
+        types[i] = q->params[i].oid ? q->params[i].oid : OID_TEXT;
+    }
+    q->sent = true;
+    q->res = PQexecParams(q->db->pg, q->sql, q->nparams, types, values, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(q->res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        q->failed = true;
+        const char *msg = PQresultErrorMessage(q->res);
+        g_autofree char *m = g_strchomp(g_strdup(msg && *msg ? msg : pg_message(q->db->pg)));
+        return io_error(error, "PostgreSQL", m);
+    }
+    q->nrows = PQntuples(q->res);
+    const char *n = PQcmdTuples(q->res);
+    q->db->changes = n && *n ? g_ascii_strtoll(n, NULL, 10) : 0;
+    return 0;
+}
+
+int db_step(struct db_stmt *q, GError **error)
+{
+    if (q->sq) {
+        int rc = sqlite3_step(q->sq);
+        if (rc == SQLITE_ROW)
+            return 1;
+        if (rc == SQLITE_DONE)
+            return 0;
+        return io_error(error, "SQLite", sqlite3_errmsg(q->db->sq));
+    }
+    if (!q->sent && pg_send(q, error) < 0)
+        return -EIO;
+    if (q->failed)
+        return io_error(error, "PostgreSQL", "the statement failed");
+    if (q->row + 1 >= q->nrows) {
+        q->row = q->nrows;
+        return 0;
+    }
+    q->row++;
+    return 1;
+}
+
+int db_done(struct db_stmt *q, GError **error)
+{
+    if (!q)
+        return -EIO;
+    int rc;
+    while ((rc = db_step(q, error)) > 0)
+        ;
+    db_finalize(q);
+    return rc < 0 ? -EIO : 0;
+}
+
+void db_reset(struct db_stmt *q)
+{
+    if (q->sq) {
+        sqlite3_reset(q->sq);
+        return;
+    }
+    PQclear(q->res);
+    q->res = NULL;
+    q->sent = q->failed = false;
+    q->row = -1;
+    q->nrows = 0;
+}
+
+void db_finalize(struct db_stmt *q)
+{
+    if (!q)
+        return;
+    if (q->sq)
+        sqlite3_finalize(q->sq);
+    PQclear(q->res);
+    for (int i = 0; i < q->nparams; i++)
+        g_free(q->params[i].text);
+    g_free(q->params);
+    g_free(q->sql);
+    g_free(q);
+}
+
+/* ---- columns ---- */
+
+static bool pg_cell(struct db_stmt *q, int i)
+{
+    return q->res && q->row >= 0 && q->row < q->nrows && i >= 0 && i < PQnfields(q->res);
+}
+
+int db_cols(struct db_stmt *q)
+{
+    if (q->sq)
+        return sqlite3_column_count(q->sq);
+    return q->res ? PQnfields(q->res) : 0;
+}
+
+const char *db_col_name(struct db_stmt *q, int i)
+{
+    if (q->sq)
+        return sqlite3_column_name(q->sq, i);
+    return q->res ? PQfname(q->res, i) : NULL;
+}
+
+bool db_col_null(struct db_stmt *q, int i)
+{
+    if (q->sq)
+        return sqlite3_column_type(q->sq, i) == SQLITE_NULL;
+    return !pg_cell(q, i) || PQgetisnull(q->res, q->row, i);
+}
+
+const char *db_col_text(struct db_stmt *q, int i)
+{
+    if (q->sq)
+        return (const char *)sqlite3_column_text(q->sq, i);
+    return db_col_null(q, i) ? NULL : PQgetvalue(q->res, q->row, i);
+}
+
+int64_t db_col_i64(struct db_stmt *q, int i)
+{
+    if (q->sq)
+        return sqlite3_column_int64(q->sq, i);
+    const char *t = db_col_text(q, i);
+    if (!t)
+        return 0;
+    /* A boolean expression comes back as t or f; a numeric one may carry
+     * a fraction (as SQLite, truncated). */
+    if (t[0] == 't' && !t[1])
+        return 1;
+    if (t[0] == 'f' && !t[1])
+        return 0;
+    char *end;
+    long long v = strtoll(t, &end, 10);
+    if (*end == '.' || *end == 'e' || *end == 'E')
+        return (int64_t)strtod(t, NULL);
+    return v;
+}
+
+double db_col_double(struct db_stmt *q, int i)
+{
+    if (q->sq)
+        return sqlite3_column_double(q->sq, i);
+    const char *t = db_col_text(q, i);
+    return t ? g_ascii_strtod(t, NULL) : 0;
+}
+
+char *db_col_strdup(struct db_stmt *q, int i)
+{
+    return g_strdup(db_col_text(q, i));
+}

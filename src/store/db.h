@@ -1,0 +1,91 @@
+/*
+ * The store's statements on either backend: SQLite, the embedded default,
+ * or PostgreSQL through libpq, for installations that outgrow one machine.
+ *
+ * One SQL text serves both where the dialects agree (the store keeps to
+ * that subset: ON CONFLICT rather than INSERT OR ..., RETURNING rather than
+ * last_insert_rowid(), no SQLite-only functions); db_kind() picks between
+ * two texts where they do not.  Parameters are written "?" (numbered in
+ * order) or "?N", and become "$N" for PostgreSQL.
+ *
+ * A connection and its statements belong to one thread at a time (the
+ * store's locks see to it).
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+typedef struct sqlite3 sqlite3;
+
+enum db_kind { DB_SQLITE, DB_PG };
+
+struct db;
+typedef struct db_stmt db_stmt;
+
+/* A connection to PostgreSQL (a libpq URI or "key=value" string), checked
+ * with a round trip; NULL with *error saying why. */
+struct db *db_open_pg(const char *conninfo, GError **error);
+/* An open SQLite handle (taken: closed by db_close()). */
+struct db *db_wrap_sqlite(sqlite3 *handle);
+void db_close(struct db *db);
+enum db_kind db_kind(const struct db *db);
+/* The SQLite handle (NULL on PostgreSQL). */
+sqlite3 *db_sqlite(struct db *db);
+
+/* Runs SQL, which may hold several statements and no parameters. */
+int db_exec(struct db *db, const char *sql, GError **error);
+/* BEGIN (SQLite: BEGIN IMMEDIATE, the write lock at once), and COMMIT,
+ * or ROLLBACK when R < 0 (R returned either way, unless the commit fails). */
+int db_begin(struct db *db, GError **error);
+int db_commit_or_rollback(struct db *db, int r, GError **error);
+/* Rows changed by the last INSERT, UPDATE or DELETE. */
+int64_t db_changes(struct db *db);
+
+/*
+ * Prepares SQL and binds the arguments FMT describes, one character each:
+ *   s  const char * (NULL binds NULL)
+ *   i  int64_t
+ *   u  uint64_t (stored as int64; sizes never reach 2^63)
+ *   b  bool (passed as int; stored as 0 or 1)
+ *   d  double (NaN and infinities bind NULL)
+ *   I  int64_t, where 0 binds NULL (optional references)
+ *   U  uint64_t, where SAMPLE_ABSENT (UINT64_MAX) binds NULL (optional figures)
+ * NULL with *error when SQL does not prepare (SQLite; PostgreSQL reports
+ * it at the first db_step()).
+ */
+struct db_stmt *db_prep(struct db *db, GError **error, const char *sql, const char *fmt, ...);
+struct db_stmt *db_vprep(struct db *db, GError **error, const char *sql, const char *fmt,
+                         va_list ap);
+/* The next row: 1 a row, 0 no more, < 0 an error (*error set). */
+int db_step(struct db_stmt *q, GError **error);
+/* Steps Q to its end and finalizes it (Q NULL: -EIO, its preparation
+ * failed and said why). */
+int db_done(struct db_stmt *q, GError **error);
+void db_finalize(struct db_stmt *q);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(db_stmt, db_finalize)
+
+/* A reused statement: back to before its first step, bindings kept until
+ * bound again. */
+void db_reset(struct db_stmt *q);
+/* Binds parameter IDX (from 1) of a reused statement, as db_prep()'s
+ * FMT characters do. */
+void db_bind(struct db_stmt *q, int idx, char type, ...);
+
+/* The current row's columns. */
+int db_cols(struct db_stmt *q);
+const char *db_col_name(struct db_stmt *q, int i);
+bool db_col_null(struct db_stmt *q, int i);
+int64_t db_col_i64(struct db_stmt *q, int i);
+double db_col_double(struct db_stmt *q, int i);
+/* Valid until the next step; NULL for SQL NULL. */
+const char *db_col_text(struct db_stmt *q, int i);
+char *db_col_strdup(struct db_stmt *q, int i);
+
+/* SQL with "?" and "?N" parameters as PostgreSQL writes them ("$N"),
+ * string literals, quoted names and comments left alone; *ret_n the
+ * highest parameter number.  Exposed for its unit test. */
+char *db_sql_pg(const char *sql, int *ret_n);
