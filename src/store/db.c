@@ -370,8 +370,11 @@ void db_reset(struct db_stmt *q)
 {
     if (q->sq) {
         sqlite3_reset(q->sq);
+        sqlite3_clear_bindings(q->sq);
         return;
     }
+    for (int i = 0; i < q->nparams; i++)
+        g_clear_pointer(&q->params[i].text, g_free);
     PQclear(q->res);
     q->res = NULL;
     q->sent = q->failed = false;

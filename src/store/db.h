@@ -68,8 +68,8 @@ int db_done(struct db_stmt *q, GError **error);
 void db_finalize(struct db_stmt *q);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(db_stmt, db_finalize)
 
-/* A reused statement: back to before its first step, bindings kept until
- * bound again. */
+/* A reused statement: back to before its first step, every parameter
+ * NULL until bound again. */
 void db_reset(struct db_stmt *q);
 /* Binds parameter IDX (from 1) of a reused statement, as db_prep()'s
  * FMT characters do. */

@@ -175,6 +175,14 @@ static void test_returning_changes_and_reuse(void **state)
         assert_int_equal(db_col_i64(ins, 0), i * 10);
         assert_int_equal(db_step(ins, &err), 0);
     }
+    /* A reset forgets the bindings: an unbound parameter is NULL. */
+    db_reset(ins);
+    db_bind(ins, 1, 'i', (int64_t)6);
+    assert_int_equal(db_step(ins, &err), 1);
+    db_finalize(g_steal_pointer(&ins));
+    g_autoptr(db_stmt) six = db_prep(db, &err, "SELECT name IS NULL FROM t WHERE id = 6", NULL);
+    assert_int_equal(db_step(six, &err), 1);
+    assert_int_equal(db_col_i64(six, 0), 1);
     /* ?N names a parameter twice; ON CONFLICT is the portable upsert. */
     assert_int_equal(db_done(db_prep(db, &err,
                                      "INSERT INTO t (id, name, n) VALUES (?1, ?2, ?1) "
