@@ -85,7 +85,12 @@ double db_col_double(struct db_stmt *q, int i);
 const char *db_col_text(struct db_stmt *q, int i);
 char *db_col_strdup(struct db_stmt *q, int i);
 
-/* SQL with "?" and "?N" parameters as PostgreSQL writes them ("$N"),
- * string literals, quoted names and comments left alone; *ret_n the
- * highest parameter number.  Exposed for its unit test. */
+/* SQL as PostgreSQL takes it: "?" and "?N" parameters as "$N" (*ret_n the
+ * highest number), and the column names PostgreSQL reserves, which the
+ * store writes in lower case ("by"), quoted; string literals, quoted names
+ * and comments left alone.  Exposed for its unit test. */
 char *db_sql_pg(const char *sql, int *ret_n);
+/* A SQLite migration step as PostgreSQL DDL: the same, and INTEGER
+ * PRIMARY KEY (the rowid alias) an identity column, INTEGER bigint, REAL
+ * double precision, WITHOUT ROWID dropped. */
+char *db_ddl_pg(const char *sql);
