@@ -7,8 +7,6 @@
 
 #include "basic/util.h"
 
-#include <sqlite3.h> /* sqlite3_last_insert_rowid() */
-
 int sq_agent_enroll(struct store *st, const char *machine_uuid, const char *name,
                     const char *token_hash, int64_t *ret_token_id, GError **error)
 {
@@ -27,12 +25,11 @@ int sq_agent_enroll(struct store *st, const char *machine_uuid, const char *name
                 error);
     int64_t token_id = 0;
     if (r == 0) {
-        r = db_done(db_prep(s->w, error,
+        r = step_id(db_prep(s->w, error,
                             "INSERT INTO tokens(name, role, hash, machine_uuid, created_at)"
-                            " VALUES (?, 'guest', ?, ?, ?)",
+                            " VALUES (?, 'guest', ?, ?, ?) RETURNING id",
                             "sssi", name, token_hash, machine_uuid, now),
-                    error);
-        token_id = sqlite3_last_insert_rowid(db_sqlite(s->w));
+                    &token_id, error);
     }
     if (r == 0)
         r = db_done(db_prep(s->w, error,

@@ -10,7 +10,6 @@
 #include "basic/util.h"
 
 #include <errno.h>
-#include <sqlite3.h> /* sqlite3_last_insert_rowid() */
 #include <string.h>
 
 #define OPS_MAX_LIMIT 10000
@@ -471,15 +470,11 @@ int sq_maintenance_add(struct store *st, const struct maintenance *m, int64_t *r
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r =
-        db_done(db_prep(s->w, error,
-                        "INSERT INTO maintenance(scope, from_t, to_t, who, why, created)"
-                        " VALUES (?,?,?,?,?,?)",
-                        "siissi", m->scope, m->from_us, m->to_us, m->who, m->why, m->created_us),
-                error);
-    if (r == 0 && ret_id)
-        *ret_id = sqlite3_last_insert_rowid(db_sqlite(s->w));
-    return r;
+    return step_id(db_prep(s->w, error,
+                           "INSERT INTO maintenance(scope, from_t, to_t, who, why, created)"
+                           " VALUES (?,?,?,?,?,?) RETURNING id",
+                           "siissi", m->scope, m->from_us, m->to_us, m->who, m->why, m->created_us),
+                   ret_id, error);
 }
 
 static int delete_by(struct store_sqlite *s, const char *sql, const char *fmt, const void *key,

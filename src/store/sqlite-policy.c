@@ -11,7 +11,6 @@
 #include "basic/json.h"
 
 #include <errno.h>
-#include <sqlite3.h> /* sqlite3_last_insert_rowid() */
 #include <string.h>
 
 /* The bounds the API edge parses a ROW_JSON column with (rows-json.c): a
@@ -93,7 +92,7 @@ int sq_decisions_insert(struct store *st, const struct decision_write *w, size_t
         db_prep(s->w, error,
                 "INSERT INTO decisions(t, policy, mode, evacuation, vm_uuid, vm_name, host_id,"
                 " to_host_id, rule, action, params, inputs, expected, reason, state, audit_id,"
-                " error, undo_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " error, undo_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 NULL);
     if (!q)
         r = -EIO;
@@ -118,9 +117,14 @@ int sq_decisions_insert(struct store *st, const struct decision_write *w, size_t
         bind_id(q, k++, d->audit_id);
         bind_s(q, k++, d->error);
         bind_id(q, k++, d->undo_of);
-        r = step_reset(q, error);
+        int64_t id = 0;
+        int rc;
+        while ((rc = db_step(q, error)) > 0)
+            id = db_col_i64(q, 0);
+        db_reset(q);
+        r = rc < 0 ? -EIO : 0;
         if (r == 0 && ret_ids)
-            ret_ids[i] = sqlite3_last_insert_rowid(db_sqlite(s->w));
+            ret_ids[i] = id;
     }
     db_finalize(q);
     r = db_commit_or_rollback(s->w, r, error);

@@ -28,6 +28,10 @@ struct store_sqlite {
 
 /* Binds S (NULL: SQL NULL) to parameter IDX of a reused statement. */
 void bind_s(struct db_stmt *q, int idx, const char *s);
+/* Steps Q (NULL: its preparation failed, -EIO) to its end and finalizes
+ * it; *RET_ID, when given, the first column of its last row (an INSERT's
+ * RETURNING id). */
+int step_id(struct db_stmt *q, int64_t *ret_id, GError **error);
 /* Reads every row of Q (then finalizes it; NULL: -EIO) into RET, matching
  * column names to the fields of RET's row table. */
 int read_rows(struct db_stmt *q, struct rows *ret, GError **error);

@@ -284,6 +284,22 @@ void bind_s(struct db_stmt *q, int idx, const char *s)
     db_bind(q, idx, 's', s);
 }
 
+int step_id(struct db_stmt *q, int64_t *ret_id, GError **error)
+{
+    if (!q)
+        return -EIO;
+    int64_t id = 0;
+    int rc;
+    while ((rc = db_step(q, error)) > 0)
+        id = db_col_i64(q, 0);
+    db_finalize(q);
+    if (rc < 0)
+        return -EIO;
+    if (ret_id)
+        *ret_id = id;
+    return 0;
+}
+
 /*
  * Typed rows: each result column is matched by name to a field of the
  * row's table (model/row.h), once per statement; columns without a field
@@ -626,13 +642,13 @@ static int domain_put_locked(struct db *db, int64_t host_id, const struct domain
         return -EIO;
     }
     if (!domain_id) {
-        int r =
-            db_done(db_prep(db, error, "INSERT INTO domains(host_id, uuid, name) VALUES (?,?,?)",
-                            "iss", host_id, d->uuid, d->name),
-                    error);
+        int r = step_id(db_prep(db, error,
+                                "INSERT INTO domains(host_id, uuid, name) VALUES (?,?,?)"
+                                " RETURNING id",
+                                "iss", host_id, d->uuid, d->name),
+                        &domain_id, error);
         if (r < 0)
             return r;
-        domain_id = sqlite3_last_insert_rowid(db_sqlite(db));
     }
     g_autofree char *disks = disks_text(d->disks);
     g_autofree char *nics = nics_text(d->nics);
@@ -725,16 +741,14 @@ static int sq_persistent_put(struct store *st, int64_t domain_id, const struct s
                         error);
     }
     if (r == 0 && ch && record)
-        r = db_done(db_prep(s->w, error,
+        r = step_id(db_prep(s->w, error,
                             "INSERT INTO changes(domain_id, from_version, to_version, seen_at,"
                             " cause, actor, audit_id, diff, track, pending)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'persistent', ?)",
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'persistent', ?) RETURNING id",
                             "iIiissIsb", domain_id, ch->from_version, ch->to_version, now_us,
                             ch->cause.cause, ch->cause.actor, ch->cause.audit_id,
                             ch->diff ? ch->diff : "", ch->pending),
-                    error);
-    if (r == 0 && ch && record && ret_change_id)
-        *ret_change_id = sqlite3_last_insert_rowid(db_sqlite(s->w));
+                    ret_change_id, error);
     for (size_t i = 0; r == 0 && i < n_applied; i++)
         r = db_done(db_prep(s->w, error,
                             "UPDATE changes SET pending = 0, applied_at = ?"
@@ -803,15 +817,12 @@ static int sq_audit_begin(struct store *st, const char *actor, int64_t token_id,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = db_done(db_prep(s->w, error,
-                            "INSERT INTO audit(actor, token_id, action, target, target_uuid, host,"
-                            " params, started_at) VALUES (?,?,?,?,?,?,?,?)",
-                            "sisssssi", actor, token_id, action, target, target_uuid, host,
-                            params_json ? params_json : "{}", now_usec()),
-                    error);
-    if (r == 0)
-        *ret_id = sqlite3_last_insert_rowid(db_sqlite(s->w));
-    return r;
+    return step_id(db_prep(s->w, error,
+                           "INSERT INTO audit(actor, token_id, action, target, target_uuid, host,"
+                           " params, started_at) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
+                           "sisssssi", actor, token_id, action, target, target_uuid, host,
+                           params_json ? params_json : "{}", now_usec()),
+                   ret_id, error);
 }
 
 static int sq_audit_end(struct store *st, int64_t id, bool ok, const char *error_text,
@@ -853,14 +864,11 @@ static int sq_token_create(struct store *st, const char *name, const char *role,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = db_done(db_prep(s->w, error,
-                            "INSERT INTO tokens(name, role, hash, machine_uuid, created_at)"
-                            " VALUES (?,?,?,?,?)",
-                            "ssssi", name, role, hash, machine_uuid, now_usec()),
-                    error);
-    if (r == 0 && ret_id)
-        *ret_id = sqlite3_last_insert_rowid(db_sqlite(s->w));
-    return r;
+    return step_id(db_prep(s->w, error,
+                           "INSERT INTO tokens(name, role, hash, machine_uuid, created_at)"
+                           " VALUES (?,?,?,?,?) RETURNING id",
+                           "ssssi", name, role, hash, machine_uuid, now_usec()),
+                   ret_id, error);
 }
 
 /* How stale a token's last_used may be: written at most once a minute. */
