@@ -13,28 +13,26 @@ int sq_ha_host_put(struct store *st, const struct ha_host_row *r, GError **error
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "INSERT OR REPLACE INTO ha_hosts(host_id, state, since, failed,"
-                          " fence_attempts, next_fence, reason) VALUES (?,?,?,?,?,?,?)",
-                          "isiIiIs", r->host_id, r->state, r->since, r->failed,
-                          r->fence_attempts, r->next_fence, r->reason),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "INSERT OR REPLACE INTO ha_hosts(host_id, state, since, failed,"
+                           " fence_attempts, next_fence, reason) VALUES (?,?,?,?,?,?,?)",
+                           "isiIiIs", r->host_id, r->state, r->since, r->failed, r->fence_attempts,
+                           r->next_fence, r->reason),
+                   error);
 }
 
 int sq_ha_recovery_put(struct store *st, const struct ha_recovery_row *r, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "INSERT OR REPLACE INTO ha_recoveries(uuid, vm, from_host_id,"
-                          " to_host_id, failed_host_id, state, since, failure, attempts, reason)"
-                          " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                          "ssiIIsiiis", r->uuid, r->vm, r->from_host_id, r->to_host_id,
-                          r->failed_host_id, r->state, r->since, r->failure, r->attempts,
-                          r->reason),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "INSERT OR REPLACE INTO ha_recoveries(uuid, vm, from_host_id,"
+                           " to_host_id, failed_host_id, state, since, failure, attempts, reason)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                           "ssiIIsiiis", r->uuid, r->vm, r->from_host_id, r->to_host_id,
+                           r->failed_host_id, r->state, r->since, r->failure, r->attempts,
+                           r->reason),
+                   error);
 }
 
 struct rows *sq_ha_hosts_query(struct store *st, GError **error)
@@ -68,22 +66,20 @@ int sq_ha_vm_put(struct store *st, const struct ha_vm_row *r, GError **error)
     }
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "INSERT OR REPLACE INTO ha_vms(uuid, ha, priority, restart, grp,"
-                          " updated, by) VALUES (?,?,?,?,?,?,?)",
-                          "sbissis", r->uuid, (int)r->ha, r->priority, r->restart, r->group,
-                          r->updated, r->by),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "INSERT OR REPLACE INTO ha_vms(uuid, ha, priority, restart, grp,"
+                           " updated, by) VALUES (?,?,?,?,?,?,?)",
+                           "sbissis", r->uuid, (int)r->ha, r->priority, r->restart, r->group,
+                           r->updated, r->by),
+                   error);
 }
 
 int sq_ha_vm_delete(struct store *st, const char *uuid, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w, prep(s->w, error, "DELETE FROM ha_vms WHERE uuid = ?", "s", uuid),
-                      error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+    int r = db_done(db_prep(s->w, error, "DELETE FROM ha_vms WHERE uuid = ?", "s", uuid), error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND,
                     "no HA settings were made for %s", uuid ? uuid : "(none)");
         return -ENOENT;

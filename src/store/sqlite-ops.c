@@ -15,79 +15,76 @@
 #define OPS_MAX_LIMIT 10000
 
 /* 0 binds NULL: ids and times of 0 mean "none" here. */
-static void bind_t(sqlite3_stmt *q, int i, int64_t v)
+static void bind_t(struct db_stmt *q, int i, int64_t v)
 {
-    if (v)
-        sqlite3_bind_int64(q, i, v);
-    else
-        sqlite3_bind_null(q, i);
+    db_bind(q, i, 'I', v);
 }
 
-static int64_t col_i(sqlite3_stmt *q, int i)
+static int64_t col_i(struct db_stmt *q, int i)
 {
-    return sqlite3_column_type(q, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(q, i);
+    return db_col_null(q, i) ? 0 : db_col_i64(q, i);
 }
 
 /* ---- writes ---- */
 
-static int write_events(sqlite3 *db, struct event *const *v, size_t n, GError **error)
+static int write_events(struct db *db, struct event *const *v, size_t n, GError **error)
 {
     if (!n)
         return 0;
-    sqlite3_stmt *q = prep(db, error,
-                           "INSERT INTO events(id, t, item, item_name, host, kind, condition,"
-                           " problem, severity, message, incident_id, maintenance_id)"
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                           NULL);
+    struct db_stmt *q = db_prep(db, error,
+                                "INSERT INTO events(id, t, item, item_name, host, kind, condition,"
+                                " problem, severity, message, incident_id, maintenance_id)"
+                                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                NULL);
     if (!q)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct event *e = v[i];
-        sqlite3_bind_int64(q, 1, e->id);
-        sqlite3_bind_int64(q, 2, e->t_us);
+        db_bind(q, 1, 'i', (int64_t)e->id);
+        db_bind(q, 2, 'i', (int64_t)e->t_us);
         /* One event without words must not roll back its whole batch. */
         bind_s(q, 3, e->item ? e->item : "kanrid");
         bind_s(q, 4, e->item_name);
         bind_s(q, 5, e->host);
         bind_s(q, 6, e->kind ? e->kind : "unknown");
         bind_s(q, 7, e->condition);
-        sqlite3_bind_int(q, 8, e->problem);
+        db_bind(q, 8, 'b', (int)e->problem);
         bind_s(q, 9, severity_name(e->severity));
         bind_s(q, 10, e->message ? e->message : "");
         bind_t(q, 11, e->incident_id);
         bind_t(q, 12, e->maintenance_id);
-        r = step_reset(db, q, error);
+        r = step_reset(q, error);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return r;
 }
 
-static int write_incidents(sqlite3 *db, struct incident *const *v, size_t n, GError **error)
+static int write_incidents(struct db *db, struct incident *const *v, size_t n, GError **error)
 {
     if (!n)
         return 0;
-    sqlite3_stmt *q = prep(
+    struct db_stmt *q = db_prep(
         db, error,
         "INSERT OR REPLACE INTO incidents(id, condition, item, item_name, host, severity, state,"
         " title, opened, updated, acknowledged, acknowledged_by, resolved, resolved_by,"
         " clear_since, last_event, flaps, n_events, seq, problem_id)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         NULL);
-    sqlite3_stmt *qi = q ? prep(db, error,
-                                "INSERT OR IGNORE INTO incident_items(incident_id, item, name)"
-                                " VALUES (?,?,?)",
-                                NULL)
-                         : NULL;
+    struct db_stmt *qi = q ? db_prep(db, error,
+                                     "INSERT OR IGNORE INTO incident_items(incident_id, item, name)"
+                                     " VALUES (?,?,?)",
+                                     NULL)
+                           : NULL;
     if (!qi) {
-        sqlite3_finalize(q);
+        db_finalize(q);
         return -EIO;
     }
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct incident *x = v[i];
         int k = 1;
-        sqlite3_bind_int64(q, k++, x->id);
+        db_bind(q, k++, 'i', (int64_t)x->id);
         bind_s(q, k++, x->condition);
         bind_s(q, k++, x->item);
         bind_s(q, k++, x->item_name);
@@ -95,86 +92,84 @@ static int write_incidents(sqlite3 *db, struct incident *const *v, size_t n, GEr
         bind_s(q, k++, severity_name(x->severity));
         bind_s(q, k++, incident_state_name(x->state));
         bind_s(q, k++, x->title);
-        sqlite3_bind_int64(q, k++, x->opened_us);
-        sqlite3_bind_int64(q, k++, x->updated_us ? x->updated_us : x->opened_us);
+        db_bind(q, k++, 'i', (int64_t)x->opened_us);
+        db_bind(q, k++, 'i', (int64_t)(x->updated_us ? x->updated_us : x->opened_us));
         bind_t(q, k++, x->acknowledged_us);
         bind_s(q, k++, x->acknowledged_by);
         bind_t(q, k++, x->resolved_us);
         bind_s(q, k++, x->resolved_by);
         bind_t(q, k++, x->clear_since_us);
         bind_t(q, k++, x->last_event_us);
-        sqlite3_bind_int64(q, k++, x->flaps);
-        sqlite3_bind_int64(q, k++, x->n_events);
-        sqlite3_bind_int64(q, k++, x->seq);
+        db_bind(q, k++, 'i', (int64_t)x->flaps);
+        db_bind(q, k++, 'i', (int64_t)x->n_events);
+        db_bind(q, k++, 'i', (int64_t)x->seq);
         bind_t(q, k++, x->problem_id);
-        r = step_reset(db, q, error);
+        r = step_reset(q, error);
         /* The affected list only grows: INSERT OR IGNORE keeps a write
          * of 100 affected VMs per round from rewriting them all. */
         for (guint j = 0; j < x->affected->len && r == 0; j++) {
             const struct item_ref *a = g_ptr_array_index(x->affected, j);
-            sqlite3_bind_int64(qi, 1, x->id);
+            db_bind(qi, 1, 'i', (int64_t)x->id);
             bind_s(qi, 2, a->item);
             bind_s(qi, 3, a->name);
-            r = step_reset(db, qi, error);
+            r = step_reset(qi, error);
         }
     }
-    sqlite3_finalize(q);
-    sqlite3_finalize(qi);
+    db_finalize(q);
+    db_finalize(qi);
     return r;
 }
 
-static int write_changes(sqlite3 *db, const struct incident_change *v, size_t n, GError **error)
+static int write_changes(struct db *db, const struct incident_change *v, size_t n, GError **error)
 {
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct incident_change *c = &v[i];
-        r = step_done(db,
-                      prep(db, error,
-                           "INSERT OR IGNORE INTO incident_log(incident_id, seq, t, what, by,"
-                           " comment) VALUES (?,?,?,?,?,?)",
-                           "iiisss", c->incident_id, (int64_t)c->seq, c->at_us,
-                           incident_transition_name(c->what), c->by, c->comment),
-                      error);
+        r = db_done(db_prep(db, error,
+                            "INSERT OR IGNORE INTO incident_log(incident_id, seq, t, what, by,"
+                            " comment) VALUES (?,?,?,?,?,?)",
+                            "iiisss", c->incident_id, (int64_t)c->seq, c->at_us,
+                            incident_transition_name(c->what), c->by, c->comment),
+                    error);
     }
     return r;
 }
 
-static int write_deliveries(sqlite3 *db, const struct delivery *v, size_t n, GError **error)
+static int write_deliveries(struct db *db, const struct delivery *v, size_t n, GError **error)
 {
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct delivery *d = &v[i];
         /* A key already queued (the same transition written again after
          * a restart) stays as it is: one delivery per transition. */
-        r = step_done(db,
-                      prep(db, error,
-                           "INSERT OR IGNORE INTO outbox(route, key, incident_id, payload, created,"
-                           " next_try) VALUES (?,?,?,?,?,?)",
-                           "ssisii", d->route, d->key, d->incident_id, d->payload, d->created_us,
-                           d->next_try_us),
-                      error);
+        r = db_done(
+            db_prep(db, error,
+                    "INSERT OR IGNORE INTO outbox(route, key, incident_id, payload, created,"
+                    " next_try) VALUES (?,?,?,?,?,?)",
+                    "ssisii", d->route, d->key, d->incident_id, d->payload, d->created_us,
+                    d->next_try_us),
+            error);
     }
     return r;
 }
 
-static int put_problem(sqlite3 *db, const struct problem *p, GError **error)
+static int put_problem(struct db *db, const struct problem *p, GError **error)
 {
-    return step_done(db,
-                     prep(db, error,
-                          "INSERT OR REPLACE INTO problems(id, title, state, root_cause,"
-                          " known_error, workaround, suggested, condition, item, created, updated,"
-                          " created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                          "isssssbssiis", p->id, p->title, p->state, p->root_cause,
-                          p->known_error, p->workaround, (int)p->suggested, p->condition, p->item,
-                          p->created_us, p->updated_us, p->created_by),
-                     error);
+    return db_done(db_prep(db, error,
+                           "INSERT OR REPLACE INTO problems(id, title, state, root_cause,"
+                           " known_error, workaround, suggested, condition, item, created, updated,"
+                           " created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "isssssbssiis", p->id, p->title, p->state, p->root_cause, p->known_error,
+                           p->workaround, (int)p->suggested, p->condition, p->item, p->created_us,
+                           p->updated_us, p->created_by),
+                   error);
 }
 
 int sq_ops_write(struct store *st, const struct store_ops_write *w, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = begin(s->w, error);
+    int r = db_begin(s->w, error);
     if (r < 0)
         return r;
     for (size_t i = 0; i < w->n_problems && r == 0; i++)
@@ -187,30 +182,30 @@ int sq_ops_write(struct store *st, const struct store_ops_write *w, GError **err
         r = write_changes(s->w, w->changes, w->n_changes, error);
     if (r == 0)
         r = write_deliveries(s->w, w->deliveries, w->n_deliveries, error);
-    return commit_or_rollback(s->w, r, error);
+    return db_commit_or_rollback(s->w, r, error);
 }
 
 /* ---- the engine's start ---- */
 
-static struct incident *read_incident(sqlite3_stmt *q)
+static struct incident *read_incident(struct db_stmt *q)
 {
     struct incident *x = incident_new();
     int k = 0;
-    x->id = sqlite3_column_int64(q, k++);
-    x->condition = col_text(q, k++);
-    x->item = col_text(q, k++);
-    x->item_name = col_text(q, k++);
-    x->host = col_text(q, k++);
-    g_autofree char *sev = col_text(q, k++), *state = col_text(q, k++);
+    x->id = db_col_i64(q, k++);
+    x->condition = db_col_strdup(q, k++);
+    x->item = db_col_strdup(q, k++);
+    x->item_name = db_col_strdup(q, k++);
+    x->host = db_col_strdup(q, k++);
+    g_autofree char *sev = db_col_strdup(q, k++), *state = db_col_strdup(q, k++);
     severity_parse(sev, &x->severity);
     incident_state_parse(state, &x->state);
-    x->title = col_text(q, k++);
+    x->title = db_col_strdup(q, k++);
     x->opened_us = col_i(q, k++);
     x->updated_us = col_i(q, k++);
     x->acknowledged_us = col_i(q, k++);
-    x->acknowledged_by = col_text(q, k++);
+    x->acknowledged_by = db_col_strdup(q, k++);
     x->resolved_us = col_i(q, k++);
-    x->resolved_by = col_text(q, k++);
+    x->resolved_by = db_col_strdup(q, k++);
     x->clear_since_us = col_i(q, k++);
     x->last_event_us = col_i(q, k++);
     x->flaps = (unsigned)col_i(q, k++);
@@ -220,14 +215,14 @@ static struct incident *read_incident(sqlite3_stmt *q)
     return x;
 }
 
-static int64_t max_id(sqlite3 *db, const char *table)
+static int64_t max_id(struct db *db, const char *table)
 {
     g_autofree char *sql = g_strdup_printf("SELECT COALESCE(MAX(id), 0) FROM %s", table);
-    sqlite3_stmt *q = prep(db, NULL, sql, NULL);
+    struct db_stmt *q = db_prep(db, NULL, sql, NULL);
     int64_t v = 0;
-    if (q && sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+    if (q && db_step(q, NULL) > 0)
+        v = db_col_i64(q, 0);
+    db_finalize(q);
     return v;
 }
 
@@ -238,49 +233,50 @@ int sq_ops_load(struct store *st, int64_t since_us, struct store_ops_state *ret,
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
     ret->incidents = g_ptr_array_new_with_free_func((GDestroyNotify)incident_free);
     ret->suggested = g_ptr_array_new_with_free_func((GDestroyNotify)problem_free);
-    sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT id, condition, item, item_name, host, severity, state, title,"
-                           " opened, updated, acknowledged, acknowledged_by, resolved, resolved_by,"
-                           " clear_since, last_event, flaps, n_events, seq, problem_id"
-                           " FROM incidents WHERE state != 'resolved' OR resolved >= ? ORDER BY id",
-                           "i", since_us);
+    struct db_stmt *q =
+        db_prep(s->r, error,
+                "SELECT id, condition, item, item_name, host, severity, state, title,"
+                " opened, updated, acknowledged, acknowledged_by, resolved, resolved_by,"
+                " clear_since, last_event, flaps, n_events, seq, problem_id"
+                " FROM incidents WHERE state != 'resolved' OR resolved >= ? ORDER BY id",
+                "i", since_us);
     if (!q)
         return -EIO;
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+    while ((rc = db_step(q, error)) > 0)
         g_ptr_array_add(ret->incidents, read_incident(q));
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        set_db_error(error, s->r, "loading incidents");
+    db_finalize(q);
+    if (rc < 0) {
+        g_prefix_error(error, "loading incidents: ");
         return -EIO;
     }
-    sqlite3_stmt *qa = prep(s->r, error,
-                            "SELECT item, name FROM incident_items WHERE incident_id = ?", NULL);
+    struct db_stmt *qa =
+        db_prep(s->r, error, "SELECT item, name FROM incident_items WHERE incident_id = ?", NULL);
     if (!qa)
         return -EIO;
     for (guint i = 0; i < ret->incidents->len; i++) {
         struct incident *x = g_ptr_array_index(ret->incidents, i);
-        sqlite3_bind_int64(qa, 1, x->id);
-        while (sqlite3_step(qa) == SQLITE_ROW) {
-            g_autofree char *item = col_text(qa, 0), *name = col_text(qa, 1);
+        db_bind(qa, 1, 'i', (int64_t)x->id);
+        while (db_step(qa, NULL) > 0) {
+            g_autofree char *item = db_col_strdup(qa, 0), *name = db_col_strdup(qa, 1);
             incident_add_affected(x, item, name);
         }
-        sqlite3_reset(qa);
+        db_reset(qa);
     }
-    sqlite3_finalize(qa);
-    q = prep(s->r, error,
-             "SELECT id, condition, item FROM problems WHERE suggested = 1 AND state != 'closed'",
-             NULL);
+    db_finalize(qa);
+    q = db_prep(
+        s->r, error,
+        "SELECT id, condition, item FROM problems WHERE suggested = 1 AND state != 'closed'", NULL);
     if (!q)
         return -EIO;
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    while (db_step(q, NULL) > 0) {
         struct problem *p = g_new0(struct problem, 1);
-        p->id = sqlite3_column_int64(q, 0);
-        p->condition = col_text(q, 1);
-        p->item = col_text(q, 2);
+        p->id = db_col_i64(q, 0);
+        p->condition = db_col_strdup(q, 1);
+        p->item = db_col_strdup(q, 2);
         g_ptr_array_add(ret->suggested, p);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     ret->max_event_id = max_id(s->r, "events");
     ret->max_incident_id = max_id(s->r, "incidents");
     ret->max_problem_id = max_id(s->r, "problems");
@@ -356,13 +352,12 @@ int sq_incident_comment(struct store *st, int64_t id, const char *author, const 
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w,
-                      prep(s->w, error,
-                           "INSERT INTO incident_log(incident_id, seq, t, what, by, comment)"
-                           " SELECT id, NULL, ?, 'comment', ?, ? FROM incidents WHERE id = ?",
-                           "issi", now_us, author, text, id),
-                      error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+    int r = db_done(db_prep(s->w, error,
+                            "INSERT INTO incident_log(incident_id, seq, t, what, by, comment)"
+                            " SELECT id, NULL, ?, 'comment', ?, ? FROM incidents WHERE id = ?",
+                            "issi", now_us, author, text, id),
+                    error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no incident %" G_GINT64_FORMAT, id);
         return -ENOENT;
     }
@@ -424,10 +419,10 @@ int sq_incident_set_problem(struct store *st, int64_t id, int64_t problem_id,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    sqlite3_stmt *q =
-        prep(s->w, error, "UPDATE incidents SET problem_id = ? WHERE id = ?", "Ii", problem_id, id);
-    int r = step_done(s->w, q, error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+    struct db_stmt *q = db_prep(s->w, error, "UPDATE incidents SET problem_id = ? WHERE id = ?",
+                                "Ii", problem_id, id);
+    int r = db_done(q, error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no incident %" G_GINT64_FORMAT, id);
         return -ENOENT;
     }
@@ -449,24 +444,24 @@ int sq_maintenance_load(struct store *st, int64_t now_us, GPtrArray *ret, GError
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT id, scope, from_t, to_t, who, why, created FROM maintenance"
-                           " WHERE to_t > ? ORDER BY id",
-                           "i", now_us);
+    struct db_stmt *q = db_prep(s->r, error,
+                                "SELECT id, scope, from_t, to_t, who, why, created FROM maintenance"
+                                " WHERE to_t > ? ORDER BY id",
+                                "i", now_us);
     if (!q)
         return -EIO;
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    while (db_step(q, NULL) > 0) {
         struct maintenance *m = g_new0(struct maintenance, 1);
-        m->id = sqlite3_column_int64(q, 0);
-        m->scope = col_text(q, 1);
-        m->from_us = sqlite3_column_int64(q, 2);
-        m->to_us = sqlite3_column_int64(q, 3);
-        m->who = col_text(q, 4);
-        m->why = col_text(q, 5);
-        m->created_us = sqlite3_column_int64(q, 6);
+        m->id = db_col_i64(q, 0);
+        m->scope = db_col_strdup(q, 1);
+        m->from_us = db_col_i64(q, 2);
+        m->to_us = db_col_i64(q, 3);
+        m->who = db_col_strdup(q, 4);
+        m->why = db_col_strdup(q, 5);
+        m->created_us = db_col_i64(q, 6);
         g_ptr_array_add(ret, m);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return 0;
 }
 
@@ -475,25 +470,21 @@ int sq_maintenance_add(struct store *st, const struct maintenance *m, int64_t *r
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w,
-                      prep(s->w, error,
+    return step_id(db_prep(s->w, error,
                            "INSERT INTO maintenance(scope, from_t, to_t, who, why, created)"
-                           " VALUES (?,?,?,?,?,?)",
+                           " VALUES (?,?,?,?,?,?) RETURNING id",
                            "siissi", m->scope, m->from_us, m->to_us, m->who, m->why, m->created_us),
-                      error);
-    if (r == 0 && ret_id)
-        *ret_id = sqlite3_last_insert_rowid(s->w);
-    return r;
+                   ret_id, error);
 }
 
 static int delete_by(struct store_sqlite *s, const char *sql, const char *fmt, const void *key,
                      const char *what, GError **error)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    sqlite3_stmt *q = fmt[0] == 'i' ? prep(s->w, error, sql, "i", *(const int64_t *)key)
-                                    : prep(s->w, error, sql, "s", (const char *)key);
-    int r = step_done(s->w, q, error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+    struct db_stmt *q = fmt[0] == 'i' ? db_prep(s->w, error, sql, "i", *(const int64_t *)key)
+                                      : db_prep(s->w, error, sql, "s", (const char *)key);
+    int r = db_done(q, error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no such %s", what);
         return -ENOENT;
     }
@@ -512,30 +503,30 @@ int sq_rules_load(struct store *st, GPtrArray *ret, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT id, name, kind, metric, view, op, value, for_us, severity,"
-                           " scope, enabled FROM rules ORDER BY name",
-                           NULL);
+    struct db_stmt *q = db_prep(s->r, error,
+                                "SELECT id, name, kind, metric, view, op, value, for_us, severity,"
+                                " scope, enabled FROM rules ORDER BY name",
+                                NULL);
     if (!q)
         return -EIO;
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    while (db_step(q, NULL) > 0) {
         struct alert_rule *r = alert_rule_new();
-        r->id = sqlite3_column_int64(q, 0);
-        r->name = col_text(q, 1);
-        g_autofree char *kind = col_text(q, 2), *sev = col_text(q, 8);
+        r->id = db_col_i64(q, 0);
+        r->name = db_col_strdup(q, 1);
+        g_autofree char *kind = db_col_strdup(q, 2), *sev = db_col_strdup(q, 8);
         rule_kind_parse(kind, &r->kind);
-        r->metric = col_text(q, 3);
-        r->view = col_text(q, 4);
-        r->op = col_text(q, 5);
-        r->value = sqlite3_column_double(q, 6);
-        r->for_us = sqlite3_column_int64(q, 7);
+        r->metric = db_col_strdup(q, 3);
+        r->view = db_col_strdup(q, 4);
+        r->op = db_col_strdup(q, 5);
+        r->value = db_col_double(q, 6);
+        r->for_us = db_col_i64(q, 7);
         severity_parse(sev, &r->severity);
-        r->scope = col_text(q, 9);
-        r->enabled = sqlite3_column_int(q, 10) != 0;
+        r->scope = db_col_strdup(q, 9);
+        r->enabled = db_col_i64(q, 10) != 0;
         r->origin = g_strdup("api");
         g_ptr_array_add(ret, r);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return 0;
 }
 
@@ -544,21 +535,22 @@ int sq_rule_put(struct store *st, const struct alert_rule *r, int64_t *ret_id,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int rc = step_done(
-        s->w,
-        prep(s->w, error,
-             "INSERT INTO rules(name, kind, metric, view, op, value, for_us, severity, scope,"
-             " enabled) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
-             " ON CONFLICT(name) DO UPDATE SET kind = ?2, metric = ?3, view = ?4, op = ?5,"
-             " value = ?6, for_us = ?7, severity = ?8, scope = ?9, enabled = ?10",
-             "sssssdissb", r->name, rule_kind_name(r->kind), r->metric, r->view, r->op, r->value,
-             r->for_us, severity_name(r->severity), r->scope ? r->scope : "all", (int)r->enabled),
+    int rc = db_done(
+        db_prep(s->w, error,
+                "INSERT INTO rules(name, kind, metric, view, op, value, for_us, severity, scope,"
+                " enabled) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+                " ON CONFLICT(name) DO UPDATE SET kind = ?2, metric = ?3, view = ?4, op = ?5,"
+                " value = ?6, for_us = ?7, severity = ?8, scope = ?9, enabled = ?10",
+                "sssssdissb", r->name, rule_kind_name(r->kind), r->metric, r->view, r->op, r->value,
+                r->for_us, severity_name(r->severity), r->scope ? r->scope : "all",
+                (int)r->enabled),
         error);
     if (rc == 0 && ret_id) {
-        sqlite3_stmt *q = prep(s->w, NULL, "SELECT id FROM rules WHERE name = ?", "s", r->name);
-        if (q && sqlite3_step(q) == SQLITE_ROW)
-            *ret_id = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
+        struct db_stmt *q =
+            db_prep(s->w, NULL, "SELECT id FROM rules WHERE name = ?", "s", r->name);
+        if (q && db_step(q, NULL) > 0)
+            *ret_id = db_col_i64(q, 0);
+        db_finalize(q);
     }
     return rc;
 }
@@ -575,27 +567,28 @@ int sq_outbox_due(struct store *st, int64_t now_us, unsigned limit, GArray *ret,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT id, route, key, incident_id, payload, created, next_try, attempts"
-                           " FROM outbox WHERE state = 'pending' AND next_try <= ?"
-                           " ORDER BY next_try, id LIMIT ?",
-                           "ii", now_us, (int64_t)limit);
+    struct db_stmt *q =
+        db_prep(s->r, error,
+                "SELECT id, route, key, incident_id, payload, created, next_try, attempts"
+                " FROM outbox WHERE state = 'pending' AND next_try <= ?"
+                " ORDER BY next_try, id LIMIT ?",
+                "ii", now_us, (int64_t)limit);
     if (!q)
         return -EIO;
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    while (db_step(q, NULL) > 0) {
         struct delivery d = {
-            .id = sqlite3_column_int64(q, 0),
-            .route = col_text(q, 1),
-            .key = col_text(q, 2),
+            .id = db_col_i64(q, 0),
+            .route = db_col_strdup(q, 1),
+            .key = db_col_strdup(q, 2),
             .incident_id = col_i(q, 3),
-            .payload = col_text(q, 4),
-            .created_us = sqlite3_column_int64(q, 5),
-            .next_try_us = sqlite3_column_int64(q, 6),
-            .attempts = (unsigned)sqlite3_column_int64(q, 7),
+            .payload = db_col_strdup(q, 4),
+            .created_us = db_col_i64(q, 5),
+            .next_try_us = db_col_i64(q, 6),
+            .attempts = (unsigned)db_col_i64(q, 7),
         };
         g_array_append_val(ret, d);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return 0;
 }
 
@@ -607,13 +600,12 @@ int sq_outbox_done(struct store *st, int64_t id, const char *state, const char *
     /* "held": put off (a rate limit), not tried: no attempt is counted. */
     bool held = g_strcmp0(state, "held") == 0;
     bool final = !held && g_strcmp0(state, "pending") != 0;
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "UPDATE outbox SET state = ?, last_error = ?, next_try = ?,"
-                          " attempts = attempts + ?, done = ? WHERE id = ?",
-                          "ssiiIi", held ? "pending" : state, error_text, next_try_us,
-                          (int64_t)!held, final ? now_us : 0, id),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "UPDATE outbox SET state = ?, last_error = ?, next_try = ?,"
+                           " attempts = attempts + ?, done = ? WHERE id = ?",
+                           "ssiiIi", held ? "pending" : state, error_text, next_try_us,
+                           (int64_t)!held, final ? now_us : 0, id),
+                   error);
 }
 
 struct rows *sq_outbox_query(struct store *st, int64_t incident_id, int limit,
@@ -633,14 +625,12 @@ int sq_events_prune(struct store *st, int64_t before_us, unsigned *ret_deleted,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w, prep(s->w, error, "DELETE FROM events WHERE t < ?", "i", before_us),
-                      error);
-    unsigned n = r == 0 ? (unsigned)sqlite3_changes(s->w) : 0;
+    int r = db_done(db_prep(s->w, error, "DELETE FROM events WHERE t < ?", "i", before_us), error);
+    unsigned n = r == 0 ? (unsigned)db_changes(s->w) : 0;
     if (r == 0)
-        r = step_done(s->w,
-                      prep(s->w, error, "DELETE FROM outbox WHERE state != 'pending' AND done < ?",
-                           "i", before_us),
-                      error);
+        r = db_done(db_prep(s->w, error, "DELETE FROM outbox WHERE state != 'pending' AND done < ?",
+                            "i", before_us),
+                    error);
     if (ret_deleted)
         *ret_deleted = n;
     return r;

@@ -18,12 +18,9 @@
 static const struct json_limits decision_json_limits = {1024 * 1024, 16};
 
 /* 0 binds NULL: ids of 0 mean "none" here. */
-static void bind_id(sqlite3_stmt *q, int i, int64_t v)
+static void bind_id(struct db_stmt *q, int i, int64_t v)
 {
-    if (v)
-        sqlite3_bind_int64(q, i, v);
-    else
-        sqlite3_bind_null(q, i);
+    db_bind(q, i, 'I', v);
 }
 
 /* TEXT (NULL allowed unless REQUIRED) is a JSON object within the API's
@@ -88,24 +85,24 @@ int sq_decisions_insert(struct store *st, const struct decision_write *w, size_t
         return 0;
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = begin(s->w, error);
+    int r = db_begin(s->w, error);
     if (r < 0)
         return r;
-    sqlite3_stmt *q =
-        prep(s->w, error,
-             "INSERT INTO decisions(t, policy, mode, evacuation, vm_uuid, vm_name, host_id,"
-             " to_host_id, rule, action, params, inputs, expected, reason, state, audit_id,"
-             " error, undo_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-             NULL);
+    struct db_stmt *q =
+        db_prep(s->w, error,
+                "INSERT INTO decisions(t, policy, mode, evacuation, vm_uuid, vm_name, host_id,"
+                " to_host_id, rule, action, params, inputs, expected, reason, state, audit_id,"
+                " error, undo_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                NULL);
     if (!q)
         r = -EIO;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct decision_write *d = &w[i];
         int k = 1;
-        sqlite3_bind_int64(q, k++, d->t_us);
+        db_bind(q, k++, 'i', (int64_t)d->t_us);
         bind_s(q, k++, d->policy);
         bind_s(q, k++, d->mode);
-        sqlite3_bind_int(q, k++, d->evacuation);
+        db_bind(q, k++, 'b', (int)d->evacuation);
         bind_s(q, k++, d->vm_uuid);
         bind_s(q, k++, d->vm_name);
         bind_id(q, k++, d->host_id);
@@ -120,12 +117,17 @@ int sq_decisions_insert(struct store *st, const struct decision_write *w, size_t
         bind_id(q, k++, d->audit_id);
         bind_s(q, k++, d->error);
         bind_id(q, k++, d->undo_of);
-        r = step_reset(s->w, q, error);
+        int64_t id = 0;
+        int rc;
+        while ((rc = db_step(q, error)) > 0)
+            id = db_col_i64(q, 0);
+        db_reset(q);
+        r = rc < 0 ? -EIO : 0;
         if (r == 0 && ret_ids)
-            ret_ids[i] = sqlite3_last_insert_rowid(s->w);
+            ret_ids[i] = id;
     }
-    sqlite3_finalize(q);
-    r = commit_or_rollback(s->w, r, error);
+    db_finalize(q);
+    r = db_commit_or_rollback(s->w, r, error);
     if (r < 0 && ret_ids)
         memset(ret_ids, 0, n * sizeof(*ret_ids));
     return r;
@@ -143,10 +145,10 @@ int sq_decision_insert(struct store *st, const struct decision_write *w, int64_t
 
 /* Steps an UPDATE of decision ID on the write connection (held); -ENOENT
  * when it touched no row. */
-static int decision_changed(struct store_sqlite *s, sqlite3_stmt *q, int64_t id, GError **error)
+static int decision_changed(struct store_sqlite *s, struct db_stmt *q, int64_t id, GError **error)
 {
-    int r = step_done(s->w, q, error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+    int r = db_done(q, error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no decision %" G_GINT64_FORMAT, id);
         return -ENOENT;
     }
@@ -163,11 +165,11 @@ int sq_decision_update(struct store *st, int64_t id, const char *state, int64_t 
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     return decision_changed(s,
-                            prep(s->w, error,
-                                 "UPDATE decisions SET state = ?1,"
-                                 " audit_id = CASE WHEN ?2 = 0 THEN audit_id ELSE ?2 END,"
-                                 " error = ?3 WHERE id = ?4",
-                                 "sisi", state, audit_id, error_text, id),
+                            db_prep(s->w, error,
+                                    "UPDATE decisions SET state = ?1,"
+                                    " audit_id = CASE WHEN ?2 = 0 THEN audit_id ELSE ?2 END,"
+                                    " error = ?3 WHERE id = ?4",
+                                    "sisi", state, audit_id, error_text, id),
                             id, error);
 }
 
@@ -183,10 +185,10 @@ int sq_decision_observe(struct store *st, int64_t id, const char *observed_json,
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     return decision_changed(s,
-                            prep(s->w, error,
-                                 "UPDATE decisions SET observed = ?, verdict = ?, observed_t = ?"
-                                 " WHERE id = ?",
-                                 "ssii", observed_json, verdict, observed_us, id),
+                            db_prep(s->w, error,
+                                    "UPDATE decisions SET observed = ?, verdict = ?, observed_t = ?"
+                                    " WHERE id = ?",
+                                    "ssii", observed_json, verdict, observed_us, id),
                             id, error);
 }
 
@@ -246,12 +248,11 @@ int sq_decisions_prune(struct store *st, int64_t before_us, unsigned *ret_delete
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w,
-                      prep(s->w, error, "DELETE FROM decisions WHERE t < ? AND state != 'pending'",
-                           "i", before_us),
-                      error);
+    int r = db_done(db_prep(s->w, error, "DELETE FROM decisions WHERE t < ? AND state != 'pending'",
+                            "i", before_us),
+                    error);
     if (ret_deleted)
-        *ret_deleted = r == 0 ? (unsigned)sqlite3_changes(s->w) : 0;
+        *ret_deleted = r == 0 ? (unsigned)db_changes(s->w) : 0;
     return r;
 }
 
@@ -269,24 +270,22 @@ int sq_policy_setting_put(struct store *st, const char *policy, const char *key,
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     if (!value) {
         int r =
-            step_done(s->w,
-                      prep(s->w, error, "DELETE FROM policy_settings WHERE policy = ? AND key = ?",
-                           "ss", policy, key),
-                      error);
-        if (r == 0 && sqlite3_changes(s->w) == 0) {
+            db_done(db_prep(s->w, error, "DELETE FROM policy_settings WHERE policy = ? AND key = ?",
+                            "ss", policy, key),
+                    error);
+        if (r == 0 && db_changes(s->w) == 0) {
             g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no setting %s of policy %s",
                         key, policy);
             return -ENOENT;
         }
         return r;
     }
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "INSERT INTO policy_settings(policy, key, value, updated, by)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(policy, key)"
-                          " DO UPDATE SET value = ?3, updated = ?4, by = ?5",
-                          "sssis", policy, key, value, now_us, by),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "INSERT INTO policy_settings(policy, key, value, updated, by)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(policy, key)"
+                           " DO UPDATE SET value = ?3, updated = ?4, by = ?5",
+                           "sssis", policy, key, value, now_us, by),
+                   error);
 }
 
 struct rows *sq_policy_settings_query(struct store *st, GError **error)
@@ -307,12 +306,11 @@ int sq_policy_pause_put(struct store *st, const char *policy, const char *vm_uui
     }
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "INSERT OR REPLACE INTO policy_pauses(policy, vm_uuid, since, reason,"
-                          " decision_id) VALUES (?,?,?,?,?)",
-                          "ssisI", policy, vm_uuid, since_us, reason, decision_id),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "INSERT OR REPLACE INTO policy_pauses(policy, vm_uuid, since, reason,"
+                           " decision_id) VALUES (?,?,?,?,?)",
+                           "ssisI", policy, vm_uuid, since_us, reason, decision_id),
+                   error);
 }
 
 int sq_policy_pause_delete(struct store *st, const char *policy, const char *vm_uuid,
@@ -321,11 +319,10 @@ int sq_policy_pause_delete(struct store *st, const char *policy, const char *vm_
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     int r =
-        step_done(s->w,
-                  prep(s->w, error, "DELETE FROM policy_pauses WHERE policy = ? AND vm_uuid = ?",
-                       "ss", policy, vm_uuid),
-                  error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+        db_done(db_prep(s->w, error, "DELETE FROM policy_pauses WHERE policy = ? AND vm_uuid = ?",
+                        "ss", policy, vm_uuid),
+                error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "policy %s is not paused on %s",
                     policy ? policy : "(none)", vm_uuid ? vm_uuid : "(none)");
         return -ENOENT;
@@ -353,17 +350,16 @@ int sq_host_maintenance_set(struct store *st, int64_t host_id, bool on, const ch
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w,
-                      prep(s->w, error,
-                           "UPDATE hosts SET maintenance = ?1,"
-                           " maintenance_since = CASE WHEN ?1 THEN"
-                           "  coalesce(CASE WHEN maintenance THEN maintenance_since END, ?2) END,"
-                           " maintenance_by = CASE WHEN ?1 THEN ?3 END,"
-                           " maintenance_reason = CASE WHEN ?1 THEN ?4 END"
-                           " WHERE id = ?5",
-                           "bissi", (int)on, now_us, by, reason, host_id),
-                      error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+    int r = db_done(db_prep(s->w, error,
+                            "UPDATE hosts SET maintenance = ?1,"
+                            " maintenance_since = CASE WHEN ?1 THEN"
+                            "  coalesce(CASE WHEN maintenance THEN maintenance_since END, ?2) END,"
+                            " maintenance_by = CASE WHEN ?1 THEN ?3 END,"
+                            " maintenance_reason = CASE WHEN ?1 THEN ?4 END"
+                            " WHERE id = ?5",
+                            "bissi", (int)on, now_us, by, reason, host_id),
+                    error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no host %" G_GINT64_FORMAT,
                     host_id);
         return -ENOENT;
@@ -423,25 +419,6 @@ int sq_host_maintenance_set(struct store *st, int64_t host_id, bool on, const ch
     "   AND m.t <= rs.t AND m.t > rs.prev_t) END"                                                  \
     " ORDER BY rs.t, rs.host_id, rs.uuid LIMIT ?4"
 
-/* A replay reads up to STORE_REPLAY_MAX_ROWS rows, about a second's work
- * at that size (bench: 200 VMs x 1000 rounds): it reads on a connection
- * of its own, opened for the call, rather than hold the shared read
- * connection every API read waits for (rlock).  A database without a
- * file reads on the shared one. */
-static sqlite3 *replay_reader(struct store_sqlite *s)
-{
-    const char *path = sqlite3_db_filename(s->r, "main");
-    sqlite3 *db = NULL;
-    if (!path || !*path)
-        return NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        sqlite3_close_v2(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-}
-
 struct rows *sq_policy_replay_query(struct store *st, int64_t host_id, int64_t from_us,
                                     int64_t to_us, unsigned limit, GError **error)
 {
@@ -452,14 +429,19 @@ struct rows *sq_policy_replay_query(struct store *st, int64_t host_id, int64_t f
      * over the range only, not to its end. */
     int64_t to = to_us ? to_us : G_MAXINT64;
     g_autoptr(rows) r = NULL;
-    sqlite3 *db = replay_reader(s);
+    /* A replay reads up to STORE_REPLAY_MAX_ROWS rows, about a second's
+     * work at that size (bench: 200 VMs x 1000 rounds): it reads on a
+     * connection of its own, opened for the call, rather than hold the
+     * shared read connection every API read waits for (rlock).  A
+     * database without a file reads on the shared one. */
+    struct db *db = sq_reader_open(s);
     if (db) {
         r = rows_new(&replay_row_desc);
-        sqlite3_stmt *q =
-            prep(db, error, REPLAY_SQL, "iiii", host_id, from_us, to, (int64_t)limit + 1);
-        if (read_rows(db, q, r, error) < 0)
+        struct db_stmt *q =
+            db_prep(db, error, REPLAY_SQL, "iiii", host_id, from_us, to, (int64_t)limit + 1);
+        if (read_rows(q, r, error) < 0)
             g_clear_pointer(&r, rows_free);
-        sqlite3_close_v2(db);
+        db_close(db);
     } else {
         r = query_rows(s, &replay_row_desc, error, REPLAY_SQL, "iiii", host_id, from_us, to,
                        (int64_t)limit + 1);

@@ -5,18 +5,19 @@
  */
 #pragma once
 
-#include <sqlite3.h>
-
+#include "store/db.h"
 #include "store/store.h"
 
+/* The connections are SQLite's, opened in sqlite.c; everything else goes
+ * through the statement layer (db.h), which PostgreSQL will share. */
 struct store_sqlite {
     struct store base;
-    sqlite3 *w; /* every write, under wlock */
-    sqlite3 *r; /* queries, under rlock */
+    struct db *w; /* every write, under wlock */
+    struct db *r; /* queries, under rlock */
     /* Token lookups, under alock: every request asks one, often on the
      * HTTP server's poll thread, so it never queues behind a long list
      * query (rlock) or a round's transaction (wlock). */
-    sqlite3 *a;
+    struct db *a;
     GMutex wlock;
     GMutex rlock;
     GMutex alock;
@@ -25,22 +26,21 @@ struct store_sqlite {
 
 #define SQ(st) ((struct store_sqlite *)(st))
 
-void set_db_error(GError **error, sqlite3 *db, const char *what);
-int exec_sql(sqlite3 *db, const char *sql, GError **error);
 /* Binds S (NULL: SQL NULL) to parameter IDX of a reused statement. */
-void bind_s(sqlite3_stmt *q, int idx, const char *s);
-/* Prepares SQL and binds FMT-described arguments (see sqlite.c). */
-sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...);
-int step_done(sqlite3 *db, sqlite3_stmt *stmt, GError **error);
-char *col_text(sqlite3_stmt *stmt, int i);
-/* Reads every row of STMT (then finalizes it) into RET, matching column
- * names to the fields of RET's row table. */
-int read_rows(sqlite3 *db, sqlite3_stmt *stmt, struct rows *ret, GError **error);
+void bind_s(struct db_stmt *q, int idx, const char *s);
+/* Steps Q (NULL: its preparation failed, -EIO) to its end and finalizes
+ * it; *RET_ID, when given, the first column of its last row (an INSERT's
+ * RETURNING id). */
+int step_id(struct db_stmt *q, int64_t *ret_id, GError **error);
+/* Reads every row of Q (then finalizes it; NULL: -EIO) into RET, matching
+ * column names to the fields of RET's row table. */
+int read_rows(struct db_stmt *q, struct rows *ret, GError **error);
 /* Runs a query on the read connection and returns its rows of D. */
 struct rows *query_rows(struct store_sqlite *s, const struct row_desc *d, GError **error,
                         const char *sql, const char *fmt, ...);
-int begin(sqlite3 *db, GError **error);
-int commit_or_rollback(sqlite3 *db, int r, GError **error);
+/* SQLite only: a read connection of its own for one long query, closed
+ * with db_close(); NULL for a database without a file. */
+struct db *sq_reader_open(struct store_sqlite *s);
 
 /*
  * Migration 3: host-view history, tiers, view availability.
@@ -100,8 +100,9 @@ struct store_series_result *sq_series_query(struct store *st, const struct store
                                             GError **error);
 int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool *ret_duplicate,
                            GError **error);
-/* Steps a reused statement, then resets it and clears its bindings. */
-int step_reset(sqlite3 *db, sqlite3_stmt *q, GError **error);
+/* Steps a reused statement to its end, then resets it and clears its
+ * bindings. */
+int step_reset(struct db_stmt *q, GError **error);
 
 /* sqlite-agents.c */
 int sq_agent_enroll(struct store *st, const char *machine_uuid, const char *name,
@@ -116,9 +117,9 @@ struct rows *sq_findings_open(struct store *st, int64_t host_id, GError **error)
 int sq_states_load(struct store *st, int64_t host_id, GHashTable *ret, GError **error);
 int sq_view_get(struct store *st, const char *uuid, struct vm_view **ret, GError **error);
 /* Within a round's transaction. */
-int findings_write(sqlite3 *db, const struct finding_write *f, size_t n, GError **error);
-int states_write(sqlite3 *db, const struct store_state_write *w, size_t n, GError **error);
-int views_write(sqlite3 *db, const struct vm_view *const *v, size_t n, GError **error);
+int findings_write(struct db *db, const struct finding_write *f, size_t n, GError **error);
+int states_write(struct db *db, const struct store_state_write *w, size_t n, GError **error);
+int views_write(struct db *db, const struct vm_view *const *v, size_t n, GError **error);
 
 /* sqlite-ops.c: the operations record */
 int sq_ops_write(struct store *st, const struct store_ops_write *w, GError **error);

@@ -21,39 +21,36 @@
 
 /* ---- findings ---- */
 
-int findings_write(sqlite3 *db, const struct finding_write *f, size_t n, GError **error)
+int findings_write(struct db *db, const struct finding_write *f, size_t n, GError **error)
 {
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct finding_write *w = &f[i];
         switch (w->op) {
         case FINDING_OPEN:
-            r = step_done(db,
-                          prep(db, error,
-                               "INSERT INTO findings(uuid, host_id, rule, severity, state, since,"
-                               " opened, updated, measure, message)"
-                               " VALUES (?,?,?,?,'open',?,?,?,?,?)",
-                               "sissiiids", w->uuid, w->host_id, w->rule, w->severity, w->since_us,
-                               w->at_us, w->at_us, w->measure, w->message),
-                          error);
+            r = db_done(db_prep(db, error,
+                                "INSERT INTO findings(uuid, host_id, rule, severity, state, since,"
+                                " opened, updated, measure, message)"
+                                " VALUES (?,?,?,?,'open',?,?,?,?,?)",
+                                "sissiiids", w->uuid, w->host_id, w->rule, w->severity, w->since_us,
+                                w->at_us, w->at_us, w->measure, w->message),
+                        error);
             break;
         case FINDING_UPDATE:
-            r = step_done(db,
-                          prep(db, error,
-                               "UPDATE findings SET severity = ?, measure = ?, message = ?,"
-                               " updated = ? WHERE uuid = ? AND rule = ? AND state = 'open'",
-                               "sdsiss", w->severity, w->measure, w->message, w->at_us, w->uuid,
-                               w->rule),
-                          error);
+            r = db_done(db_prep(db, error,
+                                "UPDATE findings SET severity = ?, measure = ?, message = ?,"
+                                " updated = ? WHERE uuid = ? AND rule = ? AND state = 'open'",
+                                "sdsiss", w->severity, w->measure, w->message, w->at_us, w->uuid,
+                                w->rule),
+                        error);
             break;
         case FINDING_CLOSE:
-            r = step_done(db,
-                          prep(db, error,
-                               "UPDATE findings SET state = 'closed', closed = ?1, updated = ?1,"
-                               " measure = ?2, message = ?3 WHERE uuid = ?4 AND rule = ?5"
-                               " AND state = 'open'",
-                               "idsss", w->at_us, w->measure, w->message, w->uuid, w->rule),
-                          error);
+            r = db_done(db_prep(db, error,
+                                "UPDATE findings SET state = 'closed', closed = ?1, updated = ?1,"
+                                " measure = ?2, message = ?3 WHERE uuid = ?4 AND rule = ?5"
+                                " AND state = 'open'",
+                                "idsss", w->at_us, w->measure, w->message, w->uuid, w->rule),
+                        error);
             break;
         }
     }
@@ -89,20 +86,19 @@ struct rows *sq_findings_open(struct store *st, int64_t host_id, GError **error)
 
 /* ---- engine states ---- */
 
-int states_write(sqlite3 *db, const struct store_state_write *w, size_t n, GError **error)
+int states_write(struct db *db, const struct store_state_write *w, size_t n, GError **error)
 {
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         if (w[i].state)
-            r = step_done(db,
-                          prep(db, error,
-                               "INSERT OR REPLACE INTO reconcile_state(uuid, host_id, t, state)"
-                               " VALUES (?,?,?,?)",
-                               "siis", w[i].uuid, w[i].host_id, w[i].time_us, w[i].state),
-                          error);
+            r = db_done(db_prep(db, error,
+                                "INSERT OR REPLACE INTO reconcile_state(uuid, host_id, t, state)"
+                                " VALUES (?,?,?,?)",
+                                "siis", w[i].uuid, w[i].host_id, w[i].time_us, w[i].state),
+                        error);
         else
-            r = step_done(
-                db, prep(db, error, "DELETE FROM reconcile_state WHERE uuid = ?", "s", w[i].uuid),
+            r = db_done(
+                db_prep(db, error, "DELETE FROM reconcile_state WHERE uuid = ?", "s", w[i].uuid),
                 error);
     }
     return r;
@@ -112,18 +108,18 @@ int sq_states_load(struct store *st, int64_t host_id, GHashTable *ret, GError **
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT uuid, state FROM reconcile_state WHERE host_id = ?"
-                           " AND state IS NOT NULL",
-                           "i", host_id);
+    struct db_stmt *q = db_prep(s->r, error,
+                                "SELECT uuid, state FROM reconcile_state WHERE host_id = ?"
+                                " AND state IS NOT NULL",
+                                "i", host_id);
     if (!q)
         return -EIO;
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        g_hash_table_replace(ret, col_text(q, 0), col_text(q, 1));
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        set_db_error(error, s->r, "loading states");
+    while ((rc = db_step(q, error)) > 0)
+        g_hash_table_replace(ret, db_col_strdup(q, 0), db_col_strdup(q, 1));
+    db_finalize(q);
+    if (rc < 0) {
+        g_prefix_error(error, "loading states: ");
         return -EIO;
     }
     return 0;
@@ -173,18 +169,17 @@ static char *view_text(const struct vm_view *v)
     return s;
 }
 
-int views_write(sqlite3 *db, const struct vm_view *const *v, size_t n, GError **error)
+int views_write(struct db *db, const struct vm_view *const *v, size_t n, GError **error)
 {
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         g_autofree char *text = view_text(v[i]);
-        r = step_done(db,
-                      prep(db, error,
-                           "INSERT INTO reconcile_current(uuid, host_id, t, view) VALUES (?,?,?,?)"
-                           " ON CONFLICT(uuid) DO UPDATE SET host_id = excluded.host_id,"
-                           " t = excluded.t, view = excluded.view",
-                           "siis", v[i]->uuid, v[i]->host_id, v[i]->time_us, text),
-                      error);
+        r = db_done(db_prep(db, error,
+                            "INSERT INTO reconcile_current(uuid, host_id, t, view) VALUES (?,?,?,?)"
+                            " ON CONFLICT(uuid) DO UPDATE SET host_id = excluded.host_id,"
+                            " t = excluded.t, view = excluded.view",
+                            "siis", v[i]->uuid, v[i]->host_id, v[i]->time_us, text),
+                    error);
     }
     return r;
 }
@@ -246,22 +241,22 @@ int sq_view_get(struct store *st, const char *uuid, struct vm_view **ret, GError
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(
+    struct db_stmt *q = db_prep(
         s->r, error, "SELECT host_id, t, view FROM reconcile_current WHERE uuid = ?", "s", uuid);
     if (!q)
         return -EIO;
-    if (sqlite3_step(q) != SQLITE_ROW) {
-        sqlite3_finalize(q);
+    if (db_step(q, NULL) <= 0) {
+        db_finalize(q);
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no view kept");
         return -ENOENT;
     }
-    struct vm_view *v = view_parse((const char *)sqlite3_column_text(q, 2), error);
+    struct vm_view *v = view_parse(db_col_text(q, 2), error);
     if (v) {
         v->uuid = g_strdup(uuid);
-        v->host_id = sqlite3_column_int64(q, 0);
-        v->time_us = sqlite3_column_int64(q, 1);
+        v->host_id = db_col_i64(q, 0);
+        v->time_us = db_col_i64(q, 1);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     *ret = v;
     return v ? 0 : -EIO;
 }

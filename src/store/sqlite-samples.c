@@ -19,61 +19,56 @@
  * wait for the write lock meanwhile, so keep each hold short. */
 #define MAINT_BATCH 200
 
-static void bind_u(sqlite3_stmt *q, int idx, uint64_t v)
+/* SAMPLE_ABSENT (or a value beyond int64) binds NULL. */
+static void bind_u(struct db_stmt *q, int idx, uint64_t v)
 {
-    if (v == SAMPLE_ABSENT || v > (uint64_t)INT64_MAX)
-        sqlite3_bind_null(q, idx);
-    else
-        sqlite3_bind_int64(q, idx, (sqlite3_int64)v);
+    db_bind(q, idx, 'U', v);
 }
 
-static uint64_t col_u(sqlite3_stmt *q, int i)
+static uint64_t col_u(struct db_stmt *q, int i)
 {
-    if (sqlite3_column_type(q, i) == SQLITE_NULL)
+    if (db_col_null(q, i))
         return SAMPLE_ABSENT;
-    sqlite3_int64 v = sqlite3_column_int64(q, i);
+    int64_t v = db_col_i64(q, i);
     return v < 0 ? SAMPLE_ABSENT : (uint64_t)v;
 }
 
-int step_reset(sqlite3 *db, sqlite3_stmt *q, GError **error)
+int step_reset(struct db_stmt *q, GError **error)
 {
-    int rc = sqlite3_step(q);
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        set_db_error(error, db, "write");
-        return -EIO;
-    }
-    return 0;
+    int rc;
+    while ((rc = db_step(q, error)) > 0)
+        ;
+    db_reset(q);
+    return rc < 0 ? -EIO : 0;
 }
 
 /* ---- a round ---- */
 
-static int insert_host_samples(sqlite3 *db, const struct host_sample *const *v, size_t n,
+static int insert_host_samples(struct db *db, const struct host_sample *const *v, size_t n,
                                GError **error)
 {
-    sqlite3_stmt *q =
-        prep(db, error,
-             "INSERT INTO host_samples(host_id, uuid, t, dom_id, state, state_reason, cpu_time_ns,"
-             " cpu_user_ns, cpu_system_ns, vcpu_count, vcpu_time_ns, vcpu_wait_ns, vcpu_delay_ns,"
-             " balloon_current, balloon_maximum, balloon_rss, block_count, block_rd_bytes,"
-             " block_wr_bytes, block_rd_reqs, block_wr_reqs, block_allocation, block_capacity,"
-             " block_physical, net_count, net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts,"
-             " net_rx_drop, net_tx_drop, net_rx_errs, net_tx_errs, vcpus, blocks, nics)"
-             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-             NULL);
+    struct db_stmt *q = db_prep(
+        db, error,
+        "INSERT INTO host_samples(host_id, uuid, t, dom_id, state, state_reason, cpu_time_ns,"
+        " cpu_user_ns, cpu_system_ns, vcpu_count, vcpu_time_ns, vcpu_wait_ns, vcpu_delay_ns,"
+        " balloon_current, balloon_maximum, balloon_rss, block_count, block_rd_bytes,"
+        " block_wr_bytes, block_rd_reqs, block_wr_reqs, block_allocation, block_capacity,"
+        " block_physical, net_count, net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts,"
+        " net_rx_drop, net_tx_drop, net_rx_errs, net_tx_errs, vcpus, blocks, nics)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        NULL);
     if (!q)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct host_sample *s = v[i];
         int k = 1;
-        sqlite3_bind_int64(q, k++, s->host_id);
+        db_bind(q, k++, 'i', (int64_t)s->host_id);
         bind_s(q, k++, s->uuid);
-        sqlite3_bind_int64(q, k++, s->time_us);
-        sqlite3_bind_int64(q, k++, s->dom_id);
-        sqlite3_bind_int(q, k++, s->state);
-        sqlite3_bind_int(q, k++, s->state_reason);
+        db_bind(q, k++, 'i', (int64_t)s->time_us);
+        db_bind(q, k++, 'i', (int64_t)s->dom_id);
+        db_bind(q, k++, 'i', (int64_t)s->state);
+        db_bind(q, k++, 'i', (int64_t)s->state_reason);
         const uint64_t u[] = {
             s->cpu_time_ns,     s->cpu_user_ns,    s->cpu_system_ns, s->vcpu_count,
             s->vcpu_time_ns,    s->vcpu_wait_ns,   s->vcpu_delay_ns, s->balloon_current,
@@ -88,38 +83,39 @@ static int insert_host_samples(sqlite3 *db, const struct host_sample *const *v, 
         bind_s(q, k++, s->vcpus_json);
         bind_s(q, k++, s->blocks_json);
         bind_s(q, k++, s->nics_json);
-        r = step_reset(db, q, error);
+        r = step_reset(q, error);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return r;
 }
 
 /* Guest samples are keyed by (machine, source, seq) or, without seq,
  * (machine, source, time): a repeat is ignored, so a backfill or a second
  * look at the same balloon report never counts twice. */
-static sqlite3_stmt *guest_insert_prepare(sqlite3 *db, GError **error)
+static struct db_stmt *guest_insert_prepare(struct db *db, GError **error)
 {
-    return prep(db, error,
-                "INSERT OR IGNORE INTO guest_samples(machine_uuid, source, t, received, seq,"
-                " cpu_count, cpu_user_ns, cpu_nice_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns,"
-                " cpu_irq_ns, cpu_softirq_ns, cpu_steal_ns, mem_total, mem_free, mem_available,"
-                " mem_cached, mem_buffers, swap_total, swap_free, swap_in_pages, swap_out_pages,"
-                " major_faults, minor_faults, load1_milli, load5_milli, load15_milli, fs_total,"
-                " fs_used, fs_avail, disk_read_bytes, disk_write_bytes, disk_reads, disk_writes,"
-                " net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets, filesystems,"
-                " disks, nics, extra)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                " ?,?,?,?,?,?,?,?)",
-                NULL);
+    return db_prep(
+        db, error,
+        "INSERT OR IGNORE INTO guest_samples(machine_uuid, source, t, received, seq,"
+        " cpu_count, cpu_user_ns, cpu_nice_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns,"
+        " cpu_irq_ns, cpu_softirq_ns, cpu_steal_ns, mem_total, mem_free, mem_available,"
+        " mem_cached, mem_buffers, swap_total, swap_free, swap_in_pages, swap_out_pages,"
+        " major_faults, minor_faults, load1_milli, load5_milli, load15_milli, fs_total,"
+        " fs_used, fs_avail, disk_read_bytes, disk_write_bytes, disk_reads, disk_writes,"
+        " net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets, filesystems,"
+        " disks, nics, extra)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+        " ?,?,?,?,?,?,?,?)",
+        NULL);
 }
 
-static int guest_insert(sqlite3 *db, sqlite3_stmt *q, const struct guest_sample *g, GError **error)
+static int guest_insert(struct db_stmt *q, const struct guest_sample *g, GError **error)
 {
     int k = 1;
     bind_s(q, k++, g->machine_uuid);
     bind_s(q, k++, g->source);
-    sqlite3_bind_int64(q, k++, g->time_us);
-    sqlite3_bind_int64(q, k++, g->received_us);
+    db_bind(q, k++, 'i', (int64_t)g->time_us);
+    db_bind(q, k++, 'i', (int64_t)g->received_us);
     bind_u(q, k++, g->seq);
     const uint64_t u[] = {
         g->cpu_count,      g->cpu_user_ns,    g->cpu_nice_ns,     g->cpu_system_ns,
@@ -138,7 +134,7 @@ static int guest_insert(sqlite3 *db, sqlite3_stmt *q, const struct guest_sample 
     bind_s(q, k++, g->disks_json);
     bind_s(q, k++, g->nics_json);
     bind_s(q, k++, g->extra_json);
-    return step_reset(db, q, error);
+    return step_reset(q, error);
 }
 
 int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool *ret_duplicate,
@@ -152,82 +148,84 @@ int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool 
     }
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    sqlite3_stmt *q = guest_insert_prepare(s->w, error);
+    struct db_stmt *q = guest_insert_prepare(s->w, error);
     if (!q)
         return -EIO;
     /* The sender deletes what was acknowledged: this commit reaches the
      * disk before it returns (WAL with synchronous=NORMAL, kept for the
-     * rounds, would sync only at the next checkpoint). */
-    int r = exec_sql(s->w, "PRAGMA synchronous = FULL", error);
+     * rounds, would sync only at the next checkpoint).  SQLite only: the
+     * PRAGMAs. */
+    int r = db_exec(s->w, "PRAGMA synchronous = FULL", error);
     if (r == 0)
-        r = guest_insert(s->w, q, g, error);
-    sqlite3_finalize(q);
-    if (exec_sql(s->w, "PRAGMA synchronous = NORMAL", r == 0 ? error : NULL) < 0)
+        r = guest_insert(q, g, error);
+    db_finalize(q);
+    if (db_exec(s->w, "PRAGMA synchronous = NORMAL", r == 0 ? error : NULL) < 0)
         r = -EIO;
     if (r == 0 && ret_duplicate)
-        *ret_duplicate = sqlite3_changes(s->w) == 0;
+        *ret_duplicate = db_changes(s->w) == 0;
     return r;
 }
 
-static int insert_node(sqlite3 *db, const struct node_sample *node, GError **error)
+static int insert_node(struct db *db, const struct node_sample *node, GError **error)
 {
-    return step_done(
-        db,
-        prep(db, error,
-             "INSERT OR REPLACE INTO node_samples(host_id, t, cpu_user_ns, cpu_kernel_ns,"
-             " cpu_idle_ns, cpu_iowait_ns, mem_total, mem_free, mem_buffers, mem_cached,"
-             " domains_running, round_us, domains_collected, domains_missed, round_cut)"
-             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-             "iiUUUUUUUUUUUUb", node->host_id, node->time_us, node->cpu_user_ns,
-             node->cpu_kernel_ns, node->cpu_idle_ns, node->cpu_iowait_ns, node->mem_total,
-             node->mem_free, node->mem_buffers, node->mem_cached, node->domains_running,
-             node->round_us, node->domains_collected, node->domains_missed, (int)node->round_cut),
+    return db_done(
+        db_prep(db, error,
+                "INSERT OR REPLACE INTO node_samples(host_id, t, cpu_user_ns, cpu_kernel_ns,"
+                " cpu_idle_ns, cpu_iowait_ns, mem_total, mem_free, mem_buffers, mem_cached,"
+                " domains_running, round_us, domains_collected, domains_missed, round_cut)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "iiUUUUUUUUUUUUb", node->host_id, node->time_us, node->cpu_user_ns,
+                node->cpu_kernel_ns, node->cpu_idle_ns, node->cpu_iowait_ns, node->mem_total,
+                node->mem_free, node->mem_buffers, node->mem_cached, node->domains_running,
+                node->round_us, node->domains_collected, node->domains_missed,
+                (int)node->round_cut),
         error);
 }
 
-static int insert_pools(sqlite3 *db, const struct pool_sample *const *pools, size_t n,
+static int insert_pools(struct db *db, const struct pool_sample *const *pools, size_t n,
                         GError **error)
 {
     if (n == 0)
         return 0;
-    sqlite3_stmt *q = prep(db, error,
-                           "INSERT OR REPLACE INTO pool_samples(host_id, name, t, capacity,"
-                           " allocation, available) VALUES (?,?,?,?,?,?)",
-                           NULL);
+    struct db_stmt *q = db_prep(db, error,
+                                "INSERT OR REPLACE INTO pool_samples(host_id, name, t, capacity,"
+                                " allocation, available) VALUES (?,?,?,?,?,?)",
+                                NULL);
     if (!q)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct pool_sample *p = pools[i];
-        sqlite3_bind_int64(q, 1, p->host_id);
+        db_bind(q, 1, 'i', (int64_t)p->host_id);
         bind_s(q, 2, p->name);
-        sqlite3_bind_int64(q, 3, p->time_us);
+        db_bind(q, 3, 'i', (int64_t)p->time_us);
         bind_u(q, 4, p->capacity);
         bind_u(q, 5, p->allocation);
         bind_u(q, 6, p->available);
-        r = step_reset(db, q, error);
+        r = step_reset(q, error);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return r;
 }
 
-static int insert_guests(sqlite3 *db, const struct guest_sample *const *g, size_t n, GError **error)
+static int insert_guests(struct db *db, const struct guest_sample *const *g, size_t n,
+                         GError **error)
 {
     if (n == 0)
         return 0;
-    sqlite3_stmt *q = guest_insert_prepare(db, error);
+    struct db_stmt *q = guest_insert_prepare(db, error);
     if (!q)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++)
-        r = guest_insert(db, q, g[i], error);
-    sqlite3_finalize(q);
+        r = guest_insert(q, g[i], error);
+    db_finalize(q);
     return r;
 }
 
 /* The columns are the metrics of series_vm_reconciled: R, H and G of
  * every resource, named and placed by the one table. */
-static int insert_reconciled(sqlite3 *db, const struct reconciled_sample *v, size_t n,
+static int insert_reconciled(struct db *db, const struct reconciled_sample *v, size_t n,
                              GError **error)
 {
     if (n == 0)
@@ -241,48 +239,48 @@ static int insert_reconciled(sqlite3 *db, const struct reconciled_sample *v, siz
     for (size_t j = 0; j < kind->n_metrics; j++)
         g_string_append(sql, ",?");
     g_string_append_c(sql, ')');
-    sqlite3_stmt *q = prep(db, error, sql->str, NULL);
+    struct db_stmt *q = db_prep(db, error, sql->str, NULL);
     if (!q)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct reconciled_sample *x = &v[i];
         int k = 1;
-        sqlite3_bind_int64(q, k++, x->host_id);
+        db_bind(q, k++, 'i', (int64_t)x->host_id);
         bind_s(q, k++, x->uuid);
-        sqlite3_bind_int64(q, k++, x->time_us);
+        db_bind(q, k++, 'i', (int64_t)x->time_us);
         for (size_t j = 0; j < kind->n_metrics; j++)
             bind_u(q, k++, series_sample_value(kind, j, x));
-        r = step_reset(db, q, error);
+        r = step_reset(q, error);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return r;
 }
 
-static int status_write(sqlite3 *db, const struct store_view_status_write *w, size_t n,
+static int status_write(struct db *db, const struct store_view_status_write *w, size_t n,
                         GError **error)
 {
     if (n == 0)
         return 0;
-    sqlite3_stmt *q =
-        prep(db, error,
-             "INSERT OR REPLACE INTO view_status(uuid, part, host_id, available, reason, since,"
-             " updated) VALUES (?,?,?,?,?,?,?)",
-             NULL);
+    struct db_stmt *q =
+        db_prep(db, error,
+                "INSERT OR REPLACE INTO view_status(uuid, part, host_id, available, reason, since,"
+                " updated) VALUES (?,?,?,?,?,?,?)",
+                NULL);
     if (!q)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         bind_s(q, 1, w[i].uuid);
         bind_s(q, 2, w[i].part);
-        sqlite3_bind_int64(q, 3, w[i].host_id);
-        sqlite3_bind_int(q, 4, w[i].available);
+        db_bind(q, 3, 'i', (int64_t)w[i].host_id);
+        db_bind(q, 4, 'b', (int)w[i].available);
         bind_s(q, 5, w[i].available ? NULL : w[i].reason);
-        sqlite3_bind_int64(q, 6, w[i].since_us);
-        sqlite3_bind_int64(q, 7, w[i].updated_us);
-        r = step_reset(db, q, error);
+        db_bind(q, 6, 'i', (int64_t)w[i].since_us);
+        db_bind(q, 7, 'i', (int64_t)w[i].updated_us);
+        r = step_reset(q, error);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return r;
 }
 
@@ -290,7 +288,7 @@ int sq_round_write(struct store *st, const struct store_round *w, GError **error
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = begin(s->w, error);
+    int r = db_begin(s->w, error);
     if (r < 0)
         return r;
     if (w->n_hosts)
@@ -311,7 +309,7 @@ int sq_round_write(struct store *st, const struct store_round *w, GError **error
         r = views_write(s->w, w->views, w->n_views, error);
     if (r == 0)
         r = status_write(s->w, w->status, w->n_status, error);
-    return commit_or_rollback(s->w, r, error);
+    return db_commit_or_rollback(s->w, r, error);
 }
 
 /* ---- the engine's warm start ---- */
@@ -320,7 +318,7 @@ int sq_round_write(struct store *st, const struct store_round *w, GError **error
  * sample struct through the kind's field offsets: one reader for every
  * wide row, so a metric added to series.c is read back without a change
  * here. */
-static void read_metrics(const struct series_kind *kind, sqlite3_stmt *q, int first, void *sample)
+static void read_metrics(const struct series_kind *kind, struct db_stmt *q, int first, void *sample)
 {
     for (size_t i = 0; i < kind->n_metrics; i++)
         *(uint64_t *)((char *)sample + kind->metrics[i].offset) = col_u(q, first + (int)i);
@@ -365,37 +363,37 @@ int sq_samples_recent(struct store *st, enum store_recent_kind kind, const char 
         break;
     }
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error, sql, "ssii", key, source, host_id, (int64_t)n);
+    struct db_stmt *q = db_prep(s->r, error, sql, "ssii", key, source, host_id, (int64_t)n);
     if (!q)
         return -EIO;
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((rc = db_step(q, error)) > 0) {
         if (kind == STORE_RECENT_HOST) {
             struct host_sample h;
             host_sample_init(&h);
-            h.host_id = sqlite3_column_int64(q, 0);
-            h.uuid = col_text(q, 1);
-            h.time_us = sqlite3_column_int64(q, 2);
-            h.dom_id = sqlite3_column_type(q, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 3);
-            h.state = sqlite3_column_int(q, 4);
-            h.state_reason = sqlite3_column_int(q, 5);
-            h.vcpus_json = col_text(q, 6);
-            h.blocks_json = col_text(q, 7);
-            h.nics_json = col_text(q, 8);
+            h.host_id = db_col_i64(q, 0);
+            h.uuid = db_col_strdup(q, 1);
+            h.time_us = db_col_i64(q, 2);
+            h.dom_id = db_col_null(q, 3) ? -1 : db_col_i64(q, 3);
+            h.state = (int)db_col_i64(q, 4);
+            h.state_reason = (int)db_col_i64(q, 5);
+            h.vcpus_json = db_col_strdup(q, 6);
+            h.blocks_json = db_col_strdup(q, 7);
+            h.nics_json = db_col_strdup(q, 8);
             read_metrics(&series_vm_host, q, 9, &h);
             g_array_append_val(ret, h);
         } else if (kind == STORE_RECENT_GUEST) {
             struct guest_sample g;
             guest_sample_init(&g);
-            g.machine_uuid = col_text(q, 0);
-            g.source = guest_source_static((const char *)sqlite3_column_text(q, 1));
-            g.time_us = sqlite3_column_int64(q, 2);
-            g.received_us = sqlite3_column_int64(q, 3);
+            g.machine_uuid = db_col_strdup(q, 0);
+            g.source = guest_source_static(db_col_text(q, 1));
+            g.time_us = db_col_i64(q, 2);
+            g.received_us = db_col_i64(q, 3);
             g.seq = col_u(q, 4);
-            g.filesystems_json = col_text(q, 5);
-            g.disks_json = col_text(q, 6);
-            g.nics_json = col_text(q, 7);
-            g.extra_json = col_text(q, 8);
+            g.filesystems_json = db_col_strdup(q, 5);
+            g.disks_json = db_col_strdup(q, 6);
+            g.nics_json = db_col_strdup(q, 7);
+            g.extra_json = db_col_strdup(q, 8);
             read_metrics(&series_vm_guest, q, 9, &g);
             g_array_append_val(ret, g);
         } else {
@@ -403,16 +401,16 @@ int sq_samples_recent(struct store *st, enum store_recent_kind kind, const char 
             pool_sample_init(&p);
             p.host_id = host_id;
             p.name = g_strdup(key);
-            p.time_us = sqlite3_column_int64(q, 0);
+            p.time_us = db_col_i64(q, 0);
             p.capacity = col_u(q, 1);
             p.allocation = col_u(q, 2);
             p.available = col_u(q, 3);
             g_array_append_val(ret, p);
         }
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        set_db_error(error, s->r, "read samples");
+    db_finalize(q);
+    if (rc < 0) {
+        g_prefix_error(error, "read samples: ");
         return -EIO;
     }
     return 0;
@@ -431,17 +429,18 @@ struct rows *sq_view_status_query(struct store *st, const char *uuid, GError **e
 /* ---- reading rows of one entity ---- */
 
 /* Binds the entity text (split per kind) to ?1 and ?2. */
-static void bind_entity(const struct series_kind *kind, sqlite3_stmt *q, const char *entity)
+static void bind_entity(const struct series_kind *kind, struct db_stmt *q, const char *entity)
 {
     const char *slash = kind->entity_split == 'f'   ? strchr(entity, '/')
                         : kind->entity_split == 'l' ? strrchr(entity, '/')
                                                     : NULL;
     if (slash) {
-        sqlite3_bind_text(q, 1, entity, (int)(slash - entity), SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 2, slash + 1, -1, SQLITE_TRANSIENT);
+        g_autofree char *head = g_strndup(entity, (gsize)(slash - entity));
+        bind_s(q, 1, head);
+        bind_s(q, 2, slash + 1);
     } else {
-        sqlite3_bind_text(q, 1, entity, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_null(q, 2);
+        bind_s(q, 1, entity);
+        bind_s(q, 2, NULL);
     }
 }
 
@@ -461,39 +460,37 @@ static char *select_rows_sql(const struct series_kind *kind, bool before)
     return g_string_free(sql, FALSE);
 }
 
-static void read_row(const struct series_kind *kind, sqlite3_stmt *q, struct series_row *row)
+static void read_row(const struct series_kind *kind, struct db_stmt *q, struct series_row *row)
 {
-    row->t = sqlite3_column_int64(q, 0);
-    row->inc = series_inc_hash((const char *)sqlite3_column_text(q, 1));
+    row->t = db_col_i64(q, 0);
+    row->inc = series_inc_hash(db_col_text(q, 1));
     for (size_t i = 0; i < kind->n_metrics; i++)
         row->v[i] = col_u(q, (int)i + 2);
 }
 
 /* Rows of ENTITY in [FROM, TO), preceded by the last row before FROM (so
  * the first counter in the range has a predecessor). */
-static int read_series_rows(sqlite3 *db, const struct series_kind *kind, const char *entity,
+static int read_series_rows(struct db *db, const struct series_kind *kind, const char *entity,
                             int64_t from, int64_t to, GArray *ret, GError **error)
 {
     for (int pass = 0; pass < 2; pass++) {
         g_autofree char *sql = select_rows_sql(kind, pass == 0);
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-            set_db_error(error, db, "prepare");
+        struct db_stmt *q = db_prep(db, error, sql, NULL);
+        if (!q)
             return -EIO;
-        }
         bind_entity(kind, q, entity);
-        sqlite3_bind_int64(q, 3, from);
+        db_bind(q, 3, 'i', (int64_t)from);
         if (pass == 1)
-            sqlite3_bind_int64(q, 4, to);
+            db_bind(q, 4, 'i', (int64_t)to);
         int rc;
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        while ((rc = db_step(q, error)) > 0) {
             struct series_row row;
             read_row(kind, q, &row);
             g_array_append_val(ret, row);
         }
-        sqlite3_finalize(q);
-        if (rc != SQLITE_DONE) {
-            set_db_error(error, db, "read rows");
+        db_finalize(q);
+        if (rc < 0) {
+            g_prefix_error(error, "read rows: ");
             return -EIO;
         }
     }
@@ -517,16 +514,16 @@ static int64_t floor_to(int64_t t, int64_t step)
     return t >= 0 ? t / step * step : -((-t + step - 1) / step) * step;
 }
 
-static int upsert_tier(sqlite3 *db, const char *table, const struct series_kind *kind,
+static int upsert_tier(struct db *db, const char *table, const struct series_kind *kind,
                        const char *entity, int64_t t, const struct series_agg *aggs, GError **error)
 {
     g_autofree char *data = series_aggs_to_json(kind, aggs);
     g_autofree char *sql =
         g_strdup_printf("INSERT OR REPLACE INTO %s(kind, entity, t, data) VALUES (?,?,?,?)", table);
-    return step_done(db, prep(db, error, sql, "ssis", kind->name, entity, t, data), error);
+    return db_done(db_prep(db, error, sql, "ssis", kind->name, entity, t, data), error);
 }
 
-static int compute_5m(sqlite3 *db, const struct series_kind *kind, const struct bucket_key *b,
+static int compute_5m(struct db *db, const struct series_kind *kind, const struct bucket_key *b,
                       GError **error)
 {
     g_autoptr(GArray) srows = g_array_new(FALSE, FALSE, sizeof(struct series_row));
@@ -539,50 +536,51 @@ static int compute_5m(sqlite3 *db, const struct series_kind *kind, const struct 
     return upsert_tier(db, "samples_5m", kind, b->entity, b->t, aggs, error);
 }
 
-static int compute_1h(sqlite3 *db, const struct series_kind *kind, const struct bucket_key *b,
+static int compute_1h(struct db *db, const struct series_kind *kind, const struct bucket_key *b,
                       GError **error)
 {
-    sqlite3_stmt *q = prep(db, error,
-                           "SELECT data FROM samples_5m WHERE kind = ? AND entity = ?"
-                           " AND t >= ? AND t < ?",
-                           "ssii", kind->name, b->entity, b->t, b->t + SERIES_TIER_1H);
+    struct db_stmt *q = db_prep(db, error,
+                                "SELECT data FROM samples_5m WHERE kind = ? AND entity = ?"
+                                " AND t >= ? AND t < ?",
+                                "ssii", kind->name, b->entity, b->t, b->t + SERIES_TIER_1H);
     if (!q)
         return -EIO;
     struct series_agg sum[SERIES_MAX_METRICS] = {0}, one[SERIES_MAX_METRICS];
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        series_aggs_from_json(kind, (const char *)sqlite3_column_text(q, 0), one);
+    while (db_step(q, NULL) > 0) {
+        series_aggs_from_json(kind, db_col_text(q, 0), one);
         series_agg_combine(sum, one, kind->n_metrics);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
     return upsert_tier(db, "samples_1h", kind, b->entity, b->t, sum, error);
 }
 
-static int get_watermark(sqlite3 *db, const struct series_kind *kind, int64_t *ret, GError **error)
+static int get_watermark(struct db *db, const struct series_kind *kind, int64_t *ret,
+                         GError **error)
 {
-    sqlite3_stmt *q =
-        prep(db, error, "SELECT watermark FROM samples_progress WHERE kind = ?", "s", kind->name);
+    struct db_stmt *q = db_prep(db, error, "SELECT watermark FROM samples_progress WHERE kind = ?",
+                                "s", kind->name);
     if (!q)
         return -EIO;
-    *ret = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : G_MININT64;
-    sqlite3_finalize(q);
+    *ret = db_step(q, NULL) > 0 ? db_col_i64(q, 0) : G_MININT64;
+    db_finalize(q);
     return 0;
 }
 
 /* Runs FN on each key of KEYS, MAINT_BATCH to a transaction. */
 static int for_each_batched(struct store_sqlite *s, const struct series_kind *kind, GArray *keys,
-                            int (*fn)(sqlite3 *, const struct series_kind *,
+                            int (*fn)(struct db *, const struct series_kind *,
                                       const struct bucket_key *, GError **),
                             GError **error)
 {
     for (guint i = 0; i < keys->len;) {
         g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-        int r = begin(s->w, error);
+        int r = db_begin(s->w, error);
         if (r < 0)
             return r;
         guint end = MIN(keys->len, i + MAINT_BATCH);
         for (; i < end && r == 0; i++)
             r = fn(s->w, kind, &g_array_index(keys, struct bucket_key, i), error);
-        r = commit_or_rollback(s->w, r, error);
+        r = db_commit_or_rollback(s->w, r, error);
         if (r < 0)
             return r;
     }
@@ -614,17 +612,18 @@ static int maintain_kind(struct store_sqlite *s, const struct series_kind *kind,
                                                ") FROM %s WHERE %s >= ? AND %s < ?",
                                                kind->entity_sql, kind->time_col, SERIES_TIER_5M,
                                                kind->table, kind->recv_col, kind->recv_col);
-        sqlite3_stmt *q = prep(s->w, error, sql, "ii", wm == G_MININT64 ? G_MININT64 : wm, new_wm);
+        struct db_stmt *q =
+            db_prep(s->w, error, sql, "ii", wm == G_MININT64 ? G_MININT64 : wm, new_wm);
         if (!q)
             return -EIO;
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            const char *e = (const char *)sqlite3_column_text(q, 0);
+        while (db_step(q, NULL) > 0) {
+            const char *e = db_col_text(q, 0);
             if (!e)
                 continue;
-            struct bucket_key b = {g_strdup(e), sqlite3_column_int64(q, 1) * SERIES_TIER_5M};
+            struct bucket_key b = {g_strdup(e), db_col_i64(q, 1) * SERIES_TIER_5M};
             g_array_append_val(k5, b);
         }
-        sqlite3_finalize(q);
+        db_finalize(q);
     }
     r = for_each_batched(s, kind, k5, compute_5m, error);
     if (r < 0)
@@ -650,20 +649,19 @@ static int maintain_kind(struct store_sqlite *s, const struct series_kind *kind,
     stats->buckets_1h += k1->len;
 
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "INSERT OR REPLACE INTO samples_progress(kind, watermark) VALUES (?, ?)",
-                          "si", kind->name, new_wm),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "INSERT OR REPLACE INTO samples_progress(kind, watermark) VALUES (?, ?)",
+                           "si", kind->name, new_wm),
+                   error);
 }
 
 static int delete_older(struct store_sqlite *s, const char *sql, int64_t cutoff,
                         struct store_maint_stats *stats, GError **error)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w, prep(s->w, error, sql, "i", cutoff), error);
+    int r = db_done(db_prep(s->w, error, sql, "i", cutoff), error);
     if (r == 0)
-        stats->rows_deleted += (unsigned)sqlite3_changes(s->w);
+        stats->rows_deleted += (unsigned)db_changes(s->w);
     return r;
 }
 
@@ -760,7 +758,7 @@ struct store_series_result *sq_series_query(struct store *st, const struct store
                 g_strdup_printf("SELECT t, data FROM samples_%s WHERE kind = ? AND entity = ?"
                                 " AND t >= ? AND t < ? ORDER BY t",
                                 tier);
-            sqlite3_stmt *qq = prep(
+            struct db_stmt *qq = db_prep(
                 s->r, error, sql, "ssii", kind->name, q->entity,
                 floor_to(q->from_us, g_str_equal(tier, "5m") ? SERIES_TIER_5M : SERIES_TIER_1H),
                 q->to_us);
@@ -768,16 +766,16 @@ struct store_series_result *sq_series_query(struct store *st, const struct store
                 r = -EIO;
             } else {
                 struct series_agg aggs[SERIES_MAX_METRICS];
-                while (sqlite3_step(qq) == SQLITE_ROW) {
-                    series_aggs_from_json(kind, (const char *)sqlite3_column_text(qq, 1), aggs);
+                while (db_step(qq, NULL) > 0) {
+                    series_aggs_from_json(kind, db_col_text(qq, 1), aggs);
                     for (size_t i = 0; i < q->n_metrics; i++) {
-                        struct series_point p = {.t = sqlite3_column_int64(qq, 0)};
+                        struct series_point p = {.t = db_col_i64(qq, 0)};
                         int mi = q->metrics[i];
                         if (series_agg_value(kind, (size_t)mi, &aggs[mi], &p.v))
                             g_array_append_val(pts[i], p);
                     }
                 }
-                sqlite3_finalize(qq);
+                db_finalize(qq);
             }
         }
     }

@@ -16,8 +16,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-c/json.h>
-#include <math.h>
-#include <sqlite3.h>
+#include <sqlite3.h> /* SQLite only: opening its connections */
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -280,126 +279,25 @@ static const char *const migrations[] = {
     "  restart TEXT NOT NULL, grp TEXT, updated INTEGER NOT NULL, by TEXT) WITHOUT ROWID;",
 };
 
-void set_db_error(GError **error, sqlite3 *db, const char *what)
+void bind_s(struct db_stmt *q, int idx, const char *s)
 {
-    g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "%s: %s", what, sqlite3_errmsg(db));
+    db_bind(q, idx, 's', s);
 }
 
-int exec_sql(sqlite3 *db, const char *sql, GError **error)
+int step_id(struct db_stmt *q, int64_t *ret_id, GError **error)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "%s", msg ? msg : "sqlite error");
-        sqlite3_free(msg);
+    if (!q)
         return -EIO;
-    }
+    int64_t id = 0;
+    int rc;
+    while ((rc = db_step(q, error)) > 0)
+        id = db_col_i64(q, 0);
+    db_finalize(q);
+    if (rc < 0)
+        return -EIO;
+    if (ret_id)
+        *ret_id = id;
     return 0;
-}
-
-/*
- * Prepares SQL and binds arguments described by FMT, one character each:
- *   s  const char * (NULL binds NULL)
- *   i  int64_t
- *   u  uint64_t (stored as int64; sizes never reach 2^63)
- *   b  bool (passed as int)
- *   I  int64_t, where 0 binds NULL (optional references)
- *   U  uint64_t, where SAMPLE_ABSENT binds NULL (optional figures)
- */
-static sqlite3_stmt *vprep(sqlite3 *db, GError **error, const char *sql, const char *fmt,
-                           va_list ap)
-{
-    sqlite3_stmt *stmt = NULL;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        set_db_error(error, db, "prepare");
-        return NULL;
-    }
-    for (int i = 0; fmt && fmt[i]; i++) {
-        int idx = i + 1;
-        switch (fmt[i]) {
-        case 's': {
-            const char *s = va_arg(ap, const char *);
-            if (s)
-                sqlite3_bind_text(stmt, idx, s, -1, SQLITE_TRANSIENT);
-            else
-                sqlite3_bind_null(stmt, idx);
-            break;
-        }
-        case 'i':
-            sqlite3_bind_int64(stmt, idx, va_arg(ap, int64_t));
-            break;
-        case 'u':
-            sqlite3_bind_int64(stmt, idx, (sqlite3_int64)va_arg(ap, uint64_t));
-            break;
-        case 'b':
-            sqlite3_bind_int(stmt, idx, va_arg(ap, int) ? 1 : 0);
-            break;
-        case 'd': {
-            double v = va_arg(ap, double);
-            if (isfinite(v))
-                sqlite3_bind_double(stmt, idx, v);
-            else
-                sqlite3_bind_null(stmt, idx);
-            break;
-        }
-        case 'U': {
-            uint64_t v = va_arg(ap, uint64_t);
-            if (v == SAMPLE_ABSENT || v > (uint64_t)INT64_MAX)
-                sqlite3_bind_null(stmt, idx);
-            else
-                sqlite3_bind_int64(stmt, idx, (sqlite3_int64)v);
-            break;
-        }
-        case 'I': {
-            int64_t v = va_arg(ap, int64_t);
-            if (v)
-                sqlite3_bind_int64(stmt, idx, v);
-            else
-                sqlite3_bind_null(stmt, idx);
-            break;
-        }
-        default:
-            g_assert_not_reached();
-        }
-    }
-    return stmt;
-}
-
-void bind_s(sqlite3_stmt *q, int idx, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(q, idx, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(q, idx);
-}
-
-sqlite3_stmt *prep(sqlite3 *db, GError **error, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sqlite3_stmt *stmt = vprep(db, error, sql, fmt, ap);
-    va_end(ap);
-    return stmt;
-}
-
-/* Steps a statement that returns no rows, then finalizes it. */
-int step_done(sqlite3 *db, sqlite3_stmt *stmt, GError **error)
-{
-    if (!stmt)
-        return -EIO;
-    int rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        set_db_error(error, db, "write");
-        return -EIO;
-    }
-    return 0;
-}
-
-char *col_text(sqlite3_stmt *stmt, int i)
-{
-    const unsigned char *t = sqlite3_column_text(stmt, i);
-    return t ? g_strdup((const char *)t) : NULL;
 }
 
 /*
@@ -407,53 +305,58 @@ char *col_text(sqlite3_stmt *stmt, int i)
  * row's table (model/row.h), once per statement; columns without a field
  * are ignored, so a query may select helpers the row does not keep.
  */
-static const struct row_field **column_fields(sqlite3_stmt *stmt, const struct row_desc *d)
+static const struct row_field **column_fields(struct db_stmt *q, const struct row_desc *d)
 {
-    int n = sqlite3_column_count(stmt);
+    int n = db_cols(q);
     const struct row_field **map = g_new0(const struct row_field *, (gsize)n + 1);
     for (int i = 0; i < n; i++)
-        map[i] = row_field_find(d, sqlite3_column_name(stmt, i));
+        map[i] = row_field_find(d, db_col_name(q, i));
     return map;
 }
 
-static void fill_row(sqlite3_stmt *stmt, const struct row_field **map, void *row)
+static void fill_row(struct db_stmt *q, const struct row_field **map, int n, void *row)
 {
-    for (int i = 0; i < sqlite3_column_count(stmt); i++) {
+    for (int i = 0; i < n; i++) {
         const struct row_field *f = map[i];
-        if (!f || sqlite3_column_type(stmt, i) == SQLITE_NULL)
+        if (!f || db_col_null(q, i))
             continue;
         char *p = (char *)row + f->offset;
         switch (f->type) {
         case ROW_STR:
         case ROW_JSON:
             g_free(*(char **)p);
-            *(char **)p = col_text(stmt, i);
+            *(char **)p = db_col_strdup(q, i);
             break;
         case ROW_INT:
         case ROW_TIME:
-            *(int64_t *)p = sqlite3_column_int64(stmt, i);
+            *(int64_t *)p = db_col_i64(q, i);
             break;
         case ROW_BOOL:
-            *(bool *)p = sqlite3_column_int64(stmt, i) != 0;
+            *(bool *)p = db_col_i64(q, i) != 0;
             break;
         case ROW_REAL:
-            *(double *)p = sqlite3_column_double(stmt, i);
+            *(double *)p = db_col_double(q, i);
             break;
         }
     }
 }
 
-int read_rows(sqlite3 *db, sqlite3_stmt *stmt, struct rows *ret, GError **error)
+int read_rows(struct db_stmt *q, struct rows *ret, GError **error)
 {
-    if (!stmt)
+    if (!q)
         return -EIO;
-    g_autofree const struct row_field **map = column_fields(stmt, ret->desc);
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-        fill_row(stmt, map, rows_add(ret));
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE) {
-        set_db_error(error, db, "query");
+    g_autofree const struct row_field **map = NULL;
+    int n = 0, rc;
+    while ((rc = db_step(q, error)) > 0) {
+        if (!map) { /* PostgreSQL knows the columns once the statement ran */
+            map = column_fields(q, ret->desc);
+            n = db_cols(q);
+        }
+        fill_row(q, map, n, rows_add(ret));
+    }
+    db_finalize(q);
+    if (rc < 0) {
+        g_prefix_error(error, "query: ");
         return -EIO;
     }
     return 0;
@@ -465,26 +368,12 @@ struct rows *query_rows(struct store_sqlite *s, const struct row_desc *d, GError
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
     va_list ap;
     va_start(ap, fmt);
-    sqlite3_stmt *stmt = vprep(s->r, error, sql, fmt, ap);
+    struct db_stmt *q = db_vprep(s->r, error, sql, fmt, ap);
     va_end(ap);
     g_autoptr(rows) ret = rows_new(d);
-    if (read_rows(s->r, stmt, ret, error) < 0)
+    if (read_rows(q, ret, error) < 0)
         return NULL;
     return g_steal_pointer(&ret);
-}
-
-int begin(sqlite3 *db, GError **error)
-{
-    return exec_sql(db, "BEGIN IMMEDIATE", error);
-}
-
-int commit_or_rollback(sqlite3 *db, int r, GError **error)
-{
-    if (r < 0) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return r;
-    }
-    return exec_sql(db, "COMMIT", error);
 }
 
 /* ---- hosts ---- */
@@ -497,25 +386,26 @@ static int sq_host_ensure(struct store *st, const char *name, const char *uri, i
     /* A host keeps its id (and so its history) across restarts by name; the
      * URI may change in the configuration.  Until its driver says more, it
      * is connecting, whatever a previous process left. */
-    int r = step_done(s->w,
-                      prep(s->w, error,
-                           "INSERT INTO hosts(name, uri) VALUES (?, ?) "
-                           "ON CONFLICT(name) DO UPDATE SET uri = excluded.uri, "
-                           "state = 'connecting', reason = NULL, connected_since = NULL",
-                           "ss", name, uri),
-                      error);
+    int r = db_done(db_prep(s->w, error,
+                            "INSERT INTO hosts(name, uri) VALUES (?, ?) "
+                            "ON CONFLICT(name) DO UPDATE SET uri = excluded.uri, "
+                            "state = 'connecting', reason = NULL, connected_since = NULL",
+                            "ss", name, uri),
+                    error);
     if (r < 0)
         return r;
-    sqlite3_stmt *q = prep(s->w, error, "SELECT id FROM hosts WHERE name = ?", "s", name);
+    struct db_stmt *q = db_prep(s->w, error, "SELECT id FROM hosts WHERE name = ?", "s", name);
     if (!q)
         return -EIO;
-    r = sqlite3_step(q) == SQLITE_ROW ? 0 : -EIO;
-    if (r == 0)
-        *ret_id = sqlite3_column_int64(q, 0);
+    int rc = db_step(q, error);
+    if (rc > 0)
+        *ret_id = db_col_i64(q, 0);
+    else if (rc == 0)
+        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "host lookup: no host '%s'", name);
     else
-        set_db_error(error, s->w, "host lookup");
-    sqlite3_finalize(q);
-    return r;
+        g_prefix_error(error, "host lookup: ");
+    db_finalize(q);
+    return rc > 0 ? 0 : -EIO;
 }
 
 static int sq_host_lookup(struct store *st, const char *name_or_id, int64_t *ret_id,
@@ -523,26 +413,27 @@ static int sq_host_lookup(struct store *st, const char *name_or_id, int64_t *ret
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT id, name FROM hosts WHERE name = ?1 OR CAST(id AS TEXT) = ?1"
-                           " ORDER BY name = ?1 DESC LIMIT 1",
-                           "s", name_or_id);
+    struct db_stmt *q =
+        db_prep(s->r, error,
+                "SELECT id, name FROM hosts WHERE name = ?1 OR CAST(id AS TEXT) = ?1"
+                " ORDER BY name = ?1 DESC LIMIT 1",
+                "s", name_or_id);
     if (!q)
         return -EIO;
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        *ret_id = sqlite3_column_int64(q, 0);
+    int rc = db_step(q, error);
+    if (rc > 0) {
+        *ret_id = db_col_i64(q, 0);
         if (ret_name)
-            *ret_name = col_text(q, 1);
+            *ret_name = db_col_strdup(q, 1);
     }
-    sqlite3_finalize(q);
-    if (rc == SQLITE_ROW)
+    db_finalize(q);
+    if (rc > 0)
         return 0;
-    if (rc == SQLITE_DONE) {
+    if (rc == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no host '%s'", name_or_id);
         return -ENOENT;
     }
-    set_db_error(error, s->r, "host lookup");
+    g_prefix_error(error, "host lookup: ");
     return -EIO;
 }
 
@@ -551,15 +442,14 @@ static int sq_host_put_info(struct store *st, int64_t host_id, const struct host
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "UPDATE hosts SET driver = ?, hv_version = ?, libvirt_version = ?,"
-                          " hostname = ?, cpu_model = ?, cpus = ?, mhz = ?, memory_bytes = ?,"
-                          " numa_cells = ?, last_seen = ? WHERE id = ?",
-                          "sssssiiuiii", h->driver, h->hv_version, h->libvirt_version, h->hostname,
-                          h->cpu_model, (int64_t)h->cpus, (int64_t)h->mhz, h->memory_bytes,
-                          (int64_t)h->numa_cells, now_us, host_id),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "UPDATE hosts SET driver = ?, hv_version = ?, libvirt_version = ?,"
+                           " hostname = ?, cpu_model = ?, cpus = ?, mhz = ?, memory_bytes = ?,"
+                           " numa_cells = ?, last_seen = ? WHERE id = ?",
+                           "sssssiiuiii", h->driver, h->hv_version, h->libvirt_version, h->hostname,
+                           h->cpu_model, (int64_t)h->cpus, (int64_t)h->mhz, h->memory_bytes,
+                           (int64_t)h->numa_cells, now_us, host_id),
+                   error);
 }
 
 static int sq_host_put_state(struct store *st, int64_t host_id, enum host_state state,
@@ -568,17 +458,17 @@ static int sq_host_put_state(struct store *st, int64_t host_id, enum host_state 
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     bool up = state == HOST_CONNECTED;
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "UPDATE hosts SET state = ?1, reason = ?2,"
-                          " connected_since = CASE WHEN ?3 THEN coalesce(connected_since, ?4)"
-                          "   ELSE NULL END,"
-                          " last_seen = CASE WHEN ?3 THEN ?4 ELSE last_seen END,"
-                          " inventory_synced_at = CASE WHEN ?5 > 0 THEN ?5"
-                          "   ELSE inventory_synced_at END"
-                          " WHERE id = ?6",
-                          "ssbiii", host_state_name(state), reason, up, now_us, synced_us, host_id),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "UPDATE hosts SET state = ?1, reason = ?2,"
+                           " connected_since = CASE WHEN ?3 THEN coalesce(connected_since, ?4)"
+                           "   ELSE NULL END,"
+                           " last_seen = CASE WHEN ?3 THEN ?4 ELSE last_seen END,"
+                           " inventory_synced_at = CASE WHEN ?5 > 0 THEN ?5"
+                           "   ELSE inventory_synced_at END"
+                           " WHERE id = ?6",
+                           "ssbiii", host_state_name(state), reason, up, now_us, synced_us,
+                           host_id),
+                   error);
 }
 
 /* ---- domains ---- */
@@ -598,36 +488,36 @@ static int sq_domains_load(struct store *st, int64_t host_id, GArray *ret, GErro
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q = prep(s->r, error,
-                           "SELECT d.id, d.uuid, d.name, d.removed, d.config_version, v.xml,"
-                           " d.persistent_version, p.xml, d.state, d.state_reason"
-                           " FROM domains d LEFT JOIN config_versions v ON v.domain_id = d.id"
-                           "  AND v.version = d.config_version"
-                           " LEFT JOIN persistent_versions p ON p.domain_id = d.id"
-                           "  AND p.version = d.persistent_version WHERE d.host_id = ?",
-                           "i", host_id);
+    struct db_stmt *q = db_prep(s->r, error,
+                                "SELECT d.id, d.uuid, d.name, d.removed, d.config_version, v.xml,"
+                                " d.persistent_version, p.xml, d.state, d.state_reason"
+                                " FROM domains d LEFT JOIN config_versions v ON v.domain_id = d.id"
+                                "  AND v.version = d.config_version"
+                                " LEFT JOIN persistent_versions p ON p.domain_id = d.id"
+                                "  AND p.version = d.persistent_version WHERE d.host_id = ?",
+                                "i", host_id);
     if (!q)
         return -EIO;
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((rc = db_step(q, error)) > 0) {
         struct store_domain_ref r = {
-            .domain_id = sqlite3_column_int64(q, 0),
+            .domain_id = db_col_i64(q, 0),
             .host_id = host_id,
-            .uuid = col_text(q, 1),
-            .name = col_text(q, 2),
-            .removed = sqlite3_column_int(q, 3) != 0,
-            .config_version = sqlite3_column_int64(q, 4),
-            .xml = col_text(q, 5),
-            .persistent_version = sqlite3_column_int64(q, 6),
-            .persistent_xml = col_text(q, 7),
-            .state = col_text(q, 8),
-            .state_reason = col_text(q, 9),
+            .uuid = db_col_strdup(q, 1),
+            .name = db_col_strdup(q, 2),
+            .removed = db_col_i64(q, 3) != 0,
+            .config_version = db_col_i64(q, 4),
+            .xml = db_col_strdup(q, 5),
+            .persistent_version = db_col_i64(q, 6),
+            .persistent_xml = db_col_strdup(q, 7),
+            .state = db_col_strdup(q, 8),
+            .state_reason = db_col_strdup(q, 9),
         };
         g_array_append_val(ret, r);
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        set_db_error(error, s->r, "loading domains");
+    db_finalize(q);
+    if (rc < 0) {
+        g_prefix_error(error, "loading domains: ");
         return -EIO;
     }
     return 0;
@@ -641,21 +531,21 @@ static int version_get(struct store_sqlite *s, const char *table, int64_t domain
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
     g_autofree char *sql =
         g_strdup_printf("SELECT xml FROM %s WHERE domain_id = ? AND version = ?", table);
-    sqlite3_stmt *q = prep(s->r, error, sql, "ii", domain_id, version);
+    struct db_stmt *q = db_prep(s->r, error, sql, "ii", domain_id, version);
     if (!q)
         return -EIO;
-    int rc = sqlite3_step(q);
-    *ret_xml = rc == SQLITE_ROW ? col_text(q, 0) : NULL;
-    sqlite3_finalize(q);
-    if (rc == SQLITE_ROW)
+    int rc = db_step(q, error);
+    *ret_xml = rc > 0 ? db_col_strdup(q, 0) : NULL;
+    db_finalize(q);
+    if (rc > 0)
         return 0;
-    if (rc == SQLITE_DONE) {
+    if (rc == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND,
                     "no version %" G_GINT64_FORMAT " of domain %" G_GINT64_FORMAT, version,
                     domain_id);
         return -ENOENT;
     }
-    set_db_error(error, s->r, "config version");
+    g_prefix_error(error, "config version: ");
     return -EIO;
 }
 
@@ -722,71 +612,67 @@ static char *nics_text(const GPtrArray *nics)
     return t;
 }
 
-static int add_change(sqlite3 *db, int64_t domain_id, const struct store_change *ch, int64_t when,
+static int add_change(struct db *db, int64_t domain_id, const struct store_change *ch, int64_t when,
                       GError **error)
 {
-    return step_done(db,
-                     prep(db, error,
-                          "INSERT INTO changes(domain_id, from_version, to_version, seen_at,"
-                          " cause, actor, audit_id, diff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          "iIiissIs", domain_id, ch->from_version, ch->to_version, when,
-                          ch->cause.cause, ch->cause.actor, ch->cause.audit_id,
-                          ch->diff ? ch->diff : ""),
-                     error);
+    return db_done(db_prep(db, error,
+                           "INSERT INTO changes(domain_id, from_version, to_version, seen_at,"
+                           " cause, actor, audit_id, diff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           "iIiissIs", domain_id, ch->from_version, ch->to_version, when,
+                           ch->cause.cause, ch->cause.actor, ch->cause.audit_id,
+                           ch->diff ? ch->diff : ""),
+                   error);
 }
 
-static int domain_put_locked(sqlite3 *db, int64_t host_id, const struct domain_info *d,
+static int domain_put_locked(struct db *db, int64_t host_id, const struct domain_info *d,
                              const struct store_change *ch, int64_t now, int64_t *ret_id,
                              GError **error)
 {
     int64_t domain_id = 0;
-    sqlite3_stmt *q = prep(db, error, "SELECT id FROM domains WHERE host_id = ? AND uuid = ?", "is",
-                           host_id, d->uuid);
+    struct db_stmt *q = db_prep(db, error, "SELECT id FROM domains WHERE host_id = ? AND uuid = ?",
+                                "is", host_id, d->uuid);
     if (!q)
         return -EIO;
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        domain_id = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        set_db_error(error, db, "domain lookup");
+    int rc = db_step(q, error);
+    if (rc > 0)
+        domain_id = db_col_i64(q, 0);
+    db_finalize(q);
+    if (rc < 0) {
+        g_prefix_error(error, "domain lookup: ");
         return -EIO;
     }
     if (!domain_id) {
-        int r = step_done(db,
-                          prep(db, error, "INSERT INTO domains(host_id, uuid, name) VALUES (?,?,?)",
-                               "iss", host_id, d->uuid, d->name),
-                          error);
+        int r = step_id(db_prep(db, error,
+                                "INSERT INTO domains(host_id, uuid, name) VALUES (?,?,?)"
+                                " RETURNING id",
+                                "iss", host_id, d->uuid, d->name),
+                        &domain_id, error);
         if (r < 0)
             return r;
-        domain_id = sqlite3_last_insert_rowid(db);
     }
     g_autofree char *disks = disks_text(d->disks);
     g_autofree char *nics = nics_text(d->nics);
-    int r = step_done(
-        db,
-        prep(db, error,
-             "UPDATE domains SET name = ?, state = ?, state_reason = ?, persistent = ?,"
-             " autostart = ?, vcpus = ?, max_vcpus = ?, memory_bytes = ?, max_memory_bytes = ?,"
-             " os_type = ?, domain_type = ?, disks = ?, nics = ?, has_agent = ?,"
-             " balloon_model = ?, updated_at = ?, removed = 0 WHERE id = ?",
-             "sssbbiiuussssbsii", d->name, d->state, d->state_reason, d->persistent, d->autostart,
-             (int64_t)d->vcpus, (int64_t)d->max_vcpus, d->memory_bytes, d->max_memory_bytes,
-             d->os_type, d->domain_type, disks, nics, d->has_agent, d->balloon_model, now,
-             domain_id),
+    int r = db_done(
+        db_prep(db, error,
+                "UPDATE domains SET name = ?, state = ?, state_reason = ?, persistent = ?,"
+                " autostart = ?, vcpus = ?, max_vcpus = ?, memory_bytes = ?, max_memory_bytes = ?,"
+                " os_type = ?, domain_type = ?, disks = ?, nics = ?, has_agent = ?,"
+                " balloon_model = ?, updated_at = ?, removed = 0 WHERE id = ?",
+                "sssbbiiuussssbsii", d->name, d->state, d->state_reason, d->persistent,
+                d->autostart, (int64_t)d->vcpus, (int64_t)d->max_vcpus, d->memory_bytes,
+                d->max_memory_bytes, d->os_type, d->domain_type, disks, nics, d->has_agent,
+                d->balloon_model, now, domain_id),
         error);
     if (r == 0 && ch && ch->new_xml) {
-        r = step_done(db,
-                      prep(db, error,
-                           "INSERT INTO config_versions(domain_id, version, xml, seen_at)"
-                           " VALUES (?, ?, ?, ?)",
-                           "iisi", domain_id, ch->to_version, ch->new_xml, now),
-                      error);
+        r = db_done(db_prep(db, error,
+                            "INSERT INTO config_versions(domain_id, version, xml, seen_at)"
+                            " VALUES (?, ?, ?, ?)",
+                            "iisi", domain_id, ch->to_version, ch->new_xml, now),
+                    error);
         if (r == 0)
-            r = step_done(db,
-                          prep(db, error, "UPDATE domains SET config_version = ? WHERE id = ?",
-                               "ii", ch->to_version, domain_id),
-                          error);
+            r = db_done(db_prep(db, error, "UPDATE domains SET config_version = ? WHERE id = ?",
+                                "ii", ch->to_version, domain_id),
+                        error);
     }
     if (r == 0 && ch)
         r = add_change(db, domain_id, ch, now, error);
@@ -801,11 +687,11 @@ static int sq_domain_put(struct store *st, int64_t host_id, const struct domain_
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = begin(s->w, error);
+    int r = db_begin(s->w, error);
     if (r < 0)
         return r;
     r = domain_put_locked(s->w, host_id, d, ch, now_us, ret_domain_id, error);
-    return commit_or_rollback(s->w, r, error);
+    return db_commit_or_rollback(s->w, r, error);
 }
 
 static int sq_domain_remove(struct store *st, int64_t domain_id, const struct store_change *ch,
@@ -813,23 +699,22 @@ static int sq_domain_remove(struct store *st, int64_t domain_id, const struct st
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = begin(s->w, error);
+    int r = db_begin(s->w, error);
     if (r < 0)
         return r;
-    r = step_done(s->w,
-                  prep(s->w, error,
-                       "UPDATE domains SET removed = 1, state = 'removed', updated_at = ?"
-                       " WHERE id = ?",
-                       "ii", now_us, domain_id),
-                  error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+    r = db_done(db_prep(s->w, error,
+                        "UPDATE domains SET removed = 1, state = 'removed', updated_at = ?"
+                        " WHERE id = ?",
+                        "ii", now_us, domain_id),
+                error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "no domain %" G_GINT64_FORMAT,
                     domain_id);
         r = -ENOENT;
     }
     if (r == 0)
         r = add_change(s->w, domain_id, ch, now_us, error);
-    return commit_or_rollback(s->w, r, error);
+    return db_commit_or_rollback(s->w, r, error);
 }
 
 static int sq_persistent_put(struct store *st, int64_t domain_id, const struct store_change *ch,
@@ -840,43 +725,37 @@ static int sq_persistent_put(struct store *st, int64_t domain_id, const struct s
     if (ret_change_id)
         *ret_change_id = 0;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = begin(s->w, error);
+    int r = db_begin(s->w, error);
     if (r < 0)
         return r;
     if (ch && ch->new_xml) {
-        r = step_done(s->w,
-                      prep(s->w, error,
-                           "INSERT INTO persistent_versions(domain_id, version, xml, seen_at)"
-                           " VALUES (?, ?, ?, ?)",
-                           "iisi", domain_id, ch->to_version, ch->new_xml, now_us),
-                      error);
+        r = db_done(db_prep(s->w, error,
+                            "INSERT INTO persistent_versions(domain_id, version, xml, seen_at)"
+                            " VALUES (?, ?, ?, ?)",
+                            "iisi", domain_id, ch->to_version, ch->new_xml, now_us),
+                    error);
         if (r == 0)
-            r = step_done(s->w,
-                          prep(s->w, error,
-                               "UPDATE domains SET persistent_version = ? WHERE id = ?", "ii",
-                               ch->to_version, domain_id),
-                          error);
+            r = db_done(db_prep(s->w, error,
+                                "UPDATE domains SET persistent_version = ? WHERE id = ?", "ii",
+                                ch->to_version, domain_id),
+                        error);
     }
     if (r == 0 && ch && record)
-        r = step_done(s->w,
-                      prep(s->w, error,
-                           "INSERT INTO changes(domain_id, from_version, to_version, seen_at,"
-                           " cause, actor, audit_id, diff, track, pending)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'persistent', ?)",
-                           "iIiissIsb", domain_id, ch->from_version, ch->to_version, now_us,
-                           ch->cause.cause, ch->cause.actor, ch->cause.audit_id,
-                           ch->diff ? ch->diff : "", ch->pending),
-                      error);
-    if (r == 0 && ch && record && ret_change_id)
-        *ret_change_id = sqlite3_last_insert_rowid(s->w);
+        r = step_id(db_prep(s->w, error,
+                            "INSERT INTO changes(domain_id, from_version, to_version, seen_at,"
+                            " cause, actor, audit_id, diff, track, pending)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'persistent', ?) RETURNING id",
+                            "iIiissIsb", domain_id, ch->from_version, ch->to_version, now_us,
+                            ch->cause.cause, ch->cause.actor, ch->cause.audit_id,
+                            ch->diff ? ch->diff : "", ch->pending),
+                    ret_change_id, error);
     for (size_t i = 0; r == 0 && i < n_applied; i++)
-        r = step_done(s->w,
-                      prep(s->w, error,
-                           "UPDATE changes SET pending = 0, applied_at = ?"
-                           " WHERE id = ? AND domain_id = ? AND pending = 1",
-                           "iii", now_us, applied[i], domain_id),
-                      error);
-    return commit_or_rollback(s->w, r, error);
+        r = db_done(db_prep(s->w, error,
+                            "UPDATE changes SET pending = 0, applied_at = ?"
+                            " WHERE id = ? AND domain_id = ? AND pending = 1",
+                            "iii", now_us, applied[i], domain_id),
+                    error);
+    return db_commit_or_rollback(s->w, r, error);
 }
 
 static struct rows *sq_changes_pending(struct store *st, int64_t host_id, GError **error)
@@ -894,22 +773,20 @@ static int sq_pools_replace(struct store *st, int64_t host_id, const GPtrArray *
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = begin(s->w, error);
+    int r = db_begin(s->w, error);
     if (r < 0)
         return r;
-    r = step_done(s->w, prep(s->w, error, "DELETE FROM pools WHERE host_id = ?", "i", host_id),
-                  error);
+    r = db_done(db_prep(s->w, error, "DELETE FROM pools WHERE host_id = ?", "i", host_id), error);
     for (guint i = 0; i < pools->len && r == 0; i++) {
         const struct pool_info *p = g_ptr_array_index(pools, i);
-        r = step_done(s->w,
-                      prep(s->w, error,
-                           "INSERT INTO pools(host_id, name, uuid, state, capacity, allocation,"
-                           " available, updated_at, target_path) VALUES (?,?,?,?,?,?,?,?,?)",
-                           "isssuuuis", host_id, p->name, p->uuid, p->state, p->capacity,
-                           p->allocation, p->available, now_us, p->target_path),
-                      error);
+        r = db_done(db_prep(s->w, error,
+                            "INSERT INTO pools(host_id, name, uuid, state, capacity, allocation,"
+                            " available, updated_at, target_path) VALUES (?,?,?,?,?,?,?,?,?)",
+                            "isssuuuis", host_id, p->name, p->uuid, p->state, p->capacity,
+                            p->allocation, p->available, now_us, p->target_path),
+                    error);
     }
-    return commit_or_rollback(s->w, r, error);
+    return db_commit_or_rollback(s->w, r, error);
 }
 
 static int sq_networks_replace(struct store *st, int64_t host_id, const GPtrArray *nets,
@@ -917,21 +794,20 @@ static int sq_networks_replace(struct store *st, int64_t host_id, const GPtrArra
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = begin(s->w, error);
+    int r = db_begin(s->w, error);
     if (r < 0)
         return r;
-    r = step_done(s->w, prep(s->w, error, "DELETE FROM networks WHERE host_id = ?", "i", host_id),
-                  error);
+    r = db_done(db_prep(s->w, error, "DELETE FROM networks WHERE host_id = ?", "i", host_id),
+                error);
     for (guint i = 0; i < nets->len && r == 0; i++) {
         const struct network_info *p = g_ptr_array_index(nets, i);
-        r = step_done(s->w,
-                      prep(s->w, error,
-                           "INSERT INTO networks(host_id, name, uuid, active, bridge, updated_at)"
-                           " VALUES (?,?,?,?,?,?)",
-                           "issbsi", host_id, p->name, p->uuid, p->active, p->bridge, now_us),
-                      error);
+        r = db_done(db_prep(s->w, error,
+                            "INSERT INTO networks(host_id, name, uuid, active, bridge, updated_at)"
+                            " VALUES (?,?,?,?,?,?)",
+                            "issbsi", host_id, p->name, p->uuid, p->active, p->bridge, now_us),
+                    error);
     }
-    return commit_or_rollback(s->w, r, error);
+    return db_commit_or_rollback(s->w, r, error);
 }
 /* ---- audit ---- */
 
@@ -941,16 +817,12 @@ static int sq_audit_begin(struct store *st, const char *actor, int64_t token_id,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w,
-                      prep(s->w, error,
+    return step_id(db_prep(s->w, error,
                            "INSERT INTO audit(actor, token_id, action, target, target_uuid, host,"
-                           " params, started_at) VALUES (?,?,?,?,?,?,?,?)",
+                           " params, started_at) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
                            "sisssssi", actor, token_id, action, target, target_uuid, host,
                            params_json ? params_json : "{}", now_usec()),
-                      error);
-    if (r == 0)
-        *ret_id = sqlite3_last_insert_rowid(s->w);
-    return r;
+                   ret_id, error);
 }
 
 static int sq_audit_end(struct store *st, int64_t id, bool ok, const char *error_text,
@@ -958,11 +830,10 @@ static int sq_audit_end(struct store *st, int64_t id, bool ok, const char *error
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "UPDATE audit SET ended_at = ?, result = ?, error = ? WHERE id = ?",
-                          "issi", now_usec(), ok ? "ok" : "error", error_text, id),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "UPDATE audit SET ended_at = ?, result = ?, error = ? WHERE id = ?",
+                           "issi", now_usec(), ok ? "ok" : "error", error_text, id),
+                   error);
 }
 
 static int sq_audit_checked(struct store *st, int64_t id, const char *state, int64_t at_us,
@@ -970,11 +841,10 @@ static int sq_audit_checked(struct store *st, int64_t id, const char *state, int
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error,
-                          "UPDATE audit SET checked_at = ?, checked_state = ? WHERE id = ?", "isi",
-                          at_us, state, id),
-                     error);
+    return db_done(db_prep(s->w, error,
+                           "UPDATE audit SET checked_at = ?, checked_state = ? WHERE id = ?", "isi",
+                           at_us, state, id),
+                   error);
 }
 
 static int sq_audit_set_target(struct store *st, int64_t id, const char *target,
@@ -982,10 +852,9 @@ static int sq_audit_set_target(struct store *st, int64_t id, const char *target,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return step_done(s->w,
-                     prep(s->w, error, "UPDATE audit SET target = ?, target_uuid = ? WHERE id = ?",
-                          "ssi", target, target_uuid, id),
-                     error);
+    return db_done(db_prep(s->w, error, "UPDATE audit SET target = ?, target_uuid = ? WHERE id = ?",
+                           "ssi", target, target_uuid, id),
+                   error);
 }
 
 /* ---- tokens ---- */
@@ -995,15 +864,11 @@ static int sq_token_create(struct store *st, const char *name, const char *role,
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w,
-                      prep(s->w, error,
+    return step_id(db_prep(s->w, error,
                            "INSERT INTO tokens(name, role, hash, machine_uuid, created_at)"
-                           " VALUES (?,?,?,?,?)",
+                           " VALUES (?,?,?,?,?) RETURNING id",
                            "ssssi", name, role, hash, machine_uuid, now_usec()),
-                      error);
-    if (r == 0 && ret_id)
-        *ret_id = sqlite3_last_insert_rowid(s->w);
-    return r;
+                   ret_id, error);
 }
 
 /* How stale a token's last_used may be: written at most once a minute. */
@@ -1018,18 +883,18 @@ static int sq_token_lookup(struct store *st, const char *hash, struct store_toke
     bool record = false;
     {
         g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->alock);
-        sqlite3_stmt *q = prep(s->a, error,
-                               "SELECT id, name, role, machine_uuid FROM tokens"
-                               " WHERE hash = ? AND revoked_at IS NULL",
-                               "s", hash);
+        struct db_stmt *q = db_prep(s->a, error,
+                                    "SELECT id, name, role, machine_uuid FROM tokens"
+                                    " WHERE hash = ? AND revoked_at IS NULL",
+                                    "s", hash);
         if (!q)
             return -EIO;
-        int rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW) {
-            ret->id = sqlite3_column_int64(q, 0);
-            ret->name = col_text(q, 1);
-            ret->role = col_text(q, 2);
-            ret->machine_uuid = col_text(q, 3);
+        int rc = db_step(q, error);
+        if (rc > 0) {
+            ret->id = db_col_i64(q, 0);
+            ret->name = db_col_strdup(q, 1);
+            ret->role = db_col_strdup(q, 2);
+            ret->machine_uuid = db_col_strdup(q, 3);
             r = 0;
             /* last_used to the minute: not a write per request. */
             gpointer key = GINT_TO_POINTER(ret->id);
@@ -1040,20 +905,19 @@ static int sq_token_lookup(struct store *st, const char *hash, struct store_toke
                 *t = now;
                 g_hash_table_insert(s->last_used, key, t);
             }
-        } else if (rc != SQLITE_DONE) {
-            set_db_error(error, s->a, "token lookup");
+        } else if (rc < 0) {
+            g_prefix_error(error, "token lookup: ");
             r = -EIO;
         } else {
             g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND, "unknown or revoked token");
         }
-        sqlite3_finalize(q);
+        db_finalize(q);
     }
     /* last_used is informative: a failure to record it must not deny
      * access, nor may waiting for the writer delay the request. */
     if (record && g_mutex_trylock(&s->wlock)) {
-        step_done(
-            s->w,
-            prep(s->w, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now, ret->id),
+        db_done(
+            db_prep(s->w, NULL, "UPDATE tokens SET last_used = ? WHERE id = ?", "ii", now, ret->id),
             NULL);
         g_mutex_unlock(&s->wlock);
     }
@@ -1064,12 +928,11 @@ static int sq_token_revoke(struct store *st, int64_t id, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = step_done(s->w,
-                      prep(s->w, error,
-                           "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                           "ii", now_usec(), id),
-                      error);
-    if (r == 0 && sqlite3_changes(s->w) == 0) {
+    int r = db_done(db_prep(s->w, error,
+                            "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                            "ii", now_usec(), id),
+                    error);
+    if (r == 0 && db_changes(s->w) == 0) {
         g_set_error(error, STORE_ERROR, STORE_ERROR_NOT_FOUND,
                     "no active token with id %" G_GINT64_FORMAT, id);
         return -ENOENT;
@@ -1081,17 +944,19 @@ static int sq_token_count(struct store *st, int64_t *ret_count, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
-    sqlite3_stmt *q =
-        prep(s->r, error, "SELECT count(*) FROM tokens WHERE revoked_at IS NULL", NULL);
+    struct db_stmt *q =
+        db_prep(s->r, error, "SELECT count(*) FROM tokens WHERE revoked_at IS NULL", NULL);
     if (!q)
         return -EIO;
-    int r = sqlite3_step(q) == SQLITE_ROW ? 0 : -EIO;
-    if (r == 0)
-        *ret_count = sqlite3_column_int64(q, 0);
+    int rc = db_step(q, error);
+    if (rc > 0)
+        *ret_count = db_col_i64(q, 0);
+    else if (rc == 0)
+        g_set_error(error, STORE_ERROR, STORE_ERROR_IO, "token count: no row");
     else
-        set_db_error(error, s->r, "token count");
-    sqlite3_finalize(q);
-    return r;
+        g_prefix_error(error, "token count: ");
+    db_finalize(q);
+    return rc > 0 ? 0 : -EIO;
 }
 
 /* ---- queries ---- */
@@ -1230,38 +1095,39 @@ static int sq_vm_resolve(struct store *st, const char *ref, GArray *ret, GError 
             host = g_strndup(ref, (gsize)(colon - ref));
             key = colon + 1;
         }
-        sqlite3_stmt *q = prep(s->r, error,
-                               "SELECT d.id, d.host_id, d.uuid, d.name, h.name FROM domains d"
-                               " JOIN hosts h ON h.id = d.host_id"
-                               " WHERE d.removed = 0 AND (lower(d.uuid) = lower(?1) OR d.name = ?1)"
-                               " AND (?2 IS NULL OR h.name = ?2) ORDER BY d.host_id",
-                               "ss", key, host);
+        struct db_stmt *q =
+            db_prep(s->r, error,
+                    "SELECT d.id, d.host_id, d.uuid, d.name, h.name FROM domains d"
+                    " JOIN hosts h ON h.id = d.host_id"
+                    " WHERE d.removed = 0 AND (lower(d.uuid) = lower(?1) OR d.name = ?1)"
+                    " AND (?2 IS NULL OR h.name = ?2) ORDER BY d.host_id",
+                    "ss", key, host);
         if (!q)
             return -EIO;
-        while (sqlite3_step(q) == SQLITE_ROW) {
+        while (db_step(q, NULL) > 0) {
             struct store_vm_ref r = {
-                .domain_id = sqlite3_column_int64(q, 0),
-                .host_id = sqlite3_column_int64(q, 1),
-                .uuid = col_text(q, 2),
-                .name = col_text(q, 3),
-                .host = col_text(q, 4),
+                .domain_id = db_col_i64(q, 0),
+                .host_id = db_col_i64(q, 1),
+                .uuid = db_col_strdup(q, 2),
+                .name = db_col_strdup(q, 3),
+                .host = db_col_strdup(q, 4),
             };
             g_array_append_val(ret, r);
         }
-        sqlite3_finalize(q);
+        db_finalize(q);
         if (ret->len)
             break;
     }
     return 0;
 }
 
-/* Also for a store half opened: sqlite3_close_v2(NULL) is a no-op. */
+/* Also for a store half opened: db_close(NULL) is a no-op. */
 static void sq_close(struct store *st)
 {
     struct store_sqlite *s = SQ(st);
-    sqlite3_close_v2(s->w);
-    sqlite3_close_v2(s->r);
-    sqlite3_close_v2(s->a);
+    db_close(s->w);
+    db_close(s->r);
+    db_close(s->a);
     g_mutex_clear(&s->wlock);
     g_mutex_clear(&s->rlock);
     g_mutex_clear(&s->alock);
@@ -1365,14 +1231,15 @@ static const struct store_ops sqlite_ops = {
     .view_get = sq_view_get,
 };
 
-static int migrate(sqlite3 *db, GError **error)
+/* SQLite only: the schema's version is PRAGMA user_version, and the
+ * steps are SQLite's DDL. */
+static int migrate(struct db *db, GError **error)
 {
-    sqlite3_stmt *q = NULL;
     int version = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        version = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
+    struct db_stmt *q = db_prep(db, NULL, "PRAGMA user_version", NULL);
+    if (q && db_step(q, NULL) > 0)
+        version = (int)db_col_i64(q, 0);
+    db_finalize(q);
 
     int known = (int)G_N_ELEMENTS(migrations);
     if (version > known) {
@@ -1387,8 +1254,8 @@ static int migrate(sqlite3 *db, GError **error)
          * either the old or the new schema, never half of one. */
         g_autofree char *sql = g_strdup_printf(
             "BEGIN IMMEDIATE; %s; PRAGMA user_version = %d; COMMIT;", migrations[v], v + 1);
-        if (exec_sql(db, sql, error) < 0) {
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (db_exec(db, sql, error) < 0) {
+            db_exec(db, "ROLLBACK", NULL);
             g_prefix_error(error, "schema migration %d: ", v + 1);
             return -EIO;
         }
@@ -1396,7 +1263,8 @@ static int migrate(sqlite3 *db, GError **error)
     return 0;
 }
 
-static sqlite3 *open_one(const char *path, bool readonly, GError **error)
+/* SQLite only: opening a connection. */
+static struct db *open_one(const char *path, bool readonly, GError **error)
 {
     sqlite3 *db = NULL;
     int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -1409,7 +1277,22 @@ static sqlite3 *open_one(const char *path, bool readonly, GError **error)
     }
     sqlite3_busy_timeout(db, 5000);
     sqlite3_extended_result_codes(db, 1);
-    return db;
+    return db_wrap_sqlite(db);
+}
+
+/* SQLite only: another connection to the store's file (sqlite-private.h). */
+struct db *sq_reader_open(struct store_sqlite *s)
+{
+    const char *path = sqlite3_db_filename(db_sqlite(s->r), "main");
+    sqlite3 *db = NULL;
+    if (!path || !*path)
+        return NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db_wrap_sqlite(db);
 }
 
 /* The database holds token hashes and every machine's figures: readable by
@@ -1453,25 +1336,25 @@ struct store *store_sqlite_open(const char *path, GError **error)
     s->last_used = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 
     s->w = open_one(path, false, error);
-    /* A round of 10 000 VMs touches a leaf page per VM in each history
-     * index; with SQLite's default 2 MiB cache the transaction spills
-     * pages to the file midway.  32 MiB keeps a large host's round in
-     * memory until it commits. */
+    /* SQLite only, the PRAGMAs.  A round of 10 000 VMs touches a leaf page
+     * per VM in each history index; with SQLite's default 2 MiB cache the
+     * transaction spills pages to the file midway.  32 MiB keeps a large
+     * host's round in memory until it commits. */
     if (!s->w ||
-        exec_sql(s->w,
-                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                 " PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;",
-                 error) < 0 ||
+        db_exec(s->w,
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                " PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;",
+                error) < 0 ||
         migrate(s->w, error) < 0) {
         sq_close(&s->base);
         return NULL;
     }
     /* Audit entries still running belong to a previous process that died
      * mid-action: say so rather than leave them running forever. */
-    exec_sql(s->w,
-             "UPDATE audit SET result = 'error', error = 'interrupted: kanrid stopped before "
-             "the action finished', ended_at = started_at WHERE result = 'running'",
-             NULL);
+    db_exec(s->w,
+            "UPDATE audit SET result = 'error', error = 'interrupted: kanrid stopped before "
+            "the action finished', ended_at = started_at WHERE result = 'running'",
+            NULL);
     s->r = open_one(path, true, error);
     s->a = s->r ? open_one(path, true, error) : NULL;
     if (!s->a) {
