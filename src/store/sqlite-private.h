@@ -8,8 +8,9 @@
 #include "store/db.h"
 #include "store/store.h"
 
-/* The connections are SQLite's, opened in sqlite.c; everything else goes
- * through the statement layer (db.h), which PostgreSQL will share. */
+/* The connections are SQLite's, opened in sqlite.c, or PostgreSQL's,
+ * opened in pg.c; everything else goes through the statement layer (db.h)
+ * and is the same on both. */
 struct store_sqlite {
     struct store base;
     struct db *w; /* every write, under wlock */
@@ -22,7 +23,20 @@ struct store_sqlite {
     GMutex rlock;
     GMutex alock;
     GHashTable *last_used; /* token id -> when last_used was last written (µs), under alock */
+    char *conninfo;        /* PostgreSQL: for connections of one call's own */
 };
+
+/* sqlite.c: a store with no connections yet (OPS: sqlite's or sq_pg_ops),
+ * and its closing (for one half opened too). */
+struct store_sqlite *sq_new(const struct store_ops *ops);
+void sq_free(struct store_sqlite *s);
+extern const struct store_ops sq_pg_ops;
+/* The numbered schema migrations, SQLite's DDL (db_ddl_pg() translates). */
+const char *const *sq_migrations(size_t *ret_n);
+/* The refusal of a database newer than this binary. */
+int sq_schema_newer(int64_t version, size_t known, GError **error);
+/* Marks audit entries left running by a process that died as interrupted. */
+void sq_audit_interrupted(struct store_sqlite *s);
 
 #define SQ(st) ((struct store_sqlite *)(st))
 

@@ -1121,10 +1121,25 @@ static int sq_vm_resolve(struct store *st, const char *ref, GArray *ret, GError 
     return 0;
 }
 
-/* Also for a store half opened: db_close(NULL) is a no-op. */
+struct store_sqlite *sq_new(const struct store_ops *ops)
+{
+    struct store_sqlite *s = g_new0(struct store_sqlite, 1);
+    s->base.ops = ops;
+    g_mutex_init(&s->wlock);
+    g_mutex_init(&s->rlock);
+    g_mutex_init(&s->alock);
+    s->last_used = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    return s;
+}
+
 static void sq_close(struct store *st)
 {
-    struct store_sqlite *s = SQ(st);
+    sq_free(SQ(st));
+}
+
+/* Also for a store half opened: db_close(NULL) is a no-op. */
+void sq_free(struct store_sqlite *s)
+{
     db_close(s->w);
     db_close(s->r);
     db_close(s->a);
@@ -1132,107 +1147,85 @@ static void sq_close(struct store *st)
     g_mutex_clear(&s->rlock);
     g_mutex_clear(&s->alock);
     g_hash_table_unref(s->last_used);
+    g_free(s->conninfo);
     g_free(s);
 }
 
-static const struct store_ops sqlite_ops = {
-    .name = "sqlite",
-    .close = sq_close,
-    .host_ensure = sq_host_ensure,
-    .host_lookup = sq_host_lookup,
-    .host_put_info = sq_host_put_info,
-    .host_put_state = sq_host_put_state,
-    .domains_load = sq_domains_load,
-    .config_get = sq_config_get,
-    .domain_put = sq_domain_put,
-    .domain_remove = sq_domain_remove,
-    .pools_replace = sq_pools_replace,
-    .networks_replace = sq_networks_replace,
-    .audit_begin = sq_audit_begin,
-    .audit_end = sq_audit_end,
-    .audit_set_target = sq_audit_set_target,
-    .audit_checked = sq_audit_checked,
-    .token_create = sq_token_create,
-    .token_lookup = sq_token_lookup,
-    .token_revoke = sq_token_revoke,
-    .token_count = sq_token_count,
-    .hosts_query = sq_hosts_query,
-    .vms_query = sq_vms_query,
-    .vms_page = sq_vms_page,
-    .pools_query = sq_pools_query,
-    .networks_query = sq_networks_query,
-    .changes_query = sq_changes_query,
-    .changes_pending = sq_changes_pending,
-    .persistent_get = sq_persistent_get,
-    .persistent_put = sq_persistent_put,
-    .audit_query = sq_audit_query,
-    .tokens_query = sq_tokens_query,
-    .vm_resolve = sq_vm_resolve,
-    .guest_sample_insert = sq_guest_sample_insert,
-    /* sqlite-samples.c */
-    .round_write = sq_round_write,
-    .samples_recent = sq_samples_recent,
-    .samples_maintain = sq_samples_maintain,
-    .series_query = sq_series_query,
-    .view_status_query = sq_view_status_query,
-    /* sqlite-agents.c */
-    /* sqlite-ops.c */
-    .ops_write = sq_ops_write,
-    .ops_load = sq_ops_load,
-    .events_query = sq_events_query,
-    .incidents_query = sq_incidents_query,
-    .incident_items = sq_incident_items,
-    .incident_log = sq_incident_log,
-    .incident_comment = sq_incident_comment,
-    .change_refs = sq_change_refs,
-    .problems_query = sq_problems_query,
-    .problem_put = sq_problem_put,
-    .incident_set_problem = sq_incident_set_problem,
-    .maintenance_query = sq_maintenance_query,
-    .maintenance_load = sq_maintenance_load,
-    .maintenance_add = sq_maintenance_add,
-    .maintenance_delete = sq_maintenance_delete,
-    .rules_load = sq_rules_load,
-    .rule_put = sq_rule_put,
-    .rule_delete = sq_rule_delete,
-    .outbox_due = sq_outbox_due,
-    .outbox_done = sq_outbox_done,
-    .outbox_query = sq_outbox_query,
-    .events_prune = sq_events_prune,
-    /* sqlite-policy.c */
-    .decisions_insert = sq_decisions_insert,
-    .decision_insert = sq_decision_insert,
-    .decision_update = sq_decision_update,
-    .decision_observe = sq_decision_observe,
-    .decisions_query = sq_decisions_query,
-    .decision_get = sq_decision_get,
-    .decisions_prune = sq_decisions_prune,
-    .policy_setting_put = sq_policy_setting_put,
-    .policy_settings_query = sq_policy_settings_query,
-    .policy_pause_put = sq_policy_pause_put,
-    .policy_pause_delete = sq_policy_pause_delete,
-    .policy_pauses_query = sq_policy_pauses_query,
-    .host_maintenance_set = sq_host_maintenance_set,
-    .policy_replay_query = sq_policy_replay_query,
-    .ha_host_put = sq_ha_host_put,
-    .ha_recovery_put = sq_ha_recovery_put,
-    .ha_hosts_query = sq_ha_hosts_query,
-    .ha_recoveries_query = sq_ha_recoveries_query,
-    .ha_vm_put = sq_ha_vm_put,
-    .ha_vm_delete = sq_ha_vm_delete,
-    .ha_vms_query = sq_ha_vms_query,
-    .agent_enroll = sq_agent_enroll,
-    .agent_contact = sq_agent_contact,
-    .agents_query = sq_agents_query,
-    /* sqlite-reconcile.c */
-    .findings_query = sq_findings_query,
-    .findings_open = sq_findings_open,
-    .states_load = sq_states_load,
-    .view_get = sq_view_get,
-};
+/* The operations, the same on both backends: only the statements
+ * underneath differ (db.h). */
+#define SQL_STORE_OPS                                                                              \
+    .close = sq_close, .host_ensure = sq_host_ensure, .host_lookup = sq_host_lookup,               \
+    .host_put_info = sq_host_put_info, .host_put_state = sq_host_put_state,                        \
+    .domains_load = sq_domains_load, .config_get = sq_config_get, .domain_put = sq_domain_put,     \
+    .domain_remove = sq_domain_remove, .pools_replace = sq_pools_replace,                          \
+    .networks_replace = sq_networks_replace, .audit_begin = sq_audit_begin,                        \
+    .audit_end = sq_audit_end, .audit_set_target = sq_audit_set_target,                            \
+    .audit_checked = sq_audit_checked, .token_create = sq_token_create,                            \
+    .token_lookup = sq_token_lookup, .token_revoke = sq_token_revoke,                              \
+    .token_count = sq_token_count, .hosts_query = sq_hosts_query, .vms_query = sq_vms_query,       \
+    .vms_page = sq_vms_page, .pools_query = sq_pools_query, .networks_query = sq_networks_query,   \
+    .changes_query = sq_changes_query, .changes_pending = sq_changes_pending,                      \
+    .persistent_get = sq_persistent_get, .persistent_put = sq_persistent_put,                      \
+    .audit_query = sq_audit_query, .tokens_query = sq_tokens_query, .vm_resolve = sq_vm_resolve,   \
+    .guest_sample_insert = sq_guest_sample_insert, /* sqlite-samples.c */                          \
+        .round_write = sq_round_write, .samples_recent = sq_samples_recent,                        \
+    .samples_maintain = sq_samples_maintain, .series_query = sq_series_query,                      \
+    .view_status_query = sq_view_status_query, /* sqlite-agents.c */ /* sqlite-ops.c */            \
+        .ops_write = sq_ops_write, .ops_load = sq_ops_load, .events_query = sq_events_query,       \
+    .incidents_query = sq_incidents_query, .incident_items = sq_incident_items,                    \
+    .incident_log = sq_incident_log, .incident_comment = sq_incident_comment,                      \
+    .change_refs = sq_change_refs, .problems_query = sq_problems_query,                            \
+    .problem_put = sq_problem_put, .incident_set_problem = sq_incident_set_problem,                \
+    .maintenance_query = sq_maintenance_query, .maintenance_load = sq_maintenance_load,            \
+    .maintenance_add = sq_maintenance_add, .maintenance_delete = sq_maintenance_delete,            \
+    .rules_load = sq_rules_load, .rule_put = sq_rule_put, .rule_delete = sq_rule_delete,           \
+    .outbox_due = sq_outbox_due, .outbox_done = sq_outbox_done, .outbox_query = sq_outbox_query,   \
+    .events_prune = sq_events_prune, /* sqlite-policy.c */                                         \
+        .decisions_insert = sq_decisions_insert, .decision_insert = sq_decision_insert,            \
+    .decision_update = sq_decision_update, .decision_observe = sq_decision_observe,                \
+    .decisions_query = sq_decisions_query, .decision_get = sq_decision_get,                        \
+    .decisions_prune = sq_decisions_prune, .policy_setting_put = sq_policy_setting_put,            \
+    .policy_settings_query = sq_policy_settings_query, .policy_pause_put = sq_policy_pause_put,    \
+    .policy_pause_delete = sq_policy_pause_delete, .policy_pauses_query = sq_policy_pauses_query,  \
+    .host_maintenance_set = sq_host_maintenance_set,                                               \
+    .policy_replay_query = sq_policy_replay_query, .ha_host_put = sq_ha_host_put,                  \
+    .ha_recovery_put = sq_ha_recovery_put, .ha_hosts_query = sq_ha_hosts_query,                    \
+    .ha_recoveries_query = sq_ha_recoveries_query, .ha_vm_put = sq_ha_vm_put,                      \
+    .ha_vm_delete = sq_ha_vm_delete, .ha_vms_query = sq_ha_vms_query,                              \
+    .agent_enroll = sq_agent_enroll, .agent_contact = sq_agent_contact,                            \
+    .agents_query = sq_agents_query, /* sqlite-reconcile.c */                                      \
+        .findings_query = sq_findings_query, .findings_open = sq_findings_open,                    \
+    .states_load = sq_states_load, .view_get = sq_view_get,
+
+static const struct store_ops sqlite_ops = {.name = "sqlite", SQL_STORE_OPS};
+
+const struct store_ops sq_pg_ops = {.name = "postgresql", SQL_STORE_OPS};
 
 /* SQLite only: the schema's version is PRAGMA user_version, and the
  * steps are SQLite's DDL. */
+int sq_schema_newer(int64_t version, size_t known, GError **error)
+{
+    g_set_error(error, STORE_ERROR, STORE_ERROR_SCHEMA,
+                "database schema version %" PRId64 " is newer than this kanrid knows (%zu); "
+                "refusing to touch it",
+                version, known);
+    return -EPROTO;
+}
+
+void sq_audit_interrupted(struct store_sqlite *s)
+{
+    db_exec(s->w,
+            "UPDATE audit SET result = 'error', error = 'interrupted: kanrid stopped before "
+            "the action finished', ended_at = started_at WHERE result = 'running'",
+            NULL);
+}
+
+const char *const *sq_migrations(size_t *ret_n)
+{
+    *ret_n = G_N_ELEMENTS(migrations);
+    return migrations;
+}
+
 static int migrate(struct db *db, GError **error)
 {
     int version = 0;
@@ -1242,13 +1235,8 @@ static int migrate(struct db *db, GError **error)
     db_finalize(q);
 
     int known = (int)G_N_ELEMENTS(migrations);
-    if (version > known) {
-        g_set_error(error, STORE_ERROR, STORE_ERROR_SCHEMA,
-                    "database schema version %d is newer than this kanrid knows (%d); "
-                    "refusing to touch it",
-                    version, known);
-        return -EPROTO;
-    }
+    if (version > known)
+        return sq_schema_newer(version, (size_t)known, error);
     for (int v = version; v < known; v++) {
         /* Each step and its version bump commit together, so a crash leaves
          * either the old or the new schema, never half of one. */
@@ -1280,9 +1268,11 @@ static struct db *open_one(const char *path, bool readonly, GError **error)
     return db_wrap_sqlite(db);
 }
 
-/* SQLite only: another connection to the store's file (sqlite-private.h). */
+/* Another connection to the store (sqlite-private.h). */
 struct db *sq_reader_open(struct store_sqlite *s)
 {
+    if (s->conninfo)
+        return db_open_pg(s->conninfo, NULL);
     const char *path = sqlite3_db_filename(db_sqlite(s->r), "main");
     sqlite3 *db = NULL;
     if (!path || !*path)
@@ -1328,13 +1318,7 @@ struct store *store_sqlite_open(const char *path, GError **error)
 {
     if (make_private(path, error) < 0)
         return NULL;
-    struct store_sqlite *s = g_new0(struct store_sqlite, 1);
-    s->base.ops = &sqlite_ops;
-    g_mutex_init(&s->wlock);
-    g_mutex_init(&s->rlock);
-    g_mutex_init(&s->alock);
-    s->last_used = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-
+    struct store_sqlite *s = sq_new(&sqlite_ops);
     s->w = open_one(path, false, error);
     /* SQLite only, the PRAGMAs.  A round of 10 000 VMs touches a leaf page
      * per VM in each history index; with SQLite's default 2 MiB cache the
@@ -1346,19 +1330,16 @@ struct store *store_sqlite_open(const char *path, GError **error)
                 " PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;",
                 error) < 0 ||
         migrate(s->w, error) < 0) {
-        sq_close(&s->base);
+        sq_free(s);
         return NULL;
     }
     /* Audit entries still running belong to a previous process that died
      * mid-action: say so rather than leave them running forever. */
-    db_exec(s->w,
-            "UPDATE audit SET result = 'error', error = 'interrupted: kanrid stopped before "
-            "the action finished', ended_at = started_at WHERE result = 'running'",
-            NULL);
+    sq_audit_interrupted(s);
     s->r = open_one(path, true, error);
     s->a = s->r ? open_one(path, true, error) : NULL;
     if (!s->a) {
-        sq_close(&s->base);
+        sq_free(s);
         return NULL;
     }
     return &s->base;

@@ -568,5 +568,13 @@ struct store {
  * migrations and marks audit entries left "running" by a previous process
  * as interrupted. */
 struct store *store_sqlite_open(const char *path, GError **error);
+/* The same on a PostgreSQL server (CONNINFO a libpq URI or key=value
+ * string): the schema migrated under a lock, so that instances starting
+ * together migrate it once (pg.c). */
+struct store *store_pg_open(const char *conninfo, GError **error);
+/* TARGET a postgresql:// or postgres:// URI: PostgreSQL; else a SQLite
+ * file's path. */
+struct store *store_open(const char *target, GError **error);
+bool store_is_pg_url(const char *target);
 
 void store_close(struct store *st);

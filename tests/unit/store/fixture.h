@@ -1,6 +1,9 @@
 /*
  * The store unit tests' fixture: a fresh SQLite store in a temporary
- * directory per test (setup/teardown for cmocka), reopened on demand.
+ * directory per test (setup/teardown for cmocka), reopened on demand; or,
+ * with KANRI_STORE_PG set to a server's connection string (the suites
+ * registered a second time for PostgreSQL), a fresh PostgreSQL store in
+ * an emptied database.
  * Include after <cmocka.h>, <glib.h>, <glib/gstdio.h>, <math.h>, <sqlite3.h>
  * and store/store.h.
  */
@@ -8,18 +11,36 @@
 
 struct fx {
     char *dir;
-    char *path;
+    char *path; /* the SQLite file, or the PostgreSQL URL */
+    bool pg;
     struct store *st;
 };
+
+/* The database of KANRI_STORE_PG emptied: no table left from a test
+ * before. */
+static void pg_empty(const char *url)
+{
+    g_autoptr(GError) err = NULL;
+    struct db *db = db_open_pg(url, &err);
+    if (!db)
+        fail_msg("%s", err->message);
+    if (db_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public", &err) < 0)
+        fail_msg("emptying the test database: %s", err->message);
+    db_close(db);
+}
 
 static int setup(void **state)
 {
     struct fx *f = g_new0(struct fx, 1);
     f->dir = g_dir_make_tmp("kanri-store-XXXXXX", NULL);
     assert_non_null(f->dir);
-    f->path = g_build_filename(f->dir, "kanri.db", NULL);
+    const char *pg = g_getenv("KANRI_STORE_PG");
+    f->pg = pg && *pg;
+    if (f->pg)
+        pg_empty(pg);
+    f->path = f->pg ? g_strdup(pg) : g_build_filename(f->dir, "kanri.db", NULL);
     g_autoptr(GError) err = NULL;
-    f->st = store_sqlite_open(f->path, &err);
+    f->st = store_open(f->path, &err);
     if (!f->st)
         fail_msg("open: %s", err->message);
     *state = f;
@@ -47,7 +68,7 @@ static void reopen(struct fx *f)
 {
     store_close(f->st);
     g_autoptr(GError) err = NULL;
-    f->st = store_sqlite_open(f->path, &err);
+    f->st = store_open(f->path, &err);
     if (!f->st)
         fail_msg("reopen: %s", err->message);
 }

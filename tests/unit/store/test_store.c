@@ -26,6 +26,7 @@
 #include <math.h>
 #include <sqlite3.h>
 
+#include "store/db.h"
 #include "store/series.h"
 #include "store/store.h"
 #include "undo-migrations.h"

@@ -1,0 +1,79 @@
+/*
+ * The PostgreSQL backend: the same store as SQLite's (sqlite*.c, on the
+ * statement layer, db.h) on connections to a PostgreSQL server, with the
+ * same numbered migrations in PostgreSQL's types (db_ddl_pg()).
+ */
+#include "store/sqlite-private.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+/* Taken for the length of a migration: instances starting together on
+ * one database migrate it once (any number, fixed: "kanri" in ASCII). */
+#define MIGRATION_LOCK 0x6b616e7269
+
+static int migrate_pg(struct db *db, GError **error)
+{
+    size_t known;
+    const char *const *steps = sq_migrations(&known);
+    g_autofree char *lock =
+        g_strdup_printf("SELECT pg_advisory_xact_lock(%" PRId64 ")", (int64_t)MIGRATION_LOCK);
+    int r = db_begin(db, error);
+    if (r < 0)
+        return r;
+    r = db_done(db_prep(db, error, lock, NULL), error);
+    if (r == 0)
+        r = db_exec(db, "CREATE TABLE IF NOT EXISTS kanri_schema (version BIGINT NOT NULL)", error);
+    int64_t version = -1;
+    if (r == 0) {
+        g_autoptr(db_stmt) q = db_prep(db, error, "SELECT max(version) FROM kanri_schema", NULL);
+        r = q && db_step(q, error) > 0 ? 0 : -EIO;
+        if (r == 0)
+            version = db_col_null(q, 0) ? -1 : db_col_i64(q, 0);
+    }
+    if (r == 0 && version < 0) {
+        r = db_exec(db, "INSERT INTO kanri_schema (version) VALUES (0)", error);
+        version = 0;
+    }
+    if (r == 0 && version > (int64_t)known)
+        r = sq_schema_newer(version, known, error);
+    /* All the missing steps and the version in one transaction:
+     * PostgreSQL's DDL is transactional, so a failure leaves the schema
+     * as it was. */
+    for (size_t v = (size_t)MAX(version, 0); r == 0 && v < known; v++) {
+        g_autofree char *ddl = db_ddl_pg(steps[v]);
+        r = db_exec(db, ddl, error);
+        if (r < 0)
+            g_prefix_error(error, "schema migration %zu: ", v + 1);
+    }
+    if (r == 0 && version < (int64_t)known) {
+        g_autofree char *set = g_strdup_printf("UPDATE kanri_schema SET version = %zu", known);
+        r = db_exec(db, set, error);
+    }
+    return db_commit_or_rollback(db, r, error);
+}
+
+struct store *store_pg_open(const char *conninfo, GError **error)
+{
+    struct store_sqlite *s = sq_new(&sq_pg_ops);
+    s->conninfo = g_strdup(conninfo);
+    if (!(s->w = db_open_pg(conninfo, error)) || migrate_pg(s->w, error) < 0 ||
+        !(s->r = db_open_pg(conninfo, error)) || !(s->a = db_open_pg(conninfo, error))) {
+        sq_free(s);
+        return NULL;
+    }
+    sq_audit_interrupted(s);
+    return &s->base;
+}
+
+bool store_is_pg_url(const char *target)
+{
+    return g_str_has_prefix(target, "postgresql://") || g_str_has_prefix(target, "postgres://");
+}
+
+struct store *store_open(const char *target, GError **error)
+{
+    return store_is_pg_url(target) ? store_pg_open(target, error)
+                                   : store_sqlite_open(target, error);
+}
