@@ -64,15 +64,16 @@ int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GErr
      * much). */
     return db_done(db_prep(s->w, error,
                            "UPDATE agents SET last_contact = ?1,"
-                           " accepted = accepted + (CASE WHEN ?2 THEN 0 ELSE 1 END),"
-                           " duplicates = duplicates + (CASE WHEN ?2 THEN 1 ELSE 0 END),"
+                           " accepted = accepted + (CASE WHEN ?2 <> 0 THEN 0 ELSE 1 END),"
+                           " duplicates = duplicates + (CASE WHEN ?2 <> 0 THEN 1 ELSE 0 END),"
                            " agent_name = ?3, agent_version = ?4, hostname = ?5, id_source = ?6,"
                            " spool_backlog = ?7, spool_dropped = ?8,"
                            " lag_us = CASE WHEN last_seq IS NULL OR ?10 IS NULL OR ?10 >= last_seq"
-                           "   THEN ?1 - min(?9, ?1) ELSE lag_us END,"
+                           "   THEN ?1 - CASE WHEN ?9 < ?1 THEN ?9 ELSE ?1 END ELSE lag_us END,"
                            " last_sample_time = CASE WHEN last_seq IS NULL OR ?10 IS NULL"
                            "   OR ?10 >= last_seq THEN ?9 ELSE last_sample_time END,"
-                           " last_seq = max(coalesce(last_seq, 0), coalesce(?10, 0))"
+                           " last_seq = CASE WHEN coalesce(?10, 0) > coalesce(last_seq, 0) THEN ?10"
+                           "   ELSE coalesce(last_seq, 0) END"
                            " WHERE machine_uuid = ?11",
                            "ibssssUUiUs", c->received_us, c->duplicate, c->agent_name,
                            c->agent_version, c->hostname, c->id_source, c->spool_backlog,
@@ -92,7 +93,7 @@ struct rows *sq_agents_query(struct store *st, GError **error)
         "   ORDER BY d.updated_at DESC LIMIT 1) AS host,"
         " a.hostname, a.agent_name, a.agent_version, a.id_source, a.enrolled_at,"
         " a.last_contact, a.last_sample_time, a.last_seq,"
-        " CAST(a.lag_us AS REAL) / 1000000.0 AS lag_seconds,"
+        " CAST(a.lag_us AS DOUBLE PRECISION) / 1000000.0 AS lag_seconds,"
         " a.spool_backlog, a.spool_dropped, a.accepted, a.duplicates, a.rejected,"
         " a.last_error, a.last_error_at"
         " FROM agents a ORDER BY a.name",

@@ -13,26 +13,35 @@ int sq_ha_host_put(struct store *st, const struct ha_host_row *r, GError **error
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return db_done(db_prep(s->w, error,
-                           "INSERT OR REPLACE INTO ha_hosts(host_id, state, since, failed,"
-                           " fence_attempts, next_fence, reason) VALUES (?,?,?,?,?,?,?)",
-                           "isiIiIs", r->host_id, r->state, r->since, r->failed, r->fence_attempts,
-                           r->next_fence, r->reason),
-                   error);
+    return db_done(
+        db_prep(
+            s->w, error,
+            "INSERT INTO ha_hosts(host_id, state, since, failed,"
+            " fence_attempts, next_fence, reason) VALUES (?,?,?,?,?,?,?)"
+            " ON CONFLICT (host_id) DO UPDATE SET state = excluded.state, since = excluded.since, "
+            "failed = excluded.failed, fence_attempts = excluded.fence_attempts, next_fence = "
+            "excluded.next_fence, reason = excluded.reason",
+            "isiIiIs", r->host_id, r->state, r->since, r->failed, r->fence_attempts, r->next_fence,
+            r->reason),
+        error);
 }
 
 int sq_ha_recovery_put(struct store *st, const struct ha_recovery_row *r, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return db_done(db_prep(s->w, error,
-                           "INSERT OR REPLACE INTO ha_recoveries(uuid, vm, from_host_id,"
-                           " to_host_id, failed_host_id, state, since, failure, attempts, reason)"
-                           " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                           "ssiIIsiiis", r->uuid, r->vm, r->from_host_id, r->to_host_id,
-                           r->failed_host_id, r->state, r->since, r->failure, r->attempts,
-                           r->reason),
-                   error);
+    return db_done(
+        db_prep(s->w, error,
+                "INSERT INTO ha_recoveries(uuid, vm, from_host_id,"
+                " to_host_id, failed_host_id, state, since, failure, attempts, reason)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (uuid) DO UPDATE SET vm = excluded.vm, from_host_id = "
+                "excluded.from_host_id, to_host_id = excluded.to_host_id, failed_host_id = "
+                "excluded.failed_host_id, state = excluded.state, since = excluded.since, failure "
+                "= excluded.failure, attempts = excluded.attempts, reason = excluded.reason",
+                "ssiIIsiiis", r->uuid, r->vm, r->from_host_id, r->to_host_id, r->failed_host_id,
+                r->state, r->since, r->failure, r->attempts, r->reason),
+        error);
 }
 
 struct rows *sq_ha_hosts_query(struct store *st, GError **error)
@@ -67,8 +76,11 @@ int sq_ha_vm_put(struct store *st, const struct ha_vm_row *r, GError **error)
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     return db_done(db_prep(s->w, error,
-                           "INSERT OR REPLACE INTO ha_vms(uuid, ha, priority, restart, grp,"
-                           " updated, by) VALUES (?,?,?,?,?,?,?)",
+                           "INSERT INTO ha_vms(uuid, ha, priority, restart, grp,"
+                           " updated, by) VALUES (?,?,?,?,?,?,?)"
+                           " ON CONFLICT (uuid) DO UPDATE SET ha = excluded.ha, priority = "
+                           "excluded.priority, restart = excluded.restart, grp = excluded.grp, "
+                           "updated = excluded.updated, by = excluded.by",
                            "sbissis", r->uuid, (int)r->ha, r->priority, r->restart, r->group,
                            r->updated, r->by),
                    error);

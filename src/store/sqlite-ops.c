@@ -66,14 +66,22 @@ static int write_incidents(struct db *db, struct incident *const *v, size_t n, G
         return 0;
     struct db_stmt *q = db_prep(
         db, error,
-        "INSERT OR REPLACE INTO incidents(id, condition, item, item_name, host, severity, state,"
+        "INSERT INTO incidents(id, condition, item, item_name, host, severity, state,"
         " title, opened, updated, acknowledged, acknowledged_by, resolved, resolved_by,"
         " clear_since, last_event, flaps, n_events, seq, problem_id)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (id) DO UPDATE SET condition = excluded.condition, item = excluded.item, "
+        "item_name = excluded.item_name, host = excluded.host, severity = excluded.severity, state "
+        "= excluded.state, title = excluded.title, opened = excluded.opened, updated = "
+        "excluded.updated, acknowledged = excluded.acknowledged, acknowledged_by = "
+        "excluded.acknowledged_by, resolved = excluded.resolved, resolved_by = "
+        "excluded.resolved_by, clear_since = excluded.clear_since, last_event = "
+        "excluded.last_event, flaps = excluded.flaps, n_events = excluded.n_events, seq = "
+        "excluded.seq, problem_id = excluded.problem_id",
         NULL);
     struct db_stmt *qi = q ? db_prep(db, error,
-                                     "INSERT OR IGNORE INTO incident_items(incident_id, item, name)"
-                                     " VALUES (?,?,?)",
+                                     "INSERT INTO incident_items(incident_id, item, name)"
+                                     " VALUES (?,?,?) ON CONFLICT DO NOTHING",
                                      NULL)
                            : NULL;
     if (!qi) {
@@ -126,8 +134,8 @@ static int write_changes(struct db *db, const struct incident_change *v, size_t 
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct incident_change *c = &v[i];
         r = db_done(db_prep(db, error,
-                            "INSERT OR IGNORE INTO incident_log(incident_id, seq, t, what, by,"
-                            " comment) VALUES (?,?,?,?,?,?)",
+                            "INSERT INTO incident_log(incident_id, seq, t, what, by,"
+                            " comment) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                             "iiisss", c->incident_id, (int64_t)c->seq, c->at_us,
                             incident_transition_name(c->what), c->by, c->comment),
                     error);
@@ -142,27 +150,32 @@ static int write_deliveries(struct db *db, const struct delivery *v, size_t n, G
         const struct delivery *d = &v[i];
         /* A key already queued (the same transition written again after
          * a restart) stays as it is: one delivery per transition. */
-        r = db_done(
-            db_prep(db, error,
-                    "INSERT OR IGNORE INTO outbox(route, key, incident_id, payload, created,"
-                    " next_try) VALUES (?,?,?,?,?,?)",
-                    "ssisii", d->route, d->key, d->incident_id, d->payload, d->created_us,
-                    d->next_try_us),
-            error);
+        r = db_done(db_prep(db, error,
+                            "INSERT INTO outbox(route, key, incident_id, payload, created,"
+                            " next_try) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                            "ssisii", d->route, d->key, d->incident_id, d->payload, d->created_us,
+                            d->next_try_us),
+                    error);
     }
     return r;
 }
 
 static int put_problem(struct db *db, const struct problem *p, GError **error)
 {
-    return db_done(db_prep(db, error,
-                           "INSERT OR REPLACE INTO problems(id, title, state, root_cause,"
-                           " known_error, workaround, suggested, condition, item, created, updated,"
-                           " created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                           "isssssbssiis", p->id, p->title, p->state, p->root_cause, p->known_error,
-                           p->workaround, (int)p->suggested, p->condition, p->item, p->created_us,
-                           p->updated_us, p->created_by),
-                   error);
+    return db_done(
+        db_prep(db, error,
+                "INSERT INTO problems(id, title, state, root_cause,"
+                " known_error, workaround, suggested, condition, item, created, updated,"
+                " created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (id) DO UPDATE SET title = excluded.title, state = excluded.state, "
+                "root_cause = excluded.root_cause, known_error = excluded.known_error, workaround "
+                "= excluded.workaround, suggested = excluded.suggested, condition = "
+                "excluded.condition, item = excluded.item, created = excluded.created, updated = "
+                "excluded.updated, created_by = excluded.created_by",
+                "isssssbssiis", p->id, p->title, p->state, p->root_cause, p->known_error,
+                p->workaround, (int)p->suggested, p->condition, p->item, p->created_us,
+                p->updated_us, p->created_by),
+        error);
 }
 
 int sq_ops_write(struct store *st, const struct store_ops_write *w, GError **error)
@@ -375,8 +388,11 @@ struct rows *sq_change_refs(struct store *st, const char *const *uuids, size_t n
         g_string_append_printf(list, "%s\"%s\"", list->len > 1 ? "," : "", uuids[i]);
     }
     g_string_append_c(list, ']');
-    return query_rows(
-        SQ(st), &change_ref_row_desc, error,
+    /* The strings of the JSON array ?1, in each dialect. */
+    const char *in = db_kind(SQ(st)->r) == DB_PG
+                         ? "SELECT jsonb_array_elements_text(CAST(?1 AS jsonb))"
+                         : "SELECT value FROM json_each(?1)";
+    g_autofree char *sql = g_strdup_printf(
         "SELECT * FROM ("
         " SELECT c.id, c.seen_at AS t, d.uuid, d.name, 'change' AS source, c.cause, c.actor,"
         "  CASE WHEN c.from_version > 0 THEN 'version ' || c.from_version || ' -> '"
@@ -384,15 +400,16 @@ struct rows *sq_change_refs(struct store *st, const char *const *uuids, size_t n
         "  || CASE WHEN c.track = 'persistent' THEN ' of the persistent definition' ELSE '' END"
         "  AS summary, c.pending AS pending, NULLIF(c.diff, '') AS diff"
         "  FROM changes c JOIN domains d ON d.id = c.domain_id"
-        "  WHERE d.uuid IN (SELECT value FROM json_each(?1)) AND (c.seen_at >= ?2 OR c.pending = 1)"
+        "  WHERE d.uuid IN (%s) AND (c.seen_at >= ?2 OR c.pending = 1)"
         "  AND c.seen_at <= ?3"
         " UNION ALL"
         " SELECT a.id, a.started_at AS t, a.target_uuid, a.target, 'action', a.action, a.actor,"
         "  a.action || ' ' || a.result || COALESCE(': ' || a.error, ''), 0, NULL"
-        "  FROM audit a WHERE a.target_uuid IN (SELECT value FROM json_each(?1))"
+        "  FROM audit a WHERE a.target_uuid IN (%s)"
         "  AND a.started_at >= ?2 AND a.started_at <= ?3"
-        ") ORDER BY t DESC, id DESC LIMIT 200",
-        "sii", list->str, from_us, to_us);
+        ") AS refs ORDER BY t DESC, id DESC LIMIT 200",
+        in, in);
+    return query_rows(SQ(st), &change_ref_row_desc, error, sql, "sii", list->str, from_us, to_us);
 }
 
 /* ---- problems ---- */

@@ -208,7 +208,7 @@ struct rows *sq_decisions_query(struct store *st, const struct store_decision_qu
     /* Only the filters given are in the statement, so that SQLite can walk
      * the index of the one that narrows (vm_uuid, policy, t) in id order
      * instead of the whole table.  The values are bound, never spliced. */
-    g_autoptr(GString) sql = g_string_new(DECISION_COLS " WHERE 1");
+    g_autoptr(GString) sql = g_string_new(DECISION_COLS " WHERE 1 = 1");
     if (q->vm_uuid)
         g_string_append(sql, " AND d.vm_uuid = ?1");
     if (q->policy)
@@ -307,8 +307,10 @@ int sq_policy_pause_put(struct store *st, const char *policy, const char *vm_uui
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     return db_done(db_prep(s->w, error,
-                           "INSERT OR REPLACE INTO policy_pauses(policy, vm_uuid, since, reason,"
-                           " decision_id) VALUES (?,?,?,?,?)",
+                           "INSERT INTO policy_pauses(policy, vm_uuid, since, reason,"
+                           " decision_id) VALUES (?,?,?,?,?)"
+                           " ON CONFLICT (policy, vm_uuid) DO UPDATE SET since = excluded.since, "
+                           "reason = excluded.reason, decision_id = excluded.decision_id",
                            "ssisI", policy, vm_uuid, since_us, reason, decision_id),
                    error);
 }
@@ -352,10 +354,10 @@ int sq_host_maintenance_set(struct store *st, int64_t host_id, bool on, const ch
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     int r = db_done(db_prep(s->w, error,
                             "UPDATE hosts SET maintenance = ?1,"
-                            " maintenance_since = CASE WHEN ?1 THEN"
-                            "  coalesce(CASE WHEN maintenance THEN maintenance_since END, ?2) END,"
-                            " maintenance_by = CASE WHEN ?1 THEN ?3 END,"
-                            " maintenance_reason = CASE WHEN ?1 THEN ?4 END"
+                            " maintenance_since = CASE WHEN ?1 <> 0 THEN"
+                            "  coalesce(CASE WHEN maintenance <> 0 THEN maintenance_since END, ?2) END,"
+                            " maintenance_by = CASE WHEN ?1 <> 0 THEN ?3 END,"
+                            " maintenance_reason = CASE WHEN ?1 <> 0 THEN ?4 END"
                             " WHERE id = ?5",
                             "bissi", (int)on, now_us, by, reason, host_id),
                     error);

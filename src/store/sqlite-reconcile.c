@@ -58,7 +58,7 @@ int findings_write(struct db *db, const struct finding_write *f, size_t n, GErro
 }
 
 #define FINDING_COLS                                                                               \
-    "SELECT f.id, f.uuid, IFNULL(d.name, f.uuid) AS vm, h.name AS host, f.rule, f.severity,"       \
+    "SELECT f.id, f.uuid, COALESCE(d.name, f.uuid) AS vm, h.name AS host, f.rule, f.severity,"     \
     " f.state, f.since, f.opened, f.closed, f.updated, f.measure, f.message FROM findings f"       \
     " LEFT JOIN hosts h ON h.id = f.host_id"                                                       \
     " LEFT JOIN domains d ON d.host_id = f.host_id AND d.uuid = f.uuid"
@@ -92,8 +92,10 @@ int states_write(struct db *db, const struct store_state_write *w, size_t n, GEr
     for (size_t i = 0; i < n && r == 0; i++) {
         if (w[i].state)
             r = db_done(db_prep(db, error,
-                                "INSERT OR REPLACE INTO reconcile_state(uuid, host_id, t, state)"
-                                " VALUES (?,?,?,?)",
+                                "INSERT INTO reconcile_state(uuid, host_id, t, state)"
+                                " VALUES (?,?,?,?)"
+                                " ON CONFLICT (uuid) DO UPDATE SET host_id = excluded.host_id, t = "
+                                "excluded.t, state = excluded.state",
                                 "siis", w[i].uuid, w[i].host_id, w[i].time_us, w[i].state),
                         error);
         else

@@ -96,7 +96,7 @@ static struct db_stmt *guest_insert_prepare(struct db *db, GError **error)
 {
     return db_prep(
         db, error,
-        "INSERT OR IGNORE INTO guest_samples(machine_uuid, source, t, received, seq,"
+        "INSERT INTO guest_samples(machine_uuid, source, t, received, seq,"
         " cpu_count, cpu_user_ns, cpu_nice_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns,"
         " cpu_irq_ns, cpu_softirq_ns, cpu_steal_ns, mem_total, mem_free, mem_available,"
         " mem_cached, mem_buffers, swap_total, swap_free, swap_in_pages, swap_out_pages,"
@@ -105,7 +105,7 @@ static struct db_stmt *guest_insert_prepare(struct db *db, GError **error)
         " net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets, filesystems,"
         " disks, nics, extra)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        " ?,?,?,?,?,?,?,?)",
+        " ?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
         NULL);
 }
 
@@ -154,12 +154,13 @@ int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool 
     /* The sender deletes what was acknowledged: this commit reaches the
      * disk before it returns (WAL with synchronous=NORMAL, kept for the
      * rounds, would sync only at the next checkpoint).  SQLite only: the
-     * PRAGMAs. */
-    int r = db_exec(s->w, "PRAGMA synchronous = FULL", error);
+     * PRAGMAs; PostgreSQL's commit is durable when it returns. */
+    bool sqlite = db_kind(s->w) == DB_SQLITE;
+    int r = sqlite ? db_exec(s->w, "PRAGMA synchronous = FULL", error) : 0;
     if (r == 0)
         r = guest_insert(q, g, error);
     db_finalize(q);
-    if (db_exec(s->w, "PRAGMA synchronous = NORMAL", r == 0 ? error : NULL) < 0)
+    if (sqlite && db_exec(s->w, "PRAGMA synchronous = NORMAL", r == 0 ? error : NULL) < 0)
         r = -EIO;
     if (r == 0 && ret_duplicate)
         *ret_duplicate = db_changes(s->w) == 0;
@@ -170,10 +171,17 @@ static int insert_node(struct db *db, const struct node_sample *node, GError **e
 {
     return db_done(
         db_prep(db, error,
-                "INSERT OR REPLACE INTO node_samples(host_id, t, cpu_user_ns, cpu_kernel_ns,"
+                "INSERT INTO node_samples(host_id, t, cpu_user_ns, cpu_kernel_ns,"
                 " cpu_idle_ns, cpu_iowait_ns, mem_total, mem_free, mem_buffers, mem_cached,"
                 " domains_running, round_us, domains_collected, domains_missed, round_cut)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (host_id, t) DO UPDATE SET cpu_user_ns = excluded.cpu_user_ns, "
+                "cpu_kernel_ns = excluded.cpu_kernel_ns, cpu_idle_ns = excluded.cpu_idle_ns, "
+                "cpu_iowait_ns = excluded.cpu_iowait_ns, mem_total = excluded.mem_total, mem_free "
+                "= excluded.mem_free, mem_buffers = excluded.mem_buffers, mem_cached = "
+                "excluded.mem_cached, domains_running = excluded.domains_running, round_us = "
+                "excluded.round_us, domains_collected = excluded.domains_collected, domains_missed "
+                "= excluded.domains_missed, round_cut = excluded.round_cut",
                 "iiUUUUUUUUUUUUb", node->host_id, node->time_us, node->cpu_user_ns,
                 node->cpu_kernel_ns, node->cpu_idle_ns, node->cpu_iowait_ns, node->mem_total,
                 node->mem_free, node->mem_buffers, node->mem_cached, node->domains_running,
@@ -187,10 +195,13 @@ static int insert_pools(struct db *db, const struct pool_sample *const *pools, s
 {
     if (n == 0)
         return 0;
-    struct db_stmt *q = db_prep(db, error,
-                                "INSERT OR REPLACE INTO pool_samples(host_id, name, t, capacity,"
-                                " allocation, available) VALUES (?,?,?,?,?,?)",
-                                NULL);
+    struct db_stmt *q =
+        db_prep(db, error,
+                "INSERT INTO pool_samples(host_id, name, t, capacity,"
+                " allocation, available) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT (host_id, name, t) DO UPDATE SET capacity = excluded.capacity, "
+                "allocation = excluded.allocation, available = excluded.available",
+                NULL);
     if (!q)
         return -EIO;
     int r = 0;
@@ -231,14 +242,16 @@ static int insert_reconciled(struct db *db, const struct reconciled_sample *v, s
     if (n == 0)
         return 0;
     const struct series_kind *kind = &series_vm_reconciled;
-    g_autoptr(GString) sql =
-        g_string_new("INSERT OR REPLACE INTO reconciled_samples(host_id, uuid, t");
+    g_autoptr(GString) sql = g_string_new("INSERT INTO reconciled_samples(host_id, uuid, t");
     for (size_t j = 0; j < kind->n_metrics; j++)
         g_string_append_printf(sql, ", %s", kind->metrics[j].name);
     g_string_append(sql, ") VALUES (?,?,?");
     for (size_t j = 0; j < kind->n_metrics; j++)
         g_string_append(sql, ",?");
-    g_string_append_c(sql, ')');
+    g_string_append(sql, ") ON CONFLICT (uuid, t) DO UPDATE SET host_id = excluded.host_id");
+    for (size_t j = 0; j < kind->n_metrics; j++)
+        g_string_append_printf(sql, ", %s = excluded.%s", kind->metrics[j].name,
+                               kind->metrics[j].name);
     struct db_stmt *q = db_prep(db, error, sql->str, NULL);
     if (!q)
         return -EIO;
@@ -264,8 +277,11 @@ static int status_write(struct db *db, const struct store_view_status_write *w, 
         return 0;
     struct db_stmt *q =
         db_prep(db, error,
-                "INSERT OR REPLACE INTO view_status(uuid, part, host_id, available, reason, since,"
-                " updated) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO view_status(uuid, part, host_id, available, reason, since,"
+                " updated) VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT (uuid, part) DO UPDATE SET host_id = excluded.host_id, available = "
+                "excluded.available, reason = excluded.reason, since = excluded.since, updated = "
+                "excluded.updated",
                 NULL);
     if (!q)
         return -EIO;
@@ -519,7 +535,9 @@ static int upsert_tier(struct db *db, const char *table, const struct series_kin
 {
     g_autofree char *data = series_aggs_to_json(kind, aggs);
     g_autofree char *sql =
-        g_strdup_printf("INSERT OR REPLACE INTO %s(kind, entity, t, data) VALUES (?,?,?,?)", table);
+        g_strdup_printf("INSERT INTO %s(kind, entity, t, data) VALUES (?,?,?,?)"
+                        " ON CONFLICT (kind, entity, t) DO UPDATE SET data = excluded.data",
+                        table);
     return db_done(db_prep(db, error, sql, "ssis", kind->name, entity, t, data), error);
 }
 
@@ -650,7 +668,8 @@ static int maintain_kind(struct store_sqlite *s, const struct series_kind *kind,
 
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     return db_done(db_prep(s->w, error,
-                           "INSERT OR REPLACE INTO samples_progress(kind, watermark) VALUES (?, ?)",
+                           "INSERT INTO samples_progress(kind, watermark) VALUES (?, ?)"
+                           " ON CONFLICT (kind) DO UPDATE SET watermark = excluded.watermark",
                            "si", kind->name, new_wm),
                    error);
 }

@@ -460,9 +460,9 @@ static int sq_host_put_state(struct store *st, int64_t host_id, enum host_state 
     bool up = state == HOST_CONNECTED;
     return db_done(db_prep(s->w, error,
                            "UPDATE hosts SET state = ?1, reason = ?2,"
-                           " connected_since = CASE WHEN ?3 THEN coalesce(connected_since, ?4)"
+                           " connected_since = CASE WHEN ?3 <> 0 THEN coalesce(connected_since, ?4)"
                            "   ELSE NULL END,"
-                           " last_seen = CASE WHEN ?3 THEN ?4 ELSE last_seen END,"
+                           " last_seen = CASE WHEN ?3 <> 0 THEN ?4 ELSE last_seen END,"
                            " inventory_synced_at = CASE WHEN ?5 > 0 THEN ?5"
                            "   ELSE inventory_synced_at END"
                            " WHERE id = ?6",

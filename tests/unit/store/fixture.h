@@ -1,9 +1,10 @@
 /*
  * The store unit tests' fixture: a fresh SQLite store in a temporary
  * directory per test (setup/teardown for cmocka), reopened on demand; or,
- * with KANRI_STORE_PG set to a server's connection string (the suites
- * registered a second time for PostgreSQL), a fresh PostgreSQL store in
- * an emptied database.
+ * once store_fixture_pg() has been given a server's connection string (a
+ * suite's second run, on PostgreSQL), a fresh PostgreSQL store in a schema
+ * of the suite's own (FIXTURE_PG_SCHEMA), emptied before each test, so
+ * that suites running at once on one server keep apart.
  * Include after <cmocka.h>, <glib.h>, <glib/gstdio.h>, <math.h>, <sqlite3.h>
  * and store/store.h.
  */
@@ -16,17 +17,62 @@ struct fx {
     struct store *st;
 };
 
-/* The database of KANRI_STORE_PG emptied: no table left from a test
- * before. */
+#ifndef FIXTURE_PG_SCHEMA
+#define FIXTURE_PG_SCHEMA "kanri_test"
+#endif
+
+/* The PostgreSQL store's URL (NULL: SQLite): the server's, with the
+ * suite's schema as the connections' search path. */
+static char *fixture_pg_url;
+
+static void store_fixture_pg(const char *server_url)
+{
+    g_free(fixture_pg_url);
+    fixture_pg_url = server_url
+                         ? g_strdup_printf("%s%coptions=-csearch_path%%3D%s", server_url,
+                                           strchr(server_url, '?') ? '&' : '?', FIXTURE_PG_SCHEMA)
+                         : NULL;
+}
+
+/* The suite's schema emptied: no table left from a test before. */
 static void pg_empty(const char *url)
 {
     g_autoptr(GError) err = NULL;
     struct db *db = db_open_pg(url, &err);
     if (!db)
         fail_msg("%s", err->message);
-    if (db_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public", &err) < 0)
-        fail_msg("emptying the test database: %s", err->message);
+    if (db_exec(db,
+                "DROP SCHEMA IF EXISTS " FIXTURE_PG_SCHEMA " CASCADE;"
+                " CREATE SCHEMA " FIXTURE_PG_SCHEMA,
+                &err) < 0)
+        fail_msg("emptying the test schema: %s", err->message);
     db_close(db);
+}
+
+/* Runs TESTS on SQLite, then on PostgreSQL when KANRI_TEST_PG names a
+ * server (make check starts one); without one, says the PostgreSQL run
+ * was skipped, or fails when KANRI_TEST_PG_REQUIRED=1. */
+static int run_on_both(const char *name, const struct CMUnitTest *tests, size_t n)
+{
+    store_fixture_pg(NULL);
+    int failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+    const char *pg = g_getenv("KANRI_TEST_PG");
+    if (!pg || !*pg) {
+        if (g_strcmp0(g_getenv("KANRI_TEST_PG_REQUIRED"), "1") == 0) {
+            fprintf(stderr, "KANRI_TEST_PG is not set: no PostgreSQL server to test on\n");
+            return failed + 1;
+        }
+        fprintf(stderr,
+                "# %s on PostgreSQL skipped: KANRI_TEST_PG is not set "
+                "(tools/pg-server.sh start DIR prints one)\n",
+                name);
+        return failed;
+    }
+    store_fixture_pg(pg);
+    g_autofree char *pg_name = g_strconcat(name, "-postgresql", NULL);
+    failed += _cmocka_run_group_tests(pg_name, tests, n, NULL, NULL);
+    store_fixture_pg(NULL);
+    return failed;
 }
 
 static int setup(void **state)
@@ -34,11 +80,10 @@ static int setup(void **state)
     struct fx *f = g_new0(struct fx, 1);
     f->dir = g_dir_make_tmp("kanri-store-XXXXXX", NULL);
     assert_non_null(f->dir);
-    const char *pg = g_getenv("KANRI_STORE_PG");
-    f->pg = pg && *pg;
+    f->pg = fixture_pg_url != NULL;
     if (f->pg)
-        pg_empty(pg);
-    f->path = f->pg ? g_strdup(pg) : g_build_filename(f->dir, "kanri.db", NULL);
+        pg_empty(fixture_pg_url);
+    f->path = f->pg ? g_strdup(fixture_pg_url) : g_build_filename(f->dir, "kanri.db", NULL);
     g_autoptr(GError) err = NULL;
     f->st = store_open(f->path, &err);
     if (!f->st)

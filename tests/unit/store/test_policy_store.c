@@ -42,6 +42,7 @@
 #define GIB G_GUINT64_CONSTANT(1073741824)
 #define MIB G_GUINT64_CONSTANT(1048576)
 
+#define FIXTURE_PG_SCHEMA "test_policy_store"
 #include "fixture.h"
 
 /* ---- small helpers ---- */
@@ -931,8 +932,13 @@ static void test_ha_vm_settings(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    /* Migrations from SQLite's older schemas. */
+    const struct CMUnitTest sqlite_only[] = {
         cmocka_unit_test_setup_teardown(test_migration_12_upgrade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ha_upgrade_and_rows, setup, teardown),
+    };
+    /* The same behaviour on both backends. */
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_decisions_insert_and_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions_insert_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decision_update_observe_get, setup, teardown),
@@ -942,8 +948,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_maintenance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_join, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_after_migration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ha_upgrade_and_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ha_vm_settings, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("policy-store-sqlite", sqlite_only, NULL, NULL);
+    return failed + run_on_both("policy-store", tests, G_N_ELEMENTS(tests));
 }

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-c/json.h>
@@ -40,6 +41,7 @@
 /* 2026-11-26T10:20:19Z */
 #define T0 (G_GINT64_CONSTANT(1795688419) * SEC)
 
+#define FIXTURE_PG_SCHEMA "test_store"
 #include "fixture.h"
 
 /* ---- small helpers ---- */
@@ -2711,13 +2713,99 @@ static void test_durable_and_private(void **state)
     reopen(f);
 }
 
+/* ---- PostgreSQL's own ---- */
+
+static int64_t pg_schema_version(const char *url)
+{
+    g_autoptr(GError) err = NULL;
+    struct db *db = db_open_pg(url, &err);
+    assert_non_null(db);
+    g_autoptr(db_stmt) q = db_prep(db, &err, "SELECT version FROM kanri_schema", NULL);
+    assert_int_equal(db_step(q, &err), 1);
+    int64_t v = db_col_i64(q, 0);
+    db_finalize(g_steal_pointer(&q));
+    db_close(db);
+    return v;
+}
+
+static void pg_set_schema_version(const char *url, int64_t v)
+{
+    g_autoptr(GError) err = NULL;
+    struct db *db = db_open_pg(url, &err);
+    assert_non_null(db);
+    assert_int_equal(
+        db_done(db_prep(db, &err, "UPDATE kanri_schema SET version = ?", "i", v), &err), 0);
+    db_close(db);
+}
+
+/* On SQLite test_newer_schema_refused; on PostgreSQL the version is a
+ * table's. */
+static void test_pg_newer_schema_refused(void **state)
+{
+    struct fx *f = *state;
+    if (!f->pg)
+        return; /* SQLite: test_newer_schema_refused */
+    int64_t v = pg_schema_version(f->path);
+    assert_true(v >= 13);
+    store_close(f->st);
+    f->st = NULL;
+    pg_set_schema_version(f->path, 9999);
+    g_autoptr(GError) err = NULL;
+    assert_null(store_pg_open(f->path, &err));
+    assert_true(g_error_matches(err, STORE_ERROR, STORE_ERROR_SCHEMA));
+    g_autofree char *want =
+        g_strdup_printf("database schema version 9999 is newer than this kanrid knows (%" PRId64
+                        "); refusing to touch it",
+                        v);
+    assert_string_equal(err->message, want);
+    assert_int_equal(pg_schema_version(f->path), 9999);
+    pg_set_schema_version(f->path, v);
+    reopen(f);
+    /* Opened again at its version, it is migrated no further. */
+    assert_int_equal(pg_schema_version(f->path), v);
+}
+
+static gpointer open_pg_thread(gpointer url)
+{
+    return store_pg_open(url, NULL);
+}
+
+/* Instances starting together on an empty database: each opens it, and
+ * the schema is made once (the migration's lock), not half by each. */
+static void test_pg_instances_migrate_once(void **state)
+{
+    struct fx *f = *state;
+    if (!f->pg)
+        return;
+    store_close(f->st);
+    f->st = NULL;
+    pg_empty(f->path);
+    GThread *t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = g_thread_new("open", open_pg_thread, f->path);
+    for (int i = 0; i < 4; i++) {
+        struct store *st = g_thread_join(t[i]);
+        assert_non_null(st);
+        store_close(st);
+    }
+    assert_true(pg_schema_version(f->path) >= 13);
+    reopen(f);
+    assert_int_equal(ensure_host(f, "a"), ensure_host(f, "a"));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    /* SQLite's own: its file, its PRAGMAs, migrations from its older
+     * schemas. */
+    const struct CMUnitTest sqlite_only[] = {
         cmocka_unit_test_setup_teardown(test_migrations_fresh_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_6_keeps_engine_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_11_reconciled_h_g, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durable_and_private, setup, teardown),
+    };
+    /* The same behaviour on both backends. */
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_ensure_keeps_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_info_and_state, setup, teardown),
@@ -2730,12 +2818,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_sample_idempotent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_durable_and_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_instances_migrate_once, setup, teardown),
     };
-    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("store-sqlite", sqlite_only, NULL, NULL);
+    return failed + run_on_both("store", tests, G_N_ELEMENTS(tests));
 }
