@@ -26,7 +26,7 @@ TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu lib
 SAN_PKGS   = libasan8 libubsan1 liblsan0 libtsan2
 
 .PHONY: all build deps web-deps node-pkgs test-deps lab-kernel san-deps run check unit integration lab browser clean fuzz \
-        check-sanitize check-asan check-tsan-unit check-tsan pg-stop
+        check-sanitize check-asan check-tsan-unit check-tsan pg-stop integration-pg
 
 all: build
 
@@ -108,6 +108,12 @@ unit: test-deps build
 integration: build
 	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/integration
 
+# The end-to-end suite again with every kanrid's store on the tests'
+# PostgreSQL server (each in a schema of its own; kanri_harness.py).
+integration-pg: test-deps build
+	KANRI_TEST_STORE_PG="$$(bash tools/pg-server.sh start $(PG_DIR))" \
+	    KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs tests/integration
+
 # The lab guest's kernel package, the one download the tests need beyond
 # packages, made right after installing them (retried: name servers here
 # have stopped answering for minutes).  With KANRI_LAB_OFFLINE_OK=1 a
@@ -130,6 +136,7 @@ check: test-deps lab-kernel build
 	$(PG_ENV) meson test -C $(BUILD) --print-errorlogs
 	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
 	    tests/integration tests/browser tests/lab
+	$(MAKE) --no-print-directory integration-pg
 	$(MAKE) --no-print-directory check-sanitize
 	bash tools/pg-server.sh stop $(PG_DIR)
 

@@ -36,7 +36,7 @@ struct conf_field {
 #define H(field) offsetof(struct conf_hypervisor, field)
 
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
-static const char *const backends[] = {"sqlite", NULL};
+static const char *const backends[] = {"sqlite", "postgresql", NULL};
 static const char *const tls_modes[] = {"auto", "on", "off", NULL};
 
 static const struct conf_field manager_fields[] = {
@@ -68,6 +68,7 @@ static const struct conf_field manager_fields[] = {
 static const struct conf_field store_fields[] = {
     {"backend", T_ENUM, 0, 0, backends, C(store_backend)},
     {"path", T_STRING, 0, 0, NULL, C(store_path)},
+    {"url", T_STRING, 0, 0, NULL, C(store_url)},
     {NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -173,6 +174,7 @@ void conf_free(struct conf *c)
     g_free(c->tls_key);
     g_free(c->store_backend);
     g_free(c->store_path);
+    g_free(c->store_url);
     g_ptr_array_unref(c->hypervisors);
     g_ptr_array_unref(c->rules);
     g_free(c->ops_finding_min);
@@ -759,6 +761,27 @@ static void check_ha_refs(struct conf *c, GHashTable *lines, const char *label,
 }
 
 /* A host's fence and probe settings parse. */
+/* [store]: a PostgreSQL store is named by its url, a SQLite one by its
+ * path; each key only with its backend. */
+static void check_store(struct conf *c, GHashTable *lines, const char *label, GPtrArray *errors,
+                        unsigned *count)
+{
+    bool pg = g_strcmp0(c->store_backend, "postgresql") == 0;
+    if (pg && !c->store_url)
+        add_error(errors, count, label, line_of(lines, "store", "backend"),
+                  "[store]: backend = postgresql needs url = postgresql://...");
+    if (pg && c->store_path)
+        add_error(errors, count, label, line_of(lines, "store", "path"),
+                  "path: the SQLite file, but backend = postgresql (use url)");
+    if (!pg && c->store_url)
+        add_error(errors, count, label, line_of(lines, "store", "url"),
+                  "url: a PostgreSQL store's, but backend = sqlite (set backend = postgresql)");
+    if (c->store_url && !g_str_has_prefix(c->store_url, "postgresql://") &&
+        !g_str_has_prefix(c->store_url, "postgres://"))
+        add_error(errors, count, label, line_of(lines, "store", "url"),
+                  "url: '%s' is not a postgresql:// or postgres:// URL", c->store_url);
+}
+
 static void check_ha_host(const struct conf_hypervisor *hv, const char *label, GPtrArray *errors,
                           unsigned *count)
 {
@@ -992,6 +1015,7 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             check_group(c, kf, lines, label, g, manager_fields, NULL, errors, &count);
         } else if (g_str_equal(g, "store")) {
             check_group(c, kf, lines, label, g, store_fields, NULL, errors, &count);
+            check_store(c, lines, label, errors, &count);
         } else if (g_str_equal(g, "reconcile")) {
             check_reconcile(c, kf, lines, label, errors, &count);
         } else if (g_str_equal(g, "ops")) {

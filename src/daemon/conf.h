@@ -64,6 +64,7 @@ struct conf {
     int stream_backlog;              /* messages the live stream keeps for resuming */
     char *store_backend;             /* "sqlite" */
     char *store_path;                /* NULL: STATE_DIR/kanri.db */
+    char *store_url;                 /* backend = postgresql: its libpq URL */
     GPtrArray *hypervisors;          /* of struct conf_hypervisor *, owned */
 
     /* Monitoring (docs/monitoring.md) */

@@ -208,8 +208,9 @@ int main(int argc, char **argv)
          "Configuration file (default " DEFAULT_CONFIG " when it exists)", "FILE"},
         {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
          "Address to serve the API on (default 127.0.0.1:8470)", "ADDR:PORT"},
-        {"db", 0, 0, G_OPTION_ARG_FILENAME, &db, "SQLite database (default STATE_DIR/kanri.db)",
-         "PATH"},
+        {"db", 0, 0, G_OPTION_ARG_FILENAME, &db,
+         "the store: a SQLite file (default STATE_DIR/kanri.db) or a postgresql:// URL",
+         "PATH|URL"},
         {"connect", 0, 0, G_OPTION_ARG_STRING_ARRAY, &connects,
          "Manage this libvirt URI (repeatable; adds to the configuration file's hypervisors)",
          "URI"},
@@ -308,16 +309,22 @@ int main(int argc, char **argv)
                 g_strerror(errno));
         return 1;
     }
+    if (!db && c->store_url)
+        db = g_strdup(c->store_url);
     if (!db)
         db =
             c->store_path ? g_strdup(c->store_path) : g_build_filename(state_dir, "kanri.db", NULL);
 
-    struct store *st = store_sqlite_open(db, &err);
+    struct store *st = store_open(db, &err);
     if (!st) {
         fprintf(stderr, "kanrid: %s\n", err->message);
         return 1;
     }
-    g_message("store: SQLite %s", db);
+    if (store_is_pg_url(db)) {
+        g_autofree char *where = store_pg_describe(db);
+        g_message("store: PostgreSQL, %s", where);
+    } else
+        g_message("store: SQLite %s", db);
     if (ensure_admin_token(st, state_dir, &err) < 0) {
         fprintf(stderr, "kanrid: %s\n", err->message);
         store_close(st);

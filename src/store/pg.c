@@ -9,6 +9,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
 /* Taken for the length of a migration: instances starting together on
  * one database migrate it once (any number, fixed: "kanri" in ASCII). */
 #define MIGRATION_LOCK 0x6b616e7269
@@ -76,4 +78,30 @@ struct store *store_open(const char *target, GError **error)
 {
     return store_is_pg_url(target) ? store_pg_open(target, error)
                                    : store_sqlite_open(target, error);
+}
+
+char *store_pg_describe(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    if (!opts)
+        return g_strdup("an unreadable connection string");
+    const char *dbname = NULL, *host = NULL, *port = NULL, *user = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (g_str_equal(o->keyword, "dbname"))
+            dbname = o->val;
+        else if (g_str_equal(o->keyword, "host"))
+            host = o->val;
+        else if (g_str_equal(o->keyword, "port"))
+            port = o->val;
+        else if (g_str_equal(o->keyword, "user"))
+            user = o->val;
+    }
+    /* Never the password. */
+    char *d = g_strdup_printf("database %s on %s%s%s as %s", dbname ? dbname : "(default)",
+                              host ? host : "the default host", port ? ":" : "", port ? port : "",
+                              user ? user : "the default user");
+    PQconninfoFree(opts);
+    return d;
 }

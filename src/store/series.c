@@ -137,8 +137,8 @@ const struct series_kind series_vm_host = {
     "uuid",
     "uuid = ?1",
     0,
-    "host_id || ':' || dom_id || ':' || IFNULL(vcpu_count, '-') || ':' ||"
-    " IFNULL(block_count, '-') || ':' || IFNULL(net_count, '-')",
+    "host_id || ':' || dom_id || ':' || COALESCE(CAST(vcpu_count AS TEXT), '-') || ':' ||"
+    " COALESCE(CAST(block_count AS TEXT), '-') || ':' || COALESCE(CAST(net_count AS TEXT), '-')",
     vm_host_metrics,
     G_N_ELEMENTS(vm_host_metrics),
 };
@@ -151,7 +151,7 @@ const struct series_kind series_vm_guest = {
     "machine_uuid || '/' || source",
     "machine_uuid = ?1 AND source = ?2",
     'l',
-    "source || ':' || IFNULL(cpu_count, '-')",
+    "source || ':' || COALESCE(CAST(cpu_count AS TEXT), '-')",
     vm_guest_metrics,
     G_N_ELEMENTS(vm_guest_metrics),
 };

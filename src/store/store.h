@@ -576,5 +576,8 @@ struct store *store_pg_open(const char *conninfo, GError **error);
  * file's path. */
 struct store *store_open(const char *target, GError **error);
 bool store_is_pg_url(const char *target);
+/* "database D on HOST:PORT as USER" of a PostgreSQL connection string, for
+ * logs: never its password. */
+char *store_pg_describe(const char *conninfo);
 
 void store_close(struct store *st);

@@ -16,6 +16,70 @@ import urllib.request
 BUILD = os.environ.get("KANRI_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 KANRID = os.path.join(BUILD, "src", "daemon", "kanrid")
 KANRI = os.path.join(BUILD, "src", "cli", "kanri")
+# With KANRI_TEST_STORE_PG (a PostgreSQL server's URL: tools/pg-server.sh),
+# every kanrid a test starts keeps its store there, in a schema of its
+# state directory's own (so a restart on the same directory finds its
+# data), instead of STATE_DIR/kanri.db.
+STORE_PG = os.environ.get("KANRI_TEST_STORE_PG") or None
+
+
+def pg_store_url(state_dir):
+    """The PostgreSQL store of STATE_DIR: its own schema on the test
+    server, created when missing."""
+    import hashlib
+    schema = "k_" + hashlib.sha1(os.path.abspath(state_dir).encode()).hexdigest()[:16]
+    subprocess.run(["psql", STORE_PG, "-qXc", f"CREATE SCHEMA IF NOT EXISTS {schema}"],
+                   check=True, capture_output=True, text=True)
+    sep = "&" if "?" in STORE_PG else "?"
+    return f"{STORE_PG}{sep}options=-csearch_path%3D{schema}"
+
+
+def store_bytes(state_dir):
+    """Everything the store of STATE_DIR holds, as bytes: the SQLite file,
+    or a dump of the PostgreSQL schema's data."""
+    if not STORE_PG:
+        with open(os.path.join(state_dir, "kanri.db"), "rb") as f:
+            return f.read()
+    url = pg_store_url(state_dir)
+    schema = url.rsplit("%3D", 1)[1]
+    return subprocess.run(["pg_dump", "--data-only", "-n", schema, STORE_PG],
+                          check=True, capture_output=True).stdout
+
+
+def store_query(state_dir, sql, params=()):
+    """The rows of SQL (with "?" parameters) on the store of STATE_DIR,
+    read-only, as tuples: SQLite's values, or PostgreSQL's as psql prints
+    them with integers made ints and NULL None."""
+    if not STORE_PG:
+        import sqlite3
+        db = sqlite3.connect(f"file:{state_dir}/kanri.db?mode=ro", uri=True)
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+    parts = sql.split("?")
+    assert len(parts) == len(params) + 1, sql
+    args = []
+    text = parts[0]
+    for i, (p, rest) in enumerate(zip(params, parts[1:])):
+        args += ["-v", f"p{i}={p}"]
+        text += f":'p{i}'" + rest
+    out = subprocess.run(["psql", pg_store_url(state_dir), "-XAt", "-F", "\x1f", "-P",
+                          "null=\x1e", *args, "-f", "-"], input=text,
+                         check=True, capture_output=True, text=True).stdout
+
+    def value(v):
+        if v == "\x1e":
+            return None
+        return int(v) if re.fullmatch(r"-?\d+", v) else v
+    return [tuple(value(v) for v in line.split("\x1f")) for line in out.splitlines()]
+
+
+def needs_sqlite(reason="reads kanri.db itself"):
+    """Skips a test that only makes sense on the SQLite store."""
+    import pytest
+    if STORE_PG:
+        pytest.skip(f"SQLite store only: {reason}")
 
 # A sanitizer report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer,
 # ThreadSanitizer) in the stderr of one of our processes.  `make check-sanitize`
@@ -115,6 +179,8 @@ class Kanrid:
                 f.write(config)
             cmd += ["--config", path]
         cmd += list(args)
+        if STORE_PG and "--db" not in cmd and "[store]" not in (config or ""):
+            cmd += ["--db", pg_store_url(self.state_dir)]
         self.log_lines = []
         self._log_lock = threading.Lock()
         self._checked = False

@@ -5,13 +5,12 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import time
 
 import pytest
 
-from kanri_harness import BUILD, run, stop_agent
+from kanri_harness import BUILD, run, stop_agent, store_query
 
 GUESTD = os.path.join(BUILD, "src", "guest", "kanri-guestd")
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "guest")
@@ -48,23 +47,15 @@ def ingest(k, token, doc=None, raw=None):
 
 
 def guest_rows(k, machine):
-    db = sqlite3.connect(f"file:{k.state_dir}/kanri.db?mode=ro", uri=True)
-    try:
-        return db.execute("SELECT seq, source, t, cpu_steal_ns, mem_total FROM guest_samples"
-                          " WHERE machine_uuid = ? ORDER BY seq", (machine,)).fetchall()
-    finally:
-        db.close()
+    return store_query(k.state_dir, "SELECT seq, source, t, cpu_steal_ns, mem_total"
+                       " FROM guest_samples WHERE machine_uuid = ? ORDER BY seq", (machine,))
 
 
 def spool_backlogs(k, machine):
     """The spool backlog each stored kanri-guestd sample reported, in order."""
-    db = sqlite3.connect(f"file:{k.state_dir}/kanri.db?mode=ro", uri=True)
-    try:
-        return [json.loads(x)["spool"]["backlog"] for (x,) in db.execute(
-            "SELECT extra FROM guest_samples WHERE machine_uuid = ? AND source = 'kanri-guestd'"
-            " ORDER BY seq", (machine,))]
-    finally:
-        db.close()
+    return [json.loads(x)["spool"]["backlog"] for (x,) in store_query(
+        k.state_dir, "SELECT extra FROM guest_samples WHERE machine_uuid = ?"
+        " AND source = 'kanri-guestd' ORDER BY seq", (machine,))]
 
 
 def agent(k, machine):

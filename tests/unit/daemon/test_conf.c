@@ -238,7 +238,7 @@ static void test_unknown_key(void **state)
                "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
                "retention_5m, retention_1h)");
     expect_one("[store]\n\n\nbackend = sqlite\ndriver = x\n",
-               LABEL ":5: unknown key 'driver' in [store] (known: backend, path)");
+               LABEL ":5: unknown key 'driver' in [store] (known: backend, path, url)");
     expect_one("[hypervisor:h]\nuri = test:///default\nkeepalive = 3\n",
                LABEL ":3: unknown key 'keepalive' in [hypervisor:h] (known: uri, driver, "
                      "keepalive_interval, keepalive_count, reconnect_min, reconnect_max, fence, probe, "
@@ -461,7 +461,25 @@ static void test_bad_enum(void **state)
     expect_one("[manager]\nlog_level = INFO\n",
                LABEL ":2: log_level: expected one of error|warning|info|debug, got 'INFO'");
     expect_one("[store]\nbackend = postgres\n",
-               LABEL ":2: backend: expected one of sqlite, got 'postgres'");
+               LABEL ":2: backend: expected one of sqlite|postgresql, got 'postgres'");
+    /* Each backend with its own key, a PostgreSQL store with its URL. */
+    expect_one("[store]\nbackend = postgresql\n",
+               LABEL ":2: [store]: backend = postgresql needs url = postgresql://...");
+    expect_one("[store]\nbackend = postgresql\nurl = postgresql:///kanri\npath = /x.db\n",
+               LABEL ":4: path: the SQLite file, but backend = postgresql (use url)");
+    expect_one("[store]\nurl = postgresql:///kanri\n",
+               LABEL ":2: url: a PostgreSQL store's, but backend = sqlite (set backend = "
+                     "postgresql)");
+    expect_one("[store]\nbackend = postgresql\nurl = mysql://db/kanri\n",
+               LABEL ":3: url: 'mysql://db/kanri' is not a postgresql:// or postgres:// URL");
+    {
+        GPtrArray *errs;
+        g_autoptr(conf) pg =
+            load("[store]\nbackend = postgresql\nurl = postgres://db.example/kanri\n", &errs, NULL);
+        assert_int_equal(errs->len, 0);
+        assert_string_equal(pg->store_url, "postgres://db.example/kanri");
+        g_ptr_array_unref(errs);
+    }
     GPtrArray *errors;
     g_autoptr(conf) c = load("[manager]\nlog_level = loud\n", &errors, NULL);
     assert_string_equal(c->log_level, "info");
