@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""bench/scale: a simulated fleet on one kanrid instance, on SQLite and on
+PostgreSQL, against the raw baseline of each database.
+
+The fleet: HOSTS libvirt test-driver hosts of VMS running domains each,
+collected every INTERVAL seconds, plus kanri-guestd documents pushed over
+the ingest API at GUEST_RATE per second (one enrolled agent per VM of the
+first hosts, each under the ingest rate limit).  For each backend the
+script measures, over a window of SECONDS after the first full rounds:
+
+  - VM-samples stored per second: host-view, guest-view and reconciled
+    rows, counted in the store before and after the window;
+  - the collection round's wall time (kanri_collect_round_seconds, the
+    median over hosts);
+  - GET /api/v1/vms?limit=100 latency, p50 and p99, asked in a loop
+    during the window;
+  - the round writes' capacity: the host-view and reconciled rows stored
+    over the time kanrid spent storing rounds (kanri_store_write_seconds),
+    which is what the store could sustain whatever load is offered;
+
+and prints them beside the raw baseline (build/bench/scale/bench-scale-raw:
+the same wide rows appended with SQLite's prepared inserts in
+transactions and PostgreSQL's COPY), with the ratio.  Several kanrid
+instances on one PostgreSQL are not measured yet (docs/scale-out.md).
+
+    python3 bench/scale/run.py [--hosts 200] [--vms 100] [--interval 10]
+        [--seconds 60] [--guest-rate 1000] [--backends sqlite,postgresql]
+
+Standard library only; loopback only; the PostgreSQL server is a
+throw-away one (tools/pg-server.sh) under the temporary directory.
+"""
+import argparse
+import json
+import os
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+TABLES = ("host_samples", "guest_samples", "reconciled_samples")
+
+
+def out(line=""):
+    print(line, flush=True)
+
+
+def fleet_config(tmp, hosts, vms, interval):
+    import kanri_harness
+    conf = [f"[manager]\ncollect_interval = {interval}\n"]
+    for h in range(hosts):
+        path = os.path.join(tmp, f"h{h}.xml")
+        with open(path, "w") as f:
+            f.write(kanri_harness.node_xml(f"h{h}", vms, 0))
+        conf.append(f"[hypervisor:h{h}]\nuri = test://{path}\n")
+    return "".join(conf)
+
+
+class Store:
+    """Counts rows in the store kanrid writes, read-only."""
+
+    def __init__(self, sqlite_path=None, pg_url=None):
+        self.sqlite_path, self.pg_url = sqlite_path, pg_url
+
+    def count(self):
+        sql = " UNION ALL ".join(f"SELECT count(*) FROM {t}" for t in TABLES)
+        if self.sqlite_path:
+            db = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True, timeout=30)
+            try:
+                return [r[0] for r in db.execute(sql)]
+            finally:
+                db.close()
+        p = subprocess.run(["psql", self.pg_url, "-XAtc", sql], check=True,
+                           capture_output=True, text=True)
+        return [int(x) for x in p.stdout.split()]
+
+
+class Pusher(threading.Thread):
+    """Pushes guest documents for MACHINES (uuid -> token) at RATE per
+    second in total until stopped; counts what was accepted."""
+
+    def __init__(self, k, machines, rate, doc):
+        super().__init__(daemon=True)
+        self.k, self.machines, self.rate, self.doc = k, machines, rate, doc
+        self.stop_flag = threading.Event()
+        self.accepted = self.refused = 0
+
+    def run(self):
+        items = list(self.machines.items())
+        seq = {m: 0 for m, _ in items}
+        period = 1.0 / self.rate
+        next_t = time.monotonic()
+        i = 0
+        while not self.stop_flag.is_set():
+            m, token = items[i % len(items)]
+            i += 1
+            doc = dict(self.doc, machine_id=m, seq=seq[m], time=time.time())
+            seq[m] += 1
+            r = self.k.request("POST", "/api/v1/ingest/guest", raw=json.dumps(doc).encode(),
+                               token=token)
+            if r.status == 200:
+                self.accepted += 1
+            else:
+                self.refused += 1
+            next_t += period
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -1:
+                next_t = time.monotonic()  # behind: do not burst to catch up
+
+
+class Asker(threading.Thread):
+    """Asks GET /api/v1/vms?limit=100 in a loop, keeping the latencies."""
+
+    def __init__(self, k):
+        super().__init__(daemon=True)
+        self.k = k
+        self.stop_flag = threading.Event()
+        self.lat = []
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            t = time.monotonic()
+            r = self.k.get("/api/v1/vms?limit=100")
+            if r.status == 200:
+                self.lat.append(time.monotonic() - t)
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def store_write_seconds(k):
+    """The time kanrid has spent storing rounds, summed over hosts."""
+    text = k.get("/metrics").body
+    return sum(float(x) for x in re.findall(
+        r"^kanri_store_write_seconds_sum\{[^}]*\} (\S+)$", text, re.M))
+
+
+def round_seconds(k):
+    text = k.get("/metrics").body
+    vals = [float(x) for x in re.findall(r"^kanri_collect_round_seconds\{[^}]*\} (\S+)$", text,
+                                         re.M)]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def measure(args, backend, tmp, pg_server):
+    import kanri_harness
+    conf = fleet_config(tmp, args.hosts, args.vms, args.interval)
+    state = os.path.join(tmp, f"state-{backend}")
+    extra = []
+    store = None
+    if backend == "postgresql":
+        schema = f"bench_{os.getpid()}"
+        subprocess.run(["psql", pg_server, "-qXc", f"DROP SCHEMA IF EXISTS {schema} CASCADE;"
+                        f" CREATE SCHEMA {schema}"], check=True, capture_output=True)
+        url = f"{pg_server}&options=-csearch_path%3D{schema}"
+        extra = ["--db", url]
+        store = Store(pg_url=url)
+    else:
+        store = Store(sqlite_path=os.path.join(state, "kanri.db"))
+    k = kanri_harness.Kanrid(args=extra, config=conf, state_dir=state, ready=False)
+    try:
+        k.wait_for(lambda: k.get("/readyz").status == 200, timeout=600, what="every host loaded")
+        # Agents for the VMs of the first hosts, enough that each stays
+        # under the ingest rate limit (20/s).
+        doc = json.loads(subprocess.run(
+            [os.path.join(args.build, "src", "guest", "kanri-guestd"), "--once", "--root",
+             os.path.join(ROOT, "tests", "data", "guest", "busy", "root")],
+            check=True, capture_output=True, text=True).stdout)
+        machines = {}
+        if args.guest_rate > 0:
+            want = max(1, args.guest_rate // 10)
+            for v in k.get("/api/v1/vms").json["vms"][:want]:
+                r = k.post("/api/v1/agents", {"machine": v["uuid"]})
+                machines[v["uuid"]] = r.json["token"]
+        pushers = []
+        if machines:
+            per = max(1, len(machines) // args.push_threads)
+            groups = [dict(list(machines.items())[i:i + per])
+                      for i in range(0, len(machines), per)]
+            pushers = [Pusher(k, g, args.guest_rate / len(groups), doc) for g in groups]
+        # Two full rounds first, then the window.
+        time.sleep(2 * args.interval)
+        for p in pushers:
+            p.start()
+        asker = Asker(k)
+        asker.start()
+        time.sleep(args.interval)
+        before, t0, w0 = store.count(), time.monotonic(), store_write_seconds(k)
+        accepted0 = sum(p.accepted for p in pushers)
+        time.sleep(args.seconds)
+        after, t1, w1 = store.count(), time.monotonic(), store_write_seconds(k)
+        accepted1 = sum(p.accepted for p in pushers)
+        for th in pushers + [asker]:
+            th.stop_flag.set()
+        for th in pushers + [asker]:
+            th.join(timeout=30)
+        rates = [(a - b) / (t1 - t0) for a, b in zip(after, before)]
+        return {
+            "backend": backend,
+            "host_rows": rates[0], "guest_rows": rates[1], "reconciled_rows": rates[2],
+            "vm_samples": sum(rates),
+            # What the rounds' writes could sustain: their rows over the
+            # time spent writing them.
+            "capacity": (after[0] - before[0] + after[2] - before[2]) / max(w1 - w0, 1e-9),
+            "guest_pushed": (accepted1 - accepted0) / (t1 - t0),
+            "refused": sum(p.refused for p in pushers),
+            "round": round_seconds(k),
+            "api_p50": percentile(asker.lat, 50), "api_p99": percentile(asker.lat, 99),
+            "api_n": len(asker.lat),
+        }
+    finally:
+        k.stop()
+
+
+def raw_baseline(args, tmp, pg_server):
+    cmd = [os.path.join(args.build, "bench", "scale", "bench-scale-raw"), "--rows",
+           str(args.raw_rows), "--sqlite", os.path.join(tmp, "raw.db")]
+    if pg_server:
+        cmd += ["--pg", pg_server]
+    p = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return {line.split("\t")[0]: float(line.split("\t")[3].split()[0])
+            for line in p.stdout.splitlines()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.environ.get("KANRI_BUILD_DIR",
+                                                      os.path.join(ROOT, "build")))
+    ap.add_argument("--hosts", type=int, default=200)
+    ap.add_argument("--vms", type=int, default=100, help="running VMs per host")
+    ap.add_argument("--interval", type=int, default=10, help="collection interval, seconds")
+    ap.add_argument("--seconds", type=int, default=60, help="the measured window")
+    ap.add_argument("--guest-rate", type=int, default=1000, help="guest documents per second")
+    ap.add_argument("--push-threads", type=int, default=8)
+    ap.add_argument("--raw-rows", type=int, default=200000)
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    args = ap.parse_args()
+    os.environ["KANRI_BUILD_DIR"] = args.build
+    backends = [b for b in args.backends.split(",") if b]
+    with tempfile.TemporaryDirectory(prefix="kanri-bench-scale-") as tmp:
+        os.chmod(tmp, 0o755)
+        pg_server = None
+        if "postgresql" in backends:
+            pg_server = subprocess.run(["bash", os.path.join(ROOT, "tools", "pg-server.sh"),
+                                        "start", os.path.join(tmp, "pg")], check=True,
+                                       capture_output=True, text=True).stdout.strip()
+        try:
+            out(f"# {args.hosts} test-driver hosts x {args.vms} running VMs, every "
+                f"{args.interval} s; {args.guest_rate} guest documents/s; window "
+                f"{args.seconds} s")
+            raw = raw_baseline(args, tmp, pg_server)
+            rows = [measure(args, b, tmp, pg_server) for b in backends]
+        finally:
+            if pg_server:
+                subprocess.run(["bash", os.path.join(ROOT, "tools", "pg-server.sh"), "wipe",
+                                os.path.join(tmp, "pg")], capture_output=True)
+    out()
+    out("| store | instances | VM-samples/s stored (host + guest + reconciled) | guest docs/s"
+        " accepted | round (median) | GET /vms p50 / p99 | round writes' capacity, rows/s"
+        " | raw baseline rows/s | capacity / raw |")
+    out("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        base = raw.get(r["backend"], float("nan"))
+        out(f"| {r['backend']} | 1 | {r['vm_samples']:.0f} ({r['host_rows']:.0f} + "
+            f"{r['guest_rows']:.0f} + {r['reconciled_rows']:.0f}) | {r['guest_pushed']:.0f} "
+            f"({r['refused']} refused) | {r['round'] * 1000:.0f} ms | "
+            f"{r['api_p50'] * 1000:.1f} / {r['api_p99'] * 1000:.1f} ms ({r['api_n']} asked) | "
+            f"{r['capacity']:.0f} | {base:.0f} | {r['capacity'] / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
