@@ -29,6 +29,7 @@ struct db {
     sqlite3 *sq;
     PGconn *pg;
     int64_t changes; /* PostgreSQL: of the last statement */
+    uint64_t round_trips;
 };
 
 struct db_param {
@@ -391,6 +392,7 @@ static int pg_send(struct db_stmt *q, GError **error)
         types[i] = q->params[i].oid ? q->params[i].oid : OID_TEXT;
     }
     q->sent = true;
+    q->db->round_trips++;
     q->res = PQexecParams(q->db->pg, q->sql, q->nparams, types, values, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(q->res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -466,6 +468,125 @@ void db_finalize(struct db_stmt *q)
     g_free(q->params);
     g_free(q->sql);
     g_free(q);
+}
+
+/* ---- rows in bulk ---- */
+
+struct db_batch {
+    struct db *db;
+    int ncols;
+    struct db_stmt *one; /* SQLite: the one-row statement; PostgreSQL: the row being bound */
+    char *head, *tail;
+    GPtrArray *cells; /* PostgreSQL: the rows bound so far, NCOLS texts (or NULL) each */
+    GArray *oids;     /* and their types */
+};
+
+struct db_batch *db_batch_new(struct db *db, const char *insert_head, int ncols, const char *tail,
+                              GError **error)
+{
+    g_return_val_if_fail(ncols > 0 && ncols * DB_BATCH_ROWS < 65536, NULL);
+    struct db_batch *b = g_new0(struct db_batch, 1);
+    b->db = db;
+    b->ncols = ncols;
+    if (db->kind == DB_SQLITE) {
+        GString *sql = g_string_new(insert_head);
+        g_string_append(sql, " VALUES (");
+        for (int i = 0; i < ncols; i++)
+            g_string_append(sql, i ? ",?" : "?");
+        g_string_append_printf(sql, ")%s%s", *tail ? " " : "", tail);
+        b->one = db_prep(db, error, sql->str, NULL);
+        g_string_free(sql, TRUE);
+        if (!b->one) {
+            g_free(b);
+            return NULL;
+        }
+        return b;
+    }
+    b->one = g_new0(struct db_stmt, 1);
+    b->one->db = db;
+    b->one->nparams = ncols;
+    b->one->params = g_new0(struct db_param, (gsize)ncols + 1);
+    b->head = g_strdup(insert_head);
+    b->tail = g_strdup(tail);
+    b->cells = g_ptr_array_new_with_free_func(g_free);
+    b->oids = g_array_new(FALSE, FALSE, sizeof(Oid));
+    return b;
+}
+
+void db_batch_bind(struct db_batch *b, int col, char type, ...)
+{
+    va_list ap;
+    va_start(ap, type);
+    vbind(b->one, col, type, &ap);
+    va_end(ap);
+}
+
+int db_batch_flush(struct db_batch *b, GError **error)
+{
+    if (b->db->kind == DB_SQLITE || b->cells->len == 0)
+        return 0;
+    guint n = b->cells->len;
+    g_autoptr(GString) sql = g_string_new(b->head);
+    g_string_append(sql, " VALUES ");
+    for (guint i = 0; i < n; i++) {
+        g_string_append_printf(sql, "%s$%u", i % b->ncols ? "," : i ? "),(" : "(", i + 1);
+    }
+    g_string_append_printf(sql, ")%s%s", *b->tail ? " " : "", b->tail);
+    b->db->round_trips++;
+    PGresult *res = PQexecParams(b->db->pg, sql->str, (int)n, (const Oid *)b->oids->data,
+                                 (const char *const *)b->cells->pdata, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    int r = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        g_autofree char *m = g_strchomp(g_strdup(PQresultErrorMessage(res)));
+        r = io_error(error, "PostgreSQL", m);
+    }
+    PQclear(res);
+    g_ptr_array_set_size(b->cells, 0);
+    g_array_set_size(b->oids, 0);
+    return r;
+}
+
+int db_batch_row(struct db_batch *b, GError **error)
+{
+    if (b->db->kind == DB_SQLITE) {
+        int rc;
+        while ((rc = db_step(b->one, error)) > 0)
+            ;
+        db_reset(b->one);
+        return rc < 0 ? -EIO : 0;
+    }
+    for (int i = 0; i < b->ncols; i++) {
+        struct db_param *p = &b->one->params[i];
+        /* A NULL (or a column left unbound) untyped: the server takes the
+         * column's type for it, where a typed NULL would need a cast. */
+        Oid oid = p->text ? p->oid : 0;
+        g_ptr_array_add(b->cells, g_steal_pointer(&p->text));
+        g_array_append_val(b->oids, oid);
+        p->oid = 0;
+    }
+    if (b->cells->len >= (guint)(b->ncols * DB_BATCH_ROWS))
+        return db_batch_flush(b, error);
+    return 0;
+}
+
+void db_batch_free(struct db_batch *b)
+{
+    if (!b)
+        return;
+    db_finalize(b->one);
+    if (b->cells)
+        g_ptr_array_unref(b->cells);
+    if (b->oids)
+        g_array_unref(b->oids);
+    g_free(b->head);
+    g_free(b->tail);
+    g_free(b);
+}
+
+uint64_t db_round_trips(const struct db *db)
+{
+    return db->round_trips;
 }
 
 /* ---- columns ---- */

@@ -44,31 +44,34 @@ int step_reset(struct db_stmt *q, GError **error)
 
 /* ---- a round ---- */
 
+/* A round's rows in bulk (db_batch: one round trip per DB_BATCH_ROWS
+ * rows on PostgreSQL). */
 static int insert_host_samples(struct db *db, const struct host_sample *const *v, size_t n,
                                GError **error)
 {
-    struct db_stmt *q = db_prep(
-        db, error,
+    if (n == 0)
+        return 0;
+    struct db_batch *q = db_batch_new(
+        db,
         "INSERT INTO host_samples(host_id, uuid, t, dom_id, state, state_reason, cpu_time_ns,"
         " cpu_user_ns, cpu_system_ns, vcpu_count, vcpu_time_ns, vcpu_wait_ns, vcpu_delay_ns,"
         " balloon_current, balloon_maximum, balloon_rss, block_count, block_rd_bytes,"
         " block_wr_bytes, block_rd_reqs, block_wr_reqs, block_allocation, block_capacity,"
         " block_physical, net_count, net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts,"
-        " net_rx_drop, net_tx_drop, net_rx_errs, net_tx_errs, vcpus, blocks, nics)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        NULL);
+        " net_rx_drop, net_tx_drop, net_rx_errs, net_tx_errs, vcpus, blocks, nics)",
+        36, "", error);
     if (!q)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct host_sample *s = v[i];
         int k = 1;
-        db_bind(q, k++, 'i', (int64_t)s->host_id);
-        bind_s(q, k++, s->uuid);
-        db_bind(q, k++, 'i', (int64_t)s->time_us);
-        db_bind(q, k++, 'i', (int64_t)s->dom_id);
-        db_bind(q, k++, 'i', (int64_t)s->state);
-        db_bind(q, k++, 'i', (int64_t)s->state_reason);
+        db_batch_bind(q, k++, 'i', (int64_t)s->host_id);
+        db_batch_bind(q, k++, 's', s->uuid);
+        db_batch_bind(q, k++, 'i', (int64_t)s->time_us);
+        db_batch_bind(q, k++, 'i', (int64_t)s->dom_id);
+        db_batch_bind(q, k++, 'i', (int64_t)s->state);
+        db_batch_bind(q, k++, 'i', (int64_t)s->state_reason);
         const uint64_t u[] = {
             s->cpu_time_ns,     s->cpu_user_ns,    s->cpu_system_ns, s->vcpu_count,
             s->vcpu_time_ns,    s->vcpu_wait_ns,   s->vcpu_delay_ns, s->balloon_current,
@@ -79,13 +82,15 @@ static int insert_host_samples(struct db *db, const struct host_sample *const *v
             s->net_tx_drop,     s->net_rx_errs,    s->net_tx_errs,
         };
         for (size_t j = 0; j < G_N_ELEMENTS(u); j++)
-            bind_u(q, k++, u[j]);
-        bind_s(q, k++, s->vcpus_json);
-        bind_s(q, k++, s->blocks_json);
-        bind_s(q, k++, s->nics_json);
-        r = step_reset(q, error);
+            db_batch_bind(q, k++, 'U', u[j]);
+        db_batch_bind(q, k++, 's', s->vcpus_json);
+        db_batch_bind(q, k++, 's', s->blocks_json);
+        db_batch_bind(q, k++, 's', s->nics_json);
+        r = db_batch_row(q, error);
     }
-    db_finalize(q);
+    if (r == 0)
+        r = db_batch_flush(q, error);
+    db_batch_free(q);
     return r;
 }
 
@@ -242,31 +247,33 @@ static int insert_reconciled(struct db *db, const struct reconciled_sample *v, s
     if (n == 0)
         return 0;
     const struct series_kind *kind = &series_vm_reconciled;
-    g_autoptr(GString) sql = g_string_new("INSERT INTO reconciled_samples(host_id, uuid, t");
-    for (size_t j = 0; j < kind->n_metrics; j++)
-        g_string_append_printf(sql, ", %s", kind->metrics[j].name);
-    g_string_append(sql, ") VALUES (?,?,?");
-    for (size_t j = 0; j < kind->n_metrics; j++)
-        g_string_append(sql, ",?");
-    g_string_append(sql, ") ON CONFLICT (uuid, t) DO UPDATE SET host_id = excluded.host_id");
-    for (size_t j = 0; j < kind->n_metrics; j++)
-        g_string_append_printf(sql, ", %s = excluded.%s", kind->metrics[j].name,
+    g_autoptr(GString) head = g_string_new("INSERT INTO reconciled_samples(host_id, uuid, t");
+    g_autoptr(GString) tail =
+        g_string_new("ON CONFLICT (uuid, t) DO UPDATE SET host_id = excluded.host_id");
+    for (size_t j = 0; j < kind->n_metrics; j++) {
+        g_string_append_printf(head, ", %s", kind->metrics[j].name);
+        g_string_append_printf(tail, ", %s = excluded.%s", kind->metrics[j].name,
                                kind->metrics[j].name);
-    struct db_stmt *q = db_prep(db, error, sql->str, NULL);
+    }
+    g_string_append_c(head, ')');
+    /* One row per VM and round: no key twice in a batch. */
+    struct db_batch *q = db_batch_new(db, head->str, 3 + (int)kind->n_metrics, tail->str, error);
     if (!q)
         return -EIO;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct reconciled_sample *x = &v[i];
         int k = 1;
-        db_bind(q, k++, 'i', (int64_t)x->host_id);
-        bind_s(q, k++, x->uuid);
-        db_bind(q, k++, 'i', (int64_t)x->time_us);
+        db_batch_bind(q, k++, 'i', (int64_t)x->host_id);
+        db_batch_bind(q, k++, 's', x->uuid);
+        db_batch_bind(q, k++, 'i', (int64_t)x->time_us);
         for (size_t j = 0; j < kind->n_metrics; j++)
-            bind_u(q, k++, series_sample_value(kind, j, x));
-        r = step_reset(q, error);
+            db_batch_bind(q, k++, 'U', series_sample_value(kind, j, x));
+        r = db_batch_row(q, error);
     }
-    db_finalize(q);
+    if (r == 0)
+        r = db_batch_flush(q, error);
+    db_batch_free(q);
     return r;
 }
 

@@ -156,8 +156,9 @@ static void test_params_and_nulls(void **state)
                              &err),
                      0);
 
-    g_autoptr(db_stmt) q = db_prep(db, &err, "SELECT id, name, v, n, flag, n > 40 AS big FROM t "
-                                             "ORDER BY id",
+    g_autoptr(db_stmt) q = db_prep(db, &err,
+                                   "SELECT id, name, v, n, flag, n > 40 AS big FROM t "
+                                   "ORDER BY id",
                                    NULL);
     assert_non_null(q);
     assert_int_equal(db_step(q, &err), 1);
@@ -215,9 +216,8 @@ static void test_returning_changes_and_reuse(void **state)
                                      "is", (int64_t)5, "five"),
                              &err),
                      0);
-    assert_int_equal(db_done(db_prep(db, &err, "UPDATE t SET flag = 1 WHERE name = ?", "s", "odd"),
-                             &err),
-                     0);
+    assert_int_equal(
+        db_done(db_prep(db, &err, "UPDATE t SET flag = 1 WHERE name = ?", "s", "odd"), &err), 0);
     assert_int_equal(db_changes(db), 2); /* 1 and 3; 5 is "five" now */
     g_autoptr(db_stmt) q =
         db_prep(db, &err, "SELECT name, n FROM t WHERE id = ? OR ? IS NULL ORDER BY id DESC", "is",
@@ -226,6 +226,70 @@ static void test_returning_changes_and_reuse(void **state)
     assert_string_equal(db_col_text(q, 0), "five");
     assert_int_equal(db_col_i64(q, 1), 5);
     assert_int_equal(db_step(q, &err), 0);
+}
+
+/* Rows in bulk: the same rows on both backends, NULLs and an upsert
+ * tail included; PostgreSQL in one round trip per DB_BATCH_ROWS rows. */
+static void test_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct db *db = f->db;
+    g_autoptr(GError) err = NULL;
+    make_table(db);
+    const int n = 2 * DB_BATCH_ROWS + 234;
+    assert_int_equal(db_begin(db, &err), 0);
+    struct db_batch *b = db_batch_new(db, "INSERT INTO t(id, name, v, n)", 4, "", &err);
+    assert_non_null(b);
+    uint64_t trips = db_kind(db) == DB_PG ? db_round_trips(db) : 0;
+    for (int i = 1; i <= n; i++) {
+        db_batch_bind(b, 1, 'i', (int64_t)i);
+        db_batch_bind(b, 2, 's', i % 7 ? "row \\ with 'quotes', tabs\t and ?" : NULL);
+        db_batch_bind(b, 3, 'd', i / 4.0);
+        if (i % 5) /* every fifth row leaves n unbound: NULL */
+            db_batch_bind(b, 4, 'U', (uint64_t)i * 1000);
+        assert_int_equal(db_batch_row(b, &err), 0);
+    }
+    assert_int_equal(db_batch_flush(b, &err), 0);
+    if (db_kind(db) == DB_PG)
+        assert_int_equal(db_round_trips(db) - trips, 3);
+    db_batch_free(b);
+    /* An upsert tail: rows 1..10 again with a new name. */
+    b = db_batch_new(db, "INSERT INTO t(id, name)", 2,
+                     "ON CONFLICT (id) DO UPDATE SET name = excluded.name", &err);
+    for (int i = 1; i <= 10; i++) {
+        db_batch_bind(b, 1, 'i', (int64_t)i);
+        db_batch_bind(b, 2, 's', "again");
+        assert_int_equal(db_batch_row(b, &err), 0);
+    }
+    assert_int_equal(db_batch_flush(b, &err), 0);
+    assert_int_equal(db_batch_flush(b, &err), 0); /* nothing left: a no-op */
+    db_batch_free(b);
+    assert_int_equal(db_commit_or_rollback(db, 0, &err), 0);
+
+    g_autoptr(db_stmt) q = db_prep(db, &err,
+                                   "SELECT count(*), count(name), count(n), sum(n), min(v), max(v),"
+                                   " sum(CASE WHEN name = 'again' THEN 1 ELSE 0 END) FROM t",
+                                   NULL);
+    assert_int_equal(db_step(q, &err), 1);
+    assert_int_equal(db_col_i64(q, 0), n);
+    int named = 0, with_n = 0;
+    int64_t sum_n = 0;
+    for (int i = 1; i <= n; i++) {
+        named += (i % 7 != 0) || i <= 10;
+        if (i % 5) {
+            with_n++;
+            sum_n += (int64_t)i * 1000;
+        }
+    }
+    assert_int_equal(db_col_i64(q, 1), named);
+    assert_int_equal(db_col_i64(q, 2), with_n);
+    assert_int_equal(db_col_i64(q, 3), sum_n);
+    assert_true(db_col_double(q, 4) == 0.25);
+    assert_true(db_col_double(q, 5) == n / 4.0);
+    assert_int_equal(db_col_i64(q, 6), 10);
+    g_autoptr(db_stmt) one = db_prep(db, &err, "SELECT name FROM t WHERE id = 11", NULL);
+    assert_int_equal(db_step(one, &err), 1);
+    assert_string_equal(db_col_text(one, 0), "row \\ with 'quotes', tabs\t and ?");
 }
 
 static void test_transactions(void **state)
@@ -281,12 +345,14 @@ int main(void)
         cmocka_unit_test(test_ddl_pg),
         cmocka_unit_test_setup_teardown(test_params_and_nulls, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_returning_changes_and_reuse, setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_errors_in_words, setup_sqlite, teardown),
     };
     const struct CMUnitTest pg[] = {
         cmocka_unit_test_setup_teardown(test_params_and_nulls, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_returning_changes_and_reuse, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_errors_in_words, setup_pg, teardown),
     };
