@@ -26,11 +26,11 @@ struct store_sqlite {
     char *conninfo;        /* PostgreSQL: for connections of one call's own */
 };
 
-/* sqlite.c: a store with no connections yet (OPS: sqlite's or sq_pg_ops),
+/* sqlite.c: a store with no connections yet (OPS: sqlite's or sq_pg_ops()),
  * and its closing (for one half opened too). */
 struct store_sqlite *sq_new(const struct store_ops *ops);
 void sq_free(struct store_sqlite *s);
-extern const struct store_ops sq_pg_ops;
+const struct store_ops *sq_pg_ops(void);
 /* The numbered schema migrations, SQLite's DDL (db_ddl_pg() translates). */
 const char *const *sq_migrations(size_t *ret_n);
 /* The refusal of a database newer than this binary. */
@@ -191,3 +191,11 @@ int sq_ha_vm_delete(struct store *st, const char *uuid, GError **error);
 struct rows *sq_ha_vms_query(struct store *st, GError **error);
 struct rows *sq_policy_replay_query(struct store *st, int64_t host_id, int64_t from_us,
                                     int64_t to_us, unsigned limit, GError **error);
+
+/* sqlite-cluster.c: instances and leases */
+int sq_instance_beat(struct store *st, const struct store_instance *me, int64_t now_us,
+                     GError **error);
+int sq_instance_leave(struct store *st, const char *id, GError **error);
+int sq_cluster_read(struct store *st, GArray *ret_instances, GArray *ret_leases, GError **error);
+int sq_leases_apply(struct store *st, const char *me, const struct store_lease_plan *plan,
+                    int64_t now_us, int64_t lease_us, GArray *ret_held, GError **error);

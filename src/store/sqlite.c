@@ -277,6 +277,16 @@ static const char *const migrations[] = {
     "CREATE TABLE ha_vms ("
     "  uuid TEXT PRIMARY KEY, ha INTEGER NOT NULL, priority INTEGER NOT NULL DEFAULT 0,"
     "  restart TEXT NOT NULL, grp TEXT, updated INTEGER NOT NULL, by TEXT) WITHOUT ROWID;",
+    /* 14: kanrid instances sharing one store and their leases on hosts
+     * (sqlite-cluster.c, docs/scale-out.md): each instance's heartbeat,
+     * and per host its holder, the lease's expiry and its epoch, which
+     * grows with each taking. */
+    "CREATE TABLE instances ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, api_url TEXT, version TEXT,"
+    "  started INTEGER NOT NULL, heartbeat INTEGER NOT NULL);"
+    "CREATE TABLE leases ("
+    "  host TEXT PRIMARY KEY, holder TEXT, epoch INTEGER NOT NULL DEFAULT 0,"
+    "  expires INTEGER NOT NULL DEFAULT 0, since INTEGER);",
 };
 
 void bind_s(struct db_stmt *q, int idx, const char *s)
@@ -1153,53 +1163,113 @@ void sq_free(struct store_sqlite *s)
 
 /* The operations, the same on both backends: only the statements
  * underneath differ (db.h). */
-#define SQL_STORE_OPS                                                                              \
-    .close = sq_close, .host_ensure = sq_host_ensure, .host_lookup = sq_host_lookup,               \
-    .host_put_info = sq_host_put_info, .host_put_state = sq_host_put_state,                        \
-    .domains_load = sq_domains_load, .config_get = sq_config_get, .domain_put = sq_domain_put,     \
-    .domain_remove = sq_domain_remove, .pools_replace = sq_pools_replace,                          \
-    .networks_replace = sq_networks_replace, .audit_begin = sq_audit_begin,                        \
-    .audit_end = sq_audit_end, .audit_set_target = sq_audit_set_target,                            \
-    .audit_checked = sq_audit_checked, .token_create = sq_token_create,                            \
-    .token_lookup = sq_token_lookup, .token_revoke = sq_token_revoke,                              \
-    .token_count = sq_token_count, .hosts_query = sq_hosts_query, .vms_query = sq_vms_query,       \
-    .vms_page = sq_vms_page, .pools_query = sq_pools_query, .networks_query = sq_networks_query,   \
-    .changes_query = sq_changes_query, .changes_pending = sq_changes_pending,                      \
-    .persistent_get = sq_persistent_get, .persistent_put = sq_persistent_put,                      \
-    .audit_query = sq_audit_query, .tokens_query = sq_tokens_query, .vm_resolve = sq_vm_resolve,   \
-    .guest_sample_insert = sq_guest_sample_insert, /* sqlite-samples.c */                          \
-        .round_write = sq_round_write, .samples_recent = sq_samples_recent,                        \
-    .samples_maintain = sq_samples_maintain, .series_query = sq_series_query,                      \
-    .view_status_query = sq_view_status_query, /* sqlite-agents.c */ /* sqlite-ops.c */            \
-        .ops_write = sq_ops_write, .ops_load = sq_ops_load, .events_query = sq_events_query,       \
-    .incidents_query = sq_incidents_query, .incident_items = sq_incident_items,                    \
-    .incident_log = sq_incident_log, .incident_comment = sq_incident_comment,                      \
-    .change_refs = sq_change_refs, .problems_query = sq_problems_query,                            \
-    .problem_put = sq_problem_put, .incident_set_problem = sq_incident_set_problem,                \
-    .maintenance_query = sq_maintenance_query, .maintenance_load = sq_maintenance_load,            \
-    .maintenance_add = sq_maintenance_add, .maintenance_delete = sq_maintenance_delete,            \
-    .rules_load = sq_rules_load, .rule_put = sq_rule_put, .rule_delete = sq_rule_delete,           \
-    .outbox_due = sq_outbox_due, .outbox_done = sq_outbox_done, .outbox_query = sq_outbox_query,   \
-    .events_prune = sq_events_prune, /* sqlite-policy.c */                                         \
-        .decisions_insert = sq_decisions_insert, .decision_insert = sq_decision_insert,            \
-    .decision_update = sq_decision_update, .decision_observe = sq_decision_observe,                \
-    .decisions_query = sq_decisions_query, .decision_get = sq_decision_get,                        \
-    .decisions_prune = sq_decisions_prune, .policy_setting_put = sq_policy_setting_put,            \
-    .policy_settings_query = sq_policy_settings_query, .policy_pause_put = sq_policy_pause_put,    \
-    .policy_pause_delete = sq_policy_pause_delete, .policy_pauses_query = sq_policy_pauses_query,  \
-    .host_maintenance_set = sq_host_maintenance_set,                                               \
-    .policy_replay_query = sq_policy_replay_query, .ha_host_put = sq_ha_host_put,                  \
-    .ha_recovery_put = sq_ha_recovery_put, .ha_hosts_query = sq_ha_hosts_query,                    \
-    .ha_recoveries_query = sq_ha_recoveries_query, .ha_vm_put = sq_ha_vm_put,                      \
-    .ha_vm_delete = sq_ha_vm_delete, .ha_vms_query = sq_ha_vms_query,                              \
-    .agent_enroll = sq_agent_enroll, .agent_contact = sq_agent_contact,                            \
-    .agents_query = sq_agents_query, /* sqlite-reconcile.c */                                      \
-        .findings_query = sq_findings_query, .findings_open = sq_findings_open,                    \
-    .states_load = sq_states_load, .view_get = sq_view_get,
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .host_ensure = sq_host_ensure,
+    .host_lookup = sq_host_lookup,
+    .host_put_info = sq_host_put_info,
+    .host_put_state = sq_host_put_state,
+    .domains_load = sq_domains_load,
+    .config_get = sq_config_get,
+    .domain_put = sq_domain_put,
+    .domain_remove = sq_domain_remove,
+    .pools_replace = sq_pools_replace,
+    .networks_replace = sq_networks_replace,
+    .audit_begin = sq_audit_begin,
+    .audit_end = sq_audit_end,
+    .audit_set_target = sq_audit_set_target,
+    .audit_checked = sq_audit_checked,
+    .token_create = sq_token_create,
+    .token_lookup = sq_token_lookup,
+    .token_revoke = sq_token_revoke,
+    .token_count = sq_token_count,
+    .hosts_query = sq_hosts_query,
+    .vms_query = sq_vms_query,
+    .vms_page = sq_vms_page,
+    .pools_query = sq_pools_query,
+    .networks_query = sq_networks_query,
+    .changes_query = sq_changes_query,
+    .changes_pending = sq_changes_pending,
+    .persistent_get = sq_persistent_get,
+    .persistent_put = sq_persistent_put,
+    .audit_query = sq_audit_query,
+    .tokens_query = sq_tokens_query,
+    .vm_resolve = sq_vm_resolve,
+    .guest_sample_insert = sq_guest_sample_insert,
+    .round_write = sq_round_write,
+    .samples_recent = sq_samples_recent,
+    .samples_maintain = sq_samples_maintain,
+    .series_query = sq_series_query,
+    .view_status_query = sq_view_status_query,
+    .ops_write = sq_ops_write,
+    .ops_load = sq_ops_load,
+    .events_query = sq_events_query,
+    .incidents_query = sq_incidents_query,
+    .incident_items = sq_incident_items,
+    .incident_log = sq_incident_log,
+    .incident_comment = sq_incident_comment,
+    .change_refs = sq_change_refs,
+    .problems_query = sq_problems_query,
+    .problem_put = sq_problem_put,
+    .incident_set_problem = sq_incident_set_problem,
+    .maintenance_query = sq_maintenance_query,
+    .maintenance_load = sq_maintenance_load,
+    .maintenance_add = sq_maintenance_add,
+    .maintenance_delete = sq_maintenance_delete,
+    .rules_load = sq_rules_load,
+    .rule_put = sq_rule_put,
+    .rule_delete = sq_rule_delete,
+    .outbox_due = sq_outbox_due,
+    .outbox_done = sq_outbox_done,
+    .outbox_query = sq_outbox_query,
+    .events_prune = sq_events_prune,
+    .decisions_insert = sq_decisions_insert,
+    .decision_insert = sq_decision_insert,
+    .decision_update = sq_decision_update,
+    .decision_observe = sq_decision_observe,
+    .decisions_query = sq_decisions_query,
+    .decision_get = sq_decision_get,
+    .decisions_prune = sq_decisions_prune,
+    .policy_setting_put = sq_policy_setting_put,
+    .policy_settings_query = sq_policy_settings_query,
+    .policy_pause_put = sq_policy_pause_put,
+    .policy_pause_delete = sq_policy_pause_delete,
+    .policy_pauses_query = sq_policy_pauses_query,
+    .host_maintenance_set = sq_host_maintenance_set,
+    .policy_replay_query = sq_policy_replay_query,
+    .ha_host_put = sq_ha_host_put,
+    .ha_recovery_put = sq_ha_recovery_put,
+    .ha_hosts_query = sq_ha_hosts_query,
+    .ha_recoveries_query = sq_ha_recoveries_query,
+    .ha_vm_put = sq_ha_vm_put,
+    .ha_vm_delete = sq_ha_vm_delete,
+    .ha_vms_query = sq_ha_vms_query,
+    .agent_enroll = sq_agent_enroll,
+    .agent_contact = sq_agent_contact,
+    .agents_query = sq_agents_query,
+    .findings_query = sq_findings_query,
+    .findings_open = sq_findings_open,
+    .states_load = sq_states_load,
+    .view_get = sq_view_get,
+    /* sqlite-cluster.c */
+    .instance_beat = sq_instance_beat,
+    .instance_leave = sq_instance_leave,
+    .cluster_read = sq_cluster_read,
+    .leases_apply = sq_leases_apply,
+};
 
-static const struct store_ops sqlite_ops = {.name = "sqlite", SQL_STORE_OPS};
-
-const struct store_ops sq_pg_ops = {.name = "postgresql", SQL_STORE_OPS};
+const struct store_ops *sq_pg_ops(void)
+{
+    static struct store_ops ops;
+    static gsize once;
+    if (g_once_init_enter(&once)) {
+        ops = sqlite_ops;
+        ops.name = "postgresql";
+        g_once_init_leave(&once, 1);
+    }
+    return &ops;
+}
 
 /* SQLite only: the schema's version is PRAGMA user_version, and the
  * steps are SQLite's DDL. */

@@ -147,6 +147,30 @@ struct store_agent_contact {
     uint64_t spool_backlog, spool_dropped;
 };
 
+/* ---- kanrid instances and their leases on hosts (docs/scale-out.md) ---- */
+
+struct store_instance {
+    char *id;      /* unique per process run */
+    char *name;    /* the machine's, for people */
+    char *api_url; /* where its API answers, or NULL */
+    char *version;
+    int64_t started_us, heartbeat_us;
+};
+void store_instance_clear(struct store_instance *i);
+
+struct store_lease {
+    char *host;
+    char *holder; /* an instance id, or NULL */
+    int64_t epoch, expires_us, since_us;
+};
+void store_lease_clear(struct store_lease *l);
+
+/* An instance's lease plan (cluster/lease.h), host names. */
+struct store_lease_plan {
+    const char *const *renew, *const *take, *const *give_up;
+    size_t n_renew, n_take, n_give_up;
+};
+
 /* ---- the operations record ---- */
 
 /* What one pass of the operations record writes, in one transaction:
@@ -558,6 +582,26 @@ struct store_ops {
     /* Deletes them (kanri.conf's apply again); -ENOENT when there were none. */
     int (*ha_vm_delete)(struct store *st, const char *uuid, GError **error);
     struct rows *(*ha_vms_query)(struct store *st, GError **error); /* ha_vm_row_desc, by uuid */
+
+    /* ---- instances and leases (docs/scale-out.md) ---- */
+    /* Records instance ME's heartbeat at NOW (adding it when new). */
+    int (*instance_beat)(struct store *st, const struct store_instance *me, int64_t now_us,
+                         GError **error);
+    /* Instance ID leaves: its row goes and its leases are given up, for
+     * the others to take at once rather than after they expire. */
+    int (*instance_leave)(struct store *st, const char *id, GError **error);
+    /* Every instance (struct store_instance, by id) and every lease
+     * (struct store_lease, by host) into the arrays, which own them. */
+    int (*cluster_read)(struct store *st, GArray *ret_instances, GArray *ret_leases,
+                        GError **error);
+    /* Carries out instance ME's PLAN at NOW in one transaction: gives up,
+     * renews its current leases to NOW + LEASE_US, and takes each host of
+     * PLAN->take only if it is still free then (no holder, or expired),
+     * a taking incrementing the lease's epoch.  RET_HELD gets the leases
+     * ME holds afterwards (struct store_lease, by host): what it may
+     * collect, under those epochs. */
+    int (*leases_apply)(struct store *st, const char *me, const struct store_lease_plan *plan,
+                        int64_t now_us, int64_t lease_us, GArray *ret_held, GError **error);
 };
 
 struct store {

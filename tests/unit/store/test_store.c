@@ -2713,6 +2713,98 @@ static void test_durable_and_private(void **state)
     reopen(f);
 }
 
+/* ---- instances and leases ---- */
+
+static GArray *held_after(struct fx *f, const char *me, const char *const *renew, size_t n_renew,
+                          const char *const *take, size_t n_take, const char *const *give_up,
+                          size_t n_give_up, int64_t now)
+{
+    struct store_lease_plan p = {renew, take, give_up, n_renew, n_take, n_give_up};
+    GArray *held = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
+    g_autoptr(GError) err = NULL;
+    if (OPS(f)->leases_apply(f->st, me, &p, now, 30 * SEC, held, &err) < 0)
+        fail_msg("leases_apply: %s", err->message);
+    return held;
+}
+
+static char *hosts_of_leases(GArray *a)
+{
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < a->len; i++)
+        g_string_append_printf(s, "%s%s", i ? "," : "",
+                               g_array_index(a, struct store_lease, i).host);
+    return g_string_free(s, FALSE);
+}
+
+/* Heartbeats, takings that only count on free hosts, renewals, giving
+ * up, and leaving: what the lease planner's decisions become. */
+static void test_cluster_leases(void **state)
+{
+    struct fx *f = *state;
+    g_autoptr(GError) err = NULL;
+    struct store_instance a = {
+        (char *)"ia", (char *)"node-a", (char *)"https://a:8443", (char *)"1.0", T0, 0};
+    struct store_instance b = {(char *)"ib", (char *)"node-b", NULL, (char *)"1.0", T0, 0};
+    assert_int_equal(OPS(f)->instance_beat(f->st, &a, T0, &err), 0);
+    assert_int_equal(OPS(f)->instance_beat(f->st, &b, T0, &err), 0);
+    assert_int_equal(OPS(f)->instance_beat(f->st, &a, T0 + 10 * SEC, &err), 0);
+
+    static const char *const ab[] = {"h1", "h2"}, *const h2[] = {"h2"}, *const h1[] = {"h1"};
+    /* a takes h1 and h2; b then asks for h2 too and gets nothing. */
+    g_autoptr(GArray) held = held_after(f, "ia", NULL, 0, ab, 2, NULL, 0, T0 + 10 * SEC);
+    g_autofree char *got = hosts_of_leases(held);
+    assert_string_equal(got, "h1,h2");
+    assert_int_equal(g_array_index(held, struct store_lease, 0).epoch, 1);
+    assert_int_equal(g_array_index(held, struct store_lease, 0).expires_us, T0 + 40 * SEC);
+    g_autoptr(GArray) none = held_after(f, "ib", NULL, 0, h2, 1, NULL, 0, T0 + 11 * SEC);
+    assert_int_equal(none->len, 0);
+    /* a renews h1 and gives up h2; b takes h2, whose epoch grows. */
+    g_autoptr(GArray) held2 = held_after(f, "ia", h1, 1, NULL, 0, h2, 1, T0 + 20 * SEC);
+    g_autofree char *got2 = hosts_of_leases(held2);
+    assert_string_equal(got2, "h1");
+    assert_int_equal(g_array_index(held2, struct store_lease, 0).expires_us, T0 + 50 * SEC);
+    g_autoptr(GArray) held3 = held_after(f, "ib", NULL, 0, h2, 1, NULL, 0, T0 + 21 * SEC);
+    assert_int_equal(held3->len, 1);
+    assert_int_equal(g_array_index(held3, struct store_lease, 0).epoch, 2);
+    /* At 45 s a renews h1 (to 75 s) and asks for h2, which b holds until
+     * 51 s: it gets h1 only. */
+    g_autoptr(GArray) held4 = held_after(f, "ia", h1, 1, h2, 1, NULL, 0, T0 + 45 * SEC);
+    g_autofree char *got4 = hosts_of_leases(held4);
+    assert_string_equal(got4, "h1");
+    /* At 60 s b's renewal comes too late: an expired lease is not brought
+     * back, and a takes h2 over, its epoch grown again. */
+    g_autoptr(GArray) held5 = held_after(f, "ib", h2, 1, NULL, 0, NULL, 0, T0 + 60 * SEC);
+    assert_int_equal(held5->len, 0);
+    g_autoptr(GArray) held6 = held_after(f, "ia", NULL, 0, h2, 1, NULL, 0, T0 + 60 * SEC);
+    g_autofree char *got6 = hosts_of_leases(held6);
+    assert_string_equal(got6, "h1,h2");
+    assert_int_equal(g_array_index(held6, struct store_lease, 1).epoch, 3);
+
+    /* Read back: both instances, both leases. */
+    g_autoptr(GArray) inst = g_array_new(FALSE, TRUE, sizeof(struct store_instance));
+    g_autoptr(GArray) leases = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
+    assert_int_equal(OPS(f)->cluster_read(f->st, inst, leases, &err), 0);
+    assert_int_equal(inst->len, 2);
+    const struct store_instance *ia = &g_array_index(inst, struct store_instance, 0);
+    assert_string_equal(ia->id, "ia");
+    assert_string_equal(ia->api_url, "https://a:8443");
+    assert_int_equal(ia->heartbeat_us, T0 + 10 * SEC);
+    assert_null(g_array_index(inst, struct store_instance, 1).api_url);
+    assert_int_equal(leases->len, 2);
+    assert_string_equal(g_array_index(leases, struct store_lease, 1).holder, "ia");
+
+    /* a leaves: its row goes, its leases are free at once. */
+    assert_int_equal(OPS(f)->instance_leave(f->st, "ia", &err), 0);
+    g_array_set_size(inst, 0);
+    g_array_set_size(leases, 0);
+    assert_int_equal(OPS(f)->cluster_read(f->st, inst, leases, &err), 0);
+    assert_int_equal(inst->len, 1);
+    for (guint i = 0; i < leases->len; i++)
+        assert_null(g_array_index(leases, struct store_lease, i).holder);
+    g_autoptr(GArray) held7 = held_after(f, "ib", NULL, 0, ab, 2, NULL, 0, T0 + 61 * SEC);
+    assert_int_equal(held7->len, 2);
+}
+
 /* ---- PostgreSQL's own ---- */
 
 static int64_t pg_schema_version(const char *url)
@@ -2823,6 +2915,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_instances_migrate_once, setup, teardown),
     };

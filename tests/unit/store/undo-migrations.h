@@ -7,8 +7,13 @@
  */
 #pragma once
 
-/* Step 13: high availability (sqlite.c). */
-#define UNDO_MIGRATION_13 "DROP TABLE ha_hosts; DROP TABLE ha_recoveries; DROP TABLE ha_vms;"
+/* Step 14: instances and leases (sqlite.c). */
+#define UNDO_MIGRATION_14 "DROP TABLE instances; DROP TABLE leases;"
+
+/* Step 13: high availability (sqlite.c); the later steps' undo first. */
+#define UNDO_MIGRATION_13                                                                          \
+    UNDO_MIGRATION_14                                                                              \
+    "DROP TABLE ha_hosts; DROP TABLE ha_recoveries; DROP TABLE ha_vms;"
 
 /* Step 12: the policies' record (sqlite.c); the later steps' undo first. */
 #define UNDO_MIGRATION_12                                                                          \
