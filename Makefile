@@ -134,7 +134,7 @@ browser: test-deps build
 check: test-deps lab-kernel build
 	bash tests/lab/setup-host.sh
 	$(PG_ENV) meson test -C $(BUILD) --print-errorlogs
-	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
+	$(PG_ENV) KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -v -rs \
 	    tests/integration tests/browser tests/lab
 	$(MAKE) --no-print-directory integration-pg
 	$(MAKE) --no-print-directory check-sanitize
@@ -178,7 +178,7 @@ check-sanitize: check-asan check-tsan-unit
 check-asan: san-deps web-deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	$(ASAN_ENV) $(PG_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --timeout-multiplier 3
-	$(ASAN_ENV) KANRI_BUILD_DIR=$(abspath $(ASAN_BUILD)) $(PYTHON) -m pytest -q -rs \
+	$(ASAN_ENV) $(PG_ENV) KANRI_BUILD_DIR=$(abspath $(ASAN_BUILD)) $(PYTHON) -m pytest -q -rs \
 	    tests/integration tests/browser tests/lab
 
 check-tsan-unit: san-deps web-deps $(TSAN_BUILD)/build.ninja

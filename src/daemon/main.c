@@ -13,6 +13,7 @@
 #include "virt/virt.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <glib-unix.h>
 #include <libvirt/libvirt.h>
@@ -193,6 +194,47 @@ static void stop_all(struct api *api, struct tls_identity *tls, struct engine *e
     }
 }
 
+/* kanrid --migrate-to URL: the SQLite store FROM copied into the empty
+ * PostgreSQL database at URL (store_migrate_to()); the counts on stdout. */
+static int migrate(const char *from, const char *url)
+{
+    if (store_is_pg_url(from)) {
+        fprintf(stderr, "kanrid: --migrate-to copies a SQLite store, and --db names a "
+                        "PostgreSQL one\n");
+        return 2;
+    }
+    if (!store_is_pg_url(url)) {
+        fprintf(stderr, "kanrid: --migrate-to '%s': not a postgresql:// or postgres:// URL\n", url);
+        return 2;
+    }
+    if (!g_file_test(from, G_FILE_TEST_IS_REGULAR)) {
+        fprintf(stderr, "kanrid: --migrate-to: no SQLite store at %s (--db or --state-dir)\n",
+                from);
+        return 1;
+    }
+    g_autoptr(GError) err = NULL;
+    struct store *src = store_sqlite_open(from, &err);
+    struct store *dst = src ? store_pg_open(url, &err) : NULL;
+    struct store_migrate_report rep = {0};
+    int r = dst ? store_migrate_to(src, dst, &rep, &err) : -EIO;
+    g_autofree char *where = store_pg_describe(url);
+    if (r == 0) {
+        printf("%-24s %12s %12s\n", "TABLE", "SQLITE", "POSTGRESQL");
+        for (guint i = 0; i < rep.tables->len; i++) {
+            const struct store_table_count *t = g_ptr_array_index(rep.tables, i);
+            printf("%-24s %12" PRId64 " %12" PRId64 "\n", t->table, t->source_rows, t->target_rows);
+        }
+        printf("migrated %" PRId64 " rows in %u tables from %s to %s; every count matches\n",
+               rep.rows, rep.tables->len, from, where);
+    } else {
+        fprintf(stderr, "kanrid: migration to %s failed: %s\n", where, err->message);
+    }
+    store_migrate_report_clear(&rep);
+    store_close(dst);
+    store_close(src);
+    return r == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     /* libvirt's RPC client write()s to its socket: a libvirtd that goes
@@ -201,6 +243,7 @@ int main(int argc, char **argv)
      * starts, so every thread inherits it. */
     signal(SIGPIPE, SIG_IGN);
     g_autofree char *config = NULL, *listen = NULL, *db = NULL, *state_dir = NULL;
+    g_autofree char *migrate_to = NULL;
     g_auto(GStrv) connects = NULL;
     gboolean check_config = FALSE, version = FALSE, foreground = FALSE, insecure_http = FALSE;
     GOptionEntry entries[] = {
@@ -216,6 +259,10 @@ int main(int argc, char **argv)
          "URI"},
         {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
          "State directory (default /var/lib/kanri as root, else $XDG_STATE_HOME/kanri)", "DIR"},
+        {"migrate-to", 0, 0, G_OPTION_ARG_STRING, &migrate_to,
+         "Copy the SQLite store into the empty PostgreSQL database at URL, verify it by row "
+         "counts, print them, and exit",
+         "URL"},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
          "Validate the configuration, print every error as FILE:LINE: message, and exit", NULL},
         {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
@@ -315,6 +362,8 @@ int main(int argc, char **argv)
         db =
             c->store_path ? g_strdup(c->store_path) : g_build_filename(state_dir, "kanri.db", NULL);
 
+    if (migrate_to)
+        return migrate(db, migrate_to);
     struct store *st = store_open(db, &err);
     if (!st) {
         fprintf(stderr, "kanrid: %s\n", err->message);

@@ -625,3 +625,20 @@ bool store_is_pg_url(const char *target);
 char *store_pg_describe(const char *conninfo);
 
 void store_close(struct store *st);
+
+/* kanrid --migrate-to: SOURCE, a SQLite store, copied into TARGET, an
+ * empty PostgreSQL store at the same schema version: every table and row
+ * in one transaction, verified by counting each table's rows on both
+ * sides before it commits (a failure leaves TARGET empty).  RET gets the
+ * counts (store_migrate_report_clear). */
+struct store_table_count {
+    char *table;
+    int64_t source_rows, target_rows;
+};
+struct store_migrate_report {
+    GPtrArray *tables; /* struct store_table_count *, in the source's creation order */
+    int64_t rows;
+};
+int store_migrate_to(struct store *source, struct store *target, struct store_migrate_report *ret,
+                     GError **error);
+void store_migrate_report_clear(struct store_migrate_report *r);
