@@ -71,14 +71,15 @@ class Store:
         self.sqlite_path, self.pg_url = sqlite_path, pg_url
 
     def count(self):
-        sql = " UNION ALL ".join(f"SELECT count(*) FROM {t}" for t in TABLES)
+        # One row, its columns in TABLES' order.
+        sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
         if self.sqlite_path:
             db = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True, timeout=30)
             try:
-                return [r[0] for r in db.execute(sql)]
+                return list(db.execute(sql).fetchone())
             finally:
                 db.close()
-        p = subprocess.run(["psql", self.pg_url, "-XAtc", sql], check=True,
+        p = subprocess.run(["psql", self.pg_url, "-XAt", "-F", " ", "-c", sql], check=True,
                            capture_output=True, text=True)
         return [int(x) for x in p.stdout.split()]
 

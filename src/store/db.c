@@ -476,15 +476,30 @@ struct db_batch {
     struct db *db;
     int ncols;
     struct db_stmt *one; /* SQLite: the one-row statement; PostgreSQL: the row being bound */
-    char *head, *tail;
-    GPtrArray *cells; /* PostgreSQL: the rows bound so far, NCOLS texts (or NULL) each */
-    GArray *oids;     /* and their types */
+    /* PostgreSQL */
+    char *table, *cols, *tail;
+    GString *copy; /* the rows bound so far, in COPY's text format */
+    guint rows;
 };
+
+/* "INSERT INTO TABLE(COLS)" split; false when HEAD is not that. */
+static bool split_head(const char *head, char **ret_table, char **ret_cols)
+{
+    static const char prefix[] = "INSERT INTO ";
+    if (!g_str_has_prefix(head, prefix))
+        return false;
+    const char *t = head + strlen(prefix), *open = strchr(t, '('), *close = strrchr(t, ')');
+    if (!open || !close || close < open || close[1])
+        return false;
+    *ret_table = g_strstrip(g_strndup(t, (gsize)(open - t)));
+    *ret_cols = g_strndup(open + 1, (gsize)(close - open - 1));
+    return **ret_table != '\0';
+}
 
 struct db_batch *db_batch_new(struct db *db, const char *insert_head, int ncols, const char *tail,
                               GError **error)
 {
-    g_return_val_if_fail(ncols > 0 && ncols * DB_BATCH_ROWS < 65536, NULL);
+    g_return_val_if_fail(ncols > 0, NULL);
     struct db_batch *b = g_new0(struct db_batch, 1);
     b->db = db;
     b->ncols = ncols;
@@ -502,14 +517,18 @@ struct db_batch *db_batch_new(struct db *db, const char *insert_head, int ncols,
         }
         return b;
     }
+    if (!split_head(insert_head, &b->table, &b->cols)) {
+        g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID,
+                    "a batch needs INSERT INTO TABLE(COLUMNS), not '%s'", insert_head);
+        db_batch_free(b);
+        return NULL;
+    }
     b->one = g_new0(struct db_stmt, 1);
     b->one->db = db;
     b->one->nparams = ncols;
     b->one->params = g_new0(struct db_param, (gsize)ncols + 1);
-    b->head = g_strdup(insert_head);
     b->tail = g_strdup(tail);
-    b->cells = g_ptr_array_new_with_free_func(g_free);
-    b->oids = g_array_new(FALSE, FALSE, sizeof(Oid));
+    b->copy = g_string_sized_new(64 * 1024);
     return b;
 }
 
@@ -521,29 +540,99 @@ void db_batch_bind(struct db_batch *b, int col, char type, ...)
     va_end(ap);
 }
 
-int db_batch_flush(struct db_batch *b, GError **error)
+/* A value as COPY's text format writes it: \N for NULL, the backslash
+ * and the characters that end a field or a row escaped. */
+static void copy_value(GString *out, const char *v)
 {
-    if (b->db->kind == DB_SQLITE || b->cells->len == 0)
-        return 0;
-    guint n = b->cells->len;
-    g_autoptr(GString) sql = g_string_new(b->head);
-    g_string_append(sql, " VALUES ");
-    for (guint i = 0; i < n; i++) {
-        g_string_append_printf(sql, "%s$%u", i % b->ncols ? "," : i ? "),(" : "(", i + 1);
+    if (!v) {
+        g_string_append(out, "\\N");
+        return;
     }
-    g_string_append_printf(sql, ")%s%s", *b->tail ? " " : "", b->tail);
+    for (; *v; v++) {
+        switch (*v) {
+        case '\\':
+            g_string_append(out, "\\\\");
+            break;
+        case '\t':
+            g_string_append(out, "\\t");
+            break;
+        case '\n':
+            g_string_append(out, "\\n");
+            break;
+        case '\r':
+            g_string_append(out, "\\r");
+            break;
+        default:
+            g_string_append_c(out, *v);
+        }
+    }
+}
+
+static int pg_command(struct db *db, const char *sql, GError **error)
+{
+    db->round_trips++;
+    return db_exec(db, sql, error);
+}
+
+/* COPY the buffered rows into TABLE. */
+static int pg_copy(struct db_batch *b, const char *table, GError **error)
+{
+    PGconn *c = b->db->pg;
+    g_autofree char *sql = g_strdup_printf("COPY %s (%s) FROM STDIN", table, b->cols);
     b->db->round_trips++;
-    PGresult *res = PQexecParams(b->db->pg, sql->str, (int)n, (const Oid *)b->oids->data,
-                                 (const char *const *)b->cells->pdata, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    int r = 0;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    PGresult *res = PQexec(c, sql);
+    bool in = PQresultStatus(res) == PGRES_COPY_IN;
+    if (!in) {
         g_autofree char *m = g_strchomp(g_strdup(PQresultErrorMessage(res)));
-        r = io_error(error, "PostgreSQL", m);
+        PQclear(res);
+        return io_error(error, "PostgreSQL", m);
     }
     PQclear(res);
-    g_ptr_array_set_size(b->cells, 0);
-    g_array_set_size(b->oids, 0);
+    bool sent = PQputCopyData(c, b->copy->str, (int)b->copy->len) == 1;
+    sent = PQputCopyEnd(c, sent ? NULL : "kanri could not send the rows") == 1 && sent;
+    int r = 0;
+    while ((res = PQgetResult(c))) {
+        if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            g_autofree char *m = g_strchomp(g_strdup(PQresultErrorMessage(res)));
+            r = io_error(error, "PostgreSQL", m);
+        }
+        PQclear(res);
+    }
+    if (r == 0 && !sent)
+        r = io_error(error, "PostgreSQL", pg_message(c));
+    return r;
+}
+
+int db_batch_flush(struct db_batch *b, GError **error)
+{
+    if (b->db->kind == DB_SQLITE || b->rows == 0)
+        return 0;
+    int r;
+    if (!*b->tail) {
+        /* Plain rows: COPY, PostgreSQL's fastest path. */
+        r = pg_copy(b, b->table, error);
+    } else {
+        /* Rows with a conflict clause: COPY into a staging table of this
+         * connection's own, then one INSERT ... SELECT with the clause. */
+        g_autofree char *stage = g_strdup_printf("kanri_stage_%s", b->table);
+        /* Made each time if missing: one made in a transaction that was
+         * then rolled back is gone. */
+        g_autofree char *mk =
+            g_strdup_printf("CREATE TEMP TABLE IF NOT EXISTS %s AS SELECT %s FROM %s WITH NO DATA",
+                            stage, b->cols, b->table);
+        r = pg_command(b->db, mk, error);
+        if (r == 0)
+            r = pg_copy(b, stage, error);
+        if (r == 0) {
+            g_autofree char *ins =
+                g_strdup_printf("INSERT INTO %s (%s) SELECT %s FROM %s %s;"
+                                " TRUNCATE %s",
+                                b->table, b->cols, b->cols, stage, b->tail, stage);
+            r = pg_command(b->db, ins, error);
+        }
+    }
+    g_string_truncate(b->copy, 0);
+    b->rows = 0;
     return r;
 }
 
@@ -558,14 +647,16 @@ int db_batch_row(struct db_batch *b, GError **error)
     }
     for (int i = 0; i < b->ncols; i++) {
         struct db_param *p = &b->one->params[i];
-        /* A NULL (or a column left unbound) untyped: the server takes the
-         * column's type for it, where a typed NULL would need a cast. */
-        Oid oid = p->text ? p->oid : 0;
-        g_ptr_array_add(b->cells, g_steal_pointer(&p->text));
-        g_array_append_val(b->oids, oid);
+        if (i)
+            g_string_append_c(b->copy, '\t');
+        copy_value(b->copy, p->text);
+        g_clear_pointer(&p->text, g_free);
         p->oid = 0;
     }
-    if (b->cells->len >= (guint)(b->ncols * DB_BATCH_ROWS))
+    g_string_append_c(b->copy, '\n');
+    b->rows++;
+    /* Sent in pieces of a few MiB at most. */
+    if (b->copy->len >= 4 * 1024 * 1024)
         return db_batch_flush(b, error);
     return 0;
 }
@@ -575,11 +666,10 @@ void db_batch_free(struct db_batch *b)
     if (!b)
         return;
     db_finalize(b->one);
-    if (b->cells)
-        g_ptr_array_unref(b->cells);
-    if (b->oids)
-        g_array_unref(b->oids);
-    g_free(b->head);
+    if (b->copy)
+        g_string_free(b->copy, TRUE);
+    g_free(b->table);
+    g_free(b->cols);
     g_free(b->tail);
     g_free(b);
 }

@@ -80,12 +80,13 @@ void db_bind(struct db_stmt *q, int idx, char type, ...);
  * NCOLS columns and TAIL after the values ("" or "ON CONFLICT ..."), each
  * row bound column by column (from 1, db_bind()'s types) and ended with
  * db_batch_row().  SQLite steps one prepared statement per row (inside the
- * caller's transaction that is its fastest path); PostgreSQL sends
- * multi-row INSERTs of up to DB_BATCH_ROWS rows, one round trip each.
+ * caller's transaction that is its fastest path); PostgreSQL takes the
+ * rows with COPY, its fastest path, in pieces of at most a few MiB: into
+ * the table itself, or with a TAIL into a staging table of the
+ * connection's own and from there by one INSERT ... SELECT ... TAIL.
  * Every row is written once db_batch_flush() returns; with a TAIL of ON
  * CONFLICT DO UPDATE, two rows of one batch must not share a key.
  */
-#define DB_BATCH_ROWS 500
 struct db_batch;
 struct db_batch *db_batch_new(struct db *db, const char *insert_head, int ncols, const char *tail,
                               GError **error);
@@ -93,7 +94,8 @@ void db_batch_bind(struct db_batch *b, int col, char type, ...);
 int db_batch_row(struct db_batch *b, GError **error);
 int db_batch_flush(struct db_batch *b, GError **error);
 void db_batch_free(struct db_batch *b);
-/* Statements sent to PostgreSQL on DB so far (for tests and benchmarks). */
+/* Statements and COPYs sent to PostgreSQL on DB so far (for tests and
+ * benchmarks). */
 uint64_t db_round_trips(const struct db *db);
 
 /* The current row's columns. */

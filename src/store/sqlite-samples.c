@@ -44,8 +44,7 @@ int step_reset(struct db_stmt *q, GError **error)
 
 /* ---- a round ---- */
 
-/* A round's rows in bulk (db_batch: one round trip per DB_BATCH_ROWS
- * rows on PostgreSQL). */
+/* A round's rows in bulk (db_batch: COPY on PostgreSQL). */
 static int insert_host_samples(struct db *db, const struct host_sample *const *v, size_t n,
                                GError **error)
 {
