@@ -64,6 +64,14 @@ static const char *pg_message(PGconn *c)
     return buf;
 }
 
+/* RES's error (or else the connection's) as *error. */
+static int pg_result_error(GError **error, PGconn *c, const PGresult *res)
+{
+    const char *msg = PQresultErrorMessage(res);
+    g_autofree char *m = g_strchomp(g_strdup(msg && *msg ? msg : pg_message(c)));
+    return io_error(error, "PostgreSQL", m);
+}
+
 /* ---- connections ---- */
 
 struct db *db_open_pg(const char *conninfo, GError **error)
@@ -397,9 +405,7 @@ static int pg_send(struct db_stmt *q, GError **error)
     ExecStatusType st = PQresultStatus(q->res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         q->failed = true;
-        const char *msg = PQresultErrorMessage(q->res);
-        g_autofree char *m = g_strchomp(g_strdup(msg && *msg ? msg : pg_message(q->db->pg)));
-        return io_error(error, "PostgreSQL", m);
+        return pg_result_error(error, q->db->pg, q->res);
     }
     q->nrows = PQntuples(q->res);
     const char *n = PQcmdTuples(q->res);
@@ -583,19 +589,17 @@ static int pg_copy(struct db_batch *b, const char *table, GError **error)
     PGresult *res = PQexec(c, sql);
     bool in = PQresultStatus(res) == PGRES_COPY_IN;
     if (!in) {
-        g_autofree char *m = g_strchomp(g_strdup(PQresultErrorMessage(res)));
+        int r = pg_result_error(error, c, res);
         PQclear(res);
-        return io_error(error, "PostgreSQL", m);
+        return r;
     }
     PQclear(res);
     bool sent = PQputCopyData(c, b->copy->str, (int)b->copy->len) == 1;
     sent = PQputCopyEnd(c, sent ? NULL : "kanri could not send the rows") == 1 && sent;
     int r = 0;
     while ((res = PQgetResult(c))) {
-        if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
-            g_autofree char *m = g_strchomp(g_strdup(PQresultErrorMessage(res)));
-            r = io_error(error, "PostgreSQL", m);
-        }
+        if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+            r = pg_result_error(error, c, res);
         PQclear(res);
     }
     if (r == 0 && !sent)
