@@ -165,9 +165,9 @@ def measure(args, backend, tmp, pg_server):
     store = None
     if backend == "postgresql":
         schema = f"bench_{os.getpid()}"
-        subprocess.run(["psql", pg_server, "-qXc", f"DROP SCHEMA IF EXISTS {schema} CASCADE;"
-                        f" CREATE SCHEMA {schema}"], check=True, capture_output=True)
-        url = f"{pg_server}&options=-csearch_path%3D{schema}"
+        subprocess.run(["psql", pg_server, "-qXc", f"DROP SCHEMA IF EXISTS {schema} CASCADE"],
+                       check=True, capture_output=True)
+        url = kanri_harness.pg_schema_url(pg_server, schema)
         extra = ["--db", url]
         store = Store(pg_url=url)
     else:

@@ -23,15 +23,21 @@ KANRI = os.path.join(BUILD, "src", "cli", "kanri")
 STORE_PG = os.environ.get("KANRI_TEST_STORE_PG") or None
 
 
+def pg_schema_url(server, schema):
+    """The URL of SERVER's database with SCHEMA, created when missing, as
+    the connections' search path: a store of its own on a shared server."""
+    subprocess.run(["psql", server, "-qXc", f"CREATE SCHEMA IF NOT EXISTS {schema}"],
+                   check=True, capture_output=True, text=True)
+    sep = "&" if "?" in server else "?"
+    return f"{server}{sep}options=-csearch_path%3D{schema}"
+
+
 def pg_store_url(state_dir):
     """The PostgreSQL store of STATE_DIR: its own schema on the test
-    server, created when missing."""
+    server."""
     import hashlib
-    schema = "k_" + hashlib.sha1(os.path.abspath(state_dir).encode()).hexdigest()[:16]
-    subprocess.run(["psql", STORE_PG, "-qXc", f"CREATE SCHEMA IF NOT EXISTS {schema}"],
-                   check=True, capture_output=True, text=True)
-    sep = "&" if "?" in STORE_PG else "?"
-    return f"{STORE_PG}{sep}options=-csearch_path%3D{schema}"
+    return pg_schema_url(
+        STORE_PG, "k_" + hashlib.sha1(os.path.abspath(state_dir).encode()).hexdigest()[:16])
 
 
 def store_bytes(state_dir):

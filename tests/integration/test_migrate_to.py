@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from kanri_harness import KANRID
+from kanri_harness import KANRID, pg_schema_url
 
 PG = os.environ.get("KANRI_TEST_PG") or os.environ.get("KANRI_TEST_STORE_PG")
 
@@ -20,10 +20,7 @@ def pg_url():
             pytest.fail("KANRI_TEST_PG is not set: no PostgreSQL server to test on")
         pytest.skip("KANRI_TEST_PG is not set (tools/pg-server.sh start DIR prints one)")
     schema = "mig_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", PG, "-qXc", f"CREATE SCHEMA {schema}"], check=True,
-                   capture_output=True)
-    sep = "&" if "?" in PG else "?"
-    yield f"{PG}{sep}options=-csearch_path%3D{schema}"
+    yield pg_schema_url(PG, schema)
     subprocess.run(["psql", PG, "-qXc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
 
 
