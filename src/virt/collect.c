@@ -59,6 +59,7 @@ void collector_unref(struct collector *c)
     if (!g_atomic_int_dec_and_test(&c->ref))
         return;
     g_hash_table_unref(c->doms);
+    g_free(c->last_missed);
     g_mutex_clear(&c->lock);
     g_cond_clear(&c->wake);
     g_free(c->stats);
@@ -587,9 +588,10 @@ static void balloon_status(struct collector *c, const char *uuid, const struct b
 }
 
 /* Moves a job's records into the report; a suspect's record with fewer
- * statistics than its last complete one is partial and left out. */
+ * statistics than its last complete one is partial and left out (its UUID
+ * added to PARTIALS). */
 static void take_records(struct collector *c, struct stats_job *j, struct round_report *rep,
-                         GHashTable *got, int64_t budget, GArray *mem)
+                         GHashTable *got, GHashTable *partials, int64_t budget, GArray *mem)
 {
     for (guint s = 0; s < j->hs->len; s++) {
         struct host_sample *h = &g_array_index(j->hs, struct host_sample, s);
@@ -617,6 +619,8 @@ static void take_records(struct collector *c, struct stats_job *j, struct round_
             }
         }
         g_mutex_unlock(&c->lock);
+        if (partial)
+            g_hash_table_add(partials, g_strdup(h->uuid));
         if (partial || !d)
             continue;
         g_hash_table_add(got, g_strdup(h->uuid));
@@ -729,6 +733,7 @@ static void round_run(struct collector *c)
     g_mutex_unlock(&r->lock);
 
     g_autoptr(GHashTable) got = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GHashTable) partial = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr(GArray) mem = g_array_new(FALSE, TRUE, sizeof(struct mem_status));
     bool cut = false;
     for (guint i = 0; i < done->len; i++) {
@@ -754,12 +759,12 @@ static void round_run(struct collector *c)
         }
         /* Originals first: a retry only fills in what they missed. */
         if (!j->retry)
-            take_records(c, j, rep, got, budget, mem);
+            take_records(c, j, rep, got, partial, budget, mem);
     }
     for (guint i = 0; i < done->len; i++) {
         struct stats_job *j = g_array_index(done, struct stats_job *, i);
         if (j->retry)
-            take_records(c, j, rep, got, budget, mem);
+            take_records(c, j, rep, got, partial, budget, mem);
     }
     int64_t slowest = 0;
     for (guint i = 0; i < first_jobs; i++) {
@@ -785,8 +790,15 @@ static void round_run(struct collector *c)
             continue;
         n_missed++;
         struct dom *d = g_hash_table_lookup(c->doms, uuid);
-        if (missed->len < 200)
-            g_string_append_printf(missed, "%s%s", missed->len ? ", " : "", d ? d->name : uuid);
+        /* Why, for whoever reads the log: a frozen guest's figures are
+         * missed; a healthy one's should not be. */
+        const char *why = g_hash_table_contains(partial, uuid)
+                              ? "answered without its job's figures"
+                          : d && d->alone_out ? "its call alone still out"
+                                              : "no answer in the budget";
+        if (missed->len < 400)
+            g_string_append_printf(missed, "%s%s (%s)", missed->len ? ", " : "", d ? d->name : uuid,
+                                   why);
     }
     g_mutex_unlock(&c->lock);
 
@@ -796,10 +808,18 @@ static void round_run(struct collector *c)
     rep->node.domains_missed = n_missed;
     rep->node.round_cut = cut;
     rep->node.round_us = (uint64_t)(mono_usec() - m0);
+    /* Said when a call was late, and when what is missed changes. */
     if (cut)
         g_warning("host %s: collection round: some calls missed a quarter of the budget "
                   "(%" G_GINT64_FORMAT " ms); no host figures this round for: %s",
                   vc->name, budget / 4000, n_missed ? missed->str : "none (asked again in time)");
+    else if (n_missed && g_strcmp0(missed->str, c->last_missed) != 0)
+        g_warning("host %s: collection round: no host figures this round for: %s", vc->name,
+                  missed->str);
+    else if (!n_missed && c->last_missed && *c->last_missed)
+        g_message("host %s: collection round: every running domain collected again", vc->name);
+    g_free(c->last_missed);
+    c->last_missed = g_string_free(g_steal_pointer(&missed), FALSE);
 
     for (guint i = 0; i < mem->len; i++) {
         struct mem_status *m = &g_array_index(mem, struct mem_status, i);

@@ -64,6 +64,7 @@ struct collector {
     GThreadPool *pool;
     GThreadPool *gpool;
     uint64_t round_no;
+    char *last_missed; /* the domains the last round missed, as logged */
     /* How many fields the host's node CPU and memory statistics have (the
      * drivers insist on the exact count, asking costs a call); 0 until a
      * node job has asked. */
