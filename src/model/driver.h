@@ -51,6 +51,7 @@ struct driver_host_conf {
     int keepalive_count;
     int reconnect_min; /* seconds */
     int reconnect_max;
+    bool released; /* added released: not connected until host_hold(true) */
 };
 
 /* ---- what a driver reports ---- */
@@ -140,6 +141,13 @@ struct driver_ops {
     /* Starts managing host HOST_ID (reported to the sink under that id). */
     int (*host_add)(struct driver *d, int64_t host_id, const struct driver_host_conf *hc,
                     GError **error);
+    /* Holds or releases HOST_ID (several kanrid instances share hosts by
+     * leases, docs/scale-out.md).  Held: connected, synced and collected
+     * as usual.  Released: disconnected, and nothing more is reported for
+     * it until it is held again; a report already under way may still
+     * arrive.  NULL: the driver's hosts are always held (they are on
+     * kanrid's own machine). */
+    void (*host_hold)(struct driver *d, int64_t host_id, bool held);
     /* Asks for a full inventory resync of every host now. */
     void (*resync_all)(struct driver *d);
     /* Asks every thread to stop and waits up to TIMEOUT_S; true when all

@@ -643,6 +643,10 @@ static void round_run(struct collector *c)
                                           : (int64_t)c->cfg.interval_s * USEC_PER_SEC * 8 / 10;
     c->round_no++;
 
+    if (!virt_conn_held(vc)) {
+        close_conns(c); /* another instance collects it */
+        return;
+    }
     if (!ensure_conns(c)) {
         report_dropped(c, 1);
         return;

@@ -18,7 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
-enum msg_type { MSG_RESYNC, MSG_DOMAIN, MSG_CLOSED, MSG_QUIT };
+enum msg_type { MSG_RESYNC, MSG_DOMAIN, MSG_CLOSED, MSG_HOLD, MSG_QUIT };
 
 struct conn_msg {
     enum msg_type type;
@@ -586,6 +586,22 @@ static void disconnect(struct virt_conn *vc, const char *reason)
     set_state(vc, CONN_UNREACHABLE, reason);
 }
 
+/* Closes the connection CONN of VC without reporting anything. */
+static void close_conn(struct virt_conn *vc, virConnectPtr conn)
+{
+    g_mutex_lock(&vc->lock);
+    vc->conn = NULL;
+    g_mutex_unlock(&vc->lock);
+    unregister_events(vc, conn);
+    virConnectClose(conn);
+}
+
+bool virt_conn_held(struct virt_conn *vc)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&vc->lock);
+    return vc->held;
+}
+
 /* Waits up to TIMEOUT_US for a message; returns false on quit. */
 static bool wait_msg(struct virt_conn *vc, int64_t timeout_us, struct conn_msg **ret)
 {
@@ -626,6 +642,19 @@ static gpointer worker(gpointer data)
     return NULL;
 }
 
+/* Waits, connected to nothing and reporting nothing, until VC's host is
+ * held; false on quit. */
+static bool wait_held(struct virt_conn *vc)
+{
+    while (!virt_conn_held(vc)) {
+        struct conn_msg *msg = NULL;
+        if (!wait_msg(vc, 3600 * USEC_PER_SEC, &msg))
+            return false;
+        msg_free(msg);
+    }
+    return true;
+}
+
 static gpointer worker_loop(struct virt_conn *vc)
 {
     int64_t backoff = (int64_t)vc->reconnect_min * USEC_PER_SEC;
@@ -633,14 +662,17 @@ static gpointer worker_loop(struct virt_conn *vc)
     struct conn_msg *msg = NULL;
 
     for (;;) {
+        if (!wait_held(vc))
+            return NULL;
         set_state(vc, CONN_CONNECTING, NULL);
         virConnectPtr conn = virConnectOpenAuth(vc->uri, virConnectAuthPtrDefault, 0);
         if (!conn) {
             disconnect(vc, virt_last_error());
             int64_t until = mono_usec() + backoff;
             backoff = MIN(backoff * 2, (int64_t)vc->reconnect_max * USEC_PER_SEC);
-            /* Sleep out the backoff, but stay responsive to quit. */
-            while (mono_usec() < until) {
+            /* Sleep out the backoff, but stay responsive to quit and
+             * to a release. */
+            while (mono_usec() < until && virt_conn_held(vc)) {
                 if (!wait_msg(vc, until - mono_usec(), &msg))
                     return NULL;
                 msg_free(msg);
@@ -662,25 +694,33 @@ static gpointer worker_loop(struct virt_conn *vc)
          * client must not be told an existing VM does not exist. */
         bool synced = full_resync(vc, conn);
         int64_t next_resync = mono_usec() + (synced ? resync_us : backoff);
-        bool alive = virConnectIsAlive(conn) == 1;
+        bool alive = virConnectIsAlive(conn) == 1, released = false;
         while (alive) {
             if (!wait_msg(vc, next_resync - mono_usec(), &msg)) {
-                g_mutex_lock(&vc->lock);
-                vc->conn = NULL;
-                g_mutex_unlock(&vc->lock);
-                unregister_events(vc, conn);
-                virConnectClose(conn);
+                close_conn(vc, conn);
                 return NULL;
             }
-            if (!msg || msg->type == MSG_RESYNC) {
+            released = !virt_conn_held(vc);
+            /* MSG_HOLD while held: released and held again between two
+             * looks, and the engine waits for a full sync. */
+            if (released) {
+            } else if (!msg || msg->type == MSG_RESYNC || msg->type == MSG_HOLD) {
                 synced = full_resync(vc, conn);
                 next_resync = mono_usec() + (synced ? resync_us : backoff);
             } else if (msg->type == MSG_DOMAIN) {
                 handle_domain_msg(vc, conn, msg->uuid);
             }
-            alive = !(msg && msg->type == MSG_CLOSED) && virConnectIsAlive(conn) == 1;
+            alive = !released && !(msg && msg->type == MSG_CLOSED) && virConnectIsAlive(conn) == 1;
             msg_free(msg);
             msg = NULL;
+        }
+        if (released) {
+            /* Another instance collects it now: say nothing more. */
+            close_conn(vc, conn);
+            g_mutex_lock(&vc->lock);
+            vc->state = CONN_UNREACHABLE;
+            g_mutex_unlock(&vc->lock);
+            continue;
         }
         disconnect(vc, "connection to the hypervisor was lost");
         /* Back off briefly so a flapping daemon is not hammered. */
@@ -719,6 +759,7 @@ static int virt_host_add(struct driver *base, int64_t host_id, const struct driv
     vc->keepalive_count = hc->keepalive_count;
     vc->reconnect_min = MAX(hc->reconnect_min, 1);
     vc->reconnect_max = MAX(hc->reconnect_max, vc->reconnect_min);
+    vc->held = !hc->released;
     vc->queue = g_async_queue_new_full((GDestroyNotify)msg_free);
     vc->facts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, dom_facts_free);
     g_mutex_init(&vc->lock);
@@ -730,6 +771,27 @@ static int virt_host_add(struct driver *base, int64_t host_id, const struct driv
     vc->thread = g_thread_new(tname, worker, vc);
     collect_start(vc);
     return 0;
+}
+
+static void virt_host_hold(struct driver *base, int64_t host_id, bool held)
+{
+    struct virt_driver *d = (struct virt_driver *)base;
+    struct virt_conn *vc = NULL;
+    g_mutex_lock(&d->lock);
+    for (guint i = 0; i < d->conns->len && !vc; i++) {
+        struct virt_conn *c = g_ptr_array_index(d->conns, i);
+        if (c->host_id == host_id)
+            vc = c;
+    }
+    g_mutex_unlock(&d->lock);
+    if (!vc)
+        return;
+    g_mutex_lock(&vc->lock);
+    bool changed = vc->held != held;
+    vc->held = held;
+    g_mutex_unlock(&vc->lock);
+    if (changed)
+        post(vc, MSG_HOLD, NULL);
 }
 
 static void virt_resync_all(struct driver *base)
@@ -786,6 +848,7 @@ static void virt_free(struct driver *base)
 static const struct driver_ops virt_ops = {
     .name = "libvirt",
     .host_add = virt_host_add,
+    .host_hold = virt_host_hold,
     .resync_all = virt_resync_all,
     .stop = virt_stop,
     .free = virt_free,

@@ -47,6 +47,7 @@ struct virt_conn {
     GMutex lock;        /* protects conn, state, facts */
     virConnectPtr conn; /* NULL while not connected */
     enum conn_state state;
+    bool held;         /* see driver_ops.host_hold */
     GHashTable *facts; /* uuid -> struct dom_facts * */
     int event_ids[8];
     int n_event_ids;
@@ -59,6 +60,8 @@ struct virt_conn {
 virConnectPtr virt_conn_ref(struct virt_driver *d, int64_t host_id, struct virt_conn **ret_vc,
                             GError **error);
 struct virt_conn *virt_conn_find(struct virt_driver *d, const char *name_or_id);
+/* Whether VC's host is held (driver_ops.host_hold). */
+bool virt_conn_held(struct virt_conn *vc);
 
 /* Reads DOM and reports it (inventory row + definition), with CAUSE or, when
  * NULL, for the engine to attribute. */
