@@ -74,6 +74,26 @@ static int read_leases(struct db_stmt *q, GArray *ret, GError **error)
     return rc < 0 ? -EIO : 0;
 }
 
+int sq_fence_check(struct db *db, const struct store_fence *fence, GError **error)
+{
+    const char *sql = db_kind(db) == DB_PG
+                          ? "SELECT epoch FROM leases WHERE host = ? AND holder = ? FOR SHARE"
+                          : "SELECT epoch FROM leases WHERE host = ? AND holder = ?";
+    g_autoptr(db_stmt) q = db_prep(db, error, sql, "ss", fence->host, fence->holder);
+    if (!q)
+        return -EIO;
+    int r = db_step(q, error);
+    if (r < 0)
+        return -EIO;
+    if (r == 1 && db_col_i64(q, 0) == fence->epoch)
+        return 0;
+    g_set_error(error, STORE_ERROR, STORE_ERROR_FENCED,
+                "host %s: the lease taken under epoch %" G_GINT64_FORMAT
+                " is no longer this instance's",
+                fence->host, fence->epoch);
+    return -ESTALE;
+}
+
 #define LEASE_COLS "SELECT host, holder, epoch, expires, since FROM leases"
 
 int sq_cluster_read(struct store *st, GArray *ret_instances, GArray *ret_leases, GError **error)

@@ -196,6 +196,10 @@ struct rows *sq_policy_replay_query(struct store *st, int64_t host_id, int64_t f
 int sq_instance_beat(struct store *st, const struct store_instance *me, int64_t now_us,
                      GError **error);
 int sq_instance_leave(struct store *st, const char *id, GError **error);
+/* Inside a write transaction on DB: 0 while FENCE's holder holds the lease
+ * under its epoch (on PostgreSQL the lease row stays locked against a
+ * taking until the transaction ends), else -ESTALE (STORE_ERROR_FENCED). */
+int sq_fence_check(struct db *db, const struct store_fence *fence, GError **error);
 int sq_cluster_read(struct store *st, GArray *ret_instances, GArray *ret_leases, GError **error);
 int sq_leases_apply(struct store *st, const char *me, const struct store_lease_plan *plan,
                     int64_t now_us, int64_t lease_us, GArray *ret_held, GError **error);

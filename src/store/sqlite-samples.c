@@ -313,7 +313,9 @@ int sq_round_write(struct store *st, const struct store_round *w, GError **error
     int r = db_begin(s->w, error);
     if (r < 0)
         return r;
-    if (w->n_hosts)
+    if (w->fence)
+        r = sq_fence_check(s->w, w->fence, error);
+    if (r == 0 && w->n_hosts)
         r = insert_host_samples(s->w, w->hosts, w->n_hosts, error);
     if (r == 0 && w->node)
         r = insert_node(s->w, w->node, error);

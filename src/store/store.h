@@ -38,7 +38,13 @@
 
 #define STORE_ERROR (store_error_quark())
 GQuark store_error_quark(void);
-enum { STORE_ERROR_IO, STORE_ERROR_NOT_FOUND, STORE_ERROR_SCHEMA, STORE_ERROR_INVALID };
+enum {
+    STORE_ERROR_IO,
+    STORE_ERROR_NOT_FOUND,
+    STORE_ERROR_SCHEMA,
+    STORE_ERROR_INVALID,
+    STORE_ERROR_FENCED, /* a write for a host whose lease its writer no longer holds */
+};
 
 struct store;
 struct series_kind;
@@ -261,7 +267,16 @@ struct store_view_status_write {
 
 /* Everything one round of one host writes, in one transaction.  Any array
  * may be empty.  guests are inserted idempotently (as guest_sample_insert). */
+/* A write made under a host's lease (docs/scale-out.md): it is written
+ * only while HOLDER still holds HOST's lease under EPOCH. */
+struct store_fence {
+    const char *host; /* the host's name */
+    const char *holder;
+    int64_t epoch;
+};
+
 struct store_round {
+    const struct store_fence *fence; /* NULL: none; else -ESTALE, STORE_ERROR_FENCED */
     const struct host_sample *const *hosts;
     size_t n_hosts;
     const struct node_sample *node; /* NULL: none */

@@ -2805,6 +2805,51 @@ static void test_cluster_leases(void **state)
     assert_int_equal(held7->len, 2);
 }
 
+/* A round written under a lease goes in only while its writer holds the
+ * lease under the epoch it was collected under; a stale holder's round
+ * is refused whole, in words. */
+static void test_round_fenced_by_the_lease(void **state)
+{
+    struct fx *f = *state;
+    g_autoptr(GError) err = NULL;
+    int64_t h = ensure_host(f, "h1");
+    static const char *const h1[] = {"h1"};
+    g_autoptr(GArray) a = held_after(f, "ia", NULL, 0, h1, 1, NULL, 0, T0);
+    assert_int_equal(g_array_index(a, struct store_lease, 0).epoch, 1);
+
+    struct store_fence fence = {"h1", "ia", 1};
+    struct store_state_write s1[] = {{UUID_A, h, T0, "by-a"}};
+    struct store_round w = {.fence = &fence, .states = s1, .n_states = 1};
+    round_ok(f, &w);
+
+    /* a's lease runs out; b takes h1 (epoch 2).  a's next round, made
+     * under epoch 1, is refused and changes nothing. */
+    g_autoptr(GArray) b = held_after(f, "ib", NULL, 0, h1, 1, NULL, 0, T0 + 31 * SEC);
+    assert_int_equal(g_array_index(b, struct store_lease, 0).epoch, 2);
+    struct store_state_write s2[] = {{UUID_A, h, T0 + 31 * SEC, "by-a-late"}};
+    w.states = s2;
+    assert_int_equal(OPS(f)->round_write(f->st, &w, &err), -ESTALE);
+    assert_true(g_error_matches(err, STORE_ERROR, STORE_ERROR_FENCED));
+    assert_non_null(strstr(err->message, "host h1: the lease taken under epoch 1"));
+    g_clear_error(&err);
+    /* Nor under another instance's name with b's epoch. */
+    struct store_fence forged = {"h1", "ia", 2};
+    w.fence = &forged;
+    assert_int_equal(OPS(f)->round_write(f->st, &w, &err), -ESTALE);
+    g_clear_error(&err);
+    g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    assert_int_equal(OPS(f)->states_load(f->st, h, states, &err), 0);
+    assert_string_equal(g_hash_table_lookup(states, UUID_A), "by-a");
+
+    /* b's own round goes in. */
+    struct store_fence bf = {"h1", "ib", 2};
+    w.fence = &bf;
+    round_ok(f, &w);
+    g_hash_table_remove_all(states);
+    assert_int_equal(OPS(f)->states_load(f->st, h, states, &err), 0);
+    assert_string_equal(g_hash_table_lookup(states, UUID_A), "by-a-late");
+}
+
 /* ---- PostgreSQL's own ---- */
 
 static int64_t pg_schema_version(const char *url)
@@ -2916,6 +2961,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vms_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_fenced_by_the_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_instances_migrate_once, setup, teardown),
     };
