@@ -183,6 +183,19 @@ static void h_openapi(struct req *r)
     req_asset(r, "openapi.json");
 }
 
+/* The kanrid instances sharing this store and their host leases
+ * (docs/scale-out.md). */
+static void h_cluster(struct req *r)
+{
+    g_autoptr(GError) err = NULL;
+    char *text = engine_cluster_json(req_engine(r), &err);
+    if (!text) {
+        req_problem(r, 503, "reading the instances and leases: %s", err->message);
+        return;
+    }
+    api_reply_text_json(r, 200, text);
+}
+
 static void h_hosts(struct req *r)
 {
     g_autoptr(GError) err = NULL;
@@ -506,6 +519,7 @@ const struct route api_routes[] = {
     {"GET", "/readyz", -1, false, h_readyz},
     {"GET", "/api/v1/openapi.json", -1, false, h_openapi},
     {"GET", "/api/v1/server", 1, false, h_server},
+    {"GET", "/api/v1/cluster", 1, false, h_cluster},
     {"GET", "/api/v1/hosts", 1, false, h_hosts},
     {"GET", "/api/v1/hosts/{}", 1, false, h_host},
     {"GET", "/api/v1/vms", 1, false, h_vms},

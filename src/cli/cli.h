@@ -196,6 +196,7 @@ int cmd_machine_list(const struct cli_verb *v, char **args, guint n);
 int cmd_machine_show(const struct cli_verb *v, char **args, guint n);
 int cmd_machine_stats(const struct cli_verb *v, char **args, guint n);
 int cmd_ha_status(const struct cli_verb *v, char **args, guint n);
+int cmd_cluster_status(const struct cli_verb *v, char **args, guint n);
 int cmd_ha_set(const struct cli_verb *v, char **args, guint n);
 int cmd_ha_fenced(const struct cli_verb *v, char **args, guint n);
 int cmd_policy_list(const struct cli_verb *v, char **args, guint n);

@@ -308,6 +308,7 @@ static const char *const nouns[][2] = {
     {"policy", "autonomic policies: memory balloon manager, balancing, maintenance"},
     {"decisions", "what the policies decided, and why"},
     {"ha", "high availability: failed hosts fenced, their VMs restarted elsewhere"},
+    {"cluster", "kanrid instances sharing one PostgreSQL store, and their host leases"},
     {"relations", "what an item runs on, uses and hosts"},
     {"impact", "what a failure of an item would affect"},
 };
@@ -526,6 +527,13 @@ static const struct cli_verb verbs[] = {
      "its decisions (a balloon it shrank stays shrunk in later rounds), with the settings in "
      "force and KEY=VALUE over them. Nothing is recorded or done.",
      simulate_entries, cmd_policy_simulate},
+    {"cluster", "status", "", 0, 0,
+     "Show the kanrid instances sharing this store and which holds each host.",
+     "'kanri cluster' alone runs this command. Per instance: its name (machine and state "
+     "directory), whether it is live (a heartbeat within the lease time), how many hosts it "
+     "holds; per host: its holder, the lease's epoch (it grows with each taking) and when the "
+     "lease expires unless renewed. On a SQLite store there is one kanrid and nothing to show.",
+     NULL, cmd_cluster_status, true},
     {"ha", "status", "", 0, 0, "Show what HA sees and does, per host and per HA VM.",
      "'kanri ha' alone runs this command. Per host: its HA state (up, suspect, down, fencing, "
      "fence-failed, fenced, recovered, rejoining), its signals (the libvirt connection, the "

@@ -69,6 +69,7 @@ static const struct conf_field store_fields[] = {
     {"backend", T_ENUM, 0, 0, backends, C(store_backend)},
     {"path", T_STRING, 0, 0, NULL, C(store_path)},
     {"url", T_STRING, 0, 0, NULL, C(store_url)},
+    {"lease", T_DURATION, 0, 0, NULL, C(store_lease)},
     {NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -123,6 +124,7 @@ struct conf *conf_new(void)
     c->log_level = g_strdup("info");
     c->tls = g_strdup("auto");
     c->store_backend = g_strdup("sqlite");
+    c->store_lease = 30 * G_USEC_PER_SEC;
     c->collect_interval = 10;
     c->collect_connections = 4;
     c->max_connections = API_DEFAULT_MAX_CONNECTIONS;
@@ -780,6 +782,9 @@ static void check_store(struct conf *c, GHashTable *lines, const char *label, GP
         !g_str_has_prefix(c->store_url, "postgres://"))
         add_error(errors, count, label, line_of(lines, "store", "url"),
                   "url: '%s' is not a postgresql:// or postgres:// URL", c->store_url);
+    if (c->store_lease < 3 * G_USEC_PER_SEC || c->store_lease > (int64_t)3600 * G_USEC_PER_SEC)
+        add_error(errors, count, label, line_of(lines, "store", "lease"),
+                  "lease: between 3s and 1h (a host's lease among kanrid instances)");
 }
 
 static void check_ha_host(const struct conf_hypervisor *hv, const char *label, GPtrArray *errors,

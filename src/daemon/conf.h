@@ -65,6 +65,7 @@ struct conf {
     char *store_backend;             /* "sqlite" */
     char *store_path;                /* NULL: STATE_DIR/kanri.db */
     char *store_url;                 /* backend = postgresql: its libpq URL */
+    int64_t store_lease;             /* us: a host lease's time among instances on one store */
     GPtrArray *hypervisors;          /* of struct conf_hypervisor *, owned */
 
     /* Monitoring (docs/monitoring.md) */

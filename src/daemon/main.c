@@ -194,57 +194,6 @@ static void stop_all(struct api *api, struct tls_identity *tls, struct engine *e
     }
 }
 
-/* ---- kanrid processes sharing a PostgreSQL store ----
- * Each records a heartbeat (store instance_beat) every HEARTBEAT_S.  Until
- * instances share hosts by leases (docs/scale-out.md), a second kanrid on
- * the same database would collect every host twice: it is refused while
- * another one's heartbeat is younger than INSTANCE_LIVE_S.  The same
- * machine and state directory is the same installation: a restart after
- * a crash takes over at once. */
-#define HEARTBEAT_S     10
-#define INSTANCE_LIVE_S 30
-
-struct instance {
-    struct store *st;
-    struct store_instance me;
-};
-
-static int instance_claim(struct instance *in, GError **error)
-{
-    g_autoptr(GArray) all = g_array_new(FALSE, TRUE, sizeof(struct store_instance));
-    g_autoptr(GArray) leases = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
-    int64_t now = g_get_real_time();
-    if (in->st->ops->cluster_read(in->st, all, leases, error) < 0)
-        return -EIO;
-    for (guint i = 0; i < all->len; i++) {
-        const struct store_instance *o = &g_array_index(all, struct store_instance, i);
-        if (g_strcmp0(o->name, in->me.name) == 0) {
-            if (in->st->ops->instance_leave(in->st, o->id, error) < 0)
-                return -EIO;
-            continue;
-        }
-        int64_t age_s = (now - o->heartbeat_us) / G_USEC_PER_SEC;
-        if (age_s < INSTANCE_LIVE_S) {
-            g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID,
-                        "another kanrid (%s) uses this database: its last heartbeat was %" PRId64
-                        " s ago; several kanrid instances on one database are not supported "
-                        "yet (docs/scale-out.md): stop it, or wait %d s if it died",
-                        o->name, MAX(age_s, 0), INSTANCE_LIVE_S);
-            return -EBUSY;
-        }
-    }
-    return in->st->ops->instance_beat(in->st, &in->me, now, error);
-}
-
-static gboolean on_heartbeat(gpointer data)
-{
-    struct instance *in = data;
-    g_autoptr(GError) err = NULL;
-    if (in->st->ops->instance_beat(in->st, &in->me, g_get_real_time(), &err) < 0)
-        g_warning("heartbeat: %s", err->message);
-    return G_SOURCE_CONTINUE;
-}
-
 /* kanrid --migrate-to URL: the SQLite store FROM copied into the empty
  * PostgreSQL database at URL (store_migrate_to()); the counts on stdout. */
 static int migrate(const char *from, const char *url)
@@ -420,23 +369,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "kanrid: %s\n", err->message);
         return 1;
     }
-    struct instance in = {.st = st};
-    if (store_is_pg_url(db)) {
+    bool shared = store_is_pg_url(db);
+    if (shared) {
         g_autofree char *where = store_pg_describe(db);
         g_message("store: PostgreSQL, %s", where);
-        g_autofree char *abs_state = g_canonicalize_filename(state_dir, NULL);
-        in.me = (struct store_instance){
-            .id = g_uuid_string_random(),
-            .name = g_strdup_printf("%s:%s", g_get_host_name(), abs_state),
-            .version = g_strdup(KANRI_VERSION),
-            .started_us = g_get_real_time(),
-        };
-        if (instance_claim(&in, &err) < 0) {
-            fprintf(stderr, "kanrid: %s\n", err->message);
-            store_instance_clear(&in.me);
-            store_close(st);
-            return 1;
-        }
     } else {
         g_message("store: SQLite %s", db);
     }
@@ -486,6 +422,17 @@ int main(int argc, char **argv)
     ec.ha_vms = c->ha_vms;
     ec.ha_groups = c->ha_groups;
     struct engine *eng = engine_new(st, &ec);
+    /* On PostgreSQL, other instances may share the hosts: each is
+     * collected under a lease (docs/scale-out.md). */
+    g_autofree char *instance_id = g_uuid_string_random();
+    g_autofree char *abs_state = g_canonicalize_filename(state_dir, NULL);
+    g_autofree char *instance_name = g_strdup_printf("%s:%s", g_get_host_name(), abs_state);
+    if (shared)
+        engine_cluster_init(eng, &(struct engine_cluster_conf){
+                                     .id = instance_id,
+                                     .name = instance_name,
+                                     .lease_s = (int)(c->store_lease / G_USEC_PER_SEC),
+                                 });
     struct virt_conf vconf = {
         .resync_interval_s = c->resync_interval,
         .collect = c->collect_interval > 0,
@@ -576,6 +523,7 @@ int main(int argc, char **argv)
         }
         g_message("host %s: %s", hv->name, hv->uri);
     }
+    engine_cluster_start(eng);
     bool v6 = strchr(c->listen_host, ':') != NULL;
     g_message("listening on %s://%s%s%s:%d/ (API under /api/v1)", use_tls ? "https" : "http",
               v6 ? "[" : "", c->listen_host, v6 ? "]" : "", api_port(api));
@@ -588,21 +536,9 @@ int main(int argc, char **argv)
     watch_signal(signals, SIGINT, on_signal, loop);
     watch_signal(signals, SIGTERM, on_signal, loop);
     watch_signal(signals, SIGHUP, on_hup, eng);
-    if (in.me.id) {
-        g_autoptr(GSource) beat = g_timeout_source_new_seconds(HEARTBEAT_S);
-        g_source_set_callback(beat, on_heartbeat, &in, NULL);
-        g_source_attach(beat, signals);
-    }
     g_main_loop_run(loop);
 
     g_message("stopping");
-    if (in.me.id) {
-        /* Gone at once, for a successor not to wait out the heartbeat. */
-        g_autoptr(GError) lerr = NULL;
-        if (st->ops->instance_leave(st, in.me.id, &lerr) < 0)
-            g_warning("leaving: %s", lerr->message);
-        store_instance_clear(&in.me);
-    }
     stop_all(api, &tls, eng, virt, st);
     return 0;
 }

@@ -447,7 +447,9 @@ static void gather(struct engine *e, GHashTable *wanted, struct gathered *g)
     g->enabled = e->policy->set.enabled;
     for (guint i = 0; i < e->hosts->len; i++) {
         struct ehost *h = g_ptr_array_index(e->hosts, i);
-        if (ehost_containers(h)) /* never a place to restart a VM */
+        /* A container host is never a place to restart a VM; a host
+         * another instance holds is that instance's to watch. */
+        if (ehost_containers(h) || !h->held)
             continue;
         struct ha_signals s = {.host_id = h->id, .name = keep(g, h->name)};
         s.connected = h->state == HOST_CONNECTED;
@@ -467,7 +469,7 @@ static void gather(struct engine *e, GHashTable *wanted, struct gathered *g)
     }
     for (guint i = 0; i < e->hosts->len; i++) {
         struct ehost *h = g_ptr_array_index(e->hosts, i);
-        if (ehost_containers(h))
+        if (ehost_containers(h) || !h->held)
             continue;
         bool connected = h->state == HOST_CONNECTED;
         GHashTableIter it;

@@ -109,6 +109,9 @@ struct ehost {
     bool maintenance; /* in maintenance mode (under e->lock) */
 
     /* under e->lock */
+    bool held;     /* this instance collects it (always, but on a shared store) */
+    int64_t epoch; /* of its lease, while held on a shared store */
+    char *holder;  /* the instance holding it, when another one (its name) */
     enum host_state state;
     char *reason;
     bool synced_once;  /* inventory synced since start-up */
@@ -154,6 +157,8 @@ struct engine {
     struct stream_hub *stream; /* the live stream (stream.c) */
     struct engine_policy *policy; /* the autonomic policies (engine-policy.c) */
     struct engine_ha *ha;         /* high availability (engine-ha.c) */
+    struct engine_cluster
+        *cluster; /* host leases on a shared store (engine-cluster.c); NULL: none */
     bool stopping;
 };
 
@@ -170,6 +175,24 @@ struct inflight {
 /* engine.c */
 void engine_disk_ref_free(gpointer p);                             /* struct disk_ref */
 struct ehost *engine_host_find(struct engine *e, int64_t host_id); /* under e->lock */
+/* The host a driver's report is about, while this instance holds it; NULL
+ * otherwise (a report under way when the host was released is dropped).
+ * Under e->lock. */
+struct ehost *engine_host_reporting(struct engine *e, int64_t host_id);
+
+/* engine-cluster.c.  This instance's id on a shared store, or NULL. */
+const char *engine_cluster_id(struct engine *e);
+/* Whether H is shared among instances by leases. */
+bool engine_host_shared(struct engine *e, const struct ehost *h);
+/* H's lease is lost (a fenced write): its reports are dropped from now on
+ * and the next lease step runs now. */
+void engine_cluster_lost(struct engine *e, struct ehost *h);
+/* The reason shown for a host held by instance HOLDER's name (NULL: not
+ * known). */
+char *engine_elsewhere_reason(const char *holder);
+bool engine_cluster_ready(struct engine *e, char **ret_why);
+void engine_cluster_stop(struct engine *e);
+void engine_cluster_free(struct engine *e);
 struct item *engine_item_get(struct engine *e, const char *uuid);  /* under e->lock; creates */
 void engine_item_deactivate(struct engine *e, struct item *it, GPtrArray *ret_views);
 void engine_inflight_set(struct engine *e, int64_t host_id, const char *uuid,

@@ -231,6 +231,7 @@ static struct ehost *ehost_new(int64_t id, const char *name, struct driver *drv)
     h->drv = drv;
     g_mutex_init(&h->inv_lock);
     h->state = HOST_CONNECTING;
+    h->held = true;
     h->inv = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, inv_dom_free);
     h->pools = g_ptr_array_new_with_free_func(pool_ref_free);
     node_sample_init(&h->node);
@@ -244,6 +245,7 @@ static void ehost_free(gpointer p)
     struct ehost *h = p;
     g_free(h->name);
     g_free(h->reason);
+    g_free(h->holder);
     g_mutex_clear(&h->inv_lock);
     g_hash_table_unref(h->inv);
     g_ptr_array_unref(h->pools);
@@ -260,6 +262,12 @@ struct ehost *engine_host_find(struct engine *e, int64_t host_id)
             return h;
     }
     return NULL;
+}
+
+struct ehost *engine_host_reporting(struct engine *e, int64_t host_id)
+{
+    struct ehost *h = engine_host_find(e, host_id);
+    return h && h->held ? h : NULL;
 }
 
 /* ---- in-flight actions ---- */
@@ -486,6 +494,14 @@ int engine_host_add(struct engine *e, struct driver *drv, const struct driver_ho
     if (e->store->ops->host_ensure(e->store, hc->name, hc->uri, &id, error) < 0)
         return -EIO;
     struct ehost *h = ehost_new(id, hc->name, drv);
+    struct driver_host_conf conf = *hc;
+    if (engine_host_shared(e, h)) {
+        /* Collected only once a lease is had. */
+        conf.released = true;
+        h->held = false;
+        h->state = HOST_ELSEWHERE;
+        h->reason = engine_elsewhere_reason(NULL);
+    }
     g_mutex_lock(&e->lock);
     g_ptr_array_add(e->hosts, h);
     g_mutex_unlock(&e->lock);
@@ -494,7 +510,7 @@ int engine_host_add(struct engine *e, struct driver *drv, const struct driver_ho
         g_prefix_error(error, "host %s: loading what the store knows: ", hc->name);
         return -EIO;
     }
-    return drv->ops->host_add(drv, id, hc, error);
+    return drv->ops->host_add(drv, id, &conf, error);
 }
 
 void engine_start(struct engine *e)
@@ -568,8 +584,10 @@ bool engine_stop(struct engine *e, int timeout_s)
             g_ptr_array_add(drivers, d);
     }
     g_mutex_unlock(&e->lock);
-    /* Nothing is fenced or restarted while kanrid stops. */
+    /* Nothing is fenced or restarted while kanrid stops; the leases go
+     * to the other instances at once. */
     engine_ha_stop(e, deadline);
+    engine_cluster_stop(e);
     engine_maint_stop(e);
     bool all = true;
     for (guint i = 0; i < drivers->len; i++) {
@@ -602,6 +620,7 @@ void engine_free(struct engine *e)
     g_hash_table_unref(e->inflight);
     g_ptr_array_unref(e->rechecks);
     engine_ops_free(e);
+    engine_cluster_free(e);
     engine_policy_free(e);
     engine_ha_free(e);
     stream_hub_free(e->stream);
@@ -613,11 +632,16 @@ void engine_free(struct engine *e)
 
 static bool host_loading(const struct ehost *h)
 {
-    return !h->synced_once && h->state != HOST_UNREACHABLE;
+    return h->held && !h->synced_once && h->state != HOST_UNREACHABLE;
 }
 
 bool engine_ready(struct engine *e, char **ret_why, int *ret_retry_after_s)
 {
+    if (!engine_cluster_ready(e, ret_why)) {
+        if (ret_retry_after_s)
+            *ret_retry_after_s = 1;
+        return false;
+    }
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
     g_autoptr(GString) why = g_string_new(NULL);
     for (guint i = 0; i < e->hosts->len; i++) {
@@ -660,7 +684,7 @@ static bool loading_locked(struct engine *e)
 {
     for (guint i = 0; i < e->hosts->len; i++) {
         const struct ehost *h = g_ptr_array_index(e->hosts, i);
-        if (!h->synced_once && h->state != HOST_UNREACHABLE)
+        if (host_loading(h))
             return true;
     }
     return false;

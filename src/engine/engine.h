@@ -111,10 +111,31 @@ void engine_resync_all(struct engine *e);
 bool engine_stop(struct engine *e, int timeout_s);
 void engine_free(struct engine *e);
 
+/* ---- several instances on one store (engine-cluster.c) ---- */
+
+/* This kanrid among others sharing one PostgreSQL store: hosts are shared
+ * by leases (docs/scale-out.md). */
+struct engine_cluster_conf {
+    const char *id;      /* this run's, unique */
+    const char *name;    /* for people: machine and state directory */
+    const char *api_url; /* where its API answers; NULL: not said */
+    int lease_s;         /* a lease's time; heartbeats every third of it */
+};
+/* Before any host is added: hosts whose driver can hold and release them
+ * start released and are collected only under a lease. */
+void engine_cluster_init(struct engine *e, const struct engine_cluster_conf *c);
+/* After the hosts are added: heartbeats and leases on a thread of their
+ * own.  engine_stop() stops it, gives the leases up and leaves. */
+void engine_cluster_start(struct engine *e);
+/* Instances and leases as the store has them now, JSON text (g_free), or
+ * NULL with *error; {"enabled": false} without a cluster. */
+char *engine_cluster_json(struct engine *e, GError **error);
+
 /* ---- readiness ---- */
 
 /* True when every host has synced its inventory since start-up or is
- * unreachable.  Otherwise false, with the hosts still loading in *WHY
+ * unreachable (on a shared store: every host this instance holds, once it
+ * has carried out its first lease plan).  Otherwise false, with the hosts still loading in *WHY
  * (g_free) and a Retry-After estimate. */
 bool engine_ready(struct engine *e, char **ret_why, int *ret_retry_after_s);
 /* True while host HOST_ID (-1: any host) has not finished its first

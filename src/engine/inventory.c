@@ -43,10 +43,11 @@ static void pending_add(struct inv_dom *d, int64_t id, const char *diff)
     g_ptr_array_add(d->pending, c);
 }
 
+/* The host of a driver's report while held (engine_host_reporting()). */
 static struct ehost *host_get(struct engine *e, int64_t host_id)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-    return engine_host_find(e, host_id); /* hosts live as long as the engine */
+    return engine_host_reporting(e, host_id); /* hosts live as long as the engine */
 }
 
 int engine_inventory_load(struct engine *e, struct ehost *h, GError **error)
@@ -226,10 +227,14 @@ static void sink_host_info(void *ctx, int64_t host_id, struct host_info *info)
     struct engine *e = ctx;
     g_autoptr(GError) err = NULL;
     g_mutex_lock(&e->lock);
-    struct ehost *h = engine_host_find(e, host_id);
+    struct ehost *h = engine_host_reporting(e, host_id);
     if (h)
         h->cpus = info->cpus;
     g_mutex_unlock(&e->lock);
+    if (!h) {
+        host_info_free(info);
+        return;
+    }
     if (e->store->ops->host_put_info(e->store, host_id, info, now_usec(), &err) < 0)
         g_warning("host %" G_GINT64_FORMAT ": storing its facts: %s", host_id, err->message);
     host_info_free(info);
@@ -631,6 +636,8 @@ static void sink_networks(void *ctx, int64_t host_id, GPtrArray *nets)
     struct engine *e = ctx;
     g_autoptr(GPtrArray) owned = nets;
     g_autoptr(GError) err = NULL;
+    if (!host_get(e, host_id))
+        return;
     if (e->store->ops->networks_replace(e->store, host_id, nets, now_usec(), &err) < 0)
         g_warning("host %" G_GINT64_FORMAT ": storing networks: %s", host_id, err->message);
 }

@@ -237,6 +237,8 @@ void engine_metrics_prometheus(struct engine *e, GString *out)
     g_autoptr(GHashTable) labels = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     for (guint i = 0; i < e->hosts->len; i++) {
         const struct ehost *h = g_ptr_array_index(e->hosts, i);
+        if (!h->held) /* another instance exports it (docs/scale-out.md) */
+            continue;
         GString *hl = g_string_new("host=\"");
         prom_escape(hl, h->name);
         g_string_append_c(hl, '"');

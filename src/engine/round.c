@@ -16,10 +16,11 @@
  * round; beyond these they are dropped (a host whose rounds stopped). */
 #define PENDING_MAX 100000
 
+/* The host of a driver's report while held (engine_host_reporting()). */
 static struct ehost *host_get(struct engine *e, int64_t host_id)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-    return engine_host_find(e, host_id);
+    return engine_host_reporting(e, host_id);
 }
 
 static struct pool_ref *pool_ref_get(struct ehost *h, const char *name)
@@ -109,6 +110,12 @@ static void sink_round(void *ctx, struct round_report *r)
     g_autoptr(GArray) status = NULL;
 
     g_mutex_lock(&e->lock);
+    if (!h->held) { /* released since */
+        g_mutex_unlock(&e->lock);
+        batch_clear(&b);
+        round_report_free(r);
+        return;
+    }
     h->rounds++;
     h->rounds_cut += r->node.round_cut;
     h->collecting = true;
@@ -168,7 +175,11 @@ static void sink_round(void *ctx, struct round_report *r)
     status = g_steal_pointer(&h->pending_status);
     h->pending_status = engine_pending_status_new();
 
+    /* On a shared store the rows go in only under the lease they were
+     * collected under. */
+    struct store_fence fence = {.host = h->name, .holder = engine_cluster_id(e), .epoch = h->epoch};
     struct store_round w = {
+        .fence = fence.holder ? &fence : NULL,
         .hosts = (const struct host_sample *const *)hosts->pdata,
         .n_hosts = hosts->len,
         .node = r->have_node ? &r->node : NULL,
@@ -196,7 +207,10 @@ static void sink_round(void *ctx, struct round_report *r)
     h->store_writes++;
     g_mutex_unlock(&e->lock);
 
-    if (rc < 0) {
+    if (rc < 0 && g_error_matches(err, STORE_ERROR, STORE_ERROR_FENCED)) {
+        g_warning("%s: its round is dropped and the host released", err->message);
+        engine_cluster_lost(e, h);
+    } else if (rc < 0) {
         g_warning("host %s: storing the round: %s", h->name, err->message);
     } else {
         /* New figures exist: clients of the live stream may fetch them. */
@@ -214,7 +228,7 @@ static void sink_round_dropped(void *ctx, int64_t host_id, unsigned count)
 {
     struct engine *e = ctx;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-    struct ehost *h = engine_host_find(e, host_id);
+    struct ehost *h = engine_host_reporting(e, host_id);
     if (!h)
         return;
     h->rounds_dropped += count;
@@ -225,7 +239,7 @@ static void sink_guest_sample(void *ctx, int64_t host_id, struct guest_sample *s
 {
     struct engine *e = ctx;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-    struct ehost *h = engine_host_find(e, host_id);
+    struct ehost *h = engine_host_reporting(e, host_id);
     int gs = g_strcmp0(s->source, "qga") == 0 ? GS_QGA : GS_BALLOON;
     if (!h || !s->machine_uuid || h->pending_guests->len >= PENDING_MAX) {
         guest_sample_clear(s);
@@ -242,7 +256,7 @@ static void sink_agent_poll(void *ctx, int64_t host_id, enum agent_poll_result r
 {
     struct engine *e = ctx;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-    struct ehost *h = engine_host_find(e, host_id);
+    struct ehost *h = engine_host_reporting(e, host_id);
     if (!h)
         return;
     if (r == AGENT_POLL_OK)
@@ -268,7 +282,7 @@ static void sink_view_status(void *ctx, int64_t host_id, const char *uuid, const
     bool first;
     {
         g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-        struct ehost *h = engine_host_find(e, host_id);
+        struct ehost *h = engine_host_reporting(e, host_id);
         if (!h)
             return;
         struct item *it = engine_item_get(e, uuid);

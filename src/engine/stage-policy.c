@@ -320,10 +320,12 @@ static int vm_cmp(gconstpointer a, gconstpointer b)
 void engine_policy_fleet_input(struct engine *e, GArray *hosts, GArray *vms)
 {
     /* Container hosts are neither a source nor a target: a container is
-     * not migrated, and a VM cannot run there. */
+     * not migrated, and a VM cannot run there.  Nor are hosts another
+     * instance holds (docs/scale-out.md): what is known of them here is
+     * not current. */
     for (guint i = 0; i < e->hosts->len; i++) {
         struct ehost *h = g_ptr_array_index(e->hosts, i);
-        if (ehost_containers(h))
+        if (ehost_containers(h) || !h->held)
             continue;
         struct policy_host ph;
         engine_policy_host_input(e, h, &ph);
@@ -334,7 +336,7 @@ void engine_policy_fleet_input(struct engine *e, GArray *hosts, GArray *vms)
      * has VMs to evacuate before its first round. */
     for (guint i = 0; i < e->hosts->len; i++) {
         struct ehost *h = g_ptr_array_index(e->hosts, i);
-        if (ehost_containers(h))
+        if (ehost_containers(h) || !h->held)
             continue;
         GHashTableIter iter;
         gpointer k, v;

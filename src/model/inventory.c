@@ -16,7 +16,7 @@ G_DEFINE_QUARK(kanri_driver_error_quark, driver_error)
 
 const char *host_state_name(enum host_state s)
 {
-    static const char *const names[] = {"connecting", "connected", "unreachable"};
+    static const char *const names[] = {"connecting", "connected", "unreachable", "elsewhere"};
     return (unsigned)s < G_N_ELEMENTS(names) ? names[s] : "unknown";
 }
 

@@ -17,6 +17,7 @@ enum host_state {
     HOST_CONNECTING,  /* connecting, or connected and still loading its inventory */
     HOST_CONNECTED,   /* connected, and the inventory synced since */
     HOST_UNREACHABLE, /* the connection failed; the reason says why */
+    HOST_ELSEWHERE,   /* another kanrid instance holds it (docs/scale-out.md) */
 };
 
 const char *host_state_name(enum host_state s); /* "connecting", ... */

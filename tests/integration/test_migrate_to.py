@@ -88,28 +88,3 @@ def test_migration_refuses_what_it_cannot_do(kanrid_factory, tmp_path, pg_url):
     assert p.returncode == 2 and "copies a SQLite store" in p.stderr
     p = kanrid("--state-dir", state, "--db", str(tmp_path / "none.db"), "--migrate-to", pg_url)
     assert p.returncode == 1 and "no SQLite store at" in p.stderr
-
-
-def test_a_second_kanrid_on_one_database_is_refused(kanrid_factory, tmp_path, pg_url):
-    """Until instances share hosts by leases, a second kanrid on the same
-    PostgreSQL database would collect every host twice: refused in words
-    while the first one's heartbeat is fresh; free again once it stopped.
-    The same machine and state directory is the same installation: after
-    a crash it starts again at once."""
-    a_state, b_state = str(tmp_path / "a"), str(tmp_path / "b")
-    a = kanrid_factory(args=["--connect", "test:///default", "--db", pg_url], state_dir=a_state)
-    a.wait_connected(["test-default"])
-    p = kanrid("--state-dir", b_state, "--db", pg_url, "--listen", "127.0.0.1:0")
-    assert p.returncode == 1, p
-    assert "another kanrid" in p.stderr and a_state in p.stderr, p.stderr
-    assert "not supported yet" in p.stderr
-    # Killed: the same installation takes over at once.
-    a.proc.kill()
-    a.proc.wait()
-    a._checked = True  # killed on purpose: not a crash for the harness to report
-    a2 = kanrid_factory(args=["--connect", "test:///default", "--db", pg_url], state_dir=a_state)
-    a2.wait_connected(["test-default"])
-    # Stopped cleanly: it leaves, and another one may start.
-    a2.stop()
-    b = kanrid_factory(args=["--connect", "test:///default", "--db", pg_url], state_dir=b_state)
-    b.wait_connected(["test-default"])

@@ -91,6 +91,7 @@ static void test_defaults(void **state)
     assert_string_equal(c->log_level, "info");
     assert_string_equal(c->store_backend, "sqlite");
     assert_null(c->store_path);
+    assert_int_equal(c->store_lease, 30 * G_USEC_PER_SEC);
     assert_int_equal(c->hypervisors->len, 0);
     assert_int_equal(c->max_connections, 10000);
     assert_int_equal(c->max_connections_per_address, 1000);
@@ -238,7 +239,7 @@ static void test_unknown_key(void **state)
                "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
                "retention_5m, retention_1h)");
     expect_one("[store]\n\n\nbackend = sqlite\ndriver = x\n",
-               LABEL ":5: unknown key 'driver' in [store] (known: backend, path, url)");
+               LABEL ":5: unknown key 'driver' in [store] (known: backend, path, url, lease)");
     expect_one("[hypervisor:h]\nuri = test:///default\nkeepalive = 3\n",
                LABEL ":3: unknown key 'keepalive' in [hypervisor:h] (known: uri, driver, "
                      "keepalive_interval, keepalive_count, reconnect_min, reconnect_max, fence, probe, "
@@ -475,11 +476,19 @@ static void test_bad_enum(void **state)
     {
         GPtrArray *errs;
         g_autoptr(conf) pg =
-            load("[store]\nbackend = postgresql\nurl = postgres://db.example/kanri\n", &errs, NULL);
+            load("[store]\nbackend = postgresql\nurl = postgres://db.example/kanri\nlease = 1m\n",
+                 &errs, NULL);
         assert_int_equal(errs->len, 0);
         assert_string_equal(pg->store_url, "postgres://db.example/kanri");
+        assert_int_equal(pg->store_lease, 60 * G_USEC_PER_SEC);
         g_ptr_array_unref(errs);
     }
+    /* A lease too short to heartbeat within, or so long a dead instance's
+     * hosts wait for hours. */
+    expect_one("[store]\nlease = 2s\n",
+               LABEL ":2: lease: between 3s and 1h (a host's lease among kanrid instances)");
+    expect_one("[store]\nlease = 2h\n",
+               LABEL ":2: lease: between 3s and 1h (a host's lease among kanrid instances)");
     GPtrArray *errors;
     g_autoptr(conf) c = load("[manager]\nlog_level = loud\n", &errors, NULL);
     assert_string_equal(c->log_level, "info");

@@ -1,0 +1,148 @@
+"""Several kanrid instances on one PostgreSQL store share the hosts by
+leases (docs/scale-out.md): each host is collected by exactly one of them,
+an instance that joins gets its share, and the hosts of one killed with
+SIGKILL are taken over by the others once its leases expire; one that
+stops cleanly hands its hosts over at once.  Needs the tests' PostgreSQL
+server (KANRI_TEST_PG; make check starts one)."""
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from kanri_harness import node_xml, pg_schema_url
+
+PG = os.environ.get("KANRI_TEST_PG") or os.environ.get("KANRI_TEST_STORE_PG")
+HOSTS = 30
+LEASE = 3  # seconds: the shortest kanri.conf allows, for a quick failover
+
+
+@pytest.fixture
+def pg_url():
+    if not PG:
+        if os.environ.get("KANRI_TEST_PG_REQUIRED") == "1":
+            pytest.fail("KANRI_TEST_PG is not set: no PostgreSQL server to test on")
+        pytest.skip("KANRI_TEST_PG is not set (tools/pg-server.sh start DIR prints one)")
+    schema = "cl_" + uuid.uuid4().hex[:12]
+    yield pg_schema_url(PG, schema)
+    subprocess.run(["psql", PG, "-qXc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
+
+
+def fleet(tmp_path, pg_url, hosts=HOSTS):
+    """kanri.conf of HOSTS test-driver hosts (2 VMs each) on PG_URL."""
+    conf = [f"[manager]\ncollect_interval = 1\n"
+            f"[store]\nbackend = postgresql\nurl = {pg_url}\nlease = {LEASE}s\n"]
+    for h in range(hosts):
+        path = tmp_path / f"h{h:02d}.xml"
+        path.write_text(node_xml(f"h{h:02d}", 2, 0))
+        conf.append(f"[hypervisor:h{h:02d}]\nuri = test://{path}\n")
+    return "".join(conf)
+
+
+def psql(url, sql):
+    p = subprocess.run(["psql", url, "-XAt", "-F", " ", "-c", sql], check=True,
+                       capture_output=True, text=True)
+    return [line.split() for line in p.stdout.splitlines()]
+
+
+def cluster(k):
+    r = k.get("/api/v1/cluster")
+    assert r.status == 200, r
+    return r.json
+
+
+def holders(k):
+    """Host -> the name of the instance holding it now (None: free)."""
+    return {le["host"]: le["holder_name"] for le in cluster(k)["leases"]}
+
+
+def shared_evenly(k, names):
+    """Every host held, by the instances NAMES only, evenly."""
+    h = holders(k)
+    if len(h) != HOSTS or set(h.values()) != set(names):
+        return False
+    counts = sorted(list(h.values()).count(n) for n in names)
+    return counts[-1] - counts[0] <= 1
+
+
+def name_of(k):
+    return next(i["name"] for i in cluster(k)["instances"] if i["this"])
+
+
+def rounds_per_host(url, since_us):
+    """Host name -> the rounds stored for it since SINCE_US."""
+    rows = psql(url, "SELECT h.name, count(*) FROM node_samples n JOIN hosts h ON h.id = n.host_id"
+                     f" WHERE n.t >= {since_us} GROUP BY h.name")
+    return {name: int(n) for name, n in rows}
+
+
+def test_instances_share_the_hosts_and_take_over_a_killed_ones(kanrid_factory, tmp_path,
+                                                               pg_url):
+    conf = fleet(tmp_path, pg_url)
+    a = kanrid_factory(config=conf, state_dir=str(tmp_path / "a"))
+    # Alone, it holds every host, and is ready once each has synced.
+    assert set(holders(a).values()) == {name_of(a)}
+    assert len(a.get("/api/v1/vms?limit=1000").json["vms"]) == 2 * HOSTS
+
+    b = kanrid_factory(config=conf, state_dir=str(tmp_path / "b"))
+    c = kanrid_factory(config=conf, state_dir=str(tmp_path / "c"))
+    names = [name_of(k) for k in (a, b, c)]
+    a.wait_for(lambda: shared_evenly(a, names), timeout=60, interval=0.5,
+               what="the hosts shared out 10/10/10")
+    for k in (a, b, c):
+        k.wait_ready()
+        # Any instance serves the whole fleet's inventory from the store.
+        assert len(k.get("/api/v1/vms?limit=1000").json["vms"]) == 2 * HOSTS
+        status = k.cli("cluster", "status", check=True).stdout
+        assert all(n in status for n in names), status
+
+    # Exactly one instance collects each host: one round a second, not two.
+    t0 = int(time.time() * 1e6)
+    a.wait_for(lambda: min(rounds_per_host(pg_url, t0).values() or [0]) >= 5
+               and len(rounds_per_host(pg_url, t0)) == HOSTS,
+               timeout=60, interval=0.5, what="five rounds of every host")
+    span_s = (int(time.time() * 1e6) - t0) / 1e6
+    per_host = rounds_per_host(pg_url, t0)
+    assert max(per_host.values()) <= span_s + 2, (span_s, per_host)
+
+    # SIGKILL: its hosts stay its own until their leases expire, then the
+    # other two take them, each under a new epoch, and collect them.
+    before = {le["host"]: le for le in cluster(a)["leases"]}
+    cs = [h for h, n in holders(a).items() if n == names[2]]
+    c.proc.send_signal(signal.SIGKILL)
+    c.proc.wait()
+    c._checked = True  # killed on purpose
+    killed = time.time()
+    a.wait_for(lambda: shared_evenly(a, names[:2]), timeout=60, interval=0.25,
+               what="the killed instance's hosts taken over")
+    took = time.time() - killed
+    print(f"\ntaken over {took:.1f} s after the SIGKILL (lease {LEASE} s)")
+    after = {le["host"]: le for le in cluster(a)["leases"]}
+    assert all(after[h]["epoch"] > before[h]["epoch"] for h in cs)
+    t1 = int(time.time() * 1e6)
+    a.wait_for(lambda: all(rounds_per_host(pg_url, t1).get(h, 0) >= 2 for h in cs),
+               timeout=60, interval=0.5, what="rounds of the taken-over hosts")
+    live = {i["name"]: i["live"] for i in cluster(b)["instances"]}
+    assert live.get(names[2]) in (False, None)
+
+    # A clean stop hands its hosts over at once (no lease left to expire):
+    # well within the lease time, whatever the machine's pace.
+    b.stop()
+    a.wait_for(lambda: set(holders(a).values()) == {names[0]}, timeout=60, interval=0.1,
+               what="b's hosts handed to a")
+    # b is gone; the killed one is shown dead (for a while: an instance
+    # silent for ten lease times is forgotten).
+    assert {i["name"]: i["live"] for i in cluster(a)["instances"]} == {names[0]: True,
+                                                                       names[2]: False}
+    a.wait_ready()
+
+
+def test_cluster_status_on_a_single_store(kanrid_factory, tmp_path):
+    """On SQLite (or alone) the API and the CLI say there is no cluster."""
+    k = kanrid_factory(args=["--connect", "test:///default", "--db",
+                             str(tmp_path / "one.db")], state_dir=str(tmp_path / "s"))
+    assert k.get("/api/v1/cluster").json == {"enabled": False}
+    out = k.cli("cluster", check=True).stdout
+    assert "no instances share hosts" in out
