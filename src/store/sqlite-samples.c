@@ -356,6 +356,49 @@ static char *metric_cols(const struct series_kind *kind)
     return g_string_free(s, FALSE);
 }
 
+#define GUEST_COLS "SELECT machine_uuid, source, t, received, seq, filesystems, disks, nics, extra"
+
+/* A row of GUEST_COLS and the guest metrics into RET. */
+static void read_guest(struct db_stmt *q, GArray *ret)
+{
+    struct guest_sample g;
+    guest_sample_init(&g);
+    g.machine_uuid = db_col_strdup(q, 0);
+    g.source = guest_source_static(db_col_text(q, 1));
+    g.time_us = db_col_i64(q, 2);
+    g.received_us = db_col_i64(q, 3);
+    g.seq = col_u(q, 4);
+    g.filesystems_json = db_col_strdup(q, 5);
+    g.disks_json = db_col_strdup(q, 6);
+    g.nics_json = db_col_strdup(q, 7);
+    g.extra_json = db_col_strdup(q, 8);
+    read_metrics(&series_vm_guest, q, 9, &g);
+    g_array_append_val(ret, g);
+}
+
+int sq_guest_samples_received(struct store *st, const char *source, int64_t after_us, unsigned n,
+                              GArray *ret, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autofree char *cols = metric_cols(&series_vm_guest);
+    g_autofree char *sql = g_strdup_printf(GUEST_COLS "%s FROM guest_samples"
+                                                      " WHERE source = ? AND received > ?"
+                                                      " ORDER BY received LIMIT ?",
+                                           cols);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    g_autoptr(db_stmt) q = db_prep(s->r, error, sql, "sii", source, after_us, (int64_t)n);
+    if (!q)
+        return -EIO;
+    int rc;
+    while ((rc = db_step(q, error)) > 0)
+        read_guest(q, ret);
+    if (rc < 0) {
+        g_prefix_error(error, "read guest samples: ");
+        return -EIO;
+    }
+    return 0;
+}
+
 int sq_samples_recent(struct store *st, enum store_recent_kind kind, const char *key,
                       const char *source, int64_t host_id, unsigned n, GArray *ret, GError **error)
 {
@@ -374,10 +417,9 @@ int sq_samples_recent(struct store *st, enum store_recent_kind kind, const char 
         g_autofree char *cols = metric_cols(&series_vm_guest);
         /* Ordered by the guest's own time, as the engine orders them:
          * a backfilled older sample is history, not the latest. */
-        sql = g_strdup_printf("SELECT machine_uuid, source, t, received, seq, filesystems,"
-                              " disks, nics, extra%s FROM guest_samples"
-                              " WHERE machine_uuid = ?1 AND source = ?2"
-                              " ORDER BY t DESC LIMIT ?4",
+        sql = g_strdup_printf(GUEST_COLS "%s FROM guest_samples"
+                                         " WHERE machine_uuid = ?1 AND source = ?2"
+                                         " ORDER BY t DESC LIMIT ?4",
                               cols);
         break;
     }
@@ -407,19 +449,7 @@ int sq_samples_recent(struct store *st, enum store_recent_kind kind, const char 
             read_metrics(&series_vm_host, q, 9, &h);
             g_array_append_val(ret, h);
         } else if (kind == STORE_RECENT_GUEST) {
-            struct guest_sample g;
-            guest_sample_init(&g);
-            g.machine_uuid = db_col_strdup(q, 0);
-            g.source = guest_source_static(db_col_text(q, 1));
-            g.time_us = db_col_i64(q, 2);
-            g.received_us = db_col_i64(q, 3);
-            g.seq = col_u(q, 4);
-            g.filesystems_json = db_col_strdup(q, 5);
-            g.disks_json = db_col_strdup(q, 6);
-            g.nics_json = db_col_strdup(q, 7);
-            g.extra_json = db_col_strdup(q, 8);
-            read_metrics(&series_vm_guest, q, 9, &g);
-            g_array_append_val(ret, g);
+            read_guest(q, ret);
         } else {
             struct pool_sample p;
             pool_sample_init(&p);

@@ -1199,6 +1199,7 @@ static const struct store_ops sqlite_ops = {
     .guest_sample_insert = sq_guest_sample_insert,
     .round_write = sq_round_write,
     .samples_recent = sq_samples_recent,
+    .guest_samples_received = sq_guest_samples_received,
     .samples_maintain = sq_samples_maintain,
     .series_query = sq_series_query,
     .view_status_query = sq_view_status_query,

@@ -437,6 +437,11 @@ struct store_ops {
     int (*samples_recent)(struct store *st, enum store_recent_kind kind, const char *key,
                           const char *source, int64_t host_id, unsigned n, GArray *ret,
                           GError **error);
+    /* Guest samples of SOURCE received after AFTER_US, oldest first, at
+     * most N, appended to RET (struct guest_sample; the caller clears
+     * each): what other instances on a shared store took in. */
+    int (*guest_samples_received)(struct store *st, const char *source, int64_t after_us,
+                                  unsigned n, GArray *ret, GError **error);
     /* Open findings (rows of finding_row_desc) and persisted engine states
      * (uuid -> text, into RET) of HOST_ID, for the engine's warm start. */
     struct rows *(*findings_open)(struct store *st, int64_t host_id, GError **error);

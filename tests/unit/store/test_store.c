@@ -2805,6 +2805,40 @@ static void test_cluster_leases(void **state)
     assert_int_equal(held7->len, 2);
 }
 
+/* What other instances took in: one source's guest samples received
+ * after a time, oldest first, at most N, complete. */
+static void test_guest_samples_received(void **state)
+{
+    struct fx *f = *state;
+    g_autoptr(GError) err = NULL;
+    struct guest_sample g[4];
+    guest_sample_fill(&g[0], UUID_A, "kanri-guestd", T0, 1, 100);
+    guest_sample_fill(&g[1], UUID_B, "kanri-guestd", T0 + SEC, 7, 200);
+    guest_sample_fill(&g[2], UUID_A, "kanri-guestd", T0 + 2 * SEC, 2, 300);
+    guest_sample_fill(&g[3], UUID_A, "qga", T0 + 3 * SEC, SAMPLE_ABSENT, 400);
+    const struct guest_sample *gs[] = {&g[0], &g[1], &g[2], &g[3]};
+    struct store_round w = {.guests = gs, .n_guests = 4};
+    round_ok(f, &w);
+    g_autoptr(GArray) got = g_array_new(FALSE, TRUE, sizeof(struct guest_sample));
+    g_array_set_clear_func(got, (GDestroyNotify)guest_sample_clear);
+    /* Received at T0 + 1 s, + 2 s, + 3 s: after T0 + 1 s, the later two. */
+    assert_int_equal(OPS(f)->guest_samples_received(f->st, "kanri-guestd", T0 + SEC, 10, got, &err),
+                     0);
+    assert_int_equal(got->len, 2);
+    const struct guest_sample *a = &g_array_index(got, struct guest_sample, 0);
+    assert_string_equal(a->machine_uuid, UUID_B);
+    assert_int_equal(a->seq, 7);
+    assert_int_equal(a->mem_available, 200);
+    assert_string_equal(a->extra_json, "{\"k\":1}");
+    assert_int_equal(g_array_index(got, struct guest_sample, 1).seq, 2);
+    g_array_set_size(got, 0);
+    assert_int_equal(OPS(f)->guest_samples_received(f->st, "kanri-guestd", 0, 1, got, &err), 0);
+    assert_int_equal(got->len, 1);
+    assert_int_equal(g_array_index(got, struct guest_sample, 0).seq, 1);
+    for (int i = 0; i < 4; i++)
+        guest_sample_clear(&g[i]);
+}
+
 /* A round written under a lease goes in only while its writer holds the
  * lease under the epoch it was collected under; a stale holder's round
  * is refused whole, in words. */
@@ -2962,6 +2996,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vms_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_fenced_by_the_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_samples_received, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_instances_migrate_once, setup, teardown),
     };
