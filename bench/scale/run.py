@@ -20,11 +20,18 @@ script measures, over a window of SECONDS after the first full rounds:
 
 and prints them beside the raw baseline (build/bench/scale/bench-scale-raw:
 the same wide rows appended with SQLite's prepared inserts in
-transactions and PostgreSQL's COPY), with the ratio.  Several kanrid
-instances on one PostgreSQL are not measured yet (docs/scale-out.md).
+transactions and PostgreSQL's COPY), with the ratio.
+
+With --instances 1,2,3 PostgreSQL is measured again with that many kanrid
+instances sharing the hosts by leases (docs/scale-out.md), once the hosts
+are shared out evenly: rows stored per second in all, and the capacity of
+the round writes as the rows stored over the busiest instance's time
+spent writing.  Guest documents are pushed to the first instance; each
+holder reads those of its VMs from the store.
 
     python3 bench/scale/run.py [--hosts 200] [--vms 100] [--interval 10]
         [--seconds 60] [--guest-rate 1000] [--backends sqlite,postgresql]
+        [--instances 1,2,3]
 
 Standard library only; loopback only; the PostgreSQL server is a
 throw-away one (tools/pg-server.sh) under the temporary directory.
@@ -157,14 +164,26 @@ def round_seconds(k):
     return statistics.median(vals) if vals else float("nan")
 
 
-def measure(args, backend, tmp, pg_server):
+def shared_evenly(k, n, hosts):
+    r = k.get("/api/v1/cluster")
+    if r.status != 200:
+        return False
+    holders = [le["holder_name"] for le in r.json["leases"]]
+    if len(holders) != hosts or None in holders or not r.json["leader"]:
+        return False
+    # The leader's lease counts as one more host.
+    counts = sorted((holders + [r.json["leader"]]).count(h) for h in set(holders))
+    return len(counts) == n and counts[-1] - counts[0] <= 1
+
+
+def measure(args, backend, tmp, pg_server, instances=1):
     import kanri_harness
     conf = fleet_config(tmp, args.hosts, args.vms, args.interval)
-    state = os.path.join(tmp, f"state-{backend}")
+    state = os.path.join(tmp, f"state-{backend}-{instances}")
     extra = []
     store = None
     if backend == "postgresql":
-        schema = f"bench_{os.getpid()}"
+        schema = f"bench_{os.getpid()}_{instances}"
         subprocess.run(["psql", pg_server, "-qXc", f"DROP SCHEMA IF EXISTS {schema} CASCADE"],
                        check=True, capture_output=True)
         url = kanri_harness.pg_schema_url(pg_server, schema)
@@ -172,9 +191,16 @@ def measure(args, backend, tmp, pg_server):
         store = Store(pg_url=url)
     else:
         store = Store(sqlite_path=os.path.join(state, "kanri.db"))
-    k = kanri_harness.Kanrid(args=extra, config=conf, state_dir=state, ready=False)
+    ks = [kanri_harness.Kanrid(args=extra, config=conf, state_dir=state + (f"-{i}" if i else ""),
+                               ready=False) for i in range(instances)]
+    k = ks[0]
     try:
-        k.wait_for(lambda: k.get("/readyz").status == 200, timeout=600, what="every host loaded")
+        if instances > 1:
+            k.wait_for(lambda: shared_evenly(k, instances, args.hosts), timeout=600,
+                       interval=0.5, what="the hosts shared out evenly")
+        for x in ks:
+            x.wait_for(lambda: x.get("/readyz").status == 200, timeout=600,
+                       what="every host loaded")
         # Agents for the VMs of the first hosts, enough that each stays
         # under the ingest rate limit (20/s).
         doc = json.loads(subprocess.run(
@@ -200,31 +226,36 @@ def measure(args, backend, tmp, pg_server):
         asker = Asker(k)
         asker.start()
         time.sleep(args.interval)
-        before, t0, w0 = store.count(), time.monotonic(), store_write_seconds(k)
+        before, t0 = store.count(), time.monotonic()
+        w0 = [store_write_seconds(x) for x in ks]
         accepted0 = sum(p.accepted for p in pushers)
         time.sleep(args.seconds)
-        after, t1, w1 = store.count(), time.monotonic(), store_write_seconds(k)
+        after, t1 = store.count(), time.monotonic()
+        w1 = [store_write_seconds(x) for x in ks]
         accepted1 = sum(p.accepted for p in pushers)
         for th in pushers + [asker]:
             th.stop_flag.set()
         for th in pushers + [asker]:
             th.join(timeout=30)
         rates = [(a - b) / (t1 - t0) for a, b in zip(after, before)]
+        busiest = max(b - a for a, b in zip(w0, w1))
         return {
-            "backend": backend,
+            "backend": backend, "instances": instances,
             "host_rows": rates[0], "guest_rows": rates[1], "reconciled_rows": rates[2],
             "vm_samples": sum(rates),
             # What the rounds' writes could sustain: their rows over the
             # time spent writing them.
-            "capacity": (after[0] - before[0] + after[2] - before[2]) / max(w1 - w0, 1e-9),
+            # With several instances: over the busiest one's writing time.
+            "capacity": (after[0] - before[0] + after[2] - before[2]) / max(busiest, 1e-9),
             "guest_pushed": (accepted1 - accepted0) / (t1 - t0),
             "refused": sum(p.refused for p in pushers),
-            "round": round_seconds(k),
+            "round": statistics.median(round_seconds(x) for x in ks),
             "api_p50": percentile(asker.lat, 50), "api_p99": percentile(asker.lat, 99),
             "api_n": len(asker.lat),
         }
     finally:
-        k.stop()
+        for x in ks:
+            x.stop()
 
 
 def raw_baseline(args, tmp, pg_server):
@@ -249,7 +280,10 @@ def main():
     ap.add_argument("--push-threads", type=int, default=8)
     ap.add_argument("--raw-rows", type=int, default=200000)
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--instances", default="1",
+                    help="kanrid instances sharing the PostgreSQL store, e.g. 1,2,3")
     args = ap.parse_args()
+    counts = [int(n) for n in args.instances.split(",") if n]
     os.environ["KANRI_BUILD_DIR"] = args.build
     backends = [b for b in args.backends.split(",") if b]
     with tempfile.TemporaryDirectory(prefix="kanri-bench-scale-") as tmp:
@@ -264,7 +298,8 @@ def main():
                 f"{args.interval} s; {args.guest_rate} guest documents/s; window "
                 f"{args.seconds} s")
             raw = raw_baseline(args, tmp, pg_server)
-            rows = [measure(args, b, tmp, pg_server) for b in backends]
+            rows = [measure(args, b, tmp, pg_server, n) for b in backends
+                    for n in (counts if b == "postgresql" else [1])]
         finally:
             if pg_server:
                 subprocess.run(["bash", os.path.join(ROOT, "tools", "pg-server.sh"), "wipe",
@@ -276,7 +311,7 @@ def main():
     out("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         base = raw.get(r["backend"], float("nan"))
-        out(f"| {r['backend']} | 1 | {r['vm_samples']:.0f} ({r['host_rows']:.0f} + "
+        out(f"| {r['backend']} | {r['instances']} | {r['vm_samples']:.0f} ({r['host_rows']:.0f} + "
             f"{r['guest_rows']:.0f} + {r['reconciled_rows']:.0f}) | {r['guest_pushed']:.0f} "
             f"({r['refused']} refused) | {r['round'] * 1000:.0f} ms | "
             f"{r['api_p50'] * 1000:.1f} / {r['api_p99'] * 1000:.1f} ms ({r['api_n']} asked) | "

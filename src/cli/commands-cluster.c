@@ -63,6 +63,8 @@ int cmd_cluster_status(const struct cli_verb *v, char **args, guint n)
     }
     printf("\n");
     print_table(lt);
+    printf("\nLeader (history maintenance, notifications): %s\n",
+           jstr(reply, "leader") ? jstr(reply, "leader") : "none at the moment");
     const char *err = jstr(reply, "error");
     if (err)
         printf("\nThis instance's last heartbeat failed: %s\n", err);

@@ -427,12 +427,19 @@ int main(int argc, char **argv)
     g_autofree char *instance_id = g_uuid_string_random();
     g_autofree char *abs_state = g_canonicalize_filename(state_dir, NULL);
     g_autofree char *instance_name = g_strdup_printf("%s:%s", g_get_host_name(), abs_state);
-    if (shared)
-        engine_cluster_init(eng, &(struct engine_cluster_conf){
-                                     .id = instance_id,
-                                     .name = instance_name,
-                                     .lease_s = (int)(c->store_lease / G_USEC_PER_SEC),
-                                 });
+    if (shared && engine_cluster_init(eng,
+                                      &(struct engine_cluster_conf){
+                                          .id = instance_id,
+                                          .name = instance_name,
+                                          .lease_s = (int)(c->store_lease / G_USEC_PER_SEC),
+                                      },
+                                      &err) < 0) {
+        fprintf(stderr, "kanrid: %s\n", err->message);
+        engine_stop(eng, 1);
+        engine_free(eng);
+        store_close(st);
+        return 1;
+    }
     struct virt_conf vconf = {
         .resync_interval_s = c->resync_interval,
         .collect = c->collect_interval > 0,

@@ -15,6 +15,20 @@
  *
  * Hosts whose driver has no per-host switch (containers, on kanrid's own
  * machine) are not shared: they stay held by the instance that has them.
+ *
+ * Each instance also holds an id slot (a lease "@slot-N"): the operations
+ * record's events, incidents and problems it numbers are N modulo
+ * ID_SLOTS, so that no two instances give the same id.
+ *
+ * A kanri-guestd document may reach any instance (they all serve the
+ * API); it is stored there.  Every collection interval each instance
+ * reads the documents stored since its last look and offers those of VMs
+ * on hosts it holds to their items, as if pushed to it, so that the
+ * holder reconciles with them.
+ *
+ * Fleet-wide work on the shared store (history maintenance, the
+ * notification outbox) is done by one instance, the leader: the holder of
+ * one more lease, LEADER_LEASE, planned like a host's.
  */
 #include "config.h"
 
@@ -27,25 +41,43 @@
 #include <string.h>
 
 #define FORGET_LEASES 10
+/* Not hosts' names (those are [A-Za-z0-9_.-]). */
+#define LEADER_LEASE "@leader"
+#define SLOT_LEASE   "@slot-"
+#define ID_SLOTS     1024
+/* Documents read per look; the receipt times of the others' documents are
+ * on their clocks, so each look goes back PULL_BACK_US (duplicates are
+ * dropped by their sequence). */
+#define PULL_MAX     20000
+#define PULL_BACK_US (5 * USEC_PER_SEC)
 
 struct engine_cluster {
     struct store_instance me;
     int64_t lease_us;
-    GThread *thread;
-    GMutex lock; /* guards what follows */
+    GThread *thread, *puller;
+    int64_t pulled_us; /* the puller's: the newest receipt read */
+    GMutex lock;       /* guards what follows */
     GCond cond;
     bool quit, wake;
     bool planned;       /* a plan was carried out since start */
+    bool leader;        /* holds LEADER_LEASE */
+    char *slot;         /* the SLOT_LEASE it holds, or NULL (the cluster thread's) */
     int64_t renewed_us; /* monotonic time of the last plan carried out */
     char *error;        /* why the last step failed, or NULL */
 };
+
+static int look(struct engine *e, int64_t now, bool first, GArray *instances, GArray *leases,
+                GError **error);
+static int take_slot(struct engine *e, GArray *leases, int64_t now, GError **error);
+static GArray *instances_new(void);
+static GArray *leases_new(void);
 
 const char *engine_cluster_id(struct engine *e)
 {
     return e->cluster ? e->cluster->me.id : NULL;
 }
 
-void engine_cluster_init(struct engine *e, const struct engine_cluster_conf *c)
+int engine_cluster_init(struct engine *e, const struct engine_cluster_conf *c, GError **error)
 {
     struct engine_cluster *cl = g_new0(struct engine_cluster, 1);
     cl->me = (struct store_instance){
@@ -59,6 +91,15 @@ void engine_cluster_init(struct engine *e, const struct engine_cluster_conf *c)
     g_mutex_init(&cl->lock);
     g_cond_init(&cl->cond);
     e->cluster = cl;
+    /* The id slot first, before anything is numbered. */
+    int64_t now = g_get_real_time();
+    g_autoptr(GArray) instances = instances_new();
+    g_autoptr(GArray) leases = leases_new();
+    if (look(e, now, true, instances, leases, error) < 0 || take_slot(e, leases, now, error) < 0) {
+        g_prefix_error(error, "joining the kanrid instances on this store: ");
+        return -1;
+    }
+    return 0;
 }
 
 bool engine_host_shared(struct engine *e, const struct ehost *h)
@@ -127,7 +168,7 @@ void engine_cluster_lost(struct engine *e, struct ehost *h)
     g_mutex_unlock(&e->lock);
     g_mutex_lock(&cl->lock);
     cl->wake = true;
-    g_cond_signal(&cl->cond);
+    g_cond_broadcast(&cl->cond);
     g_mutex_unlock(&cl->lock);
 }
 
@@ -142,42 +183,106 @@ static const char *instance_name(GArray *instances, const char *id)
     return NULL;
 }
 
+static const struct store_lease *lease_of(GArray *leases, const char *name)
+{
+    for (guint k = 0; k < leases->len; k++)
+        if (g_str_equal(g_array_index(leases, struct store_lease, k).host, name))
+            return &g_array_index(leases, struct store_lease, k);
+    return NULL;
+}
+
+/* Takes the first free id slot and numbers the operations record in it;
+ * 0, or -1 with *error. */
+static int take_slot(struct engine *e, GArray *leases, int64_t now, GError **error)
+{
+    struct engine_cluster *cl = e->cluster;
+    struct store *st = e->store;
+    for (int k = 0; k < ID_SLOTS; k++) {
+        g_autofree char *name = g_strdup_printf(SLOT_LEASE "%d", k);
+        const struct store_lease *l = lease_of(leases, name);
+        if (l && l->holder && l->expires_us > now)
+            continue;
+        const char *take[] = {name};
+        struct store_lease_plan plan = {.take = take, .n_take = 1};
+        g_autoptr(GArray) held = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
+        if (st->ops->leases_apply(st, cl->me.id, &plan, now, cl->lease_us, held, error) < 0)
+            return -1;
+        if (!lease_of(held, name))
+            continue; /* another instance took it first */
+        g_free(cl->slot);
+        cl->slot = g_steal_pointer(&name);
+        engine_ops_set_slot(e, ID_SLOTS, k);
+        g_message("cluster: id slot %d of %d", k, ID_SLOTS);
+        return 0;
+    }
+    g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID,
+                "no free id slot: %d kanrid instances already share this store", ID_SLOTS);
+    return -1;
+}
+
+/* Reads every instance and lease into INSTANCES and LEASES; 0, or -1 with
+ * *error. */
+static int read_cluster(struct store *st, GArray *instances, GArray *leases, GError **error)
+{
+    g_array_set_size(instances, 0);
+    g_array_set_size(leases, 0);
+    return st->ops->cluster_read(st, instances, leases, error) < 0 ? -1 : 0;
+}
+
+/* A heartbeat, then every instance and lease read into INSTANCES and
+ * LEASES.  This installation's previous run (a crash, a kill) leaves at
+ * the FIRST look, its leases free for the taking rather than when they
+ * expire; an instance silent for FORGET_LEASES lease times is forgotten.
+ * 0, or -1 with *error. */
+static int look(struct engine *e, int64_t now, bool first, GArray *instances, GArray *leases,
+                GError **error)
+{
+    struct engine_cluster *cl = e->cluster;
+    struct store *st = e->store;
+    if (st->ops->instance_beat(st, &cl->me, now, error) < 0 ||
+        read_cluster(st, instances, leases, error) < 0)
+        return -1;
+    for (guint i = 0; i < instances->len; i++) {
+        const struct store_instance *o = &g_array_index(instances, struct store_instance, i);
+        bool previous = first && g_strcmp0(o->name, cl->me.name) == 0;
+        bool forgotten = now - o->heartbeat_us > FORGET_LEASES * cl->lease_us;
+        if ((previous || forgotten) && g_strcmp0(o->id, cl->me.id) != 0) {
+            g_message("cluster: %s (%s) %s", o->name, o->id,
+                      previous ? "was this installation's previous run: it leaves"
+                               : "has been silent too long: it is forgotten");
+            if (st->ops->instance_leave(st, o->id, error) < 0 ||
+                read_cluster(st, instances, leases, error) < 0)
+                return -1;
+            i = (guint)-1; /* from the start of the new reading */
+        }
+    }
+    return 0;
+}
+
+static GArray *instances_new(void)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(struct store_instance));
+    g_array_set_clear_func(a, (GDestroyNotify)store_instance_clear);
+    return a;
+}
+
+static GArray *leases_new(void)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
+    g_array_set_clear_func(a, (GDestroyNotify)store_lease_clear);
+    return a;
+}
+
 /* One heartbeat and lease plan; 0, or -1 with *error. */
 static int step(struct engine *e, GError **error)
 {
     struct engine_cluster *cl = e->cluster;
     struct store *st = e->store;
     int64_t now = g_get_real_time();
-    if (st->ops->instance_beat(st, &cl->me, now, error) < 0)
+    g_autoptr(GArray) instances = instances_new();
+    g_autoptr(GArray) leases = leases_new();
+    if (look(e, now, false, instances, leases, error) < 0)
         return -1;
-    g_autoptr(GArray) instances = g_array_new(FALSE, TRUE, sizeof(struct store_instance));
-    g_autoptr(GArray) leases = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
-    g_array_set_clear_func(instances, (GDestroyNotify)store_instance_clear);
-    g_array_set_clear_func(leases, (GDestroyNotify)store_lease_clear);
-    if (st->ops->cluster_read(st, instances, leases, error) < 0)
-        return -1;
-    {
-        /* This installation's previous run (a crash, a kill) is gone now,
-         * its leases free for the taking rather than when they expire; an
-         * instance silent for FORGET_LEASES lease times is forgotten. */
-        for (guint i = 0; i < instances->len; i++) {
-            const struct store_instance *o = &g_array_index(instances, struct store_instance, i);
-            bool previous = !cl->planned && g_strcmp0(o->name, cl->me.name) == 0;
-            bool forgotten = now - o->heartbeat_us > FORGET_LEASES * cl->lease_us;
-            if ((previous || forgotten) && g_strcmp0(o->id, cl->me.id) != 0) {
-                g_message("cluster: %s (%s) %s", o->name, o->id,
-                          previous ? "was this installation's previous run: it leaves"
-                                   : "has been silent too long: it is forgotten");
-                if (st->ops->instance_leave(st, o->id, error) < 0)
-                    return -1;
-                g_array_set_size(instances, 0);
-                g_array_set_size(leases, 0);
-                if (st->ops->cluster_read(st, instances, leases, error) < 0)
-                    return -1;
-                i = (guint)-1; /* from the start of the new reading */
-            }
-        }
-    }
 
     g_autoptr(GPtrArray) shared = g_ptr_array_new(); /* struct ehost *, live as the engine */
     g_autoptr(GPtrArray) names = g_ptr_array_new();
@@ -190,6 +295,7 @@ static int step(struct engine *e, GError **error)
         }
     }
     g_mutex_unlock(&e->lock);
+    g_ptr_array_add(names, (char *)LEADER_LEASE);
 
     g_autofree struct lease_instance *li = g_new0(struct lease_instance, instances->len + 1);
     for (guint i = 0; i < instances->len; i++) {
@@ -202,9 +308,12 @@ static int step(struct engine *e, GError **error)
         ls[i] = (struct lease){
             .host = o->host, .holder = o->holder, .expires_us = o->expires_us, .epoch = o->epoch};
     }
+    if (!cl->slot && take_slot(e, leases, now, error) < 0)
+        return -1;
     struct lease_plan plan;
     lease_plan(cl->me.id, li, instances->len, ls, leases->len, (const char *const *)names->pdata,
                names->len, now, cl->lease_us, &plan);
+    g_ptr_array_add(plan.renew, cl->slot); /* the planner knows hosts only */
     struct store_lease_plan sp = {
         .renew = (const char *const *)plan.renew->pdata,
         .n_renew = plan.renew->len,
@@ -218,6 +327,23 @@ static int step(struct engine *e, GError **error)
     lease_plan_clear(&plan);
     if (r < 0)
         return -1;
+
+    if (!lease_of(held, cl->slot)) {
+        /* Not renewed in time (its lease ran out): a new one, for ids no
+         * other instance gives. */
+        g_warning("cluster: the id slot %s was lost; taking another", cl->slot);
+        g_clear_pointer(&cl->slot, g_free);
+        if (read_cluster(st, instances, leases, error) < 0 || take_slot(e, leases, now, error) < 0)
+            return -1;
+    }
+    bool leader = lease_of(held, LEADER_LEASE) != NULL;
+    g_mutex_lock(&cl->lock);
+    bool was = cl->leader;
+    cl->leader = leader;
+    g_mutex_unlock(&cl->lock);
+    if (leader != was)
+        g_message("cluster: %s the leader (history maintenance, notifications)",
+                  leader ? "this instance is" : "this instance is no longer");
 
     for (guint i = 0; i < shared->len; i++) {
         struct ehost *h = g_ptr_array_index(shared, i);
@@ -241,6 +367,9 @@ static int step(struct engine *e, GError **error)
  * them. */
 static void release_all(struct engine *e)
 {
+    g_mutex_lock(&e->cluster->lock);
+    e->cluster->leader = false;
+    g_mutex_unlock(&e->cluster->lock);
     g_autoptr(GPtrArray) shared = g_ptr_array_new();
     g_mutex_lock(&e->lock);
     for (guint i = 0; i < e->hosts->len; i++) {
@@ -251,6 +380,51 @@ static void release_all(struct engine *e)
     g_mutex_unlock(&e->lock);
     for (guint i = 0; i < shared->len; i++)
         hold(e, g_ptr_array_index(shared, i), false, 0, NULL);
+}
+
+/* Offers the kanri-guestd documents stored since the last look to the
+ * items of VMs on held hosts. */
+static void pull_guests(struct engine *e)
+{
+    struct engine_cluster *cl = e->cluster;
+    g_autoptr(GArray) got = g_array_new(FALSE, TRUE, sizeof(struct guest_sample));
+    g_array_set_clear_func(got, (GDestroyNotify)guest_sample_clear);
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->guest_samples_received(
+            e->store, "kanri-guestd", cl->pulled_us - PULL_BACK_US, PULL_MAX, got, &err) < 0) {
+        g_debug("cluster: reading guest documents: %s", err->message);
+        return;
+    }
+    g_mutex_lock(&e->lock);
+    for (guint i = 0; i < got->len; i++) {
+        struct guest_sample *s = &g_array_index(got, struct guest_sample, i);
+        cl->pulled_us = MAX(cl->pulled_us, s->received_us);
+        struct item *it = g_hash_table_lookup(e->items, s->machine_uuid);
+        if (it && it->host_id && engine_host_reporting(e, it->host_id))
+            engine_item_offer_guest(it, GS_GUESTD, s);
+    }
+    g_mutex_unlock(&e->lock);
+}
+
+static gpointer puller_thread(gpointer data)
+{
+    struct engine *e = data;
+    struct engine_cluster *cl = e->cluster;
+    int64_t period = (int64_t)e->conf.interval_s * USEC_PER_SEC;
+    cl->pulled_us = g_get_real_time();
+    g_mutex_lock(&cl->lock);
+    while (!cl->quit) {
+        int64_t until = g_get_monotonic_time() + period;
+        while (!cl->quit && g_cond_wait_until(&cl->cond, &cl->lock, until))
+            ;
+        if (cl->quit)
+            break;
+        g_mutex_unlock(&cl->lock);
+        pull_guests(e);
+        g_mutex_lock(&cl->lock);
+    }
+    g_mutex_unlock(&cl->lock);
+    return NULL;
 }
 
 static gpointer cluster_thread(gpointer data)
@@ -296,8 +470,10 @@ static gpointer cluster_thread(gpointer data)
 void engine_cluster_start(struct engine *e)
 {
     struct engine_cluster *cl = e->cluster;
-    if (cl && !cl->thread)
+    if (cl && !cl->thread) {
         cl->thread = g_thread_new("cluster", cluster_thread, e);
+        cl->puller = g_thread_new("cluster-guests", puller_thread, e);
+    }
 }
 
 void engine_cluster_stop(struct engine *e)
@@ -307,9 +483,10 @@ void engine_cluster_stop(struct engine *e)
         return;
     g_mutex_lock(&cl->lock);
     cl->quit = true;
-    g_cond_signal(&cl->cond);
+    g_cond_broadcast(&cl->cond);
     g_mutex_unlock(&cl->lock);
     g_thread_join(g_steal_pointer(&cl->thread));
+    g_thread_join(g_steal_pointer(&cl->puller));
     release_all(e);
     /* Gone at once: the others take the hosts now rather than when the
      * leases expire. */
@@ -325,10 +502,20 @@ void engine_cluster_free(struct engine *e)
         return;
     store_instance_clear(&cl->me);
     g_free(cl->error);
+    g_free(cl->slot);
     g_mutex_clear(&cl->lock);
     g_cond_clear(&cl->cond);
     g_free(cl);
     e->cluster = NULL;
+}
+
+bool engine_is_leader(struct engine *e)
+{
+    struct engine_cluster *cl = e->cluster;
+    if (!cl)
+        return true;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&cl->lock);
+    return cl->leader;
 }
 
 bool engine_cluster_ready(struct engine *e, char **ret_why)
@@ -362,10 +549,8 @@ char *engine_cluster_json(struct engine *e, GError **error)
         json_object_put(root);
         return s;
     }
-    g_autoptr(GArray) instances = g_array_new(FALSE, TRUE, sizeof(struct store_instance));
-    g_autoptr(GArray) leases = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
-    g_array_set_clear_func(instances, (GDestroyNotify)store_instance_clear);
-    g_array_set_clear_func(leases, (GDestroyNotify)store_lease_clear);
+    g_autoptr(GArray) instances = instances_new();
+    g_autoptr(GArray) leases = leases_new();
     if (e->store->ops->cluster_read(e->store, instances, leases, error) < 0) {
         json_object_put(root);
         return NULL;
@@ -385,7 +570,7 @@ char *engine_cluster_json(struct engine *e, GError **error)
         unsigned n = 0;
         for (guint k = 0; k < leases->len; k++) {
             const struct store_lease *s = &g_array_index(leases, struct store_lease, k);
-            n += g_strcmp0(s->holder, o->id) == 0 && s->expires_us > now;
+            n += g_strcmp0(s->holder, o->id) == 0 && s->expires_us > now && s->host[0] != '@';
         }
         json_object *x = json_object_new_object();
         json_object_object_add(x, "id", json_object_new_string(o->id));
@@ -406,9 +591,14 @@ char *engine_cluster_json(struct engine *e, GError **error)
     json_object_object_add(root, "instances", ji);
 
     json_object *jl = json_object_new_array();
+    const char *leader = NULL;
     for (guint k = 0; k < leases->len; k++) {
         const struct store_lease *s = &g_array_index(leases, struct store_lease, k);
         bool current = s->holder && s->expires_us > now;
+        if (g_str_equal(s->host, LEADER_LEASE))
+            leader = current ? instance_name(instances, s->holder) : NULL;
+        if (s->host[0] == '@') /* the leader's, id slots: not hosts */
+            continue;
         json_object *x = json_object_new_object();
         json_object_object_add(x, "host", json_object_new_string(s->host));
         json_object_object_add(x, "holder", jstr(current ? s->holder : NULL));
@@ -420,6 +610,7 @@ char *engine_cluster_json(struct engine *e, GError **error)
         json_object_array_add(jl, x);
     }
     json_object_object_add(root, "leases", jl);
+    json_object_object_add(root, "leader", jstr(leader));
     char *s = g_strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
     json_object_put(root);
     return s;

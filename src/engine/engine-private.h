@@ -191,6 +191,12 @@ void engine_cluster_lost(struct engine *e, struct ehost *h);
  * known). */
 char *engine_elsewhere_reason(const char *holder);
 bool engine_cluster_ready(struct engine *e, char **ret_why);
+/* Whether this instance does the fleet-wide work on the store (history
+ * maintenance, the notification outbox): always alone, else while it
+ * holds the leader's lease. */
+bool engine_is_leader(struct engine *e);
+/* The operations record gives ids SLOT modulo STRIDE from now on (ops.c). */
+void engine_ops_set_slot(struct engine *e, int64_t stride, int64_t slot);
 void engine_cluster_stop(struct engine *e);
 void engine_cluster_free(struct engine *e);
 struct item *engine_item_get(struct engine *e, const char *uuid);  /* under e->lock; creates */

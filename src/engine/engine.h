@@ -122,8 +122,10 @@ struct engine_cluster_conf {
     int lease_s;         /* a lease's time; heartbeats every third of it */
 };
 /* Before any host is added: hosts whose driver can hold and release them
- * start released and are collected only under a lease. */
-void engine_cluster_init(struct engine *e, const struct engine_cluster_conf *c);
+ * start released and are collected only under a lease.  Joins the other
+ * instances (a heartbeat, an id slot for the operations record); -1 with
+ * *error when the store cannot be used. */
+int engine_cluster_init(struct engine *e, const struct engine_cluster_conf *c, GError **error);
 /* After the hosts are added: heartbeats and leases on a thread of their
  * own.  engine_stop() stops it, gives the leases up and leaves. */
 void engine_cluster_start(struct engine *e);

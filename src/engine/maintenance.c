@@ -34,6 +34,8 @@ static gpointer maint_thread(gpointer data)
         g_mutex_unlock(&mt->lock);
         if (quit)
             break;
+        if (!engine_is_leader(e)) /* another instance on the store does it */
+            continue;
         struct store_maint_stats stats;
         g_autoptr(GError) err = NULL;
         if (e->store->ops->samples_maintain(e->store, &e->conf.retention, now_usec(), settle,

@@ -232,6 +232,8 @@ static gpointer notify_thread(gpointer data)
         g_mutex_unlock(&n->m);
         if (stop)
             break;
+        if (!engine_is_leader(e)) /* another instance on the store delivers */
+            continue;
         g_autoptr(GError) err = NULL;
         if (e->store->ops->outbox_due(e->store, now_usec(), DUE_BATCH, due, &err) < 0) {
             g_warning("notifications: reading the outbox: %s", err->message);

@@ -362,6 +362,13 @@ static void queue_item_free(gpointer p)
         event_free(p);
 }
 
+void engine_ops_set_slot(struct engine *e, int64_t stride, int64_t slot)
+{
+    struct engine_ops *o = e->ops;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->lock);
+    ops_state_set_slot(o->st, stride, slot);
+}
+
 void engine_ops_new(struct engine *e)
 {
     struct engine_ops *o = g_new0(struct engine_ops, 1);
@@ -400,9 +407,7 @@ static int load(struct engine *e, GError **error)
             const struct problem *p = g_ptr_array_index(ld.suggested, i);
             ops_state_add_suggested(o->st, p->condition, p->item, p->id);
         }
-        o->st->next_event_id = ld.max_event_id + 1;
-        o->st->next_incident_id = MAX(o->st->next_incident_id, ld.max_incident_id + 1);
-        o->st->next_problem_id = MAX(o->st->next_problem_id, ld.max_problem_id + 1);
+        ops_state_ids_above(o->st, ld.max_event_id, ld.max_incident_id, ld.max_problem_id);
     }
     if (ld.incidents)
         g_ptr_array_unref(ld.incidents);
@@ -689,7 +694,7 @@ int engine_problem_put(struct engine *e, struct problem *p, int64_t *ret_id, GEr
     /* One counter for people's problems and kanri's suggestions (which
      * are written with their batch, later): ids never collide. */
     if (!p->id)
-        p->id = o->st->next_problem_id++;
+        p->id = ops_state_problem_id(o->st);
     if (ret_id)
         *ret_id = p->id;
     return e->store->ops->problem_put(e->store, p, error);

@@ -38,7 +38,53 @@ struct ops_state *ops_state_new(void)
     st->maintenance = g_ptr_array_new_with_free_func((GDestroyNotify)maintenance_free);
     st->new_problems = g_ptr_array_new_with_free_func((GDestroyNotify)problem_free);
     st->next_incident_id = st->next_problem_id = st->next_event_id = 1;
+    st->id_stride = 1;
     return st;
+}
+
+/* The smallest id of ST's slot not below AT_LEAST. */
+static int64_t slot_id(const struct ops_state *st, int64_t at_least)
+{
+    int64_t r = at_least - st->id_slot;
+    int64_t k = r <= 0 ? 0 : (r + st->id_stride - 1) / st->id_stride;
+    return st->id_slot + k * st->id_stride;
+}
+
+/* Gives the id *NEXT holds and moves it on. */
+static int64_t take_id(const struct ops_state *st, int64_t *next)
+{
+    int64_t id = *next;
+    *next += st->id_stride;
+    return id;
+}
+
+/* Moves *NEXT above SEEN. */
+static void seen_id(const struct ops_state *st, int64_t *next, int64_t seen)
+{
+    if (seen >= *next)
+        *next = slot_id(st, seen + 1);
+}
+
+int64_t ops_state_problem_id(struct ops_state *st)
+{
+    return take_id(st, &st->next_problem_id);
+}
+
+void ops_state_set_slot(struct ops_state *st, int64_t stride, int64_t slot)
+{
+    st->id_stride = MAX(stride, 1);
+    st->id_slot = CLAMP(slot, 0, st->id_stride - 1);
+    st->next_event_id = slot_id(st, MAX(st->next_event_id, 1));
+    st->next_incident_id = slot_id(st, MAX(st->next_incident_id, 1));
+    st->next_problem_id = slot_id(st, MAX(st->next_problem_id, 1));
+}
+
+void ops_state_ids_above(struct ops_state *st, int64_t max_event_id, int64_t max_incident_id,
+                         int64_t max_problem_id)
+{
+    seen_id(st, &st->next_event_id, max_event_id);
+    seen_id(st, &st->next_incident_id, max_incident_id);
+    seen_id(st, &st->next_problem_id, max_problem_id);
 }
 
 void ops_state_free(struct ops_state *st)
@@ -71,8 +117,7 @@ void ops_state_add(struct ops_state *st, struct incident *inc)
         g_hash_table_replace(st->by_key, k, inc);
     else
         g_free(k);
-    if (inc->id >= st->next_incident_id)
-        st->next_incident_id = inc->id + 1;
+    seen_id(st, &st->next_incident_id, inc->id);
 }
 
 void ops_state_add_suggested(struct ops_state *st, const char *condition, const char *item,
@@ -81,8 +126,7 @@ void ops_state_add_suggested(struct ops_state *st, const char *condition, const 
     int64_t *v = g_new(int64_t, 1);
     *v = problem_id;
     g_hash_table_replace(st->suggested, key_of(condition, item), v);
-    if (problem_id >= st->next_problem_id)
-        st->next_problem_id = problem_id + 1;
+    seen_id(st, &st->next_problem_id, problem_id);
 }
 
 struct incident *ops_state_find(struct ops_state *st, int64_t id)
@@ -175,7 +219,7 @@ static void count_opening(struct ops_state *st, const struct ops_conf *conf, con
     if (times->len < conf->suggest_count)
         return;
     struct problem *p = g_new0(struct problem, 1);
-    p->id = st->next_problem_id++;
+    p->id = take_id(st, &st->next_problem_id);
     p->title = g_strdup_printf("%s on %s recurs (%u times within %" G_GINT64_FORMAT " h)",
                                inc->condition, inc->item_name, times->len,
                                conf->suggest_window_us / (G_GINT64_CONSTANT(3600000000)));
@@ -192,7 +236,7 @@ static void count_opening(struct ops_state *st, const struct ops_conf *conf, con
 static struct incident *open_new(struct ops_state *st, const struct event *ev, const char *key)
 {
     struct incident *inc = incident_new();
-    inc->id = st->next_incident_id++;
+    inc->id = take_id(st, &st->next_incident_id);
     inc->condition = g_strdup(ev->condition);
     inc->item = g_strdup(ev->item);
     inc->item_name = g_strdup(ev->item_name);
@@ -308,7 +352,7 @@ static void recover(struct ops_state *st, const struct ops_conf *conf, struct ev
 void ops_apply(struct ops_state *st, const struct ops_conf *conf, struct event *ev, GArray *ret,
                GArray *ret_dirty)
 {
-    ev->id = st->next_event_id++;
+    ev->id = take_id(st, &st->next_event_id);
     const struct maintenance *m =
         ops_maintenance_at(st, ev->item, ev->item_name, ev->host, ev->t_us);
     ev->maintenance_id = m ? m->id : 0;

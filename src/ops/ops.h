@@ -67,13 +67,25 @@ struct ops_state {
     /* key -> int64 id of the problem suggested for it */
     GHashTable *suggested;
     GPtrArray *maintenance; /* struct maintenance *, owned */
+    /* The next ids to give.  Each is id_slot modulo id_stride: kanrid
+     * instances sharing a store give ids in slots of their own, so theirs
+     * never collide (ops_state_set_slot). */
     int64_t next_incident_id, next_problem_id, next_event_id;
+    int64_t id_stride, id_slot;
     /* Problems suggested since the caller last took them (struct problem *). */
     GPtrArray *new_problems;
 };
 
 struct ops_state *ops_state_new(void);
 void ops_state_free(struct ops_state *st);
+/* Ids from now on are SLOT modulo STRIDE (0 <= SLOT < STRIDE), each
+ * above every id given or seen so far. */
+void ops_state_set_slot(struct ops_state *st, int64_t stride, int64_t slot);
+/* Ids from now on above AT_LEAST - 1 (ids the store already holds). */
+void ops_state_ids_above(struct ops_state *st, int64_t max_event_id, int64_t max_incident_id,
+                         int64_t max_problem_id);
+/* A new problem's id (one counter for people's and suggested ones). */
+int64_t ops_state_problem_id(struct ops_state *st);
 /* Takes INC (as loaded from the store) into the state. */
 void ops_state_add(struct ops_state *st, struct incident *inc);
 /* Remembers that PROBLEM_ID was suggested for (CONDITION, ITEM). */

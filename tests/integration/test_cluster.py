@@ -4,15 +4,18 @@ an instance that joins gets its share, and the hosts of one killed with
 SIGKILL are taken over by the others once its leases expire; one that
 stops cleanly hands its hosts over at once.  Needs the tests' PostgreSQL
 server (KANRI_TEST_PG; make check starts one)."""
+import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
 import pytest
 
-from kanri_harness import node_xml, pg_schema_url
+from kanri_harness import node_xml, pg_schema_url, run
+from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest
 
 PG = os.environ.get("KANRI_TEST_PG") or os.environ.get("KANRI_TEST_STORE_PG")
 HOSTS = 30
@@ -59,11 +62,14 @@ def holders(k):
 
 
 def shared_evenly(k, names):
-    """Every host held, by the instances NAMES only, evenly."""
-    h = holders(k)
-    if len(h) != HOSTS or set(h.values()) != set(names):
+    """Every host held, by the instances NAMES only, evenly (the leader's
+    lease counting as one more host)."""
+    c = cluster(k)
+    h = {le["host"]: le["holder_name"] for le in c["leases"]}
+    if len(h) != HOSTS or set(h.values()) != set(names) or c["leader"] not in names:
         return False
-    counts = sorted(list(h.values()).count(n) for n in names)
+    held = list(h.values()) + [c["leader"]]
+    counts = sorted(held.count(n) for n in names)
     return counts[-1] - counts[0] <= 1
 
 
@@ -91,6 +97,9 @@ def test_instances_share_the_hosts_and_take_over_a_killed_ones(kanrid_factory, t
     names = [name_of(k) for k in (a, b, c)]
     a.wait_for(lambda: shared_evenly(a, names), timeout=60, interval=0.5,
                what="the hosts shared out 10/10/10")
+    # One leader among them, named alike by all.
+    assert len({cluster(k)["leader"] for k in (a, b, c)}) == 1
+    assert cluster(a)["leader"] in names
     for k in (a, b, c):
         k.wait_ready()
         # Any instance serves the whole fleet's inventory from the store.
@@ -111,6 +120,16 @@ def test_instances_share_the_hosts_and_take_over_a_killed_ones(kanrid_factory, t
     # other two take them, each under a new epoch, and collect them.
     before = {le["host"]: le for le in cluster(a)["leases"]}
     cs = [h for h, n in holders(a).items() if n == names[2]]
+    # The survivors' API answers throughout, the whole fleet each time.
+    answers, stop = [], threading.Event()
+
+    def ask():
+        while not stop.is_set():
+            for k in (a, b):
+                r = k.get("/api/v1/vms?limit=1000")
+                answers.append((r.status, len(r.json["vms"]) if r.status == 200 else r))
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
     c.proc.send_signal(signal.SIGKILL)
     c.proc.wait()
     c._checked = True  # killed on purpose
@@ -124,8 +143,14 @@ def test_instances_share_the_hosts_and_take_over_a_killed_ones(kanrid_factory, t
     t1 = int(time.time() * 1e6)
     a.wait_for(lambda: all(rounds_per_host(pg_url, t1).get(h, 0) >= 2 for h in cs),
                timeout=60, interval=0.5, what="rounds of the taken-over hosts")
+    stop.set()
+    asker.join(timeout=30)
+    assert answers and all(x == (200, 2 * HOSTS) for x in answers), answers
     live = {i["name"]: i["live"] for i in cluster(b)["instances"]}
     assert live.get(names[2]) in (False, None)
+    # The leader's lease is taken over like a host's.
+    a.wait_for(lambda: cluster(a)["leader"] in names[:2], timeout=60, interval=0.25,
+               what="a live leader")
 
     # A clean stop hands its hosts over at once (no lease left to expire):
     # well within the lease time, whatever the machine's pace.
@@ -136,6 +161,8 @@ def test_instances_share_the_hosts_and_take_over_a_killed_ones(kanrid_factory, t
     # silent for ten lease times is forgotten).
     assert {i["name"]: i["live"] for i in cluster(a)["instances"]} == {names[0]: True,
                                                                        names[2]: False}
+    a.wait_for(lambda: cluster(a)["leader"] == names[0], timeout=60, interval=0.1,
+               what="a, alone, the leader")
     a.wait_ready()
 
 
@@ -146,3 +173,57 @@ def test_cluster_status_on_a_single_store(kanrid_factory, tmp_path):
     assert k.get("/api/v1/cluster").json == {"enabled": False}
     out = k.cli("cluster", check=True).stdout
     assert "no instances share hosts" in out
+
+
+def test_notifications_go_out_once_from_the_leader(kanrid_factory, tmp_path, pg_url):
+    """Every instance records incidents of the hosts it holds in the shared
+    outbox; only the leader delivers, so each goes out once."""
+    out = tmp_path / "sent"
+    route = (f"[route:log]\ntype = command\ncommand = sh -c 'echo $KANRI_KEY >> {out}'\n"
+             "min_severity = info\n")
+    # Four hosts and the leader's lease: each instance holds a host.
+    conf = fleet(tmp_path, pg_url, hosts=4) + route
+    a = kanrid_factory(config=conf, state_dir=str(tmp_path / "a"))
+    b = kanrid_factory(config=conf, state_dir=str(tmp_path / "b"))
+    a.wait_for(lambda: {le["holder_name"] for le in cluster(a)["leases"]} ==
+               {name_of(a), name_of(b)}, timeout=60, interval=0.5, what="both holding hosts")
+
+    # The test domains have no guest view: each opens incidents.
+    def delivered():
+        incs = a.get("/api/v1/incidents?limit=1000").json["incidents"]
+        if {i["host"] for i in incs} != {f"h{h:02d}" for h in range(4)}:
+            return False
+        ds = [d for i in incs for d in a.get(f"/api/v1/incidents/{i['id']}").json["deliveries"]]
+        return ds and all(d["state"] == "delivered" for d in ds) and ds
+    ds = a.wait_for(delivered, timeout=60, interval=0.5, what="every incident of every host sent")
+    sent = out.read_text().split()
+    assert len(sent) == len(set(sent)) == len(ds), sent
+
+
+def test_a_guest_document_pushed_to_any_instance_reaches_the_holder(kanrid_factory, tmp_path,
+                                                                   pg_url):
+    """kanri-guestd may push to any instance: the one holding the VM's host
+    reconciles with it."""
+    # Three hosts and the leader's lease: each instance holds a host.
+    conf = fleet(tmp_path, pg_url, hosts=3)
+    a = kanrid_factory(config=conf, state_dir=str(tmp_path / "a"))
+    b = kanrid_factory(config=conf, state_dir=str(tmp_path / "b"))
+    a.wait_for(lambda: {le["holder_name"] for le in cluster(a)["leases"]} ==
+               {name_of(a), name_of(b)}, timeout=60, interval=0.5, what="both holding a host")
+    b.wait_ready()
+    host = next(h for h, n in holders(a).items() if n == name_of(b))
+    vm = next(v for v in a.get("/api/v1/vms?limit=100").json["vms"] if v["host"] == host)
+    token = enroll(a, vm["uuid"])
+    state = tmp_path / "guestd-state"
+    state.mkdir()
+
+    def pushed_to_a_seen_by_b():
+        p = run([GUESTD, "--once", "--root", BUSY_ROOT, "--state-dir", str(state)],
+                capture_output=True, text=True, check=True)
+        assert ingest(a, token, dict(json.loads(p.stdout), machine_id=vm["uuid"])).status == 200
+        r = b.get(f"/api/v1/vms/{vm['uuid']}/reconciled")
+        res = r.status == 200 and {e["resource"]: e for e in r.json["resources"]}
+        return res and res["mem.used"]["g_source"] == "kanri-guestd" and res
+    res = b.wait_for(pushed_to_a_seen_by_b, timeout=60, interval=1,
+                     what="the document pushed to a in b's reconciled view")
+    assert res["mem.used"]["provenance"] == "guest" and res["mem.used"]["g"] > 0

@@ -299,7 +299,10 @@ def test_clients_that_stop_reading(kanrid_factory):
     assert not [f for f in frames if f.get("event") == "reset"]
     ids = [f["data"]["id"] for f in frames if f.get("event") == "event"]
     ids = ids[:ids.index(newest) + 1]  # (others may have come since)
-    assert ids == list(range(ids[0], newest + 1)), "the reader missed events"
+    # One kanrid numbers its events one after another (in its id slot on a
+    # shared store, docs/scale-out.md: a constant step).
+    assert ids[-1] == newest and len({y - x for x, y in zip(ids, ids[1:])}) == 1, \
+        "the reader missed events"
     assert len(ids) >= 2000
     # About 1 MB of frames went by; the stalled clients' share of it is
     # not kept for them.

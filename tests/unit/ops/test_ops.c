@@ -310,6 +310,51 @@ static char *run_case(const char *text)
     return g_string_free(r.out, FALSE);
 }
 
+/* Instances sharing a store number in slots of their own: every id they
+ * give is their slot modulo the stride, above every id already seen. */
+static void test_id_slots(void **unused)
+{
+    struct ops_state *a = ops_state_new(), *b = ops_state_new();
+    ops_state_ids_above(a, 41, 7, 3);
+    ops_state_ids_above(b, 41, 7, 3);
+    ops_state_set_slot(a, 1024, 0);
+    ops_state_set_slot(b, 1024, 5);
+    assert_int_equal(a->next_event_id, 1024);
+    assert_int_equal(b->next_event_id, 5 + 1024);
+    assert_int_equal(b->next_incident_id, 5 + 1024);
+    assert_int_equal(b->next_problem_id, 5);
+    GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+    int64_t ids[200];
+    for (int i = 0; i < 100; i++) {
+        ids[2 * i] = ops_state_problem_id(a);
+        ids[2 * i + 1] = ops_state_problem_id(b);
+    }
+    for (int i = 0; i < 200; i++) {
+        assert_true(ids[i] > 3);
+        assert_int_equal(ids[i] % 1024, i % 2 ? 5 : 0);
+        assert_false(g_hash_table_contains(seen, &ids[i]));
+        g_hash_table_add(seen, &ids[i]);
+    }
+    /* An incident loaded with a higher id moves the counter past it, in
+     * the slot. */
+    struct incident *inc = incident_new();
+    inc->id = 5000;
+    inc->condition = g_strdup("c");
+    inc->item = g_strdup("vm:x");
+    ops_state_add(b, inc);
+    assert_int_equal(b->next_incident_id, 5 + 5 * 1024);
+    /* Alone (stride 1): one after another, as always. */
+    struct ops_state *one = ops_state_new();
+    ops_state_ids_above(one, 9, 0, 0);
+    assert_int_equal(one->next_event_id, 10);
+    assert_int_equal(ops_state_problem_id(one), 1);
+    assert_int_equal(ops_state_problem_id(one), 2);
+    g_hash_table_unref(seen);
+    ops_state_free(a);
+    ops_state_free(b);
+    ops_state_free(one);
+}
+
 static void test_golden(void **unused)
 {
     golden_each(data_dir, run_case, 6);
@@ -542,9 +587,10 @@ int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data/ops";
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden),    cmocka_unit_test(test_rule_step),
-        cmocka_unit_test(test_trend),     cmocka_unit_test(test_scope),
-        cmocka_unit_test(test_preceding), cmocka_unit_test(test_vm_lifecycle), cmocka_unit_test(test_relations),
+        cmocka_unit_test(test_id_slots),     cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_rule_step),    cmocka_unit_test(test_trend),
+        cmocka_unit_test(test_scope),        cmocka_unit_test(test_preceding),
+        cmocka_unit_test(test_vm_lifecycle), cmocka_unit_test(test_relations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
