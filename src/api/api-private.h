@@ -121,6 +121,10 @@ void api_reply_engine_error(struct req *r, const GError *err);
 /* Replies TEXT (taken), JSON text from the engine, with STATUS
  * (routes-policy.c). */
 void api_reply_text_json(struct req *r, unsigned status, char *text);
+/* When another kanrid instance holds HOST_ID (HOST_NAME), forwards R to its
+ * PATH there with the caller's token and relays the answer, or answers
+ * why it cannot (forward.c): true when R is answered. */
+bool api_forward(struct req *r, int64_t host_id, const char *host_name, const char *path);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
 /* The request's token as the actor of an action (routes.c). */

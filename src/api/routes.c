@@ -247,6 +247,9 @@ static void h_vm_snapshots(struct req *r)
     g_auto(store_vm_ref_t) v = {0};
     if (!resolve_vm(r, r->params[0], &v))
         return;
+    g_autofree char *path = g_strdup_printf("/api/v1/vms/%s/snapshots", v.uuid);
+    if (api_forward(r, v.host_id, v.host, path))
+        return;
     g_autoptr(GError) err = NULL;
     g_autoptr(rows) snaps = engine_snapshots(req_engine(r), v.host_id, v.uuid, &err);
     if (!snaps) {
@@ -265,6 +268,9 @@ static void h_vm_action(struct req *r)
     }
     g_auto(store_vm_ref_t) v = {0};
     if (!resolve_vm(r, r->params[0], &v))
+        return;
+    g_autofree char *path = g_strdup_printf("/api/v1/vms/%s/actions/%s", v.uuid, r->params[1]);
+    if (api_forward(r, v.host_id, v.host, path))
         return;
     struct action_request req;
     g_autofree char *detail = NULL;
@@ -336,6 +342,8 @@ static void h_vm_define(struct req *r)
         req_problem(r, 400, "host: no host '%s'", json_object_get_string(host));
         return;
     }
+    if (api_forward(r, host_id, host_name, "/api/v1/vms"))
+        return;
     if (engine_host_in_maintenance(req_engine(r), host_name)) {
         req_problem(r, 409, "host %s is in maintenance: nothing is placed on it (kanri host "
                             "maintenance %s off)",

@@ -70,6 +70,7 @@ static const struct conf_field store_fields[] = {
     {"path", T_STRING, 0, 0, NULL, C(store_path)},
     {"url", T_STRING, 0, 0, NULL, C(store_url)},
     {"lease", T_DURATION, 0, 0, NULL, C(store_lease)},
+    {"api_url", T_STRING, 0, 0, NULL, C(store_api_url)},
     {NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -177,6 +178,7 @@ void conf_free(struct conf *c)
     g_free(c->store_backend);
     g_free(c->store_path);
     g_free(c->store_url);
+    g_free(c->store_api_url);
     g_ptr_array_unref(c->hypervisors);
     g_ptr_array_unref(c->rules);
     g_free(c->ops_finding_min);
@@ -782,6 +784,10 @@ static void check_store(struct conf *c, GHashTable *lines, const char *label, GP
         !g_str_has_prefix(c->store_url, "postgres://"))
         add_error(errors, count, label, line_of(lines, "store", "url"),
                   "url: '%s' is not a postgresql:// or postgres:// URL", c->store_url);
+    if (c->store_api_url && !g_str_has_prefix(c->store_api_url, "http://") &&
+        !g_str_has_prefix(c->store_api_url, "https://"))
+        add_error(errors, count, label, line_of(lines, "store", "api_url"),
+                  "api_url: '%s' is not an http:// or https:// URL", c->store_api_url);
     if (c->store_lease < 3 * G_USEC_PER_SEC || c->store_lease > (int64_t)3600 * G_USEC_PER_SEC)
         add_error(errors, count, label, line_of(lines, "store", "lease"),
                   "lease: between 3s and 1h (a host's lease among kanrid instances)");

@@ -66,6 +66,7 @@ struct conf {
     char *store_path;                /* NULL: STATE_DIR/kanri.db */
     char *store_url;                 /* backend = postgresql: its libpq URL */
     int64_t store_lease;             /* us: a host lease's time among instances on one store */
+    char *store_api_url; /* where the other instances reach this one's API; NULL: guessed */
     GPtrArray *hypervisors;          /* of struct conf_hypervisor *, owned */
 
     /* Monitoring (docs/monitoring.md) */

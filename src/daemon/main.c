@@ -412,6 +412,9 @@ int main(int argc, char **argv)
     ec.routes = c->routes;
     ec.balloon_period_s = c->collect_interval > 0 ? c->balloon_period : 0;
     ec.stream_backlog = (unsigned)c->stream_backlog;
+    /* The other instances show a VM's view as its holder keeps it. */
+    if (shared)
+        ec.view_keep_us = 3 * (int64_t)MAX(c->collect_interval, 1) * G_USEC_PER_SEC;
     ec.policy_enabled = c->policy_enabled;
     ec.policy_memory = c->policy_memory;
     ec.policy_balance = c->policy_balance;
@@ -496,6 +499,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "kanrid: %s\n", err->message);
         stop_all(NULL, &tls, eng, virt, st);
         return 1;
+    }
+    if (shared) {
+        /* Where the other instances forward actions on this one's hosts:
+         * [store] api_url, else this machine's name and the port. */
+        bool any = g_str_equal(c->listen_host, "0.0.0.0") || g_str_equal(c->listen_host, "::");
+        const char *where = any ? g_get_host_name() : c->listen_host;
+        bool v6addr = strchr(where, ':') != NULL;
+        g_autofree char *api_url =
+            c->store_api_url
+                ? g_strdup(c->store_api_url)
+                : g_strdup_printf("%s://%s%s%s:%d", use_tls ? "https" : "http", v6addr ? "[" : "",
+                                  where, v6addr ? "]" : "", api_port(api));
+        engine_cluster_set_api(eng, api_url, use_tls ? tls.pin : NULL);
     }
     engine_start(eng);
     for (guint i = 0; i < c->hypervisors->len; i++) {

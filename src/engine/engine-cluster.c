@@ -509,6 +509,58 @@ void engine_cluster_free(struct engine *e)
     e->cluster = NULL;
 }
 
+void engine_cluster_set_api(struct engine *e, const char *url, const char *tls_pin)
+{
+    struct engine_cluster *cl = e->cluster;
+    if (!cl)
+        return;
+    g_free(cl->me.api_url);
+    g_free(cl->me.tls_pin);
+    cl->me.api_url = g_strdup(url);
+    cl->me.tls_pin = g_strdup(tls_pin);
+}
+
+void engine_holder_clear(struct engine_holder *h)
+{
+    g_free(h->name);
+    g_free(h->url);
+    g_free(h->tls_pin);
+    memset(h, 0, sizeof(*h));
+}
+
+int engine_host_elsewhere(struct engine *e, int64_t host_id, struct engine_holder *ret,
+                          GError **error)
+{
+    struct engine_cluster *cl = e->cluster;
+    memset(ret, 0, sizeof(*ret));
+    if (!cl)
+        return 0;
+    g_autofree char *name = NULL;
+    g_mutex_lock(&e->lock);
+    struct ehost *h = engine_host_find(e, host_id);
+    if (h && engine_host_shared(e, h) && !h->held)
+        name = g_strdup(h->name);
+    g_mutex_unlock(&e->lock);
+    if (!name)
+        return 0;
+    g_autoptr(GArray) instances = instances_new();
+    g_autoptr(GArray) leases = leases_new();
+    if (e->store->ops->cluster_read(e->store, instances, leases, error) < 0)
+        return -1;
+    const struct store_lease *l = lease_of(leases, name);
+    if (!l || !l->holder || l->expires_us <= g_get_real_time())
+        return 1;
+    for (guint i = 0; i < instances->len; i++) {
+        const struct store_instance *o = &g_array_index(instances, struct store_instance, i);
+        if (g_strcmp0(o->id, l->holder) == 0) {
+            ret->name = g_strdup(o->name);
+            ret->url = g_strdup(o->api_url);
+            ret->tls_pin = g_strdup(o->tls_pin);
+        }
+    }
+    return 1;
+}
+
 bool engine_is_leader(struct engine *e)
 {
     struct engine_cluster *cl = e->cluster;

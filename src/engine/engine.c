@@ -675,6 +675,10 @@ struct vm_view *engine_view(struct engine *e, const char *uuid)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
     struct item *it = g_hash_table_lookup(e->items, uuid);
+    /* Of a host another instance holds, what this one saw last is not
+     * current: the holder keeps the view in the store. */
+    if (it && it->host_id && !engine_host_reporting(e, it->host_id))
+        return NULL;
     return it && it->result ? engine_item_view(e, it) : NULL;
 }
 

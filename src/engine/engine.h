@@ -129,6 +129,23 @@ int engine_cluster_init(struct engine *e, const struct engine_cluster_conf *c, G
 /* After the hosts are added: heartbeats and leases on a thread of their
  * own.  engine_stop() stops it, gives the leases up and leaves. */
 void engine_cluster_start(struct engine *e);
+/* Where this instance's API answers (URL, e.g. https://node1:8470) and its
+ * certificate's pin (NULL: plain HTTP), for the others to forward actions
+ * on its hosts to it.  After engine_cluster_init(), before
+ * engine_cluster_start(). */
+void engine_cluster_set_api(struct engine *e, const char *url, const char *tls_pin);
+/* The instance holding host HOST_ID when another one does. */
+struct engine_holder {
+    char *name;    /* NULL: no instance holds it at the moment */
+    char *url;     /* its API; NULL: it gives none */
+    char *tls_pin; /* NULL: plain HTTP */
+};
+void engine_holder_clear(struct engine_holder *h);
+/* 1 with *RET filled when another instance holds HOST_ID (or none does:
+ * RET->name NULL), 0 when this one does (or runs alone), -1 with *error
+ * when the store cannot say. */
+int engine_host_elsewhere(struct engine *e, int64_t host_id, struct engine_holder *ret,
+                          GError **error);
 /* Instances and leases as the store has them now, JSON text (g_free), or
  * NULL with *error; {"enabled": false} without a cluster. */
 char *engine_cluster_json(struct engine *e, GError **error);

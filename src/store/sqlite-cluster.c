@@ -14,6 +14,7 @@ void store_instance_clear(struct store_instance *i)
     g_free(i->id);
     g_free(i->name);
     g_free(i->api_url);
+    g_free(i->tls_pin);
     g_free(i->version);
     memset(i, 0, sizeof(*i));
 }
@@ -31,12 +32,13 @@ int sq_instance_beat(struct store *st, const struct store_instance *me, int64_t 
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     return db_done(db_prep(s->w, error,
-                           "INSERT INTO instances(id, name, api_url, version, started, heartbeat)"
-                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                           "INSERT INTO instances(id, name, api_url, version, started, heartbeat,"
+                           " tls_pin) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                            " name = excluded.name, api_url = excluded.api_url,"
-                           " version = excluded.version, heartbeat = excluded.heartbeat",
-                           "ssssii", me->id, me->name, me->api_url, me->version, me->started_us,
-                           now_us),
+                           " version = excluded.version, heartbeat = excluded.heartbeat,"
+                           " tls_pin = excluded.tls_pin",
+                           "ssssiis", me->id, me->name, me->api_url, me->version, me->started_us,
+                           now_us, me->tls_pin),
                    error);
 }
 
@@ -103,7 +105,7 @@ int sq_cluster_read(struct store *st, GArray *ret_instances, GArray *ret_leases,
     g_array_set_clear_func(ret_instances, (GDestroyNotify)store_instance_clear);
     g_array_set_clear_func(ret_leases, (GDestroyNotify)store_lease_clear);
     struct db_stmt *q = db_prep(s->r, error,
-                                "SELECT id, name, api_url, version, started, heartbeat"
+                                "SELECT id, name, api_url, version, started, heartbeat, tls_pin"
                                 " FROM instances ORDER BY id",
                                 NULL);
     if (!q)
@@ -117,6 +119,7 @@ int sq_cluster_read(struct store *st, GArray *ret_instances, GArray *ret_leases,
             .version = db_col_strdup(q, 3),
             .started_us = db_col_i64(q, 4),
             .heartbeat_us = db_col_i64(q, 5),
+            .tls_pin = db_col_strdup(q, 6),
         };
         g_array_append_val(ret_instances, x);
     }

@@ -287,6 +287,9 @@ static const char *const migrations[] = {
     "CREATE TABLE leases ("
     "  host TEXT PRIMARY KEY, holder TEXT, epoch INTEGER NOT NULL DEFAULT 0,"
     "  expires INTEGER NOT NULL DEFAULT 0, since INTEGER);",
+    /* 15: an instance's TLS pin, for another to forward an action to it
+     * over TLS without a CA (docs/scale-out.md). */
+    "ALTER TABLE instances ADD COLUMN tls_pin TEXT;",
 };
 
 void bind_s(struct db_stmt *q, int idx, const char *s)

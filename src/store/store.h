@@ -159,6 +159,7 @@ struct store_instance {
     char *id;      /* unique per process run */
     char *name;    /* the machine's, for people */
     char *api_url; /* where its API answers, or NULL */
+    char *tls_pin; /* its certificate's key, sha256//BASE64, or NULL (plain HTTP) */
     char *version;
     int64_t started_us, heartbeat_us;
 };

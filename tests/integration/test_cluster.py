@@ -227,3 +227,43 @@ def test_a_guest_document_pushed_to_any_instance_reaches_the_holder(kanrid_facto
     res = b.wait_for(pushed_to_a_seen_by_b, timeout=60, interval=1,
                      what="the document pushed to a in b's reconciled view")
     assert res["mem.used"]["provenance"] == "guest" and res["mem.used"]["g"] > 0
+
+    # a shows the view b keeps in the store, not one of its own.
+    def seen_from_a():
+        r = a.get(f"/api/v1/vms/{vm['uuid']}/reconciled")
+        return r.status == 200 and {e["resource"]: e for e in r.json["resources"]}[
+            "mem.used"]["g_source"] == "kanri-guestd"
+    a.wait_for(seen_from_a, timeout=30, interval=0.5, what="b's view of the VM from a")
+
+
+def test_an_action_asked_of_any_instance_is_done_by_the_holder(kanrid_factory, tmp_path,
+                                                               pg_url):
+    """Every instance serves the whole API: an action on a VM whose host
+    another instance holds is forwarded there with the caller's token, and
+    its answer relayed; the audit trail names the caller."""
+    conf = fleet(tmp_path, pg_url, hosts=3)
+    a = kanrid_factory(config=conf, state_dir=str(tmp_path / "a"))
+    b = kanrid_factory(config=conf, state_dir=str(tmp_path / "b"))
+    a.wait_for(lambda: {le["holder_name"] for le in cluster(a)["leases"]} ==
+               {name_of(a), name_of(b)}, timeout=60, interval=0.5, what="both holding a host")
+    b.wait_ready()
+    host = next(h for h, n in holders(a).items() if n == name_of(b))
+    vm = next(v for v in a.get("/api/v1/vms?limit=100").json["vms"] if v["host"] == host)
+    # Asked of a, with a viewer's token made on b: refused by the holder.
+    viewer = b.post("/api/v1/tokens", {"name": "dash", "role": "viewer"}).json["token"]
+    r = a.post(f"/api/v1/vms/{vm['uuid']}/actions/suspend", {}, token=viewer)
+    assert r.status == 403, r
+    r = a.post(f"/api/v1/vms/{vm['uuid']}/actions/suspend", {})
+    assert r.status == 200, r
+    assert r.json["vm"]["state"] == "paused"
+    assert "forwarded to kanrid instance" in a.log
+    entry = next(e for e in b.get("/api/v1/audit?limit=100").json["audit"]
+                 if e["target_uuid"] == vm["uuid"] and e["action"] == "suspend")
+    assert entry["result"] == "ok" and entry["actor"].startswith("admin"), entry
+    # A read that needs the hypervisor is forwarded too.
+    assert a.get(f"/api/v1/vms/{vm['uuid']}/snapshots").status == 200
+    # Never forwarded twice: a request marked forwarded meets a host the
+    # instance does not hold, and says so.
+    r = a.request("POST", f"/api/v1/vms/{vm['uuid']}/actions/resume", body={},
+                  headers={"X-Kanri-Forwarded": "1"})
+    assert r.status == 503 and "leases are moving" in r.json["detail"], r

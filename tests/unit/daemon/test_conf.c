@@ -238,8 +238,8 @@ static void test_unknown_key(void **state)
                "resync_interval, log_level, collect_interval, collect_budget_ms, "
                "collect_connections, balloon_period, agent_timeout, refresh_pools, retention_raw, "
                "retention_5m, retention_1h)");
-    expect_one("[store]\n\n\nbackend = sqlite\ndriver = x\n",
-               LABEL ":5: unknown key 'driver' in [store] (known: backend, path, url, lease)");
+    expect_one("[store]\n\n\nbackend = sqlite\ndriver = x\n", LABEL
+               ":5: unknown key 'driver' in [store] (known: backend, path, url, lease, api_url)");
     expect_one("[hypervisor:h]\nuri = test:///default\nkeepalive = 3\n",
                LABEL ":3: unknown key 'keepalive' in [hypervisor:h] (known: uri, driver, "
                      "keepalive_interval, keepalive_count, reconnect_min, reconnect_max, fence, probe, "
@@ -485,6 +485,8 @@ static void test_bad_enum(void **state)
     }
     /* A lease too short to heartbeat within, or so long a dead instance's
      * hosts wait for hours. */
+    expect_one("[store]\napi_url = node1:8470\n",
+               LABEL ":2: api_url: 'node1:8470' is not an http:// or https:// URL");
     expect_one("[store]\nlease = 2s\n",
                LABEL ":2: lease: between 3s and 1h (a host's lease among kanrid instances)");
     expect_one("[store]\nlease = 2h\n",

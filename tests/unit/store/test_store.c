@@ -2742,9 +2742,14 @@ static void test_cluster_leases(void **state)
 {
     struct fx *f = *state;
     g_autoptr(GError) err = NULL;
-    struct store_instance a = {
-        (char *)"ia", (char *)"node-a", (char *)"https://a:8443", (char *)"1.0", T0, 0};
-    struct store_instance b = {(char *)"ib", (char *)"node-b", NULL, (char *)"1.0", T0, 0};
+    struct store_instance a = {.id = (char *)"ia",
+                               .name = (char *)"node-a",
+                               .api_url = (char *)"https://a:8443",
+                               .tls_pin = (char *)"sha256//AAAA",
+                               .version = (char *)"1.0",
+                               .started_us = T0};
+    struct store_instance b = {
+        .id = (char *)"ib", .name = (char *)"node-b", .version = (char *)"1.0", .started_us = T0};
     assert_int_equal(OPS(f)->instance_beat(f->st, &a, T0, &err), 0);
     assert_int_equal(OPS(f)->instance_beat(f->st, &b, T0, &err), 0);
     assert_int_equal(OPS(f)->instance_beat(f->st, &a, T0 + 10 * SEC, &err), 0);
@@ -2788,6 +2793,7 @@ static void test_cluster_leases(void **state)
     const struct store_instance *ia = &g_array_index(inst, struct store_instance, 0);
     assert_string_equal(ia->id, "ia");
     assert_string_equal(ia->api_url, "https://a:8443");
+    assert_string_equal(ia->tls_pin, "sha256//AAAA");
     assert_int_equal(ia->heartbeat_us, T0 + 10 * SEC);
     assert_null(g_array_index(inst, struct store_instance, 1).api_url);
     assert_int_equal(leases->len, 2);

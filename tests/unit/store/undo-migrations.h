@@ -7,8 +7,11 @@
  */
 #pragma once
 
-/* Step 14: instances and leases (sqlite.c). */
-#define UNDO_MIGRATION_14 "DROP TABLE instances; DROP TABLE leases;"
+/* Step 15: instances' TLS pins (sqlite.c). */
+#define UNDO_MIGRATION_15 "ALTER TABLE instances DROP COLUMN tls_pin;"
+
+/* Step 14: instances and leases (sqlite.c); the later steps' undo first. */
+#define UNDO_MIGRATION_14 UNDO_MIGRATION_15 "DROP TABLE instances; DROP TABLE leases;"
 
 /* Step 13: high availability (sqlite.c); the later steps' undo first. */
 #define UNDO_MIGRATION_13                                                                          \
