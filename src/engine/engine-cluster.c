@@ -145,6 +145,9 @@ static void hold(struct engine *e, struct ehost *h, bool held, int64_t epoch, co
 {
     if (!set_held(e, h, held, epoch, holder))
         return;
+    g_autoptr(GError) err = NULL;
+    if (held && engine_host_rewarm(e, h, &err) < 0)
+        g_warning("host %s: loading what the previous holder left: %s", h->name, err->message);
     /* Held (anew, or under a new epoch): from a fresh connection and a
      * full sync, whatever the driver was doing. */
     if (held)

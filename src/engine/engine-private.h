@@ -195,6 +195,13 @@ bool engine_cluster_ready(struct engine *e, char **ret_why);
  * maintenance, the notification outbox): always alone, else while it
  * holds the leader's lease. */
 bool engine_is_leader(struct engine *e);
+/* The open incidents of HOST's items as the store has them replace what
+ * the operations record held of them: the instance that held HOST before
+ * may have opened and changed them (ops.c). */
+int engine_ops_reload_host(struct engine *e, const char *host, GError **error);
+/* H's open findings and engine states as the store has them replace what
+ * the engine held of its VMs (engine.c), for the same reason. */
+int engine_host_rewarm(struct engine *e, struct ehost *h, GError **error);
 /* The operations record gives ids SLOT modulo STRIDE from now on (ops.c). */
 void engine_ops_set_slot(struct engine *e, int64_t stride, int64_t slot);
 void engine_cluster_stop(struct engine *e);

@@ -487,6 +487,24 @@ static int warm_findings(struct engine *e, struct ehost *h, GError **error)
     return 0;
 }
 
+int engine_host_rewarm(struct engine *e, struct ehost *h, GError **error)
+{
+    /* What is known of its VMs' findings goes, then the store's. */
+    g_mutex_lock(&e->lock);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, h->inv);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        struct item *itm = g_hash_table_lookup(e->items, k);
+        if (itm)
+            g_ptr_array_set_size(itm->open, 0);
+    }
+    g_mutex_unlock(&e->lock);
+    if (warm_findings(e, h, error) < 0)
+        return -EIO;
+    return engine_ops_reload_host(e, h->name, error);
+}
+
 int engine_host_add(struct engine *e, struct driver *drv, const struct driver_host_conf *hc,
                     GError **error)
 {

@@ -145,6 +145,14 @@ def test_instances_share_the_hosts_and_take_over_a_killed_ones(kanrid_factory, t
                timeout=60, interval=0.5, what="rounds of the taken-over hosts")
     stop.set()
     asker.join(timeout=30)
+    # Taken over, not started again: one open finding per VM and rule, one
+    # open incident per item and condition, whoever opened them.
+    open_f = [(f["uuid"], f["rule"]) for f in
+              a.get("/api/v1/findings?state=open&limit=1000").json["findings"]]
+    assert open_f and len(open_f) == len(set(open_f)), open_f
+    open_i = [(i["item"], i["condition"]) for i in
+              a.get("/api/v1/incidents?state=open&limit=1000").json["incidents"]]
+    assert open_i and len(open_i) == len(set(open_i)), open_i
     assert answers and all(x == (200, 2 * HOSTS) for x in answers), answers
     live = {i["name"]: i["live"] for i in cluster(b)["instances"]}
     assert live.get(names[2]) in (False, None)
