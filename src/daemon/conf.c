@@ -125,7 +125,8 @@ struct conf *conf_new(void)
     c->log_level = g_strdup("info");
     c->tls = g_strdup("auto");
     c->store_backend = g_strdup("sqlite");
-    c->store_lease = 30 * G_USEC_PER_SEC;
+    /* Lost hosts are taken within a lease and a third of one: 27 s. */
+    c->store_lease = 20 * G_USEC_PER_SEC;
     c->collect_interval = 10;
     c->collect_connections = 4;
     c->max_connections = API_DEFAULT_MAX_CONNECTIONS;

@@ -91,7 +91,7 @@ static void test_defaults(void **state)
     assert_string_equal(c->log_level, "info");
     assert_string_equal(c->store_backend, "sqlite");
     assert_null(c->store_path);
-    assert_int_equal(c->store_lease, 30 * G_USEC_PER_SEC);
+    assert_int_equal(c->store_lease, 20 * G_USEC_PER_SEC);
     assert_int_equal(c->hypervisors->len, 0);
     assert_int_equal(c->max_connections, 10000);
     assert_int_equal(c->max_connections_per_address, 1000);
