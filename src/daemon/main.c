@@ -12,6 +12,7 @@
 #include "lxc/lxc.h"
 #include "virt/virt.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -348,6 +349,9 @@ int main(int argc, char **argv)
         return 1;
     }
     set_log_level(c->log_level);
+    /* Once, before any thread: notifications and forwarded actions use
+     * libcurl from threads of their own. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
 
     if (!state_dir)
         state_dir = c->state_dir ? g_strdup(c->state_dir) : default_state_dir();
