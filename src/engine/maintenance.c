@@ -41,9 +41,11 @@ static gpointer maint_thread(gpointer data)
         if (e->store->ops->samples_maintain(e->store, &e->conf.retention, now_usec(), settle,
                                             &stats, &err) < 0)
             g_warning("history maintenance: %s", err->message);
-        else if (stats.buckets_5m || stats.rows_deleted)
-            g_debug("history: %u 5-minute and %u hourly buckets, %u rows expired", stats.buckets_5m,
-                    stats.buckets_1h, stats.rows_deleted);
+        else if (stats.buckets_5m || stats.rows_deleted || stats.partitions_dropped)
+            g_debug("history: %u 5-minute and %u hourly buckets, %u rows and %u day partitions"
+                    " expired",
+                    stats.buckets_5m, stats.buckets_1h, stats.rows_deleted,
+                    stats.partitions_dropped);
         /* The operations record's events (and deliveries done) expire
          * like the history; incidents, problems and their logs stay. */
         unsigned pruned = 0;

@@ -106,13 +106,35 @@ static int copy_table(struct db *src, struct db *dst, const char *table, GError 
     return r;
 }
 
+/* The earliest and latest time the source's raw samples are partitioned
+ * by on PostgreSQL (lo > hi: none). */
+static int sample_span(struct db *src, int64_t *ret_lo, int64_t *ret_hi, GError **error)
+{
+    g_autoptr(db_stmt) q =
+        db_prep(src, error,
+                "SELECT min(lo), max(hi) FROM ("
+                " SELECT min(t) AS lo, max(t) AS hi FROM host_samples"
+                " UNION ALL SELECT min(received), max(received) FROM guest_samples"
+                " UNION ALL SELECT min(t), max(t) FROM node_samples"
+                " UNION ALL SELECT min(t), max(t) FROM pool_samples"
+                " UNION ALL SELECT min(t), max(t) FROM reconciled_samples)",
+                NULL);
+    if (!q || db_step(q, error) <= 0)
+        return -EIO;
+    *ret_lo = db_col_null(q, 0) ? 1 : db_col_i64(q, 0);
+    *ret_hi = db_col_null(q, 1) ? 0 : db_col_i64(q, 1);
+    return 0;
+}
+
 /* The identity columns' sequences moved past the ids copied, so that new
  * rows do not collide with them. */
 static int advance_identities(struct db *dst, GError **error)
 {
     g_autoptr(db_stmt) q = db_prep(dst, error,
                                    "SELECT table_name, column_name FROM information_schema.columns"
-                                   " WHERE table_schema = current_schema() AND is_identity = 'YES'",
+                                   " WHERE table_schema = current_schema() AND is_identity = 'YES'"
+                                   " AND table_name NOT IN"
+                                   "  (SELECT relname FROM pg_class WHERE relispartition)",
                                    NULL);
     if (!q)
         return -EIO;
@@ -172,7 +194,14 @@ int store_migrate_to(struct store *source, struct store *target, struct store_mi
     int r = db_exec(s->w, "BEGIN", error);
     if (r < 0)
         return r;
-    r = db_begin(t->w, error);
+    /* The partitions of the days the source's samples span are made
+     * first, in transactions of their own (pg-partitions.c). */
+    int64_t lo, hi;
+    r = sample_span(s->w, &lo, &hi, error);
+    if (r == 0)
+        r = pg_partitions_ensure(t, lo, hi, error);
+    if (r == 0)
+        r = db_begin(t->w, error);
     for (guint i = 0; r == 0 && i < tables->len; i++)
         r = copy_table(s->w, t->w, tables->pdata[i], error);
     if (r == 0)

@@ -5,6 +5,8 @@
  */
 #include "store/sqlite-private.h"
 
+#include "basic/util.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -14,6 +16,12 @@
 /* Taken for the length of a migration: instances starting together on
  * one database migrate it once (any number, fixed: "kanri" in ASCII). */
 #define MIGRATION_LOCK 0x6b616e7269
+
+/* The steps done in C after a numbered step's DDL, on PostgreSQL only. */
+static int migrate_pg_extra(struct db *db, size_t step, GError **error)
+{
+    return step == 16 ? pg_partition_samples(db, error) : 0;
+}
 
 static int migrate_pg(struct db *db, GError **error)
 {
@@ -46,6 +54,8 @@ static int migrate_pg(struct db *db, GError **error)
     for (size_t v = (size_t)MAX(version, 0); r == 0 && v < known; v++) {
         g_autofree char *ddl = db_ddl_pg(steps[v]);
         r = db_exec(db, ddl, error);
+        if (r == 0)
+            r = migrate_pg_extra(db, v + 1, error);
         if (r < 0)
             g_prefix_error(error, "schema migration %zu: ", v + 1);
     }
@@ -62,6 +72,17 @@ struct store *store_pg_open(const char *conninfo, GError **error)
     s->conninfo = g_strdup(conninfo);
     if (!(s->w = db_open_pg(conninfo, error)) || migrate_pg(s->w, error) < 0 ||
         !(s->r = db_open_pg(conninfo, error)) || !(s->a = db_open_pg(conninfo, error))) {
+        sq_free(s);
+        return NULL;
+    }
+    /* The sample tables' partitions for the days around now; later days
+     * are made by maintenance and by the writes needing them. */
+    int r;
+    {
+        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+        r = pg_partitions_ensure_ahead(s, now_usec(), error);
+    }
+    if (r < 0) {
         sq_free(s);
         return NULL;
     }

@@ -24,6 +24,10 @@ struct store_sqlite {
     GMutex alock;
     GHashTable *last_used; /* token id -> when last_used was last written (µs), under alock */
     char *conninfo;        /* PostgreSQL: for connections of one call's own */
+    /* PostgreSQL: the days whose sample partitions are known to be there
+     * (pg-partitions.c), under wlock. */
+    bool part_known;
+    int64_t part_lo, part_hi;
 };
 
 /* sqlite.c: a store with no connections yet (OPS: sqlite's or sq_pg_ops()),
@@ -39,6 +43,20 @@ int sq_schema_newer(int64_t version, size_t known, GError **error);
 void sq_audit_interrupted(struct store_sqlite *s);
 
 #define SQ(st) ((struct store_sqlite *)(st))
+
+/* pg-partitions.c, PostgreSQL only (on SQLite the calls do nothing): the
+ * raw sample tables partitioned by day.  Called under wlock, outside a
+ * transaction of s->w. */
+/* Migration 16, inside the migration's transaction. */
+int pg_partition_samples(struct db *db, GError **error);
+/* Makes every sample table's partitions for the days from LO_US to HI_US. */
+int pg_partitions_ensure(struct store_sqlite *s, int64_t lo_us, int64_t hi_us, GError **error);
+/* Yesterday's to the day after tomorrow's, around NOW_US. */
+int pg_partitions_ensure_ahead(struct store_sqlite *s, int64_t now_us, GError **error);
+/* Drops TABLE's day partitions wholly older than CUTOFF_US, counting them
+ * into *RET_DROPPED. */
+int pg_partitions_drop_before(struct store_sqlite *s, const char *table, int64_t cutoff_us,
+                              unsigned *ret_dropped, GError **error);
 
 /* Binds S (NULL: SQL NULL) to parameter IDX of a reused statement. */
 void bind_s(struct db_stmt *q, int idx, const char *s);

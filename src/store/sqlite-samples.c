@@ -95,22 +95,34 @@ static int insert_host_samples(struct db *db, const struct host_sample *const *v
 
 /* Guest samples are keyed by (machine, source, seq) or, without seq,
  * (machine, source, time): a repeat is ignored, so a backfill or a second
- * look at the same balloon report never counts twice. */
+ * look at the same balloon report never counts twice.  On SQLite two
+ * unique indexes say so; on PostgreSQL, whose partitioned table can only
+ * have keys containing the day it is partitioned by (pg-partitions.c),
+ * the insert itself looks first. */
+#define GUEST_INSERT                                                                               \
+    "INSERT INTO guest_samples(machine_uuid, source, t, received, seq,"                            \
+    " cpu_count, cpu_user_ns, cpu_nice_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns,"             \
+    " cpu_irq_ns, cpu_softirq_ns, cpu_steal_ns, mem_total, mem_free, mem_available,"               \
+    " mem_cached, mem_buffers, swap_total, swap_free, swap_in_pages, swap_out_pages,"              \
+    " major_faults, minor_faults, load1_milli, load5_milli, load15_milli, fs_total,"               \
+    " fs_used, fs_avail, disk_read_bytes, disk_write_bytes, disk_reads, disk_writes,"              \
+    " net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets, filesystems,"                    \
+    " disks, nics, extra)"
+#define GUEST_VALUES                                                                               \
+    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+
 static struct db_stmt *guest_insert_prepare(struct db *db, GError **error)
 {
-    return db_prep(
-        db, error,
-        "INSERT INTO guest_samples(machine_uuid, source, t, received, seq,"
-        " cpu_count, cpu_user_ns, cpu_nice_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns,"
-        " cpu_irq_ns, cpu_softirq_ns, cpu_steal_ns, mem_total, mem_free, mem_available,"
-        " mem_cached, mem_buffers, swap_total, swap_free, swap_in_pages, swap_out_pages,"
-        " major_faults, minor_faults, load1_milli, load5_milli, load15_milli, fs_total,"
-        " fs_used, fs_avail, disk_read_bytes, disk_write_bytes, disk_reads, disk_writes,"
-        " net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets, filesystems,"
-        " disks, nics, extra)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        " ?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-        NULL);
+    if (db_kind(db) == DB_SQLITE)
+        return db_prep(db, error, GUEST_INSERT " VALUES (" GUEST_VALUES ") ON CONFLICT DO NOTHING",
+                       NULL);
+    return db_prep(db, error,
+                   GUEST_INSERT
+                   " SELECT " GUEST_VALUES " WHERE NOT EXISTS (SELECT 1 FROM guest_samples WHERE"
+                   " machine_uuid = ?1 AND source = ?2 AND seq = ?5)"
+                   " AND NOT EXISTS (SELECT 1 FROM guest_samples WHERE ?5 IS NULL"
+                   " AND machine_uuid = ?1 AND source = ?2 AND seq IS NULL AND t = ?3)",
+                   NULL);
 }
 
 static int guest_insert(struct db_stmt *q, const struct guest_sample *g, GError **error)
@@ -152,22 +164,34 @@ int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool 
     }
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    bool sqlite = db_kind(s->w) == DB_SQLITE;
+    if (!sqlite && pg_partitions_ensure(s, g->received_us, g->received_us, error) < 0)
+        return -EIO;
     struct db_stmt *q = guest_insert_prepare(s->w, error);
     if (!q)
         return -EIO;
     /* The sender deletes what was acknowledged: this commit reaches the
      * disk before it returns (WAL with synchronous=NORMAL, kept for the
      * rounds, would sync only at the next checkpoint).  SQLite only: the
-     * PRAGMAs; PostgreSQL's commit is durable when it returns. */
-    bool sqlite = db_kind(s->w) == DB_SQLITE;
-    int r = sqlite ? db_exec(s->w, "PRAGMA synchronous = FULL", error) : 0;
+     * PRAGMAs; PostgreSQL's commit is durable when it returns, and there
+     * the look for a repeat and the insert hold a lock on the machine's
+     * samples, so that the same document pushed to two instances at once
+     * is stored once. */
+    int r = sqlite ? db_exec(s->w, "PRAGMA synchronous = FULL", error) : db_begin(s->w, error);
+    if (r == 0 && !sqlite)
+        r = db_done(
+            db_prep(s->w, error, "SELECT pg_advisory_xact_lock(hashtext(?))", "s", g->machine_uuid),
+            error);
     if (r == 0)
         r = guest_insert(q, g, error);
     db_finalize(q);
+    bool duplicate = r == 0 && db_changes(s->w) == 0;
     if (sqlite && db_exec(s->w, "PRAGMA synchronous = NORMAL", r == 0 ? error : NULL) < 0)
         r = -EIO;
+    if (!sqlite)
+        r = db_commit_or_rollback(s->w, r, error);
     if (r == 0 && ret_duplicate)
-        *ret_duplicate = db_changes(s->w) == 0;
+        *ret_duplicate = duplicate;
     return r;
 }
 
@@ -306,10 +330,35 @@ static int status_write(struct db *db, const struct store_view_status_write *w, 
     return r;
 }
 
+/* The earliest and latest of the times a round's rows are partitioned
+ * by (pg-partitions.c); lo > hi when it has none. */
+static void round_span(const struct store_round *w, int64_t *ret_lo, int64_t *ret_hi)
+{
+    int64_t lo = G_MAXINT64, hi = G_MININT64;
+#define SPAN(t) (lo = MIN(lo, (t)), hi = MAX(hi, (t)))
+    for (size_t i = 0; i < w->n_hosts; i++)
+        SPAN(w->hosts[i]->time_us);
+    if (w->node)
+        SPAN(w->node->time_us);
+    for (size_t i = 0; i < w->n_pools; i++)
+        SPAN(w->pools[i]->time_us);
+    for (size_t i = 0; i < w->n_guests; i++)
+        SPAN(w->guests[i]->received_us);
+    for (size_t i = 0; i < w->n_reconciled; i++)
+        SPAN(w->reconciled[i].time_us);
+#undef SPAN
+    *ret_lo = lo;
+    *ret_hi = hi;
+}
+
 int sq_round_write(struct store *st, const struct store_round *w, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    int64_t lo, hi;
+    round_span(w, &lo, &hi);
+    if (pg_partitions_ensure(s, lo, hi, error) < 0)
+        return -EIO;
     int r = db_begin(s->w, error);
     if (r < 0)
         return r;
@@ -744,10 +793,22 @@ int sq_samples_maintain(struct store *st, const struct store_retention *retentio
             if (r < 0)
                 break;
             int64_t cutoff = MIN(now_us - retention->raw_us, wm);
+            if (db_kind(s->w) == DB_PG) {
+                /* Whole days only: a row lives up to a day past the
+                 * retention, and none is deleted one by one. */
+                g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+                r = pg_partitions_drop_before(s, k->table, cutoff, &stats.partitions_dropped,
+                                              error);
+                continue;
+            }
             g_autofree char *sql =
                 g_strdup_printf("DELETE FROM %s WHERE %s < ?", k->table, k->recv_col);
             r = delete_older(s, sql, cutoff, &stats, error);
         }
+    }
+    if (r == 0 && db_kind(s->w) == DB_PG) {
+        g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+        r = pg_partitions_ensure_ahead(s, now_us, error);
     }
     if (r == 0 && retention->m5_us > 0)
         r = delete_older(s, "DELETE FROM samples_5m WHERE t < ?", now_us - retention->m5_us, &stats,

@@ -290,6 +290,9 @@ static const char *const migrations[] = {
     /* 15: an instance's TLS pin, for another to forward an action to it
      * over TLS without a CA (docs/scale-out.md). */
     "ALTER TABLE instances ADD COLUMN tls_pin TEXT;",
+    /* 16: on PostgreSQL, the raw sample tables partitioned by day
+     * (pg-partitions.c, run by pg.c after this step); nothing on SQLite. */
+    "SELECT 1",
 };
 
 void bind_s(struct db_stmt *q, int idx, const char *s)

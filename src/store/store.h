@@ -113,6 +113,7 @@ struct store_maint_stats {
     unsigned buckets_5m; /* 5-minute buckets (re)computed */
     unsigned buckets_1h;
     unsigned rows_deleted;
+    unsigned partitions_dropped; /* PostgreSQL: raw days dropped whole */
 };
 
 struct store_series_query {

@@ -29,6 +29,7 @@
 
 #include "store/db.h"
 #include "store/series.h"
+#include "store/sqlite-private.h" /* sq_migrations(), to build an old PostgreSQL schema */
 #include "store/store.h"
 #include "undo-migrations.h"
 
@@ -2942,6 +2943,167 @@ static void test_pg_newer_schema_refused(void **state)
     assert_int_equal(pg_schema_version(f->path), v);
 }
 
+/* The first column of the first row of SQL, on a connection of its own. */
+static int64_t pg_scalar(const char *url, const char *sql)
+{
+    g_autoptr(GError) err = NULL;
+    struct db *db = db_open_pg(url, &err);
+    assert_non_null(db);
+    struct db_stmt *q = db_prep(db, &err, sql, NULL);
+    if (!q || db_step(q, &err) != 1)
+        fail_msg("%s: %s", sql, err ? err->message : "no row");
+    int64_t v = db_col_i64(q, 0);
+    db_finalize(q);
+    db_close(db);
+    return v;
+}
+
+#define DAY (86400 * SEC)
+#define PARTITIONS_OF(table)                                                                       \
+    "SELECT count(*) FROM pg_inherits WHERE inhparent = CAST('" table "' AS regclass)"
+
+/* A round of one host sample, one node sample and one reconciled row at T. */
+static void round_at(struct fx *f, int64_t host, int64_t t)
+{
+    struct host_sample hs;
+    host_sample_fill(&hs, host, UUID_A, t, 1000);
+    const struct host_sample *hv[] = {&hs};
+    struct node_sample node;
+    node_sample_init(&node);
+    node.host_id = host;
+    node.time_us = t;
+    struct reconciled_sample rs = {.host_id = host, .uuid = (char *)UUID_A, .time_us = t};
+    struct store_round w = {
+        .hosts = hv, .n_hosts = 1, .node = &node, .reconciled = &rs, .n_reconciled = 1};
+    round_ok(f, &w);
+    host_sample_clear(&hs);
+}
+
+/* Retention on both backends: raw rows of days past it go, recent ones
+ * stay.  On PostgreSQL the raw tables are partitioned by day and a day
+ * goes whole (its partition dropped), once all of it is past. */
+static void test_raw_retention_by_day(void **state)
+{
+    struct fx *f = *state;
+    int64_t h;
+    g_autoptr(GError) err = NULL;
+    assert_int_equal(OPS(f)->host_ensure(f->st, "h1", "test:///default", &h, &err), 0);
+    int64_t now = g_get_real_time();
+    round_at(f, h, now - 3 * DAY);
+    round_at(f, h, now - 2 * DAY);
+    round_at(f, h, now);
+    if (f->pg) {
+        const char *const tables[] = {"host_samples", "guest_samples", "node_samples",
+                                      "pool_samples", "reconciled_samples"};
+        g_autofree char *part = g_strdup_printf(
+            "SELECT count(*) FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid"
+            " WHERE c.relnamespace = CAST(current_schema() AS regnamespace)"
+            " AND c.relname IN ('%s', '%s', '%s', '%s', '%s')",
+            tables[0], tables[1], tables[2], tables[3], tables[4]);
+        assert_int_equal(pg_scalar(f->path, part), 5);
+        /* The days written to, made as the round needed them, beside the
+         * days made ahead around now (yesterday to the day after
+         * tomorrow). */
+        assert_int_equal(pg_scalar(f->path, PARTITIONS_OF("host_samples")), 6);
+        assert_int_equal(pg_scalar(f->path, PARTITIONS_OF("guest_samples")), 6);
+    }
+    struct store_retention one_day = {DAY, 0, 0};
+    struct store_maint_stats ms;
+    assert_int_equal(OPS(f)->samples_maintain(f->st, &one_day, now, 20 * SEC, &ms, &err), 0);
+    assert_null(err);
+    g_autoptr(GArray) recent = g_array_new(FALSE, TRUE, sizeof(struct host_sample));
+    g_array_set_clear_func(recent, (GDestroyNotify)host_sample_clear);
+    assert_int_equal(
+        OPS(f)->samples_recent(f->st, STORE_RECENT_HOST, UUID_A, NULL, h, 10, recent, &err), 0);
+    assert_int_equal(recent->len, 1);
+    assert_int_equal(g_array_index(recent, struct host_sample, 0).time_us, now);
+    if (f->pg) {
+        /* Three days before and two days before, of each of the five
+         * tables; nothing deleted row by row. */
+        assert_int_equal(ms.partitions_dropped, 10);
+        assert_int_equal(ms.rows_deleted, 0);
+        assert_int_equal(pg_scalar(f->path, PARTITIONS_OF("host_samples")), 4);
+        assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM node_samples"), 1);
+        assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM reconciled_samples"), 1);
+    } else {
+        assert_int_equal(ms.partitions_dropped, 0);
+        assert_true(ms.rows_deleted >= 6);
+    }
+    /* A second pass finds nothing more to drop, and writes go on. */
+    assert_int_equal(OPS(f)->samples_maintain(f->st, &one_day, now, 20 * SEC, &ms, &err), 0);
+    assert_int_equal(ms.partitions_dropped, 0);
+    round_at(f, h, now + SEC);
+}
+
+/* A PostgreSQL store made before the partitioning (schema 15) with rows
+ * in its sample tables: opened, the tables are partitioned by day with
+ * every row kept, new rows get ids past the old ones, and a guest sample
+ * already there is still a duplicate. */
+static void test_pg_partitioning_migrates_rows(void **state)
+{
+    struct fx *f = *state;
+    if (!f->pg)
+        return;
+    store_close(f->st);
+    f->st = NULL;
+    pg_empty(f->path);
+    g_autoptr(GError) err = NULL;
+    struct db *db = db_open_pg(f->path, &err);
+    assert_non_null(db);
+    size_t known;
+    const char *const *steps = sq_migrations(&known);
+    assert_true(known >= 16);
+    for (size_t v = 0; v < 15; v++) {
+        g_autofree char *ddl = db_ddl_pg(steps[v]);
+        if (db_exec(db, ddl, &err) < 0)
+            fail_msg("step %zu: %s", v + 1, err->message);
+    }
+    int64_t now = g_get_real_time(), old = now - 2 * DAY;
+    g_autofree char *old_rows = g_strdup_printf(
+        "CREATE TABLE kanri_schema (version BIGINT NOT NULL);"
+        "INSERT INTO kanri_schema VALUES (15);"
+        "INSERT INTO hosts(id, name, uri) VALUES (1, 'h1', 'test:///default');"
+        "INSERT INTO host_samples(host_id, uuid, t) VALUES (1, '%s', %" PRId64
+        "), (1, '%s', %" PRId64 ");"
+        "INSERT INTO guest_samples(machine_uuid, source, t, received, seq)"
+        " VALUES ('%s', 'kanri-guestd', %" PRId64 ", %" PRId64 ", 41);"
+        "INSERT INTO node_samples(host_id, t) VALUES (1, %" PRId64 ");"
+        "INSERT INTO pool_samples(host_id, name, t) VALUES (1, 'default', %" PRId64 ");"
+        "INSERT INTO reconciled_samples(host_id, uuid, t) VALUES (1, '%s', %" PRId64 ");",
+        UUID_A, old, UUID_A, now, UUID_A, old, old, old, old, UUID_A, old);
+    if (db_exec(db, old_rows, &err) < 0)
+        fail_msg("rows: %s", err->message);
+    db_close(db);
+
+    reopen(f);
+    assert_int_equal(pg_schema_version(f->path), (int64_t)known);
+    assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM pg_partitioned_table p"
+                                        " JOIN pg_class c ON c.oid = p.partrelid WHERE"
+                                        " c.relnamespace = CAST(current_schema() AS regnamespace)"),
+                     5);
+    assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM host_samples"), 2);
+    assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM guest_samples"), 1);
+    assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM node_samples"), 1);
+    assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM pool_samples"), 1);
+    assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM reconciled_samples"), 1);
+    /* The two days' rows are in two partitions. */
+    assert_int_equal(pg_scalar(f->path, "SELECT count(DISTINCT tableoid) FROM host_samples"), 2);
+
+    int64_t h;
+    assert_int_equal(OPS(f)->host_ensure(f->st, "h1", "test:///default", &h, &err), 0);
+    round_at(f, h, now + SEC);
+    assert_int_equal(pg_scalar(f->path, "SELECT count(DISTINCT id) FROM host_samples"), 3);
+    struct guest_sample g;
+    guest_sample_fill(&g, UUID_A, "kanri-guestd", old + SEC, 41, 5);
+    bool dup = false;
+    assert_int_equal(OPS(f)->guest_sample_insert(f->st, &g, &dup, &err), 0);
+    assert_true(dup);
+    g.seq = 42;
+    assert_int_equal(OPS(f)->guest_sample_insert(f->st, &g, &dup, &err), 0);
+    assert_false(dup);
+    guest_sample_clear(&g);
+}
+
 static gpointer open_pg_thread(gpointer url)
 {
     return store_pg_open(url, NULL);
@@ -3005,6 +3167,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guest_samples_received, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_instances_migrate_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_retention_by_day, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_partitioning_migrates_rows, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("store-sqlite", sqlite_only, NULL, NULL);
     return failed + run_on_both("store", tests, G_N_ELEMENTS(tests));

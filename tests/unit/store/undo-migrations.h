@@ -7,8 +7,12 @@
  */
 #pragma once
 
+/* Step 16: nothing on SQLite (the sample tables partitioned on
+ * PostgreSQL). */
+#define UNDO_MIGRATION_16 ""
+
 /* Step 15: instances' TLS pins (sqlite.c). */
-#define UNDO_MIGRATION_15 "ALTER TABLE instances DROP COLUMN tls_pin;"
+#define UNDO_MIGRATION_15 UNDO_MIGRATION_16 "ALTER TABLE instances DROP COLUMN tls_pin;"
 
 /* Step 14: instances and leases (sqlite.c); the later steps' undo first. */
 #define UNDO_MIGRATION_14 UNDO_MIGRATION_15 "DROP TABLE instances; DROP TABLE leases;"
