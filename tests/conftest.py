@@ -2,7 +2,9 @@
 import path and a fixture that starts kanrid processes and stops them after
 the test."""
 import os
+import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -10,7 +12,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "integration"))
 sys.path.insert(0, os.path.join(HERE, "lab"))
 
-from kanri_harness import Kanrid  # noqa: E402
+from kanri_harness import Kanrid, pg_schema_url  # noqa: E402
+
+# The tests' PostgreSQL server (make check starts one).
+PG = os.environ.get("KANRI_TEST_PG") or os.environ.get("KANRI_TEST_STORE_PG")
 
 
 @pytest.fixture
@@ -33,3 +38,17 @@ def kanrid_factory():
             errors.append(e)
     if errors:
         raise errors[0]
+
+
+@pytest.fixture
+def pg_url():
+    """A store of the test's own on the tests' PostgreSQL server: a fresh
+    schema, dropped afterwards.  Without a server the test is skipped, or
+    fails when KANRI_TEST_PG_REQUIRED=1."""
+    if not PG:
+        if os.environ.get("KANRI_TEST_PG_REQUIRED") == "1":
+            pytest.fail("KANRI_TEST_PG is not set: no PostgreSQL server to test on")
+        pytest.skip("KANRI_TEST_PG is not set (tools/pg-server.sh start DIR prints one)")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    yield pg_schema_url(PG, schema)
+    subprocess.run(["psql", PG, "-qXc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)

@@ -10,27 +10,12 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 
-import pytest
-
-from kanri_harness import node_xml, pg_schema_url, run
+from kanri_harness import node_xml, run
 from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest
 
-PG = os.environ.get("KANRI_TEST_PG") or os.environ.get("KANRI_TEST_STORE_PG")
 HOSTS = 30
 LEASE = 3  # seconds: the shortest kanri.conf allows, for a quick failover
-
-
-@pytest.fixture
-def pg_url():
-    if not PG:
-        if os.environ.get("KANRI_TEST_PG_REQUIRED") == "1":
-            pytest.fail("KANRI_TEST_PG is not set: no PostgreSQL server to test on")
-        pytest.skip("KANRI_TEST_PG is not set (tools/pg-server.sh start DIR prints one)")
-    schema = "cl_" + uuid.uuid4().hex[:12]
-    yield pg_schema_url(PG, schema)
-    subprocess.run(["psql", PG, "-qXc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
 
 
 def fleet(tmp_path, pg_url, hosts=HOSTS):

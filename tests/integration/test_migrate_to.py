@@ -4,24 +4,8 @@ on PostgreSQL serves the same inventory, audit trail and tokens.  Needs
 the tests' PostgreSQL server (KANRI_TEST_PG; make check starts one)."""
 import os
 import subprocess
-import uuid
 
-import pytest
-
-from kanri_harness import KANRID, pg_schema_url
-
-PG = os.environ.get("KANRI_TEST_PG") or os.environ.get("KANRI_TEST_STORE_PG")
-
-
-@pytest.fixture
-def pg_url():
-    if not PG:
-        if os.environ.get("KANRI_TEST_PG_REQUIRED") == "1":
-            pytest.fail("KANRI_TEST_PG is not set: no PostgreSQL server to test on")
-        pytest.skip("KANRI_TEST_PG is not set (tools/pg-server.sh start DIR prints one)")
-    schema = "mig_" + uuid.uuid4().hex[:12]
-    yield pg_schema_url(PG, schema)
-    subprocess.run(["psql", PG, "-qXc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
+from kanri_harness import KANRID
 
 
 def kanrid(*args):
