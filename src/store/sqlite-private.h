@@ -150,6 +150,8 @@ struct rows *sq_findings_query(struct store *st, const char *state, const char *
 struct rows *sq_findings_open(struct store *st, int64_t host_id, GError **error);
 int sq_states_load(struct store *st, int64_t host_id, GHashTable *ret, GError **error);
 int sq_view_get(struct store *st, const char *uuid, struct vm_view **ret, GError **error);
+int sq_views_of_hosts(struct store *st, const int64_t *host_ids, size_t n, GPtrArray *ret,
+                      GError **error);
 /* Within a round's transaction. */
 int findings_write(struct db *db, const struct finding_write *f, size_t n, GError **error);
 int states_write(struct db *db, const struct store_state_write *w, size_t n, GError **error);

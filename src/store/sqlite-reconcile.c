@@ -262,3 +262,33 @@ int sq_view_get(struct store *st, const char *uuid, struct vm_view **ret, GError
     *ret = v;
     return v ? 0 : -EIO;
 }
+
+int sq_views_of_hosts(struct store *st, const int64_t *host_ids, size_t n, GPtrArray *ret,
+                      GError **error)
+{
+    if (n == 0)
+        return 0;
+    struct store_sqlite *s = SQ(st);
+    /* The ids are numbers written by us: no quoting to get wrong. */
+    g_autoptr(GString) sql =
+        g_string_new("SELECT uuid, host_id, t, view FROM reconcile_current WHERE host_id IN (");
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(sql, "%s%" G_GINT64_FORMAT, i ? ", " : "", host_ids[i]);
+    g_string_append_c(sql, ')');
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    g_autoptr(db_stmt) q = db_prep(s->r, error, sql->str, NULL);
+    if (!q)
+        return -EIO;
+    int rc;
+    while ((rc = db_step(q, error)) > 0) {
+        /* One unreadable view does not hide the others. */
+        struct vm_view *v = view_parse(db_col_text(q, 3), NULL);
+        if (!v)
+            continue;
+        v->uuid = db_col_strdup(q, 0);
+        v->host_id = db_col_i64(q, 1);
+        v->time_us = db_col_i64(q, 2);
+        g_ptr_array_add(ret, v);
+    }
+    return rc < 0 ? -EIO : 0;
+}

@@ -1259,6 +1259,7 @@ static const struct store_ops sqlite_ops = {
     .findings_open = sq_findings_open,
     .states_load = sq_states_load,
     .view_get = sq_view_get,
+    .views_of_hosts = sq_views_of_hosts,
     /* sqlite-cluster.c */
     .instance_beat = sq_instance_beat,
     .instance_leave = sq_instance_leave,

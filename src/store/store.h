@@ -422,6 +422,11 @@ struct store_ops {
     int (*vm_resolve)(struct store *st, const char *ref, GArray *ret, GError **error);
     /* The last view kept of UUID; -ENOENT when none. */
     int (*view_get)(struct store *st, const char *uuid, struct vm_view **ret, GError **error);
+    /* The last views kept of the VMs of the N hosts HOST_IDS, appended to
+     * RET (struct vm_view *; the caller frees them); an unreadable one is
+     * left out. */
+    int (*views_of_hosts)(struct store *st, const int64_t *host_ids, size_t n, GPtrArray *ret,
+                          GError **error);
 
     /* ---- samples ---- */
     /* Guest-view sample pushed by an agent.  Idempotent: a sample with the

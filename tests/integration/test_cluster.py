@@ -11,6 +11,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from kanri_harness import node_xml, run
 from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest
 
@@ -227,6 +229,34 @@ def test_a_guest_document_pushed_to_any_instance_reaches_the_holder(kanrid_facto
         return r.status == 200 and {e["resource"]: e for e in r.json["resources"]}[
             "mem.used"]["g_source"] == "kanri-guestd"
     a.wait_for(seen_from_a, timeout=30, interval=0.5, what="b's view of the VM from a")
+
+    # a's fleet summary shows b's host as held elsewhere and its VMs with
+    # the figures and open findings b keeps in the store: the same as a's
+    # /reconciled and /findings of them.
+    def fleet_from_a():
+        f = a.get("/api/v1/fleet").json
+        mine = [v for v in f["vms"] if v["host"] == host]
+        views = {v["uuid"]: a.get(f"/api/v1/vms/{v['uuid']}/reconciled").json for v in mine}
+        if not all(v["t"] and v["t"] == views[v["uuid"]]["time"] for v in mine):
+            return None  # not yet, or a view kept between the two reads
+        return f, mine, views
+    f, mine, views = a.wait_for(fleet_from_a, timeout=60, interval=0.5,
+                                what="b's VMs with their kept figures in a's /fleet")
+    h = next(x for x in f["hosts"] if x["name"] == host)
+    assert h["state"] == "elsewhere", h
+    assert h["vms_running"] == len(mine) == 2 and h["mem_used_vms"] >= 1, h
+    for v in mine:
+        r = {e["resource"]: e["r"] for e in views[v["uuid"]]["resources"]}
+        assert v["mem_used_bytes"] == (round(r["mem.used"]) if r["mem.used"] is not None
+                                       else None), (v, r)
+        if r["cpu.demand"] is None:
+            assert v["cpu_demand_pct"] is None, (v, r)
+        else:
+            assert v["cpu_demand_pct"] == pytest.approx(r["cpu.demand"], abs=0.001), (v, r)
+        opened = a.get(f"/api/v1/findings?state=open&vm={v['uuid']}").json["findings"]
+        assert v["findings_open"] == len(opened), (v, opened)
+    pushed = next(v for v in mine if v["uuid"] == vm["uuid"])
+    assert pushed["mem_used_bytes"] > 0, pushed
 
 
 def test_an_action_asked_of_any_instance_is_done_by_the_holder(kanrid_factory, tmp_path,
