@@ -484,7 +484,11 @@ struct db_batch {
     struct db_stmt *one; /* SQLite: the one-row statement; PostgreSQL: the row being bound */
     /* PostgreSQL */
     char *table, *cols, *tail;
-    GString *copy; /* the rows bound so far, in COPY's text format */
+    GString *copy; /* without a tail: the rows bound so far, in COPY's text format */
+    /* With a tail: each column's values bound so far, as an array's text,
+     * and its type. */
+    GString **arrays;
+    unsigned *oids;
     guint rows;
 };
 
@@ -534,7 +538,14 @@ struct db_batch *db_batch_new(struct db *db, const char *insert_head, int ncols,
     b->one->nparams = ncols;
     b->one->params = g_new0(struct db_param, (gsize)ncols + 1);
     b->tail = g_strdup(tail);
-    b->copy = g_string_sized_new(64 * 1024);
+    if (*tail) {
+        b->arrays = g_new0(GString *, ncols);
+        b->oids = g_new0(unsigned, ncols);
+        for (int i = 0; i < ncols; i++)
+            b->arrays[i] = g_string_sized_new(4096);
+    } else {
+        b->copy = g_string_sized_new(64 * 1024);
+    }
     return b;
 }
 
@@ -574,14 +585,9 @@ static void copy_value(GString *out, const char *v)
     }
 }
 
-static int pg_command(struct db *db, const char *sql, GError **error)
-{
-    db->round_trips++;
-    return db_exec(db, sql, error);
-}
-
-/* COPY the buffered rows into TABLE. */
-static int pg_copy(struct db_batch *b, const char *table, GError **error)
+/* COPY the buffered rows into TABLE; *RET_DUPLICATE (when given) says
+ * whether it failed on a key already there. */
+static int pg_copy(struct db_batch *b, const char *table, bool *ret_duplicate, GError **error)
 {
     PGconn *c = b->db->pg;
     g_autofree char *sql = g_strdup_printf("COPY %s (%s) FROM STDIN", table, b->cols);
@@ -598,8 +604,11 @@ static int pg_copy(struct db_batch *b, const char *table, GError **error)
     sent = PQputCopyEnd(c, sent ? NULL : "kanri could not send the rows") == 1 && sent;
     int r = 0;
     while ((res = PQgetResult(c))) {
-        if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+        if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            if (ret_duplicate)
+                *ret_duplicate = g_strcmp0(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505") == 0;
             r = pg_result_error(error, c, res);
+        }
         PQclear(res);
     }
     if (r == 0 && !sent)
@@ -607,37 +616,103 @@ static int pg_copy(struct db_batch *b, const char *table, GError **error)
     return r;
 }
 
+/* An element of an array's text: NULL bare, a number as it is, text in
+ * double quotes with the quote and the backslash escaped. */
+static void array_value(GString *out, const char *v, unsigned oid)
+{
+    if (out->len)
+        g_string_append_c(out, ',');
+    if (!v) {
+        g_string_append(out, "NULL");
+        return;
+    }
+    if (oid == OID_INT8 || oid == OID_FLOAT8) {
+        g_string_append(out, v);
+        return;
+    }
+    g_string_append_c(out, '"');
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            g_string_append_c(out, '\\');
+        g_string_append_c(out, *v);
+    }
+    g_string_append_c(out, '"');
+}
+
+static const char *oid_type(unsigned oid)
+{
+    return oid == OID_INT8 ? "bigint" : oid == OID_FLOAT8 ? "double precision" : "text";
+}
+
+/* The bound rows with the conflict clause, in one statement: each column
+ * sent as one array parameter and taken apart by unnest(). */
+static int pg_upsert(struct db_batch *b, GError **error)
+{
+    g_autoptr(GString) sql = g_string_new(NULL);
+    g_string_printf(sql, "INSERT INTO %s (%s) SELECT * FROM unnest(", b->table, b->cols);
+    g_autofree const char **values = g_new0(const char *, b->ncols);
+    for (int i = 0; i < b->ncols; i++) {
+        g_string_append_printf(sql, "%s$%d::%s[]", i ? ", " : "", i + 1, oid_type(b->oids[i]));
+        g_string_prepend_c(b->arrays[i], '{');
+        g_string_append_c(b->arrays[i], '}');
+        values[i] = b->arrays[i]->str;
+    }
+    g_string_append_printf(sql, ") %s", b->tail);
+    b->db->round_trips++;
+    PGresult *res = PQexecParams(b->db->pg, sql->str, b->ncols, NULL, values, NULL, NULL, 0);
+    int r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_result_error(error, b->db->pg, res);
+    PQclear(res);
+    return r;
+}
+
+/* Rows expected new, with a conflict clause for the odd one that is not:
+ * COPY under a savepoint, and only if a key is already there the rows
+ * again through the clause.  An upsert checks each row's key before its
+ * insert, which costs about twice a COPY's time. */
+static int pg_copy_else_upsert(struct db_batch *b, GError **error)
+{
+    int r = db_exec(b->db, "SAVEPOINT kanri_batch", error);
+    if (r < 0)
+        return r;
+    bool duplicate = false;
+    g_autoptr(GError) err = NULL;
+    r = pg_copy(b, b->table, &duplicate, &err);
+    if (r == 0)
+        return db_exec(b->db, "RELEASE SAVEPOINT kanri_batch", error);
+    if (!duplicate) {
+        g_propagate_error(error, g_steal_pointer(&err));
+        return r;
+    }
+    r = db_exec(b->db, "ROLLBACK TO SAVEPOINT kanri_batch; RELEASE SAVEPOINT kanri_batch", error);
+    return r < 0 ? r : pg_upsert(b, error);
+}
+
 int db_batch_flush(struct db_batch *b, GError **error)
 {
     if (b->db->kind == DB_SQLITE || b->rows == 0)
         return 0;
+    /* Plain rows: COPY, PostgreSQL's fastest path; with a conflict clause
+     * one INSERT ... SELECT from the rows' arrays (a staging table for
+     * COPY costs three statements and a truncation each time). */
     int r;
-    if (!*b->tail) {
-        /* Plain rows: COPY, PostgreSQL's fastest path. */
-        r = pg_copy(b, b->table, error);
-    } else {
-        /* Rows with a conflict clause: COPY into a staging table of this
-         * connection's own, then one INSERT ... SELECT with the clause. */
-        g_autofree char *stage = g_strdup_printf("kanri_stage_%s", b->table);
-        /* Made each time if missing: one made in a transaction that was
-         * then rolled back is gone. */
-        g_autofree char *mk =
-            g_strdup_printf("CREATE TEMP TABLE IF NOT EXISTS %s AS SELECT %s FROM %s WITH NO DATA",
-                            stage, b->cols, b->table);
-        r = pg_command(b->db, mk, error);
-        if (r == 0)
-            r = pg_copy(b, stage, error);
-        if (r == 0) {
-            g_autofree char *ins =
-                g_strdup_printf("INSERT INTO %s (%s) SELECT %s FROM %s %s;"
-                                " TRUNCATE %s",
-                                b->table, b->cols, b->cols, stage, b->tail, stage);
-            r = pg_command(b->db, ins, error);
-        }
-    }
-    g_string_truncate(b->copy, 0);
+    if (!*b->tail)
+        r = pg_copy(b, b->table, NULL, error);
+    else if (b->copy && PQtransactionStatus(b->db->pg) == PQTRANS_INTRANS)
+        r = pg_copy_else_upsert(b, error);
+    else
+        r = pg_upsert(b, error);
+    if (b->copy)
+        g_string_truncate(b->copy, 0);
+    for (int i = 0; b->arrays && i < b->ncols; i++)
+        g_string_truncate(b->arrays[i], 0);
     b->rows = 0;
     return r;
+}
+
+void db_batch_expect_new(struct db_batch *b)
+{
+    if (b->arrays && !b->copy)
+        b->copy = g_string_sized_new(64 * 1024);
 }
 
 int db_batch_row(struct db_batch *b, GError **error)
@@ -649,18 +724,30 @@ int db_batch_row(struct db_batch *b, GError **error)
         db_reset(b->one);
         return rc < 0 ? -EIO : 0;
     }
+    size_t len = 0;
     for (int i = 0; i < b->ncols; i++) {
         struct db_param *p = &b->one->params[i];
-        if (i)
-            g_string_append_c(b->copy, '\t');
-        copy_value(b->copy, p->text);
+        if (b->arrays) {
+            if (!b->oids[i])
+                b->oids[i] = p->oid;
+            array_value(b->arrays[i], p->text, b->oids[i]);
+            len += b->arrays[i]->len;
+        }
+        if (b->copy) {
+            if (i)
+                g_string_append_c(b->copy, '\t');
+            copy_value(b->copy, p->text);
+        }
         g_clear_pointer(&p->text, g_free);
         p->oid = 0;
     }
-    g_string_append_c(b->copy, '\n');
+    if (b->copy) {
+        g_string_append_c(b->copy, '\n');
+        len = MAX(len, b->copy->len);
+    }
     b->rows++;
     /* Sent in pieces of a few MiB at most. */
-    if (b->copy->len >= 4 * 1024 * 1024)
+    if (len >= 4 * 1024 * 1024)
         return db_batch_flush(b, error);
     return 0;
 }
@@ -672,6 +759,10 @@ void db_batch_free(struct db_batch *b)
     db_finalize(b->one);
     if (b->copy)
         g_string_free(b->copy, TRUE);
+    for (int i = 0; b->arrays && i < b->ncols; i++)
+        g_string_free(b->arrays[i], TRUE);
+    g_free(b->arrays);
+    g_free(b->oids);
     g_free(b->table);
     g_free(b->cols);
     g_free(b->tail);

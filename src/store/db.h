@@ -81,9 +81,9 @@ void db_bind(struct db_stmt *q, int idx, char type, ...);
  * row bound column by column (from 1, db_bind()'s types) and ended with
  * db_batch_row().  SQLite steps one prepared statement per row (inside the
  * caller's transaction that is its fastest path); PostgreSQL takes the
- * rows with COPY, its fastest path, in pieces of at most a few MiB: into
- * the table itself, or with a TAIL into a staging table of the
- * connection's own and from there by one INSERT ... SELECT ... TAIL.
+ * rows in pieces of at most a few MiB: with COPY, its fastest path, or
+ * with a TAIL by one INSERT ... SELECT ... TAIL from each column's values
+ * sent as one array.
  * Every row is written once db_batch_flush() returns; with a TAIL of ON
  * CONFLICT DO UPDATE, two rows of one batch must not share a key.
  */
@@ -93,6 +93,10 @@ struct db_batch *db_batch_new(struct db *db, const char *insert_head, int ncols,
 void db_batch_bind(struct db_batch *b, int col, char type, ...);
 int db_batch_row(struct db_batch *b, GError **error);
 int db_batch_flush(struct db_batch *b, GError **error);
+/* B's rows are expected to be new keys, its tail for the odd one that is
+ * not: on PostgreSQL they then go by COPY inside the caller's transaction,
+ * and through the tail only when a key is already there. */
+void db_batch_expect_new(struct db_batch *b);
 void db_batch_free(struct db_batch *b);
 /* Statements and COPYs sent to PostgreSQL on DB so far (for tests and
  * benchmarks). */

@@ -279,10 +279,12 @@ static int insert_reconciled(struct db *db, const struct reconciled_sample *v, s
                                kind->metrics[j].name);
     }
     g_string_append_c(head, ')');
-    /* One row per VM and round: no key twice in a batch. */
+    /* One row per VM and round: no key twice in a batch.  A key already
+     * there needs the clock to have gone back: the rows are new. */
     struct db_batch *q = db_batch_new(db, head->str, 3 + (int)kind->n_metrics, tail->str, error);
     if (!q)
         return -EIO;
+    db_batch_expect_new(q);
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
         const struct reconciled_sample *x = &v[i];
