@@ -13,6 +13,7 @@
 #include "store/series.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 /* Entity-buckets recomputed per write transaction: the rounds' writes
@@ -153,6 +154,16 @@ static int guest_insert(struct db_stmt *q, const struct guest_sample *g, GError 
     return step_reset(q, error);
 }
 
+/* The advisory lock a machine's guest samples are inserted under on
+ * PostgreSQL: FNV-1a of its uuid, in lower case, as a signed 64-bit key. */
+static int64_t machine_lock_key(const char *uuid)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (const char *p = uuid; *p; p++)
+        h = (h ^ (uint8_t)g_ascii_tolower(*p)) * 0x100000001b3u;
+    return (int64_t)h;
+}
+
 int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool *ret_duplicate,
                            GError **error)
 {
@@ -177,11 +188,11 @@ int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool 
      * the look for a repeat and the insert hold a lock on the machine's
      * samples, so that the same document pushed to two instances at once
      * is stored once. */
-    int r = sqlite ? db_exec(s->w, "PRAGMA synchronous = FULL", error) : db_begin(s->w, error);
-    if (r == 0 && !sqlite)
-        r = db_done(
-            db_prep(s->w, error, "SELECT pg_advisory_xact_lock(hashtext(?))", "s", g->machine_uuid),
-            error);
+    g_autofree char *begin_locked = NULL;
+    if (!sqlite) /* one round trip: the lock's key is a number of our own */
+        begin_locked = g_strdup_printf("BEGIN; SELECT pg_advisory_xact_lock(%" PRId64 ")",
+                                       machine_lock_key(g->machine_uuid));
+    int r = db_exec(s->w, sqlite ? "PRAGMA synchronous = FULL" : begin_locked, error);
     if (r == 0)
         r = guest_insert(q, g, error);
     db_finalize(q);

@@ -3104,6 +3104,48 @@ static void test_pg_partitioning_migrates_rows(void **state)
     guest_sample_clear(&g);
 }
 
+struct pusher {
+    struct store *st;
+    unsigned duplicates;
+};
+
+static gpointer push_thread(gpointer data)
+{
+    struct pusher *p = data;
+    int64_t t = g_get_real_time();
+    for (uint64_t seq = 0; seq < 200; seq++) {
+        struct guest_sample g;
+        guest_sample_fill(&g, UUID_B, "kanri-guestd", t + (int64_t)seq * SEC, seq, 7);
+        bool dup = false;
+        g_autoptr(GError) err = NULL;
+        if (p->st->ops->guest_sample_insert(p->st, &g, &dup, &err) < 0)
+            fail_msg("insert: %s", err->message);
+        p->duplicates += dup;
+        guest_sample_clear(&g);
+    }
+    return NULL;
+}
+
+/* The same documents pushed to two instances at once (a retry through a
+ * load balancer) are stored once: each sample is new to exactly one. */
+static void test_pg_guest_samples_pushed_twice_at_once(void **state)
+{
+    struct fx *f = *state;
+    if (!f->pg)
+        return;
+    g_autoptr(GError) err = NULL;
+    struct pusher p[2] = {{f->st, 0}, {store_open(f->path, &err), 0}};
+    assert_non_null(p[1].st);
+    GThread *t[2];
+    for (int i = 0; i < 2; i++)
+        t[i] = g_thread_new("push", push_thread, &p[i]);
+    for (int i = 0; i < 2; i++)
+        g_thread_join(t[i]);
+    store_close(p[1].st);
+    assert_int_equal(p[0].duplicates + p[1].duplicates, 200);
+    assert_int_equal(pg_scalar(f->path, "SELECT count(*) FROM guest_samples"), 200);
+}
+
 static gpointer open_pg_thread(gpointer url)
 {
     return store_pg_open(url, NULL);
@@ -3169,6 +3211,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pg_instances_migrate_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_retention_by_day, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_partitioning_migrates_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_guest_samples_pushed_twice_at_once, setup,
+                                        teardown),
     };
     int failed = cmocka_run_group_tests_name("store-sqlite", sqlite_only, NULL, NULL);
     return failed + run_on_both("store", tests, G_N_ELEMENTS(tests));
