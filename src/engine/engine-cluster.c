@@ -54,7 +54,7 @@
 struct engine_cluster {
     struct store_instance me;
     int64_t lease_us;
-    GThread *thread, *puller;
+    GThread *thread, *puller, *renewer;
     int64_t pulled_us; /* the puller's: the newest receipt read */
     GMutex lock;       /* guards what follows */
     GCond cond;
@@ -62,7 +62,7 @@ struct engine_cluster {
     bool planned;       /* a plan was carried out since start */
     bool leader;        /* holds LEADER_LEASE */
     char *slot;         /* the SLOT_LEASE it holds, or NULL (the cluster thread's) */
-    int64_t renewed_us; /* monotonic time of the last plan carried out */
+    int64_t renewed_us; /* monotonic time of the last plan carried out or renewal */
     char *error;        /* why the last step failed, or NULL */
 };
 
@@ -143,7 +143,12 @@ char *engine_elsewhere_reason(const char *holder)
 
 static void hold(struct engine *e, struct ehost *h, bool held, int64_t epoch, const char *holder)
 {
-    if (!set_held(e, h, held, epoch, holder))
+    /* A report of the host being stored is finished first; none is
+     * stored once it is released (inventory.c). */
+    g_rw_lock_writer_lock(&h->report_lock);
+    bool changed = set_held(e, h, held, epoch, holder);
+    g_rw_lock_writer_unlock(&h->report_lock);
+    if (!changed)
         return;
     g_autoptr(GError) err = NULL;
     if (held && engine_host_rewarm(e, h, &err) < 0)
@@ -166,9 +171,11 @@ void engine_cluster_lost(struct engine *e, struct ehost *h)
     struct engine_cluster *cl = e->cluster;
     if (!cl)
         return;
+    g_rw_lock_writer_lock(&h->report_lock);
     g_mutex_lock(&e->lock);
     h->held = false; /* reports are dropped from now on; the step releases the driver */
     g_mutex_unlock(&e->lock);
+    g_rw_lock_writer_unlock(&h->report_lock);
     g_mutex_lock(&cl->lock);
     cl->wake = true;
     g_cond_broadcast(&cl->cond);
@@ -276,7 +283,8 @@ static GArray *leases_new(void)
     return a;
 }
 
-/* One heartbeat and lease plan; 0, or -1 with *error. */
+/* One heartbeat and lease plan; 0, 1 when hosts taken are left for the
+ * next step (run at once), or -1 with *error. */
 static int step(struct engine *e, GError **error)
 {
     struct engine_cluster *cl = e->cluster;
@@ -325,6 +333,16 @@ static int step(struct engine *e, GError **error)
         .give_up = (const char *const *)plan.give_up->pdata,
         .n_give_up = plan.give_up->len,
     };
+    /* Hosts given up are released here first: once the store says they
+     * are free, another instance may take them, and nothing of this one's
+     * may be stored for them any more (hold()). */
+    for (guint i = 0; i < plan.give_up->len; i++) {
+        for (guint k = 0; k < shared->len; k++) {
+            struct ehost *h = g_ptr_array_index(shared, k);
+            if (g_str_equal(h->name, plan.give_up->pdata[i]))
+                hold(e, h, false, 0, NULL);
+        }
+    }
     g_autoptr(GArray) held = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
     int r = st->ops->leases_apply(st, cl->me.id, &sp, now, cl->lease_us, held, error);
     lease_plan_clear(&plan);
@@ -348,7 +366,20 @@ static int step(struct engine *e, GError **error)
         g_message("cluster: %s the leader (history maintenance, notifications)",
                   leader ? "this instance is" : "this instance is no longer");
 
+    /* Taking a host reads what its previous holder left, a while for many
+     * hosts: the leases just renewed must not run out meanwhile.  Past a
+     * step's period the rest waits for the next step, run at once, which
+     * renews them first.  When stopping the rest is left to the stop,
+     * which releases all. */
+    int64_t until = g_get_monotonic_time() + cl->lease_us / 3;
     for (guint i = 0; i < shared->len; i++) {
+        g_mutex_lock(&cl->lock);
+        bool quit = cl->quit, late = g_get_monotonic_time() > until;
+        if (late)
+            cl->wake = true;
+        g_mutex_unlock(&cl->lock);
+        if (quit || late)
+            return 1;
         struct ehost *h = g_ptr_array_index(shared, i);
         const struct store_lease *mine = NULL, *other = NULL;
         for (guint k = 0; k < held->len && !mine; k++)
@@ -409,6 +440,38 @@ static void pull_guests(struct engine *e)
     g_mutex_unlock(&e->lock);
 }
 
+/* Heartbeat and renewal alone, every quarter of the lease time, apart
+ * from the plan: taking many hosts (each reading what its previous holder
+ * left) or releasing one (waiting for its report under way) may make a
+ * step last longer than a lease, and the leases held must not run out
+ * meanwhile for another instance to take. */
+static gpointer renewer_thread(gpointer data)
+{
+    struct engine *e = data;
+    struct engine_cluster *cl = e->cluster;
+    int64_t period = cl->lease_us / 4;
+    g_mutex_lock(&cl->lock);
+    while (!cl->quit) {
+        int64_t until = g_get_monotonic_time() + period;
+        while (!cl->quit && g_cond_wait_until(&cl->cond, &cl->lock, until))
+            ;
+        if (cl->quit)
+            break;
+        g_mutex_unlock(&cl->lock);
+        int64_t t0 = mono_usec();
+        g_autoptr(GError) err = NULL;
+        int r = e->store->ops->leases_renew(e->store, cl->me.id, g_get_real_time(), cl->lease_us,
+                                            NULL, &err);
+        if (r < 0)
+            g_debug("cluster: renewing the leases: %s", err->message);
+        g_mutex_lock(&cl->lock);
+        if (r == 0 && cl->planned)
+            cl->renewed_us = MAX(cl->renewed_us, t0);
+    }
+    g_mutex_unlock(&cl->lock);
+    return NULL;
+}
+
 static gpointer puller_thread(gpointer data)
 {
     struct engine *e = data;
@@ -444,9 +507,10 @@ static gpointer cluster_thread(gpointer data)
         g_mutex_lock(&cl->lock);
         bool was_failing = cl->error != NULL;
         g_clear_pointer(&cl->error, g_free);
-        if (r == 0) {
-            cl->planned = true;
-            cl->renewed_us = now;
+        if (r >= 0) {
+            /* Ready once a plan was carried out whole. */
+            cl->planned = cl->planned || r == 0;
+            cl->renewed_us = MAX(cl->renewed_us, now);
         } else {
             cl->error = g_strdup(err->message);
         }
@@ -456,12 +520,12 @@ static gpointer cluster_thread(gpointer data)
         g_mutex_unlock(&cl->lock);
         if (r < 0 && !was_failing)
             g_warning("cluster: heartbeat and leases: %s", err->message);
-        else if (r == 0 && was_failing)
+        else if (r >= 0 && was_failing)
             g_message("cluster: heartbeat and leases work again");
         if (r < 0 && stale)
             release_all(e);
         g_mutex_lock(&cl->lock);
-        int64_t until = g_get_monotonic_time() + (r == 0 ? period : MIN(period, USEC_PER_SEC));
+        int64_t until = g_get_monotonic_time() + (r >= 0 ? period : MIN(period, USEC_PER_SEC));
         while (!cl->quit && !cl->wake && g_cond_wait_until(&cl->cond, &cl->lock, until))
             ;
         cl->wake = false;
@@ -476,6 +540,7 @@ void engine_cluster_start(struct engine *e)
     if (cl && !cl->thread) {
         cl->thread = g_thread_new("cluster", cluster_thread, e);
         cl->puller = g_thread_new("cluster-guests", puller_thread, e);
+        cl->renewer = g_thread_new("cluster-renew", renewer_thread, e);
     }
 }
 
@@ -490,6 +555,7 @@ void engine_cluster_stop(struct engine *e)
     g_mutex_unlock(&cl->lock);
     g_thread_join(g_steal_pointer(&cl->thread));
     g_thread_join(g_steal_pointer(&cl->puller));
+    g_thread_join(g_steal_pointer(&cl->renewer));
     release_all(e);
     /* Gone at once: the others take the hosts now rather than when the
      * leases expire. */

@@ -105,11 +105,17 @@ struct ehost {
     char *name;
     struct driver *drv;
     GMutex inv_lock;
+    /* Readers: a driver's inventory report of it being stored (outermost,
+     * before inv_lock); the writer: `held` changing on a shared store
+     * (engine-cluster.c), which so waits for the reports under way, and
+     * after which none is stored for a host released. */
+    GRWLock report_lock;
     int cpus;         /* from its facts; 0 unknown (under e->lock) */
     bool maintenance; /* in maintenance mode (under e->lock) */
 
     /* under e->lock */
-    bool held;     /* this instance collects it (always, but on a shared store) */
+    bool held;     /* this instance collects it (always, but on a shared store); also under the
+                      writer of report_lock when it changes */
     int64_t epoch; /* of its lease, while held on a shared store */
     char *holder;  /* the instance holding it, when another one (its name) */
     enum host_state state;

@@ -230,6 +230,7 @@ static struct ehost *ehost_new(int64_t id, const char *name, struct driver *drv)
     h->name = g_strdup(name);
     h->drv = drv;
     g_mutex_init(&h->inv_lock);
+    g_rw_lock_init(&h->report_lock);
     h->state = HOST_CONNECTING;
     h->held = true;
     h->inv = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, inv_dom_free);
@@ -247,6 +248,7 @@ static void ehost_free(gpointer p)
     g_free(h->reason);
     g_free(h->holder);
     g_mutex_clear(&h->inv_lock);
+    g_rw_lock_clear(&h->report_lock);
     g_hash_table_unref(h->inv);
     g_ptr_array_unref(h->pools);
     g_ptr_array_unref(h->pending_guests);
@@ -489,6 +491,17 @@ static int warm_findings(struct engine *e, struct ehost *h, GError **error)
 
 int engine_host_rewarm(struct engine *e, struct ehost *h, GError **error)
 {
+    /* Its inventory as the previous holder left it (domains it found,
+     * their configuration versions): what this instance loaded before is
+     * older, and a version numbered from it would be one already there. */
+    {
+        g_autoptr(GMutexLocker) inv = g_mutex_locker_new(&h->inv_lock);
+        g_mutex_lock(&e->lock);
+        g_hash_table_remove_all(h->inv);
+        g_mutex_unlock(&e->lock);
+        if (engine_inventory_load(e, h, error) < 0)
+            return -EIO;
+    }
     /* What is known of its VMs' findings goes, then the store's. */
     g_mutex_lock(&e->lock);
     GHashTableIter it;

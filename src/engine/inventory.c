@@ -43,12 +43,35 @@ static void pending_add(struct inv_dom *d, int64_t id, const char *diff)
     g_ptr_array_add(d->pending, c);
 }
 
-/* The host of a driver's report while held (engine_host_reporting()). */
-static struct ehost *host_get(struct engine *e, int64_t host_id)
+/* The host of a driver's inventory report while held
+ * (engine_host_reporting()), its report_lock read-locked until
+ * host_leave(): a release waits for the report to be stored.  NULL (and
+ * nothing locked) for a host not held. */
+static struct ehost *host_enter(struct engine *e, int64_t host_id)
 {
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-    return engine_host_reporting(e, host_id); /* hosts live as long as the engine */
+    g_mutex_lock(&e->lock);
+    struct ehost *h = engine_host_find(e, host_id); /* hosts live as long as the engine */
+    g_mutex_unlock(&e->lock);
+    if (!h)
+        return NULL;
+    g_rw_lock_reader_lock(&h->report_lock);
+    g_mutex_lock(&e->lock);
+    bool held = h->held;
+    g_mutex_unlock(&e->lock);
+    if (!held) {
+        g_rw_lock_reader_unlock(&h->report_lock);
+        return NULL;
+    }
+    return h;
 }
+
+static void host_leave(struct ehost *h)
+{
+    g_rw_lock_reader_unlock(&h->report_lock);
+}
+
+typedef struct ehost reporting_host;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(reporting_host, host_leave)
 
 int engine_inventory_load(struct engine *e, struct ehost *h, GError **error)
 {
@@ -157,7 +180,7 @@ static void post_host(struct engine *e, const char *host, bool lost, const char 
 static void sink_host_state(void *ctx, int64_t host_id, enum host_state st, const char *reason)
 {
     struct engine *e = ctx;
-    struct ehost *h = host_get(e, host_id);
+    g_autoptr(reporting_host) h = host_enter(e, host_id);
     if (!h)
         return;
     g_mutex_lock(&e->lock);
@@ -185,7 +208,7 @@ static void sink_host_state(void *ctx, int64_t host_id, enum host_state st, cons
 static void sink_inventory_synced(void *ctx, int64_t host_id)
 {
     struct engine *e = ctx;
-    struct ehost *h = host_get(e, host_id);
+    g_autoptr(reporting_host) h = host_enter(e, host_id);
     if (!h)
         return;
     int64_t now = now_usec();
@@ -383,8 +406,10 @@ static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
 {
     struct engine *e = ctx;
     g_autoptr(domain_info) d = d_moved;
-    struct ehost *h = host_get(e, host_id);
-    if (!h || !d->uuid)
+    if (!d->uuid)
+        return;
+    g_autoptr(reporting_host) h = host_enter(e, host_id);
+    if (!h)
         return;
     g_autoptr(GMutexLocker) inv_locker = g_mutex_locker_new(&h->inv_lock);
 
@@ -505,7 +530,7 @@ static void sink_domains_present(void *ctx, int64_t host_id, const char *const *
                                  const struct change_cause *cause)
 {
     struct engine *e = ctx;
-    struct ehost *h = host_get(e, host_id);
+    g_autoptr(reporting_host) h = host_enter(e, host_id);
     if (!h)
         return;
     g_autoptr(GMutexLocker) inv_locker = g_mutex_locker_new(&h->inv_lock);
@@ -597,7 +622,7 @@ static void sink_pools(void *ctx, int64_t host_id, GPtrArray *pools)
 {
     struct engine *e = ctx;
     g_autoptr(GPtrArray) owned = pools;
-    struct ehost *h = host_get(e, host_id);
+    g_autoptr(reporting_host) h = host_enter(e, host_id);
     if (!h)
         return;
     g_autoptr(GError) err = NULL;
@@ -636,7 +661,8 @@ static void sink_networks(void *ctx, int64_t host_id, GPtrArray *nets)
     struct engine *e = ctx;
     g_autoptr(GPtrArray) owned = nets;
     g_autoptr(GError) err = NULL;
-    if (!host_get(e, host_id))
+    g_autoptr(reporting_host) h = host_enter(e, host_id);
+    if (!h)
         return;
     if (e->store->ops->networks_replace(e->store, host_id, nets, now_usec(), &err) < 0)
         g_warning("host %" G_GINT64_FORMAT ": storing networks: %s", host_id, err->message);

@@ -401,16 +401,14 @@ int engine_ops_reload_host(struct engine *e, const char *host, GError **error)
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&o->lock);
     if (!o->loaded)
         return 0; /* the whole record is loaded later */
-    int r = e->store->ops->ops_load(e->store, now_usec() - o->conf.reopen_window_us, &ld, error);
+    int r =
+        e->store->ops->ops_load(e->store, now_usec() - o->conf.reopen_window_us, host, &ld, error);
     if (r == 0) {
-        /* The store's incidents of HOST replace what this instance knew
-         * of them; no others change (this instance's own are newer here
+        /* The store's incidents of HOST (on it, or its own) replace what
+         * this instance knew of them; no others change (this instance's own are newer here
          * than in the store until their batch is written). */
-        for (guint i = 0; i < ld.incidents->len; i++) {
-            struct incident *inc = g_ptr_array_index(ld.incidents, i);
-            if (g_strcmp0(inc->host, host) == 0)
-                ops_state_add(o->st, g_ptr_array_steal_index(ld.incidents, i--));
-        }
+        for (guint i = 0; i < ld.incidents->len; i++)
+            ops_state_add(o->st, g_ptr_array_steal_index(ld.incidents, i--));
         ops_state_ids_above(o->st, ld.max_event_id, ld.max_incident_id, ld.max_problem_id);
     }
     if (ld.incidents)
@@ -425,7 +423,7 @@ static int load(struct engine *e, GError **error)
     struct engine_ops *o = e->ops;
     int64_t now = now_usec();
     struct store_ops_state ld = {0};
-    int r = e->store->ops->ops_load(e->store, now - o->conf.reopen_window_us, &ld, error);
+    int r = e->store->ops->ops_load(e->store, now - o->conf.reopen_window_us, NULL, &ld, error);
     if (r == 0) {
         while (ld.incidents->len)
             ops_state_add(o->st, g_ptr_array_steal_index(ld.incidents, 0));

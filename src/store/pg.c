@@ -71,7 +71,8 @@ struct store *store_pg_open(const char *conninfo, GError **error)
     struct store_sqlite *s = sq_new(sq_pg_ops());
     s->conninfo = g_strdup(conninfo);
     if (!(s->w = db_open_pg(conninfo, error)) || migrate_pg(s->w, error) < 0 ||
-        !(s->r = db_open_pg(conninfo, error)) || !(s->a = db_open_pg(conninfo, error))) {
+        !(s->r = db_open_pg(conninfo, error)) || !(s->a = db_open_pg(conninfo, error)) ||
+        !(s->c = db_open_pg(conninfo, error))) {
         sq_free(s);
         return NULL;
     }

@@ -26,12 +26,26 @@ void store_lease_clear(struct store_lease *l)
     memset(l, 0, sizeof(*l));
 }
 
+/* Heartbeats and leases: on PostgreSQL on a connection of their own, so
+ * that a renewal never waits behind the rounds' and inventory's writes
+ * (one instance's lease running out meanwhile); on SQLite (one instance)
+ * the writer's. */
+static struct db *cluster_db(struct store_sqlite *s)
+{
+    return s->c ? s->c : s->w;
+}
+
+static GMutex *cluster_lock(struct store_sqlite *s)
+{
+    return s->c ? &s->clock : &s->wlock;
+}
+
 int sq_instance_beat(struct store *st, const struct store_instance *me, int64_t now_us,
                      GError **error)
 {
     struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return db_done(db_prep(s->w, error,
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(cluster_lock(s));
+    return db_done(db_prep(cluster_db(s), error,
                            "INSERT INTO instances(id, name, api_url, version, started, heartbeat,"
                            " tls_pin) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                            " name = excluded.name, api_url = excluded.api_url,"
@@ -45,16 +59,17 @@ int sq_instance_beat(struct store *st, const struct store_instance *me, int64_t 
 int sq_instance_leave(struct store *st, const char *id, GError **error)
 {
     struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = db_begin(s->w, error);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(cluster_lock(s));
+    int r = db_begin(cluster_db(s), error);
     if (r == 0)
-        r = db_done(db_prep(s->w, error,
+        r = db_done(db_prep(cluster_db(s), error,
                             "UPDATE leases SET holder = NULL, expires = 0 WHERE holder = ?", "s",
                             id),
                     error);
     if (r == 0)
-        r = db_done(db_prep(s->w, error, "DELETE FROM instances WHERE id = ?", "s", id), error);
-    return db_commit_or_rollback(s->w, r, error);
+        r = db_done(db_prep(cluster_db(s), error, "DELETE FROM instances WHERE id = ?", "s", id),
+                    error);
+    return db_commit_or_rollback(cluster_db(s), r, error);
 }
 
 static int read_leases(struct db_stmt *q, GArray *ret, GError **error)
@@ -101,10 +116,10 @@ int sq_fence_check(struct db *db, const struct store_fence *fence, GError **erro
 int sq_cluster_read(struct store *st, GArray *ret_instances, GArray *ret_leases, GError **error)
 {
     struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(cluster_lock(s));
     g_array_set_clear_func(ret_instances, (GDestroyNotify)store_instance_clear);
     g_array_set_clear_func(ret_leases, (GDestroyNotify)store_lease_clear);
-    struct db_stmt *q = db_prep(s->r, error,
+    struct db_stmt *q = db_prep(cluster_db(s), error,
                                 "SELECT id, name, api_url, version, started, heartbeat, tls_pin"
                                 " FROM instances ORDER BY id",
                                 NULL);
@@ -126,25 +141,26 @@ int sq_cluster_read(struct store *st, GArray *ret_instances, GArray *ret_leases,
     db_finalize(q);
     if (rc < 0)
         return -EIO;
-    return read_leases(db_prep(s->r, error, LEASE_COLS " ORDER BY host", NULL), ret_leases, error);
+    return read_leases(db_prep(cluster_db(s), error, LEASE_COLS " ORDER BY host", NULL), ret_leases,
+                       error);
 }
 
 int sq_leases_apply(struct store *st, const char *me, const struct store_lease_plan *plan,
                     int64_t now_us, int64_t lease_us, GArray *ret_held, GError **error)
 {
     struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(cluster_lock(s));
     g_array_set_clear_func(ret_held, (GDestroyNotify)store_lease_clear);
     int64_t until = now_us + lease_us;
-    int r = db_begin(s->w, error);
+    int r = db_begin(cluster_db(s), error);
     for (size_t i = 0; r == 0 && i < plan->n_give_up; i++)
-        r = db_done(db_prep(s->w, error,
+        r = db_done(db_prep(cluster_db(s), error,
                             "UPDATE leases SET holder = NULL, expires = 0"
                             " WHERE host = ? AND holder = ?",
                             "ss", plan->give_up[i], me),
                     error);
     for (size_t i = 0; r == 0 && i < plan->n_renew; i++)
-        r = db_done(db_prep(s->w, error,
+        r = db_done(db_prep(cluster_db(s), error,
                             "UPDATE leases SET expires = ?3"
                             " WHERE host = ?1 AND holder = ?2 AND expires > ?4",
                             "ssii", plan->renew[i], me, until, now_us),
@@ -152,7 +168,7 @@ int sq_leases_apply(struct store *st, const char *me, const struct store_lease_p
     /* A taking counts only where the host is still free: another instance
      * that took it first keeps it. */
     for (size_t i = 0; r == 0 && i < plan->n_take; i++)
-        r = db_done(db_prep(s->w, error,
+        r = db_done(db_prep(cluster_db(s), error,
                             "INSERT INTO leases(host, holder, epoch, expires, since)"
                             " VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (host) DO UPDATE SET"
                             " holder = excluded.holder, epoch = leases.epoch + 1,"
@@ -161,9 +177,30 @@ int sq_leases_apply(struct store *st, const char *me, const struct store_lease_p
                             "ssii", plan->take[i], me, until, now_us),
                     error);
     if (r == 0)
-        r = read_leases(db_prep(s->w, error,
+        r = read_leases(db_prep(cluster_db(s), error,
                                 LEASE_COLS " WHERE holder = ? AND expires > ? ORDER BY host", "si",
                                 me, now_us),
                         ret_held, error);
-    return db_commit_or_rollback(s->w, r, error);
+    return db_commit_or_rollback(cluster_db(s), r, error);
+}
+
+int sq_leases_renew(struct store *st, const char *me, int64_t now_us, int64_t lease_us,
+                    unsigned *ret_renewed, GError **error)
+{
+    struct store_sqlite *s = SQ(st);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(cluster_lock(s));
+    struct db *db = cluster_db(s);
+    int r = db_begin(db, error);
+    if (r == 0)
+        r = db_done(
+            db_prep(db, error, "UPDATE instances SET heartbeat = ? WHERE id = ?", "is", now_us, me),
+            error);
+    if (r == 0)
+        r = db_done(db_prep(db, error,
+                            "UPDATE leases SET expires = ?3 WHERE holder = ?1 AND expires > ?2",
+                            "sii", me, now_us, now_us + lease_us),
+                    error);
+    if (r == 0 && ret_renewed)
+        *ret_renewed = (unsigned)db_changes(db);
+    return db_commit_or_rollback(db, r, error);
 }

@@ -239,8 +239,8 @@ static int64_t max_id(struct db *db, const char *table)
     return v;
 }
 
-int sq_ops_load(struct store *st, int64_t since_us, struct store_ops_state *ret,
-                       GError **error)
+int sq_ops_load(struct store *st, int64_t since_us, const char *host, struct store_ops_state *ret,
+                GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->rlock);
@@ -251,8 +251,9 @@ int sq_ops_load(struct store *st, int64_t since_us, struct store_ops_state *ret,
                 "SELECT id, condition, item, item_name, host, severity, state, title,"
                 " opened, updated, acknowledged, acknowledged_by, resolved, resolved_by,"
                 " clear_since, last_event, flaps, n_events, seq, problem_id"
-                " FROM incidents WHERE state != 'resolved' OR resolved >= ? ORDER BY id",
-                "i", since_us);
+                " FROM incidents WHERE (state != 'resolved' OR resolved >= ?1)"
+                " AND (?2 IS NULL OR host = ?2 OR item = 'host:' || ?2) ORDER BY id",
+                "is", since_us, host);
     if (!q)
         return -EIO;
     int rc;

@@ -19,9 +19,11 @@ struct store_sqlite {
      * HTTP server's poll thread, so it never queues behind a long list
      * query (rlock) or a round's transaction (wlock). */
     struct db *a;
+    struct db *c; /* PostgreSQL: heartbeats and leases, under clock (sqlite-cluster.c) */
     GMutex wlock;
     GMutex rlock;
     GMutex alock;
+    GMutex clock;
     GHashTable *last_used; /* token id -> when last_used was last written (µs), under alock */
     char *conninfo;        /* PostgreSQL: for connections of one call's own */
     /* PostgreSQL: the days whose sample partitions are known to be there
@@ -159,7 +161,8 @@ int views_write(struct db *db, const struct vm_view *const *v, size_t n, GError 
 
 /* sqlite-ops.c: the operations record */
 int sq_ops_write(struct store *st, const struct store_ops_write *w, GError **error);
-int sq_ops_load(struct store *st, int64_t since_us, struct store_ops_state *ret, GError **error);
+int sq_ops_load(struct store *st, int64_t since_us, const char *host, struct store_ops_state *ret,
+                GError **error);
 struct rows *sq_events_query(struct store *st, const struct store_event_query *q, GError **error);
 struct rows *sq_incidents_query(struct store *st, const struct store_incident_query *q, GError **error);
 struct rows *sq_incident_items(struct store *st, int64_t id, GError **error);
@@ -225,3 +228,5 @@ int sq_fence_check(struct db *db, const struct store_fence *fence, GError **erro
 int sq_cluster_read(struct store *st, GArray *ret_instances, GArray *ret_leases, GError **error);
 int sq_leases_apply(struct store *st, const char *me, const struct store_lease_plan *plan,
                     int64_t now_us, int64_t lease_us, GArray *ret_held, GError **error);
+int sq_leases_renew(struct store *st, const char *me, int64_t now_us, int64_t lease_us,
+                    unsigned *ret_renewed, GError **error);

@@ -1144,6 +1144,7 @@ struct store_sqlite *sq_new(const struct store_ops *ops)
     g_mutex_init(&s->wlock);
     g_mutex_init(&s->rlock);
     g_mutex_init(&s->alock);
+    g_mutex_init(&s->clock);
     s->last_used = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     return s;
 }
@@ -1159,9 +1160,11 @@ void sq_free(struct store_sqlite *s)
     db_close(s->w);
     db_close(s->r);
     db_close(s->a);
+    db_close(s->c);
     g_mutex_clear(&s->wlock);
     g_mutex_clear(&s->rlock);
     g_mutex_clear(&s->alock);
+    g_mutex_clear(&s->clock);
     g_hash_table_unref(s->last_used);
     g_free(s->conninfo);
     g_free(s);
@@ -1265,6 +1268,7 @@ static const struct store_ops sqlite_ops = {
     .instance_leave = sq_instance_leave,
     .cluster_read = sq_cluster_read,
     .leases_apply = sq_leases_apply,
+    .leases_renew = sq_leases_renew,
 };
 
 const struct store_ops *sq_pg_ops(void)

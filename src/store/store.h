@@ -475,11 +475,11 @@ struct store_ops {
 
     /* ---- the operations record ---- */
     int (*ops_write)(struct store *st, const struct store_ops_write *w, GError **error);
-    /* Incidents not resolved or resolved since SINCE_US, suggested
-     * problems and the largest ids (struct store_ops_state; the caller
-     * frees the arrays). */
-    int (*ops_load)(struct store *st, int64_t since_us, struct store_ops_state *ret,
-                    GError **error);
+    /* Incidents not resolved or resolved since SINCE_US (with HOST, only
+     * those that happened on that host or are its own), suggested problems and the
+     * largest ids (struct store_ops_state; the caller frees the arrays). */
+    int (*ops_load)(struct store *st, int64_t since_us, const char *host,
+                    struct store_ops_state *ret, GError **error);
     /* Newest first. */
     struct rows *(*events_query)(struct store *st, const struct store_event_query *q,
                                  GError **error);
@@ -629,6 +629,11 @@ struct store_ops {
      * collect, under those epochs. */
     int (*leases_apply)(struct store *st, const char *me, const struct store_lease_plan *plan,
                         int64_t now_us, int64_t lease_us, GArray *ret_held, GError **error);
+    /* Instance ME's heartbeat at NOW and every lease it holds unexpired
+     * renewed to NOW + LEASE_US, in one transaction; *RET_RENEWED (when
+     * given) how many leases. */
+    int (*leases_renew)(struct store *st, const char *me, int64_t now_us, int64_t lease_us,
+                        unsigned *ret_renewed, GError **error);
 };
 
 struct store {

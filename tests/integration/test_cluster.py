@@ -291,3 +291,31 @@ def test_an_action_asked_of_any_instance_is_done_by_the_holder(kanrid_factory, t
     r = a.request("POST", f"/api/v1/vms/{vm['uuid']}/actions/resume", body={},
                   headers={"X-Kanri-Forwarded": "1"})
     assert r.status == 503 and "leases are moving" in r.json["detail"], r
+
+
+def test_a_host_taken_over_starts_from_the_inventory_its_holder_left(kanrid_factory, tmp_path,
+                                                                    pg_url):
+    """An instance that started before another changed a VM's definition
+    takes that VM's host over knowing the change: the versions it records
+    next follow the store's, none is numbered twice."""
+    # Three hosts and the leader's lease: a, first, keeps @leader and h00.
+    conf = fleet(tmp_path, pg_url, hosts=3)
+    a = kanrid_factory(config=conf, state_dir=str(tmp_path / "a"))
+    b = kanrid_factory(config=conf, state_dir=str(tmp_path / "b"))
+    a.wait_for(lambda: holders(a).get("h00") == name_of(a) and
+               set(holders(a).values()) == {name_of(a), name_of(b)}, timeout=60, interval=0.5,
+               what="a holding h00 and b another host")
+    b.wait_ready()
+    vm = "h00-vm0"
+    assert a.post(f"/api/v1/vms/{vm}/actions/setmem", {"memory_mib": 256}).status == 200
+
+    # a stops: b takes h00 over, then changes the VM itself.
+    a.stop()
+    b.wait_for(lambda: holders(b).get("h00") == name_of(b), timeout=60, interval=0.2,
+               what="b holding h00")
+    b.wait_ready()
+    assert b.post(f"/api/v1/vms/{vm}/actions/setmem", {"memory_mib": 300}).status == 200
+    changes = b.get(f"/api/v1/changes?vm={vm}&limit=100").json["changes"]
+    versions = [c["to_version"] for c in changes]
+    assert len(versions) == len(set(versions)) and changes[0]["cause"] == "action", changes
+    assert "already exists" not in b.log, b.log

@@ -2227,7 +2227,7 @@ static void test_ops_record(void **state)
 
     reopen(f);
     struct store_ops_state ld = {0};
-    assert_int_equal(OPS(f)->ops_load(f->st, 0, &ld, NULL), 0);
+    assert_int_equal(OPS(f)->ops_load(f->st, 0, NULL, &ld, NULL), 0);
     assert_int_equal(ld.incidents->len, 1);
     const struct incident *back = g_ptr_array_index(ld.incidents, 0);
     assert_int_equal(back->id, 7);
@@ -2239,6 +2239,14 @@ static void test_ops_record(void **state)
     assert_int_equal(ld.max_incident_id, 7);
     g_ptr_array_unref(ld.incidents);
     g_ptr_array_unref(ld.suggested);
+    /* One host's: the host's own incident is n1's, not n2's. */
+    for (int i = 0; i < 2; i++) {
+        struct store_ops_state one = {0};
+        assert_int_equal(OPS(f)->ops_load(f->st, 0, i ? "n2" : "n1", &one, NULL), 0);
+        assert_int_equal(one.incidents->len, i ? 0 : 1);
+        g_ptr_array_unref(one.incidents);
+        g_ptr_array_unref(one.suggested);
+    }
 
     /* due at 150 s: the hook's, not the log's (due at 200 s) */
     g_autoptr(GArray) due = g_array_new(FALSE, TRUE, sizeof(struct delivery));
@@ -2799,6 +2807,22 @@ static void test_cluster_leases(void **state)
     assert_null(g_array_index(inst, struct store_instance, 1).api_url);
     assert_int_equal(leases->len, 2);
     assert_string_equal(g_array_index(leases, struct store_lease, 1).holder, "ia");
+
+    /* Renewal alone: at 70 s a's heartbeat, and both its leases (held to
+     * 90 s) to 100 s; past their expiry nothing is brought back. */
+    unsigned renewed = 0;
+    assert_int_equal(OPS(f)->leases_renew(f->st, "ia", T0 + 70 * SEC, 30 * SEC, &renewed, &err), 0);
+    assert_int_equal(renewed, 2);
+    g_array_set_size(inst, 0);
+    g_array_set_size(leases, 0);
+    assert_int_equal(OPS(f)->cluster_read(f->st, inst, leases, &err), 0);
+    assert_int_equal(g_array_index(inst, struct store_instance, 0).heartbeat_us, T0 + 70 * SEC);
+    assert_int_equal(g_array_index(inst, struct store_instance, 1).heartbeat_us, T0);
+    for (guint i = 0; i < leases->len; i++)
+        assert_int_equal(g_array_index(leases, struct store_lease, i).expires_us, T0 + 100 * SEC);
+    assert_int_equal(OPS(f)->leases_renew(f->st, "ia", T0 + 101 * SEC, 30 * SEC, &renewed, &err),
+                     0);
+    assert_int_equal(renewed, 0);
 
     /* a leaves: its row goes, its leases are free at once. */
     assert_int_equal(OPS(f)->instance_leave(f->st, "ia", &err), 0);
