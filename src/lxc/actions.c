@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "lxc/cgroup.h"
 #include "model/sample.h"
 
 /* ---- one action at a time per container ---- */
@@ -130,6 +131,11 @@ static int act_start(struct act *a, GError **error)
 {
     if (running(a->c))
         return fail(error, DRIVER_ERR_STATE, "container %s is already running", a->name);
+    /* What earlier runs' monitors left (liblxc leaves a control group per
+     * run here, and refuses a start once a thousand are there). */
+    unsigned gone = cgroup_monitor_leftovers_remove("/", a->name);
+    if (gone)
+        g_debug("container %s: %u control groups of earlier monitors removed", a->name, gone);
     a->c->want_daemonize(a->c, true);
     /* The container's monitor is forked from kanrid: it must not keep
      * kanrid's sockets and database open. */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #define FILE_MAX (64 * 1024)
 /* v1 writes "no limit" as the largest page-aligned signed value. */
 #define V1_UNLIMITED (UINT64_C(1) << 62)
@@ -266,4 +268,58 @@ int cgroup_v1_freezer_state(const char *text)
     if (n == 6 && strncmp(text, "THAWED", n) == 0)
         return 0;
     return -1;
+}
+
+/* Whether ENTRY is "lxc.monitor.NAME" or "lxc.monitor.NAME-DIGITS". */
+static bool monitor_group_of(const char *entry, const char *name)
+{
+    static const char prefix[] = "lxc.monitor.";
+    size_t n = strlen(name);
+    if (strncmp(entry, prefix, sizeof prefix - 1) != 0)
+        return false;
+    entry += sizeof prefix - 1;
+    if (strncmp(entry, name, n) != 0)
+        return false;
+    entry += n;
+    if (!*entry)
+        return true;
+    if (*entry++ != '-' || !*entry)
+        return false;
+    for (; *entry; entry++)
+        if (!g_ascii_isdigit(*entry))
+            return false;
+    return true;
+}
+
+/* The leftovers among DIR's entries removed, counted into *N. */
+static void remove_in(const char *dir, const char *name, unsigned *n)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        if (!monitor_group_of(e, name))
+            continue;
+        g_autofree char *p = g_build_filename(dir, e, NULL);
+        if (g_rmdir(p) == 0)
+            (*n)++;
+    }
+}
+
+unsigned cgroup_monitor_leftovers_remove(const char *root, const char *name)
+{
+    unsigned n = 0;
+    if (!name || !*name)
+        return 0;
+    /* v2: at the top of the one hierarchy; v1 and hybrid: at the top of
+     * each controller's (and of the empty unified one). */
+    g_autofree char *base = fs_path(root, NULL, NULL, NULL);
+    remove_in(base, name, &n);
+    g_autoptr(GDir) d = g_dir_open(base, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *sub = g_build_filename(base, e, NULL);
+        if (!g_str_has_prefix(e, "lxc.") && g_file_test(sub, G_FILE_TEST_IS_DIR))
+            remove_in(sub, name, &n);
+    }
+    return n;
 }

@@ -57,3 +57,12 @@ int cgroup_read(const char *root, enum cgroup_layout layout, const char *path,
 /* cgroup v1's freezer.state as read: 1 FROZEN, 0 THAWED, -1 in between
  * (FREEZING) or unreadable. */
 int cgroup_v1_freezer_state(const char *text);
+
+/* Removes the control groups liblxc left behind for container NAME's
+ * monitor: lxc.monitor.NAME and lxc.monitor.NAME-N at the top of each
+ * hierarchy under ROOT/sys/fs/cgroup.  liblxc 5.0 leaves one per run on
+ * these machines' hybrid layout, and once lxc.monitor.NAME-999 exists it
+ * refuses to start the container ("Failed to create monitor cgroup").
+ * A group still in use (its monitor running) cannot be removed and stays.
+ * Returns how many went. */
+unsigned cgroup_monitor_leftovers_remove(const char *root, const char *name);

@@ -311,9 +311,10 @@ def test_a_host_taken_over_starts_from_the_inventory_its_holder_left(kanrid_fact
 
     # a stops: b takes h00 over, then changes the VM itself.
     a.stop()
-    b.wait_for(lambda: holders(b).get("h00") == name_of(b), timeout=60, interval=0.2,
-               what="b holding h00")
-    b.wait_ready()
+    # Held in the store first, then here: connected once b has synced it.
+    b.wait_for(lambda: b.get("/api/v1/fleet?host=h00").json["hosts"][0]["state"] == "connected",
+               timeout=60, interval=0.2, what="b holding h00, synced")
+    assert holders(b)["h00"] == name_of(b)
     assert b.post(f"/api/v1/vms/{vm}/actions/setmem", {"memory_mib": 300}).status == 200
     changes = b.get(f"/api/v1/changes?vm={vm}&limit=100").json["changes"]
     versions = [c["to_version"] for c in changes]

@@ -10,10 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "lxc/cgroup.h"
 
@@ -136,13 +138,49 @@ static void test_live_root(void **state)
     assert_true(s.cpu_usage_ns != SAMPLE_ABSENT || s.mem_usage != SAMPLE_ABSENT);
 }
 
+/* liblxc's leftover monitor groups of one container go, at the top of
+ * every hierarchy; another container's, names that only look alike, and
+ * a group still in use (here: not empty) stay. */
+static void test_monitor_leftovers(void **state)
+{
+    (void)state;
+    g_autofree char *root = g_dir_make_tmp("kanri-cgroup-XXXXXX", NULL);
+    static const char *const made[] = {
+        "pids/lxc.monitor.f1",      "pids/lxc.monitor.f1-3",      "memory/lxc.monitor.f1-999",
+        "unified/lxc.monitor.f1-1", "lxc.monitor.f1-2",           "pids/lxc.monitor.f10",
+        "pids/lxc.monitor.f1-x",    "pids/lxc.monitor.f1-",       "pids/lxc.payload.f1",
+        "memory/lxc.monitor.f1-7",  "pids/deeper/lxc.monitor.f1",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(made); i++) {
+        g_autofree char *p = g_build_filename(root, "sys/fs/cgroup", made[i], NULL);
+        assert_int_equal(g_mkdir_with_parents(p, 0755), 0);
+    }
+    /* In use: a real group with a process cannot be removed either. */
+    g_autofree char *busy = g_build_filename(root, "sys/fs/cgroup/memory/lxc.monitor.f1-7/x", NULL);
+    assert_true(g_file_set_contents(busy, "", 0, NULL));
+    assert_int_equal(cgroup_monitor_leftovers_remove(root, "f1"), 5);
+    static const char *const kept[] = {"pids/lxc.monitor.f10",    "pids/lxc.monitor.f1-x",
+                                       "pids/lxc.monitor.f1-",    "pids/lxc.payload.f1",
+                                       "memory/lxc.monitor.f1-7", "pids/deeper/lxc.monitor.f1"};
+    for (size_t i = 0; i < G_N_ELEMENTS(kept); i++) {
+        g_autofree char *p = g_build_filename(root, "sys/fs/cgroup", kept[i], NULL);
+        assert_true(g_file_test(p, G_FILE_TEST_IS_DIR));
+    }
+    g_autofree char *gone = g_build_filename(root, "sys/fs/cgroup/pids/lxc.monitor.f1-3", NULL);
+    assert_false(g_file_test(gone, G_FILE_TEST_EXISTS));
+    assert_int_equal(cgroup_monitor_leftovers_remove(root, "f1"), 0);
+    assert_int_equal(cgroup_monitor_leftovers_remove(root, ""), 0);
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
     data_dir = argc > 1 ? argv[1] : "tests/data/cgroup";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hybrid),        cmocka_unit_test(test_v2),
         cmocka_unit_test(test_v1_and_errors), cmocka_unit_test(test_freezer),
-        cmocka_unit_test(test_live_root),
+        cmocka_unit_test(test_live_root),     cmocka_unit_test(test_monitor_leftovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
