@@ -718,6 +718,23 @@ static void tick(struct engine *e)
     g_cond_broadcast(&ha->cond);
     g_mutex_unlock(&ha->lock);
 
+    /* The events first, stored before the states that they tell of: who
+     * reads a host's new state finds the event saying why (the ops thread
+     * stores events in its own time, so it is waited for). */
+    bool posted = false;
+    for (guint i = 0; i < outs->len; i++) {
+        const struct ha_out *o = g_ptr_array_index(outs, i);
+        if (o->kind != HA_OUT_EVENT)
+            continue;
+        post(e, o);
+        posted = true;
+        /* Declaring a host dead is a step of kanri's as much as its fence
+         * and restarts are: in the audit trail too. */
+        if (g_str_equal(o->event_kind, "ha.host.failed"))
+            audit_step(e, ha_actor.name, "declare-dead", o->host, o->message);
+    }
+    if (posted)
+        engine_ops_flush(e);
     /* Stored before the actions' results can change them again: a kanrid
      * restarting finds the machine where it was. */
     for (guint i = 0; i < hrows->len; i++) {
@@ -729,16 +746,6 @@ static void tick(struct engine *e)
         g_autoptr(GError) err = NULL;
         if (e->store->ops->ha_recovery_put(e->store, g_ptr_array_index(vrows, i), &err) < 0)
             g_warning("ha: storing a recovery: %s", err->message);
-    }
-    for (guint i = 0; i < outs->len; i++) {
-        const struct ha_out *o = g_ptr_array_index(outs, i);
-        if (o->kind != HA_OUT_EVENT)
-            continue;
-        post(e, o);
-        /* Declaring a host dead is a step of kanri's as much as its fence
-         * and restarts are: in the audit trail too. */
-        if (g_str_equal(o->event_kind, "ha.host.failed"))
-            audit_step(e, ha_actor.name, "declare-dead", o->host, o->message);
     }
     gathered_clear(&g);
 }
