@@ -69,6 +69,10 @@ struct job {
 };
 
 struct engine_ha {
+    /* Held by a tick from its step until its events are stored, and by
+     * the readers of the state (engine_ha_json, engine_ha_metrics): who
+     * sees a host's new state finds the event that says why. */
+    GMutex publish;
     GMutex lock;
     GCond cond; /* the ticker, the probers and the workers wait on it */
     bool quit, started, wake;
@@ -130,6 +134,7 @@ static void confirm_clear(gpointer p)
 void engine_ha_new(struct engine *e)
 {
     struct engine_ha *ha = g_new0(struct engine_ha, 1);
+    g_mutex_init(&ha->publish);
     g_mutex_init(&ha->lock);
     g_cond_init(&ha->cond);
     ha->conf = e->conf.ha;
@@ -162,6 +167,7 @@ void engine_ha_free(struct engine *e)
     g_array_unref(ha->confirms);
     g_queue_clear_full(&ha->jobs, (GDestroyNotify)job_free);
     g_cond_clear(&ha->cond);
+    g_mutex_clear(&ha->publish);
     g_mutex_clear(&ha->lock);
     g_free(ha);
     e->ha = NULL;
@@ -675,6 +681,7 @@ static void tick(struct engine *e)
     g_autoptr(GPtrArray) hrows = g_ptr_array_new_with_free_func(host_row_free);
     g_autoptr(GPtrArray) vrows = g_ptr_array_new_with_free_func(recovery_row_free);
 
+    g_mutex_lock(&ha->publish);
     g_mutex_lock(&ha->lock);
     complete(ha, &g);
     g_autoptr(GArray) results = g_array_new(FALSE, TRUE, sizeof(struct ha_result));
@@ -718,9 +725,9 @@ static void tick(struct engine *e)
     g_cond_broadcast(&ha->cond);
     g_mutex_unlock(&ha->lock);
 
-    /* The events first, stored before the states that they tell of: who
-     * reads a host's new state finds the event saying why (the ops thread
-     * stores events in its own time, so it is waited for). */
+    /* The events first, stored (the ops thread stores events in its own
+     * time: it is waited for) before the states they tell of are stored
+     * or shown. */
     bool posted = false;
     for (guint i = 0; i < outs->len; i++) {
         const struct ha_out *o = g_ptr_array_index(outs, i);
@@ -747,6 +754,7 @@ static void tick(struct engine *e)
         if (e->store->ops->ha_recovery_put(e->store, g_ptr_array_index(vrows, i), &err) < 0)
             g_warning("ha: storing a recovery: %s", err->message);
     }
+    g_mutex_unlock(&ha->publish);
     gathered_clear(&g);
 }
 
@@ -1294,6 +1302,7 @@ char *engine_ha_json(struct engine *e)
     bool kill_switch = !e->policy->set.enabled;
     g_mutex_unlock(&e->lock);
     json_object *root = json_object_new_object();
+    g_mutex_lock(&ha->publish);
     g_mutex_lock(&ha->lock);
     json_object_object_add(root, "enabled", json_object_new_boolean(ha->conf.enabled && !kill_switch));
     json_object_object_add(root, "policies_kill_switch", json_object_new_boolean(kill_switch));
@@ -1391,6 +1400,7 @@ char *engine_ha_json(struct engine *e)
     }
     json_object_object_add(root, "vms", vms);
     g_mutex_unlock(&ha->lock);
+    g_mutex_unlock(&ha->publish);
     char *text = g_strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
@@ -1494,6 +1504,7 @@ void engine_ha_metrics(struct engine *e, GString *out)
     g_string_append(out, "# HELP kanri_ha_host_state A host's HA state (1 for the state it is "
                          "in, 0 for the others).\n"
                          "# TYPE kanri_ha_host_state gauge\n");
+    g_autoptr(GMutexLocker) p = g_mutex_locker_new(&ha->publish);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&ha->lock);
     unsigned vms[HA_VM_N] = {0};
     GHashTableIter it;
