@@ -557,6 +557,11 @@ void db_batch_bind(struct db_batch *b, int col, char type, ...)
     va_end(ap);
 }
 
+struct db_stmt *db_batch_stmt(struct db_batch *b)
+{
+    return b->one;
+}
+
 /* A value as COPY's text format writes it: \N for NULL, the backslash
  * and the characters that end a field or a row escaped. */
 static void copy_value(GString *out, const char *v)

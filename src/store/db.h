@@ -91,6 +91,9 @@ struct db_batch;
 struct db_batch *db_batch_new(struct db *db, const char *insert_head, int ncols, const char *tail,
                               GError **error);
 void db_batch_bind(struct db_batch *b, int col, char type, ...);
+/* The statement a row's values may be bound to instead (db_bind(), the
+ * same as db_batch_bind()), for binders shared with a one-row statement. */
+struct db_stmt *db_batch_stmt(struct db_batch *b);
 int db_batch_row(struct db_batch *b, GError **error);
 int db_batch_flush(struct db_batch *b, GError **error);
 /* B's rows are expected to be new keys, its tail for the odd one that is

@@ -125,6 +125,8 @@ struct db *sq_reader_open(struct store_sqlite *s);
 
 /* sqlite-samples.c */
 int sq_round_write(struct store *st, const struct store_round *w, GError **error);
+int sq_rounds_write(struct store *st, const struct store_round *const *w, size_t n,
+                    GError **errors);
 int sq_guest_samples_received(struct store *st, const char *source, int64_t after_us, unsigned n,
                               GArray *ret, GError **error);
 int sq_samples_recent(struct store *st, enum store_recent_kind kind, const char *key,

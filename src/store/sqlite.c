@@ -1207,6 +1207,7 @@ static const struct store_ops sqlite_ops = {
     .vm_resolve = sq_vm_resolve,
     .guest_sample_insert = sq_guest_sample_insert,
     .round_write = sq_round_write,
+    .rounds_write = sq_rounds_write,
     .samples_recent = sq_samples_recent,
     .guest_samples_received = sq_guest_samples_received,
     .samples_maintain = sq_samples_maintain,

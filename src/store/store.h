@@ -437,6 +437,14 @@ struct store_ops {
                                GError **error);
     /* One round's rows, in one transaction. */
     int (*round_write)(struct store *st, const struct store_round *w, GError **error);
+    /* N rounds in one transaction (the engine's group commit), each
+     * round's fence checked: ERRORS[i] (NULL on entry) gets round i's
+     * error, STORE_ERROR_FENCED for a round its fence refused, and the
+     * rows of the others go in together.  Should the database refuse the
+     * group, each round is written alone.  -EIO when a round failed
+     * other than by its fence. */
+    int (*rounds_write)(struct store *st, const struct store_round *const *w, size_t n,
+                        GError **errors);
     /* The newest N samples of one entity, newest first, appended to RET
      * (of struct host_sample, guest_sample or pool_sample; the caller
      * clears each).  KEY is the domain or machine UUID, HOST_ID/NAME for a

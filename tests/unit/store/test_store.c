@@ -2915,6 +2915,78 @@ static void test_round_fenced_by_the_lease(void **state)
     assert_string_equal(g_hash_table_lookup(states, UUID_A), "by-a-late");
 }
 
+/* Several hosts' rounds in one call (the engine's group commit): a round
+ * its fence refuses and a round the database refuses fail alone, each
+ * with its own error, and the others go in, a VM in two of them (its
+ * host changing) included: its later view is the one kept. */
+static void test_rounds_written_together(void **state)
+{
+    struct fx *f = *state;
+    int64_t h1 = ensure_host(f, "h1"), h2 = ensure_host(f, "h2");
+    static const char *const both[] = {"h1", "h2"};
+    g_autoptr(GArray) held = held_after(f, "ia", NULL, 0, both, 2, NULL, 0, T0);
+    assert_int_equal(held->len, 2);
+
+    struct host_sample a, b, c, bad;
+    host_sample_fill(&a, h1, UUID_A, T0, 1000);
+    host_sample_fill(&b, h2, UUID_B, T0, 2000);
+    host_sample_fill(&c, h2, UUID_C, T0, 3000);
+    host_sample_fill(&bad, h2, NULL, T0, 1);
+    const struct host_sample *ha[] = {&a}, *hb[] = {&b}, *hc[] = {&c, &bad};
+    g_autoptr(vm_view) v1 = view_new(UUID_D, h1, T0);
+    g_autoptr(vm_view) v2 = view_new(UUID_D, h2, T0 + SEC);
+    const struct vm_view *va[] = {v1}, *vb[] = {v2};
+    struct store_state_write stale[] = {{UUID_B, h2, T0, "must not stay"}};
+
+    struct store_fence f1 = {"h1", "ia", 1}, f2_old = {"h2", "ia", 7};
+    struct store_round r0 = {.fence = &f1, .hosts = ha, .n_hosts = 1, .views = va, .n_views = 1};
+    struct store_round r1 = {.fence = &f2_old, .states = stale, .n_states = 1};
+    struct store_round r2 = {.hosts = hb, .n_hosts = 1, .views = vb, .n_views = 1};
+    struct store_round r3 = {.hosts = hc, .n_hosts = 2};
+    const struct store_round *w[] = {&r0, &r1, &r2, &r3};
+    GError *errors[4] = {NULL};
+    assert_int_equal(OPS(f)->rounds_write(f->st, w, 4, errors), -EIO);
+    assert_null(errors[0]);
+    assert_true(g_error_matches(errors[1], STORE_ERROR, STORE_ERROR_FENCED));
+    assert_null(errors[2]);
+    assert_non_null(errors[3]);
+    assert_false(g_error_matches(errors[3], STORE_ERROR, STORE_ERROR_FENCED));
+    for (int i = 0; i < 4; i++)
+        g_clear_error(&errors[i]);
+
+    g_autoptr(GArray) ra = recent(f, STORE_RECENT_HOST, UUID_A, NULL, 0, 10);
+    assert_int_equal(ra->len, 1);
+    g_autoptr(GArray) rb = recent(f, STORE_RECENT_HOST, UUID_B, NULL, 0, 10);
+    assert_int_equal(rb->len, 1);
+    g_autoptr(GArray) rc = recent(f, STORE_RECENT_HOST, UUID_C, NULL, 0, 10);
+    assert_int_equal(rc->len, 0);
+    g_autoptr(GHashTable) st = states_of(f, h2);
+    assert_null(g_hash_table_lookup(st, UUID_B));
+    g_autoptr(vm_view) kept = NULL;
+    assert_int_equal(OPS(f)->view_get(f->st, UUID_D, &kept, NULL), 0);
+    assert_int_equal(kept->host_id, h2);
+    assert_int_equal(kept->time_us, T0 + SEC);
+
+    /* Rounds that all pass go in together. */
+    host_sample_clear(&a);
+    host_sample_fill(&a, h1, UUID_A, T0 + SEC, 1001);
+    r3.n_hosts = 1;
+    const struct store_round *w2[] = {&r0, &r3};
+    GError *errors2[2] = {NULL};
+    assert_int_equal(OPS(f)->rounds_write(f->st, w2, 2, errors2), 0);
+    assert_null(errors2[0]);
+    assert_null(errors2[1]);
+    g_autoptr(GArray) ra2 = recent(f, STORE_RECENT_HOST, UUID_A, NULL, 0, 10);
+    assert_int_equal(ra2->len, 2);
+    g_autoptr(GArray) rc2 = recent(f, STORE_RECENT_HOST, UUID_C, NULL, 0, 10);
+    assert_int_equal(rc2->len, 1);
+
+    host_sample_clear(&a);
+    host_sample_clear(&b);
+    host_sample_clear(&c);
+    host_sample_clear(&bad);
+}
+
 /* ---- PostgreSQL's own ---- */
 
 static int64_t pg_schema_version(const char *url)
@@ -3230,6 +3302,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vms_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cluster_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_fenced_by_the_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rounds_written_together, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_samples_received, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_instances_migrate_once, setup, teardown),
