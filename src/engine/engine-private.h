@@ -165,6 +165,7 @@ struct engine {
     struct engine_ha *ha;         /* high availability (engine-ha.c) */
     struct engine_cluster
         *cluster; /* host leases on a shared store (engine-cluster.c); NULL: none */
+    struct engine_writer *writer; /* the rounds' group commit (writer.c) */
     bool stopping;
 };
 
@@ -185,6 +186,20 @@ struct ehost *engine_host_find(struct engine *e, int64_t host_id); /* under e->l
  * otherwise (a report under way when the host was released is dropped).
  * Under e->lock. */
 struct ehost *engine_host_reporting(struct engine *e, int64_t host_id);
+
+/* writer.c: the rounds' writes, several hosts' in one transaction. */
+struct engine_writer_stats {
+    uint64_t groups; /* transactions */
+    uint64_t rounds; /* rounds in them */
+    double seconds;  /* time spent in them */
+};
+void engine_writer_new(struct engine *e);
+void engine_writer_free(struct engine *e);
+/* Stores W with the rounds of other hosts waiting meanwhile; returns once
+ * it is written: 0, -ESTALE (STORE_ERROR_FENCED) or -EIO.  Not under
+ * e->lock (the other hosts' rounds could not join). */
+int engine_round_store(struct engine *e, const struct store_round *w, GError **error);
+void engine_writer_stats(struct engine *e, struct engine_writer_stats *ret);
 
 /* engine-cluster.c.  This instance's id on a shared store, or NULL. */
 const char *engine_cluster_id(struct engine *e);

@@ -356,6 +356,7 @@ struct engine *engine_new(struct store *st, const struct engine_conf *conf)
     e->sink.ctx = e;
     engine_sink_inventory(&e->sink);
     engine_sink_rounds(&e->sink);
+    engine_writer_new(e);
     engine_ops_new(e);
     engine_policy_new(e);
     engine_ha_new(e);
@@ -654,6 +655,7 @@ void engine_free(struct engine *e)
     engine_cluster_free(e);
     engine_policy_free(e);
     engine_ha_free(e);
+    engine_writer_free(e);
     stream_hub_free(e->stream);
     g_mutex_clear(&e->lock);
     g_free(e);

@@ -72,6 +72,9 @@ struct engine_conf {
     enum severity finding_min_severity;
     /* A kanri-guestd silent this long is an incident; 0: never. */
     int64_t agent_silent_us;
+    /* Rounds written in one transaction at most (writer.c; 0: the
+     * default, 64; 1: each round alone). */
+    unsigned round_group_max;
     /* Messages the live stream keeps for clients that fall behind or
      * resume (0: STREAM_DEFAULT_BACKLOG). */
     unsigned stream_backlog;

@@ -226,6 +226,29 @@ static void ops_lines(struct engine *e, GString *out)
                            events, delivered, failed);
 }
 
+/* The rounds' group commit (writer.c): its transactions, the rounds
+ * they wrote and the time they took, which is what the store spent on
+ * rounds (the hosts' kanri_store_write_seconds overlap: each round's
+ * counts the wait for the group it went in). */
+static void writer_lines(struct engine *e, GString *out)
+{
+    struct engine_writer_stats w;
+    engine_writer_stats(e, &w);
+    g_string_append_printf(
+        out,
+        "# HELP kanri_store_round_groups_total Transactions that wrote rounds, several hosts' "
+        "rounds each when they come together.\n"
+        "# TYPE kanri_store_round_groups_total counter\n"
+        "kanri_store_round_groups_total %" G_GUINT64_FORMAT "\n"
+        "# HELP kanri_store_round_group_rounds_total Rounds written in those transactions.\n"
+        "# TYPE kanri_store_round_group_rounds_total counter\n"
+        "kanri_store_round_group_rounds_total %" G_GUINT64_FORMAT "\n"
+        "# HELP kanri_store_round_group_seconds_total Time those transactions took.\n"
+        "# TYPE kanri_store_round_group_seconds_total counter\n"
+        "kanri_store_round_group_seconds_total %.6f\n",
+        w.groups, w.rounds, w.seconds);
+}
+
 void engine_metrics_prometheus(struct engine *e, GString *out)
 {
     struct prom p = {
@@ -267,6 +290,7 @@ void engine_metrics_prometheus(struct engine *e, GString *out)
     g_hash_table_unref(p.fam);
     g_hash_table_unref(p.meta);
     g_ptr_array_unref(p.order);
+    writer_lines(e, out);
     ops_lines(e, out);
     engine_ha_metrics(e, out);
 }

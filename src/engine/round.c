@@ -132,12 +132,14 @@ static void sink_round(void *ctx, struct round_report *r)
         struct item *it = engine_item_get(e, s->uuid);
         host_sample_move(&it->host[1], &it->host[0]);
         it->have_host[1] = it->have_host[0];
-        host_sample_move(&it->host[0], s);
+        host_sample_copy(&it->host[0], s);
         it->have_host[0] = true;
         it->host_id = h->id;
         it->active = true;
         g_ptr_array_add(round_items, it);
-        g_ptr_array_add(hosts, &it->host[0]);
+        /* The report's own sample is written: the item's may change
+         * once e->lock is let go. */
+        g_ptr_array_add(hosts, s);
     }
     guests = g_steal_pointer(&h->pending_guests);
     h->pending_guests = engine_pending_guests_new();
@@ -161,7 +163,7 @@ static void sink_round(void *ctx, struct round_report *r)
         pool_sample_init(&ref->cur);
         pool_sample_copy(&ref->cur, s);
         ref->have_cur = true;
-        g_ptr_array_add(pools, &ref->cur);
+        g_ptr_array_add(pools, s);
     }
 
     int64_t st0 = mono_usec();
@@ -198,10 +200,15 @@ static void sink_round(void *ctx, struct round_report *r)
         .status = (const struct store_view_status_write *)status->data,
         .n_status = status->len,
     };
+    /* Written with the rounds of the hosts whose threads wait meanwhile
+     * (writer.c), so not under e->lock: every row the round writes is the
+     * round's own (the report's samples, the batch). */
+    g_mutex_unlock(&e->lock);
     int64_t s0 = mono_usec();
     g_autoptr(GError) err = NULL;
-    int rc = e->store->ops->round_write(e->store, &w, &err);
+    int rc = engine_round_store(e, &w, &err);
     double took = (double)(mono_usec() - s0) / 1e6;
+    g_mutex_lock(&e->lock);
     h->store_last_s = took;
     h->store_sum_s += took;
     h->store_writes++;

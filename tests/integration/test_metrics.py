@@ -143,8 +143,20 @@ def test_prometheus(k):
             assert ',kind="vm",' in line, line
     assert 'kanri_vm_view_unavailable_info{' in text
     for name in ("kanri_collect_round_seconds", "kanri_collect_rounds_cut_total",
-                 "kanri_collect_rounds_dropped_total", "kanri_store_write_seconds"):
+                 "kanri_collect_rounds_dropped_total", "kanri_store_write_seconds",
+                 "kanri_store_round_groups_total", "kanri_store_round_group_rounds_total",
+                 "kanri_store_round_group_seconds_total"):
         assert name in types
+    # Every round stored goes through the group commit, one transaction
+    # holding one round or more.
+    def group_counts():
+        body = k.get("/metrics").body
+        return [int(re.search(rf"^{name} (\d+)$", body, re.M).group(1))
+                for name in ("kanri_store_round_groups_total",
+                             "kanri_store_round_group_rounds_total")]
+    groups, grouped = k.wait_for(lambda: (c := group_counts())[0] and c, timeout=20,
+                                 what="a round stored")
+    assert 1 <= groups <= grouped, (groups, grouped)
     assert k.get("/metrics", token=None).status == 401
 
 

@@ -1061,6 +1061,13 @@ static void test_many_threads(void **state)
     assert_non_null(strstr(prom->str, h1_rounds));
     assert_non_null(strstr(prom->str, h2_rounds));
     assert_non_null(strstr(prom->str, dropped));
+    /* Each round went through the group commit once, in as many
+     * transactions as it took (h1's and h2's rounds together when they
+     * came together). */
+    struct engine_writer_stats ws;
+    engine_writer_stats(f->e, &ws);
+    assert_int_equal(ws.rounds, 2 * MT_N + 1);
+    assert_true(ws.groups >= 1 && ws.groups <= ws.rounds);
     /* Every round of every VM, every pushed and every polled guest sample,
      * every definition of C and its audited actions are stored. */
     assert_int_equal(count_rows(f, "SELECT count(*) FROM reconciled_samples"), 3 * MT_N + 2);
