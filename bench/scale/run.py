@@ -15,7 +15,8 @@ script measures, over a window of SECONDS after the first full rounds:
   - GET /api/v1/vms?limit=100 latency, p50 and p99, asked in a loop
     during the window;
   - the round writes' capacity: the host-view and reconciled rows stored
-    over the time kanrid spent storing rounds (kanri_store_write_seconds),
+    over the time kanrid spent storing rounds
+    (kanri_store_round_group_seconds_total),
     which is what the store could sustain whatever load is offered;
 
 and prints them beside the raw baseline (build/bench/scale/bench-scale-raw:
@@ -29,9 +30,18 @@ the round writes as the rows stored over the busiest instance's time
 spent writing.  Guest documents are pushed to the first instance; each
 holder reads those of its VMs from the store.
 
+The round path at full speed (--parts feed, build/bench/scale/
+bench-scale-feed): an engine on each store fed by a scripted driver with
+HOSTS threads of VMS VMs each (host figures and a balloon guest sample per
+VM) and no pause between rounds, so that what is measured is what the
+engine and the store sustain, not what the test driver offers: rounds
+and VM-samples stored per second, once with every round in a transaction
+of its own and once with the group commit (several hosts' rounds per
+transaction, src/engine/writer.c), against the raw baseline.
+
     python3 bench/scale/run.py [--hosts 200] [--vms 100] [--interval 10]
         [--seconds 60] [--guest-rate 1000] [--backends sqlite,postgresql]
-        [--instances 1,2,3]
+        [--instances 1,2,3] [--parts fleet,feed] [--feed-seconds 20]
 
 Standard library only; loopback only; the PostgreSQL server is a
 throw-away one (tools/pg-server.sh) under the temporary directory.
@@ -151,10 +161,11 @@ def percentile(values, p):
 
 
 def store_write_seconds(k):
-    """The time kanrid has spent storing rounds, summed over hosts."""
+    """The time kanrid has spent storing rounds: its group commit's
+    transactions (a host's own kanri_store_write_seconds counts the wait
+    for the group its round went in, so the hosts' overlap)."""
     text = k.get("/metrics").body
-    return sum(float(x) for x in re.findall(
-        r"^kanri_store_write_seconds_sum\{[^}]*\} (\S+)$", text, re.M))
+    return float(re.search(r"^kanri_store_round_group_seconds_total (\S+)$", text, re.M).group(1))
 
 
 def round_seconds(k):
@@ -268,6 +279,35 @@ def raw_baseline(args, tmp, pg_server):
             for line in p.stdout.splitlines()}
 
 
+def feed(args, backend, tmp, pg_server, group):
+    """bench-scale-feed: the engine's round path at full speed, GROUP
+    rounds per transaction at most (0: kanrid's default)."""
+    import kanri_harness
+    if backend == "postgresql":
+        schema = f"feed_{os.getpid()}_{group}"
+        subprocess.run(["psql", pg_server, "-qXc", f"DROP SCHEMA IF EXISTS {schema} CASCADE"],
+                       check=True, capture_output=True)
+        target = kanri_harness.pg_schema_url(pg_server, schema)
+        store = Store(pg_url=target)
+    else:
+        target = os.path.join(tmp, f"feed-{group}.db")
+        store = Store(sqlite_path=target)
+    p = subprocess.run([os.path.join(args.build, "bench", "scale", "bench-scale-feed"),
+                        "--db", target, "--hosts", str(args.hosts), "--vms", str(args.vms),
+                        "--seconds", str(args.feed_seconds), "--group", str(group)],
+                       check=True, capture_output=True, text=True)
+    f = dict((k, float(v)) for k, v in (x.split(" ") for x in p.stdout.strip().split("\t")))
+    # Every round stores one row of each kind per VM: checked in the store.
+    counts = store.count()
+    want = int(f["all_rounds"]) * args.vms
+    if counts != [want] * len(TABLES):
+        raise SystemExit(f"bench-scale-feed: {counts} rows in {TABLES}, not {want} each")
+    rows = f["rounds"] * args.vms * len(TABLES) / f["seconds"]
+    return {"backend": backend, "group": group, "rounds": f["rounds"] / f["seconds"],
+            "rows": rows, "per_group": f["rounds"] / max(f["groups"], 1),
+            "busy": f["group_seconds"] / f["seconds"]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.environ.get("KANRI_BUILD_DIR",
@@ -282,6 +322,10 @@ def main():
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--instances", default="1",
                     help="kanrid instances sharing the PostgreSQL store, e.g. 1,2,3")
+    ap.add_argument("--parts", default="fleet,feed",
+                    help="fleet (kanrid on test-driver hosts), feed (the round path at full "
+                         "speed)")
+    ap.add_argument("--feed-seconds", type=int, default=20)
     args = ap.parse_args()
     counts = [int(n) for n in args.instances.split(",") if n]
     os.environ["KANRI_BUILD_DIR"] = args.build
@@ -298,12 +342,31 @@ def main():
                 f"{args.interval} s; {args.guest_rate} guest documents/s; window "
                 f"{args.seconds} s")
             raw = raw_baseline(args, tmp, pg_server)
+            parts = args.parts.split(",")
+            fed = [feed(args, b, tmp, pg_server, g) for b in backends for g in (1, 0)
+                   if "feed" in parts]
             rows = [measure(args, b, tmp, pg_server, n) for b in backends
-                    for n in (counts if b == "postgresql" else [1])]
+                    for n in (counts if b == "postgresql" else [1]) if "fleet" in parts]
         finally:
             if pg_server:
                 subprocess.run(["bash", os.path.join(ROOT, "tools", "pg-server.sh"), "wipe",
                                 os.path.join(tmp, "pg")], capture_output=True)
+    if fed:
+        out()
+        out(f"The round path at full speed (bench-scale-feed: {args.hosts} hosts x {args.vms}"
+            f" VMs, no pause between rounds, {args.feed_seconds} s after two rounds each):")
+        out()
+        out("| store | rounds per transaction | rounds/s | VM-samples/s stored (host + guest +"
+            " reconciled) | rounds per transaction, mean | writer busy | raw baseline rows/s |"
+            " stored / raw |")
+        out("|---|---|---|---|---|---|---|---|")
+        for r in fed:
+            base = raw.get(r["backend"], float("nan"))
+            out(f"| {r['backend']} | {'1' if r['group'] == 1 else 'group commit'} | "
+                f"{r['rounds']:.0f} | {r['rows']:.0f} | {r['per_group']:.1f} | "
+                f"{r['busy'] * 100:.0f} % | {base:.0f} | {r['rows'] / base:.2f} |")
+    if not rows:
+        return
     out()
     out("| store | instances | VM-samples/s stored (host + guest + reconciled) | guest docs/s"
         " accepted | round (median) | GET /vms p50 / p99 | round writes' capacity, rows/s"
