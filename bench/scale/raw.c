@@ -1,10 +1,12 @@
 /*
- * bench-scale-raw: the baseline of bench/scale.  The same wide VM-sample
- * rows kanri stores (the host view's 36 columns), appended by a minimal
- * program with each database's fastest plain path: SQLite with one
- * prepared statement in transactions of BATCH rows on a WAL file;
- * PostgreSQL with COPY FROM STDIN in text format, one COPY per batch.
- * Prints rows per second for each.  No kanri code: only what the
+ * bench-scale-raw: the baseline of bench/scale.  The rows a round of VMs
+ * stores (a host-view, a guest-view and a reconciled row per VM, in
+ * tables of the shapes of kanri's: their columns, keys and indexes),
+ * appended by a minimal program with each database's fastest plain path:
+ * SQLite with one prepared statement per table in transactions of BATCH
+ * VMs on a WAL file; PostgreSQL with COPY FROM STDIN in text format, one
+ * COPY per table and batch, a transaction per batch.  Prints rows per
+ * second for each (every table's rows).  No kanri code: only what the
  * databases can do, for kanri's figures to be compared against.
  *
  *   bench-scale-raw [--rows N] [--batch N] [--sqlite PATH] [--pg CONNINFO]
@@ -20,28 +22,30 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#define NCOLS 36
-#define COLUMNS                                                                                    \
-    "host_id, uuid, t, dom_id, state, state_reason, cpu_time_ns, cpu_user_ns, cpu_system_ns,"      \
-    " vcpu_count, vcpu_time_ns, vcpu_wait_ns, vcpu_delay_ns, balloon_current, balloon_maximum,"    \
-    " balloon_rss, block_count, block_rd_bytes, block_wr_bytes, block_rd_reqs, block_wr_reqs,"     \
-    " block_allocation, block_capacity, block_physical, net_count, net_rx_bytes, net_tx_bytes,"    \
-    " net_rx_pkts, net_tx_pkts, net_rx_drop, net_tx_drop, net_rx_errs, net_tx_errs, vcpus,"        \
-    " blocks, nics"
+/* The three tables a round appends to, in the shapes of kanri's schema
+ * (src/store/migrate.c): the same number and types of columns, the same
+ * keys and indexes (@ stands for the table's name).  Each column a letter: h a host id, u a VM
+ * uuid, T a time, i an integer, n an integer left NULL, s the source, j a JSON text, x a text left
+ * NULL. The guest rows are balloon figures (a few integers, no sequence number) and the reconciled
+ * rows have no guest side, as in a round of VMs without a guest agent; the host rows are full. */
+struct table {
+    const char *name;
+    const char *cols;    /* the letters above, one per column */
+    const char *key;     /* SQLite: "" (a rowid id) or the WITHOUT ROWID key */
+    const char *indexes; /* CREATE INDEX statements, %s the table */
+};
 
-static const char *const ddl_sqlite =
-    "CREATE TABLE IF NOT EXISTS raw_samples (id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL,"
-    " uuid TEXT NOT NULL, t INTEGER NOT NULL, dom_id INTEGER, state INTEGER, state_reason INTEGER,"
-    " cpu_time_ns INTEGER, cpu_user_ns INTEGER, cpu_system_ns INTEGER, vcpu_count INTEGER,"
-    " vcpu_time_ns INTEGER, vcpu_wait_ns INTEGER, vcpu_delay_ns INTEGER, balloon_current INTEGER,"
-    " balloon_maximum INTEGER, balloon_rss INTEGER, block_count INTEGER, block_rd_bytes INTEGER,"
-    " block_wr_bytes INTEGER, block_rd_reqs INTEGER, block_wr_reqs INTEGER,"
-    " block_allocation INTEGER, block_capacity INTEGER, block_physical INTEGER,"
-    " net_count INTEGER, net_rx_bytes INTEGER, net_tx_bytes INTEGER, net_rx_pkts INTEGER,"
-    " net_tx_pkts INTEGER, net_rx_drop INTEGER, net_tx_drop INTEGER, net_rx_errs INTEGER,"
-    " net_tx_errs INTEGER, vcpus TEXT, blocks TEXT, nics TEXT);"
-    "CREATE INDEX IF NOT EXISTS raw_samples_uuid_t ON raw_samples(uuid, t);"
-    "CREATE INDEX IF NOT EXISTS raw_samples_t ON raw_samples(t);";
+static const struct table tables[] = {
+    {"raw_host", "huTiiiiiiiiiiiiiiiiiiiiiiiiiiiiiijjj", "",
+     "CREATE INDEX @_uuid_t ON @(c2, c3); CREATE INDEX @_t ON @(c3);"},
+    {"raw_guest", "usTTniiiiinnnnnnnnnnnnnnnnnnnnnnnnnnnnnxxxx", "",
+     "CREATE UNIQUE INDEX @_seq ON @(c1, c2, c5) WHERE c5 IS NOT NULL;"
+     " CREATE UNIQUE INDEX @_time ON @(c1, c2, c3) WHERE c5 IS NULL;"
+     " CREATE INDEX @_machine_t ON @(c1, c3); CREATE INDEX @_received ON @(c4);"},
+    {"raw_reconciled", "huTiiiiiiiiiiiininininininininininin", "c2, c3",
+     "CREATE INDEX @_t ON @(c3);"},
+};
+#define N_TABLES G_N_ELEMENTS(tables)
 
 static double now_s(void)
 {
@@ -50,20 +54,68 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Row I's values: 100 VMs per host, one sample each 10 s. */
-static void row_values(long i, char uuid[37], int64_t v[NCOLS])
+static const char *const json_text = "[{\"name\":\"vda\",\"rd_bytes\":1048576,\"wr_bytes\":4096}]";
+
+/* Column C's value in VM-sample I (NULL: none), written into BUF. */
+static const char *value(char kind, long i, int c, char *buf, size_t len)
 {
     long vm = i % 10000;
-    snprintf(uuid, 37, "00000000-0000-4000-8000-%012ld", vm);
-    v[0] = vm / 100 + 1;
-    v[2] = 1700000000000000 + (i / 10000) * 10000000;
-    for (int c = 3; c < NCOLS - 3; c++)
-        v[c] = (int64_t)(i * 7919 + c * 104729) % 1000000007;
+    switch (kind) {
+    case 'h':
+        snprintf(buf, len, "%ld", vm / 100 + 1);
+        return buf;
+    case 'u':
+        snprintf(buf, len, "00000000-0000-4000-8000-%012ld", vm);
+        return buf;
+    case 'T':
+        snprintf(buf, len, "%" PRId64, (int64_t)1700000000000000 + (i / 10000) * 10000000);
+        return buf;
+    case 's':
+        return "balloon";
+    case 'j':
+        return json_text;
+    case 'n':
+    case 'x':
+        return NULL;
+    default:
+        snprintf(buf, len, "%ld", (i * 7919 + c * 104729) % 1000000007);
+        return buf;
+    }
 }
 
-static const char *const vcpus_json = "[{\"time_ns\":123456789,\"wait_ns\":1234}]";
-static const char *const blocks_json = "[{\"name\":\"vda\",\"rd_bytes\":1048576}]";
-static const char *const nics_json = "[{\"name\":\"vnet0\",\"rx_bytes\":4096}]";
+static char *ddl(const struct table *t, bool pg)
+{
+    GString *s = g_string_new(NULL);
+    g_string_printf(s, "CREATE TABLE %s (", t->name);
+    if (!*t->key)
+        g_string_append(s, pg ? "id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                              : "id INTEGER PRIMARY KEY, ");
+    for (size_t c = 0; t->cols[c]; c++) {
+        char k = t->cols[c];
+        const char *type = k == 'u' || k == 's' || k == 'j' || k == 'x' ? "TEXT"
+                           : pg                                         ? "BIGINT"
+                                                                        : "INTEGER";
+        g_string_append_printf(s, "%sc%zu %s%s", c ? ", " : "", c + 1, type,
+                               k == 'h' || k == 'u' || k == 'T' || k == 's' ? " NOT NULL" : "");
+    }
+    if (*t->key)
+        g_string_append_printf(s, ", PRIMARY KEY (%s))%s;", t->key, pg ? "" : " WITHOUT ROWID");
+    else
+        g_string_append(s, ");");
+    GString *ix = g_string_new(t->indexes);
+    g_string_replace(ix, "@", t->name, 0);
+    g_string_append(s, ix->str);
+    g_string_free(ix, TRUE);
+    return g_string_free(s, FALSE);
+}
+
+static char *column_list(const struct table *t)
+{
+    GString *s = g_string_new(NULL);
+    for (size_t c = 0; t->cols[c]; c++)
+        g_string_append_printf(s, "%sc%zu", c ? ", " : "", c + 1);
+    return g_string_free(s, FALSE);
+}
 
 static int run_sqlite(const char *path, long rows, long batch)
 {
@@ -73,41 +125,52 @@ static int run_sqlite(const char *path, long rows, long batch)
         return 1;
     }
     sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL, NULL, NULL);
-    if (sqlite3_exec(db, ddl_sqlite, NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
-        return 1;
+    sqlite3_stmt *q[N_TABLES];
+    for (size_t t = 0; t < N_TABLES; t++) {
+        g_autofree char *d = ddl(&tables[t], false), *cols = column_list(&tables[t]);
+        GString *sql = g_string_new(NULL);
+        g_string_printf(sql, "INSERT INTO %s (%s) VALUES (", tables[t].name, cols);
+        for (size_t c = 0; tables[t].cols[c]; c++)
+            g_string_append(sql, c ? ",?" : "?");
+        g_string_append_c(sql, ')');
+        if (sqlite3_exec(db, d, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, sql->str, -1, &q[t], NULL) != SQLITE_OK) {
+            fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
+            return 1;
+        }
+        g_string_free(sql, TRUE);
     }
-    sqlite3_stmt *q;
-    sqlite3_prepare_v2(db,
-                       "INSERT INTO raw_samples (" COLUMNS
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-                       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                       -1, &q, NULL);
     double t0 = now_s();
     for (long i = 0; i < rows;) {
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-        for (long end = MIN(rows, i + batch); i < end; i++) {
-            char uuid[37];
-            int64_t v[NCOLS];
-            row_values(i, uuid, v);
-            sqlite3_bind_int64(q, 1, v[0]);
-            sqlite3_bind_text(q, 2, uuid, -1, SQLITE_STATIC);
-            for (int c = 2; c < NCOLS - 3; c++)
-                sqlite3_bind_int64(q, c + 1, v[c]);
-            sqlite3_bind_text(q, NCOLS - 2, vcpus_json, -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, NCOLS - 1, blocks_json, -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, NCOLS, nics_json, -1, SQLITE_STATIC);
-            if (sqlite3_step(q) != SQLITE_DONE) {
-                fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
-                return 1;
+        long start = i, end = MIN(rows, i + batch);
+        for (size_t t = 0; t < N_TABLES; t++) {
+            for (i = start; i < end; i++) {
+                for (int c = 0; tables[t].cols[c]; c++) {
+                    char buf[64];
+                    char k = tables[t].cols[c];
+                    const char *v = value(k, i, c, buf, sizeof(buf));
+                    if (!v)
+                        sqlite3_bind_null(q[t], c + 1);
+                    else if (k == 'u' || k == 's' || k == 'j')
+                        sqlite3_bind_text(q[t], c + 1, v, -1, SQLITE_TRANSIENT);
+                    else
+                        sqlite3_bind_int64(q[t], c + 1, g_ascii_strtoll(v, NULL, 10));
+                }
+                if (sqlite3_step(q[t]) != SQLITE_DONE) {
+                    fprintf(stderr, "sqlite: %s\n", sqlite3_errmsg(db));
+                    return 1;
+                }
+                sqlite3_reset(q[t]);
             }
-            sqlite3_reset(q);
         }
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
     double dt = now_s() - t0;
-    printf("sqlite\t%ld rows\t%.2f s\t%.0f rows/s\n", rows, dt, (double)rows / dt);
-    sqlite3_finalize(q);
+    long all = rows * (long)N_TABLES;
+    printf("sqlite\t%ld rows\t%.2f s\t%.0f rows/s\n", all, dt, (double)all / dt);
+    for (size_t t = 0; t < N_TABLES; t++)
+        sqlite3_finalize(q[t]);
     sqlite3_close(db);
     return 0;
 }
@@ -128,42 +191,54 @@ static int run_pg(const char *conninfo, long rows, long batch)
         fprintf(stderr, "postgresql: %s", PQerrorMessage(c));
         return 1;
     }
-    /* The same table, in PostgreSQL's types. */
-    GString *ddl = g_string_new(ddl_sqlite);
-    g_string_replace(ddl, "INTEGER PRIMARY KEY",
-                     "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", 0);
-    g_string_replace(ddl, " INTEGER", " BIGINT", 0);
-    if (!pg_ok(c, PQexec(c, "SET client_min_messages = warning; DROP TABLE IF EXISTS raw_samples"),
-               PGRES_COMMAND_OK) ||
-        !pg_ok(c, PQexec(c, ddl->str), PGRES_COMMAND_OK))
+    if (!pg_ok(c, PQexec(c, "SET client_min_messages = warning"), PGRES_COMMAND_OK))
         return 1;
-    g_string_free(ddl, TRUE);
+    for (size_t t = 0; t < N_TABLES; t++) {
+        g_autofree char *drop = g_strdup_printf("DROP TABLE IF EXISTS %s", tables[t].name);
+        g_autofree char *d = ddl(&tables[t], true);
+        if (!pg_ok(c, PQexec(c, drop), PGRES_COMMAND_OK) ||
+            !pg_ok(c, PQexec(c, d), PGRES_COMMAND_OK))
+            return 1;
+    }
     GString *buf = g_string_sized_new(1 << 20);
     double t0 = now_s();
     for (long i = 0; i < rows;) {
-        if (!pg_ok(c, PQexec(c, "COPY raw_samples (" COLUMNS ") FROM STDIN"), PGRES_COPY_IN))
+        long start = i, end = MIN(rows, i + batch);
+        if (!pg_ok(c, PQexec(c, "BEGIN"), PGRES_COMMAND_OK))
             return 1;
-        for (long end = MIN(rows, i + batch); i < end; i++) {
-            char uuid[37];
-            int64_t v[NCOLS];
-            row_values(i, uuid, v);
-            g_string_truncate(buf, 0);
-            g_string_append_printf(buf, "%" PRId64 "\t%s", v[0], uuid);
-            for (int c2 = 2; c2 < NCOLS - 3; c2++)
-                g_string_append_printf(buf, "\t%" PRId64, v[c2]);
-            g_string_append_printf(buf, "\t%s\t%s\t%s\n", vcpus_json, blocks_json, nics_json);
-            if (PQputCopyData(c, buf->str, (int)buf->len) != 1) {
-                fprintf(stderr, "postgresql: %s", PQerrorMessage(c));
+        for (size_t t = 0; t < N_TABLES; t++) {
+            g_autofree char *cols = column_list(&tables[t]);
+            g_autofree char *copy =
+                g_strdup_printf("COPY %s (%s) FROM STDIN", tables[t].name, cols);
+            if (!pg_ok(c, PQexec(c, copy), PGRES_COPY_IN))
                 return 1;
+            for (i = start; i < end; i++) {
+                g_string_truncate(buf, 0);
+                for (int col = 0; tables[t].cols[col]; col++) {
+                    char v[64];
+                    const char *x = value(tables[t].cols[col], i, col, v, sizeof(v));
+                    g_string_append_printf(buf, "%s%s", col ? "\t" : "", x ? x : "\\N");
+                }
+                g_string_append_c(buf, '\n');
+                if (PQputCopyData(c, buf->str, (int)buf->len) != 1) {
+                    fprintf(stderr, "postgresql: %s", PQerrorMessage(c));
+                    return 1;
+                }
             }
+            if (PQputCopyEnd(c, NULL) != 1 || !pg_ok(c, PQgetResult(c), PGRES_COMMAND_OK))
+                return 1;
         }
-        if (PQputCopyEnd(c, NULL) != 1 || !pg_ok(c, PQgetResult(c), PGRES_COMMAND_OK))
+        if (!pg_ok(c, PQexec(c, "COMMIT"), PGRES_COMMAND_OK))
             return 1;
     }
     double dt = now_s() - t0;
-    printf("postgresql\t%ld rows\t%.2f s\t%.0f rows/s\n", rows, dt, (double)rows / dt);
+    long all = rows * (long)N_TABLES;
+    printf("postgresql\t%ld rows\t%.2f s\t%.0f rows/s\n", all, dt, (double)all / dt);
     g_string_free(buf, TRUE);
-    pg_ok(c, PQexec(c, "DROP TABLE raw_samples"), PGRES_COMMAND_OK);
+    for (size_t t = 0; t < N_TABLES; t++) {
+        g_autofree char *drop = g_strdup_printf("DROP TABLE %s", tables[t].name);
+        pg_ok(c, PQexec(c, drop), PGRES_COMMAND_OK);
+    }
     PQfinish(c);
     return 0;
 }
@@ -173,8 +248,9 @@ int main(int argc, char **argv)
     gint64 rows = 200000, batch = 10000;
     g_autofree char *sqlite_path = NULL, *pg = NULL;
     GOptionEntry entries[] = {
-        {"rows", 0, 0, G_OPTION_ARG_INT64, &rows, "rows to append (200000)", "N"},
-        {"batch", 0, 0, G_OPTION_ARG_INT64, &batch, "rows per transaction or COPY (10000)", "N"},
+        {"rows", 0, 0, G_OPTION_ARG_INT64, &rows,
+         "VM-samples to append, a row in each table (200000)", "N"},
+        {"batch", 0, 0, G_OPTION_ARG_INT64, &batch, "VM-samples per transaction (10000)", "N"},
         {"sqlite", 0, 0, G_OPTION_ARG_FILENAME, &sqlite_path, "a new SQLite file to fill", "PATH"},
         {"pg", 0, 0, G_OPTION_ARG_STRING, &pg, "a PostgreSQL database to fill", "CONNINFO"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},

@@ -73,7 +73,7 @@ struct engine_conf {
     /* A kanri-guestd silent this long is an incident; 0: never. */
     int64_t agent_silent_us;
     /* Rounds written in one transaction at most (writer.c; 0: the
-     * default, 64; 1: each round alone). */
+     * default, 256; 1: each round alone). */
     unsigned round_group_max;
     /* Messages the live stream keeps for clients that fall behind or
      * resume (0: STREAM_DEFAULT_BACKLOG). */

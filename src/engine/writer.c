@@ -17,8 +17,10 @@
 #include <errno.h>
 
 /* Rounds in one transaction at most, by default: a bound on its size and
- * on how long the first of them waits. */
-#define GROUP_MAX 64
+ * on how long the first of them waits (256 rounds of 100 VMs, some 77 000
+ * rows, take about a second; bench-scale-feed with 200 hosts stored 5 %
+ * more with 256 than with 64 on SQLite, and more on PostgreSQL). */
+#define GROUP_MAX 256
 
 struct job {
     const struct store_round *w;
