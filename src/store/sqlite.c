@@ -453,19 +453,64 @@ static int sq_host_lookup(struct store *st, const char *name_or_id, int64_t *ret
     return -EIO;
 }
 
+/* ---- the inventory's writes under the reporting thread's fence ---- */
+
+/* The fence of the calling thread's inventory writes (store_thread_fence):
+ * a copy, the strings borrowed. */
+static __thread struct store_fence thread_fence;
+static __thread bool thread_fenced;
+
+void store_thread_fence(const struct store_fence *fence)
+{
+    thread_fenced = fence != NULL;
+    if (fence)
+        thread_fence = *fence;
+}
+
+/* Begins an inventory write: a transaction which, under a thread fence,
+ * goes on only while the fence holds (its lease row locked till the end
+ * on PostgreSQL). */
+static int inventory_begin(struct store_sqlite *s, GError **error)
+{
+    int r = db_begin(s->w, error);
+    if (r < 0 || !thread_fenced)
+        return r;
+    r = sq_fence_check(s->w, &thread_fence, error);
+    if (r < 0)
+        db_exec(s->w, "ROLLBACK", NULL);
+    return r;
+}
+
+/* One statement of the inventory's, in a transaction of its own when the
+ * thread is fenced. */
+static int inventory_done(struct store_sqlite *s, struct db_stmt *q, GError **error)
+{
+    if (!thread_fenced || !q)
+        return db_done(q, error);
+    int r = inventory_begin(s, error);
+    if (r < 0) {
+        db_finalize(q);
+        return r;
+    }
+    r = db_done(q, error);
+    return db_commit_or_rollback(s->w, r, error);
+}
+
 static int sq_host_put_info(struct store *st, int64_t host_id, const struct host_info *h,
                             int64_t now_us, GError **error)
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    return db_done(db_prep(s->w, error,
-                           "UPDATE hosts SET driver = ?, hv_version = ?, libvirt_version = ?,"
-                           " hostname = ?, cpu_model = ?, cpus = ?, mhz = ?, memory_bytes = ?,"
-                           " numa_cells = ?, last_seen = ? WHERE id = ?",
-                           "sssssiiuiii", h->driver, h->hv_version, h->libvirt_version, h->hostname,
-                           h->cpu_model, (int64_t)h->cpus, (int64_t)h->mhz, h->memory_bytes,
-                           (int64_t)h->numa_cells, now_us, host_id),
-                   error);
+    return inventory_done(
+        s,
+        db_prep(s->w, error,
+                "UPDATE hosts SET driver = ?, hv_version = ?, libvirt_version = ?,"
+                " hostname = ?, cpu_model = ?, cpus = ?, mhz = ?, memory_bytes = ?,"
+                " numa_cells = ?, last_seen = ? WHERE id = ?",
+                "sssssiiuiii", h->driver, h->hv_version, h->libvirt_version, h->hostname,
+                h->cpu_model, (int64_t)h->cpus, (int64_t)h->mhz, h->memory_bytes,
+                (int64_t)h->numa_cells, now_us, host_id),
+        error);
 }
 
 static int sq_host_put_state(struct store *st, int64_t host_id, enum host_state state,
@@ -474,17 +519,18 @@ static int sq_host_put_state(struct store *st, int64_t host_id, enum host_state 
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
     bool up = state == HOST_CONNECTED;
-    return db_done(db_prep(s->w, error,
-                           "UPDATE hosts SET state = ?1, reason = ?2,"
-                           " connected_since = CASE WHEN ?3 <> 0 THEN coalesce(connected_since, ?4)"
-                           "   ELSE NULL END,"
-                           " last_seen = CASE WHEN ?3 <> 0 THEN ?4 ELSE last_seen END,"
-                           " inventory_synced_at = CASE WHEN ?5 > 0 THEN ?5"
-                           "   ELSE inventory_synced_at END"
-                           " WHERE id = ?6",
-                           "ssbiii", host_state_name(state), reason, up, now_us, synced_us,
-                           host_id),
-                   error);
+    return inventory_done(
+        s,
+        db_prep(s->w, error,
+                "UPDATE hosts SET state = ?1, reason = ?2,"
+                " connected_since = CASE WHEN ?3 <> 0 THEN coalesce(connected_since, ?4)"
+                "   ELSE NULL END,"
+                " last_seen = CASE WHEN ?3 <> 0 THEN ?4 ELSE last_seen END,"
+                " inventory_synced_at = CASE WHEN ?5 > 0 THEN ?5"
+                "   ELSE inventory_synced_at END"
+                " WHERE id = ?6",
+                "ssbiii", host_state_name(state), reason, up, now_us, synced_us, host_id),
+        error);
 }
 
 /* ---- domains ---- */
@@ -703,7 +749,7 @@ static int sq_domain_put(struct store *st, int64_t host_id, const struct domain_
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = db_begin(s->w, error);
+    int r = inventory_begin(s, error);
     if (r < 0)
         return r;
     r = domain_put_locked(s->w, host_id, d, ch, now_us, ret_domain_id, error);
@@ -715,7 +761,7 @@ static int sq_domain_remove(struct store *st, int64_t domain_id, const struct st
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = db_begin(s->w, error);
+    int r = inventory_begin(s, error);
     if (r < 0)
         return r;
     r = db_done(db_prep(s->w, error,
@@ -741,7 +787,7 @@ static int sq_persistent_put(struct store *st, int64_t domain_id, const struct s
     if (ret_change_id)
         *ret_change_id = 0;
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = db_begin(s->w, error);
+    int r = inventory_begin(s, error);
     if (r < 0)
         return r;
     if (ch && ch->new_xml) {
@@ -789,7 +835,7 @@ static int sq_pools_replace(struct store *st, int64_t host_id, const GPtrArray *
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = db_begin(s->w, error);
+    int r = inventory_begin(s, error);
     if (r < 0)
         return r;
     r = db_done(db_prep(s->w, error, "DELETE FROM pools WHERE host_id = ?", "i", host_id), error);
@@ -810,7 +856,7 @@ static int sq_networks_replace(struct store *st, int64_t host_id, const GPtrArra
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    int r = db_begin(s->w, error);
+    int r = inventory_begin(s, error);
     if (r < 0)
         return r;
     r = db_done(db_prep(s->w, error, "DELETE FROM networks WHERE host_id = ?", "i", host_id),

@@ -277,6 +277,15 @@ struct store_fence {
     int64_t epoch;
 };
 
+/* The inventory's writes the calling thread makes from now on (a host's
+ * state and information, its domains, their persistent definitions, its
+ * pools and networks) go in only while FENCE holds, each failing with
+ * -ESTALE and STORE_ERROR_FENCED otherwise; NULL: none again.  For a
+ * host's inventory reports on a shared store (engine/inventory.c), so
+ * that an instance which stalled past its lease cannot write a report
+ * after another took the host.  FENCE's strings must outlive it. */
+void store_thread_fence(const struct store_fence *fence);
+
 struct store_round {
     const struct store_fence *fence; /* NULL: none; else -ESTALE, STORE_ERROR_FENCED */
     const struct host_sample *const *hosts;

@@ -2915,6 +2915,63 @@ static void test_round_fenced_by_the_lease(void **state)
     assert_string_equal(g_hash_table_lookup(states, UUID_A), "by-a-late");
 }
 
+/* A host's inventory written under its lease (store_thread_fence): while
+ * the writer holds it the writes go in; once another instance took the
+ * host, a domain, the host's state, its pools are refused and nothing
+ * changes; without a fence (a store of one's own) they go in as ever. */
+static void test_inventory_fenced_by_the_lease(void **state)
+{
+    struct fx *f = *state;
+    g_autoptr(GError) err = NULL;
+    int64_t h = ensure_host(f, "h1");
+    static const char *const h1[] = {"h1"};
+    g_autoptr(GArray) a = held_after(f, "ia", NULL, 0, h1, 1, NULL, 0, T0);
+    struct store_fence mine = {"h1", "ia", 1};
+    store_thread_fence(&mine);
+    g_autoptr(domain_info) d = dom_new(UUID_A, "web", "running");
+    int64_t id = put_dom(f, h, d, NULL, T0);
+    assert_int_equal(OPS(f)->host_put_state(f->st, h, HOST_CONNECTED, NULL, T0, T0, &err), 0);
+
+    /* b takes h1 (epoch 2): a's writes, still under epoch 1, are refused. */
+    g_autoptr(GArray) b = held_after(f, "ib", NULL, 0, h1, 1, NULL, 0, T0 + 31 * SEC);
+    g_autoptr(domain_info) d2 = dom_new(UUID_A, "web", "paused");
+    int64_t id2 = 0;
+    assert_int_equal(OPS(f)->domain_put(f->st, h, d2, NULL, T0 + 32 * SEC, &id2, &err), -ESTALE);
+    assert_true(g_error_matches(err, STORE_ERROR, STORE_ERROR_FENCED));
+    g_clear_error(&err);
+    assert_int_equal(
+        OPS(f)->host_put_state(f->st, h, HOST_UNREACHABLE, "stalled", T0 + 32 * SEC, 0, &err),
+        -ESTALE);
+    g_clear_error(&err);
+    g_autoptr(GPtrArray) pools = g_ptr_array_new_with_free_func((GDestroyNotify)pool_info_free);
+    struct pool_info *p = g_new0(struct pool_info, 1);
+    p->name = g_strdup("default");
+    g_ptr_array_add(pools, p);
+    assert_int_equal(OPS(f)->pools_replace(f->st, h, pools, T0 + 32 * SEC, &err), -ESTALE);
+    g_clear_error(&err);
+    assert_int_equal(OPS(f)->domain_remove(f->st, id, NULL, T0 + 32 * SEC, &err), -ESTALE);
+    g_clear_error(&err);
+    store_thread_fence(NULL);
+
+    g_autoptr(rows) vms = vms_of(f, NULL, id, false);
+    assert_string_equal(((struct vm_row *)rows_get(vms, 0))->state, "running");
+    g_autoptr(rows) hosts = OPS(f)->hosts_query(f->st, "h1", &err);
+    assert_string_equal(((struct host_row *)rows_get(hosts, 0))->state, "connected");
+    g_autoptr(rows) pr = OPS(f)->pools_query(f->st, "h1", &err);
+    assert_int_equal(rows_len(pr), 0);
+
+    /* Under b's fence, and with none, they go in. */
+    struct store_fence theirs = {"h1", "ib", 2};
+    store_thread_fence(&theirs);
+    put_dom(f, h, d2, NULL, T0 + 33 * SEC);
+    store_thread_fence(NULL);
+    assert_int_equal(OPS(f)->pools_replace(f->st, h, pools, T0 + 33 * SEC, &err), 0);
+    g_autoptr(rows) vms2 = vms_of(f, NULL, id, false);
+    assert_string_equal(((struct vm_row *)rows_get(vms2, 0))->state, "paused");
+    g_autoptr(rows) pr2 = OPS(f)->pools_query(f->st, "h1", &err);
+    assert_int_equal(rows_len(pr2), 1);
+}
+
 /* Several hosts' rounds in one call (the engine's group commit): a round
  * its fence refuses and a round the database refuses fail alone, each
  * with its own error, and the others go in, a VM in two of them (its
@@ -3303,6 +3360,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cluster_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_fenced_by_the_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rounds_written_together, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_fenced_by_the_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_samples_received, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_instances_migrate_once, setup, teardown),
