@@ -335,7 +335,9 @@ static int step(struct engine *e, GError **error)
     };
     /* Hosts given up are released here first: once the store says they
      * are free, another instance may take them, and nothing of this one's
-     * may be stored for them any more (hold()). */
+     * may be stored for them any more (hold() waits for the reports and
+     * rounds under way).  The events their last rounds posted are stored
+     * too: the instance taking a host reads its open incidents. */
     for (guint i = 0; i < plan.give_up->len; i++) {
         for (guint k = 0; k < shared->len; k++) {
             struct ehost *h = g_ptr_array_index(shared, k);
@@ -343,6 +345,8 @@ static int step(struct engine *e, GError **error)
                 hold(e, h, false, 0, NULL);
         }
     }
+    if (plan.give_up->len)
+        engine_ops_flush(e);
     g_autoptr(GArray) held = g_array_new(FALSE, TRUE, sizeof(struct store_lease));
     int r = st->ops->leases_apply(st, cl->me.id, &sp, now, cl->lease_us, held, error);
     lease_plan_clear(&plan);
@@ -440,6 +444,15 @@ static void pull_guests(struct engine *e)
     g_mutex_unlock(&e->lock);
 }
 
+/* Waits PERIOD, cl->lock held; false once the cluster is stopping. */
+static bool pause_for(struct engine_cluster *cl, int64_t period)
+{
+    int64_t until = g_get_monotonic_time() + period;
+    while (!cl->quit && g_cond_wait_until(&cl->cond, &cl->lock, until))
+        ;
+    return !cl->quit;
+}
+
 /* Heartbeat and renewal alone, every quarter of the lease time, apart
  * from the plan: taking many hosts (each reading what its previous holder
  * left) or releasing one (waiting for its report under way) may make a
@@ -451,12 +464,7 @@ static gpointer renewer_thread(gpointer data)
     struct engine_cluster *cl = e->cluster;
     int64_t period = cl->lease_us / 4;
     g_mutex_lock(&cl->lock);
-    while (!cl->quit) {
-        int64_t until = g_get_monotonic_time() + period;
-        while (!cl->quit && g_cond_wait_until(&cl->cond, &cl->lock, until))
-            ;
-        if (cl->quit)
-            break;
+    while (pause_for(cl, period)) {
         g_mutex_unlock(&cl->lock);
         int64_t t0 = mono_usec();
         g_autoptr(GError) err = NULL;
@@ -479,12 +487,7 @@ static gpointer puller_thread(gpointer data)
     int64_t period = (int64_t)e->conf.interval_s * USEC_PER_SEC;
     cl->pulled_us = g_get_real_time();
     g_mutex_lock(&cl->lock);
-    while (!cl->quit) {
-        int64_t until = g_get_monotonic_time() + period;
-        while (!cl->quit && g_cond_wait_until(&cl->cond, &cl->lock, until))
-            ;
-        if (cl->quit)
-            break;
+    while (pause_for(cl, period)) {
         g_mutex_unlock(&cl->lock);
         pull_guests(e);
         g_mutex_lock(&cl->lock);

@@ -105,8 +105,8 @@ struct ehost {
     char *name;
     struct driver *drv;
     GMutex inv_lock;
-    /* Readers: a driver's inventory report of it being stored (outermost,
-     * before inv_lock); the writer: `held` changing on a shared store
+    /* Readers: a driver's inventory report or round of it being stored
+     * (outermost, before inv_lock and e->lock); the writer: `held` changing on a shared store
      * (engine-cluster.c), which so waits for the reports under way, and
      * after which none is stored for a host released. */
     GRWLock report_lock;
@@ -186,6 +186,13 @@ struct ehost *engine_host_find(struct engine *e, int64_t host_id); /* under e->l
  * otherwise (a report under way when the host was released is dropped).
  * Under e->lock. */
 struct ehost *engine_host_reporting(struct engine *e, int64_t host_id);
+/* The host of a driver's report that is stored (an inventory report, a
+ * round) while held, its report_lock read-locked until
+ * engine_host_leave(): a release waits for the report to be stored, and
+ * none is stored after.  NULL (and nothing locked) for a host not held.
+ * Not under e->lock. */
+struct ehost *engine_host_enter(struct engine *e, int64_t host_id);
+void engine_host_leave(struct ehost *h);
 
 /* writer.c: the rounds' writes, several hosts' in one transaction. */
 struct engine_writer_stats {

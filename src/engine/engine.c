@@ -272,6 +272,29 @@ struct ehost *engine_host_reporting(struct engine *e, int64_t host_id)
     return h && h->held ? h : NULL;
 }
 
+struct ehost *engine_host_enter(struct engine *e, int64_t host_id)
+{
+    g_mutex_lock(&e->lock);
+    struct ehost *h = engine_host_find(e, host_id); /* hosts live as long as the engine */
+    g_mutex_unlock(&e->lock);
+    if (!h)
+        return NULL;
+    g_rw_lock_reader_lock(&h->report_lock);
+    g_mutex_lock(&e->lock);
+    bool held = h->held;
+    g_mutex_unlock(&e->lock);
+    if (!held) {
+        g_rw_lock_reader_unlock(&h->report_lock);
+        return NULL;
+    }
+    return h;
+}
+
+void engine_host_leave(struct ehost *h)
+{
+    g_rw_lock_reader_unlock(&h->report_lock);
+}
+
 /* ---- in-flight actions ---- */
 
 static char *inflight_key(int64_t host_id, const char *uuid)

@@ -43,31 +43,21 @@ static void pending_add(struct inv_dom *d, int64_t id, const char *diff)
     g_ptr_array_add(d->pending, c);
 }
 
-/* The host of a driver's inventory report while held
- * (engine_host_reporting()), its report_lock read-locked until
- * host_leave(): a release waits for the report to be stored.  NULL (and
- * nothing locked) for a host not held.  On a shared store the report's
+/* The host of a driver's inventory report while held (engine_host_enter()
+ * till host_leave()).  On a shared store the report's
  * writes are fenced by the host's lease (store_thread_fence): an instance
  * that stalled past its lease, and has not yet seen that another took
  * the host, writes nothing of it. */
 static struct ehost *host_enter(struct engine *e, int64_t host_id)
 {
-    g_mutex_lock(&e->lock);
-    struct ehost *h = engine_host_find(e, host_id); /* hosts live as long as the engine */
-    g_mutex_unlock(&e->lock);
+    struct ehost *h = engine_host_enter(e, host_id);
     if (!h)
         return NULL;
-    g_rw_lock_reader_lock(&h->report_lock);
     g_mutex_lock(&e->lock);
-    bool held = h->held;
     /* The epoch changes only with `held`, under the writer's lock. */
     struct store_fence fence = {.host = h->name, .holder = engine_cluster_id(e), .epoch = h->epoch};
-    bool shared = held && fence.holder && engine_host_shared(e, h);
+    bool shared = fence.holder && engine_host_shared(e, h);
     g_mutex_unlock(&e->lock);
-    if (!held) {
-        g_rw_lock_reader_unlock(&h->report_lock);
-        return NULL;
-    }
     store_thread_fence(shared ? &fence : NULL);
     return h;
 }
@@ -75,7 +65,7 @@ static struct ehost *host_enter(struct engine *e, int64_t host_id)
 static void host_leave(struct ehost *h)
 {
     store_thread_fence(NULL);
-    g_rw_lock_reader_unlock(&h->report_lock);
+    engine_host_leave(h);
 }
 
 typedef struct ehost reporting_host;

@@ -16,13 +16,6 @@
  * round; beyond these they are dropped (a host whose rounds stopped). */
 #define PENDING_MAX 100000
 
-/* The host of a driver's report while held (engine_host_reporting()). */
-static struct ehost *host_get(struct engine *e, int64_t host_id)
-{
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-    return engine_host_reporting(e, host_id);
-}
-
 static struct pool_ref *pool_ref_get(struct ehost *h, const char *name)
 {
     for (guint i = 0; i < h->pools->len; i++) {
@@ -96,7 +89,10 @@ static void update_membership(struct engine *e, struct ehost *h, const GPtrArray
 static void sink_round(void *ctx, struct round_report *r)
 {
     struct engine *e = ctx;
-    struct ehost *h = host_get(e, r->host_id);
+    /* Its release waits for the round to be written, so that the round
+     * is in the store before another instance can take the host and read
+     * what this one left (engine-cluster.c). */
+    struct ehost *h = engine_host_enter(e, r->host_id);
     if (!h) {
         round_report_free(r);
         return;
@@ -110,12 +106,6 @@ static void sink_round(void *ctx, struct round_report *r)
     g_autoptr(GArray) status = NULL;
 
     g_mutex_lock(&e->lock);
-    if (!h->held) { /* released since */
-        g_mutex_unlock(&e->lock);
-        batch_clear(&b);
-        round_report_free(r);
-        return;
-    }
     h->rounds++;
     h->rounds_cut += r->node.round_cut;
     h->collecting = true;
@@ -213,6 +203,7 @@ static void sink_round(void *ctx, struct round_report *r)
     h->store_sum_s += took;
     h->store_writes++;
     g_mutex_unlock(&e->lock);
+    engine_host_leave(h);
 
     if (rc < 0 && g_error_matches(err, STORE_ERROR, STORE_ERROR_FENCED)) {
         g_warning("%s: its round is dropped and the host released", err->message);

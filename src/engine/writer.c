@@ -96,8 +96,9 @@ int engine_round_store(struct engine *e, const struct store_round *w, GError **e
             g_cond_wait(&wr->cond, &wr->lock);
             continue;
         }
-        /* This thread writes for everyone queued, itself first among
-         * them (its job is still queued: not done). */
+        /* This thread writes for the first of those queued, its own
+         * round among them unless more than a group were ahead of it
+         * (then it writes again, or waits for another writer). */
         wr->writing = true;
         guint n = MIN(wr->queue->len, wr->max);
         g_autoptr(GPtrArray) group = g_ptr_array_new();
