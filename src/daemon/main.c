@@ -517,6 +517,12 @@ int main(int argc, char **argv)
                                   where, v6addr ? "]" : "", api_port(api));
         engine_cluster_set_api(eng, api_url, use_tls ? tls.pin : NULL);
     }
+    /* The API answers while the hosts are added (hundreds take a while):
+     * GET /readyz says how far it got. */
+    bool v6 = strchr(c->listen_host, ':') != NULL;
+    g_message("listening on %s://%s%s%s:%d/ (API under /api/v1)", use_tls ? "https" : "http",
+              v6 ? "[" : "", c->listen_host, v6 ? "]" : "", api_port(api));
+    engine_hosts_expect(eng, c->hypervisors->len);
     engine_start(eng);
     for (guint i = 0; i < c->hypervisors->len; i++) {
         struct conf_hypervisor *hv = g_ptr_array_index(c->hypervisors, i);
@@ -551,9 +557,6 @@ int main(int argc, char **argv)
         g_message("host %s: %s", hv->name, hv->uri);
     }
     engine_cluster_start(eng);
-    bool v6 = strchr(c->listen_host, ':') != NULL;
-    g_message("listening on %s://%s%s%s:%d/ (API under /api/v1)", use_tls ? "https" : "http",
-              v6 ? "[" : "", c->listen_host, v6 ? "]" : "", api_port(api));
 
     /* libvirt's event thread iterates GLib's default main context; the
      * signals get a context of their own so neither thread ever dispatches

@@ -153,6 +153,7 @@ struct engine {
 
     GMutex lock;
     GPtrArray *hosts;     /* struct ehost * */
+    unsigned hosts_expected; /* engine_hosts_expect() */
     GHashTable *items;    /* uuid -> struct item * */
     GHashTable *inflight; /* "host_id/uuid" -> struct inflight * */
     GPtrArray *rechecks;  /* struct recheck *: actions whose outcome is unknown */

@@ -568,6 +568,12 @@ int engine_host_add(struct engine *e, struct driver *drv, const struct driver_ho
     return drv->ops->host_add(drv, id, &conf, error);
 }
 
+void engine_hosts_expect(struct engine *e, unsigned n)
+{
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    e->hosts_expected = n;
+}
+
 void engine_start(struct engine *e)
 {
     warm_machine_findings(e);
@@ -699,6 +705,14 @@ bool engine_ready(struct engine *e, char **ret_why, int *ret_retry_after_s)
         return false;
     }
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    if (e->hosts->len < e->hosts_expected) {
+        if (ret_why)
+            *ret_why = g_strdup_printf("still adding the configured hosts: %u of %u", e->hosts->len,
+                                       e->hosts_expected);
+        if (ret_retry_after_s)
+            *ret_retry_after_s = 1;
+        return false;
+    }
     g_autoptr(GString) why = g_string_new(NULL);
     for (guint i = 0; i < e->hosts->len; i++) {
         const struct ehost *h = g_ptr_array_index(e->hosts, i);
@@ -717,6 +731,8 @@ bool engine_ready(struct engine *e, char **ret_why, int *ret_retry_after_s)
 bool engine_loading(struct engine *e, int64_t host_id)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
+    if (host_id < 0 && e->hosts->len < e->hosts_expected)
+        return true;
     for (guint i = 0; i < e->hosts->len; i++) {
         const struct ehost *h = g_ptr_array_index(e->hosts, i);
         if ((host_id < 0 || h->id == host_id) && host_loading(h))

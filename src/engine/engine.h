@@ -105,6 +105,10 @@ const struct driver_sink *engine_sink(struct engine *e);
  * store knows of it, and has DRV manage it.  DRV stays the caller's. */
 int engine_host_add(struct engine *e, struct driver *drv, const struct driver_host_conf *hc,
                     GError **error);
+/* The number of hosts kanrid's configuration names: until that many are
+ * added, engine_ready() says it is still adding them (the API answers
+ * meanwhile). */
+void engine_hosts_expect(struct engine *e, unsigned n);
 /* Starts the history maintenance thread and the upkeep thread. */
 void engine_start(struct engine *e);
 void engine_resync_all(struct engine *e);
@@ -160,9 +164,9 @@ char *engine_cluster_json(struct engine *e, GError **error);
  * has carried out its first lease plan).  Otherwise false, with the hosts still loading in *WHY
  * (g_free) and a Retry-After estimate. */
 bool engine_ready(struct engine *e, char **ret_why, int *ret_retry_after_s);
-/* True while host HOST_ID (-1: any host) has not finished its first
- * inventory sync since start-up and is not unreachable: a name unknown now
- * may appear when it has. */
+/* True while host HOST_ID (-1: any host, or a configured host not added
+ * yet) has not finished its first inventory sync since start-up and is not
+ * unreachable: a name unknown now may appear when it has. */
 bool engine_loading(struct engine *e, int64_t host_id);
 
 /* ---- actions (audited; src/engine/actions.c) ---- */

@@ -253,6 +253,16 @@ static void test_readiness(void **state)
     f->sink->host_state(f->sink->ctx, f->h2, HOST_UNREACHABLE, "connection refused");
     assert_true(engine_ready(f->e, NULL, NULL));
 
+    /* A host the configuration names but not added yet holds it back too. */
+    engine_hosts_expect(f->e, 3);
+    g_clear_pointer(&why, g_free);
+    assert_false(engine_ready(f->e, &why, NULL));
+    assert_non_null(strstr(why, "adding the configured hosts: 2 of 3"));
+    assert_true(engine_loading(f->e, -1));
+    assert_false(engine_loading(f->e, f->h1));
+    engine_hosts_expect(f->e, 2);
+    assert_true(engine_ready(f->e, NULL, NULL));
+
     g_autoptr(rows) hosts = f->st->ops->hosts_query(f->st, NULL, NULL);
     const struct host_row *a = rows_get(hosts, 0), *b = rows_get(hosts, 1);
     assert_string_equal(a->state, "connected");
