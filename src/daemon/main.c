@@ -118,8 +118,12 @@ static int ensure_admin_token(struct store *st, const char *state_dir, GError **
     return 0;
 }
 
+/* SIGINT or SIGTERM came (dispatched on the main thread). */
+static bool stop_asked;
+
 static gboolean on_signal(gpointer data)
 {
+    stop_asked = true;
     g_main_loop_quit(data);
     return G_SOURCE_CONTINUE;
 }
@@ -517,14 +521,27 @@ int main(int argc, char **argv)
                                   where, v6addr ? "]" : "", api_port(api));
         engine_cluster_set_api(eng, api_url, use_tls ? tls.pin : NULL);
     }
+    /* libvirt's event thread iterates GLib's default main context; the
+     * signals get a context of their own so neither thread ever dispatches
+     * the other's sources. */
+    g_autoptr(GMainContext) signals = g_main_context_new();
+    g_autoptr(GMainLoop) loop = g_main_loop_new(signals, FALSE);
+    watch_signal(signals, SIGINT, on_signal, loop);
+    watch_signal(signals, SIGTERM, on_signal, loop);
+    watch_signal(signals, SIGHUP, on_hup, eng);
     /* The API answers while the hosts are added (hundreds take a while):
-     * GET /readyz says how far it got. */
+     * GET /readyz says how far it got, and a SIGTERM meanwhile stops
+     * kanrid in order. */
     bool v6 = strchr(c->listen_host, ':') != NULL;
     g_message("listening on %s://%s%s%s:%d/ (API under /api/v1)", use_tls ? "https" : "http",
               v6 ? "[" : "", c->listen_host, v6 ? "]" : "", api_port(api));
     engine_hosts_expect(eng, c->hypervisors->len);
     engine_start(eng);
     for (guint i = 0; i < c->hypervisors->len; i++) {
+        while (g_main_context_iteration(signals, FALSE))
+            ;
+        if (stop_asked)
+            break;
         struct conf_hypervisor *hv = g_ptr_array_index(c->hypervisors, i);
         struct driver_host_conf hc = {
             .name = hv->name,
@@ -558,15 +575,8 @@ int main(int argc, char **argv)
     }
     engine_cluster_start(eng);
 
-    /* libvirt's event thread iterates GLib's default main context; the
-     * signals get a context of their own so neither thread ever dispatches
-     * the other's sources. */
-    g_autoptr(GMainContext) signals = g_main_context_new();
-    g_autoptr(GMainLoop) loop = g_main_loop_new(signals, FALSE);
-    watch_signal(signals, SIGINT, on_signal, loop);
-    watch_signal(signals, SIGTERM, on_signal, loop);
-    watch_signal(signals, SIGHUP, on_hup, eng);
-    g_main_loop_run(loop);
+    if (!stop_asked)
+        g_main_loop_run(loop);
 
     g_message("stopping");
     stop_all(api, &tls, eng, virt, st);

@@ -5,10 +5,11 @@ never "no such VM" (404).
 A host that never finishes loading is a libvirt URI pointing at a TCP
 listener that accepts and never answers: virConnectOpen() waits on it.
 Closing the listener makes the host unreachable, which ends the wait."""
+import re
 import socket
 import threading
 
-from kanri_harness import Kanrid
+from kanri_harness import Kanrid, node_xml
 
 
 class SilentListener:
@@ -104,3 +105,25 @@ def test_ready_wait_covers_a_manager_not_listening_yet(tmp_path):
     assert k.cli("ready").returncode == 3
     p = k.cli("ready", "--wait", "1")
     assert p.returncode == 3 and "not ready" in p.stderr
+
+
+def test_serving_while_the_configured_hosts_are_added(tmp_path):
+    """kanrid answers from its first log line on, while it is still adding
+    the hosts its configuration names; /readyz counts them, and a SIGTERM
+    meanwhile stops it in order."""
+    conf = ["[manager]\ncollect_interval = 60\n"]
+    for h in range(120):
+        path = tmp_path / f"h{h}.xml"
+        path.write_text(node_xml(f"h{h}", 100, 0))
+        conf.append(f"[hypervisor:h{h}]\nuri = test://{path}\n")
+    k = Kanrid(config="".join(conf), ready=False)
+    try:
+        r = k.get("/readyz", token=None)
+        assert r.status == 503, r
+        assert int(r.headers["Retry-After"]) >= 1
+        m = re.search(r"adding the configured hosts: (\d+) of 120", r.json["detail"])
+        assert m and int(m.group(1)) < 120, r.json["detail"]
+        assert k.get("/api/v1/healthz", token=None).status == 200
+    finally:
+        rc = k.stop()  # fails the test unless it exits 0 within 20 s
+    assert rc == 0
