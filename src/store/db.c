@@ -490,6 +490,7 @@ struct db_batch {
     GString **arrays;
     unsigned *oids;
     guint rows;
+    GHashTable *keys; /* db_batch_collect() */
 };
 
 /* "INSERT INTO TABLE(COLS)" split; false when HEAD is not that. */
@@ -665,7 +666,12 @@ static int pg_upsert(struct db_batch *b, GError **error)
     g_string_append_printf(sql, ") %s", b->tail);
     b->db->round_trips++;
     PGresult *res = PQexecParams(b->db->pg, sql->str, b->ncols, NULL, values, NULL, NULL, 0);
-    int r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_result_error(error, b->db->pg, res);
+    ExecStatusType st = PQresultStatus(res);
+    int r = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
+                ? 0
+                : pg_result_error(error, b->db->pg, res);
+    for (int i = 0; r == 0 && b->keys && i < PQntuples(res); i++)
+        g_hash_table_add(b->keys, g_strdup(PQgetvalue(res, i, 0)));
     PQclear(res);
     return r;
 }
@@ -712,6 +718,11 @@ int db_batch_flush(struct db_batch *b, GError **error)
         g_string_truncate(b->arrays[i], 0);
     b->rows = 0;
     return r;
+}
+
+void db_batch_collect(struct db_batch *b, GHashTable *keys)
+{
+    b->keys = keys;
 }
 
 void db_batch_expect_new(struct db_batch *b)

@@ -100,6 +100,10 @@ int db_batch_flush(struct db_batch *b, GError **error);
  * not: on PostgreSQL they then go by COPY inside the caller's transaction,
  * and through the tail only when a key is already there. */
 void db_batch_expect_new(struct db_batch *b);
+/* PostgreSQL, a TAIL ending in a RETURNING of one text column: each row
+ * the statements return adds its value to KEYS (a set of strings it
+ * frees), so that the caller learns which rows went in. */
+void db_batch_collect(struct db_batch *b, GHashTable *keys);
 void db_batch_free(struct db_batch *b);
 /* Statements and COPYs sent to PostgreSQL on DB so far (for tests and
  * benchmarks). */

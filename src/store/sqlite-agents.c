@@ -49,6 +49,12 @@ int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GErr
 {
     struct store_sqlite *s = SQ(st);
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    return sq_agent_contact_locked(s, c, c->duplicate, error);
+}
+
+int sq_agent_contact_locked(struct store_sqlite *s, const struct store_agent_contact *c,
+                            bool duplicate, GError **error)
+{
     if (c->error_text)
         return db_done(db_prep(s->w, error,
                                "UPDATE agents SET rejected = rejected + 1, last_error = ?,"
@@ -75,7 +81,7 @@ int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GErr
                            " last_seq = CASE WHEN coalesce(?10, 0) > coalesce(last_seq, 0) THEN ?10"
                            "   ELSE coalesce(last_seq, 0) END"
                            " WHERE machine_uuid = ?11",
-                           "ibssssUUiUs", c->received_us, c->duplicate, c->agent_name,
+                           "ibssssUUiUs", c->received_us, duplicate, c->agent_name,
                            c->agent_version, c->hostname, c->id_source, c->spool_backlog,
                            c->spool_dropped, c->sample_time_us, c->seq, c->machine_uuid),
                    error);

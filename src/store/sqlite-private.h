@@ -138,6 +138,7 @@ struct store_series_result *sq_series_query(struct store *st, const struct store
                                             GError **error);
 int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool *ret_duplicate,
                            GError **error);
+int sq_ingests_write(struct store *st, struct store_ingest *const *w, size_t n, GError **errors);
 /* Steps a reused statement to its end, then resets it and clears its
  * bindings. */
 int step_reset(struct db_stmt *q, GError **error);
@@ -146,6 +147,9 @@ int step_reset(struct db_stmt *q, GError **error);
 int sq_agent_enroll(struct store *st, const char *machine_uuid, const char *name,
                     const char *token_hash, int64_t *ret_token_id, GError **error);
 int sq_agent_contact(struct store *st, const struct store_agent_contact *c, GError **error);
+/* agent_contact's statement, under the write lock, DUPLICATE for C's. */
+int sq_agent_contact_locked(struct store_sqlite *s, const struct store_agent_contact *c,
+                            bool duplicate, GError **error);
 struct rows *sq_agents_query(struct store *st, GError **error);
 
 /* sqlite-reconcile.c: findings, engine states, kept views */

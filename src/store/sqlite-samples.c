@@ -114,17 +114,10 @@ static int insert_host_samples(struct db *db, const struct host_sample *const *v
 #define GUEST_VALUES                                                                               \
     "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
 
+/* SQLite's row by row: its unique indexes leave a repeat out. */
 static struct db_stmt *guest_insert_prepare(struct db *db, GError **error)
 {
-    if (db_kind(db) == DB_SQLITE)
-        return db_prep(db, error, GUEST_INSERT " VALUES (" GUEST_VALUES ") ON CONFLICT DO NOTHING",
-                       NULL);
-    return db_prep(db, error,
-                   GUEST_INSERT
-                   " SELECT " GUEST_VALUES " WHERE NOT EXISTS (SELECT 1 FROM guest_samples WHERE"
-                   " machine_uuid = ?1 AND source = ?2 AND seq = ?5)"
-                   " AND NOT EXISTS (SELECT 1 FROM guest_samples WHERE ?5 IS NULL"
-                   " AND machine_uuid = ?1 AND source = ?2 AND seq IS NULL AND t = ?3)",
+    return db_prep(db, error, GUEST_INSERT " VALUES (" GUEST_VALUES ") ON CONFLICT DO NOTHING",
                    NULL);
 }
 
@@ -172,46 +165,198 @@ static int64_t machine_lock_key(const char *uuid)
     return (int64_t)h;
 }
 
+/* Guest samples in one statement on PostgreSQL (db_batch): each row's
+ * look for its repeat is a subplan of its own (OFFSET 0 keeps it from
+ * becoming a join) probing the indexes with the row's values, and only the
+ * look its row needs runs.  As a join the planner may, when the day's
+ * statistics are behind, read every sample of the day into a hash first:
+ * 0.5 s for 2 000 rows beside 300 000, and growing. */
+#define GUEST_BATCH_TAIL                                                                           \
+    "AS u(" GUEST_INSERT_COLUMNS ") WHERE NOT EXISTS (SELECT 1 FROM guest_samples x"               \
+    " WHERE u.seq IS NOT NULL AND x.machine_uuid = u.machine_uuid AND x.source = u.source"         \
+    " AND x.seq = u.seq OFFSET 0)"                                                                 \
+    " AND NOT EXISTS (SELECT 1 FROM guest_samples x WHERE u.seq IS NULL"                           \
+    " AND x.machine_uuid = u.machine_uuid AND x.source = u.source AND x.seq IS NULL"               \
+    " AND x.t = u.t OFFSET 0)"
+/* A stored row's guest_key(), RETURNING it. */
+#define GUEST_KEY_RETURNING                                                                        \
+    " RETURNING machine_uuid || '/' || source || '/' ||"                                           \
+    " CASE WHEN seq IS NULL THEN 't' || t ELSE 's' || seq END"
+
+/* What makes a guest sample a repeat of another (g_free): its machine,
+ * source and sequence number, or its time without one (a number the store
+ * cannot keep is none). */
+static char *guest_key(const struct guest_sample *g)
+{
+    bool by_seq = g->seq != SAMPLE_ABSENT && g->seq <= (uint64_t)INT64_MAX;
+    return g_strdup_printf("%s/%s/%c%" PRId64, g->machine_uuid, g->source, by_seq ? 's' : 't',
+                           by_seq ? (int64_t)g->seq : g->time_us);
+}
+
+static int guest_sample_check(const struct guest_sample *g, GError **error)
+{
+    if (g->machine_uuid && g->source)
+        return 0;
+    /* The table would ignore the row without a word. */
+    g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "guest sample without %s",
+                g->machine_uuid ? "a source" : "a machine uuid");
+    return -EINVAL;
+}
+
+static int cmp_i64(gconstpointer a, gconstpointer b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The samples of W in one statement (a plan for the group, not for each
+ * row: planning was most of a row's time), each W's duplicate set: a
+ * repeat of one earlier in W, or of a stored one (the statement returns
+ * the keys it stored). */
+static int guests_insert_pg(struct db *db, struct store_ingest *const *w, size_t n, GError **error)
+{
+    struct db_batch *b = db_batch_new(db, GUEST_INSERT, GUEST_INSERT_NCOLS,
+                                      GUEST_BATCH_TAIL GUEST_KEY_RETURNING, error);
+    if (!b)
+        return -EIO;
+    g_autoptr(GHashTable) stored = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    db_batch_collect(b, stored);
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autofree char **keys = g_new0(char *, n);
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        char *key = guest_key(w[i]->sample);
+        if (g_hash_table_contains(seen, key)) {
+            g_free(key);
+            w[i]->duplicate = true;
+            continue;
+        }
+        g_hash_table_add(seen, key); /* seen frees it */
+        keys[i] = key;
+        guest_bind(db_batch_stmt(b), w[i]->sample);
+        r = db_batch_row(b, error);
+    }
+    if (r == 0)
+        r = db_batch_flush(b, error);
+    db_batch_free(b);
+    for (size_t i = 0; i < n && r == 0; i++) {
+        if (keys[i])
+            w[i]->duplicate = !g_hash_table_contains(stored, keys[i]);
+    }
+    return r;
+}
+
+/* The N documents W in one transaction, under the write lock.  The sender
+ * deletes what was acknowledged: the commit reaches the disk before this
+ * returns (SQLite: WAL with synchronous=NORMAL, kept for the rounds, would
+ * sync only at the next checkpoint, hence FULL for this commit;
+ * PostgreSQL's commit is durable when it returns).  On PostgreSQL the look
+ * for a repeat and the insert hold a lock on each machine's samples, taken
+ * in the order of their keys (no deadlock with another instance's group),
+ * so that the same document pushed to two instances at once is stored
+ * once. */
+static int ingests_group(struct store_sqlite *s, struct store_ingest *const *w, size_t n,
+                         GError **error)
+{
+    bool sqlite = db_kind(s->w) == DB_SQLITE;
+    g_autoptr(GString) begin = g_string_new(sqlite ? "PRAGMA synchronous = FULL" : "BEGIN");
+    if (!sqlite) {
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        g_autoptr(GArray) keys = g_array_sized_new(FALSE, FALSE, sizeof(int64_t), n);
+        for (size_t i = 0; i < n; i++) {
+            const struct guest_sample *g = w[i]->sample;
+            lo = MIN(lo, g->received_us);
+            hi = MAX(hi, g->received_us);
+            int64_t k = machine_lock_key(g->machine_uuid);
+            g_array_append_val(keys, k);
+        }
+        if (pg_partitions_ensure(s, lo, hi, error) < 0)
+            return -EIO;
+        g_array_sort(keys, cmp_i64);
+        /* One round trip: the keys are numbers of our own. */
+        for (guint i = 0; i < keys->len; i++) {
+            int64_t k = g_array_index(keys, int64_t, i);
+            if (i == 0 || k != g_array_index(keys, int64_t, i - 1))
+                g_string_append_printf(begin, "; SELECT pg_advisory_xact_lock(%" PRId64 ")", k);
+        }
+    }
+    int r = db_exec(s->w, begin->str, error);
+    if (r < 0) {
+        if (!sqlite) /* BEGIN may have run */
+            db_exec(s->w, "ROLLBACK", NULL);
+        return r;
+    }
+    if (sqlite) {
+        r = db_begin(s->w, error);
+        struct db_stmt *q = r == 0 ? guest_insert_prepare(s->w, error) : NULL;
+        if (r == 0 && !q)
+            r = -EIO;
+        for (size_t i = 0; i < n && r == 0; i++) {
+            r = guest_insert(q, w[i]->sample, error);
+            w[i]->duplicate = r == 0 && db_changes(s->w) == 0;
+        }
+        db_finalize(q);
+    } else {
+        r = guests_insert_pg(s->w, w, n, error);
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        if (w[i]->contact)
+            r = sq_agent_contact_locked(s, w[i]->contact, w[i]->duplicate, error);
+    }
+    r = db_commit_or_rollback(s->w, r, error);
+    if (sqlite && db_exec(s->w, "PRAGMA synchronous = NORMAL", r == 0 ? error : NULL) < 0)
+        r = -EIO;
+    return r;
+}
+
+int sq_ingests_write(struct store *st, struct store_ingest *const *w, size_t n, GError **errors)
+{
+    struct store_sqlite *s = SQ(st);
+    int rc = 0;
+    g_autofree struct store_ingest **ok = g_new(struct store_ingest *, n ? n : 1);
+    g_autofree size_t *at = g_new(size_t, n ? n : 1);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (guest_sample_check(w[i]->sample, &errors[i]) < 0) {
+            rc = -EINVAL;
+            continue;
+        }
+        at[m] = i;
+        ok[m++] = w[i];
+    }
+    if (!m)
+        return rc;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
+    GError *err = NULL;
+    if (ingests_group(s, ok, m, &err) == 0)
+        return rc;
+    if (m == 1) {
+        errors[at[0]] = err;
+        return -EIO;
+    }
+    /* Each alone then, so that none fails for another's. */
+    g_clear_error(&err);
+    for (size_t i = 0; i < m; i++) {
+        if (ingests_group(s, &ok[i], 1, &errors[at[i]]) < 0)
+            rc = -EIO;
+    }
+    return rc;
+}
+
 int sq_guest_sample_insert(struct store *st, const struct guest_sample *g, bool *ret_duplicate,
                            GError **error)
 {
-    if (!g->machine_uuid || !g->source) {
-        /* The table would ignore the row without a word. */
-        g_set_error(error, STORE_ERROR, STORE_ERROR_INVALID, "guest sample without %s",
-                    g->machine_uuid ? "a source" : "a machine uuid");
-        return -EINVAL;
+    struct store_ingest in = {.sample = g};
+    struct store_ingest *w = &in;
+    GError *err = NULL;
+    int r = sq_ingests_write(st, &w, 1, &err);
+    if (r < 0) {
+        g_propagate_error(error, err);
+        return r;
     }
-    struct store_sqlite *s = SQ(st);
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&s->wlock);
-    bool sqlite = db_kind(s->w) == DB_SQLITE;
-    if (!sqlite && pg_partitions_ensure(s, g->received_us, g->received_us, error) < 0)
-        return -EIO;
-    struct db_stmt *q = guest_insert_prepare(s->w, error);
-    if (!q)
-        return -EIO;
-    /* The sender deletes what was acknowledged: this commit reaches the
-     * disk before it returns (WAL with synchronous=NORMAL, kept for the
-     * rounds, would sync only at the next checkpoint).  SQLite only: the
-     * PRAGMAs; PostgreSQL's commit is durable when it returns, and there
-     * the look for a repeat and the insert hold a lock on the machine's
-     * samples, so that the same document pushed to two instances at once
-     * is stored once. */
-    g_autofree char *begin_locked = NULL;
-    if (!sqlite) /* one round trip: the lock's key is a number of our own */
-        begin_locked = g_strdup_printf("BEGIN; SELECT pg_advisory_xact_lock(%" PRId64 ")",
-                                       machine_lock_key(g->machine_uuid));
-    int r = db_exec(s->w, sqlite ? "PRAGMA synchronous = FULL" : begin_locked, error);
-    if (r == 0)
-        r = guest_insert(q, g, error);
-    db_finalize(q);
-    bool duplicate = r == 0 && db_changes(s->w) == 0;
-    if (sqlite && db_exec(s->w, "PRAGMA synchronous = NORMAL", r == 0 ? error : NULL) < 0)
-        r = -EIO;
-    if (!sqlite)
-        r = db_commit_or_rollback(s->w, r, error);
-    if (r == 0 && ret_duplicate)
-        *ret_duplicate = duplicate;
-    return r;
+    if (ret_duplicate)
+        *ret_duplicate = in.duplicate;
+    return 0;
 }
 
 static int insert_node(struct db *db, const struct node_sample *node, GError **error)
@@ -268,8 +413,8 @@ static int insert_pools(struct db *db, const struct pool_sample *const *pools, s
 
 /* A round's guest samples.  On SQLite row by row, the unique indexes
  * leaving out a repeat; on PostgreSQL in one statement whose every row
- * looks first, as guest_insert_prepare()'s does (a repeat inside the batch
- * is left out here). */
+ * looks first (GUEST_BATCH_TAIL; a repeat inside the batch is left out
+ * here). */
 static int insert_guests(struct db *db, const struct guest_sample *const *g, size_t n,
                          GError **error)
 {
@@ -285,29 +430,14 @@ static int insert_guests(struct db *db, const struct guest_sample *const *g, siz
         db_finalize(q);
         return r;
     }
-    /* Each row's look is a subplan of its own (OFFSET 0 keeps it from
-     * becoming a join) probing the indexes with the row's values, and
-     * only the look its row needs runs.  As a join the planner may, when
-     * the day's statistics are behind, read every sample of the day into
-     * a hash first: 0.5 s for 2 000 rows beside 300 000, and growing. */
-    static const char tail[] =
-        "AS u(" GUEST_INSERT_COLUMNS ") WHERE NOT EXISTS (SELECT 1 FROM guest_samples x"
-        " WHERE u.seq IS NOT NULL AND x.machine_uuid = u.machine_uuid AND x.source = u.source"
-        " AND x.seq = u.seq OFFSET 0)"
-        " AND NOT EXISTS (SELECT 1 FROM guest_samples x WHERE u.seq IS NULL"
-        " AND x.machine_uuid = u.machine_uuid AND x.source = u.source AND x.seq IS NULL"
-        " AND x.t = u.t OFFSET 0)";
-    struct db_batch *b = db_batch_new(db, GUEST_INSERT, GUEST_INSERT_NCOLS, tail, error);
+    struct db_batch *b =
+        db_batch_new(db, GUEST_INSERT, GUEST_INSERT_NCOLS, GUEST_BATCH_TAIL, error);
     if (!b)
         return -EIO;
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
-        bool by_seq = g[i]->seq != SAMPLE_ABSENT;
-        char *key =
-            g_strdup_printf("%s/%s/%c%" PRIu64, g[i]->machine_uuid, g[i]->source,
-                            by_seq ? 's' : 't', by_seq ? g[i]->seq : (uint64_t)g[i]->time_us);
-        if (!g_hash_table_add(seen, key))
+        if (!g_hash_table_add(seen, guest_key(g[i])))
             continue;
         guest_bind(db_batch_stmt(b), g[i]);
         r = db_batch_row(b, error);

@@ -1252,6 +1252,7 @@ static const struct store_ops sqlite_ops = {
     .tokens_query = sq_tokens_query,
     .vm_resolve = sq_vm_resolve,
     .guest_sample_insert = sq_guest_sample_insert,
+    .ingests_write = sq_ingests_write,
     .round_write = sq_round_write,
     .rounds_write = sq_rounds_write,
     .samples_recent = sq_samples_recent,

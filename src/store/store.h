@@ -154,6 +154,15 @@ struct store_agent_contact {
     uint64_t spool_backlog, spool_dropped;
 };
 
+/* One accepted guest document (ingests_write): its sample, and what it
+ * says of its agent (NULL: nothing; its .duplicate is ignored, the write
+ * sets it). */
+struct store_ingest {
+    const struct guest_sample *sample;
+    const struct store_agent_contact *contact;
+    bool duplicate; /* out: the sample was already stored */
+};
+
 /* ---- kanrid instances and their leases on hosts (docs/scale-out.md) ---- */
 
 struct store_instance {
@@ -444,6 +453,14 @@ struct store_ops {
      * returns 0 (synced to disk): the agent deletes what was acknowledged. */
     int (*guest_sample_insert)(struct store *st, const struct guest_sample *s, bool *ret_duplicate,
                                GError **error);
+    /* N guest documents in one transaction (the engine's group commit of
+     * the ingest API), each sample inserted as by guest_sample_insert and
+     * its agent's contact recorded as by agent_contact, durable when it
+     * returns.  ERRORS[i] (NULL on entry) gets document i's error; should
+     * the database refuse the group, each is written alone.  -EIO (or
+     * -EINVAL) when one failed. */
+    int (*ingests_write)(struct store *st, struct store_ingest *const *w, size_t n,
+                         GError **errors);
     /* One round's rows, in one transaction. */
     int (*round_write)(struct store *st, const struct store_round *w, GError **error);
     /* N rounds in one transaction (the engine's group commit), each

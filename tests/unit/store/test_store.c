@@ -1450,6 +1450,64 @@ static void guest_sample_fill(struct guest_sample *g, const char *uuid, const ch
     g->extra_json = g_strdup("{\"k\":1}");
 }
 
+/* Several agents' documents in one transaction: each sample stored once
+ * (a repeat within the group too), each agent's contact counted as
+ * accepted or duplicate, and a document the store refuses fails alone. */
+static void test_ingests_written_together(void **state)
+{
+    struct fx *f = *state;
+    g_autoptr(GError) err = NULL;
+    assert_int_equal(OPS(f)->agent_enroll(f->st, UUID_A, "a-agent", "hash-a", NULL, NULL), 0);
+    assert_int_equal(OPS(f)->agent_enroll(f->st, UUID_B, "b-agent", "hash-b", NULL, NULL), 0);
+    struct guest_sample g[4];
+    guest_sample_fill(&g[0], UUID_A, "kanri-guestd", T0, 1, 5);
+    guest_sample_fill(&g[1], UUID_B, "kanri-guestd", T0, 1, 6);
+    guest_sample_fill(&g[2], UUID_A, "kanri-guestd", T0, 1, 5); /* g[0] again */
+    guest_sample_fill(&g[3], UUID_B, "kanri-guestd", T0 + SEC, 2, 6);
+    g[3].source = NULL; /* refused: no source */
+    struct store_agent_contact c[4];
+    struct store_ingest in[4];
+    struct store_ingest *w[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = (struct store_agent_contact){.machine_uuid = g[i].machine_uuid,
+                                            .received_us = g[i].received_us,
+                                            .agent_name = "kanri-guestd",
+                                            .hostname = "vm",
+                                            .seq = g[i].seq,
+                                            .sample_time_us = g[i].time_us};
+        in[i] = (struct store_ingest){.sample = &g[i], .contact = &c[i]};
+        w[i] = &in[i];
+    }
+    GError *errors[4] = {NULL};
+    assert_int_equal(OPS(f)->ingests_write(f->st, w, 4, errors), -EINVAL);
+    assert_null(errors[0]);
+    assert_null(errors[1]);
+    assert_null(errors[2]);
+    assert_true(g_error_matches(errors[3], STORE_ERROR, STORE_ERROR_INVALID));
+    g_clear_error(&errors[3]);
+    assert_false(in[0].duplicate);
+    assert_false(in[1].duplicate);
+    assert_true(in[2].duplicate);
+
+    g_autoptr(GArray) a = recent(f, STORE_RECENT_GUEST, UUID_A, "kanri-guestd", 0, 10);
+    g_autoptr(GArray) b = recent(f, STORE_RECENT_GUEST, UUID_B, "kanri-guestd", 0, 10);
+    assert_int_equal(a->len, 1);
+    assert_int_equal(b->len, 1);
+    g_autoptr(rows) ag = rows_ok(OPS(f)->agents_query(f->st, &err), &err, "agents_query");
+    assert_int_equal(rows_len(ag), 2);
+    const struct agent_row *ra = rows_get(ag, 0), *rb = rows_get(ag, 1);
+    assert_string_equal(ra->machine_uuid, UUID_A);
+    assert_int_equal(ra->accepted, 1);
+    assert_int_equal(ra->duplicates, 1);
+    assert_int_equal(ra->last_seq, 1);
+    assert_string_equal(rb->machine_uuid, UUID_B);
+    assert_int_equal(rb->accepted, 1);
+    assert_int_equal(rb->duplicates, 0);
+    assert_string_equal(rb->hostname, "vm");
+    for (int i = 0; i < 4; i++)
+        guest_sample_clear(&g[i]);
+}
+
 static void pool_sample_fill(struct pool_sample *p, int64_t host, const char *name, int64_t t,
                              uint64_t alloc)
 {
@@ -3352,6 +3410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_sample_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingests_written_together, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),
