@@ -323,21 +323,9 @@ static void h_ingest_guest(struct req *r)
 
     struct guest_sample g;
     doc_to_sample(doc, &g);
-    struct store *st = req_store(r);
-    bool duplicate = false;
-    if (engine_ingest(req_engine(r), &g, &duplicate, &err) < 0) {
-        guest_sample_clear(&g);
-        g_warning("ingest from %s: %s", machine, err->message);
-        req_problem(r, 503, "could not store the sample (%s); the agent should retry",
-                    err->message);
-        return;
-    }
-    /* A guest token's name is its agent's (kanri agent enroll). */
-    engine_machine_name(req_engine(r), machine, r->token.name);
     struct store_agent_contact c = {
         .machine_uuid = machine,
         .received_us = g.received_us,
-        .duplicate = duplicate,
         .agent_name = doc->agent.name,
         .agent_version = doc->agent.version,
         .hostname = doc->hostname,
@@ -347,8 +335,16 @@ static void h_ingest_guest(struct req *r)
         .spool_backlog = doc->spool.backlog,
         .spool_dropped = doc->spool.dropped,
     };
-    if (st->ops->agent_contact(st, &c, &err) < 0)
-        g_warning("ingest from %s: agent bookkeeping: %s", machine, err->message);
+    bool duplicate = false;
+    if (engine_ingest(req_engine(r), &g, &c, &duplicate, &err) < 0) {
+        guest_sample_clear(&g);
+        g_warning("ingest from %s: %s", machine, err->message);
+        req_problem(r, 503, "could not store the sample (%s); the agent should retry",
+                    err->message);
+        return;
+    }
+    /* A guest token's name is its agent's (kanri agent enroll). */
+    engine_machine_name(req_engine(r), machine, r->token.name);
     guest_sample_clear(&g);
 
     json_object *o = json_object_new_object();

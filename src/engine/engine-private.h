@@ -166,7 +166,8 @@ struct engine {
     struct engine_ha *ha;         /* high availability (engine-ha.c) */
     struct engine_cluster
         *cluster; /* host leases on a shared store (engine-cluster.c); NULL: none */
-    struct engine_writer *writer; /* the rounds' group commit (writer.c) */
+    struct group_commit *writer;   /* the rounds' group commit (writer.c) */
+    struct group_commit *ingester; /* the guest documents' (writer.c) */
     bool stopping;
 };
 
@@ -195,10 +196,11 @@ struct ehost *engine_host_reporting(struct engine *e, int64_t host_id);
 struct ehost *engine_host_enter(struct engine *e, int64_t host_id);
 void engine_host_leave(struct ehost *h);
 
-/* writer.c: the rounds' writes, several hosts' in one transaction. */
+/* writer.c: the rounds' writes, several hosts' in one transaction, and
+ * the ingest API's guest documents, several agents' in one. */
 struct engine_writer_stats {
     uint64_t groups; /* transactions */
-    uint64_t rounds; /* rounds in them */
+    uint64_t items;  /* rounds (documents) in them */
     double seconds;  /* time spent in them */
 };
 void engine_writer_new(struct engine *e);
@@ -207,7 +209,12 @@ void engine_writer_free(struct engine *e);
  * it is written: 0, -ESTALE (STORE_ERROR_FENCED) or -EIO.  Not under
  * e->lock (the other hosts' rounds could not join). */
 int engine_round_store(struct engine *e, const struct store_round *w, GError **error);
+/* Stores W (W->duplicate set) with the documents of other agents waiting
+ * meanwhile; returns once it is durable: 0, -EINVAL or -EIO.  Not under
+ * e->lock. */
+int engine_ingest_store(struct engine *e, struct store_ingest *w, GError **error);
 void engine_writer_stats(struct engine *e, struct engine_writer_stats *ret);
+void engine_ingest_stats(struct engine *e, struct engine_writer_stats *ret);
 
 /* engine-cluster.c.  This instance's id on a shared store, or NULL. */
 const char *engine_cluster_id(struct engine *e);

@@ -795,12 +795,14 @@ static void machine_rules(struct engine *e, struct item *it, const struct guest_
     engine_finding_events(e, writes, "agent", NULL, NULL);
 }
 
-int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_duplicate,
-                  GError **error)
+int engine_ingest(struct engine *e, const struct guest_sample *s,
+                  const struct store_agent_contact *contact, bool *ret_duplicate, GError **error)
 {
-    bool dup = false;
-    if (e->store->ops->guest_sample_insert(e->store, s, &dup, error) < 0)
-        return -EIO;
+    struct store_ingest in = {.sample = s, .contact = contact};
+    int r = engine_ingest_store(e, &in, error);
+    if (r < 0)
+        return r;
+    bool dup = in.duplicate;
     if (ret_duplicate)
         *ret_duplicate = dup;
     if (dup)

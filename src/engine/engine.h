@@ -207,10 +207,12 @@ struct fleet *engine_fleet(struct engine *e, const struct rows *hosts, const str
                            const struct rows *pools, bool whole);
 
 /* Stores a guest sample pushed by an agent (idempotently, as
- * store_ops.guest_sample_insert) and, when it is the newest, makes it the
- * latest of its machine.  S stays the caller's. */
-int engine_ingest(struct engine *e, const struct guest_sample *s, bool *ret_duplicate,
-                  GError **error);
+ * store_ops.guest_sample_insert) with what it says of its agent (CONTACT,
+ * or NULL), in one transaction with those of other agents arriving
+ * meanwhile, durable when it returns; when it is the newest, makes it the
+ * latest of its machine.  S and CONTACT stay the caller's. */
+int engine_ingest(struct engine *e, const struct guest_sample *s,
+                  const struct store_agent_contact *contact, bool *ret_duplicate, GError **error);
 
 /* ---- machines: what kanri-guestd reports on (docs/api.md) ---- */
 

@@ -226,14 +226,15 @@ static void ops_lines(struct engine *e, GString *out)
                            events, delivered, failed);
 }
 
-/* The rounds' group commit (writer.c): its transactions, the rounds
- * they wrote and the time they took, which is what the store spent on
- * rounds (the hosts' kanri_store_write_seconds overlap: each round's
- * counts the wait for the group it went in). */
+/* The group commits (writer.c): their transactions, the rounds (guest
+ * documents) they wrote and the time they took, which is what the store
+ * spent on rounds (the hosts' kanri_store_write_seconds overlap: each
+ * round's counts the wait for the group it went in). */
 static void writer_lines(struct engine *e, GString *out)
 {
-    struct engine_writer_stats w;
+    struct engine_writer_stats w, in;
     engine_writer_stats(e, &w);
+    engine_ingest_stats(e, &in);
     g_string_append_printf(
         out,
         "# HELP kanri_store_round_groups_total Transactions that wrote rounds, several hosts' "
@@ -245,8 +246,19 @@ static void writer_lines(struct engine *e, GString *out)
         "kanri_store_round_group_rounds_total %" G_GUINT64_FORMAT "\n"
         "# HELP kanri_store_round_group_seconds_total Time those transactions took.\n"
         "# TYPE kanri_store_round_group_seconds_total counter\n"
-        "kanri_store_round_group_seconds_total %.6f\n",
-        w.groups, w.rounds, w.seconds);
+        "kanri_store_round_group_seconds_total %.6f\n"
+        "# HELP kanri_store_ingest_groups_total Transactions that wrote guest documents of the "
+        "ingest API, several agents' each when they come together.\n"
+        "# TYPE kanri_store_ingest_groups_total counter\n"
+        "kanri_store_ingest_groups_total %" G_GUINT64_FORMAT "\n"
+        "# HELP kanri_store_ingest_group_documents_total Guest documents written in those "
+        "transactions (accepted and duplicates).\n"
+        "# TYPE kanri_store_ingest_group_documents_total counter\n"
+        "kanri_store_ingest_group_documents_total %" G_GUINT64_FORMAT "\n"
+        "# HELP kanri_store_ingest_group_seconds_total Time those transactions took.\n"
+        "# TYPE kanri_store_ingest_group_seconds_total counter\n"
+        "kanri_store_ingest_group_seconds_total %.6f\n",
+        w.groups, w.items, w.seconds, in.groups, in.items, in.seconds);
 }
 
 void engine_metrics_prometheus(struct engine *e, GString *out)

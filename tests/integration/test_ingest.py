@@ -183,6 +183,40 @@ def test_rate_limit(k):
     assert abs(started - time.time()) < 3600
 
 
+def test_agents_pushing_at_once_each_stored_once(k):
+    """Documents arriving together share a commit (the group commit): every
+    one is acknowledged only once stored, each exactly once, and each
+    agent's bookkeeping counts its own."""
+    import threading
+    machines = [f"0b7e1d2a-0000-4000-8000-{i:012x}" for i in range(8)]
+    tokens = {m: enroll(k, m) for m in machines}
+    base = one_doc()
+    docs = {m: [dict(base, machine_id=m, seq=s, time=base["time"] + s) for s in range(1, 11)]
+            for m in machines}
+    results = {m: [] for m in machines}
+
+    def push(m):
+        for d in docs[m] + docs[m]:  # each twice: the second is a duplicate
+            r = ingest(k, tokens[m], d)
+            results[m].append((r.status, r.json and r.json.get("duplicate")))
+
+    threads = [threading.Thread(target=push, args=(m,)) for m in machines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for m in machines:
+        assert results[m] == [(200, False)] * 10 + [(200, True)] * 10, (m, results[m])
+        assert [r[0] for r in guest_rows(k, m)] == list(range(1, 11))
+        a = agent(k, m)
+        assert a["accepted"] == 10 and a["duplicates"] == 10 and a["last_seq"] == 10
+    body = k.get("/metrics").body
+    groups, docs_written = (int(re.search(rf"^{n} (\d+)$", body, re.M).group(1))
+                            for n in ("kanri_store_ingest_groups_total",
+                                      "kanri_store_ingest_group_documents_total"))
+    assert docs_written == 160 and 1 <= groups <= docs_written, (groups, docs_written)
+
+
 def test_cli_agent_enroll_and_list(k):
     p = k.cli("agent", "enroll", BUSY_UUID, "--name", "rack7")
     assert p.returncode == 0, p.stderr

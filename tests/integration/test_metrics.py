@@ -145,7 +145,9 @@ def test_prometheus(k):
     for name in ("kanri_collect_round_seconds", "kanri_collect_rounds_cut_total",
                  "kanri_collect_rounds_dropped_total", "kanri_store_write_seconds",
                  "kanri_store_round_groups_total", "kanri_store_round_group_rounds_total",
-                 "kanri_store_round_group_seconds_total"):
+                 "kanri_store_round_group_seconds_total", "kanri_store_ingest_groups_total",
+                 "kanri_store_ingest_group_documents_total",
+                 "kanri_store_ingest_group_seconds_total"):
         assert name in types
     # Every round stored goes through the group commit, one transaction
     # holding one round or more.

@@ -759,9 +759,9 @@ static void test_ingest_keeps_newest(void **state)
         g.seq = (uint64_t)(10 - i);
         g.mem_total = i == 0 ? 1000 : 2000;
         bool dup = true;
-        assert_int_equal(engine_ingest(f->e, &g, &dup, NULL), 0);
+        assert_int_equal(engine_ingest(f->e, &g, NULL, &dup, NULL), 0);
         assert_false(dup);
-        assert_int_equal(engine_ingest(f->e, &g, &dup, NULL), 0);
+        assert_int_equal(engine_ingest(f->e, &g, NULL, &dup, NULL), 0);
         assert_true(dup);
         guest_sample_clear(&g);
     }
@@ -784,7 +784,7 @@ static void ingest_one(struct fx *f, int64_t time_us, int64_t received_us, uint6
     g.received_us = received_us;
     g.seq = seq;
     g.mem_total = mem;
-    assert_int_equal(engine_ingest(f->e, &g, NULL, NULL), 0);
+    assert_int_equal(engine_ingest(f->e, &g, NULL, NULL, NULL), 0);
     guest_sample_clear(&g);
 }
 
@@ -1016,7 +1016,7 @@ static gpointer mt_ingest(gpointer p)
         g.received_us = now_usec();
         g.seq = (uint64_t)i + 1;
         g.mem_total = 2000;
-        if (engine_ingest(m->f->e, &g, NULL, NULL) < 0)
+        if (engine_ingest(m->f->e, &g, NULL, NULL, NULL) < 0)
             g_atomic_int_inc(&m->errors);
         guest_sample_clear(&g);
     }
@@ -1076,8 +1076,8 @@ static void test_many_threads(void **state)
      * came together). */
     struct engine_writer_stats ws;
     engine_writer_stats(f->e, &ws);
-    assert_int_equal(ws.rounds, 2 * MT_N + 1);
-    assert_true(ws.groups >= 1 && ws.groups <= ws.rounds);
+    assert_int_equal(ws.items, 2 * MT_N + 1);
+    assert_true(ws.groups >= 1 && ws.groups <= ws.items);
     /* Every round of every VM, every pushed and every polled guest sample,
      * every definition of C and its audited actions are stored. */
     assert_int_equal(count_rows(f, "SELECT count(*) FROM reconciled_samples"), 3 * MT_N + 2);
