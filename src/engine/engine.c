@@ -699,20 +699,22 @@ static bool host_loading(const struct ehost *h)
 
 bool engine_ready(struct engine *e, char **ret_why, int *ret_retry_after_s)
 {
-    if (!engine_cluster_ready(e, ret_why)) {
-        if (ret_retry_after_s)
-            *ret_retry_after_s = 1;
-        return false;
-    }
-    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
-    if (e->hosts->len < e->hosts_expected) {
+    if (ret_retry_after_s)
+        *ret_retry_after_s = 1;
+    /* First what comes first: the hosts are added before this instance
+     * joins the others. */
+    g_mutex_lock(&e->lock);
+    unsigned added = e->hosts->len, expected = e->hosts_expected;
+    g_mutex_unlock(&e->lock);
+    if (added < expected) {
         if (ret_why)
-            *ret_why = g_strdup_printf("still adding the configured hosts: %u of %u", e->hosts->len,
-                                       e->hosts_expected);
-        if (ret_retry_after_s)
-            *ret_retry_after_s = 1;
+            *ret_why =
+                g_strdup_printf("still adding the configured hosts: %u of %u", added, expected);
         return false;
     }
+    if (!engine_cluster_ready(e, ret_why))
+        return false;
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
     g_autoptr(GString) why = g_string_new(NULL);
     for (guint i = 0; i < e->hosts->len; i++) {
         const struct ehost *h = g_ptr_array_index(e->hosts, i);
@@ -723,8 +725,6 @@ bool engine_ready(struct engine *e, char **ret_why, int *ret_retry_after_s)
         return true;
     if (ret_why)
         *ret_why = g_strdup_printf("still loading the inventory of: %s", why->str);
-    if (ret_retry_after_s)
-        *ret_retry_after_s = 1;
     return false;
 }
 
