@@ -342,6 +342,16 @@ int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
     }
     g_autoptr(GPtrArray) present = g_ptr_array_new_with_free_func(g_free);
     for (int i = 0; i < n; i++) {
+        if (g_atomic_int_get(&vc->drv->quitting)) {
+            /* kanrid is stopping: the rest is not read (thousands of
+             * domains take a while), and a partial listing says nothing
+             * of the domains not reached. */
+            for (int j = i; j < n; j++)
+                virDomainFree(doms[j]);
+            free(doms);
+            g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE, "kanrid is stopping");
+            return -ECANCELED;
+        }
         char uuid[VIR_UUID_STRING_BUFLEN];
         g_autoptr(GError) err = NULL;
         if (virt_dom_uuid(doms[i], uuid))
@@ -480,7 +490,10 @@ static bool full_resync(struct virt_conn *vc, virConnectPtr conn)
     g_autoptr(GError) err = NULL;
     sync_host(vc, conn);
     sync_pools_networks(vc, conn);
-    if (virt_sync_all_domains(vc, conn, NULL, &err) < 0) {
+    int r = virt_sync_all_domains(vc, conn, NULL, &err);
+    if (r == -ECANCELED)
+        return false;
+    if (r < 0) {
         g_warning("host %s: resync: %s", vc->name, err->message);
         return false;
     }
@@ -805,6 +818,7 @@ static void virt_resync_all(struct driver *base)
 static bool virt_stop(struct driver *base, int timeout_s)
 {
     struct virt_driver *d = (struct virt_driver *)base;
+    g_atomic_int_set(&d->quitting, 1);
     g_mutex_lock(&d->lock);
     for (guint i = 0; i < d->conns->len; i++) {
         post(g_ptr_array_index(d->conns, i), MSG_QUIT, NULL);

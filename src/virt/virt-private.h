@@ -20,6 +20,7 @@ struct virt_driver {
     GPtrArray *conns; /* of struct virt_conn * */
     int running;      /* threads not yet exited */
     GCond exited;     /* signalled when one exits */
+    gint quitting;    /* atomic: virt_stop() was called */
 };
 
 /* What the collector needs of a domain's definition, from the worker's
@@ -68,7 +69,8 @@ bool virt_conn_held(struct virt_conn *vc);
 int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct change_cause *cause,
                      GError **error);
 /* Full resync of the domains of VC on CONN; those gone are reported
- * removed by CAUSE (NULL: for the engine to attribute). */
+ * removed by CAUSE (NULL: for the engine to attribute).  -ECANCELED, with
+ * nothing reported removed, when the driver stops meanwhile. */
 int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
                           const struct change_cause *cause, GError **error);
 

@@ -112,17 +112,17 @@ def test_serving_while_the_configured_hosts_are_added(tmp_path):
     the hosts its configuration names; /readyz counts them, and a SIGTERM
     meanwhile stops it in order."""
     conf = ["[manager]\ncollect_interval = 60\n"]
-    for h in range(120):
+    for h in range(200):
         path = tmp_path / f"h{h}.xml"
-        path.write_text(node_xml(f"h{h}", 100, 0))
+        path.write_text(node_xml(f"h{h}", 20, 0))
         conf.append(f"[hypervisor:h{h}]\nuri = test://{path}\n")
     k = Kanrid(config="".join(conf), ready=False)
     try:
         r = k.get("/readyz", token=None)
         assert r.status == 503, r
         assert int(r.headers["Retry-After"]) >= 1
-        m = re.search(r"adding the configured hosts: (\d+) of 120", r.json["detail"])
-        assert m and int(m.group(1)) < 120, r.json["detail"]
+        m = re.search(r"adding the configured hosts: (\d+) of 200", r.json["detail"])
+        assert m and int(m.group(1)) < 200, r.json["detail"]
         assert k.get("/api/v1/healthz", token=None).status == 200
     finally:
         rc = k.stop()  # fails the test unless it exits 0 within 20 s
