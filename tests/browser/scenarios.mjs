@@ -593,7 +593,17 @@ export async function labGuest(browser) {
   const counts = await fig.evaluate((f) => f.counts);
   assert.equal(counts.length, 3);
   assert.ok(counts.every((n) => n > 0), `H, G and R of ${a.resource} all have points: ${counts}`);
-  await fig.scrollIntoViewIfNeeded();
+  // A live update may redraw the chart meanwhile (the element is then a
+  // new one): the locator finds the new one on the next try.
+  for (let i = 0; ; i++) {
+    try {
+      await fig.scrollIntoViewIfNeeded();
+      break;
+    } catch (e) {
+      if (i === 4 || !/not attached/.test(e.message)) throw e;
+      await fig.waitFor();
+    }
+  }
   const legend = await fig.locator('.u-legend').textContent();
   for (const l of ['H host view', 'G guest view', 'R reconciled']) assert.ok(legend.includes(l), l);
   await checkA11y(page, 'vm (lab guest)');
