@@ -14,7 +14,9 @@
  * returns at once with everything else.  The domains of such a chunk are
  * suspects for a few rounds: queried alone, and a suspect's record with
  * fewer statistics than its last complete one (libvirt skipped what needed
- * the busy job) counts as missed rather than as figures.  A late call's
+ * the busy job) counts as missed rather than as figures, once asked again
+ * at a quarter of the budget (another call, such as the guest-info poll's,
+ * may have held a healthy guest's job for a moment).  A late call's
  * thread is left to finish (or hang) on its own; its results are dropped.
  * A suspect whose last call alone has not come back is not asked again
  * until it has: a frozen guest would otherwise add one hung call a round
@@ -521,11 +523,39 @@ static bool refused_nowait(const struct stats_job *j)
     return j->nowait && j->error && strstr(j->error, "flags");
 }
 
-/* Asks again, at a quarter of the budget, what a chunk has not answered
- * yet (see the top of this file), and what a driver refused NOWAIT for. */
-static void retry_late(struct collector *c, struct round *r, bool *nowait)
+/* Whether a suspect's call alone, done, came back partial: fewer
+ * statistics than its last complete record.  A frozen guest's does while
+ * its hung call holds the domain's job; a healthy one's only when another
+ * call held its job for a moment (the guest-info poll's block query). */
+static bool came_back_partial(struct collector *c, struct stats_job *j)
+{
+    if (!j->single || j->retry || j->hs->len != 1)
+        return false;
+    const struct host_sample *h = &g_array_index(j->hs, struct host_sample, 0);
+    int np = g_array_index(j->nparams, int, 0);
+    g_autoptr(GMutexLocker) l = g_mutex_locker_new(&c->lock);
+    const struct dom *d = g_hash_table_lookup(c->doms, h->uuid);
+    return d && d->suspect > 0 && d->baseline_dom_id == h->dom_id && np < d->baseline_params;
+}
+
+/* Asks again, at a quarter of the budget (DEADLINE, monotonic), what a
+ * chunk has not answered yet (see the top of this file), what a driver
+ * refused NOWAIT for, and a suspect's call alone that came back partial:
+ * a healthy guest's job is free again by then, a frozen one's is not. */
+static void retry_late(struct collector *c, struct round *r, int64_t deadline, bool *nowait)
 {
     guint n = r->jobs->len;
+    g_autofree bool *partial = g_new0(bool, n);
+    bool any_partial = false;
+    for (guint i = 0; i < n; i++) {
+        struct stats_job *j = g_ptr_array_index(r->jobs, i);
+        partial[i] = job_done(r, j) && came_back_partial(c, j);
+        any_partial |= partial[i];
+    }
+    /* Every first call may have come back well before the deadline. */
+    int64_t early = deadline - mono_usec();
+    if (any_partial && early > 0)
+        g_usleep((gulong)early);
     for (guint i = 0; i < n; i++) {
         struct stats_job *j = g_ptr_array_index(r->jobs, i);
         if (j->node || j->retry)
@@ -538,7 +568,7 @@ static void retry_late(struct collector *c, struct round *r, bool *nowait)
                       "collecting without it",
                       c->vc->name, j->error);
         }
-        if (done && !refused_nowait(j))
+        if (done && !refused_nowait(j) && !partial[i])
             continue;
         struct stats_job *rj = job_new(r, c->stats[(i + 1) % (guint)c->cfg.connections]);
         rj->retry = true;
@@ -722,7 +752,7 @@ static void round_run(struct collector *c)
     /* A quarter of the budget for the first calls; then what is late is
      * asked again, and the rest of the budget is for everything. */
     wait_jobs(r, m0 + budget / 4);
-    retry_late(c, r, &nowait);
+    retry_late(c, r, m0 + budget / 4, &nowait);
     wait_jobs(r, m0 + budget);
 
     /* Snapshot which jobs finished: a late one may finish while we read,
