@@ -135,6 +135,16 @@ struct container_spec {
  * with it before any driver sees the name; the container driver again. */
 bool container_name_valid(const char *name);
 
+/* A disk image to copy or overlay in a storage pool (driver_ops.volume_clone). */
+struct volume_clone {
+    const char *from;   /* the image's path, a volume of a pool of the host */
+    const char *format; /* its format ("qcow2", "raw"); NULL: raw */
+    const char *pool;   /* the new volume's pool; NULL: the image's own */
+    const char *name;   /* the new volume's name in it */
+    bool linked;        /* a qcow2 overlay backed by FROM, instead of a copy */
+    uint64_t capacity;  /* bytes, at least; 0 (or less than FROM's): FROM's */
+};
+
 struct driver_ops {
     const char *name; /* "libvirt", "lxc" */
     bool containers;  /* its domains are containers (kind "container") */
@@ -172,6 +182,17 @@ struct driver_ops {
                   const struct change_cause *cause, char **ret_uuid, GError **error);
     /* The snapshots of a domain (rows of snapshot_row_desc). */
     struct rows *(*snapshots)(struct driver *d, int64_t host_id, const char *uuid, GError **error);
+
+    /* Provisioning's storage primitives (NULL for drivers without disk
+     * images).  The persistent definition of a domain, and whether it is
+     * running: */
+    char *(*domain_definition)(struct driver *d, int64_t host_id, const char *uuid,
+                               bool *ret_active, GError **error);
+    /* A new volume made as VC says; its path and its pool's name. */
+    int (*volume_clone)(struct driver *d, int64_t host_id, const struct volume_clone *vc,
+                        char **ret_path, char **ret_pool, GError **error);
+    /* Deletes the volume at PATH. */
+    int (*volume_delete)(struct driver *d, int64_t host_id, const char *path, GError **error);
 };
 
 struct driver {

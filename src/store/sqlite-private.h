@@ -220,6 +220,13 @@ struct rows *sq_ha_recoveries_query(struct store *st, GError **error);
 int sq_ha_vm_put(struct store *st, const struct ha_vm_row *r, GError **error);
 int sq_ha_vm_delete(struct store *st, const char *uuid, GError **error);
 struct rows *sq_ha_vms_query(struct store *st, GError **error);
+
+/* sqlite-templates.c */
+int sq_template_add(struct store *st, const struct template_row *t, int64_t *ret_version,
+                    GError **error);
+struct rows *sq_templates_query(struct store *st, const char *name, bool versions, bool with_xml,
+                                GError **error);
+int sq_template_delete(struct store *st, const char *name, int64_t when_us, GError **error);
 struct rows *sq_policy_replay_query(struct store *st, int64_t host_id, int64_t from_us,
                                     int64_t to_us, unsigned limit, GError **error);
 

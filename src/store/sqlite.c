@@ -293,6 +293,15 @@ static const char *const migrations[] = {
     /* 16: on PostgreSQL, the raw sample tables partitioned by day
      * (pg-partitions.c, run by pg.c after this step); nothing on SQLite. */
     "SELECT 1",
+    /* 17: templates (sqlite-templates.c, model/template.h): each version
+     * of a name one row, its definition and its images' paths (disks, a
+     * JSON array); deleted marks, never removes, since linked clones are
+     * backed by the images. */
+    "CREATE TABLE templates ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  host_id INTEGER NOT NULL, pool TEXT NOT NULL, source_uuid TEXT, source_vm TEXT,"
+    "  xml TEXT NOT NULL, disks TEXT NOT NULL, created INTEGER NOT NULL, by TEXT,"
+    "  audit_id INTEGER, deleted INTEGER, UNIQUE (name, version));",
 };
 
 void bind_s(struct db_stmt *q, int idx, const char *s)
@@ -1303,6 +1312,9 @@ static const struct store_ops sqlite_ops = {
     .ha_vm_put = sq_ha_vm_put,
     .ha_vm_delete = sq_ha_vm_delete,
     .ha_vms_query = sq_ha_vms_query,
+    .template_add = sq_template_add,
+    .templates_query = sq_templates_query,
+    .template_delete = sq_template_delete,
     .agent_enroll = sq_agent_enroll,
     .agent_contact = sq_agent_contact,
     .agents_query = sq_agents_query,

@@ -29,6 +29,7 @@
 
 #include "model/decision.h"
 #include "model/ha.h"
+#include "model/template.h"
 #include "model/event.h"
 #include "model/finding.h"
 #include "model/inventory.h"
@@ -643,6 +644,20 @@ struct store_ops {
     /* Deletes them (kanri.conf's apply again); -ENOENT when there were none. */
     int (*ha_vm_delete)(struct store *st, const char *uuid, GError **error);
     struct rows *(*ha_vms_query)(struct store *st, GError **error); /* ha_vm_row_desc, by uuid */
+
+    /* Templates (sqlite-templates.c, docs/provisioning.md).  Adds T as the
+     * next version of its name (*ret_version); STORE_ERROR_INVALID without
+     * a name, definition, disks or pool. */
+    int (*template_add)(struct store *st, const struct template_row *t, int64_t *ret_version,
+                        GError **error);
+    /* template_row_desc: the newest version of each template not deleted
+     * (NAME: of that one only), by name; or with VERSIONS every version of
+     * NAME, deleted ones too.  The definitions only WITH_XML. */
+    struct rows *(*templates_query)(struct store *st, const char *name, bool versions,
+                                    bool with_xml, GError **error);
+    /* Marks every version of NAME deleted at WHEN_US; -ENOENT
+     * (STORE_ERROR_NOT_FOUND) when it has none left. */
+    int (*template_delete)(struct store *st, const char *name, int64_t when_us, GError **error);
 
     /* ---- instances and leases (docs/scale-out.md) ---- */
     /* Records instance ME's heartbeat at NOW (adding it when new). */

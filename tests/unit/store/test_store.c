@@ -1453,6 +1453,66 @@ static void guest_sample_fill(struct guest_sample *g, const char *uuid, const ch
 /* Several agents' documents in one transaction: each sample stored once
  * (a repeat within the group too), each agent's contact counted as
  * accepted or duplicate, and a document the store refuses fails alone. */
+/* Templates: versions numbered per name, the newest listed, a deletion
+ * marking every version and the numbering going on after it. */
+static void test_templates(void **state)
+{
+    struct fx *f = *state;
+    g_autoptr(GError) err = NULL;
+    int64_t h = ensure_host(f, "tmpl-host");
+    struct template_row t = {.name = "web",
+                             .host_id = h,
+                             .pool = "default",
+                             .source_uuid = UUID_A,
+                             .source_vm = "web1",
+                             .xml = "<domain><name>web</name></domain>",
+                             .disks = "[{\"target\":\"vda\",\"path\":\"/p/web-v1-vda.qcow2\"}]",
+                             .created = T0,
+                             .by = "admin"};
+    int64_t v = 0;
+    assert_int_equal(OPS(f)->template_add(f->st, &t, &v, &err), 0);
+    assert_int_equal(v, 1);
+    t.xml = "<domain><name>web</name><vcpu>2</vcpu></domain>";
+    assert_int_equal(OPS(f)->template_add(f->st, &t, &v, &err), 0);
+    assert_int_equal(v, 2);
+    t.name = "db";
+    assert_int_equal(OPS(f)->template_add(f->st, &t, &v, &err), 0);
+    assert_int_equal(v, 1);
+    struct template_row bad = t;
+    bad.pool = NULL;
+    assert_int_equal(OPS(f)->template_add(f->st, &bad, &v, &err), -EINVAL);
+    assert_true(g_error_matches(err, STORE_ERROR, STORE_ERROR_INVALID));
+    g_clear_error(&err);
+
+    /* The newest of each, by name, without definitions unless asked. */
+    g_autoptr(rows) all = OPS(f)->templates_query(f->st, NULL, false, false, &err);
+    assert_non_null(all);
+    assert_int_equal(rows_len(all), 2);
+    struct template_row *r0 = rows_get(all, 0), *r1 = rows_get(all, 1);
+    assert_string_equal(r0->name, "db");
+    assert_string_equal(r1->name, "web");
+    assert_int_equal(r1->version, 2);
+    assert_string_equal(r1->host, "tmpl-host");
+    assert_null(r1->xml);
+    g_autoptr(rows) one = OPS(f)->templates_query(f->st, "web", false, true, &err);
+    assert_int_equal(rows_len(one), 1);
+    assert_non_null(strstr(((struct template_row *)rows_get(one, 0))->xml, "<vcpu>2"));
+
+    /* Deleted: gone from the list, its versions kept, and a new one is 3. */
+    assert_int_equal(OPS(f)->template_delete(f->st, "web", T0 + SEC, &err), 0);
+    assert_int_equal(OPS(f)->template_delete(f->st, "web", T0 + SEC, &err), -ENOENT);
+    assert_true(g_error_matches(err, STORE_ERROR, STORE_ERROR_NOT_FOUND));
+    g_clear_error(&err);
+    g_autoptr(rows) left = OPS(f)->templates_query(f->st, NULL, false, false, &err);
+    assert_int_equal(rows_len(left), 1);
+    g_autoptr(rows) versions = OPS(f)->templates_query(f->st, "web", true, false, &err);
+    assert_int_equal(rows_len(versions), 2);
+    assert_int_equal(((struct template_row *)rows_get(versions, 1))->deleted, T0 + SEC);
+    t.name = "web";
+    assert_int_equal(OPS(f)->template_add(f->st, &t, &v, &err), 0);
+    assert_int_equal(v, 3);
+}
+
 static void test_ingests_written_together(void **state)
 {
     struct fx *f = *state;
@@ -3411,6 +3471,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_sample_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingests_written_together, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),

@@ -7,9 +7,12 @@
  */
 #pragma once
 
+/* Step 17: templates (sqlite-templates.c). */
+#define UNDO_MIGRATION_17 "DROP TABLE templates;"
+
 /* Step 16: nothing on SQLite (the sample tables partitioned on
  * PostgreSQL). */
-#define UNDO_MIGRATION_16 ""
+#define UNDO_MIGRATION_16 UNDO_MIGRATION_17
 
 /* Step 15: instances' TLS pins (sqlite.c). */
 #define UNDO_MIGRATION_15 UNDO_MIGRATION_16 "ALTER TABLE instances DROP COLUMN tls_pin;"
