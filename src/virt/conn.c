@@ -869,6 +869,9 @@ static const struct driver_ops virt_ops = {
     .action = virt_action,
     .define = virt_define,
     .snapshots = virt_snapshots,
+    .domain_definition = virt_domain_definition,
+    .volume_clone = virt_volume_clone,
+    .volume_delete = virt_volume_delete,
 };
 
 struct driver *virt_driver_new(const struct virt_conf *conf, const struct driver_sink *sink)

@@ -107,3 +107,10 @@ int virt_action(struct driver *d, int64_t host_id, const char *uuid,
 int virt_define(struct driver *d, int64_t host_id, const char *xml,
                 const struct change_cause *cause, char **ret_uuid, char **ret_name, GError **error);
 struct rows *virt_snapshots(struct driver *d, int64_t host_id, const char *uuid, GError **error);
+
+/* storage.c: provisioning's storage primitives (driver_ops) */
+char *virt_domain_definition(struct driver *d, int64_t host_id, const char *uuid, bool *ret_active,
+                             GError **error);
+int virt_volume_clone(struct driver *d, int64_t host_id, const struct volume_clone *vc,
+                      char **ret_path, char **ret_pool, GError **error);
+int virt_volume_delete(struct driver *d, int64_t host_id, const char *path, GError **error);
