@@ -74,6 +74,11 @@ extern const struct route api_policy_routes[]; /* policies and decisions (routes
 extern const struct route api_ha_routes[];     /* high availability (routes-ha.c) */
 extern const struct route api_machine_routes[]; /* machines (routes-machines.c) */
 extern const struct route api_container_routes[]; /* containers (routes-containers.c) */
+extern const struct route api_template_routes[];  /* templates (routes-templates.c) */
+/* routes-templates.c: POST /vms with a "template" (h_vm_define hands it
+ * over), and the members such a body may have. */
+void api_vm_provision(struct req *r);
+extern const char *const api_provision_fields[];
 extern int api_ingest_rejected;                /* guest documents refused, for /metrics */
 extern int64_t api_started_us;                 /* when api_start() ran (µs since the epoch) */
 extern int api_ingest_rate_limited;            /* guest documents answered 429 */

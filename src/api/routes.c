@@ -325,6 +325,22 @@ static void h_vm_action(struct req *r)
 static void h_vm_define(struct req *r)
 {
     json_object *host = NULL, *xml = NULL;
+    if (json_object_object_get_ex(r->body_json, "template", NULL)) {
+        if (json_object_object_get_ex(r->body_json, "xml", NULL)) {
+            req_problem(r, 400, "xml: a VM is made either from domain XML or from a template");
+            return;
+        }
+        api_vm_provision(r);
+        return;
+    }
+    for (size_t i = 0; api_provision_fields[i]; i++) {
+        const char *f = api_provision_fields[i];
+        if (strcmp(f, "host") != 0 && json_object_object_get_ex(r->body_json, f, NULL)) {
+            req_problem(r, 400,
+                        "%s: unknown field without a template (it is for a VM made from one)", f);
+            return;
+        }
+    }
     if (!json_object_object_get_ex(r->body_json, "host", &host) ||
         !json_object_is_type(host, json_type_string)) {
         req_problem(r, 400, "host: required, the name of the host to define the VM on");
@@ -517,7 +533,10 @@ static void h_token_revoke(struct req *r)
 
 /* Order matters only for 405 "Allow" lists: all methods of a path are
  * collected before falling through. */
-static const char *const define_fields[] = {"host", "xml", NULL};
+/* Domain XML, or a template and what to change (routes-templates.c). */
+static const char *const define_fields[] = {"host",         "xml",        "template", "name",
+                                            "version",      "pool",       "linked",   "vcpus",
+                                            "memory_bytes", "disk_bytes", "start",    NULL};
 static const char *const token_fields[] = {"name", "role", NULL};
 
 const struct route api_routes[] = {

@@ -79,6 +79,13 @@ struct cli_options {
     char *ct_cpu_weight; /* --cpu-weight W */
     char *ct_pids;       /* --pids N */
     gboolean start;      /* ct create --start */
+    /* provisioning (commands-provision.c) */
+    char *pool;        /* --pool POOL */
+    gint tmpl_version; /* --version N of a template */
+    gint vcpus;        /* vm create --vcpus */
+    char *disk_size;   /* vm create --disk-size SIZE */
+    gboolean full;     /* vm create --full */
+    gboolean no_start; /* vm create --no-start */
     /* positional arguments, in order, including the noun and verb words */
     char **args;
 };
@@ -245,6 +252,12 @@ int cmd_impact(const struct cli_verb *v, char **args, guint n);
 /* commands-ct.c: containers */
 int cmd_ct_list(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_create(const struct cli_verb *v, char **args, guint n);
+/* commands-provision.c: templates and VMs made from them */
+int cmd_template_list(const struct cli_verb *v, char **args, guint n);
+int cmd_template_show(const struct cli_verb *v, char **args, guint n);
+int cmd_template_create(const struct cli_verb *v, char **args, guint n);
+int cmd_template_delete(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_create(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_action(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_stop(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_limits(const struct cli_verb *v, char **args, guint n);

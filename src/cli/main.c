@@ -21,6 +21,7 @@ struct cli_options cli_opts = {
     .limit = -1,
     .shutdown_timeout = -1,
     .incident = -1,
+    .vcpus = -1,
 };
 
 const struct cli_verb *cli_current;
@@ -226,6 +227,45 @@ static const GOptionEntry decisions_entries[] = {
     {NULL},
 };
 
+/* ---- provisioning ---- */
+
+static const GOptionEntry template_create_entries[] = {
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.from,
+     "The shut-off VM to make it of (required)", "VM"},
+    {"pool", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.pool,
+     "Storage pool for its images (default: the pool of the VM's first disk)", "POOL"},
+    {NULL},
+};
+
+static const GOptionEntry template_show_entries[] = {
+    {"version", 0, 0, G_OPTION_ARG_INT, &cli_opts.tmpl_version,
+     "That version (default: the newest)", "N"},
+    {"xml", 0, 0, G_OPTION_ARG_NONE, &cli_opts.xml, "Print its domain XML instead", NULL},
+    {NULL},
+};
+
+static const GOptionEntry vm_create_entries[] = {
+    {"template", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.template,
+     "The template to make it from (required)", "T"},
+    {"version", 0, 0, G_OPTION_ARG_INT, &cli_opts.tmpl_version,
+     "That version of the template (default: the newest)", "N"},
+    {"host", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.host,
+     "Host to create it on (default: the template's; another must see its images)", "HOST"},
+    {"pool", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.pool,
+     "Storage pool for its disks (default: the template's)", "POOL"},
+    {"vcpus", 0, 0, G_OPTION_ARG_INT, &cli_opts.vcpus, "Virtual CPUs (default: the template's)",
+     "N"},
+    {"memory", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_memory,
+     "Memory: 512M, 2G (a plain number is MiB; default: the template's)", "SIZE"},
+    {"disk-size", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.disk_size,
+     "Grow the first disk to SIZE (default: the template's)", "SIZE"},
+    {"full", 0, 0, G_OPTION_ARG_NONE, &cli_opts.full,
+     "Full copies of the template's images instead of linked clones", NULL},
+    {"no-start", 0, 0, G_OPTION_ARG_NONE, &cli_opts.no_start, "Only define it; do not start it",
+     NULL},
+    {NULL},
+};
+
 /* ---- containers ---- */
 
 static const GOptionEntry ct_create_entries[] = {
@@ -288,6 +328,7 @@ static const char *const nouns[][2] = {
     {"host", "hypervisor hosts"},
     {"vm", "virtual machines (domains)"},
     {"ct", "containers (on container hosts: liblxc:///PATH)"},
+    {"template", "VM templates: a definition and its disk images"},
     {"snapshot", "VM snapshots"},
     {"changes", "configuration change history"},
     {"audit", "audit log of actions"},
@@ -365,6 +406,21 @@ static const struct cli_verb verbs[] = {
      stats_entries, cmd_vm_stats},
     {"vm", "define", "HOST FILE.xml", 2, 2, "Define a VM on HOST from a libvirt domain XML file.",
      "FILE.xml may be '-' for standard input; at most 1 MiB.", NULL, cmd_vm_define},
+    {"vm", "create", "NAME", 1, 1, "Create a VM from a template.",
+     "Its disks are linked clones of the template's images (qcow2 overlays backed by them) "
+     "unless --full; it gets its own UUID and MAC addresses and is started unless "
+     "--no-start. SIZE: K, M, G, T (powers of 1024); a plain number is MiB.",
+     vm_create_entries, cmd_vm_create},
+    {"template", "list", "", 0, 0, "List templates (the newest version of each).", NULL, NULL,
+     cmd_template_list, true},
+    {"template", "show", "NAME", 1, 1, "Show a template, its images and its versions.", NULL,
+     template_show_entries, cmd_template_show},
+    {"template", "create", "NAME", 1, 1, "Make a template (or its next version) of a shut-off VM.",
+     "The VM's disk images are copied into the pool and its definition kept, without its UUID "
+     "and MAC addresses. The VM is left as it was.",
+     template_create_entries, cmd_template_create},
+    {"template", "delete", "NAME", 1, 1, "Delete a template (every version).",
+     "Its images stay in their pool: linked clones are backed by them.", NULL, cmd_template_delete},
     {"ct", "list", "", 0, 0, "List containers.",
      "The VMs whose kind is container (domain type lxc); 'kanri vm list' lists them too.",
      host_filter_entries, cmd_ct_list},

@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
-static struct driver *driver_of(struct engine *e, int64_t host_id, char **ret_host_name,
+struct driver *engine_driver_of(struct engine *e, int64_t host_id, char **ret_host_name,
                                 GError **error)
 {
     g_autoptr(GMutexLocker) l = g_mutex_locker_new(&e->lock);
@@ -30,7 +30,7 @@ static struct driver *driver_of(struct engine *e, int64_t host_id, char **ret_ho
 
 /* Records the end of an audit entry; a store failure here is logged, the
  * action's own result stands. */
-static void audit_finish(struct engine *e, int64_t audit_id, const GError *action_error)
+void engine_audit_finish(struct engine *e, int64_t audit_id, const GError *action_error)
 {
     g_autoptr(GError) err = NULL;
     if (e->store->ops->audit_end(e->store, audit_id, action_error == NULL,
@@ -40,7 +40,7 @@ static void audit_finish(struct engine *e, int64_t audit_id, const GError *actio
 
 /* The store's error, told as kanri's own failure (500): a new error, so a
  * caller that passed no GError ** is still safe. */
-static int audit_failed(GError *store_err, GError **error)
+int engine_audit_failed(GError *store_err, GError **error)
 {
     g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INTERNAL, "audit: %s",
                 store_err ? store_err->message : "the store failed");
@@ -139,13 +139,13 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *host = NULL;
-    struct driver *drv = driver_of(e, host_id, &host, &err);
+    struct driver *drv = engine_driver_of(e, host_id, &host, &err);
     int64_t audit_id = 0;
     GError *serr = NULL;
     if (e->store->ops->audit_begin(e->store, who->name, who->token_id, action_specs[req->kind].name,
                                    name ? name : uuid, uuid, host, params_text ? params_text : "{}",
                                    &audit_id, &serr) < 0)
-        return audit_failed(serr, error);
+        return engine_audit_failed(serr, error);
     *ret_audit_id = audit_id;
     if (drv) {
         struct change_cause cause = {.cause = "action", .actor = who->name, .audit_id = audit_id};
@@ -161,7 +161,7 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
         if (err && g_error_matches(err, DRIVER_ERROR, DRIVER_ERR_UNAVAILABLE))
             recheck_add(e, audit_id, host_id, uuid, action_specs[req->kind].name);
     }
-    audit_finish(e, audit_id, err);
+    engine_audit_finish(e, audit_id, err);
     if (err) {
         g_autofree char *item = g_strconcat("vm:", uuid, NULL);
         g_autofree char *msg = g_strdup_printf("%s of %s by %s failed: %s",
@@ -180,13 +180,13 @@ int engine_define(struct engine *e, int64_t host_id, const char *xml, const stru
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *host = NULL;
-    struct driver *drv = driver_of(e, host_id, &host, &err);
+    struct driver *drv = engine_driver_of(e, host_id, &host, &err);
     g_autofree char *params = g_strdup_printf("{\"xml_bytes\":%zu}", strlen(xml));
     int64_t audit_id = 0;
     GError *serr = NULL;
     if (e->store->ops->audit_begin(e->store, who->name, who->token_id, "define", NULL, NULL, host,
                                    params, &audit_id, &serr) < 0)
-        return audit_failed(serr, error);
+        return engine_audit_failed(serr, error);
     *ret_audit_id = audit_id;
     g_autofree char *uuid = NULL, *name = NULL;
     if (drv) {
@@ -197,7 +197,7 @@ int engine_define(struct engine *e, int64_t host_id, const char *xml, const stru
         if (name || uuid)
             e->store->ops->audit_set_target(e->store, audit_id, name, uuid, NULL);
     }
-    audit_finish(e, audit_id, err);
+    engine_audit_finish(e, audit_id, err);
     if (err) {
         g_propagate_error(error, g_steal_pointer(&err));
         return -EIO;
@@ -212,7 +212,7 @@ int engine_create(struct engine *e, int64_t host_id, const struct container_spec
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *host = NULL;
-    struct driver *drv = driver_of(e, host_id, &host, &err);
+    struct driver *drv = engine_driver_of(e, host_id, &host, &err);
     if (drv && !drv->ops->create) {
         g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNSUPPORTED,
                     "host %s runs VMs, not containers: define a VM there instead", host);
@@ -222,7 +222,7 @@ int engine_create(struct engine *e, int64_t host_id, const struct container_spec
     GError *serr = NULL;
     if (e->store->ops->audit_begin(e->store, who->name, who->token_id, "create", spec->name, NULL,
                                    host, params_text ? params_text : "{}", &audit_id, &serr) < 0)
-        return audit_failed(serr, error);
+        return engine_audit_failed(serr, error);
     *ret_audit_id = audit_id;
     g_autofree char *uuid = NULL;
     if (drv) {
@@ -233,7 +233,7 @@ int engine_create(struct engine *e, int64_t host_id, const struct container_spec
         if (uuid)
             e->store->ops->audit_set_target(e->store, audit_id, spec->name, uuid, NULL);
     }
-    audit_finish(e, audit_id, err);
+    engine_audit_finish(e, audit_id, err);
     if (err) {
         g_propagate_error(error, g_steal_pointer(&err));
         return -EIO;
@@ -251,6 +251,6 @@ bool engine_host_containers(struct engine *e, int64_t host_id)
 
 struct rows *engine_snapshots(struct engine *e, int64_t host_id, const char *uuid, GError **error)
 {
-    struct driver *drv = driver_of(e, host_id, NULL, error);
+    struct driver *drv = engine_driver_of(e, host_id, NULL, error);
     return drv ? drv->ops->snapshots(drv, host_id, uuid, error) : NULL;
 }

@@ -340,6 +340,13 @@ void engine_maint_free(struct engine *e);
 /* actions.c: an action that lost its host is re-checked once the host's
  * inventory is whole again (called by the sync, outside e->lock). */
 GPtrArray *engine_rechecks_new(void); /* of struct recheck * */
+/* actions.c, shared with provision.c: the driver of HOST_ID (and its
+ * name), or NULL with DRIVER_ERR_NOT_FOUND; the end of an audit entry
+ * (a store failure logged); a store's error told as kanri's own (500). */
+struct driver *engine_driver_of(struct engine *e, int64_t host_id, char **ret_host_name,
+                                GError **error);
+void engine_audit_finish(struct engine *e, int64_t audit_id, const GError *action_error);
+int engine_audit_failed(GError *store_err, GError **error);
 void engine_rechecks_run(struct engine *e, int64_t host_id);
 
 /* actions.c: kanrid's upkeep */

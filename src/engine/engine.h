@@ -190,6 +190,43 @@ int engine_create(struct engine *e, int64_t host_id, const struct container_spec
 /* Whether HOST_ID's domains are containers (its driver says so). */
 bool engine_host_containers(struct engine *e, int64_t host_id);
 
+/* ---- provisioning (audited; src/engine/provision.c) ---- */
+
+/* A template to make of a shut-off VM. */
+struct template_request {
+    const char *name; /* the template's; validated by the caller */
+    const char *uuid; /* the VM's */
+    const char *vm;   /* its name, for the audit trail and errors */
+    const char *pool; /* where the images go; NULL: beside the VM's first disk */
+};
+
+/* Makes version *RET_VERSION of template REQ->name from the VM on
+ * HOST_ID: its images copied, its definition stored.  Audited as
+ * "template-create"; what was copied is deleted again on failure. */
+int engine_template_create(struct engine *e, int64_t host_id, const struct template_request *req,
+                           const struct actor *who, int64_t *ret_version, int64_t *ret_audit_id,
+                           GError **error);
+
+/* A VM to make from a template. */
+struct provision_request {
+    const struct template_row *template; /* with its xml */
+    const char *name;                    /* the new VM's; validated by the caller */
+    const char *pool;                    /* NULL: the template's images' pool */
+    bool linked;                         /* qcow2 overlays on the template's images */
+    unsigned vcpus;                      /* 0: the template's */
+    uint64_t memory_bytes;               /* 0: the template's */
+    uint64_t disk_bytes;                 /* the first disk at least this big; 0: as is */
+    bool start;
+};
+
+/* Makes the VM REQ->name on HOST_ID from the template: images cloned,
+ * defined, started when asked.  Audited as "create" (PARAMS_TEXT the
+ * request); the images are deleted again when defining fails.  *ret_uuid
+ * is set once defined, also when it then fails to start. */
+int engine_vm_provision(struct engine *e, int64_t host_id, const struct provision_request *req,
+                        const char *params_text, const struct actor *who, char **ret_uuid,
+                        int64_t *ret_audit_id, GError **error);
+
 /* ---- reading the latest view ---- */
 
 /* The current reconciled view of UUID, from memory; NULL when the engine

@@ -406,6 +406,15 @@ def test_parameterless_gets_conform(kanrid):
     r = k.post("/api/v1/agents", {"machine": "test"})
     check_answer(k, "POST", "/api/v1/agents", r)
     assert r.status == 201
+    # A template, of a shut-off VM without disks (the test driver's pool
+    # has no images to copy).
+    r = k.post("/api/v1/vms", {"host": HOST, "xml": "<domain type='test'><name>bare</name>"
+                               "<memory>65536</memory><os><type>hvm</type></os></domain>"})
+    check_answer(k, "POST", "/api/v1/vms", r)
+    assert r.status == 201
+    r = k.post("/api/v1/templates", {"name": "conformance", "vm": "bare"})
+    check_answer(k, "POST", "/api/v1/templates", r)
+    assert r.status == 201 and r.json["template"]["disks"] == []
     # The first collection round opens guest-view-missing (no agent on the
     # test driver), so /findings has an item to check.
     k.wait_for(lambda: k.get("/api/v1/findings").json["findings"], timeout=30,

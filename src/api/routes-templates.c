@@ -1,0 +1,265 @@
+/*
+ * Templates and VMs made from them (docs/provisioning.md, docs/api.md):
+ * GET/POST /api/v1/templates, GET/DELETE /api/v1/templates/{name}, and
+ * POST /api/v1/vms with a "template" (h_vm_define hands it here).
+ */
+#include "config.h"
+
+#include "api/api-private.h"
+
+#include <string.h>
+
+/* A template's or a new VM's name: what a container name may be. */
+static bool name_ok(struct req *r, const char *member, const char *name)
+{
+    if (container_name_valid(name))
+        return true;
+    req_problem(r, 400,
+                "%s: '%s' is not a name here (1 to 64 of A-Z a-z 0-9 _ . -, not "
+                "starting with . or -)",
+                member, name);
+    return false;
+}
+
+static const struct action_param_spec template_params[] = {
+    {"name", AP_STR, 1, 64, true},
+    {"vm", AP_STR, 1, 256, true},
+    {"pool", AP_STR, 1, 256, false},
+    {NULL, 0, 0, 0, false},
+};
+static const char *const template_fields[] = {"name", "vm", "pool", NULL};
+
+/* The body's members of SPECS (N of them) into V, absent ones NULL; false
+ * with the reply set when one does not fit. */
+static bool body_members(struct req *r, const struct action_param_spec *specs, json_object **v)
+{
+    for (size_t i = 0; specs[i].name; i++) {
+        const struct action_param_spec *p = &specs[i];
+        v[i] = NULL;
+        json_object *x = NULL;
+        if (!json_object_object_get_ex(r->body_json, p->name, &x) || !x) {
+            if (p->required) {
+                req_problem(r, 400, "%s: required", p->name);
+                return false;
+            }
+            continue;
+        }
+        g_autofree char *detail = NULL;
+        if (!api_param_check(p, x, &detail)) {
+            req_problem(r, 400, "%s", detail);
+            return false;
+        }
+        v[i] = x;
+    }
+    return true;
+}
+
+static const char *str_or_null(json_object *v)
+{
+    return v ? json_object_get_string(v) : NULL;
+}
+
+static void h_templates(struct req *r)
+{
+    g_autoptr(GError) err = NULL;
+    struct store *st = req_store(r);
+    req_rows_paged(r, st->ops->templates_query(st, NULL, false, false, &err), err);
+}
+
+static void h_template(struct req *r)
+{
+    const char *name = r->params[0];
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) all = st->ops->templates_query(st, name, true, true, &err);
+    if (!all) {
+        req_from_error(r, err);
+        return;
+    }
+    /* ?version=N one version (deleted ones too); else the newest, unless
+     * the template was deleted. */
+    const char *vs = req_arg(r, "version");
+    int64_t want = 0;
+    if (vs && (!g_ascii_string_to_signed(vs, 10, 1, G_MAXINT32, &want, NULL))) {
+        req_problem(r, 400, "version: '%s' is not a version number", vs);
+        return;
+    }
+    const struct template_row *t = NULL;
+    for (guint i = 0; i < rows_len(all); i++) {
+        const struct template_row *x = rows_get(all, i);
+        if (want ? x->version == want : i + 1 == rows_len(all) && !x->deleted)
+            t = x;
+    }
+    if (!t) {
+        if (want)
+            req_problem(r, 404, "template %s has no version %" G_GINT64_FORMAT, name, want);
+        else
+            req_problem(r, 404, "no template named '%s' (see GET /api/v1/templates)", name);
+        return;
+    }
+    json_object *o = api_row_json(&template_row_desc, t);
+    json_object *versions = json_object_new_array();
+    for (guint i = 0; i < rows_len(all); i++) {
+        struct template_row *x = rows_get(all, i);
+        g_clear_pointer(&x->xml, g_free);
+        json_object_array_add(versions, api_row_json(&template_row_desc, x));
+    }
+    json_object_object_add(o, "versions", versions);
+    req_json(r, 200, o);
+}
+
+static void h_template_create(struct req *r)
+{
+    json_object *v[G_N_ELEMENTS(template_params)];
+    if (!body_members(r, template_params, v))
+        return;
+    struct template_request req = {.name = json_object_get_string(v[0]), .pool = str_or_null(v[2])};
+    if (!name_ok(r, "name", req.name))
+        return;
+    g_auto(store_vm_ref_t) vm = {0};
+    if (!api_resolve_vm(r, json_object_get_string(v[1]), &vm))
+        return;
+    if (api_forward(r, vm.host_id, vm.host, "/api/v1/templates"))
+        return;
+    req.uuid = vm.uuid;
+    req.vm = vm.name;
+    struct actor who = api_actor(r);
+    int64_t version = 0, audit_id = 0;
+    g_autoptr(GError) err = NULL;
+    if (engine_template_create(req_engine(r), vm.host_id, &req, &who, &version, &audit_id, &err) <
+        0) {
+        req_from_error(r, err);
+        if (audit_id)
+            json_object_object_add(r->resp, "audit_id", json_object_new_int64(audit_id));
+        return;
+    }
+    struct store *st = req_store(r);
+    g_autoptr(rows) made = st->ops->templates_query(st, req.name, true, false, NULL);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "result", json_object_new_string("ok"));
+    json_object_object_add(o, "audit_id", json_object_new_int64(audit_id));
+    for (guint i = 0; made && i < rows_len(made); i++) {
+        const struct template_row *t = rows_get(made, i);
+        if (t->version == version)
+            json_object_object_add(o, "template", api_row_json(&template_row_desc, t));
+    }
+    req_json(r, 201, o);
+}
+
+static void h_template_delete(struct req *r)
+{
+    const char *name = r->params[0];
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    if (st->ops->template_delete(st, name, g_get_real_time(), &err) < 0) {
+        req_from_error(r, err);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "result", json_object_new_string("ok"));
+    json_object_object_add(o, "deleted", json_object_new_string(name));
+    json_object_object_add(o, "note",
+                           json_object_new_string("its images stay in their pool: linked "
+                                                  "clones are backed by them"));
+    req_json(r, 200, o);
+}
+
+/* POST /api/v1/vms's members for a VM made from a template. */
+static const struct action_param_spec provision_params[] = {
+    {"template", AP_STR, 1, 64, true},
+    {"name", AP_STR, 1, 64, true},
+    {"host", AP_STR, 1, 256, false},
+    {"version", AP_INT, 1, G_MAXINT32, false},
+    {"pool", AP_STR, 1, 256, false},
+    {"linked", AP_BOOL, 0, 1, false},
+    {"vcpus", AP_INT, 1, 4096, false},
+    {"memory_bytes", AP_INT, 1024 * 1024, G_MAXINT64 / 2, false},
+    {"disk_bytes", AP_INT, 1024 * 1024, G_MAXINT64 / 2, false},
+    {"start", AP_BOOL, 0, 1, false},
+    {NULL, 0, 0, 0, false},
+};
+
+const char *const api_provision_fields[] = {"template",   "name",   "host",  "version",
+                                            "pool",       "linked", "vcpus", "memory_bytes",
+                                            "disk_bytes", "start",  NULL};
+
+void api_vm_provision(struct req *r)
+{
+    json_object *v[G_N_ELEMENTS(provision_params)];
+    if (!body_members(r, provision_params, v))
+        return;
+    const char *tname = json_object_get_string(v[0]);
+    struct provision_request req = {
+        .name = json_object_get_string(v[1]),
+        .pool = str_or_null(v[4]),
+        .linked = !v[5] || json_object_get_boolean(v[5]),
+        .vcpus = v[6] ? (unsigned)json_object_get_int64(v[6]) : 0,
+        .memory_bytes = v[7] ? (uint64_t)json_object_get_int64(v[7]) : 0,
+        .disk_bytes = v[8] ? (uint64_t)json_object_get_int64(v[8]) : 0,
+        .start = !v[9] || json_object_get_boolean(v[9]),
+    };
+    if (!name_ok(r, "name", req.name))
+        return;
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) all = st->ops->templates_query(st, tname, true, true, &err);
+    if (!all) {
+        req_from_error(r, err);
+        return;
+    }
+    int64_t want = v[3] ? json_object_get_int64(v[3]) : 0;
+    const struct template_row *t = NULL;
+    for (guint i = 0; i < rows_len(all); i++) {
+        const struct template_row *x = rows_get(all, i);
+        if (!x->deleted && (want ? x->version == want : i + 1 == rows_len(all)))
+            t = x;
+    }
+    if (!t) {
+        if (want)
+            req_problem(r, 404,
+                        "template: %s has no version %" G_GINT64_FORMAT " (or it was "
+                        "deleted)",
+                        tname, want);
+        else
+            req_problem(r, 404, "template: no template named '%s' (see GET /api/v1/templates)",
+                        tname);
+        return;
+    }
+    req.template = t;
+    /* Where the template's images are, unless told: another host must
+     * see them in one of its pools (shared storage). */
+    int64_t host_id = t->host_id;
+    g_autofree char *host_name = g_strdup(t->host);
+    if (v[2]) {
+        g_clear_pointer(&host_name, g_free);
+        if (st->ops->host_lookup(st, json_object_get_string(v[2]), &host_id, &host_name, NULL) <
+            0) {
+            req_problem(r, 400, "host: no host '%s'", json_object_get_string(v[2]));
+            return;
+        }
+    }
+    if (api_forward(r, host_id, host_name, "/api/v1/vms"))
+        return;
+    if (engine_host_in_maintenance(req_engine(r), host_name)) {
+        req_problem(r, 409,
+                    "host %s is in maintenance: nothing is placed on it (kanri host "
+                    "maintenance %s off)",
+                    host_name, host_name);
+        return;
+    }
+    struct actor who = api_actor(r);
+    const char *params = json_object_to_json_string_ext(r->body_json, JSON_C_TO_STRING_PLAIN);
+    int64_t audit_id = 0;
+    g_autofree char *uuid = NULL;
+    int rc =
+        engine_vm_provision(req_engine(r), host_id, &req, params, &who, &uuid, &audit_id, &err);
+    api_reply_created(r, rc, err, audit_id, host_name, uuid);
+}
+
+const struct route api_template_routes[] = {
+    {"GET", "/api/v1/templates", 1, false, h_templates},
+    {"POST", "/api/v1/templates", 2, true, h_template_create, template_fields, true},
+    {"GET", "/api/v1/templates/{}", 1, false, h_template},
+    {"DELETE", "/api/v1/templates/{}", 2, false, h_template_delete},
+    {NULL, NULL, 0, false, NULL},
+};

@@ -1,0 +1,233 @@
+/*
+ * kanri template ... and kanri vm create: templates made of shut-off VMs,
+ * and VMs made from them (docs/provisioning.md), through /templates and
+ * POST /vms with a "template".
+ */
+#include "config.h"
+
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static char *template_path(const char *name)
+{
+    g_autofree char *esc = http_escape(name);
+    return g_strconcat("/templates/", esc, NULL);
+}
+
+/* MSG (taken, sanitized here) and the reply's audit entry. */
+static void done_line(struct json_object *reply, char *msg)
+{
+    gint64 audit = 0;
+    g_autofree char *clean = text_sanitize(msg);
+    g_free(msg);
+    fputs(clean, stdout);
+    if (jint(reply, "audit_id", &audit))
+        printf(" (audit #%" G_GINT64_FORMAT ")", audit);
+    putchar('\n');
+}
+
+int cmd_template_list(const struct cli_verb *v, char **args, guint n)
+{
+    g_autoptr(json_object) reply = NULL;
+    struct json_object *list = NULL;
+    int r = cli_get_list("/templates", "templates", &reply, &list);
+    if (r != CLI_EXIT_OK)
+        return cli_done(r);
+    static const char *const cols[] = {"Name", "Version", "Host", "Pool", "From", "Created"};
+    g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
+    table_align_right(t, 1);
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        struct json_object *x = json_object_array_get_idx(list, i);
+        table_add(t, jstr(x, "name"));
+        cell_int(t, x, "version");
+        table_add(t, jstr(x, "host"));
+        table_add(t, jstr(x, "pool"));
+        table_add(t, jstr(x, "source_vm"));
+        table_add(t, jstr(x, "created"));
+    }
+    print_table(t);
+    return CLI_EXIT_OK;
+}
+
+int cmd_template_show(const struct cli_verb *v, char **args, guint n)
+{
+    g_autoptr(GString) path = g_string_new(NULL);
+    g_autofree char *base = template_path(args[0]);
+    g_string_append(path, base);
+    if (cli_opts.tmpl_version > 0) {
+        g_autofree char *ver = g_strdup_printf("%d", cli_opts.tmpl_version);
+        cli_query_add(path, "version", ver);
+    }
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("GET", path->str, NULL, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    if (cli_opts.xml) {
+        const char *xml = jstr(reply, "xml");
+        if (!xml) {
+            cli_error("the server's reply has no domain XML");
+            return CLI_EXIT_SERVER;
+        }
+        fputs(xml, stdout);
+        if (*xml && xml[strlen(xml) - 1] != '\n')
+            putchar('\n');
+        return CLI_EXIT_OK;
+    }
+    struct kv *kv = kv_new();
+    kv_add(kv, "Name", jstr(reply, "name"));
+    gint64 ver = 0;
+    g_autofree char *vs =
+        jint(reply, "version", &ver) ? g_strdup_printf("%" G_GINT64_FORMAT, ver) : NULL;
+    kv_add(kv, "Version", vs);
+    kv_add(kv, "Host", jstr(reply, "host"));
+    kv_add(kv, "Pool", jstr(reply, "pool"));
+    kv_add(kv, "Made from", jstr(reply, "source_vm"));
+    kv_add(kv, "Created", jstr(reply, "created"));
+    kv_add(kv, "By", jstr(reply, "by"));
+    if (jstr(reply, "deleted"))
+        kv_add(kv, "Deleted", jstr(reply, "deleted"));
+    kv_print_free(kv);
+    struct json_object *disks = jarray(reply, "disks");
+    if (disks && json_object_array_length(disks)) {
+        static const char *const cols[] = {"Disk", "Image", "Format"};
+        g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
+        for (size_t i = 0; i < json_object_array_length(disks); i++) {
+            struct json_object *d = json_object_array_get_idx(disks, i);
+            table_add(t, jstr(d, "target"));
+            table_add(t, jstr(d, "path"));
+            table_add(t, jstr(d, "format"));
+        }
+        printf("\n");
+        print_table(t);
+    }
+    struct json_object *versions = jarray(reply, "versions");
+    if (versions && json_object_array_length(versions) > 1) {
+        static const char *const cols[] = {"Version", "Created", "By", "Deleted"};
+        g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
+        table_align_right(t, 0);
+        for (size_t i = 0; i < json_object_array_length(versions); i++) {
+            struct json_object *x = json_object_array_get_idx(versions, i);
+            cell_int(t, x, "version");
+            table_add(t, jstr(x, "created"));
+            table_add(t, jstr(x, "by"));
+            table_add(t, jstr(x, "deleted"));
+        }
+        printf("\n");
+        print_table(t);
+    }
+    return CLI_EXIT_OK;
+}
+
+int cmd_template_create(const struct cli_verb *v, char **args, guint n)
+{
+    if (!cli_opts.from) /* GOption has no required options */
+        return cli_usage_error("--from VM is required: the shut-off VM to make it of");
+    g_autoptr(json_object) body = json_object_new_object();
+    json_object_object_add(body, "name", json_object_new_string(args[0]));
+    json_object_object_add(body, "vm", json_object_new_string(cli_opts.from));
+    if (cli_opts.pool)
+        json_object_object_add(body, "pool", json_object_new_string(cli_opts.pool));
+    /* Copying disk images takes as long as their size. */
+    api_extend_timeout(3600);
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("POST", "/templates", body, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    struct json_object *t = jobject(reply, "template");
+    gint64 ver = 0;
+    jint(t, "version", &ver);
+    done_line(reply, g_strdup_printf("Template '%s' version %" G_GINT64_FORMAT " made from '%s'",
+                                     args[0], ver, cli_opts.from));
+    return CLI_EXIT_OK;
+}
+
+int cmd_template_delete(const struct cli_verb *v, char **args, guint n)
+{
+    g_autofree char *path = template_path(args[0]);
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("DELETE", path, NULL, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    g_autofree char *name = text_sanitize(args[0]);
+    printf("Template '%s' deleted; its images stay in their pool (linked clones are backed by "
+           "them)\n",
+           name);
+    return CLI_EXIT_OK;
+}
+
+/* SIZE (512M, 20G; a plain number is MiB) into BODY's KEY; false after a
+ * usage error (its exit status in *ret_exit). */
+static bool add_size(struct json_object *body, const char *key, const char *opt, const char *s,
+                     int *ret_exit)
+{
+    guint64 v = 0;
+    if (!s)
+        return true;
+    if (!size_parse(s, &v) || v < 1024 * 1024 || v > (guint64)G_MAXINT64 / 2) {
+        g_autofree char *clean = text_sanitize(s);
+        *ret_exit = cli_usage_error("invalid %s '%s' (a size such as 512M or 20G, at least 1M; "
+                                    "a plain number is MiB)",
+                                    opt, clean);
+        return false;
+    }
+    json_object_object_add(body, key, json_object_new_int64((gint64)v));
+    return true;
+}
+
+int cmd_vm_create(const struct cli_verb *v, char **args, guint n)
+{
+    if (!cli_opts.template)
+        return cli_usage_error("--template T is required (kanri template list); to define "
+                               "a VM from domain XML, use 'kanri vm define'");
+    g_autoptr(json_object) body = json_object_new_object();
+    json_object_object_add(body, "name", json_object_new_string(args[0]));
+    json_object_object_add(body, "template", json_object_new_string(cli_opts.template));
+    if (cli_opts.host)
+        json_object_object_add(body, "host", json_object_new_string(cli_opts.host));
+    if (cli_opts.pool)
+        json_object_object_add(body, "pool", json_object_new_string(cli_opts.pool));
+    if (cli_opts.tmpl_version > 0)
+        json_object_object_add(body, "version", json_object_new_int64(cli_opts.tmpl_version));
+    if (cli_opts.vcpus >= 0) {
+        if (cli_opts.vcpus < 1 || cli_opts.vcpus > 4096)
+            return cli_usage_error("invalid --vcpus %d (1 to 4096)", cli_opts.vcpus);
+        json_object_object_add(body, "vcpus", json_object_new_int64(cli_opts.vcpus));
+    }
+    int ex = CLI_EXIT_OK;
+    if (!add_size(body, "memory_bytes", "--memory", cli_opts.ct_memory, &ex) ||
+        !add_size(body, "disk_bytes", "--disk-size", cli_opts.disk_size, &ex))
+        return ex;
+    json_object_object_add(body, "linked", json_object_new_boolean(!cli_opts.full));
+    json_object_object_add(body, "start", json_object_new_boolean(!cli_opts.no_start));
+    /* A full copy takes as long as the images' size. */
+    api_extend_timeout(3600);
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("POST", "/vms", body, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    struct json_object *vm = jobject(reply, "vm");
+    const char *host = jstr(vm, "host");
+    done_line(reply,
+              g_strdup_printf("VM '%s' created from template '%s' (%s) on host '%s'%s", args[0],
+                              cli_opts.template, cli_opts.full ? "full copies" : "a linked clone",
+                              host ? host : "?", cli_opts.no_start ? "" : " and started"));
+    return CLI_EXIT_OK;
+}
