@@ -227,6 +227,17 @@ int sq_template_add(struct store *st, const struct template_row *t, int64_t *ret
 struct rows *sq_templates_query(struct store *st, const char *name, bool versions, bool with_xml,
                                 GError **error);
 int sq_template_delete(struct store *st, const char *name, int64_t when_us, GError **error);
+
+/* sqlite-changes.c */
+int sq_change_request_add(struct store *st, const struct change_request_row *c,
+                          const struct change_vm_row *vms, size_t n, int64_t *ret_id,
+                          GError **error);
+struct rows *sq_change_requests_query(struct store *st, int64_t id, const char *const *states,
+                                      GError **error);
+struct rows *sq_change_vms_query(struct store *st, int64_t request_id, GError **error);
+int sq_change_request_move(struct store *st, int64_t id, const char *from, const char *to,
+                           const struct change_request_update *u, GError **error);
+int sq_change_vm_set(struct store *st, const struct change_vm_row *v, GError **error);
 struct rows *sq_policy_replay_query(struct store *st, int64_t host_id, int64_t from_us,
                                     int64_t to_us, unsigned limit, GError **error);
 

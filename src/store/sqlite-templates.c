@@ -34,7 +34,7 @@ int sq_template_add(struct store *st, const struct template_row *t, int64_t *ret
                 " SELECT ?, coalesce(max(version), 0) + 1, ?,?,?,?,?,?,?,?,?"
                 " FROM templates WHERE name = ? RETURNING version",
                 "sisssssisIs", t->name, t->host_id, t->pool, t->source_uuid, t->source_vm, t->xml,
-                t->disks, t->created, t->by, t->audit_id ? t->audit_id : ROW_INT_ABSENT, t->name);
+                t->disks, t->created, t->by, t->audit_id, t->name);
     if (!q || db_step(q, error) <= 0)
         r = -EIO;
     else

@@ -302,6 +302,23 @@ static const char *const migrations[] = {
     "  host_id INTEGER NOT NULL, pool TEXT NOT NULL, source_uuid TEXT, source_vm TEXT,"
     "  xml TEXT NOT NULL, disks TEXT NOT NULL, created INTEGER NOT NULL, by TEXT,"
     "  audit_id INTEGER, deleted INTEGER, UNIQUE (name, version));",
+    /* 18: change requests (sqlite-changes.c, model/change_request.h): a
+     * request's state, window, actions (JSON) and approvals, and per VM
+     * its batch, what a rollback restores and what became of it. */
+    "CREATE TABLE change_requests ("
+    "  id INTEGER PRIMARY KEY, state TEXT NOT NULL, reason TEXT NOT NULL, risk TEXT NOT NULL,"
+    "  window_from INTEGER, window_to INTEGER, actions TEXT NOT NULL,"
+    "  canary INTEGER NOT NULL DEFAULT 0, batch INTEGER NOT NULL DEFAULT 0,"
+    "  guest_fresh_s INTEGER NOT NULL DEFAULT 0, check_timeout_s INTEGER NOT NULL DEFAULT 60,"
+    "  requester TEXT NOT NULL, requester_token INTEGER NOT NULL, approver TEXT,"
+    "  approver_token INTEGER, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    "  started INTEGER, ended INTEGER, error TEXT);"
+    "CREATE INDEX change_requests_state ON change_requests(state, id);"
+    "CREATE TABLE change_request_vms ("
+    "  request_id INTEGER NOT NULL, seq INTEGER NOT NULL, uuid TEXT NOT NULL, vm TEXT,"
+    "  host_id INTEGER, batch INTEGER NOT NULL, state TEXT NOT NULL, saved TEXT,"
+    "  saved_xml TEXT, result TEXT, audit_ids TEXT, updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (request_id, seq));",
 };
 
 void bind_s(struct db_stmt *q, int idx, const char *s)
@@ -1315,6 +1332,11 @@ static const struct store_ops sqlite_ops = {
     .template_add = sq_template_add,
     .templates_query = sq_templates_query,
     .template_delete = sq_template_delete,
+    .change_request_add = sq_change_request_add,
+    .change_requests_query = sq_change_requests_query,
+    .change_vms_query = sq_change_vms_query,
+    .change_request_move = sq_change_request_move,
+    .change_vm_set = sq_change_vm_set,
     .agent_enroll = sq_agent_enroll,
     .agent_contact = sq_agent_contact,
     .agents_query = sq_agents_query,

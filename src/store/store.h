@@ -30,6 +30,7 @@
 #include "model/decision.h"
 #include "model/ha.h"
 #include "model/template.h"
+#include "model/change_request.h"
 #include "model/event.h"
 #include "model/finding.h"
 #include "model/inventory.h"
@@ -333,6 +334,15 @@ struct vm_page_key {
     int64_t host_id;
     const char *name;
     int64_t domain_id;
+};
+
+/* What a change request's move sets besides its state (NULL or 0: kept). */
+struct change_request_update {
+    int64_t now;
+    const char *approver;
+    int64_t approver_token;
+    int64_t started, ended;
+    const char *error;
 };
 
 struct store_ops {
@@ -658,6 +668,25 @@ struct store_ops {
     /* Marks every version of NAME deleted at WHEN_US; -ENOENT
      * (STORE_ERROR_NOT_FOUND) when it has none left. */
     int (*template_delete)(struct store *st, const char *name, int64_t when_us, GError **error);
+
+    /* Change requests (sqlite-changes.c).  Adds C, in state draft, with
+     * its N VMS (uuid, vm, host_id, batch) in order; *ret_id its id. */
+    int (*change_request_add)(struct store *st, const struct change_request_row *c,
+                              const struct change_vm_row *vms, size_t n, int64_t *ret_id,
+                              GError **error);
+    /* change_request_row_desc: request ID; or (ID 0) those in STATES
+     * (NULL-terminated, by id), or (STATES NULL) the newest 1000. */
+    struct rows *(*change_requests_query)(struct store *st, int64_t id, const char *const *states,
+                                          GError **error);
+    /* change_vm_row_desc: a request's VMs in order. */
+    struct rows *(*change_vms_query)(struct store *st, int64_t request_id, GError **error);
+    /* Moves request ID from state FROM to TO with U's fields (those set);
+     * -ESTALE when it is no longer in FROM. */
+    int (*change_request_move)(struct store *st, int64_t id, const char *from, const char *to,
+                               const struct change_request_update *u, GError **error);
+    /* A VM's state and (those set) saved, saved_xml, result, audit_ids,
+     * host_id, by request_id and seq. */
+    int (*change_vm_set)(struct store *st, const struct change_vm_row *v, GError **error);
 
     /* ---- instances and leases (docs/scale-out.md) ---- */
     /* Records instance ME's heartbeat at NOW (adding it when new). */

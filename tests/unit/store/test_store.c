@@ -1513,6 +1513,76 @@ static void test_templates(void **state)
     assert_int_equal(v, 3);
 }
 
+/* Change requests: added in draft with their VMs, moved only from the
+ * state the caller saw, each VM's outcome kept. */
+static void test_change_requests(void **state)
+{
+    struct fx *f = *state;
+    g_autoptr(GError) err = NULL;
+    int64_t h = ensure_host(f, "cr-host");
+    struct change_request_row c = {.reason = "more memory",
+                                   .risk = "low",
+                                   .window_from = T0,
+                                   .actions = "[{\"action\":\"setmem\",\"memory_bytes\":1}]",
+                                   .canary = true,
+                                   .batch = 2,
+                                   .check_timeout_s = 60,
+                                   .requester = "alice",
+                                   .requester_token = 4,
+                                   .created = T0};
+    struct change_vm_row vms[2] = {{.uuid = UUID_A, .vm = "a", .host_id = h, .batch = 0},
+                                   {.uuid = UUID_B, .vm = "b", .host_id = h, .batch = 1}};
+    int64_t id = 0;
+    assert_int_equal(OPS(f)->change_request_add(f->st, &c, vms, 2, &id, &err), 0);
+    assert_true(id > 0);
+    assert_int_equal(OPS(f)->change_request_add(f->st, &c, vms, 0, &id, &err), -EINVAL);
+    g_clear_error(&err);
+
+    g_autoptr(rows) one = OPS(f)->change_requests_query(f->st, id, NULL, &err);
+    assert_int_equal(rows_len(one), 1);
+    struct change_request_row *r = rows_get(one, 0);
+    assert_string_equal(r->state, "draft");
+    assert_int_equal(r->window_from, T0);
+    assert_int_equal(r->window_to, 0);
+    assert_true(r->canary);
+    assert_null(r->approver);
+
+    struct change_request_update u = {.now = T0 + SEC, .approver = "bob", .approver_token = 5};
+    assert_int_equal(OPS(f)->change_request_move(f->st, id, "draft", "submitted",
+                                                 &(struct change_request_update){.now = T0}, &err),
+                     0);
+    assert_int_equal(OPS(f)->change_request_move(f->st, id, "submitted", "approved", &u, &err), 0);
+    /* A second approver saw "submitted" too: too late. */
+    assert_int_equal(OPS(f)->change_request_move(f->st, id, "submitted", "approved", &u, &err),
+                     -ESTALE);
+    g_clear_error(&err);
+    const char *const live[] = {"approved", "scheduled", "running", NULL};
+    g_autoptr(rows) due = OPS(f)->change_requests_query(f->st, 0, live, &err);
+    assert_int_equal(rows_len(due), 1);
+    r = rows_get(due, 0);
+    assert_string_equal(r->approver, "bob");
+    assert_int_equal(r->approver_token, 5);
+
+    struct change_vm_row v = {.request_id = id,
+                              .seq = 1,
+                              .state = "rolled-back",
+                              .saved = "definition",
+                              .saved_xml = "<domain/>",
+                              .result = "check failed",
+                              .audit_ids = "[7,8]",
+                              .updated = T0 + 2 * SEC};
+    assert_int_equal(OPS(f)->change_vm_set(f->st, &v, &err), 0);
+    g_autoptr(rows) got = OPS(f)->change_vms_query(f->st, id, &err);
+    assert_int_equal(rows_len(got), 2);
+    struct change_vm_row *v0 = rows_get(got, 0), *v1 = rows_get(got, 1);
+    assert_string_equal(v0->state, "pending");
+    assert_string_equal(v0->host, "cr-host");
+    assert_string_equal(v1->state, "rolled-back");
+    assert_string_equal(v1->saved_xml, "<domain/>");
+    assert_string_equal(v1->audit_ids, "[7,8]");
+    assert_int_equal(v1->batch, 1);
+}
+
 static void test_ingests_written_together(void **state)
 {
     struct fx *f = *state;
@@ -3472,6 +3542,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guest_sample_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingests_written_together, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_change_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),

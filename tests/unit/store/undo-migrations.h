@@ -7,8 +7,11 @@
  */
 #pragma once
 
+/* Step 18: change requests (sqlite-changes.c). */
+#define UNDO_MIGRATION_18 "DROP TABLE change_request_vms; DROP TABLE change_requests;"
+
 /* Step 17: templates (sqlite-templates.c). */
-#define UNDO_MIGRATION_17 "DROP TABLE templates;"
+#define UNDO_MIGRATION_17 UNDO_MIGRATION_18 "DROP TABLE templates;"
 
 /* Step 16: nothing on SQLite (the sample tables partitioned on
  * PostgreSQL). */
