@@ -130,11 +130,12 @@ void api_reply_engine_error(struct req *r, const GError *err)
 {
     unsigned status = 500;
     if (err->domain == ENGINE_OPS_ERROR)
-        status = err->code == ENGINE_OPS_NOT_FOUND ? 404
-                 : err->code == ENGINE_OPS_CONFLICT ? 409
-                 : err->code == ENGINE_OPS_INVALID  ? 400
-                 : err->code == ENGINE_OPS_LOADING  ? 503
-                                                    : 500;
+        status = err->code == ENGINE_OPS_NOT_FOUND   ? 404
+                 : err->code == ENGINE_OPS_CONFLICT  ? 409
+                 : err->code == ENGINE_OPS_INVALID   ? 400
+                 : err->code == ENGINE_OPS_LOADING   ? 503
+                 : err->code == ENGINE_OPS_FORBIDDEN ? 403
+                                                     : 500;
     else if (err->domain == STORE_ERROR && err->code == STORE_ERROR_NOT_FOUND)
         status = 404;
     req_problem(r, status, "%s", err->message);

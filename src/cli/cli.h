@@ -86,6 +86,14 @@ struct cli_options {
     char *disk_size;   /* vm create --disk-size SIZE */
     gboolean full;     /* vm create --full */
     gboolean no_start; /* vm create --no-start */
+    /* change requests */
+    char **change_vms;     /* change create --vm (repeated) */
+    char **change_actions; /* change create --action (repeated) */
+    char *risk;
+    gboolean canary;
+    gint batch;
+    gint guest_fresh;   /* --guest-fresh SECONDS */
+    gint check_timeout; /* --check-timeout SECONDS */
     /* positional arguments, in order, including the noun and verb words */
     char **args;
 };
@@ -258,6 +266,10 @@ int cmd_template_show(const struct cli_verb *v, char **args, guint n);
 int cmd_template_create(const struct cli_verb *v, char **args, guint n);
 int cmd_template_delete(const struct cli_verb *v, char **args, guint n);
 int cmd_vm_create(const struct cli_verb *v, char **args, guint n);
+int cmd_change_list(const struct cli_verb *v, char **args, guint n);
+int cmd_change_show(const struct cli_verb *v, char **args, guint n);
+int cmd_change_create(const struct cli_verb *v, char **args, guint n);
+int cmd_change_step(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_action(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_stop(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_limits(const struct cli_verb *v, char **args, guint n);

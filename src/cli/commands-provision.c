@@ -231,3 +231,222 @@ int cmd_vm_create(const struct cli_verb *v, char **args, guint n)
                               host ? host : "?", cli_opts.no_start ? "" : " and started"));
     return CLI_EXIT_OK;
 }
+
+/* ---- change requests ---- */
+
+static char *change_path(const char *id, const char *suffix)
+{
+    g_autofree char *esc = http_escape(id);
+    return g_strconcat("/change-requests/", esc, suffix, NULL);
+}
+
+int cmd_change_list(const struct cli_verb *v, char **args, guint n)
+{
+    g_autoptr(GString) path = g_string_new("/change-requests");
+    if (cli_opts.state)
+        cli_query_add(path, "state", cli_opts.state);
+    g_autoptr(json_object) reply = NULL;
+    struct json_object *list = NULL;
+    int r = cli_get_list(path->str, "change_requests", &reply, &list);
+    if (r != CLI_EXIT_OK)
+        return cli_done(r);
+    static const char *const cols[] = {"Id", "State", "Risk", "Requester", "Approver", "Reason"};
+    g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
+    table_align_right(t, 0);
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        struct json_object *x = json_object_array_get_idx(list, i);
+        cell_int(t, x, "id");
+        table_add(t, jstr(x, "state"));
+        table_add(t, jstr(x, "risk"));
+        table_add(t, jstr(x, "requester"));
+        table_add(t, jstr(x, "approver"));
+        table_add(t, jstr(x, "reason"));
+    }
+    print_table(t);
+    return CLI_EXIT_OK;
+}
+
+int cmd_change_show(const struct cli_verb *v, char **args, guint n)
+{
+    g_autofree char *path = change_path(args[0], "");
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("GET", path, NULL, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    struct kv *kv = kv_new();
+    static const char *const keys[][2] = {
+        {"Id", "id"},
+        {"State", "state"},
+        {"Reason", "reason"},
+        {"Risk", "risk"},
+        {"Window from", "window_from"},
+        {"Window to", "window_to"},
+        {"Requester", "requester"},
+        {"Approver", "approver"},
+        {"Created", "created"},
+        {"Started", "started"},
+        {"Ended", "ended"},
+        {"Error", "error"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+        gint64 id = 0;
+        if (strcmp(keys[i][1], "id") == 0 && jint(reply, "id", &id))
+            kv_addf(kv, keys[i][0], "%" G_GINT64_FORMAT, id);
+        else if (jstr(reply, keys[i][1]))
+            kv_add(kv, keys[i][0], jstr(reply, keys[i][1]));
+    }
+    struct json_object *acts = jarray(reply, "actions");
+    for (size_t i = 0; acts && i < json_object_array_length(acts); i++)
+        kv_add(kv, i ? "" : "Actions",
+               json_object_to_json_string_ext(json_object_array_get_idx(acts, i),
+                                              JSON_C_TO_STRING_PLAIN));
+    kv_print_free(kv);
+    struct json_object *vms = jarray(reply, "vms");
+    static const char *const cols[] = {"Batch", "VM", "Host", "State", "Saved", "Result"};
+    g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
+    table_align_right(t, 0);
+    for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
+        struct json_object *x = json_object_array_get_idx(vms, i);
+        cell_int(t, x, "batch");
+        table_add(t, jstr(x, "vm"));
+        table_add(t, jstr(x, "host"));
+        table_add(t, jstr(x, "state"));
+        table_add(t, jstr(x, "saved"));
+        table_add(t, jstr(x, "result"));
+    }
+    printf("\n");
+    print_table(t);
+    return CLI_EXIT_OK;
+}
+
+/* "setmem memory=2G" as an action object: integers, true/false, and
+ * "@FILE" for a file's text (define xml=@new.xml); NULL after a usage
+ * error (its exit status in *ret_exit). */
+static struct json_object *action_arg(const char *s, int *ret_exit)
+{
+    g_auto(GStrv) w = g_strsplit_set(s, " \t", -1);
+    if (!w[0] || !*w[0]) {
+        *ret_exit = cli_usage_error("--action: an action name, then KEY=VALUE words");
+        return NULL;
+    }
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "action", json_object_new_string(w[0]));
+    for (size_t i = 1; w[i]; i++) {
+        if (!*w[i])
+            continue;
+        const char *eq = strchr(w[i], '=');
+        if (!eq || eq == w[i]) {
+            g_autofree char *clean = text_sanitize(w[i]);
+            *ret_exit = cli_usage_error("--action '%s': '%s' is not KEY=VALUE", w[0], clean);
+            json_object_put(o);
+            return NULL;
+        }
+        g_autofree char *key = g_strndup(w[i], (gsize)(eq - w[i]));
+        const char *val = eq + 1;
+        gint64 num;
+        struct json_object *jv;
+        if (g_ascii_string_to_signed(val, 10, G_MININT64, G_MAXINT64, &num, NULL)) {
+            jv = json_object_new_int64(num);
+        } else if (strcmp(val, "true") == 0 || strcmp(val, "false") == 0) {
+            jv = json_object_new_boolean(val[0] == 't');
+        } else if (val[0] == '@') {
+            g_autofree char *text = NULL;
+            g_autoptr(GError) err = NULL;
+            if (!g_file_get_contents(val + 1, &text, NULL, &err)) {
+                g_autofree char *clean = text_sanitize(err->message);
+                *ret_exit = cli_usage_error("--action '%s': %s", w[0], clean);
+                json_object_put(o);
+                return NULL;
+            }
+            jv = json_object_new_string(text);
+        } else {
+            jv = json_object_new_string(val);
+        }
+        json_object_object_add(o, key, jv);
+    }
+    return o;
+}
+
+int cmd_change_create(const struct cli_verb *v, char **args, guint n)
+{
+    if (!cli_opts.change_vms || !cli_opts.change_vms[0])
+        return cli_usage_error("--vm VM is required (once per VM)");
+    if (!cli_opts.why)
+        return cli_usage_error("--why TEXT is required: the reason, for the record");
+    if (!cli_opts.change_actions || !cli_opts.change_actions[0])
+        return cli_usage_error("--action 'NAME KEY=VALUE...' is required (once per action)");
+    g_autoptr(json_object) body = json_object_new_object();
+    struct json_object *vms = json_object_new_array();
+    for (size_t i = 0; cli_opts.change_vms[i]; i++)
+        json_object_array_add(vms, json_object_new_string(cli_opts.change_vms[i]));
+    json_object_object_add(body, "vms", vms);
+    json_object_object_add(body, "reason", json_object_new_string(cli_opts.why));
+    if (cli_opts.risk)
+        json_object_object_add(body, "risk", json_object_new_string(cli_opts.risk));
+    if (cli_opts.from || cli_opts.to) {
+        struct json_object *w = json_object_new_object();
+        if (cli_opts.from)
+            json_object_object_add(w, "from", json_object_new_string(cli_opts.from));
+        if (cli_opts.to)
+            json_object_object_add(w, "to", json_object_new_string(cli_opts.to));
+        json_object_object_add(body, "window", w);
+    }
+    struct json_object *acts = json_object_new_array();
+    json_object_object_add(body, "actions", acts);
+    for (size_t i = 0; cli_opts.change_actions[i]; i++) {
+        int ex = CLI_EXIT_OK;
+        struct json_object *a = action_arg(cli_opts.change_actions[i], &ex);
+        if (!a)
+            return ex;
+        json_object_array_add(acts, a);
+    }
+    if (cli_opts.canary)
+        json_object_object_add(body, "canary", json_object_new_boolean(1));
+    if (cli_opts.batch > 0)
+        json_object_object_add(body, "batch", json_object_new_int64(cli_opts.batch));
+    if (cli_opts.guest_fresh > 0 || cli_opts.check_timeout >= 0) {
+        struct json_object *c = json_object_new_object();
+        if (cli_opts.guest_fresh > 0)
+            json_object_object_add(c, "guest_fresh_s", json_object_new_int64(cli_opts.guest_fresh));
+        if (cli_opts.check_timeout >= 0)
+            json_object_object_add(c, "timeout_s", json_object_new_int64(cli_opts.check_timeout));
+        json_object_object_add(body, "checks", c);
+    }
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("POST", "/change-requests", body, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    gint64 id = 0;
+    jint(reply, "id", &id);
+    printf("Change request %" G_GINT64_FORMAT " drafted (kanri change submit %" G_GINT64_FORMAT
+           ")\n",
+           id, id);
+    return CLI_EXIT_OK;
+}
+
+int cmd_change_step(const struct cli_verb *v, char **args, guint n)
+{
+    g_autofree char *suffix = g_strconcat("/", v->name, NULL);
+    g_autofree char *path = change_path(args[0], suffix);
+    g_autoptr(json_object) body = json_object_new_object();
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("POST", path, body, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    g_autofree char *id = text_sanitize(args[0]);
+    g_autofree char *state = text_sanitize(jstr(reply, "state"));
+    printf("Change request %s is %s\n", id, state);
+    return CLI_EXIT_OK;
+}

@@ -22,6 +22,7 @@ struct cli_options cli_opts = {
     .shutdown_timeout = -1,
     .incident = -1,
     .vcpus = -1,
+    .check_timeout = -1,
 };
 
 const struct cli_verb *cli_current;
@@ -266,6 +267,35 @@ static const GOptionEntry vm_create_entries[] = {
     {NULL},
 };
 
+static const GOptionEntry change_list_entries[] = {
+    {"state", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.state,
+     "Only those in STATE (draft, submitted, approved, scheduled, running, done, ...)", "STATE"},
+    {NULL},
+};
+
+static const GOptionEntry change_create_entries[] = {
+    {"vm", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli_opts.change_vms,
+     "A VM it changes (repeat for a group, in rollout order)", "VM"},
+    {"action", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli_opts.change_actions,
+     "An action and its parameters, e.g. 'setmem memory=2G' (repeat; @FILE for a file's text)",
+     "'NAME KEY=VALUE...'"},
+    {"why", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.why, "The reason, for the record (required)",
+     "TEXT"},
+    {"risk", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.risk, "low, medium (default) or high", "RISK"},
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.from,
+     "Its window opens at TIME (RFC 3339 or epoch seconds; default: now)", "TIME"},
+    {"to", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.to, "Its window closes at TIME (default: never)",
+     "TIME"},
+    {"canary", 0, 0, G_OPTION_ARG_NONE, &cli_opts.canary, "The first VM alone first", NULL},
+    {"batch", 0, 0, G_OPTION_ARG_INT, &cli_opts.batch,
+     "VMs per batch after the canary (default: all at once)", "N"},
+    {"guest-fresh", 0, 0, G_OPTION_ARG_INT, &cli_opts.guest_fresh,
+     "Check: each VM's guest view at most SECONDS old afterwards", "SECONDS"},
+    {"check-timeout", 0, 0, G_OPTION_ARG_INT, &cli_opts.check_timeout,
+     "How long the checks may take to pass (default 60)", "SECONDS"},
+    {NULL},
+};
+
 /* ---- containers ---- */
 
 static const GOptionEntry ct_create_entries[] = {
@@ -329,6 +359,7 @@ static const char *const nouns[][2] = {
     {"vm", "virtual machines (domains)"},
     {"ct", "containers (on container hosts: liblxc:///PATH)"},
     {"template", "VM templates: a definition and its disk images"},
+    {"change", "change requests: approved, windowed, checked and rolled back"},
     {"snapshot", "VM snapshots"},
     {"changes", "configuration change history"},
     {"audit", "audit log of actions"},
@@ -411,6 +442,24 @@ static const struct cli_verb verbs[] = {
      "unless --full; it gets its own UUID and MAC addresses and is started unless "
      "--no-start. SIZE: K, M, G, T (powers of 1024); a plain number is MiB.",
      vm_create_entries, cmd_vm_create},
+    {"change", "list", "", 0, 0, "List change requests, newest first.", NULL, change_list_entries,
+     cmd_change_list, true},
+    {"change", "show", "ID", 1, 1, "Show a change request and what became of each VM.", NULL, NULL,
+     cmd_change_show},
+    {"change", "create", "", 0, 0, "Draft a change request.",
+     "It runs once submitted, approved by another token than yours and inside its window: per "
+     "batch, each VM is saved (a snapshot, or its definition), acted on, then checked (running "
+     "as its actions leave it, a fresh guest view when asked, no new critical finding); the "
+     "first failure rolls its batch back and stops the rollout.",
+     change_create_entries, cmd_change_create},
+    {"change", "submit", "ID", 1, 1, "Submit a drafted change request for approval.", NULL, NULL,
+     cmd_change_step},
+    {"change", "approve", "ID", 1, 1, "Approve a submitted change request (not your own).", NULL,
+     NULL, cmd_change_step},
+    {"change", "reject", "ID", 1, 1, "Reject a submitted change request.", NULL, NULL,
+     cmd_change_step},
+    {"change", "cancel", "ID", 1, 1, "Cancel a change request that has not run yet.", NULL, NULL,
+     cmd_change_step},
     {"template", "list", "", 0, 0, "List templates (the newest version of each).", NULL, NULL,
      cmd_template_list, true},
     {"template", "show", "NAME", 1, 1, "Show a template, its images and its versions.", NULL,

@@ -160,6 +160,7 @@ struct engine {
 
     GThreadPool *upkeep; /* kanrid's own actions, one at a time */
     struct maint *maint;
+    struct changes *changes; /* change requests' execution (change.c) */
     struct engine_ops *ops; /* the operations record (ops.c) */
     struct stream_hub *stream; /* the live stream (stream.c) */
     struct engine_policy *policy; /* the autonomic policies (engine-policy.c) */
@@ -346,6 +347,10 @@ GPtrArray *engine_rechecks_new(void); /* of struct recheck * */
 struct driver *engine_driver_of(struct engine *e, int64_t host_id, char **ret_host_name,
                                 GError **error);
 void engine_audit_finish(struct engine *e, int64_t audit_id, const GError *action_error);
+/* change.c: the change requests' executor thread. */
+void engine_changes_start(struct engine *e);
+void engine_changes_stop(struct engine *e);
+void engine_changes_free(struct engine *e);
 int engine_audit_failed(GError *store_err, GError **error);
 void engine_rechecks_run(struct engine *e, int64_t host_id);
 

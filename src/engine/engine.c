@@ -580,6 +580,7 @@ void engine_start(struct engine *e)
     if (!e->upkeep)
         e->upkeep = g_thread_pool_new(upkeep_run, e, UPKEEP_THREADS, FALSE, NULL);
     engine_maint_start(e);
+    engine_changes_start(e);
     g_autoptr(GError) err = NULL;
     if (engine_ops_start(e, &err) < 0)
         g_warning("operations record: loading its state: %s (events are not processed)",
@@ -650,6 +651,7 @@ bool engine_stop(struct engine *e, int timeout_s)
     engine_ha_stop(e, deadline);
     engine_cluster_stop(e);
     engine_maint_stop(e);
+    engine_changes_stop(e);
     bool all = true;
     for (guint i = 0; i < drivers->len; i++) {
         struct driver *d = g_ptr_array_index(drivers, i);
@@ -665,6 +667,7 @@ bool engine_stop(struct engine *e, int timeout_s)
     engine_policy_stop(e, all);
     if (all) {
         engine_maint_free(e);
+        engine_changes_free(e);
         keep_views(e);
     }
     /* After the drivers: what they reported last is stored too. */

@@ -227,6 +227,21 @@ int engine_vm_provision(struct engine *e, int64_t host_id, const struct provisio
                         const char *params_text, const struct actor *who, char **ret_uuid,
                         int64_t *ret_audit_id, GError **error);
 
+/* ---- change requests (src/engine/change.c, docs/provisioning.md) ---- */
+
+/* Adds request C (state draft) for the N VMS (uuid, vm, host_id set; their
+ * batches are set here from C's canary and batch); *ret_id its id.
+ * Errors are ENGINE_OPS_ERROR codes. */
+int engine_change_create(struct engine *e, const struct change_request_row *c,
+                         struct change_vm_row *vms, size_t n, int64_t *ret_id, GError **error);
+/* Takes step EVENT ("submit", "approve", "reject", "cancel") on request
+ * ID for WHO: ENGINE_OPS_CONFLICT when its state does not allow it (or it
+ * moved meanwhile), ENGINE_OPS_FORBIDDEN for a requester approving its
+ * own.  *ret_state: the state it took (static; the executor may have
+ * moved it on since).  An approved request runs once its window is open. */
+int engine_change_step(struct engine *e, int64_t id, const char *event, const struct actor *who,
+                       const char **ret_state, GError **error);
+
 /* ---- reading the latest view ---- */
 
 /* The current reconciled view of UUID, from memory; NULL when the engine
@@ -282,7 +297,8 @@ enum {
     ENGINE_OPS_CONFLICT,
     ENGINE_OPS_INVALID,
     ENGINE_OPS_IO,
-    ENGINE_OPS_LOADING /* the record's state is not loaded (yet): 503 */
+    ENGINE_OPS_LOADING,  /* the record's state is not loaded (yet): 503 */
+    ENGINE_OPS_FORBIDDEN /* not for this caller (a requester approving): 403 */
 };
 
 /* Posts EV (moved); the ops thread stores and correlates it. */

@@ -21,7 +21,7 @@ GUEST_UUID = "4c4c4544-0042-3910-8052-b7c04f4a4d32"
 # exist where using them would change something.
 PARAMS = {"host": "test-default", "vm": "test", "action": "no-such-action", "id": "999999",
           "pool": "default-pool", "item": "host:test-default", "name": "no-such-rule",
-          "machine": "no-such-machine"}
+          "machine": "no-such-machine", "step": "submit"}
 
 
 def operations():

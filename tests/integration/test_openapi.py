@@ -415,6 +415,10 @@ def test_parameterless_gets_conform(kanrid):
     r = k.post("/api/v1/templates", {"name": "conformance", "vm": "bare"})
     check_answer(k, "POST", "/api/v1/templates", r)
     assert r.status == 201 and r.json["template"]["disks"] == []
+    r = k.post("/api/v1/change-requests", {"vm": "bare", "reason": "conformance",
+                                           "actions": [{"action": "setvcpus", "vcpus": 1}]})
+    check_answer(k, "POST", "/api/v1/change-requests", r)
+    assert r.status == 201
     # The first collection round opens guest-view-missing (no agent on the
     # test driver), so /findings has an item to check.
     k.wait_for(lambda: k.get("/api/v1/findings").json["findings"], timeout=30,
