@@ -18,6 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     xml[size] = '\0';
 
     GError *err = NULL;
+    unsigned vcpus = 0;
+    uint64_t kib = 0;
+    if (clone_sizes(xml, &vcpus, &kib, &err) == (err != NULL))
+        __builtin_trap();
+    g_clear_error(&err);
     GArray *disks = clone_disks(xml, &err);
     if ((disks == NULL) == (err == NULL))
         __builtin_trap();

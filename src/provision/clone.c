@@ -39,7 +39,9 @@ struct rw {
     bool driver_seen; /* the disk being read has a <driver> */
     char *disk_type;
     struct clone_disk cur;
-    GArray *disks;      /* struct clone_disk: the document's own */
+    GArray *disks;                    /* struct clone_disk: the document's own */
+    GString *vcpu_text, *memory_text; /* <vcpu> and <memory> as written */
+    char *memory_unit;
     GPtrArray *targets; /* every <disk>'s target dev, for the seed's */
 };
 
@@ -217,6 +219,9 @@ static void on_start(GMarkupParseContext *ctx, const char *element, const char *
         const struct clone_disk *src = new_source(st);
         if (src && src->format)
             set = "type", set_value = src->format;
+    } else if (!sp && strcmp(path, "/domain/memory") == 0) {
+        g_free(st->memory_unit);
+        st->memory_unit = g_strdup(attr(names, values, "unit"));
     } else if (sp && strcmp(path, "/domain/name") == 0) {
         text = sp->name;
     } else if (sp && sp->vcpus && strcmp(path, "/domain/vcpu") == 0) {
@@ -303,6 +308,11 @@ static void on_text(GMarkupParseContext *ctx, const char *text, gsize len, gpoin
         return;
     g_autofree char *e = g_markup_escape_text(text, (gssize)len);
     g_string_append(st->out, e);
+    GString *keep = strcmp(st->path->str, "/domain/vcpu") == 0     ? st->vcpu_text
+                    : strcmp(st->path->str, "/domain/memory") == 0 ? st->memory_text
+                                                                   : NULL;
+    if (keep && keep->len + len < 64)
+        g_string_append_len(keep, text, (gssize)len);
 }
 
 static void on_passthrough(GMarkupParseContext *ctx, const char *text, gsize len, gpointer data,
@@ -330,6 +340,8 @@ static bool run(struct rw *st, const char *xml, GError **error)
     st->disks = g_array_new(FALSE, TRUE, sizeof(struct clone_disk));
     g_array_set_clear_func(st->disks, clone_disk_clear_p);
     st->targets = g_ptr_array_new_with_free_func(g_free);
+    st->vcpu_text = g_string_new(NULL);
+    st->memory_text = g_string_new(NULL);
     st->ctx = g_markup_parse_context_new(&parser, G_MARKUP_TREAT_CDATA_AS_TEXT, st, NULL);
     GError *err = NULL;
     bool ok = g_markup_parse_context_parse(st->ctx, xml, (gssize)n, &err) &&
@@ -360,6 +372,11 @@ static void rw_clear(struct rw *st)
         g_ptr_array_unref(st->targets);
     clone_disk_clear(&st->cur);
     g_free(st->disk_type);
+    if (st->vcpu_text)
+        g_string_free(st->vcpu_text, TRUE);
+    if (st->memory_text)
+        g_string_free(st->memory_text, TRUE);
+    g_free(st->memory_unit);
 }
 
 GArray *clone_disks(const char *xml, GError **error)
@@ -398,4 +415,65 @@ char *clone_domain_xml(const char *xml, const struct clone_spec *spec, GError **
     }
     rw_clear(&st);
     return ret;
+}
+
+/* KiB in one UNIT of libvirt's memory units (NULL: KiB); 0 when unknown. */
+static uint64_t unit_kib(const char *unit, uint64_t *ret_div)
+{
+    static const struct {
+        const char *name;
+        uint64_t bytes;
+    } units[] = {
+        {"b", 1},
+        {"bytes", 1},
+        {"KB", 1000},
+        {"k", 1024},
+        {"KiB", 1024},
+        {"MB", 1000000},
+        {"M", 1048576},
+        {"MiB", 1048576},
+        {"GB", 1000000000},
+        {"G", 1073741824},
+        {"GiB", 1073741824},
+        {"TB", 1000000000000},
+        {"T", 1099511627776},
+        {"TiB", 1099511627776},
+    };
+    *ret_div = 1;
+    if (!unit)
+        return 1;
+    for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+        if (strcmp(units[i].name, unit) != 0)
+            continue;
+        if (units[i].bytes % 1024 == 0)
+            return units[i].bytes / 1024;
+        *ret_div = 1024; /* bytes, KB, ...: times BYTES, then over 1024 */
+        return units[i].bytes;
+    }
+    return 0;
+}
+
+bool clone_sizes(const char *xml, unsigned *ret_vcpus, uint64_t *ret_memory_kib, GError **error)
+{
+    struct rw st = {0};
+    bool ok = run(&st, xml, error);
+    if (ok) {
+        g_strstrip(st.vcpu_text->str);
+        g_strstrip(st.memory_text->str);
+        guint64 v = 0, m = 0, div = 1;
+        uint64_t mult = unit_kib(st.memory_unit, &div);
+        ok = g_ascii_string_to_unsigned(st.vcpu_text->str, 10, 1, 65536, &v, NULL) &&
+             g_ascii_string_to_unsigned(st.memory_text->str, 10, 1, G_MAXUINT32 * 1024ULL, &m,
+                                        NULL) &&
+             mult;
+        if (ok) {
+            *ret_vcpus = (unsigned)v;
+            *ret_memory_kib = m * mult / div;
+        } else {
+            g_set_error(error, CLONE_ERROR, CLONE_ERR_PARSE,
+                        "the domain does not say its vCPUs and memory");
+        }
+    }
+    rw_clear(&st);
+    return ok;
 }

@@ -57,6 +57,10 @@ void clone_disk_clear(struct clone_disk *d);
  * CLONE_MAX_DISKS. */
 GArray *clone_disks(const char *xml, GError **error);
 
+/* A domain's vCPUs (<vcpu>) and memory (<memory>, in KiB); false with
+ * CLONE_ERR_PARSE when the document is not a domain or says neither. */
+bool clone_sizes(const char *xml, unsigned *ret_vcpus, uint64_t *ret_memory_kib, GError **error);
+
 struct clone_spec {
     const char *name;    /* required */
     unsigned vcpus;      /* 0: the template's */

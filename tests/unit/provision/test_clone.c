@@ -4,8 +4,9 @@
  *
  *   name NAME | vcpus N | memory_kib N | disk PATH [FORMAT] | seed PATH
  *
- * The output lists the template's disks as clone_disks() reads them, then
- * the new VM's XML (only with a name) or the error.
+ * The output lists the template's disks as clone_disks() reads them, its
+ * sizes as clone_sizes() reads them, then the new VM's XML (only with a
+ * name) or the error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,6 +65,13 @@ static char *run(const char *text)
                                    d->format ? d->format : "-");
         }
     }
+    unsigned vcpus = 0;
+    uint64_t kib = 0;
+    if (clone_sizes(xml, &vcpus, &kib, &err))
+        g_string_append_printf(out, "sizes %u vCPUs %" G_GUINT64_FORMAT " KiB\n", vcpus, kib);
+    else
+        g_string_append_printf(out, "sizes: error: %s\n", err->message);
+    g_clear_error(&err);
     if (spec.name) {
         spec.disks = (const struct clone_disk *)disks->data;
         spec.n_disks = disks->len;
