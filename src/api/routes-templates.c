@@ -7,6 +7,11 @@
 
 #include "api/api-private.h"
 
+#include "engine/fleet.h"
+#include "provision/clone.h"
+#include "provision/placement.h"
+
+#include <math.h>
 #include <string.h>
 
 /* A template's or a new VM's name: what a container name may be. */
@@ -164,6 +169,68 @@ static void h_template_delete(struct req *r)
     req_json(r, 200, o);
 }
 
+/* Whether a host's pools hold PATH (their target directory is its
+ * directory): shared storage seen under the same path. */
+static bool host_sees(const struct rows *pools, int64_t host_id, const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    for (guint i = 0; i < rows_len(pools); i++) {
+        const struct pool_row *p = rows_get(pools, i);
+        if (p->host_id == host_id && g_strcmp0(p->target_path, dir) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The host for a VM made from T when none is named (provision/placement):
+ * false with the reply set when none fits. */
+static bool place(struct req *r, const struct template_row *t, const struct provision_request *req,
+                  int64_t *ret_host_id, char **ret_host, char **ret_reason)
+{
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) hosts = st->ops->hosts_query(st, NULL, &err);
+    g_autoptr(rows) vms = hosts ? st->ops->vms_query(st, NULL, 0, false, &err) : NULL;
+    g_autoptr(rows) pools = vms ? st->ops->pools_query(st, NULL, &err) : NULL;
+    if (!pools) {
+        req_from_error(r, err);
+        return false;
+    }
+    unsigned vcpus = 0;
+    uint64_t kib = 0;
+    clone_sizes(t->xml, &vcpus, &kib, NULL);
+    struct place_need need = {.vcpus = req->vcpus ? req->vcpus : MAX(vcpus, 1),
+                              .memory_bytes = req->memory_bytes ? (int64_t)req->memory_bytes
+                                                                : (int64_t)kib * 1024};
+    g_autoptr(GArray) disks = clone_disks(t->xml, NULL);
+    g_autoptr(fleet) f = engine_fleet(req_engine(r), hosts, vms, pools, true);
+    g_autoptr(GArray) cand = g_array_new(FALSE, TRUE, sizeof(struct place_host));
+    for (guint i = 0; i < f->hosts->len; i++) {
+        const struct fleet_host *h = &g_array_index(f->hosts, struct fleet_host, i);
+        bool sees = h->id == t->host_id || (disks && disks->len == 0);
+        for (guint d = 0; !sees && disks && d < disks->len; d++)
+            sees = host_sees(pools, h->id, g_array_index(disks, struct clone_disk, d).path);
+        struct place_host p = {.name = h->name,
+                               .connected = g_strcmp0(h->state, "connected") == 0,
+                               .maintenance = h->maintenance,
+                               .sees_images = sees,
+                               .cpus = h->cpus,
+                               .memory_bytes = h->memory_bytes,
+                               .mem_used_bytes = h->mem_used_vms ? h->mem_used_bytes : NAN,
+                               .mem_assigned_bytes = h->mem_assigned_bytes};
+        g_array_append_val(cand, p);
+    }
+    int i = place_choose((const struct place_host *)cand->data, cand->len, &need, ret_reason);
+    if (i < 0) {
+        req_problem(r, 409, "%s (name a host with \"host\")", *ret_reason);
+        return false;
+    }
+    const struct fleet_host *h = &g_array_index(f->hosts, struct fleet_host, i);
+    *ret_host_id = h->id;
+    *ret_host = g_strdup(h->name);
+    return true;
+}
+
 /* POST /api/v1/vms's members for a VM made from a template. */
 static const struct action_param_spec provision_params[] = {
     {"template", AP_STR, 1, 64, true},
@@ -226,17 +293,16 @@ void api_vm_provision(struct req *r)
         return;
     }
     req.template = t;
-    /* Where the template's images are, unless told: another host must
-     * see them in one of its pools (shared storage). */
-    int64_t host_id = t->host_id;
-    g_autofree char *host_name = g_strdup(t->host);
+    int64_t host_id = 0;
+    g_autofree char *host_name = NULL, *placement = NULL;
     if (v[2]) {
-        g_clear_pointer(&host_name, g_free);
         if (st->ops->host_lookup(st, json_object_get_string(v[2]), &host_id, &host_name, NULL) <
             0) {
             req_problem(r, 400, "host: no host '%s'", json_object_get_string(v[2]));
             return;
         }
+    } else if (!place(r, t, &req, &host_id, &host_name, &placement)) {
+        return;
     }
     if (api_forward(r, host_id, host_name, "/api/v1/vms"))
         return;
@@ -254,6 +320,8 @@ void api_vm_provision(struct req *r)
     int rc =
         engine_vm_provision(req_engine(r), host_id, &req, params, &who, &uuid, &audit_id, &err);
     api_reply_created(r, rc, err, audit_id, host_name, uuid);
+    if (placement && r->resp && json_object_is_type(r->resp, json_type_object))
+        json_object_object_add(r->resp, "placement", json_object_new_string(placement));
 }
 
 const struct route api_template_routes[] = {

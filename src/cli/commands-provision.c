@@ -225,6 +225,10 @@ int cmd_vm_create(const struct cli_verb *v, char **args, guint n)
     }
     struct json_object *vm = jobject(reply, "vm");
     const char *host = jstr(vm, "host");
+    if (jstr(reply, "placement")) {
+        g_autofree char *why = text_sanitize(jstr(reply, "placement"));
+        printf("Placed: %s\n", why);
+    }
     done_line(reply,
               g_strdup_printf("VM '%s' created from template '%s' (%s) on host '%s'%s", args[0],
                               cli_opts.template, cli_opts.full ? "full copies" : "a linked clone",

@@ -251,7 +251,9 @@ static const GOptionEntry vm_create_entries[] = {
     {"version", 0, 0, G_OPTION_ARG_INT, &cli_opts.tmpl_version,
      "That version of the template (default: the newest)", "N"},
     {"host", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.host,
-     "Host to create it on (default: the template's; another must see its images)", "HOST"},
+     "Host to create it on (default: the one with the most memory left that sees the "
+     "template's images)",
+     "HOST"},
     {"pool", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.pool,
      "Storage pool for its disks (default: the template's)", "POOL"},
     {"vcpus", 0, 0, G_OPTION_ARG_INT, &cli_opts.vcpus, "Virtual CPUs (default: the template's)",

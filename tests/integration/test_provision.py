@@ -220,3 +220,51 @@ def test_cli(k):
     assert bad.returncode == 2 and "--memory" in bad.stderr
     assert k.cli("template", "delete", "base", check=True).returncode == 0
     assert "base" not in k.cli("template", "list", check=True).stdout
+
+
+def node_with(name, pool_path, volumes):
+    """A host with no VMs and a pool at POOL_PATH holding VOLUMES."""
+    vols = "".join(f"<volume><name>{v}</name><capacity>2147483648</capacity>"
+                   f"<target><format type='qcow2'/></target></volume>" for v in volumes)
+    return f"""<node>
+  <cpu><mhz>2000</mhz><model>i686</model><active>8</active>
+    <nodes>1</nodes><sockets>1</sockets><cores>8</cores><threads>1</threads></cpu>
+  <memory>16777216</memory>
+  <pool type='dir'><name>{name}</name><uuid>45bb2ad9-388a-cdfe-461a-b8907f6e53f0</uuid>
+    <capacity>107374182400</capacity><allocation>0</allocation>
+    <available>107374182400</available><target><path>{pool_path}</path></target>{vols}</pool>
+</node>
+"""
+
+
+def test_placed_on_the_host_with_the_most_headroom_that_sees_the_images(kanrid_factory,
+                                                                        tmp_path):
+    lab = tmp_path / "lab.xml"
+    lab.write_text(NODE)
+    # "shared" sees the template's image under the same path (shared
+    # storage) and has twice the memory; "far" has more still, but its
+    # pool is elsewhere.
+    shared = tmp_path / "shared.xml"
+    shared.write_text(node_with("images", "/images", ["web-v1-vda.qcow2"]))
+    far = tmp_path / "far.xml"
+    far.write_text(node_with("other", "/other", []).replace("16777216", "67108864"))
+    k = kanrid_factory(args=["--connect", f"test://{lab}", "--connect", f"test://{shared}",
+                             "--connect", f"test://{far}"])
+    k.wait_connected(["lab", "shared", "far"])
+    k.wait_for(lambda: len(k.vms()) == 3, what="inventory of 3 VMs")
+    make_template(k)
+
+    r = k.post("/api/v1/vms", {"template": "web", "name": "placed"})
+    assert r.status == 201, r
+    assert r.json["vm"]["host"] == "shared"
+    assert r.json["placement"].startswith("shared has the most memory left after it")
+    # Named, the host is taken as asked.
+    r = k.post("/api/v1/vms", {"template": "web", "name": "pinned", "host": "lab"})
+    assert r.status == 201 and r.json["vm"]["host"] == "lab" and "placement" not in r.json
+
+    # Nothing fits 64 GiB: every host says why.
+    r = k.post("/api/v1/vms", {"template": "web", "name": "huge", "memory_bytes": 64 << 30})
+    assert r.status == 409, r
+    d = r.json["detail"]
+    assert "far: does not see the template's images" in d and "lab:" in d and "shared:" in d
+    assert "huge" not in k.vms()
