@@ -9,6 +9,7 @@ const PAGES = [
   ['fleet', '#/'], ['findings', '#/findings'], ['incidents', '#/incidents'], ['problems', '#/problems'],
   ['changes', '#/changes'], ['audit', '#/audit'], ['policies', '#/policies'], ['decisions', '#/decisions'],
   ['machines', '#/machines'], ['agents', '#/agents'], ['ha', '#/ha'],
+  ['change-requests', '#/change-requests'], ['templates', '#/templates'],
 ];
 
 async function stateOf(page) {
@@ -664,5 +665,57 @@ export async function container(browser) {
   await vpage.getByText('actions need an operator token').waitFor();
   assert.equal(await vpage.getByRole('button', { name: 'Limits…' }).count(), 0);
   await vpage.context().close();
+  await page.context().close();
+}
+
+// Change requests and templates: a request drafted and submitted over the
+// API is listed; its page offers the steps its state allows; its requester
+// (admin) is refused the approval in words; an operator approves it, and
+// the page follows it until kanrid has run it; the templates page lists a
+// template.  Both pages pass axe.
+export async function changeRequests(browser) {
+  const a = env.args;
+  const made = await api('/change-requests', { method: 'POST', body: {
+    vm: a.vm, reason: 'ui: more memory', risk: 'low', actions: [{ action: 'setmem', memory: '256M' }] } });
+  assert.equal(made.status, 201, JSON.stringify(made.json));
+  const id = made.json.id;
+  assert.equal((await api(`/change-requests/${id}/submit`, { method: 'POST', body: {} })).status, 200);
+
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, '#/change-requests');
+  const row = page.locator('main[data-ready="true"] tbody tr', { hasText: 'ui: more memory' });
+  await row.waitFor();
+  assert.match(await row.textContent(), /submitted/);
+  assert.match(await row.textContent(), /setmem memory_bytes=268435456/);
+  await row.locator(`a[href="#/change-requests/${id}"]`).click();
+  await page.getByRole('heading', { level: 1, name: `Change request #${id}` }).waitFor();
+  for (const name of ['Approve', 'Reject', 'Cancel']) await page.getByRole('button', { name }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Submit' }).count(), 0, 'no Submit for a submitted request');
+  await checkA11y(page, 'change request');
+  await shot(page, 'change-request');
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await page.getByRole('alert').getByText('another token than its requester').waitFor();
+
+  const op = await api('/tokens', { method: 'POST', body: { name: `ui-approver-${Date.now()}`, role: 'operator' } });
+  assert.equal(op.status, 201);
+  const opage = await newPage(browser);
+  await login(opage, op.json.token);
+  await open(opage, `#/change-requests/${id}`);
+  await opage.getByRole('button', { name: 'Approve' }).click();
+  await opage.getByText(`Request #${id} is approved.`).waitFor();
+  await opage.locator('dd[data-state="done"]').waitFor({ timeout: 30000 });
+  const vmRow = opage.locator('main tbody tr', { hasText: a.vm });
+  assert.match(await vmRow.textContent(), /done/);
+  assert.match(await vmRow.textContent(), /checks passed/);
+  assert.equal(await opage.getByRole('button', { name: 'Approve' }).count(), 0, 'a finished request takes no step');
+  await opage.context().close();
+
+  await open(page, '#/templates');
+  const trow = page.locator('main[data-ready="true"] tbody tr', { hasText: a.template });
+  await trow.waitFor();
+  assert.match(await trow.textContent(), /bare/, 'the VM it was made from');
+  await checkA11y(page, 'templates');
+  assert.deepEqual(page.errors || [], [], 'no script error');
   await page.context().close();
 }

@@ -296,3 +296,15 @@ def test_container_page(kanrid_factory, tmp_path):
     ct = k.vms("cthost")["ct0"]
     assert ct["domain_type"] == "lxc", ct
     scenario(k, "container", {"ct_uuid": ct["uuid"]})
+
+
+def test_change_requests_and_templates_pages(fleet):
+    """A change request stepped through its page (its requester refused the
+    approval, an operator approving it) and run; a template listed."""
+    k, args = fleet
+    r = k.post("/api/v1/vms", {"host": "beta", "xml": "<domain type='test'><name>bare</name>"
+                               "<memory>65536</memory><os><type>hvm</type></os></domain>"})
+    assert r.status == 201, r
+    r = k.post("/api/v1/templates", {"name": "ui-template", "vm": "bare"})
+    assert r.status == 201, r
+    scenario(k, "changeRequests", dict(args, template="ui-template"))

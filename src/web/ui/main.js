@@ -15,6 +15,7 @@ import { machinesPage, machinePage } from './pages/machines.js';
 import { policiesPage } from './pages/policies.js';
 import { decisionsPage } from './pages/decisions.js';
 import { haPage } from './pages/ha.js';
+import { changeRequestsPage, changeRequestPage, templatesPage } from './pages/changes.js';
 
 const NAV = [
   ['#/', 'Fleet'],
@@ -26,6 +27,8 @@ const NAV = [
   ['#/policies', 'Policies'],
   ['#/decisions', 'Decisions'],
   ['#/ha', 'HA'],
+  ['#/change-requests', 'Requests'],
+  ['#/templates', 'Templates'],
   ['#/machines', 'Machines'],
   ['#/agents', 'Agents'],
 ];
@@ -46,6 +49,9 @@ const ROUTES = [
   [/^#\/policies$/, policiesPage],
   [/^#\/decisions$/, decisionsPage],
   [/^#\/ha$/, haPage],
+  [/^#\/change-requests$/, changeRequestsPage],
+  [/^#\/change-requests\/(\d+)$/, changeRequestPage],
+  [/^#\/templates$/, templatesPage],
   [/^#\/search\/(.*)$/, searchPage],
 ];
 
