@@ -11,7 +11,7 @@ ARGS     ?=
 # Build dependencies (Debian package names).
 BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-dev \
              libjson-c-dev libmicrohttpd-dev zlib1g-dev libgnutls28-dev libbearssl-dev libcurl4-gnutls-dev libsqlite3-dev libpq-dev libcmocka-dev \
-             lxc-dev python3
+             lxc-dev python3 genisoimage
 # What the test suites need on top: a real libvirt daemon and QEMU for the
 # lab guests, pytest for the end-to-end tests, openssl for the CLI's TLS test
 # certificates, Chromium for the browser tests (Playwright drives Debian's

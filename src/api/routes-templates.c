@@ -10,6 +10,7 @@
 #include "engine/fleet.h"
 #include "provision/clone.h"
 #include "provision/placement.h"
+#include "provision/seed.h"
 
 #include <math.h>
 #include <string.h>
@@ -243,12 +244,13 @@ static const struct action_param_spec provision_params[] = {
     {"memory_bytes", AP_INT, 1024 * 1024, G_MAXINT64 / 2, false},
     {"disk_bytes", AP_INT, 1024 * 1024, G_MAXINT64 / 2, false},
     {"start", AP_BOOL, 0, 1, false},
+    {"user_data", AP_STR, 1, SEED_USER_DATA_MAX, false},
     {NULL, 0, 0, 0, false},
 };
 
-const char *const api_provision_fields[] = {"template",   "name",   "host",  "version",
-                                            "pool",       "linked", "vcpus", "memory_bytes",
-                                            "disk_bytes", "start",  NULL};
+const char *const api_provision_fields[] = {
+    "template",     "name",       "host",  "version",   "pool",     "linked", "vcpus",
+    "memory_bytes", "disk_bytes", "start", "user_data", "ssh_keys", NULL};
 
 void api_vm_provision(struct req *r)
 {
@@ -267,6 +269,29 @@ void api_vm_provision(struct req *r)
     };
     if (!name_ok(r, "name", req.name))
         return;
+    req.user_data = str_or_null(v[10]);
+    /* SSH keys: a list of strings, each checked as the seed will. */
+    json_object *keys = NULL;
+    g_autoptr(GPtrArray) key_list = g_ptr_array_new();
+    if (json_object_object_get_ex(r->body_json, "ssh_keys", &keys) && keys) {
+        size_t nk = json_object_is_type(keys, json_type_array) ? json_object_array_length(keys) : 0;
+        if (!json_object_is_type(keys, json_type_array) || nk > SEED_KEYS_MAX) {
+            req_problem(r, 400, "ssh_keys: a list of at most %d SSH public keys", SEED_KEYS_MAX);
+            return;
+        }
+        for (size_t i = 0; i < nk; i++) {
+            json_object *kv = json_object_array_get_idx(keys, i);
+            g_autofree char *why = NULL;
+            if (!json_object_is_type(kv, json_type_string) ||
+                !seed_key_ok(json_object_get_string(kv), &why)) {
+                req_problem(r, 400, "ssh_keys[%zu]: %s", i, why ? why : "a string");
+                return;
+            }
+            g_ptr_array_add(key_list, (gpointer)json_object_get_string(kv));
+        }
+    }
+    req.ssh_keys = (const char *const *)key_list->pdata;
+    req.n_keys = key_list->len;
     struct store *st = req_store(r);
     g_autoptr(GError) err = NULL;
     g_autoptr(rows) all = st->ops->templates_query(st, tname, true, true, &err);

@@ -284,8 +284,9 @@ static void h_vm_action(struct req *r)
     const char *to = ok && kind == ACTION_MIGRATE ? action_str(&req, "to_host") : NULL;
     if (to && engine_host_in_maintenance(req_engine(r), to)) {
         action_request_clear(&req);
-        req_problem(r, 409, "host %s is in maintenance: nothing is placed on it (kanri host "
-                            "maintenance %s off)",
+        req_problem(r, 409,
+                    "host %s is in maintenance: nothing is placed on it (kanri host "
+                    "maintenance %s off)",
                     to, to);
         return;
     }
@@ -361,8 +362,9 @@ static void h_vm_define(struct req *r)
     if (api_forward(r, host_id, host_name, "/api/v1/vms"))
         return;
     if (engine_host_in_maintenance(req_engine(r), host_name)) {
-        req_problem(r, 409, "host %s is in maintenance: nothing is placed on it (kanri host "
-                            "maintenance %s off)",
+        req_problem(r, 409,
+                    "host %s is in maintenance: nothing is placed on it (kanri host "
+                    "maintenance %s off)",
                     host_name, host_name);
         return;
     }
@@ -534,9 +536,9 @@ static void h_token_revoke(struct req *r)
 /* Order matters only for 405 "Allow" lists: all methods of a path are
  * collected before falling through. */
 /* Domain XML, or a template and what to change (routes-templates.c). */
-static const char *const define_fields[] = {"host",         "xml",        "template", "name",
-                                            "version",      "pool",       "linked",   "vcpus",
-                                            "memory_bytes", "disk_bytes", "start",    NULL};
+static const char *const define_fields[] = {
+    "host",  "xml",          "template",   "name",  "version",   "pool",     "linked",
+    "vcpus", "memory_bytes", "disk_bytes", "start", "user_data", "ssh_keys", NULL};
 static const char *const token_fields[] = {"name", "role", NULL};
 
 const struct route api_routes[] = {

@@ -86,6 +86,8 @@ struct cli_options {
     char *disk_size;   /* vm create --disk-size SIZE */
     gboolean full;     /* vm create --full */
     gboolean no_start; /* vm create --no-start */
+    char *user_data; /* vm create --user-data FILE */
+    char *ssh_key;   /* vm create --ssh-key FILE */
     /* change requests */
     char **change_vms;     /* change create --vm (repeated) */
     char **change_actions; /* change create --action (repeated) */

@@ -211,6 +211,31 @@ int cmd_vm_create(const struct cli_verb *v, char **args, guint n)
     if (!add_size(body, "memory_bytes", "--memory", cli_opts.ct_memory, &ex) ||
         !add_size(body, "disk_bytes", "--disk-size", cli_opts.disk_size, &ex))
         return ex;
+    g_autoptr(GError) err = NULL;
+    if (cli_opts.user_data) {
+        g_autofree char *text = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents(cli_opts.user_data, &text, &len, &err) || len > 65536) {
+            g_autofree char *clean = text_sanitize(err ? err->message : cli_opts.user_data);
+            return cli_usage_error("--user-data: %s%s", clean, err ? "" : ": over 64 KiB");
+        }
+        json_object_object_add(body, "user_data", json_object_new_string(text));
+    }
+    if (cli_opts.ssh_key) {
+        g_autofree char *text = NULL;
+        if (!g_file_get_contents(cli_opts.ssh_key, &text, NULL, &err)) {
+            g_autofree char *clean = text_sanitize(err->message);
+            return cli_usage_error("--ssh-key: %s", clean);
+        }
+        struct json_object *keys = json_object_new_array();
+        json_object_object_add(body, "ssh_keys", keys);
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        for (size_t i = 0; lines[i]; i++) {
+            g_strstrip(lines[i]);
+            if (*lines[i] && lines[i][0] != '#')
+                json_object_array_add(keys, json_object_new_string(lines[i]));
+        }
+    }
     json_object_object_add(body, "linked", json_object_new_boolean(!cli_opts.full));
     json_object_object_add(body, "start", json_object_new_boolean(!cli_opts.no_start));
     /* A full copy takes as long as the images' size. */

@@ -266,6 +266,10 @@ static const GOptionEntry vm_create_entries[] = {
      "Full copies of the template's images instead of linked clones", NULL},
     {"no-start", 0, 0, G_OPTION_ARG_NONE, &cli_opts.no_start, "Only define it; do not start it",
      NULL},
+    {"user-data", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.user_data,
+     "cloud-init user data for its NoCloud seed (a CD-ROM made and attached)", "FILE"},
+    {"ssh-key", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ssh_key,
+     "SSH public keys (one per line) for its NoCloud seed", "FILE"},
     {NULL},
 };
 

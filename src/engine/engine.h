@@ -217,6 +217,10 @@ struct provision_request {
     uint64_t memory_bytes;               /* 0: the template's */
     uint64_t disk_bytes;                 /* the first disk at least this big; 0: as is */
     bool start;
+    /* A cloud-init NoCloud seed (provision/seed.h) when either is given. */
+    const char *user_data;
+    const char *const *ssh_keys;
+    size_t n_keys;
 };
 
 /* Makes the VM REQ->name on HOST_ID from the template: images cloned,

@@ -12,8 +12,10 @@
 
 #include "basic/util.h"
 #include "provision/clone.h"
+#include "provision/seed.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -208,6 +210,63 @@ int engine_template_create(struct engine *e, int64_t host_id, const struct templ
     return 0;
 }
 
+/* The seed image of REQ made (genisoimage, volume id "cidata") and put in
+ * POOL of HOST_ID as NAME-seed.iso; its path in *ret_path. */
+static int seed_make(struct driver *drv, int64_t host_id, const struct provision_request *req,
+                     const char *pool, char **ret_path, GError **error)
+{
+    if (!drv->ops->volume_upload) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_UNSUPPORTED,
+                    "this host cannot take a seed image");
+        return -ENOTSUP;
+    }
+    if (!pool || !*pool) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID,
+                    "pool: the template has no images; name a pool for the seed image");
+        return -EINVAL;
+    }
+    g_autofree char *iid =
+        g_strdup_printf("iid-%s-%" G_GINT64_FORMAT, req->name, now_usec() / USEC_PER_SEC);
+    g_autofree char *meta = NULL, *user = NULL;
+    GError *serr = NULL;
+    if (!seed_files(req->name, iid, req->user_data, req->ssh_keys, req->n_keys, &meta, &user,
+                    &serr)) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INVALID, "%s", serr->message);
+        g_error_free(serr);
+        return -EINVAL;
+    }
+    g_autofree char *dir = g_dir_make_tmp("kanri-seed-XXXXXX", error);
+    if (!dir)
+        return -EIO;
+    g_autofree char *mp = g_build_filename(dir, "meta-data", NULL);
+    g_autofree char *up = g_build_filename(dir, "user-data", NULL);
+    g_autofree char *iso = g_build_filename(dir, "seed.iso", NULL);
+    int r = -EIO;
+    g_autofree char *out = NULL;
+    g_autofree char *name = g_strdup_printf("%s-seed.iso", req->name);
+    int status = 0;
+    const char *argv[] = {"genisoimage", "-quiet", "-output", iso, "-volid", "cidata",
+                          "-joliet",     "-rock",  up,        mp,  NULL};
+    if (!g_file_set_contents(mp, meta, -1, error) || !g_file_set_contents(up, user, -1, error))
+        goto out;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                      NULL, NULL, NULL, &out, &status, &serr) ||
+        !g_spawn_check_wait_status(status, &serr)) {
+        g_set_error(error, DRIVER_ERROR, DRIVER_ERR_INTERNAL,
+                    "making the seed image with genisoimage: %s%s%s", serr->message,
+                    out && *out ? ": " : "", out ? g_strstrip(out) : "");
+        g_error_free(serr);
+        goto out;
+    }
+    r = drv->ops->volume_upload(drv, host_id, pool, name, iso, ret_path, error);
+out:
+    g_unlink(mp);
+    g_unlink(up);
+    g_unlink(iso);
+    g_rmdir(dir);
+    return r;
+}
+
 /* The VM: images cloned from the template's, its definition defined and
  * (when asked) started.  Under an audit entry already begun. */
 static int vm_make(struct engine *e, struct driver *drv, int64_t host_id,
@@ -232,9 +291,16 @@ static int vm_make(struct engine *e, struct driver *drv, int64_t host_id,
     g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func(g_free);
     int r = images_make(drv, host_id, disks, req->name, req->pool, req->linked, req->disk_bytes,
                         clones, made, NULL, error);
+    g_autofree char *seed = NULL;
+    if (r == 0 && (req->user_data || req->n_keys)) {
+        r = seed_make(drv, host_id, req, req->pool ? req->pool : t->pool, &seed, error);
+        if (r == 0)
+            g_ptr_array_add(made, g_strdup(seed));
+    }
     g_autofree char *xml = NULL;
     if (r == 0) {
         struct clone_spec spec = {.name = req->name,
+                                  .seed_path = seed,
                                   .vcpus = req->vcpus,
                                   .memory_kib = req->memory_bytes / 1024,
                                   .disks = (const struct clone_disk *)clones->data,

@@ -193,6 +193,10 @@ struct driver_ops {
                         char **ret_path, char **ret_pool, GError **error);
     /* Deletes the volume at PATH. */
     int (*volume_delete)(struct driver *d, int64_t host_id, const char *path, GError **error);
+    /* A new raw volume NAME in POOL holding the local FILE's bytes (a
+     * seed image); its path. */
+    int (*volume_upload)(struct driver *d, int64_t host_id, const char *pool, const char *name,
+                         const char *file, char **ret_path, GError **error);
 };
 
 struct driver {

@@ -872,6 +872,7 @@ static const struct driver_ops virt_ops = {
     .domain_definition = virt_domain_definition,
     .volume_clone = virt_volume_clone,
     .volume_delete = virt_volume_delete,
+    .volume_upload = virt_volume_upload,
 };
 
 struct driver *virt_driver_new(const struct virt_conf *conf, const struct driver_sink *sink)

@@ -149,3 +149,61 @@ int virt_volume_delete(struct driver *base, int64_t host_id, const char *path, G
     virConnectClose(conn);
     return r;
 }
+
+int virt_volume_upload(struct driver *base, int64_t host_id, const char *pool_name,
+                       const char *name, const char *file, char **ret_path, GError **error)
+{
+    struct virt_driver *d = (struct virt_driver *)base;
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(file, &data, &len, error))
+        return -EIO;
+    virConnectPtr conn = virt_conn_ref(d, host_id, NULL, error);
+    if (!conn)
+        return -EIO;
+    int r = -EIO;
+    g_autofree char *xml = g_markup_printf_escaped(
+        "<volume><name>%s</name><capacity unit='bytes'>%" G_GSIZE_FORMAT "</capacity>"
+        "<target><format type='raw'/></target></volume>",
+        name, len);
+    virStreamPtr st = NULL;
+    virStorageVolPtr vol = NULL;
+    virStoragePoolPtr pool = virStoragePoolLookupByName(conn, pool_name);
+    if (!pool) {
+        fail_libvirt(error, DRIVER_ERR_NOT_FOUND, g_strdup_printf("storage pool %s", pool_name));
+        goto out;
+    }
+    vol = virStorageVolCreateXML(pool, xml, 0);
+    if (!vol) {
+        fail_libvirt(error, 0, g_strdup_printf("creating %s", name));
+        goto out;
+    }
+    st = virStreamNew(conn, 0);
+    bool sent = st && virStorageVolUpload(vol, st, 0, len, 0) == 0;
+    for (gsize off = 0; sent && off < len;) {
+        int n = virStreamSend(st, data + off, MIN(len - off, (gsize)(256 * 1024)));
+        sent = n > 0;
+        off += sent ? (gsize)n : 0;
+    }
+    if (!sent || virStreamFinish(st) < 0) {
+        fail_libvirt(error, 0, g_strdup_printf("uploading %s", name));
+        if (st)
+            virStreamAbort(st);
+        virStorageVolDelete(vol, 0);
+        goto out;
+    }
+    char *path = virStorageVolGetPath(vol);
+    *ret_path = g_strdup(path);
+    free(path);
+    r = 0;
+out:
+    if (st)
+        virStreamFree(st);
+    if (vol)
+        virStorageVolFree(vol);
+    if (pool)
+        virStoragePoolFree(pool);
+    virResetLastError();
+    virConnectClose(conn);
+    return r;
+}

@@ -114,3 +114,5 @@ char *virt_domain_definition(struct driver *d, int64_t host_id, const char *uuid
 int virt_volume_clone(struct driver *d, int64_t host_id, const struct volume_clone *vc,
                       char **ret_path, char **ret_pool, GError **error);
 int virt_volume_delete(struct driver *d, int64_t host_id, const char *path, GError **error);
+int virt_volume_upload(struct driver *d, int64_t host_id, const char *pool, const char *name,
+                       const char *file, char **ret_path, GError **error);

@@ -268,3 +268,22 @@ def test_placed_on_the_host_with_the_most_headroom_that_sees_the_images(kanrid_f
     d = r.json["detail"]
     assert "far: does not see the template's images" in d and "lab:" in d and "shared:" in d
     assert "huge" not in k.vms()
+
+
+def test_seed_refusals_undo_everything(k):
+    make_template(k)
+    r = k.post("/api/v1/vms", {"template": "web", "name": "s1", "ssh_keys": ["not a key"]})
+    assert r.status == 400 and "ssh_keys[0]" in r.json["detail"], r
+    r = k.post("/api/v1/vms", {"template": "web", "name": "s1", "ssh_keys": "ssh-ed25519 AAAA"})
+    assert r.status == 400 and "ssh_keys" in r.json["detail"], r
+    # The test driver cannot take an uploaded image: the seed is made
+    # (genisoimage), its upload refused, and the clone made for it deleted.
+    r = k.post("/api/v1/vms", {"template": "web", "name": "s1",
+                               "ssh_keys": ["ssh-ed25519 AAAAC3Nza ops@jump"],
+                               "user_data": "#cloud-config\npackages: [nginx]\n"})
+    assert r.status == 501 and "upload" in r.json["detail"], r
+    assert r.json.get("audit_id")
+    assert "s1" not in k.vms()
+    # Nothing was left behind: the same name works without a seed.
+    r = k.post("/api/v1/vms", {"template": "web", "name": "s1"})
+    assert r.status == 201, r
