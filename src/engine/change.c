@@ -580,6 +580,15 @@ static void run(struct engine *e, struct changes *cs, const struct change_reques
                 g_string_printf(failure, "%s: check failed: %s", ts[i].row->vm,
                                 why ? why : "kanrid is stopping");
         }
+        if (failure->len && quitting(cs)) {
+            /* kanrid stops: nothing is rolled back half-way; the request
+             * stays running and is failed as interrupted at the next start. */
+            for (guint i = 0; i < in_batch; i++)
+                target_clear(&ts[i]);
+            json_object_put(actions);
+            steps_free(steps);
+            return;
+        }
         if (failure->len) {
             end = batch_back(e, ts, saved, in_batch, &who, failure) ? "roll-back" : "fail";
         } else {

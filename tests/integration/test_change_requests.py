@@ -205,3 +205,25 @@ def test_cli(k):
     assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
     bad = k.cli("change", "create", "--vm", "cr-vm3", "--action", "start")
     assert bad.returncode == 2 and "--why" in bad.stderr
+
+
+def test_interrupted_by_a_stop_is_failed_not_rerun(kanrid_factory, tmp_path):
+    node = tmp_path / "rack.xml"
+    node.write_text(node_xml("cr", n_running=2, n_shutoff=0))
+    state = str(tmp_path / "state")
+    k = kanrid_factory(args=["--connect", f"test://{node}"], state_dir=state)
+    k.wait_connected(["rack"])
+    approver = k.post("/api/v1/tokens", {"name": "approver", "role": "operator"}).json["token"]
+    # Checks that wait (no guest view on the test driver) while kanrid stops.
+    cid = create(k, vm="cr-vm0", actions=[{"action": "setvcpus", "vcpus": 1}],
+                 checks={"guest_fresh_s": 5, "timeout_s": 600})
+    assert step(k, cid, "submit").status == 200
+    assert step(k, cid, "approve", token=approver).status == 200
+    k.wait_for(lambda: show(k, cid)["vms"][0]["result"] == "actions done; checking",
+               timeout=30, what="the request's checks under way")
+    assert k.stop() == 0
+    k2 = kanrid_factory(args=["--connect", f"test://{node}"], state_dir=state)
+    end = wait_state(k2, cid, ("failed",))
+    assert "interrupted" in end["error"]
+    # Not run again: its VM's record is as the first kanrid left it.
+    assert end["vms"][0]["result"] == "actions done; checking"
