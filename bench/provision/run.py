@@ -93,7 +93,8 @@ def main():
     print(f"# {a.count} clones of each kind of a template with {a.size} MiB of data; "
           f"template made in {ms(t_template)}")
     print()
-    print("| clone | created (median) | created and booted, agent answering (median) "
+    print("| clone | POST /vms answered (median; linked clones started too) "
+          "| created and booted, agent answering (median) "
           "| disk space of all | per clone |")
     print("|---|---|---|---|---|")
     for label, xs in (("linked (qcow2 overlay)", linked), ("full copy", full)):

@@ -1,7 +1,7 @@
 """Provisioning on real QEMU guests (docs/provisioning.md): a template of a
 lab guest with a disk image in a storage pool, a linked clone created and
 booted (its agent answers, its disk a qcow2 overlay backed by the
-template's image), a full copy (no backing file), a change request (setmem)
+template's image, its NoCloud seed attached), a full copy (no backing file), a change request (setmem)
 approved and run in its window, and one whose check fails rolled back to
 the saved definition.
 
@@ -62,9 +62,20 @@ def test_templates_clones_and_change_requests(kanrid_factory, golden):
     assert os.path.dirname(timg) == os.path.dirname(golden) and timg != golden
     assert image_info(timg)["format"] == "raw"
 
-    # A linked clone, booted: its agent answers, its disk is an overlay.
-    r = k.post("/api/v1/vms", {"template": TEMPLATE, "name": LINKED, "memory_bytes": 224 * MIB})
+    # A linked clone with a NoCloud seed, booted: its agent answers, its
+    # disk is an overlay, and the seed is attached and holds the key.
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK4nri lab@kanri"
+    r = k.post("/api/v1/vms", {"template": TEMPLATE, "name": LINKED, "memory_bytes": 224 * MIB,
+                               "ssh_keys": [key], "user_data": "#cloud-config\nhostname: x\n"})
     assert r.status == 201, r
+    seed = os.path.join(os.path.dirname(timg), f"{LINKED}-seed.iso")
+    xml = labvm.virsh("dumpxml", LINKED)
+    assert "device='cdrom'" in xml and seed in xml, xml
+    meta = subprocess.run(["isoinfo", "-R", "-i", seed, "-x", "/meta-data"], check=True,
+                          capture_output=True, text=True).stdout
+    assert f'local-hostname: "{LINKED}"' in meta and key in meta, meta
+    assert "cidata" in subprocess.run(["isoinfo", "-d", "-i", seed], check=True,
+                                      capture_output=True, text=True).stdout
     vm = r.json["vm"]
     assert vm["state"] == "running" and vm["max_memory_bytes"] == 224 * MIB
     labvm.wait_agent(LINKED, timeout=180)
@@ -108,6 +119,8 @@ def test_templates_clones_and_change_requests(kanrid_factory, golden):
     # The full copy (raw: its definition is saved) with its agent gone for
     # good: the check waits for a fresh guest view that never comes, and
     # the request is rolled back to the saved definition.
+    # One guest at a time (both write the golden guest's console log).
+    assert k.post(f"/api/v1/vms/{LINKED}/actions/destroy", {}).status == 200
     assert k.post(f"/api/v1/vms/{FULL}/actions/start", {}).status == 200
     labvm.wait_agent(FULL, timeout=180)
     script = ("mv /usr/sbin/qemu-ga /usr/sbin/qemu-ga.off; "
