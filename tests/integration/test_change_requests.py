@@ -227,3 +227,25 @@ def test_interrupted_by_a_stop_is_failed_not_rerun(kanrid_factory, tmp_path):
     assert "interrupted" in end["error"]
     # Not run again: its VM's record is as the first kanrid left it.
     assert end["vms"][0]["result"] == "actions done; checking"
+
+
+def test_edit_of_the_domain_xml_recorded_as_the_request(k):
+    v = k.vms()["cr-vm4"]
+    assert v["state"] == "shutoff"
+    xml = f"""<domain type='test'>
+  <name>cr-vm4</name>
+  <uuid>{v['uuid']}</uuid>
+  <memory unit='KiB'>262144</memory>
+  <currentMemory unit='KiB'>262144</currentMemory>
+  <vcpu placement='static'>2</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>"""
+    cid = create(k, vm="cr-vm4", actions=[{"action": "define", "xml": xml}])
+    approved(k, cid)
+    end = wait_state(k, cid, ("done", "failed", "rolled-back"))
+    assert end["state"] == "done", end
+    assert k.vms()["cr-vm4"]["max_memory_bytes"] == 256 * MIB
+    # The change history names the request as what made the change.
+    ch = k.get("/api/v1/changes?vm=cr-vm4").json["changes"]
+    newest = max(ch, key=lambda c: c["id"])
+    assert newest["cause"] == "action" and newest["actor"] == f"change-request #{cid}", newest
