@@ -133,6 +133,9 @@ void api_reply_text_json(struct req *r, unsigned status, char *text);
 bool api_forward(struct req *r, int64_t host_id, const char *host_name, const char *path);
 /* Resolves a VM reference (routes.c); on failure the reply is already set. */
 bool api_resolve_vm(struct req *r, const char *ref, struct store_vm_ref *ret);
+/* 409 when HOST is in maintenance (nothing is placed on it): true when
+ * refused, the reply set (routes.c). */
+bool api_refuse_in_maintenance(struct req *r, const char *host);
 /* The request's token as the actor of an action (routes.c). */
 struct actor api_actor(struct req *r);
 /* The reply to a creation (POST /vms, POST /containers) whose engine call

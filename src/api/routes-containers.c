@@ -110,13 +110,8 @@ static void h_container_create(struct req *r)
     }
     /* A VM host is refused by engine_create() before anything is audited
      * (501); maintenance matters only where a container could be made. */
-    if (engine_host_containers(e, host_id) && engine_host_in_maintenance(e, host_name)) {
-        req_problem(r, 409,
-                    "host %s is in maintenance: nothing is placed on it (kanri host "
-                    "maintenance %s off)",
-                    host_name, host_name);
+    if (engine_host_containers(e, host_id) && api_refuse_in_maintenance(r, host_name))
         return;
-    }
     struct actor who = api_actor(r);
     const char *params = json_object_to_json_string_ext(r->body_json, JSON_C_TO_STRING_PLAIN);
     int64_t audit_id = 0;

@@ -331,13 +331,8 @@ void api_vm_provision(struct req *r)
     }
     if (api_forward(r, host_id, host_name, "/api/v1/vms"))
         return;
-    if (engine_host_in_maintenance(req_engine(r), host_name)) {
-        req_problem(r, 409,
-                    "host %s is in maintenance: nothing is placed on it (kanri host "
-                    "maintenance %s off)",
-                    host_name, host_name);
+    if (api_refuse_in_maintenance(r, host_name))
         return;
-    }
     struct actor who = api_actor(r);
     const char *params = json_object_to_json_string_ext(r->body_json, JSON_C_TO_STRING_PLAIN);
     int64_t audit_id = 0;

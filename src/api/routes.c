@@ -282,12 +282,8 @@ static void h_vm_action(struct req *r)
     g_autoptr(GError) err = NULL;
     const char *params = json_object_to_json_string_ext(r->body_json, JSON_C_TO_STRING_PLAIN);
     const char *to = ok && kind == ACTION_MIGRATE ? action_str(&req, "to_host") : NULL;
-    if (to && engine_host_in_maintenance(req_engine(r), to)) {
+    if (to && api_refuse_in_maintenance(r, to)) {
         action_request_clear(&req);
-        req_problem(r, 409,
-                    "host %s is in maintenance: nothing is placed on it (kanri host "
-                    "maintenance %s off)",
-                    to, to);
         return;
     }
     if (!ok) {
@@ -321,6 +317,17 @@ static void h_vm_action(struct req *r)
     }
     action_result_clear(&res);
     req_json(r, 200, o);
+}
+
+bool api_refuse_in_maintenance(struct req *r, const char *host)
+{
+    if (!engine_host_in_maintenance(req_engine(r), host))
+        return false;
+    req_problem(r, 409,
+                "host %s is in maintenance: nothing is placed on it (kanri host maintenance %s "
+                "off)",
+                host, host);
+    return true;
 }
 
 static void h_vm_define(struct req *r)
@@ -361,13 +368,8 @@ static void h_vm_define(struct req *r)
     }
     if (api_forward(r, host_id, host_name, "/api/v1/vms"))
         return;
-    if (engine_host_in_maintenance(req_engine(r), host_name)) {
-        req_problem(r, 409,
-                    "host %s is in maintenance: nothing is placed on it (kanri host "
-                    "maintenance %s off)",
-                    host_name, host_name);
+    if (api_refuse_in_maintenance(r, host_name))
         return;
-    }
     struct actor who = api_actor(r);
     int64_t audit_id = 0;
     g_autoptr(GError) err = NULL;
