@@ -270,6 +270,7 @@ static void add_nics(struct domain_info *d, const struct domxml_domain *x)
 int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct change_cause *cause,
                      GError **error)
 {
+    g_autoptr(GRecMutexLocker) sl = g_rec_mutex_locker_new(&vc->sync_lock);
     char uuid[VIR_UUID_STRING_BUFLEN];
     int state = 0, reason = 0;
     virDomainInfo info;
@@ -333,6 +334,7 @@ int virt_sync_domain(struct virt_conn *vc, virDomainPtr dom, const struct change
 int virt_sync_all_domains(struct virt_conn *vc, virConnectPtr conn,
                           const struct change_cause *cause, GError **error)
 {
+    g_autoptr(GRecMutexLocker) sl = g_rec_mutex_locker_new(&vc->sync_lock);
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(conn, &doms, 0);
     if (n < 0) {
@@ -776,6 +778,7 @@ static int virt_host_add(struct driver *base, int64_t host_id, const struct driv
     vc->queue = g_async_queue_new_full((GDestroyNotify)msg_free);
     vc->facts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, dom_facts_free);
     g_mutex_init(&vc->lock);
+    g_rec_mutex_init(&vc->sync_lock);
     g_mutex_lock(&d->lock);
     g_ptr_array_add(d->conns, vc);
     g_mutex_unlock(&d->lock);
@@ -849,6 +852,7 @@ static void virt_free(struct driver *base)
         g_async_queue_unref(vc->queue);
         g_hash_table_unref(vc->facts);
         g_mutex_clear(&vc->lock);
+        g_rec_mutex_clear(&vc->sync_lock);
         g_free(vc->name);
         g_free(vc->uri);
         g_free(vc);

@@ -46,6 +46,11 @@ struct virt_conn {
     GAsyncQueue *queue; /* of struct conn_msg * */
 
     GMutex lock;        /* protects conn, state, facts */
+    /* Held from reading a domain (or the listing) until it is reported, so
+     * reports leave in the order they were read: an action's own sync and
+     * the worker's sync of the event it caused cannot store the older
+     * reading last.  Taken before the engine's locks, never under them. */
+    GRecMutex sync_lock;
     virConnectPtr conn; /* NULL while not connected */
     enum conn_state state;
     bool held;         /* see driver_ops.host_hold */
