@@ -75,6 +75,7 @@ extern const struct route api_ha_routes[];     /* high availability (routes-ha.c
 extern const struct route api_machine_routes[]; /* machines (routes-machines.c) */
 extern const struct route api_container_routes[]; /* containers (routes-containers.c) */
 extern const struct route api_template_routes[];  /* templates (routes-templates.c) */
+extern const struct route api_report_routes[];    /* reports, tags (routes-reports.c) */
 extern const struct route api_change_routes[];    /* change requests (routes-changes.c) */
 /* routes-templates.c: POST /vms with a "template" (h_vm_define hands it
  * over), and the members such a body may have. */

@@ -590,9 +590,9 @@ static const struct route *find_route(struct req *r)
     g_autoptr(GString) allow = g_string_new(NULL);
 
     static const struct route *const tables[] = {
-        api_routes,           api_ingest_routes,   api_ops_routes,   api_web_routes,
-        api_stream_routes,    api_policy_routes,   api_ha_routes,    api_machine_routes,
-        api_container_routes, api_template_routes, api_change_routes};
+        api_routes,           api_ingest_routes,   api_ops_routes,    api_web_routes,
+        api_stream_routes,    api_policy_routes,   api_ha_routes,     api_machine_routes,
+        api_container_routes, api_template_routes, api_change_routes, api_report_routes};
     for (size_t t = 0; t < G_N_ELEMENTS(tables) && !route; t++) {
         for (const struct route *rt = tables[t]; rt->pattern; rt++) {
             if (!route_match(rt->pattern, r->path, r->params, &r->nparams))

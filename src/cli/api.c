@@ -358,6 +358,23 @@ int api_request(const char *method, const char *path, struct json_object *body,
     return CLI_EXIT_OK;
 }
 
+int api_get_text(const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(http_response) resp = perform("GET", path, NULL, &err);
+    if (!resp) {
+        print_transfer_error(err);
+        return cli_exit_code_for_error(err);
+    }
+    int code = cli_exit_code_for_status(resp->status);
+    if (code != CLI_EXIT_OK) {
+        print_problem(resp);
+        return code;
+    }
+    fwrite(resp->body, 1, resp->body_len, stdout);
+    return CLI_EXIT_OK;
+}
+
 void print_json(struct json_object *obj)
 {
     if (!obj)

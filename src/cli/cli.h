@@ -88,6 +88,10 @@ struct cli_options {
     gboolean no_start; /* vm create --no-start */
     char *user_data; /* vm create --user-data FILE */
     char *ssh_key;   /* vm create --ssh-key FILE */
+    /* reports (commands-report.c) */
+    char *group;  /* report --group */
+    char *slo;    /* report --slo PERCENT */
+    char *format; /* report --format json|csv|html */
     /* change requests */
     char **change_vms;     /* change create --vm (repeated) */
     char **change_actions; /* change create --action (repeated) */
@@ -135,6 +139,9 @@ void api_extend_timeout(guint seconds);
  * and detail) and returns the exit code. */
 int api_request(const char *method, const char *path, struct json_object *body,
                 struct json_object **ret);
+/* GET PATH whose reply is not JSON (CSV, HTML): on 2xx writes its body to
+ * standard output; otherwise prints the error and returns the exit code. */
+int api_get_text(const char *path);
 
 /* GET /api/v1<path> that reports instead of printing: CLI_EXIT_OK once
  * the server answered anything, with its status and the problem's detail
@@ -262,6 +269,10 @@ int cmd_impact(const struct cli_verb *v, char **args, guint n);
 /* commands-ct.c: containers */
 int cmd_ct_list(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_create(const struct cli_verb *v, char **args, guint n);
+/* commands-report.c: reports and the VMs' tags */
+int cmd_report_availability(const struct cli_verb *v, char **args, guint n);
+int cmd_vm_tag(const struct cli_verb *v, char **args, guint n);
+int cmd_tags(const struct cli_verb *v, char **args, guint n);
 /* commands-provision.c: templates and VMs made from them */
 int cmd_template_list(const struct cli_verb *v, char **args, guint n);
 int cmd_template_show(const struct cli_verb *v, char **args, guint n);

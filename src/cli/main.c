@@ -302,6 +302,28 @@ static const GOptionEntry change_create_entries[] = {
     {NULL},
 };
 
+/* ---- reports ---- */
+
+static const GOptionEntry report_entries[] = {
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.from,
+     "Start of the period: RFC 3339, epoch seconds, or a duration ago (default 30d)", "TIME"},
+    {"to", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.to, "Its end (default: now)", "TIME"},
+    {"vm", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.vm, "Only this VM", "VM"},
+    {"host", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.host, "Only the VMs on this host", "HOST"},
+    {"group", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.group, "Only the VMs tagged TAG", "TAG"},
+    {"slo", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.slo,
+     "Judge the total by this target: error budget used and burn rate", "PERCENT"},
+    {"format", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.format,
+     "table (default), json, csv or html (a self-contained page)", "FORMAT"},
+    {NULL},
+};
+
+static const GOptionEntry tags_entries[] = {
+    {"tag", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.group, "Only the VMs tagged TAG", "TAG"},
+    {"vm", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.vm, "Only this VM's tags", "VM"},
+    {NULL},
+};
+
 /* ---- containers ---- */
 
 static const GOptionEntry ct_create_entries[] = {
@@ -387,6 +409,8 @@ static const char *const nouns[][2] = {
     {"decisions", "what the policies decided, and why"},
     {"ha", "high availability: failed hosts fenced, their VMs restarted elsewhere"},
     {"cluster", "kanrid instances sharing one PostgreSQL store, and their host leases"},
+    {"report", "reports: availability (SLA) from the recorded states"},
+    {"tags", "the VMs' tags, which make the reports' groups"},
     {"relations", "what an item runs on, uses and hosts"},
     {"impact", "what a failure of an item would affect"},
 };
@@ -448,6 +472,18 @@ static const struct cli_verb verbs[] = {
      "unless --full; it gets its own UUID and MAC addresses and is started unless "
      "--no-start. SIZE: K, M, G, T (powers of 1024); a plain number is MiB.",
      vm_create_entries, cmd_vm_create},
+    {"vm", "tag", "VM [TAG...]", 1, 1 + 32, "Set a VM's tags (none: remove them all).",
+     VM_NAMING "\nA tag is 1 to 64 letters, digits, '.', '_' or '-'; a VM has at most 32. "
+               "The reports' --group takes a tag.",
+     NULL, cmd_vm_tag},
+    {"tags", NULL, "", 0, 0, "List the VMs' tags.", NULL, tags_entries, cmd_tags, true},
+    {"report", "availability", "", 0, 0, "Report time up, down and unknown, per VM and in total.",
+     "From the states kanri recorded each round: up (running; with a guest view, or by the "
+     "host's word alone: host view only), unresponsive (running, but the guest view went stale "
+     "or its clock stopped; not down time), down (planned when kanri's own action stopped it or "
+     "it began in a maintenance window; else unplanned) and unknown (kanri was not collecting "
+     "the host: never counted as up). Availability is up over up and unplanned down.",
+     report_entries, cmd_report_availability},
     {"change", "list", "", 0, 0, "List change requests, newest first.", NULL, change_list_entries,
      cmd_change_list, true},
     {"change", "show", "ID", 1, 1, "Show a change request and what became of each VM.", NULL, NULL,

@@ -125,6 +125,7 @@ struct ehost {
     bool lost;         /* its loss was posted to the operations record, its return not yet */
     int64_t synced_us; /* last full sync */
     GHashTable *inv;   /* uuid -> struct inv_dom * */
+    GHashTable *avail; /* uuid -> its availability state as last marked (stage-report.c) */
     GPtrArray *pools;  /* struct pool_ref * */
     bool have_node;
     struct node_sample node;
@@ -303,7 +304,12 @@ struct round_batch {
     GArray *states;     /* struct store_state_write, uuid/state owned */
     GPtrArray *views;   /* struct vm_view * */
     GPtrArray *decisions; /* struct pdec *: the policies', recorded after the write */
+    GArray *avail;        /* struct store_avail_mark, uuid/reason owned */
 };
+
+/* stage-report.c: the VMs' availability marks of the round. */
+void stage_report(struct engine *e, struct ehost *h, struct round_batch *b);
+GHashTable *engine_avail_new(void);
 
 /* stage-policy.c, engine-policy.c */
 struct engine_policy;

@@ -234,6 +234,7 @@ static struct ehost *ehost_new(int64_t id, const char *name, struct driver *drv)
     h->state = HOST_CONNECTING;
     h->held = true;
     h->inv = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, inv_dom_free);
+    h->avail = engine_avail_new();
     h->pools = g_ptr_array_new_with_free_func(pool_ref_free);
     node_sample_init(&h->node);
     h->pending_guests = engine_pending_guests_new();
@@ -250,6 +251,7 @@ static void ehost_free(gpointer p)
     g_mutex_clear(&h->inv_lock);
     g_rw_lock_clear(&h->report_lock);
     g_hash_table_unref(h->inv);
+    g_hash_table_unref(h->avail);
     g_ptr_array_unref(h->pools);
     g_ptr_array_unref(h->pending_guests);
     g_array_unref(h->pending_status);
@@ -522,6 +524,8 @@ int engine_host_rewarm(struct engine *e, struct ehost *h, GError **error)
         g_autoptr(GMutexLocker) inv = g_mutex_locker_new(&h->inv_lock);
         g_mutex_lock(&e->lock);
         g_hash_table_remove_all(h->inv);
+        /* The previous holder marked its VMs' states meanwhile. */
+        g_hash_table_remove_all(h->avail);
         g_mutex_unlock(&e->lock);
         if (engine_inventory_load(e, h, error) < 0)
             return -EIO;

@@ -305,6 +305,21 @@ enum {
     ENGINE_OPS_FORBIDDEN /* not for this caller (a requester approving): 403 */
 };
 
+/* ---- reports (engine/reports.c, docs/reports.md) ---- */
+struct json_object;
+struct engine_avail_query {
+    int64_t from_us, to_us;
+    const char *uuid;  /* one VM; NULL: all */
+    const char *host;  /* the VMs last seen on this host; NULL: all */
+    const char *group; /* the VMs tagged so; NULL: all */
+    double slo;        /* a target (0.999) to judge the total by; NaN: none */
+};
+/* The availability report of Q as JSON (docs/api.md): per VM, and in
+ * total, time up, down (planned, unplanned), unresponsive and unknown,
+ * and the outages with their causes. */
+int engine_report_availability(struct engine *e, const struct engine_avail_query *q,
+                               struct json_object **ret, GError **error);
+
 /* Posts EV (moved); the ops thread stores and correlates it. */
 void engine_event_post(struct engine *e, struct event *ev);
 int engine_incident_acknowledge(struct engine *e, int64_t id, const char *who,

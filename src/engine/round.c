@@ -39,6 +39,7 @@ static void batch_init(struct round_batch *b, int64_t now)
     b->states = g_array_new(FALSE, TRUE, sizeof(struct store_state_write));
     b->views = g_ptr_array_new_with_free_func((GDestroyNotify)vm_view_free);
     b->decisions = g_ptr_array_new_with_free_func((GDestroyNotify)pdec_free);
+    b->avail = g_array_new(FALSE, TRUE, sizeof(struct store_avail_mark));
 }
 
 static void batch_clear(struct round_batch *b)
@@ -55,6 +56,12 @@ static void batch_clear(struct round_batch *b)
         g_free((char *)w->state);
     }
     g_array_unref(b->states);
+    for (guint i = 0; i < b->avail->len; i++) {
+        struct store_avail_mark *m = &g_array_index(b->avail, struct store_avail_mark, i);
+        g_free((char *)m->uuid);
+        g_free((char *)m->reason);
+    }
+    g_array_unref(b->avail);
     g_ptr_array_unref(b->views);
     g_ptr_array_unref(b->decisions);
 }
@@ -161,6 +168,7 @@ static void sink_round(void *ctx, struct round_report *r)
         stage_reconcile(e, h, round_items, &b);
     stage_ops(e, h, round_items, &b);
     stage_policy(e, h, round_items, &b);
+    stage_report(e, h, &b);
     h->stages_last_s = (double)(mono_usec() - st0) / 1e6;
     h->stages_sum_s += h->stages_last_s;
 
@@ -189,6 +197,12 @@ static void sink_round(void *ctx, struct round_report *r)
         .n_views = b.views->len,
         .status = (const struct store_view_status_write *)status->data,
         .n_status = status->len,
+        .avail = (const struct store_avail_mark *)b.avail->data,
+        .n_avail = b.avail->len,
+        .span_host_id = h->id,
+        .span_t_us = b.now_us,
+        /* Rounds late by up to two intervals still continue the span. */
+        .span_gap_us = 3 * (int64_t)MAX(e->conf.interval_s, 1) * G_USEC_PER_SEC,
     };
     /* Written with the rounds of the hosts whose threads wait meanwhile
      * (writer.c), so not under e->lock: every row the round writes is the

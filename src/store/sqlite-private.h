@@ -228,6 +228,14 @@ struct rows *sq_templates_query(struct store *st, const char *name, bool version
                                 GError **error);
 int sq_template_delete(struct store *st, const char *name, int64_t when_us, GError **error);
 
+/* sqlite-reports.c */
+int sq_avail_write(struct db *db, const struct store_round *w, GError **error);
+struct rows *sq_vm_states_query(struct store *st, const char *uuid, int64_t from_us, int64_t to_us,
+                                GError **error);
+struct rows *sq_host_spans_query(struct store *st, int64_t from_us, int64_t to_us, GError **error);
+int sq_vm_tags_set(struct store *st, const char *uuid, const char *const *tags, GError **error);
+struct rows *sq_vm_tags_query(struct store *st, const char *uuid, const char *tag, GError **error);
+
 /* sqlite-changes.c */
 int sq_change_request_add(struct store *st, const struct change_request_row *c,
                           const struct change_vm_row *vms, size_t n, int64_t *ret_id,

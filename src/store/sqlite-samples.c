@@ -572,6 +572,8 @@ static int rounds_rows(struct db *db, const struct store_round *const *w, const 
         g_array_append_vals(status, x->status, (guint)x->n_status);
         if (x->node)
             r = insert_node(db, x->node, error);
+        if (r == 0)
+            r = sq_avail_write(db, x, error);
     }
     if (r == 0)
         r = insert_host_samples(db, (const struct host_sample *const *)hosts->pdata, hosts->len,

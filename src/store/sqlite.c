@@ -319,6 +319,21 @@ static const char *const migrations[] = {
     "  host_id INTEGER, batch INTEGER NOT NULL, state TEXT NOT NULL, saved TEXT,"
     "  saved_xml TEXT, result TEXT, audit_ids TEXT, updated INTEGER NOT NULL,"
     "  PRIMARY KEY (request_id, seq));",
+    /* 19: availability (sqlite-reports.c, docs/reports.md): each VM's
+     * state as the rounds classified it, a row when it changes; the spans
+     * of time kanri collected each host (outside them a VM's state is
+     * unknown); and the VMs' tags, which make the reports' groups. */
+    "CREATE TABLE vm_states ("
+    "  uuid TEXT NOT NULL, host_id INTEGER NOT NULL, t INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  reason TEXT, PRIMARY KEY (uuid, t));"
+    "CREATE INDEX vm_states_t ON vm_states(t);"
+    "CREATE TABLE host_spans ("
+    "  id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, from_t INTEGER NOT NULL,"
+    "  to_t INTEGER NOT NULL);"
+    "CREATE INDEX host_spans_host ON host_spans(host_id, to_t);"
+    "CREATE TABLE vm_tags ("
+    "  uuid TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (uuid, tag));"
+    "CREATE INDEX vm_tags_tag ON vm_tags(tag);",
 };
 
 void bind_s(struct db_stmt *q, int idx, const char *s)
@@ -1332,6 +1347,10 @@ static const struct store_ops sqlite_ops = {
     .template_add = sq_template_add,
     .templates_query = sq_templates_query,
     .template_delete = sq_template_delete,
+    .vm_states_query = sq_vm_states_query,
+    .host_spans_query = sq_host_spans_query,
+    .vm_tags_set = sq_vm_tags_set,
+    .vm_tags_query = sq_vm_tags_query,
     .change_request_add = sq_change_request_add,
     .change_requests_query = sq_change_requests_query,
     .change_vms_query = sq_change_vms_query,

@@ -30,6 +30,7 @@
 #include "model/decision.h"
 #include "model/ha.h"
 #include "model/template.h"
+#include "model/report.h"
 #include "model/change_request.h"
 #include "model/event.h"
 #include "model/finding.h"
@@ -297,6 +298,14 @@ struct store_fence {
  * after another took the host.  FENCE's strings must outlive it. */
 void store_thread_fence(const struct store_fence *fence);
 
+/* A VM's availability state from T_US on (model/report.h). */
+struct store_avail_mark {
+    const char *uuid;
+    int64_t host_id;
+    int64_t t_us;
+    const char *state, *reason;
+};
+
 struct store_round {
     const struct store_fence *fence; /* NULL: none; else -ESTALE, STORE_ERROR_FENCED */
     const struct host_sample *const *hosts;
@@ -316,6 +325,13 @@ struct store_round {
     size_t n_views;
     const struct store_view_status_write *status;
     size_t n_status;
+    /* The VMs whose availability state changed (or is first seen). */
+    const struct store_avail_mark *avail;
+    size_t n_avail;
+    /* Host SPAN_HOST_ID (0: none) was collected at SPAN_T_US: its current
+     * span is extended to it when it ended at most SPAN_GAP_US before,
+     * else a new one begins. */
+    int64_t span_host_id, span_t_us, span_gap_us;
 };
 
 /* The newest samples of one entity, newest first (samples_recent). */
@@ -668,6 +684,22 @@ struct store_ops {
     /* Marks every version of NAME deleted at WHEN_US; -ENOENT
      * (STORE_ERROR_NOT_FOUND) when it has none left. */
     int (*template_delete)(struct store *st, const char *name, int64_t when_us, GError **error);
+
+    /* Reports (sqlite-reports.c, docs/reports.md).  vm_state_row_desc:
+     * the states of VM UUID (NULL: every VM) in force from FROM_US to
+     * TO_US, the one in force at FROM_US first, by uuid and time. */
+    struct rows *(*vm_states_query)(struct store *st, const char *uuid, int64_t from_us,
+                                    int64_t to_us, GError **error);
+    /* host_span_row_desc: the spans of every host that overlap FROM_US to
+     * TO_US, by host and time. */
+    struct rows *(*host_spans_query)(struct store *st, int64_t from_us, int64_t to_us,
+                                     GError **error);
+    /* VM UUID's tags become TAGS (NULL-terminated; none: no tags). */
+    int (*vm_tags_set)(struct store *st, const char *uuid, const char *const *tags, GError **error);
+    /* vm_tag_row_desc: the tags of VM UUID, or the VMs of TAG, or (both
+     * NULL) all, by uuid and tag. */
+    struct rows *(*vm_tags_query)(struct store *st, const char *uuid, const char *tag,
+                                  GError **error);
 
     /* Change requests (sqlite-changes.c).  Adds C, in state draft, with
      * its N VMS (uuid, vm, host_id, batch) in order; *ret_id its id. */

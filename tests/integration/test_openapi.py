@@ -443,6 +443,12 @@ def test_parameterless_gets_conform(kanrid):
     assert r.status == 200 and r.json["plan"][0]["rule"] == "cannot-place"
     k.wait_for(lambda: k.get("/api/v1/decisions?action=any").json["decisions"], timeout=30,
                what="a policy decision")
+    # A tag, and an outage in the availability report (bare is shut off).
+    r = k.request("PUT", "/api/v1/vms/bare/tags", {"tags": ["conformance"]})
+    check_answer(k, "PUT", "/api/v1/vms/bare/tags", r)
+    assert r.status == 200
+    k.wait_for(lambda: k.get("/api/v1/reports/availability").json["outages"], timeout=30,
+               what="an outage in the availability report")
 
     checked = 0
     for path, method, op in operations():

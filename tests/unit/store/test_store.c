@@ -1715,6 +1715,76 @@ static struct vm_view *view_new(const char *uuid, int64_t host, int64_t t)
 
 #define RULE "steal-invisible-to-guest"
 
+/* Availability marks and collection spans written with the rounds, read
+ * back for a period (the mark in force at its start first), and tags. */
+static void avail_round(struct fx *f, int64_t host, int64_t t, const struct store_avail_mark *m,
+                        size_t n)
+{
+    g_autoptr(GError) err = NULL;
+    struct store_round w = {
+        .avail = m, .n_avail = n, .span_host_id = host, .span_t_us = t, .span_gap_us = 30 * SEC};
+    assert_int_equal(OPS(f)->round_write(f->st, &w, &err), 0);
+}
+
+static void test_availability_rows(void **state)
+{
+    struct fx *f = *state;
+    g_autoptr(GError) err = NULL;
+    int64_t h = ensure_host(f, "avail-host"), h2 = ensure_host(f, "avail-other");
+    struct store_avail_mark up = {UUID_A, h, T0, "up", NULL};
+    struct store_avail_mark b_up = {UUID_B, h, T0, "host-only", NULL};
+    struct store_avail_mark both[] = {up, b_up};
+    avail_round(f, h, T0, both, 2);
+    avail_round(f, h, T0 + 10 * SEC, NULL, 0);
+    struct store_avail_mark down = {UUID_A, h, T0 + 20 * SEC, "down", "crashed"};
+    avail_round(f, h, T0 + 20 * SEC, &down, 1);
+    /* The same VM and time again (two hosts' rounds while it migrates):
+     * the first stays. */
+    struct store_avail_mark dup = {UUID_A, h2, T0 + 20 * SEC, "up", NULL};
+    avail_round(f, h2, T0 + 20 * SEC, &dup, 1);
+    /* A round 100 s later: past the gap, a new span. */
+    avail_round(f, h, T0 + 120 * SEC, NULL, 0);
+    avail_round(f, h, T0 + 125 * SEC, NULL, 0);
+
+    g_autoptr(rows) spans = OPS(f)->host_spans_query(f->st, T0, T0 + 200 * SEC, &err);
+    assert_non_null(spans);
+    assert_int_equal(rows_len(spans), 3);
+    const struct host_span_row *s0 = rows_get(spans, 0), *s1 = rows_get(spans, 1);
+    assert_int_equal(s0->host_id, h);
+    assert_int_equal(s0->from_t, T0);
+    assert_int_equal(s0->to_t, T0 + 20 * SEC);
+    assert_int_equal(s1->from_t, T0 + 120 * SEC);
+    assert_int_equal(s1->to_t, T0 + 125 * SEC);
+    g_autoptr(rows) late = OPS(f)->host_spans_query(f->st, T0 + 121 * SEC, T0 + 200 * SEC, &err);
+    assert_int_equal(rows_len(late), 1);
+
+    /* From T0 + 15 s: A's "up" of T0 is the one in force, then "down". */
+    g_autoptr(rows) m = OPS(f)->vm_states_query(f->st, UUID_A, T0 + 15 * SEC, T0 + 200 * SEC, &err);
+    assert_non_null(m);
+    assert_int_equal(rows_len(m), 2);
+    const struct vm_state_row *m0 = rows_get(m, 0), *m1 = rows_get(m, 1);
+    assert_string_equal(m0->state, "up");
+    assert_int_equal(m0->t, T0);
+    assert_string_equal(m1->state, "down");
+    assert_string_equal(m1->reason, "crashed");
+    assert_int_equal(m1->host_id, h);
+    g_autoptr(rows) all = OPS(f)->vm_states_query(f->st, NULL, T0, T0 + 20 * SEC, &err);
+    assert_int_equal(rows_len(all), 2); /* A up and B host-only; the down is at the end */
+
+    const char *tags[] = {"shop", "prod", NULL};
+    assert_int_equal(OPS(f)->vm_tags_set(f->st, UUID_A, tags, &err), 0);
+    const char *btags[] = {"shop", NULL};
+    assert_int_equal(OPS(f)->vm_tags_set(f->st, UUID_B, btags, &err), 0);
+    g_autoptr(rows) shop = OPS(f)->vm_tags_query(f->st, NULL, "shop", &err);
+    assert_int_equal(rows_len(shop), 2);
+    g_autoptr(rows) a = OPS(f)->vm_tags_query(f->st, UUID_A, NULL, &err);
+    assert_int_equal(rows_len(a), 2);
+    assert_string_equal(((struct vm_tag_row *)rows_get(a, 0))->tag, "prod");
+    assert_int_equal(OPS(f)->vm_tags_set(f->st, UUID_A, NULL, &err), 0);
+    g_autoptr(rows) none = OPS(f)->vm_tags_query(f->st, UUID_A, NULL, &err);
+    assert_int_equal(rows_len(none), 0);
+}
+
 static void test_round_write(void **state)
 {
     struct fx *f = *state;
@@ -3544,6 +3614,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_change_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_availability_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_write_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vms_pages, setup, teardown),

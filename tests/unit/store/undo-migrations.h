@@ -7,8 +7,12 @@
  */
 #pragma once
 
+/* Step 19: availability (sqlite-reports.c). */
+#define UNDO_MIGRATION_19 "DROP TABLE vm_states; DROP TABLE host_spans; DROP TABLE vm_tags;"
+
 /* Step 18: change requests (sqlite-changes.c). */
-#define UNDO_MIGRATION_18 "DROP TABLE change_request_vms; DROP TABLE change_requests;"
+#define UNDO_MIGRATION_18                                                                          \
+    UNDO_MIGRATION_19 "DROP TABLE change_request_vms; DROP TABLE change_requests;"
 
 /* Step 17: templates (sqlite-templates.c). */
 #define UNDO_MIGRATION_17 UNDO_MIGRATION_18 "DROP TABLE templates;"

@@ -1,0 +1,365 @@
+/*
+ * Reports and the VMs' tags (docs/reports.md): GET /reports/availability
+ * as JSON, CSV or a self-contained HTML page; PUT /vms/{vm}/tags and
+ * GET /tags, the groups the reports are made for.
+ */
+#include "config.h"
+
+#include "api/api-private.h"
+
+#include "basic/util.h"
+#include "engine/engine.h"
+
+#include <json-c/json.h>
+#include <math.h>
+
+#define TAG_MAX  64
+#define TAGS_MAX 32
+
+static bool tag_valid(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > TAG_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!g_ascii_isalnum(t[i]) && !strchr("._-", t[i]))
+            return false;
+    }
+    return true;
+}
+
+/* ---- tags ---- */
+
+static void h_vm_tags_put(struct req *r)
+{
+    g_auto(store_vm_ref_t) v = {0};
+    if (!api_resolve_vm(r, r->params[0], &v))
+        return;
+    json_object *list = NULL;
+    if (!json_object_object_get_ex(r->body_json, "tags", &list) ||
+        !json_object_is_type(list, json_type_array)) {
+        req_problem(r, 400, "tags: expected an array of tags");
+        return;
+    }
+    size_t n = json_object_array_length(list);
+    if (n > TAGS_MAX) {
+        req_problem(r, 400, "tags: at most %d", TAGS_MAX);
+        return;
+    }
+    g_autoptr(GPtrArray) tags = g_ptr_array_new();
+    for (size_t i = 0; i < n; i++) {
+        json_object *t = json_object_array_get_idx(list, i);
+        const char *s = json_object_is_type(t, json_type_string) ? json_object_get_string(t) : NULL;
+        if (!s || !tag_valid(s)) {
+            req_problem(r, 400, "tags[%zu]: a tag is 1 to %d letters, digits, '.', '_' or '-'", i,
+                        TAG_MAX);
+            return;
+        }
+        g_ptr_array_add(tags, (char *)s);
+    }
+    g_ptr_array_add(tags, NULL);
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    if (st->ops->vm_tags_set(st, v.uuid, (const char *const *)tags->pdata, &err) < 0) {
+        req_from_error(r, err);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "vm", json_object_new_string(v.name));
+    json_object_object_add(o, "uuid", json_object_new_string(v.uuid));
+    json_object *jt = json_object_new_array();
+    for (guint i = 0; i + 1 < tags->len; i++)
+        json_object_array_add(jt, json_object_new_string(g_ptr_array_index(tags, i)));
+    json_object_object_add(o, "tags", jt);
+    req_json(r, 200, o);
+}
+
+static void h_tags(struct req *r)
+{
+    const char *tag, *vm;
+    if (!api_arg_text(r, "tag", TAG_MAX, &tag) || !api_arg_text(r, "vm", 256, &vm))
+        return;
+    g_auto(store_vm_ref_t) v = {0};
+    if (vm && !api_resolve_vm(r, vm, &v))
+        return;
+    struct store *st = req_store(r);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(rows) tags = st->ops->vm_tags_query(st, vm ? v.uuid : NULL, tag, &err);
+    if (!tags) {
+        req_from_error(r, err);
+        return;
+    }
+    g_autoptr(rows) vms = st->ops->vms_query(st, NULL, 0, false, &err);
+    g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; vms && i < rows_len(vms); i++) {
+        struct vm_row *x = rows_get(vms, i);
+        g_hash_table_insert(names, x->uuid, x->name);
+    }
+    json_object *list = json_object_new_array();
+    for (guint i = 0; i < rows_len(tags); i++) {
+        const struct vm_tag_row *t = rows_get(tags, i);
+        json_object *o = json_object_new_object();
+        const char *name = g_hash_table_lookup(names, t->uuid);
+        json_object_object_add(o, "vm", name ? json_object_new_string(name) : NULL);
+        json_object_object_add(o, "uuid", json_object_new_string(t->uuid));
+        json_object_object_add(o, "tag", json_object_new_string(t->tag));
+        json_object_array_add(list, o);
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "tags", list);
+    req_json(r, 200, o);
+}
+
+/* ---- availability ---- */
+
+static double jd(json_object *o, const char *k)
+{
+    json_object *x;
+    return json_object_object_get_ex(o, k, &x) && x ? json_object_get_double(x) : NAN;
+}
+
+static const char *js(json_object *o, const char *k)
+{
+    json_object *x;
+    return json_object_object_get_ex(o, k, &x) && x ? json_object_get_string(x) : "";
+}
+
+static json_object *jo(json_object *o, const char *k)
+{
+    json_object *x = NULL;
+    json_object_object_get_ex(o, k, &x);
+    return x;
+}
+
+static const char *const total_cols[] = {"up_s",           "host_only_s",      "unresponsive_s",
+                                         "planned_down_s", "unplanned_down_s", "unknown_s"};
+
+/* CSV fields are quoted when they hold a comma, quote or line break. */
+static void csv_field(GString *s, const char *v)
+{
+    if (!strpbrk(v, ",\"\r\n")) {
+        g_string_append(s, v);
+        return;
+    }
+    g_string_append_c(s, '"');
+    for (const char *p = v; *p; p++) {
+        if (*p == '"')
+            g_string_append_c(s, '"');
+        g_string_append_c(s, *p);
+    }
+    g_string_append_c(s, '"');
+}
+
+static void csv_num(GString *s, double v)
+{
+    if (!isnan(v))
+        g_string_append_printf(s, "%.8g", v);
+}
+
+static GString *avail_csv(json_object *rep)
+{
+    GString *s = g_string_new("vm,uuid,host");
+    for (guint i = 0; i < G_N_ELEMENTS(total_cols); i++)
+        g_string_append_printf(s, ",%s", total_cols[i]);
+    g_string_append(s, ",availability,responsive,host_view_only,outages\r\n");
+    json_object *vms = jo(rep, "vms");
+    for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
+        json_object *v = json_object_array_get_idx(vms, i), *t = jo(v, "totals");
+        csv_field(s, js(v, "name"));
+        g_string_append_c(s, ',');
+        csv_field(s, js(v, "uuid"));
+        g_string_append_c(s, ',');
+        csv_field(s, js(v, "host"));
+        for (guint k = 0; k < G_N_ELEMENTS(total_cols); k++) {
+            g_string_append_c(s, ',');
+            csv_num(s, jd(t, total_cols[k]));
+        }
+        g_string_append_c(s, ',');
+        csv_num(s, jd(t, "availability"));
+        g_string_append_c(s, ',');
+        csv_num(s, jd(t, "responsive"));
+        g_string_append_printf(s, ",%s,%zu\r\n",
+                               json_object_get_boolean(jo(v, "host_view_only")) ? "yes" : "no",
+                               json_object_array_length(jo(v, "outages")));
+    }
+    return s;
+}
+
+static void html_text(GString *s, const char *v)
+{
+    g_autofree char *e = g_markup_escape_text(v ? v : "", -1);
+    g_string_append(s, e);
+}
+
+static void html_pct(GString *s, double v)
+{
+    if (isnan(v))
+        g_string_append(s, "–");
+    else
+        g_string_append_printf(s, "%.3f %%", v * 100.0);
+}
+
+/* One VM's time as a bar: up, host-only, unresponsive, planned, unplanned,
+ * unknown, in proportion. */
+static void html_bar(GString *s, json_object *t)
+{
+    static const char *const colours[] = {"#2e7d32", "#81c784", "#f9a825",
+                                          "#90a4ae", "#c62828", "#e0e0e0"};
+    double all = 0;
+    for (guint k = 0; k < G_N_ELEMENTS(total_cols); k++)
+        all += fmax(jd(t, total_cols[k]), 0);
+    g_string_append(s, "<svg width=\"240\" height=\"14\" role=\"img\">");
+    double x = 0;
+    for (guint k = 0; all > 0 && k < G_N_ELEMENTS(total_cols); k++) {
+        double w = 240.0 * fmax(jd(t, total_cols[k]), 0) / all;
+        if (w > 0)
+            g_string_append_printf(s,
+                                   "<rect x=\"%.2f\" width=\"%.2f\" height=\"14\" fill=\"%s\">"
+                                   "<title>%s</title></rect>",
+                                   x, w, colours[k], total_cols[k]);
+        x += w;
+    }
+    g_string_append(s, "</svg>");
+}
+
+static GString *avail_html(json_object *rep)
+{
+    GString *s =
+        g_string_new("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<title>kanri availability report</title><style>"
+                     "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
+                     "table{border-collapse:collapse;margin:1em 0}td,th{padding:3px 8px;"
+                     "border-bottom:1px solid #ddd;text-align:left}td.n{text-align:right}"
+                     ".bad{color:#c62828}@media print{body{margin:0}}</style></head><body>");
+    g_string_append(s, "<h1>Availability</h1><p>From ");
+    html_text(s, js(rep, "from"));
+    g_string_append(s, " to ");
+    html_text(s, js(rep, "to"));
+    if (*js(rep, "group")) {
+        g_string_append(s, ", group ");
+        html_text(s, js(rep, "group"));
+    }
+    g_string_append(s, ".</p>");
+    json_object *t = jo(rep, "totals"), *slo = jo(rep, "slo");
+    g_string_append(s, "<p>Availability ");
+    html_pct(s, jd(t, "availability"));
+    g_string_append(s, " (responsive ");
+    html_pct(s, jd(t, "responsive"));
+    g_string_append_printf(s, "); unknown %.0f s.</p>", jd(t, "unknown_s"));
+    if (slo) {
+        bool met = json_object_get_boolean(jo(slo, "met"));
+        g_string_append_printf(s, "<p class=\"%s\">SLO ", met ? "" : "bad");
+        html_pct(s, jd(slo, "target"));
+        g_string_append_printf(s, ": %s; error budget %.0f s, ", met ? "met" : "missed",
+                               jd(slo, "budget_s"));
+        html_pct(s, jd(slo, "budget_used"));
+        g_string_append_printf(s, " used, burn rate %.2f.</p>", jd(slo, "burn_rate"));
+    }
+    g_string_append(s, "<table><tr><th>VM</th><th>host</th><th>time</th><th>availability</th>"
+                       "<th>unplanned down (s)</th><th>unknown (s)</th><th>note</th></tr>");
+    json_object *vms = jo(rep, "vms");
+    for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
+        json_object *v = json_object_array_get_idx(vms, i), *vt = jo(v, "totals");
+        g_string_append(s, "<tr><td>");
+        html_text(s, js(v, "name"));
+        g_string_append(s, "</td><td>");
+        html_text(s, js(v, "host"));
+        g_string_append(s, "</td><td>");
+        html_bar(s, vt);
+        g_string_append(s, "</td><td class=\"n\">");
+        html_pct(s, jd(vt, "availability"));
+        g_string_append_printf(s, "</td><td class=\"n\">%.0f</td><td class=\"n\">%.0f</td><td>",
+                               jd(vt, "unplanned_down_s"), jd(vt, "unknown_s"));
+        html_text(s, js(v, "caveat"));
+        g_string_append(s, "</td></tr>");
+    }
+    g_string_append(s, "</table><h2>Outages</h2><table><tr><th>VM</th><th>kind</th><th>start</th>"
+                       "<th>end</th><th>duration (s)</th><th>planned</th><th>cause</th></tr>");
+    json_object *outs = jo(rep, "outages");
+    for (size_t i = 0; outs && i < json_object_array_length(outs); i++) {
+        json_object *o = json_object_array_get_idx(outs, i);
+        g_string_append(s, "<tr><td>");
+        html_text(s, js(o, "vm"));
+        g_string_append(s, "</td><td>");
+        html_text(s, js(o, "kind"));
+        g_string_append(s, "</td><td>");
+        html_text(s, js(o, "start"));
+        g_string_append(s, json_object_get_boolean(jo(o, "began_before")) ? " (before)" : "");
+        g_string_append(s, "</td><td>");
+        html_text(s, js(o, "end"));
+        g_string_append(s, json_object_get_boolean(jo(o, "open")) ? " (open)" : "");
+        g_string_append_printf(s, "</td><td class=\"n\">%.0f</td><td>%s</td><td>",
+                               jd(o, "duration_s"),
+                               json_object_get_boolean(jo(o, "planned")) ? "yes" : "no");
+        html_text(s, js(o, "cause"));
+        g_string_append(s, "</td></tr>");
+    }
+    g_string_append(s, "</table></body></html>\n");
+    return s;
+}
+
+static bool arg_when(struct req *r, const char *key, int64_t now, int64_t dflt, int64_t *ret)
+{
+    const char *v = req_arg(r, key);
+    *ret = dflt;
+    if (v && !api_parse_when(v, now, ret)) {
+        req_problem(r, 400, "%s: expected RFC 3339, epoch seconds or a duration ago (30d)", key);
+        return false;
+    }
+    return true;
+}
+
+static void h_report_availability(struct req *r)
+{
+    int64_t now = now_usec();
+    struct engine_avail_query q = {.slo = NAN};
+    const char *vm, *format, *slo;
+    if (!arg_when(r, "from", now, now - (int64_t)30 * 86400 * G_USEC_PER_SEC, &q.from_us) ||
+        !arg_when(r, "to", now, now, &q.to_us) || !api_arg_text(r, "vm", 256, &vm) ||
+        !api_arg_text(r, "host", 256, &q.host) || !api_arg_text(r, "group", TAG_MAX, &q.group) ||
+        !api_arg_text(r, "format", 8, &format) || !api_arg_text(r, "slo", 16, &slo))
+        return;
+    if (format && strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "html")) {
+        req_problem(r, 400, "format: json, csv or html");
+        return;
+    }
+    if (slo) {
+        char *end;
+        double v = g_ascii_strtod(slo, &end);
+        if (*end || !(v > 0 && v < 100)) {
+            req_problem(r, 400, "slo: a percentage above 0 and below 100 (99.9)");
+            return;
+        }
+        q.slo = v / 100.0;
+    }
+    g_auto(store_vm_ref_t) v = {0};
+    if (vm) {
+        if (!api_resolve_vm(r, vm, &v))
+            return;
+        q.uuid = v.uuid;
+    }
+    g_autoptr(GError) err = NULL;
+    json_object *rep = NULL;
+    if (engine_report_availability(req_engine(r), &q, &rep, &err) < 0) {
+        api_reply_engine_error(r, err);
+        return;
+    }
+    if (format && strcmp(format, "csv") == 0) {
+        req_text(r, 200, avail_csv(rep), "text/csv; charset=utf-8");
+        json_object_put(rep);
+    } else if (format && strcmp(format, "html") == 0) {
+        req_text(r, 200, avail_html(rep), "text/html; charset=utf-8");
+        json_object_put(rep);
+    } else {
+        req_json(r, 200, rep);
+    }
+}
+
+static const char *const tag_fields[] = {"tags", NULL};
+
+const struct route api_report_routes[] = {
+    {"GET", "/api/v1/reports/availability", 1, false, h_report_availability},
+    {"GET", "/api/v1/tags", 1, false, h_tags},
+    {"PUT", "/api/v1/vms/{}/tags", 2, true, h_vm_tags_put, tag_fields},
+    {NULL, NULL, 0, false, NULL},
+};
