@@ -104,6 +104,9 @@ struct agent_row;
 const struct agent_row *api_machine_find(const struct rows *all, const char *ref);
 /* routes-fleet.c: GET /fleet */
 void h_fleet(struct req *r);
+/* routes-changes.c: "2G", "512M", "1048576" (bytes); K/M/G/T powers of
+ * 1024, with an optional "B" or "iB". */
+bool api_size_bytes(const char *s, int64_t *ret);
 /* A time argument: RFC 3339, epoch seconds, or a duration meaning that
  * long before NOW ("1h"); 1970 to 9999. */
 bool api_parse_when(const char *s, int64_t now, int64_t *ret);

@@ -26,8 +26,7 @@ static const enum action_kind allowed[] = {
 static const char *const change_fields[] = {"vm",      "vms",    "reason", "risk",   "window",
                                             "actions", "canary", "batch",  "checks", NULL};
 
-/* "2G", "512M", "1048576" (bytes), K/M/G/T powers of 1024. */
-static bool size_bytes(const char *s, int64_t *ret)
+bool api_size_bytes(const char *s, int64_t *ret)
 {
     char *end = NULL;
     guint64 v = g_ascii_strtoull(s, &end, 10);
@@ -99,7 +98,7 @@ known:;
         if (kind == ACTION_SETMEM && strcmp(key, "memory") == 0) {
             int64_t bytes;
             if (!json_object_is_type(val, json_type_string) ||
-                !size_bytes(json_object_get_string(val), &bytes)) {
+                !api_size_bytes(json_object_get_string(val), &bytes)) {
                 json_object_put(copy);
                 req_problem(r, 400, "actions[%zu]: memory: a size such as 2G or 512M", i);
                 return false;

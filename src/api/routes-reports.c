@@ -355,10 +355,281 @@ static void h_report_availability(struct req *r)
     }
 }
 
+/* ---- capacity ---- */
+
+#define DAYS(n) ((int64_t)(n)*86400 * G_GINT64_CONSTANT(1000000))
+
+static bool arg_duration(struct req *r, const char *key, int64_t dflt, int64_t max, int64_t *ret)
+{
+    const char *v = req_arg(r, key);
+    *ret = dflt;
+    if (v && (!duration_parse(v, ret) || *ret > max)) {
+        req_problem(r, 400, "%s: a duration (90m, 12h, 30d) of at most %" G_GINT64_FORMAT " days",
+                    key, max / DAYS(1));
+        return false;
+    }
+    return true;
+}
+
+static bool arg_size(struct req *r, const char *key, int64_t dflt, int64_t *ret)
+{
+    const char *v = req_arg(r, key);
+    *ret = dflt;
+    if (v && (!api_size_bytes(v, ret) || *ret <= 0)) {
+        req_problem(r, 400, "%s: a size (512M, 4G, 1T)", key);
+        return false;
+    }
+    return true;
+}
+
+static bool arg_count(struct req *r, const char *key, int64_t min, int64_t max, int64_t dflt,
+                      int64_t *ret)
+{
+    const char *v = req_arg(r, key);
+    *ret = dflt;
+    if (!v)
+        return true;
+    char *end;
+    gint64 n = g_ascii_strtoll(v, &end, 10);
+    if (end == v || *end || n < min || n > max) {
+        req_problem(r, 400, "%s: an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, key,
+                    min, max);
+        return false;
+    }
+    *ret = n;
+    return true;
+}
+
+static const char *const res_names[] = {"cpu", "memory", "disk"};
+
+static GString *capacity_csv(json_object *rep)
+{
+    GString *s = g_string_new("host,usable,cpus,memory_bytes,disk_bytes,vms,vcpus,"
+                              "memory_allocated_bytes,cpu_cores_used,memory_bytes_used,"
+                              "disk_bytes_used,fits,limited_by,cpu_exhausted,memory_exhausted,"
+                              "disk_exhausted\r\n");
+    json_object *hosts = jo(rep, "hosts");
+    for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+        json_object *h = json_object_array_get_idx(hosts, i), *c = jo(h, "capacity"),
+                    *d = jo(h, "demand"), *f = jo(h, "fits"), *fc = jo(h, "forecasts");
+        csv_field(s, js(h, "name"));
+        g_string_append_printf(s, ",%s", json_object_get_boolean(jo(h, "usable")) ? "yes" : "no");
+        const char *nums[][2] = {{"c", "cpus"},
+                                 {"c", "memory_bytes"},
+                                 {"c", "disk_bytes"},
+                                 {"d", "vms"},
+                                 {"d", "vcpus"},
+                                 {"d", "memory_bytes"},
+                                 {"d", "cpu_cores_used"},
+                                 {"d", "memory_bytes_used"},
+                                 {"d", "disk_bytes_used"},
+                                 {"f", "n"}};
+        for (size_t k = 0; k < G_N_ELEMENTS(nums); k++) {
+            json_object *o = nums[k][0][0] == 'c' ? c : nums[k][0][0] == 'd' ? d : f;
+            g_string_append_c(s, ',');
+            csv_num(s, jd(o, nums[k][1]));
+        }
+        g_string_append_c(s, ',');
+        csv_field(s, js(f, "limited_by"));
+        for (size_t k = 0; k < G_N_ELEMENTS(res_names); k++) {
+            json_object *ex = jo(jo(fc, res_names[k]), "exhausted");
+            g_string_append_c(s, ',');
+            csv_field(s, ex ? js(ex, "at") : "");
+        }
+        g_string_append(s, "\r\n");
+    }
+    return s;
+}
+
+/* A chart of one forecast: its history, the forecast with its interval
+ * band, and the limit, scaled to fit 480 x 140. */
+static void svg_chart(GString *s, json_object *f, const char *title, double unit)
+{
+    json_object *hist = jo(f, "history"), *fut = jo(f, "forecast");
+    size_t nh = hist ? json_object_array_length(hist) : 0;
+    size_t nf = fut ? json_object_array_length(fut) : 0;
+    double limit = jd(f, "limit") / unit;
+    double vmax = isnan(limit) ? 0 : limit, vmin = 0;
+    for (size_t i = 0; i < nh + nf; i++) {
+        json_object *p =
+            i < nh ? json_object_array_get_idx(hist, i) : json_object_array_get_idx(fut, i - nh);
+        for (size_t k = 1; k < json_object_array_length(p); k++)
+            vmax = fmax(vmax, json_object_get_double(json_object_array_get_idx(p, k)) / unit);
+    }
+    if (vmax <= vmin)
+        vmax = vmin + 1;
+    const double W = 480, H = 140;
+    size_t n = nh + nf;
+#define X(i) (n > 1 ? (double)(i)*W / (double)(n - 1) : 0)
+#define Y(v) (H - ((v)-vmin) * H / (vmax - vmin))
+    g_string_append_printf(s, "<figure><figcaption>");
+    html_text(s, title);
+    g_string_append_printf(s,
+                           " (%s; %s)</figcaption><svg width=\"%.0f\" height=\"%.0f\" "
+                           "viewBox=\"-2 -2 %.0f %.0f\" role=\"img\">",
+                           js(f, "method"), js(f, "verdict"), W + 4, H + 4, W + 4, H + 4);
+    g_string_append_printf(s,
+                           "<rect width=\"%.0f\" height=\"%.0f\" fill=\"#fafafa\" "
+                           "stroke=\"#ccc\"/>",
+                           W, H);
+    if (nf) { /* the interval band */
+        g_string_append(s, "<polygon fill=\"#bbdefb\" points=\"");
+        for (size_t i = 0; i < nf; i++) {
+            json_object *p = json_object_array_get_idx(fut, i);
+            g_string_append_printf(
+                s, "%.1f,%.1f ", X(nh + i),
+                Y(json_object_get_double(json_object_array_get_idx(p, 3)) / unit));
+        }
+        for (size_t i = nf; i-- > 0;) {
+            json_object *p = json_object_array_get_idx(fut, i);
+            g_string_append_printf(
+                s, "%.1f,%.1f ", X(nh + i),
+                Y(json_object_get_double(json_object_array_get_idx(p, 2)) / unit));
+        }
+        g_string_append(s, "\"/>");
+    }
+    for (int part = 0; part < 2; part++) {
+        json_object *a = part ? fut : hist;
+        size_t m = part ? nf : nh, off = part ? nh : 0;
+        if (!m)
+            continue;
+        g_string_append_printf(s,
+                               "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
+                               "points=\"",
+                               part ? "#1565c0" : "#333");
+        for (size_t i = 0; i < m; i++) {
+            json_object *p = json_object_array_get_idx(a, i);
+            g_string_append_printf(
+                s, "%.1f,%.1f ", X(off + i),
+                Y(json_object_get_double(json_object_array_get_idx(p, 1)) / unit));
+        }
+        g_string_append(s, "\"/>");
+    }
+    if (!isnan(limit))
+        g_string_append_printf(s,
+                               "<line x1=\"0\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" "
+                               "stroke=\"#c62828\" stroke-dasharray=\"4 3\"/>",
+                               W, Y(limit), Y(limit));
+#undef X
+#undef Y
+    g_string_append_printf(s, "</svg></figure>");
+}
+
+static GString *capacity_html(json_object *rep)
+{
+    GString *s =
+        g_string_new("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<title>kanri capacity report</title><style>"
+                     "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
+                     "table{border-collapse:collapse;margin:1em 0}td,th{padding:3px 8px;"
+                     "border-bottom:1px solid #ddd;text-align:left}td.n{text-align:right}"
+                     "figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:12px}"
+                     "@media print{body{margin:0}figure{break-inside:avoid}}</style></head><body>");
+    g_string_append(s, "<h1>Capacity</h1><p>Generated ");
+    html_text(s, js(rep, "generated"));
+    g_string_append(s, "; forecasts learnt from ");
+    html_text(s, js(rep, "history_from"));
+    g_string_append_printf(s, " and looking %.0f days ahead.</p>", jd(rep, "horizon_s") / 86400);
+    json_object *size = jo(rep, "size");
+    g_string_append_printf(s, "<p>Headroom in VMs of %.0f vCPUs, %.1f GiB memory, %.1f GiB disk",
+                           jd(size, "vcpus"), jd(size, "memory_bytes") / (1 << 30),
+                           jd(size, "disk_bytes") / (1 << 30));
+    if (*js(size, "like")) {
+        g_string_append(s, " (like ");
+        html_text(s, js(size, "like"));
+        g_string_append(s, ")");
+    }
+    g_string_append(s, ".</p><table><tr><th>host</th><th>CPU demand / cores</th>"
+                       "<th>memory used / total (GiB)</th><th>fit</th><th>limited by</th></tr>");
+    json_object *hosts = jo(rep, "hosts");
+    for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+        json_object *h = json_object_array_get_idx(hosts, i), *c = jo(h, "capacity"),
+                    *d = jo(h, "demand"), *f = jo(h, "fits");
+        g_string_append(s, "<tr><td>");
+        html_text(s, js(h, "name"));
+        g_string_append_printf(s,
+                               "</td><td class=\"n\">%.2f / %.0f</td><td class=\"n\">%.1f / "
+                               "%.1f</td><td class=\"n\">%.0f</td><td>",
+                               jd(d, "cpu_cores_used"), jd(c, "cpus"),
+                               jd(d, "memory_bytes_used") / (1 << 30),
+                               jd(c, "memory_bytes") / (1 << 30), jd(f, "n"));
+        html_text(s, js(f, "limited_by"));
+        g_string_append(s, "</td></tr>");
+    }
+    g_string_append(s, "</table>");
+    for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+        json_object *h = json_object_array_get_idx(hosts, i), *fc = jo(h, "forecasts");
+        g_string_append(s, "<h2>");
+        html_text(s, js(h, "name"));
+        g_string_append(s, "</h2>");
+        static const double units[] = {1, 1 << 30, 1 << 30};
+        static const char *const titles[] = {"CPU demand (cores)", "Memory in use (GiB)",
+                                             "Disk in use (GiB)"};
+        for (size_t k = 0; k < G_N_ELEMENTS(res_names); k++) {
+            json_object *f = jo(fc, res_names[k]);
+            if (f)
+                svg_chart(s, f, titles[k], units[k]);
+        }
+    }
+    g_string_append(s, "</body></html>\n");
+    return s;
+}
+
+static void h_report_capacity(struct req *r)
+{
+    struct engine_capacity_query q = {0};
+    const char *like, *format;
+    if (!arg_duration(r, "history", DAYS(90), DAYS(400), &q.history_us) ||
+        !arg_duration(r, "step", 0, DAYS(1), &q.step_us) ||
+        !arg_duration(r, "horizon", DAYS(30), DAYS(400), &q.horizon_us) ||
+        !api_arg_text(r, "host", 256, &q.host) || !api_arg_text(r, "pool", 256, &q.pool) ||
+        !api_arg_text(r, "group", TAG_MAX, &q.group) || !api_arg_text(r, "like", 256, &like) ||
+        !api_arg_text(r, "remove", 256, &q.remove_host) ||
+        !arg_count(r, "vcpus", 1, 4096, 1, &q.vcpus) ||
+        !arg_size(r, "memory", (int64_t)1 << 30, &q.memory_bytes) ||
+        !arg_size(r, "disk", (int64_t)10 << 30, &q.disk_bytes) ||
+        !arg_count(r, "add", 0, 100000, 0, &q.add) || !api_arg_text(r, "format", 8, &format))
+        return;
+    if (format && strcmp(format, "json") && strcmp(format, "csv") && strcmp(format, "html")) {
+        req_problem(r, 400, "format: json, csv or html");
+        return;
+    }
+    int64_t step = q.step_us                 ? q.step_us
+                   : q.history_us >= DAYS(2) ? DAYS(1) / 24
+                                             : 300 * G_USEC_PER_SEC;
+    if (q.history_us / step > 20000 || q.horizon_us / step > 20000) {
+        req_problem(r, 400, "step: at most 20000 steps of history and of horizon");
+        return;
+    }
+    g_auto(store_vm_ref_t) v = {0};
+    if (like) {
+        if (!api_resolve_vm(r, like, &v))
+            return;
+        q.like = v.name;
+        q.like_uuid = v.uuid;
+    }
+    g_autoptr(GError) err = NULL;
+    json_object *rep = NULL;
+    if (engine_report_capacity(req_engine(r), &q, &rep, &err) < 0) {
+        api_reply_engine_error(r, err);
+        return;
+    }
+    if (format && strcmp(format, "csv") == 0) {
+        req_text(r, 200, capacity_csv(rep), "text/csv; charset=utf-8");
+        json_object_put(rep);
+    } else if (format && strcmp(format, "html") == 0) {
+        req_text(r, 200, capacity_html(rep), "text/html; charset=utf-8");
+        json_object_put(rep);
+    } else {
+        req_json(r, 200, rep);
+    }
+}
+
 static const char *const tag_fields[] = {"tags", NULL};
 
 const struct route api_report_routes[] = {
     {"GET", "/api/v1/reports/availability", 1, false, h_report_availability},
+    {"GET", "/api/v1/reports/capacity", 1, false, h_report_capacity},
     {"GET", "/api/v1/tags", 1, false, h_tags},
     {"PUT", "/api/v1/vms/{}/tags", 2, true, h_vm_tags_put, tag_fields},
     {NULL, NULL, 0, false, NULL},

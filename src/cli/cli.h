@@ -92,6 +92,10 @@ struct cli_options {
     char *group;  /* report --group */
     char *slo;    /* report --slo PERCENT */
     char *format; /* report --format json|csv|html */
+    char *history, *horizon, *step; /* report capacity */
+    char *like;                     /* report capacity --like VM */
+    char *remove_host;              /* report capacity --remove HOST */
+    gint add;                       /* report capacity --add N */
     /* change requests */
     char **change_vms;     /* change create --vm (repeated) */
     char **change_actions; /* change create --action (repeated) */
@@ -271,6 +275,7 @@ int cmd_ct_list(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_create(const struct cli_verb *v, char **args, guint n);
 /* commands-report.c: reports and the VMs' tags */
 int cmd_report_availability(const struct cli_verb *v, char **args, guint n);
+int cmd_report_capacity(const struct cli_verb *v, char **args, guint n);
 int cmd_vm_tag(const struct cli_verb *v, char **args, guint n);
 int cmd_tags(const struct cli_verb *v, char **args, guint n);
 /* commands-provision.c: templates and VMs made from them */

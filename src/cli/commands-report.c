@@ -193,3 +193,141 @@ int cmd_tags(const struct cli_verb *v, char **args, guint n)
     print_table(t);
     return CLI_EXIT_OK;
 }
+
+static char *gib(double b)
+{
+    return isnan(b) ? g_strdup("-") : g_strdup_printf("%.1fG", b / (1024.0 * 1024 * 1024));
+}
+
+static char *fit_text(struct json_object *f)
+{
+    gint64 n = 0;
+    jint(f, "n", &n);
+    return n < 0 ? g_strdup("any") : g_strdup_printf("%" G_GINT64_FORMAT, n);
+}
+
+/* When a forecast reaches its limit, in words. */
+static char *exhausted_text(struct json_object *f)
+{
+    struct json_object *ex = jobject(f, "exhausted");
+    if (!f)
+        return g_strdup("-");
+    if (!ex)
+        return g_strdup("not within the horizon");
+    const char *at = jstr(ex, "at"), *early = jstr(ex, "earliest");
+    return g_strdup_printf("%s%s%s%s", at ? at : "",
+                           at ? "" : "maybe: ", early && g_strcmp0(early, at) ? " (earliest " : "",
+                           early && g_strcmp0(early, at) ? early : "");
+}
+
+int cmd_report_capacity(const struct cli_verb *v, char **args, guint n)
+{
+    g_autoptr(GString) path = g_string_new("/reports/capacity");
+    const char *keys[][2] = {{"host", cli_opts.host},          {"pool", cli_opts.pool},
+                             {"group", cli_opts.group},        {"memory", cli_opts.ct_memory},
+                             {"disk", cli_opts.disk_size},     {"like", cli_opts.like},
+                             {"remove", cli_opts.remove_host}, {"history", cli_opts.history},
+                             {"horizon", cli_opts.horizon},    {"step", cli_opts.step}};
+    for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+        if (keys[i][1])
+            cli_query_add(path, keys[i][0], keys[i][1]);
+    }
+    if (cli_opts.vcpus > 0) {
+        g_autofree char *s = g_strdup_printf("%d", cli_opts.vcpus);
+        cli_query_add(path, "vcpus", s);
+    }
+    if (cli_opts.add > 0) {
+        g_autofree char *s = g_strdup_printf("%d", cli_opts.add);
+        cli_query_add(path, "add", s);
+    }
+    const char *format = cli_opts.format;
+    if (format && strcmp(format, "csv") && strcmp(format, "html") && strcmp(format, "json") &&
+        strcmp(format, "table"))
+        return cli_usage_error("--format: table, json, csv or html");
+    if (format && (strcmp(format, "csv") == 0 || strcmp(format, "html") == 0)) {
+        cli_query_add(path, "format", format);
+        return api_get_text(path->str);
+    }
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("GET", path->str, NULL, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json || (format && strcmp(format, "json") == 0)) {
+        print_json(reply);
+        return CLI_EXIT_OK;
+    }
+    static const char *const cols[] = {
+        "Host", "VMs", "vCPUs/CPUs", "CPU demand", "Memory used/total", "Fit", "Limited by"};
+    g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
+    table_align_right(t, 1);
+    table_align_right(t, 5);
+    struct json_object *hosts = jarray(reply, "hosts");
+    for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+        struct json_object *h = json_object_array_get_idx(hosts, i), *c = jobject(h, "capacity"),
+                           *d = jobject(h, "demand"), *f = jobject(h, "fits");
+        table_add(t, jstr(h, "name"));
+        cell_int(t, d, "vms");
+        g_autofree char *vc = g_strdup_printf("%.0f/%.0f", jnum(d, "vcpus"), jnum(c, "cpus"));
+        table_add(t, vc);
+        g_autofree char *cpu = g_strdup_printf("%.2f cores", jnum(d, "cpu_cores_used"));
+        table_add(t, cpu);
+        g_autofree char *mu = gib(jnum(d, "memory_bytes_used")), *mt = gib(jnum(c, "memory_bytes"));
+        g_autofree char *mem = g_strdup_printf("%s/%s", mu, mt);
+        table_add(t, mem);
+        g_autofree char *fit = fit_text(f);
+        table_add(t, fit);
+        table_add(t, jstr(f, "limited_by"));
+    }
+    print_table(t);
+    struct json_object *size = jobject(reply, "size");
+    g_autofree char *sm = gib(jnum(size, "memory_bytes")), *sd = gib(jnum(size, "disk_bytes"));
+    printf("\nFit: VMs of %.0f vCPUs, %s memory, %s disk%s%s%s.\n", jnum(size, "vcpus"), sm, sd,
+           jstr(size, "like") ? " (like " : "", jstr(size, "like") ? jstr(size, "like") : "",
+           jstr(size, "like") ? ")" : "");
+
+    static const char *const fcols[] = {"Host", "Resource", "Model", "Runs out", "Backtest"};
+    g_autoptr(table) ft = table_new(G_N_ELEMENTS(fcols), fcols);
+    static const char *const res[] = {"cpu", "memory", "disk"};
+    for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+        struct json_object *h = json_object_array_get_idx(hosts, i), *fc = jobject(h, "forecasts");
+        for (guint k = 0; k < G_N_ELEMENTS(res); k++) {
+            struct json_object *f = jobject(fc, res[k]), *bt = jobject(f, "backtest");
+            table_add(ft, jstr(h, "name"));
+            table_add(ft, res[k]);
+            table_add(ft, jstr(f, "method"));
+            g_autofree char *ex = exhausted_text(f);
+            table_add(ft, ex);
+            bool beats = false;
+            jbool(bt, "beats_baselines", &beats);
+            g_autofree char *b =
+                bt ? g_strdup_printf("MAE %.3g vs last value %.3g, seasonal naive %.3g: %s",
+                                     jnum(bt, "mae"), jnum(bt, "mae_last_value"),
+                                     jnum(bt, "mae_seasonal_naive"),
+                                     beats ? "beats both" : "does not beat them")
+                   : g_strdup(jstr(f, "verdict"));
+            table_add(ft, b);
+        }
+    }
+    printf("\nForecasts:\n");
+    print_table(ft);
+    struct json_object *w = jobject(reply, "whatif");
+    if (w) {
+        gint64 placed = 0, add = 0, fits = 0;
+        bool moved = true;
+        jint(w, "placed", &placed);
+        jint(w, "add", &add);
+        jint(w, "fits", &fits);
+        jbool(w, "moved_fits", &moved);
+        const char *gone = jstr(w, "remove_host");
+        g_autofree char *more =
+            fits < 0 ? g_strdup("any number") : g_strdup_printf("%" G_GINT64_FORMAT, fits);
+        printf("\nWhat-if:%s%s%s %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+               " VMs placed; %s more fit after.\n",
+               gone ? " without " : "", gone ? gone : "",
+               gone ? (moved ? " (its VMs fit on the others);"
+                             : " (its VMs do NOT fit on the others);")
+                    : "",
+               placed, add, more);
+    }
+    return CLI_EXIT_OK;
+}

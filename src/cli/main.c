@@ -318,6 +318,30 @@ static const GOptionEntry report_entries[] = {
     {NULL},
 };
 
+static const GOptionEntry capacity_entries[] = {
+    {"host", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.host, "Only this host", "HOST"},
+    {"pool", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.pool, "Only the pools of this name", "POOL"},
+    {"group", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.group, "Also the demand of the VMs tagged TAG",
+     "TAG"},
+    {"vcpus", 0, 0, G_OPTION_ARG_INT, &cli_opts.vcpus, "The size to fit: vCPUs (default 1)", "N"},
+    {"memory", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.ct_memory, "... memory (default 1G)", "SIZE"},
+    {"disk", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.disk_size, "... disk (default 10G)", "SIZE"},
+    {"like", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.like,
+     "The size of this VM, with what it demands instead of what it is given", "VM"},
+    {"add", 0, 0, G_OPTION_ARG_INT, &cli_opts.add, "What-if: N VMs of the size added", "N"},
+    {"remove", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.remove_host,
+     "What-if: this host taken away, its VMs moved to the others", "HOST"},
+    {"history", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.history,
+     "How far back the forecasts learn from (default 90d)", "DURATION"},
+    {"horizon", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.horizon,
+     "How far ahead they look (default 30d)", "DURATION"},
+    {"step", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.step,
+     "Their step (default 1h over 2 days of history or more, else 5m)", "DURATION"},
+    {"format", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.format,
+     "table (default), json, csv or html (a self-contained page with charts)", "FORMAT"},
+    {NULL},
+};
+
 static const GOptionEntry tags_entries[] = {
     {"tag", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.group, "Only the VMs tagged TAG", "TAG"},
     {"vm", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.vm, "Only this VM's tags", "VM"},
@@ -484,6 +508,16 @@ static const struct cli_verb verbs[] = {
      "it began in a maintenance window; else unplanned) and unknown (kanri was not collecting "
      "the host: never counted as up). Availability is up over up and unplanned down.",
      report_entries, cmd_report_availability},
+    {"report", "capacity", "", 0, 0,
+     "Report capacity, demand, headroom and forecasts per host and pool.",
+     "Demand is the reconciled view's: CPU busy plus the run-queue wait the guests cannot see, "
+     "memory in use without the guests' cache, disk in use; a VM without a figure counts at its "
+     "allocation. Headroom is how many more VMs of the size (--vcpus/--memory/--disk, or --like "
+     "a VM) fit, and what limits them (thin disks' claim on the pools counts). Forecasts are "
+     "Holt-Winters with daily and weekly seasons as the history allows, with a 95 % interval, "
+     "when each resource runs out, and their backtest against the last value and the seasonal "
+     "naive forecast. --add and --remove: the same after a what-if.",
+     capacity_entries, cmd_report_capacity},
     {"change", "list", "", 0, 0, "List change requests, newest first.", NULL, change_list_entries,
      cmd_change_list, true},
     {"change", "show", "ID", 1, 1, "Show a change request and what became of each VM.", NULL, NULL,

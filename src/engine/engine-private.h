@@ -37,6 +37,7 @@ struct inv_dom {
     /* Its state as last seen, to tell the operations record what changed. */
     char *state, *state_reason;
     int64_t max_memory; /* bytes, from its last sync; 0 unknown (not synced since start) */
+    int64_t vcpus;      /* from its last sync; 0 unknown */
 };
 
 /* A persistent change not yet in the live definition. */
@@ -307,8 +308,10 @@ struct round_batch {
     GArray *avail;        /* struct store_avail_mark, uuid/reason owned */
 };
 
-/* stage-report.c: the VMs' availability marks of the round. */
-void stage_report(struct engine *e, struct ehost *h, struct round_batch *b);
+/* stage-report.c: the VMs' availability marks of the round, and (NODE
+ * not NULL) the allocation and demand of the round's ITEMS in it. */
+void stage_report(struct engine *e, struct ehost *h, GPtrArray *items, struct round_batch *b,
+                  struct node_sample *node);
 GHashTable *engine_avail_new(void);
 
 /* stage-policy.c, engine-policy.c */

@@ -320,6 +320,28 @@ struct engine_avail_query {
 int engine_report_availability(struct engine *e, const struct engine_avail_query *q,
                                struct json_object **ret, GError **error);
 
+struct engine_capacity_query {
+    int64_t now_us;     /* 0: now */
+    int64_t history_us; /* how far back the forecasts learn from */
+    int64_t horizon_us; /* how far ahead they look */
+    int64_t step_us;    /* their step; 0: an hour over 2 days of history or more, else 5 min */
+    const char *host;   /* one host; NULL: all */
+    const char *pool;   /* one pool (by name); NULL: all */
+    const char *group;  /* the VMs tagged so: their allocation and demand; NULL: none */
+    /* The size to fit: vCPUs, memory and disk, or like a VM (LIKE_UUID,
+     * shown as LIKE) with its demand. */
+    int64_t vcpus, memory_bytes, disk_bytes;
+    const char *like, *like_uuid;
+    int64_t add;             /* what-if: VMs of the size added */
+    const char *remove_host; /* what-if: this host taken away */
+};
+/* The capacity report of Q as JSON (docs/api.md): per host capacity,
+ * allocation and reconciled demand, how many VMs of the size fit, the
+ * forecasts of demand with their backtests, the pools, the totals and the
+ * what-if. */
+int engine_report_capacity(struct engine *e, const struct engine_capacity_query *q,
+                           struct json_object **ret, GError **error);
+
 /* Posts EV (moved); the ops thread stores and correlates it. */
 void engine_event_post(struct engine *e, struct event *ev);
 int engine_incident_acknowledge(struct engine *e, int64_t id, const char *who,

@@ -514,6 +514,7 @@ static void sink_domain(void *ctx, int64_t host_id, struct domain_info *d_moved,
     g_free(inv->state_reason);
     inv->state_reason = g_strdup(d->state_reason);
     inv->max_memory = (int64_t)d->max_memory_bytes;
+    inv->vcpus = (int64_t)d->vcpus;
     if (a.new_version) {
         inv->version = version + 1;
         memcpy(inv->xml_sha, sha, 32);

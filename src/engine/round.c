@@ -168,7 +168,9 @@ static void sink_round(void *ctx, struct round_report *r)
         stage_reconcile(e, h, round_items, &b);
     stage_ops(e, h, round_items, &b);
     stage_policy(e, h, round_items, &b);
-    stage_report(e, h, &b);
+    stage_report(e, h, round_items, &b, r->have_node ? &r->node : NULL);
+    if (r->have_node)
+        h->node = r->node; /* with what the stage added */
     h->stages_last_s = (double)(mono_usec() - st0) / 1e6;
     h->stages_sum_s += h->stages_last_s;
 

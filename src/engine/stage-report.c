@@ -7,7 +7,9 @@
  * the spans a VM's state is unknown.
  *
  * Runs under e->lock after the other stages, on every domain of the host's
- * inventory (a shut-off VM is in no round's samples).
+ * inventory (a shut-off VM is in no round's samples).  The round's host
+ * figures get what its running VMs are allocated and demand
+ * (report/capacity.h): the capacity report's history.
  */
 #include "config.h"
 
@@ -15,6 +17,9 @@
 
 #include "basic/util.h"
 #include "report/availability.h"
+#include "report/capacity.h"
+
+#include <math.h>
 
 struct avail_last {
     enum avail_state state;
@@ -81,8 +86,86 @@ static void mark(struct round_batch *b, struct ehost *h, const char *uuid, enum 
     g_array_append_val(b->avail, m);
 }
 
-void stage_report(struct engine *e, struct ehost *h, struct round_batch *b)
+static double r_value(uint64_t v, double scale)
 {
+    return v == SAMPLE_ABSENT ? NAN : (double)v * scale;
+}
+
+static uint64_t u(double v)
+{
+    return isnan(v) || v < 0 ? SAMPLE_ABSENT : (uint64_t)llround(v);
+}
+
+static int64_t or_else(uint64_t v, int64_t dflt)
+{
+    return v == SAMPLE_ABSENT ? dflt : (int64_t)v;
+}
+
+/* The allocation and demand of the host's running VMs into NODE: by the
+ * round's samples where it has them, else by the inventory, with no
+ * reconciled figure (so at their allocation). */
+static void demand(struct ehost *h, GPtrArray *items, const struct round_batch *b,
+                   struct node_sample *node)
+{
+    g_autoptr(GHashTable) rec = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < b->reconciled->len; i++) {
+        struct reconciled_sample *s = &g_array_index(b->reconciled, struct reconciled_sample, i);
+        g_hash_table_insert(rec, s->uuid, s);
+    }
+    g_autoptr(GHashTable) sampled = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < items->len; i++) {
+        const struct item *it = g_ptr_array_index(items, i);
+        if (it->have_host[0])
+            g_hash_table_insert(sampled, it->uuid, (gpointer)it);
+    }
+    g_autoptr(GArray) vms = g_array_new(FALSE, TRUE, sizeof(struct cap_vm));
+    GHashTableIter iter;
+    gpointer k, val;
+    g_hash_table_iter_init(&iter, h->inv);
+    while (g_hash_table_iter_next(&iter, &k, &val)) {
+        const struct inv_dom *d = val;
+        if (d->removed ||
+            (g_strcmp0(d->state, "running") != 0 && g_strcmp0(d->state, "paused") != 0))
+            continue;
+        const struct item *it = g_hash_table_lookup(sampled, d->uuid);
+        const struct reconciled_sample *r = g_hash_table_lookup(rec, d->uuid);
+        struct cap_vm v = {.vcpus = d->vcpus,
+                           .memory_bytes = d->max_memory,
+                           .cpu_demand_pct = NAN,
+                           .mem_used_bytes = NAN,
+                           .disk_used_bytes = NAN};
+        if (it) {
+            const struct host_sample *hs = &it->host[0];
+            v.vcpus = or_else(hs->vcpu_count, v.vcpus);
+            v.memory_bytes = or_else(hs->balloon_maximum, v.memory_bytes);
+            v.disk_bytes = or_else(hs->block_capacity, 0);
+            v.disk_host_bytes = or_else(hs->block_physical, 0);
+        }
+        if (r) {
+            /* Stored in thousandths of a percent. */
+            v.cpu_demand_pct = r_value(r->cpu_demand, 1e-3);
+            v.mem_used_bytes = r_value(r->mem_used, 1);
+            v.disk_used_bytes = r_value(r->disk_used, 1);
+        }
+        g_array_append_val(vms, v);
+    }
+    struct cap_demand d;
+    cap_demand_sum((const struct cap_vm *)vms->data, vms->len, &d);
+    node->vcpus_alloc = (uint64_t)d.vcpus;
+    node->mem_alloc = (uint64_t)d.memory_bytes;
+    node->disk_alloc = (uint64_t)d.disk_bytes;
+    node->cpu_demand_milli = u(d.cpu_cores * 1000.0);
+    node->mem_demand = u(d.memory_bytes_used);
+    node->disk_demand = u(d.disk_bytes_used);
+}
+
+void stage_report(struct engine *e, struct ehost *h, GPtrArray *items, struct round_batch *b,
+                  struct node_sample *node)
+{
+    /* Before its inventory is known, a host's VMs are not: no figure
+     * rather than a false zero. */
+    if (node && h->synced_once)
+        demand(h, items, b, node);
     GHashTableIter it;
     gpointer k, v;
     g_hash_table_iter_init(&it, h->inv);

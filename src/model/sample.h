@@ -153,6 +153,12 @@ struct node_sample {
     uint64_t domains_collected; /* domains with a host sample this round */
     uint64_t domains_missed;    /* running domains without one (cut, failed) */
     bool round_cut;             /* the round hit its budget */
+    /* What the round's running domains are allocated (vCPUs, memory,
+     * disks' virtual sizes) and demand by the reconciled view (CPU busy +
+     * wait in thousandths of a core, memory in use without cache, disk in
+     * use); set by the engine (stage-report.c, report/capacity.h). */
+    uint64_t vcpus_alloc, mem_alloc, disk_alloc;
+    uint64_t cpu_demand_milli, mem_demand, disk_demand;
 };
 
 /* Every figure SAMPLE_ABSENT; round_cut false.  No owned pointers. */

@@ -219,8 +219,12 @@ void fc_backtest(const double *v, size_t n, int steps_per_day, struct fc_backtes
 {
     memset(ret, 0, sizeof(*ret));
     ret->mae = ret->mae_last = ret->mae_seasonal = NAN;
-    size_t train = n * 3 / 4;
-    if (train < 4 || n - train < 1)
+    /* Split what there is: from the first value on. */
+    size_t first = 0;
+    while (first < n && isnan(v[first]))
+        first++;
+    size_t train = first + (n - first) * 3 / 4;
+    if (train < first + 4 || n - train < 1)
         return;
     struct fc_model m = {0};
     if (!fc_fit(v, train, steps_per_day, &m)) {

@@ -61,6 +61,6 @@ struct fc_backtest {
     bool beats;            /* strictly better than both */
 };
 
-/* Trains on the first three quarters of V (N values) and scores the
- * forecast of the rest against the baselines. */
+/* Trains on the first three quarters of V (N values; from its first
+ * value on) and scores the forecast of the rest against the baselines. */
 void fc_backtest(const double *v, size_t n, int steps_per_day, struct fc_backtest *ret);

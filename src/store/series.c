@@ -16,6 +16,11 @@
     }
 #define NS 1e-9
 
+#define MS(st, field, unit, prom, scale, help, served)                                             \
+    {                                                                                              \
+#field, false, unit, offsetof(struct st, field), prom, scale, help, served                 \
+    }
+
 static const struct series_metric vm_host_metrics[] = {
     M(host_sample, cpu_time_ns, true, "ns", "cpu_seconds_total", NS,
       "CPU time of the domain (QEMU process: vCPUs and emulator)"),
@@ -121,6 +126,18 @@ static const struct series_metric host_metrics[] = {
       "Domains with a host sample in the round"),
     M(node_sample, domains_missed, false, "count", NULL, 1,
       "Running domains without a host sample in the round"),
+    M(node_sample, vcpus_alloc, false, "count", "vcpus_allocated", 1,
+      "vCPUs of the running domains"),
+    M(node_sample, mem_alloc, false, "bytes", "memory_allocated_bytes", 1,
+      "Memory allocated to the running domains (their maximum)"),
+    M(node_sample, disk_alloc, false, "bytes", "disk_allocated_bytes", 1,
+      "Virtual size of the running domains' disks"),
+    MS(node_sample, cpu_demand_milli, "cores", "cpu_demand_cores", 1e-3,
+       "CPU the running domains demand by the reconciled view: busy + run-queue wait", 1e-3),
+    M(node_sample, mem_demand, false, "bytes", "memory_demand_bytes", 1,
+      "Memory the running domains use by the reconciled view, guest cache excluded"),
+    M(node_sample, disk_demand, false, "bytes", "disk_demand_bytes", 1,
+      "Disk space the running domains use by the reconciled view"),
 };
 
 static const struct series_metric pool_metrics[] = {
@@ -181,11 +198,6 @@ const struct series_kind series_pool = {
     pool_metrics,
     G_N_ELEMENTS(pool_metrics),
 };
-
-#define MS(st, field, unit, prom, scale, help, served)                                             \
-    {                                                                                              \
-#field, false, unit, offsetof(struct st, field), prom, scale, help, served                 \
-    }
 
 static const struct series_metric vm_reconciled_metrics[] = {
     MS(reconciled_sample, cpu_busy, "%", "cpu_busy_ratio", 1e-5,

@@ -365,20 +365,25 @@ static int insert_node(struct db *db, const struct node_sample *node, GError **e
         db_prep(db, error,
                 "INSERT INTO node_samples(host_id, t, cpu_user_ns, cpu_kernel_ns,"
                 " cpu_idle_ns, cpu_iowait_ns, mem_total, mem_free, mem_buffers, mem_cached,"
-                " domains_running, round_us, domains_collected, domains_missed, round_cut)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " domains_running, round_us, domains_collected, domains_missed, round_cut,"
+                " vcpus_alloc, mem_alloc, disk_alloc, cpu_demand_milli, mem_demand, disk_demand)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (host_id, t) DO UPDATE SET cpu_user_ns = excluded.cpu_user_ns, "
                 "cpu_kernel_ns = excluded.cpu_kernel_ns, cpu_idle_ns = excluded.cpu_idle_ns, "
                 "cpu_iowait_ns = excluded.cpu_iowait_ns, mem_total = excluded.mem_total, mem_free "
                 "= excluded.mem_free, mem_buffers = excluded.mem_buffers, mem_cached = "
                 "excluded.mem_cached, domains_running = excluded.domains_running, round_us = "
                 "excluded.round_us, domains_collected = excluded.domains_collected, domains_missed "
-                "= excluded.domains_missed, round_cut = excluded.round_cut",
-                "iiUUUUUUUUUUUUb", node->host_id, node->time_us, node->cpu_user_ns,
+                "= excluded.domains_missed, round_cut = excluded.round_cut, vcpus_alloc = "
+                "excluded.vcpus_alloc, mem_alloc = excluded.mem_alloc, disk_alloc = "
+                "excluded.disk_alloc, cpu_demand_milli = excluded.cpu_demand_milli, mem_demand = "
+                "excluded.mem_demand, disk_demand = excluded.disk_demand",
+                "iiUUUUUUUUUUUUbUUUUUU", node->host_id, node->time_us, node->cpu_user_ns,
                 node->cpu_kernel_ns, node->cpu_idle_ns, node->cpu_iowait_ns, node->mem_total,
                 node->mem_free, node->mem_buffers, node->mem_cached, node->domains_running,
-                node->round_us, node->domains_collected, node->domains_missed,
-                (int)node->round_cut),
+                node->round_us, node->domains_collected, node->domains_missed, (int)node->round_cut,
+                node->vcpus_alloc, node->mem_alloc, node->disk_alloc, node->cpu_demand_milli,
+                node->mem_demand, node->disk_demand),
         error);
 }
 

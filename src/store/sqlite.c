@@ -333,7 +333,15 @@ static const char *const migrations[] = {
     "CREATE INDEX host_spans_host ON host_spans(host_id, to_t);"
     "CREATE TABLE vm_tags ("
     "  uuid TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (uuid, tag));"
-    "CREATE INDEX vm_tags_tag ON vm_tags(tag);",
+    "CREATE INDEX vm_tags_tag ON vm_tags(tag);"
+    /* ... and each round's allocation and demand of its host's VMs, the
+     * capacity report's history. */
+    "ALTER TABLE node_samples ADD COLUMN vcpus_alloc INTEGER;"
+    "ALTER TABLE node_samples ADD COLUMN mem_alloc INTEGER;"
+    "ALTER TABLE node_samples ADD COLUMN disk_alloc INTEGER;"
+    "ALTER TABLE node_samples ADD COLUMN cpu_demand_milli INTEGER;"
+    "ALTER TABLE node_samples ADD COLUMN mem_demand INTEGER;"
+    "ALTER TABLE node_samples ADD COLUMN disk_demand INTEGER;",
 };
 
 void bind_s(struct db_stmt *q, int idx, const char *s)

@@ -203,3 +203,102 @@ def test_cli(k):
     assert "SLO 99.9" in p.stdout
     p = k.cli("report", "availability", "--from", "1h", "--format", "csv", check=True)
     assert p.stdout.startswith("vm,uuid,host")
+
+
+# ---- capacity ----
+
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+def capacity(k, query=""):
+    r = k.get("/api/v1/reports/capacity?history=2m&horizon=30s&step=1s" + query)
+    assert r.status == 200, r
+    return r.json
+
+
+def lab(rep):
+    return next(h for h in rep["hosts"] if h["name"] == "lab")
+
+
+def test_capacity_headroom_and_what_if(k):
+    # web1 and web2 run (1 vCPU, 256 MiB each); the test driver gives no
+    # reconciled figure, so they count at their allocation.
+    k.wait_for(lambda: lab(capacity(k))["demand"]["vcpus"] == 2, what="2 running VMs' demand")
+    h = lab(capacity(k, "&vcpus=1&memory=1G&disk=1G"))
+    assert h["capacity"]["cpus"] == 4 and h["capacity"]["memory_bytes"] == 8 * GIB
+    d = h["demand"]
+    assert d["vcpus"] == 2 and d["memory_bytes"] == 512 * MIB
+    assert d["cpu_cores_used"] == 2 and d["memory_bytes_used"] == 512 * MIB
+    # 2 cores left for 1-vCPU VMs; 7.5 GiB for 1 GiB ones; no pool here.
+    assert h["fits"] == {"n": 2, "limited_by": "cpu", "cpu": 2, "memory": 7, "disk": None}
+
+    rep = capacity(k, "&like=web1")
+    assert rep["size"]["like"] == "web1" and rep["size"]["memory_bytes"] == 256 * MIB
+    assert lab(rep)["fits"]["memory"] == (8 * GIB - 512 * MIB) // (256 * MIB)
+
+    rep = capacity(k, "&vcpus=1&memory=1G&add=1")
+    assert rep["whatif"]["placed"] == 1 and rep["whatif"]["fits"] == 1
+    assert rep["totals"]["fits"] == 2
+    rep = capacity(k, "&remove=lab&add=1")
+    w = rep["whatif"]
+    assert w["remove_host"] == "lab" and not w["moved_fits"] and w["placed"] == 0
+    assert w["hosts"][0]["usable"] is False
+
+    # A VM stopped: its demand goes.
+    assert k.post("/api/v1/vms/web2/actions/destroy", {}).status == 200
+    k.wait_for(lambda: lab(capacity(k))["demand"]["vcpus"] == 1, what="1 running VM's demand")
+    assert lab(capacity(k))["demand"]["memory_bytes_used"] == 256 * MIB
+
+
+def test_capacity_forecast_from_history(k):
+    # One-second steps: a few seconds of rounds are a history to learn from.
+    def forecast_ready():
+        f = lab(capacity(k))["forecasts"]["memory"]
+        return f["backtest"] is not None and f["points"] >= 8
+    k.wait_for(forecast_ready, timeout=60, what="a memory forecast with a backtest")
+    f = lab(capacity(k))["forecasts"]["memory"]
+    assert f["method"] == "holt" and f["step_s"] == 1 and f["limit"] == 8 * GIB
+    # Flat demand: the forecast stays where it is, far from the limit.
+    assert all(abs(p[1] - 512 * MIB) < 64 * MIB for p in f["forecast"])
+    assert all(p[2] <= p[1] <= p[3] for p in f["forecast"])
+    assert f["exhausted"] is None
+    assert set(f["backtest"]) >= {"mae", "mae_last_value", "mae_seasonal_naive",
+                                  "beats_baselines"}
+    assert f["verdict"]
+    # The pool-less host has no disk limit to run into.
+    assert lab(capacity(k))["forecasts"]["disk"]["limit"] is None
+
+    r = k.get("/api/v1/reports/capacity?history=2m&horizon=30s&step=1s&format=csv")
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.body)))
+    assert rows[0]["host"] == "lab" and rows[0]["memory_exhausted"] == ""
+    r = k.get("/api/v1/reports/capacity?history=2m&horizon=30s&step=1s&format=html")
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert "<polyline" in r.body and "<polygon" in r.body and "<script" not in r.body
+
+
+def test_capacity_group_and_refusals(k):
+    assert k.request("PUT", "/api/v1/vms/web1/tags", {"tags": ["shop"]}).status == 200
+    k.wait_for(lambda: lab(capacity(k))["demand"]["vcpus"] == 2, what="2 running VMs' demand")
+    g = capacity(k, "&group=shop")["group"]
+    assert g["name"] == "shop" and g["vms_tagged"] == 1
+    assert g["demand"]["vcpus"] == 1 and g["demand"]["memory_bytes"] == 256 * MIB
+    assert capacity(k)["group"] is None
+    for q, word in [("history=soon", "history"), ("step=0", "step"), ("format=pdf", "format"),
+                    ("memory=-1", "memory"), ("vcpus=0", "vcpus"), ("add=-1", "add"),
+                    ("history=400d&step=1s", "step")]:
+        r = k.get("/api/v1/reports/capacity?" + q)
+        assert r.status == 400 and word in r.json["detail"], (q, r)
+    for q in ["like=nope", "host=nope", "remove=nope"]:
+        assert k.get("/api/v1/reports/capacity?" + q).status == 404, q
+
+
+def test_capacity_cli(k):
+    k.wait_for(lambda: lab(capacity(k))["demand"]["vcpus"] == 2, what="2 running VMs' demand")
+    p = k.cli("report", "capacity", "--history", "1m", "--horizon", "30s", "--step", "1s",
+              "--vcpus", "1", "--memory", "1G", "--add", "1", check=True)
+    assert "lab" in p.stdout and "Forecasts:" in p.stdout and "What-if:" in p.stdout
+    assert "cpu" in p.stdout and "limited by" in p.stdout.lower()
+    p = k.cli("report", "capacity", "--format", "csv", check=True)
+    assert p.stdout.startswith("host,usable,cpus")

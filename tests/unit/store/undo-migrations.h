@@ -8,7 +8,14 @@
 #pragma once
 
 /* Step 19: availability (sqlite-reports.c). */
-#define UNDO_MIGRATION_19 "DROP TABLE vm_states; DROP TABLE host_spans; DROP TABLE vm_tags;"
+#define UNDO_MIGRATION_19                                                                          \
+    "DROP TABLE vm_states; DROP TABLE host_spans; DROP TABLE vm_tags;"                             \
+    "ALTER TABLE node_samples DROP COLUMN vcpus_alloc;"                                            \
+    "ALTER TABLE node_samples DROP COLUMN mem_alloc;"                                              \
+    "ALTER TABLE node_samples DROP COLUMN disk_alloc;"                                             \
+    "ALTER TABLE node_samples DROP COLUMN cpu_demand_milli;"                                       \
+    "ALTER TABLE node_samples DROP COLUMN mem_demand;"                                             \
+    "ALTER TABLE node_samples DROP COLUMN disk_demand;"
 
 /* Step 18: change requests (sqlite-changes.c). */
 #define UNDO_MIGRATION_18                                                                          \
