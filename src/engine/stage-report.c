@@ -44,20 +44,33 @@ static int64_t stale_us(const struct engine *e, int src)
     return src == GS_BALLOON ? c->balloon_stale_us : c->guest_stale_us;
 }
 
+/* What IT's guest sources say: an agent's (qemu-guest-agent, kanri-guestd)
+ * when it ever had one, else the balloon driver's statistics (the guest
+ * kernel's, for a VM without an agent), else nothing (host-only). */
 static void observe(const struct engine *e, const struct item *it, int64_t now, struct avail_obs *o)
 {
     if (!it)
         return;
-    for (int src = 0; src < GS_N; src++) {
+    static const int agents[] = {GS_QGA, GS_GUESTD}, balloon[] = {GS_BALLOON};
+    bool has_agent = it->have_guest[GS_QGA][0] || it->have_guest[GS_GUESTD][0];
+    const int *srcs = has_agent ? agents : balloon;
+    size_t n = has_agent ? G_N_ELEMENTS(agents) : G_N_ELEMENTS(balloon);
+    for (size_t i = 0; i < n; i++) {
+        int src = srcs[i];
         if (!it->have_guest[src][0])
             continue;
         const struct guest_sample *g = &it->guest[src][0];
         o->guest_seen = true;
         if (now - g->received_us > stale_us(e, src))
             continue;
+        /* The stock agent that stopped answering is lost now, however
+         * young its last figures. */
+        const struct part_status *agent = &it->parts[PART_AGENT];
+        if (src == GS_QGA && agent->known && !agent->available)
+            continue;
         o->guest_fresh = true;
-        /* A guest that answers with the time it answered last: its clock
-         * (and so the guest) stands still. */
+        /* An agent that answers with the time it answered last: its
+         * clock (and so the guest) stands still. */
         const struct guest_sample *p = &it->guest[src][1];
         if (src != GS_BALLOON && it->have_guest[src][1] && p->received_us < g->received_us &&
             p->time_us == g->time_us)
