@@ -10,9 +10,11 @@
 #include "ops/ops.h"
 
 #include "api/api.h"
+#include "engine/engine.h"
 #include "basic/util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 enum conf_type {
@@ -163,6 +165,11 @@ struct conf *conf_new(void)
     ha_conf_init(&c->ha);
     c->ha_vms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ha_vm_settings_free);
     c->ha_groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
+    c->reports_schedule = g_strdup("daily");
+    c->reports_formats = REPORT_FORMAT_HTML | REPORT_FORMAT_CSV;
+    c->reports_capacity = true;
+    c->slo_default = NAN;
+    c->slo_groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return c;
 }
 
@@ -189,6 +196,9 @@ void conf_free(struct conf *c)
     g_hash_table_unref(c->policy_anti_affinity);
     g_hash_table_unref(c->ha_vms);
     g_hash_table_unref(c->ha_groups);
+    g_free(c->reports_dir);
+    g_free(c->reports_schedule);
+    g_hash_table_unref(c->slo_groups);
     g_free(c);
 }
 
@@ -738,6 +748,95 @@ static void check_ha(struct conf *c, GKeyFile *kf, GHashTable *lines, const char
     }
 }
 
+/* A percentage above 0 and below 100 as a fraction. */
+static bool parse_slo(const char *val, double *ret)
+{
+    char *end;
+    double v = g_ascii_strtod(val, &end);
+    if (end == val || *end || !(v > 0 && v < 100))
+        return false;
+    *ret = v / 100.0;
+    return true;
+}
+
+static bool tag_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > 64)
+        return false;
+    for (const char *p = t; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
+            return false;
+    }
+    return true;
+}
+
+/* [reports]: where and how often the scheduled reports are written, and
+ * the SLO targets, the fleet's (slo) and each group's (slo.TAG). */
+static void check_reports(struct conf *c, GKeyFile *kf, GHashTable *lines, const char *label,
+                          GPtrArray *errors, unsigned *count)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, "reports", NULL, NULL);
+    for (size_t i = 0; keys && keys[i]; i++) {
+        const char *key = keys[i];
+        int line = line_of(lines, "reports", key);
+        g_autofree char *raw = g_key_file_get_value(kf, "reports", key, NULL);
+        g_autofree char *val = g_strstrip(g_strdup(raw ? raw : ""));
+        if (g_str_equal(key, "directory")) {
+            if (!g_path_is_absolute(val))
+                add_error(errors, count, label, line, "[reports] directory: an absolute path");
+            g_free(c->reports_dir);
+            c->reports_dir = g_strdup(val);
+        } else if (g_str_equal(key, "schedule")) {
+            static const char *const ok[] = {"daily", "weekly", "monthly", NULL};
+            if (!g_strv_contains(ok, val))
+                add_error(errors, count, label, line,
+                          "[reports] schedule: daily, weekly or monthly");
+            g_free(c->reports_schedule);
+            c->reports_schedule = g_strdup(val);
+        } else if (g_str_equal(key, "formats")) {
+            unsigned f = 0;
+            g_auto(GStrv) words = g_strsplit_set(val, ", ", -1);
+            bool bad = false;
+            for (size_t k = 0; words[k]; k++) {
+                if (!*words[k])
+                    continue;
+                if (g_str_equal(words[k], "html"))
+                    f |= REPORT_FORMAT_HTML;
+                else if (g_str_equal(words[k], "csv"))
+                    f |= REPORT_FORMAT_CSV;
+                else if (g_str_equal(words[k], "json"))
+                    f |= REPORT_FORMAT_JSON;
+                else
+                    bad = true;
+            }
+            if (bad || !f)
+                add_error(errors, count, label, line,
+                          "[reports] formats: one or more of html, csv, json");
+            c->reports_formats = f;
+        } else if (g_str_equal(key, "capacity")) {
+            if (!parse_bool(val, &c->reports_capacity))
+                add_error(errors, count, label, line, "[reports] capacity: yes or no");
+        } else if (g_str_equal(key, "slo")) {
+            if (!parse_slo(val, &c->slo_default))
+                add_error(errors, count, label, line,
+                          "[reports] slo: a percentage above 0 and below 100 (99.9)");
+        } else if (g_str_has_prefix(key, "slo.")) {
+            double v;
+            if (!tag_ok(key + 4))
+                add_error(errors, count, label, line,
+                          "[reports] %s: a tag is 1-64 letters, digits, '.', '_' or '-'", key);
+            else if (!parse_slo(val, &v))
+                add_error(errors, count, label, line,
+                          "[reports] %s: a percentage above 0 and below 100 (99.9)", key);
+            else
+                g_hash_table_replace(c->slo_groups, g_strdup(key + 4), g_memdup2(&v, sizeof(v)));
+        } else {
+            add_error(errors, count, label, line, "[reports]: unknown key '%s'", key);
+        }
+    }
+}
+
 /* Every VM's group exists, every group's host is configured. */
 static void check_ha_refs(struct conf *c, GHashTable *lines, const char *label,
                           GPtrArray *errors, unsigned *count)
@@ -1037,6 +1136,8 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             check_policy(c, kf, lines, label, g, errors, &count);
         } else if (g_str_equal(g, "ha")) {
             check_ha(c, kf, lines, label, errors, &count);
+        } else if (g_str_equal(g, "reports")) {
+            check_reports(c, kf, lines, label, errors, &count);
         } else if ((g_str_has_prefix(g, "rule:") || g_str_has_prefix(g, "route:")) &&
                    !group_name_ok(strchr(g, ':') + 1)) {
             add_error(errors, &count, label, gline,
@@ -1094,7 +1195,7 @@ unsigned conf_load_data(struct conf *c, const char *data, size_t len, const char
             add_error(
                 errors, &count, label, gline,
                 "unknown group [%s] (known: [manager], [store], [reconcile], [ops], [rule:NAME], "
-                "[route:NAME], [policy], [policy:memory], [policy:balance], [ha], "
+                "[route:NAME], [policy], [policy:memory], [policy:balance], [ha], [reports], "
                 "[hypervisor:NAME])",
                 g);
         }

@@ -113,6 +113,14 @@ struct conf {
     struct ha_conf ha;
     GHashTable *ha_vms;    /* VM name -> struct ha_vm_settings * */
     GHashTable *ha_groups; /* group name -> GStrv of host names */
+    /* [reports] (docs/reports.md): scheduled reports written to
+     * reports_dir (NULL: none), their SLO targets (fractions). */
+    char *reports_dir;
+    char *reports_schedule;   /* daily | weekly | monthly */
+    unsigned reports_formats; /* REPORT_FORMAT_* bits */
+    bool reports_capacity;
+    double slo_default;     /* NaN: none */
+    GHashTable *slo_groups; /* tag -> double * */
 };
 
 struct conf *conf_new(void);

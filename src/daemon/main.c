@@ -432,6 +432,12 @@ int main(int argc, char **argv)
     ec.ha = c->ha;
     ec.ha_vms = c->ha_vms;
     ec.ha_groups = c->ha_groups;
+    ec.reports_dir = c->reports_dir;
+    ec.reports_schedule = c->reports_schedule;
+    ec.reports_formats = c->reports_formats;
+    ec.reports_capacity = c->reports_capacity;
+    ec.slo_default = c->slo_default;
+    ec.slo_groups = c->slo_groups;
     struct engine *eng = engine_new(st, &ec);
     /* On PostgreSQL, other instances may share the hosts: each is
      * collected under a lease (docs/scale-out.md). */

@@ -163,6 +163,7 @@ struct engine {
     GThreadPool *upkeep; /* kanrid's own actions, one at a time */
     struct maint *maint;
     struct changes *changes; /* change requests' execution (change.c) */
+    struct report_sched *report_sched; /* scheduled reports (report-schedule.c) */
     struct engine_ops *ops; /* the operations record (ops.c) */
     struct stream_hub *stream; /* the live stream (stream.c) */
     struct engine_policy *policy; /* the autonomic policies (engine-policy.c) */
@@ -359,6 +360,10 @@ void engine_audit_finish(struct engine *e, int64_t audit_id, const GError *actio
 /* change.c: the change requests' executor thread. */
 void engine_changes_start(struct engine *e);
 void engine_changes_stop(struct engine *e);
+/* report-schedule.c: the scheduled reports' thread ([reports] directory). */
+void engine_report_sched_start(struct engine *e);
+void engine_report_sched_stop(struct engine *e);
+void engine_report_sched_free(struct engine *e);
 void engine_changes_free(struct engine *e);
 int engine_audit_failed(GError *store_err, GError **error);
 void engine_rechecks_run(struct engine *e, int64_t host_id);

@@ -13,6 +13,7 @@
 #include "reconcile/machine.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #define UPKEEP_THREADS 1
@@ -27,6 +28,7 @@ void engine_conf_init(struct engine_conf *c)
     c->reconcile = true;
     reconcile_config_init(&c->reconcile_conf);
     c->balloon_period_s = 2;
+    c->slo_default = NAN;
     c->finding_refresh_us = 60 * USEC_PER_SEC;
     c->view_keep_us = 600 * USEC_PER_SEC;
     ops_conf_defaults(&c->ops);
@@ -585,6 +587,7 @@ void engine_start(struct engine *e)
         e->upkeep = g_thread_pool_new(upkeep_run, e, UPKEEP_THREADS, FALSE, NULL);
     engine_maint_start(e);
     engine_changes_start(e);
+    engine_report_sched_start(e);
     g_autoptr(GError) err = NULL;
     if (engine_ops_start(e, &err) < 0)
         g_warning("operations record: loading its state: %s (events are not processed)",
@@ -656,6 +659,7 @@ bool engine_stop(struct engine *e, int timeout_s)
     engine_cluster_stop(e);
     engine_maint_stop(e);
     engine_changes_stop(e);
+    engine_report_sched_stop(e);
     bool all = true;
     for (guint i = 0; i < drivers->len; i++) {
         struct driver *d = g_ptr_array_index(drivers, i);
@@ -672,6 +676,7 @@ bool engine_stop(struct engine *e, int timeout_s)
     if (all) {
         engine_maint_free(e);
         engine_changes_free(e);
+        engine_report_sched_free(e);
         keep_views(e);
     }
     /* After the drivers: what they reported last is stored too. */

@@ -44,9 +44,22 @@
 
 struct engine;
 
+/* The formats of the scheduled reports (docs/reports.md). */
+enum { REPORT_FORMAT_HTML = 1, REPORT_FORMAT_CSV = 2, REPORT_FORMAT_JSON = 4 };
+
 struct engine_conf {
     bool collect;   /* the drivers run collection rounds (their health is exported) */
     int interval_s; /* collection round period (sets the maintenance pace) */
+    /* Scheduled reports (engine/report-schedule.c): written to reports_dir
+     * (NULL: none) after each period of reports_schedule ("daily",
+     * "weekly", "monthly"), in reports_formats; the SLO targets (NaN /
+     * none: no SLO) judge the fleet and each group (tag -> double *). */
+    const char *reports_dir;
+    const char *reports_schedule;
+    unsigned reports_formats;
+    bool reports_capacity;
+    double slo_default;
+    GHashTable *slo_groups;
     struct store_retention retention;
     bool reconcile; /* run the reconciliation stage */
     struct reconcile_config reconcile_conf;
@@ -341,6 +354,9 @@ struct engine_capacity_query {
  * what-if. */
 int engine_report_capacity(struct engine *e, const struct engine_capacity_query *q,
                            struct json_object **ret, GError **error);
+
+/* The reports' settings and the schedule's state (GET /reports). */
+struct json_object *engine_report_sched_json(struct engine *e);
 
 /* Posts EV (moved); the ops thread stores and correlates it. */
 void engine_event_post(struct engine *e, struct event *ev);

@@ -269,13 +269,19 @@ int engine_report_availability(struct engine *e, const struct engine_avail_query
     json_object_object_add(res, "interval_s", json_object_new_int64(interval / G_USEC_PER_SEC));
     json_object_object_add(res, "group", engine_jstr(q->group));
     json_object_object_add(res, "totals", totals_json(&all));
-    if (isnan(q->slo)) {
+    /* The target asked for, else the group's, else the fleet's. */
+    double target = q->slo;
+    const double *gt =
+        q->group && e->conf.slo_groups ? g_hash_table_lookup(e->conf.slo_groups, q->group) : NULL;
+    if (isnan(target))
+        target = gt ? *gt : q->group ? NAN : e->conf.slo_default;
+    if (isnan(target)) {
         json_object_object_add(res, "slo", NULL);
     } else {
         struct avail_slo s;
-        avail_slo_eval(&all, q->slo, &s);
+        avail_slo_eval(&all, target, &s);
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "target", json_object_new_double(s.target));
+        json_object_object_add(o, "target", jratio(s.target));
         json_object_object_add(o, "budget_s", jsecs(s.budget_us));
         json_object_object_add(o, "budget_used",
                                isfinite(s.budget_used) ? jratio(s.budget_used) : NULL);

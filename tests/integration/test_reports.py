@@ -302,3 +302,62 @@ def test_capacity_cli(k):
     assert "cpu" in p.stdout and "limited by" in p.stdout.lower()
     p = k.cli("report", "capacity", "--format", "csv", check=True)
     assert p.stdout.startswith("host,usable,cpus")
+
+
+# ---- scheduled reports and SLO targets ----
+
+def test_scheduled_reports_written_once_with_slo_targets(kanrid_factory, tmp_path):
+    out = tmp_path / "reports"
+    c = conf(tmp_path) + (f"[reports]\ndirectory = {out}\nschedule = daily\n"
+                          "formats = html, csv, json\nslo = 99.5\nslo.shop = 99.9\n")
+    k = kanrid_factory(state_dir=tmp_path / "state", config=c)
+    k.wait_connected(["lab"])
+    # At start the last whole day is written: the fleet's, the group with
+    # a target, and capacity, in every format asked.
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+    names = [f"availability-{day}", f"availability-shop-{day}", f"capacity-{day}"]
+    want = {f"{n}.{f}" for n in names for f in ("html", "csv", "json")}
+
+    def written():
+        ev = k.get("/api/v1/events?kind=report.written").json["events"]
+        return ev and want <= {p.name for p in out.iterdir()} and ev
+    ev = k.wait_for(written, timeout=30, what="the scheduled reports and their event")
+    assert len(ev) == 1 and str(out) in ev[0]["message"]
+    assert "<svg" in (out / f"capacity-{day}.html").read_text()
+    import json
+    fleet = json.loads((out / f"availability-{day}.json").read_text())
+    assert fleet["from"].startswith(day) and fleet["slo"]["target"] == 0.995
+    shop = json.loads((out / f"availability-shop-{day}.json").read_text())
+    assert shop["group"] == "shop" and shop["slo"]["target"] == 0.999
+    # The configured targets judge the API's reports too.
+    assert report(k)["slo"]["target"] == 0.995
+    assert report(k, "&group=shop")["slo"]["target"] == 0.999
+    assert report(k, "&group=shop&slo=90")["slo"]["target"] == 0.9
+    assert report(k, "&group=other")["slo"] is None
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert k.stop() == 0
+
+    # A restart writes nothing already there, and says nothing.
+    k = kanrid_factory(state_dir=tmp_path / "state", config=c)
+    k.wait_connected(["lab"])
+    s = k.wait_for(lambda: k.get("/api/v1/reports").json["checked"] and
+                   k.get("/api/v1/reports").json, what="the schedule's check after the restart")
+    assert s["last_period"] == day and s["schedule"] == "daily" and s["directory"] == str(out)
+    assert s["formats"] == ["html", "csv", "json"] and s["slo"] == 0.995
+    assert s["slo_groups"] == {"shop": 0.999} and s["next"] > s["checked"]
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
+    assert len(k.get("/api/v1/events?kind=report.written").json["events"]) == 1
+
+
+def test_reports_config_refused(tmp_path):
+    import subprocess
+    from kanri_harness import KANRID
+    for bad, word in [("directory = relative/path", "absolute"),
+                      ("schedule = hourly", "schedule"), ("formats = pdf", "formats"),
+                      ("slo = 100", "slo"), ("slo.bad tag = 99", "tag"),
+                      ("capacity = maybe", "capacity"), ("colour = red", "unknown key")]:
+        path = tmp_path / "k.conf"
+        path.write_text(f"[reports]\n{bad}\n")
+        p = subprocess.run([KANRID, "--check-config", "--config", str(path)],
+                           capture_output=True, text=True)
+        assert p.returncode != 0 and word in p.stderr, (bad, p.stderr)

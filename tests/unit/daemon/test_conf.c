@@ -250,10 +250,10 @@ static void test_unknown_group(void **state)
 {
     expect_one("[manager]\n\n[managr]\nlisten = 1.2.3.4:5\n",
                LABEL ":3: unknown group [managr] (known: [manager], [store], "
-                     "[reconcile], [ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [hypervisor:NAME])");
+                     "[reconcile], [ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [reports], [hypervisor:NAME])");
     expect_one("[hypervisor]\nuri = x\n",
                LABEL ":1: unknown group [hypervisor] (known: [manager], [store], "
-                     "[reconcile], [ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [hypervisor:NAME])");
+                     "[reconcile], [ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [reports], [hypervisor:NAME])");
 }
 
 /* [ops], [rule:NAME] and [route:NAME]: rules and routes are read whole
@@ -675,7 +675,7 @@ static void test_all_errors_collected(void **state)
         LABEL ":6: [hypervisor:a]: reconnect_min (9) is larger than reconnect_max (3)",
         LABEL ":10: [hypervisor:b]: missing required key 'uri'",
         LABEL ":11: unknown group [elsewhere] (known: [manager], [store], [reconcile], "
-              "[ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [hypervisor:NAME])",
+              "[ops], [rule:NAME], [route:NAME], [policy], [policy:memory], [policy:balance], [ha], [reports], [hypervisor:NAME])",
     };
     assert_int_equal(n, G_N_ELEMENTS(want));
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
