@@ -9,7 +9,7 @@ const PAGES = [
   ['fleet', '#/'], ['findings', '#/findings'], ['incidents', '#/incidents'], ['problems', '#/problems'],
   ['changes', '#/changes'], ['audit', '#/audit'], ['policies', '#/policies'], ['decisions', '#/decisions'],
   ['machines', '#/machines'], ['agents', '#/agents'], ['ha', '#/ha'],
-  ['change-requests', '#/change-requests'], ['templates', '#/templates'],
+  ['change-requests', '#/change-requests'], ['templates', '#/templates'], ['reports', '#/reports'],
 ];
 
 async function stateOf(page) {
@@ -716,6 +716,63 @@ export async function changeRequests(browser) {
   await trow.waitFor();
   assert.match(await trow.textContent(), /bare/, 'the VM it was made from');
   await checkA11y(page, 'templates');
+  assert.deepEqual(page.errors || [], [], 'no script error');
+  await page.context().close();
+}
+
+async function hostRowText(page) {
+  return page.locator('main table:has(caption:text("Capacity per host")) tbody tr', { hasText: 'alpha' }).textContent();
+}
+
+// The reports page: availability per VM with kanri's own stop as planned
+// down time and its cause, a group with an SLO, capacity per host, and the
+// printable report opened from it.
+export async function reports(browser) {
+  const a = env.args;
+  const stopped = a.vm_names.find((n) => n.startsWith('alpha-') && n !== a.vm);
+  assert.equal((await api(`/vms/${stopped}/tags`, { method: 'PUT', body: { tags: ['ui-shop'] } })).status, 200);
+  assert.equal((await api(`/vms/${stopped}/actions/destroy`, { method: 'POST', body: {} })).status, 200);
+  // The round that sees it down has marked it.
+  for (let i = 0; ; i++) {
+    const r = await api(`/reports/availability?from=1h&vm=${stopped}`);
+    if (r.json.outages.length > 0) break;
+    assert.ok(i < 300, 'the outage in the report within 30 s');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+
+  const page = await newPage(browser);
+  await login(page);
+  await open(page, '#/reports');
+  const vmRow = page.locator('main[data-ready="true"] table:has(caption:text("Availability per VM")) tbody tr', { hasText: stopped });
+  await vmRow.waitFor();
+  const outRow = page.locator('main[data-ready="true"] table:has(caption:text("Outages")) tbody tr', { hasText: stopped });
+  await outRow.waitFor();
+  assert.match(await outRow.textContent(), /destroy by admin/);
+  assert.match(await outRow.textContent(), /yes/, 'planned: kanri stopped it');
+  assert.match(await hostRowText(page), /cpu|memory|disk/, 'what limits the host');
+  const hostRow = page.locator('main[data-ready="true"] table:has(caption:text("Capacity per host")) tbody tr', { hasText: 'alpha' });
+  await hostRow.waitFor();
+  await checkA11y(page, 'reports');
+  await shot(page, 'reports');
+
+  // One group, judged by a target.
+  await page.getByLabel('Group').fill('ui-shop');
+  await page.getByLabel('SLO %').fill('99.9');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.locator('main[data-ready="true"] [data-slo]').waitFor();
+  const rows = page.locator('main table:has(caption:text("Availability per VM")) tbody tr');
+  assert.equal(await rows.count(), 1, 'only the group\'s VM');
+  assert.match(await rows.first().textContent(), new RegExp(stopped));
+  assert.match(await page.locator('[data-slo]').textContent(), /SLO 99\.900 %/);
+
+  // The printable report opens in a new tab, made by the API.
+  const [popup] = await Promise.all([
+    page.context().waitForEvent('page'),
+    page.getByRole('button', { name: 'Printable report' }).click(),
+  ]);
+  await popup.waitForLoadState();
+  await popup.getByRole('heading', { level: 1, name: 'Availability' }).waitFor();
+  assert.match(await popup.content(), /<svg/);
   assert.deepEqual(page.errors || [], [], 'no script error');
   await page.context().close();
 }

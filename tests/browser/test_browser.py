@@ -308,3 +308,11 @@ def test_change_requests_and_templates_pages(fleet):
     r = k.post("/api/v1/templates", {"name": "ui-template", "vm": "bare"})
     assert r.status == 201, r
     scenario(k, "changeRequests", dict(args, template="ui-template"))
+
+
+def test_reports_page(fleet):
+    """The reports page: kanri's own stop is planned down time with its
+    cause, a tagged group judged by an SLO, capacity per host, and the
+    printable report."""
+    k, args = fleet
+    scenario(k, "reports", args)

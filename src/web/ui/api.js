@@ -38,6 +38,15 @@ export function may(role) {
   return !!session.who && ROLES.indexOf(session.who.role) >= ROLES.indexOf(role);
 }
 
+// GET PATH whose reply is not JSON (a report's CSV or HTML), as a Blob.
+export async function apiBlob(path) {
+  const headers = {};
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const res = await fetch('/api/v1' + path, { headers, cache: 'no-cache' });
+  if (!res.ok) throw new ApiError(res.status, `GET ${path}: HTTP ${res.status}`);
+  return res.blob();
+}
+
 export async function api(path, { method = 'GET', body, token, signal } = {}) {
   const headers = { Accept: 'application/json' };
   const tok = token || session.token;

@@ -16,6 +16,7 @@ import { policiesPage } from './pages/policies.js';
 import { decisionsPage } from './pages/decisions.js';
 import { haPage } from './pages/ha.js';
 import { changeRequestsPage, changeRequestPage, templatesPage } from './pages/changes.js';
+import { reportsPage } from './pages/reports.js';
 
 const NAV = [
   ['#/', 'Fleet'],
@@ -29,6 +30,7 @@ const NAV = [
   ['#/ha', 'HA'],
   ['#/change-requests', 'Requests'],
   ['#/templates', 'Templates'],
+  ['#/reports', 'Reports'],
   ['#/machines', 'Machines'],
   ['#/agents', 'Agents'],
 ];
@@ -52,6 +54,7 @@ const ROUTES = [
   [/^#\/change-requests$/, changeRequestsPage],
   [/^#\/change-requests\/(\d+)$/, changeRequestPage],
   [/^#\/templates$/, templatesPage],
+  [/^#\/reports$/, reportsPage],
   [/^#\/search\/(.*)$/, searchPage],
 ];
 
