@@ -113,6 +113,19 @@ static void h_tags(struct req *r)
 
 /* ---- availability ---- */
 
+/* REP (taken) as FORMAT: JSON, or CSV or HTML by the renderers given. */
+static void reply_report(struct req *r, json_object *rep, const char *format,
+                         GString *(*csv)(json_object *), GString *(*html)(json_object *))
+{
+    if (format && strcmp(format, "csv") == 0)
+        req_text(r, 200, csv(rep), "text/csv; charset=utf-8");
+    else if (format && strcmp(format, "html") == 0)
+        req_text(r, 200, html(rep), "text/html; charset=utf-8");
+    else
+        req_json(r, 200, json_object_get(rep));
+    json_object_put(rep);
+}
+
 static bool arg_when(struct req *r, const char *key, int64_t now, int64_t dflt, int64_t *ret)
 {
     const char *v = req_arg(r, key);
@@ -159,15 +172,7 @@ static void h_report_availability(struct req *r)
         api_reply_engine_error(r, err);
         return;
     }
-    if (format && strcmp(format, "csv") == 0) {
-        req_text(r, 200, report_avail_csv(rep), "text/csv; charset=utf-8");
-        json_object_put(rep);
-    } else if (format && strcmp(format, "html") == 0) {
-        req_text(r, 200, report_avail_html(rep), "text/html; charset=utf-8");
-        json_object_put(rep);
-    } else {
-        req_json(r, 200, rep);
-    }
+    reply_report(r, rep, format, report_avail_csv, report_avail_html);
 }
 
 /* ---- capacity ---- */
@@ -254,15 +259,7 @@ static void h_report_capacity(struct req *r)
         api_reply_engine_error(r, err);
         return;
     }
-    if (format && strcmp(format, "csv") == 0) {
-        req_text(r, 200, report_capacity_csv(rep), "text/csv; charset=utf-8");
-        json_object_put(rep);
-    } else if (format && strcmp(format, "html") == 0) {
-        req_text(r, 200, report_capacity_html(rep), "text/html; charset=utf-8");
-        json_object_put(rep);
-    } else {
-        req_json(r, 200, rep);
-    }
+    reply_report(r, rep, format, report_capacity_csv, report_capacity_html);
 }
 
 static void h_reports(struct req *r)

@@ -321,6 +321,26 @@ int api_probe(const char *path, int *ret_status, char **ret_detail)
     return CLI_EXIT_OK;
 }
 
+/* METHOD PATH with BODY (JSON text or NULL): the reply when its status is
+ * 2xx; else NULL with the error printed and *ret_code its exit code. */
+static struct http_response *request_ok(const char *method, const char *path, const char *body,
+                                        int *ret_code)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(http_response) resp = perform(method, path, body, &err);
+    if (!resp) {
+        print_transfer_error(err);
+        *ret_code = cli_exit_code_for_error(err);
+        return NULL;
+    }
+    *ret_code = cli_exit_code_for_status(resp->status);
+    if (*ret_code != CLI_EXIT_OK) {
+        print_problem(resp);
+        return NULL;
+    }
+    return g_steal_pointer(&resp);
+}
+
 int api_request(const char *method, const char *path, struct json_object *body,
                 struct json_object **ret)
 {
@@ -332,17 +352,10 @@ int api_request(const char *method, const char *path, struct json_object *body,
     if (body)
         text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
-    g_autoptr(http_response) resp = perform(method, path, text, &err);
-    if (!resp) {
-        print_transfer_error(err);
-        return cli_exit_code_for_error(err);
-    }
-
-    int code = cli_exit_code_for_status(resp->status);
-    if (code != CLI_EXIT_OK) {
-        print_problem(resp);
+    int code;
+    g_autoptr(http_response) resp = request_ok(method, path, text, &code);
+    if (!resp)
         return code;
-    }
     if (resp->body_len == 0)
         return CLI_EXIT_OK;
 
@@ -360,19 +373,11 @@ int api_request(const char *method, const char *path, struct json_object *body,
 
 int api_get_text(const char *path)
 {
-    g_autoptr(GError) err = NULL;
-    g_autoptr(http_response) resp = perform("GET", path, NULL, &err);
-    if (!resp) {
-        print_transfer_error(err);
-        return cli_exit_code_for_error(err);
-    }
-    int code = cli_exit_code_for_status(resp->status);
-    if (code != CLI_EXIT_OK) {
-        print_problem(resp);
-        return code;
-    }
-    fwrite(resp->body, 1, resp->body_len, stdout);
-    return CLI_EXIT_OK;
+    int code;
+    g_autoptr(http_response) resp = request_ok("GET", path, NULL, &code);
+    if (resp)
+        fwrite(resp->body, 1, resp->body_len, stdout);
+    return code;
 }
 
 void print_json(struct json_object *obj)

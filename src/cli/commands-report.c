@@ -12,6 +12,30 @@
 #include <stdio.h>
 #include <string.h>
 
+/* GETs the report at PATH in --format: csv and html as the API sends
+ * them, json printed; for a table, *ret the reply to print (else NULL). */
+static int report_fetch(GString *path, struct json_object **ret)
+{
+    *ret = NULL;
+    const char *format = cli_opts.format;
+    bool text = format && (strcmp(format, "csv") == 0 || strcmp(format, "html") == 0);
+    if (format && !text && strcmp(format, "json") && strcmp(format, "table"))
+        return cli_usage_error("--format: table, json, csv or html");
+    if (text) {
+        cli_query_add(path, "format", format);
+        return api_get_text(path->str);
+    }
+    g_autoptr(json_object) reply = NULL;
+    int r = api_request("GET", path->str, NULL, &reply);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_opts.json || (format && strcmp(format, "json") == 0))
+        print_json(reply);
+    else
+        *ret = g_steal_pointer(&reply);
+    return CLI_EXIT_OK;
+}
+
 static double jnum(struct json_object *o, const char *k)
 {
     struct json_object *x = NULL;
@@ -57,21 +81,10 @@ int cmd_report_availability(const struct cli_verb *v, char **args, guint n)
         cli_query_add(path, "group", cli_opts.group);
     if (cli_opts.slo)
         cli_query_add(path, "slo", cli_opts.slo);
-    const char *format = cli_opts.format;
-    if (format && strcmp(format, "csv") && strcmp(format, "html") && strcmp(format, "json"))
-        return cli_usage_error("--format: json, csv or html");
-    if (format && strcmp(format, "json") != 0) {
-        cli_query_add(path, "format", format);
-        return api_get_text(path->str);
-    }
     g_autoptr(json_object) reply = NULL;
-    int r = api_request("GET", path->str, NULL, &reply);
-    if (r != CLI_EXIT_OK)
+    int r = report_fetch(path, &reply);
+    if (r != CLI_EXIT_OK || !reply)
         return r;
-    if (cli_opts.json || (format && strcmp(format, "json") == 0)) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
     static const char *const cols[] = {"VM",           "Host",    "Availability", "Up",
                                        "Unresponsive", "Planned", "Unplanned",    "Unknown",
                                        "Outages",      "Note"};
@@ -240,22 +253,10 @@ int cmd_report_capacity(const struct cli_verb *v, char **args, guint n)
         g_autofree char *s = g_strdup_printf("%d", cli_opts.add);
         cli_query_add(path, "add", s);
     }
-    const char *format = cli_opts.format;
-    if (format && strcmp(format, "csv") && strcmp(format, "html") && strcmp(format, "json") &&
-        strcmp(format, "table"))
-        return cli_usage_error("--format: table, json, csv or html");
-    if (format && (strcmp(format, "csv") == 0 || strcmp(format, "html") == 0)) {
-        cli_query_add(path, "format", format);
-        return api_get_text(path->str);
-    }
     g_autoptr(json_object) reply = NULL;
-    int r = api_request("GET", path->str, NULL, &reply);
-    if (r != CLI_EXIT_OK)
+    int r = report_fetch(path, &reply);
+    if (r != CLI_EXIT_OK || !reply)
         return r;
-    if (cli_opts.json || (format && strcmp(format, "json") == 0)) {
-        print_json(reply);
-        return CLI_EXIT_OK;
-    }
     static const char *const cols[] = {
         "Host", "VMs", "vCPUs/CPUs", "CPU demand", "Memory used/total", "Fit", "Limited by"};
     g_autoptr(table) t = table_new(G_N_ELEMENTS(cols), cols);
