@@ -76,8 +76,9 @@ static json_object *outage_json(const struct avail_outage *x, const char *vm)
 
 struct vm_acc {
     char *uuid, *name, *host;
-    int64_t host_id;
-    GArray *marks; /* struct avail_mark, reason borrowed from the rows */
+    int64_t host_id;   /* of its newest mark */
+    GHashTable *hosts; /* the host ids its marks name (int64_t *, borrowed from the rows) */
+    GArray *marks;     /* struct avail_mark, reason borrowed from the rows */
 };
 
 static void vm_acc_free(gpointer p)
@@ -87,6 +88,7 @@ static void vm_acc_free(gpointer p)
     g_free(v->name);
     g_free(v->host);
     g_array_unref(v->marks);
+    g_hash_table_unref(v->hosts);
     g_free(v);
 }
 
@@ -179,12 +181,14 @@ int engine_report_availability(struct engine *e, const struct engine_avail_query
             cur = g_new0(struct vm_acc, 1);
             cur->uuid = g_strdup(m->uuid);
             cur->marks = g_array_new(FALSE, TRUE, sizeof(struct avail_mark));
+            cur->hosts = g_hash_table_new(g_int64_hash, g_int64_equal);
             g_ptr_array_add(accs, cur);
         }
         struct avail_mark am = {.t_us = m->t, .reason = m->reason};
         if (!avail_state_parse(m->state, &am.state))
             continue;
         cur->host_id = m->host_id;
+        g_hash_table_add(cur->hosts, (gpointer)&m->host_id);
         g_array_append_val(cur->marks, am);
     }
 
@@ -198,16 +202,10 @@ int engine_report_availability(struct engine *e, const struct engine_avail_query
         if (q->host && g_strcmp0(q->host, host_now) != 0)
             continue;
         /* The spans of the hosts it was marked on. */
-        g_autoptr(GHashTable) its_hosts = g_hash_table_new(g_int64_hash, g_int64_equal);
-        for (guint j = 0; j < rows_len(marks); j++) {
-            struct vm_state_row *m = rows_get(marks, j);
-            if (g_strcmp0(m->uuid, v->uuid) == 0)
-                g_hash_table_add(its_hosts, &m->host_id);
-        }
         g_autoptr(GArray) sp = g_array_new(FALSE, TRUE, sizeof(struct avail_span));
         for (guint j = 0; j < rows_len(spans); j++) {
             struct host_span_row *s = rows_get(spans, j);
-            if (g_hash_table_contains(its_hosts, &s->host_id))
+            if (g_hash_table_contains(v->hosts, &s->host_id))
                 g_array_append_val(sp, ((struct avail_span){s->from_t, s->to_t}));
         }
         g_autofree char *item = g_strconcat("vm:", v->uuid, NULL);

@@ -172,6 +172,13 @@ static void demand(struct ehost *h, GPtrArray *items, const struct round_batch *
     node->disk_demand = u(d.disk_bytes_used);
 }
 
+/* UUID left H for another host (migrated): that host marks it now. */
+static bool moved_away(struct engine *e, const struct ehost *h, const char *uuid)
+{
+    const struct item *it = g_hash_table_lookup(e->items, uuid);
+    return it && it->host_id && it->host_id != h->id;
+}
+
 void stage_report(struct engine *e, struct ehost *h, GPtrArray *items, struct round_batch *b,
                   struct node_sample *node)
 {
@@ -184,6 +191,10 @@ void stage_report(struct engine *e, struct ehost *h, GPtrArray *items, struct ro
     g_hash_table_iter_init(&it, h->inv);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         const struct inv_dom *d = v;
+        if (d->removed && moved_away(e, h, d->uuid)) {
+            g_hash_table_remove(h->avail, d->uuid);
+            continue;
+        }
         struct avail_obs o = {
             .exists = !d->removed, .host_state = d->state, .state_reason = d->state_reason};
         observe(e, g_hash_table_lookup(e->items, d->uuid), b->now_us, &o);
@@ -200,7 +211,8 @@ void stage_report(struct engine *e, struct ehost *h, GPtrArray *items, struct ro
     }
     for (guint i = 0; i < gone->len; i++) {
         const char *uuid = g_ptr_array_index(gone, i);
-        mark(b, h, uuid, AV_ABSENT, "removed");
+        if (!moved_away(e, h, uuid))
+            mark(b, h, uuid, AV_ABSENT, "removed");
         g_hash_table_remove(h->avail, uuid);
     }
 }
