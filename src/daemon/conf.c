@@ -1009,6 +1009,11 @@ static bool set_route(void *obj, const char *key, const char *val, char **ret_er
                                        "got '%s'", val);
             return false;
         }
+    } else if (g_str_equal(key, "reports")) {
+        if (!parse_bool(val, &r->reports)) {
+            *ret_err = g_strdup_printf("reports: expected yes or no, got '%s'", val);
+            return false;
+        }
     } else if (g_str_equal(key, "conditions") || g_str_equal(key, "scope")) {
         char **dst = g_str_equal(key, "scope") ? &r->scope : &r->conditions;
         g_free(*dst);

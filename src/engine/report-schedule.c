@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "engine/engine-private.h"
+#include "engine/ops-private.h"
 
 #include "basic/util.h"
 #include "report/render.h"
@@ -134,6 +135,50 @@ static void one_availability(struct engine *e, const char *period, int64_t from,
         g_string_append_printf(done, "%s%s", done->len ? ", " : "", base);
 }
 
+/* The routes with `reports = yes` get what was written: one delivery each
+ * through the outbox, keyed by the period, so a repeat is dropped. */
+static void deliver(struct engine *e, const char *period, int64_t from, int64_t to,
+                    const char *names)
+{
+    const GPtrArray *routes = e->conf.routes;
+    g_autoptr(GArray) ds = g_array_new(FALSE, TRUE, sizeof(struct delivery));
+    g_array_set_clear_func(ds, (GDestroyNotify)delivery_clear);
+    int64_t now = now_usec();
+    for (guint i = 0; routes && i < routes->len; i++) {
+        const struct notify_route *r = g_ptr_array_index(routes, i);
+        if (!r->reports)
+            continue;
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "kind", json_object_new_string("report"));
+        json_object_object_add(p, "period", json_object_new_string(period));
+        json_object_object_add(p, "from", engine_jtime(from));
+        json_object_object_add(p, "to", engine_jtime(to));
+        json_object_object_add(p, "directory", json_object_new_string(e->conf.reports_dir));
+        json_object *files = json_object_new_array();
+        g_auto(GStrv) bases = g_strsplit(names, ", ", -1);
+        for (guint k = 0; bases[k]; k++)
+            json_object_array_add(files, json_object_new_string(bases[k]));
+        json_object_object_add(p, "reports", files);
+        struct delivery d = {
+            .route = g_strdup(r->name),
+            .key = g_strdup_printf("kanri-report-%s-%s", e->conf.reports_schedule, period),
+            .payload = g_strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN)),
+            .created_us = now,
+            .next_try_us = now};
+        json_object_put(p);
+        g_array_append_val(ds, d);
+    }
+    if (!ds->len)
+        return;
+    struct store_ops_write w = {.deliveries = (const struct delivery *)ds->data,
+                                .n_deliveries = ds->len};
+    g_autoptr(GError) err = NULL;
+    if (e->store->ops->ops_write(e->store, &w, &err) < 0)
+        g_warning("reports: queueing their notifications: %s", err->message);
+    else
+        engine_notify_wake(e);
+}
+
 static void write_period(struct engine *e, const char *period, int64_t from, int64_t to)
 {
     g_autoptr(GString) done = g_string_new(NULL);
@@ -167,6 +212,7 @@ static void write_period(struct engine *e, const char *period, int64_t from, int
     g_message("%s", msg);
     engine_event_post(e, event_new(now_usec(), "kanrid", "kanrid", NULL, "report.written", NULL,
                                    false, SEV_INFO, msg));
+    deliver(e, period, from, to, done->str);
 }
 
 /* Waits until UNTIL (real time) or a stop; false on a stop. */

@@ -217,6 +217,7 @@ struct notify_route {
     char *target;          /* the URL, or the command line; NULL for syslog */
     unsigned rate_per_min; /* deliveries a minute at most; 0: no limit */
     int timeout_s;
+    bool reports; /* the scheduled reports are delivered too (docs/reports.md) */
 };
 
 void notify_route_free(struct notify_route *r);

@@ -5,6 +5,7 @@ its cause; a kanrid stop shown as unknown, never up; groups made of tags;
 CSV and HTML; the refusals."""
 import csv
 import io
+import json
 import time
 
 import pytest
@@ -308,8 +309,14 @@ def test_capacity_cli(k):
 
 def test_scheduled_reports_written_once_with_slo_targets(kanrid_factory, tmp_path):
     out = tmp_path / "reports"
+    got = tmp_path / "got"
+    got.mkdir()
     c = conf(tmp_path) + (f"[reports]\ndirectory = {out}\nschedule = daily\n"
-                          "formats = html, csv, json\nslo = 99.5\nslo.shop = 99.9\n")
+                          "formats = html, csv, json\nslo = 99.5\nslo.shop = 99.9\n"
+                          f"[route:mail]\ntype = command\nreports = yes\n"
+                          f"command = sh -c 'cat > {got}/$KANRI_KEY.json'\n"
+                          "[route:pager]\ntype = command\n"
+                          f"command = sh -c 'cat > {got}/pager-$KANRI_KEY.json'\n")
     k = kanrid_factory(state_dir=tmp_path / "state", config=c)
     k.wait_connected(["lab"])
     # At start the last whole day is written: the fleet's, the group with
@@ -323,8 +330,16 @@ def test_scheduled_reports_written_once_with_slo_targets(kanrid_factory, tmp_pat
         return ev and want <= {p.name for p in out.iterdir()} and ev
     ev = k.wait_for(written, timeout=30, what="the scheduled reports and their event")
     assert len(ev) == 1 and str(out) in ev[0]["message"]
+    # The route that asks for reports gets one delivery naming them; the
+    # other gets none (both get the incidents, which are not this test's).
+    key = f"kanri-report-daily-{day}"
+    k.wait_for(lambda: (got / f"{key}.json").exists() and (got / f"{key}.json").stat().st_size,
+               what="the report's delivery")
+    note = json.loads((got / f"{key}.json").read_text())
+    assert note["kind"] == "report" and note["period"] == day and note["directory"] == str(out)
+    assert sorted(note["reports"]) == sorted(names)
+    assert not list(got.glob("pager-kanri-report-*"))
     assert "<svg" in (out / f"capacity-{day}.html").read_text()
-    import json
     fleet = json.loads((out / f"availability-{day}.json").read_text())
     assert fleet["from"].startswith(day) and fleet["slo"]["target"] == 0.995
     shop = json.loads((out / f"availability-shop-{day}.json").read_text())
@@ -347,6 +362,7 @@ def test_scheduled_reports_written_once_with_slo_targets(kanrid_factory, tmp_pat
     assert s["slo_groups"] == {"shop": 0.999} and s["next"] > s["checked"]
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
     assert len(k.get("/api/v1/events?kind=report.written").json["events"]) == 1
+    assert [p.name for p in got.glob("*kanri-report-*")] == [f"{key}.json"]
 
 
 def test_reports_config_refused(tmp_path):
@@ -361,3 +377,13 @@ def test_reports_config_refused(tmp_path):
         p = subprocess.run([KANRID, "--check-config", "--config", str(path)],
                            capture_output=True, text=True)
         assert p.returncode != 0 and word in p.stderr, (bad, p.stderr)
+
+
+def test_route_reports_option_refused(tmp_path):
+    import subprocess
+    from kanri_harness import KANRID
+    path = tmp_path / "k.conf"
+    path.write_text("[route:x]\ntype = syslog\nreports = sometimes\n")
+    p = subprocess.run([KANRID, "--check-config", "--config", str(path)],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "reports: expected yes or no" in p.stderr, p.stderr
