@@ -247,8 +247,10 @@ static gpointer sched_thread(gpointer p)
         /* A little after the next period ends: its last round is stored. */
         next = next_period_end(e->conf.reports_schedule, to) +
                2 * (int64_t)MAX(e->conf.interval_s, 1) * G_USEC_PER_SEC;
+        /* Not the leader (yet: a shared store elects one soon after the
+         * start): look again shortly. */
         if (!leader)
-            next = MIN(next, now_usec() + 60 * G_USEC_PER_SEC);
+            next = MIN(next, now_usec() + 2 * G_USEC_PER_SEC);
         g_mutex_lock(&rs->lock);
         if (leader) {
             g_free(rs->period);
