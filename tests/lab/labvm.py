@@ -365,6 +365,18 @@ def agent_command(name, cmd, timeout=10):
         raise LabError(f"{name}: bad agent reply {out!r}") from e
 
 
+def kill_agent(name):
+    """Kills qemu-guest-agent inside guest NAME for good: its binary is
+    replaced by a sleeper first, so init's respawn does not bring it back.
+    The kill comes a second after this returns (the agent answers first)."""
+    script = ("mv /usr/sbin/qemu-ga /usr/sbin/qemu-ga.off; "
+              "printf '#!/bin/sh\\nexec sleep 100000\\n' > /usr/sbin/qemu-ga; "
+              "chmod +x /usr/sbin/qemu-ga; "
+              "(sleep 1; kill -9 $(pidof qemu-ga.off qemu-ga)) >/dev/null 2>&1 &")
+    agent_command(name, {"execute": "guest-exec", "arguments": {
+        "path": "/bin/sh", "arg": ["-c", script]}})
+
+
 def wait_agent(name, timeout=120, interval=0.2):
     """Poll guest-ping until the agent answers; return seconds elapsed since
     start(name) (or since this call if the guest was not started by us).

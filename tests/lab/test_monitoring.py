@@ -102,12 +102,7 @@ def test_dual_source_monitoring(kanrid_factory, guest):
 
     # 4. Kill the agent inside the guest, for good: its binary is replaced
     # by a sleeper first, so init's respawn does not bring it back.
-    script = ("mv /usr/sbin/qemu-ga /usr/sbin/qemu-ga.off; "
-              "printf '#!/bin/sh\\nexec sleep 100000\\n' > /usr/sbin/qemu-ga; "
-              "chmod +x /usr/sbin/qemu-ga; "
-              "(sleep 1; kill -9 $(pidof qemu-ga.off qemu-ga)) >/dev/null 2>&1 &")
-    labvm.agent_command(NAME, {"execute": "guest-exec", "arguments": {
-        "path": "/bin/sh", "arg": ["-c", script]}})
+    labvm.kill_agent(NAME)
     t_kill = time.monotonic() + 1
 
     def unavailable():
