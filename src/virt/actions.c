@@ -310,6 +310,14 @@ static int act_snapshot_delete(struct action_ctx *ctx, GError **error)
     return r;
 }
 
+/* Whether the last libvirt error is a refused TCP connection (libvirt's
+ * system errors carry errno in int1). */
+static bool connect_refused(void)
+{
+    virErrorPtr e = virGetLastError();
+    return e && e->code == VIR_ERR_SYSTEM_ERROR && e->int1 == ECONNREFUSED;
+}
+
 static int act_migrate(struct action_ctx *ctx, GError **error)
 {
     const char *to = action_str(ctx->req, "to_host");
@@ -345,6 +353,18 @@ static int act_migrate(struct action_ctx *ctx, GError **error)
     const struct driver_sink *sink = ctx->d->sink;
     sink->inflight(sink->ctx, dst->host_id, ctx->uuid, ctx->cause);
     virDomainPtr nd = virDomainMigrate3(ctx->dom, dconn, NULL, 0, flags);
+    /* libvirt connects to the destination QEMU's incoming port itself; a
+     * refusal there happens before anything moved, and the domain still
+     * runs here.  A lab run under load saw the nested second host's port
+     * refused once, between two migrations that went through: ask again,
+     * twice at most, a moment later. */
+    for (int again = 1; !nd && again <= 2 && connect_refused(); again++) {
+        g_message("migrate: %s: the destination refused the migration stream's connection "
+                  "(%s); trying again (%d of 2)",
+                  ctx->uuid, virt_last_error(), again);
+        g_usleep((gulong)again * G_USEC_PER_SEC);
+        nd = virDomainMigrate3(ctx->dom, dconn, NULL, 0, flags);
+    }
     int r = 0;
     if (!nd) {
         r = fail_libvirt(error, "migrate");
