@@ -16,11 +16,12 @@ BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-d
 # lab guests, pytest for the end-to-end tests, openssl for the CLI's TLS test
 # certificates, Chromium for the browser tests (Playwright drives Debian's
 # build; it cannot download its own here), PostgreSQL 15 for the store's
-# second backend (a throw-away server of the tests' own: tools/pg-server.sh).
+# second backend (a throw-away server of the tests' own: tools/pg-server.sh),
+# Prometheus and promtool for the /metrics and rules tests.
 TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
              qemu-system-x86 qemu-utils qemu-guest-agent busybox-static cpio e2fsprogs \
              socat sqlite3 kmod xz-utils zstd musl-tools openssl chromium lxc \
-             postgresql-15
+             postgresql-15 prometheus
 
 # The sanitizer runtimes (gcc's; libgcc-12-dev pulls them in already).
 SAN_PKGS   = libasan8 libubsan1 liblsan0 libtsan2
@@ -131,6 +132,9 @@ lab: lab-kernel build
 browser: test-deps build
 	KANRI_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests/browser
 
+# In check, a test whose tool is missing fails instead of skipping
+# (required_tool() in tests/integration/kanri_harness.py).
+check: export KANRI_TEST_TOOLS_REQUIRED = 1
 check: test-deps lab-kernel build
 	bash tests/lab/setup-host.sh
 	$(PG_ENV) meson test -C $(BUILD) --print-errorlogs

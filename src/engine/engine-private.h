@@ -101,6 +101,17 @@ struct item {
     GPtrArray *open; /* struct finding_open *: rows open in the store */
 };
 
+/* A latency histogram for /metrics: the last value and, per upper bound
+ * of latency_bounds (then +Inf), how many were at most that. */
+#define LATENCY_BUCKETS 12
+extern const double latency_bounds[LATENCY_BUCKETS];
+struct latency_hist {
+    uint64_t in[LATENCY_BUCKETS + 1]; /* per bucket, not cumulative; the last is +Inf */
+    uint64_t count;
+    double sum, last;
+};
+void latency_observe(struct latency_hist *h, double seconds);
+
 struct ehost {
     int64_t id;
     char *name;
@@ -137,9 +148,8 @@ struct ehost {
     uint64_t rounds, rounds_cut, rounds_dropped;
     bool collecting; /* the last round ran (not dropped) */
     uint64_t agent_ok, agent_failed, agent_rejected;
-    double store_last_s, store_sum_s;
-    uint64_t store_writes;
-    double stages_last_s, stages_sum_s; /* the round's stages, store write excluded */
+    struct latency_hist store_write; /* hand-over to commit of the host's rounds */
+    struct latency_hist stages;      /* the round's stages, store write excluded */
 };
 
 /* Whether H's domains are containers (its driver says so). */

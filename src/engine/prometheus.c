@@ -74,6 +74,40 @@ static void prom_sample(struct prom *p, const char *entity, const struct series_
     }
 }
 
+const double latency_bounds[LATENCY_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                0.1,   0.25,   0.5,   1,    2.5,   5};
+
+void latency_observe(struct latency_hist *h, double seconds)
+{
+    size_t i = 0;
+    while (i < LATENCY_BUCKETS && seconds > latency_bounds[i])
+        i++;
+    h->in[i]++;
+    h->count++;
+    h->sum += seconds;
+    h->last = seconds;
+}
+
+/* H as a Prometheus histogram: cumulative buckets, then _sum and _count. */
+static void prom_histogram(struct prom *p, const char *name, const char *help, const char *labels,
+                           const struct latency_hist *h)
+{
+    GString *lines = prom_family(p, name, "histogram", help);
+    g_autofree char *bucket = g_strconcat(name, "_bucket", NULL);
+    uint64_t below = 0;
+    for (size_t i = 0; i <= LATENCY_BUCKETS; i++) {
+        below += h->in[i];
+        g_autofree char *l = i < LATENCY_BUCKETS
+                                 ? g_strdup_printf("%s,le=\"%g\"", labels, latency_bounds[i])
+                                 : g_strdup_printf("%s,le=\"+Inf\"", labels);
+        prom_value(lines, bucket, l, (double)below);
+    }
+    g_autofree char *sum = g_strconcat(name, "_sum", NULL);
+    g_autofree char *count = g_strconcat(name, "_count", NULL);
+    prom_value(lines, sum, labels, h->sum);
+    prom_value(lines, count, labels, (double)h->count);
+}
+
 static void host_health(struct prom *p, bool collect, const struct ehost *h, const char *hl)
 {
     prom_one(p, "kanri_host_connected", "gauge",
@@ -100,16 +134,15 @@ static void host_health(struct prom *p, bool collect, const struct ehost *h, con
                      "Running domains without host figures in the last round", hl,
                      (double)h->node.domains_missed);
     }
-    prom_one(p, "kanri_store_write_seconds", "gauge", "Time the last round's rows took to store",
-             hl, h->store_last_s);
-    prom_one(p, "kanri_store_write_seconds_sum", "counter", "Total time spent storing rounds", hl,
-             h->store_sum_s);
-    prom_one(p, "kanri_store_write_seconds_count", "counter", "Number of round writes", hl,
-             (double)h->store_writes);
-    prom_one(p, "kanri_engine_stages_seconds", "gauge",
-             "Time the last round's stages (reconciliation, ...) took", hl, h->stages_last_s);
-    prom_one(p, "kanri_engine_stages_seconds_sum", "counter", "Total time spent in the stages", hl,
-             h->stages_sum_s);
+    prom_one(p, "kanri_store_write_last_seconds", "gauge",
+             "Time the last round's rows took to store", hl, h->store_write.last);
+    prom_histogram(p, "kanri_store_write_seconds",
+                   "Time the rounds' rows took to store, from the round's hand-over to its commit",
+                   hl, &h->store_write);
+    prom_one(p, "kanri_engine_stages_last_seconds", "gauge",
+             "Time the last round's stages (reconciliation, ...) took", hl, h->stages.last);
+    prom_histogram(p, "kanri_engine_stages_seconds",
+                   "Time the rounds' stages (reconciliation, ...) took", hl, &h->stages);
     static const char *const res[] = {"ok", "failed", "rejected"};
     const uint64_t cnt[] = {h->agent_ok, h->agent_failed, h->agent_rejected};
     for (int i = 0; i < 3; i++) {

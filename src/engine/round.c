@@ -171,8 +171,7 @@ static void sink_round(void *ctx, struct round_report *r)
     stage_report(e, h, round_items, &b, r->have_node ? &r->node : NULL);
     if (r->have_node)
         h->node = r->node; /* with what the stage added */
-    h->stages_last_s = (double)(mono_usec() - st0) / 1e6;
-    h->stages_sum_s += h->stages_last_s;
+    latency_observe(&h->stages, (double)(mono_usec() - st0) / 1e6);
 
     status = g_steal_pointer(&h->pending_status);
     h->pending_status = engine_pending_status_new();
@@ -215,9 +214,7 @@ static void sink_round(void *ctx, struct round_report *r)
     int rc = engine_round_store(e, &w, &err);
     double took = (double)(mono_usec() - s0) / 1e6;
     g_mutex_lock(&e->lock);
-    h->store_last_s = took;
-    h->store_sum_s += took;
-    h->store_writes++;
+    latency_observe(&h->store_write, took);
     g_mutex_unlock(&e->lock);
     engine_host_leave(h);
 

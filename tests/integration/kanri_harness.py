@@ -3,6 +3,7 @@ directory and talk to it over HTTP (stdlib only)."""
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -79,6 +80,29 @@ def store_query(state_dir, sql, params=()):
             return None
         return int(v) if re.fullmatch(r"-?\d+", v) else v
     return [tuple(value(v) for v in line.split("\x1f")) for line in out.splitlines()]
+
+
+def required_tool(name, package):
+    """The path of command NAME (from Debian's PACKAGE).  Without it the
+    test is skipped, saying so, unless KANRI_TEST_TOOLS_REQUIRED=1 (make
+    check installs every tool the tests use), where it fails."""
+    import pytest
+    path = shutil.which(name)
+    if not path:
+        msg = f"{name} is not installed (Debian package {package})"
+        if os.environ.get("KANRI_TEST_TOOLS_REQUIRED") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+def promtool_check_metrics(text):
+    """What `promtool check metrics` says of TEXT (kanrid's /metrics): ''
+    when it is clean."""
+    p = subprocess.run([required_tool("promtool", "prometheus"), "check", "metrics"],
+                       input=text, capture_output=True, text=True, timeout=60)
+    out = (p.stdout + p.stderr).strip()
+    return out or ("" if p.returncode == 0 else f"exit {p.returncode}")
 
 
 def needs_sqlite(reason="reads kanri.db itself"):

@@ -124,14 +124,17 @@ def test_prometheus(k):
     # Every sample line belongs to a family declared once with HELP and TYPE.
     types = {}
     for line in text.splitlines():
-        m = re.match(r"# TYPE (\S+) (counter|gauge)$", line)
+        m = re.match(r"# TYPE (\S+) (counter|gauge|histogram)$", line)
         if m:
             assert m.group(1) not in types, "family declared twice: " + m.group(1)
             types[m.group(1)] = m.group(2)
         elif line and not line.startswith("#"):
             m = re.match(r'([a-z_]+)(\{[^}]*\})? (\S+)$', line)
             assert m, line
-            assert m.group(1) in types, line
+            name = m.group(1)
+            # A histogram's lines are its _bucket, _sum and _count.
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            assert name in types or types.get(base) == "histogram", line
             float(m.group(3))
     assert 'kanri_collect_rounds_total{host="node"}' in text
     assert re.search(r'kanri_host_connected\{host="node"\} 1', text)
@@ -144,6 +147,7 @@ def test_prometheus(k):
     assert 'kanri_vm_view_unavailable_info{' in text
     for name in ("kanri_collect_round_seconds", "kanri_collect_rounds_cut_total",
                  "kanri_collect_rounds_dropped_total", "kanri_store_write_seconds",
+                 "kanri_store_write_last_seconds", "kanri_engine_stages_seconds",
                  "kanri_store_round_groups_total", "kanri_store_round_group_rounds_total",
                  "kanri_store_round_group_seconds_total", "kanri_store_ingest_groups_total",
                  "kanri_store_ingest_group_documents_total",

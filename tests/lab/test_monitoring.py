@@ -12,6 +12,7 @@ import time
 import pytest
 
 import labvm
+from kanri_harness import promtool_check_metrics
 
 NAME = f"kanri-lab-mon-{os.getpid()}"
 INTERVAL = 2
@@ -127,6 +128,8 @@ def test_dual_source_monitoring(kanrid_factory, guest):
     prom = k.get("/metrics").body
     assert f'vm="{NAME}"' in prom
     assert 'view="guest",source="qga"' in prom and 'view="host"' in prom
+    # A real guest's every family, as a stock Prometheus reads them.
+    assert promtool_check_metrics(prom) == ""
     p = k.cli("vm", "stats", NAME, "--since", "5m", check=True)
     print(p.stdout)
     assert "guest-agent   UNAVAILABLE" in p.stdout
