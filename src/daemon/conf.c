@@ -1221,3 +1221,39 @@ int conf_load_file(struct conf *c, const char *path, GPtrArray *errors)
     }
     return (int)conf_load_data(c, data, len, path, errors);
 }
+
+static GKeyFile *conf_keyfile(const char *text)
+{
+    GKeyFile *kf = g_key_file_new();
+    if (text && !g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, NULL)) {
+        g_key_file_free(kf);
+        kf = g_key_file_new();
+    }
+    return kf;
+}
+
+/* Appends "[G] K" for each key of A whose value B lacks or differs. */
+static void conf_diff_into(GKeyFile *a, GKeyFile *b, bool only_missing, GPtrArray *out)
+{
+    g_auto(GStrv) groups = g_key_file_get_groups(a, NULL);
+    for (size_t i = 0; groups[i]; i++) {
+        g_auto(GStrv) keys = g_key_file_get_keys(a, groups[i], NULL, NULL);
+        for (size_t j = 0; keys && keys[j]; j++) {
+            g_autofree char *va = g_key_file_get_value(a, groups[i], keys[j], NULL);
+            g_autofree char *vb = g_key_file_get_value(b, groups[i], keys[j], NULL);
+            if (only_missing ? vb == NULL : g_strcmp0(va, vb) != 0)
+                g_ptr_array_add(out, g_strdup_printf("[%s] %s", groups[i], keys[j]));
+        }
+    }
+}
+
+GPtrArray *conf_changes(const char *old_text, const char *new_text)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    GKeyFile *o = conf_keyfile(old_text), *n = conf_keyfile(new_text);
+    conf_diff_into(n, o, false, out);
+    conf_diff_into(o, n, true, out);
+    g_key_file_free(o);
+    g_key_file_free(n);
+    return out;
+}

@@ -150,3 +150,9 @@ const char *conf_hypervisor_driver(struct conf_hypervisor *h);
 
 /* Derives a host name from a libvirt URI (see conf_add_uri). g_free. */
 char *conf_name_from_uri(const char *uri);
+
+/* What differs between two texts of a configuration file: "[GROUP] KEY"
+ * for each key set, changed or removed, in file order (the new text's
+ * keys, then the keys only the old had).  Texts that do not parse compare
+ * as empty.  g_ptr_array_unref. */
+GPtrArray *conf_changes(const char *old_text, const char *new_text);

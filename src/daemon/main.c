@@ -4,8 +4,10 @@
 #include "config.h"
 
 #include "api/api.h"
+#include "basic/log.h"
 #include "basic/util.h"
 #include "daemon/conf.h"
+#include "daemon/sdnotify.h"
 #include "daemon/tls.h"
 #include "engine/engine.h"
 #include "store/store.h"
@@ -28,6 +30,7 @@
 #define DEFAULT_CONFIG "/etc/kanri/kanri.conf"
 
 static GLogLevelFlags max_level = G_LOG_LEVEL_INFO;
+static bool to_journal; /* stderr is connected to journald */
 
 static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
                                    gpointer data)
@@ -47,8 +50,32 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
                       : l & G_LOG_LEVEL_MESSAGE  ? "notice"
                       : l & G_LOG_LEVEL_INFO     ? "info"
                                                  : "debug";
+    /* Under systemd (stderr is the journal's stream) the message goes to
+     * journald itself, with its priority and kanri's structured fields
+     * (basic/log.h). */
+    if (to_journal) {
+        /* `journalctl -t kanrid` finds them. */
+        GLogField all[n + 1];
+        memcpy(all, fields, n * sizeof(*fields));
+        all[n] = (GLogField){"SYSLOG_IDENTIFIER", "kanrid", -1};
+        if (g_log_writer_journald(level, all, n + 1, data) == G_LOG_WRITER_HANDLED)
+            return G_LOG_WRITER_HANDLED;
+    }
     fprintf(stderr, "kanrid: %s: %s\n", tag, msg ? msg : "");
     return G_LOG_WRITER_HANDLED;
+}
+
+/* Whether stderr goes to journald: a stream socket to it (GLib looks), or
+ * what systemd says it connected stderr to ($JOURNAL_STREAM, "DEV:INO"). */
+static bool stderr_is_journal(void)
+{
+    if (g_log_writer_is_journald(STDERR_FILENO))
+        return true;
+    const char *js = g_getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+           (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 static void set_log_level(const char *name)
@@ -125,13 +152,6 @@ static gboolean on_signal(gpointer data)
 {
     stop_asked = true;
     g_main_loop_quit(data);
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean on_hup(gpointer data)
-{
-    g_message("SIGHUP: full inventory resync of every host");
-    engine_resync_all(data);
     return G_SOURCE_CONTINUE;
 }
 
@@ -240,6 +260,226 @@ static int migrate(const char *from, const char *url)
     return r == 0 ? 0 : 1;
 }
 
+/* Starts managing the host HV of configuration C. */
+static int host_start(struct engine *eng, struct driver *virt, const struct conf *c,
+                      struct conf_hypervisor *hv, GError **err)
+{
+    struct driver_host_conf hc = {
+        .name = hv->name,
+        .uri = hv->uri,
+        .keepalive_interval = hv->keepalive_interval,
+        .keepalive_count = hv->keepalive_count,
+        .reconnect_min = hv->reconnect_min,
+        .reconnect_max = hv->reconnect_max,
+    };
+    struct driver *drv = virt;
+    if (g_strcmp0(conf_hypervisor_driver(hv), "lxc") == 0) {
+        if (!lxcd) {
+            struct lxc_conf lc = {.collect = c->collect_interval > 0,
+                                  .interval_s = c->collect_interval};
+            lxcd = lxc_driver_new(&lc, engine_sink(eng));
+        }
+        drv = lxcd;
+    }
+    if (engine_host_add(eng, drv, &hc, err) < 0 ||
+        engine_ha_host(eng, hv->name, hv->uri, hv->fence, hv->probe, hv->fence_timeout, err) < 0)
+        return -1;
+    klog(G_LOG_LEVEL_MESSAGE, hv->name, NULL, NULL, "host %s: %s", hv->name, hv->uri);
+    return 0;
+}
+
+/* The configuration the file (CONFIG_PATH; NULL: none) and the command
+ * line's --listen and --connect give, every problem in ERRORS. */
+static struct conf *conf_read(const char *config_path, const char *listen, char **connects,
+                              GPtrArray *errors)
+{
+    struct conf *c = conf_new();
+    if (config_path)
+        conf_load_file(c, config_path, errors);
+    if (listen) {
+        g_autofree char *h = NULL;
+        int port;
+        if (!conf_parse_listen(listen, &h, &port)) {
+            g_ptr_array_add(errors,
+                            g_strdup_printf("--listen: expected ADDR:PORT, got '%s'", listen));
+        } else {
+            g_free(c->listen_host);
+            c->listen_host = g_steal_pointer(&h);
+            c->listen_port = port;
+        }
+    }
+    for (int i = 0; connects && connects[i]; i++) {
+        if (!strstr(connects[i], ":"))
+            g_ptr_array_add(
+                errors,
+                g_strdup_printf("--connect: '%s' is not a libvirt URI (e.g. qemu:///system) or "
+                                "a container host's (liblxc:///var/lib/lxc)",
+                                connects[i]));
+        else
+            conf_add_uri(c, connects[i]);
+    }
+    /* A threshold's metric is checked against the views' metric tables,
+     * which the configuration parser does not link. */
+    for (guint i = 0; i < c->rules->len; i++) {
+        g_autoptr(GError) rerr = NULL;
+        if (!engine_rule_check(g_ptr_array_index(c->rules, i), &rerr))
+            g_ptr_array_add(
+                errors,
+                g_strdup_printf("%s: %s", config_path ? config_path : "kanri.conf", rerr->message));
+    }
+    return c;
+}
+
+/* What a reload (SIGHUP) needs of main()'s. */
+struct daemon {
+    struct engine *eng;
+    struct driver *virt;
+    const char *config_path; /* NULL: no file */
+    const char *listen;
+    char **connects;
+    char *default_uri;  /* the local hypervisor picked when the file names none */
+    struct conf *first; /* the configuration kanrid started with (main()'s) */
+    struct conf *conf;  /* the configuration kanrid runs with */
+    char *conf_text;    /* the file's text it came from */
+    GPtrArray *retired; /* later ones replaced by reloads: hosts added point into them */
+    bool hosts_added;   /* every configured host added at start-up */
+    bool reload_asked;  /* a SIGHUP came while they were being added */
+    bool ready_told;    /* systemd was told READY=1 */
+    char *status;       /* the last STATUS= told */
+};
+
+static char *read_text(const char *path)
+{
+    char *text = NULL;
+    if (path && !g_file_get_contents(path, &text, NULL, NULL))
+        text = NULL;
+    return text;
+}
+
+static struct conf_hypervisor *hypervisor_named(const struct conf *c, const char *name)
+{
+    for (guint i = 0; i < c->hypervisors->len; i++) {
+        struct conf_hypervisor *hv = g_ptr_array_index(c->hypervisors, i);
+        if (g_str_equal(hv->name, name))
+            return hv;
+    }
+    return NULL;
+}
+
+/* SIGHUP: the configuration file is read again.  With an error, nothing
+ * changes.  Otherwise the log level applies at once and hosts new in the
+ * file are added; what else changed (hosts removed included) is named as
+ * taking effect at the next start. */
+static void reload(struct daemon *d)
+{
+    if (!d->config_path) {
+        g_message("reload: no configuration file to read again (kanrid started without one)");
+        return;
+    }
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    struct conf *n = conf_read(d->config_path, d->listen, d->connects, errors);
+    if (errors->len) {
+        for (guint i = 0; i < errors->len; i++)
+            g_warning("reload: %s", (char *)g_ptr_array_index(errors, i));
+        g_warning("reload refused: %s has %u error%s; kanrid goes on with the configuration "
+                  "it has",
+                  d->config_path, errors->len, errors->len == 1 ? "" : "s");
+        conf_free(n);
+        return;
+    }
+    if (n->hypervisors->len == 0 && d->default_uri)
+        conf_add_uri(n, d->default_uri);
+    g_autofree char *text = read_text(d->config_path);
+    set_log_level(n->log_level);
+    unsigned added = 0;
+    g_autoptr(GPtrArray) later = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < n->hypervisors->len; i++) {
+        struct conf_hypervisor *hv = g_ptr_array_index(n->hypervisors, i);
+        if (hypervisor_named(d->conf, hv->name))
+            continue;
+        g_autoptr(GError) err = NULL;
+        if (host_start(d->eng, d->virt, n, hv, &err) < 0) {
+            g_warning("reload: host %s: %s", hv->name, err->message);
+            g_ptr_array_add(later, g_strdup_printf("[hypervisor:%s]", hv->name));
+        } else {
+            added++;
+        }
+    }
+    for (guint i = 0; i < d->conf->hypervisors->len; i++) {
+        struct conf_hypervisor *hv = g_ptr_array_index(d->conf->hypervisors, i);
+        if (!hypervisor_named(n, hv->name))
+            g_ptr_array_add(later, g_strdup_printf("[hypervisor:%s] removed", hv->name));
+    }
+    g_autoptr(GPtrArray) changed = conf_changes(d->conf_text, text);
+    for (guint i = 0; i < changed->len; i++) {
+        const char *what = g_ptr_array_index(changed, i);
+        if (g_str_equal(what, "[manager] log_level"))
+            continue;
+        /* A host added just now, or one whose removal is named already. */
+        if (g_str_has_prefix(what, "[hypervisor:")) {
+            g_autofree char *name = g_strndup(what + 12, strcspn(what + 12, "]"));
+            if (!hypervisor_named(d->conf, name) || !hypervisor_named(n, name))
+                continue;
+        }
+        g_ptr_array_add(later, g_strdup(what));
+    }
+    if (later->len) {
+        g_ptr_array_add(later, NULL);
+        g_autofree char *list = g_strjoinv(", ", (char **)later->pdata);
+        g_warning("reload: these changes take effect at kanrid's next start: %s", list);
+    }
+    g_message("reload: %s read again: log level %s, %u host%s added", d->config_path, n->log_level,
+              added, added == 1 ? "" : "s");
+    if (d->conf != d->first)
+        g_ptr_array_add(d->retired, d->conf);
+    d->conf = n;
+    g_free(d->conf_text);
+    d->conf_text = g_steal_pointer(&text);
+}
+
+static gboolean on_hup(gpointer data)
+{
+    struct daemon *d = data;
+    if (!d->hosts_added) {
+        g_message("SIGHUP: reloading once the configured hosts are added");
+        d->reload_asked = true;
+        return G_SOURCE_CONTINUE;
+    }
+    sdnotifyf("RELOADING=1\nMONOTONIC_USEC=%" PRId64 "\nSTATUS=reloading the configuration",
+              g_get_monotonic_time());
+    reload(d);
+    g_message("SIGHUP: full inventory resync of every host");
+    engine_resync_all(d->eng);
+    /* Told again only once it had been told: start-up's readiness is
+     * ready_check()'s to tell. */
+    if (d->ready_told)
+        sdnotifyf("READY=1\nSTATUS=%s", d->status ? d->status : "ready");
+    return G_SOURCE_CONTINUE;
+}
+
+/* Tells systemd kanrid is ready once GET /readyz would say so (every
+ * host's inventory synced or found unreachable), and meanwhile why not. */
+static gboolean ready_check(gpointer data)
+{
+    struct daemon *d = data;
+    g_autofree char *why = NULL;
+    int retry = 1;
+    if (engine_ready(d->eng, &why, &retry)) {
+        g_free(d->status);
+        d->status = g_strdup_printf("ready: %u host%s", d->conf->hypervisors->len,
+                                    d->conf->hypervisors->len == 1 ? "" : "s");
+        sdnotifyf("READY=1\nSTATUS=%s", d->status);
+        d->ready_told = true;
+        return G_SOURCE_REMOVE;
+    }
+    if (g_strcmp0(why, d->status) != 0) {
+        sdnotifyf("STATUS=%s", why);
+        g_free(d->status);
+        d->status = g_steal_pointer(&why);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
 int main(int argc, char **argv)
 {
     /* libvirt's RPC client write()s to its socket: a libvirtd that goes
@@ -294,48 +534,17 @@ int main(int argc, char **argv)
         return 0;
     }
     g_log_set_writer_func(log_writer, NULL, NULL);
+    to_journal = stderr_is_journal();
     /* Every round wakes a few pool threads at once (stats calls, agent
      * polls); GLib keeps only two idle ones by default and would create
      * and end threads every round.  Idle threads still end after 15 s. */
     g_thread_pool_set_max_unused_threads(16);
 
-    g_autoptr(conf) c = conf_new();
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     const char *config_path = config;
     if (!config_path && g_file_test(DEFAULT_CONFIG, G_FILE_TEST_EXISTS))
         config_path = DEFAULT_CONFIG;
-    if (config_path)
-        conf_load_file(c, config_path, errors);
-    if (listen) {
-        g_autofree char *h = NULL;
-        int port;
-        if (!conf_parse_listen(listen, &h, &port)) {
-            g_ptr_array_add(errors,
-                            g_strdup_printf("--listen: expected ADDR:PORT, got '%s'", listen));
-        } else {
-            g_free(c->listen_host);
-            c->listen_host = g_steal_pointer(&h);
-            c->listen_port = port;
-        }
-    }
-    for (int i = 0; connects && connects[i]; i++) {
-        if (!strstr(connects[i], ":"))
-            g_ptr_array_add(
-                errors,
-                g_strdup_printf("--connect: '%s' is not a libvirt URI (e.g. qemu:///system) or "
-                                "a container host's (liblxc:///var/lib/lxc)",
-                                connects[i]));
-        else
-            conf_add_uri(c, connects[i]);
-    }
-    /* A threshold's metric is checked against the views' metric tables,
-     * which the configuration parser does not link. */
-    for (guint i = 0; i < c->rules->len; i++) {
-        g_autoptr(GError) rerr = NULL;
-        if (!engine_rule_check(g_ptr_array_index(c->rules, i), &rerr))
-            g_ptr_array_add(errors, g_strdup_printf("%s: %s", config_path ? config_path : "kanri.conf",
-                                                    rerr->message));
-    }
+    g_autoptr(conf) c = conf_read(config_path, listen, connects, errors);
     if (check_config) {
         for (guint i = 0; i < errors->len; i++)
             fprintf(stderr, "%s\n", (char *)g_ptr_array_index(errors, i));
@@ -394,9 +603,10 @@ int main(int argc, char **argv)
         store_close(st);
         return 1;
     }
+    g_autofree char *default_uri = NULL;
     if (c->hypervisors->len == 0) {
-        g_autofree char *uri = pick_default_uri();
-        conf_add_uri(c, uri);
+        default_uri = pick_default_uri();
+        conf_add_uri(c, default_uri);
     }
 
     struct engine_conf ec;
@@ -534,7 +744,17 @@ int main(int argc, char **argv)
     g_autoptr(GMainLoop) loop = g_main_loop_new(signals, FALSE);
     watch_signal(signals, SIGINT, on_signal, loop);
     watch_signal(signals, SIGTERM, on_signal, loop);
-    watch_signal(signals, SIGHUP, on_hup, eng);
+    struct daemon d = {.eng = eng,
+                       .virt = virt,
+                       .config_path = config_path,
+                       .listen = listen,
+                       .connects = connects,
+                       .default_uri = g_steal_pointer(&default_uri),
+                       .first = c,
+                       .conf = c,
+                       .conf_text = read_text(config_path),
+                       .retired = g_ptr_array_new_with_free_func((GDestroyNotify)conf_free)};
+    watch_signal(signals, SIGHUP, on_hup, &d);
     /* The API answers while the hosts are added (hundreds take a while):
      * GET /readyz says how far it got, and a SIGTERM meanwhile stops
      * kanrid in order. */
@@ -549,42 +769,35 @@ int main(int argc, char **argv)
         if (stop_asked)
             break;
         struct conf_hypervisor *hv = g_ptr_array_index(c->hypervisors, i);
-        struct driver_host_conf hc = {
-            .name = hv->name,
-            .uri = hv->uri,
-            .keepalive_interval = hv->keepalive_interval,
-            .keepalive_count = hv->keepalive_count,
-            .reconnect_min = hv->reconnect_min,
-            .reconnect_max = hv->reconnect_max,
-        };
-        struct driver *drv = virt;
-        if (g_strcmp0(conf_hypervisor_driver(hv), "lxc") == 0) {
-            if (!lxcd) {
-                struct lxc_conf lc = {.collect = c->collect_interval > 0,
-                                      .interval_s = c->collect_interval};
-                lxcd = lxc_driver_new(&lc, engine_sink(eng));
-            }
-            drv = lxcd;
-        }
-        if (engine_host_add(eng, drv, &hc, &err) < 0) {
+        sdnotifyf("STATUS=adding the configured hosts: %u of %u", i, c->hypervisors->len);
+        if (host_start(eng, virt, c, hv, &err) < 0) {
             fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
             stop_all(api, &tls, eng, virt, st);
             return 1;
         }
-        if (engine_ha_host(eng, hv->name, hv->uri, hv->fence, hv->probe, hv->fence_timeout,
-                           &err) < 0) {
-            fprintf(stderr, "kanrid: host %s: %s\n", hv->name, err->message);
-            stop_all(api, &tls, eng, virt, st);
-            return 1;
-        }
-        g_message("host %s: %s", hv->name, hv->uri);
     }
     engine_cluster_start(eng);
+    d.hosts_added = true;
+    if (!stop_asked && d.reload_asked)
+        on_hup(&d);
+    if (!stop_asked && g_getenv("NOTIFY_SOCKET")) {
+        g_autoptr(GSource) poll = g_timeout_source_new(250);
+        g_source_set_callback(poll, ready_check, &d, NULL);
+        g_source_attach(poll, signals);
+    }
 
     if (!stop_asked)
         g_main_loop_run(loop);
 
+    sdnotify("STOPPING=1\nSTATUS=stopping");
     g_message("stopping");
     stop_all(api, &tls, eng, virt, st);
+    /* The engine is stopped: nothing points into the configurations. */
+    g_ptr_array_unref(d.retired);
+    if (d.conf != c)
+        conf_free(d.conf);
+    g_free(d.conf_text);
+    g_free(d.default_uri);
+    g_free(d.status);
     return 0;
 }

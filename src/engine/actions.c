@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include "basic/log.h"
 #include "engine/engine-private.h"
 
 #include "basic/util.h"
@@ -162,6 +163,15 @@ int engine_action(struct engine *e, int64_t host_id, const char *uuid, const cha
             recheck_add(e, audit_id, host_id, uuid, action_specs[req->kind].name);
     }
     engine_audit_finish(e, audit_id, err);
+    const char *aname = action_specs[req->kind].name;
+    if (err)
+        klog(G_LOG_LEVEL_WARNING, host, name ? name : uuid, aname,
+             "%s of %s on %s by %s failed (audit %" G_GINT64_FORMAT "): %s", aname,
+             name ? name : uuid, host ? host : "?", who->name, audit_id, err->message);
+    else
+        klog(G_LOG_LEVEL_MESSAGE, host, name ? name : uuid, aname,
+             "%s of %s on %s by %s (audit %" G_GINT64_FORMAT ")", aname, name ? name : uuid,
+             host ? host : "?", who->name, audit_id);
     if (err) {
         g_autofree char *item = g_strconcat("vm:", uuid, NULL);
         g_autofree char *msg = g_strdup_printf("%s of %s by %s failed: %s",

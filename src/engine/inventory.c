@@ -10,6 +10,7 @@
 #include "engine/engine-private.h"
 #include "engine/ops-private.h"
 
+#include "basic/log.h"
 #include "basic/diff.h"
 #include "basic/util.h"
 #include "engine/attribution.h"
@@ -238,8 +239,9 @@ static void sink_inventory_synced(void *ctx, int64_t host_id)
     if (back)
         post_host(e, h->name, false, NULL, back);
     if (!was)
-        g_message("host %s: connected; inventory synced (%u domain%s)%s", h->name, n,
-                  n == 1 ? "" : "s", first ? "" : " after reconnecting");
+        klog(G_LOG_LEVEL_MESSAGE, h->name, NULL, NULL,
+             "host %s: connected; inventory synced (%u domain%s)%s", h->name, n, n == 1 ? "" : "s",
+             first ? "" : " after reconnecting");
     engine_rechecks_run(e, host_id);
 }
 

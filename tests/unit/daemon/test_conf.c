@@ -851,6 +851,31 @@ static void test_add_uri_unique(void **state)
     assert_string_equal(conf_add_uri(c2, "test:///srv/fleet.xml")->name, "fleet-3");
 }
 
+/* What a reload tells the operator takes effect only at the next start. */
+static void test_changes(void **state)
+{
+    (void)state;
+    const char *old_text = "[manager]\nlisten = 127.0.0.1:8470\nlog_level = info\n"
+                           "[hypervisor:a]\nuri = qemu:///system\n"
+                           "[reports]\ndirectory = /srv/r\n";
+    const char *new_text = "# comment\n[manager]\nlog_level = debug\n"
+                           "listen = 127.0.0.1:8470\ncollect_interval = 5\n"
+                           "[hypervisor:a]\nuri = qemu:///system\n"
+                           "[hypervisor:b]\nuri = test:///default\n";
+    g_autoptr(GPtrArray) ch = conf_changes(old_text, new_text);
+    assert_int_equal(ch->len, 4);
+    assert_string_equal(g_ptr_array_index(ch, 0), "[manager] log_level");
+    assert_string_equal(g_ptr_array_index(ch, 1), "[manager] collect_interval");
+    assert_string_equal(g_ptr_array_index(ch, 2), "[hypervisor:b] uri");
+    assert_string_equal(g_ptr_array_index(ch, 3), "[reports] directory");
+    g_autoptr(GPtrArray) same = conf_changes(old_text, old_text);
+    assert_int_equal(same->len, 0);
+    /* A text that does not parse compares as empty: all of the other's keys. */
+    g_autoptr(GPtrArray) bad = conf_changes("[manager\n", "[ha]\nenabled = yes\n");
+    assert_int_equal(bad->len, 1);
+    assert_string_equal(g_ptr_array_index(bad, 0), "[ha] enabled");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -884,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_name_from_uri_known_bugs),
         cmocka_unit_test(test_add_uri_unique),
         cmocka_unit_test(test_switches),
+        cmocka_unit_test(test_changes),
     };
     return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
