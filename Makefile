@@ -17,16 +17,17 @@ BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-d
 # certificates, Chromium for the browser tests (Playwright drives Debian's
 # build; it cannot download its own here), PostgreSQL 15 for the store's
 # second backend (a throw-away server of the tests' own: tools/pg-server.sh),
-# Prometheus and promtool for the /metrics and rules tests.
+# Prometheus and promtool for the /metrics and rules tests, systemd's tools
+# (systemd-analyze, journald) for the unit and journal tests.
 TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
              qemu-system-x86 qemu-utils qemu-guest-agent busybox-static cpio e2fsprogs \
              socat sqlite3 kmod xz-utils zstd musl-tools openssl chromium lxc \
-             postgresql-15 prometheus
+             postgresql-15 prometheus systemd
 
 # The sanitizer runtimes (gcc's; libgcc-12-dev pulls them in already).
 SAN_PKGS   = libasan8 libubsan1 liblsan0 libtsan2
 
-.PHONY: all build deps web-deps node-pkgs test-deps lab-kernel san-deps run check unit integration lab browser clean fuzz \
+.PHONY: deb check-deb all build deps web-deps node-pkgs test-deps lab-kernel san-deps run check unit integration lab browser clean fuzz \
         check-sanitize check-asan check-tsan-unit check-tsan pg-stop integration-pg
 
 all: build
@@ -143,6 +144,26 @@ check: test-deps lab-kernel build
 	$(MAKE) --no-print-directory integration-pg
 	$(MAKE) --no-print-directory check-sanitize
 	bash tools/pg-server.sh stop $(PG_DIR)
+	$(MAKE) --no-print-directory check-deb
+
+# ---- Debian packages (docs/install.md) ----
+# make deb: the packages kanri and kanri-guestd from debian/ with
+# dpkg-buildpackage, into $(BUILD)/deb.  check-deb: lintian on them, then
+# installed into a clean Debian root made by mmdebstrap from this
+# machine's Debian mirror, checked, started and removed again
+# (tests/package/check-deb.sh).
+DEB_PKGS = debhelper dpkg-dev fakeroot lintian mmdebstrap
+DEB_DIR  = $(abspath $(BUILD))/deb
+
+deb: deps web-deps
+	$(call install_missing,$(DEB_PKGS))
+	dpkg-buildpackage -b -us -uc
+	@v=$$(dpkg-parsechangelog -S Version); mkdir -p $(DEB_DIR); \
+	    mv ../kanri_$${v}_*.changes ../kanri_$${v}_*.buildinfo ../kanri*_$${v}_*.deb $(DEB_DIR)/; \
+	    ls -l $(DEB_DIR)
+
+check-deb: deb
+	bash tests/package/check-deb.sh $(DEB_DIR)
 
 # ---- sanitizers (docs/testing.md) ----
 # check-sanitize: the unit, end-to-end and lab suites against an

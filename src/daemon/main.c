@@ -491,6 +491,7 @@ int main(int argc, char **argv)
     g_autofree char *migrate_to = NULL;
     g_auto(GStrv) connects = NULL;
     gboolean check_config = FALSE, version = FALSE, foreground = FALSE, insecure_http = FALSE;
+    gboolean init = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
          "Configuration file (default " DEFAULT_CONFIG " when it exists)", "FILE"},
@@ -510,6 +511,9 @@ int main(int argc, char **argv)
          "URL"},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
          "Validate the configuration, print every error as FILE:LINE: message, and exit", NULL},
+        {"init", 0, 0, G_OPTION_ARG_NONE, &init,
+         "Prepare the state directory (the store, its migrations, the admin token) and exit",
+         NULL},
         {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
          "Stay in the foreground (always the case; accepted for service managers)", NULL},
         {"insecure-http", 0, 0, G_OPTION_ARG_NONE, &insecure_http,
@@ -597,6 +601,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "kanrid: %s\n", err->message);
         store_close(st);
         return 1;
+    }
+    if (init) {
+        printf("kanrid: %s ready: store %s, admin token in %s/admin.token\n", state_dir,
+               shared ? "on PostgreSQL" : db, state_dir);
+        store_close(st);
+        return 0;
     }
     if (virt_event_loop_start(&err) < 0) {
         fprintf(stderr, "kanrid: %s\n", err->message);
