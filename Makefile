@@ -22,7 +22,7 @@ BUILD_PKGS = meson ninja-build pkg-config gcc libc6-dev libvirt-dev libglib2.0-d
 TEST_PKGS  = python3-pytest libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
              qemu-system-x86 qemu-utils qemu-guest-agent busybox-static cpio e2fsprogs \
              socat sqlite3 kmod xz-utils zstd musl-tools openssl chromium lxc \
-             postgresql-15 prometheus systemd
+             postgresql-15 prometheus systemd python3-yaml zsh
 
 # The sanitizer runtimes (gcc's; libgcc-12-dev pulls them in already).
 SAN_PKGS   = libasan8 libubsan1 liblsan0 libtsan2

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "cli/cli.h"
+#include "cli/yaml.h"
 
 #include "basic/json.h"
 
@@ -54,6 +55,9 @@ int cli_usage_error(const char *fmt, ...)
 }
 
 /* ---- set-up ---------------------------------------------------------- */
+
+/* The context of the configuration file in use (config.c). */
+static struct cli_context ctx;
 
 static const char *env_nonempty(const char *name)
 {
@@ -108,6 +112,14 @@ static int tls_setup(void)
     const char *pin_from = NULL;
     const char *cacert = option_or_env(cli_opts.cacert, "--cacert", "KANRI_CACERT", &cacert_from);
     const char *pin = option_or_env(cli_opts.pin, "--pin", "KANRI_PIN", &pin_from);
+    if (!cacert && ctx.cacert) {
+        cacert = ctx.cacert;
+        cacert_from = "the context's cacert";
+    }
+    if (!pin && ctx.pin) {
+        pin = ctx.pin;
+        pin_from = "the context's pin";
+    }
     bool https = strcmp(api.url.scheme, "https") == 0;
 
     /* Both only mean something for https; silently ignoring them would
@@ -142,12 +154,21 @@ static int tls_setup(void)
 int api_setup(void)
 {
     g_autoptr(GError) err = NULL;
+    /* The command line first, then the environment, then the context. */
+    int r = cli_context_load(&ctx);
+    if (r != CLI_EXIT_OK)
+        return r;
+    g_autofree char *ctx_name =
+        ctx.name ? g_strdup_printf("context %s", ctx.name) : g_strdup("the context");
     const char *url = cli_opts.url ? cli_opts.url : env_nonempty("KANRI_URL");
+    const char *url_from = cli_opts.url ? NULL : url ? "KANRI_URL" : ctx.url ? ctx_name : NULL;
+    if (!url)
+        url = ctx.url;
 
     api.url_text = g_strdup(url ? url : CLI_DEFAULT_URL);
     if (!http_url_parse(api.url_text, &api.url, &err)) {
-        if (!cli_opts.url && url)
-            return cli_usage_error("KANRI_URL: %s", err->message);
+        if (url_from)
+            return cli_usage_error("%s: %s", url_from, err->message);
         return cli_usage_error("%s", err->message);
     }
 
@@ -155,6 +176,11 @@ int api_setup(void)
         api.token = g_strdup(cli_opts.token);
     } else if (env_nonempty("KANRI_TOKEN")) {
         api.token = g_strdup(env_nonempty("KANRI_TOKEN"));
+    } else if (ctx.token_file) {
+        api.token_file = g_strdup(ctx.token_file);
+        api.token = read_token_file(api.token_file);
+        if (!api.token)
+            return cli_usage_error("%s: cannot read its token file %s", ctx_name, ctx.token_file);
     } else {
         g_autofree char *dir = local_state_dir();
         api.token_file = g_build_filename(dir, "admin.token", NULL);
@@ -384,6 +410,11 @@ void print_json(struct json_object *obj)
 {
     if (!obj)
         return;
+    if (cli_opts.yaml) {
+        g_autofree char *text = yaml_from_json(obj);
+        fputs(text, stdout);
+        return;
+    }
     puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -30,6 +30,11 @@ struct cli_options {
     char *cacert; /* --cacert FILE */
     char *pin;    /* --pin sha256//BASE64 */
     gboolean json;
+    char *output;      /* --output table|json|yaml */
+    gboolean yaml;     /* --output yaml: what --json prints, as YAML */
+    char *context;     /* --context NAME (config.c) */
+    gboolean no_pager; /* --no-pager */
+    char *token_file;  /* context set --token-file */
     gboolean version;
     /* per verb */
     char *host;
@@ -274,6 +279,28 @@ int cmd_impact(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_list(const struct cli_verb *v, char **args, guint n);
 int cmd_ct_create(const struct cli_verb *v, char **args, guint n);
 /* commands-report.c: reports and the VMs' tags */
+/* pager.c: whether to colour standard output (a terminal, NO_COLOR unset
+ * or empty, TERM not dumb), and TEXT written to it, through the pager
+ * ($KANRI_PAGER, $PAGER, else less) when it is a terminal the text does
+ * not fit and --no-pager was not given. */
+bool cli_color(void);
+void cli_page(const char *text);
+
+/* config.c: the per-user configuration file's contexts */
+struct cli_context {
+    char *name; /* NULL: no context */
+    char *url, *token_file, *cacert, *pin;
+};
+char *cli_config_path(void);
+/* The context in use: --context, $KANRI_CONTEXT or the file's current one
+ * (none is no error).  CLI_EXIT_OK, or a usage error said. */
+int cli_context_load(struct cli_context *ret);
+void cli_context_clear(struct cli_context *c);
+int cmd_context_list(const struct cli_verb *v, char **args, guint n);
+int cmd_context_use(const struct cli_verb *v, char **args, guint n);
+int cmd_context_set(const struct cli_verb *v, char **args, guint n);
+int cmd_context_delete(const struct cli_verb *v, char **args, guint n);
+
 int cmd_report_availability(const struct cli_verb *v, char **args, guint n);
 int cmd_report_capacity(const struct cli_verb *v, char **args, guint n);
 int cmd_vm_tag(const struct cli_verb *v, char **args, guint n);

@@ -63,8 +63,7 @@ int cmd_agent_list(const struct cli_verb *v, char **args, guint n)
         cell_int(t, a, "rejected");
         table_add(t, jstr(a, "last_error"));
     }
-    g_autofree char *text = table_render(t);
-    fputs(text, stdout);
+    print_table(t);
     return CLI_EXIT_OK;
 }
 

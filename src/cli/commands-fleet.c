@@ -86,8 +86,7 @@ static void print_hosts(struct json_object *hosts)
         cell_counts(t, jobject(h, "findings_open"), finding_sevs);
         cell_counts(t, jobject(h, "incidents_open"), incident_sevs);
     }
-    g_autofree char *text = table_render(t);
-    fputs(text, stdout);
+    print_table(t);
     for (size_t i = 0; i < json_object_array_length(hosts); i++) {
         struct json_object *h = json_object_array_get_idx(hosts, i);
         if (!jstr(h, "reason"))
@@ -122,8 +121,7 @@ static void print_vms(struct json_object *vms)
         cell_int(t, v, "findings_open");
         table_add(t, jstr(v, "worst_severity"));
     }
-    g_autofree char *text = table_render(t);
-    fputs(text, stdout);
+    print_table(t);
 }
 
 int cmd_fleet(const struct cli_verb *v, char **args, guint n)

@@ -102,8 +102,7 @@ void cli_print_reconciled(const char *vm)
         g_autofree char *fl = flags_text(e);
         table_add(t, fl);
     }
-    g_autofree char *text = table_render(t);
-    fputs(text, stdout);
+    print_table(t);
     /* The reasons, for resources whose R is missing: that is what a
      * reader asks next. */
     for (size_t i = 0; res && i < json_object_array_length(res); i++) {
@@ -157,7 +156,6 @@ int cmd_findings(const struct cli_verb *v, char **args, guint n)
         table_add(t, jstr(f, "closed"));
         table_add(t, jstr(f, "message"));
     }
-    g_autofree char *text = table_render(t);
-    fputs(text, stdout);
+    print_table(t);
     return CLI_EXIT_OK;
 }

@@ -145,8 +145,7 @@ int cmd_vm_stats(const struct cli_verb *v, char **args, guint n)
         table_add(t, g.have ? g.source : "-");
         table_add(t, g.have ? g.t : "-");
     }
-    g_autofree char *text = table_render(t);
-    fputs(text, stdout);
+    print_table(t);
 
     /* Why a view has no figures: said, never papered over. */
     struct json_object *avail = jobject(guest, "availability");
@@ -203,8 +202,7 @@ int cmd_machine_stats(const struct cli_verb *v, char **args, guint n)
         table_add(t, ga);
         table_add(t, g.have ? g.t : "-");
     }
-    g_autofree char *text = table_render(t);
-    fputs(text, stdout);
+    print_table(t);
     printf("\nCPU as %% of one CPU, by the machine's own clock (kanri-guestd).\n");
     return CLI_EXIT_OK;
 }

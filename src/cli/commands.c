@@ -65,9 +65,10 @@ int cli_done(int r)
 
 void print_table(struct table *t)
 {
+    table_set_color(t, cli_color());
     g_autofree char *text = table_render(t);
 
-    fputs(text, stdout);
+    cli_page(text);
 }
 
 /* ", audit #17" style suffix for confirmations. */

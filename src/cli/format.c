@@ -263,7 +263,37 @@ struct table {
     guint ncols;
     GPtrArray *cells; /* row-major, sanitized; the first ncols are the headers */
     bool *right;
+    bool color;
 };
+
+void table_set_color(struct table *t, bool on)
+{
+    t->color = on;
+}
+
+const char *state_color(const char *word)
+{
+    static const char *const good[] = {"running", "connected", "up",   "ok",       "done",
+                                       "active",  "ready",     "held", "approved", NULL};
+    static const char *const meh[] = {"paused",    "suspended",    "blocked",     "warning",
+                                      "pending",   "connecting",   "suspect",     "scheduled",
+                                      "submitted", "acknowledged", "pmsuspended", "unresponsive",
+                                      NULL};
+    static const char *const bad[] = {"crashed",     "failed",       "down",    "disconnected",
+                                      "critical",    "major",        "error",   "unreachable",
+                                      "rolled-back", "fence-failed", "expired", NULL};
+    static const struct {
+        const char *const *words;
+        const char *sgr;
+    } sets[] = {{good, "32"}, {meh, "33"}, {bad, "31"}};
+    for (size_t i = 0; word && i < G_N_ELEMENTS(sets); i++) {
+        for (size_t j = 0; sets[i].words[j]; j++) {
+            if (strcmp(word, sets[i].words[j]) == 0)
+                return sets[i].sgr;
+        }
+    }
+    return NULL;
+}
 
 struct table *table_new(guint ncols, const char *const *headers)
 {
@@ -345,7 +375,12 @@ char *table_render(const struct table *t)
                 g_string_append(out, "  ");
             if (t->right[c])
                 pad(out, width[c] - w);
-            g_string_append(out, cell);
+            /* Colour around the text only: widths and padding stay. */
+            const char *sgr = !t->color || !*cell ? NULL : r == 0 ? "1" : state_color(cell);
+            if (sgr)
+                g_string_append_printf(out, "\033[%sm%s\033[0m", sgr, cell);
+            else
+                g_string_append(out, cell);
             if (!t->right[c])
                 pad(out, width[c] - w);
         }

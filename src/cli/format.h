@@ -96,6 +96,15 @@ void table_align_right(struct table *t, guint col);
 void table_add(struct table *t, const char *cell);
 void table_addf(struct table *t, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* With ON, table_render() shows the headers in bold and the cells that
+ * are a state word (state_color) in its colour, with ANSI SGR codes. */
+void table_set_color(struct table *t, bool on);
+
+/* The SGR colour of a state word: green for running, connected, done...,
+ * yellow for paused, pending, warning..., red for crashed, failed, down,
+ * critical...; NULL for the others. */
+const char *state_color(const char *word);
+
 /* Rows so far (not counting the header). */
 guint table_rows(const struct table *t);
 

@@ -43,12 +43,26 @@ static const GOptionEntry global_entries[] = {
     {"pin", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.pin,
      "Trust the https server with this public key (default: $KANRI_PIN)", "sha256//BASE64"},
     {"json", 0, 0, G_OPTION_ARG_NONE, &cli_opts.json, "Print the server's JSON reply", NULL},
+    {"output", 'o', 0, G_OPTION_ARG_STRING, &cli_opts.output,
+     "table (default), json (the server's reply, as --json) or yaml (the same as YAML)", "FORMAT"},
+    {"context", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.context,
+     "Use this context of the configuration file (default: $KANRI_CONTEXT, else its current "
+     "one; see kanri context)",
+     "NAME"},
+    {"no-pager", 0, 0, G_OPTION_ARG_NONE, &cli_opts.no_pager,
+     "Do not page long tables on a terminal (default: through $KANRI_PAGER, $PAGER or less)", NULL},
     {"version", 0, 0, G_OPTION_ARG_NONE, &cli_opts.version, "Print the version and exit", NULL},
     {NULL},
 };
 
 static const GOptionEntry remaining_entry[] = {
     {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli_opts.args, NULL, NULL},
+    {NULL},
+};
+
+static const GOptionEntry context_set_entries[] = {
+    {"token-file", 0, 0, G_OPTION_ARG_FILENAME, &cli_opts.token_file,
+     "The file holding the token to use (kept in the context as an absolute path)", "FILE"},
     {NULL},
 };
 
@@ -435,6 +449,7 @@ static const char *const nouns[][2] = {
     {"cluster", "kanrid instances sharing one PostgreSQL store, and their host leases"},
     {"report", "reports: availability (SLA) from the recorded states"},
     {"tags", "the VMs' tags, which make the reports' groups"},
+    {"context", "named managers to talk to, in the configuration file (like kubectl's)"},
     {"relations", "what an item runs on, uses and hosts"},
     {"impact", "what a failure of an item would affect"},
 };
@@ -508,6 +523,19 @@ static const struct cli_verb verbs[] = {
      "it began in a maintenance window; else unplanned) and unknown (kanri was not collecting "
      "the host: never counted as up). Availability is up over up and unplanned down.",
      report_entries, cmd_report_availability},
+    {"context", "list", "", 0, 0, "List the contexts of the configuration file.",
+     "The file is $KANRI_CONFIG, else $XDG_CONFIG_HOME/kanri/config, else "
+     "~/.config/kanri/config. The current context gives kanri its --url, the token (read from "
+     "its token file), --cacert and --pin, unless those options or KANRI_URL, KANRI_TOKEN, "
+     "KANRI_CACERT and KANRI_PIN say otherwise; --context NAME or KANRI_CONTEXT pick another.",
+     NULL, cmd_context_list, true},
+    {"context", "use", "NAME", 1, 1, "Make a context the current one.", NULL, NULL,
+     cmd_context_use},
+    {"context", "set", "NAME", 1, 1, "Create or change a context.",
+     "With --url, --token-file, --cacert and --pin (an empty value removes one). The first "
+     "context made becomes the current one.",
+     context_set_entries, cmd_context_set},
+    {"context", "delete", "NAME", 1, 1, "Delete a context.", NULL, NULL, cmd_context_delete},
     {"report", "capacity", "", 0, 0,
      "Report capacity, demand, headroom and forecasts per host and pool.",
      "Demand is the reconciled view's: CPU busy plus the run-queue wait the guests cannot see, "
@@ -902,6 +930,18 @@ static int parse(GOptionContext *ctx, int *argc, char ***argv)
         printf("kanri %s\n", KANRI_VERSION);
         exit(CLI_EXIT_OK);
     }
+    if (cli_opts.output) {
+        if (g_str_equal(cli_opts.output, "json")) {
+            cli_opts.json = TRUE;
+        } else if (g_str_equal(cli_opts.output, "yaml")) {
+            cli_opts.json = cli_opts.yaml = TRUE;
+        } else if (!g_str_equal(cli_opts.output, "table")) {
+            g_autofree char *clean = text_sanitize(cli_opts.output);
+            return cli_usage_error("--output: expected table, json or yaml, not '%s'", clean);
+        } else if (cli_opts.json) {
+            return cli_usage_error("--json and --output table ask for different outputs");
+        }
+    }
     return CLI_EXIT_OK;
 }
 
@@ -910,12 +950,13 @@ static int parse(GOptionContext *ctx, int *argc, char ***argv)
 static bool takes_value(const char *arg)
 {
     static const char *const names[] = {
-        "--url",        "--token", "--timeout",     "--cacert", "--pin",        "--host",
-        "--vm",         "--limit", "--description", "--role",   "--since",      "--name",
-        "--rule",       "--wait",  "--item",        "--kind",   "--severity",   "--incident",
-        "--state",      "-m",      "--message",     "--title",  "--root-cause", "--known-error",
-        "--workaround", "--from",  "--to",          "--for",    "--why",        "--metric",
-        "--view",       "--op",    "--value",       "--scope"};
+        "--url",         "--token", "--timeout",    "--cacert",      "--pin",        "--host",
+        "--output",      "-o",      "--context",    "--token-file",  "--vm",         "--limit",
+        "--description", "--role",  "--since",      "--name",        "--rule",       "--wait",
+        "--item",        "--kind",  "--severity",   "--incident",    "--state",      "-m",
+        "--message",     "--title", "--root-cause", "--known-error", "--workaround", "--from",
+        "--to",          "--for",   "--why",        "--metric",      "--view",       "--op",
+        "--value",       "--scope"};
 
     /* kanri ct */
     static const char *const ct_names[] = {"--template", "--memory", "--cpus", "--cpu-weight",
@@ -1050,10 +1091,122 @@ static int run_verb(const struct cli_verb *v, bool implied, int *argc, char ***a
         return cli_usage_error("expected %s", v->args);
     }
 
-    r = api_setup();
-    if (r != CLI_EXIT_OK)
-        return r;
+    /* The contexts are this machine's file, not the manager's. */
+    if (strcmp(v->noun, "context") != 0) {
+        r = api_setup();
+        if (r != CLI_EXIT_OK)
+            return r;
+    }
     return v->run(v, cli_opts.args + skip, n);
+}
+
+/* ---- shell completion: kanri __complete WORD... -- CURRENT ---- */
+
+static void print_entry_names(const GOptionEntry *e, const char *cur)
+{
+    for (; e && e->long_name; e++) {
+        if (*e->long_name && g_str_has_prefix(e->long_name, cur + MIN(strlen(cur), 2)))
+            printf("--%s\n", e->long_name);
+    }
+}
+
+/* The names the API lists under KEY at PATH ("vms" at /vms), of KIND
+ * when not NULL. */
+static void print_api_names(const char *path, const char *key, const char *kind)
+{
+    if (api_setup() != CLI_EXIT_OK)
+        return;
+    struct json_object *reply = NULL;
+    if (api_request("GET", path, NULL, &reply) != CLI_EXIT_OK || !reply)
+        return;
+    struct json_object *list = NULL;
+    if (json_object_object_get_ex(reply, key, &list) &&
+        json_object_is_type(list, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+            struct json_object *it = json_object_array_get_idx(list, i), *v = NULL;
+            if (kind && (!json_object_object_get_ex(it, "kind", &v) ||
+                         g_strcmp0(json_object_get_string(v), kind) != 0))
+                continue;
+            if (json_object_object_get_ex(it, "name", &v) && json_object_get_string(v))
+                printf("%s\n", json_object_get_string(v));
+        }
+    }
+    json_object_put(reply);
+}
+
+/* Prints what may come at CURRENT after WORDS, one per line: the nouns,
+ * a noun's verbs, an option, or the VMs, containers and hosts kanrid
+ * knows where the verb takes one (dist/completion). */
+static int complete(int argc, char **argv)
+{
+    const char *cur = "";
+    GPtrArray *pos = g_ptr_array_new();
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            cur = i + 1 < argc ? argv[i + 1] : "";
+            break;
+        }
+        if (a[0] == '-' && a[1]) {
+            /* The connection options count: names come from that manager. */
+            const char *val = i + 1 < argc && strcmp(argv[i + 1], "--") != 0 ? argv[i + 1] : NULL;
+            if (strcmp(a, "--url") == 0)
+                cli_opts.url = g_strdup(val);
+            else if (strcmp(a, "--context") == 0)
+                cli_opts.context = g_strdup(val);
+            else if (strcmp(a, "--token") == 0)
+                cli_opts.token = g_strdup(val);
+            if (takes_value(a) && val)
+                i++;
+            continue;
+        }
+        g_ptr_array_add(pos, (gpointer)a);
+    }
+    const char *noun = pos->len > 0 ? g_ptr_array_index(pos, 0) : NULL;
+    const char *verb_name = pos->len > 1 ? g_ptr_array_index(pos, 1) : NULL;
+    const struct cli_verb *v = NULL;
+    guint argi = 0;
+    if (noun && noun_known(noun)) {
+        if (!noun_has_verbs(noun)) {
+            v = find_verb(noun, NULL);
+            argi = pos->len - 1;
+        } else if (verb_name) {
+            v = find_verb(noun, verb_name);
+            argi = pos->len - 2;
+        }
+    }
+    if (cur[0] == '-') {
+        print_entry_names(global_entries, cur);
+        if (v)
+            print_entry_names(v->entries, cur);
+    } else if (!noun) {
+        for (size_t i = 0; i < G_N_ELEMENTS(nouns); i++)
+            printf("%s\n", nouns[i][0]);
+    } else if (!v && noun_known(noun) && !verb_name) {
+        for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++) {
+            if (strcmp(verbs[i].noun, noun) == 0 && verbs[i].name)
+                printf("%s\n", verbs[i].name);
+        }
+    } else if (v) {
+        /* The word of the usage line at this position: VM, CT, HOST, on|off... */
+        g_auto(GStrv) want = g_strsplit(v->args, " ", -1);
+        const char *w = argi < g_strv_length(want) ? want[argi] : "";
+        g_autofree char *bare = g_strdelimit(g_strdup(w), "[].", ' ');
+        g_strstrip(bare);
+        if (strcmp(bare, "VM") == 0)
+            print_api_names("/vms", "vms", NULL);
+        else if (strcmp(bare, "CT") == 0)
+            print_api_names("/vms", "vms", "container");
+        else if (strcmp(bare, "HOST") == 0)
+            print_api_names("/hosts", "hosts", NULL);
+        else if (strchr(bare, '|') && !strchr(bare, ' ')) {
+            g_auto(GStrv) alts = g_strsplit(bare, "|", -1);
+            for (size_t i = 0; alts[i]; i++)
+                printf("%s\n", alts[i]);
+        }
+    }
+    g_ptr_array_unref(pos);
+    return CLI_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -1064,6 +1217,8 @@ int main(int argc, char **argv)
     setlocale(LC_ALL, "");
     g_set_prgname("kanri");
 
+    if (argc >= 2 && strcmp(argv[1], "__complete") == 0)
+        return complete(argc - 2, argv + 2);
     find_words(argc, argv, &noun, &verb);
     if (!noun)
         return run_top(&argc, &argv);

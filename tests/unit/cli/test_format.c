@@ -523,6 +523,38 @@ static void test_time_text(void **state)
     assert_int_equal(time_text_newest_first(NULL, "x"), 0);
 }
 
+/* On a terminal: bold headers and coloured state words, the columns as
+ * wide as without colour. */
+static void test_table_color(void **state)
+{
+    (void)state;
+    const char *headers[] = {"name", "state", "n"};
+    g_autoptr(table) t = table_new(3, headers);
+    table_align_right(t, 2);
+    table_add(t, "web1");
+    table_add(t, "running");
+    table_add(t, "1");
+    table_add(t, "db");
+    table_add(t, "crashed");
+    table_add(t, "12");
+    table_add(t, "x");
+    table_add(t, "shutoff");
+    table_add(t, "3");
+    g_autofree char *plain = table_render(t);
+    table_set_color(t, true);
+    g_autofree char *text = table_render(t);
+    assert_string_equal(text, "\033[1mNAME\033[0m  \033[1mSTATE\033[0m     \033[1mN\033[0m\n"
+                              "-----------------\n"
+                              "web1  \033[32mrunning\033[0m   1\n"
+                              "db    \033[31mcrashed\033[0m  12\n"
+                              "x     shutoff   3\n");
+    assert_string_equal(plain, "NAME  STATE     N\n-----------------\nweb1  running   1\n"
+                               "db    crashed  12\nx     shutoff   3\n");
+    assert_string_equal(state_color("paused"), "33");
+    assert_null(state_color("shutoff"));
+    assert_null(state_color(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_table_render),
         cmocka_unit_test(test_table_trailing_and_missing),
         cmocka_unit_test(test_table_empty),
+        cmocka_unit_test(test_table_color),
         cmocka_unit_test(test_table_wide_chars),
         cmocka_unit_test(test_exit_code_for_status),
         cmocka_unit_test(test_exit_code_for_error),
