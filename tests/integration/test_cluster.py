@@ -5,7 +5,6 @@ SIGKILL are taken over by the others once its leases expire; one that
 stops cleanly hands its hosts over at once.  Needs the tests' PostgreSQL
 server (KANRI_TEST_PG; make check starts one)."""
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -14,7 +13,7 @@ import time
 import pytest
 
 from kanri_harness import node_xml, run
-from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest
+from test_ingest import guest_pusher
 
 HOSTS = 30
 LEASE = 3  # seconds: the shortest kanri.conf allows, for a quick failover
@@ -208,14 +207,10 @@ def test_a_guest_document_pushed_to_any_instance_reaches_the_holder(kanrid_facto
     b.wait_ready()
     host = next(h for h, n in holders(a).items() if n == name_of(b))
     vm = next(v for v in a.get("/api/v1/vms?limit=100").json["vms"] if v["host"] == host)
-    token = enroll(a, vm["uuid"])
-    state = tmp_path / "guestd-state"
-    state.mkdir()
+    push = guest_pusher(a, vm["uuid"], state=tmp_path / "guestd-state")
 
     def pushed_to_a_seen_by_b():
-        p = run([GUESTD, "--once", "--root", BUSY_ROOT, "--state-dir", str(state)],
-                capture_output=True, text=True, check=True)
-        assert ingest(a, token, dict(json.loads(p.stdout), machine_id=vm["uuid"])).status == 200
+        push()
         r = b.get(f"/api/v1/vms/{vm['uuid']}/reconciled")
         res = r.status == 200 and {e["resource"]: e for e in r.json["resources"]}
         return res and res["mem.used"]["g_source"] == "kanri-guestd" and res

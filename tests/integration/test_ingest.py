@@ -46,6 +46,24 @@ def ingest(k, token, doc=None, raw=None):
     return k.request("POST", "/api/v1/ingest/guest", raw=data, token=token)
 
 
+def guest_pusher(k, vm, state=None):
+    """A function that has kanri-guestd push one document (BUSY_ROOT's
+    figures) to K for VM, a name or UUID kanrid knows, as its enrolled
+    agent: the guest view the test driver cannot give."""
+    vms = k.vms()
+    uuid = vms[vm]["uuid"] if vm in vms else vm
+    token = enroll(k, vm)
+    state = str(state or os.path.join(k.state_dir, "guestd-state"))
+    os.makedirs(state, exist_ok=True)
+
+    def push():
+        p = run([GUESTD, "--once", "--root", BUSY_ROOT, "--state-dir", state],
+                capture_output=True, text=True, check=True)
+        r = ingest(k, token, dict(json.loads(p.stdout), machine_id=uuid))
+        assert r.status == 200, r
+    return push
+
+
 def guest_rows(k, machine):
     return store_query(k.state_dir, "SELECT seq, source, t, cpu_steal_ns, mem_total"
                        " FROM guest_samples WHERE machine_uuid = ? ORDER BY seq", (machine,))

@@ -7,12 +7,11 @@ import http.server
 import json
 import threading
 
-import os
 
 import pytest
 
 from kanri_harness import KANRID, node_xml, run
-from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest
+from test_ingest import guest_pusher
 
 VM = "test"  # test:///default's running domain
 
@@ -70,14 +69,7 @@ def roles(k):
 def guest_push(k):
     """kanri-guestd pushes one sample for the test driver's VM: the guest
     view the test driver itself cannot give (it reports no statistics)."""
-    uuid = k.vms()[VM]["uuid"]
-    token = enroll(k, VM)
-    state = os.path.join(k.state_dir, "guestd-state")
-    os.makedirs(state, exist_ok=True)
-    p = run([GUESTD, "--once", "--root", BUSY_ROOT, "--state-dir", state],
-            capture_output=True, text=True, check=True)
-    r = ingest(k, token, dict(json.loads(p.stdout), machine_id=uuid))
-    assert r.status == 200, r
+    guest_pusher(k, VM)()
 
 
 # A host nobody answers for (nothing listens on port 1).  Not a test://

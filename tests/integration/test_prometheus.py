@@ -19,8 +19,8 @@ import urllib.request
 
 import pytest
 
-from kanri_harness import Kanrid, node_xml, promtool_check_metrics, required_tool, run
-from test_ingest import BUSY_ROOT, GUESTD, enroll, free_port, ingest
+from kanri_harness import Kanrid, node_xml, promtool_check_metrics, required_tool
+from test_ingest import free_port, guest_pusher
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 DIST = os.path.join(ROOT, "dist", "prometheus")
@@ -45,16 +45,10 @@ def k():
     kd = Kanrid(args=["--connect", "test://" + node], config=CONF)
     try:
         kd.wait_connected(["node"])
-        uuid = kd.vms()["prom-vm0"]["uuid"]
-        token = enroll(kd, "prom-vm0")
-        state = os.path.join(kd.state_dir, "guestd-state")
-        os.makedirs(state, exist_ok=True)
+        push_doc = guest_pusher(kd, "prom-vm0")
 
         def push():
-            p = run([GUESTD, "--once", "--root", BUSY_ROOT, "--state-dir", state],
-                    capture_output=True, text=True, check=True)
-            doc = dict(json.loads(p.stdout), machine_id=uuid)
-            assert ingest(kd, token, doc).status == 200
+            push_doc()
             return 'view="guest"' in kd.get("/metrics").body
         kd.wait_for(push, timeout=30, interval=0.5, what="a guest view on /metrics")
         kd.wait_for(lambda: "kanri_vm_finding_open{" in kd.get("/metrics").body, timeout=30,

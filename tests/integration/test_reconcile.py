@@ -12,13 +12,12 @@ import copy
 import datetime
 import json
 import math
-import os
 import time
 
 import pytest
 
 from kanri_harness import BUILD, KANRID, run
-from test_ingest import BUSY_ROOT, GUESTD, enroll, ingest, one_doc
+from test_ingest import enroll, guest_pusher, ingest, one_doc
 
 CONF = ("[manager]\ncollect_interval = 1\n"
         "[reconcile]\nguest-view-missing.close_after = 2\n")
@@ -78,16 +77,10 @@ def test_guest_view_missing_opens_then_closes_with_a_guest_view(k):
     assert f["opened"] and f["closed"] is None and f["message"] and f["host"] == "test-default"
 
     # kanri-guestd pushes for the domain: the guest view exists from now on.
-    uuid = k.vms()["test"]["uuid"]
-    token = enroll(k, "test")
-    state = os.path.join(k.state_dir, "guestd-state")
-    os.makedirs(state, exist_ok=True)
+    push = guest_pusher(k, "test")
 
     def push_and_check():
-        p = run([GUESTD, "--once", "--root", BUSY_ROOT, "--state-dir", state],
-                capture_output=True, text=True, check=True)
-        doc = dict(json.loads(p.stdout), machine_id=uuid)
-        assert ingest(k, token, doc).status == 200
+        push()
         return "guest-view-missing" not in open_rules(k)
     k.wait_for(push_and_check, timeout=30, interval=0.5, what="guest-view-missing closed")
     closed = k.get("/api/v1/findings?state=closed&rule=guest-view-missing&vm=test").json
