@@ -59,6 +59,7 @@ done
 in_root() { chroot "$ROOT" "$@"; }
 mount -t proc proc "$ROOT/proc"
 mount --bind /dev "$ROOT/dev"
+mount --bind /dev/pts "$ROOT/dev/pts"
 
 step "files in place"
 for f in /usr/sbin/kanrid /usr/bin/kanri /usr/sbin/kanri-guestd /usr/sbin/kanri-guestd-musl \
