@@ -90,6 +90,16 @@ void cli_context_clear(struct cli_context *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* The context of GROUP ("context NAME") of KF into RET. */
+static void context_read(GKeyFile *kf, const char *group, struct cli_context *ret)
+{
+    ret->name = g_strdup(group + strlen(CTX_PREFIX));
+    ret->url = g_key_file_get_string(kf, group, "url", NULL);
+    ret->token_file = g_key_file_get_string(kf, group, "token-file", NULL);
+    ret->cacert = g_key_file_get_string(kf, group, "cacert", NULL);
+    ret->pin = g_key_file_get_string(kf, group, "pin", NULL);
+}
+
 int cli_context_load(struct cli_context *ret)
 {
     memset(ret, 0, sizeof(*ret));
@@ -117,11 +127,7 @@ int cli_context_load(struct cli_context *ret)
         g_autofree char *clean = text_sanitize(name);
         return cli_usage_error("%s: no context '%s' in %s (kanri context list)", from, clean, path);
     }
-    ret->name = g_strdup(name);
-    ret->url = g_key_file_get_string(kf, group, "url", NULL);
-    ret->token_file = g_key_file_get_string(kf, group, "token-file", NULL);
-    ret->cacert = g_key_file_get_string(kf, group, "cacert", NULL);
-    ret->pin = g_key_file_get_string(kf, group, "pin", NULL);
+    context_read(kf, group, ret);
     return CLI_EXIT_OK;
 }
 
@@ -140,16 +146,14 @@ int cmd_context_list(const struct cli_verb *v, char **args, guint n)
     for (size_t i = 0; groups[i]; i++) {
         if (!g_str_has_prefix(groups[i], CTX_PREFIX))
             continue;
-        const char *name = groups[i] + strlen(CTX_PREFIX);
-        g_autofree char *url = g_key_file_get_string(kf, groups[i], "url", NULL);
-        g_autofree char *tok = g_key_file_get_string(kf, groups[i], "token-file", NULL);
-        g_autofree char *ca = g_key_file_get_string(kf, groups[i], "cacert", NULL);
-        g_autofree char *pin = g_key_file_get_string(kf, groups[i], "pin", NULL);
-        table_add(t, g_strcmp0(current, name) == 0 ? "*" : "");
-        table_add(t, name);
-        table_add(t, url);
-        table_add(t, tok);
-        table_add(t, ca ? ca : pin);
+        struct cli_context c;
+        context_read(kf, groups[i], &c);
+        table_add(t, g_strcmp0(current, c.name) == 0 ? "*" : "");
+        table_add(t, c.name);
+        table_add(t, c.url);
+        table_add(t, c.token_file);
+        table_add(t, c.cacert ? c.cacert : c.pin);
+        cli_context_clear(&c);
     }
     if (!table_rows(t)) {
         printf("no contexts in %s (kanri context set NAME --url URL ...)\n", path);
